@@ -1,0 +1,124 @@
+//! Start-up: build the services from configuration, then serve HTTP (or
+//! HTTPS) until SIGTERM, finishing in-flight requests first.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+use crate::audit::Journal;
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::http::{self, AppState};
+use crate::identity::{Identity, Mfa, Oidc, Sessions};
+use crate::storage::Db;
+use crate::vault::KeyRing;
+
+/// Connects the database, applies migrations and wires every service.
+pub async fn build_state(config: Config, clock: SharedClock) -> anyhow::Result<AppState> {
+    let keys = Arc::new(KeyRing::from_config(&config.keys).context("the key ring is not usable")?);
+    let db = Db::connect(&config.database_url(), config.database.max_connections)
+        .await
+        .context("cannot open the database")?;
+    db.migrate()
+        .await
+        .context("cannot apply database migrations")?;
+    let journal = Journal::new(db.clone(), clock.clone());
+    let sessions = Sessions::new(db.clone(), clock.clone(), &config.session);
+    let mfa = Mfa::new(db.clone(), clock.clone(), keys, config.mfa.clone());
+    let oidc = Arc::new(Oidc::new(config.oidc.clone(), clock.clone())?);
+    let identity = Identity::new(
+        db.clone(),
+        clock.clone(),
+        journal.clone(),
+        sessions,
+        mfa,
+        oidc,
+    );
+    Ok(AppState {
+        config: Arc::new(config),
+        db,
+        identity,
+        journal,
+        clock,
+    })
+}
+
+/// Serves until `shutdown` resolves, then drains for `http.shutdown_grace`.
+pub async fn serve(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let config = state.config.clone();
+    let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    if let (Some(cert), Some(key)) = (&config.tls.cert_file, &config.tls.key_file) {
+        // Only the first call installs the provider; later calls are harmless.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot load the TLS certificate {} or key {}",
+                    cert.display(),
+                    key.display()
+                )
+            })?;
+        let handle = axum_server::Handle::new();
+        let grace = config.http.shutdown_grace;
+        let h = handle.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            h.graceful_shutdown(Some(grace));
+        });
+        axum_server::from_tcp_rustls(listener.into_std()?, tls)
+            .handle(handle)
+            .serve(app)
+            .await?;
+        return Ok(());
+    }
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let grace = config.http.shutdown_grace;
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown.await;
+        let _ = tx.send(());
+    });
+    let drained = async move {
+        // Resolves only after the shutdown signal, plus the grace period.
+        if rx.await.is_ok() {
+            tokio::time::sleep(grace).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        result = server => result.context("HTTP server failed")?,
+        () = drained => tracing::warn!("shutdown grace period over; closing remaining connections"),
+    }
+    Ok(())
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}

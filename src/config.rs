@@ -1,0 +1,516 @@
+//! Typed configuration, validated once at start-up.
+//!
+//! Layers, each overriding the one before: built-in defaults, then the TOML
+//! file (`custodian.toml`, or `--config`), then `CUSTODIAN_*` environment
+//! variables (`__` separates nesting levels: `CUSTODIAN_OIDC__CLIENT_ID`), then
+//! the command-line overrides, then every secret's file variant
+//! (`client_secret_file`, `CUSTODIAN_OIDC__CLIENT_SECRET_FILE`, `keys.ring_files`).
+//! Unknown keys are an error that names the key. This module never logs a
+//! secret: secrets are [`Secret`]s and serialize masked.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::secret::Secret;
+
+/// Environment variables with the `CUSTODIAN_` prefix that are not
+/// configuration keys: the config-file path and the test harness's variables.
+const NON_CONFIG_ENV: &[&str] = &["config"];
+const TEST_ENV_PREFIX: &str = "test_";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration file {0} does not exist")]
+    MissingFile(PathBuf),
+    #[error("invalid configuration: {0}")]
+    Parse(String),
+    #[error("cannot read {key} from {path}: {reason}")]
+    SecretFile {
+        key: String,
+        path: PathBuf,
+        reason: String,
+    },
+    #[error("invalid configuration:\n  - {}", .0.join("\n  - "))]
+    Invalid(Vec<String>),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address the HTTP server binds.
+    pub listen: ListenAddr,
+    /// Directory for the embedded SQLite database and other local state.
+    pub data_dir: PathBuf,
+    pub database: DatabaseConfig,
+    pub log: LogConfig,
+    pub http: HttpConfig,
+    pub tls: TlsConfig,
+    pub oidc: OidcConfig,
+    pub session: SessionConfig,
+    pub mfa: MfaConfig,
+    pub keys: KeyRingConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: ListenAddr::default(),
+            data_dir: PathBuf::from("data"),
+            database: DatabaseConfig::default(),
+            log: LogConfig::default(),
+            http: HttpConfig::default(),
+            tls: TlsConfig::default(),
+            oidc: OidcConfig::default(),
+            session: SessionConfig::default(),
+            mfa: MfaConfig::default(),
+            keys: KeyRingConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ListenAddr(pub SocketAddr);
+
+impl Default for ListenAddr {
+    fn default() -> Self {
+        ListenAddr(SocketAddr::from(([127, 0, 0, 1], 8080)))
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `sqlite://PATH` or `postgres://...`. Empty: a SQLite file in `data_dir`.
+    pub url: Option<DatabaseUrl>,
+    #[serde(skip_serializing)]
+    pub url_file: Option<PathBuf>,
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            url: None,
+            url_file: None,
+            max_connections: 10,
+        }
+    }
+}
+
+/// A database URL; its password is masked when serialized.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct DatabaseUrl(Secret);
+
+impl DatabaseUrl {
+    pub fn new(url: String) -> Self {
+        DatabaseUrl(Secret::new(url))
+    }
+
+    pub fn expose(&self) -> &str {
+        self.0.expose()
+    }
+
+    pub fn masked(&self) -> String {
+        match Url::parse(self.expose()) {
+            Ok(mut url) if url.password().is_some() => {
+                // set_password only fails for URLs that cannot carry one.
+                let _ = url.set_password(Some("********"));
+                url.to_string()
+            }
+            Ok(url) => url.to_string(),
+            Err(_) => "********".to_owned(),
+        }
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.masked())
+    }
+}
+
+impl Serialize for DatabaseUrl {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.masked())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    /// A tracing filter, e.g. `info` or `custodian=debug,tower_http=info`.
+    pub filter: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            format: LogFormat::Text,
+            filter: "info".to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Largest request body accepted, in bytes.
+    pub body_limit_bytes: usize,
+    /// Requests taking longer are answered 408.
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+    /// Time given to in-flight requests after SIGTERM.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
+    /// Mark cookies `Secure`. Only turn off for plain-HTTP development.
+    pub cookie_secure: bool,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            body_limit_bytes: 1024 * 1024,
+            request_timeout: Duration::from_secs(30),
+            shutdown_grace: Duration::from_secs(10),
+            cookie_secure: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    /// PEM certificate chain. With `key_file`, Custodian serves HTTPS itself.
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key.
+    pub key_file: Option<PathBuf>,
+}
+
+impl TlsConfig {
+    pub fn enabled(&self) -> bool {
+        self.cert_file.is_some()
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OidcConfig {
+    /// Exactly as the provider's discovery document spells it (mind a trailing slash).
+    pub issuer_url: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<Secret>,
+    #[serde(skip_serializing)]
+    pub client_secret_file: Option<PathBuf>,
+    pub scopes: Vec<String>,
+    /// Where the IdP sends the browser back: `https://HOST/auth/callback`.
+    pub redirect_url: Option<Url>,
+    /// Where the IdP's end-session endpoint sends the browser after logout.
+    pub post_logout_redirect_url: Option<Url>,
+    /// The claim that carries directory groups.
+    pub groups_claim: String,
+    #[serde(with = "humantime_serde")]
+    pub http_timeout: Duration,
+}
+
+impl Default for OidcConfig {
+    fn default() -> Self {
+        OidcConfig {
+            issuer_url: None,
+            client_id: None,
+            client_secret: None,
+            client_secret_file: None,
+            scopes: vec!["openid".into(), "email".into(), "profile".into()],
+            redirect_url: None,
+            post_logout_redirect_url: None,
+            groups_claim: "groups".to_owned(),
+            http_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionConfig {
+    /// Automatic logoff after this long without a request.
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    /// Automatic logoff this long after sign-in, however active.
+    #[serde(with = "humantime_serde")]
+    pub absolute_lifetime: Duration,
+    pub cookie_name: String,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            idle_timeout: Duration::from_secs(15 * 60),
+            absolute_lifetime: Duration::from_secs(12 * 3600),
+            cookie_name: "custodian_session".to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MfaConfig {
+    /// Issuer label shown in authenticator apps.
+    pub issuer: String,
+    /// Consecutive failures allowed before delays start.
+    pub throttle_after: u32,
+    /// Consecutive failures that lock the factor until an admin resets it (at most 100).
+    pub lockout_after: u32,
+}
+
+impl Default for MfaConfig {
+    fn default() -> Self {
+        MfaConfig {
+            issuer: "Custodian".to_owned(),
+            throttle_after: 3,
+            lockout_after: 10,
+        }
+    }
+}
+
+/// Keys that encrypt data at rest (TOTP secrets, platform credentials).
+/// Material is 32 random bytes, base64; it lives in files or the environment,
+/// never in the database.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeyRingConfig {
+    /// Id of the key that encrypts new data.
+    pub active: Option<String>,
+    /// Key id → base64 key material.
+    pub ring: BTreeMap<String, Secret>,
+    /// Key id → file holding the base64 key material (wins over `ring`).
+    #[serde(skip_serializing)]
+    pub ring_files: BTreeMap<String, PathBuf>,
+}
+
+/// Command-line values that override every other layer.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub config_file: Option<PathBuf>,
+    pub listen: Option<SocketAddr>,
+    pub database: Option<String>,
+}
+
+impl Config {
+    /// Loads every layer, resolves secret files and validates.
+    pub fn load(overrides: &Overrides) -> Result<Config, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match &overrides.config_file {
+            Some(path) if !path.exists() => return Err(ConfigError::MissingFile(path.clone())),
+            Some(path) => figment = figment.merge(Toml::file_exact(path)),
+            None => figment = figment.merge(Toml::file_exact("custodian.toml")),
+        }
+        let env = Env::prefixed("CUSTODIAN_")
+            .filter(|key| {
+                let key = key.as_str().to_ascii_lowercase();
+                !NON_CONFIG_ENV.contains(&key.as_str()) && !key.starts_with(TEST_ENV_PREFIX)
+            })
+            .split("__");
+        figment = figment.merge(env);
+        if let Some(listen) = overrides.listen {
+            figment = figment.merge(Serialized::default("listen", listen));
+        }
+        if let Some(db) = &overrides.database {
+            figment = figment.merge(Serialized::default("database.url", db));
+        }
+        let mut config: Config = figment
+            .extract()
+            .map_err(|e| ConfigError::Parse(describe_figment_error(e)))?;
+        config.resolve_secret_files()?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Reads each `*_file` secret into its value: the file variant wins.
+    pub fn resolve_secret_files(&mut self) -> Result<(), ConfigError> {
+        if let Some(path) = self.database.url_file.take() {
+            self.database.url = Some(DatabaseUrl::new(read_secret_file(
+                "database.url_file",
+                &path,
+            )?));
+        }
+        if let Some(path) = self.oidc.client_secret_file.take() {
+            self.oidc.client_secret = Some(Secret::new(read_secret_file(
+                "oidc.client_secret_file",
+                &path,
+            )?));
+        }
+        for (id, path) in std::mem::take(&mut self.keys.ring_files) {
+            let value = read_secret_file(&format!("keys.ring_files.{id}"), &path)?;
+            self.keys.ring.insert(id, Secret::new(value));
+        }
+        Ok(())
+    }
+
+    /// Checks everything that can be checked without the network.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut problems = Vec::new();
+        if let Some(url) = &self.database.url {
+            let u = url.expose();
+            if !(u.starts_with("sqlite:")
+                || u.starts_with("postgres://")
+                || u.starts_with("postgresql://"))
+            {
+                problems.push(
+                    "database.url must start with sqlite:, postgres:// or postgresql://".to_owned(),
+                );
+            }
+        }
+        if self.database.max_connections == 0 {
+            problems.push("database.max_connections must be at least 1".to_owned());
+        }
+        if self.http.body_limit_bytes == 0 {
+            problems.push("http.body_limit_bytes must be at least 1".to_owned());
+        }
+        if self.tls.cert_file.is_some() != self.tls.key_file.is_some() {
+            problems.push("tls.cert_file and tls.key_file must be set together".to_owned());
+        }
+        match &self.oidc.issuer_url {
+            None => problems.push("oidc.issuer_url is required".to_owned()),
+            Some(raw) => match Url::parse(raw) {
+                Ok(url) => check_https_or_loopback("oidc.issuer_url", &url, &mut problems),
+                Err(e) => problems.push(format!("oidc.issuer_url is not a URL: {e}")),
+            },
+        }
+        if self.oidc.client_id.as_deref().unwrap_or("").is_empty() {
+            problems.push("oidc.client_id is required".to_owned());
+        }
+        if self.oidc.client_secret.is_none() {
+            problems.push("oidc.client_secret (or oidc.client_secret_file) is required".to_owned());
+        }
+        match &self.oidc.redirect_url {
+            None => problems.push("oidc.redirect_url is required".to_owned()),
+            Some(url) => check_https_or_loopback("oidc.redirect_url", url, &mut problems),
+        }
+        if let Some(url) = &self.oidc.post_logout_redirect_url {
+            check_https_or_loopback("oidc.post_logout_redirect_url", url, &mut problems);
+        }
+        if !self.oidc.scopes.iter().any(|s| s == "openid") {
+            problems.push("oidc.scopes must include \"openid\"".to_owned());
+        }
+        if self.session.idle_timeout.is_zero() {
+            problems.push("session.idle_timeout must be positive".to_owned());
+        }
+        if self.session.absolute_lifetime < self.session.idle_timeout {
+            problems.push(
+                "session.absolute_lifetime must not be shorter than session.idle_timeout"
+                    .to_owned(),
+            );
+        }
+        if self.session.cookie_name.is_empty()
+            || !self
+                .session
+                .cookie_name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            problems.push("session.cookie_name must be letters, digits, '_' or '-'".to_owned());
+        }
+        if !(1..=100).contains(&self.mfa.lockout_after) {
+            problems.push(
+                "mfa.lockout_after must be between 1 and 100 (NIST SP 800-63B 5.2.2)".to_owned(),
+            );
+        }
+        if self.mfa.throttle_after >= self.mfa.lockout_after {
+            problems.push("mfa.throttle_after must be smaller than mfa.lockout_after".to_owned());
+        }
+        if let Err(e) = crate::vault::KeyRing::from_config(&self.keys) {
+            problems.push(e.to_string());
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::Invalid(problems))
+        }
+    }
+
+    /// The database URL in effect: the configured one, or the embedded SQLite file.
+    pub fn database_url(&self) -> String {
+        match &self.database.url {
+            Some(url) => url.expose().to_owned(),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("custodian.db").display()
+            ),
+        }
+    }
+
+    /// The effective configuration as TOML, with every secret masked.
+    pub fn masked_toml(&self) -> String {
+        toml::to_string_pretty(self)
+            .unwrap_or_else(|e| format!("# cannot render configuration: {e}\n"))
+    }
+}
+
+fn read_secret_file(key: &str, path: &Path) -> Result<String, ConfigError> {
+    let content = std::fs::read_to_string(path).map_err(|e| ConfigError::SecretFile {
+        key: key.to_owned(),
+        path: path.to_owned(),
+        reason: e.kind().to_string(),
+    })?;
+    let trimmed = content.trim_end_matches(['\r', '\n']);
+    if trimmed.is_empty() {
+        return Err(ConfigError::SecretFile {
+            key: key.to_owned(),
+            path: path.to_owned(),
+            reason: "the file is empty".to_owned(),
+        });
+    }
+    Ok(trimmed.to_owned())
+}
+
+fn check_https_or_loopback(key: &str, url: &Url, problems: &mut Vec<String>) {
+    let loopback = match url.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        _ => problems.push(format!(
+            "{key} must be an https:// URL (plain http only on loopback), got {url}"
+        )),
+    }
+}
+
+fn describe_figment_error(e: figment::Error) -> String {
+    e.into_iter()
+        .map(|err| {
+            let key = if err.path.is_empty() {
+                String::new()
+            } else {
+                format!(" (key `{}`)", err.path.join("."))
+            };
+            let source = err
+                .metadata
+                .as_ref()
+                .map(|m| format!(" in {}", m.name))
+                .unwrap_or_default();
+            format!("{}{key}{source}", err.kind)
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}

@@ -1,0 +1,64 @@
+//! `/api/v1`: JSON for people and automation.
+
+use axum::extract::State;
+use axum::Json;
+use serde::Serialize;
+
+use crate::clock::Timestamp;
+use crate::http::error::ApiError;
+use crate::http::extract::SignedIn;
+use crate::http::AppState;
+use crate::identity::{FactorState, User};
+
+#[derive(Serialize)]
+pub struct Me {
+    user: User,
+    second_factor: SecondFactor,
+    session: SessionInfo,
+}
+
+#[derive(Serialize)]
+struct SecondFactor {
+    /// `not_enrolled`, `enrolled` or `locked`.
+    state: &'static str,
+    /// Whether this session has passed it.
+    verified: bool,
+    method: Option<String>,
+    verified_at: Option<Timestamp>,
+}
+
+#[derive(Serialize)]
+struct SessionInfo {
+    handle: String,
+    created_at: Timestamp,
+    /// When the session ends if idle from now on, or at its absolute limit, whichever is first.
+    expires_at: Timestamp,
+    idle_expires_at: Timestamp,
+    absolute_expires_at: Timestamp,
+}
+
+/// `GET /api/v1/me`: who you are, your second-factor state, when your session ends.
+pub async fn me(State(state): State<AppState>, s: SignedIn) -> Result<Json<Me>, ApiError> {
+    let factor = state.identity.factor_state(&s.principal).await?;
+    let session = s.principal.session;
+    Ok(Json(Me {
+        user: s.principal.user,
+        second_factor: SecondFactor {
+            state: match factor {
+                FactorState::None | FactorState::Pending => "not_enrolled",
+                FactorState::Enabled => "enrolled",
+                FactorState::Locked => "locked",
+            },
+            verified: session.mfa_passed(),
+            method: session.mfa_method.clone(),
+            verified_at: session.mfa_verified_at,
+        },
+        session: SessionInfo {
+            expires_at: session.expires_at(),
+            handle: session.handle,
+            created_at: session.created_at,
+            idle_expires_at: session.idle_expires_at,
+            absolute_expires_at: session.absolute_expires_at,
+        },
+    }))
+}

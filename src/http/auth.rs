@@ -1,0 +1,218 @@
+//! `/auth`: sign-in with the IdP, the second factor, logout. Handlers
+//! extract, call the identity service, and map the result.
+
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use serde::Deserialize;
+
+use crate::http::error::{PageError, Problem, Rejection};
+use crate::http::extract::{
+    clear_cookie, read_cookie, set_cookie, Meta, SignedIn, Verified, LOGIN_FLOW_COOKIE,
+};
+use crate::http::{pages, AppState};
+use crate::identity::{AuthError, CallbackParams, FactorState, MfaError, SessionId};
+
+const LOGIN_FLOW_PATH: &str = "/auth";
+const LOGIN_FLOW_MAX_AGE: i64 = 600;
+
+fn with_cookies(mut response: Response, cookies: &[HeaderValue]) -> Response {
+    for c in cookies {
+        response.headers_mut().append(header::SET_COOKIE, c.clone());
+    }
+    response
+}
+
+fn session_cookie(state: &AppState, id: &SessionId) -> HeaderValue {
+    set_cookie(
+        &state.config.session.cookie_name,
+        id.cookie_value(),
+        "/",
+        state.config.http.cookie_secure,
+        None,
+    )
+}
+
+/// `GET /`: the home page when fully signed in, else where to go next.
+pub async fn home(
+    State(state): State<AppState>,
+    signed_in: Result<Verified, Rejection>,
+    headers: HeaderMap,
+) -> Response {
+    match signed_in {
+        Ok(Verified(s)) => pages::home(&s.principal, &s.id.csrf_token()).into_response(),
+        Err(_) if read_cookie(&headers, &state.config.session.cookie_name).is_some() => {
+            // A pending session goes on to its second factor; a dead one signs in again.
+            Redirect::to("/auth/mfa").into_response()
+        }
+        Err(_) => pages::sign_in().into_response(),
+    }
+}
+
+/// `GET /auth/login`: starts the OIDC flow.
+pub async fn login(State(state): State<AppState>) -> Result<Response, PageError> {
+    let (flow_id, url) = state.identity.start_sign_in().await?;
+    let cookie = set_cookie(
+        LOGIN_FLOW_COOKIE,
+        &flow_id,
+        LOGIN_FLOW_PATH,
+        state.config.http.cookie_secure,
+        Some(LOGIN_FLOW_MAX_AGE),
+    );
+    Ok(with_cookies(
+        Redirect::to(url.as_str()).into_response(),
+        &[cookie],
+    ))
+}
+
+/// `GET /auth/callback`: the IdP's answer.
+pub async fn callback(
+    State(state): State<AppState>,
+    Meta(meta): Meta,
+    headers: HeaderMap,
+    params: Result<Query<CallbackParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, PageError> {
+    let Query(params) =
+        params.map_err(|_| Problem::BadRequest("The sign-in response is malformed.".into()))?;
+    let flow = read_cookie(&headers, LOGIN_FLOW_COOKIE);
+    let secure = state.config.http.cookie_secure;
+    let clear_flow = clear_cookie(LOGIN_FLOW_COOKIE, LOGIN_FLOW_PATH, secure);
+    match state
+        .identity
+        .finish_sign_in(flow.as_deref(), &params, &meta)
+        .await
+    {
+        Ok((id, _user)) => Ok(with_cookies(
+            Redirect::to("/auth/mfa").into_response(),
+            &[clear_flow, session_cookie(&state, &id)],
+        )),
+        Err(e) => Ok(with_cookies(
+            PageError::from(e).into_response(),
+            &[clear_flow],
+        )),
+    }
+}
+
+/// `GET /auth/mfa`: enrollment or verification, whichever is due.
+pub async fn mfa_page(State(state): State<AppState>, s: SignedIn) -> Result<Response, PageError> {
+    if s.principal.session.mfa_passed() {
+        return Ok(Redirect::to("/").into_response());
+    }
+    let csrf = s.id.csrf_token();
+    Ok(match state.identity.factor_state(&s.principal).await? {
+        FactorState::None | FactorState::Pending => {
+            let enrollment = state.identity.begin_enrollment(&s.principal).await?;
+            pages::enroll(&enrollment, &csrf, None).into_response()
+        }
+        FactorState::Enabled => pages::verify(&csrf, None).into_response(),
+        FactorState::Locked => PageError(Problem::MfaLocked).into_response(),
+    })
+}
+
+#[derive(Deserialize)]
+pub struct CodeForm {
+    #[serde(default)]
+    code: String,
+}
+
+/// `POST /auth/mfa/enroll`: confirms the new factor with a code.
+pub async fn enroll(
+    State(state): State<AppState>,
+    s: SignedIn,
+    Form(form): Form<CodeForm>,
+) -> Result<Response, PageError> {
+    if s.principal.session.mfa_passed() {
+        return Err(Problem::AlreadyEnrolled.into());
+    }
+    match state
+        .identity
+        .confirm_enrollment(&s.id, &s.principal, &form.code, &s.meta)
+        .await
+    {
+        Ok(passed) => {
+            let codes = passed.recovery_codes.unwrap_or_default();
+            let page = pages::recovery_codes(&codes).into_response();
+            Ok(with_cookies(
+                page,
+                &[session_cookie(&state, &passed.session_id)],
+            ))
+        }
+        Err(AuthError::Mfa(e)) if retryable(&e) => {
+            let enrollment = state.identity.begin_enrollment(&s.principal).await?;
+            let problem = Problem::from(e);
+            let (status, _, reason, _) = problem.describe();
+            Ok((
+                status,
+                pages::enroll(&enrollment, &s.id.csrf_token(), Some(&reason)),
+            )
+                .into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `POST /auth/mfa/verify`: a TOTP code or a recovery code.
+pub async fn verify(
+    State(state): State<AppState>,
+    s: SignedIn,
+    Form(form): Form<CodeForm>,
+) -> Result<Response, PageError> {
+    if s.principal.session.mfa_passed() {
+        return Ok(Redirect::to("/").into_response());
+    }
+    match state
+        .identity
+        .verify(&s.id, &s.principal, &form.code, &s.meta)
+        .await
+    {
+        Ok(passed) => Ok(with_cookies(
+            Redirect::to("/").into_response(),
+            &[session_cookie(&state, &passed.session_id)],
+        )),
+        Err(AuthError::Mfa(e)) if retryable(&e) => {
+            let problem = Problem::from(e);
+            let (status, _, reason, _) = problem.describe();
+            Ok((status, pages::verify(&s.id.csrf_token(), Some(&reason))).into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Failures after which the form is shown again.
+fn retryable(e: &MfaError) -> bool {
+    matches!(
+        e,
+        MfaError::InvalidCode | MfaError::Replayed | MfaError::Throttled { .. }
+    )
+}
+
+/// `POST /auth/logout`: ends the session here, then at the IdP if it can.
+pub async fn logout(State(state): State<AppState>, s: SignedIn) -> Result<Response, PageError> {
+    state.identity.logout(&s.id, &s.principal, &s.meta).await?;
+    let target = state
+        .identity
+        .oidc
+        .end_session_url()
+        .await
+        .map(|u| u.to_string())
+        .unwrap_or_else(|| "/".to_owned());
+    let clear = clear_cookie(
+        &state.config.session.cookie_name,
+        "/",
+        state.config.http.cookie_secure,
+    );
+    Ok(with_cookies(
+        Redirect::to(&target).into_response(),
+        &[clear],
+    ))
+}
+
+/// Fallback for unknown browser routes.
+pub async fn not_found(uri: axum::http::Uri) -> Response {
+    Rejection {
+        problem: Problem::NotFound,
+        json: uri.path().starts_with("/api/"),
+    }
+    .into_response()
+}

@@ -1,0 +1,288 @@
+//! The one error → status table. Every refusal tells the caller what
+//! happened and what to do about it; a 5xx says nothing internal (the detail
+//! goes to the log, inside the request's span).
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+use crate::audit::{AuditError, LoginFailure, SessionEnd};
+use crate::http::pages;
+use crate::identity::{AuthError, MfaError};
+
+/// What went wrong, in the product's words.
+#[derive(Debug)]
+pub enum Problem {
+    NotSignedIn,
+    SessionEnded(SessionEnd),
+    MfaRequired,
+    CsrfFailed,
+    BadRequest(String),
+    PayloadTooLarge,
+    NotFound,
+    SignInFailed(LoginFailure),
+    InvalidCode(String),
+    MfaThrottled { retry_after_secs: u64 },
+    MfaLocked,
+    AlreadyEnrolled,
+    AuditUnavailable,
+    Internal,
+}
+
+impl Problem {
+    /// The table: status, stable error code, what happened, what to do.
+    pub fn describe(&self) -> (StatusCode, &'static str, String, &'static str) {
+        use Problem::*;
+        match self {
+            NotSignedIn => (StatusCode::UNAUTHORIZED, "not_signed_in", "You are not signed in.".into(), "Sign in at /auth/login."),
+            SessionEnded(SessionEnd::IdleTimeout) => (
+                StatusCode::UNAUTHORIZED,
+                "session_ended",
+                "You were signed out after a period of inactivity.".into(),
+                "Sign in again at /auth/login.",
+            ),
+            SessionEnded(SessionEnd::AbsoluteLifetime) => (
+                StatusCode::UNAUTHORIZED,
+                "session_ended",
+                "Your session reached its maximum length.".into(),
+                "Sign in again at /auth/login.",
+            ),
+            MfaRequired => (
+                StatusCode::FORBIDDEN,
+                "mfa_required",
+                "Your second factor has not been verified in this session.".into(),
+                "Complete the second factor at /auth/mfa.",
+            ),
+            CsrfFailed => (
+                StatusCode::FORBIDDEN,
+                "csrf_token_invalid",
+                "The request did not carry this session's CSRF token.".into(),
+                "Reload the page and submit the form again.",
+            ),
+            BadRequest(why) => (StatusCode::BAD_REQUEST, "bad_request", why.clone(), "Correct the request and retry."),
+            PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "The request body is larger than this server accepts.".into(),
+                "Send a smaller request.",
+            ),
+            NotFound => (StatusCode::NOT_FOUND, "not_found", "There is nothing here.".into(), "Check the address."),
+            SignInFailed(reason) => sign_in_failure(reason),
+            InvalidCode(why) => (StatusCode::BAD_REQUEST, "invalid_code", why.clone(), "Enter the current code from your authenticator app."),
+            MfaThrottled { retry_after_secs } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "mfa_throttled",
+                format!("Too many failed attempts. Try again in {retry_after_secs} seconds."),
+                "Wait, then enter a fresh code.",
+            ),
+            MfaLocked => (
+                StatusCode::LOCKED,
+                "mfa_locked",
+                "Your second factor is locked after too many failed attempts.".into(),
+                "Ask a Custodian administrator to reset it (custodian users reset-mfa).",
+            ),
+            AlreadyEnrolled => (
+                StatusCode::CONFLICT,
+                "mfa_already_enrolled",
+                "A second factor is already enrolled.".into(),
+                "Verify with your authenticator app at /auth/mfa.",
+            ),
+            AuditUnavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "audit_unavailable",
+                "The audit journal cannot be written, so nothing was done.".into(),
+                "Try again shortly; if it persists, tell your Custodian administrator.",
+            ),
+            Internal => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Something went wrong on our side. Nothing was changed.".into(),
+                "Try again; if it persists, tell your Custodian administrator and quote the request id.",
+            ),
+        }
+    }
+
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            Problem::MfaThrottled { retry_after_secs } => Some(*retry_after_secs),
+            Problem::AuditUnavailable => Some(5),
+            _ => None,
+        }
+    }
+}
+
+fn sign_in_failure(reason: &LoginFailure) -> (StatusCode, &'static str, String, &'static str) {
+    let again = "Start again at /auth/login.";
+    match reason {
+        LoginFailure::ProviderError(code) => (
+            StatusCode::BAD_REQUEST,
+            "sign_in_failed",
+            format!("The identity provider did not complete the sign-in ({code})."),
+            again,
+        ),
+        LoginFailure::StateMismatch => (
+            StatusCode::BAD_REQUEST,
+            "sign_in_failed",
+            "The sign-in response does not belong to the sign-in this browser started.".into(),
+            again,
+        ),
+        LoginFailure::NoLoginInProgress => (
+            StatusCode::BAD_REQUEST,
+            "sign_in_failed",
+            "No sign-in is in progress in this browser, or it took too long.".into(),
+            again,
+        ),
+        LoginFailure::CodeExchange => (
+            StatusCode::BAD_REQUEST,
+            "sign_in_failed",
+            "The identity provider's response carried no authorization code.".into(),
+            again,
+        ),
+        LoginFailure::InvalidIdToken(why) => (
+            StatusCode::BAD_REQUEST,
+            "sign_in_failed",
+            format!("The identity provider's ID token was refused: {why}."),
+            again,
+        ),
+        LoginFailure::ProviderUnavailable => (
+            StatusCode::BAD_GATEWAY,
+            "identity_provider_unavailable",
+            "The identity provider cannot be reached right now.".into(),
+            "Try again in a few minutes; if it persists, tell your Custodian administrator.",
+        ),
+        LoginFailure::DirectoryRefused(why) => (
+            StatusCode::FORBIDDEN,
+            "not_allowed",
+            format!("{why}."),
+            "Ask your Custodian administrator.",
+        ),
+    }
+}
+
+impl From<AuthError> for Problem {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::NotSignedIn => Problem::NotSignedIn,
+            AuthError::SessionEnded(reason) => Problem::SessionEnded(reason),
+            AuthError::MfaRequired => Problem::MfaRequired,
+            AuthError::SignIn(reason) => Problem::SignInFailed(reason),
+            AuthError::Mfa(e) => e.into(),
+            AuthError::Audit(e) => e.into(),
+            AuthError::Storage(e) => {
+                tracing::error!(error = %e, "storage error");
+                Problem::Internal
+            }
+        }
+    }
+}
+
+impl From<MfaError> for Problem {
+    fn from(e: MfaError) -> Self {
+        match e {
+            MfaError::InvalidCode | MfaError::Replayed | MfaError::NotEnrolled => {
+                let mut why = e.to_string();
+                if let Some(first) = why.get_mut(0..1) {
+                    first.make_ascii_uppercase();
+                }
+                Problem::InvalidCode(format!("{why}."))
+            }
+            MfaError::Throttled { retry_after_secs } => Problem::MfaThrottled { retry_after_secs },
+            MfaError::Locked => Problem::MfaLocked,
+            MfaError::AlreadyEnrolled => Problem::AlreadyEnrolled,
+            other => {
+                tracing::error!(error = %other, "second-factor error");
+                Problem::Internal
+            }
+        }
+    }
+}
+
+impl From<AuditError> for Problem {
+    fn from(e: AuditError) -> Self {
+        tracing::error!(error = %e, "audit journal write failed; refusing");
+        Problem::AuditUnavailable
+    }
+}
+
+impl From<sqlx::Error> for Problem {
+    fn from(e: sqlx::Error) -> Self {
+        AuthError::Storage(e).into()
+    }
+}
+
+#[derive(serde::Serialize)]
+struct Body<'a> {
+    error: &'a str,
+    reason: &'a str,
+    remedy: &'a str,
+}
+
+fn with_retry_after(mut response: Response, problem: &Problem) -> Response {
+    if let Some(secs) = problem.retry_after() {
+        if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+            response.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+    }
+    response
+}
+
+/// A problem answered as JSON (`/api`).
+#[derive(Debug)]
+pub struct ApiError(pub Problem);
+
+impl<E: Into<Problem>> From<E> for ApiError {
+    fn from(e: E) -> Self {
+        ApiError(e.into())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, error, reason, remedy) = self.0.describe();
+        let response = (
+            status,
+            Json(Body {
+                error,
+                reason: &reason,
+                remedy,
+            }),
+        )
+            .into_response();
+        with_retry_after(response, &self.0)
+    }
+}
+
+/// A problem answered as an HTML page (browser routes).
+#[derive(Debug)]
+pub struct PageError(pub Problem);
+
+impl<E: Into<Problem>> From<E> for PageError {
+    fn from(e: E) -> Self {
+        PageError(e.into())
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let (status, _, reason, remedy) = self.0.describe();
+        let response = (status, pages::error(status, &reason, remedy)).into_response();
+        with_retry_after(response, &self.0)
+    }
+}
+
+/// A rejection from an extractor: JSON under `/api`, HTML elsewhere.
+#[derive(Debug)]
+pub struct Rejection {
+    pub problem: Problem,
+    pub json: bool,
+}
+
+impl IntoResponse for Rejection {
+    fn into_response(self) -> Response {
+        if self.json {
+            ApiError(self.problem).into_response()
+        } else {
+            PageError(self.problem).into_response()
+        }
+    }
+}

@@ -1,0 +1,211 @@
+//! Request extractors: request metadata for audit, and the signed-in caller
+//! (with or without a passed second factor). Also the cookies Custodian sets
+//! and the CSRF guard that every state-changing cookie request passes.
+
+use std::net::SocketAddr;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderValue, Method};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::audit::RequestMeta;
+use crate::http::error::{Problem, Rejection};
+use crate::http::AppState;
+use crate::identity::{AuthError, Principal, SessionId};
+
+pub const LOGIN_FLOW_COOKIE: &str = "custodian_login";
+pub const CSRF_HEADER: &str = "x-csrf-token";
+pub const CSRF_FIELD: &str = "csrf";
+
+/// Request id, client address and user agent, for audit events.
+pub struct Meta(pub RequestMeta);
+
+impl<S: Send + Sync> FromRequestParts<S> for Meta {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Meta(request_meta(parts)))
+    }
+}
+
+fn header_text(headers: &HeaderMap, name: impl header::AsHeaderName, max: usize) -> Option<String> {
+    let value = headers.get(name)?.to_str().ok()?;
+    Some(
+        value
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(max)
+            .collect(),
+    )
+}
+
+pub fn request_meta(parts: &Parts) -> RequestMeta {
+    RequestMeta {
+        request_id: header_text(&parts.headers, "x-request-id", 64),
+        // Proxy headers are not trusted until trusted proxies are configured.
+        client_ip: parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip().to_string()),
+        user_agent: header_text(&parts.headers, header::USER_AGENT, 256),
+    }
+}
+
+pub fn read_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+/// `Set-Cookie` for a value; `max_age` of `None` makes a browser-session cookie.
+pub fn set_cookie(
+    name: &str,
+    value: &str,
+    path: &str,
+    secure: bool,
+    max_age: Option<i64>,
+) -> HeaderValue {
+    let mut c = cookie::Cookie::build((name, value))
+        .path(path.to_owned())
+        .http_only(true)
+        .same_site(cookie::SameSite::Lax)
+        .secure(secure);
+    if let Some(secs) = max_age {
+        c = c.max_age(cookie::time::Duration::seconds(secs));
+    }
+    HeaderValue::from_str(&c.build().to_string()).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+pub fn clear_cookie(name: &str, path: &str, secure: bool) -> HeaderValue {
+    set_cookie(name, "", path, secure, Some(0))
+}
+
+fn session_id(parts: &Parts, state: &AppState) -> Option<SessionId> {
+    read_cookie(&parts.headers, &state.config.session.cookie_name)
+        .and_then(|raw| SessionId::parse(&raw))
+}
+
+fn wants_json(parts: &Parts) -> bool {
+    parts.uri.path().starts_with("/api/")
+}
+
+/// A signed-in caller whose second factor may still be due. Only the
+/// second-factor pages, `/api/v1/me` and logout accept it.
+pub struct SignedIn {
+    pub id: SessionId,
+    pub principal: Principal,
+    pub meta: RequestMeta,
+}
+
+impl FromRequestParts<AppState> for SignedIn {
+    type Rejection = Rejection;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let json = wants_json(parts);
+        let reject = |e: AuthError| Rejection {
+            problem: e.into(),
+            json,
+        };
+        let id = session_id(parts, state).ok_or_else(|| reject(AuthError::NotSignedIn))?;
+        let meta = request_meta(parts);
+        let principal = state.identity.principal(&id, &meta).await.map_err(reject)?;
+        Ok(SignedIn {
+            id,
+            principal,
+            meta,
+        })
+    }
+}
+
+/// A signed-in caller who has passed the second factor in this session.
+pub struct Verified(pub SignedIn);
+
+impl FromRequestParts<AppState> for Verified {
+    type Rejection = Rejection;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let signed_in = SignedIn::from_request_parts(parts, state).await?;
+        if !signed_in.principal.session.mfa_passed() {
+            return Err(Rejection {
+                problem: Problem::MfaRequired,
+                json: wants_json(parts),
+            });
+        }
+        Ok(Verified(signed_in))
+    }
+}
+
+/// Every state-changing request that carries the session cookie must carry
+/// the session's CSRF token, in the `X-CSRF-Token` header or a `csrf` form
+/// field. Enforced here, for every route, so no handler can forget it.
+pub async fn csrf_guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    ) {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    let Some(raw) = read_cookie(&parts.headers, &state.config.session.cookie_name) else {
+        return next.run(Request::from_parts(parts, body)).await;
+    };
+    let reject = || {
+        Rejection {
+            problem: Problem::CsrfFailed,
+            json: wants_json(&parts),
+        }
+        .into_response()
+    };
+    let Some(id) = SessionId::parse(&raw) else {
+        return reject();
+    };
+    if let Some(token) = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()) {
+        return if id.csrf_matches(token) {
+            next.run(Request::from_parts(parts, body)).await
+        } else {
+            reject()
+        };
+    }
+    let is_form = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return reject();
+    }
+    let bytes = match axum::body::to_bytes(body, state.config.http.body_limit_bytes).await {
+        Ok(b) => b,
+        Err(_) => {
+            return Rejection {
+                problem: Problem::PayloadTooLarge,
+                json: wants_json(&parts),
+            }
+            .into_response()
+        }
+    };
+    let token = url::form_urlencoded::parse(&bytes)
+        .find(|(k, _)| k == CSRF_FIELD)
+        .map(|(_, v)| v.into_owned());
+    match token {
+        Some(t) if id.csrf_matches(&t) => {
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
+        _ => reject(),
+    }
+}

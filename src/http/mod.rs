@@ -1,0 +1,151 @@
+//! The HTTP surface: routers for `/auth`, `/api/v1`, health, static assets;
+//! the middleware every request passes (request id, tracing span, security
+//! headers, body limit, timeout, CSRF guard, panic catcher). The only module
+//! that knows status codes and HTML. Handlers are thin.
+
+mod api;
+mod auth;
+pub mod error;
+pub mod extract;
+mod health;
+mod pages;
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderName, HeaderValue, Request, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{middleware, Router};
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::audit::Journal;
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::identity::Identity;
+use crate::storage::Db;
+
+/// Everything a handler may use; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub db: Db,
+    pub identity: Identity,
+    pub journal: Journal,
+    pub clock: SharedClock,
+}
+
+const STYLESHEET: &str = include_str!("../../static/app.css");
+
+async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        STYLESHEET,
+    )
+        .into_response()
+}
+
+/// The whole application router, with its middleware.
+pub fn router(state: AppState) -> Router {
+    let config = state.config.clone();
+    let routes = Router::new()
+        .route("/", get(auth::home))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/static/app.css", get(stylesheet))
+        .route("/auth/login", get(auth::login))
+        .route("/auth/callback", get(auth::callback))
+        .route("/auth/mfa", get(auth::mfa_page))
+        .route("/auth/mfa/enroll", post(auth::enroll))
+        .route("/auth/mfa/verify", post(auth::verify))
+        .route("/auth/logout", post(auth::logout))
+        .route("/api/v1/me", get(api::me))
+        .fallback(auth::not_found)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            extract::csrf_guard,
+        ))
+        .with_state(state);
+
+    let request_id = HeaderName::from_static("x-request-id");
+    let layers = ServiceBuilder::new()
+        .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                // The path only: query strings carry authorization codes.
+                let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+            }),
+        )
+        .layer(PropagateRequestIdLayer::new(request_id))
+        .layer(CatchPanicLayer::custom(|_| {
+            error::ApiError(error::Problem::Internal).into_response()
+        }))
+        .layer(RequestBodyLimitLayer::new(config.http.body_limit_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            config.http.request_timeout,
+        ))
+        .layer(DefaultBodyLimit::max(config.http.body_limit_bytes));
+
+    let mut router = routes.layer(layers);
+    for (name, value) in security_headers(&config) {
+        router = router.layer(SetResponseHeaderLayer::if_not_present(name, value));
+    }
+    router
+}
+
+fn security_headers(config: &Config) -> Vec<(HeaderName, HeaderValue)> {
+    // Logout posts a form that redirects to the IdP; form-action must allow it.
+    let idp_origin = config
+        .oidc
+        .issuer_url
+        .as_deref()
+        .and_then(|u| url::Url::parse(u).ok())
+        .map(|u| u.origin().ascii_serialization())
+        .filter(|o| o != "null")
+        .unwrap_or_default();
+    let csp = format!(
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+         form-action 'self' {idp_origin}; frame-ancestors 'none'; base-uri 'none'"
+    );
+    let mut headers = vec![
+        (
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_str(&csp).ok(),
+        ),
+        (
+            header::X_CONTENT_TYPE_OPTIONS,
+            Some(HeaderValue::from_static("nosniff")),
+        ),
+        (
+            header::X_FRAME_OPTIONS,
+            Some(HeaderValue::from_static("DENY")),
+        ),
+        (
+            header::REFERRER_POLICY,
+            Some(HeaderValue::from_static("no-referrer")),
+        ),
+        (
+            header::CACHE_CONTROL,
+            Some(HeaderValue::from_static("no-store")),
+        ),
+    ];
+    if config.tls.enabled() {
+        let hsts = HeaderValue::from_static("max-age=31536000; includeSubDomains");
+        headers.push((header::STRICT_TRANSPORT_SECURITY, Some(hsts)));
+    }
+    headers
+        .into_iter()
+        .filter_map(|(n, v)| v.map(|v| (n, v)))
+        .collect()
+}

@@ -1,0 +1,135 @@
+//! Server-rendered pages. No script, no inline styles (the CSP forbids
+//! both); every form works without JavaScript and every control has a label.
+
+use axum::http::StatusCode;
+use maud::{html, Markup, DOCTYPE};
+
+use crate::http::extract::CSRF_FIELD;
+use crate::identity::{Enrollment, Principal};
+
+fn layout(title: &str, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · Custodian" }
+                link rel="stylesheet" href="/static/app.css";
+            }
+            body {
+                a class="skip" href="#main" { "Skip to content" }
+                header { p class="brand" { "Custodian" } }
+                main id="main" { h1 { (title) } (body) }
+            }
+        }
+    }
+}
+
+fn csrf(token: &str) -> Markup {
+    html! { input type="hidden" name=(CSRF_FIELD) value=(token); }
+}
+
+fn alert(message: Option<&str>) -> Markup {
+    html! {
+        @if let Some(m) = message {
+            p class="alert" role="alert" { (m) }
+        }
+    }
+}
+
+pub fn sign_in() -> Markup {
+    layout(
+        "Sign in",
+        html! {
+            p { "Sign in with your organization's account. You will then confirm a code from your authenticator app." }
+            p { a class="button" href="/auth/login" { "Sign in with single sign-on" } }
+        },
+    )
+}
+
+pub fn enroll(enrollment: &Enrollment, csrf_token: &str, error: Option<&str>) -> Markup {
+    layout(
+        "Set up your authenticator app",
+        html! {
+            (alert(error))
+            ol {
+                li { "Open your authenticator app and add an account by scanning this code." }
+                li { "Enter the six-digit code the app shows." }
+            }
+            img class="qr" src={ "data:image/png;base64," (enrollment.qr_png_base64) }
+                alt="QR code for your authenticator app (the key is also shown as text below)";
+            p { "Cannot scan? Enter this key instead: " code class="secret" { (enrollment.secret_base32) } }
+            form method="post" action="/auth/mfa/enroll" {
+                (csrf(csrf_token))
+                label for="code" { "Six-digit code" }
+                input id="code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code"
+                    pattern="[0-9]{6}" maxlength="6" required autofocus;
+                button type="submit" { "Turn on two-factor sign-in" }
+            }
+        },
+    )
+}
+
+pub fn recovery_codes(codes: &[String]) -> Markup {
+    layout(
+        "Save your recovery codes",
+        html! {
+            p { "Each code signs you in once if you lose your authenticator app. They are shown only now: store them somewhere safe." }
+            ul class="codes" { @for c in codes { li { code { (c) } } } }
+            p { a class="button" href="/" { "I have saved them — continue" } }
+        },
+    )
+}
+
+pub fn verify(csrf_token: &str, error: Option<&str>) -> Markup {
+    layout(
+        "Confirm it's you",
+        html! {
+            (alert(error))
+            form method="post" action="/auth/mfa/verify" {
+                (csrf(csrf_token))
+                label for="code" { "Code from your authenticator app, or a recovery code" }
+                input id="code" name="code" type="text" autocomplete="one-time-code" maxlength="16" required autofocus;
+                button type="submit" { "Verify" }
+            }
+        },
+    )
+}
+
+pub fn home(principal: &Principal, csrf_token: &str) -> Markup {
+    let user = &principal.user;
+    layout(
+        "You are signed in",
+        html! {
+            dl {
+                dt { "Name" } dd { (user.name.as_deref().unwrap_or("—")) }
+                dt { "Email" } dd { (user.email.as_deref().unwrap_or("—")) }
+                dt { "Groups" } dd { (if user.groups.is_empty() { "none".to_owned() } else { user.groups.join(", ") }) }
+                dt { "Session ends" } dd { time datetime=(principal.session.expires_at().rfc3339()) { (principal.session.expires_at().rfc3339()) } " (sooner if idle)" }
+            }
+            (logout_form(csrf_token))
+        },
+    )
+}
+
+pub fn logout_form(csrf_token: &str) -> Markup {
+    html! {
+        form method="post" action="/auth/logout" {
+            (csrf(csrf_token))
+            button type="submit" { "Sign out" }
+        }
+    }
+}
+
+pub fn error(status: StatusCode, reason: &str, remedy: &str) -> Markup {
+    let title = status.canonical_reason().unwrap_or("Error");
+    layout(
+        title,
+        html! {
+            p class="alert" role="alert" { (reason) }
+            p { (remedy) }
+            p { a href="/" { "Back to the start page" } }
+        },
+    )
+}

@@ -1,0 +1,482 @@
+//! Who is asking: OIDC sign-in, server-side sessions, the TOTP second factor.
+//!
+//! [`Identity`] is the service the HTTP layer calls. Every sign-in step
+//! writes its audit event before its effect is visible to the caller; if the
+//! journal cannot be written, the step fails (fail closed).
+
+pub mod mfa;
+pub mod oidc;
+pub mod session;
+pub mod users;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use subtle::ConstantTimeEq;
+
+use crate::audit::{Actor, AuditError, EventKind, Journal, LoginFailure, RequestMeta, SessionEnd};
+use crate::clock::SharedClock;
+use crate::directory;
+use crate::storage::{optional, Db};
+pub use mfa::{Enrollment, FactorState, Method, Mfa, MfaError};
+pub use oidc::{Oidc, OidcError};
+pub use session::{Session, SessionError, SessionId, Sessions};
+pub use users::{User, Users, VerifiedIdentity};
+
+/// A sign-in left unfinished for longer than this is discarded.
+const LOGIN_FLOW_TTL: Duration = Duration::from_secs(10 * 60);
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("you are not signed in")]
+    NotSignedIn,
+    #[error("your session has ended")]
+    SessionEnded(SessionEnd),
+    #[error("your second factor is required")]
+    MfaRequired,
+    #[error("sign-in failed")]
+    SignIn(LoginFailure),
+    #[error(transparent)]
+    Mfa(MfaError),
+    #[error(transparent)]
+    Audit(#[from] AuditError),
+    #[error(transparent)]
+    Storage(#[from] sqlx::Error),
+}
+
+impl From<SessionError> for AuthError {
+    fn from(e: SessionError) -> Self {
+        match e {
+            SessionError::NotFound => AuthError::NotSignedIn,
+            SessionError::Expired { reason, .. } => AuthError::SessionEnded(reason),
+            SessionError::Storage(e) => AuthError::Storage(e),
+        }
+    }
+}
+
+/// What the IdP sent back to `/auth/callback`.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct CallbackParams {
+    pub code: Option<String>,
+    pub state: Option<String>,
+    pub error: Option<String>,
+    pub error_description: Option<String>,
+}
+
+/// A signed-in caller: the session and its user.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub session: Session,
+    pub user: User,
+}
+
+impl Principal {
+    pub fn actor(&self) -> Actor {
+        Actor {
+            user_id: Some(self.user.id.clone()),
+            issuer: Some(self.user.issuer.clone()),
+            subject: Some(self.user.subject.clone()),
+            session_handle: Some(self.session.handle.clone()),
+            mfa_method: self.session.mfa_method.clone(),
+            mfa_at: self.session.mfa_verified_at,
+        }
+    }
+}
+
+/// Result of a successful second-factor step: the replaced session id.
+pub struct MfaPassed {
+    pub session_id: SessionId,
+    pub recovery_codes: Option<Vec<String>>,
+}
+
+#[derive(Clone)]
+pub struct Identity {
+    pub users: Users,
+    pub sessions: Sessions,
+    pub mfa: Mfa,
+    pub oidc: Arc<Oidc>,
+    journal: Journal,
+    db: Db,
+    clock: SharedClock,
+}
+
+impl Identity {
+    pub fn new(
+        db: Db,
+        clock: SharedClock,
+        journal: Journal,
+        sessions: Sessions,
+        mfa: Mfa,
+        oidc: Arc<Oidc>,
+    ) -> Self {
+        Identity {
+            users: Users::new(db.clone()),
+            sessions,
+            mfa,
+            oidc,
+            journal,
+            db,
+            clock,
+        }
+    }
+
+    /// Begins a sign-in: returns the browser-bound flow id (for a cookie) and
+    /// the IdP URL to send the browser to.
+    pub async fn start_sign_in(&self) -> Result<(String, url::Url), AuthError> {
+        let start = self.oidc.begin().await.map_err(|e| {
+            tracing::warn!(error = %e, "cannot start sign-in");
+            AuthError::SignIn(LoginFailure::ProviderUnavailable)
+        })?;
+        let flow_id = session::random_token();
+        let now = self.clock.now();
+        sqlx::query("DELETE FROM login_flows WHERE created_at < $1")
+            .bind(now.millis() - i64::try_from(LOGIN_FLOW_TTL.as_millis()).unwrap_or(0))
+            .execute(self.db.pool())
+            .await?;
+        sqlx::query(
+            "INSERT INTO login_flows (id_hash, state, nonce, pkce_verifier, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(session::sha256_hex(&flow_id))
+        .bind(&start.state)
+        .bind(&start.nonce)
+        .bind(&start.pkce_verifier)
+        .bind(now.millis())
+        .execute(self.db.pool())
+        .await?;
+        Ok((flow_id, start.url))
+    }
+
+    /// Finishes a sign-in: checks the flow and state, exchanges the code,
+    /// validates the ID token, applies the directory gate and opens a session
+    /// whose second factor is still due. Every outcome is audited.
+    pub async fn finish_sign_in(
+        &self,
+        flow_id: Option<&str>,
+        params: &CallbackParams,
+        meta: &RequestMeta,
+    ) -> Result<(SessionId, User), AuthError> {
+        match self.sign_in_steps(flow_id, params).await {
+            Ok(user) => {
+                let (id, session) = self.sessions.create(&user.id).await?;
+                let principal = Principal { session, user };
+                let recorded = self
+                    .journal
+                    .record(
+                        meta,
+                        principal.actor(),
+                        EventKind::Login {
+                            email: principal.user.email.clone(),
+                        },
+                    )
+                    .await;
+                if let Err(e) = recorded {
+                    // Nothing audited proceeds unaudited: take the session back.
+                    self.sessions.delete(&id).await?;
+                    return Err(e.into());
+                }
+                Ok((id, principal.user))
+            }
+            Err(SignInStepError::Refused(reason, actor)) => {
+                self.journal
+                    .record(
+                        meta,
+                        actor,
+                        EventKind::LoginFailed {
+                            reason: reason.clone(),
+                        },
+                    )
+                    .await?;
+                Err(AuthError::SignIn(reason))
+            }
+            Err(SignInStepError::Storage(e)) => Err(e.into()),
+        }
+    }
+
+    async fn sign_in_steps(
+        &self,
+        flow_id: Option<&str>,
+        params: &CallbackParams,
+    ) -> Result<User, SignInStepError> {
+        let refused = |r| SignInStepError::Refused(r, Actor::default());
+        let flow_id = flow_id.ok_or_else(|| refused(LoginFailure::NoLoginInProgress))?;
+        let flow = self
+            .take_flow(flow_id)
+            .await?
+            .ok_or_else(|| refused(LoginFailure::NoLoginInProgress))?;
+        let state = params.state.as_deref().unwrap_or("");
+        if !bool::from(flow.state.as_bytes().ct_eq(state.as_bytes())) {
+            return Err(refused(LoginFailure::StateMismatch));
+        }
+        if let Some(error) = &params.error {
+            let code: String = error
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .take(64)
+                .collect();
+            return Err(refused(LoginFailure::ProviderError(code)));
+        }
+        let code = params
+            .code
+            .as_deref()
+            .filter(|c| !c.is_empty() && c.len() <= 2048);
+        let code = code.ok_or_else(|| refused(LoginFailure::CodeExchange))?;
+        let identity = self
+            .oidc
+            .complete(code, &flow.pkce_verifier, &flow.nonce)
+            .await
+            .map_err(|e| refused(oidc_failure(e)))?;
+        let actor = Actor {
+            issuer: Some(identity.issuer.clone()),
+            subject: Some(identity.subject.clone()),
+            ..Actor::default()
+        };
+        if let Err(refusal) = directory::admit_sign_in(&identity) {
+            return Err(SignInStepError::Refused(
+                LoginFailure::DirectoryRefused(refusal.to_string()),
+                actor,
+            ));
+        }
+        Ok(self
+            .users
+            .upsert_from_sign_in(&identity, self.clock.now())
+            .await?)
+    }
+
+    /// Reads and deletes a pending sign-in (single use).
+    async fn take_flow(&self, flow_id: &str) -> Result<Option<LoginFlow>, sqlx::Error> {
+        let hash = session::sha256_hex(flow_id);
+        let row: Option<(String, String, String, i64)> = optional(
+            sqlx::query_as("SELECT state, nonce, pkce_verifier, created_at FROM login_flows WHERE id_hash = $1")
+                .bind(&hash)
+                .fetch_one(self.db.pool())
+                .await,
+        )?;
+        let deleted = sqlx::query("DELETE FROM login_flows WHERE id_hash = $1")
+            .bind(&hash)
+            .execute(self.db.pool())
+            .await?;
+        let fresh_after =
+            self.clock.now().millis() - i64::try_from(LOGIN_FLOW_TTL.as_millis()).unwrap_or(0);
+        Ok(row
+            .filter(|r| deleted.rows_affected() == 1 && r.3 >= fresh_after)
+            .map(|(state, nonce, pkce_verifier, _)| LoginFlow {
+                state,
+                nonce,
+                pkce_verifier,
+            }))
+    }
+
+    /// Resolves a session cookie to a principal; an expired session is
+    /// deleted and its expiry audited.
+    pub async fn principal(
+        &self,
+        id: &SessionId,
+        meta: &RequestMeta,
+    ) -> Result<Principal, AuthError> {
+        let session = match self.sessions.load(id).await {
+            Ok(s) => s,
+            Err(SessionError::Expired { session, reason }) => {
+                let user = self.users.get(&session.user_id).await?;
+                if let Some(user) = user {
+                    let actor = Principal {
+                        session: *session,
+                        user,
+                    }
+                    .actor();
+                    self.journal
+                        .record(meta, actor, EventKind::SessionExpired { reason })
+                        .await?;
+                }
+                return Err(AuthError::SessionEnded(reason));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let user = self
+            .users
+            .get(&session.user_id)
+            .await?
+            .ok_or(AuthError::NotSignedIn)?;
+        Ok(Principal { session, user })
+    }
+
+    pub async fn factor_state(&self, principal: &Principal) -> Result<FactorState, AuthError> {
+        Ok(self.mfa.state(&principal.user.id).await?)
+    }
+
+    pub async fn begin_enrollment(&self, principal: &Principal) -> Result<Enrollment, AuthError> {
+        let account = principal
+            .user
+            .email
+            .clone()
+            .unwrap_or_else(|| principal.user.subject.clone());
+        self.mfa
+            .begin_enrollment(&principal.user.id, &account)
+            .await
+            .map_err(AuthError::Mfa)
+    }
+
+    /// Confirms enrollment; on success the session passes its second factor.
+    pub async fn confirm_enrollment(
+        &self,
+        id: &SessionId,
+        principal: &Principal,
+        code: &str,
+        meta: &RequestMeta,
+    ) -> Result<MfaPassed, AuthError> {
+        let result = self.mfa.confirm_enrollment(&principal.user.id, code).await;
+        let codes = self
+            .after_attempt(principal, Method::Totp, result, meta)
+            .await?;
+        self.journal
+            .record(meta, principal.actor(), EventKind::MfaEnrolled)
+            .await?;
+        self.pass(id, principal, Method::Totp, Some(codes), meta)
+            .await
+    }
+
+    /// Verifies a TOTP or recovery code; on success the session passes.
+    pub async fn verify(
+        &self,
+        id: &SessionId,
+        principal: &Principal,
+        code: &str,
+        meta: &RequestMeta,
+    ) -> Result<MfaPassed, AuthError> {
+        let result = self.mfa.verify(&principal.user.id, code).await;
+        let method = self
+            .after_attempt(principal, Method::of(code), result, meta)
+            .await?;
+        self.pass(id, principal, method, None, meta).await
+    }
+
+    /// Audits a failed attempt (and a lockout) and turns it into an error.
+    async fn after_attempt<T>(
+        &self,
+        principal: &Principal,
+        method: Method,
+        result: Result<T, mfa::Failure>,
+        meta: &RequestMeta,
+    ) -> Result<T, AuthError> {
+        let failure = match result {
+            Ok(v) => return Ok(v),
+            Err(f) => f,
+        };
+        if let MfaError::Storage(_) | MfaError::Seal(_) | MfaError::Totp(_) = failure.error {
+            return Err(AuthError::Mfa(failure.error));
+        }
+        let kind = EventKind::MfaFailed {
+            method: method.as_str().to_owned(),
+            reason: failure.error.to_string(),
+            consecutive_failures: failure.consecutive_failures,
+        };
+        self.journal.record(meta, principal.actor(), kind).await?;
+        if failure.now_locked {
+            let kind = EventKind::MfaLocked {
+                consecutive_failures: failure.consecutive_failures,
+            };
+            self.journal.record(meta, principal.actor(), kind).await?;
+        }
+        Err(AuthError::Mfa(failure.error))
+    }
+
+    async fn pass(
+        &self,
+        id: &SessionId,
+        principal: &Principal,
+        method: Method,
+        recovery_codes: Option<Vec<String>>,
+        meta: &RequestMeta,
+    ) -> Result<MfaPassed, AuthError> {
+        let mut actor = principal.actor();
+        actor.mfa_method = Some(method.as_str().to_owned());
+        actor.mfa_at = Some(self.clock.now());
+        self.journal
+            .record(
+                meta,
+                actor,
+                EventKind::MfaVerified {
+                    method: method.as_str().to_owned(),
+                },
+            )
+            .await?;
+        let session_id = self.sessions.mark_mfa_passed(id, method.as_str()).await?;
+        Ok(MfaPassed {
+            session_id,
+            recovery_codes,
+        })
+    }
+
+    /// Ends the session server-side.
+    pub async fn logout(
+        &self,
+        id: &SessionId,
+        principal: &Principal,
+        meta: &RequestMeta,
+    ) -> Result<(), AuthError> {
+        self.journal
+            .record(meta, principal.actor(), EventKind::Logout)
+            .await?;
+        self.sessions.delete(id).await?;
+        Ok(())
+    }
+
+    /// Operator action: removes a user's factor and ends their sessions.
+    pub async fn reset_mfa(
+        &self,
+        user: &User,
+        by: &str,
+        meta: &RequestMeta,
+    ) -> Result<u64, AuthError> {
+        let actor = Actor {
+            user_id: Some(user.id.clone()),
+            issuer: Some(user.issuer.clone()),
+            subject: Some(user.subject.clone()),
+            ..Actor::default()
+        };
+        // Record first: the reset must not happen unaudited. The count is
+        // what the reset is about to end.
+        let (sessions,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM sessions WHERE user_id = $1")
+                .bind(&user.id)
+                .fetch_one(self.db.pool())
+                .await?;
+        let kind = EventKind::MfaReset {
+            by: by.to_owned(),
+            sessions_ended: u64::try_from(sessions).unwrap_or(0),
+        };
+        self.journal.record(meta, actor, kind).await?;
+        self.mfa.reset(&user.id).await?;
+        Ok(self.sessions.delete_all_for_user(&user.id).await?)
+    }
+}
+
+struct LoginFlow {
+    state: String,
+    nonce: String,
+    pkce_verifier: String,
+}
+
+enum SignInStepError {
+    Refused(LoginFailure, Actor),
+    Storage(sqlx::Error),
+}
+
+impl From<sqlx::Error> for SignInStepError {
+    fn from(e: sqlx::Error) -> Self {
+        SignInStepError::Storage(e)
+    }
+}
+
+fn oidc_failure(e: OidcError) -> LoginFailure {
+    match e {
+        OidcError::CodeRefused(code) => LoginFailure::ProviderError(code),
+        OidcError::InvalidIdToken(why) => LoginFailure::InvalidIdToken(why.to_owned()),
+        OidcError::MissingIdToken => {
+            LoginFailure::InvalidIdToken("the provider returned none".to_owned())
+        }
+        other => {
+            tracing::warn!(error = %other, "identity provider call failed");
+            LoginFailure::ProviderUnavailable
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! Users as the identity provider knows them, keyed by issuer + subject.
+
+use serde::Serialize;
+use sqlx::Row;
+
+use crate::clock::Timestamp;
+use crate::storage::{optional, Db};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct User {
+    pub id: String,
+    pub issuer: String,
+    pub subject: String,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub groups: Vec<String>,
+}
+
+/// Claims taken from a verified ID token (and userinfo).
+#[derive(Debug, Clone)]
+pub struct VerifiedIdentity {
+    pub issuer: String,
+    pub subject: String,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub groups: Vec<String>,
+}
+
+#[derive(Clone)]
+pub struct Users {
+    db: Db,
+}
+
+const COLUMNS: &str = "id, issuer, subject, email, name, groups_json";
+
+fn from_row(row: &sqlx::any::AnyRow) -> Result<User, sqlx::Error> {
+    let groups_json: String = row.try_get("groups_json")?;
+    Ok(User {
+        id: row.try_get("id")?,
+        issuer: row.try_get("issuer")?,
+        subject: row.try_get("subject")?,
+        email: row.try_get("email")?,
+        name: row.try_get("name")?,
+        groups: serde_json::from_str(&groups_json).unwrap_or_default(),
+    })
+}
+
+impl Users {
+    pub fn new(db: Db) -> Self {
+        Users { db }
+    }
+
+    /// Creates or refreshes the user from a verified sign-in.
+    pub async fn upsert_from_sign_in(
+        &self,
+        identity: &VerifiedIdentity,
+        now: Timestamp,
+    ) -> Result<User, sqlx::Error> {
+        let groups_json =
+            serde_json::to_string(&identity.groups).unwrap_or_else(|_| "[]".to_owned());
+        let new_id = uuid::Uuid::new_v4().to_string();
+        sqlx::query(
+            "INSERT INTO users (id, issuer, subject, email, name, groups_json, created_at, last_login_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7) \
+             ON CONFLICT (issuer, subject) DO UPDATE SET email = excluded.email, name = excluded.name, \
+             groups_json = excluded.groups_json, last_login_at = excluded.last_login_at",
+        )
+        .bind(&new_id)
+        .bind(&identity.issuer)
+        .bind(&identity.subject)
+        .bind(identity.email.clone())
+        .bind(identity.name.clone())
+        .bind(&groups_json)
+        .bind(now.millis())
+        .execute(self.db.pool())
+        .await?;
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM users WHERE issuer = $1 AND subject = $2"
+        ))
+        .bind(&identity.issuer)
+        .bind(&identity.subject)
+        .fetch_one(self.db.pool())
+        .await?;
+        from_row(&row)
+    }
+
+    pub async fn get(&self, id: &str) -> Result<Option<User>, sqlx::Error> {
+        let row = optional(
+            sqlx::query(&format!("SELECT {COLUMNS} FROM users WHERE id = $1"))
+                .bind(id)
+                .fetch_one(self.db.pool())
+                .await,
+        )?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    /// Finds a user by id, or by email (case-insensitive) when exactly one matches.
+    pub async fn find(&self, id_or_email: &str) -> Result<Option<User>, sqlx::Error> {
+        if let Some(user) = self.get(id_or_email).await? {
+            return Ok(Some(user));
+        }
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM users WHERE LOWER(email) = LOWER($1)"
+        ))
+        .bind(id_or_email)
+        .fetch_all(self.db.pool())
+        .await?;
+        match rows.as_slice() {
+            [one] => Ok(Some(from_row(one)?)),
+            _ => Ok(None),
+        }
+    }
+}

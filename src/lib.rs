@@ -1,0 +1,22 @@
+//! Custodian: a governed gateway to an organization's social-media accounts.
+//! See DESIGN.md for the one decision path every action takes.
+
+pub mod app;
+pub mod audit;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod directory;
+pub mod http;
+pub mod identity;
+pub mod secret;
+pub mod storage;
+pub mod telemetry;
+pub mod vault;
+
+pub use http::AppState;
+
+/// The application router over fully built state (tests drive this).
+pub fn build_app(state: AppState) -> axum::Router {
+    http::router(state)
+}

@@ -1,0 +1,152 @@
+//! The one SQL store: an embedded SQLite file by default, PostgreSQL when the
+//! URL says so. Both run the same portable SQL (text ids, integer
+//! Unix-millisecond times, `$n` parameters) through sqlx's `Any` driver, so
+//! repositories do not branch per backend. Migrations for each backend live
+//! in `migrations/<backend>` and mean the same thing.
+//!
+//! Only this module and the repositories write SQL.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::Migrator;
+use sqlx::{AnyPool, Executor};
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("database error: {0}")]
+    Sql(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("cannot create the data directory {path}: {reason}")]
+    DataDir { path: String, reason: String },
+    #[error("database schema is not current: {0} migration(s) pending")]
+    MigrationsPending(usize),
+    #[error("unsupported database URL (use sqlite: or postgres://)")]
+    UnsupportedUrl,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, Clone)]
+pub struct Db {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Db {
+    /// Opens the database, creating the SQLite file (and its directory) on first run.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Db, StorageError> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            return Err(StorageError::UnsupportedUrl);
+        };
+        if backend == Backend::Sqlite {
+            create_sqlite_parent(url)?;
+        }
+        let options = AnyConnectOptions::from_str(url)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(5))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL for concurrent readers; FULL so a commit survives power loss.
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute("PRAGMA synchronous = FULL").await?;
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                        conn.execute("PRAGMA busy_timeout = 5000").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        Ok(Db { pool, backend })
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    fn migrator(&self) -> &'static Migrator {
+        match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        }
+    }
+
+    pub async fn migrate(&self) -> Result<(), StorageError> {
+        self.migrator().run(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Ready means reachable and every migration applied.
+    pub async fn check_ready(&self) -> Result<(), StorageError> {
+        let applied: Vec<(i64,)> =
+            sqlx::query_as("SELECT version FROM _sqlx_migrations WHERE success = TRUE")
+                .fetch_all(&self.pool)
+                .await?;
+        let pending = self
+            .migrator()
+            .iter()
+            .filter(|m| !applied.iter().any(|(v,)| *v == m.version))
+            .count();
+        if pending > 0 {
+            return Err(StorageError::MigrationsPending(pending));
+        }
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn create_sqlite_parent(url: &str) -> Result<(), StorageError> {
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:")
+        .split('?')
+        .next()
+        .unwrap_or("");
+    if path.is_empty() || path == ":memory:" {
+        return Ok(());
+    }
+    if let Some(parent) = Path::new(path)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(parent).map_err(|e| StorageError::DataDir {
+            path: parent.display().to_string(),
+            reason: e.kind().to_string(),
+        })?;
+    }
+    Ok(())
+}
+
+/// Maps "no row" to `None` for optional lookups.
+pub fn optional<T>(r: Result<T, sqlx::Error>) -> Result<Option<T>, sqlx::Error> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(sqlx::Error::RowNotFound) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
