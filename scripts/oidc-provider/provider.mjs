@@ -89,12 +89,12 @@ const pkceRequired = process.env.OIDC_PKCE_REQUIRED !== '0';
 
 const redirectUris = [
   'http://127.0.0.1:8080/auth/callback',
-  'http://custodian.test/auth/callback',
+  'https://custodian.test/auth/callback',
   ...envList('OIDC_EXTRA_REDIRECT_URIS'),
 ];
 const postLogoutRedirectUris = [
   'http://127.0.0.1:8080/',
-  'http://custodian.test/',
+  'https://custodian.test/',
   ...envList('OIDC_EXTRA_POST_LOGOUT_URIS'),
 ];
 

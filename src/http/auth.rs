@@ -172,8 +172,8 @@ pub async fn verify(
         )),
         Err(AuthError::Mfa(e)) if retryable(&e) => {
             let problem = Problem::from(e);
-            let (status, _, reason, _) = problem.describe();
-            Ok((status, pages::verify(&s.id.csrf_token(), Some(&reason))).into_response())
+            let (_, _, reason, _) = problem.describe();
+            Ok(problem.respond_with(pages::verify(&s.id.csrf_token(), Some(&reason))))
         }
         Err(e) => Err(e.into()),
     }

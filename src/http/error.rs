@@ -102,6 +102,13 @@ impl Problem {
         }
     }
 
+    /// Answers with this problem's status (and `Retry-After`) around a custom body,
+    /// e.g. a form shown again with the reason.
+    pub fn respond_with(&self, body: impl IntoResponse) -> Response {
+        let (status, ..) = self.describe();
+        with_retry_after((status, body).into_response(), self)
+    }
+
     fn retry_after(&self) -> Option<u64> {
         match self {
             Problem::MfaThrottled { retry_after_secs } => Some(*retry_after_secs),

@@ -1,0 +1,224 @@
+//! The `custodian` binary: configuration checking, migrations, serving and
+//! a graceful stop on SIGTERM.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::{issuer, random_key};
+
+fn custodian() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_custodian"));
+    // Keep the developer's own environment out of the test.
+    for (k, _) in std::env::vars() {
+        if k.starts_with("CUSTODIAN_") && !k.starts_with("CUSTODIAN_TEST_") {
+            c.env_remove(k);
+        }
+    }
+    c
+}
+
+fn write_config(dir: &std::path::Path, name: &str, extra: &str) -> std::path::PathBuf {
+    let secret_file = dir.join("client-secret");
+    std::fs::write(&secret_file, "custodian-dev-secret\n").unwrap();
+    let path = dir.join(name);
+    std::fs::write(
+        &path,
+        format!(
+            r#"
+data_dir = "{data}"
+[http]
+cookie_secure = false
+[oidc]
+issuer_url = "{issuer}"
+client_id = "custodian"
+client_secret_file = "{secret}"
+redirect_url = "http://127.0.0.1:8080/auth/callback"
+[keys]
+active = "k1"
+[keys.ring]
+k1 = "{key}"
+{extra}
+"#,
+            data = dir.join("data").display(),
+            issuer = issuer(),
+            secret = secret_file.display(),
+            key = random_key(),
+        ),
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn config_check_masks_secrets_and_names_unknown_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_config(dir.path(), "custodian.toml", "");
+    let out = custodian()
+        .args(["config", "check", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed = String::from_utf8(out.stdout).unwrap();
+    assert!(printed.contains("client_id = \"custodian\""));
+    assert!(
+        !printed.contains("custodian-dev-secret"),
+        "client secret masked"
+    );
+    assert!(printed.contains("client_secret = \"********\""));
+    assert!(
+        printed.contains("idle_timeout = \"15m\""),
+        "defaults are shown"
+    );
+
+    // Environment overrides the file.
+    let out = custodian()
+        .args(["config", "check", "--config"])
+        .arg(&path)
+        .env("CUSTODIAN_SESSION__IDLE_TIMEOUT", "5m")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8(out.stdout)
+        .unwrap()
+        .contains("idle_timeout = \"5m\""));
+
+    // Unknown keys, in the file or the environment, are errors naming the key.
+    let bad = write_config(dir.path(), "bad.toml", "");
+    std::fs::write(
+        &bad,
+        std::fs::read_to_string(&bad)
+            .unwrap()
+            .replace("client_id =", "clientid ="),
+    )
+    .unwrap();
+    let out = custodian()
+        .args(["config", "check", "--config"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("clientid"), "{err}");
+    let out = custodian()
+        .args(["config", "check", "--config"])
+        .arg(&path)
+        .env("CUSTODIAN_SESSION__IDLE_TIMEOUTT", "5m")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8(out.stderr)
+        .unwrap()
+        .contains("idle_timeoutt"));
+
+    // Invalid values are listed, and a missing key ring names the key id.
+    let out = custodian()
+        .args(["config", "check", "--config"])
+        .arg(&path)
+        .env("CUSTODIAN_KEYS__ACTIVE", "k7")
+        .env("CUSTODIAN_MFA__LOCKOUT_AFTER", "500")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("\"k7\"") && err.contains("mfa.lockout_after"),
+        "{err}"
+    );
+
+    // A secret file that does not exist.
+    let out = custodian()
+        .args(["config", "check", "--config"])
+        .arg(&path)
+        .env("CUSTODIAN_OIDC__CLIENT_SECRET_FILE", "/nonexistent/secret")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8(out.stderr)
+        .unwrap()
+        .contains("oidc.client_secret_file"));
+}
+
+#[test]
+fn serve_becomes_ready_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_config(dir.path(), "custodian.toml", "");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let migrate = custodian()
+        .args(["migrate", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        migrate.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrate.stderr)
+    );
+    let mut child = custodian()
+        .args(["serve", "--config"])
+        .arg(&path)
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let ready = loop {
+        let ok = std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+            && reqwest::blocking_get_status(&format!("http://127.0.0.1:{port}/readyz"))
+                == Some(200);
+        if ok || Instant::now() > deadline {
+            break ok;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(ready, "custodian serve answers /readyz 200");
+    assert!(
+        dir.path().join("data/custodian.db").exists(),
+        "the SQLite file is created under data_dir"
+    );
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let exit = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "custodian did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(exit.success(), "graceful stop exits 0: {exit:?}");
+}
+
+mod reqwest {
+    /// A tiny blocking GET over a raw socket (keeps the test free of a runtime).
+    pub fn blocking_get_status(url: &str) -> Option<u16> {
+        use std::io::{Read, Write};
+        let u = url::Url::parse(url).ok()?;
+        let mut s = std::net::TcpStream::connect((u.host_str()?, u.port()?)).ok()?;
+        s.set_read_timeout(Some(std::time::Duration::from_secs(2)))
+            .ok()?;
+        write!(
+            s,
+            "GET {} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            u.path()
+        )
+        .ok()?;
+        let mut buf = String::new();
+        s.read_to_string(&mut buf).ok()?;
+        buf.split_whitespace().nth(1)?.parse().ok()
+    }
+}

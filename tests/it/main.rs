@@ -1,0 +1,18 @@
+//! One integration-test binary: every test drives the real router against
+//! real peers on loopback (the development OpenID provider, SQLite and
+//! PostgreSQL).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a failed expectation is a failed test"
+)]
+
+mod support;
+
+mod cli;
+mod http_base;
+mod mfa;
+mod sessions;
+mod sign_in;

@@ -1,0 +1,299 @@
+//! Test harness: the real router on port 0 against a fresh database (a
+//! SQLite temp file, or a new PostgreSQL database when
+//! `CUSTODIAN_TEST_DATABASE_URL` is set), the real development OpenID
+//! provider (`CUSTODIAN_TEST_OIDC_ISSUER`), and a cookie-keeping "browser".
+
+#![allow(dead_code, reason = "each test uses a different part of the harness")]
+
+pub mod browser;
+
+use std::sync::Arc;
+
+use base64::Engine;
+use custodian::clock::{ManualClock, SharedClock};
+use custodian::config::{Config, DatabaseUrl};
+use custodian::secret::Secret;
+use custodian::AppState;
+use rand::RngCore;
+use sqlx::Connection;
+
+pub use browser::Browser;
+
+/// The redirect URI registered with the development provider for tests;
+/// the test reads the code from the redirect and calls the app itself.
+pub const REDIRECT_URI: &str = "https://custodian.test/auth/callback";
+pub const CLIENT_ID: &str = "custodian";
+pub const CLIENT_SECRET: &str = "custodian-dev-secret";
+pub const PASSWORD: &str = "custodian";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub fn issuer() -> String {
+    std::env::var("CUSTODIAN_TEST_OIDC_ISSUER")
+        .expect("CUSTODIAN_TEST_OIDC_ISSUER is not set: run the suite with scripts/test, which starts the OpenID provider")
+}
+
+fn postgres_admin_url() -> String {
+    std::env::var("CUSTODIAN_TEST_DATABASE_URL")
+        .expect("CUSTODIAN_TEST_DATABASE_URL is not set: run the suite with scripts/test, which starts PostgreSQL")
+}
+
+/// A fresh database URL for one test.
+async fn fresh_database(backend: Backend, dir: &std::path::Path) -> String {
+    match backend {
+        Backend::Sqlite => format!("sqlite://{}?mode=rwc", dir.join("custodian.db").display()),
+        Backend::Postgres => {
+            let admin = postgres_admin_url();
+            let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+            let mut conn = sqlx::PgConnection::connect(&admin)
+                .await
+                .expect("connect to test PostgreSQL");
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&mut conn)
+                .await
+                .expect("create test database");
+            let mut url = url::Url::parse(&admin).expect("admin url");
+            url.set_path(&name);
+            url.to_string()
+        }
+    }
+}
+
+pub fn random_key() -> String {
+    let mut k = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut k);
+    base64::engine::general_purpose::STANDARD.encode(k)
+}
+
+/// A configuration pointing at the test peers.
+pub fn test_config(database_url: String, data_dir: &std::path::Path) -> Config {
+    let mut config = Config {
+        data_dir: data_dir.to_owned(),
+        ..Config::default()
+    };
+    config.database.url = Some(DatabaseUrl::new(database_url));
+    config.http.cookie_secure = false;
+    config.oidc.issuer_url = Some(issuer());
+    config.oidc.client_id = Some(CLIENT_ID.into());
+    config.oidc.client_secret = Some(Secret::new(CLIENT_SECRET.into()));
+    config.oidc.scopes = vec![
+        "openid".into(),
+        "email".into(),
+        "profile".into(),
+        "groups".into(),
+    ];
+    config.oidc.redirect_url = Some(REDIRECT_URI.parse().expect("url"));
+    config.oidc.post_logout_redirect_url = Some("https://custodian.test/".parse().expect("url"));
+    config.keys.active = Some("k1".into());
+    config
+        .keys
+        .ring
+        .insert("k1".into(), Secret::new(random_key()));
+    config
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub state: AppState,
+    pub clock: ManualClock,
+    pub backend: Backend,
+    _dir: tempfile::TempDir,
+    _server: tokio::task::JoinHandle<()>,
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> TestApp {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> TestApp {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = fresh_database(backend, dir.path()).await;
+        let mut config = test_config(url, dir.path());
+        adjust(&mut config);
+        config.validate().expect("test configuration is valid");
+        let clock = ManualClock::starting_now();
+        let shared: SharedClock = Arc::new(clock.clone());
+        let state = custodian::app::build_state(config, shared)
+            .await
+            .expect("build app state");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let serve_state = state.clone();
+        let server = tokio::spawn(async move {
+            custodian::app::serve(serve_state, listener, std::future::pending())
+                .await
+                .expect("server");
+        });
+        TestApp {
+            base,
+            state,
+            clock,
+            backend,
+            _dir: dir,
+            _server: server,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn browser(&self) -> Browser {
+        Browser::new(self.base.clone())
+    }
+
+    /// Every audit event so far, as JSON.
+    pub async fn events(&self) -> Vec<serde_json::Value> {
+        self.state
+            .journal
+            .all()
+            .await
+            .expect("read audit")
+            .into_iter()
+            .map(|(_, e)| e)
+            .collect()
+    }
+
+    pub async fn events_of(&self, action: &str) -> Vec<serde_json::Value> {
+        self.events()
+            .await
+            .into_iter()
+            .filter(|e| e["action"] == action)
+            .collect()
+    }
+
+    pub async fn count(&self, table: &str) -> i64 {
+        let (n,): (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) FROM {table}"))
+            .fetch_one(self.state.db.pool())
+            .await
+            .expect("count");
+        n
+    }
+
+    /// The TOTP code for `secret` at the app's clock, `offset_steps` from now.
+    pub fn totp(&self, secret_base32: &str, offset_steps: i64) -> String {
+        let secret = totp_rs::Secret::Encoded(secret_base32.to_owned())
+            .to_bytes()
+            .expect("base32");
+        let totp = totp_rs::TOTP::new_unchecked(
+            totp_rs::Algorithm::SHA1,
+            6,
+            1,
+            30,
+            secret,
+            None,
+            String::new(),
+        );
+        let now = custodian::clock::Clock::now(&self.clock).unix_seconds() as i64;
+        totp.generate((now + offset_steps * 30) as u64)
+    }
+
+    /// Signs `user` in, enrolls TOTP and returns the browser and the TOTP secret.
+    pub async fn enrolled_browser(&self, user: &str) -> (Browser, String, Vec<String>) {
+        let browser = self.browser();
+        browser.sign_in(user).await;
+        let page = browser.get_text("/auth/mfa").await;
+        let secret =
+            browser::between(&page, "<code class=\"secret\">", "</code>").expect("secret shown");
+        let csrf = browser::csrf_of(&page);
+        let response = browser
+            .post_form(
+                "/auth/mfa/enroll",
+                &[("csrf", &csrf), ("code", &self.totp(&secret, 0))],
+            )
+            .await;
+        assert_eq!(
+            response.status(),
+            200,
+            "enrollment with a correct code succeeds"
+        );
+        let page = response.text().await.expect("text");
+        let codes = browser::all_between(&page, "<li><code>", "</code></li>");
+        (browser, secret, codes)
+    }
+}
+
+/// Runs `$body` (an async fn taking a `Backend`) once on SQLite and once on
+/// PostgreSQL, as two tests.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::support::Backend::Sqlite).await
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name($crate::support::Backend::Postgres).await
+                }
+            }
+        )*
+    };
+}
+
+/// Obtains an ID token straight from the provider as `client_id` (the test
+/// acts as that client), for alice, with `nonce`.
+pub async fn mint_id_token(client_id: &str, client_secret: &str, nonce: &str) -> String {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use sha2::Digest;
+    let discovery: serde_json::Value =
+        reqwest::get(format!("{}/.well-known/openid-configuration", issuer()))
+            .await
+            .expect("discovery")
+            .json()
+            .await
+            .expect("discovery json");
+    let verifier = random_key().replace(['+', '/', '='], "x");
+    let challenge = URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()));
+    let mut auth: url::Url = discovery["authorization_endpoint"]
+        .as_str()
+        .expect("auth endpoint")
+        .parse()
+        .expect("url");
+    auth.query_pairs_mut()
+        .append_pair("client_id", client_id)
+        .append_pair("response_type", "code")
+        .append_pair("scope", "openid email")
+        .append_pair("redirect_uri", REDIRECT_URI)
+        .append_pair("state", "s")
+        .append_pair("nonce", nonce)
+        .append_pair("code_challenge", &challenge)
+        .append_pair("code_challenge_method", "S256");
+    let browser = Browser::new("http://127.0.0.1:1".into());
+    let callback = browser.idp_authorize(auth.as_str(), "alice").await;
+    let code = url::Url::parse(&callback)
+        .expect("callback")
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .expect("code");
+    let tokens: serde_json::Value = reqwest::Client::new()
+        .post(
+            discovery["token_endpoint"]
+                .as_str()
+                .expect("token endpoint"),
+        )
+        .basic_auth(client_id, Some(client_secret))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT_URI),
+            ("code_verifier", &verifier),
+        ])
+        .send()
+        .await
+        .expect("token request")
+        .json()
+        .await
+        .expect("token json");
+    tokens["id_token"].as_str().expect("id_token").to_owned()
+}
