@@ -222,3 +222,16 @@ mod reqwest {
         buf.split_whitespace().nth(1)?.parse().ok()
     }
 }
+
+#[test]
+fn example_config_has_only_known_keys() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/custodian.example.toml");
+    let out = custodian()
+        .args(["config", "check", "--config", example])
+        .output()
+        .unwrap();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(!err.contains("unknown field"), "{err}");
+    // It names placeholder secret files, which do not exist here.
+    assert!(err.contains("client_secret_file"), "{err}");
+}

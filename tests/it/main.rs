@@ -11,8 +11,10 @@
 
 mod support;
 
+mod audit;
 mod cli;
 mod http_base;
 mod mfa;
 mod sessions;
 mod sign_in;
+mod tls;
