@@ -22,28 +22,13 @@ pub async fn build_state(config: Config, clock: SharedClock) -> anyhow::Result<A
     let db = Db::connect(&config.database_url(), config.database.max_connections)
         .await
         .context("cannot open the database")?;
-    db.migrate()
-        .await
-        .context("cannot apply database migrations")?;
+    db.migrate().await.context("cannot apply database migrations")?;
     let journal = Journal::new(db.clone(), clock.clone());
     let sessions = Sessions::new(db.clone(), clock.clone(), &config.session);
     let mfa = Mfa::new(db.clone(), clock.clone(), keys, config.mfa.clone());
     let oidc = Arc::new(Oidc::new(config.oidc.clone(), clock.clone())?);
-    let identity = Identity::new(
-        db.clone(),
-        clock.clone(),
-        journal.clone(),
-        sessions,
-        mfa,
-        oidc,
-    );
-    Ok(AppState {
-        config: Arc::new(config),
-        db,
-        identity,
-        journal,
-        clock,
-    })
+    let identity = Identity::new(db.clone(), clock.clone(), journal.clone(), sessions, mfa, oidc);
+    Ok(AppState { config: Arc::new(config), db, identity, journal, clock })
 }
 
 /// Serves until `shutdown` resolves, then drains for `http.shutdown_grace`.
@@ -57,14 +42,9 @@ pub async fn serve(
     if let (Some(cert), Some(key)) = (&config.tls.cert_file, &config.tls.key_file) {
         // Only the first call installs the provider; later calls are harmless.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
-            .await
-            .with_context(|| {
-                format!(
-                    "cannot load the TLS certificate {} or key {}",
-                    cert.display(),
-                    key.display()
-                )
+        let tls =
+            axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key).await.with_context(|| {
+                format!("cannot load the TLS certificate {} or key {}", cert.display(), key.display())
             })?;
         let handle = axum_server::Handle::new();
         let grace = config.http.shutdown_grace;
@@ -73,10 +53,7 @@ pub async fn serve(
             shutdown.await;
             h.graceful_shutdown(Some(grace));
         });
-        axum_server::from_tcp_rustls(listener.into_std()?, tls)
-            .handle(handle)
-            .serve(app)
-            .await?;
+        axum_server::from_tcp_rustls(listener.into_std()?, tls).handle(handle).serve(app).await?;
         return Ok(());
     }
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();

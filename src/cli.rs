@@ -79,23 +79,16 @@ pub enum KeysCommand {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let overrides = Overrides {
-        config_file: cli.config.clone(),
-        listen: cli.listen,
-        database: cli.database.clone(),
-    };
+    let overrides =
+        Overrides { config_file: cli.config.clone(), listen: cli.listen, database: cli.database.clone() };
     match cli.command {
-        Command::Keys {
-            command: KeysCommand::Generate,
-        } => {
+        Command::Keys { command: KeysCommand::Generate } => {
             let mut key = [0u8; 32];
             rand::rngs::OsRng.fill_bytes(&mut key);
             println!("{}", base64::engine::general_purpose::STANDARD.encode(key));
             Ok(ExitCode::SUCCESS)
         }
-        Command::Config {
-            command: ConfigCommand::Check,
-        } => match Config::load(&overrides) {
+        Command::Config { command: ConfigCommand::Check } => match Config::load(&overrides) {
             Ok(config) => {
                 print!("{}", config.masked_toml());
                 eprintln!("configuration is valid");
@@ -115,18 +108,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             eprintln!("migrations are current");
             Ok(ExitCode::SUCCESS)
         }
-        Command::Users {
-            command: UsersCommand::ResetMfa { user },
-        } => {
+        Command::Users { command: UsersCommand::ResetMfa { user } } => {
             let config = Config::load(&overrides)?;
             let state = app::build_state(config, clock()).await?;
             let Some(found) = state.identity.users.find(&user).await? else {
                 bail!("no user {user:?} (give a user id, or an email address that matches exactly one user)");
             };
-            let by = format!(
-                "cli:{}",
-                std::env::var("USER").unwrap_or_else(|_| "unknown".into())
-            );
+            let by = format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".into()));
             let ended = state
                 .identity
                 .reset_mfa(&found, &by, &RequestMeta::default())
@@ -151,9 +139,8 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     let listen = config.listen.0;
     let tls = config.tls.enabled();
     let state = app::build_state(config, clock()).await?;
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
+    let listener =
+        tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     let scheme = if tls { "https" } else { "http" };
     tracing::info!(address = %listener.local_addr()?, "custodian listening on {scheme}://{}", listener.local_addr()?);
     let db = state.db.clone();

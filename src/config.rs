@@ -32,11 +32,7 @@ pub enum ConfigError {
     #[error("invalid configuration: {0}")]
     Parse(String),
     #[error("cannot read {key} from {path}: {reason}")]
-    SecretFile {
-        key: String,
-        path: PathBuf,
-        reason: String,
-    },
+    SecretFile { key: String, path: PathBuf, reason: String },
     #[error("invalid configuration:\n  - {}", .0.join("\n  - "))]
     Invalid(Vec<String>),
 }
@@ -97,11 +93,7 @@ pub struct DatabaseConfig {
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
-        DatabaseConfig {
-            url: None,
-            url_file: None,
-            max_connections: 10,
-        }
+        DatabaseConfig { url: None, url_file: None, max_connections: 10 }
     }
 }
 
@@ -162,10 +154,7 @@ pub struct LogConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        LogConfig {
-            format: LogFormat::Text,
-            filter: "info".to_owned(),
-        }
+        LogConfig { format: LogFormat::Text, filter: "info".to_owned() }
     }
 }
 
@@ -281,11 +270,7 @@ pub struct MfaConfig {
 
 impl Default for MfaConfig {
     fn default() -> Self {
-        MfaConfig {
-            issuer: "Custodian".to_owned(),
-            throttle_after: 3,
-            lockout_after: 10,
-        }
+        MfaConfig { issuer: "Custodian".to_owned(), throttle_after: 3, lockout_after: 10 }
     }
 }
 
@@ -334,9 +319,8 @@ impl Config {
         if let Some(db) = &overrides.database {
             figment = figment.merge(Serialized::default("database.url", db));
         }
-        let mut config: Config = figment
-            .extract()
-            .map_err(|e| ConfigError::Parse(describe_figment_error(e)))?;
+        let mut config: Config =
+            figment.extract().map_err(|e| ConfigError::Parse(describe_figment_error(e)))?;
         config.resolve_secret_files()?;
         config.validate()?;
         Ok(config)
@@ -345,16 +329,10 @@ impl Config {
     /// Reads each `*_file` secret into its value: the file variant wins.
     pub fn resolve_secret_files(&mut self) -> Result<(), ConfigError> {
         if let Some(path) = self.database.url_file.take() {
-            self.database.url = Some(DatabaseUrl::new(read_secret_file(
-                "database.url_file",
-                &path,
-            )?));
+            self.database.url = Some(DatabaseUrl::new(read_secret_file("database.url_file", &path)?));
         }
         if let Some(path) = self.oidc.client_secret_file.take() {
-            self.oidc.client_secret = Some(Secret::new(read_secret_file(
-                "oidc.client_secret_file",
-                &path,
-            )?));
+            self.oidc.client_secret = Some(Secret::new(read_secret_file("oidc.client_secret_file", &path)?));
         }
         for (id, path) in std::mem::take(&mut self.keys.ring_files) {
             let value = read_secret_file(&format!("keys.ring_files.{id}"), &path)?;
@@ -368,13 +346,9 @@ impl Config {
         let mut problems = Vec::new();
         if let Some(url) = &self.database.url {
             let u = url.expose();
-            if !(u.starts_with("sqlite:")
-                || u.starts_with("postgres://")
-                || u.starts_with("postgresql://"))
-            {
-                problems.push(
-                    "database.url must start with sqlite:, postgres:// or postgresql://".to_owned(),
-                );
+            if !(u.starts_with("sqlite:") || u.starts_with("postgres://") || u.starts_with("postgresql://")) {
+                problems
+                    .push("database.url must start with sqlite:, postgres:// or postgresql://".to_owned());
             }
         }
         if self.database.max_connections == 0 {
@@ -413,24 +387,16 @@ impl Config {
             problems.push("session.idle_timeout must be positive".to_owned());
         }
         if self.session.absolute_lifetime < self.session.idle_timeout {
-            problems.push(
-                "session.absolute_lifetime must not be shorter than session.idle_timeout"
-                    .to_owned(),
-            );
+            problems
+                .push("session.absolute_lifetime must not be shorter than session.idle_timeout".to_owned());
         }
         if self.session.cookie_name.is_empty()
-            || !self
-                .session
-                .cookie_name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            || !self.session.cookie_name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
         {
             problems.push("session.cookie_name must be letters, digits, '_' or '-'".to_owned());
         }
         if !(1..=100).contains(&self.mfa.lockout_after) {
-            problems.push(
-                "mfa.lockout_after must be between 1 and 100 (NIST SP 800-63B 5.2.2)".to_owned(),
-            );
+            problems.push("mfa.lockout_after must be between 1 and 100 (NIST SP 800-63B 5.2.2)".to_owned());
         }
         if self.mfa.throttle_after >= self.mfa.lockout_after {
             problems.push("mfa.throttle_after must be smaller than mfa.lockout_after".to_owned());
@@ -449,17 +415,13 @@ impl Config {
     pub fn database_url(&self) -> String {
         match &self.database.url {
             Some(url) => url.expose().to_owned(),
-            None => format!(
-                "sqlite://{}?mode=rwc",
-                self.data_dir.join("custodian.db").display()
-            ),
+            None => format!("sqlite://{}?mode=rwc", self.data_dir.join("custodian.db").display()),
         }
     }
 
     /// The effective configuration as TOML, with every secret masked.
     pub fn masked_toml(&self) -> String {
-        toml::to_string_pretty(self)
-            .unwrap_or_else(|e| format!("# cannot render configuration: {e}\n"))
+        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render configuration: {e}\n"))
     }
 }
 
@@ -490,25 +452,16 @@ fn check_https_or_loopback(key: &str, url: &Url, problems: &mut Vec<String>) {
     match url.scheme() {
         "https" => {}
         "http" if loopback => {}
-        _ => problems.push(format!(
-            "{key} must be an https:// URL (plain http only on loopback), got {url}"
-        )),
+        _ => problems.push(format!("{key} must be an https:// URL (plain http only on loopback), got {url}")),
     }
 }
 
 fn describe_figment_error(e: figment::Error) -> String {
     e.into_iter()
         .map(|err| {
-            let key = if err.path.is_empty() {
-                String::new()
-            } else {
-                format!(" (key `{}`)", err.path.join("."))
-            };
-            let source = err
-                .metadata
-                .as_ref()
-                .map(|m| format!(" in {}", m.name))
-                .unwrap_or_default();
+            let key =
+                if err.path.is_empty() { String::new() } else { format!(" (key `{}`)", err.path.join(".")) };
+            let source = err.metadata.as_ref().map(|m| format!(" in {}", m.name)).unwrap_or_default();
             format!("{}{key}{source}", err.kind)
         })
         .collect::<Vec<_>>()

@@ -65,7 +65,7 @@ pub enum SessionEnd {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum EventKind {
     /// `auth.login`: the IdP sign-in finished (the second factor may still be due).
-    Login { email: Option<String> },
+    Login { email: Option<String>, previous_session_ended: bool },
     /// `auth.login`, refused.
     LoginFailed { reason: LoginFailure },
     /// `auth.mfa.enroll`: a TOTP factor was turned on.
@@ -73,11 +73,7 @@ pub enum EventKind {
     /// `auth.mfa.verify`: a code (or recovery code) was accepted.
     MfaVerified { method: String },
     /// `auth.mfa.verify`, refused.
-    MfaFailed {
-        method: String,
-        reason: String,
-        consecutive_failures: i64,
-    },
+    MfaFailed { method: String, reason: String, consecutive_failures: i64 },
     /// `auth.mfa.lock`: too many failures; an admin must reset the factor.
     MfaLocked { consecutive_failures: i64 },
     /// `auth.mfa.reset`: an operator reset the user's factor.
@@ -104,9 +100,9 @@ impl EventKind {
 
     pub fn decision(&self) -> Decision {
         match self {
-            EventKind::LoginFailed { .. }
-            | EventKind::MfaFailed { .. }
-            | EventKind::MfaLocked { .. } => Decision::Denied,
+            EventKind::LoginFailed { .. } | EventKind::MfaFailed { .. } | EventKind::MfaLocked { .. } => {
+                Decision::Denied
+            }
             _ => Decision::Allowed,
         }
     }

@@ -61,20 +61,14 @@ impl Journal {
         .bind(&body)
         .fetch_one(self.db.pool())
         .await?;
-        Ok(Recorded {
-            seq,
-            event_id: event.event_id,
-        })
+        Ok(Recorded { seq, event_id: event.event_id })
     }
 
     /// Every event in order, for tests and (later) verification and export.
     pub async fn all(&self) -> Result<Vec<(i64, serde_json::Value)>, AuditError> {
-        let rows: Vec<(i64, String)> =
-            sqlx::query_as("SELECT seq, body FROM audit_events ORDER BY seq")
-                .fetch_all(self.db.pool())
-                .await?;
-        rows.into_iter()
-            .map(|(seq, body)| Ok((seq, serde_json::from_str(&body)?)))
-            .collect()
+        let rows: Vec<(i64, String)> = sqlx::query_as("SELECT seq, body FROM audit_events ORDER BY seq")
+            .fetch_all(self.db.pool())
+            .await?;
+        rows.into_iter().map(|(seq, body)| Ok((seq, serde_json::from_str(&body)?))).collect()
     }
 }

@@ -8,9 +8,7 @@ use crate::identity::VerifiedIdentity;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DirectoryRefusal {
-    #[error(
-        "you are not on the directory allow-list; ask your Custodian administrator for access"
-    )]
+    #[error("you are not on the directory allow-list; ask your Custodian administrator for access")]
     NotAllowListed,
 }
 

@@ -35,18 +35,13 @@ fn session_cookie(state: &AppState, id: &SessionId) -> HeaderValue {
 }
 
 /// `GET /`: the home page when fully signed in, else where to go next.
-pub async fn home(
-    State(state): State<AppState>,
-    signed_in: Result<Verified, Rejection>,
-    headers: HeaderMap,
-) -> Response {
+pub async fn home(signed_in: Result<Verified, Rejection>) -> Response {
     match signed_in {
         Ok(Verified(s)) => pages::home(&s.principal, &s.id.csrf_token()).into_response(),
-        Err(_) if read_cookie(&headers, &state.config.session.cookie_name).is_some() => {
-            // A pending session goes on to its second factor; a dead one signs in again.
-            Redirect::to("/auth/mfa").into_response()
-        }
-        Err(_) => pages::sign_in().into_response(),
+        Err(Rejection { problem: Problem::MfaRequired, .. }) => Redirect::to("/auth/mfa").into_response(),
+        Err(Rejection { problem: Problem::NotSignedIn, .. }) => pages::sign_in().into_response(),
+        // A session that just ended says why (and offers sign-in again).
+        Err(other) => other.into_response(),
     }
 }
 
@@ -60,10 +55,7 @@ pub async fn login(State(state): State<AppState>) -> Result<Response, PageError>
         state.config.http.cookie_secure,
         Some(LOGIN_FLOW_MAX_AGE),
     );
-    Ok(with_cookies(
-        Redirect::to(url.as_str()).into_response(),
-        &[cookie],
-    ))
+    Ok(with_cookies(Redirect::to(url.as_str()).into_response(), &[cookie]))
 }
 
 /// `GET /auth/callback`: the IdP's answer.
@@ -76,21 +68,16 @@ pub async fn callback(
     let Query(params) =
         params.map_err(|_| Problem::BadRequest("The sign-in response is malformed.".into()))?;
     let flow = read_cookie(&headers, LOGIN_FLOW_COOKIE);
+    let previous =
+        read_cookie(&headers, &state.config.session.cookie_name).and_then(|v| SessionId::parse(&v));
     let secure = state.config.http.cookie_secure;
     let clear_flow = clear_cookie(LOGIN_FLOW_COOKIE, LOGIN_FLOW_PATH, secure);
-    match state
-        .identity
-        .finish_sign_in(flow.as_deref(), &params, &meta)
-        .await
-    {
+    match state.identity.finish_sign_in(flow.as_deref(), previous.as_ref(), &params, &meta).await {
         Ok((id, _user)) => Ok(with_cookies(
             Redirect::to("/auth/mfa").into_response(),
             &[clear_flow, session_cookie(&state, &id)],
         )),
-        Err(e) => Ok(with_cookies(
-            PageError::from(e).into_response(),
-            &[clear_flow],
-        )),
+        Err(e) => Ok(with_cookies(PageError::from(e).into_response(), &[clear_flow])),
     }
 }
 
@@ -125,28 +112,17 @@ pub async fn enroll(
     if s.principal.session.mfa_passed() {
         return Err(Problem::AlreadyEnrolled.into());
     }
-    match state
-        .identity
-        .confirm_enrollment(&s.id, &s.principal, &form.code, &s.meta)
-        .await
-    {
+    match state.identity.confirm_enrollment(&s.id, &s.principal, &form.code, &s.meta).await {
         Ok(passed) => {
             let codes = passed.recovery_codes.unwrap_or_default();
             let page = pages::recovery_codes(&codes).into_response();
-            Ok(with_cookies(
-                page,
-                &[session_cookie(&state, &passed.session_id)],
-            ))
+            Ok(with_cookies(page, &[session_cookie(&state, &passed.session_id)]))
         }
         Err(AuthError::Mfa(e)) if retryable(&e) => {
             let enrollment = state.identity.begin_enrollment(&s.principal).await?;
             let problem = Problem::from(e);
             let (status, _, reason, _) = problem.describe();
-            Ok((
-                status,
-                pages::enroll(&enrollment, &s.id.csrf_token(), Some(&reason)),
-            )
-                .into_response())
+            Ok((status, pages::enroll(&enrollment, &s.id.csrf_token(), Some(&reason))).into_response())
         }
         Err(e) => Err(e.into()),
     }
@@ -161,15 +137,10 @@ pub async fn verify(
     if s.principal.session.mfa_passed() {
         return Ok(Redirect::to("/").into_response());
     }
-    match state
-        .identity
-        .verify(&s.id, &s.principal, &form.code, &s.meta)
-        .await
-    {
-        Ok(passed) => Ok(with_cookies(
-            Redirect::to("/").into_response(),
-            &[session_cookie(&state, &passed.session_id)],
-        )),
+    match state.identity.verify(&s.id, &s.principal, &form.code, &s.meta).await {
+        Ok(passed) => {
+            Ok(with_cookies(Redirect::to("/").into_response(), &[session_cookie(&state, &passed.session_id)]))
+        }
         Err(AuthError::Mfa(e)) if retryable(&e) => {
             let problem = Problem::from(e);
             let (_, _, reason, _) = problem.describe();
@@ -181,38 +152,19 @@ pub async fn verify(
 
 /// Failures after which the form is shown again.
 fn retryable(e: &MfaError) -> bool {
-    matches!(
-        e,
-        MfaError::InvalidCode | MfaError::Replayed | MfaError::Throttled { .. }
-    )
+    matches!(e, MfaError::InvalidCode | MfaError::Replayed | MfaError::Throttled { .. })
 }
 
 /// `POST /auth/logout`: ends the session here, then at the IdP if it can.
 pub async fn logout(State(state): State<AppState>, s: SignedIn) -> Result<Response, PageError> {
     state.identity.logout(&s.id, &s.principal, &s.meta).await?;
-    let target = state
-        .identity
-        .oidc
-        .end_session_url()
-        .await
-        .map(|u| u.to_string())
-        .unwrap_or_else(|| "/".to_owned());
-    let clear = clear_cookie(
-        &state.config.session.cookie_name,
-        "/",
-        state.config.http.cookie_secure,
-    );
-    Ok(with_cookies(
-        Redirect::to(&target).into_response(),
-        &[clear],
-    ))
+    let target =
+        state.identity.oidc.end_session_url().await.map(|u| u.to_string()).unwrap_or_else(|| "/".to_owned());
+    let clear = clear_cookie(&state.config.session.cookie_name, "/", state.config.http.cookie_secure);
+    Ok(with_cookies(Redirect::to(&target).into_response(), &[clear]))
 }
 
 /// Fallback for unknown browser routes.
 pub async fn not_found(uri: axum::http::Uri) -> Response {
-    Rejection {
-        problem: Problem::NotFound,
-        json: uri.path().starts_with("/api/"),
-    }
-    .into_response()
+    Rejection { problem: Problem::NotFound, json: uri.path().starts_with("/api/") }.into_response()
 }

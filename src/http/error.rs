@@ -34,7 +34,12 @@ impl Problem {
     pub fn describe(&self) -> (StatusCode, &'static str, String, &'static str) {
         use Problem::*;
         match self {
-            NotSignedIn => (StatusCode::UNAUTHORIZED, "not_signed_in", "You are not signed in.".into(), "Sign in at /auth/login."),
+            NotSignedIn => (
+                StatusCode::UNAUTHORIZED,
+                "not_signed_in",
+                "You are not signed in.".into(),
+                "Sign in at /auth/login.",
+            ),
             SessionEnded(SessionEnd::IdleTimeout) => (
                 StatusCode::UNAUTHORIZED,
                 "session_ended",
@@ -59,16 +64,25 @@ impl Problem {
                 "The request did not carry this session's CSRF token.".into(),
                 "Reload the page and submit the form again.",
             ),
-            BadRequest(why) => (StatusCode::BAD_REQUEST, "bad_request", why.clone(), "Correct the request and retry."),
+            BadRequest(why) => {
+                (StatusCode::BAD_REQUEST, "bad_request", why.clone(), "Correct the request and retry.")
+            }
             PayloadTooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",
                 "The request body is larger than this server accepts.".into(),
                 "Send a smaller request.",
             ),
-            NotFound => (StatusCode::NOT_FOUND, "not_found", "There is nothing here.".into(), "Check the address."),
+            NotFound => {
+                (StatusCode::NOT_FOUND, "not_found", "There is nothing here.".into(), "Check the address.")
+            }
             SignInFailed(reason) => sign_in_failure(reason),
-            InvalidCode(why) => (StatusCode::BAD_REQUEST, "invalid_code", why.clone(), "Enter the current code from your authenticator app."),
+            InvalidCode(why) => (
+                StatusCode::BAD_REQUEST,
+                "invalid_code",
+                why.clone(),
+                "Enter the current code from your authenticator app.",
+            ),
             MfaThrottled { retry_after_secs } => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "mfa_throttled",
@@ -157,12 +171,9 @@ fn sign_in_failure(reason: &LoginFailure) -> (StatusCode, &'static str, String, 
             "The identity provider cannot be reached right now.".into(),
             "Try again in a few minutes; if it persists, tell your Custodian administrator.",
         ),
-        LoginFailure::DirectoryRefused(why) => (
-            StatusCode::FORBIDDEN,
-            "not_allowed",
-            format!("{why}."),
-            "Ask your Custodian administrator.",
-        ),
+        LoginFailure::DirectoryRefused(why) => {
+            (StatusCode::FORBIDDEN, "not_allowed", format!("{why}."), "Ask your Custodian administrator.")
+        }
     }
 }
 
@@ -246,15 +257,7 @@ impl<E: Into<Problem>> From<E> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, error, reason, remedy) = self.0.describe();
-        let response = (
-            status,
-            Json(Body {
-                error,
-                reason: &reason,
-                remedy,
-            }),
-        )
-            .into_response();
+        let response = (status, Json(Body { error, reason: &reason, remedy })).into_response();
         with_retry_after(response, &self.0)
     }
 }

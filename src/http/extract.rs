@@ -33,13 +33,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Meta {
 
 fn header_text(headers: &HeaderMap, name: impl header::AsHeaderName, max: usize) -> Option<String> {
     let value = headers.get(name)?.to_str().ok()?;
-    Some(
-        value
-            .chars()
-            .filter(|c| !c.is_control())
-            .take(max)
-            .collect(),
-    )
+    Some(value.chars().filter(|c| !c.is_control()).take(max).collect())
 }
 
 pub fn request_meta(parts: &Parts) -> RequestMeta {
@@ -66,13 +60,7 @@ pub fn read_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 /// `Set-Cookie` for a value; `max_age` of `None` makes a browser-session cookie.
-pub fn set_cookie(
-    name: &str,
-    value: &str,
-    path: &str,
-    secure: bool,
-    max_age: Option<i64>,
-) -> HeaderValue {
+pub fn set_cookie(name: &str, value: &str, path: &str, secure: bool, max_age: Option<i64>) -> HeaderValue {
     let mut c = cookie::Cookie::build((name, value))
         .path(path.to_owned())
         .http_only(true)
@@ -89,8 +77,7 @@ pub fn clear_cookie(name: &str, path: &str, secure: bool) -> HeaderValue {
 }
 
 fn session_id(parts: &Parts, state: &AppState) -> Option<SessionId> {
-    read_cookie(&parts.headers, &state.config.session.cookie_name)
-        .and_then(|raw| SessionId::parse(&raw))
+    read_cookie(&parts.headers, &state.config.session.cookie_name).and_then(|raw| SessionId::parse(&raw))
 }
 
 fn wants_json(parts: &Parts) -> bool {
@@ -108,23 +95,13 @@ pub struct SignedIn {
 impl FromRequestParts<AppState> for SignedIn {
     type Rejection = Rejection;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let json = wants_json(parts);
-        let reject = |e: AuthError| Rejection {
-            problem: e.into(),
-            json,
-        };
+        let reject = |e: AuthError| Rejection { problem: e.into(), json };
         let id = session_id(parts, state).ok_or_else(|| reject(AuthError::NotSignedIn))?;
         let meta = request_meta(parts);
         let principal = state.identity.principal(&id, &meta).await.map_err(reject)?;
-        Ok(SignedIn {
-            id,
-            principal,
-            meta,
-        })
+        Ok(SignedIn { id, principal, meta })
     }
 }
 
@@ -134,16 +111,10 @@ pub struct Verified(pub SignedIn);
 impl FromRequestParts<AppState> for Verified {
     type Rejection = Rejection;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let signed_in = SignedIn::from_request_parts(parts, state).await?;
         if !signed_in.principal.session.mfa_passed() {
-            return Err(Rejection {
-                problem: Problem::MfaRequired,
-                json: wants_json(parts),
-            });
+            return Err(Rejection { problem: Problem::MfaRequired, json: wants_json(parts) });
         }
         Ok(Verified(signed_in))
     }
@@ -153,23 +124,14 @@ impl FromRequestParts<AppState> for Verified {
 /// the session's CSRF token, in the `X-CSRF-Token` header or a `csrf` form
 /// field. Enforced here, for every route, so no handler can forget it.
 pub async fn csrf_guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if matches!(
-        *request.method(),
-        Method::GET | Method::HEAD | Method::OPTIONS
-    ) {
+    if matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return next.run(request).await;
     }
     let (parts, body) = request.into_parts();
     let Some(raw) = read_cookie(&parts.headers, &state.config.session.cookie_name) else {
         return next.run(Request::from_parts(parts, body)).await;
     };
-    let reject = || {
-        Rejection {
-            problem: Problem::CsrfFailed,
-            json: wants_json(&parts),
-        }
-        .into_response()
-    };
+    let reject = || Rejection { problem: Problem::CsrfFailed, json: wants_json(&parts) }.into_response();
     let Some(id) = SessionId::parse(&raw) else {
         return reject();
     };
@@ -191,21 +153,13 @@ pub async fn csrf_guard(State(state): State<AppState>, request: Request, next: N
     let bytes = match axum::body::to_bytes(body, state.config.http.body_limit_bytes).await {
         Ok(b) => b,
         Err(_) => {
-            return Rejection {
-                problem: Problem::PayloadTooLarge,
-                json: wants_json(&parts),
-            }
-            .into_response()
+            return Rejection { problem: Problem::PayloadTooLarge, json: wants_json(&parts) }.into_response()
         }
     };
-    let token = url::form_urlencoded::parse(&bytes)
-        .find(|(k, _)| k == CSRF_FIELD)
-        .map(|(_, v)| v.into_owned());
+    let token =
+        url::form_urlencoded::parse(&bytes).find(|(k, _)| k == CSRF_FIELD).map(|(_, v)| v.into_owned());
     match token {
-        Some(t) if id.csrf_matches(&t) => {
-            next.run(Request::from_parts(parts, Body::from(bytes)))
-                .await
-        }
+        Some(t) if id.csrf_matches(&t) => next.run(Request::from_parts(parts, Body::from(bytes))).await,
         _ => reject(),
     }
 }

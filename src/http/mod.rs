@@ -45,10 +45,7 @@ const STYLESHEET: &str = include_str!("../../static/app.css");
 
 async fn stylesheet() -> Response {
     (
-        [
-            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
-        ],
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")],
         STYLESHEET,
     )
         .into_response()
@@ -70,31 +67,21 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/logout", post(auth::logout))
         .route("/api/v1/me", get(api::me))
         .fallback(auth::not_found)
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            extract::csrf_guard,
-        ))
+        .layer(middleware::from_fn_with_state(state.clone(), extract::csrf_guard))
         .with_state(state);
 
     let request_id = HeaderName::from_static("x-request-id");
     let layers = ServiceBuilder::new()
         .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
-        .layer(
-            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-                // The path only: query strings carry authorization codes.
-                let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
-                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
-            }),
-        )
-        .layer(PropagateRequestIdLayer::new(request_id))
-        .layer(CatchPanicLayer::custom(|_| {
-            error::ApiError(error::Problem::Internal).into_response()
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+            // The path only: query strings carry authorization codes.
+            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
         }))
+        .layer(PropagateRequestIdLayer::new(request_id))
+        .layer(CatchPanicLayer::custom(|_| error::ApiError(error::Problem::Internal).into_response()))
         .layer(RequestBodyLimitLayer::new(config.http.body_limit_bytes))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            config.http.request_timeout,
-        ))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, config.http.request_timeout))
         .layer(DefaultBodyLimit::max(config.http.body_limit_bytes));
 
     let mut router = routes.layer(layers);
@@ -119,33 +106,15 @@ fn security_headers(config: &Config) -> Vec<(HeaderName, HeaderValue)> {
          form-action 'self' {idp_origin}; frame-ancestors 'none'; base-uri 'none'"
     );
     let mut headers = vec![
-        (
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_str(&csp).ok(),
-        ),
-        (
-            header::X_CONTENT_TYPE_OPTIONS,
-            Some(HeaderValue::from_static("nosniff")),
-        ),
-        (
-            header::X_FRAME_OPTIONS,
-            Some(HeaderValue::from_static("DENY")),
-        ),
-        (
-            header::REFERRER_POLICY,
-            Some(HeaderValue::from_static("no-referrer")),
-        ),
-        (
-            header::CACHE_CONTROL,
-            Some(HeaderValue::from_static("no-store")),
-        ),
+        (header::CONTENT_SECURITY_POLICY, HeaderValue::from_str(&csp).ok()),
+        (header::X_CONTENT_TYPE_OPTIONS, Some(HeaderValue::from_static("nosniff"))),
+        (header::X_FRAME_OPTIONS, Some(HeaderValue::from_static("DENY"))),
+        (header::REFERRER_POLICY, Some(HeaderValue::from_static("no-referrer"))),
+        (header::CACHE_CONTROL, Some(HeaderValue::from_static("no-store"))),
     ];
     if config.tls.enabled() {
         let hsts = HeaderValue::from_static("max-age=31536000; includeSubDomains");
         headers.push((header::STRICT_TRANSPORT_SECURITY, Some(hsts)));
     }
-    headers
-        .into_iter()
-        .filter_map(|(n, v)| v.map(|v| (n, v)))
-        .collect()
+    headers.into_iter().filter_map(|(n, v)| v.map(|v| (n, v))).collect()
 }

@@ -92,11 +92,7 @@ pub struct Failure {
 
 impl From<MfaError> for Failure {
     fn from(error: MfaError) -> Self {
-        Failure {
-            error,
-            consecutive_failures: 0,
-            now_locked: false,
-        }
+        Failure { error, consecutive_failures: 0, now_locked: false }
     }
 }
 
@@ -140,12 +136,7 @@ pub struct Mfa {
 
 impl Mfa {
     pub fn new(db: Db, clock: SharedClock, keys: Arc<KeyRing>, config: MfaConfig) -> Self {
-        Mfa {
-            db,
-            clock,
-            keys,
-            config,
-        }
+        Mfa { db, clock, keys, config }
     }
 
     async fn row(&self, user_id: &str) -> Result<Option<Row_>, sqlx::Error> {
@@ -183,32 +174,17 @@ impl Mfa {
     fn totp(&self, secret: Vec<u8>, account: &str) -> Result<TOTP, MfaError> {
         // The otpauth label may not contain ':'.
         let account = account.replace(':', "_");
-        TOTP::new(
-            Algorithm::SHA1,
-            DIGITS,
-            1,
-            STEP_SECONDS,
-            secret,
-            Some(self.config.issuer.clone()),
-            account,
-        )
-        .map_err(|e| MfaError::Totp(e.to_string()))
+        TOTP::new(Algorithm::SHA1, DIGITS, 1, STEP_SECONDS, secret, Some(self.config.issuer.clone()), account)
+            .map_err(|e| MfaError::Totp(e.to_string()))
     }
 
     /// Starts (or resumes) enrollment: a new secret is stored sealed but
     /// stays off until a correct code confirms it.
-    pub async fn begin_enrollment(
-        &self,
-        user_id: &str,
-        account: &str,
-    ) -> Result<Enrollment, MfaError> {
+    pub async fn begin_enrollment(&self, user_id: &str, account: &str) -> Result<Enrollment, MfaError> {
         let existing = self.row(user_id).await?;
         let secret = match existing {
             Some(r) if r.enabled || r.locked => return Err(MfaError::AlreadyEnrolled),
-            Some(r) => self
-                .keys
-                .open(&r.secret_sealed, &context(user_id))?
-                .to_vec(),
+            Some(r) => self.keys.open(&r.secret_sealed, &context(user_id))?.to_vec(),
             None => {
                 let secret: Vec<u8> = (0..20).map(|_| rand::rngs::OsRng.gen::<u8>()).collect();
                 let sealed = self.keys.seal(&secret, &context(user_id))?;
@@ -223,34 +199,31 @@ impl Mfa {
                 .await?;
                 // Another request may have won the insert: use what is stored.
                 let stored = self.row(user_id).await?.ok_or(MfaError::NotEnrolled)?;
-                self.keys
-                    .open(&stored.secret_sealed, &context(user_id))?
-                    .to_vec()
+                self.keys.open(&stored.secret_sealed, &context(user_id))?.to_vec()
             }
         };
         let totp = self.totp(secret, account)?;
         let qr_png_base64 = totp.get_qr_base64().map_err(MfaError::Totp)?;
-        Ok(Enrollment {
-            secret_base32: totp.get_secret_base32(),
-            otpauth_url: totp.get_url(),
-            qr_png_base64,
-        })
+        Ok(Enrollment { secret_base32: totp.get_secret_base32(), otpauth_url: totp.get_url(), qr_png_base64 })
     }
 
-    /// Confirms enrollment with a correct code; turns the factor on and
-    /// returns the recovery codes (shown once, stored hashed).
-    pub async fn confirm_enrollment(
-        &self,
-        user_id: &str,
-        code: &str,
-    ) -> Result<Vec<String>, Failure> {
+    /// Checks the first code of a pending enrollment. The factor stays off
+    /// until [`Mfa::enable`], which the caller runs once the event is recorded.
+    pub async fn check_enrollment_code(&self, user_id: &str, code: &str) -> Result<(), Failure> {
         let row = self.row(user_id).await?.ok_or(MfaError::NotEnrolled)?;
-        if row.enabled {
+        if row.enabled || row.locked {
             return Err(MfaError::AlreadyEnrolled.into());
         }
+        // Decrypt before the attempt counts: a key problem is not a wrong code.
+        let secret = self.keys.open(&row.secret_sealed, &context(user_id)).map_err(MfaError::from)?;
         let failures = self.begin_attempt(user_id, &row).await?;
-        let result = self.check_totp(user_id, &row, code).await;
-        self.finish_attempt(user_id, failures, result).await?;
+        let result = self.check_totp(user_id, &secret, row.last_step, code).await;
+        self.finish_attempt(user_id, failures, result).await
+    }
+
+    /// Turns a checked enrollment on and returns the recovery codes (shown
+    /// once, stored hashed).
+    pub async fn enable(&self, user_id: &str) -> Result<Vec<String>, MfaError> {
         let codes = self.replace_recovery_codes(user_id).await?;
         sqlx::query("UPDATE mfa_totp SET enabled = 1, enabled_at = $1 WHERE user_id = $2")
             .bind(self.clock.now().millis())
@@ -268,15 +241,17 @@ impl Mfa {
         }
         let input = input.trim();
         let is_totp = Method::of(input) == Method::Totp;
-        let failures = self.begin_attempt(user_id, &row).await?;
-        let result = if is_totp {
-            self.check_totp(user_id, &row, input)
-                .await
-                .map(|_| Method::Totp)
+        // Decrypt before the attempt counts: a key problem is not a wrong code.
+        let secret = if is_totp {
+            Some(self.keys.open(&row.secret_sealed, &context(user_id)).map_err(MfaError::from)?)
         } else {
-            self.use_recovery_code(user_id, input)
-                .await
-                .map(|_| Method::RecoveryCode)
+            None
+        };
+        let failures = self.begin_attempt(user_id, &row).await?;
+        let result = if let Some(secret) = &secret {
+            self.check_totp(user_id, secret, row.last_step, input).await.map(|_| Method::Totp)
+        } else {
+            self.use_recovery_code(user_id, input).await.map(|_| Method::RecoveryCode)
         };
         self.finish_attempt(user_id, failures, result).await
     }
@@ -290,10 +265,7 @@ impl Mfa {
         }
         let now = self.clock.now();
         if let Some(wait) = self.delay_remaining(row, now) {
-            return Err(MfaError::Throttled {
-                retry_after_secs: wait,
-            }
-            .into());
+            return Err(MfaError::Throttled { retry_after_secs: wait }.into());
         }
         let reserved = sqlx::query(
             "UPDATE mfa_totp SET failed_count = failed_count + 1, last_failed_at = $1 \
@@ -306,10 +278,7 @@ impl Mfa {
         .await?;
         if reserved.rows_affected() == 0 {
             // Another attempt for this user is in flight.
-            return Err(MfaError::Throttled {
-                retry_after_secs: 1,
-            }
-            .into());
+            return Err(MfaError::Throttled { retry_after_secs: 1 }.into());
         }
         Ok(row.failed_count + 1)
     }
@@ -352,17 +321,18 @@ impl Mfa {
         if over < 0 {
             return None;
         }
-        let delay = 30i64
-            .saturating_mul(1i64 << over.min(20))
-            .min(MAX_DELAY_SECONDS)
-            * 1000;
+        let delay = 30i64.saturating_mul(1i64 << over.min(20)).min(MAX_DELAY_SECONDS) * 1000;
         let until = row.last_failed_at? + delay;
-        (now.millis() < until)
-            .then(|| u64::try_from((until - now.millis() + 999) / 1000).unwrap_or(1))
+        (now.millis() < until).then(|| u64::try_from((until - now.millis() + 999) / 1000).unwrap_or(1))
     }
 
-    async fn check_totp(&self, user_id: &str, row: &Row_, code: &str) -> Result<(), MfaError> {
-        let secret = self.keys.open(&row.secret_sealed, &context(user_id))?;
+    async fn check_totp(
+        &self,
+        user_id: &str,
+        secret: &[u8],
+        last_step: i64,
+        code: &str,
+    ) -> Result<(), MfaError> {
         let totp = self.totp(secret.to_vec(), user_id)?;
         let current = i64::try_from(self.clock.now().unix_seconds() / STEP_SECONDS).unwrap_or(0);
         let mut matched = None;
@@ -374,15 +344,14 @@ impl Mfa {
             }
         }
         let step = matched.ok_or(MfaError::InvalidCode)?;
-        if step <= row.last_step {
+        if step <= last_step {
             return Err(MfaError::Replayed);
         }
-        let updated =
-            sqlx::query("UPDATE mfa_totp SET last_step = $1 WHERE user_id = $2 AND last_step < $1")
-                .bind(step)
-                .bind(user_id)
-                .execute(self.db.pool())
-                .await?;
+        let updated = sqlx::query("UPDATE mfa_totp SET last_step = $1 WHERE user_id = $2 AND last_step < $1")
+            .bind(step)
+            .bind(user_id)
+            .execute(self.db.pool())
+            .await?;
         if updated.rows_affected() == 0 {
             return Err(MfaError::Replayed);
         }
@@ -390,11 +359,8 @@ impl Mfa {
     }
 
     async fn use_recovery_code(&self, user_id: &str, input: &str) -> Result<(), MfaError> {
-        let normalized: String = input
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric())
-            .map(|c| c.to_ascii_uppercase())
-            .collect();
+        let normalized: String =
+            input.chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_uppercase()).collect();
         if normalized.len() != 10 {
             return Err(MfaError::InvalidCode);
         }
@@ -409,10 +375,7 @@ impl Mfa {
             let Ok(parsed) = PasswordHash::new(&hash) else {
                 continue;
             };
-            if argon
-                .verify_password(normalized.as_bytes(), &parsed)
-                .is_ok()
-            {
+            if argon.verify_password(normalized.as_bytes(), &parsed).is_ok() {
                 let used = sqlx::query(
                     "UPDATE mfa_recovery_codes SET used_at = $1 WHERE id = $2 AND used_at IS NULL",
                 )
@@ -420,11 +383,7 @@ impl Mfa {
                 .bind(&id)
                 .execute(self.db.pool())
                 .await?;
-                return if used.rows_affected() == 1 {
-                    Ok(())
-                } else {
-                    Err(MfaError::InvalidCode)
-                };
+                return if used.rows_affected() == 1 { Ok(()) } else { Err(MfaError::InvalidCode) };
             }
         }
         Err(MfaError::InvalidCode)
@@ -441,9 +400,7 @@ impl Mfa {
         for _ in 0..RECOVERY_CODES {
             let raw: String = (0..10)
                 .map(|_| {
-                    char::from(
-                        RECOVERY_ALPHABET[rand::rngs::OsRng.gen_range(0..RECOVERY_ALPHABET.len())],
-                    )
+                    char::from(RECOVERY_ALPHABET[rand::rngs::OsRng.gen_range(0..RECOVERY_ALPHABET.len())])
                 })
                 .collect();
             let salt = SaltString::generate(&mut rand::rngs::OsRng);
@@ -451,14 +408,12 @@ impl Mfa {
                 .hash_password(raw.as_bytes(), &salt)
                 .map_err(|e| MfaError::Totp(e.to_string()))?
                 .to_string();
-            sqlx::query(
-                "INSERT INTO mfa_recovery_codes (id, user_id, code_hash) VALUES ($1, $2, $3)",
-            )
-            .bind(uuid::Uuid::new_v4().to_string())
-            .bind(user_id)
-            .bind(hash)
-            .execute(&mut *tx)
-            .await?;
+            sqlx::query("INSERT INTO mfa_recovery_codes (id, user_id, code_hash) VALUES ($1, $2, $3)")
+                .bind(uuid::Uuid::new_v4().to_string())
+                .bind(user_id)
+                .bind(hash)
+                .execute(&mut *tx)
+                .await?;
             shown.push(format!("{}-{}", &raw[..5], &raw[5..]));
         }
         tx.commit().await?;
@@ -472,21 +427,18 @@ impl Mfa {
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
-        let done = sqlx::query("DELETE FROM mfa_totp WHERE user_id = $1")
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?;
+        let done =
+            sqlx::query("DELETE FROM mfa_totp WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(done.rows_affected() > 0)
     }
 
     pub async fn recovery_codes_left(&self, user_id: &str) -> Result<i64, sqlx::Error> {
-        let (n,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM mfa_recovery_codes WHERE user_id = $1 AND used_at IS NULL",
-        )
-        .bind(user_id)
-        .fetch_one(self.db.pool())
-        .await?;
+        let (n,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM mfa_recovery_codes WHERE user_id = $1 AND used_at IS NULL")
+                .bind(user_id)
+                .fetch_one(self.db.pool())
+                .await?;
         Ok(n)
     }
 }

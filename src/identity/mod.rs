@@ -109,15 +109,7 @@ impl Identity {
         mfa: Mfa,
         oidc: Arc<Oidc>,
     ) -> Self {
-        Identity {
-            users: Users::new(db.clone()),
-            sessions,
-            mfa,
-            oidc,
-            journal,
-            db,
-            clock,
-        }
+        Identity { users: Users::new(db.clone()), sessions, mfa, oidc, journal, db, clock }
     }
 
     /// Begins a sign-in: returns the browser-bound flow id (for a cookie) and
@@ -148,27 +140,27 @@ impl Identity {
 
     /// Finishes a sign-in: checks the flow and state, exchanges the code,
     /// validates the ID token, applies the directory gate and opens a session
-    /// whose second factor is still due. Every outcome is audited.
+    /// whose second factor is still due; a session this browser already had
+    /// ends (a fresh id at every sign-in). Every outcome is audited.
     pub async fn finish_sign_in(
         &self,
         flow_id: Option<&str>,
+        previous: Option<&SessionId>,
         params: &CallbackParams,
         meta: &RequestMeta,
     ) -> Result<(SessionId, User), AuthError> {
         match self.sign_in_steps(flow_id, params).await {
             Ok(user) => {
+                // Ending the browser's old session only restricts; the
+                // login event below records it.
+                let previous_session_ended = match previous {
+                    Some(old) => self.sessions.delete(old).await?,
+                    None => false,
+                };
                 let (id, session) = self.sessions.create(&user.id).await?;
                 let principal = Principal { session, user };
-                let recorded = self
-                    .journal
-                    .record(
-                        meta,
-                        principal.actor(),
-                        EventKind::Login {
-                            email: principal.user.email.clone(),
-                        },
-                    )
-                    .await;
+                let kind = EventKind::Login { email: principal.user.email.clone(), previous_session_ended };
+                let recorded = self.journal.record(meta, principal.actor(), kind).await;
                 if let Err(e) = recorded {
                     // Nothing audited proceeds unaudited: take the session back.
                     self.sessions.delete(&id).await?;
@@ -177,15 +169,7 @@ impl Identity {
                 Ok((id, principal.user))
             }
             Err(SignInStepError::Refused(reason, actor)) => {
-                self.journal
-                    .record(
-                        meta,
-                        actor,
-                        EventKind::LoginFailed {
-                            reason: reason.clone(),
-                        },
-                    )
-                    .await?;
+                self.journal.record(meta, actor, EventKind::LoginFailed { reason: reason.clone() }).await?;
                 Err(AuthError::SignIn(reason))
             }
             Err(SignInStepError::Storage(e)) => Err(e.into()),
@@ -199,26 +183,17 @@ impl Identity {
     ) -> Result<User, SignInStepError> {
         let refused = |r| SignInStepError::Refused(r, Actor::default());
         let flow_id = flow_id.ok_or_else(|| refused(LoginFailure::NoLoginInProgress))?;
-        let flow = self
-            .take_flow(flow_id)
-            .await?
-            .ok_or_else(|| refused(LoginFailure::NoLoginInProgress))?;
+        let flow = self.take_flow(flow_id).await?.ok_or_else(|| refused(LoginFailure::NoLoginInProgress))?;
         let state = params.state.as_deref().unwrap_or("");
         if !bool::from(flow.state.as_bytes().ct_eq(state.as_bytes())) {
             return Err(refused(LoginFailure::StateMismatch));
         }
         if let Some(error) = &params.error {
-            let code: String = error
-                .chars()
-                .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
-                .take(64)
-                .collect();
+            let code: String =
+                error.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(64).collect();
             return Err(refused(LoginFailure::ProviderError(code)));
         }
-        let code = params
-            .code
-            .as_deref()
-            .filter(|c| !c.is_empty() && c.len() <= 2048);
+        let code = params.code.as_deref().filter(|c| !c.is_empty() && c.len() <= 2048);
         let code = code.ok_or_else(|| refused(LoginFailure::CodeExchange))?;
         let identity = self
             .oidc
@@ -231,71 +206,48 @@ impl Identity {
             ..Actor::default()
         };
         if let Err(refusal) = directory::admit_sign_in(&identity) {
-            return Err(SignInStepError::Refused(
-                LoginFailure::DirectoryRefused(refusal.to_string()),
-                actor,
-            ));
+            return Err(SignInStepError::Refused(LoginFailure::DirectoryRefused(refusal.to_string()), actor));
         }
-        Ok(self
-            .users
-            .upsert_from_sign_in(&identity, self.clock.now())
-            .await?)
+        Ok(self.users.upsert_from_sign_in(&identity, self.clock.now()).await?)
     }
 
     /// Reads and deletes a pending sign-in (single use).
     async fn take_flow(&self, flow_id: &str) -> Result<Option<LoginFlow>, sqlx::Error> {
         let hash = session::sha256_hex(flow_id);
         let row: Option<(String, String, String, i64)> = optional(
-            sqlx::query_as("SELECT state, nonce, pkce_verifier, created_at FROM login_flows WHERE id_hash = $1")
-                .bind(&hash)
-                .fetch_one(self.db.pool())
-                .await,
+            sqlx::query_as(
+                "SELECT state, nonce, pkce_verifier, created_at FROM login_flows WHERE id_hash = $1",
+            )
+            .bind(&hash)
+            .fetch_one(self.db.pool())
+            .await,
         )?;
         let deleted = sqlx::query("DELETE FROM login_flows WHERE id_hash = $1")
             .bind(&hash)
             .execute(self.db.pool())
             .await?;
-        let fresh_after =
-            self.clock.now().millis() - i64::try_from(LOGIN_FLOW_TTL.as_millis()).unwrap_or(0);
+        let fresh_after = self.clock.now().millis() - i64::try_from(LOGIN_FLOW_TTL.as_millis()).unwrap_or(0);
         Ok(row
             .filter(|r| deleted.rows_affected() == 1 && r.3 >= fresh_after)
-            .map(|(state, nonce, pkce_verifier, _)| LoginFlow {
-                state,
-                nonce,
-                pkce_verifier,
-            }))
+            .map(|(state, nonce, pkce_verifier, _)| LoginFlow { state, nonce, pkce_verifier }))
     }
 
     /// Resolves a session cookie to a principal; an expired session is
     /// deleted and its expiry audited.
-    pub async fn principal(
-        &self,
-        id: &SessionId,
-        meta: &RequestMeta,
-    ) -> Result<Principal, AuthError> {
+    pub async fn principal(&self, id: &SessionId, meta: &RequestMeta) -> Result<Principal, AuthError> {
         let session = match self.sessions.load(id).await {
             Ok(s) => s,
             Err(SessionError::Expired { session, reason }) => {
                 let user = self.users.get(&session.user_id).await?;
                 if let Some(user) = user {
-                    let actor = Principal {
-                        session: *session,
-                        user,
-                    }
-                    .actor();
-                    self.journal
-                        .record(meta, actor, EventKind::SessionExpired { reason })
-                        .await?;
+                    let actor = Principal { session: *session, user }.actor();
+                    self.journal.record(meta, actor, EventKind::SessionExpired { reason }).await?;
                 }
                 return Err(AuthError::SessionEnded(reason));
             }
             Err(e) => return Err(e.into()),
         };
-        let user = self
-            .users
-            .get(&session.user_id)
-            .await?
-            .ok_or(AuthError::NotSignedIn)?;
+        let user = self.users.get(&session.user_id).await?.ok_or(AuthError::NotSignedIn)?;
         Ok(Principal { session, user })
     }
 
@@ -304,15 +256,8 @@ impl Identity {
     }
 
     pub async fn begin_enrollment(&self, principal: &Principal) -> Result<Enrollment, AuthError> {
-        let account = principal
-            .user
-            .email
-            .clone()
-            .unwrap_or_else(|| principal.user.subject.clone());
-        self.mfa
-            .begin_enrollment(&principal.user.id, &account)
-            .await
-            .map_err(AuthError::Mfa)
+        let account = principal.user.email.clone().unwrap_or_else(|| principal.user.subject.clone());
+        self.mfa.begin_enrollment(&principal.user.id, &account).await.map_err(AuthError::Mfa)
     }
 
     /// Confirms enrollment; on success the session passes its second factor.
@@ -323,15 +268,12 @@ impl Identity {
         code: &str,
         meta: &RequestMeta,
     ) -> Result<MfaPassed, AuthError> {
-        let result = self.mfa.confirm_enrollment(&principal.user.id, code).await;
-        let codes = self
-            .after_attempt(principal, Method::Totp, result, meta)
-            .await?;
-        self.journal
-            .record(meta, principal.actor(), EventKind::MfaEnrolled)
-            .await?;
-        self.pass(id, principal, Method::Totp, Some(codes), meta)
-            .await
+        let result = self.mfa.check_enrollment_code(&principal.user.id, code).await;
+        self.after_attempt(principal, Method::Totp, result, meta).await?;
+        // Recorded first: if the journal is down, the factor stays off.
+        self.journal.record(meta, principal.actor(), EventKind::MfaEnrolled).await?;
+        let codes = self.mfa.enable(&principal.user.id).await.map_err(AuthError::Mfa)?;
+        self.pass(id, principal, Method::Totp, Some(codes), meta).await
     }
 
     /// Verifies a TOTP or recovery code; on success the session passes.
@@ -343,9 +285,7 @@ impl Identity {
         meta: &RequestMeta,
     ) -> Result<MfaPassed, AuthError> {
         let result = self.mfa.verify(&principal.user.id, code).await;
-        let method = self
-            .after_attempt(principal, Method::of(code), result, meta)
-            .await?;
+        let method = self.after_attempt(principal, Method::of(code), result, meta).await?;
         self.pass(id, principal, method, None, meta).await
     }
 
@@ -371,9 +311,7 @@ impl Identity {
         };
         self.journal.record(meta, principal.actor(), kind).await?;
         if failure.now_locked {
-            let kind = EventKind::MfaLocked {
-                consecutive_failures: failure.consecutive_failures,
-            };
+            let kind = EventKind::MfaLocked { consecutive_failures: failure.consecutive_failures };
             self.journal.record(meta, principal.actor(), kind).await?;
         }
         Err(AuthError::Mfa(failure.error))
@@ -391,19 +329,10 @@ impl Identity {
         actor.mfa_method = Some(method.as_str().to_owned());
         actor.mfa_at = Some(self.clock.now());
         self.journal
-            .record(
-                meta,
-                actor,
-                EventKind::MfaVerified {
-                    method: method.as_str().to_owned(),
-                },
-            )
+            .record(meta, actor, EventKind::MfaVerified { method: method.as_str().to_owned() })
             .await?;
         let session_id = self.sessions.mark_mfa_passed(id, method.as_str()).await?;
-        Ok(MfaPassed {
-            session_id,
-            recovery_codes,
-        })
+        Ok(MfaPassed { session_id, recovery_codes })
     }
 
     /// Ends the session server-side.
@@ -413,20 +342,13 @@ impl Identity {
         principal: &Principal,
         meta: &RequestMeta,
     ) -> Result<(), AuthError> {
-        self.journal
-            .record(meta, principal.actor(), EventKind::Logout)
-            .await?;
+        self.journal.record(meta, principal.actor(), EventKind::Logout).await?;
         self.sessions.delete(id).await?;
         Ok(())
     }
 
     /// Operator action: removes a user's factor and ends their sessions.
-    pub async fn reset_mfa(
-        &self,
-        user: &User,
-        by: &str,
-        meta: &RequestMeta,
-    ) -> Result<u64, AuthError> {
+    pub async fn reset_mfa(&self, user: &User, by: &str, meta: &RequestMeta) -> Result<u64, AuthError> {
         let actor = Actor {
             user_id: Some(user.id.clone()),
             issuer: Some(user.issuer.clone()),
@@ -435,15 +357,12 @@ impl Identity {
         };
         // Record first: the reset must not happen unaudited. The count is
         // what the reset is about to end.
-        let (sessions,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM sessions WHERE user_id = $1")
-                .bind(&user.id)
-                .fetch_one(self.db.pool())
-                .await?;
-        let kind = EventKind::MfaReset {
-            by: by.to_owned(),
-            sessions_ended: u64::try_from(sessions).unwrap_or(0),
-        };
+        let (sessions,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM sessions WHERE user_id = $1")
+            .bind(&user.id)
+            .fetch_one(self.db.pool())
+            .await?;
+        let kind =
+            EventKind::MfaReset { by: by.to_owned(), sessions_ended: u64::try_from(sessions).unwrap_or(0) };
         self.journal.record(meta, actor, kind).await?;
         self.mfa.reset(&user.id).await?;
         Ok(self.sessions.delete_all_for_user(&user.id).await?)
@@ -471,9 +390,7 @@ fn oidc_failure(e: OidcError) -> LoginFailure {
     match e {
         OidcError::CodeRefused(code) => LoginFailure::ProviderError(code),
         OidcError::InvalidIdToken(why) => LoginFailure::InvalidIdToken(why.to_owned()),
-        OidcError::MissingIdToken => {
-            LoginFailure::InvalidIdToken("the provider returned none".to_owned())
-        }
+        OidcError::MissingIdToken => LoginFailure::InvalidIdToken("the provider returned none".to_owned()),
         other => {
             tracing::warn!(error = %other, "identity provider call failed");
             LoginFailure::ProviderUnavailable

@@ -15,11 +15,10 @@ use openidconnect::core::{
     CoreJwsSigningAlgorithm,
 };
 use openidconnect::{
-    AdditionalClaims, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret,
-    CsrfToken, EndpointMaybeSet, EndpointNotSet, EndpointSet, IdToken, IdTokenClaims, IssuerUrl,
-    LogoutRequest, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier,
-    PostLogoutRedirectUrl, ProviderMetadataWithLogout, RedirectUrl, RequestTokenError, Scope,
-    TokenResponse, UserInfoClaims,
+    AdditionalClaims, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken,
+    EndpointMaybeSet, EndpointNotSet, EndpointSet, IdToken, IdTokenClaims, IssuerUrl, LogoutRequest, Nonce,
+    OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, PostLogoutRedirectUrl,
+    ProviderMetadataWithLogout, RedirectUrl, RequestTokenError, Scope, TokenResponse, UserInfoClaims,
 };
 use serde::{Deserialize, Serialize};
 use tokio::sync::RwLock;
@@ -51,12 +50,9 @@ impl AdditionalClaims for Claims {}
 impl Claims {
     fn groups(&self, claim: &str) -> Option<Vec<String>> {
         match self.other.get(claim)? {
-            serde_json::Value::Array(items) => Some(
-                items
-                    .iter()
-                    .filter_map(|v| v.as_str().map(str::to_owned))
-                    .collect(),
-            ),
+            serde_json::Value::Array(items) => {
+                Some(items.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+            }
             serde_json::Value::String(one) => Some(vec![one.clone()]),
             _ => None,
         }
@@ -107,12 +103,7 @@ impl Oidc {
             .timeout(config.http_timeout)
             .build()
             .map_err(|e| OidcError::Config(e.to_string()))?;
-        Ok(Oidc {
-            config,
-            http,
-            clock,
-            discovered: RwLock::new(None),
-        })
+        Ok(Oidc { config, http, clock, discovered: RwLock::new(None) })
     }
 
     async fn discovered(&self, refresh: bool) -> Result<Arc<Discovered>, OidcError> {
@@ -132,43 +123,19 @@ impl Oidc {
 
     async fn discover(&self) -> Result<Discovered, OidcError> {
         let missing = |k: &str| OidcError::Config(format!("oidc.{k} is not set"));
-        let issuer = IssuerUrl::new(
-            self.config
-                .issuer_url
-                .clone()
-                .ok_or_else(|| missing("issuer_url"))?,
-        )
-        .map_err(|e| OidcError::Config(e.to_string()))?;
+        let issuer = IssuerUrl::new(self.config.issuer_url.clone().ok_or_else(|| missing("issuer_url"))?)
+            .map_err(|e| OidcError::Config(e.to_string()))?;
         let metadata = ProviderMetadataWithLogout::discover_async(issuer, &self.http)
             .await
             .map_err(|e| OidcError::Unavailable(error_chain(&e)))?;
-        let end_session = metadata
-            .additional_metadata()
-            .end_session_endpoint
-            .as_ref()
-            .map(|u| u.url().clone());
-        let client_id = ClientId::new(
-            self.config
-                .client_id
-                .clone()
-                .ok_or_else(|| missing("client_id"))?,
-        );
-        let secret = self
-            .config
-            .client_secret
-            .as_ref()
-            .map(|s| ClientSecret::new(s.expose().to_owned()));
-        let redirect = self
-            .config
-            .redirect_url
-            .clone()
-            .ok_or_else(|| missing("redirect_url"))?;
+        let end_session =
+            metadata.additional_metadata().end_session_endpoint.as_ref().map(|u| u.url().clone());
+        let client_id = ClientId::new(self.config.client_id.clone().ok_or_else(|| missing("client_id"))?);
+        let secret = self.config.client_secret.as_ref().map(|s| ClientSecret::new(s.expose().to_owned()));
+        let redirect = self.config.redirect_url.clone().ok_or_else(|| missing("redirect_url"))?;
         let client = CoreClient::from_provider_metadata(metadata, client_id, secret)
             .set_redirect_uri(RedirectUrl::from_url(redirect));
-        Ok(Discovered {
-            client,
-            end_session,
-        })
+        Ok(Discovered { client, end_session })
     }
 
     /// Builds the authorization request: PKCE S256, fresh state and nonce.
@@ -208,21 +175,13 @@ impl Oidc {
             .request_async(&self.http)
             .await
             .map_err(|e| match e {
-                RequestTokenError::ServerResponse(r) => {
-                    OidcError::CodeRefused(r.error().to_string())
-                }
+                RequestTokenError::ServerResponse(r) => OidcError::CodeRefused(r.error().to_string()),
                 other => OidcError::Unavailable(error_chain(&other)),
             })?;
-        let raw = response
-            .id_token()
-            .ok_or(OidcError::MissingIdToken)?
-            .to_string();
+        let raw = response.id_token().ok_or(OidcError::MissingIdToken)?.to_string();
         let mut identity = self.verify_id_token(&raw, nonce).await?;
         let subject = openidconnect::SubjectIdentifier::new(identity.subject.clone());
-        if let Ok(request) = d
-            .client
-            .user_info(response.access_token().clone(), Some(subject))
-        {
+        if let Ok(request) = d.client.user_info(response.access_token().clone(), Some(subject)) {
             let info: UserInfoClaims<Claims, CoreGenderClaim> = request
                 .require_signed_response(false)
                 .request_async(&self.http)
@@ -232,16 +191,11 @@ impl Oidc {
                 identity.email = info.email().map(|e| e.as_str().to_owned());
             }
             if identity.name.is_none() {
-                identity.name = info
-                    .name()
-                    .and_then(|n| n.get(None))
-                    .map(|n| n.as_str().to_owned());
+                identity.name = info.name().and_then(|n| n.get(None)).map(|n| n.as_str().to_owned());
             }
             if identity.groups.is_empty() {
-                identity.groups = info
-                    .additional_claims()
-                    .groups(&self.config.groups_claim)
-                    .unwrap_or_default();
+                identity.groups =
+                    info.additional_claims().groups(&self.config.groups_claim).unwrap_or_default();
             }
         }
         Ok(identity)
@@ -249,14 +203,8 @@ impl Oidc {
 
     /// Validates a raw ID token: signature, issuer, audience, expiry (by the
     /// Clock) and nonce. Public so tests can feed it tokens minted elsewhere.
-    pub async fn verify_id_token(
-        &self,
-        raw: &str,
-        nonce: &str,
-    ) -> Result<VerifiedIdentity, OidcError> {
-        let token: GroupsIdToken = raw
-            .parse()
-            .map_err(|_| OidcError::InvalidIdToken("it is not a JWT"))?;
+    pub async fn verify_id_token(&self, raw: &str, nonce: &str) -> Result<VerifiedIdentity, OidcError> {
+        let token: GroupsIdToken = raw.parse().map_err(|_| OidcError::InvalidIdToken("it is not a JWT"))?;
         let nonce = Nonce::new(nonce.to_owned());
         let mut d = self.discovered(false).await?;
         let mut retried = false;
@@ -265,9 +213,7 @@ impl Oidc {
             let verifier = d.client.id_token_verifier().set_time_fn(move || {
                 chrono::DateTime::from_timestamp_millis(clock.now().millis()).unwrap_or_default()
             });
-            let result = token
-                .claims(&verifier, &nonce)
-                .map(|claims| self.identity(claims));
+            let result = token.claims(&verifier, &nonce).map(|claims| self.identity(claims));
             drop(verifier);
             match result {
                 Ok(identity) => return Ok(identity),
@@ -285,14 +231,8 @@ impl Oidc {
             issuer: claims.issuer().to_string(),
             subject: claims.subject().to_string(),
             email: claims.email().map(|e| e.as_str().to_owned()),
-            name: claims
-                .name()
-                .and_then(|n| n.get(None))
-                .map(|n| n.as_str().to_owned()),
-            groups: claims
-                .additional_claims()
-                .groups(&self.config.groups_claim)
-                .unwrap_or_default(),
+            name: claims.name().and_then(|n| n.get(None)).map(|n| n.as_str().to_owned()),
+            groups: claims.additional_claims().groups(&self.config.groups_claim).unwrap_or_default(),
         }
     }
 
@@ -305,8 +245,7 @@ impl Oidc {
             request = request.set_client_id(ClientId::new(id.clone()));
         }
         if let Some(url) = &self.config.post_logout_redirect_url {
-            request =
-                request.set_post_logout_redirect_uri(PostLogoutRedirectUrl::from_url(url.clone()));
+            request = request.set_post_logout_redirect_uri(PostLogoutRedirectUrl::from_url(url.clone()));
         }
         Some(request.http_get_url())
     }
@@ -315,15 +254,9 @@ impl Oidc {
 fn describe(e: &ClaimsVerificationError) -> &'static str {
     match e {
         ClaimsVerificationError::Expired(_) => "it has expired",
-        ClaimsVerificationError::InvalidAudience(_) => {
-            "it was issued for another client (audience mismatch)"
-        }
-        ClaimsVerificationError::InvalidIssuer(_) => {
-            "it was issued by another provider (issuer mismatch)"
-        }
-        ClaimsVerificationError::InvalidNonce(_) => {
-            "it was issued for another sign-in (nonce mismatch)"
-        }
+        ClaimsVerificationError::InvalidAudience(_) => "it was issued for another client (audience mismatch)",
+        ClaimsVerificationError::InvalidIssuer(_) => "it was issued by another provider (issuer mismatch)",
+        ClaimsVerificationError::InvalidNonce(_) => "it was issued for another sign-in (nonce mismatch)",
         ClaimsVerificationError::SignatureVerification(_) => "its signature does not verify",
         ClaimsVerificationError::InvalidSubject(_) => "its subject is missing or invalid",
         _ => "its claims are not acceptable",

@@ -39,11 +39,7 @@ impl SessionId {
 
     /// Parses a cookie value; anything that is not a well-formed id is `None`.
     pub fn parse(raw: &str) -> Option<SessionId> {
-        let ok = raw.len() == 43
-            && URL_SAFE_NO_PAD
-                .decode(raw)
-                .map(|b| b.len() == 32)
-                .unwrap_or(false);
+        let ok = raw.len() == 43 && URL_SAFE_NO_PAD.decode(raw).map(|b| b.len() == 32).unwrap_or(false);
         ok.then(|| SessionId(Secret::new(raw.to_owned())))
     }
 
@@ -65,10 +61,7 @@ impl SessionId {
     }
 
     pub fn csrf_matches(&self, presented: &str) -> bool {
-        self.csrf_token()
-            .as_bytes()
-            .ct_eq(presented.as_bytes())
-            .into()
+        self.csrf_token().as_bytes().ct_eq(presented.as_bytes()).into()
     }
 }
 
@@ -116,10 +109,7 @@ pub enum SessionError {
     #[error("no such session")]
     NotFound,
     #[error("the session expired")]
-    Expired {
-        session: Box<Session>,
-        reason: SessionEnd,
-    },
+    Expired { session: Box<Session>, reason: SessionEnd },
     #[error(transparent)]
     Storage(#[from] sqlx::Error),
 }
@@ -134,12 +124,7 @@ pub struct Sessions {
 
 impl Sessions {
     pub fn new(db: Db, clock: SharedClock, config: &SessionConfig) -> Self {
-        Sessions {
-            db,
-            clock,
-            idle: config.idle_timeout,
-            absolute: config.absolute_lifetime,
-        }
+        Sessions { db, clock, idle: config.idle_timeout, absolute: config.absolute_lifetime }
     }
 
     /// Starts a session whose second factor is still due.
@@ -177,8 +162,7 @@ impl Sessions {
             row.try_get("user_id")?,
             Timestamp(row.try_get("created_at")?),
             Timestamp(row.try_get("last_seen_at")?),
-            row.try_get::<Option<i64>, _>("mfa_verified_at")?
-                .map(Timestamp),
+            row.try_get::<Option<i64>, _>("mfa_verified_at")?.map(Timestamp),
             row.try_get("mfa_method")?,
         );
         let now = self.clock.now();
@@ -191,10 +175,7 @@ impl Sessions {
         };
         if let Some(reason) = reason {
             self.delete(id).await?;
-            return Err(SessionError::Expired {
-                session: Box::new(session),
-                reason,
-            });
+            return Err(SessionError::Expired { session: Box::new(session), reason });
         }
         if now.millis() - session.last_seen_at.millis() >= TOUCH_GRANULARITY_MS {
             sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id_hash = $2")
@@ -216,11 +197,7 @@ impl Sessions {
 
     /// Records a passed second factor and replaces the session id
     /// (no fixation across the privilege change). Returns the new id.
-    pub async fn mark_mfa_passed(
-        &self,
-        id: &SessionId,
-        method: &str,
-    ) -> Result<SessionId, SessionError> {
+    pub async fn mark_mfa_passed(&self, id: &SessionId, method: &str) -> Result<SessionId, SessionError> {
         let new_id = SessionId::generate();
         let now = self.clock.now();
         let done = sqlx::query(

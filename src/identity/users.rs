@@ -56,8 +56,7 @@ impl Users {
         identity: &VerifiedIdentity,
         now: Timestamp,
     ) -> Result<User, sqlx::Error> {
-        let groups_json =
-            serde_json::to_string(&identity.groups).unwrap_or_else(|_| "[]".to_owned());
+        let groups_json = serde_json::to_string(&identity.groups).unwrap_or_else(|_| "[]".to_owned());
         let new_id = uuid::Uuid::new_v4().to_string();
         sqlx::query(
             "INSERT INTO users (id, issuer, subject, email, name, groups_json, created_at, last_login_at) \
@@ -74,13 +73,11 @@ impl Users {
         .bind(now.millis())
         .execute(self.db.pool())
         .await?;
-        let row = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM users WHERE issuer = $1 AND subject = $2"
-        ))
-        .bind(&identity.issuer)
-        .bind(&identity.subject)
-        .fetch_one(self.db.pool())
-        .await?;
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM users WHERE issuer = $1 AND subject = $2"))
+            .bind(&identity.issuer)
+            .bind(&identity.subject)
+            .fetch_one(self.db.pool())
+            .await?;
         from_row(&row)
     }
 
@@ -99,12 +96,10 @@ impl Users {
         if let Some(user) = self.get(id_or_email).await? {
             return Ok(Some(user));
         }
-        let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM users WHERE LOWER(email) = LOWER($1)"
-        ))
-        .bind(id_or_email)
-        .fetch_all(self.db.pool())
-        .await?;
+        let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM users WHERE LOWER(email) = LOWER($1)"))
+            .bind(id_or_email)
+            .fetch_all(self.db.pool())
+            .await?;
         match rows.as_slice() {
             [one] => Ok(Some(from_row(one)?)),
             _ => Ok(None),

@@ -104,11 +104,7 @@ impl Db {
             sqlx::query_as("SELECT version FROM _sqlx_migrations WHERE success = TRUE")
                 .fetch_all(&self.pool)
                 .await?;
-        let pending = self
-            .migrator()
-            .iter()
-            .filter(|m| !applied.iter().any(|(v,)| *v == m.version))
-            .count();
+        let pending = self.migrator().iter().filter(|m| !applied.iter().any(|(v,)| *v == m.version)).count();
         if pending > 0 {
             return Err(StorageError::MigrationsPending(pending));
         }
@@ -121,19 +117,12 @@ impl Db {
 }
 
 fn create_sqlite_parent(url: &str) -> Result<(), StorageError> {
-    let path = url
-        .trim_start_matches("sqlite://")
-        .trim_start_matches("sqlite:")
-        .split('?')
-        .next()
-        .unwrap_or("");
+    let path =
+        url.trim_start_matches("sqlite://").trim_start_matches("sqlite:").split('?').next().unwrap_or("");
     if path.is_empty() || path == ":memory:" {
         return Ok(());
     }
-    if let Some(parent) = Path::new(path)
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-    {
+    if let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(|e| StorageError::DataDir {
             path: parent.display().to_string(),
             reason: e.kind().to_string(),

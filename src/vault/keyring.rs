@@ -20,9 +20,7 @@ const FORMAT: &str = "v1";
 pub enum KeyRingError {
     #[error("keys.active is not set: configure a key ring (see custodian.example.toml)")]
     NoActiveKey,
-    #[error(
-        "key {0:?} is named by keys.active but has no material in keys.ring or keys.ring_files"
-    )]
+    #[error("key {0:?} is named by keys.active but has no material in keys.ring or keys.ring_files")]
     MissingKey(String),
     #[error("key {0:?} is not valid: it must be 32 random bytes, base64-encoded")]
     BadKey(String),
@@ -57,20 +55,13 @@ impl KeyRing {
         let active = config.active.clone().ok_or(KeyRingError::NoActiveKey)?;
         let mut keys = BTreeMap::new();
         for (id, material) in &config.ring {
-            if id.is_empty()
-                || !id
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-            {
+            if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
                 return Err(KeyRingError::BadKeyId(id.clone()));
             }
             let bytes = Zeroizing::new(
-                STANDARD
-                    .decode(material.expose().trim())
-                    .map_err(|_| KeyRingError::BadKey(id.clone()))?,
+                STANDARD.decode(material.expose().trim()).map_err(|_| KeyRingError::BadKey(id.clone()))?,
             );
-            let cipher =
-                Aes256Gcm::new_from_slice(&bytes).map_err(|_| KeyRingError::BadKey(id.clone()))?;
+            let cipher = Aes256Gcm::new_from_slice(&bytes).map_err(|_| KeyRingError::BadKey(id.clone()))?;
             keys.insert(id.clone(), cipher);
         }
         if !keys.contains_key(&active) {
@@ -86,44 +77,25 @@ impl KeyRing {
     /// Encrypts with the active key. `context` is the associated data, e.g.
     /// `totp:<user id>`; the same context must be given to [`KeyRing::open`].
     pub fn seal(&self, plaintext: &[u8], context: &str) -> Result<String, SealError> {
-        let cipher = self
-            .keys
-            .get(&self.active)
-            .ok_or_else(|| SealError::UnknownKey(self.active.clone()))?;
+        let cipher = self.keys.get(&self.active).ok_or_else(|| SealError::UnknownKey(self.active.clone()))?;
         let mut nonce = [0u8; 12];
         rand::rngs::OsRng.fill_bytes(&mut nonce);
         let aad = associated_data(&self.active, context);
         let ct = cipher
-            .encrypt(
-                Nonce::from_slice(&nonce),
-                Payload {
-                    msg: plaintext,
-                    aad: &aad,
-                },
-            )
+            .encrypt(Nonce::from_slice(&nonce), Payload { msg: plaintext, aad: &aad })
             .map_err(|_| SealError::Damaged)?;
         let mut blob = nonce.to_vec();
         blob.extend_from_slice(&ct);
-        Ok(format!(
-            "{FORMAT}.{}.{}",
-            self.active,
-            URL_SAFE_NO_PAD.encode(blob)
-        ))
+        Ok(format!("{FORMAT}.{}.{}", self.active, URL_SAFE_NO_PAD.encode(blob)))
     }
 
     pub fn open(&self, sealed: &str, context: &str) -> Result<Zeroizing<Vec<u8>>, SealError> {
         let mut parts = sealed.splitn(3, '.');
-        let (Some(FORMAT), Some(key_id), Some(body)) = (parts.next(), parts.next(), parts.next())
-        else {
+        let (Some(FORMAT), Some(key_id), Some(body)) = (parts.next(), parts.next(), parts.next()) else {
             return Err(SealError::Damaged);
         };
-        let cipher = self
-            .keys
-            .get(key_id)
-            .ok_or_else(|| SealError::UnknownKey(key_id.to_owned()))?;
-        let blob = URL_SAFE_NO_PAD
-            .decode(body)
-            .map_err(|_| SealError::Damaged)?;
+        let cipher = self.keys.get(key_id).ok_or_else(|| SealError::UnknownKey(key_id.to_owned()))?;
+        let blob = URL_SAFE_NO_PAD.decode(body).map_err(|_| SealError::Damaged)?;
         if blob.len() < 12 + 16 {
             return Err(SealError::Damaged);
         }
@@ -155,16 +127,11 @@ mod tests {
     use crate::secret::Secret;
 
     fn ring(active: &str, ids: &[&str]) -> KeyRing {
-        let mut config = KeyRingConfig {
-            active: Some(active.to_owned()),
-            ..Default::default()
-        };
+        let mut config = KeyRingConfig { active: Some(active.to_owned()), ..Default::default() };
         for id in ids {
             let mut k = [0u8; 32];
             rand::rngs::OsRng.fill_bytes(&mut k);
-            config
-                .ring
-                .insert((*id).to_owned(), Secret::new(STANDARD.encode(k)));
+            config.ring.insert((*id).to_owned(), Secret::new(STANDARD.encode(k)));
         }
         KeyRing::from_config(&config).unwrap()
     }
@@ -185,23 +152,14 @@ mod tests {
         let mut bad = sealed.clone().into_bytes();
         let last = bad.len() - 2;
         bad[last] = if bad[last] == b'A' { b'B' } else { b'A' };
-        assert_eq!(
-            r.open(std::str::from_utf8(&bad).unwrap(), "c"),
-            Err(SealError::Damaged)
-        );
+        assert_eq!(r.open(std::str::from_utf8(&bad).unwrap(), "c"), Err(SealError::Damaged));
         let other = ring("k2", &["k2"]);
-        assert_eq!(
-            other.open(&sealed, "c"),
-            Err(SealError::UnknownKey("k1".into()))
-        );
+        assert_eq!(other.open(&sealed, "c"), Err(SealError::UnknownKey("k1".into())));
     }
 
     #[test]
     fn missing_active_key_names_it() {
-        let config = KeyRingConfig {
-            active: Some("k9".into()),
-            ..Default::default()
-        };
+        let config = KeyRingConfig { active: Some("k9".into()), ..Default::default() };
         let err = KeyRing::from_config(&config).unwrap_err().to_string();
         assert!(err.contains("k9"), "{err}");
     }

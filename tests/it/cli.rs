@@ -53,27 +53,13 @@ k1 = "{key}"
 fn config_check_masks_secrets_and_names_unknown_keys() {
     let dir = tempfile::tempdir().unwrap();
     let path = write_config(dir.path(), "custodian.toml", "");
-    let out = custodian()
-        .args(["config", "check", "--config"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = custodian().args(["config", "check", "--config"]).arg(&path).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let printed = String::from_utf8(out.stdout).unwrap();
     assert!(printed.contains("client_id = \"custodian\""));
-    assert!(
-        !printed.contains("custodian-dev-secret"),
-        "client secret masked"
-    );
+    assert!(!printed.contains("custodian-dev-secret"), "client secret masked");
     assert!(printed.contains("client_secret = \"********\""));
-    assert!(
-        printed.contains("idle_timeout = \"15m\""),
-        "defaults are shown"
-    );
+    assert!(printed.contains("idle_timeout = \"15m\""), "defaults are shown");
 
     // Environment overrides the file.
     let out = custodian()
@@ -82,24 +68,13 @@ fn config_check_masks_secrets_and_names_unknown_keys() {
         .env("CUSTODIAN_SESSION__IDLE_TIMEOUT", "5m")
         .output()
         .unwrap();
-    assert!(String::from_utf8(out.stdout)
-        .unwrap()
-        .contains("idle_timeout = \"5m\""));
+    assert!(String::from_utf8(out.stdout).unwrap().contains("idle_timeout = \"5m\""));
 
     // Unknown keys, in the file or the environment, are errors naming the key.
     let bad = write_config(dir.path(), "bad.toml", "");
-    std::fs::write(
-        &bad,
-        std::fs::read_to_string(&bad)
-            .unwrap()
-            .replace("client_id =", "clientid ="),
-    )
-    .unwrap();
-    let out = custodian()
-        .args(["config", "check", "--config"])
-        .arg(&bad)
-        .output()
+    std::fs::write(&bad, std::fs::read_to_string(&bad).unwrap().replace("client_id =", "clientid ="))
         .unwrap();
+    let out = custodian().args(["config", "check", "--config"]).arg(&bad).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("clientid"), "{err}");
@@ -110,9 +85,7 @@ fn config_check_masks_secrets_and_names_unknown_keys() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8(out.stderr)
-        .unwrap()
-        .contains("idle_timeoutt"));
+    assert!(String::from_utf8(out.stderr).unwrap().contains("idle_timeoutt"));
 
     // Invalid values are listed, and a missing key ring names the key id.
     let out = custodian()
@@ -124,10 +97,7 @@ fn config_check_masks_secrets_and_names_unknown_keys() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8(out.stderr).unwrap();
-    assert!(
-        err.contains("\"k7\"") && err.contains("mfa.lockout_after"),
-        "{err}"
-    );
+    assert!(err.contains("\"k7\"") && err.contains("mfa.lockout_after"), "{err}");
 
     // A secret file that does not exist.
     let out = custodian()
@@ -137,30 +107,16 @@ fn config_check_masks_secrets_and_names_unknown_keys() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8(out.stderr)
-        .unwrap()
-        .contains("oidc.client_secret_file"));
+    assert!(String::from_utf8(out.stderr).unwrap().contains("oidc.client_secret_file"));
 }
 
 #[test]
 fn serve_becomes_ready_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let path = write_config(dir.path(), "custodian.toml", "");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let migrate = custodian()
-        .args(["migrate", "--config"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        migrate.status.success(),
-        "{}",
-        String::from_utf8_lossy(&migrate.stderr)
-    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let migrate = custodian().args(["migrate", "--config"]).arg(&path).output().unwrap();
+    assert!(migrate.status.success(), "{}", String::from_utf8_lossy(&migrate.stderr));
     let mut child = custodian()
         .args(["serve", "--config"])
         .arg(&path)
@@ -172,51 +128,35 @@ fn serve_becomes_ready_and_stops_on_sigterm() {
     let deadline = Instant::now() + Duration::from_secs(20);
     let ready = loop {
         let ok = std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-            && reqwest::blocking_get_status(&format!("http://127.0.0.1:{port}/readyz"))
-                == Some(200);
+            && raw_http::blocking_get_status(&format!("http://127.0.0.1:{port}/readyz")) == Some(200);
         if ok || Instant::now() > deadline {
             break ok;
         }
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(ready, "custodian serve answers /readyz 200");
-    assert!(
-        dir.path().join("data/custodian.db").exists(),
-        "the SQLite file is created under data_dir"
-    );
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
+    assert!(dir.path().join("data/custodian.db").exists(), "the SQLite file is created under data_dir");
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(status.success());
     let deadline = Instant::now() + Duration::from_secs(15);
     let exit = loop {
         if let Some(s) = child.try_wait().unwrap() {
             break s;
         }
-        assert!(
-            Instant::now() < deadline,
-            "custodian did not stop on SIGTERM"
-        );
+        assert!(Instant::now() < deadline, "custodian did not stop on SIGTERM");
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(exit.success(), "graceful stop exits 0: {exit:?}");
 }
 
-mod reqwest {
+mod raw_http {
     /// A tiny blocking GET over a raw socket (keeps the test free of a runtime).
     pub fn blocking_get_status(url: &str) -> Option<u16> {
         use std::io::{Read, Write};
         let u = url::Url::parse(url).ok()?;
         let mut s = std::net::TcpStream::connect((u.host_str()?, u.port()?)).ok()?;
-        s.set_read_timeout(Some(std::time::Duration::from_secs(2)))
-            .ok()?;
-        write!(
-            s,
-            "GET {} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-            u.path()
-        )
-        .ok()?;
+        s.set_read_timeout(Some(std::time::Duration::from_secs(2))).ok()?;
+        write!(s, "GET {} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", u.path()).ok()?;
         let mut buf = String::new();
         s.read_to_string(&mut buf).ok()?;
         buf.split_whitespace().nth(1)?.parse().ok()
@@ -226,12 +166,42 @@ mod reqwest {
 #[test]
 fn example_config_has_only_known_keys() {
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/custodian.example.toml");
-    let out = custodian()
-        .args(["config", "check", "--config", example])
-        .output()
-        .unwrap();
+    let out = custodian().args(["config", "check", "--config", example]).output().unwrap();
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(!err.contains("unknown field"), "{err}");
     // It names placeholder secret files, which do not exist here.
     assert!(err.contains("client_secret_file"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_reset_mfa_from_the_command_line() {
+    use crate::support::{Backend, TestApp};
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (browser, _, _) = app.enrolled_browser("alice").await;
+    let db_url = app.state.config.database_url();
+    let key = app.state.config.keys.ring["k1"].expose().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "custodian.toml", "");
+    let run = |user: &str| {
+        custodian()
+            .args(["users", "reset-mfa", user, "--config"])
+            .arg(&config)
+            .args(["--database", &db_url])
+            .env("CUSTODIAN_KEYS__RING__K1", &key)
+            .output()
+            .unwrap()
+    };
+    let out = run("nobody@clinic.example");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no user \"nobody@clinic.example\""));
+    let out = run("alice@clinic.example");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 session(s) ended"));
+    assert_eq!(browser.get("/api/v1/me").await.status(), ::reqwest::StatusCode::UNAUTHORIZED);
+    let reset = app.events_of("auth.mfa.reset").await;
+    assert_eq!(reset.len(), 1);
+    assert!(reset[0]["kind"]["by"].as_str().unwrap().starts_with("cli:"));
+    let again = app.browser();
+    again.sign_in("alice").await;
+    assert!(again.get_text("/auth/mfa").await.contains("Set up your authenticator app"));
 }

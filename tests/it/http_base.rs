@@ -6,10 +6,7 @@ use reqwest::StatusCode;
 use crate::on_both_backends;
 use crate::support::{Backend, TestApp};
 
-on_both_backends!(
-    health_and_security_headers,
-    bad_input_gets_a_clear_4xx_and_stores_nothing
-);
+on_both_backends!(health_and_security_headers, bad_input_gets_a_clear_4xx_and_stores_nothing);
 
 async fn health_and_security_headers(backend: Backend) {
     let app = TestApp::spawn(backend).await;
@@ -18,30 +15,18 @@ async fn health_and_security_headers(backend: Backend) {
     assert_eq!(r.status(), StatusCode::OK);
     let r = client.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(
-        r.json::<serde_json::Value>().await.unwrap()["status"],
-        "ready"
-    );
+    assert_eq!(r.json::<serde_json::Value>().await.unwrap()["status"], "ready");
 
     let r = client.get(app.url("/")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let h = r.headers();
     let csp = h["content-security-policy"].to_str().unwrap();
-    assert!(
-        csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
-        "{csp}"
-    );
+    assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{csp}");
     assert!(csp.contains("frame-ancestors 'none'"));
     assert_eq!(h["x-content-type-options"], "nosniff");
     assert_eq!(h["referrer-policy"], "no-referrer");
-    assert!(
-        h.contains_key("x-request-id"),
-        "every response carries its request id"
-    );
-    assert!(
-        !h.contains_key("strict-transport-security"),
-        "no HSTS over plain HTTP"
-    );
+    assert!(h.contains_key("x-request-id"), "every response carries its request id");
+    assert!(!h.contains_key("strict-transport-security"), "no HSTS over plain HTTP");
     let page = r.text().await.unwrap();
     assert!(page.contains("Sign in with single sign-on") && !page.contains("<script"));
 
@@ -55,10 +40,7 @@ async fn health_and_security_headers(backend: Backend) {
     app.state.db.close().await;
     let r = client.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(
-        r.json::<serde_json::Value>().await.unwrap()["reason"],
-        "the database is unreachable"
-    );
+    assert_eq!(r.json::<serde_json::Value>().await.unwrap()["reason"], "the database is unreachable");
 }
 
 async fn bad_input_gets_a_clear_4xx_and_stores_nothing(backend: Backend) {
@@ -66,64 +48,41 @@ async fn bad_input_gets_a_clear_4xx_and_stores_nothing(backend: Backend) {
     let browser = app.browser();
 
     // Malformed callback parameters.
-    for query in [
-        "",
-        "?code=",
-        "?state=%ZZ%",
-        "?code=a&code=b&state=c",
-        &format!("?code={}", "x".repeat(5000)),
-    ] {
+    for query in
+        ["", "?code=", "?state=%ZZ%", "?code=a&code=b&state=c", &format!("?code={}", "x".repeat(5000))]
+    {
         let r = browser.get(&format!("/auth/callback{query}")).await;
         assert!(r.status().is_client_error(), "{query:.40}: {}", r.status());
         let page = r.text().await.unwrap();
-        assert!(
-            !page.contains("panicked") && !page.contains("sqlx"),
-            "no internals leak"
-        );
+        assert!(!page.contains("panicked") && !page.contains("sqlx"), "no internals leak");
     }
 
     // A garbage cookie.
     for garbage in ["x", "%00%FF", &"A".repeat(43), &"z".repeat(4000)] {
         browser.set_cookie("custodian_session", garbage);
         let r = browser.get("/api/v1/me").await;
-        assert_eq!(
-            r.status(),
-            StatusCode::UNAUTHORIZED,
-            "garbage cookie {garbage:.10}"
-        );
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "garbage cookie {garbage:.10}");
         let r = browser.get("/auth/mfa").await;
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-        let r = browser
-            .post_form("/auth/mfa/verify", &[("csrf", "x"), ("code", "123456")])
-            .await;
+        let r = browser.post_form("/auth/mfa/verify", &[("csrf", "x"), ("code", "123456")]).await;
         assert_eq!(r.status(), StatusCode::FORBIDDEN);
     }
 
     // An oversized body, announced by Content-Length or streamed in chunks.
     let addr = app.base.trim_start_matches("http://").to_owned();
-    let head = "POST /auth/mfa/verify HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n";
-    let status = raw_request(
-        &addr,
-        &format!("{head}Content-Length: {}\r\n\r\n", 2 * 1024 * 1024),
-        false,
-    );
+    let head =
+        "POST /auth/mfa/verify HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n";
+    let status = raw_request(&addr, &format!("{head}Content-Length: {}\r\n\r\n", 2 * 1024 * 1024), false);
     assert_eq!(status, 413, "Content-Length over the limit");
     let cookie = format!("Cookie: custodian_session={}\r\n", "A".repeat(43));
-    let status = raw_request(
-        &addr,
-        &format!("{head}{cookie}Transfer-Encoding: chunked\r\n\r\n"),
-        true,
-    );
+    let status = raw_request(&addr, &format!("{head}{cookie}Transfer-Encoding: chunked\r\n\r\n"), true);
     assert_eq!(status, 413, "a streamed body over the limit");
 
     // Unknown routes.
     assert_eq!(browser.get("/nope").await.status(), StatusCode::NOT_FOUND);
     let r = browser.get("/api/v1/nope").await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
-    assert_eq!(
-        r.json::<serde_json::Value>().await.unwrap()["error"],
-        "not_found"
-    );
+    assert_eq!(r.json::<serde_json::Value>().await.unwrap()["error"], "not_found");
 
     assert_eq!(app.count("sessions").await, 0);
     assert_eq!(app.count("users").await, 0);
@@ -135,8 +94,7 @@ async fn bad_input_gets_a_clear_4xx_and_stores_nothing(backend: Backend) {
 fn raw_request(addr: &str, head: &str, chunked: bool) -> u16 {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
-        .unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
     s.write_all(head.as_bytes()).unwrap();
     if chunked {
         let chunk = format!("{:x}\r\n{}\r\n", 64 * 1024, "a".repeat(64 * 1024));

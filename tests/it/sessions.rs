@@ -19,11 +19,7 @@ async fn idle_timeout_ends_the_session(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let (browser, _, _) = app.enrolled_browser("alice").await;
     app.clock.advance(Duration::from_secs(14 * 60));
-    assert_eq!(
-        browser.get("/api/v1/me").await.status(),
-        StatusCode::OK,
-        "activity within 15 min keeps it"
-    );
+    assert_eq!(browser.get("/api/v1/me").await.status(), StatusCode::OK, "activity within 15 min keeps it");
     app.clock.advance(Duration::from_secs(14 * 60));
     assert_eq!(
         browser.get("/api/v1/me").await.status(),
@@ -36,19 +32,12 @@ async fn idle_timeout_ends_the_session(backend: Backend) {
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["error"], "session_ended");
     assert!(body["reason"].as_str().unwrap().contains("inactivity"));
-    assert_eq!(
-        app.count("sessions").await,
-        0,
-        "the expired session row is gone"
-    );
+    assert_eq!(app.count("sessions").await, 0, "the expired session row is gone");
     let expired = app.events_of("auth.session.expire").await;
     assert_eq!(expired.len(), 1);
     assert_eq!(expired[0]["kind"]["reason"], "idle_timeout");
     // Once gone, the cookie is simply unknown.
-    assert_eq!(
-        browser.get("/api/v1/me").await.status(),
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(browser.get("/api/v1/me").await.status(), StatusCode::UNAUTHORIZED);
 }
 
 async fn absolute_lifetime_ends_an_active_session(backend: Backend) {
@@ -73,9 +62,7 @@ async fn logout_ends_the_session_server_side(backend: Backend) {
     let (browser, _, _) = app.enrolled_browser("alice").await;
     let old_cookie = browser.cookie("custodian_session").unwrap();
     let home = browser.get_text("/").await;
-    let r = browser
-        .post_form("/auth/logout", &[("csrf", &csrf_of(&home))])
-        .await;
+    let r = browser.post_form("/auth/logout", &[("csrf", &csrf_of(&home))]).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let target = location(&r);
     assert!(
@@ -88,10 +75,7 @@ async fn logout_ends_the_session_server_side(backend: Backend) {
     thief.set_cookie("custodian_session", &old_cookie);
     let r = thief.get("/api/v1/me").await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(
-        r.json::<serde_json::Value>().await.unwrap()["error"],
-        "not_signed_in"
-    );
+    assert_eq!(r.json::<serde_json::Value>().await.unwrap()["error"], "not_signed_in");
     assert_eq!(app.events_of("auth.logout").await.len(), 1);
 }
 
@@ -101,9 +85,7 @@ async fn forms_without_csrf_token_are_refused(backend: Backend) {
     let r = browser.post_form("/auth/logout", &[]).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert!(r.text().await.unwrap().contains("CSRF token"));
-    let r = browser
-        .post_form("/auth/logout", &[("csrf", "forged")])
-        .await;
+    let r = browser.post_form("/auth/logout", &[("csrf", "forged")]).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     let r = browser
         .client
@@ -113,11 +95,7 @@ async fn forms_without_csrf_token_are_refused(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    assert_eq!(
-        app.count("sessions").await,
-        1,
-        "the session survives forged requests"
-    );
+    assert_eq!(app.count("sessions").await, 1, "the session survives forged requests");
     assert_eq!(browser.get("/api/v1/me").await.status(), StatusCode::OK);
     assert!(app.events_of("auth.logout").await.is_empty());
 }

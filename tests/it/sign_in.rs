@@ -18,9 +18,7 @@ async fn full_sign_in_with_enrollment_then_verification(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let browser = app.browser();
     browser.sign_in("alice").await;
-    let pending_cookie = browser
-        .cookie("custodian_session")
-        .expect("session cookie after sign-in");
+    let pending_cookie = browser.cookie("custodian_session").expect("session cookie after sign-in");
 
     // Before the second factor, the session can do nothing else.
     let me: serde_json::Value = browser.get("/api/v1/me").await.json().await.unwrap();
@@ -38,42 +36,22 @@ async fn full_sign_in_with_enrollment_then_verification(backend: Backend) {
     let secret = between(&page, "<code class=\"secret\">", "</code>").unwrap();
     assert!(secret.len() >= 32, "160-bit secret in base32");
     let csrf = csrf_of(&page);
-    let wrong = browser
-        .post_form("/auth/mfa/enroll", &[("csrf", &csrf), ("code", "000000")])
-        .await;
+    let wrong = browser.post_form("/auth/mfa/enroll", &[("csrf", &csrf), ("code", "000000")]).await;
     assert_eq!(wrong.status(), StatusCode::BAD_REQUEST);
-    assert!(wrong
-        .text()
-        .await
-        .unwrap()
-        .contains("That code is not valid"));
+    assert!(wrong.text().await.unwrap().contains("That code is not valid"));
     let me: serde_json::Value = browser.get("/api/v1/me").await.json().await.unwrap();
-    assert_eq!(
-        me["second_factor"]["state"], "not_enrolled",
-        "a wrong code does not turn the factor on"
-    );
+    assert_eq!(me["second_factor"]["state"], "not_enrolled", "a wrong code does not turn the factor on");
 
-    let ok = browser
-        .post_form(
-            "/auth/mfa/enroll",
-            &[("csrf", &csrf), ("code", &app.totp(&secret, 0))],
-        )
-        .await;
+    let ok = browser.post_form("/auth/mfa/enroll", &[("csrf", &csrf), ("code", &app.totp(&secret, 0))]).await;
     assert_eq!(ok.status(), StatusCode::OK);
     let codes_page = ok.text().await.unwrap();
     let codes = crate::support::browser::all_between(&codes_page, "<li><code>", "</code></li>");
     assert_eq!(codes.len(), 10, "ten recovery codes shown once");
     let verified_cookie = browser.cookie("custodian_session").unwrap();
-    assert_ne!(
-        verified_cookie, pending_cookie,
-        "the session id is replaced after the second factor"
-    );
+    assert_ne!(verified_cookie, pending_cookie, "the session id is replaced after the second factor");
 
     let home = browser.get_text("/").await;
-    assert!(
-        home.contains("alice@clinic.example"),
-        "home page shows who is signed in"
-    );
+    assert!(home.contains("alice@clinic.example"), "home page shows who is signed in");
     let me: serde_json::Value = browser.get("/api/v1/me").await.json().await.unwrap();
     assert_eq!(me["second_factor"]["state"], "enrolled");
     assert_eq!(me["second_factor"]["verified"], true);
@@ -82,51 +60,29 @@ async fn full_sign_in_with_enrollment_then_verification(backend: Backend) {
     // The old (pre-factor) id no longer works.
     let stale = app.browser();
     stale.set_cookie("custodian_session", &pending_cookie);
-    assert_eq!(
-        stale.get("/api/v1/me").await.status(),
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(stale.get("/api/v1/me").await.status(), StatusCode::UNAUTHORIZED);
 
     // Second sign-in, in another browser: verification, not enrollment.
     app.clock.advance(std::time::Duration::from_secs(30));
     let second = app.browser();
     second.sign_in("alice").await;
     let page = second.get_text("/auth/mfa").await;
-    assert!(
-        page.contains("action=\"/auth/mfa/verify\""),
-        "enrolled users verify"
-    );
-    assert!(
-        !page.contains("data:image/png"),
-        "the secret is never shown again"
-    );
+    assert!(page.contains("action=\"/auth/mfa/verify\""), "enrolled users verify");
+    assert!(!page.contains("data:image/png"), "the secret is never shown again");
     let r = second
-        .post_form(
-            "/auth/mfa/verify",
-            &[("csrf", &csrf_of(&page)), ("code", &app.totp(&secret, 0))],
-        )
+        .post_form("/auth/mfa/verify", &[("csrf", &csrf_of(&page)), ("code", &app.totp(&secret, 0))])
         .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&r), "/");
     assert!(second.get_text("/").await.contains("Alice Adams"));
 
-    let actions: Vec<String> = app
-        .events()
-        .await
-        .iter()
-        .map(|e| e["action"].as_str().unwrap().to_owned())
-        .collect();
+    let actions: Vec<String> =
+        app.events().await.iter().map(|e| e["action"].as_str().unwrap().to_owned()).collect();
     for expected in ["auth.login", "auth.mfa.enroll", "auth.mfa.verify"] {
-        assert!(
-            actions.iter().any(|a| a == expected),
-            "{expected} audited: {actions:?}"
-        );
+        assert!(actions.iter().any(|a| a == expected), "{expected} audited: {actions:?}");
     }
     let failed = app.events_of("auth.mfa.verify").await;
-    assert!(
-        failed.iter().any(|e| e["decision"] == "denied"),
-        "the wrong code is audited"
-    );
+    assert!(failed.iter().any(|e| e["decision"] == "denied"), "the wrong code is audited");
 }
 
 async fn wrong_state_is_refused(backend: Backend) {
@@ -137,29 +93,14 @@ async fn wrong_state_is_refused(backend: Backend) {
     let mut url: url::Url = callback.parse().unwrap();
     let pairs: Vec<(String, String)> = url
         .query_pairs()
-        .map(|(k, v)| {
-            (
-                k.to_string(),
-                if k == "state" {
-                    "forged".to_owned()
-                } else {
-                    v.into_owned()
-                },
-            )
-        })
+        .map(|(k, v)| (k.to_string(), if k == "state" { "forged".to_owned() } else { v.into_owned() }))
         .collect();
     url.query_pairs_mut().clear().extend_pairs(pairs);
     let r = browser.finish_login(url.as_str()).await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    assert!(
-        browser.cookie("custodian_session").is_none(),
-        "no session on a refused sign-in"
-    );
+    assert!(browser.cookie("custodian_session").is_none(), "no session on a refused sign-in");
     let page = r.text().await.unwrap();
-    assert!(
-        page.contains("does not belong to the sign-in this browser started"),
-        "{page}"
-    );
+    assert!(page.contains("does not belong to the sign-in this browser started"), "{page}");
     assert_eq!(app.count("sessions").await, 0);
     let failures = app.events_of("auth.login").await;
     assert_eq!(failures.len(), 1);
@@ -172,10 +113,7 @@ async fn reused_authorization_code_is_refused(backend: Backend) {
     let browser = app.browser();
     let auth = browser.start_login().await;
     let callback = browser.idp_authorize(&auth, "alice").await;
-    assert_eq!(
-        browser.finish_login(&callback).await.status(),
-        StatusCode::SEE_OTHER
-    );
+    assert_eq!(browser.finish_login(&callback).await.status(), StatusCode::SEE_OTHER);
 
     // Replaying the same callback: the flow is single-use.
     let replay = browser.finish_login(&callback).await;
@@ -196,17 +134,11 @@ async fn reused_authorization_code_is_refused(backend: Backend) {
         .find(|(k, _)| k == "code")
         .map(|(_, v)| v.into_owned())
         .unwrap();
-    let r = attacker
-        .get(&format!("/auth/callback?code={code}&state={state2}"))
-        .await;
+    let r = attacker.get(&format!("/auth/callback?code={code}&state={state2}")).await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     assert!(r.text().await.unwrap().contains("invalid_grant"));
     assert!(attacker.cookie("custodian_session").is_none());
-    assert_eq!(
-        app.count("sessions").await,
-        1,
-        "only the legitimate sign-in has a session"
-    );
+    assert_eq!(app.count("sessions").await, 1, "only the legitimate sign-in has a session");
 }
 
 async fn id_token_for_another_nonce_is_refused(backend: Backend) {
@@ -218,14 +150,7 @@ async fn id_token_for_another_nonce_is_refused(backend: Backend) {
     let pairs: Vec<(String, String)> = url
         .query_pairs()
         .map(|(k, v)| {
-            (
-                k.to_string(),
-                if k == "nonce" {
-                    "attacker-nonce".to_owned()
-                } else {
-                    v.into_owned()
-                },
-            )
+            (k.to_string(), if k == "nonce" { "attacker-nonce".to_owned() } else { v.into_owned() })
         })
         .collect();
     url.query_pairs_mut().clear().extend_pairs(pairs);
@@ -247,11 +172,7 @@ async fn provider_error_and_missing_login_are_refused(backend: Backend) {
     let stranger = app.browser();
     let r = stranger.get("/auth/callback?code=abc&state=def").await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    assert!(r
-        .text()
-        .await
-        .unwrap()
-        .contains("No sign-in is in progress"));
+    assert!(r.text().await.unwrap().contains("No sign-in is in progress"));
 
     // The IdP reports an error (user cancelled).
     let browser = app.browser();
@@ -263,18 +184,12 @@ async fn provider_error_and_missing_login_are_refused(backend: Backend) {
         .map(|(_, v)| v.into_owned())
         .unwrap();
     let r = browser
-        .get(&format!(
-            "/auth/callback?error=access_denied&error_description=cancelled&state={state}"
-        ))
+        .get(&format!("/auth/callback?error=access_denied&error_description=cancelled&state={state}"))
         .await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     assert!(r.text().await.unwrap().contains("access_denied"));
     assert_eq!(app.count("sessions").await, 0);
-    assert_eq!(
-        app.events_of("auth.login").await.len(),
-        2,
-        "both refusals audited"
-    );
+    assert_eq!(app.events_of("auth.login").await.len(), 2, "both refusals audited");
 }
 
 on_both_backends!(id_token_validation_refuses_other_client_expiry_and_bad_signature);
@@ -285,43 +200,45 @@ async fn id_token_validation_refuses_other_client_expiry_and_bad_signature(backe
     let oidc = &app.state.identity.oidc;
 
     let other = mint_id_token("other-client", "other-secret", "n1").await;
-    let err = oidc
-        .verify_id_token(&other, "n1")
-        .await
-        .unwrap_err()
-        .to_string();
+    let err = oidc.verify_id_token(&other, "n1").await.unwrap_err().to_string();
     assert!(err.contains("another client"), "{err}");
 
     let own = mint_id_token(CLIENT_ID, CLIENT_SECRET, "n2").await;
-    let identity = oidc
-        .verify_id_token(&own, "n2")
-        .await
-        .expect("a token for this client verifies");
+    let identity = oidc.verify_id_token(&own, "n2").await.expect("a token for this client verifies");
     assert_eq!(identity.subject, "alice");
     assert_eq!(identity.issuer, crate::support::issuer());
 
-    let err = oidc
-        .verify_id_token(&own, "n3")
-        .await
-        .unwrap_err()
-        .to_string();
+    let err = oidc.verify_id_token(&own, "n3").await.unwrap_err().to_string();
     assert!(err.contains("nonce mismatch"), "{err}");
 
     let mut forged = own.clone().into_bytes();
     let i = forged.len() - 5;
     forged[i] = if forged[i] == b'A' { b'B' } else { b'A' };
-    let err = oidc
-        .verify_id_token(std::str::from_utf8(&forged).unwrap(), "n2")
-        .await
-        .unwrap_err()
-        .to_string();
+    let err =
+        oidc.verify_id_token(std::str::from_utf8(&forged).unwrap(), "n2").await.unwrap_err().to_string();
     assert!(err.contains("signature"), "{err}");
 
     app.clock.advance(std::time::Duration::from_secs(3 * 3600));
-    let err = oidc
-        .verify_id_token(&own, "n2")
-        .await
-        .unwrap_err()
-        .to_string();
+    let err = oidc.verify_id_token(&own, "n2").await.unwrap_err().to_string();
     assert!(err.contains("expired"), "{err}");
+}
+
+on_both_backends!(signing_in_again_replaces_the_browsers_session);
+
+async fn signing_in_again_replaces_the_browsers_session(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (browser, _, _) = app.enrolled_browser("alice").await;
+    let before = browser.cookie("custodian_session").unwrap();
+    browser.sign_in("alice").await;
+    let after = browser.cookie("custodian_session").unwrap();
+    assert_ne!(before, after, "a new session id at every sign-in");
+    assert_eq!(app.count("sessions").await, 1, "the browser's previous session ended");
+    let logins = app.events_of("auth.login").await;
+    assert_eq!(logins.last().unwrap()["kind"]["previous_session_ended"], true, "and the login event says so");
+    let old = app.browser();
+    old.set_cookie("custodian_session", &before);
+    assert_eq!(old.get("/api/v1/me").await.status(), StatusCode::UNAUTHORIZED);
+    // The new session still owes its second factor.
+    let me: serde_json::Value = browser.get("/api/v1/me").await.json().await.unwrap();
+    assert_eq!(me["second_factor"]["verified"], false);
 }

@@ -6,8 +6,7 @@ use crate::support::{Backend, TestApp};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serves_https_with_hsts() {
-    let cert =
-        rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let cert_file = dir.path().join("cert.pem");
     let key_file = dir.path().join("key.pem");
@@ -26,10 +25,7 @@ async fn serves_https_with_hsts() {
         .unwrap();
     let r = client.get(format!("{https}/healthz")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    assert!(r.headers()["strict-transport-security"]
-        .to_str()
-        .unwrap()
-        .contains("max-age="));
+    assert!(r.headers()["strict-transport-security"].to_str().unwrap().contains("max-age="));
     // Sign-in's flow cookie is Secure over TLS.
     let r = reqwest::Client::builder()
         .add_root_certificate(reqwest::Certificate::from_pem(cert.cert.pem().as_bytes()).unwrap())

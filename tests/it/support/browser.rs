@@ -78,12 +78,7 @@ impl Browser {
     }
 
     pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> Response {
-        self.client
-            .post(self.abs(path))
-            .form(fields)
-            .send()
-            .await
-            .expect("POST")
+        self.client.post(self.abs(path)).form(fields).send().await.expect("POST")
     }
 
     /// The value of one of the app's cookies.
@@ -99,30 +94,20 @@ impl Browser {
 
     pub fn set_cookie(&self, name: &str, value: &str) {
         let url: Url = self.base.parse().expect("base");
-        self.jar
-            .add_cookie_str(&format!("{name}={value}; Path=/"), &url);
+        self.jar.add_cookie_str(&format!("{name}={value}; Path=/"), &url);
     }
 
     /// `GET /auth/login`: returns the IdP authorization URL.
     pub async fn start_login(&self) -> String {
         let r = self.get("/auth/login").await;
-        assert_eq!(
-            r.status(),
-            StatusCode::SEE_OTHER,
-            "sign-in starts with a redirect to the IdP"
-        );
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "sign-in starts with a redirect to the IdP");
         location(&r)
     }
 
     /// Signs in at the IdP with `user` and returns the callback URL it redirects to.
     pub async fn idp_authorize(&self, auth_url: &str, user: &str) -> String {
         let mut current: Url = auth_url.parse().expect("auth url");
-        let mut response = self
-            .client
-            .get(current.clone())
-            .send()
-            .await
-            .expect("IdP authorize");
+        let mut response = self.client.get(current.clone()).send().await.expect("IdP authorize");
         for _ in 0..12 {
             if response.status().is_redirection() {
                 let next = current.join(&location(&response)).expect("join");
@@ -130,12 +115,7 @@ impl Browser {
                     return next.to_string();
                 }
                 current = next;
-                response = self
-                    .client
-                    .get(current.clone())
-                    .send()
-                    .await
-                    .expect("IdP hop");
+                response = self.client.get(current.clone()).send().await.expect("IdP hop");
                 continue;
             }
             let status = response.status();
@@ -166,12 +146,7 @@ impl Browser {
         let auth = self.start_login().await;
         let callback = self.idp_authorize(&auth, user).await;
         let r = self.finish_login(&callback).await;
-        assert_eq!(
-            r.status(),
-            StatusCode::SEE_OTHER,
-            "sign-in completes: {:?}",
-            r.text().await
-        );
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "sign-in completes: {:?}", r.text().await);
         assert_eq!(location(&r), "/auth/mfa");
     }
 }

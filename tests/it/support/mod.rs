@@ -38,8 +38,9 @@ pub fn issuer() -> String {
 }
 
 fn postgres_admin_url() -> String {
-    std::env::var("CUSTODIAN_TEST_DATABASE_URL")
-        .expect("CUSTODIAN_TEST_DATABASE_URL is not set: run the suite with scripts/test, which starts PostgreSQL")
+    std::env::var("CUSTODIAN_TEST_DATABASE_URL").expect(
+        "CUSTODIAN_TEST_DATABASE_URL is not set: run the suite with scripts/test, which starts PostgreSQL",
+    )
 }
 
 /// A fresh database URL for one test.
@@ -49,9 +50,7 @@ async fn fresh_database(backend: Backend, dir: &std::path::Path) -> String {
         Backend::Postgres => {
             let admin = postgres_admin_url();
             let name = format!("t_{}", uuid::Uuid::new_v4().simple());
-            let mut conn = sqlx::PgConnection::connect(&admin)
-                .await
-                .expect("connect to test PostgreSQL");
+            let mut conn = sqlx::PgConnection::connect(&admin).await.expect("connect to test PostgreSQL");
             sqlx::query(&format!("CREATE DATABASE {name}"))
                 .execute(&mut conn)
                 .await
@@ -71,28 +70,17 @@ pub fn random_key() -> String {
 
 /// A configuration pointing at the test peers.
 pub fn test_config(database_url: String, data_dir: &std::path::Path) -> Config {
-    let mut config = Config {
-        data_dir: data_dir.to_owned(),
-        ..Config::default()
-    };
+    let mut config = Config { data_dir: data_dir.to_owned(), ..Config::default() };
     config.database.url = Some(DatabaseUrl::new(database_url));
     config.http.cookie_secure = false;
     config.oidc.issuer_url = Some(issuer());
     config.oidc.client_id = Some(CLIENT_ID.into());
     config.oidc.client_secret = Some(Secret::new(CLIENT_SECRET.into()));
-    config.oidc.scopes = vec![
-        "openid".into(),
-        "email".into(),
-        "profile".into(),
-        "groups".into(),
-    ];
+    config.oidc.scopes = vec!["openid".into(), "email".into(), "profile".into(), "groups".into()];
     config.oidc.redirect_url = Some(REDIRECT_URI.parse().expect("url"));
     config.oidc.post_logout_redirect_url = Some("https://custodian.test/".parse().expect("url"));
     config.keys.active = Some("k1".into());
-    config
-        .keys
-        .ring
-        .insert("k1".into(), Secret::new(random_key()));
+    config.keys.ring.insert("k1".into(), Secret::new(random_key()));
     config
 }
 
@@ -118,27 +106,14 @@ impl TestApp {
         config.validate().expect("test configuration is valid");
         let clock = ManualClock::starting_now();
         let shared: SharedClock = Arc::new(clock.clone());
-        let state = custodian::app::build_state(config, shared)
-            .await
-            .expect("build app state");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
+        let state = custodian::app::build_state(config, shared).await.expect("build app state");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let serve_state = state.clone();
         let server = tokio::spawn(async move {
-            custodian::app::serve(serve_state, listener, std::future::pending())
-                .await
-                .expect("server");
+            custodian::app::serve(serve_state, listener, std::future::pending()).await.expect("server");
         });
-        TestApp {
-            base,
-            state,
-            clock,
-            backend,
-            _dir: dir,
-            _server: server,
-        }
+        TestApp { base, state, clock, backend, _dir: dir, _server: server }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -151,22 +126,11 @@ impl TestApp {
 
     /// Every audit event so far, as JSON.
     pub async fn events(&self) -> Vec<serde_json::Value> {
-        self.state
-            .journal
-            .all()
-            .await
-            .expect("read audit")
-            .into_iter()
-            .map(|(_, e)| e)
-            .collect()
+        self.state.journal.all().await.expect("read audit").into_iter().map(|(_, e)| e).collect()
     }
 
     pub async fn events_of(&self, action: &str) -> Vec<serde_json::Value> {
-        self.events()
-            .await
-            .into_iter()
-            .filter(|e| e["action"] == action)
-            .collect()
+        self.events().await.into_iter().filter(|e| e["action"] == action).collect()
     }
 
     pub async fn count(&self, table: &str) -> i64 {
@@ -179,18 +143,9 @@ impl TestApp {
 
     /// The TOTP code for `secret` at the app's clock, `offset_steps` from now.
     pub fn totp(&self, secret_base32: &str, offset_steps: i64) -> String {
-        let secret = totp_rs::Secret::Encoded(secret_base32.to_owned())
-            .to_bytes()
-            .expect("base32");
-        let totp = totp_rs::TOTP::new_unchecked(
-            totp_rs::Algorithm::SHA1,
-            6,
-            1,
-            30,
-            secret,
-            None,
-            String::new(),
-        );
+        let secret = totp_rs::Secret::Encoded(secret_base32.to_owned()).to_bytes().expect("base32");
+        let totp =
+            totp_rs::TOTP::new_unchecked(totp_rs::Algorithm::SHA1, 6, 1, 30, secret, None, String::new());
         let now = custodian::clock::Clock::now(&self.clock).unix_seconds() as i64;
         totp.generate((now + offset_steps * 30) as u64)
     }
@@ -200,20 +155,11 @@ impl TestApp {
         let browser = self.browser();
         browser.sign_in(user).await;
         let page = browser.get_text("/auth/mfa").await;
-        let secret =
-            browser::between(&page, "<code class=\"secret\">", "</code>").expect("secret shown");
+        let secret = browser::between(&page, "<code class=\"secret\">", "</code>").expect("secret shown");
         let csrf = browser::csrf_of(&page);
-        let response = browser
-            .post_form(
-                "/auth/mfa/enroll",
-                &[("csrf", &csrf), ("code", &self.totp(&secret, 0))],
-            )
-            .await;
-        assert_eq!(
-            response.status(),
-            200,
-            "enrollment with a correct code succeeds"
-        );
+        let response =
+            browser.post_form("/auth/mfa/enroll", &[("csrf", &csrf), ("code", &self.totp(&secret, 0))]).await;
+        assert_eq!(response.status(), 200, "enrollment with a correct code succeeds");
         let page = response.text().await.expect("text");
         let codes = browser::all_between(&page, "<li><code>", "</code></li>");
         (browser, secret, codes)
@@ -245,20 +191,16 @@ macro_rules! on_both_backends {
 pub async fn mint_id_token(client_id: &str, client_secret: &str, nonce: &str) -> String {
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use sha2::Digest;
-    let discovery: serde_json::Value =
-        reqwest::get(format!("{}/.well-known/openid-configuration", issuer()))
-            .await
-            .expect("discovery")
-            .json()
-            .await
-            .expect("discovery json");
+    let discovery: serde_json::Value = reqwest::get(format!("{}/.well-known/openid-configuration", issuer()))
+        .await
+        .expect("discovery")
+        .json()
+        .await
+        .expect("discovery json");
     let verifier = random_key().replace(['+', '/', '='], "x");
     let challenge = URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()));
-    let mut auth: url::Url = discovery["authorization_endpoint"]
-        .as_str()
-        .expect("auth endpoint")
-        .parse()
-        .expect("url");
+    let mut auth: url::Url =
+        discovery["authorization_endpoint"].as_str().expect("auth endpoint").parse().expect("url");
     auth.query_pairs_mut()
         .append_pair("client_id", client_id)
         .append_pair("response_type", "code")
@@ -277,11 +219,7 @@ pub async fn mint_id_token(client_id: &str, client_secret: &str, nonce: &str) ->
         .map(|(_, v)| v.into_owned())
         .expect("code");
     let tokens: serde_json::Value = reqwest::Client::new()
-        .post(
-            discovery["token_endpoint"]
-                .as_str()
-                .expect("token endpoint"),
-        )
+        .post(discovery["token_endpoint"].as_str().expect("token endpoint"))
         .basic_auth(client_id, Some(client_secret))
         .form(&[
             ("grant_type", "authorization_code"),
