@@ -23,7 +23,8 @@ pub async fn build_state(config: Config, clock: SharedClock) -> anyhow::Result<A
         .await
         .context("cannot open the database")?;
     db.migrate().await.context("cannot apply database migrations")?;
-    let journal = Journal::new(db.clone(), clock.clone());
+    let journal =
+        Journal::start(db.clone(), clock.clone(), &config).await.context("cannot start the audit journal")?;
     let sessions = Sessions::new(db.clone(), clock.clone(), &config.session);
     let mfa = Mfa::new(db.clone(), clock.clone(), keys, config.mfa.clone());
     let oidc = Arc::new(Oidc::new(config.oidc.clone(), clock.clone())?);

@@ -50,6 +50,11 @@ pub enum Command {
         #[command(subcommand)]
         command: UsersCommand,
     },
+    /// The tamper-evident audit journal.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Manage encryption keys.
     Keys {
         #[command(subcommand)]
@@ -69,6 +74,35 @@ pub enum UsersCommand {
     ResetMfa {
         /// User id or email address.
         user: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Print the public key that verifies checkpoints (give it to auditors).
+    Key,
+    /// Recompute the journal and check every signed checkpoint.
+    Verify {
+        /// Public key (base64); default: the configured signing key's.
+        #[arg(long)]
+        key: Option<String>,
+        /// Checkpoints kept outside the database; default: the configured checkpoint file, if present.
+        #[arg(long, value_name = "FILE")]
+        checkpoints: Option<PathBuf>,
+    },
+    /// Write a proof that event SEQ is in the journal (the event, an inclusion proof, a signed checkpoint).
+    Prove {
+        seq: u64,
+        /// Output file (default: standard output).
+        #[arg(long, short, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Check a proof bundle offline.
+    VerifyProof {
+        file: PathBuf,
+        /// The journal's public key (base64, from `custodian audit key`).
+        #[arg(long)]
+        key: String,
     },
 }
 
@@ -108,6 +142,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             eprintln!("migrations are current");
             Ok(ExitCode::SUCCESS)
         }
+        Command::Audit { command } => audit_command(command, &overrides).await,
         Command::Users { command: UsersCommand::ResetMfa { user } } => {
             let config = Config::load(&overrides)?;
             let state = app::build_state(config, clock()).await?;
@@ -144,8 +179,103 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     let scheme = if tls { "https" } else { "http" };
     tracing::info!(address = %listener.local_addr()?, "custodian listening on {scheme}://{}", listener.local_addr()?);
     let db = state.db.clone();
+    let journal = state.journal.clone();
     app::serve(state, listener, app::shutdown_signal()).await?;
+    if let Err(e) = journal.checkpoint_now().await {
+        tracing::error!(error = %e, "cannot sign the final audit checkpoint");
+    }
     db.close().await;
     tracing::info!("custodian stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+async fn audit_command(command: AuditCommand, overrides: &Overrides) -> anyhow::Result<ExitCode> {
+    use crate::audit::{checkpoint, verify, CheckpointSigner};
+    if let AuditCommand::VerifyProof { file, key } = &command {
+        // Offline: needs no configuration, only the bundle and the public key.
+        let key = checkpoint::parse_public_key(key)?;
+        let text =
+            std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+        let bundle: verify::ProofBundle = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a proof bundle", file.display()))?;
+        return Ok(match verify::verify_proof(&bundle, &key) {
+            Ok(()) => {
+                println!(
+                    "VALID: event {} is in the journal of {} events signed at {} (key {})",
+                    bundle.seq,
+                    bundle.checkpoint.tree_size,
+                    crate::clock::Timestamp(bundle.checkpoint.time).rfc3339(),
+                    bundle.checkpoint.key_id
+                );
+                ExitCode::SUCCESS
+            }
+            Err(why) => {
+                println!("INVALID: {why}");
+                ExitCode::from(1)
+            }
+        });
+    }
+    let config = Config::load(overrides)?;
+    let signer = CheckpointSigner::from_config(&config.audit)?;
+    if let AuditCommand::Key = command {
+        println!("{}", signer.public_key_base64());
+        eprintln!("key id {}", signer.key_id());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let db = crate::storage::Db::connect(&config.database_url(), 2).await?;
+    db.check_ready().await.context("the database is not ready (run `custodian migrate`)")?;
+    match command {
+        AuditCommand::Verify { key, checkpoints } => {
+            let key = match key {
+                Some(k) => checkpoint::parse_public_key(&k)?,
+                None => signer.public_key(),
+            };
+            let external = match checkpoints {
+                Some(path) => verify::read_checkpoint_file(&path).map_err(anyhow::Error::msg)?,
+                None if config.checkpoint_file().exists() => {
+                    verify::read_checkpoint_file(&config.checkpoint_file()).map_err(anyhow::Error::msg)?
+                }
+                None => Vec::new(),
+            };
+            let bar = indicatif::ProgressBar::new(0);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} events {per_sec} {eta}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            let report = verify::verify(&db, &key, &external, |done, total| {
+                bar.set_length(total);
+                bar.set_position(done);
+            })
+            .await?;
+            bar.finish_and_clear();
+            println!(
+                "{} events, {} signed checkpoints, verified through event {}, {} event(s) after the newest checkpoint",
+                report.events, report.checkpoints, report.verified_through, report.unsigned_tail
+            );
+            Ok(match report.finding {
+                None => {
+                    println!("VERIFIED: the journal is complete and unaltered");
+                    ExitCode::SUCCESS
+                }
+                Some(f) => {
+                    println!("FAILED at event {}: {}", f.seq, f.problem);
+                    ExitCode::from(1)
+                }
+            })
+        }
+        AuditCommand::Prove { seq, out } => {
+            let bundle = verify::prove(&db, seq).await.map_err(anyhow::Error::msg)?;
+            let json = serde_json::to_string_pretty(&bundle)?;
+            match out {
+                Some(path) => {
+                    std::fs::write(&path, json)
+                        .with_context(|| format!("cannot write {}", path.display()))?;
+                    eprintln!("proof for event {seq} written to {}", path.display());
+                }
+                None => println!("{json}"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        AuditCommand::Key | AuditCommand::VerifyProof { .. } => Ok(ExitCode::SUCCESS),
+    }
 }

@@ -52,6 +52,7 @@ pub struct Config {
     pub session: SessionConfig,
     pub mfa: MfaConfig,
     pub keys: KeyRingConfig,
+    pub audit: AuditConfig,
 }
 
 impl Default for Config {
@@ -67,6 +68,7 @@ impl Default for Config {
             session: SessionConfig::default(),
             mfa: MfaConfig::default(),
             keys: KeyRingConfig::default(),
+            audit: AuditConfig::default(),
         }
     }
 }
@@ -289,6 +291,47 @@ pub struct KeyRingConfig {
     pub ring_files: BTreeMap<String, PathBuf>,
 }
 
+/// The tamper-evident audit journal.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// Ed25519 checkpoint signing key: base64 of 32 random bytes. Keep it in a
+    /// file outside the database (`signing_key_file`).
+    pub signing_key: Option<Secret>,
+    #[serde(skip_serializing)]
+    pub signing_key_file: Option<PathBuf>,
+    /// Sign a checkpoint at least every this many events...
+    pub checkpoint_every: u64,
+    /// ...and at least this often while events arrive.
+    #[serde(with = "humantime_serde")]
+    pub checkpoint_interval: Duration,
+    /// Every signed checkpoint is also appended here, a copy outside the
+    /// database. Empty: `<data_dir>/audit-checkpoints.jsonl`.
+    pub checkpoint_file: Option<PathBuf>,
+    /// An event not committed within this bound refuses its action (503).
+    #[serde(with = "humantime_serde")]
+    pub write_timeout: Duration,
+    /// Most events committed in one transaction (group commit).
+    pub max_batch: usize,
+    /// Directory groups whose members may read and export the journal.
+    pub auditor_groups: Vec<String>,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            signing_key: None,
+            signing_key_file: None,
+            checkpoint_every: 1000,
+            checkpoint_interval: Duration::from_secs(10),
+            checkpoint_file: None,
+            write_timeout: Duration::from_secs(2),
+            max_batch: 1024,
+            auditor_groups: Vec::new(),
+        }
+    }
+}
+
 /// Command-line values that override every other layer.
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
@@ -333,6 +376,9 @@ impl Config {
         }
         if let Some(path) = self.oidc.client_secret_file.take() {
             self.oidc.client_secret = Some(Secret::new(read_secret_file("oidc.client_secret_file", &path)?));
+        }
+        if let Some(path) = self.audit.signing_key_file.take() {
+            self.audit.signing_key = Some(Secret::new(read_secret_file("audit.signing_key_file", &path)?));
         }
         for (id, path) in std::mem::take(&mut self.keys.ring_files) {
             let value = read_secret_file(&format!("keys.ring_files.{id}"), &path)?;
@@ -404,6 +450,15 @@ impl Config {
         if let Err(e) = crate::vault::KeyRing::from_config(&self.keys) {
             problems.push(e.to_string());
         }
+        if let Err(e) = crate::audit::CheckpointSigner::from_config(&self.audit) {
+            problems.push(e.to_string());
+        }
+        if self.audit.checkpoint_every == 0 || self.audit.max_batch == 0 {
+            problems.push("audit.checkpoint_every and audit.max_batch must be at least 1".to_owned());
+        }
+        if self.audit.write_timeout.is_zero() || self.audit.checkpoint_interval.is_zero() {
+            problems.push("audit.write_timeout and audit.checkpoint_interval must be positive".to_owned());
+        }
         if problems.is_empty() {
             Ok(())
         } else {
@@ -417,6 +472,10 @@ impl Config {
             Some(url) => url.expose().to_owned(),
             None => format!("sqlite://{}?mode=rwc", self.data_dir.join("custodian.db").display()),
         }
+    }
+
+    pub fn checkpoint_file(&self) -> PathBuf {
+        self.audit.checkpoint_file.clone().unwrap_or_else(|| self.data_dir.join("audit-checkpoints.jsonl"))
     }
 
     /// The effective configuration as TOML, with every secret masked.

@@ -24,11 +24,28 @@ pub struct Actor {
     pub mfa_at: Option<Timestamp>,
 }
 
+/// What an action was aimed at.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Target {
+    pub platform: Option<String>,
+    pub account: Option<String>,
+    pub object_id: Option<String>,
+}
+
+/// What happened at the platform, once an allowed action ran.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Outcome {
+    pub platform_status: Option<u16>,
+    pub object_id: Option<String>,
+    pub error: Option<String>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Decision {
     Allowed,
     Denied,
+    Held,
 }
 
 impl Decision {
@@ -36,6 +53,16 @@ impl Decision {
         match self {
             Decision::Allowed => "allowed",
             Decision::Denied => "denied",
+            Decision::Held => "held",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Decision> {
+        match s {
+            "allowed" => Some(Decision::Allowed),
+            "denied" => Some(Decision::Denied),
+            "held" => Some(Decision::Held),
+            _ => None,
         }
     }
 }
@@ -82,6 +109,10 @@ pub enum EventKind {
     Logout,
     /// `auth.session.expire`
     SessionExpired { reason: SessionEnd },
+    /// `audit.read`: someone searched the journal (reading it is access to possible PHI).
+    AuditRead { query: String, returned: usize, format: String },
+    /// `audit.read`, refused (the caller is not an auditor).
+    AuditReadDenied { query: String },
 }
 
 impl EventKind {
@@ -95,40 +126,55 @@ impl EventKind {
             EventKind::MfaReset { .. } => "auth.mfa.reset",
             EventKind::Logout => "auth.logout",
             EventKind::SessionExpired { .. } => "auth.session.expire",
+            EventKind::AuditRead { .. } | EventKind::AuditReadDenied { .. } => "audit.read",
         }
     }
 
     pub fn decision(&self) -> Decision {
         match self {
-            EventKind::LoginFailed { .. } | EventKind::MfaFailed { .. } | EventKind::MfaLocked { .. } => {
-                Decision::Denied
-            }
+            EventKind::LoginFailed { .. }
+            | EventKind::MfaFailed { .. }
+            | EventKind::MfaLocked { .. }
+            | EventKind::AuditReadDenied { .. } => Decision::Denied,
             _ => Decision::Allowed,
         }
     }
 }
 
+/// One journal entry. Field order is the serialization order, and the
+/// serialized bytes are the Merkle leaf: never reorder fields of a released
+/// version.
 #[derive(Debug, Clone, Serialize)]
 pub struct Event {
+    /// Gap-free position in the journal, assigned by the writer.
+    pub seq: u64,
     pub event_id: String,
     pub time: Timestamp,
     pub action: &'static str,
     pub decision: Decision,
     pub request: RequestMeta,
     pub actor: Actor,
+    pub target: Option<Target>,
+    /// The policies behind the decision.
+    pub policy_ids: Vec<String>,
     pub kind: EventKind,
+    pub outcome: Option<Outcome>,
 }
 
 impl Event {
     pub fn new(time: Timestamp, meta: &RequestMeta, actor: Actor, kind: EventKind) -> Event {
         Event {
+            seq: 0,
             event_id: uuid::Uuid::now_v7().to_string(),
             time,
             action: kind.action(),
             decision: kind.decision(),
             request: meta.clone(),
             actor,
+            target: None,
+            policy_ids: Vec::new(),
             kind,
+            outcome: None,
         }
     }
 }

@@ -16,3 +16,9 @@ pub enum DirectoryRefusal {
 pub fn admit_sign_in(_identity: &VerifiedIdentity) -> Result<(), DirectoryRefusal> {
     Ok(())
 }
+
+/// Whether the user may read the audit journal: a member of a configured
+/// auditor group (until roles come from the directory and policy).
+pub fn is_auditor(groups: &[String], auditor_groups: &[String]) -> bool {
+    groups.iter().any(|g| auditor_groups.contains(g))
+}

@@ -26,6 +26,7 @@ pub enum Problem {
     MfaLocked,
     AlreadyEnrolled,
     AuditUnavailable,
+    NotAuditor,
     Internal,
 }
 
@@ -100,6 +101,12 @@ impl Problem {
                 "mfa_already_enrolled",
                 "A second factor is already enrolled.".into(),
                 "Verify with your authenticator app at /auth/mfa.",
+            ),
+            NotAuditor => (
+                StatusCode::FORBIDDEN,
+                "not_auditor",
+                "Only auditors may read the audit journal. This attempt was recorded.".into(),
+                "Ask your Custodian administrator for auditor access if your role needs it.",
             ),
             AuditUnavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,

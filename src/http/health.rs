@@ -1,5 +1,5 @@
 //! `/healthz` (the process is up) and `/readyz` (the database is reachable
-//! and its schema current).
+//! and its schema current, and the audit journal writable).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -15,6 +15,12 @@ pub async fn healthz() -> Json<Value> {
 
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     match state.db.check_ready().await {
+        Ok(()) if !state.journal.is_healthy() => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(
+                json!({ "status": "unavailable", "reason": "the audit journal cannot be written; audited actions are refused" }),
+            ),
+        ),
         Ok(()) => (StatusCode::OK, Json(json!({ "status": "ready" }))),
         Err(e) => {
             tracing::warn!(error = %e, "not ready");

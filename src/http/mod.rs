@@ -4,6 +4,7 @@
 //! that knows status codes and HTML. Handlers are thin.
 
 mod api;
+mod audit_api;
 mod auth;
 pub mod error;
 pub mod extract;
@@ -66,6 +67,7 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/mfa/verify", post(auth::verify))
         .route("/auth/logout", post(auth::logout))
         .route("/api/v1/me", get(api::me))
+        .route("/api/v1/audit/events", get(audit_api::events))
         .fallback(auth::not_found)
         .layer(middleware::from_fn_with_state(state.clone(), extract::csrf_guard))
         .with_state(state);

@@ -37,12 +37,15 @@ redirect_url = "http://127.0.0.1:8080/auth/callback"
 active = "k1"
 [keys.ring]
 k1 = "{key}"
+[audit]
+signing_key = "{signing}"
 {extra}
 "#,
             data = dir.join("data").display(),
             issuer = issuer(),
             secret = secret_file.display(),
             key = random_key(),
+            signing = random_key(),
         ),
     )
     .unwrap();

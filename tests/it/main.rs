@@ -14,6 +14,7 @@ mod support;
 mod audit;
 mod cli;
 mod http_base;
+mod journal;
 mod mfa;
 mod sessions;
 mod sign_in;

@@ -81,6 +81,8 @@ pub fn test_config(database_url: String, data_dir: &std::path::Path) -> Config {
     config.oidc.post_logout_redirect_url = Some("https://custodian.test/".parse().expect("url"));
     config.keys.active = Some("k1".into());
     config.keys.ring.insert("k1".into(), Secret::new(random_key()));
+    config.audit.signing_key = Some(Secret::new(random_key()));
+    config.audit.auditor_groups = vec!["security-auditors".into()];
     config
 }
 

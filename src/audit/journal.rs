@@ -1,0 +1,424 @@
+//! The journal writer: one task appends every event, in order, with group
+//! commit. Callers send their event and wait for the commit of the batch
+//! that carries it; nothing audited proceeds before that (fail closed: a
+//! failed or slow write is an error the caller must turn into a refusal).
+//!
+//! ```text
+//!  record() ──► channel ──► writer: take a batch ─► assign seq ─► one INSERT transaction
+//!     ▲                                   │                           │
+//!     └──────────── Recorded / error ◄────┴── update Merkle frontier ◄─┘
+//!                                          └─► every N events or T seconds: signed checkpoint
+//! ```
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::Row;
+use tokio::io::AsyncWriteExt;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::audit::checkpoint::{Checkpoint, CheckpointSigner};
+use crate::audit::merkle::{self, Frontier};
+use crate::audit::{Actor, AuditError, Event, EventKind, RequestMeta};
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::storage::Db;
+
+/// Rows per INSERT statement (well under both backends' parameter limits).
+const ROWS_PER_STATEMENT: usize = 256;
+const CHANNEL_CAPACITY: usize = 65_536;
+
+/// A recorded event's identity, returned to callers that report it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Recorded {
+    pub seq: u64,
+    pub event_id: String,
+}
+
+type Reply = oneshot::Sender<Result<Recorded, AuditError>>;
+/// An event waiting for its batch, and where to send its result.
+type Append = (Box<Event>, Reply);
+
+enum Command {
+    Append(Box<Event>, Reply),
+    Checkpoint(oneshot::Sender<Result<Option<Checkpoint>, AuditError>>),
+}
+
+#[derive(Clone)]
+pub struct Journal {
+    tx: mpsc::Sender<Command>,
+    clock: SharedClock,
+    timeout: Duration,
+    healthy: Arc<AtomicBool>,
+    db: Db,
+}
+
+impl Journal {
+    /// Loads the journal's state and starts its writer task.
+    pub async fn start(db: Db, clock: SharedClock, config: &Config) -> Result<Journal, AuditError> {
+        let signer = CheckpointSigner::from_config(&config.audit)?;
+        adopt_unhashed_events(&db).await?;
+        let (frontier, last_checkpoint) = load_state(&db).await?;
+        let healthy = Arc::new(AtomicBool::new(true));
+        let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
+        let writer = Writer {
+            db: db.clone(),
+            clock: clock.clone(),
+            signer,
+            frontier,
+            last_checkpoint,
+            every: config.audit.checkpoint_every,
+            interval: config.audit.checkpoint_interval,
+            max_batch: config.audit.max_batch,
+            checkpoint_file: config.checkpoint_file(),
+            healthy: healthy.clone(),
+        };
+        tokio::spawn(writer.run(rx));
+        Ok(Journal { tx, clock, timeout: config.audit.write_timeout, healthy, db })
+    }
+
+    /// Appends the event; returns once it is committed, or an error if it
+    /// was not committed within the configured bound.
+    pub async fn record(
+        &self,
+        meta: &RequestMeta,
+        actor: Actor,
+        kind: EventKind,
+    ) -> Result<Recorded, AuditError> {
+        let event = Event::new(self.clock.now(), meta, actor, kind);
+        self.append(event).await
+    }
+
+    pub async fn append(&self, event: Event) -> Result<Recorded, AuditError> {
+        let (reply, wait) = oneshot::channel();
+        let send_and_wait = async {
+            self.tx
+                .send(Command::Append(Box::new(event), reply))
+                .await
+                .map_err(|_| AuditError::WriterStopped)?;
+            wait.await.map_err(|_| AuditError::WriterStopped)?
+        };
+        match tokio::time::timeout(self.timeout, send_and_wait).await {
+            Ok(result) => result,
+            Err(_) => {
+                self.healthy.store(false, Ordering::SeqCst);
+                Err(AuditError::Timeout(self.timeout))
+            }
+        }
+    }
+
+    /// Signs a checkpoint of everything written so far (at shutdown, and on demand).
+    pub async fn checkpoint_now(&self) -> Result<Option<Checkpoint>, AuditError> {
+        let (reply, wait) = oneshot::channel();
+        self.tx.send(Command::Checkpoint(reply)).await.map_err(|_| AuditError::WriterStopped)?;
+        wait.await.map_err(|_| AuditError::WriterStopped)?
+    }
+
+    /// False after a failed or slow write, until the next write succeeds.
+    pub fn is_healthy(&self) -> bool {
+        self.healthy.load(Ordering::SeqCst)
+    }
+
+    /// Every event in order, for tests and tools.
+    pub async fn all(&self) -> Result<Vec<(i64, serde_json::Value)>, AuditError> {
+        let rows: Vec<(i64, Option<String>)> =
+            sqlx::query_as("SELECT seq, body FROM audit_events ORDER BY seq")
+                .fetch_all(self.db.pool())
+                .await?;
+        rows.into_iter()
+            .filter_map(|(seq, body)| body.map(|b| (seq, b)))
+            .map(|(seq, body)| Ok((seq, serde_json::from_str(&body)?)))
+            .collect()
+    }
+}
+
+struct Writer {
+    db: Db,
+    clock: SharedClock,
+    signer: CheckpointSigner,
+    frontier: Frontier,
+    last_checkpoint: Option<Checkpoint>,
+    every: u64,
+    interval: Duration,
+    max_batch: usize,
+    checkpoint_file: PathBuf,
+    healthy: Arc<AtomicBool>,
+}
+
+struct Pending {
+    event: Box<Event>,
+    body: String,
+    leaf: merkle::Hash,
+    reply: Reply,
+}
+
+impl Writer {
+    async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
+        let mut tick = tokio::time::interval(self.interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let first = tokio::select! {
+                cmd = rx.recv() => match cmd {
+                    Some(cmd) => cmd,
+                    None => break,
+                },
+                _ = tick.tick() => {
+                    // Failures are logged inside; the next event or tick tries again.
+                    let _ = self.checkpoint_if_due(false).await;
+                    continue;
+                }
+            };
+            let mut appends = Vec::new();
+            let mut checkpoint_requests = Vec::new();
+            let mut next = Some(first);
+            while let Some(cmd) = next.take() {
+                match cmd {
+                    Command::Append(event, reply) => appends.push((event, reply)),
+                    Command::Checkpoint(reply) => checkpoint_requests.push(reply),
+                }
+                if appends.len() < self.max_batch {
+                    next = rx.try_recv().ok();
+                }
+            }
+            if !appends.is_empty() {
+                self.write_batch(appends).await;
+            }
+            if !checkpoint_requests.is_empty() {
+                let result = self.checkpoint_if_due(true).await;
+                for reply in checkpoint_requests {
+                    let _ = reply.send(result.clone().map_err(AuditError::Checkpoint));
+                }
+            } else {
+                // Failures are logged inside; the next event or tick tries again.
+                let _ = self.checkpoint_if_due(false).await;
+            }
+        }
+        // Every sender is gone: sign what was written.
+        let _ = self.checkpoint_if_due(true).await;
+    }
+
+    async fn write_batch(&mut self, appends: Vec<Append>) {
+        let mut pending = self.number(appends);
+        // A second attempt covers another writer on the same database (the
+        // command line while the server runs): re-read the head, renumber.
+        for attempt in 0..2 {
+            match insert(&self.db, &pending).await {
+                Ok(()) => {
+                    self.healthy.store(true, Ordering::SeqCst);
+                    for p in pending {
+                        self.frontier.push(p.leaf);
+                        let _ = p.reply.send(Ok(Recorded { seq: p.event.seq, event_id: p.event.event_id }));
+                        // At least every N events, even inside one large batch.
+                        if self.frontier.size() - self.last_checkpoint_size() >= self.every {
+                            let _ = self.sign_checkpoint().await;
+                        }
+                    }
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, events = pending.len(), attempt, "audit journal write failed");
+                    // The outcome of a failed commit is uncertain: re-read the state.
+                    match load_state(&self.db).await {
+                        Ok((frontier, last)) => {
+                            self.frontier = frontier;
+                            self.last_checkpoint = last;
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %e, "cannot re-read the audit journal state");
+                            break;
+                        }
+                    }
+                    let appends = pending.into_iter().map(|p| (p.event, p.reply)).collect();
+                    pending = self.number(appends);
+                }
+            }
+        }
+        self.healthy.store(false, Ordering::SeqCst);
+        tracing::error!(events = pending.len(), "audit journal write failed; refusing the audited actions");
+        for p in pending {
+            let _ = p.reply.send(Err(AuditError::WriteFailed));
+        }
+    }
+
+    /// Assigns sequence numbers after the current head and encodes each event.
+    fn number(&self, appends: Vec<Append>) -> Vec<Pending> {
+        let start = self.frontier.size() + 1;
+        let mut pending: Vec<Pending> = Vec::with_capacity(appends.len());
+        for (mut event, reply) in appends {
+            // Numbered as encoded, so sequence numbers stay gap-free.
+            event.seq = start + pending.len() as u64;
+            match serde_json::to_string(&event) {
+                Ok(body) => {
+                    let leaf = merkle::leaf_hash(body.as_bytes());
+                    pending.push(Pending { event, body, leaf, reply });
+                }
+                Err(e) => {
+                    let _ = reply.send(Err(AuditError::Encode(e)));
+                }
+            }
+        }
+        pending
+    }
+
+    /// Signs a checkpoint when N events or T seconds have passed since the
+    /// last one (or when forced), if anything new was written.
+    async fn checkpoint_if_due(&mut self, force: bool) -> Result<Option<Checkpoint>, String> {
+        let size = self.frontier.size();
+        let now = self.clock.now().millis();
+        let (last_size, last_time) =
+            self.last_checkpoint.as_ref().map(|c| (c.tree_size, c.time)).unwrap_or((0, 0));
+        if size == last_size {
+            return Ok(self.last_checkpoint.clone());
+        }
+        let interval_ms = i64::try_from(self.interval.as_millis()).unwrap_or(i64::MAX);
+        if !force && size - last_size < self.every && now - last_time < interval_ms {
+            return Ok(None);
+        }
+        self.sign_checkpoint().await.map(Some)
+    }
+
+    fn last_checkpoint_size(&self) -> u64 {
+        self.last_checkpoint.as_ref().map(|c| c.tree_size).unwrap_or(0)
+    }
+
+    /// Signs the current tree head, stores it, and copies it outside the database.
+    async fn sign_checkpoint(&mut self) -> Result<Checkpoint, String> {
+        let checkpoint =
+            self.signer.sign(self.frontier.size(), &self.frontier.root(), self.clock.now().millis());
+        let stored = sqlx::query(
+            "INSERT INTO audit_checkpoints (tree_size, root_hash, time, key_id, signature) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(i64::try_from(checkpoint.tree_size).unwrap_or(i64::MAX))
+        .bind(&checkpoint.root_hash)
+        .bind(checkpoint.time)
+        .bind(&checkpoint.key_id)
+        .bind(&checkpoint.signature)
+        .execute(self.db.pool())
+        .await;
+        if let Err(e) = stored {
+            tracing::error!(error = %e, "cannot store an audit checkpoint");
+            return Err("the audit checkpoint could not be stored".to_owned());
+        }
+        if let Err(e) = append_line(&self.checkpoint_file, &checkpoint).await {
+            tracing::error!(error = %e, file = %self.checkpoint_file.display(), "cannot copy an audit checkpoint outside the database");
+        }
+        self.last_checkpoint = Some(checkpoint.clone());
+        Ok(checkpoint)
+    }
+}
+
+async fn insert(db: &Db, pending: &[Pending]) -> Result<(), sqlx::Error> {
+    let mut tx = db.pool().begin().await?;
+    for chunk in pending.chunks(ROWS_PER_STATEMENT) {
+        let mut sql = String::from(
+            "INSERT INTO audit_events (seq, event_id, time, action, user_id, decision, body, leaf_hash, account, request_id) VALUES ",
+        );
+        for i in 0..chunk.len() {
+            let b = i * 10;
+            if i > 0 {
+                sql.push(',');
+            }
+            sql.push_str(&format!(
+                "(${},${},${},${},${},${},${},${},${},${})",
+                b + 1,
+                b + 2,
+                b + 3,
+                b + 4,
+                b + 5,
+                b + 6,
+                b + 7,
+                b + 8,
+                b + 9,
+                b + 10
+            ));
+        }
+        let mut query = sqlx::query(&sql);
+        for p in chunk {
+            let e = &p.event;
+            query = query
+                .bind(i64::try_from(e.seq).unwrap_or(i64::MAX))
+                .bind(&e.event_id)
+                .bind(e.time.millis())
+                .bind(e.action)
+                .bind(e.actor.user_id.clone())
+                .bind(e.decision.as_str())
+                .bind(&p.body)
+                .bind(merkle::to_hex(&p.leaf))
+                .bind(e.target.as_ref().and_then(|t| t.account.clone()))
+                .bind(e.request.request_id.clone());
+        }
+        query.execute(&mut *tx).await?;
+    }
+    tx.commit().await
+}
+
+async fn append_line(path: &PathBuf, checkpoint: &Checkpoint) -> std::io::Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        tokio::fs::create_dir_all(parent).await?;
+    }
+    let mut line = serde_json::to_string(checkpoint).map_err(std::io::Error::other)?;
+    line.push('\n');
+    let mut file = tokio::fs::OpenOptions::new().create(true).append(true).open(path).await?;
+    file.write_all(line.as_bytes()).await?;
+    file.sync_data().await
+}
+
+/// Events written before the journal existed get their sequence number in
+/// their body and their leaf hash, once, at start-up.
+async fn adopt_unhashed_events(db: &Db) -> Result<(), AuditError> {
+    let rows = sqlx::query("SELECT seq, body FROM audit_events WHERE leaf_hash IS NULL ORDER BY seq")
+        .fetch_all(db.pool())
+        .await?;
+    for row in rows {
+        let seq: i64 = row.try_get("seq")?;
+        let body: String = row.try_get("body")?;
+        let mut value: serde_json::Value = serde_json::from_str(&body)?;
+        if let Some(obj) = value.as_object_mut() {
+            obj.insert("seq".to_owned(), serde_json::json!(seq));
+        }
+        let body = serde_json::to_string(&value)?;
+        sqlx::query("UPDATE audit_events SET body = $1, leaf_hash = $2 WHERE seq = $3")
+            .bind(&body)
+            .bind(merkle::to_hex(&merkle::leaf_hash(body.as_bytes())))
+            .bind(seq)
+            .execute(db.pool())
+            .await?;
+    }
+    Ok(())
+}
+
+/// The Merkle frontier over every stored leaf, and the newest checkpoint.
+async fn load_state(db: &Db) -> Result<(Frontier, Option<Checkpoint>), AuditError> {
+    let mut frontier = Frontier::new();
+    let mut after = 0i64;
+    loop {
+        let rows: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT seq, leaf_hash FROM audit_events WHERE seq > $1 AND leaf_hash IS NOT NULL ORDER BY seq LIMIT 50000",
+        )
+        .bind(after)
+        .fetch_all(db.pool())
+        .await?;
+        let Some(last) = rows.last() else { break };
+        after = last.0;
+        for (_, leaf) in &rows {
+            frontier.push(merkle::from_hex(leaf).map_err(|e| AuditError::Corrupt(e.to_string()))?);
+        }
+    }
+    let checkpoint = crate::storage::optional(
+        sqlx::query_as::<_, (i64, String, i64, String, String)>(
+            "SELECT tree_size, root_hash, time, key_id, signature FROM audit_checkpoints ORDER BY tree_size DESC LIMIT 1",
+        )
+        .fetch_one(db.pool())
+        .await,
+    )?
+    .map(|(size, root_hash, time, key_id, signature)| Checkpoint {
+        tree_size: u64::try_from(size).unwrap_or(0),
+        root_hash,
+        time,
+        key_id,
+        signature,
+    });
+    Ok((frontier, checkpoint))
+}

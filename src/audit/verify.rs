@@ -1,0 +1,303 @@
+//! Verification and proofs, for `custodian audit verify`, `prove` and
+//! `verify-proof`.
+//!
+//! `verify` recomputes every leaf from the stored event, checks that
+//! sequence numbers are gap-free and that each event sits where its body
+//! says, rebuilds the Merkle tree, and checks every checkpoint: its root at
+//! its size, its signature, and that it extends the one before. It reports
+//! the first bad sequence number it can name.
+
+use ed25519_dalek::VerifyingKey;
+use serde::{Deserialize, Serialize};
+
+use crate::audit::checkpoint::Checkpoint;
+use crate::audit::merkle::{self, Frontier, Hash};
+use crate::audit::AuditError;
+use crate::storage::Db;
+
+const PAGE: i64 = 10_000;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// The first sequence number that cannot be trusted.
+    pub seq: u64,
+    pub problem: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub events: u64,
+    pub checkpoints: u64,
+    /// Events covered by a verified signed checkpoint.
+    pub verified_through: u64,
+    /// Events written after the newest checkpoint (verified for order and
+    /// hashes, but not yet signed).
+    pub unsigned_tail: u64,
+    pub finding: Option<Finding>,
+}
+
+impl Report {
+    pub fn ok(&self) -> bool {
+        self.finding.is_none()
+    }
+}
+
+async fn load_checkpoints(db: &Db) -> Result<Vec<Checkpoint>, AuditError> {
+    let rows: Vec<(i64, String, i64, String, String)> = sqlx::query_as(
+        "SELECT tree_size, root_hash, time, key_id, signature FROM audit_checkpoints ORDER BY tree_size",
+    )
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(size, root_hash, time, key_id, signature)| Checkpoint {
+            tree_size: u64::try_from(size).unwrap_or(0),
+            root_hash,
+            time,
+            key_id,
+            signature,
+        })
+        .collect())
+}
+
+/// Reads checkpoints copied outside the database (one JSON object a line).
+pub fn read_checkpoint_file(path: &std::path::Path) -> Result<Vec<Checkpoint>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .enumerate()
+        .map(|(i, l)| serde_json::from_str(l).map_err(|e| format!("{} line {}: {e}", path.display(), i + 1)))
+        .collect()
+}
+
+/// Verifies the whole journal. `external` are checkpoints kept outside the
+/// database; each must also be in the database and agree with it.
+/// `progress(done, total)` is called as events are checked.
+pub async fn verify(
+    db: &Db,
+    key: &VerifyingKey,
+    external: &[Checkpoint],
+    mut progress: impl FnMut(u64, u64),
+) -> Result<Report, AuditError> {
+    let checkpoints = load_checkpoints(db).await?;
+    let (total,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM audit_events").fetch_one(db.pool()).await?;
+    let total = u64::try_from(total).unwrap_or(0);
+    let mut report = Report {
+        events: 0,
+        checkpoints: checkpoints.len() as u64,
+        verified_through: 0,
+        unsigned_tail: 0,
+        finding: None,
+    };
+    let fail = |report: &mut Report, seq: u64, problem: String| {
+        report.finding = Some(Finding { seq, problem });
+    };
+
+    // Checkpoints kept outside the database must all be present and equal.
+    for ext in external {
+        if checkpoints.iter().any(|c| c == ext) {
+            continue;
+        }
+        let (seq, what) = if total < ext.tree_size {
+            (total + 1, format!("the journal was truncated: a checkpoint kept outside the database signed {} events but only {total} are stored", ext.tree_size))
+        } else {
+            let before =
+                checkpoints.iter().filter(|c| c.tree_size < ext.tree_size).map(|c| c.tree_size).max();
+            (
+                before.unwrap_or(0) + 1,
+                format!("the checkpoint of size {} kept outside the database is missing from it or differs (checkpoints were removed or rewritten)", ext.tree_size),
+            )
+        };
+        fail(&mut report, seq, what);
+        return Ok(report);
+    }
+
+    let mut frontier = Frontier::new();
+    let mut next_checkpoint = 0usize;
+    let mut previous: Option<&Checkpoint> = None;
+    let mut expected: u64 = 1;
+    let mut after: i64 = 0;
+    'pages: loop {
+        let rows: Vec<(i64, Option<String>, Option<String>)> = sqlx::query_as(
+            "SELECT seq, body, leaf_hash FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2",
+        )
+        .bind(after)
+        .bind(PAGE)
+        .fetch_all(db.pool())
+        .await?;
+        let Some(last) = rows.last() else { break };
+        after = last.0;
+        for (seq, body, stored_leaf) in rows {
+            let seq = u64::try_from(seq).unwrap_or(0);
+            if seq != expected {
+                fail(
+                    &mut report,
+                    expected,
+                    format!("event {expected} is missing (deleted); the next stored event is {seq}"),
+                );
+                break 'pages;
+            }
+            let leaf = match check_event(seq, body.as_deref(), stored_leaf.as_deref()) {
+                Ok(leaf) => leaf,
+                Err(problem) => {
+                    fail(&mut report, seq, problem);
+                    break 'pages;
+                }
+            };
+            frontier.push(leaf);
+            report.events = seq;
+            expected += 1;
+            while let Some(cp) = checkpoints.get(next_checkpoint).filter(|c| c.tree_size == seq) {
+                if let Err(problem) = check_checkpoint(cp, previous, &frontier.root(), key) {
+                    let from = previous.map(|p| p.tree_size).unwrap_or(0) + 1;
+                    fail(&mut report, from, problem);
+                    break 'pages;
+                }
+                report.verified_through = cp.tree_size;
+                previous = Some(cp);
+                next_checkpoint += 1;
+            }
+            if seq % 10_000 == 0 {
+                progress(seq, total);
+            }
+        }
+    }
+    progress(report.events, total);
+    if report.finding.is_none() {
+        if let Some(cp) = checkpoints.get(next_checkpoint) {
+            let stored = report.events;
+            fail(
+                &mut report,
+                stored + 1,
+                format!(
+                    "the journal was truncated: a checkpoint signed {} events but only {stored} are stored",
+                    cp.tree_size
+                ),
+            );
+        }
+    }
+    report.unsigned_tail = report.events.saturating_sub(report.verified_through);
+    Ok(report)
+}
+
+/// Recomputes one event's leaf and checks it against what is stored.
+fn check_event(seq: u64, body: Option<&str>, stored_leaf: Option<&str>) -> Result<Hash, String> {
+    let stored = stored_leaf
+        .map(merkle::from_hex)
+        .transpose()
+        .map_err(|_| format!("event {seq} has a damaged leaf hash"))?;
+    let Some(body) = body else {
+        // Pruned by retention: only its leaf hash is kept.
+        return stored.ok_or_else(|| format!("event {seq} has neither content nor leaf hash"));
+    };
+    let leaf = merkle::leaf_hash(body.as_bytes());
+    if stored.is_some_and(|s| s != leaf) {
+        return Err(format!("event {seq} was modified: its content does not match its recorded hash"));
+    }
+    let value: serde_json::Value =
+        serde_json::from_str(body).map_err(|_| format!("event {seq} is not valid JSON (modified)"))?;
+    if value.get("seq").and_then(|v| v.as_u64()) != Some(seq) {
+        return Err(format!("event {seq} is out of place: its content names another position (reordered)"));
+    }
+    Ok(leaf)
+}
+
+fn check_checkpoint(
+    cp: &Checkpoint,
+    previous: Option<&Checkpoint>,
+    root: &Hash,
+    key: &VerifyingKey,
+) -> Result<(), String> {
+    if !cp.verify(key) {
+        return Err(format!(
+            "the checkpoint of size {} is not signed by this key (key id {}): the journal was rewritten or the key is wrong",
+            cp.tree_size, cp.key_id
+        ));
+    }
+    if merkle::to_hex(root) != cp.root_hash {
+        return Err(format!(
+            "events up to {} do not match the signed checkpoint of that size (modified, inserted or reordered events)",
+            cp.tree_size
+        ));
+    }
+    if let Some(p) = previous {
+        if cp.time < p.time {
+            return Err(format!("the checkpoint of size {} is older than the one before it", cp.tree_size));
+        }
+    }
+    Ok(())
+}
+
+/// A self-contained proof that one event is in the journal.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProofBundle {
+    pub format: String,
+    /// The event exactly as stored (the Merkle leaf).
+    pub event: String,
+    pub seq: u64,
+    pub proof: Vec<String>,
+    pub checkpoint: Checkpoint,
+}
+
+/// Builds the bundle for event `seq` against the newest checkpoint covering it.
+pub async fn prove(db: &Db, seq: u64) -> Result<ProofBundle, String> {
+    if seq == 0 {
+        return Err("sequence numbers start at 1".to_owned());
+    }
+    let checkpoints = load_checkpoints(db).await.map_err(|e| e.to_string())?;
+    let checkpoint = checkpoints.into_iter().rev().find(|c| c.tree_size >= seq).ok_or_else(|| {
+        format!("no signed checkpoint covers event {seq} yet; try again after the next checkpoint")
+    })?;
+    let body: Option<(Option<String>,)> = crate::storage::optional(
+        sqlx::query_as("SELECT body FROM audit_events WHERE seq = $1")
+            .bind(i64::try_from(seq).unwrap_or(i64::MAX))
+            .fetch_one(db.pool())
+            .await,
+    )
+    .map_err(|e| e.to_string())?;
+    let event = body
+        .ok_or_else(|| format!("there is no event {seq}"))?
+        .0
+        .ok_or_else(|| format!("event {seq} was pruned by retention; only its hash is kept"))?;
+    let leaves: Vec<(String,)> =
+        sqlx::query_as("SELECT leaf_hash FROM audit_events WHERE seq <= $1 ORDER BY seq")
+            .bind(i64::try_from(checkpoint.tree_size).unwrap_or(i64::MAX))
+            .fetch_all(db.pool())
+            .await
+            .map_err(|e| e.to_string())?;
+    let leaves: Vec<Hash> =
+        leaves.iter().map(|(h,)| merkle::from_hex(h)).collect::<Result<_, _>>().map_err(|e| e.to_string())?;
+    let proof = merkle::inclusion_proof(&leaves, seq - 1).map_err(|e| e.to_string())?;
+    Ok(ProofBundle {
+        format: "custodian-audit-proof/v1".to_owned(),
+        event,
+        seq,
+        proof: proof.iter().map(merkle::to_hex).collect(),
+        checkpoint,
+    })
+}
+
+/// Checks a bundle offline, with only the public key.
+pub fn verify_proof(bundle: &ProofBundle, key: &VerifyingKey) -> Result<(), String> {
+    if !bundle.checkpoint.verify(key) {
+        return Err("the checkpoint is not signed by this key".to_owned());
+    }
+    let leaf = merkle::leaf_hash(bundle.event.as_bytes());
+    let value: serde_json::Value =
+        serde_json::from_str(&bundle.event).map_err(|_| "the event is not valid JSON".to_owned())?;
+    if value.get("seq").and_then(|v| v.as_u64()) != Some(bundle.seq) {
+        return Err("the event's sequence number does not match the bundle".to_owned());
+    }
+    let proof: Vec<Hash> = bundle
+        .proof
+        .iter()
+        .map(|h| merkle::from_hex(h))
+        .collect::<Result<_, _>>()
+        .map_err(|e| e.to_string())?;
+    let root = merkle::from_hex(&bundle.checkpoint.root_hash).map_err(|e| e.to_string())?;
+    if bundle.seq == 0 {
+        return Err("sequence numbers start at 1".to_owned());
+    }
+    merkle::verify_inclusion(&leaf, bundle.seq - 1, bundle.checkpoint.tree_size, &proof, &root)
+        .map_err(|e| format!("the inclusion proof does not verify: {e}"))
+}

@@ -1,0 +1,111 @@
+//! `GET /api/v1/audit/events`: search the journal (auditors only; every
+//! search is itself audited).
+
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+
+use crate::audit::query::{self, Filter, ReadError};
+use crate::audit::Decision;
+use crate::directory;
+use crate::http::error::{ApiError, Problem};
+use crate::http::extract::Verified;
+use crate::http::AppState;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventsQuery {
+    from: Option<String>,
+    to: Option<String>,
+    actor: Option<String>,
+    action: Option<String>,
+    account: Option<String>,
+    decision: Option<String>,
+    request_id: Option<String>,
+    cursor: Option<String>,
+    limit: Option<i64>,
+    format: Option<String>,
+}
+
+fn bad(why: &str) -> ApiError {
+    ApiError(Problem::BadRequest(why.to_owned()))
+}
+
+impl EventsQuery {
+    fn filter(&self) -> Result<Filter, ApiError> {
+        let time = |v: &Option<String>, name: &str| {
+            v.as_deref()
+                .map(|s| query::parse_time(s).ok_or_else(|| bad(&format!("{name} must be an RFC 3339 time"))))
+                .transpose()
+        };
+        let limit = self.limit.unwrap_or(100);
+        if !(1..=query::MAX_LIMIT).contains(&limit) {
+            return Err(bad(&format!("limit must be between 1 and {}", query::MAX_LIMIT)));
+        }
+        Ok(Filter {
+            from: time(&self.from, "from")?,
+            to: time(&self.to, "to")?,
+            actor: self.actor.clone(),
+            action_prefix: self.action.clone(),
+            account: self.account.clone(),
+            decision: self
+                .decision
+                .as_deref()
+                .map(|d| Decision::parse(d).ok_or_else(|| bad("decision must be allowed, denied or held")))
+                .transpose()?,
+            request_id: self.request_id.clone(),
+            after: self
+                .cursor
+                .as_deref()
+                .map(|c| c.parse::<i64>().ok().filter(|v| *v >= 0).ok_or_else(|| bad("cursor is not valid")))
+                .transpose()?,
+            limit,
+        })
+    }
+}
+
+pub async fn events(
+    State(state): State<AppState>,
+    Verified(s): Verified,
+    headers: HeaderMap,
+    params: Result<Query<EventsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(params) = params.map_err(|e| bad(&format!("invalid query: {}", e.body_text())))?;
+    let filter = params.filter()?;
+    let wants_csv = params.format.as_deref() == Some("csv")
+        || headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|a| a.starts_with("text/csv"));
+    if let Some(f) = params.format.as_deref().filter(|f| *f != "csv" && *f != "json") {
+        return Err(bad(&format!("format {f:?} is not supported (json or csv)")));
+    }
+    let format = if wants_csv { "csv" } else { "json" };
+    let is_auditor = directory::is_auditor(&s.principal.user.groups, &state.config.audit.auditor_groups);
+    let page = query::audited_search(
+        &state.journal,
+        &state.db,
+        &s.meta,
+        s.principal.actor(),
+        is_auditor,
+        &filter,
+        format,
+    )
+    .await
+    .map_err(|e| match e {
+        ReadError::NotAuditor => ApiError(Problem::NotAuditor),
+        ReadError::Audit(e) => e.into(),
+    })?;
+    let next = page.next_cursor.map(|c| c.to_string());
+    if wants_csv {
+        let mut response = ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], query::to_csv(&page.events))
+            .into_response();
+        if let Some(next) = next.and_then(|n| header::HeaderValue::from_str(&n).ok()) {
+            response.headers_mut().insert("x-next-cursor", next);
+        }
+        return Ok(response);
+    }
+    Ok(Json(serde_json::json!({ "events": page.events, "next_cursor": next })).into_response())
+}
