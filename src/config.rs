@@ -173,6 +173,9 @@ pub struct HttpConfig {
     pub shutdown_grace: Duration,
     /// Mark cookies `Secure`. Only turn off for plain-HTTP development.
     pub cookie_secure: bool,
+    /// Proxies (addresses or CIDR ranges) whose `X-Forwarded-For` is believed
+    /// for the client address recorded in audit events. Empty: none.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Default for HttpConfig {
@@ -182,6 +185,7 @@ impl Default for HttpConfig {
             request_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(10),
             cookie_secure: true,
+            trusted_proxies: Vec::new(),
         }
     }
 }

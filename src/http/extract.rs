@@ -2,7 +2,7 @@
 //! (with or without a passed second factor). Also the cookies Custodian sets
 //! and the CSRF guard that every state-changing cookie request passes.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
@@ -23,11 +23,11 @@ pub const CSRF_FIELD: &str = "csrf";
 /// Request id, client address and user agent, for audit events.
 pub struct Meta(pub RequestMeta);
 
-impl<S: Send + Sync> FromRequestParts<S> for Meta {
+impl FromRequestParts<AppState> for Meta {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Meta(request_meta(parts)))
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(Meta(request_meta(parts, &state.config.http.trusted_proxies)))
     }
 }
 
@@ -36,16 +36,31 @@ fn header_text(headers: &HeaderMap, name: impl header::AsHeaderName, max: usize)
     Some(value.chars().filter(|c| !c.is_control()).take(max).collect())
 }
 
-pub fn request_meta(parts: &Parts) -> RequestMeta {
+pub fn request_meta(parts: &Parts, trusted_proxies: &[ipnet::IpNet]) -> RequestMeta {
+    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip());
     RequestMeta {
         request_id: header_text(&parts.headers, "x-request-id", 64),
-        // Proxy headers are not trusted until trusted proxies are configured.
-        client_ip: parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip().to_string()),
+        client_ip: peer.map(|ip| client_ip(ip, &parts.headers, trusted_proxies).to_string()),
         user_agent: header_text(&parts.headers, header::USER_AGENT, 256),
     }
+}
+
+/// The client's address: the peer, unless the peer is a configured trusted
+/// proxy, in which case the nearest untrusted hop in `X-Forwarded-For`
+/// (entries a client wrote itself further left are not believed).
+fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[ipnet::IpNet]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let hops: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|hop| hop.trim().parse().ok())
+        .collect();
+    hops.into_iter().rev().find(|ip| !is_trusted(ip)).unwrap_or(peer)
 }
 
 pub fn read_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -99,7 +114,7 @@ impl FromRequestParts<AppState> for SignedIn {
         let json = wants_json(parts);
         let reject = |e: AuthError| Rejection { problem: e.into(), json };
         let id = session_id(parts, state).ok_or_else(|| reject(AuthError::NotSignedIn))?;
-        let meta = request_meta(parts);
+        let meta = request_meta(parts, &state.config.http.trusted_proxies);
         let principal = state.identity.principal(&id, &meta).await.map_err(reject)?;
         Ok(SignedIn { id, principal, meta })
     }
@@ -161,5 +176,34 @@ pub async fn csrf_guard(State(state): State<AppState>, request: Request, next: N
     match token {
         Some(t) if id.csrf_matches(&t) => next.run(Request::from_parts(parts, Body::from(bytes))).await,
         _ => reject(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(xff: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", HeaderValue::from_str(xff).unwrap());
+        h
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let proxy: IpAddr = "10.0.0.5".parse().unwrap();
+        let trusted: Vec<ipnet::IpNet> = vec!["10.0.0.0/24".parse().unwrap()];
+        // From a trusted proxy: the nearest untrusted hop; a spoofed left entry is ignored.
+        assert_eq!(
+            client_ip(proxy, &headers("1.2.3.4, 203.0.113.9, 10.0.0.7"), &trusted).to_string(),
+            "203.0.113.9"
+        );
+        // From anyone else: the peer, whatever the header says.
+        let stranger: IpAddr = "198.51.100.1".parse().unwrap();
+        assert_eq!(client_ip(stranger, &headers("1.2.3.4"), &trusted), stranger);
+        // No trusted proxies configured: the peer.
+        assert_eq!(client_ip(proxy, &headers("1.2.3.4"), &[]), proxy);
+        // A garbage header: the peer.
+        assert_eq!(client_ip(proxy, &headers("not-an-ip"), &trusted), proxy);
     }
 }
