@@ -97,6 +97,20 @@ pub enum AuditCommand {
         #[arg(long, short, value_name = "FILE")]
         out: Option<PathBuf>,
     },
+    /// Export events (and the checkpoints that cover them) as JSON lines or CSV.
+    Export {
+        /// Start time, RFC 3339 (inclusive).
+        #[arg(long)]
+        from: Option<String>,
+        /// End time, RFC 3339 (exclusive).
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long, value_enum, default_value = "jsonl")]
+        format: ExportFormat,
+        /// Output file (default: standard output).
+        #[arg(long, short, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
     /// Check a proof bundle offline.
     VerifyProof {
         file: PathBuf,
@@ -104,6 +118,12 @@ pub enum AuditCommand {
         #[arg(long)]
         key: String,
     },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ExportFormat {
+    Jsonl,
+    Csv,
 }
 
 #[derive(Debug, Subcommand)]
@@ -276,6 +296,105 @@ async fn audit_command(command: AuditCommand, overrides: &Overrides) -> anyhow::
             }
             Ok(ExitCode::SUCCESS)
         }
+        AuditCommand::Export { from, to, format, out } => {
+            export(&config, db, from.as_deref(), to.as_deref(), format, out).await?;
+            Ok(ExitCode::SUCCESS)
+        }
         AuditCommand::Key | AuditCommand::VerifyProof { .. } => Ok(ExitCode::SUCCESS),
     }
+}
+
+async fn export(
+    config: &Config,
+    db: crate::storage::Db,
+    from: Option<&str>,
+    to: Option<&str>,
+    format: ExportFormat,
+    out: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    use std::io::Write;
+
+    use crate::audit::query::{self, Filter};
+    use crate::audit::{Actor, EventKind};
+    let time = |v: Option<&str>, name: &str| {
+        v.map(|s| {
+            query::parse_time(s).with_context(|| format!("--{name} must be an RFC 3339 time, got {s:?}"))
+        })
+        .transpose()
+    };
+    let mut filter = Filter {
+        from: time(from, "from")?,
+        to: time(to, "to")?,
+        limit: query::MAX_LIMIT,
+        ..Filter::default()
+    };
+    let format_name = match format {
+        ExportFormat::Jsonl => "jsonl",
+        ExportFormat::Csv => "csv",
+    };
+    // Exporting is reading the journal: record it before any event leaves.
+    let journal = crate::audit::Journal::start(db.clone(), clock(), config).await?;
+    let by = format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".into()));
+    let kind = EventKind::AuditExport { by, query: filter.describe(), format: format_name.to_owned() };
+    journal.record(&RequestMeta::default(), Actor::default(), kind).await?;
+    // Sign the head now, so a checkpoint covers everything exported.
+    journal.checkpoint_now().await?;
+
+    let mut sink: Box<dyn Write> = match &out {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    let (total,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM audit_events").fetch_one(db.pool()).await?;
+    let bar = indicatif::ProgressBar::new(u64::try_from(total).unwrap_or(0));
+    let mut first = true;
+    let mut last_seq = 0u64;
+    loop {
+        let page = query::search(&db, &filter).await?;
+        match format {
+            ExportFormat::Jsonl => {
+                for e in &page.events {
+                    writeln!(sink, "{e}")?;
+                }
+            }
+            ExportFormat::Csv => {
+                let csv = query::to_csv(&page.events);
+                let body = if first {
+                    csv.as_str()
+                } else {
+                    csv.split_once("\r\n").map(|(_, rest)| rest).unwrap_or("")
+                };
+                sink.write_all(body.as_bytes())?;
+            }
+        }
+        first = false;
+        if let Some(seq) = page.events.last().and_then(|e| e["seq"].as_u64()) {
+            last_seq = seq;
+            bar.set_position(seq);
+        }
+        match page.next_cursor {
+            Some(cursor) => filter.after = Some(cursor),
+            None => break,
+        }
+    }
+    if let ExportFormat::Jsonl = format {
+        // The checkpoints covering what was exported travel with it.
+        let rows: Vec<(i64, String, i64, String, String)> = sqlx::query_as(
+            "SELECT tree_size, root_hash, time, key_id, signature FROM audit_checkpoints WHERE tree_size >= $1 ORDER BY tree_size LIMIT 1",
+        )
+        .bind(i64::try_from(last_seq).unwrap_or(0))
+        .fetch_all(db.pool())
+        .await?;
+        for (tree_size, root_hash, time, key_id, signature) in rows {
+            let cp = serde_json::json!({ "checkpoint": { "tree_size": tree_size, "root_hash": root_hash, "time": time, "key_id": key_id, "signature": signature } });
+            writeln!(sink, "{cp}")?;
+        }
+    }
+    sink.flush()?;
+    bar.finish_and_clear();
+    if let Some(path) = out {
+        eprintln!("exported events through {last_seq} to {}", path.display());
+    }
+    Ok(())
 }

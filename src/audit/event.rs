@@ -113,6 +113,8 @@ pub enum EventKind {
     AuditRead { query: String, returned: usize, format: String },
     /// `audit.read`, refused (the caller is not an auditor).
     AuditReadDenied { query: String },
+    /// `audit.export`: an operator exported the journal.
+    AuditExport { by: String, query: String, format: String },
 }
 
 impl EventKind {
@@ -127,6 +129,7 @@ impl EventKind {
             EventKind::Logout => "auth.logout",
             EventKind::SessionExpired { .. } => "auth.session.expire",
             EventKind::AuditRead { .. } | EventKind::AuditReadDenied { .. } => "audit.read",
+            EventKind::AuditExport { .. } => "audit.export",
         }
     }
 

@@ -208,3 +208,78 @@ async fn users_reset_mfa_from_the_command_line() {
     again.sign_in("alice").await;
     assert!(again.get_text("/auth/mfa").await.contains("Set up your authenticator app"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_verify_prove_and_export_from_the_command_line() {
+    use crate::support::{Backend, TestApp};
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.enrolled_browser("alice").await;
+    app.state.journal.checkpoint_now().await.unwrap();
+    let db_url = app.state.config.database_url();
+    let signing = app.state.config.audit.signing_key.as_ref().unwrap().expose().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "custodian.toml", "");
+    let run = |args: &[&str]| {
+        custodian()
+            .args(args)
+            .arg("--config")
+            .arg(&config)
+            .args(["--database", &db_url])
+            .env("CUSTODIAN_AUDIT__SIGNING_KEY", &signing)
+            .output()
+            .unwrap()
+    };
+    let text = |b: &[u8]| String::from_utf8_lossy(b).to_string();
+
+    let key = run(&["audit", "key"]);
+    assert!(key.status.success(), "{}", text(&key.stderr));
+    let public = text(&key.stdout).trim().to_owned();
+    assert_eq!(public.len(), 44, "a base64 Ed25519 public key");
+
+    let verify = run(&["audit", "verify"]);
+    assert!(verify.status.success(), "{}{}", text(&verify.stdout), text(&verify.stderr));
+    assert!(text(&verify.stdout).contains("VERIFIED"));
+
+    let bundle = dir.path().join("proof.json");
+    let prove = run(&["audit", "prove", "2", "--out", bundle.to_str().unwrap()]);
+    assert!(prove.status.success(), "{}", text(&prove.stderr));
+    let check = custodian()
+        .args(["audit", "verify-proof", bundle.to_str().unwrap(), "--key", &public])
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{}", text(&check.stdout));
+    assert!(text(&check.stdout).starts_with("VALID: event 2"));
+    let original = std::fs::read_to_string(&bundle).unwrap();
+    let edited = original.replacen("auth.", "auth_", 1);
+    assert_ne!(edited, original);
+    std::fs::write(&bundle, edited).unwrap();
+    let check = custodian()
+        .args(["audit", "verify-proof", bundle.to_str().unwrap(), "--key", &public])
+        .output()
+        .unwrap();
+    assert_eq!(check.status.code(), Some(1));
+    assert!(text(&check.stdout).starts_with("INVALID"));
+
+    let export = run(&["audit", "export", "--format", "jsonl"]);
+    assert!(export.status.success(), "{}", text(&export.stderr));
+    let lines: Vec<serde_json::Value> =
+        text(&export.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let events = app.events().await;
+    assert_eq!(lines.iter().filter(|l| l.get("seq").is_some()).count(), events.len(), "every event exported");
+    assert!(
+        lines.last().unwrap().get("checkpoint").is_some(),
+        "the covering checkpoint travels with the export"
+    );
+    let export = run(&["audit", "export", "--format", "csv", "--from", "2000-01-01T00:00:00Z"]);
+    assert!(text(&export.stdout).starts_with("seq,time,event_id,action"));
+    let bad = run(&["audit", "export", "--from", "yesterday"]);
+    assert!(!bad.status.success());
+    assert!(text(&bad.stderr).contains("RFC 3339"));
+    // The export itself is in the journal.
+    assert_eq!(app.events_of("audit.export").await.len(), 2);
+    // Tampering is reported with its position and a non-zero exit.
+    sqlx::query("DELETE FROM audit_events WHERE seq = 3").execute(app.state.db.pool()).await.unwrap();
+    let verify = run(&["audit", "verify"]);
+    assert_eq!(verify.status.code(), Some(1));
+    assert!(text(&verify.stdout).contains("FAILED at event 3"), "{}", text(&verify.stdout));
+}
