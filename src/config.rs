@@ -351,7 +351,7 @@ impl Config {
         match &overrides.config_file {
             Some(path) if !path.exists() => return Err(ConfigError::MissingFile(path.clone())),
             Some(path) => figment = figment.merge(Toml::file_exact(path)),
-            None => figment = figment.merge(Toml::file_exact("custodian.toml")),
+            None => figment = figment.merge(Toml::file("custodian.toml")),
         }
         let env = Env::prefixed("CUSTODIAN_")
             .filter(|key| {

@@ -13,6 +13,7 @@ mod support;
 
 mod audit;
 mod cli;
+mod crash;
 mod http_base;
 mod journal;
 mod mfa;
