@@ -111,6 +111,8 @@ pub enum AuditCommand {
         #[arg(long, short, value_name = "FILE")]
         out: Option<PathBuf>,
     },
+    /// Delete events older than audit.retention, at a signed checkpoint (refused under a legal hold).
+    Prune,
     /// Check a proof bundle offline.
     VerifyProof {
         file: PathBuf,
@@ -268,6 +270,13 @@ async fn audit_command(command: AuditCommand, overrides: &Overrides) -> anyhow::
             })
             .await?;
             bar.finish_and_clear();
+            if report.pruned_through > 0 {
+                println!(
+                    "events 1 to {} were pruned by retention; the kept history starts at event {}",
+                    report.pruned_through,
+                    report.pruned_through + 1
+                );
+            }
             println!(
                 "{} events, {} signed checkpoints, verified through event {}, {} event(s) after the newest checkpoint",
                 report.events, report.checkpoints, report.verified_through, report.unsigned_tail
@@ -298,6 +307,24 @@ async fn audit_command(command: AuditCommand, overrides: &Overrides) -> anyhow::
         }
         AuditCommand::Export { from, to, format, out } => {
             export(&config, db, from.as_deref(), to.as_deref(), format, out).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        AuditCommand::Prune => {
+            let journal = crate::audit::Journal::start(db.clone(), clock(), &config).await?;
+            let retention = i64::try_from(config.audit.retention.as_millis()).unwrap_or(i64::MAX);
+            let cutoff = clock().now().millis().saturating_sub(retention);
+            let by = format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".into()));
+            match crate::audit::retention::prune(&db, &journal, cutoff, config.audit.legal_hold, &by).await {
+                Ok(Some(p)) => {
+                    println!("pruned {} events; history is kept from event {}", p.deleted, p.through + 1)
+                }
+                Ok(None) => println!("nothing is older than the retention period at a signed checkpoint"),
+                Err(e) => {
+                    eprintln!("custodian: {e}");
+                    return Ok(ExitCode::from(1));
+                }
+            }
+            journal.checkpoint_now().await?;
             Ok(ExitCode::SUCCESS)
         }
         AuditCommand::Key | AuditCommand::VerifyProof { .. } => Ok(ExitCode::SUCCESS),

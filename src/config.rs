@@ -319,6 +319,12 @@ pub struct AuditConfig {
     pub max_batch: usize,
     /// Directory groups whose members may read and export the journal.
     pub auditor_groups: Vec<String>,
+    /// Events older than this are pruned by `custodian audit prune`
+    /// (HIPAA 164.316(b)(2): six years).
+    #[serde(with = "humantime_serde")]
+    pub retention: Duration,
+    /// While true, nothing is pruned.
+    pub legal_hold: bool,
 }
 
 impl Default for AuditConfig {
@@ -332,6 +338,8 @@ impl Default for AuditConfig {
             write_timeout: Duration::from_secs(2),
             max_batch: 1024,
             auditor_groups: Vec::new(),
+            retention: Duration::from_secs(6 * 366 * 24 * 3600),
+            legal_hold: false,
         }
     }
 }

@@ -115,6 +115,8 @@ pub enum EventKind {
     AuditReadDenied { query: String },
     /// `audit.export`: an operator exported the journal.
     AuditExport { by: String, query: String, format: String },
+    /// `audit.prune`: retention deleted events up to `through`.
+    AuditPrune { by: String, through: u64 },
 }
 
 impl EventKind {
@@ -130,6 +132,7 @@ impl EventKind {
             EventKind::SessionExpired { .. } => "auth.session.expire",
             EventKind::AuditRead { .. } | EventKind::AuditReadDenied { .. } => "audit.read",
             EventKind::AuditExport { .. } => "audit.export",
+            EventKind::AuditPrune { .. } => "audit.prune",
         }
     }
 

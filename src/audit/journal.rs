@@ -391,8 +391,10 @@ async fn adopt_unhashed_events(db: &Db) -> Result<(), AuditError> {
 
 /// The Merkle frontier over every stored leaf, and the newest checkpoint.
 async fn load_state(db: &Db) -> Result<(Frontier, Option<Checkpoint>), AuditError> {
-    let mut frontier = Frontier::new();
-    let mut after = 0i64;
+    let (mut frontier, mut after) = match crate::audit::retention::prune_point(db).await? {
+        Some((size, frontier)) => (frontier, i64::try_from(size).unwrap_or(0)),
+        None => (Frontier::new(), 0i64),
+    };
     loop {
         let rows: Vec<(i64, String)> = sqlx::query_as(
             "SELECT seq, leaf_hash FROM audit_events WHERE seq > $1 AND leaf_hash IS NOT NULL ORDER BY seq LIMIT 50000",

@@ -12,6 +12,7 @@ mod event;
 mod journal;
 pub mod merkle;
 pub mod query;
+pub mod retention;
 pub mod verify;
 
 pub use checkpoint::{Checkpoint, CheckpointSigner, SignerError};

@@ -26,6 +26,8 @@ pub struct Finding {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    /// Events up to here were pruned by retention; history is kept after it.
+    pub pruned_through: u64,
     pub events: u64,
     pub checkpoints: u64,
     /// Events covered by a verified signed checkpoint.
@@ -81,8 +83,11 @@ pub async fn verify(
 ) -> Result<Report, AuditError> {
     let checkpoints = load_checkpoints(db).await?;
     let (total,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM audit_events").fetch_one(db.pool()).await?;
-    let total = u64::try_from(total).unwrap_or(0);
+    let prune_point = crate::audit::retention::prune_point(db).await?;
+    // Positions pruned by retention still count: they are covered by the kept frontier.
+    let total = u64::try_from(total).unwrap_or(0) + prune_point.as_ref().map(|(p, _)| *p).unwrap_or(0);
     let mut report = Report {
+        pruned_through: 0,
         events: 0,
         checkpoints: checkpoints.len() as u64,
         verified_through: 0,
@@ -117,6 +122,30 @@ pub async fn verify(
     let mut previous: Option<&Checkpoint> = None;
     let mut expected: u64 = 1;
     let mut after: i64 = 0;
+    // After a prune, history resumes from the kept frontier, which must
+    // match the signed checkpoint at the prune point.
+    if let Some((point, kept)) = prune_point {
+        let Some(cp) = checkpoints.iter().find(|c| c.tree_size == point) else {
+            fail(
+                &mut report,
+                point + 1,
+                format!("the signed checkpoint at the prune point ({point}) is missing"),
+            );
+            return Ok(report);
+        };
+        if let Err(problem) = check_checkpoint(cp, None, &kept.root(), key) {
+            fail(&mut report, point + 1, format!("the prune point does not match its checkpoint: {problem}"));
+            return Ok(report);
+        }
+        frontier = kept;
+        expected = point + 1;
+        after = i64::try_from(point).unwrap_or(0);
+        report.pruned_through = point;
+        report.events = point;
+        report.verified_through = point;
+        previous = Some(cp);
+        next_checkpoint = checkpoints.iter().take_while(|c| c.tree_size <= point).count();
+    }
     'pages: loop {
         let rows: Vec<(i64, Option<String>, Option<String>)> = sqlx::query_as(
             "SELECT seq, body, leaf_hash FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2",
@@ -259,15 +288,16 @@ pub async fn prove(db: &Db, seq: u64) -> Result<ProofBundle, String> {
         .ok_or_else(|| format!("there is no event {seq}"))?
         .0
         .ok_or_else(|| format!("event {seq} was pruned by retention; only its hash is kept"))?;
-    let leaves: Vec<(String,)> =
-        sqlx::query_as("SELECT leaf_hash FROM audit_events WHERE seq <= $1 ORDER BY seq")
-            .bind(i64::try_from(checkpoint.tree_size).unwrap_or(i64::MAX))
-            .fetch_all(db.pool())
-            .await
-            .map_err(|e| e.to_string())?;
-    let leaves: Vec<Hash> =
-        leaves.iter().map(|(h,)| merkle::from_hex(h)).collect::<Result<_, _>>().map_err(|e| e.to_string())?;
-    let proof = merkle::inclusion_proof(&leaves, seq - 1).map_err(|e| e.to_string())?;
+    let (point, leaves) =
+        crate::audit::retention::subtree_hashes(db, checkpoint.tree_size).await.map_err(|e| e.to_string())?;
+    let (pruned, kept) = match point {
+        Some((p, f)) => (p, f.subtrees()),
+        None => (0, Vec::new()),
+    };
+    let proof = merkle::inclusion_proof_with(checkpoint.tree_size, seq - 1, &|a, b| {
+        subtree(a, b, pruned, &kept, &leaves)
+    })
+    .map_err(|e| e.to_string())?;
     Ok(ProofBundle {
         format: "custodian-audit-proof/v1".to_owned(),
         event,
@@ -300,4 +330,36 @@ pub fn verify_proof(bundle: &ProofBundle, key: &VerifyingKey) -> Result<(), Stri
     }
     merkle::verify_inclusion(&leaf, bundle.seq - 1, bundle.checkpoint.tree_size, &proof, &root)
         .map_err(|e| format!("the inclusion proof does not verify: {e}"))
+}
+
+/// The hash of the aligned leaf range `[a, b)`: from the leaves kept after
+/// the prune point, from the frontier kept at it, or split as the tree
+/// splits when a range spans both.
+fn subtree(
+    a: u64,
+    b: u64,
+    pruned: u64,
+    kept: &[(u64, u64, Hash)],
+    leaves: &[Hash],
+) -> Result<Hash, merkle::MerkleError> {
+    let pruned_leaf = || merkle::MerkleError::IndexOutOfRange { index: a, size: b };
+    if a >= pruned {
+        let from = usize::try_from(a - pruned).map_err(|_| pruned_leaf())?;
+        let to = usize::try_from(b - pruned).map_err(|_| pruned_leaf())?;
+        return leaves.get(from..to).map(merkle::root).ok_or_else(pruned_leaf);
+    }
+    if let Some((_, _, h)) = kept.iter().find(|(s, e, _)| *s == a && *e == b) {
+        return Ok(*h);
+    }
+    if b - a <= 1 {
+        return Err(pruned_leaf());
+    }
+    let mut k = 1u64;
+    while k << 1 < b - a {
+        k <<= 1;
+    }
+    Ok(merkle::node_hash(
+        &subtree(a, a + k, pruned, kept, leaves)?,
+        &subtree(a + k, b, pruned, kept, leaves)?,
+    ))
 }

@@ -286,3 +286,61 @@ async fn auditors_search_and_every_search_is_audited(backend: Backend) {
     assert!(reads[0]["kind"]["query"].as_str().unwrap().contains("auth.mfa"));
     assert_eq!(reads[3]["kind"]["format"], "csv");
 }
+
+on_both_backends!(retention_prunes_at_a_checkpoint_and_the_rest_still_verifies);
+
+async fn retention_prunes_at_a_checkpoint_and_the_rest_still_verifies(backend: Backend) {
+    use custodian::audit::retention::{self, PruneError};
+    use std::time::Duration;
+    let app = journal_with_20_events(backend).await;
+    app.clock.advance(Duration::from_secs(2 * 3600));
+    for i in 20..23 {
+        let actor = Actor { user_id: Some(format!("user-{i}")), ..Actor::default() };
+        app.state.journal.record(&RequestMeta::default(), actor, EventKind::Logout).await.unwrap();
+    }
+    app.state.journal.checkpoint_now().await.unwrap();
+    let cutoff = custodian::clock::Clock::now(&app.clock).millis() - 3600 * 1000;
+
+    // A legal hold stops it.
+    let held = retention::prune(&app.state.db, &app.state.journal, cutoff, true, "test").await;
+    assert!(matches!(held, Err(PruneError::LegalHold)));
+    assert_eq!(app.count("audit_events").await, 23);
+
+    let pruned =
+        retention::prune(&app.state.db, &app.state.journal, cutoff, false, "test").await.unwrap().unwrap();
+    assert_eq!(pruned.through, 20, "cut at the newest checkpoint older than the cutoff");
+    assert_eq!(pruned.deleted, 20);
+    assert_eq!(app.events_of("audit.prune").await.len(), 1, "the prune is itself recorded");
+    app.state.journal.checkpoint_now().await.unwrap();
+
+    let report = run_verify(&app).await;
+    assert!(report.ok(), "{report:?}");
+    assert_eq!(report.pruned_through, 20);
+    assert_eq!(report.events, 24);
+
+    // Proofs still work for kept events, and say so for pruned ones.
+    let key = CheckpointSigner::from_config(&app.state.config.audit).unwrap().public_key();
+    for seq in [21, 22, 24] {
+        let bundle = verify::prove(&app.state.db, seq).await.unwrap();
+        verify::verify_proof(&bundle, &key).unwrap();
+    }
+    assert!(verify::prove(&app.state.db, 5).await.unwrap_err().contains("no event 5"));
+
+    // A writer started afterwards resumes from the prune point.
+    let journal = custodian::audit::Journal::start(
+        app.state.db.clone(),
+        std::sync::Arc::new(app.clock.clone()),
+        &app.state.config,
+    )
+    .await
+    .unwrap();
+    let recorded =
+        journal.record(&RequestMeta::default(), Actor::default(), EventKind::Logout).await.unwrap();
+    assert_eq!(recorded.seq, 25);
+    journal.checkpoint_now().await.unwrap();
+    assert!(run_verify(&app).await.ok());
+
+    // Deleting a kept event after the prune point is still found.
+    exec(&app, "DELETE FROM audit_events WHERE seq = 22").await;
+    assert_eq!(run_verify(&app).await.finding.unwrap().seq, 22);
+}
