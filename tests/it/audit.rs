@@ -68,6 +68,9 @@ async fn sign_in_is_refused_when_the_journal_cannot_be_written(backend: Backend)
     assert!(!page.contains("audit_events"), "no internals in the page");
     assert!(browser.cookie("custodian_session").is_none());
     assert_eq!(app.count("sessions").await, 0, "no session without its audit event");
+    let ready = reqwest::get(app.url("/readyz")).await.unwrap();
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE, "/readyz reports the journal");
+    assert!(ready.text().await.unwrap().contains("audit journal"));
     assert_ne!(location_or_empty(&browser.get("/").await), "/auth/mfa");
 }
 
