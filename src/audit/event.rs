@@ -163,6 +163,8 @@ pub struct Event {
     pub target: Option<Target>,
     /// The policies behind the decision.
     pub policy_ids: Vec<String>,
+    /// What was (or would have been) published; see [`crate::audit::content`].
+    pub content: Option<crate::audit::content::ContentRecord>,
     pub kind: EventKind,
     pub outcome: Option<Outcome>,
 }
@@ -179,6 +181,7 @@ impl Event {
             actor,
             target: None,
             policy_ids: Vec::new(),
+            content: None,
             kind,
             outcome: None,
         }

@@ -8,6 +8,7 @@
 //! by their public handle.
 
 pub mod checkpoint;
+pub mod content;
 mod event;
 mod journal;
 pub mod merkle;
