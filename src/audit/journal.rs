@@ -11,7 +11,7 @@
 //! ```
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -52,7 +52,21 @@ pub struct Journal {
     clock: SharedClock,
     timeout: Duration,
     healthy: Arc<AtomicBool>,
+    stats: Arc<Stats>,
     db: Db,
+}
+
+/// Counters for `/metrics`, updated by the writer.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Events in the journal (the tree size).
+    pub events: AtomicU64,
+    /// Committed batches (transactions).
+    pub batches: AtomicU64,
+    /// Failed write attempts.
+    pub write_failures: AtomicU64,
+    /// Tree size at the newest signed checkpoint.
+    pub checkpointed: AtomicU64,
 }
 
 impl Journal {
@@ -62,6 +76,11 @@ impl Journal {
         adopt_unhashed_events(&db).await?;
         let (frontier, last_checkpoint) = load_state(&db).await?;
         let healthy = Arc::new(AtomicBool::new(true));
+        let stats = Arc::new(Stats::default());
+        stats.events.store(frontier.size(), Ordering::Relaxed);
+        stats
+            .checkpointed
+            .store(last_checkpoint.as_ref().map(|c| c.tree_size).unwrap_or(0), Ordering::Relaxed);
         let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
         let writer = Writer {
             db: db.clone(),
@@ -74,9 +93,10 @@ impl Journal {
             max_batch: config.audit.max_batch,
             checkpoint_file: config.checkpoint_file(),
             healthy: healthy.clone(),
+            stats: stats.clone(),
         };
         tokio::spawn(writer.run(rx));
-        Ok(Journal { tx, clock, timeout: config.audit.write_timeout, healthy, db })
+        Ok(Journal { tx, clock, timeout: config.audit.write_timeout, healthy, stats, db })
     }
 
     /// Appends the event; returns once it is committed, or an error if it
@@ -121,6 +141,10 @@ impl Journal {
         self.healthy.load(Ordering::SeqCst)
     }
 
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
     /// Every event in order, for tests and tools.
     pub async fn all(&self) -> Result<Vec<(i64, serde_json::Value)>, AuditError> {
         let rows: Vec<(i64, Option<String>)> =
@@ -145,6 +169,7 @@ struct Writer {
     max_batch: usize,
     checkpoint_file: PathBuf,
     healthy: Arc<AtomicBool>,
+    stats: Arc<Stats>,
 }
 
 struct Pending {
@@ -207,6 +232,7 @@ impl Writer {
             match insert(&self.db, &pending).await {
                 Ok(()) => {
                     self.healthy.store(true, Ordering::SeqCst);
+                    self.stats.batches.fetch_add(1, Ordering::Relaxed);
                     for p in pending {
                         self.frontier.push(p.leaf);
                         let _ = p.reply.send(Ok(Recorded { seq: p.event.seq, event_id: p.event.event_id }));
@@ -215,9 +241,11 @@ impl Writer {
                             let _ = self.sign_checkpoint().await;
                         }
                     }
+                    self.stats.events.store(self.frontier.size(), Ordering::Relaxed);
                     return;
                 }
                 Err(e) => {
+                    self.stats.write_failures.fetch_add(1, Ordering::Relaxed);
                     tracing::warn!(error = %e, events = pending.len(), attempt, "audit journal write failed");
                     // The outcome of a failed commit is uncertain: re-read the state.
                     match load_state(&self.db).await {
@@ -304,6 +332,7 @@ impl Writer {
         if let Err(e) = append_line(&self.checkpoint_file, &checkpoint).await {
             tracing::error!(error = %e, file = %self.checkpoint_file.display(), "cannot copy an audit checkpoint outside the database");
         }
+        self.stats.checkpointed.store(checkpoint.tree_size, Ordering::Relaxed);
         self.last_checkpoint = Some(checkpoint.clone());
         Ok(checkpoint)
     }

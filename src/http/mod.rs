@@ -9,6 +9,7 @@ mod auth;
 pub mod error;
 pub mod extract;
 mod health;
+mod metrics;
 mod pages;
 
 use std::sync::Arc;
@@ -59,6 +60,7 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(auth::home))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::metrics))
         .route("/static/app.css", get(stylesheet))
         .route("/auth/login", get(auth::login))
         .route("/auth/callback", get(auth::callback))

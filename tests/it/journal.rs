@@ -72,6 +72,17 @@ async fn concurrent_appends_are_gap_free_and_verify(backend: Backend) {
     assert!(checkpoints >= 6, "a checkpoint at least every 50 events: {checkpoints}");
     let copies = verify::read_checkpoint_file(&app.state.config.checkpoint_file()).unwrap();
     assert_eq!(copies.len() as i64, checkpoints, "every checkpoint is copied outside the database");
+    let metrics = reqwest::get(app.url("/metrics")).await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("custodian_audit_events 300"), "{metrics}");
+    assert!(metrics.contains("custodian_audit_checkpointed_events 300"));
+    assert!(metrics.contains("custodian_audit_journal_up 1"));
+    let batches: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("custodian_audit_batches_total "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(batches < 300, "concurrent appends share transactions: {batches} batches for 300 events");
 }
 
 async fn a_modified_event_is_found(backend: Backend) {

@@ -1,0 +1,56 @@
+//! `GET /metrics`: Prometheus text exposition. Counts only; nothing here
+//! names a user, an account or a request.
+
+use std::fmt::Write;
+use std::sync::atomic::Ordering;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+
+use crate::http::AppState;
+
+fn metric(out: &mut String, name: &str, kind: &str, help: &str, value: impl std::fmt::Display) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
+}
+
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    let stats = state.journal.stats();
+    let mut out = String::new();
+    metric(
+        &mut out,
+        "custodian_audit_journal_up",
+        "gauge",
+        "1 when the audit journal accepts writes",
+        u8::from(state.journal.is_healthy()),
+    );
+    metric(
+        &mut out,
+        "custodian_audit_events",
+        "gauge",
+        "Events in the audit journal",
+        stats.events.load(Ordering::Relaxed),
+    );
+    metric(
+        &mut out,
+        "custodian_audit_checkpointed_events",
+        "gauge",
+        "Events covered by the newest signed checkpoint",
+        stats.checkpointed.load(Ordering::Relaxed),
+    );
+    metric(
+        &mut out,
+        "custodian_audit_batches_total",
+        "counter",
+        "Committed journal transactions (group commits)",
+        stats.batches.load(Ordering::Relaxed),
+    );
+    metric(
+        &mut out,
+        "custodian_audit_write_failures_total",
+        "counter",
+        "Failed journal write attempts",
+        stats.write_failures.load(Ordering::Relaxed),
+    );
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], out).into_response()
+}
