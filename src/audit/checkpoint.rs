@@ -104,3 +104,25 @@ pub fn parse_public_key(text: &str) -> Result<VerifyingKey, SignerError> {
     let array: [u8; 32] = bytes.as_slice().try_into().map_err(|_| SignerError::InvalidPublicKey)?;
     VerifyingKey::from_bytes(&array).map_err(|_| SignerError::InvalidPublicKey)
 }
+
+type Row = (i64, String, i64, String, String);
+const COLUMNS: &str = "SELECT tree_size, root_hash, time, key_id, signature FROM audit_checkpoints";
+
+fn from_row((size, root_hash, time, key_id, signature): Row) -> Checkpoint {
+    Checkpoint { tree_size: u64::try_from(size).unwrap_or(0), root_hash, time, key_id, signature }
+}
+
+/// Every stored checkpoint, oldest first.
+pub async fn stored(db: &crate::storage::Db) -> Result<Vec<Checkpoint>, sqlx::Error> {
+    let rows: Vec<Row> =
+        sqlx::query_as(&format!("{COLUMNS} ORDER BY tree_size")).fetch_all(db.pool()).await?;
+    Ok(rows.into_iter().map(from_row).collect())
+}
+
+/// The newest stored checkpoint.
+pub async fn latest(db: &crate::storage::Db) -> Result<Option<Checkpoint>, sqlx::Error> {
+    let row: Option<Row> = crate::storage::optional(
+        sqlx::query_as(&format!("{COLUMNS} ORDER BY tree_size DESC LIMIT 1")).fetch_one(db.pool()).await,
+    )?;
+    Ok(row.map(from_row))
+}

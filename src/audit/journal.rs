@@ -437,19 +437,6 @@ async fn load_state(db: &Db) -> Result<(Frontier, Option<Checkpoint>), AuditErro
             frontier.push(merkle::from_hex(leaf).map_err(|e| AuditError::Corrupt(e.to_string()))?);
         }
     }
-    let checkpoint = crate::storage::optional(
-        sqlx::query_as::<_, (i64, String, i64, String, String)>(
-            "SELECT tree_size, root_hash, time, key_id, signature FROM audit_checkpoints ORDER BY tree_size DESC LIMIT 1",
-        )
-        .fetch_one(db.pool())
-        .await,
-    )?
-    .map(|(size, root_hash, time, key_id, signature)| Checkpoint {
-        tree_size: u64::try_from(size).unwrap_or(0),
-        root_hash,
-        time,
-        key_id,
-        signature,
-    });
+    let checkpoint = crate::audit::checkpoint::latest(db).await?;
     Ok((frontier, checkpoint))
 }

@@ -45,21 +45,7 @@ impl Report {
 }
 
 async fn load_checkpoints(db: &Db) -> Result<Vec<Checkpoint>, AuditError> {
-    let rows: Vec<(i64, String, i64, String, String)> = sqlx::query_as(
-        "SELECT tree_size, root_hash, time, key_id, signature FROM audit_checkpoints ORDER BY tree_size",
-    )
-    .fetch_all(db.pool())
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(size, root_hash, time, key_id, signature)| Checkpoint {
-            tree_size: u64::try_from(size).unwrap_or(0),
-            root_hash,
-            time,
-            key_id,
-            signature,
-        })
-        .collect())
+    Ok(crate::audit::checkpoint::stored(db).await?)
 }
 
 /// Reads checkpoints copied outside the database (one JSON object a line).
