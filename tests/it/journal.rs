@@ -355,3 +355,49 @@ async fn retention_prunes_at_a_checkpoint_and_the_rest_still_verifies(backend: B
     exec(&app, "DELETE FROM audit_events WHERE seq = 22").await;
     assert_eq!(run_verify(&app).await.finding.unwrap().seq, 22);
 }
+
+on_both_backends!(a_write_slower_than_the_bound_is_refused_and_reported);
+
+async fn a_write_slower_than_the_bound_is_refused_and_reported(backend: Backend) {
+    use std::time::{Duration, Instant};
+    let app = TestApp::spawn_with(backend, |c| c.audit.write_timeout = Duration::from_millis(300)).await;
+    let meta = RequestMeta::default();
+    let record = || app.state.journal.record(&meta, Actor::default(), EventKind::Logout);
+    record().await.unwrap();
+    // Another session holds the journal table locked.
+    let mut blocker = app.state.db.pool().acquire().await.unwrap();
+    match backend {
+        Backend::Sqlite => {
+            sqlx::query("BEGIN EXCLUSIVE").execute(&mut *blocker).await.unwrap();
+        }
+        Backend::Postgres => {
+            sqlx::query("BEGIN").execute(&mut *blocker).await.unwrap();
+            sqlx::query("LOCK TABLE audit_events IN ACCESS EXCLUSIVE MODE")
+                .execute(&mut *blocker)
+                .await
+                .unwrap();
+        }
+    }
+    let started = Instant::now();
+    let refused = record().await;
+    assert!(
+        matches!(refused, Err(custodian::audit::AuditError::Timeout(_))),
+        "the caller is refused at the bound: {refused:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(2), "refused in {:?}", started.elapsed());
+    let ready = reqwest::get(app.url("/readyz")).await.unwrap();
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    sqlx::query("ROLLBACK").execute(&mut *blocker).await.unwrap();
+    drop(blocker);
+    // Once the database answers again, writes and readiness recover.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if record().await.is_ok() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the journal did not recover");
+    }
+    assert_eq!(reqwest::get(app.url("/readyz")).await.unwrap().status(), StatusCode::OK);
+    app.state.journal.checkpoint_now().await.unwrap();
+    assert!(run_verify(&app).await.ok(), "the late write, if it landed, is in order");
+}
