@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use tokio::net::TcpListener;
 
-use crate::audit::Journal;
+use crate::audit::{stream, Journal};
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::http::{self, AppState};
@@ -29,7 +29,8 @@ pub async fn build_state(config: Config, clock: SharedClock) -> anyhow::Result<A
     let mfa = Mfa::new(db.clone(), clock.clone(), keys, config.mfa.clone());
     let oidc = Arc::new(Oidc::new(config.oidc.clone(), clock.clone())?);
     let identity = Identity::new(db.clone(), clock.clone(), journal.clone(), sessions, mfa, oidc);
-    Ok(AppState { config: Arc::new(config), db, identity, journal, clock })
+    let stream = Arc::new(stream::spawn(db.clone(), config.audit.stream.clone(), clock.clone()));
+    Ok(AppState { config: Arc::new(config), db, identity, journal, clock, stream })
 }
 
 /// Serves until `shutdown` resolves, then drains for `http.shutdown_grace`.

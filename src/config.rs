@@ -325,6 +325,8 @@ pub struct AuditConfig {
     pub retention: Duration,
     /// While true, nothing is pruned.
     pub legal_hold: bool,
+    /// Streaming the journal to a SIEM (`[audit.stream]`).
+    pub stream: crate::audit::stream::StreamConfig,
 }
 
 impl Default for AuditConfig {
@@ -340,6 +342,7 @@ impl Default for AuditConfig {
             auditor_groups: Vec::new(),
             retention: Duration::from_secs(6 * 366 * 24 * 3600),
             legal_hold: false,
+            stream: crate::audit::stream::StreamConfig::default(),
         }
     }
 }
@@ -391,6 +394,12 @@ impl Config {
         }
         if let Some(path) = self.audit.signing_key_file.take() {
             self.audit.signing_key = Some(Secret::new(read_secret_file("audit.signing_key_file", &path)?));
+        }
+        if let Some(webhook) = self.audit.stream.webhook.as_mut() {
+            if let Some(path) = webhook.bearer_token_file.take() {
+                let token = read_secret_file("audit.stream.webhook.bearer_token_file", &path)?;
+                webhook.bearer_token = Some(Secret::new(token));
+            }
         }
         for (id, path) in std::mem::take(&mut self.keys.ring_files) {
             let value = read_secret_file(&format!("keys.ring_files.{id}"), &path)?;
@@ -471,6 +480,7 @@ impl Config {
         if self.audit.write_timeout.is_zero() || self.audit.checkpoint_interval.is_zero() {
             problems.push("audit.write_timeout and audit.checkpoint_interval must be positive".to_owned());
         }
+        problems.extend(self.audit.stream.problems());
         if problems.is_empty() {
             Ok(())
         } else {

@@ -14,6 +14,7 @@ mod journal;
 pub mod merkle;
 pub mod query;
 pub mod retention;
+pub mod stream;
 pub mod verify;
 
 pub use checkpoint::{Checkpoint, CheckpointSigner, SignerError};

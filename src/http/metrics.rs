@@ -52,5 +52,9 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         "Failed journal write attempts",
         stats.write_failures.load(Ordering::Relaxed),
     );
+    match state.stream.backlog(&state.db).await {
+        Ok(backlog) => out.push_str(&crate::audit::stream::prometheus(&backlog)),
+        Err(e) => tracing::warn!(error = %e, "cannot measure the SIEM stream backlog"),
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], out).into_response()
 }

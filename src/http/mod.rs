@@ -41,6 +41,8 @@ pub struct AppState {
     pub identity: Identity,
     pub journal: Journal,
     pub clock: SharedClock,
+    /// The SIEM streaming tasks; they stop when the last copy of the state is dropped.
+    pub stream: Arc<crate::audit::stream::StreamHandle>,
 }
 
 const STYLESHEET: &str = include_str!("../../static/app.css");

@@ -18,5 +18,6 @@ mod http_base;
 mod journal;
 mod mfa;
 mod sessions;
+mod siem;
 mod sign_in;
 mod tls;
