@@ -26,8 +26,9 @@ use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::storage::Db;
 
-/// Rows per INSERT statement (well under both backends' parameter limits).
-const ROWS_PER_STATEMENT: usize = 256;
+/// Rows per INSERT statement. Small: sqlx-sqlite resolves each `$n` by name,
+/// at a cost that grows with the square of the parameter count.
+const ROWS_PER_STATEMENT: usize = 32;
 const CHANNEL_CAPACITY: usize = 65_536;
 
 /// A recorded event's identity, returned to callers that report it.
