@@ -1,3 +1,3 @@
--- Kept equal in numbering with SQLite, whose request-id index this drops;
--- PostgreSQL keeps its index (its writes are not the bottleneck).
+-- Kept equal in numbering with SQLite, whose request-id and action indexes
+-- this drops; PostgreSQL keeps its indexes (its writes are not the bottleneck).
 SELECT 1;
