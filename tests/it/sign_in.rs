@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 
 use crate::on_both_backends;
-use crate::support::browser::{between, csrf_of, location};
+use crate::support::browser::{between, csrf_of, location, param, with_param};
 use crate::support::{Backend, TestApp};
 
 on_both_backends!(
@@ -90,13 +90,7 @@ async fn wrong_state_is_refused(backend: Backend) {
     let browser = app.browser();
     let auth = browser.start_login().await;
     let callback = browser.idp_authorize(&auth, "alice").await;
-    let mut url: url::Url = callback.parse().unwrap();
-    let pairs: Vec<(String, String)> = url
-        .query_pairs()
-        .map(|(k, v)| (k.to_string(), if k == "state" { "forged".to_owned() } else { v.into_owned() }))
-        .collect();
-    url.query_pairs_mut().clear().extend_pairs(pairs);
-    let r = browser.finish_login(url.as_str()).await;
+    let r = browser.finish_login(&with_param(&callback, "state", "forged")).await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     assert!(browser.cookie("custodian_session").is_none(), "no session on a refused sign-in");
     let page = r.text().await.unwrap();
@@ -122,18 +116,8 @@ async fn reused_authorization_code_is_refused(backend: Backend) {
     // The same code under a fresh, valid flow: the IdP refuses it.
     let attacker = app.browser();
     let auth2 = attacker.start_login().await;
-    let state2 = url::Url::parse(&auth2)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "state")
-        .map(|(_, v)| v.into_owned())
-        .unwrap();
-    let code = url::Url::parse(&callback)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .map(|(_, v)| v.into_owned())
-        .unwrap();
+    let state2 = param(&auth2, "state");
+    let code = param(&callback, "code");
     let r = attacker.get(&format!("/auth/callback?code={code}&state={state2}")).await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     assert!(r.text().await.unwrap().contains("invalid_grant"));
@@ -146,15 +130,7 @@ async fn id_token_for_another_nonce_is_refused(backend: Backend) {
     let browser = app.browser();
     let auth = browser.start_login().await;
     // Same flow (state, PKCE), but the IdP is asked for a different nonce.
-    let mut url: url::Url = auth.parse().unwrap();
-    let pairs: Vec<(String, String)> = url
-        .query_pairs()
-        .map(|(k, v)| {
-            (k.to_string(), if k == "nonce" { "attacker-nonce".to_owned() } else { v.into_owned() })
-        })
-        .collect();
-    url.query_pairs_mut().clear().extend_pairs(pairs);
-    let callback = browser.idp_authorize(url.as_str(), "alice").await;
+    let callback = browser.idp_authorize(&with_param(&auth, "nonce", "attacker-nonce"), "alice").await;
     let r = browser.finish_login(&callback).await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     assert!(r.text().await.unwrap().contains("nonce mismatch"));
@@ -177,12 +153,7 @@ async fn provider_error_and_missing_login_are_refused(backend: Backend) {
     // The IdP reports an error (user cancelled).
     let browser = app.browser();
     let auth = browser.start_login().await;
-    let state = url::Url::parse(&auth)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "state")
-        .map(|(_, v)| v.into_owned())
-        .unwrap();
+    let state = param(&auth, "state");
     let r = browser
         .get(&format!("/auth/callback?error=access_denied&error_description=cancelled&state={state}"))
         .await;

@@ -34,6 +34,27 @@ pub fn all_between(text: &str, start: &str, end: &str) -> Vec<String> {
     out
 }
 
+/// A query parameter of a URL.
+pub fn param(url: &str, key: &str) -> String {
+    Url::parse(url)
+        .expect("url")
+        .query_pairs()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| panic!("{url} has no {key}"))
+}
+
+/// The URL with one query parameter replaced (as an attacker would).
+pub fn with_param(url: &str, key: &str, value: &str) -> String {
+    let mut url = Url::parse(url).expect("url");
+    let pairs: Vec<(String, String)> = url
+        .query_pairs()
+        .map(|(k, v)| (k.to_string(), if k == key { value.to_owned() } else { v.into_owned() }))
+        .collect();
+    url.query_pairs_mut().clear().extend_pairs(pairs);
+    url.to_string()
+}
+
 /// The CSRF token in a page's form.
 pub fn csrf_of(page: &str) -> String {
     between(page, "name=\"csrf\" value=\"", "\"").expect("page has a CSRF field")

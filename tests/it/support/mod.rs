@@ -214,12 +214,7 @@ pub async fn mint_id_token(client_id: &str, client_secret: &str, nonce: &str) ->
         .append_pair("code_challenge_method", "S256");
     let browser = Browser::new("http://127.0.0.1:1".into());
     let callback = browser.idp_authorize(auth.as_str(), "alice").await;
-    let code = url::Url::parse(&callback)
-        .expect("callback")
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .map(|(_, v)| v.into_owned())
-        .expect("code");
+    let code = browser::param(&callback, "code");
     let tokens: serde_json::Value = reqwest::Client::new()
         .post(discovery["token_endpoint"].as_str().expect("token endpoint"))
         .basic_auth(client_id, Some(client_secret))
