@@ -40,6 +40,34 @@ async fn run_verify(app: &TestApp) -> Report {
     verify::verify(&app.state.db, &key, &[], |_, _| {}).await.unwrap()
 }
 
+/// Rewrites an event's content and its stored leaf hash, as an attacker
+/// with database access (but without the signing key) would.
+async fn forge_event(app: &TestApp, seq: i64, from: &str, to: &str) {
+    let (body,): (String,) = sqlx::query_as("SELECT body FROM audit_events WHERE seq = $1")
+        .bind(seq)
+        .fetch_one(app.state.db.pool())
+        .await
+        .unwrap();
+    let forged = body.replace(from, to);
+    assert_ne!(forged, body);
+    sqlx::query("UPDATE audit_events SET body = $1, leaf_hash = $2 WHERE seq = $3")
+        .bind(&forged)
+        .bind(merkle::to_hex(&merkle::leaf_hash(forged.as_bytes())))
+        .bind(seq)
+        .execute(app.state.db.pool())
+        .await
+        .unwrap();
+}
+
+/// A signer with a key of its own: not the journal's.
+fn stranger() -> CheckpointSigner {
+    CheckpointSigner::from_config(&AuditConfig {
+        signing_key: Some(Secret::new(random_key())),
+        ..AuditConfig::default()
+    })
+    .unwrap()
+}
+
 async fn exec(app: &TestApp, sql: &str) {
     sqlx::query(sql).execute(app.state.db.pool()).await.unwrap();
 }
@@ -96,17 +124,7 @@ async fn a_modified_event_is_found(backend: Backend) {
 
 async fn a_modified_event_with_a_recomputed_hash_is_found_by_its_checkpoint(backend: Backend) {
     let app = journal_with_20_events(backend).await;
-    let (body,): (String,) = sqlx::query_as("SELECT body FROM audit_events WHERE seq = 7")
-        .fetch_one(app.state.db.pool())
-        .await
-        .unwrap();
-    let forged = body.replace("user-6", "user-X");
-    sqlx::query("UPDATE audit_events SET body = $1, leaf_hash = $2 WHERE seq = 7")
-        .bind(&forged)
-        .bind(merkle::to_hex(&merkle::leaf_hash(forged.as_bytes())))
-        .execute(app.state.db.pool())
-        .await
-        .unwrap();
+    forge_event(&app, 7, "user-6", "user-X").await;
     let (last_good,): (i64,) =
         sqlx::query_as("SELECT MAX(tree_size) FROM audit_checkpoints WHERE tree_size < 7")
             .fetch_one(app.state.db.pool())
@@ -146,22 +164,8 @@ async fn a_truncated_tail_is_found(backend: Backend) {
 async fn a_rewrite_without_the_key_is_found(backend: Backend) {
     let app = journal_with_20_events(backend).await;
     // The attacker rewrites an event and re-signs every checkpoint with a key of their own.
-    let forger = CheckpointSigner::from_config(&AuditConfig {
-        signing_key: Some(Secret::new(random_key())),
-        ..AuditConfig::default()
-    })
-    .unwrap();
-    let (body,): (String,) = sqlx::query_as("SELECT body FROM audit_events WHERE seq = 2")
-        .fetch_one(app.state.db.pool())
-        .await
-        .unwrap();
-    let forged = body.replace("user-1", "user-Z");
-    sqlx::query("UPDATE audit_events SET body = $1, leaf_hash = $2 WHERE seq = 2")
-        .bind(&forged)
-        .bind(merkle::to_hex(&merkle::leaf_hash(forged.as_bytes())))
-        .execute(app.state.db.pool())
-        .await
-        .unwrap();
+    let forger = stranger();
+    forge_event(&app, 2, "user-1", "user-Z").await;
     let leaves: Vec<(String,)> = sqlx::query_as("SELECT leaf_hash FROM audit_events ORDER BY seq")
         .fetch_all(app.state.db.pool())
         .await
@@ -222,11 +226,7 @@ async fn an_inclusion_proof_verifies_offline_and_an_edited_one_fails(backend: Ba
         edited.checkpoint.tree_size += 1;
         assert!(verify::verify_proof(&edited, &key).is_err());
     }
-    let other = CheckpointSigner::from_config(&AuditConfig {
-        signing_key: Some(Secret::new(random_key())),
-        ..AuditConfig::default()
-    })
-    .unwrap();
+    let other = stranger();
     let bundle = verify::prove(&app.state.db, 3).await.unwrap();
     assert!(verify::verify_proof(&bundle, &other.public_key()).is_err(), "another key does not verify it");
 }
