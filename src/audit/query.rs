@@ -35,66 +35,63 @@ pub struct Page {
     pub next_cursor: Option<i64>,
 }
 
+enum Param {
+    Int(i64),
+    Text(String),
+}
+
 /// Runs the search; events come back in journal order.
 pub async fn search(db: &Db, f: &Filter) -> Result<Page, AuditError> {
-    let mut sql = String::from("SELECT seq, body FROM audit_events WHERE body IS NOT NULL");
-    let mut n = 0;
-    let mut next = |sql: &mut String, clause: &str| {
-        n += 1;
-        sql.push_str(&clause.replace('?', &format!("${n}")));
-    };
-    if f.from.is_some() {
-        next(&mut sql, " AND time >= ?");
-    }
-    if f.to.is_some() {
-        next(&mut sql, " AND time < ?");
-    }
-    if f.actor.is_some() {
-        next(&mut sql, " AND user_id = ?");
-    }
-    if f.action_prefix.is_some() {
-        next(&mut sql, " AND (action = ? OR action LIKE ");
-        next(&mut sql, "?)");
-    }
-    if f.account.is_some() {
-        next(&mut sql, " AND account = ?");
-    }
-    if f.decision.is_some() {
-        next(&mut sql, " AND decision = ?");
-    }
-    if f.request_id.is_some() {
-        next(&mut sql, " AND request_id = ?");
-    }
-    if f.after.is_some() {
-        next(&mut sql, " AND seq > ?");
-    }
-    next(&mut sql, " ORDER BY seq LIMIT ?");
-    let mut q = sqlx::query_as::<_, (i64, String)>(&sql);
+    // Each condition carries its own parameters, so clause and binding cannot drift apart.
+    let mut conditions: Vec<(&str, Vec<Param>)> = Vec::new();
     if let Some(v) = f.from {
-        q = q.bind(v);
+        conditions.push(("time >= ?", vec![Param::Int(v)]));
     }
     if let Some(v) = f.to {
-        q = q.bind(v);
+        conditions.push(("time < ?", vec![Param::Int(v)]));
     }
     if let Some(v) = &f.actor {
-        q = q.bind(v.clone());
+        conditions.push(("user_id = ?", vec![Param::Text(v.clone())]));
     }
     if let Some(v) = &f.action_prefix {
         // A dotted prefix matches the name itself and everything below it.
-        let escaped = v.trim_end_matches('.').replace('\\', "").replace(['%', '_'], "");
-        q = q.bind(escaped.clone()).bind(format!("{escaped}.%"));
+        let name = v.trim_end_matches('.');
+        let pattern = format!("{}.%", name.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+        conditions.push((
+            "(action = ? OR action LIKE ? ESCAPE '\\')",
+            vec![Param::Text(name.to_owned()), Param::Text(pattern)],
+        ));
     }
     if let Some(v) = &f.account {
-        q = q.bind(v.clone());
+        conditions.push(("account = ?", vec![Param::Text(v.clone())]));
     }
     if let Some(v) = f.decision {
-        q = q.bind(v.as_str());
+        conditions.push(("decision = ?", vec![Param::Text(v.as_str().to_owned())]));
     }
     if let Some(v) = &f.request_id {
-        q = q.bind(v.clone());
+        conditions.push(("request_id = ?", vec![Param::Text(v.clone())]));
     }
     if let Some(v) = f.after {
-        q = q.bind(v);
+        conditions.push(("seq > ?", vec![Param::Int(v)]));
+    }
+    let mut sql = String::from("SELECT seq, body FROM audit_events WHERE body IS NOT NULL");
+    let mut params = Vec::new();
+    for (clause, values) in conditions {
+        sql.push_str(" AND ");
+        let mut parts = clause.split('?');
+        sql.push_str(parts.next().unwrap_or_default());
+        for (part, value) in parts.zip(values) {
+            params.push(value);
+            sql.push_str(&format!("${}{part}", params.len()));
+        }
+    }
+    sql.push_str(&format!(" ORDER BY seq LIMIT ${}", params.len() + 1));
+    let mut q = sqlx::query_as::<_, (i64, String)>(&sql);
+    for p in params {
+        q = match p {
+            Param::Int(v) => q.bind(v),
+            Param::Text(v) => q.bind(v),
+        };
     }
     let rows = q.bind(f.limit + 1).fetch_all(db.pool()).await?;
     let more = rows.len() as i64 > f.limit;
