@@ -11,6 +11,8 @@ use tokio::net::TcpListener;
 use crate::audit::{stream, Journal};
 use crate::clock::SharedClock;
 use crate::config::Config;
+use crate::directory::scim::Scim;
+use crate::directory::Directory;
 use crate::http::{self, AppState};
 use crate::identity::{Identity, Mfa, Oidc, Sessions};
 use crate::storage::Db;
@@ -28,9 +30,21 @@ pub async fn build_state(config: Config, clock: SharedClock) -> anyhow::Result<A
     let sessions = Sessions::new(db.clone(), clock.clone(), &config.session);
     let mfa = Mfa::new(db.clone(), clock.clone(), keys, config.mfa.clone());
     let oidc = Arc::new(Oidc::new(config.oidc.clone(), clock.clone())?);
-    let identity = Identity::new(db.clone(), clock.clone(), journal.clone(), sessions, mfa, oidc);
+    let config = Arc::new(config);
+    let directory = Directory::new(db.clone(), clock.clone(), config.clone(), journal.clone(), sessions.clone());
+    let scim = Scim::new(directory.clone(), scim_base_url(&config));
+    let identity = Identity::new(db.clone(), clock.clone(), journal.clone(), sessions, mfa, oidc, directory);
     let stream = Arc::new(stream::spawn(db.clone(), config.audit.stream.clone(), clock.clone()));
-    Ok(AppState { config: Arc::new(config), db, identity, journal, clock, stream })
+    Ok(AppState { config, db, identity, journal, clock, stream, scim })
+}
+
+/// Where the IdP reaches `/scim/v2`: configured, or beside the OIDC redirect URL.
+fn scim_base_url(config: &Config) -> String {
+    if let Some(url) = &config.directory.scim.base_url {
+        return url.as_str().trim_end_matches('/').to_owned();
+    }
+    let origin = config.oidc.redirect_url.as_ref().map(|u| u.origin().ascii_serialization());
+    format!("{}/scim/v2", origin.filter(|o| o != "null").unwrap_or_default())
 }
 
 /// Serves until `shutdown` resolves, then drains for `http.shutdown_grace`.

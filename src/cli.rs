@@ -14,6 +14,9 @@ use crate::clock::{SharedClock, SystemClock};
 use crate::config::{Config, Overrides};
 use crate::{app, telemetry};
 
+mod directory;
+use directory::{AccessCommand, LocksCommand, ScimCommand, TrainingCommand};
+
 #[derive(Debug, Parser)]
 #[command(
     name = "custodian",
@@ -60,6 +63,26 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Locks on users, roles and accounts.
+    Locks {
+        #[command(subcommand)]
+        command: LocksCommand,
+    },
+    /// Training records.
+    Training {
+        #[command(subcommand)]
+        command: TrainingCommand,
+    },
+    /// Access reviews.
+    Access {
+        #[command(subcommand)]
+        command: AccessCommand,
+    },
+    /// SCIM provisioning.
+    Scim {
+        #[command(subcommand)]
+        command: ScimCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -74,6 +97,14 @@ pub enum UsersCommand {
     ResetMfa {
         /// User id or email address.
         user: String,
+    },
+    /// End a user's access now: every session ends, and they are refused until
+    /// the lock this places is lifted (`custodian locks lift`).
+    Revoke {
+        /// User id, email address or directory user name.
+        user: String,
+        #[arg(long)]
+        reason: String,
     },
 }
 
@@ -165,6 +196,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Audit { command } => audit_command(command, &overrides).await,
+        Command::Users { command: UsersCommand::Revoke { user, reason } } => {
+            directory::revoke(&user, &reason, &overrides).await
+        }
+        Command::Locks { command } => directory::locks(command, &overrides).await,
+        Command::Training { command } => directory::training(command, &overrides).await,
+        Command::Access { command } => directory::access(command, &overrides).await,
+        Command::Scim { command } => directory::scim(command),
         Command::Users { command: UsersCommand::ResetMfa { user } } => {
             let config = Config::load(&overrides)?;
             let state = app::build_state(config, clock()).await?;

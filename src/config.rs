@@ -53,6 +53,8 @@ pub struct Config {
     pub mfa: MfaConfig,
     pub keys: KeyRingConfig,
     pub audit: AuditConfig,
+    pub directory: crate::directory::DirectoryConfig,
+    pub training: crate::directory::TrainingConfig,
 }
 
 impl Default for Config {
@@ -69,6 +71,8 @@ impl Default for Config {
             mfa: MfaConfig::default(),
             keys: KeyRingConfig::default(),
             audit: AuditConfig::default(),
+            directory: crate::directory::DirectoryConfig::default(),
+            training: crate::directory::TrainingConfig::default(),
         }
     }
 }
@@ -317,8 +321,6 @@ pub struct AuditConfig {
     pub write_timeout: Duration,
     /// Most events committed in one transaction (group commit).
     pub max_batch: usize,
-    /// Directory groups whose members may read and export the journal.
-    pub auditor_groups: Vec<String>,
     /// Events older than this are pruned by `custodian audit prune`
     /// (HIPAA 164.316(b)(2): six years).
     #[serde(with = "humantime_serde")]
@@ -339,7 +341,6 @@ impl Default for AuditConfig {
             checkpoint_file: None,
             write_timeout: Duration::from_secs(2),
             max_batch: 1024,
-            auditor_groups: Vec::new(),
             retention: Duration::from_secs(6 * 366 * 24 * 3600),
             legal_hold: false,
             stream: crate::audit::stream::StreamConfig::default(),
@@ -400,6 +401,10 @@ impl Config {
                 let token = read_secret_file("audit.stream.webhook.bearer_token_file", &path)?;
                 webhook.bearer_token = Some(Secret::new(token));
             }
+        }
+        for (name, path) in std::mem::take(&mut self.directory.scim.token_files) {
+            let value = read_secret_file(&format!("directory.scim.token_files.{name}"), &path)?;
+            self.directory.scim.tokens.insert(name, value);
         }
         for (id, path) in std::mem::take(&mut self.keys.ring_files) {
             let value = read_secret_file(&format!("keys.ring_files.{id}"), &path)?;
@@ -481,6 +486,8 @@ impl Config {
             problems.push("audit.write_timeout and audit.checkpoint_interval must be positive".to_owned());
         }
         problems.extend(self.audit.stream.problems());
+        problems.extend(self.directory.problems());
+        problems.extend(self.training.problems());
         if problems.is_empty() {
             Ok(())
         } else {

@@ -88,6 +88,59 @@ pub enum SessionEnd {
     AbsoluteLifetime,
 }
 
+/// A change to who may act.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Change {
+    UserCreate,
+    UserReplace,
+    UserPatch,
+    UserDelete,
+    GroupCreate,
+    GroupReplace,
+    GroupPatch,
+    GroupDelete,
+    LockPlace,
+    LockLift,
+    TrainingRecord,
+    TrainingImport,
+}
+
+impl Change {
+    pub fn action(self) -> &'static str {
+        match self {
+            Change::UserCreate => "directory.user.create",
+            Change::UserReplace => "directory.user.replace",
+            Change::UserPatch => "directory.user.patch",
+            Change::UserDelete => "directory.user.delete",
+            Change::GroupCreate => "directory.group.create",
+            Change::GroupReplace => "directory.group.replace",
+            Change::GroupPatch => "directory.group.patch",
+            Change::GroupDelete => "directory.group.delete",
+            Change::LockPlace => "lock.place",
+            Change::LockLift => "lock.lift",
+            Change::TrainingRecord => "training.record",
+            Change::TrainingImport => "training.import",
+        }
+    }
+}
+
+/// What ended a user's access.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    /// SCIM set `active` to false.
+    ScimDeactivated,
+    /// SCIM deleted the user.
+    ScimDeleted,
+    /// The user left their last allow-listed group (or its role mapping went).
+    GroupRemoved,
+    /// An operator or admin revoked the user.
+    Revoked,
+    /// A lock on the user or on their roles.
+    Locked,
+}
+
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum EventKind {
@@ -117,6 +170,14 @@ pub enum EventKind {
     AuditExport { by: String, query: String, format: String },
     /// `audit.prune`: retention deleted events up to `through`.
     AuditPrune { by: String, through: u64 },
+    /// `directory.*`, `lock.*`, `training.*`: a change to who may act, with before and after.
+    Change { change: Change, by: String, before: Option<serde_json::Value>, after: Option<serde_json::Value> },
+    /// `access.revoke`: a user's access ended, and every session of theirs with it.
+    AccessRevoked { trigger: Trigger, reason: String, by: String, sessions_ended: u64 },
+    /// `access.gate`, refused: a signed-in user did not pass the directory gate.
+    AccessDenied { gate: String, reason: String },
+    /// `access.review`: someone produced the access review (who can act, and how).
+    AccessReview { by: String, format: String, rows: usize },
 }
 
 impl EventKind {
@@ -133,6 +194,10 @@ impl EventKind {
             EventKind::AuditRead { .. } | EventKind::AuditReadDenied { .. } => "audit.read",
             EventKind::AuditExport { .. } => "audit.export",
             EventKind::AuditPrune { .. } => "audit.prune",
+            EventKind::Change { change, .. } => change.action(),
+            EventKind::AccessRevoked { .. } => "access.revoke",
+            EventKind::AccessDenied { .. } => "access.gate",
+            EventKind::AccessReview { .. } => "access.review",
         }
     }
 
@@ -141,7 +206,8 @@ impl EventKind {
             EventKind::LoginFailed { .. }
             | EventKind::MfaFailed { .. }
             | EventKind::MfaLocked { .. }
-            | EventKind::AuditReadDenied { .. } => Decision::Denied,
+            | EventKind::AuditReadDenied { .. }
+            | EventKind::AccessDenied { .. } => Decision::Denied,
             _ => Decision::Allowed,
         }
     }

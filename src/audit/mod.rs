@@ -18,7 +18,9 @@ pub mod stream;
 pub mod verify;
 
 pub use checkpoint::{Checkpoint, CheckpointSigner, SignerError};
-pub use event::{Actor, Decision, Event, EventKind, LoginFailure, Outcome, RequestMeta, SessionEnd, Target};
+pub use event::{
+    Actor, Change, Decision, Event, EventKind, LoginFailure, Outcome, RequestMeta, SessionEnd, Target, Trigger,
+};
 pub use journal::{Journal, Recorded};
 
 #[derive(Debug, thiserror::Error)]

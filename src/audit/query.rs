@@ -148,7 +148,7 @@ pub fn to_csv(events: &[serde_json::Value]) -> String {
 
 /// RFC 4180 quoting, and a leading quote for cells a spreadsheet would run
 /// as a formula.
-fn csv_cell(value: &str) -> String {
+pub fn csv_cell(value: &str) -> String {
     let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{value}")
     } else {

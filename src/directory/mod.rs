@@ -1,24 +1,383 @@
-//! Who may act: the directory allow-list, roles and training records.
+//! Who may act: the directory allow-list, roles, training records and locks,
+//! and revocation.
 //!
-//! For now it holds the one place where the sign-in gate goes. The SCIM
-//! directory (a later change) fills it in; until then every valid identity
-//! is admitted and the refusal type already exists for callers to handle.
+//! [`Directory::access`] is the gate. It runs at sign-in and again on every
+//! request, reading the current state from the database, so a deactivation,
+//! a group removal, a lock or an expired course bites on the very next
+//! request. What ends access also ends every session of the user
+//! ([`Directory::end_access`]), and is audited with who, why and how many
+//! sessions ended.
 
-use crate::identity::VerifiedIdentity;
+pub mod admin;
+pub mod config;
+pub mod locks;
+pub mod review;
+pub mod roles;
+pub mod scim;
+pub mod store;
+pub mod training;
+
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use crate::audit::{Actor, AuditError, EventKind, Journal, RequestMeta, Trigger};
+use crate::clock::{SharedClock, Timestamp};
+use crate::config::Config;
+use crate::identity::{Sessions, User, Users, VerifiedIdentity};
+use crate::storage::Db;
+pub use config::{DirectoryConfig, LinkBy, Source, TrainingConfig};
+pub use locks::{Lock, Locks, Scope};
+pub use roles::{Grant, Role};
+use store::Store;
+use training::{CourseStatus, State, Training};
+
+/// What a user who passed the gate holds: their groups, the roles those
+/// grant (policy reads these), and their training status.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Access {
+    pub directory_id: Option<String>,
+    pub groups: Vec<String>,
+    pub grants: Vec<Grant>,
+    pub roles: Vec<Role>,
+    pub training: Vec<CourseStatus>,
+}
+
+impl Access {
+    pub fn has(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+
+    /// Courses that expire soon, in words for the user.
+    pub fn warnings(&self) -> Vec<String> {
+        self.training
+            .iter()
+            .filter(|t| t.state == State::Expiring)
+            .filter_map(|t| {
+                let on = t.expires_on?;
+                Some(format!("Your \"{}\" training expires on {on}; renew it before then to keep access.", t.course))
+            })
+            .collect()
+    }
+}
+
+/// Why the gate refused, in words safe to show and to record.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "gate", rename_all = "snake_case")]
+pub enum Refusal {
+    /// SCIM mode: no directory user matches this sign-in.
+    NotInDirectory { claim: String },
+    /// SCIM mode: several directory users match this sign-in.
+    AmbiguousLink { claim: String },
+    /// The directory user is linked to a different sign-in identity.
+    LinkedElsewhere,
+    Inactive,
+    NotAllowListed,
+    Locked { reason: String, until: Option<Timestamp> },
+    RolesLocked { roles: Vec<Role>, reason: String },
+    TrainingMissing { course: String },
+    TrainingExpired { course: String, expired_on: NaiveDate },
+}
+
+impl Refusal {
+    pub fn gate(&self) -> &'static str {
+        match self {
+            Refusal::NotInDirectory { .. }
+            | Refusal::AmbiguousLink { .. }
+            | Refusal::LinkedElsewhere
+            | Refusal::Inactive => "directory",
+            Refusal::NotAllowListed => "allow_list",
+            Refusal::Locked { .. } | Refusal::RolesLocked { .. } => "lock",
+            Refusal::TrainingMissing { .. } | Refusal::TrainingExpired { .. } => "training",
+        }
+    }
+
+    /// A stable error code for API callers.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Refusal::NotInDirectory { .. } => "not_in_directory",
+            Refusal::AmbiguousLink { .. } => "directory_link_ambiguous",
+            Refusal::LinkedElsewhere => "directory_link_conflict",
+            Refusal::Inactive => "directory_inactive",
+            Refusal::NotAllowListed => "not_allow_listed",
+            Refusal::Locked { .. } => "locked",
+            Refusal::RolesLocked { .. } => "role_locked",
+            Refusal::TrainingMissing { .. } => "training_missing",
+            Refusal::TrainingExpired { .. } => "training_expired",
+        }
+    }
+
+    pub fn message(&self) -> String {
+        match self {
+            Refusal::NotInDirectory { claim } => format!(
+                "You are not in Custodian's directory: no provisioned user matches your sign-in ({claim})"
+            ),
+            Refusal::AmbiguousLink { claim } => {
+                format!("More than one directory user matches your sign-in ({claim}), so none is used")
+            }
+            Refusal::LinkedElsewhere => {
+                "Your directory entry is already linked to a different sign-in identity".to_owned()
+            }
+            Refusal::Inactive => "Your account is deactivated in the directory".to_owned(),
+            Refusal::NotAllowListed => {
+                "You are not on the allow-list: none of your directory groups grants a Custodian role".to_owned()
+            }
+            Refusal::Locked { reason, until: Some(t) } => {
+                format!("Your access is locked until {} ({reason})", t.rfc3339())
+            }
+            Refusal::Locked { reason, until: None } => format!("Your access is locked ({reason})"),
+            Refusal::RolesLocked { roles, reason } => {
+                let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+                format!("Your role ({}) is locked ({reason})", names.join(", "))
+            }
+            Refusal::TrainingMissing { course } => {
+                format!("You have no record of completing the required \"{course}\" training")
+            }
+            Refusal::TrainingExpired { course, expired_on } => {
+                format!("Your \"{course}\" training expired on {expired_on}")
+            }
+        }
+    }
+}
+
+/// A refusal and whom to ask about it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Denied {
+    pub refusal: Refusal,
+    pub contact: String,
+}
+
+impl std::fmt::Display for Denied {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}. Ask {} for access.", self.refusal.message(), self.contact)
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
-pub enum DirectoryRefusal {
-    #[error("you are not on the directory allow-list; ask your Custodian administrator for access")]
-    NotAllowListed,
+pub enum GateError {
+    #[error("{0}")]
+    Denied(Denied),
+    #[error(transparent)]
+    Storage(#[from] sqlx::Error),
 }
 
-/// The directory gate at sign-in. Every sign-in passes through here.
-pub fn admit_sign_in(_identity: &VerifiedIdentity) -> Result<(), DirectoryRefusal> {
-    Ok(())
+#[derive(Debug, thiserror::Error)]
+pub enum DirectoryError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Audit(#[from] AuditError),
+    #[error(transparent)]
+    Storage(#[from] sqlx::Error),
 }
 
-/// Whether the user may read the audit journal: a member of a configured
-/// auditor group (until roles come from the directory and policy).
-pub fn is_auditor(groups: &[String], auditor_groups: &[String]) -> bool {
-    groups.iter().any(|g| auditor_groups.contains(g))
+/// The actor an event about this user names.
+pub fn actor_of(user: &User) -> Actor {
+    Actor {
+        user_id: Some(user.id.clone()),
+        issuer: Some(user.issuer.clone()),
+        subject: Some(user.subject.clone()),
+        ..Actor::default()
+    }
+}
+
+#[derive(Clone)]
+pub struct Directory {
+    pub store: Store,
+    pub training: Training,
+    pub locks: Locks,
+    pub users: Users,
+    config: Arc<Config>,
+    clock: SharedClock,
+    journal: Journal,
+    sessions: Sessions,
+}
+
+impl Directory {
+    pub fn new(db: Db, clock: SharedClock, config: Arc<Config>, journal: Journal, sessions: Sessions) -> Self {
+        Directory {
+            store: Store::new(db.clone()),
+            training: Training::new(db.clone()),
+            locks: Locks::new(db.clone()),
+            users: Users::new(db),
+            config,
+            clock,
+            journal,
+            sessions,
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
+    }
+
+    pub fn journal(&self) -> &Journal {
+        &self.journal
+    }
+
+    fn deny(&self, refusal: Refusal) -> GateError {
+        GateError::Denied(Denied { refusal, contact: self.config.directory.help_contact.clone() })
+    }
+
+    /// The gate at sign-in: links the identity to its directory user (SCIM
+    /// mode), then applies [`Directory::access`].
+    pub async fn admit_sign_in(
+        &self,
+        user: &User,
+        identity: &VerifiedIdentity,
+    ) -> Result<(User, Access), GateError> {
+        let user = match self.config.directory.source {
+            Source::Scim => self.link(user, identity).await?,
+            Source::OidcClaims => user.clone(),
+        };
+        let access = self.access(&user).await?;
+        Ok((user, access))
+    }
+
+    async fn link(&self, user: &User, identity: &VerifiedIdentity) -> Result<User, GateError> {
+        let config = &self.config.directory;
+        let claim = config.link_claim().to_owned();
+        let value = identity.claim(&claim).filter(|v| !v.is_empty());
+        let value = value.ok_or_else(|| self.deny(Refusal::NotInDirectory { claim: claim.clone() }))?;
+        let found = match config.link_by {
+            LinkBy::ExternalId => self.store.user_by_external_id(&value).await?,
+            LinkBy::UserName => self.store.user_by_user_name(&value).await?,
+            LinkBy::Email => self.store.users_by_email(&value).await?,
+        };
+        let entry = match found.as_slice() {
+            [one] => one,
+            [] => return Err(self.deny(Refusal::NotInDirectory { claim })),
+            _ => return Err(self.deny(Refusal::AmbiguousLink { claim })),
+        };
+        if user.directory_id.as_deref() != Some(entry.id.as_str()) {
+            match self.users.link_directory(&user.id, &entry.id).await {
+                Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                    return Err(self.deny(Refusal::LinkedElsewhere))
+                }
+                other => other?,
+            }
+        }
+        Ok(User { directory_id: Some(entry.id.clone()), ..user.clone() })
+    }
+
+    /// The gate, on the current state: directory entry active, on the
+    /// allow-list, not locked, training current. Returns what the user holds.
+    pub async fn access(&self, user: &User) -> Result<Access, GateError> {
+        let now = self.clock.now();
+        let mut keys = user.keys();
+        let groups = match self.config.directory.source {
+            Source::OidcClaims => user.groups.clone(),
+            Source::Scim => {
+                let claim = self.config.directory.link_claim().to_owned();
+                let not_in = || self.deny(Refusal::NotInDirectory { claim: claim.clone() });
+                let id = user.directory_id.as_deref().ok_or_else(not_in)?;
+                let entry = self.store.user(id).await?.ok_or_else(not_in)?;
+                if !entry.active {
+                    return Err(self.deny(Refusal::Inactive));
+                }
+                keys.push(entry.user_name.to_lowercase());
+                keys.extend(entry.email_key());
+                self.store.groups_of(id).await?.into_iter().map(|(_, name)| name).collect()
+            }
+        };
+        keys.dedup();
+        if let Some(lock) = self.locks.in_force(Scope::User, &keys, now).await?.into_iter().next() {
+            return Err(self.deny(Refusal::Locked { reason: lock.reason, until: lock.expires_at }));
+        }
+        let grants = roles::grants(&groups, &self.config.directory.roles);
+        if grants.is_empty() {
+            return Err(self.deny(Refusal::NotAllowListed));
+        }
+        let mut held: Vec<Role> = grants.iter().map(|g| g.role).collect();
+        held.sort();
+        held.dedup();
+        let names: Vec<String> = held.iter().map(|r| r.as_str().to_owned()).collect();
+        let role_locks = self.locks.in_force(Scope::Role, &names, now).await?;
+        let roles: Vec<Role> =
+            held.iter().copied().filter(|r| !role_locks.iter().any(|l| l.target == r.as_str())).collect();
+        if roles.is_empty() {
+            let reason = role_locks.first().map(|l| l.reason.clone()).unwrap_or_default();
+            return Err(self.deny(Refusal::RolesLocked { roles: held, reason }));
+        }
+        let training = self.training.status(&self.config.training, &keys, &roles, now).await?;
+        for t in &training {
+            match (t.state, t.expires_on) {
+                (State::Missing, _) => {
+                    return Err(self.deny(Refusal::TrainingMissing { course: t.course.clone() }))
+                }
+                (State::Expired, Some(on)) => {
+                    return Err(self.deny(Refusal::TrainingExpired { course: t.course.clone(), expired_on: on }))
+                }
+                _ => {}
+            }
+        }
+        Ok(Access { directory_id: user.directory_id.clone(), groups, grants, roles, training })
+    }
+
+    /// Ends every session of the user and records why. Called after the
+    /// change that ended their access is in place (so the gate already
+    /// refuses them): the count recorded is exactly what ended.
+    pub async fn end_access(
+        &self,
+        user: &User,
+        trigger: Trigger,
+        reason: &str,
+        by: &str,
+        meta: &RequestMeta,
+    ) -> Result<u64, DirectoryError> {
+        let sessions_ended = self.sessions.delete_all_for_user(&user.id).await?;
+        let kind =
+            EventKind::AccessRevoked { trigger, reason: reason.to_owned(), by: by.to_owned(), sessions_ended };
+        self.journal.record(meta, actor_of(user), kind).await?;
+        tracing::info!(user = %user.id, ?trigger, sessions_ended, "access revoked");
+        Ok(sessions_ended)
+    }
+
+    /// After a directory change: ends the access of every user linked to
+    /// these directory entries whom the gate now refuses.
+    pub async fn reassess(
+        &self,
+        directory_ids: &[String],
+        trigger: Trigger,
+        by: &str,
+        meta: &RequestMeta,
+    ) -> Result<u64, DirectoryError> {
+        let mut ended = 0;
+        for id in directory_ids {
+            for user in self.users.linked_to(id).await? {
+                match self.access(&user).await {
+                    Ok(_) => {}
+                    Err(GateError::Denied(d)) => {
+                        ended += self.end_access(&user, trigger, &d.refusal.message(), by, meta).await?
+                    }
+                    Err(GateError::Storage(e)) => return Err(e.into()),
+                }
+            }
+        }
+        Ok(ended)
+    }
+
+    /// A user by Custodian id, email, or directory user name.
+    pub async fn find_user(&self, name: &str) -> Result<Option<User>, sqlx::Error> {
+        if let Some(user) = self.users.find(name).await? {
+            return Ok(Some(user));
+        }
+        for entry in self.store.users_by_email(name).await? {
+            if let Some(user) = self.users.linked_to(&entry.id).await?.into_iter().next() {
+                return Ok(Some(user));
+            }
+        }
+        Ok(None)
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
 }

@@ -8,11 +8,16 @@ use crate::clock::Timestamp;
 use crate::http::error::ApiError;
 use crate::http::extract::SignedIn;
 use crate::http::AppState;
+use crate::directory::Access;
 use crate::identity::{FactorState, User};
 
 #[derive(Serialize)]
 pub struct Me {
     user: User,
+    /// Roles, the groups that grant them, and training status: what policy sees.
+    access: Access,
+    /// Things to act on soon, such as training about to expire.
+    warnings: Vec<String>,
     second_factor: SecondFactor,
     session: SessionInfo,
 }
@@ -42,6 +47,8 @@ pub async fn me(State(state): State<AppState>, s: SignedIn) -> Result<Json<Me>, 
     let factor = state.identity.factor_state(&s.principal).await?;
     let session = s.principal.session;
     Ok(Json(Me {
+        warnings: s.principal.access.warnings(),
+        access: s.principal.access,
         user: s.principal.user,
         second_factor: SecondFactor {
             state: match factor {

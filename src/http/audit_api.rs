@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use crate::audit::query::{self, Filter, ReadError};
 use crate::audit::Decision;
-use crate::directory;
+use crate::directory::Role;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::Verified;
 use crate::http::AppState;
@@ -83,7 +83,7 @@ pub async fn events(
         return Err(bad(&format!("format {f:?} is not supported (json or csv)")));
     }
     let format = if wants_csv { "csv" } else { "json" };
-    let is_auditor = directory::is_auditor(&s.principal.user.groups, &state.config.audit.auditor_groups);
+    let is_auditor = s.principal.access.has(Role::Auditor);
     let page = query::audited_search(
         &state.journal,
         &state.db,

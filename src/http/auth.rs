@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use crate::http::error::{PageError, Problem, Rejection};
 use crate::http::extract::{
-    clear_cookie, read_cookie, set_cookie, Meta, SignedIn, Verified, LOGIN_FLOW_COOKIE,
+    clear_cookie, read_cookie, set_cookie, Meta, SessionOnly, SignedIn, Verified, LOGIN_FLOW_COOKIE,
 };
 use crate::http::{pages, AppState};
 use crate::identity::{AuthError, CallbackParams, FactorState, MfaError, SessionId};
@@ -156,7 +156,7 @@ fn retryable(e: &MfaError) -> bool {
 }
 
 /// `POST /auth/logout`: ends the session here, then at the IdP if it can.
-pub async fn logout(State(state): State<AppState>, s: SignedIn) -> Result<Response, PageError> {
+pub async fn logout(State(state): State<AppState>, SessionOnly(s): SessionOnly) -> Result<Response, PageError> {
     state.identity.logout(&s.id, &s.principal, &s.meta).await?;
     let target =
         state.identity.oidc.end_session_url().await.map(|u| u.to_string()).unwrap_or_else(|| "/".to_owned());

@@ -20,7 +20,15 @@ pub enum Problem {
     BadRequest(String),
     PayloadTooLarge,
     NotFound,
+    /// A named thing does not exist.
+    NotFoundWhy(String),
     SignInFailed(LoginFailure),
+    /// The directory gate refused a signed-in user.
+    AccessDenied(crate::directory::Denied),
+    /// The caller lacks the role this needs.
+    RoleRequired(crate::directory::Role),
+    /// A directory change was refused (bad input).
+    Invalid(String),
     InvalidCode(String),
     MfaThrottled { retry_after_secs: u64 },
     MfaLocked,
@@ -77,7 +85,21 @@ impl Problem {
             NotFound => {
                 (StatusCode::NOT_FOUND, "not_found", "There is nothing here.".into(), "Check the address.")
             }
+            NotFoundWhy(why) => (StatusCode::NOT_FOUND, "not_found", why.clone(), "Check the name or id."),
             SignInFailed(reason) => sign_in_failure(reason),
+            AccessDenied(denied) => (
+                StatusCode::FORBIDDEN,
+                denied.refusal.code(),
+                denied.to_string(),
+                "Once your access is restored, reload this page. This attempt was recorded.",
+            ),
+            RoleRequired(role) => (
+                StatusCode::FORBIDDEN,
+                "role_required",
+                format!("This needs the {role} role, which your directory groups do not grant. This attempt was recorded."),
+                "Ask your Custodian administrator if your job needs it.",
+            ),
+            Invalid(why) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid", why.clone(), "Correct the request and retry."),
             InvalidCode(why) => (
                 StatusCode::BAD_REQUEST,
                 "invalid_code",
@@ -178,9 +200,12 @@ fn sign_in_failure(reason: &LoginFailure) -> (StatusCode, &'static str, String, 
             "The identity provider cannot be reached right now.".into(),
             "Try again in a few minutes; if it persists, tell your Custodian administrator.",
         ),
-        LoginFailure::DirectoryRefused(why) => {
-            (StatusCode::FORBIDDEN, "not_allowed", format!("{why}."), "Ask your Custodian administrator.")
-        }
+        LoginFailure::DirectoryRefused(why) => (
+            StatusCode::FORBIDDEN,
+            "not_allowed",
+            why.clone(),
+            "Once your access is fixed, sign in again at /auth/login.",
+        ),
     }
 }
 
@@ -191,6 +216,7 @@ impl From<AuthError> for Problem {
             AuthError::SessionEnded(reason) => Problem::SessionEnded(reason),
             AuthError::MfaRequired => Problem::MfaRequired,
             AuthError::SignIn(reason) => Problem::SignInFailed(reason),
+            AuthError::Denied(d) => Problem::AccessDenied(d),
             AuthError::Mfa(e) => e.into(),
             AuthError::Audit(e) => e.into(),
             AuthError::Storage(e) => {

@@ -120,6 +120,23 @@ impl FromRequestParts<AppState> for SignedIn {
     }
 }
 
+/// The session's caller without the directory gate: only sign-out takes
+/// it, so that a user whose access ended can still end their session.
+pub struct SessionOnly(pub SignedIn);
+
+impl FromRequestParts<AppState> for SessionOnly {
+    type Rejection = Rejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let json = wants_json(parts);
+        let reject = |e: AuthError| Rejection { problem: e.into(), json };
+        let id = session_id(parts, state).ok_or_else(|| reject(AuthError::NotSignedIn))?;
+        let meta = request_meta(parts, &state.config.http.trusted_proxies);
+        let principal = state.identity.session_principal(&id, &meta).await.map_err(reject)?;
+        Ok(SessionOnly(SignedIn { id, principal, meta }))
+    }
+}
+
 /// A signed-in caller who has passed the second factor in this session.
 pub struct Verified(pub SignedIn);
 

@@ -3,6 +3,7 @@
 //! headers, body limit, timeout, CSRF guard, panic catcher). The only module
 //! that knows status codes and HTML. Handlers are thin.
 
+mod admin;
 mod api;
 mod audit_api;
 mod auth;
@@ -11,6 +12,7 @@ pub mod extract;
 mod health;
 mod metrics;
 mod pages;
+mod scim;
 
 use std::sync::Arc;
 
@@ -43,6 +45,13 @@ pub struct AppState {
     pub clock: SharedClock,
     /// The SIEM streaming tasks; they stop when the last copy of the state is dropped.
     pub stream: Arc<crate::audit::stream::StreamHandle>,
+    pub scim: crate::directory::scim::Scim,
+}
+
+impl AppState {
+    pub fn directory(&self) -> &crate::directory::Directory {
+        &self.identity.directory
+    }
 }
 
 const STYLESHEET: &str = include_str!("../../static/app.css");
@@ -72,6 +81,13 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/logout", post(auth::logout))
         .route("/api/v1/me", get(api::me))
         .route("/api/v1/audit/events", get(audit_api::events))
+        .route("/api/v1/admin/access-review", get(admin::access_review))
+        .route("/api/v1/admin/users/{user}/revoke", post(admin::revoke))
+        .route("/api/v1/admin/locks", get(admin::locks).post(admin::place_lock))
+        .route("/api/v1/admin/locks/{id}", axum::routing::delete(admin::lift_lock))
+        .route("/api/v1/admin/training", get(admin::training_records).post(admin::record_training))
+        .route("/api/v1/admin/training/import", post(admin::import_training))
+        .nest("/scim/v2", scim::router(state.clone()))
         .fallback(auth::not_found)
         .layer(middleware::from_fn_with_state(state.clone(), extract::csrf_guard))
         .with_state(state);
@@ -94,7 +110,7 @@ pub fn router(state: AppState) -> Router {
     for (name, value) in security_headers(&config) {
         router = router.layer(SetResponseHeaderLayer::if_not_present(name, value));
     }
-    router
+    router.layer(middleware::from_fn(scim::error_format))
 }
 
 fn security_headers(config: &Config) -> Vec<(HeaderName, HeaderValue)> {

@@ -105,12 +105,25 @@ pub fn home(principal: &Principal, csrf_token: &str) -> Markup {
             dl {
                 dt { "Name" } dd { (user.name.as_deref().unwrap_or("—")) }
                 dt { "Email" } dd { (user.email.as_deref().unwrap_or("—")) }
-                dt { "Groups" } dd { (if user.groups.is_empty() { "none".to_owned() } else { user.groups.join(", ") }) }
+                dt { "Roles" } dd { (roles_text(principal)) }
                 dt { "Session ends" } dd { time datetime=(principal.session.expires_at().rfc3339()) { (principal.session.expires_at().rfc3339()) } " (sooner if idle)" }
+            }
+            @for warning in principal.access.warnings() {
+                p class="alert" role="status" { (warning) }
             }
             (logout_form(csrf_token))
         },
     )
+}
+
+fn roles_text(principal: &Principal) -> String {
+    let grants: Vec<String> =
+        principal.access.grants.iter().map(|g| format!("{} (through {})", g.role, g.group)).collect();
+    if grants.is_empty() {
+        "none".to_owned()
+    } else {
+        grants.join(", ")
+    }
 }
 
 pub fn logout_form(csrf_token: &str) -> Markup {

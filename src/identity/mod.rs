@@ -16,7 +16,7 @@ use subtle::ConstantTimeEq;
 
 use crate::audit::{Actor, AuditError, EventKind, Journal, LoginFailure, RequestMeta, SessionEnd};
 use crate::clock::SharedClock;
-use crate::directory;
+use crate::directory::{self, Access, Directory, GateError};
 use crate::storage::{optional, Db};
 pub use mfa::{Enrollment, FactorState, Method, Mfa, MfaError};
 pub use oidc::{Oidc, OidcError};
@@ -36,6 +36,8 @@ pub enum AuthError {
     MfaRequired,
     #[error("sign-in failed")]
     SignIn(LoginFailure),
+    #[error("{0}")]
+    Denied(directory::Denied),
     #[error(transparent)]
     Mfa(MfaError),
     #[error(transparent)]
@@ -63,11 +65,13 @@ pub struct CallbackParams {
     pub error_description: Option<String>,
 }
 
-/// A signed-in caller: the session and its user.
+/// A signed-in caller: the session, its user, and what the directory gate
+/// found they hold (roles, groups, training).
 #[derive(Debug, Clone)]
 pub struct Principal {
     pub session: Session,
     pub user: User,
+    pub access: Access,
 }
 
 impl Principal {
@@ -95,6 +99,7 @@ pub struct Identity {
     pub sessions: Sessions,
     pub mfa: Mfa,
     pub oidc: Arc<Oidc>,
+    pub directory: Directory,
     journal: Journal,
     db: Db,
     clock: SharedClock,
@@ -108,8 +113,9 @@ impl Identity {
         sessions: Sessions,
         mfa: Mfa,
         oidc: Arc<Oidc>,
+        directory: Directory,
     ) -> Self {
-        Identity { users: Users::new(db.clone()), sessions, mfa, oidc, journal, db, clock }
+        Identity { users: Users::new(db.clone()), sessions, mfa, oidc, directory, journal, db, clock }
     }
 
     /// Begins a sign-in: returns the browser-bound flow id (for a cookie) and
@@ -150,7 +156,7 @@ impl Identity {
         meta: &RequestMeta,
     ) -> Result<(SessionId, User), AuthError> {
         match self.sign_in_steps(flow_id, params).await {
-            Ok(user) => {
+            Ok((user, access)) => {
                 // Ending the browser's old session only restricts; the
                 // login event below records it.
                 let previous_session_ended = match previous {
@@ -158,7 +164,7 @@ impl Identity {
                     None => false,
                 };
                 let (id, session) = self.sessions.create(&user.id).await?;
-                let principal = Principal { session, user };
+                let principal = Principal { session, user, access };
                 let kind = EventKind::Login { email: principal.user.email.clone(), previous_session_ended };
                 let recorded = self.journal.record(meta, principal.actor(), kind).await;
                 if let Err(e) = recorded {
@@ -180,7 +186,7 @@ impl Identity {
         &self,
         flow_id: Option<&str>,
         params: &CallbackParams,
-    ) -> Result<User, SignInStepError> {
+    ) -> Result<(User, Access), SignInStepError> {
         let refused = |r| SignInStepError::Refused(r, Actor::default());
         let flow_id = flow_id.ok_or_else(|| refused(LoginFailure::NoLoginInProgress))?;
         let flow = self.take_flow(flow_id).await?.ok_or_else(|| refused(LoginFailure::NoLoginInProgress))?;
@@ -205,10 +211,15 @@ impl Identity {
             subject: Some(identity.subject.clone()),
             ..Actor::default()
         };
-        if let Err(refusal) = directory::admit_sign_in(&identity) {
-            return Err(SignInStepError::Refused(LoginFailure::DirectoryRefused(refusal.to_string()), actor));
+        let user = self.users.upsert_from_sign_in(&identity, self.clock.now()).await?;
+        let actor = Actor { user_id: Some(user.id.clone()), ..actor };
+        match self.directory.admit_sign_in(&user, &identity).await {
+            Ok(admitted) => Ok(admitted),
+            Err(GateError::Denied(d)) => {
+                Err(SignInStepError::Refused(LoginFailure::DirectoryRefused(d.to_string()), actor))
+            }
+            Err(GateError::Storage(e)) => Err(e.into()),
         }
-        Ok(self.users.upsert_from_sign_in(&identity, self.clock.now()).await?)
     }
 
     /// Reads and deletes a pending sign-in (single use).
@@ -232,15 +243,37 @@ impl Identity {
             .map(|(state, nonce, pkce_verifier, _)| LoginFlow { state, nonce, pkce_verifier }))
     }
 
-    /// Resolves a session cookie to a principal; an expired session is
-    /// deleted and its expiry audited.
+    /// Resolves a session cookie to a principal who passes the directory
+    /// gate now; a refusal is audited. An expired session is deleted and
+    /// its expiry audited.
     pub async fn principal(&self, id: &SessionId, meta: &RequestMeta) -> Result<Principal, AuthError> {
+        let (session, user) = self.session_user(id, meta).await?;
+        match self.directory.access(&user).await {
+            Ok(access) => Ok(Principal { session, user, access }),
+            Err(GateError::Denied(d)) => {
+                let actor = Principal { session, user, access: Access::default() }.actor();
+                let kind = EventKind::AccessDenied { gate: d.refusal.gate().to_owned(), reason: d.refusal.message() };
+                self.journal.record(meta, actor, kind).await?;
+                Err(AuthError::Denied(d))
+            }
+            Err(GateError::Storage(e)) => Err(e.into()),
+        }
+    }
+
+    /// The session's principal without the directory gate: only for ending
+    /// the session (a refused user may still sign out).
+    pub async fn session_principal(&self, id: &SessionId, meta: &RequestMeta) -> Result<Principal, AuthError> {
+        let (session, user) = self.session_user(id, meta).await?;
+        Ok(Principal { session, user, access: Access::default() })
+    }
+
+    async fn session_user(&self, id: &SessionId, meta: &RequestMeta) -> Result<(Session, User), AuthError> {
         let session = match self.sessions.load(id).await {
             Ok(s) => s,
             Err(SessionError::Expired { session, reason }) => {
                 let user = self.users.get(&session.user_id).await?;
                 if let Some(user) = user {
-                    let actor = Principal { session: *session, user }.actor();
+                    let actor = Principal { session: *session, user, access: Access::default() }.actor();
                     self.journal.record(meta, actor, EventKind::SessionExpired { reason }).await?;
                 }
                 return Err(AuthError::SessionEnded(reason));
@@ -248,7 +281,7 @@ impl Identity {
             Err(e) => return Err(e.into()),
         };
         let user = self.users.get(&session.user_id).await?.ok_or(AuthError::NotSignedIn)?;
-        Ok(Principal { session, user })
+        Ok((session, user))
     }
 
     pub async fn factor_state(&self, principal: &Principal) -> Result<FactorState, AuthError> {

@@ -197,6 +197,12 @@ impl Oidc {
                 identity.groups =
                     info.additional_claims().groups(&self.config.groups_claim).unwrap_or_default();
             }
+            if identity.preferred_username.is_none() {
+                identity.preferred_username = info.preferred_username().map(|u| u.as_str().to_owned());
+            }
+            for (k, v) in &info.additional_claims().other {
+                identity.other_claims.entry(k.clone()).or_insert_with(|| v.clone());
+            }
         }
         Ok(identity)
     }
@@ -233,6 +239,8 @@ impl Oidc {
             email: claims.email().map(|e| e.as_str().to_owned()),
             name: claims.name().and_then(|n| n.get(None)).map(|n| n.as_str().to_owned()),
             groups: claims.additional_claims().groups(&self.config.groups_claim).unwrap_or_default(),
+            preferred_username: claims.preferred_username().map(|u| u.as_str().to_owned()),
+            other_claims: claims.additional_claims().other.clone(),
         }
     }
 

@@ -14,6 +14,19 @@ pub struct User {
     pub email: Option<String>,
     pub name: Option<String>,
     pub groups: Vec<String>,
+    /// The SCIM directory user this sign-in identity is linked to.
+    pub directory_id: Option<String>,
+    pub last_login_at: Option<Timestamp>,
+}
+
+impl User {
+    /// The names training records and user locks may use for this person:
+    /// the Custodian id and the lower-cased email.
+    pub fn keys(&self) -> Vec<String> {
+        let mut keys = vec![self.id.clone()];
+        keys.extend(self.email.as_deref().map(str::to_lowercase));
+        keys
+    }
 }
 
 /// Claims taken from a verified ID token (and userinfo).
@@ -24,6 +37,26 @@ pub struct VerifiedIdentity {
     pub email: Option<String>,
     pub name: Option<String>,
     pub groups: Vec<String>,
+    pub preferred_username: Option<String>,
+    /// Every other claim the IdP sent (for the directory link claim).
+    pub other_claims: std::collections::HashMap<String, serde_json::Value>,
+}
+
+impl VerifiedIdentity {
+    /// A claim's value as text: the standard ones by name, others from the rest.
+    pub fn claim(&self, name: &str) -> Option<String> {
+        match name {
+            "sub" => Some(self.subject.clone()),
+            "email" => self.email.clone(),
+            "preferred_username" => self.preferred_username.clone(),
+            "name" => self.name.clone(),
+            other => match self.other_claims.get(other)? {
+                serde_json::Value::String(s) => Some(s.clone()),
+                serde_json::Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            },
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -31,7 +64,7 @@ pub struct Users {
     db: Db,
 }
 
-const COLUMNS: &str = "id, issuer, subject, email, name, groups_json";
+const COLUMNS: &str = "id, issuer, subject, email, name, groups_json, directory_id, last_login_at";
 
 fn from_row(row: &sqlx::any::AnyRow) -> Result<User, sqlx::Error> {
     let groups_json: String = row.try_get("groups_json")?;
@@ -42,6 +75,8 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<User, sqlx::Error> {
         email: row.try_get("email")?,
         name: row.try_get("name")?,
         groups: serde_json::from_str(&groups_json).unwrap_or_default(),
+        directory_id: row.try_get("directory_id")?,
+        last_login_at: row.try_get::<Option<i64>, _>("last_login_at")?.map(Timestamp),
     })
 }
 
@@ -104,5 +139,32 @@ impl Users {
             [one] => Ok(Some(from_row(one)?)),
             _ => Ok(None),
         }
+    }
+
+    /// Links the user to a directory entry. Fails (unique violation) when
+    /// another sign-in identity already holds that entry.
+    pub async fn link_directory(&self, user_id: &str, directory_id: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE users SET directory_id = $1 WHERE id = $2")
+            .bind(directory_id)
+            .bind(user_id)
+            .execute(self.db.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// The sign-in identities linked to a directory entry.
+    pub async fn linked_to(&self, directory_id: &str) -> Result<Vec<User>, sqlx::Error> {
+        let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM users WHERE directory_id = $1"))
+            .bind(directory_id)
+            .fetch_all(self.db.pool())
+            .await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    pub async fn all(&self) -> Result<Vec<User>, sqlx::Error> {
+        let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM users ORDER BY created_at, id"))
+            .fetch_all(self.db.pool())
+            .await?;
+        rows.iter().map(from_row).collect()
     }
 }

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use base64::Engine;
 use custodian::clock::{ManualClock, SharedClock};
 use custodian::config::{Config, DatabaseUrl};
+use custodian::directory::Role;
 use custodian::secret::Secret;
 use custodian::AppState;
 use rand::RngCore;
@@ -68,6 +69,16 @@ pub fn random_key() -> String {
     base64::engine::general_purpose::STANDARD.encode(k)
 }
 
+/// The development provider's groups mapped to roles, as `scripts/dev` does.
+pub fn roles_as_in_the_sandbox() -> std::collections::BTreeMap<Role, Vec<String>> {
+    std::collections::BTreeMap::from([
+        (Role::Staff, vec!["social-media-staff".to_owned()]),
+        (Role::Reviewer, vec!["compliance-reviewers".to_owned()]),
+        (Role::Admin, vec!["it-admins".to_owned()]),
+        (Role::Auditor, vec!["security-auditors".to_owned()]),
+    ])
+}
+
 /// A configuration pointing at the test peers.
 pub fn test_config(database_url: String, data_dir: &std::path::Path) -> Config {
     let mut config = Config { data_dir: data_dir.to_owned(), ..Config::default() };
@@ -82,7 +93,7 @@ pub fn test_config(database_url: String, data_dir: &std::path::Path) -> Config {
     config.keys.active = Some("k1".into());
     config.keys.ring.insert("k1".into(), Secret::new(random_key()));
     config.audit.signing_key = Some(Secret::new(random_key()));
-    config.audit.auditor_groups = vec!["security-auditors".into()];
+    config.directory.roles = roles_as_in_the_sandbox();
     config
 }
 

@@ -1,0 +1,143 @@
+//! Locks: an administrator's stop on a user, a role or an account, until
+//! lifted or, if time-boxed, until it expires. A user lock names the user's
+//! Custodian id, or an email / user name (lower-cased) for someone who has
+//! not signed in yet.
+
+use serde::Serialize;
+use sqlx::Row;
+
+use crate::clock::Timestamp;
+use crate::storage::Db;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    User,
+    Role,
+    Account,
+}
+
+impl Scope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::User => "user",
+            Scope::Role => "role",
+            Scope::Account => "account",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Scope> {
+        [Scope::User, Scope::Role, Scope::Account].into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Lock {
+    pub id: String,
+    pub scope: Scope,
+    pub target: String,
+    pub reason: String,
+    pub created_by: String,
+    pub created_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+    pub lifted_at: Option<Timestamp>,
+    pub lifted_by: Option<String>,
+}
+
+impl Lock {
+    pub fn in_force(&self, now: Timestamp) -> bool {
+        self.lifted_at.is_none() && self.expires_at.is_none_or(|t| now < t)
+    }
+}
+
+const COLUMNS: &str = "id, scope, target, reason, created_by, created_at, expires_at, lifted_at, lifted_by";
+
+fn from_row(row: &sqlx::any::AnyRow) -> Result<Lock, sqlx::Error> {
+    let scope: String = row.try_get("scope")?;
+    Ok(Lock {
+        id: row.try_get("id")?,
+        scope: Scope::parse(&scope).unwrap_or(Scope::User),
+        target: row.try_get("target")?,
+        reason: row.try_get("reason")?,
+        created_by: row.try_get("created_by")?,
+        created_at: Timestamp(row.try_get("created_at")?),
+        expires_at: row.try_get::<Option<i64>, _>("expires_at")?.map(Timestamp),
+        lifted_at: row.try_get::<Option<i64>, _>("lifted_at")?.map(Timestamp),
+        lifted_by: row.try_get("lifted_by")?,
+    })
+}
+
+#[derive(Clone)]
+pub struct Locks {
+    db: Db,
+}
+
+impl Locks {
+    pub fn new(db: Db) -> Self {
+        Locks { db }
+    }
+
+    pub async fn insert(&self, lock: &Lock) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO locks (id, scope, target, reason, created_by, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&lock.id)
+        .bind(lock.scope.as_str())
+        .bind(&lock.target)
+        .bind(&lock.reason)
+        .bind(&lock.created_by)
+        .bind(lock.created_at.millis())
+        .bind(lock.expires_at.map(|t| t.millis()))
+        .execute(self.db.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Marks the lock lifted; false if it was not in force.
+    pub async fn lift(&self, id: &str, by: &str, now: Timestamp) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query("UPDATE locks SET lifted_at = $1, lifted_by = $2 WHERE id = $3 AND lifted_at IS NULL")
+            .bind(now.millis())
+            .bind(by)
+            .bind(id)
+            .execute(self.db.pool())
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn get(&self, id: &str) -> Result<Option<Lock>, sqlx::Error> {
+        let row = crate::storage::optional(
+            sqlx::query(&format!("SELECT {COLUMNS} FROM locks WHERE id = $1")).bind(id).fetch_one(self.db.pool()).await,
+        )?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    /// Locks in force on any of the targets in the scope.
+    pub async fn in_force(&self, scope: Scope, targets: &[String], now: Timestamp) -> Result<Vec<Lock>, sqlx::Error> {
+        let mut out = Vec::new();
+        for target in targets {
+            let rows = sqlx::query(&format!(
+                "SELECT {COLUMNS} FROM locks WHERE scope = $1 AND target = $2 AND lifted_at IS NULL \
+                 AND (expires_at IS NULL OR expires_at > $3)"
+            ))
+            .bind(scope.as_str())
+            .bind(target)
+            .bind(now.millis())
+            .fetch_all(self.db.pool())
+            .await?;
+            for row in &rows {
+                out.push(from_row(row)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every lock, newest first; with `all`, lifted and expired ones too.
+    pub async fn list(&self, all: bool, now: Timestamp) -> Result<Vec<Lock>, sqlx::Error> {
+        let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM locks ORDER BY created_at DESC, id"))
+            .fetch_all(self.db.pool())
+            .await?;
+        let locks = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
+        Ok(locks.into_iter().filter(|l| all || l.in_force(now)).collect())
+    }
+}

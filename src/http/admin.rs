@@ -1,0 +1,216 @@
+//! `/api/v1/admin`: revocation, locks, training records and the access
+//! review, for users with the admin role who have passed their second
+//! factor. Every change is audited (by the directory) with before and after;
+//! a refused caller is audited too.
+
+use axum::body::Bytes;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::audit::{Change, EventKind};
+use crate::directory::admin::ChangedBy;
+use crate::directory::training::{self, parse_row};
+use crate::directory::{review, DirectoryError, Role, Scope};
+use crate::http::error::{ApiError, Problem};
+use crate::http::extract::{SignedIn, Verified};
+use crate::http::AppState;
+
+/// The caller, if they hold the admin role; otherwise the refusal, recorded.
+async fn admin(state: &AppState, s: &SignedIn) -> Result<ChangedBy, ApiError> {
+    if !s.principal.access.has(Role::Admin) {
+        let kind = EventKind::AccessDenied { gate: "role".to_owned(), reason: "the admin role is required".to_owned() };
+        state.journal.record(&s.meta, s.principal.actor(), kind).await?;
+        return Err(ApiError(Problem::RoleRequired(Role::Admin)));
+    }
+    Ok(ChangedBy { actor: s.principal.actor(), name: s.principal.user.id.clone(), meta: s.meta.clone() })
+}
+
+fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+    body.map(|Json(b)| b).map_err(|e| ApiError(Problem::BadRequest(format!("invalid JSON body: {}", e.body_text()))))
+}
+
+impl From<DirectoryError> for ApiError {
+    fn from(e: DirectoryError) -> Self {
+        match e {
+            DirectoryError::NotFound(why) => ApiError(Problem::NotFoundWhy(why)),
+            DirectoryError::Invalid(why) => ApiError(Problem::Invalid(why)),
+            DirectoryError::Audit(e) => e.into(),
+            DirectoryError::Storage(e) => {
+                tracing::error!(error = %e, "storage error");
+                ApiError(Problem::Internal)
+            }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeBody {
+    reason: String,
+}
+
+/// `POST /api/v1/admin/users/{user}/revoke`: ends the user's access and
+/// every session of theirs, until the lock it places is lifted.
+pub async fn revoke(
+    State(state): State<AppState>,
+    Verified(s): Verified,
+    Path(user): Path<String>,
+    body: Result<Json<RevokeBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let by = admin(&state, &s).await?;
+    let body = json_body(body)?;
+    let placed = state.directory().revoke(&user, &body.reason, &by).await?;
+    Ok(Json(placed).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockBody {
+    scope: Scope,
+    target: String,
+    reason: String,
+    /// RFC 3339; absent means until lifted.
+    expires_at: Option<String>,
+}
+
+/// `POST /api/v1/admin/locks`
+pub async fn place_lock(
+    State(state): State<AppState>,
+    Verified(s): Verified,
+    body: Result<Json<LockBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let by = admin(&state, &s).await?;
+    let body = json_body(body)?;
+    let expires_at = match body.expires_at.as_deref() {
+        None => None,
+        Some(t) => Some(crate::clock::Timestamp(crate::audit::query::parse_time(t).ok_or_else(|| {
+            ApiError(Problem::Invalid(format!("expires_at {t:?} is not an RFC 3339 time")))
+        })?)),
+    };
+    let placed = state.directory().place_lock(body.scope, &body.target, &body.reason, expires_at, &by).await?;
+    Ok((StatusCode::CREATED, Json(placed)).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct LocksQuery {
+    #[serde(default)]
+    all: bool,
+}
+
+/// `GET /api/v1/admin/locks[?all=true]`
+pub async fn locks(
+    State(state): State<AppState>,
+    Verified(s): Verified,
+    query: Result<Query<LocksQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    admin(&state, &s).await?;
+    let Query(q) = query.map_err(|e| ApiError(Problem::BadRequest(e.body_text())))?;
+    let locks = state.directory().locks.list(q.all, state.clock.now()).await.map_err(DirectoryError::from)?;
+    Ok(Json(json!({ "locks": locks })).into_response())
+}
+
+/// `DELETE /api/v1/admin/locks/{id}`: lifts the lock.
+pub async fn lift_lock(
+    State(state): State<AppState>,
+    Verified(s): Verified,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let by = admin(&state, &s).await?;
+    Ok(Json(state.directory().lift_lock(&id, &by).await?).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainingBody {
+    user: String,
+    course: String,
+    completed_on: String,
+    expires_on: Option<String>,
+    source: Option<String>,
+}
+
+/// `POST /api/v1/admin/training`: records one completion.
+pub async fn record_training(
+    State(state): State<AppState>,
+    Verified(s): Verified,
+    body: Result<Json<TrainingBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let by = admin(&state, &s).await?;
+    let b = json_body(body)?;
+    let today = training::millis_date(state.clock.now().millis());
+    let fields = [b.user, b.course, b.completed_on, b.expires_on.unwrap_or_default(), b.source.unwrap_or_default()];
+    let record = parse_row(fields, &state.config.training, &format!("api:{}", by.name), today)
+        .map_err(|why| ApiError(Problem::Invalid(why)))?;
+    state.directory().record_training(std::slice::from_ref(&record), Change::TrainingRecord, &by).await?;
+    Ok((StatusCode::CREATED, Json(record)).into_response())
+}
+
+/// `POST /api/v1/admin/training/import` with a CSV body: every row or none.
+pub async fn import_training(
+    State(state): State<AppState>,
+    Verified(s): Verified,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let by = admin(&state, &s).await?;
+    let text = std::str::from_utf8(&body).map_err(|_| ApiError(Problem::Invalid("the CSV is not UTF-8".into())))?;
+    let today = training::millis_date(state.clock.now().millis());
+    let records = match training::parse_csv(text, &state.config.training, &format!("api:{}", by.name), today) {
+        Ok(r) => r,
+        Err(errors) => {
+            let body = json!({"error": "invalid", "reason": "the file was rejected; nothing was imported", "errors": errors});
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response());
+        }
+    };
+    state.directory().record_training(&records, Change::TrainingImport, &by).await?;
+    Ok(Json(json!({ "imported": records.len() })).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct TrainingQuery {
+    user: String,
+}
+
+/// `GET /api/v1/admin/training?user=...`
+pub async fn training_records(
+    State(state): State<AppState>,
+    Verified(s): Verified,
+    query: Result<Query<TrainingQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    admin(&state, &s).await?;
+    let Query(q) = query.map_err(|e| ApiError(Problem::BadRequest(e.body_text())))?;
+    let key = training::user_key(&q.user);
+    let records = state.directory().training.records(&[key]).await.map_err(DirectoryError::from)?;
+    Ok(Json(json!({ "records": records })).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct ReviewQuery {
+    format: Option<String>,
+}
+
+/// `GET /api/v1/admin/access-review[?format=csv]`: who can act, how, and
+/// their training; reading it is audited.
+pub async fn access_review(
+    State(state): State<AppState>,
+    Verified(s): Verified,
+    query: Result<Query<ReviewQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let by = admin(&state, &s).await?;
+    let Query(q) = query.map_err(|e| ApiError(Problem::BadRequest(e.body_text())))?;
+    let format = q.format.unwrap_or_else(|| "json".to_owned());
+    if format != "json" && format != "csv" {
+        return Err(ApiError(Problem::BadRequest(format!("format {format:?} is not supported (json or csv)"))));
+    }
+    let rows = state.directory().access_review().await.map_err(DirectoryError::from)?;
+    let kind = EventKind::AccessReview { by: by.name, format: format.clone(), rows: rows.len() };
+    state.journal.record(&s.meta, s.principal.actor(), kind).await?;
+    if format == "csv" {
+        return Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], review::to_csv(&rows)).into_response());
+    }
+    Ok(Json(json!({ "users": rows })).into_response())
+}
