@@ -240,10 +240,15 @@ async fn search_groups(State(state): State<AppState>, headers: HeaderMap, body: 
     list(&state, Kind::Group, json_body(&headers, &body).and_then(|b| search_query(&b))).await
 }
 
-/// Searching Users and Groups in one request (RFC 7644 §3.4.3 at the root)
-/// is not offered; each resource type has its own `.search`.
-async fn search_all() -> ScimError {
-    ScimError::new_status(501, "search Users and Groups separately, at /Users/.search and /Groups/.search")
+async fn search_all(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let result = match json_body(&headers, &body).and_then(|b| search_query(&b)) {
+        Ok(q) => state.scim.search_all(&q).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(body) => scim_json(StatusCode::OK, &body),
+        Err(e) => e.into_response(),
+    }
 }
 
 async fn get_one(state: &AppState, kind: Kind, id: &str, query: Option<&str>) -> Response {

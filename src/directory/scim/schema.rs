@@ -189,10 +189,13 @@ pub fn normalize(kind: Kind, input: &Value, origin: Origin) -> Result<Value, Sci
         }
         if let Some(urn) = kind.extension_urns().iter().find(|u| u.eq_ignore_ascii_case(key)) {
             let ext = schema(urn).ok_or_else(|| ScimError::internal("schema definitions missing"))?;
-            let fields = value
+            let mut fields = value
                 .as_object()
+                .cloned()
                 .ok_or_else(|| ScimError::invalid_syntax(format!("\"{urn}\" must be a JSON object")))?;
-            let normalized = normalize_attributes(ext, fields, urn)?;
+            // Some clients repeat `schemas` inside the extension object.
+            fields.retain(|k, _| !k.eq_ignore_ascii_case("schemas"));
+            let normalized = normalize_attributes(ext, &fields, urn)?;
             if !normalized.is_empty() {
                 out.insert((*urn).to_owned(), Value::Object(normalized));
             }

@@ -87,7 +87,6 @@ impl Scim {
         if let Value::Object(fields) = &row.resource {
             out.extend(fields.clone());
         }
-        out.insert("active".into(), json!(row.active));
         if with_groups {
             let groups = self.dir.store.groups_of(&row.id).await?;
             if !groups.is_empty() {
@@ -243,6 +242,33 @@ impl Scim {
         Ok((total, matched.into_iter().skip(skip).take(take).collect()))
     }
 
+    /// `POST /.search` at the root: Users, then Groups, each filtered and
+    /// projected by its own schema (RFC 7644 §3.4.3).
+    pub async fn search_all(&self, q: &ListQuery) -> Result<Value, ScimError> {
+        let max = i64::try_from(self.dir.config().directory.scim.max_results).unwrap_or(i64::MAX);
+        let start = q.start_index.unwrap_or(1).max(1);
+        let count = q.count.unwrap_or(max).clamp(0, max);
+        let parsed = match q.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
+            Some(f) => Some(filter::parse(f)?),
+            None => None,
+        };
+        let mut all = Vec::new();
+        for kind in [Kind::User, Kind::Group] {
+            let (_, docs) = self.scanned_page(kind, parsed.as_ref(), 0, i64::MAX).await?;
+            all.extend(docs.into_iter().map(|d| q.projection.apply(kind, d)));
+        }
+        let total = all.len();
+        let skip = usize::try_from(start - 1).unwrap_or(usize::MAX);
+        let page: Vec<Value> = all.into_iter().skip(skip).take(usize::try_from(count).unwrap_or(0)).collect();
+        Ok(json!({
+            "schemas": [LIST_RESPONSE],
+            "totalResults": total,
+            "startIndex": start,
+            "itemsPerPage": page.len(),
+            "Resources": page,
+        }))
+    }
+
     async fn record(
         &self,
         caller: &Caller,
@@ -299,9 +325,19 @@ impl Scim {
 
     pub async fn replace(&self, kind: Kind, id: &str, body: &Value, caller: &Caller) -> Result<Value, ScimError> {
         let _serial = self.writes.lock().await;
-        let resource = schema::normalize(kind, body, Origin::Request)?;
+        let mut resource = schema::normalize(kind, body, Origin::Request)?;
         match kind {
-            Kind::User => self.write_user(id, Change::UserReplace, caller, |_| Ok(resource)).await,
+            Kind::User => {
+                // A PUT that leaves `active` out leaves it as it was: Okta's
+                // PUTs echo it, Entra ID does not PUT users at all.
+                self.write_user(id, Change::UserReplace, caller, |current| {
+                    if resource.get("active").is_none() {
+                        set(&mut resource, "active", current.get("active").cloned().unwrap_or(json!(true)));
+                    }
+                    Ok(resource)
+                })
+                .await
+            }
             Kind::Group => self.write_group(id, Change::GroupReplace, caller, |_| Ok(resource)).await,
         }
     }
@@ -323,9 +359,8 @@ impl Scim {
         }
     }
 
-    /// The shared update path for a user: `change` turns the current
-    /// resource into the new one. A PUT or PATCH that leaves `active` out
-    /// leaves it as it was (Okta echoes it; Entra ID never PUTs users).
+    /// The shared update path for a user: `f` turns the current resource
+    /// into the new one.
     async fn write_user(
         &self,
         id: &str,
@@ -334,12 +369,7 @@ impl Scim {
         f: impl FnOnce(Value) -> Result<Value, ScimError>,
     ) -> Result<Value, ScimError> {
         let before = self.load_user(id).await?;
-        let mut current = before.resource.clone();
-        set(&mut current, "active", json!(before.active));
-        let mut resource = f(current)?;
-        if resource.get("active").is_none() {
-            set(&mut resource, "active", json!(before.active));
-        }
+        let resource = f(before.resource.clone())?;
         let now = self.dir.now();
         let after = user_row(id.to_owned(), resource, before.version + 1, before.created_at.millis(), now.millis())?;
         if !after.user_name.eq_ignore_ascii_case(&before.user_name)
@@ -453,7 +483,8 @@ fn user_row(id: String, resource: Value, version: i64, created: i64, updated: i6
         return Err(ScimError::invalid_value("\"userName\" is required and at most 256 characters"));
     }
     let external_id = resource.get("externalId").and_then(Value::as_str).map(str::to_owned);
-    let active = resource.get("active").and_then(Value::as_bool).unwrap_or(true);
+    // Fail closed: a user whose `active` was removed (PATCH remove) is not active.
+    let active = resource.get("active").and_then(Value::as_bool).unwrap_or(false);
     Ok(UserRow {
         id,
         user_name,
