@@ -31,7 +31,8 @@ pub async fn build_state(config: Config, clock: SharedClock) -> anyhow::Result<A
     let mfa = Mfa::new(db.clone(), clock.clone(), keys, config.mfa.clone());
     let oidc = Arc::new(Oidc::new(config.oidc.clone(), clock.clone())?);
     let config = Arc::new(config);
-    let directory = Directory::new(db.clone(), clock.clone(), config.clone(), journal.clone(), sessions.clone());
+    let directory =
+        Directory::new(db.clone(), clock.clone(), config.clone(), journal.clone(), sessions.clone());
     let scim = Scim::new(directory.clone(), scim_base_url(&config));
     let identity = Identity::new(db.clone(), clock.clone(), journal.clone(), sessions, mfa, oidc, directory);
     let stream = Arc::new(stream::spawn(db.clone(), config.audit.stream.clone(), clock.clone()));

@@ -19,7 +19,8 @@ pub mod verify;
 
 pub use checkpoint::{Checkpoint, CheckpointSigner, SignerError};
 pub use event::{
-    Actor, Change, Decision, Event, EventKind, LoginFailure, Outcome, RequestMeta, SessionEnd, Target, Trigger,
+    Actor, Change, Decision, Event, EventKind, LoginFailure, Outcome, RequestMeta, SessionEnd, Target,
+    Trigger,
 };
 pub use journal::{Journal, Recorded};
 

@@ -150,7 +150,8 @@ pub async fn training(command: TrainingCommand, overrides: &Overrides) -> anyhow
     let dir = directory(overrides).await?;
     match command {
         TrainingCommand::Import { file, source } => {
-            let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let text =
+                std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
             let source = source.unwrap_or_else(|| format!("csv:{}", file.display()));
             let today = training::millis_date(dir.now().millis());
             match training::parse_csv(&text, &dir.config().training, &source, today) {
@@ -189,7 +190,9 @@ pub async fn access(command: AccessCommand, overrides: &Overrides) -> anyhow::Re
     let kind = EventKind::AccessReview { by: by.name.clone(), format: name.to_owned(), rows: rows.len() };
     dir.journal().record(&by.meta, by.actor.clone(), kind).await.context("cannot record the review")?;
     match out {
-        Some(path) => std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?,
+        Some(path) => {
+            std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?
+        }
         None => println!("{text}"),
     }
     Ok(ExitCode::SUCCESS)

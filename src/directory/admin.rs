@@ -54,7 +54,12 @@ impl Directory {
     }
 
     /// Revokes a user: a user lock without end, which ends their sessions now.
-    pub async fn revoke(&self, user: &str, reason: &str, by: &ChangedBy) -> Result<LockPlaced, DirectoryError> {
+    pub async fn revoke(
+        &self,
+        user: &str,
+        reason: &str,
+        by: &ChangedBy,
+    ) -> Result<LockPlaced, DirectoryError> {
         self.place_lock(Scope::User, user, reason, None, by).await
     }
 

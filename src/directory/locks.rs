@@ -96,24 +96,34 @@ impl Locks {
 
     /// Marks the lock lifted; false if it was not in force.
     pub async fn lift(&self, id: &str, by: &str, now: Timestamp) -> Result<bool, sqlx::Error> {
-        let done = sqlx::query("UPDATE locks SET lifted_at = $1, lifted_by = $2 WHERE id = $3 AND lifted_at IS NULL")
-            .bind(now.millis())
-            .bind(by)
-            .bind(id)
-            .execute(self.db.pool())
-            .await?;
+        let done = sqlx::query(
+            "UPDATE locks SET lifted_at = $1, lifted_by = $2 WHERE id = $3 AND lifted_at IS NULL",
+        )
+        .bind(now.millis())
+        .bind(by)
+        .bind(id)
+        .execute(self.db.pool())
+        .await?;
         Ok(done.rows_affected() == 1)
     }
 
     pub async fn get(&self, id: &str) -> Result<Option<Lock>, sqlx::Error> {
         let row = crate::storage::optional(
-            sqlx::query(&format!("SELECT {COLUMNS} FROM locks WHERE id = $1")).bind(id).fetch_one(self.db.pool()).await,
+            sqlx::query(&format!("SELECT {COLUMNS} FROM locks WHERE id = $1"))
+                .bind(id)
+                .fetch_one(self.db.pool())
+                .await,
         )?;
         row.as_ref().map(from_row).transpose()
     }
 
     /// Locks in force on any of the targets in the scope.
-    pub async fn in_force(&self, scope: Scope, targets: &[String], now: Timestamp) -> Result<Vec<Lock>, sqlx::Error> {
+    pub async fn in_force(
+        &self,
+        scope: Scope,
+        targets: &[String],
+        now: Timestamp,
+    ) -> Result<Vec<Lock>, sqlx::Error> {
         let mut out = Vec::new();
         for target in targets {
             let rows = sqlx::query(&format!(

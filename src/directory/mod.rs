@@ -56,7 +56,10 @@ impl Access {
             .filter(|t| t.state == State::Expiring)
             .filter_map(|t| {
                 let on = t.expires_on?;
-                Some(format!("Your \"{}\" training expires on {on}; renew it before then to keep access.", t.course))
+                Some(format!(
+                    "Your \"{}\" training expires on {on}; renew it before then to keep access.",
+                    t.course
+                ))
             })
             .collect()
     }
@@ -67,17 +70,32 @@ impl Access {
 #[serde(tag = "gate", rename_all = "snake_case")]
 pub enum Refusal {
     /// SCIM mode: no directory user matches this sign-in.
-    NotInDirectory { claim: String },
+    NotInDirectory {
+        claim: String,
+    },
     /// SCIM mode: several directory users match this sign-in.
-    AmbiguousLink { claim: String },
+    AmbiguousLink {
+        claim: String,
+    },
     /// The directory user is linked to a different sign-in identity.
     LinkedElsewhere,
     Inactive,
     NotAllowListed,
-    Locked { reason: String, until: Option<Timestamp> },
-    RolesLocked { roles: Vec<Role>, reason: String },
-    TrainingMissing { course: String },
-    TrainingExpired { course: String, expired_on: NaiveDate },
+    Locked {
+        reason: String,
+        until: Option<Timestamp>,
+    },
+    RolesLocked {
+        roles: Vec<Role>,
+        reason: String,
+    },
+    TrainingMissing {
+        course: String,
+    },
+    TrainingExpired {
+        course: String,
+        expired_on: NaiveDate,
+    },
 }
 
 impl Refusal {
@@ -121,7 +139,8 @@ impl Refusal {
             }
             Refusal::Inactive => "Your account is deactivated in the directory".to_owned(),
             Refusal::NotAllowListed => {
-                "You are not on the allow-list: none of your directory groups grants a Custodian role".to_owned()
+                "You are not on the allow-list: none of your directory groups grants a Custodian role"
+                    .to_owned()
             }
             Refusal::Locked { reason, until: Some(t) } => {
                 format!("Your access is locked until {} ({reason})", t.rfc3339())
@@ -197,7 +216,13 @@ pub struct Directory {
 }
 
 impl Directory {
-    pub fn new(db: Db, clock: SharedClock, config: Arc<Config>, journal: Journal, sessions: Sessions) -> Self {
+    pub fn new(
+        db: Db,
+        clock: SharedClock,
+        config: Arc<Config>,
+        journal: Journal,
+        sessions: Sessions,
+    ) -> Self {
         Directory {
             store: Store::new(db.clone()),
             training: Training::new(db.clone()),
@@ -313,7 +338,9 @@ impl Directory {
                     return Err(self.deny(Refusal::TrainingMissing { course: t.course.clone() }))
                 }
                 (State::Expired, Some(on)) => {
-                    return Err(self.deny(Refusal::TrainingExpired { course: t.course.clone(), expired_on: on }))
+                    return Err(
+                        self.deny(Refusal::TrainingExpired { course: t.course.clone(), expired_on: on })
+                    )
                 }
                 _ => {}
             }
@@ -333,8 +360,12 @@ impl Directory {
         meta: &RequestMeta,
     ) -> Result<u64, DirectoryError> {
         let sessions_ended = self.sessions.delete_all_for_user(&user.id).await?;
-        let kind =
-            EventKind::AccessRevoked { trigger, reason: reason.to_owned(), by: by.to_owned(), sessions_ended };
+        let kind = EventKind::AccessRevoked {
+            trigger,
+            reason: reason.to_owned(),
+            by: by.to_owned(),
+            sessions_ended,
+        };
         self.journal.record(meta, actor_of(user), kind).await?;
         tracing::info!(user = %user.id, ?trigger, sessions_ended, "access revoked");
         Ok(sessions_ended)

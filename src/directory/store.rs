@@ -230,7 +230,8 @@ impl Store {
         offset: i64,
         limit: i64,
     ) -> Result<(i64, Vec<UserRow>), sqlx::Error> {
-        let (total, rows) = self.page("directory_users", USER_COLUMNS, true, conditions, offset, limit).await?;
+        let (total, rows) =
+            self.page("directory_users", USER_COLUMNS, true, conditions, offset, limit).await?;
         Ok((total, rows.iter().map(user_from_row).collect::<Result<_, _>>()?))
     }
 
@@ -273,7 +274,8 @@ impl Store {
     pub async fn delete_user(&self, id: &str) -> Result<bool, sqlx::Error> {
         let mut tx = self.db.pool().begin().await?;
         sqlx::query("DELETE FROM directory_members WHERE member_id = $1").bind(id).execute(&mut *tx).await?;
-        let done = sqlx::query("DELETE FROM directory_users WHERE id = $1").bind(id).execute(&mut *tx).await?;
+        let done =
+            sqlx::query("DELETE FROM directory_users WHERE id = $1").bind(id).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(done.rows_affected() == 1)
     }
@@ -342,7 +344,10 @@ impl Store {
         if done.rows_affected() == 0 {
             return Err(StoreError::Stale);
         }
-        sqlx::query("DELETE FROM directory_members WHERE group_id = $1").bind(&g.id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM directory_members WHERE group_id = $1")
+            .bind(&g.id)
+            .execute(&mut *tx)
+            .await?;
         write_members(&mut tx, &g.id, members).await?;
         tx.commit().await?;
         Ok(())
@@ -364,7 +369,8 @@ impl Store {
         offset: i64,
         limit: i64,
     ) -> Result<(i64, Vec<GroupRow>), sqlx::Error> {
-        let (total, rows) = self.page("directory_groups", GROUP_COLUMNS, false, conditions, offset, limit).await?;
+        let (total, rows) =
+            self.page("directory_groups", GROUP_COLUMNS, false, conditions, offset, limit).await?;
         Ok((total, rows.iter().map(group_from_row).collect::<Result<_, _>>()?))
     }
 
@@ -378,7 +384,8 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        let done = sqlx::query("DELETE FROM directory_groups WHERE id = $1").bind(id).execute(&mut *tx).await?;
+        let done =
+            sqlx::query("DELETE FROM directory_groups WHERE id = $1").bind(id).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(done.rows_affected() == 1)
     }

@@ -146,7 +146,12 @@ fn course_status(course: &Course, records: &[Record], warn_days: u32, now: Times
         .map(|r| (r.completed_on, expiry(course, r.completed_on, r.expires_on)))
         .max_by_key(|(_, exp)| *exp);
     let Some((completed_on, expires_on)) = best else {
-        return CourseStatus { course: course.id.clone(), state: State::Missing, completed_on: None, expires_on: None };
+        return CourseStatus {
+            course: course.id.clone(),
+            state: State::Missing,
+            completed_on: None,
+            expires_on: None,
+        };
     };
     let ends = date_millis(expires_on);
     let state = if now.millis() >= ends {
@@ -156,7 +161,12 @@ fn course_status(course: &Course, records: &[Record], warn_days: u32, now: Times
     } else {
         State::Current
     };
-    CourseStatus { course: course.id.clone(), state, completed_on: Some(completed_on), expires_on: Some(expires_on) }
+    CourseStatus {
+        course: course.id.clone(),
+        state,
+        completed_on: Some(completed_on),
+        expires_on: Some(expires_on),
+    }
 }
 
 /// Parses a training CSV export. The header names the columns, in any order:
@@ -168,7 +178,8 @@ pub fn parse_csv(
     default_source: &str,
     today: NaiveDate,
 ) -> Result<Vec<Record>, Vec<String>> {
-    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).flexible(true).from_reader(text.as_bytes());
+    let mut reader =
+        csv::ReaderBuilder::new().trim(csv::Trim::All).flexible(true).from_reader(text.as_bytes());
     let header = match reader.headers() {
         Ok(h) => h.clone(),
         Err(e) => return Err(vec![format!("line 1: cannot read the header: {e}")]),
@@ -237,9 +248,8 @@ pub fn parse_row(
             if known.is_empty() { "none".to_owned() } else { known.join(", ") }
         ));
     }
-    let completed_on = parse_date(&done).ok_or_else(|| {
-        format!("completed_on \"{}\" is not a date (YYYY-MM-DD)", printable(&done))
-    })?;
+    let completed_on = parse_date(&done)
+        .ok_or_else(|| format!("completed_on \"{}\" is not a date (YYYY-MM-DD)", printable(&done)))?;
     if completed_on > today {
         return Err(format!("completed_on {completed_on} is in the future"));
     }

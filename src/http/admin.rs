@@ -23,7 +23,10 @@ use crate::http::AppState;
 /// The caller, if they hold the admin role; otherwise the refusal, recorded.
 async fn admin(state: &AppState, s: &SignedIn) -> Result<ChangedBy, ApiError> {
     if !s.principal.access.has(Role::Admin) {
-        let kind = EventKind::AccessDenied { gate: "role".to_owned(), reason: "the admin role is required".to_owned() };
+        let kind = EventKind::AccessDenied {
+            gate: "role".to_owned(),
+            reason: "the admin role is required".to_owned(),
+        };
         state.journal.record(&s.meta, s.principal.actor(), kind).await?;
         return Err(ApiError(Problem::RoleRequired(Role::Admin)));
     }
@@ -31,7 +34,8 @@ async fn admin(state: &AppState, s: &SignedIn) -> Result<ChangedBy, ApiError> {
 }
 
 fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
-    body.map(|Json(b)| b).map_err(|e| ApiError(Problem::BadRequest(format!("invalid JSON body: {}", e.body_text()))))
+    body.map(|Json(b)| b)
+        .map_err(|e| ApiError(Problem::BadRequest(format!("invalid JSON body: {}", e.body_text()))))
 }
 
 impl From<DirectoryError> for ApiError {
@@ -92,7 +96,8 @@ pub async fn place_lock(
             ApiError(Problem::Invalid(format!("expires_at {t:?} is not an RFC 3339 time")))
         })?)),
     };
-    let placed = state.directory().place_lock(body.scope, &body.target, &body.reason, expires_at, &by).await?;
+    let placed =
+        state.directory().place_lock(body.scope, &body.target, &body.reason, expires_at, &by).await?;
     Ok((StatusCode::CREATED, Json(placed)).into_response())
 }
 
@@ -143,7 +148,8 @@ pub async fn record_training(
     let by = admin(&state, &s).await?;
     let b = json_body(body)?;
     let today = training::millis_date(state.clock.now().millis());
-    let fields = [b.user, b.course, b.completed_on, b.expires_on.unwrap_or_default(), b.source.unwrap_or_default()];
+    let fields =
+        [b.user, b.course, b.completed_on, b.expires_on.unwrap_or_default(), b.source.unwrap_or_default()];
     let record = parse_row(fields, &state.config.training, &format!("api:{}", by.name), today)
         .map_err(|why| ApiError(Problem::Invalid(why)))?;
     state.directory().record_training(std::slice::from_ref(&record), Change::TrainingRecord, &by).await?;
@@ -157,9 +163,11 @@ pub async fn import_training(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let by = admin(&state, &s).await?;
-    let text = std::str::from_utf8(&body).map_err(|_| ApiError(Problem::Invalid("the CSV is not UTF-8".into())))?;
+    let text =
+        std::str::from_utf8(&body).map_err(|_| ApiError(Problem::Invalid("the CSV is not UTF-8".into())))?;
     let today = training::millis_date(state.clock.now().millis());
-    let records = match training::parse_csv(text, &state.config.training, &format!("api:{}", by.name), today) {
+    let records = match training::parse_csv(text, &state.config.training, &format!("api:{}", by.name), today)
+    {
         Ok(r) => r,
         Err(errors) => {
             let body = json!({"error": "invalid", "reason": "the file was rejected; nothing was imported", "errors": errors});
@@ -204,13 +212,17 @@ pub async fn access_review(
     let Query(q) = query.map_err(|e| ApiError(Problem::BadRequest(e.body_text())))?;
     let format = q.format.unwrap_or_else(|| "json".to_owned());
     if format != "json" && format != "csv" {
-        return Err(ApiError(Problem::BadRequest(format!("format {format:?} is not supported (json or csv)"))));
+        return Err(ApiError(Problem::BadRequest(format!(
+            "format {format:?} is not supported (json or csv)"
+        ))));
     }
     let rows = state.directory().access_review().await.map_err(DirectoryError::from)?;
     let kind = EventKind::AccessReview { by: by.name, format: format.clone(), rows: rows.len() };
     state.journal.record(&s.meta, s.principal.actor(), kind).await?;
     if format == "csv" {
-        return Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], review::to_csv(&rows)).into_response());
+        return Ok(
+            ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], review::to_csv(&rows)).into_response()
+        );
     }
     Ok(Json(json!({ "users": rows })).into_response())
 }

@@ -5,10 +5,10 @@ use axum::Json;
 use serde::Serialize;
 
 use crate::clock::Timestamp;
+use crate::directory::Access;
 use crate::http::error::ApiError;
 use crate::http::extract::SignedIn;
 use crate::http::AppState;
-use crate::directory::Access;
 use crate::identity::{FactorState, User};
 
 #[derive(Serialize)]

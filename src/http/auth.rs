@@ -156,7 +156,10 @@ fn retryable(e: &MfaError) -> bool {
 }
 
 /// `POST /auth/logout`: ends the session here, then at the IdP if it can.
-pub async fn logout(State(state): State<AppState>, SessionOnly(s): SessionOnly) -> Result<Response, PageError> {
+pub async fn logout(
+    State(state): State<AppState>,
+    SessionOnly(s): SessionOnly,
+) -> Result<Response, PageError> {
     state.identity.logout(&s.id, &s.principal, &s.meta).await?;
     let target =
         state.identity.oidc.end_session_url().await.map(|u| u.to_string()).unwrap_or_else(|| "/".to_owned());

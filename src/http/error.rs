@@ -30,7 +30,9 @@ pub enum Problem {
     /// A directory change was refused (bad input).
     Invalid(String),
     InvalidCode(String),
-    MfaThrottled { retry_after_secs: u64 },
+    MfaThrottled {
+        retry_after_secs: u64,
+    },
     MfaLocked,
     AlreadyEnrolled,
     AuditUnavailable,

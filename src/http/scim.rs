@@ -48,7 +48,8 @@ fn scim_json(status: StatusCode, body: &Value) -> Response {
 impl IntoResponse for ScimError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut body = json!({"schemas": [ERROR_URN], "status": self.status.to_string(), "detail": self.detail});
+        let mut body =
+            json!({"schemas": [ERROR_URN], "status": self.status.to_string(), "detail": self.detail});
         if let (Some(t), Value::Object(o)) = (self.scim_type, &mut body) {
             o.insert("scimType".into(), json!(t));
         }
@@ -132,7 +133,8 @@ fn json_body(headers: &HeaderMap, body: &Bytes) -> Result<Value, ScimError> {
     if !(media.is_empty() || media == SCIM_JSON || media == "application/json") {
         return Err(ScimError::new_status(415, "send the body as application/scim+json"));
     }
-    serde_json::from_slice(body).map_err(|e| ScimError::invalid_syntax(format!("the body is not valid JSON: {e}")))
+    serde_json::from_slice(body)
+        .map_err(|e| ScimError::invalid_syntax(format!("the body is not valid JSON: {e}")))
 }
 
 /// The query parameters of a list (RFC 7644 §3.4.2).
@@ -141,7 +143,9 @@ fn list_query(uri_query: Option<&str>) -> Result<ListQuery, ScimError> {
     let (mut attributes, mut excluded) = (None, None);
     for (k, v) in url::form_urlencoded::parse(uri_query.unwrap_or("").as_bytes()) {
         let number = |v: &str| {
-            v.trim().parse::<i64>().map_err(|_| ScimError::invalid_value(format!("{k} must be an integer, got {v:?}")))
+            v.trim()
+                .parse::<i64>()
+                .map_err(|_| ScimError::invalid_value(format!("{k} must be an integer, got {v:?}")))
         };
         match k.as_ref() {
             "filter" => q.filter = Some(v.into_owned()),
@@ -175,7 +179,10 @@ fn search_query(body: &Value) -> Result<ListQuery, ScimError> {
     let number = |k: &str| -> Result<Option<i64>, ScimError> {
         match body.get(k) {
             None | Some(Value::Null) => Ok(None),
-            Some(v) => v.as_i64().map(Some).ok_or_else(|| ScimError::invalid_value(format!("{k} must be an integer"))),
+            Some(v) => v
+                .as_i64()
+                .map(Some)
+                .ok_or_else(|| ScimError::invalid_value(format!("{k} must be an integer"))),
         }
     };
     Ok(ListQuery {
@@ -266,7 +273,11 @@ async fn get_user(State(state): State<AppState>, Path(id): Path<String>, request
     get_one(&state, Kind::User, &id, request.uri().query()).await
 }
 
-async fn get_group(State(state): State<AppState>, Path(id): Path<String>, request: Request<Body>) -> Response {
+async fn get_group(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    request: Request<Body>,
+) -> Response {
     get_one(&state, Kind::Group, &id, request.uri().query()).await
 }
 
@@ -289,12 +300,16 @@ async fn write(
         (Method::POST, None) => {
             let created = state.scim.create(kind, &body, caller).await?;
             let mut response = scim_json(StatusCode::CREATED, &created);
-            if let Some(location) = created["meta"]["location"].as_str().and_then(|l| HeaderValue::from_str(l).ok()) {
+            if let Some(location) =
+                created["meta"]["location"].as_str().and_then(|l| HeaderValue::from_str(l).ok())
+            {
                 response.headers_mut().insert(header::LOCATION, location);
             }
             Ok(response)
         }
-        (Method::PUT, Some(id)) => Ok(scim_json(StatusCode::OK, &state.scim.replace(kind, id, &body, caller).await?)),
+        (Method::PUT, Some(id)) => {
+            Ok(scim_json(StatusCode::OK, &state.scim.replace(kind, id, &body, caller).await?))
+        }
         (Method::PATCH, Some(id)) => match state.scim.patch(kind, id, &body, caller).await? {
             Some(resource) => Ok(scim_json(StatusCode::OK, &resource)),
             None => Ok(StatusCode::NO_CONTENT.into_response()),
@@ -311,7 +326,9 @@ async fn user_write(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    write(&state, Kind::User, method, Some(&id), &caller, &headers, &body).await.unwrap_or_else(|e| e.into_response())
+    write(&state, Kind::User, method, Some(&id), &caller, &headers, &body)
+        .await
+        .unwrap_or_else(|e| e.into_response())
 }
 
 async fn group_write(
@@ -322,7 +339,9 @@ async fn group_write(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    write(&state, Kind::Group, method, Some(&id), &caller, &headers, &body).await.unwrap_or_else(|e| e.into_response())
+    write(&state, Kind::Group, method, Some(&id), &caller, &headers, &body)
+        .await
+        .unwrap_or_else(|e| e.into_response())
 }
 
 async fn create_user(
@@ -331,7 +350,9 @@ async fn create_user(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    write(&state, Kind::User, Method::POST, None, &caller, &headers, &body).await.unwrap_or_else(|e| e.into_response())
+    write(&state, Kind::User, Method::POST, None, &caller, &headers, &body)
+        .await
+        .unwrap_or_else(|e| e.into_response())
 }
 
 async fn create_group(
@@ -340,5 +361,7 @@ async fn create_group(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    write(&state, Kind::Group, Method::POST, None, &caller, &headers, &body).await.unwrap_or_else(|e| e.into_response())
+    write(&state, Kind::Group, Method::POST, None, &caller, &headers, &body)
+        .await
+        .unwrap_or_else(|e| e.into_response())
 }

@@ -252,7 +252,10 @@ impl Identity {
             Ok(access) => Ok(Principal { session, user, access }),
             Err(GateError::Denied(d)) => {
                 let actor = Principal { session, user, access: Access::default() }.actor();
-                let kind = EventKind::AccessDenied { gate: d.refusal.gate().to_owned(), reason: d.refusal.message() };
+                let kind = EventKind::AccessDenied {
+                    gate: d.refusal.gate().to_owned(),
+                    reason: d.refusal.message(),
+                };
                 self.journal.record(meta, actor, kind).await?;
                 Err(AuthError::Denied(d))
             }
@@ -262,7 +265,11 @@ impl Identity {
 
     /// The session's principal without the directory gate: only for ending
     /// the session (a refused user may still sign out).
-    pub async fn session_principal(&self, id: &SessionId, meta: &RequestMeta) -> Result<Principal, AuthError> {
+    pub async fn session_principal(
+        &self,
+        id: &SessionId,
+        meta: &RequestMeta,
+    ) -> Result<Principal, AuthError> {
         let (session, user) = self.session_user(id, meta).await?;
         Ok(Principal { session, user, access: Access::default() })
     }

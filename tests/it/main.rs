@@ -17,6 +17,7 @@ mod crash;
 mod http_base;
 mod journal;
 mod mfa;
+mod scim;
 mod sessions;
 mod siem;
 mod sign_in;

@@ -52,7 +52,10 @@ pub fn schemas(base: &str) -> Vec<Value> {
             let mut doc = doc.clone();
             let id = doc.get("id").and_then(Value::as_str).unwrap_or("").to_owned();
             if let Value::Object(o) = &mut doc {
-                o.insert("meta".into(), json!({"resourceType": "Schema", "location": format!("{base}/Schemas/{id}")}));
+                o.insert(
+                    "meta".into(),
+                    json!({"resourceType": "Schema", "location": format!("{base}/Schemas/{id}")}),
+                );
             }
             doc
         })

@@ -357,6 +357,11 @@ impl Parser {
         if self.peek() == Some('[') {
             return self.parse_value_path(path, in_brackets);
         }
+        self.parse_comparison(path)
+    }
+
+    /// `pr`, or an operator and a value, after the path.
+    fn parse_comparison(&mut self, path: AttrPath) -> Result<Filter, FilterError> {
         self.skip_ws();
         let op_at = self.pos;
         let word = self.read_word();
@@ -403,7 +408,23 @@ impl Parser {
         let filter = self.parse_or(true)?;
         self.ascend();
         self.expect_close(']', open, "\"and\", \"or\" or ']'")?;
-        Ok(Filter::ValuePath { path, filter: Box::new(filter) })
+        if self.peek() != Some('.') {
+            return Ok(Filter::ValuePath { path, filter: Box::new(filter) });
+        }
+        // `emails[type eq "work"].value eq "x"`: not in RFC 7644's grammar,
+        // but what Microsoft Entra ID sends to check an email is unique. It
+        // means `emails[type eq "work" and value eq "x"]`.
+        self.pos += 1;
+        let sub = self.parse_path_token()?;
+        if sub.schema.is_some() || sub.sub_attr.is_some() {
+            return Err(FilterError::InvalidAttrPath {
+                offset: open,
+                path: quoted(&sub.attr),
+                reason: "only a plain sub-attribute may follow ']'",
+            });
+        }
+        let compare = self.parse_comparison(sub)?;
+        Ok(Filter::ValuePath { path, filter: Box::new(Filter::And(Box::new(filter), Box::new(compare))) })
     }
 
     /// compValue: a JSON string or number, or `true` / `false` / `null`.
@@ -903,9 +924,9 @@ mod tests {
         assert!(matches!(err, FilterError::Unexpected { offset: 9, .. }), "{err:?}");
         assert!(err.to_string().contains("offset 9"), "{err}");
         assert!(matches!(parse("n eq 5abc").unwrap_err(), FilterError::Unexpected { offset: 6, .. }));
-        let after_value_path = parse(r#"emails[type eq "work"].value eq "x""#).unwrap_err();
+        let after_value_path = parse(r#"emails[type eq "work"] value eq "x""#).unwrap_err();
         assert!(
-            matches!(after_value_path, FilterError::Unexpected { offset: 22, .. }),
+            matches!(after_value_path, FilterError::Unexpected { offset: 23, .. }),
             "{after_value_path:?}"
         );
     }
@@ -942,6 +963,18 @@ mod tests {
         assert!(matches!(err, FilterError::InvalidAttrPath { offset: 0, .. }), "{err:?}");
         let err = parse(r#"name.givenName[type eq "x"]"#).unwrap_err();
         assert!(matches!(err, FilterError::InvalidAttrPath { offset: 14, .. }), "{err:?}");
+    }
+
+    #[test]
+    fn a_sub_attribute_after_a_value_filter_joins_it_as_entra_sends() {
+        let f = parse(r#"emails[type eq "work"].value eq "a@x.org""#).unwrap();
+        let user =
+            json!({"emails": [{"type": "home", "value": "a@x.org"}, {"type": "work", "value": "A@X.org"}]});
+        assert!(f.matches(&user, &|_| false));
+        let home_only = json!({"emails": [{"type": "home", "value": "a@x.org"}]});
+        assert!(!f.matches(&home_only, &|_| false));
+        assert!(parse(r#"emails[type eq "work"].value.x eq "a""#).is_err());
+        assert!(parse(r#"emails[type eq "work"]."#).is_err());
     }
 
     #[test]

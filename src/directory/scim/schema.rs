@@ -167,7 +167,8 @@ pub enum Origin {
 /// booleans sent as the strings "True"/"False" (Microsoft Entra ID) turned
 /// into booleans. Unknown attributes are refused, not silently dropped.
 pub fn normalize(kind: Kind, input: &Value, origin: Origin) -> Result<Value, ScimError> {
-    let object = input.as_object().ok_or_else(|| ScimError::invalid_syntax("the resource must be a JSON object"))?;
+    let object =
+        input.as_object().ok_or_else(|| ScimError::invalid_syntax("the resource must be a JSON object"))?;
     if origin == Origin::Request {
         check_schemas_member(kind, object)?;
     }
@@ -505,7 +506,10 @@ mod tests {
         assert!(e.detail.contains("favouriteColour"));
         assert_eq!(base(json!({"active": "maybe"})).unwrap_err().scim_type, Some("invalidValue"));
         assert_eq!(base(json!({"name": "Alice"})).unwrap_err().scim_type, Some("invalidValue"));
-        assert_eq!(base(json!({"emails": [{"value": "x", "colour": 1}]})).unwrap_err().scim_type, Some("invalidSyntax"));
+        assert_eq!(
+            base(json!({"emails": [{"value": "x", "colour": 1}]})).unwrap_err().scim_type,
+            Some("invalidSyntax")
+        );
         let e = normalize(Kind::User, &json!({"schemas": [USER]}), Origin::Request).unwrap_err();
         assert!(e.detail.contains("userName"));
         let e = normalize(Kind::User, &json!({"userName": "a"}), Origin::Request).unwrap_err();
@@ -526,7 +530,10 @@ mod tests {
             json!({"schemas": [USER], "id": "1", "name": {"givenName": "A"}, "emails": [{"value": "a@x", "type": "work"}],
                    ENTERPRISE_USER: {"department": "D"}})
         );
-        let p = Projection::parse(None, Some("emails.type,name,id,urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"));
+        let p = Projection::parse(
+            None,
+            Some("emails.type,name,id,urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"),
+        );
         assert_eq!(
             p.apply(Kind::User, r),
             json!({"schemas": [USER], "id": "1", "userName": "a", "emails": [{"value": "a@x"}]})

@@ -54,7 +54,11 @@ pub struct Scim {
 
 impl Scim {
     pub fn new(dir: Directory, base: String) -> Self {
-        Scim { dir, base: base.trim_end_matches('/').to_owned(), writes: Arc::new(tokio::sync::Mutex::new(())) }
+        Scim {
+            dir,
+            base: base.trim_end_matches('/').to_owned(),
+            writes: Arc::new(tokio::sync::Mutex::new(())),
+        }
     }
 
     pub fn base(&self) -> &str {
@@ -99,7 +103,8 @@ impl Scim {
                 out.insert("groups".into(), Value::Array(list));
             }
         }
-        let meta = self.meta(Kind::User, &row.id, row.created_at.millis(), row.updated_at.millis(), row.version);
+        let meta =
+            self.meta(Kind::User, &row.id, row.created_at.millis(), row.updated_at.millis(), row.version);
         out.insert("meta".into(), meta);
         Ok(Value::Object(out))
     }
@@ -125,7 +130,8 @@ impl Scim {
         if !members.is_empty() {
             out.insert("members".into(), self.member_values(members));
         }
-        let meta = self.meta(Kind::Group, &row.id, row.created_at.millis(), row.updated_at.millis(), row.version);
+        let meta =
+            self.meta(Kind::Group, &row.id, row.created_at.millis(), row.updated_at.millis(), row.version);
         out.insert("meta".into(), meta);
         Value::Object(out)
     }
@@ -135,7 +141,12 @@ impl Scim {
     }
 
     async fn load_group(&self, id: &str) -> Result<(GroupRow, Vec<Member>), ScimError> {
-        let row = self.dir.store.group(id).await?.ok_or_else(|| ScimError::not_found(format!("no Group with id {id}")))?;
+        let row = self
+            .dir
+            .store
+            .group(id)
+            .await?
+            .ok_or_else(|| ScimError::not_found(format!("no Group with id {id}")))?;
         let members = self.dir.store.members(id).await?;
         Ok((row, members))
     }
@@ -305,7 +316,10 @@ impl Scim {
                 set(&mut resource, "active", json!(active));
                 let row = user_row(id, resource, 1, now.millis(), now.millis())?;
                 if !self.dir.store.user_by_user_name(&row.user_name).await?.is_empty() {
-                    return Err(ScimError::uniqueness(format!("a User with userName \"{}\" exists", row.user_name)));
+                    return Err(ScimError::uniqueness(format!(
+                        "a User with userName \"{}\" exists",
+                        row.user_name
+                    )));
                 }
                 self.record(caller, Change::UserCreate, None, Some(user_summary(&row))).await?;
                 self.dir.store.insert_user(&row).await.map_err(store_error)?;
@@ -323,7 +337,13 @@ impl Scim {
         }
     }
 
-    pub async fn replace(&self, kind: Kind, id: &str, body: &Value, caller: &Caller) -> Result<Value, ScimError> {
+    pub async fn replace(
+        &self,
+        kind: Kind,
+        id: &str,
+        body: &Value,
+        caller: &Caller,
+    ) -> Result<Value, ScimError> {
         let _serial = self.writes.lock().await;
         let mut resource = schema::normalize(kind, body, Origin::Request)?;
         match kind {
@@ -345,7 +365,13 @@ impl Scim {
     /// Applies a PatchOp request. Users answer with the resource, Groups
     /// with `None` (204: Entra ID expects no body, and a large group's
     /// member list would be costly to send back).
-    pub async fn patch(&self, kind: Kind, id: &str, body: &Value, caller: &Caller) -> Result<Option<Value>, ScimError> {
+    pub async fn patch(
+        &self,
+        kind: Kind,
+        id: &str,
+        body: &Value,
+        caller: &Caller,
+    ) -> Result<Option<Value>, ScimError> {
         let _serial = self.writes.lock().await;
         let ops = expand_pathless(patch::parse_request(body)?);
         let read_only = kind.read_only();
@@ -369,13 +395,20 @@ impl Scim {
         f: impl FnOnce(Value) -> Result<Value, ScimError>,
     ) -> Result<Value, ScimError> {
         let before = self.load_user(id).await?;
-        let resource = f(before.resource.clone())?;
+        // With its id, so that a client echoing it (Okta) changes nothing.
+        let mut current = before.resource.clone();
+        set(&mut current, "id", json!(id));
+        let resource = f(current)?;
         let now = self.dir.now();
-        let after = user_row(id.to_owned(), resource, before.version + 1, before.created_at.millis(), now.millis())?;
+        let after =
+            user_row(id.to_owned(), resource, before.version + 1, before.created_at.millis(), now.millis())?;
         if !after.user_name.eq_ignore_ascii_case(&before.user_name)
             && !self.dir.store.user_by_user_name(&after.user_name).await?.is_empty()
         {
-            return Err(ScimError::uniqueness(format!("a User with userName \"{}\" exists", after.user_name)));
+            return Err(ScimError::uniqueness(format!(
+                "a User with userName \"{}\" exists",
+                after.user_name
+            )));
         }
         self.record(caller, change, Some(user_summary(&before)), Some(user_summary(&after))).await?;
         self.dir.store.update_user(&after, before.version).await.map_err(store_error)?;
@@ -394,13 +427,15 @@ impl Scim {
     ) -> Result<Value, ScimError> {
         let (before, old_members) = self.load_group(id).await?;
         let mut current = before.resource.clone();
+        set(&mut current, "id", json!(id));
         if !old_members.is_empty() {
             set(&mut current, "members", self.member_values(&old_members));
         }
         let mut resource = f(current)?;
         let members = self.take_members(&mut resource, &old_members).await?;
         let now = self.dir.now();
-        let after = group_row(id.to_owned(), resource, before.version + 1, before.created_at.millis(), now.millis())?;
+        let after =
+            group_row(id.to_owned(), resource, before.version + 1, before.created_at.millis(), now.millis())?;
         let removed: Vec<Member> = old_members.iter().filter(|m| !members.contains(m)).cloned().collect();
         let added: Vec<Member> = members.iter().filter(|m| !old_members.contains(m)).cloned().collect();
         let summary_before = group_summary(&before, &old_members, &[], &[]);
@@ -408,7 +443,11 @@ impl Scim {
         self.record(caller, change, Some(summary_before), Some(summary_after)).await?;
         self.dir.store.update_group(&after, &members, before.version).await.map_err(store_error)?;
         // A rename can move every member out of a role's groups.
-        let affected = if after.display_name.eq_ignore_ascii_case(&before.display_name) { &removed } else { &old_members };
+        let affected = if after.display_name.eq_ignore_ascii_case(&before.display_name) {
+            &removed
+        } else {
+            &old_members
+        };
         self.reassess(affected.iter().map(|m| m.id.clone()).collect(), Trigger::GroupRemoved, caller).await?;
         Ok(self.render_group(&after, &members))
     }
@@ -424,16 +463,27 @@ impl Scim {
             }
             Kind::Group => {
                 let (before, members) = self.load_group(id).await?;
-                self.record(caller, Change::GroupDelete, Some(group_summary(&before, &members, &[], &[])), None).await?;
+                self.record(
+                    caller,
+                    Change::GroupDelete,
+                    Some(group_summary(&before, &members, &[], &[])),
+                    None,
+                )
+                .await?;
                 self.dir.store.delete_group(id).await?;
-                self.reassess(members.into_iter().map(|m| m.id).collect(), Trigger::GroupRemoved, caller).await
+                self.reassess(members.into_iter().map(|m| m.id).collect(), Trigger::GroupRemoved, caller)
+                    .await
             }
         }
     }
 
     /// Moves `members` out of a group resource into checked member rows.
     /// Members already in the group are trusted; new ones must exist.
-    async fn take_members(&self, resource: &mut Value, existing: &[Member]) -> Result<Vec<Member>, ScimError> {
+    async fn take_members(
+        &self,
+        resource: &mut Value,
+        existing: &[Member],
+    ) -> Result<Vec<Member>, ScimError> {
         let listed = resource.as_object_mut().and_then(|o| o.remove("members")).unwrap_or(Value::Null);
         let mut members: Vec<Member> = Vec::new();
         for item in listed.as_array().cloned().unwrap_or_default() {
@@ -441,9 +491,10 @@ impl Scim {
             if id.is_empty() {
                 return Err(ScimError::invalid_value("every member needs a \"value\" (the member's id)"));
             }
-            let stated = item.get("type").and_then(Value::as_str).map(|t| {
-                if t.eq_ignore_ascii_case("group") { "Group" } else { "User" }.to_owned()
-            });
+            let stated = item
+                .get("type")
+                .and_then(Value::as_str)
+                .map(|t| if t.eq_ignore_ascii_case("group") { "Group" } else { "User" }.to_owned());
             if members.iter().any(|m| m.id == id) {
                 continue;
             }
@@ -477,7 +528,13 @@ fn set(resource: &mut Value, key: &str, value: Value) {
     }
 }
 
-fn user_row(id: String, resource: Value, version: i64, created: i64, updated: i64) -> Result<UserRow, ScimError> {
+fn user_row(
+    id: String,
+    resource: Value,
+    version: i64,
+    created: i64,
+    updated: i64,
+) -> Result<UserRow, ScimError> {
     let user_name = resource.get("userName").and_then(Value::as_str).unwrap_or("").to_owned();
     if user_name.trim().is_empty() || user_name.len() > 256 {
         return Err(ScimError::invalid_value("\"userName\" is required and at most 256 characters"));
@@ -497,7 +554,13 @@ fn user_row(id: String, resource: Value, version: i64, created: i64, updated: i6
     })
 }
 
-fn group_row(id: String, resource: Value, version: i64, created: i64, updated: i64) -> Result<GroupRow, ScimError> {
+fn group_row(
+    id: String,
+    resource: Value,
+    version: i64,
+    created: i64,
+    updated: i64,
+) -> Result<GroupRow, ScimError> {
     let display_name = resource.get("displayName").and_then(Value::as_str).unwrap_or("").to_owned();
     if display_name.trim().is_empty() || display_name.len() > 256 {
         return Err(ScimError::invalid_value("\"displayName\" is required and at most 256 characters"));
@@ -533,7 +596,9 @@ fn group_summary(g: &GroupRow, members: &[Member], added: &[Member], removed: &[
 fn store_error(e: StoreError) -> ScimError {
     match e {
         StoreError::Conflict(why) => ScimError::uniqueness(why),
-        StoreError::Stale => ScimError::conflict("the resource changed while this request was applied; retry"),
+        StoreError::Stale => {
+            ScimError::conflict("the resource changed while this request was applied; retry")
+        }
         StoreError::Sql(e) => e.into(),
     }
 }
@@ -578,11 +643,15 @@ fn mentions(f: &Filter, attr: &str) -> bool {
 fn expand_pathless(ops: Vec<PatchOp>) -> Vec<PatchOp> {
     let mut out = Vec::new();
     for op in ops {
-        let (None, Some(Value::Object(fields)), OpKind::Add | OpKind::Replace) = (&op.path, &op.value, &op.op) else {
+        let (None, Some(Value::Object(fields)), OpKind::Add | OpKind::Replace) =
+            (&op.path, &op.value, &op.op)
+        else {
             out.push(op);
             continue;
         };
-        let is_path = |k: &str| k.contains('.') || (k.starts_with("urn:") && k.matches(':').count() > 5 && !is_schema_urn(k));
+        let is_path = |k: &str| {
+            k.contains('.') || (k.starts_with("urn:") && k.matches(':').count() > 5 && !is_schema_urn(k))
+        };
         if !fields.keys().any(|k| is_path(k)) {
             out.push(op);
             continue;

@@ -102,6 +102,26 @@ impl Browser {
         self.client.post(self.abs(path)).form(fields).send().await.expect("POST")
     }
 
+    /// The CSRF token of this browser's current session (what a page's forms carry).
+    pub fn csrf(&self) -> String {
+        let raw = self.cookie("custodian_session").expect("signed in");
+        custodian::identity::SessionId::parse(&raw).expect("session id").csrf_token()
+    }
+
+    /// A JSON API call carrying the session's CSRF token.
+    pub async fn send_json(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> Response {
+        let mut request = self.client.request(method, self.abs(path)).header("x-csrf-token", self.csrf());
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.expect("API call")
+    }
+
     /// The value of one of the app's cookies.
     pub fn cookie(&self, name: &str) -> Option<String> {
         let url: Url = self.base.parse().expect("base");
