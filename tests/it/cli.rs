@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::{issuer, random_key};
 
-fn custodian() -> Command {
+pub fn custodian() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_custodian"));
     // Keep the developer's own environment out of the test.
     for (k, _) in std::env::vars() {
@@ -17,7 +17,7 @@ fn custodian() -> Command {
     c
 }
 
-fn write_config(dir: &std::path::Path, name: &str, extra: &str) -> std::path::PathBuf {
+pub fn write_config(dir: &std::path::Path, name: &str, extra: &str) -> std::path::PathBuf {
     let secret_file = dir.join("client-secret");
     std::fs::write(&secret_file, "custodian-dev-secret\n").unwrap();
     let path = dir.join(name);

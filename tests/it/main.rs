@@ -12,8 +12,9 @@
 mod support;
 
 mod audit;
-mod cli;
+pub mod cli;
 mod crash;
+mod directory;
 mod http_base;
 mod journal;
 mod mfa;

@@ -122,6 +122,12 @@ impl Browser {
         request.send().await.expect("API call")
     }
 
+    /// A CSV upload carrying the session's CSRF token.
+    pub async fn post_csv(&self, path: &str, body: String) -> Response {
+        let request = self.client.post(self.abs(path)).header("x-csrf-token", self.csrf());
+        request.header("content-type", "text/csv").body(body).send().await.expect("CSV upload")
+    }
+
     /// The value of one of the app's cookies.
     pub fn cookie(&self, name: &str) -> Option<String> {
         let url: Url = self.base.parse().expect("base");
