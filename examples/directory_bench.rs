@@ -28,6 +28,7 @@ use custodian::identity::VerifiedIdentity;
 use custodian::secret::Secret;
 use rand::{Rng, RngCore};
 use serde_json::json;
+use sqlx::Connection;
 
 #[derive(Debug, Parser)]
 #[command(about = "Directory benchmark: SCIM filter latency at 10k users, revocation latency")]
@@ -74,7 +75,20 @@ async fn main() -> anyhow::Result<()> {
     let url = args
         .database
         .clone()
-        .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", dir.path().join("bench.db").display()));
+        .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("bench.db").display()));
+    // A fresh SQLite file is created, as `custodian serve` does; on
+    // PostgreSQL, a fresh database under the given account, dropped after.
+    let (url, pg_name) = if url.starts_with("sqlite:") {
+        (if url.contains('?') { url } else { format!("{url}?mode=rwc") }, None)
+    } else {
+        let name = format!("bench_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = sqlx::PgConnection::connect(&url).await?;
+        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await?;
+        conn.close().await?;
+        let mut fresh = url::Url::parse(&url)?;
+        fresh.set_path(&name);
+        (fresh.to_string(), Some((url, name)))
+    };
     let (token, entry) = custodian::directory::scim::auth::generate();
     let mut config = Config { data_dir: dir.path().to_owned(), ..Config::default() };
     config.database.url = Some(DatabaseUrl::new(url.clone()));
@@ -135,7 +149,11 @@ async fn main() -> anyhow::Result<()> {
 
     let http = reqwest::Client::new();
     let scim = |path: String| http.get(format!("{base}/scim/v2{path}")).bearer_auth(&token).send();
-    println!("\n{} users, backend {}\n", args.users, if url.starts_with("sqlite") { "SQLite" } else { "PostgreSQL" });
+    println!(
+        "\n{} users, backend {}\n",
+        args.users,
+        if url.starts_with("sqlite") { "SQLite" } else { "PostgreSQL" }
+    );
     println!("| request | n | p50 ms | p99 ms | max ms |\n|---|---|---|---|---|");
     let mut rng = rand::thread_rng();
     for (name, n, make) in [
@@ -149,7 +167,9 @@ async fn main() -> anyhow::Result<()> {
             let filter = match make {
                 0 => format!("userName%20eq%20%22USER{i:05}%40clinic.example%22"),
                 1 => format!("externalId%20eq%20%22ext-{i:05}%22"),
-                _ => format!("emails%5Btype%20eq%20%22work%22%5D.value%20eq%20%22user{i:05}%40clinic.example%22"),
+                _ => format!(
+                    "emails%5Btype%20eq%20%22work%22%5D.value%20eq%20%22user{i:05}%40clinic.example%22"
+                ),
             };
             let started = Instant::now();
             let r = scim(format!("/Users?filter={filter}&startIndex=1&count=100")).await?;
@@ -203,9 +223,17 @@ async fn main() -> anyhow::Result<()> {
         totals.push(refused - started);
     }
     println!();
-    println!("| revocation ({}) | n | p50 ms | p99 ms | max ms |\n|---|---|---|---|---|", "SCIM PATCH active=false");
+    println!(
+        "| revocation ({}) | n | p50 ms | p99 ms | max ms |\n|---|---|---|---|---|",
+        "SCIM PATCH active=false"
+    );
     report("PATCH call (deactivate, end sessions, audit)", patch_times);
     report("PATCH returned → next request refused", refusal_times);
     report("PATCH sent → next request refused", totals);
+    state.db.close().await;
+    if let Some((admin, name)) = pg_name {
+        let mut conn = sqlx::PgConnection::connect(&admin).await?;
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn).await?;
+    }
     Ok(())
 }

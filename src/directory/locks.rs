@@ -124,22 +124,20 @@ impl Locks {
         targets: &[String],
         now: Timestamp,
     ) -> Result<Vec<Lock>, sqlx::Error> {
-        let mut out = Vec::new();
-        for target in targets {
-            let rows = sqlx::query(&format!(
-                "SELECT {COLUMNS} FROM locks WHERE scope = $1 AND target = $2 AND lifted_at IS NULL \
-                 AND (expires_at IS NULL OR expires_at > $3)"
-            ))
-            .bind(scope.as_str())
-            .bind(target)
-            .bind(now.millis())
-            .fetch_all(self.db.pool())
-            .await?;
-            for row in &rows {
-                out.push(from_row(row)?);
-            }
+        if targets.is_empty() {
+            return Ok(Vec::new());
         }
-        Ok(out)
+        let sql = format!(
+            "SELECT {COLUMNS} FROM locks WHERE scope = $1 AND lifted_at IS NULL \
+             AND (expires_at IS NULL OR expires_at > $2) AND target IN ({})",
+            crate::storage::placeholders(3, targets.len())
+        );
+        let mut query = sqlx::query(&sql).bind(scope.as_str()).bind(now.millis());
+        for target in targets {
+            query = query.bind(target);
+        }
+        let rows = query.fetch_all(self.db.pool()).await?;
+        rows.iter().map(from_row).collect()
     }
 
     /// Every lock, newest first; with `all`, lifted and expired ones too.

@@ -312,6 +312,7 @@ impl Directory {
                 self.store.groups_of(id).await?.into_iter().map(|(_, name)| name).collect()
             }
         };
+        keys.sort();
         keys.dedup();
         if let Some(lock) = self.locks.in_force(Scope::User, &keys, now).await?.into_iter().next() {
             return Err(self.deny(Refusal::Locked { reason: lock.reason, until: lock.expires_at }));

@@ -73,24 +73,29 @@ impl Training {
 
     /// Every record naming any of the keys.
     pub async fn records(&self, keys: &[String]) -> Result<Vec<Record>, sqlx::Error> {
-        let mut out = Vec::new();
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT user_key, course, completed_at, expires_at, source FROM training_records \
+             WHERE user_key IN ({}) ORDER BY completed_at",
+            crate::storage::placeholders(1, keys.len())
+        );
+        let mut query = sqlx::query_as::<_, (String, String, i64, Option<i64>, String)>(&sql);
         for key in keys {
-            let rows: Vec<(String, String, i64, Option<i64>, String)> = sqlx::query_as(
-                "SELECT user_key, course, completed_at, expires_at, source FROM training_records \
-                 WHERE user_key = $1 ORDER BY completed_at",
-            )
-            .bind(key)
-            .fetch_all(self.db.pool())
-            .await?;
-            out.extend(rows.into_iter().map(|(user, course, done, exp, source)| Record {
+            query = query.bind(key);
+        }
+        let rows = query.fetch_all(self.db.pool()).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(user, course, done, exp, source)| Record {
                 user,
                 course,
                 completed_on: millis_date(done),
                 expires_on: exp.map(millis_date),
                 source,
-            }));
-        }
-        Ok(out)
+            })
+            .collect())
     }
 
     /// The status of each course the roles require, from the person's records.

@@ -141,3 +141,8 @@ pub fn optional<T>(r: Result<T, sqlx::Error>) -> Result<Option<T>, sqlx::Error> 
         Err(e) => Err(e),
     }
 }
+
+/// `$first, $first+1, ...`: `n` numbered parameters for an `IN (...)` list.
+pub fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
