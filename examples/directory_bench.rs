@@ -115,7 +115,7 @@ async fn main() -> anyhow::Result<()> {
     // Setup: N users in the store, all in the staff group.
     let store = &state.directory().store;
     let t = Instant::now();
-    let now = Timestamp(chrono::Utc::now().timestamp_millis());
+    let now = custodian::clock::Clock::now(&SystemClock);
     let mut ids = Vec::with_capacity(args.users);
     for i in 0..args.users {
         let email = format!("user{i:05}@clinic.example");
@@ -185,7 +185,7 @@ async fn main() -> anyhow::Result<()> {
     let (mut patch_times, mut refusal_times, mut totals) = (Vec::new(), Vec::new(), Vec::new());
     let identity = &state.identity;
     let issuer = "http://127.0.0.1:9".to_owned();
-    for i in 0..args.revocations.min(args.users) {
+    for (i, directory_id) in ids.iter().enumerate().take(args.revocations) {
         let email = format!("user{i:05}@clinic.example");
         let verified = VerifiedIdentity {
             issuer: issuer.clone(),
@@ -197,7 +197,7 @@ async fn main() -> anyhow::Result<()> {
             other_claims: Default::default(),
         };
         let user = identity.users.upsert_from_sign_in(&verified, now).await?;
-        identity.users.link_directory(&user.id, &ids[i]).await?;
+        identity.users.link_directory(&user.id, directory_id).await?;
         let (sid, _) = identity.sessions.create(&user.id).await?;
         let sid = identity.sessions.mark_mfa_passed(&sid, "totp").await?;
         let cookie = format!("custodian_session={}", sid.cookie_value());
@@ -207,7 +207,7 @@ async fn main() -> anyhow::Result<()> {
                           "Operations": [{"op": "Replace", "path": "active", "value": "False"}]});
         let started = Instant::now();
         let r = http
-            .patch(format!("{base}/scim/v2/Users/{}", ids[i]))
+            .patch(format!("{base}/scim/v2/Users/{directory_id}"))
             .bearer_auth(&token)
             .header("content-type", "application/scim+json")
             .body(body.to_string())
