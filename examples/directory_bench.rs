@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use clap::Parser;
-use custodian::clock::{SharedClock, SystemClock, Timestamp};
+use custodian::clock::{SharedClock, SystemClock};
 use custodian::config::{Config, DatabaseUrl};
 use custodian::directory::store::{GroupRow, Member, UserRow};
 use custodian::directory::Role;
@@ -224,8 +224,7 @@ async fn main() -> anyhow::Result<()> {
     }
     println!();
     println!(
-        "| revocation ({}) | n | p50 ms | p99 ms | max ms |\n|---|---|---|---|---|",
-        "SCIM PATCH active=false"
+        "| revocation (SCIM PATCH active=false) | n | p50 ms | p99 ms | max ms |\n|---|---|---|---|---|"
     );
     report("PATCH call (deactivate, end sessions, audit)", patch_times);
     report("PATCH returned → next request refused", refusal_times);
