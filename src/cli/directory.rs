@@ -94,7 +94,8 @@ pub enum ScimCommand {
 }
 
 fn operator() -> ChangedBy {
-    let login = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    let login =
+        ["USER", "LOGNAME"].iter().find_map(|k| std::env::var(k).ok()).unwrap_or_else(|| "unknown".into());
     ChangedBy { actor: Actor::default(), name: format!("cli:{login}"), meta: RequestMeta::default() }
 }
 

@@ -164,6 +164,7 @@ impl Identity {
                     None => false,
                 };
                 let (id, session) = self.sessions.create(&user.id).await?;
+                self.users.mark_signed_in(&user.id, self.clock.now()).await?;
                 let principal = Principal { session, user, access };
                 let kind = EventKind::Login { email: principal.user.email.clone(), previous_session_ended };
                 let recorded = self.journal.record(meta, principal.actor(), kind).await;

@@ -85,7 +85,8 @@ impl Users {
         Users { db }
     }
 
-    /// Creates or refreshes the user from a verified sign-in.
+    /// Creates or refreshes the user from a verified sign-in (before the
+    /// directory gate: a refused attempt does not count as a sign-in).
     pub async fn upsert_from_sign_in(
         &self,
         identity: &VerifiedIdentity,
@@ -94,10 +95,10 @@ impl Users {
         let groups_json = serde_json::to_string(&identity.groups).unwrap_or_else(|_| "[]".to_owned());
         let new_id = uuid::Uuid::new_v4().to_string();
         sqlx::query(
-            "INSERT INTO users (id, issuer, subject, email, name, groups_json, created_at, last_login_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $7) \
+            "INSERT INTO users (id, issuer, subject, email, name, groups_json, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) \
              ON CONFLICT (issuer, subject) DO UPDATE SET email = excluded.email, name = excluded.name, \
-             groups_json = excluded.groups_json, last_login_at = excluded.last_login_at",
+             groups_json = excluded.groups_json",
         )
         .bind(&new_id)
         .bind(&identity.issuer)
@@ -139,6 +140,16 @@ impl Users {
             [one] => Ok(Some(from_row(one)?)),
             _ => Ok(None),
         }
+    }
+
+    /// Records a sign-in that passed the gate.
+    pub async fn mark_signed_in(&self, user_id: &str, now: Timestamp) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE users SET last_login_at = $1 WHERE id = $2")
+            .bind(now.millis())
+            .bind(user_id)
+            .execute(self.db.pool())
+            .await?;
+        Ok(())
     }
 
     /// Links the user to a directory entry. Fails (unique violation) when

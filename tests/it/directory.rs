@@ -86,6 +86,12 @@ async fn not_allow_listed_users_are_refused_at_sign_in(backend: Backend) {
     assert!(page.contains("You are not on the allow-list"), "{page}");
     assert!(page.contains("Ask the IT service desk for access"), "{page}");
     assert_eq!(app.count("sessions").await, 0);
+    let last: Option<i64> =
+        sqlx::query_scalar("SELECT last_login_at FROM users WHERE email = 'mallory@clinic.example'")
+            .fetch_one(app.state.db.pool())
+            .await
+            .unwrap();
+    assert_eq!(last, None, "a refused attempt is not a sign-in");
     let failed = app.events_of("auth.login").await;
     assert_eq!(failed.last().unwrap()["decision"], "denied");
     assert!(failed.last().unwrap()["kind"]["reason"]["directory_refused"]
