@@ -191,6 +191,7 @@ async fn main() -> anyhow::Result<()> {
             issuer: issuer.clone(),
             subject: format!("sub-{i}"),
             email: Some(email.clone()),
+            email_verified: Some(true),
             name: None,
             groups: vec![],
             preferred_username: None,

@@ -174,8 +174,10 @@ pub enum EventKind {
     Change { change: Change, by: String, before: Option<serde_json::Value>, after: Option<serde_json::Value> },
     /// `access.revoke`: a user's access ended, and every session of theirs with it.
     AccessRevoked { trigger: Trigger, reason: String, by: String, sessions_ended: u64 },
-    /// `access.gate`, refused: a signed-in user did not pass the directory gate.
-    AccessDenied { gate: String, reason: String },
+    /// `access.gate`, refused: a caller did not pass a gate (the directory
+    /// gate, a role, a SCIM token). `suppressed` counts the same refusals
+    /// from the same source not recorded since the previous such event.
+    AccessDenied { gate: String, reason: String, suppressed: u64 },
     /// `access.review`: someone produced the access review (who can act, and how).
     AccessReview { by: String, format: String, rows: usize },
 }

@@ -55,7 +55,11 @@ pub struct Journal {
     healthy: Arc<AtomicBool>,
     stats: Arc<Stats>,
     db: Db,
+    denials: Arc<super::throttle::Throttle>,
 }
+
+/// How long repeated refusals from one source share one event.
+const DENIAL_WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Counters for `/metrics`, updated by the writer.
 #[derive(Debug, Default)]
@@ -97,7 +101,8 @@ impl Journal {
             stats: stats.clone(),
         };
         tokio::spawn(writer.run(rx));
-        Ok(Journal { tx, clock, timeout: config.audit.write_timeout, healthy, stats, db })
+        let denials = Arc::new(super::throttle::Throttle::new(DENIAL_WINDOW));
+        Ok(Journal { tx, clock, timeout: config.audit.write_timeout, healthy, stats, db, denials })
     }
 
     /// Appends the event; returns once it is committed, or an error if it
@@ -110,6 +115,27 @@ impl Journal {
     ) -> Result<Recorded, AuditError> {
         let event = Event::new(self.clock.now(), meta, actor, kind);
         self.append(event).await
+    }
+
+    /// Records a refusal that happens before (or instead of) any action:
+    /// once per `key` (its source) per minute, with the number of the same
+    /// refusals not recorded since. Each one is logged either way.
+    pub async fn record_denial(
+        &self,
+        key: &str,
+        meta: &RequestMeta,
+        actor: Actor,
+        gate: &str,
+        reason: String,
+    ) -> Result<(), AuditError> {
+        tracing::warn!(gate, reason = %reason, "refused");
+        match self.denials.admit(key, self.clock.now()) {
+            Some(suppressed) => {
+                let kind = EventKind::AccessDenied { gate: gate.to_owned(), reason, suppressed };
+                self.record(meta, actor, kind).await.map(|_| ())
+            }
+            None => Ok(()),
+        }
     }
 
     pub async fn append(&self, event: Event) -> Result<Recorded, AuditError> {

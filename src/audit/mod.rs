@@ -15,6 +15,7 @@ pub mod merkle;
 pub mod query;
 pub mod retention;
 pub mod stream;
+pub mod throttle;
 pub mod verify;
 
 pub use checkpoint::{Checkpoint, CheckpointSigner, SignerError};

@@ -9,10 +9,10 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::{Subcommand, ValueEnum};
 
-use crate::audit::{Actor, Change, EventKind, RequestMeta};
+use crate::audit::{Actor, RequestMeta};
 use crate::config::{Config, Overrides};
 use crate::directory::admin::{ChangedBy, LockPlaced};
-use crate::directory::{review, training, Directory, Scope};
+use crate::directory::{review, training, Directory, DirectoryError, Scope};
 
 #[derive(Debug, Subcommand)]
 pub enum LocksCommand {
@@ -154,20 +154,19 @@ pub async fn training(command: TrainingCommand, overrides: &Overrides) -> anyhow
             let text =
                 std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
             let source = source.unwrap_or_else(|| format!("csv:{}", file.display()));
-            let today = training::millis_date(dir.now().millis());
-            match training::parse_csv(&text, &dir.config().training, &source, today) {
-                Ok(records) => {
-                    dir.record_training(&records, Change::TrainingImport, &operator()).await?;
-                    println!("imported {} training record(s) from {}", records.len(), file.display());
+            match dir.import_training(&text, &source, &operator()).await {
+                Ok(n) => {
+                    println!("imported {n} training record(s) from {}", file.display());
                     Ok(ExitCode::SUCCESS)
                 }
-                Err(errors) => {
+                Err(DirectoryError::Rejected(errors)) => {
                     for e in &errors {
                         eprintln!("{}: {e}", file.display());
                     }
                     eprintln!("{} bad row(s); nothing was imported", errors.len());
                     Ok(ExitCode::FAILURE)
                 }
+                Err(e) => Err(e.into()),
             }
         }
         TrainingCommand::Show { user } => {
@@ -182,14 +181,15 @@ pub async fn training(command: TrainingCommand, overrides: &Overrides) -> anyhow
 pub async fn access(command: AccessCommand, overrides: &Overrides) -> anyhow::Result<ExitCode> {
     let AccessCommand::Review { format, out } = command;
     let dir = directory(overrides).await?;
-    let rows = dir.access_review().await?;
-    let (text, name) = match format {
-        ReviewFormat::Csv => (review::to_csv(&rows), "csv"),
-        ReviewFormat::Json => (serde_json::to_string_pretty(&serde_json::json!({ "users": rows }))?, "json"),
+    let name = match format {
+        ReviewFormat::Csv => "csv",
+        ReviewFormat::Json => "json",
     };
-    let by = operator();
-    let kind = EventKind::AccessReview { by: by.name.clone(), format: name.to_owned(), rows: rows.len() };
-    dir.journal().record(&by.meta, by.actor.clone(), kind).await.context("cannot record the review")?;
+    let rows = dir.reviewed_access(&operator(), name).await?;
+    let text = match format {
+        ReviewFormat::Csv => review::to_csv(&rows),
+        ReviewFormat::Json => serde_json::to_string_pretty(&serde_json::json!({ "users": rows }))?,
+    };
     match out {
         Some(path) => {
             std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?

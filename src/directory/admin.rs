@@ -7,8 +7,9 @@ use serde_json::json;
 use crate::audit::{Actor, Change, EventKind, RequestMeta, Trigger};
 use crate::clock::Timestamp;
 use crate::directory::locks::{Lock, Scope};
-use crate::directory::training::Record;
-use crate::directory::{roles, Directory, DirectoryError, Role};
+use crate::directory::training::{self, Record};
+use crate::directory::{Directory, DirectoryError, GateError, Role};
+use crate::identity::User;
 
 /// Who is making the change: an admin user (API) or an operator (CLI).
 #[derive(Debug, Clone)]
@@ -63,8 +64,9 @@ impl Directory {
         self.place_lock(Scope::User, user, reason, None, by).await
     }
 
-    /// Locks a user, a role or an account, optionally until `expires_at`.
-    /// Users it shuts out lose their sessions at once.
+    /// Locks a user or a role, optionally until `expires_at`. Everyone the
+    /// lock now shuts out loses their sessions at once; a role holder who
+    /// still has another role keeps theirs, without the locked role.
     pub async fn place_lock(
         &self,
         scope: Scope,
@@ -78,7 +80,7 @@ impl Directory {
         if expires_at.is_some_and(|t| t <= now) {
             return Err(DirectoryError::Invalid("the lock's end is in the past".to_owned()));
         }
-        let (target, affected) = self.lock_target(scope, target).await?;
+        let (target, candidates) = self.lock_target(scope, target).await?;
         let lock = Lock {
             id: format!("lck_{}", uuid::Uuid::now_v7().simple()),
             scope,
@@ -92,29 +94,42 @@ impl Directory {
         };
         self.record_change(by, Change::LockPlace, None, Some(json!(lock))).await?;
         self.locks.insert(&lock).await?;
-        let mut sessions_ended = 0;
-        for user in &affected {
-            sessions_ended += self.end_access(user, Trigger::Locked, &reason, &by.name, &by.meta).await?;
+        let (mut users_affected, mut sessions_ended) = (0, 0);
+        for user in &candidates {
+            match self.access(user).await {
+                Ok(_) => {}
+                Err(GateError::Denied(_)) => {
+                    users_affected += 1;
+                    sessions_ended +=
+                        self.end_access(user, Trigger::Locked, &reason, &by.name, &by.meta, true).await?;
+                }
+                Err(GateError::Storage(e)) => return Err(e.into()),
+            }
         }
-        Ok(LockPlaced { lock, users_affected: affected.len(), sessions_ended })
+        Ok(LockPlaced { lock, users_affected, sessions_ended })
     }
 
-    /// What a lock names, normalized, and the users it shuts out.
-    async fn lock_target(
-        &self,
-        scope: Scope,
-        target: &str,
-    ) -> Result<(String, Vec<crate::identity::User>), DirectoryError> {
+    /// What a lock names, normalized, and the users it may shut out.
+    ///
+    /// A user lock names the person by their email address when Custodian
+    /// knows one (the gate checks the id, the email and the directory user
+    /// name), so the same person coming back under a new sign-in identity is
+    /// still locked; someone not seen yet is locked under the name given.
+    async fn lock_target(&self, scope: Scope, target: &str) -> Result<(String, Vec<User>), DirectoryError> {
         let target = target.trim();
         if target.is_empty() || target.len() > 254 || target.chars().any(char::is_control) {
-            return Err(DirectoryError::Invalid("the lock needs a user, role or account to name".to_owned()));
+            return Err(DirectoryError::Invalid("the lock needs a user or role to name".to_owned()));
         }
         match scope {
-            Scope::User => match self.find_user(target).await? {
-                Some(user) => Ok((user.id.clone(), vec![user])),
-                // Not signed in yet: the lock waits for them under this name.
-                None => Ok((target.to_lowercase(), Vec::new())),
-            },
+            Scope::User => {
+                let matches = self.find_users(target).await?;
+                let by_id = matches.iter().find(|u| u.id == target);
+                let key = match by_id {
+                    Some(u) => u.email.as_deref().map(str::to_lowercase).unwrap_or_else(|| u.id.clone()),
+                    None => target.to_lowercase(),
+                };
+                Ok((key, matches))
+            }
             Scope::Role => {
                 let role = Role::parse(target).ok_or_else(|| {
                     DirectoryError::Invalid(format!(
@@ -123,28 +138,18 @@ impl Directory {
                 })?;
                 let mut holders = Vec::new();
                 for user in self.users.all().await? {
-                    if self.holds_role(&user, role).await? {
-                        holders.push(user);
+                    match self.access(&user).await {
+                        Ok(access) if access.has(role) => holders.push(user),
+                        Ok(_) | Err(GateError::Denied(_)) => {}
+                        Err(GateError::Storage(e)) => return Err(e.into()),
                     }
                 }
                 Ok((role.as_str().to_owned(), holders))
             }
-            // Accounts come with the vault; the lock is stored now and the
-            // action path refuses every action on the account.
-            Scope::Account => Ok((target.to_owned(), Vec::new())),
+            Scope::Account => Err(DirectoryError::Invalid(
+                "no social accounts are connected yet, so there is no account to lock".to_owned(),
+            )),
         }
-    }
-
-    /// Whether the user's current groups grant the role (locks aside).
-    async fn holds_role(&self, user: &crate::identity::User, role: Role) -> Result<bool, sqlx::Error> {
-        let groups = match (&self.config().directory.source, &user.directory_id) {
-            (crate::directory::Source::Scim, Some(id)) => {
-                self.store.groups_of(id).await?.into_iter().map(|(_, n)| n).collect()
-            }
-            (crate::directory::Source::Scim, None) => Vec::new(),
-            (crate::directory::Source::OidcClaims, _) => user.groups.clone(),
-        };
-        Ok(roles::grants(&groups, &self.config().directory.roles).iter().any(|g| g.role == role))
     }
 
     pub async fn lift_lock(&self, id: &str, by: &ChangedBy) -> Result<Lock, DirectoryError> {
@@ -163,10 +168,54 @@ impl Directory {
         Ok(after)
     }
 
+    /// Records one completion given as the API's fields: user, course,
+    /// completed_on, expires_on (may be empty), source (may be empty).
+    pub async fn record_completion(
+        &self,
+        fields: [String; 5],
+        by: &ChangedBy,
+    ) -> Result<Record, DirectoryError> {
+        let today = training::millis_date(self.now().millis());
+        let record = training::parse_row(fields, &self.config().training, &format!("api:{}", by.name), today)
+            .map_err(DirectoryError::Invalid)?;
+        self.record_training(std::slice::from_ref(&record), Change::TrainingRecord, by).await?;
+        Ok(record)
+    }
+
+    /// Imports a training CSV: every row, or (with any bad row) none.
+    pub async fn import_training(
+        &self,
+        text: &str,
+        source: &str,
+        by: &ChangedBy,
+    ) -> Result<usize, DirectoryError> {
+        let today = training::millis_date(self.now().millis());
+        let records = training::parse_csv(text, &self.config().training, source, today)
+            .map_err(DirectoryError::Rejected)?;
+        self.record_training(&records, Change::TrainingImport, by).await?;
+        Ok(records.len())
+    }
+
+    /// The access review, whose reading is itself recorded.
+    pub async fn reviewed_access(
+        &self,
+        by: &ChangedBy,
+        format: &str,
+    ) -> Result<Vec<crate::directory::review::ReviewRow>, DirectoryError> {
+        let rows = self.access_review().await?;
+        let kind = crate::audit::EventKind::AccessReview {
+            by: by.name.clone(),
+            format: format.to_owned(),
+            rows: rows.len(),
+        };
+        self.journal().record(&by.meta, by.actor.clone(), kind).await?;
+        Ok(rows)
+    }
+
     /// Stores training records (one from the API, or a whole import) after
     /// recording them; anyone whose training now lapses is refused on their
     /// next request by the gate.
-    pub async fn record_training(
+    async fn record_training(
         &self,
         records: &[Record],
         change: Change,

@@ -92,6 +92,13 @@ impl DirectoryConfig {
                     .to_owned(),
             );
         }
+        if self.source != Source::Scim && !self.scim.tokens.is_empty() {
+            problems.push(
+                "directory.scim.tokens is set but directory.source is not \"scim\": the SCIM directory would \
+                 be written but never consulted, so deprovisioning would not take effect"
+                    .to_owned(),
+            );
+        }
         for (name, hash) in &self.scim.tokens {
             if crate::directory::scim::auth::parse_token_hash(hash).is_none() {
                 problems.push(format!(

@@ -79,6 +79,8 @@ pub enum Refusal {
     },
     /// The directory user is linked to a different sign-in identity.
     LinkedElsewhere,
+    /// SCIM mode, linked by email: the IdP did not vouch for the email.
+    UnverifiedEmail,
     Inactive,
     NotAllowListed,
     Locked {
@@ -104,6 +106,7 @@ impl Refusal {
             Refusal::NotInDirectory { .. }
             | Refusal::AmbiguousLink { .. }
             | Refusal::LinkedElsewhere
+            | Refusal::UnverifiedEmail
             | Refusal::Inactive => "directory",
             Refusal::NotAllowListed => "allow_list",
             Refusal::Locked { .. } | Refusal::RolesLocked { .. } => "lock",
@@ -117,6 +120,7 @@ impl Refusal {
             Refusal::NotInDirectory { .. } => "not_in_directory",
             Refusal::AmbiguousLink { .. } => "directory_link_ambiguous",
             Refusal::LinkedElsewhere => "directory_link_conflict",
+            Refusal::UnverifiedEmail => "email_unverified",
             Refusal::Inactive => "directory_inactive",
             Refusal::NotAllowListed => "not_allow_listed",
             Refusal::Locked { .. } => "locked",
@@ -136,6 +140,10 @@ impl Refusal {
             }
             Refusal::LinkedElsewhere => {
                 "Your directory entry is already linked to a different sign-in identity".to_owned()
+            }
+            Refusal::UnverifiedEmail => {
+                "Your identity provider did not confirm your email address, so it cannot link you to the directory"
+                    .to_owned()
             }
             Refusal::Inactive => "Your account is deactivated in the directory".to_owned(),
             Refusal::NotAllowListed => {
@@ -187,6 +195,9 @@ pub enum DirectoryError {
     NotFound(String),
     #[error("{0}")]
     Invalid(String),
+    /// A file with bad rows: each row's problem, by line. Nothing was stored.
+    #[error("the file was rejected ({} bad row(s)); nothing was imported", .0.len())]
+    Rejected(Vec<String>),
     #[error(transparent)]
     Audit(#[from] AuditError),
     #[error(transparent)]
@@ -251,45 +262,54 @@ impl Directory {
         GateError::Denied(Denied { refusal, contact: self.config.directory.help_contact.clone() })
     }
 
-    /// The gate at sign-in: links the identity to its directory user (SCIM
-    /// mode), then applies [`Directory::access`].
+    /// The gate at sign-in. In SCIM mode the identity is matched to its
+    /// directory user first, and the link is stored only once the gate has
+    /// admitted them.
     pub async fn admit_sign_in(
         &self,
         user: &User,
         identity: &VerifiedIdentity,
     ) -> Result<(User, Access), GateError> {
-        let user = match self.config.directory.source {
-            Source::Scim => self.link(user, identity).await?,
-            Source::OidcClaims => user.clone(),
-        };
-        let access = self.access(&user).await?;
-        Ok((user, access))
-    }
-
-    async fn link(&self, user: &User, identity: &VerifiedIdentity) -> Result<User, GateError> {
-        let config = &self.config.directory;
-        let claim = config.link_claim().to_owned();
-        let value = identity.claim(&claim).filter(|v| !v.is_empty());
-        let value = value.ok_or_else(|| self.deny(Refusal::NotInDirectory { claim: claim.clone() }))?;
-        let found = match config.link_by {
-            LinkBy::ExternalId => self.store.user_by_external_id(&value).await?,
-            LinkBy::UserName => self.store.user_by_user_name(&value).await?,
-            LinkBy::Email => self.store.users_by_email(&value).await?,
-        };
-        let entry = match found.as_slice() {
-            [one] => one,
-            [] => return Err(self.deny(Refusal::NotInDirectory { claim })),
-            _ => return Err(self.deny(Refusal::AmbiguousLink { claim })),
-        };
-        if user.directory_id.as_deref() != Some(entry.id.as_str()) {
-            match self.users.link_directory(&user.id, &entry.id).await {
+        if self.config.directory.source == Source::OidcClaims {
+            return Ok((user.clone(), self.access(user).await?));
+        }
+        let entry = self.directory_entry_for(identity).await?;
+        if self.users.linked_to(&entry).await?.iter().any(|other| other.id != user.id) {
+            return Err(self.deny(Refusal::LinkedElsewhere));
+        }
+        let linked = User { directory_id: Some(entry.clone()), ..user.clone() };
+        let access = self.access(&linked).await?;
+        if user.directory_id.as_deref() != Some(entry.as_str()) {
+            match self.users.link_directory(&user.id, &entry).await {
                 Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
                     return Err(self.deny(Refusal::LinkedElsewhere))
                 }
                 other => other?,
             }
         }
-        Ok(User { directory_id: Some(entry.id.clone()), ..user.clone() })
+        Ok((linked, access))
+    }
+
+    /// The id of the one directory user the sign-in's link claim names.
+    async fn directory_entry_for(&self, identity: &VerifiedIdentity) -> Result<String, GateError> {
+        let config = &self.config.directory;
+        let claim = config.link_claim().to_owned();
+        let value = identity.claim(&claim).filter(|v| !v.is_empty() && !v.contains('\0'));
+        let value = value.ok_or_else(|| self.deny(Refusal::NotInDirectory { claim: claim.clone() }))?;
+        // An unverified email could be anyone's: it never links.
+        if claim == "email" && identity.email_verified != Some(true) {
+            return Err(self.deny(Refusal::UnverifiedEmail));
+        }
+        let found = match config.link_by {
+            LinkBy::ExternalId => self.store.user_by_external_id(&value).await?,
+            LinkBy::UserName => self.store.user_by_user_name(&value).await?,
+            LinkBy::Email => self.store.users_by_email(&value).await?,
+        };
+        match found.as_slice() {
+            [one] => Ok(one.id.clone()),
+            [] => Err(self.deny(Refusal::NotInDirectory { claim })),
+            _ => Err(self.deny(Refusal::AmbiguousLink { claim })),
+        }
     }
 
     /// The gate, on the current state: directory entry active, on the
@@ -351,7 +371,9 @@ impl Directory {
 
     /// Ends every session of the user and records why. Called after the
     /// change that ended their access is in place (so the gate already
-    /// refuses them): the count recorded is exactly what ended.
+    /// refuses them): the count recorded is exactly what ended. With
+    /// `always` false, nothing is recorded when no session ended (a retry
+    /// of a change already recorded).
     pub async fn end_access(
         &self,
         user: &User,
@@ -359,27 +381,28 @@ impl Directory {
         reason: &str,
         by: &str,
         meta: &RequestMeta,
+        always: bool,
     ) -> Result<u64, DirectoryError> {
         let sessions_ended = self.sessions.delete_all_for_user(&user.id).await?;
-        let kind = EventKind::AccessRevoked {
-            trigger,
-            reason: reason.to_owned(),
-            by: by.to_owned(),
-            sessions_ended,
-        };
-        self.journal.record(meta, actor_of(user), kind).await?;
+        if always || sessions_ended > 0 {
+            let reason = reason.to_owned();
+            let kind = EventKind::AccessRevoked { trigger, reason, by: by.to_owned(), sessions_ended };
+            self.journal.record(meta, actor_of(user), kind).await?;
+        }
         tracing::info!(user = %user.id, ?trigger, sessions_ended, "access revoked");
         Ok(sessions_ended)
     }
 
     /// After a directory change: ends the access of every user linked to
-    /// these directory entries whom the gate now refuses.
+    /// these directory entries whom the gate now refuses. `changed` says
+    /// the change itself took access away (not a repeat of an earlier one).
     pub async fn reassess(
         &self,
         directory_ids: &[String],
         trigger: Trigger,
         by: &str,
         meta: &RequestMeta,
+        changed: bool,
     ) -> Result<u64, DirectoryError> {
         let mut ended = 0;
         for id in directory_ids {
@@ -387,7 +410,8 @@ impl Directory {
                 match self.access(&user).await {
                     Ok(_) => {}
                     Err(GateError::Denied(d)) => {
-                        ended += self.end_access(&user, trigger, &d.refusal.message(), by, meta).await?
+                        let reason = d.refusal.message();
+                        ended += self.end_access(&user, trigger, &reason, by, meta, changed).await?
                     }
                     Err(GateError::Storage(e)) => return Err(e.into()),
                 }
@@ -396,17 +420,20 @@ impl Directory {
         Ok(ended)
     }
 
-    /// A user by Custodian id, email, or directory user name.
-    pub async fn find_user(&self, name: &str) -> Result<Option<User>, sqlx::Error> {
-        if let Some(user) = self.users.find(name).await? {
-            return Ok(Some(user));
+    /// Every user a name may mean: by Custodian id, by email, and through
+    /// the directory user of that user name or email.
+    pub async fn find_users(&self, name: &str) -> Result<Vec<User>, sqlx::Error> {
+        if name.contains('\0') {
+            return Ok(Vec::new());
         }
+        let mut found: Vec<User> = self.users.get(name).await?.into_iter().collect();
+        found.extend(self.users.with_email(name).await?);
         for entry in self.store.users_by_email(name).await? {
-            if let Some(user) = self.users.linked_to(&entry.id).await?.into_iter().next() {
-                return Ok(Some(user));
-            }
+            found.extend(self.users.linked_to(&entry.id).await?);
         }
-        Ok(None)
+        let mut seen = std::collections::HashSet::new();
+        found.retain(|u| seen.insert(u.id.clone()));
+        Ok(found)
     }
 
     pub fn now(&self) -> Timestamp {

@@ -411,14 +411,25 @@ impl Store {
         .await
     }
 
-    /// Whether each id names an existing user (or group, for nested members).
-    pub async fn member_exists(&self, member: &Member) -> Result<bool, sqlx::Error> {
-        let table = if member.kind == "Group" { "directory_groups" } else { "directory_users" };
-        let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table} WHERE id = $1"))
-            .bind(&member.id)
-            .fetch_one(self.db.pool())
-            .await?;
-        Ok(n > 0)
+    /// Which of the ids exist in `table` (`directory_users` or `directory_groups`).
+    pub async fn existing_ids(
+        &self,
+        table: &'static str,
+        ids: &[String],
+    ) -> Result<std::collections::HashSet<String>, sqlx::Error> {
+        let mut found = std::collections::HashSet::new();
+        for chunk in ids.chunks(500) {
+            let sql = format!(
+                "SELECT id FROM {table} WHERE id IN ({})",
+                crate::storage::placeholders(1, chunk.len())
+            );
+            let mut query = sqlx::query_scalar::<_, String>(&sql);
+            for id in chunk {
+                query = query.bind(id);
+            }
+            found.extend(query.fetch_all(self.db.pool()).await?);
+        }
+        Ok(found)
     }
 }
 
@@ -427,13 +438,19 @@ async fn write_members(
     group_id: &str,
     members: &[Member],
 ) -> Result<(), sqlx::Error> {
-    for m in members {
-        sqlx::query("INSERT INTO directory_members (group_id, member_id, member_type) VALUES ($1, $2, $3)")
-            .bind(group_id)
-            .bind(&m.id)
-            .bind(&m.kind)
-            .execute(&mut **tx)
-            .await?;
+    // Many rows per statement: a group of thousands is written in a few round trips.
+    for chunk in members.chunks(300) {
+        let values: Vec<String> =
+            (0..chunk.len()).map(|i| format!("($1, ${}, ${})", 2 + 2 * i, 3 + 2 * i)).collect();
+        let sql = format!(
+            "INSERT INTO directory_members (group_id, member_id, member_type) VALUES {}",
+            values.join(", ")
+        );
+        let mut query = sqlx::query(&sql).bind(group_id);
+        for m in chunk {
+            query = query.bind(&m.id).bind(&m.kind);
+        }
+        query.execute(&mut **tx).await?;
     }
     Ok(())
 }

@@ -73,6 +73,8 @@ impl Training {
 
     /// Every record naming any of the keys.
     pub async fn records(&self, keys: &[String]) -> Result<Vec<Record>, sqlx::Error> {
+        // No stored key holds a NUL, and PostgreSQL cannot take one as text.
+        let keys: Vec<&String> = keys.iter().filter(|k| !k.contains('\0')).collect();
         if keys.is_empty() {
             return Ok(Vec::new());
         }
@@ -268,8 +270,8 @@ pub fn parse_row(
         }
         Some(d)
     };
-    if source.len() > 200 {
-        return Err("source is longer than 200 characters".to_owned());
+    if source.len() > 200 || source.chars().any(char::is_control) {
+        return Err("source must be at most 200 characters, without control characters".to_owned());
     }
     let source = if source.is_empty() { default_source.to_owned() } else { source };
     Ok(Record { user: user_key(&user), course, completed_on, expires_on, source })

@@ -12,9 +12,8 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::audit::{Change, EventKind};
 use crate::directory::admin::ChangedBy;
-use crate::directory::training::{self, parse_row};
+use crate::directory::training;
 use crate::directory::{review, DirectoryError, Role, Scope};
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{SignedIn, Verified};
@@ -23,11 +22,9 @@ use crate::http::AppState;
 /// The caller, if they hold the admin role; otherwise the refusal, recorded.
 async fn admin(state: &AppState, s: &SignedIn) -> Result<ChangedBy, ApiError> {
     if !s.principal.access.has(Role::Admin) {
-        let kind = EventKind::AccessDenied {
-            gate: "role".to_owned(),
-            reason: "the admin role is required".to_owned(),
-        };
-        state.journal.record(&s.meta, s.principal.actor(), kind).await?;
+        let key = format!("role:{}", s.principal.user.id);
+        let reason = "the admin role is required".to_owned();
+        state.journal.record_denial(&key, &s.meta, s.principal.actor(), "role", reason).await?;
         return Err(ApiError(Problem::RoleRequired(Role::Admin)));
     }
     Ok(ChangedBy { actor: s.principal.actor(), name: s.principal.user.id.clone(), meta: s.meta.clone() })
@@ -43,6 +40,7 @@ impl From<DirectoryError> for ApiError {
         match e {
             DirectoryError::NotFound(why) => ApiError(Problem::NotFoundWhy(why)),
             DirectoryError::Invalid(why) => ApiError(Problem::Invalid(why)),
+            e @ DirectoryError::Rejected(_) => ApiError(Problem::Invalid(e.to_string())),
             DirectoryError::Audit(e) => e.into(),
             DirectoryError::Storage(e) => {
                 tracing::error!(error = %e, "storage error");
@@ -147,12 +145,9 @@ pub async fn record_training(
 ) -> Result<Response, ApiError> {
     let by = admin(&state, &s).await?;
     let b = json_body(body)?;
-    let today = training::millis_date(state.clock.now().millis());
     let fields =
         [b.user, b.course, b.completed_on, b.expires_on.unwrap_or_default(), b.source.unwrap_or_default()];
-    let record = parse_row(fields, &state.config.training, &format!("api:{}", by.name), today)
-        .map_err(|why| ApiError(Problem::Invalid(why)))?;
-    state.directory().record_training(std::slice::from_ref(&record), Change::TrainingRecord, &by).await?;
+    let record = state.directory().record_completion(fields, &by).await?;
     Ok((StatusCode::CREATED, Json(record)).into_response())
 }
 
@@ -165,17 +160,14 @@ pub async fn import_training(
     let by = admin(&state, &s).await?;
     let text =
         std::str::from_utf8(&body).map_err(|_| ApiError(Problem::Invalid("the CSV is not UTF-8".into())))?;
-    let today = training::millis_date(state.clock.now().millis());
-    let records = match training::parse_csv(text, &state.config.training, &format!("api:{}", by.name), today)
-    {
-        Ok(r) => r,
-        Err(errors) => {
+    match state.directory().import_training(text, &format!("api:{}", by.name), &by).await {
+        Ok(imported) => Ok(Json(json!({ "imported": imported })).into_response()),
+        Err(DirectoryError::Rejected(errors)) => {
             let body = json!({"error": "invalid", "reason": "the file was rejected; nothing was imported", "errors": errors});
-            return Ok((StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response());
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response())
         }
-    };
-    state.directory().record_training(&records, Change::TrainingImport, &by).await?;
-    Ok(Json(json!({ "imported": records.len() })).into_response())
+        Err(e) => Err(e.into()),
+    }
 }
 
 #[derive(Deserialize)]
@@ -216,9 +208,7 @@ pub async fn access_review(
             "format {format:?} is not supported (json or csv)"
         ))));
     }
-    let rows = state.directory().access_review().await.map_err(DirectoryError::from)?;
-    let kind = EventKind::AccessReview { by: by.name, format: format.clone(), rows: rows.len() };
-    state.journal.record(&s.meta, s.principal.actor(), kind).await?;
+    let rows = state.directory().reviewed_access(&by, &format).await?;
     if format == "csv" {
         return Ok(
             ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], review::to_csv(&rows)).into_response()

@@ -12,9 +12,10 @@ use axum::routing::{get, post};
 use axum::{Extension, Router};
 use serde_json::{json, Value};
 
-use crate::audit::{Actor, EventKind};
+use crate::audit::Actor;
 use crate::directory::scim::schema::{Kind, Projection};
 use crate::directory::scim::{auth, discovery, Caller, ListQuery, ScimError};
+use crate::directory::Source;
 use crate::http::extract::request_meta;
 use crate::http::AppState;
 
@@ -66,6 +67,12 @@ impl IntoResponse for ScimError {
 
 /// Checks the bearer token; a refused attempt is audited (never the token).
 async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    if state.config.directory.source != Source::Scim {
+        return ScimError::not_found(
+            "SCIM provisioning is not enabled here (directory.source is not \"scim\")",
+        )
+        .into_response();
+    }
     let (parts, body) = request.into_parts();
     let meta = request_meta(&parts, &state.config.http.trusted_proxies);
     let presented = parts
@@ -77,15 +84,16 @@ async fn authenticate(State(state): State<AppState>, mut request: Request, next:
     let token = presented.and_then(|p| auth::authenticate(&state.config.directory.scim, p));
     let Some(token) = token else {
         let reason = if presented.is_some() { "unknown SCIM bearer token" } else { "no SCIM bearer token" };
-        tracing::warn!(reason, path = %parts.uri.path(), "SCIM request refused");
-        let kind = EventKind::AccessDenied { gate: "scim_token".to_owned(), reason: reason.to_owned() };
-        if let Err(e) = state.journal.record(&meta, Actor::default(), kind).await {
+        let key = format!("scim:{}", meta.client_ip.as_deref().unwrap_or("unknown"));
+        let recorded =
+            state.journal.record_denial(&key, &meta, Actor::default(), "scim_token", reason.into()).await;
+        if let Err(e) = recorded {
             return ScimError::from(e).into_response();
         }
         return ScimError::unauthorized().into_response();
     };
     request = Request::from_parts(parts, body);
-    request.extensions_mut().insert(Caller { token: token.to_owned(), meta });
+    request.extensions_mut().insert(Caller { token_name: token.to_owned(), meta });
     next.run(request).await
 }
 

@@ -252,12 +252,9 @@ impl Identity {
         match self.directory.access(&user).await {
             Ok(access) => Ok(Principal { session, user, access }),
             Err(GateError::Denied(d)) => {
+                let key = format!("gate:{}:{}", user.id, d.refusal.code());
                 let actor = Principal { session, user, access: Access::default() }.actor();
-                let kind = EventKind::AccessDenied {
-                    gate: d.refusal.gate().to_owned(),
-                    reason: d.refusal.message(),
-                };
-                self.journal.record(meta, actor, kind).await?;
+                self.journal.record_denial(&key, meta, actor, d.refusal.gate(), d.refusal.message()).await?;
                 Err(AuthError::Denied(d))
             }
             Err(GateError::Storage(e)) => Err(e.into()),

@@ -189,6 +189,7 @@ impl Oidc {
                 .map_err(|e| OidcError::UserInfo(error_chain(&e)))?;
             if identity.email.is_none() {
                 identity.email = info.email().map(|e| e.as_str().to_owned());
+                identity.email_verified = info.email_verified();
             }
             if identity.name.is_none() {
                 identity.name = info.name().and_then(|n| n.get(None)).map(|n| n.as_str().to_owned());
@@ -237,6 +238,7 @@ impl Oidc {
             issuer: claims.issuer().to_string(),
             subject: claims.subject().to_string(),
             email: claims.email().map(|e| e.as_str().to_owned()),
+            email_verified: claims.email_verified(),
             name: claims.name().and_then(|n| n.get(None)).map(|n| n.as_str().to_owned()),
             groups: claims.additional_claims().groups(&self.config.groups_claim).unwrap_or_default(),
             preferred_username: claims.preferred_username().map(|u| u.as_str().to_owned()),

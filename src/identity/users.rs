@@ -35,6 +35,9 @@ pub struct VerifiedIdentity {
     pub issuer: String,
     pub subject: String,
     pub email: Option<String>,
+    /// The IdP's `email_verified` claim: only a verified email may link a
+    /// sign-in to a directory entry.
+    pub email_verified: Option<bool>,
     pub name: Option<String>,
     pub groups: Vec<String>,
     pub preferred_username: Option<String>,
@@ -125,6 +128,15 @@ impl Users {
                 .await,
         )?;
         row.as_ref().map(from_row).transpose()
+    }
+
+    /// Every user with this email (case-insensitive).
+    pub async fn with_email(&self, email: &str) -> Result<Vec<User>, sqlx::Error> {
+        let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM users WHERE LOWER(email) = LOWER($1)"))
+            .bind(email)
+            .fetch_all(self.db.pool())
+            .await?;
+        rows.iter().map(from_row).collect()
     }
 
     /// Finds a user by id, or by email (case-insensitive) when exactly one matches.

@@ -35,26 +35,18 @@ fn with_course(config: &mut custodian::config::Config) {
     });
 }
 
-/// Records a completion for `user` as the CLI and admin API do.
+/// Records a completion for `user` through the import the CLI and admin API use.
 async fn train(app: &TestApp, user: &str, completed_on: &str, expires_on: Option<&str>) {
-    use custodian::directory::training::{parse_date, Record};
-    let record = Record {
-        user: format!("{user}@clinic.example"),
-        course: COURSE.into(),
-        completed_on: parse_date(completed_on).unwrap(),
-        expires_on: expires_on.map(|d| parse_date(d).unwrap()),
-        source: "test".into(),
-    };
+    let csv = format!(
+        "user,course,completed_on,expires_on\n{user}@clinic.example,{COURSE},{completed_on},{}\n",
+        expires_on.unwrap_or("")
+    );
     let by = custodian::directory::admin::ChangedBy {
         actor: Default::default(),
         name: "test".into(),
         meta: Default::default(),
     };
-    app.state
-        .directory()
-        .record_training(&[record], custodian::audit::Change::TrainingImport, &by)
-        .await
-        .unwrap();
+    app.state.directory().import_training(&csv, "test", &by).await.unwrap();
 }
 
 fn day(app: &TestApp, offset_days: i64) -> String {
@@ -131,6 +123,52 @@ async fn scim_directory_decides_who_signs_in(backend: Backend) {
     let r = attempt_sign_in(&app.browser(), "alice").await;
     refused(r.text().await.unwrap(), "deactivated in the directory");
     let _ = staff;
+}
+
+/// A sign-in links to a directory entry only by a verified email, only
+/// once the gate admits it, and never to an entry another identity holds.
+async fn linking_needs_a_verified_email_and_a_passed_gate(backend: Backend) {
+    let (app, scim, alice, _) = scim_app_with_alice(backend).await;
+    let dir = app.state.directory();
+    let identity = |sub: &str, verified: Option<bool>| custodian::identity::VerifiedIdentity {
+        issuer: crate::support::issuer(),
+        subject: sub.to_owned(),
+        email: Some("alice@clinic.example".into()),
+        email_verified: verified,
+        name: None,
+        groups: vec![],
+        preferred_username: None,
+        other_claims: Default::default(),
+    };
+    let now = custodian::clock::Clock::now(&app.clock);
+    let refusal = |r: Result<_, custodian::directory::GateError>| match r {
+        Err(custodian::directory::GateError::Denied(d)) => d.refusal.code(),
+        Ok(_) => "admitted",
+        Err(e) => panic!("{e}"),
+    };
+    // An attacker whose IdP lets them set any email, unverified: refused, nothing linked.
+    let mallory = dir.users.upsert_from_sign_in(&identity("attacker", None), now).await.unwrap();
+    assert_eq!(refusal(dir.admit_sign_in(&mallory, &identity("attacker", None)).await), "email_unverified");
+    assert_eq!(
+        refusal(dir.admit_sign_in(&mallory, &identity("attacker", Some(false))).await),
+        "email_unverified"
+    );
+    // Deactivated: refused at the gate, and the link is not stored.
+    let off = json!({"schemas": [PATCH], "Operations": [{"op": "replace", "value": {"active": false}}]});
+    assert_eq!(scim.patch(&format!("/Users/{alice}"), off).await.status, 200);
+    let real = dir.users.upsert_from_sign_in(&identity("alice", Some(true)), now).await.unwrap();
+    assert_eq!(refusal(dir.admit_sign_in(&real, &identity("alice", Some(true))).await), "directory_inactive");
+    assert!(dir.users.linked_to(&alice).await.unwrap().is_empty());
+    let on = json!({"schemas": [PATCH], "Operations": [{"op": "replace", "value": {"active": true}}]});
+    assert_eq!(scim.patch(&format!("/Users/{alice}"), on).await.status, 200);
+    assert_eq!(refusal(dir.admit_sign_in(&real, &identity("alice", Some(true))).await), "admitted");
+    // A second identity with the same verified email cannot take the entry over.
+    let other = dir.users.upsert_from_sign_in(&identity("alice-2", Some(true)), now).await.unwrap();
+    assert_eq!(
+        refusal(dir.admit_sign_in(&other, &identity("alice-2", Some(true))).await),
+        "directory_link_conflict"
+    );
+    assert_eq!(dir.users.linked_to(&alice).await.unwrap()[0].subject, "alice");
 }
 
 /// Runs `trigger` while `workers` loops of the user's requests are in
@@ -280,6 +318,9 @@ async fn admin_api_revokes_locks_and_lifts(backend: Backend) {
     let past = json!({"scope": "user", "target": "alice@clinic.example", "reason": "y", "expires_at": "2001-01-01T00:00:00Z"});
     assert_eq!(carol.send_json(Method::POST, "/api/v1/admin/locks", Some(past)).await.status(), 422);
     assert_eq!(carol.send_json(Method::DELETE, "/api/v1/admin/locks/lck_nothing", None).await.status(), 404);
+    let account = json!({"scope": "account", "target": "acct_1", "reason": "y"});
+    let r = carol.send_json(Method::POST, "/api/v1/admin/locks", Some(account)).await;
+    assert_eq!(r.status(), 422, "no accounts are connected yet: nothing is stored that would do nothing");
     assert_eq!(app.count("locks").await, 0);
     assert_eq!(me(&alice).await.0, 200);
     // The revoke.
@@ -345,18 +386,16 @@ async fn role_locks_are_time_boxed(backend: Backend) {
         .place_lock(custodian::directory::Scope::Role, "staff", "incident 42", Some(until), &by)
         .await
         .unwrap();
-    assert_eq!(placed.users_affected, 2, "alice and erin hold the staff role");
-    assert_eq!(me(&alice).await.0, 401, "their sessions ended");
+    assert_eq!(placed.users_affected, 1, "alice holds only the staff role");
+    assert_eq!(me(&alice).await.0, 401, "her sessions ended");
     let again = app.browser();
     let r = attempt_sign_in(&again, "alice").await;
     assert!(r.text().await.unwrap().contains("Your role (staff) is locked (incident 42)"));
-    // erin is also a reviewer: she gets in, without the staff role.
-    let erin2 = app.browser();
-    erin2.sign_in("erin").await;
-    let (status, body) = me(&erin2).await;
+    // erin is also a reviewer: her session goes on, without the staff role.
+    let (status, body) = me(&erin).await;
     assert_eq!(status, 200);
     assert_eq!(body["access"]["roles"], json!(["reviewer"]));
-    let _ = erin;
+    assert_eq!(app.events_of("access.revoke").await.len(), 1, "only alice's access ended");
     // (The IdP's tokens are minted on its own clock: stay within their hour.)
     app.clock.advance(Duration::from_secs(601));
     app.browser().sign_in("alice").await;
@@ -468,6 +507,7 @@ async fn admin_api_training_and_access_review(backend: Backend) {
 
 on_both_backends!(
     not_allow_listed_users_are_refused_at_sign_in,
+    linking_needs_a_verified_email_and_a_passed_gate,
     scim_directory_decides_who_signs_in,
     scim_deactivation_revokes_at_once_under_load,
     group_removal_and_delete_revoke,

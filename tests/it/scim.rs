@@ -346,14 +346,72 @@ async fn tokens_are_required_and_refusals_audited(backend: Backend) {
         assert_scim_error(&a, 401, None);
     }
     assert_eq!(app.count("directory_users").await, 0);
+    // Recorded once per source per minute, with a count of the rest: a
+    // flood of bad tokens cannot flood the journal.
     let refused = app.events_of("access.gate").await;
-    assert_eq!(refused.len(), 4);
+    assert_eq!(refused.len(), 1);
     assert_eq!(refused[0]["kind"]["gate"], "scim_token");
+    assert_eq!(refused[0]["kind"]["suppressed"], 0);
+    app.clock.advance(std::time::Duration::from_secs(61));
+    assert_scim_error(&ScimClient::new(&app.base, "cst_scim_wrong").get("/Users").await, 401, None);
+    let refused = app.events_of("access.gate").await;
+    assert_eq!((refused.len(), refused[1]["kind"]["suppressed"].clone()), (2, json!(3)));
     assert!(
         !serde_json::to_string(&refused).unwrap().contains("cst_scim_wrong"),
         "the token is never recorded"
     );
     assert_eq!(scim.get("/ServiceProviderConfig").await.body["patch"]["supported"], true);
+}
+
+/// SCIM answers only when the directory is SCIM: writes that would never be
+/// consulted are refused, and a configuration that would allow them is invalid.
+async fn scim_is_off_unless_it_is_the_directory(backend: Backend) {
+    let (token, entry) = custodian::directory::scim::auth::generate();
+    let app = TestApp::spawn(backend).await;
+    let a =
+        ScimClient::new(&app.base, &token).post("/Users", json!({"schemas": [USER], "userName": "x"})).await;
+    assert_scim_error(&a, 404, None);
+    assert!(a.body["detail"].as_str().unwrap().contains("directory.source"));
+    let mut config = app.state.config.as_ref().clone();
+    config.directory.scim.tokens.insert("okta".into(), entry);
+    let problems = config.validate().unwrap_err().to_string();
+    assert!(problems.contains("directory.source is not \"scim\""), "{problems}");
+}
+
+/// NUL characters, which PostgreSQL cannot store as text, are refused as
+/// bad input on every path, never a 500.
+async fn nul_characters_are_bad_input(backend: Backend) {
+    let (app, scim) = scim_app(backend).await;
+    let id = scim.provision("n").await;
+    assert_scim_error(
+        &scim.post("/Users", json!({"schemas": [USER], "userName": "a\u{0}b"})).await,
+        400,
+        Some("invalidValue"),
+    );
+    assert_scim_error(
+        &scim.post("/Users", json!({"schemas": [USER], "userName": "a", "externalId": "\u{0}"})).await,
+        400,
+        Some("invalidValue"),
+    );
+    assert_scim_error(
+        &scim.get("/Users?filter=userName%20eq%20%22a%5Cu0000%22").await,
+        400,
+        Some("invalidFilter"),
+    );
+    assert_scim_error(&scim.get("/Users/%00").await, 404, None);
+    assert_scim_error(&scim.delete("/Groups/%00").await, 404, None);
+    let replace = json!({"schemas": [PATCH], "Operations": [{"op": "replace", "path": "displayName", "value": "x\u{0}"}]});
+    assert_scim_error(&scim.patch(&format!("/Users/{id}"), replace).await, 400, Some("invalidValue"));
+    // A case-only rename is not a clash with itself, in any script.
+    let rename = json!({"schemas": [PATCH], "Operations": [{"op": "replace", "path": "userName", "value": "N@CLINIC.EXAMPLE"}]});
+    assert_eq!(scim.patch(&format!("/Users/{id}"), rename).await.status, 200);
+    let emile = scim.post("/Users", json!({"schemas": [USER], "userName": "ÉMILE"})).await;
+    let emile = emile.body["id"].as_str().unwrap().to_owned();
+    let lower =
+        json!({"schemas": [PATCH], "Operations": [{"op": "replace", "path": "userName", "value": "émile"}]});
+    let a = scim.patch(&format!("/Users/{emile}"), lower).await;
+    assert_eq!((a.status.as_u16(), a.body["userName"].clone()), (200, json!("émile")));
+    assert_eq!(app.count("directory_users").await, 2);
 }
 
 on_both_backends!(
@@ -365,4 +423,6 @@ on_both_backends!(
     entra_group_sequence,
     bad_input_gets_rfc7644_errors_and_changes_nothing,
     tokens_are_required_and_refusals_audited,
+    scim_is_off_unless_it_is_the_directory,
+    nul_characters_are_bad_input,
 );

@@ -8,6 +8,8 @@
 //!
 //! Values are stored as sent; type normalisation happens in a later layer.
 
+use std::collections::{HashMap, HashSet};
+
 use serde_json::{Map, Value};
 
 use super::filter::{self, get_ci, AttrPath, CompareOp, Filter};
@@ -498,7 +500,11 @@ fn remove_listed(items: &mut Vec<Value>, listed: &Value) {
         Value::Array(list) => list,
         single => std::slice::from_ref(single),
     };
-    items.retain(|item| !wanted.iter().any(|w| item == w || same_member_value(item, w)));
+    let values: HashSet<String> = wanted.iter().filter_map(member_value).map(Value::to_string).collect();
+    items.retain(|item| {
+        let listed_value = member_value(item).is_some_and(|v| values.contains(&v.to_string()));
+        !(listed_value || wanted.iter().any(|w| member_value(w).is_none() && item == w))
+    });
 }
 
 /// Whether two values of a multi-valued attribute carry the same "value"
@@ -638,6 +644,7 @@ fn equality_seed(filter: &Filter) -> Option<Map<String, Value>> {
 fn remove_matched(items: &mut Vec<Value>, matched: &[usize], sub: Option<&str>) {
     match sub {
         None => {
+            let matched: HashSet<usize> = matched.iter().copied().collect();
             let mut index = 0;
             items.retain(|_| {
                 let keep = !matched.contains(&index);
@@ -810,10 +817,26 @@ fn append_unique(items: &mut Vec<Value>, incoming: Value) {
         Value::Array(list) => list,
         single => vec![single],
     };
+    // Candidates by member value, so adding thousands of group members
+    // stays linear; values without one are compared one by one.
+    let key = |v: &Value| member_value(v).map(Value::to_string);
+    let mut by_value: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, item) in items.iter().enumerate() {
+        if let Some(k) = key(item) {
+            by_value.entry(k).or_default().push(i);
+        }
+    }
     let mut touched = Vec::new();
     for item in incoming.into_iter().filter(|v| !v.is_null()) {
         let item = cleaned(item);
-        match items.iter().position(|existing| same_element(existing, &item)) {
+        let item_key = key(&item);
+        let found = match &item_key {
+            Some(k) => by_value.get(k).and_then(|c| {
+                c.iter().copied().find(|&i| items.get(i).is_some_and(|e| same_element(e, &item)))
+            }),
+            None => items.iter().position(|existing| same_element(existing, &item)),
+        };
+        match found {
             Some(index) => {
                 if let Some(Value::Object(existing)) = items.get_mut(index) {
                     merge(existing, item);
@@ -821,6 +844,9 @@ fn append_unique(items: &mut Vec<Value>, incoming: Value) {
                 touched.push(index);
             }
             None => {
+                if let Some(k) = item_key {
+                    by_value.entry(k).or_default().push(items.len());
+                }
                 items.push(item);
                 touched.push(items.len() - 1);
             }
@@ -829,8 +855,8 @@ fn append_unique(items: &mut Vec<Value>, incoming: Value) {
     keep_one_primary(items, &touched);
 }
 
-/// RFC 7643 §2.4: the same ("type", "value") pair is one value. A missing
-/// "type" on either side does not distinguish (Entra adds members without it).
+/// Whether two values of a multi-valued attribute are the same element:
+/// equal, or objects with the same "value" whose "type"s do not differ.
 fn same_element(a: &Value, b: &Value) -> bool {
     if a == b {
         return true;

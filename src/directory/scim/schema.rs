@@ -181,6 +181,9 @@ pub fn normalize(kind: Kind, input: &Value, origin: Origin) -> Result<Value, Sci
         if key.eq_ignore_ascii_case("externalId") {
             match value {
                 Value::Null => {}
+                Value::String(s) if s.contains('\0') => {
+                    return Err(ScimError::invalid_value("externalId must not contain NUL characters"))
+                }
                 Value::String(s) => {
                     out.insert("externalId".to_owned(), Value::String(s.clone()));
                 }
@@ -265,9 +268,10 @@ fn coerce(attr: &Attribute, value: &Value, path: &str) -> Result<Option<Value>, 
             single => vec![single.clone()],
         };
         let mut out = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         for item in &items {
             if let Some(v) = coerce_single(attr, item, path)? {
-                if !out.contains(&v) {
+                if seen.insert(v.to_string()) {
                     out.push(v);
                 }
             }
@@ -308,6 +312,8 @@ fn coerce_single(attr: &Attribute, value: &Value, path: &str) -> Result<Option<V
         ("integer", _) => Err(wrong("an integer")),
         ("decimal", Value::Number(_)) => Ok(Some(value.clone())),
         ("decimal", _) => Err(wrong("a number")),
+        // PostgreSQL cannot store NUL in text, and no attribute needs it.
+        (_, Value::String(s)) if s.contains('\0') => Err(wrong("text without NUL characters")),
         (_, Value::String(_)) => Ok(Some(value.clone())),
         (_, _) => Err(wrong("a string")),
     }
@@ -355,19 +361,15 @@ impl Projection {
 
 /// Splits `urn:...:User:name.givenName` into (container key, attribute, sub-attribute).
 fn split_path(kind: Kind, path: &str) -> (Option<String>, String, Option<String>) {
-    let (container, rest) = match kind.extension_urns().iter().find(|u| {
-        path.len() > u.len() && path[..u.len()].eq_ignore_ascii_case(u) && path.as_bytes()[u.len()] == b':'
-    }) {
-        Some(urn) => (Some((*urn).to_owned()), &path[urn.len() + 1..]),
-        None => {
-            let core = kind.core_urn();
-            let rest = if path.len() > core.len() && path[..core.len()].eq_ignore_ascii_case(core) {
-                &path[core.len() + 1..]
-            } else {
-                path
-            };
-            (None, rest)
-        }
+    // `urn:` + ':' + the rest, compared without slicing inside a character.
+    let after = |urn: &str| -> Option<&str> {
+        let head = path.get(..urn.len())?;
+        let rest = path.get(urn.len()..)?.strip_prefix(':')?;
+        head.eq_ignore_ascii_case(urn).then_some(rest)
+    };
+    let (container, rest) = match kind.extension_urns().iter().find_map(|u| after(u).map(|r| (*u, r))) {
+        Some((urn, rest)) => (Some(urn.to_owned()), rest),
+        None => (None, after(kind.core_urn()).unwrap_or(path)),
     };
     match rest.split_once('.') {
         Some((a, s)) => (container, a.to_owned(), Some(s.to_owned())),
@@ -518,6 +520,23 @@ mod tests {
         let entra = json!({"schemas": [USER, "urn:ietf:params:scim:schemas:extension:enterprise:2.0User"],
                            "userName": "a", "department": null, "manager": null, "meta": {"resourceType": "User"}});
         assert_eq!(normalize(Kind::User, &entra, Origin::Request).unwrap(), json!({"userName": "a"}));
+    }
+
+    #[test]
+    fn projections_never_slice_inside_a_character_and_nul_is_refused() {
+        let r = json!({"schemas": [USER], "id": "1", "userName": "a"});
+        for path in [
+            "urn:ietf:params:scim:schemas:core:2.0:Use\u{e9}",
+            "\u{e9}\u{e9}\u{e9}",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:Us\u{e9}r:x",
+        ] {
+            let p = Projection::parse(Some(path), Some(path));
+            assert_eq!(p.apply(Kind::User, r.clone())["id"], "1");
+            let p = Projection::parse(None, Some(path));
+            assert_eq!(p.apply(Kind::User, r.clone())["userName"], "a");
+        }
+        let nul = json!({"schemas": [USER], "userName": "a\u{0}b"});
+        assert_eq!(normalize(Kind::User, &nul, Origin::Request).unwrap_err().scim_type, Some("invalidValue"));
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! sessions have ended by the time the IdP hears "done". Writes on one node
 //! are serialized, and each row's version guards against a second node.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
@@ -23,17 +24,62 @@ const LIST_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 /// Ids listed in one audit event's `added` / `removed`.
 const AUDIT_ID_SAMPLE: usize = 100;
 
-/// The IdP making the call: the name of the token it presented.
+/// The IdP making the call, known by the configured name of the token it
+/// presented (never the token).
 #[derive(Debug, Clone)]
 pub struct Caller {
-    pub token: String,
+    pub token_name: String,
     pub meta: RequestMeta,
 }
 
 impl Caller {
     fn by(&self) -> String {
-        format!("scim:{}", self.token)
+        format!("scim:{}", self.token_name)
     }
+}
+
+/// `startIndex` and `count` as served: 1-based, at most `max` per page.
+fn page_bounds(q: &ListQuery, max: usize) -> (i64, i64) {
+    let max = i64::try_from(max).unwrap_or(i64::MAX);
+    (q.start_index.unwrap_or(1).max(1), q.count.unwrap_or(max).clamp(0, max))
+}
+
+fn list_response(total: usize, start: i64, resources: Vec<Value>) -> Value {
+    json!({
+        "schemas": [LIST_RESPONSE],
+        "totalResults": total,
+        "startIndex": start,
+        "itemsPerPage": resources.len(),
+        "Resources": resources,
+    })
+}
+
+fn parse_filter(q: &ListQuery) -> Result<Option<Filter>, ScimError> {
+    let Some(text) = q.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()) else {
+        return Ok(None);
+    };
+    let parsed = filter::parse(text)?;
+    if holds_nul(&parsed) {
+        return Err(ScimError::invalid_filter("filter values must not contain NUL characters"));
+    }
+    Ok(Some(parsed))
+}
+
+/// Whether a comparison value holds a NUL (no stored value does, and
+/// PostgreSQL cannot take one as text).
+fn holds_nul(f: &Filter) -> bool {
+    match f {
+        Filter::Compare { value: Value::String(s), .. } => s.contains('\0'),
+        Filter::Compare { .. } | Filter::Present(_) => false,
+        Filter::And(a, b) | Filter::Or(a, b) => holds_nul(a) || holds_nul(b),
+        Filter::Not(a) | Filter::ValuePath { filter: a, .. } => holds_nul(a),
+    }
+}
+
+/// Ids are UUIDs; anything else (including a NUL, which PostgreSQL cannot
+/// take as text) names no resource.
+fn known_id(id: &str) -> bool {
+    uuid::Uuid::parse_str(id).is_ok()
 }
 
 #[derive(Debug, Clone, Default)]
@@ -137,16 +183,19 @@ impl Scim {
     }
 
     async fn load_user(&self, id: &str) -> Result<UserRow, ScimError> {
-        self.dir.store.user(id).await?.ok_or_else(|| ScimError::not_found(format!("no User with id {id}")))
+        let missing = || ScimError::not_found(format!("no User with id {}", id.escape_default()));
+        if !known_id(id) {
+            return Err(missing());
+        }
+        self.dir.store.user(id).await?.ok_or_else(missing)
     }
 
     async fn load_group(&self, id: &str) -> Result<(GroupRow, Vec<Member>), ScimError> {
-        let row = self
-            .dir
-            .store
-            .group(id)
-            .await?
-            .ok_or_else(|| ScimError::not_found(format!("no Group with id {id}")))?;
+        let missing = || ScimError::not_found(format!("no Group with id {}", id.escape_default()));
+        if !known_id(id) {
+            return Err(missing());
+        }
+        let row = self.dir.store.group(id).await?.ok_or_else(missing)?;
         let members = self.dir.store.members(id).await?;
         Ok((row, members))
     }
@@ -167,13 +216,8 @@ impl Scim {
     /// (what Okta and Entra ID send), is answered from indexes; any other
     /// valid filter is evaluated over the resources.
     pub async fn list(&self, kind: Kind, q: &ListQuery) -> Result<Value, ScimError> {
-        let max = i64::try_from(self.dir.config().directory.scim.max_results).unwrap_or(i64::MAX);
-        let start = q.start_index.unwrap_or(1).max(1);
-        let count = q.count.unwrap_or(max).clamp(0, max);
-        let parsed = match q.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
-            Some(f) => Some(filter::parse(f)?),
-            None => None,
-        };
+        let (start, count) = page_bounds(q, self.dir.config().directory.scim.max_results);
+        let parsed = parse_filter(q)?;
         let conditions = match &parsed {
             None => Some(Vec::new()),
             Some(f) => indexed_conditions(kind, f),
@@ -183,13 +227,7 @@ impl Scim {
             None => self.scanned_page(kind, parsed.as_ref(), start - 1, count).await?,
         };
         let resources: Vec<Value> = page.into_iter().map(|r| q.projection.apply(kind, r)).collect();
-        Ok(json!({
-            "schemas": [LIST_RESPONSE],
-            "totalResults": total,
-            "startIndex": start,
-            "itemsPerPage": resources.len(),
-            "Resources": resources,
-        }))
+        Ok(list_response(usize::try_from(total).unwrap_or(0), start, resources))
     }
 
     async fn indexed_page(
@@ -256,13 +294,8 @@ impl Scim {
     /// `POST /.search` at the root: Users, then Groups, each filtered and
     /// projected by its own schema (RFC 7644 §3.4.3).
     pub async fn search_all(&self, q: &ListQuery) -> Result<Value, ScimError> {
-        let max = i64::try_from(self.dir.config().directory.scim.max_results).unwrap_or(i64::MAX);
-        let start = q.start_index.unwrap_or(1).max(1);
-        let count = q.count.unwrap_or(max).clamp(0, max);
-        let parsed = match q.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
-            Some(f) => Some(filter::parse(f)?),
-            None => None,
-        };
+        let (start, count) = page_bounds(q, self.dir.config().directory.scim.max_results);
+        let parsed = parse_filter(q)?;
         let mut all = Vec::new();
         for kind in [Kind::User, Kind::Group] {
             let (_, docs) = self.scanned_page(kind, parsed.as_ref(), 0, i64::MAX).await?;
@@ -271,13 +304,7 @@ impl Scim {
         let total = all.len();
         let skip = usize::try_from(start - 1).unwrap_or(usize::MAX);
         let page: Vec<Value> = all.into_iter().skip(skip).take(usize::try_from(count).unwrap_or(0)).collect();
-        Ok(json!({
-            "schemas": [LIST_RESPONSE],
-            "totalResults": total,
-            "startIndex": start,
-            "itemsPerPage": page.len(),
-            "Resources": page,
-        }))
+        Ok(list_response(total, start, page))
     }
 
     async fn record(
@@ -293,11 +320,17 @@ impl Scim {
     }
 
     /// Re-runs the gate for linked users; audit failures surface as 503.
-    async fn reassess(&self, ids: Vec<String>, trigger: Trigger, caller: &Caller) -> Result<(), ScimError> {
+    async fn reassess(
+        &self,
+        ids: Vec<String>,
+        trigger: Trigger,
+        caller: &Caller,
+        changed: bool,
+    ) -> Result<(), ScimError> {
         if ids.is_empty() {
             return Ok(());
         }
-        match self.dir.reassess(&ids, trigger, &caller.by(), &caller.meta).await {
+        match self.dir.reassess(&ids, trigger, &caller.by(), &caller.meta, changed).await {
             Ok(_) => Ok(()),
             Err(crate::directory::DirectoryError::Audit(e)) => Err(e.into()),
             Err(crate::directory::DirectoryError::Storage(e)) => Err(e.into()),
@@ -402,9 +435,9 @@ impl Scim {
         let now = self.dir.now();
         let after =
             user_row(id.to_owned(), resource, before.version + 1, before.created_at.millis(), now.millis())?;
-        if !after.user_name.eq_ignore_ascii_case(&before.user_name)
-            && !self.dir.store.user_by_user_name(&after.user_name).await?.is_empty()
-        {
+        let taken =
+            self.dir.store.user_by_user_name(&after.user_name).await?.iter().any(|other| other.id != id);
+        if taken {
             return Err(ScimError::uniqueness(format!(
                 "a User with userName \"{}\" exists",
                 after.user_name
@@ -412,8 +445,10 @@ impl Scim {
         }
         self.record(caller, change, Some(user_summary(&before)), Some(user_summary(&after))).await?;
         self.dir.store.update_user(&after, before.version).await.map_err(store_error)?;
-        if before.active && !after.active {
-            self.reassess(vec![id.to_owned()], Trigger::ScimDeactivated, caller).await?;
+        if !after.active {
+            // Also when it already was inactive: a retry after a failed
+            // revocation still ends whatever sessions are left.
+            self.reassess(vec![id.to_owned()], Trigger::ScimDeactivated, caller, before.active).await?;
         }
         self.render_user(&after, true).await
     }
@@ -436,8 +471,12 @@ impl Scim {
         let now = self.dir.now();
         let after =
             group_row(id.to_owned(), resource, before.version + 1, before.created_at.millis(), now.millis())?;
-        let removed: Vec<Member> = old_members.iter().filter(|m| !members.contains(m)).cloned().collect();
-        let added: Vec<Member> = members.iter().filter(|m| !old_members.contains(m)).cloned().collect();
+        let old_ids: HashSet<&str> = old_members.iter().map(|m| m.id.as_str()).collect();
+        let new_ids: HashSet<&str> = members.iter().map(|m| m.id.as_str()).collect();
+        let removed: Vec<Member> =
+            old_members.iter().filter(|m| !new_ids.contains(m.id.as_str())).cloned().collect();
+        let added: Vec<Member> =
+            members.iter().filter(|m| !old_ids.contains(m.id.as_str())).cloned().collect();
         let summary_before = group_summary(&before, &old_members, &[], &[]);
         let summary_after = group_summary(&after, &members, &added, &removed);
         self.record(caller, change, Some(summary_before), Some(summary_after)).await?;
@@ -448,7 +487,8 @@ impl Scim {
         } else {
             &old_members
         };
-        self.reassess(affected.iter().map(|m| m.id.clone()).collect(), Trigger::GroupRemoved, caller).await?;
+        self.reassess(affected.iter().map(|m| m.id.clone()).collect(), Trigger::GroupRemoved, caller, true)
+            .await?;
         Ok(self.render_group(&after, &members))
     }
 
@@ -459,7 +499,7 @@ impl Scim {
                 let before = self.load_user(id).await?;
                 self.record(caller, Change::UserDelete, Some(user_summary(&before)), None).await?;
                 self.dir.store.delete_user(id).await?;
-                self.reassess(vec![id.to_owned()], Trigger::ScimDeleted, caller).await
+                self.reassess(vec![id.to_owned()], Trigger::ScimDeleted, caller, true).await
             }
             Kind::Group => {
                 let (before, members) = self.load_group(id).await?;
@@ -471,8 +511,13 @@ impl Scim {
                 )
                 .await?;
                 self.dir.store.delete_group(id).await?;
-                self.reassess(members.into_iter().map(|m| m.id).collect(), Trigger::GroupRemoved, caller)
-                    .await
+                self.reassess(
+                    members.into_iter().map(|m| m.id).collect(),
+                    Trigger::GroupRemoved,
+                    caller,
+                    true,
+                )
+                .await
             }
         }
     }
@@ -485,40 +530,49 @@ impl Scim {
         existing: &[Member],
     ) -> Result<Vec<Member>, ScimError> {
         let listed = resource.as_object_mut().and_then(|o| o.remove("members")).unwrap_or(Value::Null);
-        let mut members: Vec<Member> = Vec::new();
-        for item in listed.as_array().cloned().unwrap_or_default() {
-            let id = item.get("value").and_then(Value::as_str).unwrap_or("").to_owned();
+        let known: HashMap<&str, &Member> = existing.iter().map(|m| (m.id.as_str(), m)).collect();
+        let mut seen = HashSet::new();
+        let (mut members, mut new) = (Vec::new(), Vec::new());
+        for item in listed.as_array().map(Vec::as_slice).unwrap_or_default() {
+            let id = item.get("value").and_then(Value::as_str).unwrap_or("");
             if id.is_empty() {
                 return Err(ScimError::invalid_value("every member needs a \"value\" (the member's id)"));
             }
-            let stated = item
-                .get("type")
-                .and_then(Value::as_str)
-                .map(|t| if t.eq_ignore_ascii_case("group") { "Group" } else { "User" }.to_owned());
-            if members.iter().any(|m| m.id == id) {
+            if !seen.insert(id.to_owned()) {
                 continue;
             }
-            if let Some(known) = existing.iter().find(|m| m.id == id) {
-                members.push(known.clone());
-                continue;
+            match known.get(id) {
+                Some(m) => members.push((*m).clone()),
+                None => {
+                    let group =
+                        item.get("type").and_then(Value::as_str).map(|t| t.eq_ignore_ascii_case("group"));
+                    new.push((id.to_owned(), group));
+                }
             }
-            members.push(self.resolve_member(id, stated).await?);
         }
+        members.extend(self.resolve_members(new).await?);
         Ok(members)
     }
 
-    async fn resolve_member(&self, id: String, stated: Option<String>) -> Result<Member, ScimError> {
-        let candidates = match stated {
-            Some(kind) => vec![kind],
-            None => vec!["User".to_owned(), "Group".to_owned()],
-        };
-        for kind in candidates {
-            let member = Member { id: id.clone(), kind };
-            if self.dir.store.member_exists(&member).await? {
-                return Ok(member);
-            }
-        }
-        Err(ScimError::invalid_value(format!("member {id} is not a known User or Group")))
+    /// New members: each must be an existing User or Group (of the stated
+    /// type, if stated), looked up in batches rather than one by one.
+    async fn resolve_members(&self, new: Vec<(String, Option<bool>)>) -> Result<Vec<Member>, ScimError> {
+        let ids: Vec<String> = new.iter().map(|(id, _)| id.clone()).filter(|id| known_id(id)).collect();
+        let users = self.dir.store.existing_ids("directory_users", &ids).await?;
+        let groups = self.dir.store.existing_ids("directory_groups", &ids).await?;
+        new.into_iter()
+            .map(|(id, group)| {
+                let kind = match group {
+                    Some(false) | None if users.contains(&id) => "User",
+                    Some(true) | None if groups.contains(&id) => "Group",
+                    _ => {
+                        let why = format!("member {} is not a known User or Group", id.escape_default());
+                        return Err(ScimError::invalid_value(why));
+                    }
+                };
+                Ok(Member { id, kind: kind.to_owned() })
+            })
+            .collect()
     }
 }
 
