@@ -98,6 +98,12 @@ pub enum UsersCommand {
         /// User id or email address.
         user: String,
     },
+    /// Unlink a sign-in identity from its SCIM directory user (when the IdP re-created
+    /// the person under a new subject, whose sign-in is refused as linked elsewhere).
+    Unlink {
+        /// User id, email address or directory user name.
+        user: String,
+    },
     /// End a user's access now: every session ends, and they are refused until
     /// the lock this places is lifted (`custodian locks lift`).
     Revoke {
@@ -196,6 +202,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Audit { command } => audit_command(command, &overrides).await,
+        Command::Users { command: UsersCommand::Unlink { user } } => {
+            directory::unlink(&user, &overrides).await
+        }
         Command::Users { command: UsersCommand::Revoke { user, reason } } => {
             directory::revoke(&user, &reason, &overrides).await
         }

@@ -96,6 +96,9 @@ pub enum Change {
     UserReplace,
     UserPatch,
     UserDelete,
+    /// A sign-in identity unlinked from its directory user (an operator's fix
+    /// when the IdP re-created the person under a new subject).
+    UserUnlink,
     GroupCreate,
     GroupReplace,
     GroupPatch,
@@ -113,6 +116,7 @@ impl Change {
             Change::UserReplace => "directory.user.replace",
             Change::UserPatch => "directory.user.patch",
             Change::UserDelete => "directory.user.delete",
+            Change::UserUnlink => "directory.user.unlink",
             Change::GroupCreate => "directory.group.create",
             Change::GroupReplace => "directory.group.replace",
             Change::GroupPatch => "directory.group.patch",

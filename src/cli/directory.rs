@@ -126,6 +126,16 @@ pub async fn revoke(user: &str, reason: &str, overrides: &Overrides) -> anyhow::
     Ok(ExitCode::SUCCESS)
 }
 
+pub async fn unlink(user: &str, overrides: &Overrides) -> anyhow::Result<ExitCode> {
+    let dir = directory(overrides).await?;
+    let unlinked = dir.unlink(user, &operator()).await.context("cannot unlink")?;
+    println!(
+        "unlinked {} ({} at {}); the next sign-in that matches the directory user links it again",
+        unlinked.id, unlinked.subject, unlinked.issuer
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 pub async fn locks(command: LocksCommand, overrides: &Overrides) -> anyhow::Result<ExitCode> {
     let dir = directory(overrides).await?;
     match command {

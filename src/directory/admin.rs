@@ -64,6 +64,43 @@ impl Directory {
         self.place_lock(Scope::User, user, reason, None, by).await
     }
 
+    /// Unlinks a sign-in identity from its directory user, so that another
+    /// identity (the same person, re-created at the IdP under a new subject)
+    /// can link at its next sign-in. The unlinked identity's sessions end.
+    pub async fn unlink(&self, user: &str, by: &ChangedBy) -> Result<User, DirectoryError> {
+        let matches = self.find_users(user).await?;
+        let linked: Vec<&User> = matches.iter().filter(|u| u.directory_id.is_some()).collect();
+        let target = match linked.as_slice() {
+            [one] => (*one).clone(),
+            [] => {
+                return Err(DirectoryError::NotFound(format!(
+                    "no sign-in identity linked to a directory user matches {user:?}"
+                )))
+            }
+            _ => {
+                let ids: Vec<&str> = linked.iter().map(|u| u.id.as_str()).collect();
+                return Err(DirectoryError::Invalid(format!(
+                    "{user:?} matches several linked identities ({}); give the user id",
+                    ids.join(", ")
+                )));
+            }
+        };
+        let before = json!({"id": target.id, "issuer": target.issuer, "subject": target.subject, "directory_id": target.directory_id});
+        let after = json!({"id": target.id, "issuer": target.issuer, "subject": target.subject, "directory_id": null});
+        self.record_change(by, Change::UserUnlink, Some(before), Some(after)).await?;
+        self.users.unlink_directory(&target.id).await?;
+        self.end_access(
+            &target,
+            Trigger::Revoked,
+            "unlinked from its directory user",
+            &by.name,
+            &by.meta,
+            true,
+        )
+        .await?;
+        Ok(target)
+    }
+
     /// Locks a user or a role, optionally until `expires_at`. Everyone the
     /// lock now shuts out loses their sessions at once; a role holder who
     /// still has another role keeps theirs, without the locked role.

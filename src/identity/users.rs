@@ -175,6 +175,14 @@ impl Users {
         Ok(())
     }
 
+    pub async fn unlink_directory(&self, user_id: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE users SET directory_id = NULL WHERE id = $1")
+            .bind(user_id)
+            .execute(self.db.pool())
+            .await?;
+        Ok(())
+    }
+
     /// The sign-in identities linked to a directory entry.
     pub async fn linked_to(&self, directory_id: &str) -> Result<Vec<User>, sqlx::Error> {
         let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM users WHERE directory_id = $1"))

@@ -169,6 +169,18 @@ async fn linking_needs_a_verified_email_and_a_passed_gate(backend: Backend) {
         "directory_link_conflict"
     );
     assert_eq!(dir.users.linked_to(&alice).await.unwrap()[0].subject, "alice");
+    // The operator's fix when the IdP re-created her under a new subject: unlink, audited.
+    let by = custodian::directory::admin::ChangedBy {
+        actor: Default::default(),
+        name: "cli:ops".into(),
+        meta: Default::default(),
+    };
+    assert!(dir.unlink("nobody@clinic.example", &by).await.is_err());
+    assert_eq!(dir.unlink("alice@clinic.example", &by).await.unwrap().subject, "alice");
+    assert_eq!(refusal(dir.admit_sign_in(&other, &identity("alice-2", Some(true))).await), "admitted");
+    let unlinked = app.events_of("directory.user.unlink").await;
+    assert_eq!(unlinked[0]["kind"]["before"]["directory_id"], alice.as_str());
+    assert!(unlinked[0]["kind"]["after"]["directory_id"].is_null());
 }
 
 /// Runs `trigger` while `workers` loops of the user's requests are in
