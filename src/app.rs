@@ -25,10 +25,13 @@ pub async fn build_state(config: Config, clock: SharedClock) -> anyhow::Result<A
         .await
         .context("cannot open the database")?;
     db.migrate().await.context("cannot apply database migrations")?;
+    crate::vault::sealed::check_keys(&db, &keys)
+        .await
+        .context("the key ring cannot open the data sealed with it")?;
     let journal =
         Journal::start(db.clone(), clock.clone(), &config).await.context("cannot start the audit journal")?;
     let sessions = Sessions::new(db.clone(), clock.clone(), &config.session);
-    let mfa = Mfa::new(db.clone(), clock.clone(), keys, config.mfa.clone());
+    let mfa = Mfa::new(db.clone(), clock.clone(), keys.clone(), config.mfa.clone());
     let oidc = Arc::new(Oidc::new(config.oidc.clone(), clock.clone())?);
     let config = Arc::new(config);
     let directory =
@@ -36,7 +39,7 @@ pub async fn build_state(config: Config, clock: SharedClock) -> anyhow::Result<A
     let scim = Scim::new(directory.clone(), scim_base_url(&config));
     let identity = Identity::new(db.clone(), clock.clone(), journal.clone(), sessions, mfa, oidc, directory);
     let stream = Arc::new(stream::spawn(db.clone(), config.audit.stream.clone(), clock.clone()));
-    Ok(AppState { config, db, identity, journal, clock, stream, scim })
+    Ok(AppState { config, db, identity, journal, clock, stream, scim, keys })
 }
 
 /// Where the IdP reaches `/scim/v2`: configured, or beside the OIDC redirect URL.

@@ -169,12 +169,27 @@ pub enum ExportFormat {
 pub enum KeysCommand {
     /// Print new random key material (base64, 32 bytes) for the key ring.
     Generate,
+    /// Re-seal everything sealed (TOTP secrets, platform credentials) under keys.active,
+    /// online: safe while Custodian serves. Afterwards no data uses the old keys.
+    Rotate,
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let overrides =
         Overrides { config_file: cli.config.clone(), listen: cli.listen, database: cli.database.clone() };
     match cli.command {
+        Command::Keys { command: KeysCommand::Rotate } => {
+            let state = app::build_state(Config::load(&overrides)?, clock()).await?;
+            let report = state.rotate_keys(&operator_name()).await.context("key rotation failed")?;
+            println!(
+                "re-sealed {} value(s) under key {:?}; {} already used it; {} were rewritten meanwhile by Custodian",
+                report.resealed,
+                state.config.keys.active.as_deref().unwrap_or(""),
+                report.current,
+                report.raced
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Keys { command: KeysCommand::Generate } => {
             let mut key = [0u8; 32];
             rand::rngs::OsRng.fill_bytes(&mut key);
@@ -218,7 +233,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let Some(found) = state.identity.users.find(&user).await? else {
                 bail!("no user {user:?} (give a user id, or an email address that matches exactly one user)");
             };
-            let by = format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".into()));
+            let by = operator_name();
             let ended = state
                 .identity
                 .reset_mfa(&found, &by, &RequestMeta::default())
@@ -232,6 +247,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `cli:<login>`, how audit events name the operator at this terminal.
+pub fn operator_name() -> String {
+    let login =
+        ["USER", "LOGNAME"].iter().find_map(|k| std::env::var(k).ok()).unwrap_or_else(|| "unknown".into());
+    format!("cli:{login}")
 }
 
 fn clock() -> SharedClock {
@@ -360,7 +382,7 @@ async fn audit_command(command: AuditCommand, overrides: &Overrides) -> anyhow::
             let journal = crate::audit::Journal::start(db.clone(), clock(), &config).await?;
             let retention = i64::try_from(config.audit.retention.as_millis()).unwrap_or(i64::MAX);
             let cutoff = clock().now().millis().saturating_sub(retention);
-            let by = format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".into()));
+            let by = operator_name();
             match crate::audit::retention::prune(&db, &journal, cutoff, config.audit.legal_hold, &by).await {
                 Ok(Some(p)) => {
                     println!("pruned {} events; history is kept from event {}", p.deleted, p.through + 1)

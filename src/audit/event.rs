@@ -184,6 +184,8 @@ pub enum EventKind {
     AccessDenied { gate: String, reason: String, suppressed: u64 },
     /// `access.review`: someone produced the access review (who can act, and how).
     AccessReview { by: String, format: String, rows: usize },
+    /// `keys.rotate`: everything sealed was moved to the active key.
+    KeysRotated { by: String, active_key: String, resealed: u64, already_current: u64, raced: u64 },
 }
 
 impl EventKind {
@@ -204,6 +206,7 @@ impl EventKind {
             EventKind::AccessRevoked { .. } => "access.revoke",
             EventKind::AccessDenied { .. } => "access.gate",
             EventKind::AccessReview { .. } => "access.review",
+            EventKind::KeysRotated { .. } => "keys.rotate",
         }
     }
 

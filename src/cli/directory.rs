@@ -94,9 +94,7 @@ pub enum ScimCommand {
 }
 
 fn operator() -> ChangedBy {
-    let login =
-        ["USER", "LOGNAME"].iter().find_map(|k| std::env::var(k).ok()).unwrap_or_else(|| "unknown".into());
-    ChangedBy { actor: Actor::default(), name: format!("cli:{login}"), meta: RequestMeta::default() }
+    ChangedBy { actor: Actor::default(), name: super::operator_name(), meta: RequestMeta::default() }
 }
 
 async fn directory(overrides: &Overrides) -> anyhow::Result<Directory> {

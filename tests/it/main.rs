@@ -23,3 +23,4 @@ mod sessions;
 mod siem;
 mod sign_in;
 mod tls;
+mod vault;

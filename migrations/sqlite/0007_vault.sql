@@ -1,0 +1,30 @@
+-- Connected social accounts and their sealed credentials.
+CREATE TABLE accounts (
+    id TEXT PRIMARY KEY,
+    platform TEXT NOT NULL,
+    handle TEXT NOT NULL,
+    -- The platform's own id for the account (page id, user id, DID).
+    external_id TEXT NOT NULL,
+    -- active | needs_reconnect | disconnected
+    status TEXT NOT NULL,
+    status_reason TEXT,
+    tags_json TEXT NOT NULL DEFAULT '[]',
+    scopes_json TEXT NOT NULL DEFAULT '[]',
+    token_expires_at INTEGER,
+    connected_by TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    UNIQUE (platform, external_id)
+);
+
+-- One row per secret an account needs (access_token, refresh_token,
+-- page_token, app_password). sealed = v1.<key id>.<base64url(nonce||ct)>,
+-- bound by its associated data to (account_id, kind).
+CREATE TABLE credentials (
+    account_id TEXT NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,
+    sealed TEXT NOT NULL,
+    expires_at INTEGER,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (account_id, kind)
+);

@@ -1,0 +1,125 @@
+//! Platform credentials (OAuth access and refresh tokens, page tokens, app
+//! passwords), sealed with the key ring. The associated data binds each
+//! ciphertext to its account and kind, so a value copied to another row
+//! does not open. An opened credential is a [`Secret`]: zeroized when
+//! dropped, masked in `Debug`, never serialized in clear; callers hold it
+//! only for the platform call that needs it.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::clock::Timestamp;
+use crate::secret::Secret;
+use crate::storage::{optional, Db};
+use crate::vault::keyring::{KeyRing, SealError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    AccessToken,
+    RefreshToken,
+    PageToken,
+    AppPassword,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::AccessToken => "access_token",
+            Kind::RefreshToken => "refresh_token",
+            Kind::PageToken => "page_token",
+            Kind::AppPassword => "app_password",
+        }
+    }
+}
+
+/// The associated data of a credential: its account and kind.
+pub fn context(account_id: &str, kind: &str) -> String {
+    format!("credential:{account_id}:{kind}")
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum VaultError {
+    #[error("account {account} has no {kind} stored")]
+    Missing { account: String, kind: &'static str },
+    #[error("the {kind} of account {account} was sealed with key {key_id:?}, which is not in the key ring")]
+    UnknownKey { account: String, kind: &'static str, key_id: String },
+    #[error("the {kind} of account {account} is damaged or does not belong to it, so it was not used")]
+    Damaged { account: String, kind: &'static str },
+    #[error(transparent)]
+    Storage(#[from] sqlx::Error),
+}
+
+#[derive(Clone)]
+pub struct Credentials {
+    db: Db,
+    keys: Arc<KeyRing>,
+}
+
+impl Credentials {
+    pub fn new(db: Db, keys: Arc<KeyRing>) -> Self {
+        Credentials { db, keys }
+    }
+
+    /// Seals and stores (or replaces) the account's credential of this kind.
+    pub async fn store(
+        &self,
+        account_id: &str,
+        kind: Kind,
+        secret: &Secret,
+        expires_at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Result<(), VaultError> {
+        let damaged = || VaultError::Damaged { account: account_id.to_owned(), kind: kind.as_str() };
+        let sealed = self
+            .keys
+            .seal(secret.expose().as_bytes(), &context(account_id, kind.as_str()))
+            .map_err(|_| damaged())?;
+        sqlx::query(
+            "INSERT INTO credentials (account_id, kind, sealed, expires_at, updated_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (account_id, kind) DO UPDATE SET sealed = excluded.sealed, \
+             expires_at = excluded.expires_at, updated_at = excluded.updated_at",
+        )
+        .bind(account_id)
+        .bind(kind.as_str())
+        .bind(sealed)
+        .bind(expires_at.map(|t| t.millis()))
+        .bind(now.millis())
+        .execute(self.db.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Opens the credential for the platform call about to be made.
+    pub async fn open(&self, account_id: &str, kind: Kind) -> Result<Secret, VaultError> {
+        let sealed: Option<String> = optional(
+            sqlx::query_scalar("SELECT sealed FROM credentials WHERE account_id = $1 AND kind = $2")
+                .bind(account_id)
+                .bind(kind.as_str())
+                .fetch_one(self.db.pool())
+                .await,
+        )?;
+        let account = account_id.to_owned();
+        let sealed =
+            sealed.ok_or_else(|| VaultError::Missing { account: account.clone(), kind: kind.as_str() })?;
+        let plain = self.keys.open(&sealed, &context(account_id, kind.as_str())).map_err(|e| match e {
+            SealError::UnknownKey(key_id) => {
+                VaultError::UnknownKey { account: account.clone(), kind: kind.as_str(), key_id }
+            }
+            SealError::Damaged => VaultError::Damaged { account: account.clone(), kind: kind.as_str() },
+        })?;
+        let text = String::from_utf8(plain.to_vec())
+            .map_err(|_| VaultError::Damaged { account: account.clone(), kind: kind.as_str() })?;
+        Ok(Secret::new(text))
+    }
+
+    /// Deletes every credential of the account; returns how many there were.
+    pub async fn delete_all(&self, account_id: &str) -> Result<u64, VaultError> {
+        let done = sqlx::query("DELETE FROM credentials WHERE account_id = $1")
+            .bind(account_id)
+            .execute(self.db.pool())
+            .await?;
+        Ok(done.rows_affected())
+    }
+}

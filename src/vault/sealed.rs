@@ -1,0 +1,153 @@
+//! Every place Custodian keeps data sealed with the key ring, and the two
+//! things done across all of them: the start-up check (every key that
+//! sealed something is in the ring, with the right material) and online
+//! rotation (re-seal everything under the active key, row by row, with a
+//! compare-and-swap so that concurrent writers never lose an update).
+
+use std::collections::BTreeMap;
+
+use sqlx::Row;
+
+use crate::storage::Db;
+use crate::vault::keyring::{KeyRing, SealError};
+
+/// A table column holding sealed values, and how each row's associated
+/// data (its context) is formed from the row's key columns.
+struct SealedColumn {
+    table: &'static str,
+    /// Primary-key columns, in order; the context joins their values.
+    key: &'static [&'static str],
+    column: &'static str,
+    context: fn(&[String]) -> String,
+}
+
+/// TOTP secrets (identity::mfa) and platform credentials (vault::credentials).
+const SEALED: &[SealedColumn] = &[
+    SealedColumn { table: "mfa_totp", key: &["user_id"], column: "secret_sealed", context: totp_context },
+    SealedColumn {
+        table: "credentials",
+        key: &["account_id", "kind"],
+        column: "sealed",
+        context: credential_context,
+    },
+];
+
+fn totp_context(key: &[String]) -> String {
+    format!("totp:{}", key.first().map(String::as_str).unwrap_or(""))
+}
+
+fn credential_context(key: &[String]) -> String {
+    let part = |i: usize| key.get(i).map(String::as_str).unwrap_or("");
+    crate::vault::credentials::context(part(0), part(1))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SealedDataError {
+    #[error(
+        "data in {table} is sealed with key {key_id:?}, which is not in the key ring: add that key back \
+         under keys.ring_files (a key stays in the ring while any data uses it; `custodian keys rotate` \
+         moves data off it)"
+    )]
+    MissingKey { table: &'static str, key_id: String },
+    #[error(
+        "key {key_id:?} does not open the data in {table} sealed with it: its material is not the key that \
+         sealed it (check the file or variable that holds key {key_id:?})"
+    )]
+    WrongKey { table: &'static str, key_id: String },
+    #[error("a value in {table} is damaged and cannot be opened with any key")]
+    Damaged { table: &'static str },
+    #[error(transparent)]
+    Storage(#[from] sqlx::Error),
+}
+
+struct SealedRow {
+    key: Vec<String>,
+    sealed: String,
+}
+
+async fn rows(db: &Db, c: &SealedColumn) -> Result<Vec<SealedRow>, sqlx::Error> {
+    let sql = format!("SELECT {}, {} AS sealed FROM {}", c.key.join(", "), c.column, c.table);
+    let rows = sqlx::query(&sql).fetch_all(db.pool()).await?;
+    rows.iter()
+        .map(|r| {
+            let key = c.key.iter().map(|k| r.try_get::<String, _>(*k)).collect::<Result<Vec<_>, _>>()?;
+            Ok(SealedRow { key, sealed: r.try_get("sealed")? })
+        })
+        .collect()
+}
+
+/// Checks, before anything is served, that every key id in use is in the
+/// ring and opens (one sample of) what it sealed.
+pub async fn check_keys(db: &Db, keys: &KeyRing) -> Result<(), SealedDataError> {
+    for c in SEALED {
+        let mut sample: BTreeMap<String, SealedRow> = BTreeMap::new();
+        for row in rows(db, c).await? {
+            let key_id = KeyRing::key_id_of(&row.sealed).unwrap_or("").to_owned();
+            sample.entry(key_id).or_insert(row);
+        }
+        for (key_id, row) in sample {
+            match keys.open(&row.sealed, &(c.context)(&row.key)) {
+                Ok(_) => {}
+                Err(SealError::UnknownKey(id)) => {
+                    return Err(SealedDataError::MissingKey { table: c.table, key_id: id })
+                }
+                Err(SealError::Damaged) if key_id.is_empty() => {
+                    return Err(SealedDataError::Damaged { table: c.table })
+                }
+                Err(SealError::Damaged) => return Err(SealedDataError::WrongKey { table: c.table, key_id }),
+            }
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct Rotation {
+    /// Values re-sealed under the active key.
+    pub resealed: u64,
+    /// Values already under the active key.
+    pub current: u64,
+    /// Values a concurrent writer replaced first (they are under the active key).
+    pub raced: u64,
+}
+
+/// Re-seals every value not under the active key. Each row is replaced
+/// only if it still holds the value that was read, so a concurrent write
+/// (which seals with the active key anyway) always wins. Safe while serving.
+pub async fn rotate(db: &Db, keys: &KeyRing) -> Result<Rotation, SealedDataError> {
+    let mut report = Rotation::default();
+    for c in SEALED {
+        for row in rows(db, c).await? {
+            if KeyRing::key_id_of(&row.sealed) == Some(keys.active_key_id()) {
+                report.current += 1;
+                continue;
+            }
+            let context = (c.context)(&row.key);
+            let plain = keys.open(&row.sealed, &context).map_err(|e| match e {
+                SealError::UnknownKey(key_id) => SealedDataError::MissingKey { table: c.table, key_id },
+                SealError::Damaged => SealedDataError::Damaged { table: c.table },
+            })?;
+            let resealed =
+                keys.seal(&plain, &context).map_err(|_| SealedDataError::Damaged { table: c.table })?;
+            let conditions: Vec<String> =
+                c.key.iter().enumerate().map(|(i, k)| format!("{k} = ${}", i + 3)).collect();
+            let sql = format!(
+                "UPDATE {} SET {} = $1 WHERE {} = $2 AND {}",
+                c.table,
+                c.column,
+                c.column,
+                conditions.join(" AND ")
+            );
+            let mut query = sqlx::query(&sql).bind(&resealed).bind(&row.sealed);
+            for k in &row.key {
+                query = query.bind(k);
+            }
+            if query.execute(db.pool()).await?.rows_affected() == 1 {
+                report.resealed += 1;
+            } else {
+                report.raced += 1;
+            }
+        }
+    }
+    Ok(report)
+}
