@@ -9,6 +9,7 @@ pub mod config;
 pub mod directory;
 pub mod http;
 pub mod identity;
+pub mod platforms;
 pub mod secret;
 pub mod storage;
 pub mod telemetry;

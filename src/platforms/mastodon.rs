@@ -1,0 +1,232 @@
+//! Mastodon (docs.joinmastodon.org): statuses, their context (replies),
+//! media upload. Tokens do not expire and there is no refresh; a 401 means
+//! the token was revoked. Rate limits come in `X-RateLimit-Remaining` and
+//! `X-RateLimit-Reset` (an ISO 8601 time) on every response.
+//!
+//! Not offered by the API for an ordinary account: hiding someone else's
+//! reply, or deleting it.
+
+use reqwest::{Method, RequestBuilder, Response};
+use serde_json::{json, Value};
+use url::Url;
+
+use crate::clock::{SharedClock, Timestamp};
+use crate::platforms::rate::RateLimits;
+use crate::platforms::{
+    checked_id, endpoint, http_client, Call, Comment, NewPost, Operation, Platform, PlatformError, Published,
+};
+
+const NAME: &str = "Mastodon";
+
+pub struct Mastodon {
+    /// The instance, e.g. `https://mastodon.social`.
+    base: Url,
+    http: reqwest::Client,
+    limits: RateLimits,
+    clock: SharedClock,
+}
+
+fn status_id(id: &str) -> Result<&str, PlatformError> {
+    checked_id(id, "status", |c| c.is_ascii_digit())
+}
+
+impl Mastodon {
+    pub fn new(base: Url, clock: SharedClock) -> Result<Mastodon, PlatformError> {
+        let http = http_client().map_err(|e| PlatformError::Down { status: None, message: e.to_string() })?;
+        Ok(Mastodon { base, http, limits: RateLimits::default(), clock })
+    }
+
+    fn url(&self, version: &str, segments: &[&str]) -> Result<Url, PlatformError> {
+        let mut all = vec!["api", version];
+        all.extend_from_slice(segments);
+        endpoint(&self.base, &all)
+    }
+
+    /// Sends with the call's token and maps the answer.
+    async fn send(&self, call: &Call<'_>, request: RequestBuilder) -> Result<Value, PlatformError> {
+        self.limits.check(call.account_id, self.clock.now())?;
+        let response =
+            request.bearer_auth(call.token.expose()).send().await.map_err(|e| PlatformError::Down {
+                status: None,
+                message: if e.is_timeout() {
+                    "the call timed out".into()
+                } else {
+                    "the instance could not be reached".into()
+                },
+            })?;
+        self.read(call, response).await
+    }
+
+    async fn read(&self, call: &Call<'_>, response: Response) -> Result<Value, PlatformError> {
+        let header =
+            |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let remaining = header("x-ratelimit-remaining").and_then(|v| v.parse().ok());
+        let reset =
+            header("x-ratelimit-reset").and_then(|v| crate::audit::query::parse_time(&v)).map(Timestamp);
+        self.limits.observe(call.account_id, remaining, reset);
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        if status.is_success() {
+            return Ok(body);
+        }
+        let message = body
+            .get("error")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_owned());
+        Err(match status.as_u16() {
+            401 => PlatformError::TokenInvalid { message },
+            403 => PlatformError::Permission { message },
+            404 | 422 => PlatformError::Validation { message },
+            429 => {
+                if let Some(reset) = reset {
+                    self.limits.block(call.account_id, reset);
+                }
+                PlatformError::RateLimited { reset_at: reset, message }
+            }
+            code => PlatformError::Down { status: Some(code), message },
+        })
+    }
+
+    async fn upload(
+        &self,
+        call: &Call<'_>,
+        image: &crate::platforms::Image,
+    ) -> Result<String, PlatformError> {
+        let part = reqwest::multipart::Part::bytes(image.bytes.clone())
+            .file_name("image")
+            .mime_str(&image.media_type)
+            .map_err(|_| PlatformError::Validation {
+                message: "the image's media type is not valid".into(),
+            })?;
+        let mut form = reqwest::multipart::Form::new().part("file", part);
+        if let Some(d) = &image.description {
+            form = form.text("description", d.clone());
+        }
+        let body = self.send(call, self.http.post(self.url("v2", &["media"])?).multipart(form)).await?;
+        body.get("id").and_then(Value::as_str).map(str::to_owned).ok_or_else(|| PlatformError::Down {
+            status: None,
+            message: "the instance answered the upload without a media id".into(),
+        })
+    }
+
+    async fn post_status(
+        &self,
+        call: &Call<'_>,
+        post: &NewPost,
+        in_reply_to: Option<&str>,
+    ) -> Result<Published, PlatformError> {
+        let mut text = post.text.clone();
+        if let Some(link) = &post.link {
+            // Mastodon has no link field: the link goes in the text, where it is previewed.
+            text = format!("{text}\n\n{link}");
+        }
+        let mut body = json!({ "status": text, "visibility": "public" });
+        if let Some(id) = in_reply_to {
+            body["in_reply_to_id"] = json!(status_id(id)?);
+        }
+        if let Some(image) = &post.image {
+            body["media_ids"] = json!([self.upload(call, image).await?]);
+        }
+        let request = self
+            .http
+            .request(Method::POST, self.url("v1", &["statuses"])?)
+            .header("idempotency-key", uuid::Uuid::new_v4().to_string())
+            .json(&body);
+        let status = self.send(call, request).await?;
+        let id = status.get("id").and_then(Value::as_str).map(str::to_owned).ok_or_else(|| {
+            PlatformError::Down { status: None, message: "the instance answered without a status id".into() }
+        })?;
+        Ok(Published { id, url: status.get("url").and_then(Value::as_str).map(str::to_owned) })
+    }
+}
+
+impl Platform for Mastodon {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn supports(&self, op: Operation) -> bool {
+        !matches!(op, Operation::HideComment | Operation::DeleteComment)
+    }
+
+    async fn publish(&self, call: &Call<'_>, post: &NewPost) -> Result<Published, PlatformError> {
+        self.post_status(call, post, None).await
+    }
+
+    async fn delete(&self, call: &Call<'_>, post_id: &str) -> Result<(), PlatformError> {
+        let url = self.url("v1", &["statuses", status_id(post_id)?])?;
+        self.send(call, self.http.delete(url)).await.map(|_| ())
+    }
+
+    async fn reply(
+        &self,
+        call: &Call<'_>,
+        in_reply_to: &str,
+        post: &NewPost,
+    ) -> Result<Published, PlatformError> {
+        self.post_status(call, post, Some(in_reply_to)).await
+    }
+
+    async fn comments(&self, call: &Call<'_>, post_id: &str) -> Result<Vec<Comment>, PlatformError> {
+        let url = self.url("v1", &["statuses", status_id(post_id)?, "context"])?;
+        let context = self.send(call, self.http.get(url)).await?;
+        let replies = context.get("descendants").and_then(Value::as_array).cloned().unwrap_or_default();
+        Ok(replies
+            .iter()
+            .filter_map(|s| {
+                Some(Comment {
+                    id: s.get("id")?.as_str()?.to_owned(),
+                    author: s.pointer("/account/acct").and_then(Value::as_str).unwrap_or("").to_owned(),
+                    text: html_to_text(s.get("content").and_then(Value::as_str).unwrap_or("")),
+                    created_at: s.get("created_at").and_then(Value::as_str).map(str::to_owned),
+                })
+            })
+            .collect())
+    }
+
+    async fn hide_comment(&self, _call: &Call<'_>, _comment_id: &str) -> Result<(), PlatformError> {
+        Err(PlatformError::Unsupported { platform: NAME, operation: Operation::HideComment.as_str() })
+    }
+
+    async fn delete_comment(&self, _call: &Call<'_>, _comment_id: &str) -> Result<(), PlatformError> {
+        // An account may delete only its own statuses; its own replies are
+        // deleted as posts.
+        Err(PlatformError::Unsupported { platform: NAME, operation: Operation::DeleteComment.as_str() })
+    }
+}
+
+/// Mastodon's status HTML as plain text: paragraphs and line breaks kept,
+/// tags dropped, the five XML entities decoded.
+fn html_to_text(html: &str) -> String {
+    let spaced =
+        html.replace("</p><p>", "\n\n").replace("<br>", "\n").replace("<br/>", "\n").replace("<br />", "\n");
+    let mut out = String::with_capacity(spaced.len());
+    let mut in_tag = false;
+    for c in spaced.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            c if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_html_becomes_text() {
+        assert_eq!(
+            html_to_text("<p>Hello &amp; <a href=\"x\">welcome</a></p><p>line<br>two &lt;3</p>"),
+            "Hello & welcome\n\nline\ntwo <3"
+        );
+    }
+}

@@ -1,0 +1,198 @@
+//! Platform adapters: one trait, one module per platform. An adapter is
+//! handed the credential for exactly one call and talks only to its
+//! configured base URL: it follows no redirects, builds no URL from a
+//! caller's text (ids are checked against each platform's id alphabet and
+//! placed as single path segments), and times out every call. Platform
+//! errors become [`PlatformError`]s carrying the platform's own message.
+//! Adapters honour rate-limit headers: once a platform says the budget is
+//! spent, calls are refused here until its reset time, not sent.
+
+pub mod mastodon;
+mod rate;
+
+use std::time::Duration;
+
+use serde::Serialize;
+use url::Url;
+
+use crate::clock::Timestamp;
+use crate::secret::Secret;
+
+/// Every call gives up after this long.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(15);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What to publish (or reply with).
+#[derive(Debug, Clone, Default)]
+pub struct NewPost {
+    pub text: String,
+    /// A link the platform should attach; where it has no link field, it is appended to the text.
+    pub link: Option<Url>,
+    pub image: Option<Image>,
+}
+
+#[derive(Clone)]
+pub struct Image {
+    pub bytes: Vec<u8>,
+    /// `image/png`, `image/jpeg`, `image/gif` or `image/webp`.
+    pub media_type: String,
+    /// Alternative text for screen readers.
+    pub description: Option<String>,
+}
+
+impl std::fmt::Debug for Image {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Image({} bytes of {})", self.bytes.len(), self.media_type)
+    }
+}
+
+/// What the platform created.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Published {
+    pub id: String,
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Comment {
+    pub id: String,
+    pub author: String,
+    pub text: String,
+    pub created_at: Option<String>,
+}
+
+/// The operations an adapter may support.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Operation {
+    Publish,
+    Delete,
+    Reply,
+    ListComments,
+    HideComment,
+    DeleteComment,
+}
+
+impl Operation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Publish => "publish",
+            Operation::Delete => "delete a post",
+            Operation::Reply => "reply",
+            Operation::ListComments => "list comments",
+            Operation::HideComment => "hide a comment",
+            Operation::DeleteComment => "delete a comment",
+        }
+    }
+}
+
+/// A failed platform call, by class. Messages are the platform's own
+/// words (never a credential: adapters only ever put response text here).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlatformError {
+    #[error("{platform} does not support this: {operation}")]
+    Unsupported { platform: &'static str, operation: &'static str },
+    #[error("the account's token is expired or invalid: {message}")]
+    TokenInvalid { message: String },
+    #[error("the platform refused permission: {message}")]
+    Permission { message: String },
+    #[error("the platform refused the content: {message}")]
+    Validation { message: String },
+    #[error("the platform says this is a duplicate: {message}")]
+    Duplicate { message: String },
+    #[error("rate limited by the platform until {}: {message}", reset_at.map(|t| t.rfc3339()).unwrap_or_else(|| "later".into()))]
+    RateLimited { reset_at: Option<Timestamp>, message: String },
+    #[error("the platform is unavailable: {message}")]
+    Down { status: Option<u16>, message: String },
+    #[error("{0}")]
+    BadRequest(String),
+}
+
+/// One call's credential and the account it belongs to (for rate limits).
+pub struct Call<'a> {
+    pub account_id: &'a str,
+    pub token: &'a Secret,
+}
+
+/// The operations every platform adapter offers. Where a platform cannot
+/// do something, the adapter answers [`PlatformError::Unsupported`].
+#[allow(async_fn_in_trait, reason = "adapters are called through the `Adapter` enum, never as trait objects")]
+pub trait Platform {
+    fn name(&self) -> &'static str;
+    fn supports(&self, op: Operation) -> bool;
+    async fn publish(&self, call: &Call<'_>, post: &NewPost) -> Result<Published, PlatformError>;
+    async fn delete(&self, call: &Call<'_>, post_id: &str) -> Result<(), PlatformError>;
+    async fn reply(
+        &self,
+        call: &Call<'_>,
+        in_reply_to: &str,
+        post: &NewPost,
+    ) -> Result<Published, PlatformError>;
+    async fn comments(&self, call: &Call<'_>, post_id: &str) -> Result<Vec<Comment>, PlatformError>;
+    async fn hide_comment(&self, call: &Call<'_>, comment_id: &str) -> Result<(), PlatformError>;
+    async fn delete_comment(&self, call: &Call<'_>, comment_id: &str) -> Result<(), PlatformError>;
+}
+
+/// The HTTP client adapters use: no redirects (a redirect could lead to
+/// another host with the credential), bounded connect and call times.
+pub fn http_client() -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(CONNECT_TIMEOUT)
+        .timeout(CALL_TIMEOUT)
+        .build()
+}
+
+/// `base` + one path segment per element, each percent-encoded: a caller's
+/// id can never add a segment, a query or another host.
+pub fn endpoint(base: &Url, segments: &[&str]) -> Result<Url, PlatformError> {
+    let mut url = base.clone();
+    {
+        let mut path = url
+            .path_segments_mut()
+            .map_err(|_| PlatformError::BadRequest("the platform's base URL cannot take a path".into()))?;
+        path.pop_if_empty();
+        for s in segments {
+            path.push(s);
+        }
+    }
+    Ok(url)
+}
+
+/// Checks an id against the platform's id alphabet before it is used.
+pub fn checked_id<'a>(
+    id: &'a str,
+    what: &str,
+    allowed: impl Fn(char) -> bool,
+) -> Result<&'a str, PlatformError> {
+    if id.is_empty() || id.len() > 128 || !id.chars().all(allowed) {
+        return Err(PlatformError::BadRequest(format!(
+            "{what} {:?} is not an id this platform issues",
+            id.escape_default().to_string()
+        )));
+    }
+    Ok(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_keep_ids_inside_one_segment() {
+        let base: Url = "https://mastodon.example/api/v1".parse().unwrap();
+        assert_eq!(
+            endpoint(&base, &["statuses", "123"]).unwrap().as_str(),
+            "https://mastodon.example/api/v1/statuses/123"
+        );
+        let evil = endpoint(&base, &["statuses", "../../admin?x=1#y"]).unwrap();
+        assert_eq!(evil.host_str(), Some("mastodon.example"));
+        assert_eq!(evil.path(), "/api/v1/statuses/..%2F..%2Fadmin%3Fx=1%23y");
+        assert!(evil.query().is_none());
+        let numeric = |c: char| c.is_ascii_digit();
+        assert!(checked_id("1234", "status", numeric).is_ok());
+        for bad in ["", "12/34", "..", "1 2", "１２"] {
+            assert!(checked_id(bad, "status", numeric).is_err(), "{bad}");
+        }
+    }
+}
