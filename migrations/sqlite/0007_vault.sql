@@ -5,6 +5,9 @@ CREATE TABLE accounts (
     handle TEXT NOT NULL,
     -- The platform's own id for the account (page id, user id, DID).
     external_id TEXT NOT NULL,
+    -- Where the platform is reached for this account (a Mastodon instance,
+    -- a PDS); NULL means the platform's configured base URL.
+    base_url TEXT,
     -- active | needs_reconnect | disconnected
     status TEXT NOT NULL,
     status_reason TEXT,
