@@ -6,6 +6,7 @@
 #![allow(dead_code, reason = "each test uses a different part of the harness")]
 
 pub mod browser;
+pub mod fakes;
 pub mod scim;
 
 use std::sync::Arc;
