@@ -39,7 +39,8 @@ pub async fn build_state(config: Config, clock: SharedClock) -> anyhow::Result<A
     let scim = Scim::new(directory.clone(), scim_base_url(&config));
     let identity = Identity::new(db.clone(), clock.clone(), journal.clone(), sessions, mfa, oidc, directory);
     let stream = Arc::new(stream::spawn(db.clone(), config.audit.stream.clone(), clock.clone()));
-    Ok(AppState { config, db, identity, journal, clock, stream, scim, keys })
+    let accounts = crate::platforms::accounts::Accounts::new(db.clone());
+    Ok(AppState { config, db, identity, journal, clock, stream, scim, keys, accounts })
 }
 
 /// Where the IdP reaches `/scim/v2`: configured, or beside the OIDC redirect URL.

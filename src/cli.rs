@@ -78,6 +78,11 @@ pub enum Command {
         #[command(subcommand)]
         command: AccessCommand,
     },
+    /// Connected social accounts.
+    Accounts {
+        #[command(subcommand)]
+        command: AccountsCommand,
+    },
     /// SCIM provisioning.
     Scim {
         #[command(subcommand)]
@@ -166,6 +171,19 @@ pub enum ExportFormat {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum AccountsCommand {
+    /// List accounts: platform, handle, status, scopes, token expiry (never a token).
+    List,
+    /// Add a sandbox (practice) account, whose posts stay in Custodian.
+    AddSandbox {
+        handle: String,
+        /// A tag, e.g. `official` or `department:cardiology`; repeatable.
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum KeysCommand {
     /// Print new random key material (base64, 32 bytes) for the key ring.
     Generate,
@@ -227,6 +245,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Training { command } => directory::training(command, &overrides).await,
         Command::Access { command } => directory::access(command, &overrides).await,
         Command::Scim { command } => directory::scim(command),
+        Command::Accounts { command } => accounts(command, &overrides).await,
         Command::Users { command: UsersCommand::ResetMfa { user } } => {
             let config = Config::load(&overrides)?;
             let state = app::build_state(config, clock()).await?;
@@ -247,6 +266,37 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+async fn accounts(command: AccountsCommand, overrides: &Overrides) -> anyhow::Result<ExitCode> {
+    let state = app::build_state(Config::load(overrides)?, clock()).await?;
+    match command {
+        AccountsCommand::List => {
+            for a in state.accounts.list().await? {
+                let expires = a.token_expires_at.map(|t| t.rfc3339()).unwrap_or_else(|| "-".into());
+                println!(
+                    "{}\t{}\t{}\t{}\tscopes={}\ttags={}\ttoken_expires={expires}",
+                    a.id,
+                    a.platform,
+                    a.handle,
+                    a.status.as_str(),
+                    a.scopes.join(","),
+                    a.tags.join(",")
+                );
+            }
+        }
+        AccountsCommand::AddSandbox { handle, tags } => {
+            let by = crate::directory::admin::ChangedBy {
+                actor: crate::audit::Actor::default(),
+                name: operator_name(),
+                meta: RequestMeta::default(),
+            };
+            let now = crate::clock::Clock::now(&SystemClock);
+            let account = state.accounts.add_sandbox(&state.journal, &handle, &tags, &by, now).await?;
+            println!("added sandbox account {} ({})", account.handle, account.id);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `cli:<login>`, how audit events name the operator at this terminal.

@@ -31,3 +31,19 @@ CREATE TABLE credentials (
     updated_at BIGINT NOT NULL,
     PRIMARY KEY (account_id, kind)
 );
+
+-- The built-in sandbox platform: practice accounts whose posts stay here.
+CREATE TABLE sandbox_posts (
+    id TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+    in_reply_to TEXT,
+    author TEXT NOT NULL,
+    text TEXT NOT NULL,
+    link TEXT,
+    image_type TEXT,
+    hidden BIGINT NOT NULL DEFAULT 0,
+    created_at BIGINT NOT NULL,
+    deleted_at BIGINT
+);
+CREATE INDEX sandbox_posts_account ON sandbox_posts (account_id, created_at);
+CREATE INDEX sandbox_posts_reply ON sandbox_posts (in_reply_to);

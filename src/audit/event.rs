@@ -107,6 +107,7 @@ pub enum Change {
     LockLift,
     TrainingRecord,
     TrainingImport,
+    AccountConnect,
 }
 
 impl Change {
@@ -125,6 +126,7 @@ impl Change {
             Change::LockLift => "lock.lift",
             Change::TrainingRecord => "training.record",
             Change::TrainingImport => "training.import",
+            Change::AccountConnect => "account.connect",
         }
     }
 }

@@ -216,3 +216,11 @@ pub async fn access_review(
     }
     Ok(Json(json!({ "users": rows })).into_response())
 }
+
+/// `GET /api/v1/admin/accounts`: every connected account with platform,
+/// handle, status, scopes and token expiry; never a credential.
+pub async fn accounts(State(state): State<AppState>, Verified(s): Verified) -> Result<Response, ApiError> {
+    admin(&state, &s).await?;
+    let accounts = state.accounts.list().await.map_err(DirectoryError::from)?;
+    Ok(Json(json!({ "accounts": accounts })).into_response())
+}

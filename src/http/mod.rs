@@ -47,6 +47,7 @@ pub struct AppState {
     pub stream: Arc<crate::audit::stream::StreamHandle>,
     pub scim: crate::directory::scim::Scim,
     pub keys: Arc<crate::vault::KeyRing>,
+    pub accounts: crate::platforms::accounts::Accounts,
 }
 
 impl AppState {
@@ -99,6 +100,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/me", get(api::me))
         .route("/api/v1/audit/events", get(audit_api::events))
         .route("/api/v1/admin/access-review", get(admin::access_review))
+        .route("/api/v1/admin/accounts", get(admin::accounts))
         .route("/api/v1/admin/users/{user}/revoke", post(admin::revoke))
         .route("/api/v1/admin/locks", get(admin::locks).post(admin::place_lock))
         .route("/api/v1/admin/locks/{id}", axum::routing::delete(admin::lift_lock))

@@ -7,8 +7,10 @@
 //! Adapters honour rate-limit headers: once a platform says the budget is
 //! spent, calls are refused here until its reset time, not sent.
 
+pub mod accounts;
 pub mod mastodon;
 mod rate;
+pub mod sandbox;
 
 use std::time::Duration;
 

@@ -1,0 +1,203 @@
+//! The organization's connected social accounts: platform, handle, tags
+//! (which groups' staff may act on them), status, granted scopes and when
+//! the token expires. Never a credential: those are sealed in the vault.
+
+use serde::Serialize;
+use sqlx::Row;
+
+use crate::audit::{AuditError, Change, EventKind, Journal};
+use crate::clock::Timestamp;
+use crate::directory::admin::ChangedBy;
+use crate::storage::{optional, Db};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Active,
+    /// The token could not be refreshed; an admin must connect it again.
+    NeedsReconnect,
+    Disconnected,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Active => "active",
+            Status::NeedsReconnect => "needs_reconnect",
+            Status::Disconnected => "disconnected",
+        }
+    }
+
+    fn parse(s: &str) -> Status {
+        match s {
+            "active" => Status::Active,
+            "needs_reconnect" => Status::NeedsReconnect,
+            _ => Status::Disconnected,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Account {
+    pub id: String,
+    /// `sandbox`, `mastodon`, `x`, `facebook`, `instagram`, `linkedin`, `bluesky`.
+    pub platform: String,
+    pub handle: String,
+    pub external_id: String,
+    pub base_url: Option<String>,
+    pub status: Status,
+    pub status_reason: Option<String>,
+    pub tags: Vec<String>,
+    pub scopes: Vec<String>,
+    pub token_expires_at: Option<Timestamp>,
+    pub connected_by: String,
+    pub created_at: Timestamp,
+}
+
+const COLUMNS: &str =
+    "id, platform, handle, external_id, base_url, status, status_reason, tags_json, scopes_json, \
+                       token_expires_at, connected_by, created_at";
+
+fn from_row(row: &sqlx::any::AnyRow) -> Result<Account, sqlx::Error> {
+    let list = |col: &str| -> Result<Vec<String>, sqlx::Error> {
+        let text: String = row.try_get(col)?;
+        Ok(serde_json::from_str(&text).unwrap_or_default())
+    };
+    let status: String = row.try_get("status")?;
+    Ok(Account {
+        id: row.try_get("id")?,
+        platform: row.try_get("platform")?,
+        handle: row.try_get("handle")?,
+        external_id: row.try_get("external_id")?,
+        base_url: row.try_get("base_url")?,
+        status: Status::parse(&status),
+        status_reason: row.try_get("status_reason")?,
+        tags: list("tags_json")?,
+        scopes: list("scopes_json")?,
+        token_expires_at: row.try_get::<Option<i64>, _>("token_expires_at")?.map(Timestamp),
+        connected_by: row.try_get("connected_by")?,
+        created_at: Timestamp(row.try_get("created_at")?),
+    })
+}
+
+#[derive(Clone)]
+pub struct Accounts {
+    db: Db,
+}
+
+impl Accounts {
+    pub fn new(db: Db) -> Self {
+        Accounts { db }
+    }
+
+    /// Stores a new account; false if the platform already has one with that external id.
+    pub async fn insert(&self, a: &Account) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query(
+            "INSERT INTO accounts (id, platform, handle, external_id, base_url, status, status_reason, tags_json, \
+             scopes_json, token_expires_at, connected_by, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)",
+        )
+        .bind(&a.id)
+        .bind(&a.platform)
+        .bind(&a.handle)
+        .bind(&a.external_id)
+        .bind(a.base_url.clone())
+        .bind(a.status.as_str())
+        .bind(a.status_reason.clone())
+        .bind(serde_json::to_string(&a.tags).unwrap_or_else(|_| "[]".into()))
+        .bind(serde_json::to_string(&a.scopes).unwrap_or_else(|_| "[]".into()))
+        .bind(a.token_expires_at.map(|t| t.millis()))
+        .bind(&a.connected_by)
+        .bind(a.created_at.millis())
+        .execute(self.db.pool())
+        .await;
+        match done {
+            Ok(_) => Ok(true),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn get(&self, id: &str) -> Result<Option<Account>, sqlx::Error> {
+        let row = optional(
+            sqlx::query(&format!("SELECT {COLUMNS} FROM accounts WHERE id = $1"))
+                .bind(id)
+                .fetch_one(self.db.pool())
+                .await,
+        )?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    pub async fn list(&self) -> Result<Vec<Account>, sqlx::Error> {
+        let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM accounts ORDER BY platform, handle, id"))
+            .fetch_all(self.db.pool())
+            .await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    /// Adds a sandbox (practice) account. Recorded before it is stored.
+    pub async fn add_sandbox(
+        &self,
+        journal: &Journal,
+        handle: &str,
+        tags: &[String],
+        by: &ChangedBy,
+        now: Timestamp,
+    ) -> Result<Account, AccountError> {
+        let name_ok = |s: &str, extra: &str| {
+            !s.is_empty()
+                && s.len() <= 64
+                && s.chars().all(|c| c.is_ascii_alphanumeric() || extra.contains(c))
+        };
+        if !name_ok(handle, "_.-") {
+            return Err(AccountError::Invalid(
+                "the handle must be 1-64 letters, digits, '_', '.' or '-'".into(),
+            ));
+        }
+        if let Some(bad) = tags.iter().find(|t| !name_ok(t, "_:-")) {
+            return Err(AccountError::Invalid(format!(
+                "tag {bad:?} must be 1-64 letters, digits, '_', ':' or '-'"
+            )));
+        }
+        let account = Account {
+            id: format!("acct_{}", uuid::Uuid::now_v7().simple()),
+            platform: "sandbox".into(),
+            handle: handle.to_owned(),
+            external_id: handle.to_owned(),
+            base_url: None,
+            status: Status::Active,
+            status_reason: None,
+            tags: tags.to_vec(),
+            scopes: Vec::new(),
+            token_expires_at: None,
+            connected_by: by.name.clone(),
+            created_at: now,
+        };
+        if self.list().await?.iter().any(|a| a.platform == "sandbox" && a.external_id == handle) {
+            return Err(AccountError::Exists(format!("a sandbox account named {handle:?} exists")));
+        }
+        let kind = EventKind::Change {
+            change: Change::AccountConnect,
+            by: by.name.clone(),
+            before: None,
+            after: Some(serde_json::json!(account)),
+        };
+        journal.record(&by.meta, by.actor.clone(), kind).await?;
+        if !self.insert(&account).await? {
+            return Err(AccountError::Exists(format!("a sandbox account named {handle:?} exists")));
+        }
+        Ok(account)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Exists(String),
+    #[error(transparent)]
+    Audit(#[from] AuditError),
+    #[error(transparent)]
+    Storage(#[from] sqlx::Error),
+}

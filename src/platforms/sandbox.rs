@@ -1,0 +1,223 @@
+//! The built-in sandbox platform: practice accounts whose posts are kept in
+//! Custodian's own database and shown as a timeline. New users post here
+//! without any real account; organizations train staff on it. It behaves
+//! like a platform: it validates, and it refuses what a platform would.
+
+use serde::Serialize;
+use sqlx::Row;
+
+use crate::clock::{SharedClock, Timestamp};
+use crate::platforms::{Call, Comment, NewPost, Operation, Platform, PlatformError, Published};
+use crate::storage::{optional, Db};
+
+/// Posts longer than this are refused, as on Mastodon.
+pub const MAX_CHARS: usize = 500;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SandboxPost {
+    pub id: String,
+    pub in_reply_to: Option<String>,
+    pub author: String,
+    pub text: String,
+    pub link: Option<String>,
+    pub has_image: bool,
+    pub hidden: bool,
+    pub created_at: Timestamp,
+}
+
+pub struct Sandbox {
+    db: Db,
+    clock: SharedClock,
+}
+
+fn storage(e: sqlx::Error) -> PlatformError {
+    tracing::error!(error = %e, "sandbox storage error");
+    PlatformError::Down { status: None, message: "the sandbox's storage is unavailable".into() }
+}
+
+fn validation(message: &str) -> PlatformError {
+    PlatformError::Validation { message: message.to_owned() }
+}
+
+impl Sandbox {
+    pub fn new(db: Db, clock: SharedClock) -> Self {
+        Sandbox { db, clock }
+    }
+
+    /// The account's posts and replies, newest first.
+    pub async fn timeline(&self, account_id: &str, limit: i64) -> Result<Vec<SandboxPost>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT id, in_reply_to, author, text, link, image_type, hidden, created_at FROM sandbox_posts \
+             WHERE account_id = $1 AND deleted_at IS NULL ORDER BY created_at DESC, id DESC LIMIT $2",
+        )
+        .bind(account_id)
+        .bind(limit)
+        .fetch_all(self.db.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(SandboxPost {
+                    id: r.try_get("id")?,
+                    in_reply_to: r.try_get("in_reply_to")?,
+                    author: r.try_get("author")?,
+                    text: r.try_get("text")?,
+                    link: r.try_get("link")?,
+                    has_image: r.try_get::<Option<String>, _>("image_type")?.is_some(),
+                    hidden: r.try_get::<i64, _>("hidden")? != 0,
+                    created_at: Timestamp(r.try_get("created_at")?),
+                })
+            })
+            .collect()
+    }
+
+    /// The account a live (not deleted) post belongs to.
+    async fn owner(&self, post_id: &str) -> Result<Option<String>, PlatformError> {
+        optional(
+            sqlx::query("SELECT account_id FROM sandbox_posts WHERE id = $1 AND deleted_at IS NULL")
+                .bind(post_id)
+                .fetch_one(self.db.pool())
+                .await,
+        )
+        .map_err(storage)?
+        .map(|r| r.try_get::<String, _>("account_id").map_err(storage))
+        .transpose()
+    }
+
+    async fn insert(
+        &self,
+        call: &Call<'_>,
+        post: &NewPost,
+        in_reply_to: Option<&str>,
+    ) -> Result<Published, PlatformError> {
+        let chars = post.text.chars().count();
+        if chars == 0 && post.image.is_none() {
+            return Err(validation("a post needs text or an image"));
+        }
+        if chars > MAX_CHARS {
+            return Err(validation("posts are at most 500 characters"));
+        }
+        if let Some(parent) = in_reply_to {
+            if self.owner(parent).await?.is_none() {
+                return Err(validation("the post being replied to does not exist"));
+            }
+        }
+        let author: Option<String> = optional(
+            sqlx::query_scalar("SELECT handle FROM accounts WHERE id = $1")
+                .bind(call.account_id)
+                .fetch_one(self.db.pool())
+                .await,
+        )
+        .map_err(storage)?;
+        let author = author
+            .ok_or_else(|| PlatformError::TokenInvalid { message: "no such sandbox account".into() })?;
+        let id = format!("sbx_{}", uuid::Uuid::now_v7().simple());
+        sqlx::query(
+            "INSERT INTO sandbox_posts (id, account_id, in_reply_to, author, text, link, image_type, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&id)
+        .bind(call.account_id)
+        .bind(in_reply_to)
+        .bind(author)
+        .bind(&post.text)
+        .bind(post.link.as_ref().map(|l| l.to_string()))
+        .bind(post.image.as_ref().map(|i| i.media_type.clone()))
+        .bind(self.clock.now().millis())
+        .execute(self.db.pool())
+        .await
+        .map_err(storage)?;
+        Ok(Published { url: Some(format!("/sandbox/{}/{id}", call.account_id)), id })
+    }
+
+    /// Marks a post of this account deleted.
+    async fn remove(&self, call: &Call<'_>, id: &str) -> Result<(), PlatformError> {
+        match self.owner(id).await? {
+            None => Err(validation("no such post")),
+            Some(owner) if owner != call.account_id => {
+                Err(PlatformError::Permission { message: "the post belongs to another account".into() })
+            }
+            Some(_) => {
+                sqlx::query("UPDATE sandbox_posts SET deleted_at = $1 WHERE id = $2")
+                    .bind(self.clock.now().millis())
+                    .bind(id)
+                    .execute(self.db.pool())
+                    .await
+                    .map_err(storage)?;
+                Ok(())
+            }
+        }
+    }
+}
+
+impl Platform for Sandbox {
+    fn name(&self) -> &'static str {
+        "Sandbox"
+    }
+
+    fn supports(&self, _op: Operation) -> bool {
+        true
+    }
+
+    async fn publish(&self, call: &Call<'_>, post: &NewPost) -> Result<Published, PlatformError> {
+        self.insert(call, post, None).await
+    }
+
+    async fn delete(&self, call: &Call<'_>, post_id: &str) -> Result<(), PlatformError> {
+        self.remove(call, post_id).await
+    }
+
+    async fn reply(
+        &self,
+        call: &Call<'_>,
+        in_reply_to: &str,
+        post: &NewPost,
+    ) -> Result<Published, PlatformError> {
+        self.insert(call, post, Some(in_reply_to)).await
+    }
+
+    async fn comments(&self, _call: &Call<'_>, post_id: &str) -> Result<Vec<Comment>, PlatformError> {
+        if self.owner(post_id).await?.is_none() {
+            return Err(validation("no such post"));
+        }
+        let rows = sqlx::query(
+            "SELECT id, author, text, created_at FROM sandbox_posts \
+             WHERE in_reply_to = $1 AND deleted_at IS NULL AND hidden = 0 ORDER BY created_at, id",
+        )
+        .bind(post_id)
+        .fetch_all(self.db.pool())
+        .await
+        .map_err(storage)?;
+        rows.iter()
+            .map(|r| {
+                Ok(Comment {
+                    id: r.try_get("id")?,
+                    author: r.try_get("author")?,
+                    text: r.try_get("text")?,
+                    created_at: Some(Timestamp(r.try_get("created_at")?).rfc3339()),
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(storage)
+    }
+
+    /// Hides a reply to one of this account's posts.
+    async fn hide_comment(&self, call: &Call<'_>, comment_id: &str) -> Result<(), PlatformError> {
+        let done = sqlx::query(
+            "UPDATE sandbox_posts SET hidden = 1 WHERE id = $1 AND deleted_at IS NULL AND in_reply_to IN \
+             (SELECT id FROM sandbox_posts WHERE account_id = $2)",
+        )
+        .bind(comment_id)
+        .bind(call.account_id)
+        .execute(self.db.pool())
+        .await
+        .map_err(storage)?;
+        if done.rows_affected() == 0 {
+            return Err(validation("no such comment"));
+        }
+        Ok(())
+    }
+
+    async fn delete_comment(&self, call: &Call<'_>, comment_id: &str) -> Result<(), PlatformError> {
+        self.remove(call, comment_id).await
+    }
+}

@@ -1,0 +1,146 @@
+//! The sandbox platform and the account list: practice accounts that post,
+//! reply and moderate inside Custodian, refusing what a platform would; the
+//! list shows accounts and never a credential.
+
+use std::sync::Arc;
+
+use custodian::clock::Clock;
+use custodian::directory::admin::ChangedBy;
+use custodian::platforms::accounts::AccountError;
+use custodian::platforms::sandbox::Sandbox;
+use custodian::platforms::{Call, Image, NewPost, Platform, PlatformError};
+use custodian::secret::Secret;
+use custodian::vault::credentials::Kind;
+use custodian::vault::Credentials;
+use serde_json::Value;
+
+use crate::on_both_backends;
+use crate::support::{Backend, TestApp};
+
+fn operator() -> ChangedBy {
+    ChangedBy { actor: Default::default(), name: "cli:test".into(), meta: Default::default() }
+}
+
+fn post(text: &str) -> NewPost {
+    NewPost { text: text.into(), ..NewPost::default() }
+}
+
+async fn sandbox_accounts_post_reply_moderate_and_delete(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let accounts = &app.state.accounts;
+    let now = app.clock.now();
+    let tags = vec!["official".to_owned()];
+    let clinic = accounts.add_sandbox(&app.state.journal, "clinic", &tags, &operator(), now).await.unwrap();
+    let other = accounts.add_sandbox(&app.state.journal, "other", &[], &operator(), now).await.unwrap();
+    assert_eq!(app.events_of("account.connect").await.len(), 2);
+    let sandbox = Sandbox::new(app.state.db.clone(), Arc::new(app.clock.clone()));
+    let token = Secret::new(String::new());
+    let call = Call { account_id: &clinic.id, token: &token };
+    let as_other = Call { account_id: &other.id, token: &token };
+
+    let image = Image { bytes: vec![1, 2, 3], media_type: "image/png".into(), description: None };
+    let first = NewPost {
+        link: Some("https://clinic.example/flu".parse().unwrap()),
+        image: Some(image),
+        ..post("Flu shots this week")
+    };
+    let first = sandbox.publish(&call, &first).await.unwrap();
+    let reply = sandbox.reply(&call, &first.id, &post("Walk-ins welcome")).await.unwrap();
+    let rude = sandbox.reply(&call, &first.id, &post("(a reply to hide)")).await.unwrap();
+    sandbox.hide_comment(&call, &rude.id).await.unwrap();
+    let comments = sandbox.comments(&call, &first.id).await.unwrap();
+    assert_eq!(comments.iter().map(|c| c.text.as_str()).collect::<Vec<_>>(), ["Walk-ins welcome"]);
+    assert_eq!(comments[0].author, "clinic");
+    let timeline = sandbox.timeline(&clinic.id, 10).await.unwrap();
+    assert_eq!(timeline.len(), 3);
+    assert_eq!(timeline.last().unwrap().link.as_deref(), Some("https://clinic.example/flu"));
+    assert!(timeline.last().unwrap().has_image);
+
+    // What a platform would refuse.
+    let refused = |r: Result<_, PlatformError>| r.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(refused(sandbox.publish(&call, &post("")).await).contains("needs text"));
+    assert!(refused(sandbox.publish(&call, &post(&"x".repeat(501))).await).contains("500 characters"));
+    assert!(refused(sandbox.reply(&call, "sbx_none", &post("x")).await).contains("does not exist"));
+    assert!(matches!(sandbox.delete(&as_other, &first.id).await, Err(PlatformError::Permission { .. })));
+    assert!(matches!(
+        sandbox.hide_comment(&as_other, &reply.id).await,
+        Err(PlatformError::Validation { .. })
+    ));
+    assert!(matches!(sandbox.comments(&call, "sbx_none").await, Err(PlatformError::Validation { .. })));
+
+    sandbox.delete_comment(&call, &reply.id).await.unwrap();
+    assert!(sandbox.comments(&call, &first.id).await.unwrap().is_empty());
+    sandbox.delete(&call, &first.id).await.unwrap();
+    assert!(matches!(sandbox.delete(&call, &first.id).await, Err(PlatformError::Validation { .. })));
+    assert_eq!(sandbox.timeline(&clinic.id, 10).await.unwrap().len(), 1, "only the hidden reply is left");
+}
+
+async fn the_account_list_never_shows_a_credential(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let accounts = &app.state.accounts;
+    let now = app.clock.now();
+    let added = accounts
+        .add_sandbox(&app.state.journal, "clinic", &["official".into()], &operator(), now)
+        .await
+        .unwrap();
+    let vault = Credentials::new(app.state.db.clone(), app.state.keys.clone());
+    let secret = "sandbox-app-password-never-shown";
+    vault.store(&added.id, Kind::AppPassword, &Secret::new(secret.into()), None, now).await.unwrap();
+    for (handle, tags) in [("bad handle", vec![]), ("ok", vec!["bad tag".to_owned()])] {
+        let e = accounts.add_sandbox(&app.state.journal, handle, &tags, &operator(), now).await.unwrap_err();
+        assert!(matches!(e, AccountError::Invalid(_)), "{e}");
+    }
+    let again = accounts.add_sandbox(&app.state.journal, "clinic", &[], &operator(), now).await.unwrap_err();
+    assert!(matches!(again, AccountError::Exists(_)));
+    assert_eq!(app.count("accounts").await, 1);
+
+    let (carol, _, _) = app.enrolled_browser("carol").await;
+    let r = carol.get("/api/v1/admin/accounts").await;
+    assert_eq!(r.status(), 200);
+    let text = r.text().await.unwrap();
+    assert!(!text.contains(secret) && !text.contains("v1.k1."), "no credential, sealed or not: {text}");
+    let body: Value = serde_json::from_str(&text).unwrap();
+    let listed = &body["accounts"][0];
+    assert_eq!((listed["platform"].clone(), listed["handle"].clone()), ("sandbox".into(), "clinic".into()));
+    assert_eq!(
+        (listed["status"].clone(), listed["tags"].clone()),
+        ("active".into(), serde_json::json!(["official"]))
+    );
+    let (alice, _, _) = app.enrolled_browser("alice").await;
+    assert_eq!(alice.get("/api/v1/admin/accounts").await.status(), 403);
+}
+
+on_both_backends!(sandbox_accounts_post_reply_moderate_and_delete, the_account_list_never_shows_a_credential);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accounts_from_the_command_line() {
+    use crate::cli::{custodian, write_config};
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "custodian.toml", "");
+    let db_url = app.state.config.database_url();
+    let k1 = app.state.config.keys.ring["k1"].expose().to_owned();
+    let run = |args: &[&str]| {
+        custodian()
+            .args(args)
+            .arg("--config")
+            .arg(&config)
+            .args(["--database", &db_url])
+            .env("CUSTODIAN_KEYS__RING__K1", &k1)
+            .output()
+            .unwrap()
+    };
+    let out =
+        run(&["accounts", "add-sandbox", "clinic", "--tag", "official", "--tag", "department:cardiology"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(&["accounts", "add-sandbox", "clinic"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("a sandbox account named \"clinic\" exists"));
+    let out = run(&["accounts", "list"]);
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        listed.contains("\tsandbox\tclinic\tactive\t")
+            && listed.contains("tags=official,department:cardiology"),
+        "{listed}"
+    );
+}
