@@ -40,7 +40,14 @@ pub async fn build_state(config: Config, clock: SharedClock) -> anyhow::Result<A
     let identity = Identity::new(db.clone(), clock.clone(), journal.clone(), sessions, mfa, oidc, directory);
     let stream = Arc::new(stream::spawn(db.clone(), config.audit.stream.clone(), clock.clone()));
     let accounts = crate::platforms::accounts::Accounts::new(db.clone());
-    Ok(AppState { config, db, identity, journal, clock, stream, scim, keys, accounts })
+    let credentials = crate::vault::Credentials::new(db.clone(), keys.clone());
+    let refresher = Arc::new(crate::vault::refresh::Refresher::new(
+        credentials,
+        accounts.clone(),
+        journal.clone(),
+        clock.clone(),
+    ));
+    Ok(AppState { config, db, identity, journal, clock, stream, scim, keys, accounts, refresher })
 }
 
 /// Where the IdP reaches `/scim/v2`: configured, or beside the OIDC redirect URL.

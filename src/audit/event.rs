@@ -186,6 +186,8 @@ pub enum EventKind {
     AccessDenied { gate: String, reason: String, suppressed: u64 },
     /// `access.review`: someone produced the access review (who can act, and how).
     AccessReview { by: String, format: String, rows: usize },
+    /// `account.needs_reconnect`: the platform refused a token refresh.
+    AccountNeedsReconnect { account_id: String, reason: String },
     /// `keys.rotate`: everything sealed was moved to the active key.
     KeysRotated { by: String, active_key: String, resealed: u64, already_current: u64, raced: u64 },
 }
@@ -209,6 +211,7 @@ impl EventKind {
             EventKind::AccessDenied { .. } => "access.gate",
             EventKind::AccessReview { .. } => "access.review",
             EventKind::KeysRotated { .. } => "keys.rotate",
+            EventKind::AccountNeedsReconnect { .. } => "account.needs_reconnect",
         }
     }
 

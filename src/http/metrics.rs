@@ -52,6 +52,21 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         "Failed journal write attempts",
         stats.write_failures.load(Ordering::Relaxed),
     );
+    let refresh = &state.refresher.stats;
+    metric(
+        &mut out,
+        "custodian_token_refreshes_total",
+        "counter",
+        "Platform access tokens refreshed",
+        refresh.refreshed.load(Ordering::Relaxed),
+    );
+    metric(
+        &mut out,
+        "custodian_token_refresh_failures_total",
+        "counter",
+        "Refreshes the platform refused (the account then needs reconnecting)",
+        refresh.failed.load(Ordering::Relaxed),
+    );
     match state.stream.backlog(&state.db).await {
         Ok(backlog) => out.push_str(&crate::audit::stream::prometheus(&backlog)),
         Err(e) => tracing::warn!(error = %e, "cannot measure the SIEM stream backlog"),

@@ -48,6 +48,7 @@ pub struct AppState {
     pub scim: crate::directory::scim::Scim,
     pub keys: Arc<crate::vault::KeyRing>,
     pub accounts: crate::platforms::accounts::Accounts,
+    pub refresher: Arc<crate::vault::refresh::Refresher>,
 }
 
 impl AppState {

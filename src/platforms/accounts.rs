@@ -128,6 +128,23 @@ impl Accounts {
         row.as_ref().map(from_row).transpose()
     }
 
+    pub async fn set_status(
+        &self,
+        id: &str,
+        status: Status,
+        reason: Option<&str>,
+        now: Timestamp,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE accounts SET status = $1, status_reason = $2, updated_at = $3 WHERE id = $4")
+            .bind(status.as_str())
+            .bind(reason)
+            .bind(now.millis())
+            .bind(id)
+            .execute(self.db.pool())
+            .await?;
+        Ok(())
+    }
+
     pub async fn list(&self) -> Result<Vec<Account>, sqlx::Error> {
         let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM accounts ORDER BY platform, handle, id"))
             .fetch_all(self.db.pool())

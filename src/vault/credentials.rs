@@ -114,6 +114,18 @@ impl Credentials {
         Ok(Secret::new(text))
     }
 
+    /// When the credential expires, if it is stored and its expiry known.
+    pub async fn expires_at(&self, account_id: &str, kind: Kind) -> Result<Option<Timestamp>, VaultError> {
+        let at: Option<Option<i64>> = optional(
+            sqlx::query_scalar("SELECT expires_at FROM credentials WHERE account_id = $1 AND kind = $2")
+                .bind(account_id)
+                .bind(kind.as_str())
+                .fetch_one(self.db.pool())
+                .await,
+        )?;
+        Ok(at.flatten().map(Timestamp))
+    }
+
     /// Deletes every credential of the account; returns how many there were.
     pub async fn delete_all(&self, account_id: &str) -> Result<u64, VaultError> {
         let done = sqlx::query("DELETE FROM credentials WHERE account_id = $1")

@@ -5,6 +5,7 @@
 
 pub mod credentials;
 mod keyring;
+pub mod refresh;
 pub mod sealed;
 
 pub use credentials::{Credentials, VaultError};

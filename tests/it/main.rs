@@ -19,6 +19,7 @@ mod http_base;
 mod journal;
 mod mastodon;
 mod mfa;
+mod refresh;
 mod sandbox;
 mod scim;
 mod sessions;

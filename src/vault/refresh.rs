@@ -1,0 +1,202 @@
+//! Keeping access tokens fresh. A token is refreshed shortly before it
+//! expires, and once after the platform answers 401. Concurrent callers for
+//! one account share a single refresh: the first refreshes while the rest
+//! wait, then they all use its result. A refresh the platform refuses marks
+//! the account `needs_reconnect` (audited, counted), and actions on it are
+//! refused with that reason until an admin connects it again.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use oauth2::{ClientId, ClientSecret, RefreshToken, TokenResponse, TokenUrl};
+
+use crate::audit::{Actor, AuditError, EventKind, Journal, RequestMeta};
+use crate::clock::{SharedClock, Timestamp};
+use crate::platforms::accounts::{Accounts, Status};
+use crate::secret::Secret;
+use crate::vault::credentials::{Credentials, Kind, VaultError};
+
+/// Tokens expiring within this margin are refreshed before use.
+pub const REFRESH_MARGIN: Duration = Duration::from_secs(120);
+
+/// What a token endpoint returned.
+pub struct NewTokens {
+    pub access: Secret,
+    /// Platforms that rotate refresh tokens send a new one.
+    pub refresh: Option<Secret>,
+    pub expires_at: Option<Timestamp>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RefreshError {
+    /// The platform refused the refresh (revoked, expired): reconnect.
+    #[error("the account must be connected again: {0}")]
+    NeedsReconnect(String),
+    /// The token endpoint could not be reached or answered nonsense; try later.
+    #[error("the platform's token endpoint is unavailable: {0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+    #[error(transparent)]
+    Audit(#[from] AuditError),
+    #[error(transparent)]
+    Storage(#[from] sqlx::Error),
+}
+
+/// A platform's token endpoint.
+#[allow(async_fn_in_trait, reason = "called with a concrete endpoint, never as a trait object")]
+pub trait TokenEndpoint {
+    async fn refresh(&self, refresh_token: &Secret, now: Timestamp) -> Result<NewTokens, RefreshError>;
+}
+
+/// An OAuth 2.0 token endpoint (RFC 6749 §6), through the `oauth2` crate.
+pub struct OAuthEndpoint {
+    pub token_url: TokenUrl,
+    pub client_id: ClientId,
+    pub client_secret: Option<Secret>,
+    pub http: reqwest::Client,
+}
+
+impl TokenEndpoint for OAuthEndpoint {
+    async fn refresh(&self, refresh_token: &Secret, now: Timestamp) -> Result<NewTokens, RefreshError> {
+        let mut client =
+            oauth2::basic::BasicClient::new(self.client_id.clone()).set_token_uri(self.token_url.clone());
+        if let Some(secret) = &self.client_secret {
+            client = client.set_client_secret(ClientSecret::new(secret.expose().to_owned()));
+        }
+        let response = client
+            .exchange_refresh_token(&RefreshToken::new(refresh_token.expose().to_owned()))
+            .request_async(&self.http)
+            .await
+            .map_err(|e| match e {
+                oauth2::RequestTokenError::ServerResponse(r) => {
+                    RefreshError::NeedsReconnect(format!("the platform refused the refresh ({})", r.error()))
+                }
+                _ => RefreshError::Unavailable("no usable answer from the token endpoint".into()),
+            })?;
+        Ok(NewTokens {
+            access: Secret::new(response.access_token().secret().to_owned()),
+            refresh: response.refresh_token().map(|r| Secret::new(r.secret().to_owned())),
+            expires_at: response.expires_in().map(|d| now.plus(d)),
+        })
+    }
+}
+
+/// Counters for `/metrics`.
+#[derive(Debug, Default)]
+pub struct RefreshStats {
+    pub refreshed: AtomicU64,
+    pub failed: AtomicU64,
+}
+
+pub struct Refresher {
+    credentials: Credentials,
+    accounts: Accounts,
+    journal: Journal,
+    clock: SharedClock,
+    flights: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    pub stats: RefreshStats,
+}
+
+impl Refresher {
+    pub fn new(credentials: Credentials, accounts: Accounts, journal: Journal, clock: SharedClock) -> Self {
+        Refresher {
+            credentials,
+            accounts,
+            journal,
+            clock,
+            flights: Mutex::new(HashMap::new()),
+            stats: RefreshStats::default(),
+        }
+    }
+
+    /// One refresh at a time per account.
+    fn flight(&self, account_id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut flights = self.flights.lock().unwrap_or_else(|p| p.into_inner());
+        flights.entry(account_id.to_owned()).or_default().clone()
+    }
+
+    async fn fresh(&self, account_id: &str) -> Result<bool, RefreshError> {
+        let expires = self.credentials.expires_at(account_id, Kind::AccessToken).await?;
+        Ok(expires.is_none_or(|t| self.clock.now().plus(REFRESH_MARGIN) < t))
+    }
+
+    /// A usable access token: the stored one, unless it is about to expire.
+    pub async fn access_token(
+        &self,
+        account_id: &str,
+        endpoint: &impl TokenEndpoint,
+    ) -> Result<Secret, RefreshError> {
+        if self.fresh(account_id).await? {
+            return Ok(self.credentials.open(account_id, Kind::AccessToken).await?);
+        }
+        let flight = self.flight(account_id);
+        let _one_at_a_time = flight.lock().await;
+        if self.fresh(account_id).await? {
+            // Another caller refreshed while this one waited.
+            return Ok(self.credentials.open(account_id, Kind::AccessToken).await?);
+        }
+        self.refresh(account_id, endpoint).await
+    }
+
+    /// After the platform refused `stale` with 401: refresh once, unless
+    /// another call has already replaced it.
+    pub async fn after_unauthorized(
+        &self,
+        account_id: &str,
+        stale: &Secret,
+        endpoint: &impl TokenEndpoint,
+    ) -> Result<Secret, RefreshError> {
+        let flight = self.flight(account_id);
+        let _one_at_a_time = flight.lock().await;
+        let current = self.credentials.open(account_id, Kind::AccessToken).await?;
+        if current.expose() != stale.expose() {
+            return Ok(current);
+        }
+        self.refresh(account_id, endpoint).await
+    }
+
+    async fn refresh(&self, account_id: &str, endpoint: &impl TokenEndpoint) -> Result<Secret, RefreshError> {
+        let now = self.clock.now();
+        let refresh_token = match self.credentials.open(account_id, Kind::RefreshToken).await {
+            Ok(t) => t,
+            Err(VaultError::Missing { .. }) => {
+                return Err(self.needs_reconnect(account_id, "no refresh token is stored".into()).await)
+            }
+            Err(e) => return Err(e.into()),
+        };
+        match endpoint.refresh(&refresh_token, now).await {
+            Ok(tokens) => {
+                if let Some(rotated) = &tokens.refresh {
+                    self.credentials.store(account_id, Kind::RefreshToken, rotated, None, now).await?;
+                }
+                self.credentials
+                    .store(account_id, Kind::AccessToken, &tokens.access, tokens.expires_at, now)
+                    .await?;
+                self.stats.refreshed.fetch_add(1, Ordering::Relaxed);
+                Ok(tokens.access)
+            }
+            Err(RefreshError::NeedsReconnect(why)) => Err(self.needs_reconnect(account_id, why).await),
+            Err(other) => Err(other),
+        }
+    }
+
+    /// Marks the account, records why, and returns the error to give callers.
+    async fn needs_reconnect(&self, account_id: &str, reason: String) -> RefreshError {
+        self.stats.failed.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(account = account_id, reason = %reason, "token refresh failed; the account needs reconnecting");
+        let kind =
+            EventKind::AccountNeedsReconnect { account_id: account_id.to_owned(), reason: reason.clone() };
+        if let Err(e) = self.journal.record(&RequestMeta::default(), Actor::default(), kind).await {
+            return e.into();
+        }
+        let now = self.clock.now();
+        if let Err(e) = self.accounts.set_status(account_id, Status::NeedsReconnect, Some(&reason), now).await
+        {
+            return e.into();
+        }
+        RefreshError::NeedsReconnect(reason)
+    }
+}
