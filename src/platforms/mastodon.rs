@@ -6,14 +6,15 @@
 //! Not offered by the API for an ordinary account: hiding someone else's
 //! reply, or deleting it.
 
-use reqwest::{Method, RequestBuilder, Response};
+use reqwest::{Method, RequestBuilder};
 use serde_json::{json, Value};
 use url::Url;
 
 use crate::clock::{SharedClock, Timestamp};
 use crate::platforms::rate::RateLimits;
 use crate::platforms::{
-    checked_id, endpoint, http_client, Call, Comment, NewPost, Operation, Platform, PlatformError, Published,
+    checked_id, endpoint, exchange, http_client, Call, Comment, NewPost, Operation, Platform, PlatformError,
+    Published,
 };
 
 const NAME: &str = "Mastodon";
@@ -44,46 +45,23 @@ impl Mastodon {
 
     /// Sends with the call's token and maps the answer.
     async fn send(&self, call: &Call<'_>, request: RequestBuilder) -> Result<Value, PlatformError> {
-        self.limits.check(call.account_id, self.clock.now())?;
-        let response =
-            request.bearer_auth(call.token.expose()).send().await.map_err(|e| PlatformError::Down {
-                status: None,
-                message: if e.is_timeout() {
-                    "the call timed out".into()
-                } else {
-                    "the instance could not be reached".into()
-                },
-            })?;
-        self.read(call, response).await
-    }
-
-    async fn read(&self, call: &Call<'_>, response: Response) -> Result<Value, PlatformError> {
-        let header =
-            |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
-        let remaining = header("x-ratelimit-remaining").and_then(|v| v.parse().ok());
-        let reset =
-            header("x-ratelimit-reset").and_then(|v| crate::audit::query::parse_time(&v)).map(Timestamp);
-        self.limits.observe(call.account_id, remaining, reset);
-        let status = response.status();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
-        if status.is_success() {
-            return Ok(body);
+        let headers = ("x-ratelimit-remaining", "x-ratelimit-reset");
+        let parse_reset = |v: &str| crate::audit::query::parse_time(v).map(Timestamp);
+        let answer = exchange(&self.limits, self.clock.now(), call, request, headers, parse_reset).await?;
+        if (200..300).contains(&answer.status) {
+            return Ok(answer.body);
         }
-        let message = body
+        let message = answer
+            .body
             .get("error")
             .and_then(Value::as_str)
             .map(str::to_owned)
-            .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_owned());
-        Err(match status.as_u16() {
+            .unwrap_or_else(|| format!("HTTP {}", answer.status));
+        Err(match answer.status {
             401 => PlatformError::TokenInvalid { message },
             403 => PlatformError::Permission { message },
             404 | 422 => PlatformError::Validation { message },
-            429 => {
-                if let Some(reset) = reset {
-                    self.limits.block(call.account_id, reset);
-                }
-                PlatformError::RateLimited { reset_at: reset, message }
-            }
+            429 => PlatformError::RateLimited { reset_at: answer.reset, message },
             code => PlatformError::Down { status: Some(code), message },
         })
     }

@@ -11,6 +11,7 @@ pub mod accounts;
 pub mod mastodon;
 mod rate;
 pub mod sandbox;
+pub mod x;
 
 use std::time::Duration;
 
@@ -143,6 +144,48 @@ pub fn http_client() -> Result<reqwest::Client, reqwest::Error> {
         .connect_timeout(CONNECT_TIMEOUT)
         .timeout(CALL_TIMEOUT)
         .build()
+}
+
+/// A platform's answer, before the adapter reads it as success or error.
+pub(crate) struct Answer {
+    pub status: u16,
+    pub body: serde_json::Value,
+    pub reset: Option<Timestamp>,
+}
+
+/// Sends one call with its token, unless the account's rate limit is
+/// spent; records the rate-limit headers (`remaining` and `reset` header
+/// names, the reset read by `parse_reset`) whatever the answer.
+pub(crate) async fn exchange(
+    limits: &rate::RateLimits,
+    now: Timestamp,
+    call: &Call<'_>,
+    request: reqwest::RequestBuilder,
+    headers: (&str, &str),
+    parse_reset: fn(&str) -> Option<Timestamp>,
+) -> Result<Answer, PlatformError> {
+    limits.check(call.account_id, now)?;
+    let response =
+        request.bearer_auth(call.token.expose()).send().await.map_err(|e| PlatformError::Down {
+            status: None,
+            message: if e.is_timeout() {
+                "the call timed out".into()
+            } else {
+                "the platform could not be reached".into()
+            },
+        })?;
+    let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let remaining = header(headers.0).and_then(|v| v.parse().ok());
+    let reset = header(headers.1).and_then(|v| parse_reset(&v));
+    limits.observe(call.account_id, remaining, reset);
+    let status = response.status().as_u16();
+    if status == 429 {
+        if let Some(reset) = reset {
+            limits.block(call.account_id, reset);
+        }
+    }
+    let body = response.json().await.unwrap_or(serde_json::Value::Null);
+    Ok(Answer { status, body, reset })
 }
 
 /// `base` + one path segment per element, each percent-encoded: a caller's

@@ -27,3 +27,4 @@ mod siem;
 mod sign_in;
 mod tls;
 mod vault;
+mod x;

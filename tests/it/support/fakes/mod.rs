@@ -3,6 +3,7 @@
 //! was injected and nothing else was sent.
 
 pub mod mastodon;
+pub mod x;
 
 /// One request a fake received: what tests assert on (the right credential
 /// injected, nothing else sent).

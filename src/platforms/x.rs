@@ -1,0 +1,169 @@
+//! X (API v2, docs.x.com): posts, replies, deletes, hidden replies, and
+//! replies listed by searching the conversation. OAuth 2.0 user-context
+//! tokens expire after two hours and are refreshed by the vault
+//! (`vault::refresh`). Rate limits come in `x-rate-limit-remaining` and
+//! `x-rate-limit-reset` (Unix seconds) per endpoint.
+//!
+//! Not offered: deleting someone else's reply (hide it instead). Not yet
+//! built here: image upload.
+
+use reqwest::RequestBuilder;
+use serde_json::{json, Value};
+use url::Url;
+
+use crate::clock::{SharedClock, Timestamp};
+use crate::platforms::rate::RateLimits;
+use crate::platforms::{
+    checked_id, endpoint, exchange, http_client, Call, Comment, NewPost, Operation, Platform, PlatformError,
+    Published,
+};
+
+const NAME: &str = "X";
+/// Longer posts are refused here rather than sent (X counts characters
+/// with weights; this is the plain limit).
+pub const MAX_CHARS: usize = 280;
+
+pub struct X {
+    /// `https://api.x.com`.
+    base: Url,
+    http: reqwest::Client,
+    limits: RateLimits,
+    clock: SharedClock,
+}
+
+fn post_id(id: &str) -> Result<&str, PlatformError> {
+    checked_id(id, "post", |c| c.is_ascii_digit())
+}
+
+/// The words of an X error: a problem's `detail` or `title`, or the first of `errors`.
+fn message_of(body: &Value, status: u16) -> String {
+    body.get("detail")
+        .or_else(|| body.get("title"))
+        .or_else(|| body.pointer("/errors/0/message"))
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("HTTP {status}"))
+}
+
+impl X {
+    pub fn new(base: Url, clock: SharedClock) -> Result<X, PlatformError> {
+        let http = http_client().map_err(|e| PlatformError::Down { status: None, message: e.to_string() })?;
+        Ok(X { base, http, limits: RateLimits::default(), clock })
+    }
+
+    fn url(&self, segments: &[&str]) -> Result<Url, PlatformError> {
+        let mut all = vec!["2"];
+        all.extend_from_slice(segments);
+        endpoint(&self.base, &all)
+    }
+
+    async fn send(&self, call: &Call<'_>, request: RequestBuilder) -> Result<Value, PlatformError> {
+        let headers = ("x-rate-limit-remaining", "x-rate-limit-reset");
+        let parse_reset = |v: &str| v.trim().parse::<i64>().ok().map(|s| Timestamp(s.saturating_mul(1000)));
+        let answer = exchange(&self.limits, self.clock.now(), call, request, headers, parse_reset).await?;
+        if (200..300).contains(&answer.status) {
+            return Ok(answer.body);
+        }
+        let message = message_of(&answer.body, answer.status);
+        Err(match answer.status {
+            401 => PlatformError::TokenInvalid { message },
+            403 if message.contains("duplicate content") => PlatformError::Duplicate { message },
+            403 => PlatformError::Permission { message },
+            400 | 404 => PlatformError::Validation { message },
+            429 => PlatformError::RateLimited { reset_at: answer.reset, message },
+            code => PlatformError::Down { status: Some(code), message },
+        })
+    }
+
+    async fn create(
+        &self,
+        call: &Call<'_>,
+        post: &NewPost,
+        in_reply_to: Option<&str>,
+    ) -> Result<Published, PlatformError> {
+        if post.image.is_some() {
+            return Err(PlatformError::Unsupported {
+                platform: NAME,
+                operation: "publish with an image (image upload to X is not built yet)",
+            });
+        }
+        // X has no link field: links go in the text, where X shortens and previews them.
+        let text = match &post.link {
+            Some(link) => format!("{}\n\n{link}", post.text),
+            None => post.text.clone(),
+        };
+        if text.chars().count() > MAX_CHARS {
+            return Err(PlatformError::Validation {
+                message: format!("posts on X are at most {MAX_CHARS} characters"),
+            });
+        }
+        let mut body = json!({ "text": text });
+        if let Some(id) = in_reply_to {
+            body["reply"] = json!({ "in_reply_to_tweet_id": post_id(id)? });
+        }
+        let created = self.send(call, self.http.post(self.url(&["tweets"])?).json(&body)).await?;
+        let id = created.pointer("/data/id").and_then(Value::as_str).map(str::to_owned).ok_or_else(|| {
+            PlatformError::Down { status: None, message: "X answered without a post id".into() }
+        })?;
+        Ok(Published { url: Some(format!("https://x.com/i/web/status/{id}")), id })
+    }
+}
+
+impl Platform for X {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn supports(&self, op: Operation) -> bool {
+        op != Operation::DeleteComment
+    }
+
+    async fn publish(&self, call: &Call<'_>, post: &NewPost) -> Result<Published, PlatformError> {
+        self.create(call, post, None).await
+    }
+
+    async fn delete(&self, call: &Call<'_>, post: &str) -> Result<(), PlatformError> {
+        let url = self.url(&["tweets", post_id(post)?])?;
+        self.send(call, self.http.delete(url)).await.map(|_| ())
+    }
+
+    async fn reply(
+        &self,
+        call: &Call<'_>,
+        in_reply_to: &str,
+        post: &NewPost,
+    ) -> Result<Published, PlatformError> {
+        self.create(call, post, Some(in_reply_to)).await
+    }
+
+    /// Replies in the post's conversation (recent search, as X offers it).
+    async fn comments(&self, call: &Call<'_>, post: &str) -> Result<Vec<Comment>, PlatformError> {
+        let mut url = self.url(&["tweets", "search", "recent"])?;
+        url.query_pairs_mut()
+            .append_pair("query", &format!("conversation_id:{}", post_id(post)?))
+            .append_pair("tweet.fields", "author_id,created_at,conversation_id");
+        let found = self.send(call, self.http.get(url)).await?;
+        let replies = found.get("data").and_then(Value::as_array).cloned().unwrap_or_default();
+        Ok(replies
+            .iter()
+            .filter_map(|t| {
+                Some(Comment {
+                    id: t.get("id")?.as_str()?.to_owned(),
+                    author: t.get("author_id").and_then(Value::as_str).unwrap_or("").to_owned(),
+                    text: t.get("text").and_then(Value::as_str).unwrap_or("").to_owned(),
+                    created_at: t.get("created_at").and_then(Value::as_str).map(str::to_owned),
+                })
+            })
+            .collect())
+    }
+
+    /// Hides a reply in a conversation the account started.
+    async fn hide_comment(&self, call: &Call<'_>, reply: &str) -> Result<(), PlatformError> {
+        let url = self.url(&["tweets", post_id(reply)?, "hidden"])?;
+        self.send(call, self.http.put(url).json(&json!({ "hidden": true }))).await.map(|_| ())
+    }
+
+    async fn delete_comment(&self, _call: &Call<'_>, _reply: &str) -> Result<(), PlatformError> {
+        Err(PlatformError::Unsupported { platform: NAME, operation: Operation::DeleteComment.as_str() })
+    }
+}

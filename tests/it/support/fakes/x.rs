@@ -1,0 +1,753 @@
+//! A fake X API v2 (docs.x.com) on loopback: the few endpoints Custodian
+//! calls, with X's status codes, problem bodies (`{"title","detail","type",
+//! "status"}`, or `{"errors":[...],"title","detail","type"}` for invalid
+//! requests) and `x-rate-limit-*` headers, plus switches for the failures a
+//! test needs (expired token, rate limit, refused post, a 5xx).
+//!
+//! Modelled: `POST /2/tweets`, `DELETE /2/tweets/:id`,
+//! `PUT /2/tweets/:id/hidden` and `GET /2/tweets/search/recent` with a
+//! `conversation_id:` query. Anything else is X's 404 for an unknown page.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::response::Response;
+use custodian::clock::{Clock, SystemClock};
+use serde_json::{json, Map, Value};
+
+use super::Recorded;
+
+/// The authenticated account (X user ids are numeric strings).
+const USER_ID: &str = "1587654321098765432";
+/// Rate limits per user, 15-minute windows (docs.x.com, each endpoint's reference page).
+const WINDOW_MS: i64 = 15 * 60 * 1000;
+const CREATE_LIMIT: u32 = 200;
+const DELETE_LIMIT: u32 = 50;
+const HIDE_LIMIT: u32 = 50;
+const SEARCH_LIMIT: u32 = 180;
+/// The weighted length limit of a post (twitter-text v3 config).
+const MAX_WEIGHTED_LENGTH: usize = 280;
+/// Every URL counts as a t.co link of 23 characters.
+const URL_LENGTH: usize = 23;
+/// X does not document how long it remembers a text for duplicate detection;
+/// reports range from minutes to a day, so the fake uses a day.
+const DUPLICATE_MS: i64 = 24 * 60 * 60 * 1000;
+/// The Twitter snowflake epoch (2010-11-04T01:42:54.657Z).
+const SNOWFLAKE_EPOCH_MS: i64 = 1_288_834_974_657;
+const INVALID_REQUEST: &str = "https://api.twitter.com/2/problems/invalid-request";
+const NOT_FOUND: &str = "https://api.twitter.com/2/problems/resource-not-found";
+const DUPLICATE: &str = "You are not allowed to create a Tweet with duplicate content.";
+const REPLY_GONE: &str = "You attempted to reply to a Tweet that is deleted or not visible to you.";
+const NOT_PERMITTED: &str = "You are not permitted to perform this action.";
+
+/// A running fake X; the server stops when this is dropped.
+pub struct XFake {
+    /// `http://127.0.0.1:PORT`; the API is under `/2/`.
+    pub base: String,
+    state: Arc<Mutex<Fake>>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl XFake {
+    /// Starts the server on 127.0.0.1:0 accepting `token` as the one valid
+    /// OAuth 2.0 user-context bearer token.
+    pub async fn start(token: &str) -> XFake {
+        let state = Arc::new(Mutex::new(Fake::new(token)));
+        let app = axum::Router::new().fallback(handle).with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind the fake X");
+        let base = format!("http://{}", listener.local_addr().expect("fake X address"));
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app).await.expect("fake X server");
+        });
+        XFake { base, state, server }
+    }
+
+    /// From now on the token is rejected (401), as after its 2 hours.
+    pub fn expire_token(&self) {
+        self.lock().expired = true;
+    }
+
+    /// The next request (any endpoint) gets 429 with `x-rate-limit-remaining: 0`
+    /// and `x-rate-limit-reset` `reset_in` from now (Unix seconds).
+    pub fn rate_limit_next(&self, reset_in: Duration) {
+        self.lock().rate_limit_next = Some(reset_in);
+    }
+
+    /// The next `POST /2/tweets` is refused with 403 and this `detail`, as X
+    /// refuses a post it will not publish.
+    pub fn reject_next_body(&self, detail: &str) {
+        self.lock().reject_next_body = Some(detail.to_owned());
+    }
+
+    /// The next request gets this 5xx status.
+    pub fn fail_next(&self, status: u16) {
+        assert!((500..=599).contains(&status), "fail_next takes a 5xx status, not {status}");
+        self.lock().fail_next = Some(status);
+    }
+
+    /// Another account (`author_id`) replies to `in_reply_to_tweet_id`, as
+    /// followers do; returns the new reply's id. Panics when the post is unknown.
+    pub fn reply_from(&self, author_id: &str, in_reply_to_tweet_id: &str, text: &str) -> String {
+        let now = SystemClock.now().millis();
+        let mut fake = self.lock();
+        let parent = fake.live(in_reply_to_tweet_id).expect("reply_from: an existing post").clone();
+        let id = fake.next_id(now);
+        fake.tweets.push(Tweet {
+            id: id.clone(),
+            text: text.to_owned(),
+            author_id: author_id.to_owned(),
+            created_at: now,
+            conversation_id: parent.conversation_id,
+            in_reply_to_user_id: Some(parent.author_id),
+            hidden: false,
+            deleted: false,
+        });
+        id
+    }
+
+    /// Every request received so far, in order.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.lock().requests.clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Fake> {
+        self.state.lock().expect("fake X state")
+    }
+}
+
+impl Drop for XFake {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+async fn handle(State(state): State<Arc<Mutex<Fake>>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let body = axum::body::to_bytes(body, 64 * 1024 * 1024).await.map(|b| b.to_vec()).unwrap_or_default();
+    let recorded = Recorded {
+        method: parts.method.as_str().to_owned(),
+        path: parts
+            .uri
+            .path_and_query()
+            .map_or_else(|| parts.uri.path().to_owned(), |p| p.as_str().to_owned()),
+        headers: parts
+            .headers
+            .iter()
+            .map(|(n, v)| {
+                (n.as_str().to_ascii_lowercase(), String::from_utf8_lossy(v.as_bytes()).into_owned())
+            })
+            .collect(),
+        body,
+    };
+    let now = SystemClock.now().millis();
+    let reply = state.lock().expect("fake X state").respond(recorded, now);
+    reply.into_response()
+}
+
+/// What the fake answers, built under the lock and turned into a response after.
+struct Reply {
+    status: u16,
+    body: Vec<u8>,
+    headers: Vec<(&'static str, String)>,
+}
+
+impl Reply {
+    fn json(status: u16, body: &Value) -> Reply {
+        Reply { status, body: body.to_string().into_bytes(), headers: Vec::new() }
+    }
+
+    /// The plain problem X sends for 401, 403, 429 and 5xx.
+    fn problem(status: u16, title: &str, detail: &str) -> Reply {
+        Reply::json(
+            status,
+            &json!({ "title": title, "detail": detail, "type": "about:blank", "status": status }),
+        )
+    }
+
+    fn forbidden(detail: &str) -> Reply {
+        Reply::problem(403, "Forbidden", detail)
+    }
+
+    fn too_many() -> Reply {
+        Reply::problem(429, "Too Many Requests", "Too Many Requests")
+    }
+
+    /// 400 with the invalid-request problem and one message per fault.
+    fn invalid(message: &str) -> Reply {
+        Reply::json(
+            400,
+            &json!({
+                "errors": [{ "parameters": {}, "message": message }],
+                "title": "Invalid Request",
+                "detail": "One or more parameters to your request was invalid.",
+                "type": INVALID_REQUEST
+            }),
+        )
+    }
+
+    fn tweet_not_found(id: &str) -> Reply {
+        Reply::json(
+            404,
+            &json!({
+                "title": "Not Found Error",
+                "detail": format!("Could not find tweet with id: [{id}]."),
+                "type": NOT_FOUND,
+                "status": 404,
+                "resource_type": "tweet",
+                "parameter": "id",
+                "value": id,
+                "resource_id": id
+            }),
+        )
+    }
+
+    fn rate_headers(mut self, limit: u32, remaining: u32, reset_ms: i64) -> Reply {
+        self.headers.push(("x-rate-limit-limit", limit.to_string()));
+        self.headers.push(("x-rate-limit-remaining", remaining.to_string()));
+        // Unix seconds, rounded up so the window is over when the client wakes.
+        self.headers.push(("x-rate-limit-reset", ((reset_ms + 999) / 1000).to_string()));
+        self
+    }
+
+    fn into_response(self) -> Response {
+        let mut response = Response::new(Body::from(self.body));
+        *response.status_mut() = StatusCode::from_u16(self.status).expect("a valid status code");
+        let headers = response.headers_mut();
+        headers.insert("content-type", HeaderValue::from_static("application/json; charset=utf-8"));
+        for (name, value) in self.headers {
+            headers
+                .insert(HeaderName::from_static(name), HeaderValue::from_str(&value).expect("header value"));
+        }
+        response
+    }
+}
+
+/// `2022-11-23T20:35:00.000Z`, as X writes `created_at`.
+fn iso8601(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .expect("a representable time")
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
+}
+
+#[derive(Clone, Copy)]
+struct Window {
+    started: i64,
+    count: u32,
+}
+
+impl Window {
+    /// Counts one request in the 15-minute window (starting a new one when due);
+    /// `Err(reset)` when `limit` requests were already made, else `Ok((remaining, reset))`.
+    fn hit(slot: &mut Option<Window>, now: i64, limit: u32) -> Result<(u32, i64), i64> {
+        let window = match slot {
+            Some(w) if now < w.started + WINDOW_MS => w,
+            _ => slot.insert(Window { started: now, count: 0 }),
+        };
+        let reset = window.started + WINDOW_MS;
+        if window.count >= limit {
+            return Err(reset);
+        }
+        window.count += 1;
+        Ok((limit - window.count, reset))
+    }
+}
+
+#[derive(Clone)]
+struct Tweet {
+    id: String,
+    text: String,
+    author_id: String,
+    created_at: i64,
+    conversation_id: String,
+    in_reply_to_user_id: Option<String>,
+    hidden: bool,
+    deleted: bool,
+}
+
+enum Endpoint {
+    Create,
+    Delete(String),
+    Hide(String),
+    Search,
+}
+
+impl Endpoint {
+    fn limit(&self) -> (&'static str, u32) {
+        match self {
+            Endpoint::Create => ("POST /2/tweets", CREATE_LIMIT),
+            Endpoint::Delete(_) => ("DELETE /2/tweets/:id", DELETE_LIMIT),
+            Endpoint::Hide(_) => ("PUT /2/tweets/:id/hidden", HIDE_LIMIT),
+            Endpoint::Search => ("GET /2/tweets/search/recent", SEARCH_LIMIT),
+        }
+    }
+}
+
+struct Fake {
+    token: String,
+    expired: bool,
+    requests: Vec<Recorded>,
+    windows: HashMap<&'static str, Option<Window>>,
+    rate_limit_next: Option<Duration>,
+    reject_next_body: Option<String>,
+    fail_next: Option<u16>,
+    tweets: Vec<Tweet>,
+    last_id: u64,
+}
+
+impl Fake {
+    fn new(token: &str) -> Fake {
+        Fake {
+            token: token.to_owned(),
+            expired: false,
+            requests: Vec::new(),
+            windows: HashMap::new(),
+            rate_limit_next: None,
+            reject_next_body: None,
+            fail_next: None,
+            tweets: Vec::new(),
+            last_id: 0,
+        }
+    }
+
+    fn respond(&mut self, request: Recorded, now: i64) -> Reply {
+        self.requests.push(request.clone());
+        if let Some(status) = self.fail_next.take() {
+            let reason =
+                StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()).unwrap_or("Error");
+            return Reply::problem(status, reason, reason);
+        }
+        let (path, query) = request.path.split_once('?').unwrap_or((request.path.as_str(), ""));
+        let path = if path.len() > 1 { path.trim_end_matches('/') } else { path };
+        let segments: Vec<&str> = path.split('/').skip(1).collect();
+        let endpoint = match (request.method.as_str(), segments.as_slice()) {
+            ("POST", ["2", "tweets"]) => Endpoint::Create,
+            ("DELETE", ["2", "tweets", id]) => Endpoint::Delete((*id).to_owned()),
+            ("PUT", ["2", "tweets", id, "hidden"]) => Endpoint::Hide((*id).to_owned()),
+            ("GET", ["2", "tweets", "search", "recent"]) => Endpoint::Search,
+            _ => {
+                return Reply::json(
+                    404,
+                    &json!({ "errors": [{ "message": "Sorry, that page does not exist", "code": 34 }] }),
+                );
+            }
+        };
+        if !self.authorized(&request) {
+            return Reply::problem(401, "Unauthorized", "Unauthorized");
+        }
+        let (name, limit) = endpoint.limit();
+        if let Some(reset_in) = self.rate_limit_next.take() {
+            let reset = now + i64::try_from(reset_in.as_millis()).expect("a short reset");
+            return Reply::too_many().rate_headers(limit, 0, reset);
+        }
+        let (remaining, reset) = match Window::hit(self.windows.entry(name).or_default(), now, limit) {
+            Ok(hit) => hit,
+            Err(reset) => return Reply::too_many().rate_headers(limit, 0, reset),
+        };
+        let reply = match endpoint {
+            Endpoint::Create => self.create(&request, now),
+            Endpoint::Delete(id) => self.delete(&id),
+            Endpoint::Hide(id) => self.hide(&id, &request),
+            Endpoint::Search => self.search(query),
+        };
+        reply.rate_headers(limit, remaining, reset)
+    }
+
+    fn authorized(&self, request: &Recorded) -> bool {
+        let Some(value) = request.header("authorization") else { return false };
+        let presented = value.get(..7).filter(|s| s.eq_ignore_ascii_case("bearer ")).map(|_| &value[7..]);
+        presented == Some(self.token.as_str()) && !self.expired
+    }
+
+    fn next_id(&mut self, now: i64) -> String {
+        // A snowflake: milliseconds since the Twitter epoch << 22, then a sequence.
+        let millis = u64::try_from(now - SNOWFLAKE_EPOCH_MS).expect("a time after 2010");
+        self.last_id = (millis << 22).max(self.last_id + 1);
+        self.last_id.to_string()
+    }
+
+    fn live(&self, id: &str) -> Option<&Tweet> {
+        self.tweets.iter().find(|t| t.id == id && !t.deleted)
+    }
+
+    fn create(&mut self, request: &Recorded, now: i64) -> Reply {
+        let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&request.body) else {
+            return Reply::invalid("Request body is not valid JSON.");
+        };
+        let text = match body.get("text") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(_) => return Reply::invalid("$.text: expected a string"),
+        };
+        let media_ids: Vec<String> = match body.get("media").and_then(|m| m.get("media_ids")) {
+            None => Vec::new(),
+            Some(Value::Array(ids)) if (1..=4).contains(&ids.len()) => {
+                ids.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect()
+            }
+            Some(_) => return Reply::invalid("$.media.media_ids: expected 1 to 4 media ids"),
+        };
+        if media_ids.iter().any(|id| id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit())) {
+            return Reply::invalid("Your media IDs are invalid.");
+        }
+        let text = text.unwrap_or_default();
+        if text.trim().is_empty() && media_ids.is_empty() {
+            return Reply::invalid("You must provide text or media for the Tweet.");
+        }
+        let in_reply_to = match body.get("reply") {
+            None => None,
+            Some(reply) => match reply.get("in_reply_to_tweet_id").and_then(Value::as_str) {
+                Some(id) => Some(id.to_owned()),
+                None => return Reply::invalid("$.reply.in_reply_to_tweet_id: expected a tweet id"),
+            },
+        };
+        if let Some(detail) = self.reject_next_body.take() {
+            return Reply::forbidden(&detail);
+        }
+        let parent = match &in_reply_to {
+            Some(id) => match self.live(id) {
+                Some(parent) => Some(parent.clone()),
+                None => return Reply::forbidden(REPLY_GONE),
+            },
+            None => None,
+        };
+        if weighted_length(&text) > MAX_WEIGHTED_LENGTH {
+            return Reply::forbidden(NOT_PERMITTED);
+        }
+        let duplicate = !text.is_empty()
+            && self.tweets.iter().any(|t| {
+                !t.deleted && t.author_id == USER_ID && t.text == text && now - t.created_at < DUPLICATE_MS
+            });
+        if duplicate {
+            return Reply::forbidden(DUPLICATE);
+        }
+        let id = self.next_id(now);
+        let (conversation_id, in_reply_to_user_id) = match parent {
+            Some(p) => (p.conversation_id, Some(p.author_id)),
+            None => (id.clone(), None),
+        };
+        self.tweets.push(Tweet {
+            id: id.clone(),
+            text: text.clone(),
+            author_id: USER_ID.to_owned(),
+            created_at: now,
+            conversation_id,
+            in_reply_to_user_id,
+            hidden: false,
+            deleted: false,
+        });
+        Reply::json(201, &json!({ "data": { "id": id, "text": text, "edit_history_tweet_ids": [id] } }))
+    }
+
+    fn delete(&mut self, id: &str) -> Reply {
+        let Some(index) = self.tweets.iter().position(|t| t.id == id && !t.deleted) else {
+            return Reply::tweet_not_found(id);
+        };
+        if self.tweets[index].author_id != USER_ID {
+            return Reply::forbidden("You are not allowed to delete this Tweet.");
+        }
+        self.tweets[index].deleted = true;
+        Reply::json(200, &json!({ "data": { "deleted": true } }))
+    }
+
+    fn hide(&mut self, id: &str, request: &Recorded) -> Reply {
+        let hidden = match serde_json::from_slice::<Value>(&request.body) {
+            Ok(body) => body.get("hidden").and_then(Value::as_bool),
+            Err(_) => None,
+        };
+        let Some(hidden) = hidden else {
+            return Reply::invalid("$.hidden: expected a boolean");
+        };
+        let Some(tweet) = self.live(id).cloned() else {
+            return Reply::tweet_not_found(id);
+        };
+        // Only a reply, in a conversation the authenticated user started, by someone else.
+        let root_author = self.live(&tweet.conversation_id).map(|t| t.author_id.as_str());
+        if tweet.conversation_id == tweet.id || tweet.author_id == USER_ID || root_author != Some(USER_ID) {
+            return Reply::forbidden(NOT_PERMITTED);
+        }
+        if let Some(t) = self.tweets.iter_mut().find(|t| t.id == id) {
+            t.hidden = hidden;
+        }
+        Reply::json(200, &json!({ "data": { "hidden": hidden } }))
+    }
+
+    fn search(&self, query: &str) -> Reply {
+        let params: HashMap<String, String> =
+            url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+        let Some(q) = params.get("query").filter(|q| !q.trim().is_empty()) else {
+            return Reply::invalid("The `query` query parameter can not be empty");
+        };
+        let Some(conversation) = q.split_whitespace().find_map(|t| t.strip_prefix("conversation_id:")) else {
+            return Reply::invalid("The fake X models only `conversation_id:<id>` queries");
+        };
+        let max_results = match params.get("max_results").map(|m| m.parse::<usize>()) {
+            None => 10,
+            Some(Ok(m)) if (10..=100).contains(&m) => m,
+            Some(_) => {
+                return Reply::invalid("The `max_results` query parameter value is not between 10 and 100");
+            }
+        };
+        let fields: Vec<String> = params
+            .get("tweet.fields")
+            .map(|f| f.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect())
+            .unwrap_or_default();
+        // Newest first; the root post is the conversation, not a reply in it.
+        let found: Vec<&Tweet> = self
+            .tweets
+            .iter()
+            .rev()
+            .filter(|t| !t.deleted && t.conversation_id == conversation && t.id != conversation)
+            .take(max_results)
+            .collect();
+        let (Some(newest), Some(oldest)) = (found.first(), found.last()) else {
+            return Reply::json(200, &json!({ "meta": { "result_count": 0 } }));
+        };
+        let data: Vec<Value> = found.iter().map(|t| tweet_json(t, &fields)).collect();
+        Reply::json(
+            200,
+            &json!({
+                "data": data,
+                "meta": { "newest_id": newest.id, "oldest_id": oldest.id, "result_count": found.len() }
+            }),
+        )
+    }
+}
+
+/// The Tweet object: `id`, `text` and `edit_history_tweet_ids` by default, the
+/// other fields only when asked for with `tweet.fields`.
+fn tweet_json(tweet: &Tweet, fields: &[String]) -> Value {
+    let mut object = Map::new();
+    object.insert("id".to_owned(), json!(tweet.id));
+    object.insert("text".to_owned(), json!(tweet.text));
+    object.insert("edit_history_tweet_ids".to_owned(), json!([tweet.id]));
+    for field in fields {
+        let value = match field.as_str() {
+            "author_id" => json!(tweet.author_id),
+            "created_at" => json!(iso8601(tweet.created_at)),
+            "conversation_id" => json!(tweet.conversation_id),
+            "in_reply_to_user_id" => match &tweet.in_reply_to_user_id {
+                Some(user) => json!(user),
+                None => continue,
+            },
+            _ => continue,
+        };
+        object.insert(field.clone(), value);
+    }
+    Value::Object(object)
+}
+
+/// The weighted length twitter-text v3 computes: URLs count 23, code points
+/// in the Latin and general-punctuation ranges count 1, everything else 2.
+fn weighted_length(text: &str) -> usize {
+    text.split_inclusive(char::is_whitespace)
+        .map(|word| {
+            let trimmed = word.trim_end();
+            let url = trimmed.starts_with("http://") || trimmed.starts_with("https://");
+            let tail = word.len() - trimmed.len();
+            if url {
+                URL_LENGTH + tail
+            } else {
+                word.chars().map(char_weight).sum()
+            }
+        })
+        .sum()
+}
+
+fn char_weight(c: char) -> usize {
+    match u32::from(c) {
+        0..=4351 | 8192..=8205 | 8208..=8223 | 8242..=8247 => 1,
+        _ => 2,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TOKEN: &str = "x-user-token-1";
+    const FOLLOWER: &str = "2244994945";
+
+    async fn read(response: reqwest::Response) -> (u16, reqwest::header::HeaderMap, Value) {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response.json().await.unwrap_or(Value::Null);
+        (status, headers, body)
+    }
+
+    #[tokio::test]
+    async fn the_fake_behaves_like_x() {
+        let fake = XFake::start(TOKEN).await;
+        let http = reqwest::Client::new();
+        let url = |path: &str| format!("{}{path}", fake.base);
+        let post = |body: Value| http.post(url("/2/tweets")).bearer_auth(TOKEN).json(&body).send();
+
+        // Publish: 201, a snowflake id, the rate-limit headers in Unix seconds.
+        let (code, headers, root) = read(post(json!({"text": "Open today"})).await.unwrap()).await;
+        assert_eq!(code, 201);
+        let root_id = root["data"]["id"].as_str().unwrap().to_owned();
+        assert!(root_id.parse::<u64>().unwrap() > 1 << 22);
+        assert_eq!(root["data"]["text"], "Open today");
+        assert_eq!(root["data"]["edit_history_tweet_ids"], json!([root_id]));
+        assert_eq!(headers["x-rate-limit-limit"], "200");
+        assert_eq!(headers["x-rate-limit-remaining"], "199");
+        let reset: u64 = headers["x-rate-limit-reset"].to_str().unwrap().parse().unwrap();
+        let in_s = reset - SystemClock.now().unix_seconds();
+        assert!((890..=901).contains(&in_s), "{in_s}");
+
+        // Auth: missing, wrong.
+        let (code, headers, body) =
+            read(http.post(url("/2/tweets")).json(&json!({"text": "a"})).send().await.unwrap()).await;
+        assert_eq!(code, 401);
+        assert_eq!(
+            body,
+            json!({"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"})
+        );
+        assert!(headers.get("x-rate-limit-limit").is_none());
+        let (code, _, _) = read(
+            http.post(url("/2/tweets"))
+                .bearer_auth("wrong")
+                .json(&json!({"text": "a"}))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(code, 401);
+        let (code, _, body) = read(http.get(url("/2/nothing")).send().await.unwrap()).await;
+        assert_eq!((code, &body["errors"][0]["code"]), (404, &json!(34)));
+
+        // Validation.
+        for body in [json!({}), json!({"text": "  "}), json!({"text": "hi", "media": {"media_ids": ["x"]}})] {
+            let (code, _, problem) = read(post(body).await.unwrap()).await;
+            assert_eq!((code, problem["type"].as_str()), (400, Some(INVALID_REQUEST)));
+            assert!(problem["errors"][0]["message"].is_string());
+        }
+        let (code, _, problem) = read(post(json!({"text": "x".repeat(281)})).await.unwrap()).await;
+        assert_eq!((code, problem["detail"].as_str()), (403, Some(NOT_PERMITTED)));
+        let (code, _, _) = read(post(json!({"text": "x".repeat(280)})).await.unwrap()).await;
+        assert_eq!(code, 201);
+        let link = format!("{} https://example.org/{}", "y".repeat(256), "z".repeat(100));
+        assert_eq!(read(post(json!({"text": link})).await.unwrap()).await.0, 201);
+        assert_eq!(weighted_length("日本"), 4);
+        let (code, _, problem) = read(post(json!({"text": "Open today"})).await.unwrap()).await;
+        assert_eq!(code, 403);
+        assert_eq!(
+            problem,
+            json!({"title": "Forbidden", "detail": DUPLICATE, "type": "about:blank", "status": 403})
+        );
+        let (code, _, problem) =
+            read(post(json!({"text": "hi", "reply": {"in_reply_to_tweet_id": "1"}})).await.unwrap()).await;
+        assert_eq!((code, problem["detail"].as_str()), (403, Some(REPLY_GONE)));
+        fake.reject_next_body("You are not permitted to perform this action.");
+        let (code, _, problem) = read(post(json!({"text": "fine"})).await.unwrap()).await;
+        assert_eq!((code, problem["status"].as_i64()), (403, Some(403)));
+        let (code, _, _) = read(post(json!({"text": "fine"})).await.unwrap()).await;
+        assert_eq!(code, 201);
+        let (code, _, media) =
+            read(post(json!({"media": {"media_ids": ["1146654567674912769"]}})).await.unwrap()).await;
+        assert_eq!((code, media["data"]["text"].as_str()), (201, Some("")));
+
+        // Replies: ours, then a follower's; the search lists them newest first.
+        let (code, _, own) =
+            read(post(json!({"text": "Thanks", "reply": {"in_reply_to_tweet_id": root_id}})).await.unwrap())
+                .await;
+        assert_eq!(code, 201);
+        let own_id = own["data"]["id"].as_str().unwrap().to_owned();
+        let theirs = fake.reply_from(FOLLOWER, &own_id, "Spam spam");
+        let search =
+            |q: &str| http.get(url(&format!("/2/tweets/search/recent?{q}"))).bearer_auth(TOKEN).send();
+        let (code, headers, found) = read(
+            search(&format!(
+                "query=conversation_id:{root_id}&tweet.fields=author_id,created_at,conversation_id,in_reply_to_user_id"
+            ))
+            .await
+            .unwrap(),
+        )
+        .await;
+        assert_eq!(code, 200);
+        assert_eq!(headers["x-rate-limit-limit"], "180");
+        assert_eq!(found["meta"]["result_count"], 2);
+        assert_eq!(found["meta"]["newest_id"], theirs.as_str());
+        assert_eq!(found["data"][0]["author_id"], FOLLOWER);
+        assert_eq!(found["data"][0]["conversation_id"], root_id.as_str());
+        assert_eq!(found["data"][0]["in_reply_to_user_id"], USER_ID);
+        assert!(found["data"][0]["created_at"].as_str().unwrap().ends_with('Z'));
+        assert_eq!(found["data"][1]["id"], own_id.as_str());
+        let (_, _, plain) = read(search(&format!("query=conversation_id%3A{root_id}")).await.unwrap()).await;
+        assert!(plain["data"][0].get("author_id").is_none());
+        let (code, _, none) = read(search("query=conversation_id:42").await.unwrap()).await;
+        assert_eq!((code, none), (200, json!({"meta": {"result_count": 0}})));
+        assert_eq!(read(search("query=").await.unwrap()).await.0, 400);
+
+        // Hide: only someone else's reply in our conversation.
+        let hide = |id: &str| {
+            http.put(url(&format!("/2/tweets/{id}/hidden")))
+                .bearer_auth(TOKEN)
+                .json(&json!({"hidden": true}))
+                .send()
+        };
+        let (code, headers, body) = read(hide(&theirs).await.unwrap()).await;
+        assert_eq!((code, body), (200, json!({"data": {"hidden": true}})));
+        assert_eq!(headers["x-rate-limit-limit"], "50");
+        assert_eq!(read(hide(&own_id).await.unwrap()).await.0, 403);
+        assert_eq!(read(hide(&root_id).await.unwrap()).await.0, 403);
+        let (code, _, problem) = read(hide("1").await.unwrap()).await;
+        assert_eq!((code, problem["type"].as_str()), (404, Some(NOT_FOUND)));
+
+        // Delete: ours; not theirs; then 404; 50 per 15 minutes.
+        let delete = |id: &str| http.delete(url(&format!("/2/tweets/{id}"))).bearer_auth(TOKEN).send();
+        assert_eq!(read(delete(&theirs).await.unwrap()).await.0, 403);
+        let (code, headers, body) = read(delete(&root_id).await.unwrap()).await;
+        assert_eq!((code, body), (200, json!({"data": {"deleted": true}})));
+        assert_eq!(headers["x-rate-limit-remaining"], "48");
+        let (code, _, problem) = read(delete(&root_id).await.unwrap()).await;
+        assert_eq!(
+            (code, problem["detail"].as_str()),
+            (404, Some(format!("Could not find tweet with id: [{root_id}].").as_str()))
+        );
+        for _ in 3..50 {
+            assert_eq!(read(delete("1").await.unwrap()).await.0, 404);
+        }
+        let (code, headers, body) = read(delete("1").await.unwrap()).await;
+        assert_eq!(code, 429);
+        assert_eq!(
+            body,
+            json!({"title": "Too Many Requests", "detail": "Too Many Requests", "type": "about:blank", "status": 429})
+        );
+        assert_eq!(headers["x-rate-limit-remaining"], "0");
+        // Other endpoints have their own windows.
+        assert_eq!(read(post(json!({"text": "still open"})).await.unwrap()).await.0, 201);
+
+        // A 503, once; a forced 429, once.
+        fake.fail_next(503);
+        let (code, _, body) = read(post(json!({"text": "later"})).await.unwrap()).await;
+        assert_eq!((code, body["title"].as_str()), (503, Some("Service Unavailable")));
+        fake.rate_limit_next(Duration::from_secs(90));
+        let (code, headers, _) = read(post(json!({"text": "later"})).await.unwrap()).await;
+        assert_eq!((code, &headers["x-rate-limit-remaining"]), (429, &"0".parse::<HeaderValue>().unwrap()));
+        let reset: u64 = headers["x-rate-limit-reset"].to_str().unwrap().parse().unwrap();
+        let in_s = reset - SystemClock.now().unix_seconds();
+        assert!((89..=91).contains(&in_s), "{in_s}");
+        assert_eq!(read(post(json!({"text": "later"})).await.unwrap()).await.0, 201);
+
+        // Recorded: method, path with query, lower-cased headers, raw body, refused ones too.
+        let requests = fake.requests();
+        assert_eq!(requests[0].method, "POST");
+        assert_eq!(requests[0].path, "/2/tweets");
+        assert_eq!(requests[0].header("Authorization"), Some(format!("Bearer {TOKEN}").as_str()));
+        assert_eq!(
+            serde_json::from_slice::<Value>(&requests[0].body).unwrap(),
+            json!({"text": "Open today"})
+        );
+        assert!(requests[1].header("authorization").is_none());
+        assert!(requests.iter().any(|r| r.path.starts_with("/2/tweets/search/recent?query=")));
+
+        // The token expires.
+        fake.expire_token();
+        assert_eq!(read(post(json!({"text": "after"})).await.unwrap()).await.0, 401);
+    }
+}
