@@ -17,6 +17,7 @@ mod crash;
 mod directory;
 mod http_base;
 mod journal;
+mod leaks;
 mod mastodon;
 mod mfa;
 mod refresh;

@@ -5,11 +5,10 @@
 
 use std::collections::HashSet;
 use std::future::Future;
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::State;
@@ -301,7 +300,7 @@ async fn all_arrive(app: &TestApp, receiver: &SyslogNg) -> Vec<Received> {
 }
 
 async fn syslog_ng_receives_every_event_across_a_receiver_crash(backend: Backend) {
-    let logs = captured_logs();
+    let logs = crate::support::captured_logs("debug");
     let mut receiver = SyslogNg::start(None);
     let address = receiver.address();
     let app = TestApp::spawn_with(backend, |c| {
@@ -410,7 +409,7 @@ async fn syslog_over_tls_trusts_the_configured_ca() {
     let (cert_file, key_file) = (keys.path().join("cert.pem"), keys.path().join("key.pem"));
     std::fs::write(&cert_file, cert.cert.pem()).unwrap();
     std::fs::write(&key_file, cert.key_pair.serialize_pem()).unwrap();
-    let logs = captured_logs();
+    let logs = crate::support::captured_logs("debug");
     let receiver = SyslogNg::start(Some((cert_file.clone(), key_file)));
     let sink = |ca_file: Option<PathBuf>| SyslogSink {
         address: format!("localhost:{}", receiver.port),
@@ -522,35 +521,8 @@ async fn receive(State(r): State<Receiver>, headers: HeaderMap, body: String) ->
     }
 }
 
-/// Everything the process logs, from the first call on.
-fn captured_logs() -> Arc<Mutex<Vec<u8>>> {
-    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        struct Capture(Arc<Mutex<Vec<u8>>>);
-        impl Write for Capture {
-            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-                self.0.lock().unwrap().extend_from_slice(buf);
-                Ok(buf.len())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
-        let logs = Arc::new(Mutex::new(Vec::new()));
-        let writer = logs.clone();
-        tracing_subscriber::fmt()
-            .with_env_filter("debug")
-            .with_ansi(false)
-            .with_writer(move || Capture(writer.clone()))
-            .try_init()
-            .expect("the SIEM test installs the process's only log subscriber");
-        logs
-    })
-    .clone()
-}
-
 async fn the_webhook_gets_every_event_once_it_accepts_and_no_secret_is_logged(backend: Backend) {
-    let logs = captured_logs();
+    let logs = crate::support::captured_logs("debug");
     let (receiver, base) = Receiver::start().await;
     let token = format!("siem-token-{}", crate::support::random_key());
     let url_secret = format!("url-secret-{}", uuid::Uuid::new_v4().simple());

@@ -245,3 +245,31 @@ pub async fn mint_id_token(client_id: &str, client_secret: &str, nonce: &str) ->
         .expect("token json");
     tokens["id_token"].as_str().expect("id_token").to_owned()
 }
+
+/// Everything the process logs from the first call on, at `filter` (the
+/// first caller's filter wins; nextest runs each test in its own process).
+pub fn captured_logs(filter: &str) -> Arc<std::sync::Mutex<Vec<u8>>> {
+    static LOGS: std::sync::OnceLock<Arc<std::sync::Mutex<Vec<u8>>>> = std::sync::OnceLock::new();
+    LOGS.get_or_init(|| {
+        struct Capture(Arc<std::sync::Mutex<Vec<u8>>>);
+        impl std::io::Write for Capture {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let logs = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let writer = logs.clone();
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_ansi(false)
+            .with_writer(move || Capture(writer.clone()))
+            .try_init()
+            .expect("the process's only log subscriber");
+        logs
+    })
+    .clone()
+}

@@ -1,0 +1,99 @@
+//! No credential leaks: platform tokens pass through the vault, the
+//! refresher and the adapters (successes and every kind of failure) while
+//! everything the process logs is captured at TRACE, and then no log line,
+//! audit event, error or response contains any of them.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use custodian::clock::{Clock, SystemClock};
+use custodian::directory::admin::ChangedBy;
+use custodian::platforms::mastodon::Mastodon;
+use custodian::platforms::{Call, NewPost, Platform};
+use custodian::secret::Secret;
+use custodian::vault::credentials::Kind;
+use custodian::vault::refresh::{OAuthEndpoint, TokenEndpoint};
+use custodian::vault::Credentials;
+
+use crate::support::fakes::mastodon::MastodonFake;
+use crate::support::{captured_logs, Backend, TestApp};
+
+const ACCESS: &str = "leak-canary-access-7f3a9c";
+const REFRESH: &str = "leak-canary-refresh-51be02";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_credential_reaches_a_log_an_event_an_error_or_a_response() {
+    let logs = captured_logs("trace");
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let by = ChangedBy { actor: Default::default(), name: "test".into(), meta: Default::default() };
+    let now = app.clock.now();
+    let account = app.state.accounts.add_sandbox(&app.state.journal, "leaky", &[], &by, now).await.unwrap();
+    let vault = Credentials::new(app.state.db.clone(), app.state.keys.clone());
+    vault
+        .store(
+            &account.id,
+            Kind::AccessToken,
+            &Secret::new(ACCESS.into()),
+            Some(now.plus(Duration::from_secs(1))),
+            now,
+        )
+        .await
+        .unwrap();
+    vault.store(&account.id, Kind::RefreshToken, &Secret::new(REFRESH.into()), None, now).await.unwrap();
+
+    // The adapter: a success, then each failure class.
+    let fake = MastodonFake::start(ACCESS).await;
+    let mastodon = Mastodon::new(fake.base.parse().unwrap(), Arc::new(SystemClock)).unwrap();
+    let token = vault.open(&account.id, Kind::AccessToken).await.unwrap();
+    let call = Call { account_id: &account.id, token: &token };
+    let post = NewPost { text: "hello".into(), ..NewPost::default() };
+    let mut errors = Vec::new();
+    mastodon.publish(&call, &post).await.unwrap();
+    fake.reject_next_body("Validation failed");
+    errors.push(format!("{:?}", mastodon.publish(&call, &post).await.unwrap_err()));
+    fake.fail_next(502);
+    errors.push(format!("{:?}", mastodon.publish(&call, &post).await.unwrap_err()));
+    fake.rate_limit_next(Duration::from_secs(60));
+    errors.push(format!("{:?}", mastodon.publish(&call, &post).await.unwrap_err()));
+    errors.push(format!("{:?}", mastodon.publish(&call, &post).await.unwrap_err()));
+    fake.expire_token();
+    let other = Call { account_id: "acct_other", token: &token };
+    errors.push(format!("{:?}", mastodon.publish(&other, &post).await.unwrap_err()));
+
+    // A refresh the platform refuses (the refresh token goes to the endpoint, nowhere else),
+    // and one it cannot answer.
+    for url in [format!("{}/oauth/token", fake.base), "http://127.0.0.1:9/oauth/token".to_owned()] {
+        let endpoint = OAuthEndpoint {
+            token_url: oauth2::TokenUrl::new(url).unwrap(),
+            client_id: oauth2::ClientId::new("custodian".into()),
+            client_secret: Some(Secret::new("client-secret-canary".into())),
+            http: custodian::platforms::http_client().unwrap(),
+        };
+        let refused = app.state.refresher.access_token(&account.id, &endpoint).await.unwrap_err();
+        errors.push(format!("{refused:?} {refused}"));
+        errors.push(format!(
+            "{:?}",
+            endpoint.refresh(&Secret::new(REFRESH.into()), SystemClock.now()).await.err()
+        ));
+    }
+    // Rotation and the account list.
+    app.state.rotate_keys("test").await.unwrap();
+    let (carol, _, _) = app.enrolled_browser("carol").await;
+    let listed = carol.get("/api/v1/admin/accounts").await.text().await.unwrap();
+
+    let events = serde_json::to_string(&app.events().await).unwrap();
+    let logged = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+    assert!(logged.contains("token refresh failed"), "the failures were logged (and captured)");
+    for canary in [ACCESS, REFRESH, "client-secret-canary"] {
+        assert!(!logged.contains(canary), "a log line holds {canary}");
+        assert!(!events.contains(canary), "an audit event holds {canary}");
+        assert!(!listed.contains(canary), "the account list holds {canary}");
+        for e in &errors {
+            assert!(!e.contains(canary), "an error holds {canary}: {e}");
+        }
+    }
+    // The fake did receive the access token, in the Authorization header only.
+    let received = fake.requests();
+    assert!(received.iter().any(|r| r.header("authorization") == Some(format!("Bearer {ACCESS}").as_str())));
+    assert!(received.iter().all(|r| !String::from_utf8_lossy(&r.body).contains(ACCESS)));
+}
