@@ -13,8 +13,8 @@ use url::Url;
 use crate::clock::{SharedClock, Timestamp};
 use crate::platforms::rate::RateLimits;
 use crate::platforms::{
-    checked_id, endpoint, exchange, http_client, Call, Comment, NewPost, Operation, Platform, PlatformError,
-    Published,
+    checked_id, endpoint, exchange, header_pair, http_client, Call, Comment, NewPost, Operation, Platform,
+    PlatformError, Published, ReadLimits,
 };
 
 const NAME: &str = "Mastodon";
@@ -45,9 +45,11 @@ impl Mastodon {
 
     /// Sends with the call's token and maps the answer.
     async fn send(&self, call: &Call<'_>, request: RequestBuilder) -> Result<Value, PlatformError> {
-        let headers = ("x-ratelimit-remaining", "x-ratelimit-reset");
-        let parse_reset = |v: &str| crate::audit::query::parse_time(v).map(Timestamp);
-        let answer = exchange(&self.limits, self.clock.now(), call, request, headers, parse_reset).await?;
+        let read_limits: ReadLimits = |headers, _| {
+            let parse_reset = |v: &str| crate::audit::query::parse_time(v).map(Timestamp);
+            header_pair(headers, ("x-ratelimit-remaining", "x-ratelimit-reset"), parse_reset)
+        };
+        let answer = exchange(&self.limits, self.clock.now(), call, request, read_limits).await?;
         if (200..300).contains(&answer.status) {
             return Ok(answer.body);
         }

@@ -8,6 +8,8 @@
 //! spent, calls are refused here until its reset time, not sent.
 
 pub mod accounts;
+pub mod facebook;
+pub mod instagram;
 pub mod mastodon;
 mod rate;
 pub mod sandbox;
@@ -153,16 +155,30 @@ pub(crate) struct Answer {
     pub reset: Option<Timestamp>,
 }
 
+/// How a platform states its rate limit in a response's headers: the calls
+/// left (if it says), and when the budget resets.
+pub(crate) type ReadLimits = fn(&reqwest::header::HeaderMap, Timestamp) -> (Option<u64>, Option<Timestamp>);
+
+/// Reads a pair of headers: the calls left, and the reset time by `parse_reset`.
+pub(crate) fn header_pair(
+    headers: &reqwest::header::HeaderMap,
+    names: (&str, &str),
+    parse_reset: fn(&str) -> Option<Timestamp>,
+) -> (Option<u64>, Option<Timestamp>) {
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    (text(names.0).and_then(|v| v.trim().parse().ok()), text(names.1).and_then(parse_reset))
+}
+
 /// Sends one call with its token, unless the account's rate limit is
-/// spent; records the rate-limit headers (`remaining` and `reset` header
-/// names, the reset read by `parse_reset`) whatever the answer.
+/// spent; records what the platform says of its limits (`read_limits`)
+/// whatever the answer. A 429, or an answer that says no calls are left,
+/// blocks the account until the reset.
 pub(crate) async fn exchange(
     limits: &rate::RateLimits,
     now: Timestamp,
     call: &Call<'_>,
     request: reqwest::RequestBuilder,
-    headers: (&str, &str),
-    parse_reset: fn(&str) -> Option<Timestamp>,
+    read_limits: ReadLimits,
 ) -> Result<Answer, PlatformError> {
     limits.check(call.account_id, now)?;
     let response =
@@ -174,9 +190,7 @@ pub(crate) async fn exchange(
                 "the platform could not be reached".into()
             },
         })?;
-    let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let remaining = header(headers.0).and_then(|v| v.parse().ok());
-    let reset = header(headers.1).and_then(|v| parse_reset(&v));
+    let (remaining, reset) = read_limits(response.headers(), now);
     limits.observe(call.account_id, remaining, reset);
     let status = response.status().as_u16();
     if status == 429 {

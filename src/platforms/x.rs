@@ -14,8 +14,8 @@ use url::Url;
 use crate::clock::{SharedClock, Timestamp};
 use crate::platforms::rate::RateLimits;
 use crate::platforms::{
-    checked_id, endpoint, exchange, http_client, Call, Comment, NewPost, Operation, Platform, PlatformError,
-    Published,
+    checked_id, endpoint, exchange, header_pair, http_client, Call, Comment, NewPost, Operation, Platform,
+    PlatformError, Published, ReadLimits,
 };
 
 const NAME: &str = "X";
@@ -58,9 +58,12 @@ impl X {
     }
 
     async fn send(&self, call: &Call<'_>, request: RequestBuilder) -> Result<Value, PlatformError> {
-        let headers = ("x-rate-limit-remaining", "x-rate-limit-reset");
-        let parse_reset = |v: &str| v.trim().parse::<i64>().ok().map(|s| Timestamp(s.saturating_mul(1000)));
-        let answer = exchange(&self.limits, self.clock.now(), call, request, headers, parse_reset).await?;
+        let read_limits: ReadLimits = |headers, _| {
+            let parse_reset =
+                |v: &str| v.trim().parse::<i64>().ok().map(|s| Timestamp(s.saturating_mul(1000)));
+            header_pair(headers, ("x-rate-limit-remaining", "x-rate-limit-reset"), parse_reset)
+        };
+        let answer = exchange(&self.limits, self.clock.now(), call, request, read_limits).await?;
         if (200..300).contains(&answer.status) {
             return Ok(answer.body);
         }

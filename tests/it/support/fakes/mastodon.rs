@@ -46,7 +46,7 @@ pub struct MastodonFake {
     /// `http://127.0.0.1:PORT`
     pub base: String,
     state: Arc<Mutex<Fake>>,
-    server: tokio::task::JoinHandle<()>,
+    _server: super::Server,
 }
 
 impl MastodonFake {
@@ -54,12 +54,9 @@ impl MastodonFake {
     pub async fn start(token: &str) -> MastodonFake {
         let state = Arc::new(Mutex::new(Fake::new(token)));
         let app = axum::Router::new().fallback(handle).with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind the fake Mastodon");
-        let base = format!("http://{}", listener.local_addr().expect("fake Mastodon address"));
-        let server = tokio::spawn(async move {
-            axum::serve(listener, app).await.expect("fake Mastodon server");
-        });
-        MastodonFake { base, state, server }
+        let server = super::Server::start(app).await;
+        let base = format!("http://{}", server.addr);
+        MastodonFake { base, state, _server: server }
     }
 
     /// From now on the token is rejected as revoked (401; Mastodon tokens do not expire).
@@ -92,12 +89,6 @@ impl MastodonFake {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Fake> {
         self.state.lock().expect("fake Mastodon state")
-    }
-}
-
-impl Drop for MastodonFake {
-    fn drop(&mut self) {
-        self.server.abort();
     }
 }
 

@@ -49,7 +49,7 @@ pub struct XFake {
     /// `http://127.0.0.1:PORT`; the API is under `/2/`.
     pub base: String,
     state: Arc<Mutex<Fake>>,
-    server: tokio::task::JoinHandle<()>,
+    _server: super::Server,
 }
 
 impl XFake {
@@ -58,12 +58,9 @@ impl XFake {
     pub async fn start(token: &str) -> XFake {
         let state = Arc::new(Mutex::new(Fake::new(token)));
         let app = axum::Router::new().fallback(handle).with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind the fake X");
-        let base = format!("http://{}", listener.local_addr().expect("fake X address"));
-        let server = tokio::spawn(async move {
-            axum::serve(listener, app).await.expect("fake X server");
-        });
-        XFake { base, state, server }
+        let server = super::Server::start(app).await;
+        let base = format!("http://{}", server.addr);
+        XFake { base, state, _server: server }
     }
 
     /// From now on the token is rejected (401), as after its 2 hours.
@@ -116,12 +113,6 @@ impl XFake {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Fake> {
         self.state.lock().expect("fake X state")
-    }
-}
-
-impl Drop for XFake {
-    fn drop(&mut self) {
-        self.server.abort();
     }
 }
 

@@ -1,0 +1,170 @@
+//! Instagram (Instagram API with Facebook Login, on the Graph API:
+//! developers.facebook.com/docs/instagram-platform): publishing an image from
+//! a public URL, comments, replies, hiding and deleting comments. Calls go
+//! through the Facebook adapter's Graph transport (bearer token, Business
+//! Use Case rate limits from `X-Business-Use-Case-Usage`, Graph errors).
+//!
+//! Not offered through [`Platform::publish`]: Instagram posts need an image,
+//! and Instagram fetches it from a public URL (two steps: a media container
+//! from `image_url`, then `media_publish`). Custodian holds images as bytes
+//! and does not host media yet, so a text-only post or an uploaded image is
+//! refused as unsupported; [`Instagram::publish_from_url`] publishes an image
+//! already at a public URL. Not offered by the API: deleting a post.
+
+use serde_json::Value;
+use url::Url;
+
+use crate::clock::SharedClock;
+use crate::platforms::facebook::{id_in, text_with_link, Graph};
+use crate::platforms::{
+    checked_id, endpoint, Call, Comment, NewPost, Operation, Platform, PlatformError, Published,
+};
+
+const NAME: &str = "Instagram";
+/// Captions are at most 2,200 characters (IG Media `caption`).
+pub const MAX_CAPTION: usize = 2200;
+
+/// Instagram ids (users, containers, media, comments) are numeric.
+fn ig_id<'a>(id: &'a str, what: &str) -> Result<&'a str, PlatformError> {
+    checked_id(id, what, |c| c.is_ascii_digit())
+}
+
+pub struct Instagram {
+    /// `https://graph.facebook.com/v{N}.0`, the version included.
+    base: Url,
+    /// The Instagram professional account (IG User id) this adapter acts as.
+    ig_user_id: String,
+    graph: Graph,
+}
+
+impl Instagram {
+    pub fn new(base: Url, ig_user_id: String, clock: SharedClock) -> Result<Instagram, PlatformError> {
+        ig_id(&ig_user_id, "Instagram user")?;
+        Ok(Instagram { base, ig_user_id, graph: Graph::new(clock)? })
+    }
+
+    fn url(&self, segments: &[&str]) -> Result<Url, PlatformError> {
+        endpoint(&self.base, segments)
+    }
+
+    /// Publishes the image at `image_url` (which Instagram fetches) with the
+    /// post's text and link as its caption: `POST /{ig-user-id}/media`, then
+    /// `POST /{ig-user-id}/media_publish` with the container's id.
+    pub async fn publish_from_url(
+        &self,
+        call: &Call<'_>,
+        image_url: &Url,
+        post: &NewPost,
+    ) -> Result<Published, PlatformError> {
+        if !matches!(image_url.scheme(), "https" | "http") {
+            return Err(PlatformError::Validation {
+                message: "Instagram fetches images from an http(s) URL".into(),
+            });
+        }
+        let caption = text_with_link(post);
+        if caption.chars().count() > MAX_CAPTION {
+            return Err(PlatformError::Validation {
+                message: format!("Instagram captions are at most {MAX_CAPTION} characters"),
+            });
+        }
+        let http = self.graph.http();
+        let form = [("image_url", image_url.to_string()), ("caption", caption)];
+        let container =
+            self.graph.send(call, http.post(self.url(&[&self.ig_user_id, "media"])?).form(&form)).await?;
+        let creation_id = id_in(&container, "id", NAME)?;
+        let form = [("creation_id", creation_id)];
+        let url = self.url(&[&self.ig_user_id, "media_publish"])?;
+        let media = self.graph.send(call, http.post(url).form(&form)).await?;
+        Ok(Published { id: id_in(&media, "id", NAME)?, url: None })
+    }
+
+    /// A comment on a media object (`POST /{media-id}/comments`); [`Platform::reply`]
+    /// answers a comment.
+    pub async fn comment(
+        &self,
+        call: &Call<'_>,
+        media: &str,
+        post: &NewPost,
+    ) -> Result<Published, PlatformError> {
+        self.create_comment(call, &[ig_id(media, "media")?, "comments"], post).await
+    }
+
+    async fn create_comment(
+        &self,
+        call: &Call<'_>,
+        segments: &[&str],
+        post: &NewPost,
+    ) -> Result<Published, PlatformError> {
+        if post.image.is_some() {
+            return Err(PlatformError::Unsupported { platform: NAME, operation: "comment with an image" });
+        }
+        let form = [("message", text_with_link(post))];
+        let created = self.graph.send(call, self.graph.http().post(self.url(segments)?).form(&form)).await?;
+        Ok(Published { id: id_in(&created, "id", NAME)?, url: None })
+    }
+}
+
+impl Platform for Instagram {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn supports(&self, op: Operation) -> bool {
+        !matches!(op, Operation::Publish | Operation::Delete)
+    }
+
+    async fn publish(&self, _call: &Call<'_>, post: &NewPost) -> Result<Published, PlatformError> {
+        Err(PlatformError::Unsupported {
+            platform: NAME,
+            operation: match post.image {
+                None => "publish without an image (Instagram posts need an image)",
+                Some(_) => {
+                    "publish an uploaded image (Instagram fetches images from a public URL, \
+                     and Custodian does not host media yet)"
+                }
+            },
+        })
+    }
+
+    async fn delete(&self, _call: &Call<'_>, _post: &str) -> Result<(), PlatformError> {
+        Err(PlatformError::Unsupported { platform: NAME, operation: "delete a post (the API cannot)" })
+    }
+
+    /// A reply to a comment (`POST /{comment-id}/replies`).
+    async fn reply(
+        &self,
+        call: &Call<'_>,
+        in_reply_to: &str,
+        post: &NewPost,
+    ) -> Result<Published, PlatformError> {
+        self.create_comment(call, &[ig_id(in_reply_to, "comment")?, "replies"], post).await
+    }
+
+    async fn comments(&self, call: &Call<'_>, media: &str) -> Result<Vec<Comment>, PlatformError> {
+        let mut url = self.url(&[ig_id(media, "media")?, "comments"])?;
+        url.query_pairs_mut().append_pair("fields", "id,text,username,timestamp");
+        let found = self.graph.send(call, self.graph.http().get(url)).await?;
+        let data = found.get("data").and_then(Value::as_array).cloned().unwrap_or_default();
+        Ok(data
+            .iter()
+            .filter_map(|c| {
+                Some(Comment {
+                    id: c.get("id")?.as_str()?.to_owned(),
+                    author: c.get("username").and_then(Value::as_str).unwrap_or("").to_owned(),
+                    text: c.get("text").and_then(Value::as_str).unwrap_or("").to_owned(),
+                    created_at: c.get("timestamp").and_then(Value::as_str).map(str::to_owned),
+                })
+            })
+            .collect())
+    }
+
+    async fn hide_comment(&self, call: &Call<'_>, comment: &str) -> Result<(), PlatformError> {
+        let url = self.url(&[ig_id(comment, "comment")?])?;
+        self.graph.send(call, self.graph.http().post(url).form(&[("hide", "true")])).await.map(|_| ())
+    }
+
+    async fn delete_comment(&self, call: &Call<'_>, comment: &str) -> Result<(), PlatformError> {
+        let url = self.url(&[ig_id(comment, "comment")?])?;
+        self.graph.send(call, self.graph.http().delete(url)).await.map(|_| ())
+    }
+}

@@ -1,0 +1,737 @@
+//! A fake Graph API (developers.facebook.com/docs/graph-api) on loopback,
+//! serving one Facebook Page and one Instagram professional account: the
+//! endpoints Custodian calls, with Graph error bodies
+//! (`{"error":{"message","type","code","error_subcode","fbtrace_id"}}`),
+//! `X-Business-Use-Case-Usage` (keyed by the Page or IG user id, percent of
+//! the 24-hour budget) and `X-App-Usage` on every answer, plus switches for
+//! the failures a test needs.
+//!
+//! Modelled, under `/v23.0`: Page `POST /{page}/feed` (`message`, `link`),
+//! `POST /{page}/photos` (multipart `source`, `caption`), `POST /{id}/comments`
+//! (`message`), `GET /{id}/comments`, `POST /{comment}` (`is_hidden` or, for
+//! Instagram, `hide`), `DELETE /{id}`; Instagram `POST /{ig}/media`
+//! (`image_url`, `caption`), `POST /{ig}/media_publish` (`creation_id`; 50
+//! per 24 hours, then subcode 2207042), `POST /{comment}/replies`. Parameters
+//! are read from the query and a form or multipart body alike; the token from
+//! `Authorization: Bearer` or `access_token`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::Response;
+use custodian::clock::{Clock, SystemClock};
+use serde_json::{json, Value};
+
+use super::Recorded;
+
+/// The Page the fake serves (its posts are `{PAGE_ID}_{n}`).
+pub const PAGE_ID: &str = "104729385761234";
+pub const PAGE_NAME: &str = "Riverside Clinic";
+/// The Instagram professional account connected to the Page.
+pub const IG_USER_ID: &str = "17841405822304914";
+pub const IG_USERNAME: &str = "riversideclinic";
+/// The Graph version the fake serves.
+pub const VERSION: &str = "v23.0";
+/// Business Use Case budget per 24 hours (Pages: 4800 × engaged users; one here).
+const BUC_CALLS: u32 = 4800;
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+/// Instagram: 50 published posts per rolling 24 hours.
+const IG_PUBLISH_LIMIT: usize = 50;
+/// Graph does not say how long a duplicate is remembered; the fake uses a day.
+const DUPLICATE_MS: i64 = DAY_MS;
+
+/// A running fake Graph API; the server stops when this is dropped.
+pub struct GraphFake {
+    /// `http://127.0.0.1:PORT/v23.0`: the adapters' base URL.
+    pub base: String,
+    state: Arc<Mutex<Fake>>,
+    _server: super::Server,
+}
+
+impl GraphFake {
+    /// Starts the server on 127.0.0.1:0 accepting `token` as the Page access token.
+    pub async fn start(token: &str) -> GraphFake {
+        let state = Arc::new(Mutex::new(Fake::new(token)));
+        let app = axum::Router::new().fallback(handle).with_state(state.clone());
+        let server = super::Server::start(app).await;
+        let base = format!("http://{}/{VERSION}", server.addr);
+        GraphFake { base, state, _server: server }
+    }
+
+    /// From now on the token is refused with code 190, subcode 463 (expired).
+    pub fn expire_token(&self) {
+        self.lock().expired = true;
+    }
+
+    /// The next request is throttled (code 32, Page request limit) with usage at
+    /// 100% and `estimated_time_to_regain_access` `minutes`.
+    pub fn rate_limit_next(&self, minutes: u32) {
+        self.lock().rate_limit_next = Some(minutes);
+    }
+
+    /// The next create (post, photo, comment, reply, media container) is refused
+    /// with code 100 (invalid parameter) and this message.
+    pub fn reject_next_body(&self, message: &str) {
+        self.lock().reject_next_body = Some(message.to_owned());
+    }
+
+    /// The next request gets this 5xx status and the Graph's code 2 (service) error.
+    pub fn fail_next(&self, status: u16) {
+        assert!((500..=599).contains(&status), "fail_next takes a 5xx status, not {status}");
+        self.lock().fail_next = Some(status);
+    }
+
+    /// Someone else (`author`) comments on the post, media or comment `on`;
+    /// returns the new comment's id. Panics when `on` is unknown.
+    pub fn comment_from(&self, author: &str, on: &str, text: &str) -> String {
+        let now = SystemClock.now().millis();
+        let mut fake = self.lock();
+        let parent = fake.live(on).expect("comment_from: an existing object").clone();
+        fake.add_comment(&parent, author, "5550001", text, now)
+    }
+
+    /// Whether the comment is hidden now (`is_hidden` / `hidden`).
+    pub fn is_hidden(&self, id: &str) -> bool {
+        self.lock().objects.iter().any(|o| o.id == id && o.hidden)
+    }
+
+    /// Whether the object is gone (deleted or never there).
+    pub fn is_deleted(&self, id: &str) -> bool {
+        self.lock().live(id).is_none()
+    }
+
+    /// The image URL and caption of a published Instagram media object.
+    pub fn media(&self, id: &str) -> Option<(String, String)> {
+        let fake = self.lock();
+        let media = fake.live(id).filter(|o| o.kind == Kind::Media)?;
+        Some((media.image_url.clone().unwrap_or_default(), media.text.clone()))
+    }
+
+    /// Every request received so far, in order.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.lock().requests.clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Fake> {
+        self.state.lock().expect("fake Graph state")
+    }
+}
+
+async fn handle(State(state): State<Arc<Mutex<Fake>>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let body = axum::body::to_bytes(body, 64 * 1024 * 1024).await.map(|b| b.to_vec()).unwrap_or_default();
+    let recorded = Recorded {
+        method: parts.method.as_str().to_owned(),
+        path: parts
+            .uri
+            .path_and_query()
+            .map_or_else(|| parts.uri.path().to_owned(), |p| p.as_str().to_owned()),
+        headers: parts
+            .headers
+            .iter()
+            .map(|(n, v)| {
+                (n.as_str().to_ascii_lowercase(), String::from_utf8_lossy(v.as_bytes()).into_owned())
+            })
+            .collect(),
+        body,
+    };
+    let now = SystemClock.now().millis();
+    state.lock().expect("fake Graph state").respond(recorded, now).into_response()
+}
+
+struct Reply {
+    status: u16,
+    body: Value,
+    /// `X-Business-Use-Case-Usage` and `X-App-Usage`.
+    usage: Option<(Value, Value)>,
+}
+
+impl Reply {
+    fn ok(body: Value) -> Reply {
+        Reply { status: 200, body, usage: None }
+    }
+
+    fn error(status: u16, code: i64, subcode: Option<i64>, kind: &str, message: &str) -> Reply {
+        let mut error = json!({
+            "message": message,
+            "type": kind,
+            "code": code,
+            "fbtrace_id": "AbCdEfGhIjKlMnOpQrStUv"
+        });
+        if let Some(sub) = subcode {
+            error["error_subcode"] = json!(sub);
+        }
+        Reply { status, body: json!({ "error": error }), usage: None }
+    }
+
+    /// Code 100: an invalid parameter.
+    fn invalid(message: &str) -> Reply {
+        Reply::error(400, 100, None, "OAuthException", message)
+    }
+
+    /// Code 100, subcode 33: an id the token cannot see.
+    fn unknown(method: &str, id: &str) -> Reply {
+        let verb = method.to_ascii_lowercase();
+        Reply::error(
+            400,
+            100,
+            Some(33),
+            "GraphMethodException",
+            &format!(
+                "Unsupported {verb} request. Object with ID '{id}' does not exist, cannot be loaded due to \
+                 missing permissions, or does not support this operation. Please read the Graph API \
+                 documentation at https://developers.facebook.com/docs/graph-api"
+            ),
+        )
+    }
+
+    fn success() -> Reply {
+        Reply::ok(json!({ "success": true }))
+    }
+
+    fn into_response(self) -> Response {
+        let mut response = Response::new(Body::from(self.body.to_string()));
+        *response.status_mut() = StatusCode::from_u16(self.status).expect("a valid status code");
+        let headers = response.headers_mut();
+        headers.insert("content-type", HeaderValue::from_static("application/json; charset=UTF-8"));
+        if let Some((buc, app)) = self.usage {
+            let value = |v: Value| HeaderValue::from_str(&v.to_string()).expect("header value");
+            headers.insert("x-business-use-case-usage", value(buc));
+            headers.insert("x-app-usage", value(app));
+        }
+        response
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Kind {
+    PagePost,
+    Comment,
+    Container,
+    Media,
+}
+
+#[derive(Clone, Debug)]
+struct Object {
+    id: String,
+    kind: Kind,
+    /// For comments: the post, media or comment it answers.
+    parent: Option<String>,
+    /// Whose: the Page, the IG user, or someone else.
+    owner: &'static str,
+    author_id: String,
+    author_name: String,
+    text: String,
+    image_url: Option<String>,
+    created: i64,
+    hidden: bool,
+    deleted: bool,
+}
+
+struct Fake {
+    token: String,
+    expired: bool,
+    requests: Vec<Recorded>,
+    rate_limit_next: Option<u32>,
+    reject_next_body: Option<String>,
+    fail_next: Option<u16>,
+    objects: Vec<Object>,
+    /// Calls per business object (Page or IG user) with their times, for usage.
+    calls: HashMap<&'static str, Vec<i64>>,
+    app_calls: Vec<i64>,
+    last_id: u64,
+}
+
+/// Parameters from the query and a urlencoded or multipart body; files as bytes.
+struct Params {
+    values: HashMap<String, String>,
+    files: HashMap<String, (Option<String>, Vec<u8>)>,
+}
+
+impl Params {
+    fn get(&self, name: &str) -> Option<&str> {
+        self.values.get(name).map(String::as_str)
+    }
+}
+
+fn params(request: &Recorded, query: &str) -> Params {
+    let mut values: HashMap<String, String> =
+        url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+    let mut files = HashMap::new();
+    let content_type = request.header("content-type").unwrap_or("").to_owned();
+    if content_type.starts_with("application/x-www-form-urlencoded") {
+        values.extend(url::form_urlencoded::parse(&request.body).into_owned());
+    } else if let Some(boundary) = content_type.split("boundary=").nth(1) {
+        for (name, part_type, data, is_file) in multipart(&request.body, boundary.trim_matches('"')) {
+            if is_file {
+                files.insert(name, (part_type, data));
+            } else {
+                values.insert(name, String::from_utf8_lossy(&data).into_owned());
+            }
+        }
+    }
+    Params { values, files }
+}
+
+/// The parts of a multipart/form-data body: name, content type, data, and whether it is a file.
+fn multipart(body: &[u8], boundary: &str) -> Vec<(String, Option<String>, Vec<u8>, bool)> {
+    let delimiter = format!("--{boundary}").into_bytes();
+    let mut parts = Vec::new();
+    let mut rest = body;
+    while let Some(start) = find(rest, &delimiter) {
+        rest = &rest[start + delimiter.len()..];
+        if rest.starts_with(b"--") {
+            break;
+        }
+        let Some(end) = find(rest, &delimiter) else { break };
+        let part = rest[..end].strip_prefix(b"\r\n").unwrap_or(&rest[..end]);
+        let part = part.strip_suffix(b"\r\n").unwrap_or(part);
+        let Some(split) = find(part, b"\r\n\r\n") else { continue };
+        let head = String::from_utf8_lossy(&part[..split]).into_owned();
+        let data = part[split + 4..].to_vec();
+        let mut name = String::new();
+        let mut is_file = false;
+        let mut part_type = None;
+        for line in head.lines() {
+            let lower = line.to_ascii_lowercase();
+            if lower.starts_with("content-disposition:") {
+                is_file = lower.contains("filename=");
+                if let Some(n) = line.split("name=\"").nth(1) {
+                    name = n.split('"').next().unwrap_or("").to_owned();
+                }
+            } else if let Some(t) = lower.strip_prefix("content-type:") {
+                part_type = Some(t.trim().to_owned());
+            }
+        }
+        parts.push((name, part_type, data, is_file));
+    }
+    parts
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// `2024-05-01T10:00:00+0000`, as the Graph writes times.
+fn graph_time(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .expect("a representable time")
+        .format("%Y-%m-%dT%H:%M:%S+0000")
+        .to_string()
+}
+
+fn percent(calls: usize) -> u64 {
+    u64::try_from(calls).unwrap_or(u64::MAX).saturating_mul(100) / u64::from(BUC_CALLS)
+}
+
+impl Fake {
+    fn new(token: &str) -> Fake {
+        Fake {
+            token: token.to_owned(),
+            expired: false,
+            requests: Vec::new(),
+            rate_limit_next: None,
+            reject_next_body: None,
+            fail_next: None,
+            objects: Vec::new(),
+            calls: HashMap::new(),
+            app_calls: Vec::new(),
+            last_id: 17_900_000_000_000_000,
+        }
+    }
+
+    fn next_id(&mut self) -> String {
+        self.last_id += 1;
+        self.last_id.to_string()
+    }
+
+    fn live(&self, id: &str) -> Option<&Object> {
+        self.objects.iter().find(|o| o.id == id && !o.deleted)
+    }
+
+    fn add_comment(
+        &mut self,
+        parent: &Object,
+        author_name: &str,
+        author_id: &str,
+        text: &str,
+        now: i64,
+    ) -> String {
+        let number = self.next_id();
+        // Page comment ids are `{post}_{comment}`; Instagram's are plain numbers.
+        let id = match parent.owner {
+            PAGE_ID => format!("{}_{number}", parent.id.rsplit('_').next().unwrap_or(&parent.id)),
+            _ => number,
+        };
+        self.objects.push(Object {
+            id: id.clone(),
+            kind: Kind::Comment,
+            parent: Some(parent.id.clone()),
+            owner: parent.owner,
+            author_id: author_id.to_owned(),
+            author_name: author_name.to_owned(),
+            text: text.to_owned(),
+            image_url: None,
+            created: now,
+            hidden: false,
+            deleted: false,
+        });
+        id
+    }
+
+    /// The usage headers: percent of the 24-hour budget for the business object.
+    fn usage(&mut self, owner: &'static str, now: i64) -> (Value, u64, Value) {
+        let calls = self.calls.entry(owner).or_default();
+        calls.retain(|t| now - t < DAY_MS);
+        calls.push(now);
+        let used = percent(calls.len());
+        self.app_calls.retain(|t| now - t < 60 * 60 * 1000);
+        self.app_calls.push(now);
+        let kind = if owner == PAGE_ID { "pages" } else { "instagram" };
+        let buc = json!({ owner: [{
+            "type": kind,
+            "call_count": used.min(100),
+            "total_cputime": (used / 2).min(100),
+            "total_time": (used / 2).min(100),
+            "estimated_time_to_regain_access": 0
+        }]});
+        // The app's hourly budget (200 calls per user per hour; one user here).
+        let app_used = (self.app_calls.len() * 100 / 200).min(100);
+        let app =
+            json!({ "call_count": app_used, "total_cputime": app_used / 2, "total_time": app_used / 2 });
+        (buc, used, app)
+    }
+
+    fn respond(&mut self, request: Recorded, now: i64) -> Reply {
+        self.requests.push(request.clone());
+        let (path, query) = request.path.split_once('?').unwrap_or((request.path.as_str(), ""));
+        let params = params(&request, query);
+        let segments: Vec<String> = path.trim_matches('/').split('/').map(percent_decode).collect();
+        let owner = match segments.get(1).map(String::as_str) {
+            Some(IG_USER_ID) => IG_USER_ID,
+            Some(id) => self.live(id).map_or(PAGE_ID, |o| o.owner),
+            None => PAGE_ID,
+        };
+        // A refused call (5xx, throttled) changes nothing.
+        let (mut usage, used, app) = self.usage(owner, now);
+        let mut reply = if let Some(status) = self.fail_next.take() {
+            let mut reply = Reply::error(
+                status,
+                2,
+                None,
+                "OAuthException",
+                "An unexpected error has occurred. Please retry your request later.",
+            );
+            reply.body["error"]["is_transient"] = json!(true);
+            reply
+        } else if let Some(minutes) = self.rate_limit_next.take() {
+            usage[owner][0]["call_count"] = json!(100);
+            usage[owner][0]["estimated_time_to_regain_access"] = json!(minutes);
+            Reply::error(400, 32, None, "OAuthException", "(#32) Page request limit reached")
+        } else if used > 100 {
+            let code = if owner == PAGE_ID { 80001 } else { 80002 };
+            usage[owner][0]["estimated_time_to_regain_access"] = json!(60);
+            Reply::error(
+                400,
+                code,
+                None,
+                "OAuthException",
+                "There have been too many calls to this account. Wait a bit and try again.",
+            )
+        } else {
+            self.answer(&request, &params, &segments, now)
+        };
+        reply.usage = Some((usage, app));
+        reply
+    }
+
+    fn token_of<'a>(request: &'a Recorded, params: &'a Params) -> Option<&'a str> {
+        let bearer = request
+            .header("authorization")
+            .and_then(|v| v.get(..7).filter(|s| s.eq_ignore_ascii_case("bearer ")).map(|_| &v[7..]));
+        bearer.or_else(|| params.get("access_token"))
+    }
+
+    fn answer(&mut self, request: &Recorded, params: &Params, segments: &[String], now: i64) -> Reply {
+        let Some(version) = segments.first() else { return Reply::invalid("Unknown path components") };
+        if !(version.starts_with('v') && version.ends_with(".0")) {
+            return Reply::error(400, 2500, None, "OAuthException", "Unknown path components");
+        }
+        match Self::token_of(request, params) {
+            None => {
+                return Reply::error(400, 104, None, "OAuthException", "An access token is required to request this resource.")
+            }
+            Some(t) if t != self.token => {
+                return Reply::error(400, 190, None, "OAuthException", "Invalid OAuth access token - Cannot parse access token")
+            }
+            Some(_) if self.expired => {
+                return Reply::error(
+                    400,
+                    190,
+                    Some(463),
+                    "OAuthException",
+                    "Error validating access token: Session has expired. The current time is later than the expiry time.",
+                )
+            }
+            Some(_) => {}
+        }
+        let rest: Vec<&str> = segments[1..].iter().map(String::as_str).collect();
+        match (request.method.as_str(), rest.as_slice()) {
+            ("POST", [PAGE_ID, "feed"]) => self.page_post(params, None, now),
+            ("POST", [PAGE_ID, "photos"]) => match params.files.get("source") {
+                Some((kind, bytes))
+                    if !bytes.is_empty() && kind.as_deref().is_some_and(|k| k.starts_with("image/")) =>
+                {
+                    let caption = params.get("caption").unwrap_or("").to_owned();
+                    self.page_post(params, Some(caption), now)
+                }
+                _ => Reply::error(400, 324, None, "OAuthException", "(#324) Requires upload file"),
+            },
+            ("POST", [IG_USER_ID, "media"]) => self.container(params, now),
+            ("POST", [IG_USER_ID, "media_publish"]) => self.publish_media(params, now),
+            ("POST", [id, "comments"]) => self.comment(request, params, id, false, now),
+            ("POST", [id, "replies"]) => self.comment(request, params, id, true, now),
+            ("GET", [id, "comments"]) => self.list(request, params, id),
+            ("POST", [id]) => self.moderate(request, params, id),
+            ("DELETE", [id]) => self.delete(request, id),
+            _ => Reply::error(400, 2500, None, "OAuthException", "Unknown path components"),
+        }
+    }
+
+    fn page_post(&mut self, params: &Params, caption: Option<String>, now: i64) -> Reply {
+        let photo = caption.is_some();
+        let message = caption.unwrap_or_else(|| params.get("message").unwrap_or("").to_owned());
+        let link = params.get("link").filter(|l| !l.is_empty());
+        if !photo && message.trim().is_empty() && link.is_none() {
+            return Reply::invalid("(#100) The parameter message or link is required");
+        }
+        if let Some(link) = link {
+            if url::Url::parse(link).map_or(true, |u| !matches!(u.scheme(), "http" | "https")) {
+                return Reply::invalid("(#100) link URL is not properly formatted");
+            }
+        }
+        if let Some(message) = self.reject_next_body.take() {
+            return Reply::invalid(&message);
+        }
+        let duplicate = !message.is_empty()
+            && self.objects.iter().any(|o| {
+                o.kind == Kind::PagePost && !o.deleted && o.text == message && now - o.created < DUPLICATE_MS
+            });
+        if duplicate {
+            return Reply::error(400, 506, None, "OAuthException", "Duplicate status message");
+        }
+        let number = self.next_id();
+        let id = format!("{PAGE_ID}_{number}");
+        self.objects.push(Object {
+            id: id.clone(),
+            kind: Kind::PagePost,
+            parent: None,
+            owner: PAGE_ID,
+            author_id: PAGE_ID.to_owned(),
+            author_name: PAGE_NAME.to_owned(),
+            text: message,
+            image_url: link.map(str::to_owned),
+            created: now,
+            hidden: false,
+            deleted: false,
+        });
+        if photo {
+            let photo_id = self.next_id();
+            Reply::ok(json!({ "id": photo_id, "post_id": id }))
+        } else {
+            Reply::ok(json!({ "id": id }))
+        }
+    }
+
+    fn container(&mut self, params: &Params, now: i64) -> Reply {
+        let Some(image_url) = params.get("image_url").filter(|u| !u.is_empty()) else {
+            return Reply::invalid("(#100) The parameter image_url is required");
+        };
+        if url::Url::parse(image_url).map_or(true, |u| !matches!(u.scheme(), "http" | "https")) {
+            return Reply::error(
+                400,
+                9004,
+                Some(2207052),
+                "OAuthException",
+                "Only photo or video can be accepted as media type.",
+            );
+        }
+        let caption = params.get("caption").unwrap_or("").to_owned();
+        if caption.chars().count() > 2200 {
+            return Reply::invalid("(#100) The caption is too long. Captions are at most 2200 characters.");
+        }
+        if let Some(message) = self.reject_next_body.take() {
+            return Reply::invalid(&message);
+        }
+        let id = self.next_id();
+        self.objects.push(Object {
+            id: id.clone(),
+            kind: Kind::Container,
+            parent: None,
+            owner: IG_USER_ID,
+            author_id: IG_USER_ID.to_owned(),
+            author_name: IG_USERNAME.to_owned(),
+            text: caption,
+            image_url: Some(image_url.to_owned()),
+            created: now,
+            hidden: false,
+            deleted: false,
+        });
+        Reply::ok(json!({ "id": id }))
+    }
+
+    fn publish_media(&mut self, params: &Params, now: i64) -> Reply {
+        let Some(creation_id) = params.get("creation_id") else {
+            return Reply::invalid("(#100) The parameter creation_id is required");
+        };
+        let Some(index) =
+            self.objects.iter().position(|o| o.id == creation_id && o.kind == Kind::Container && !o.deleted)
+        else {
+            return Reply::error(400, 100, Some(2207027), "OAuthException", "Media ID is not available");
+        };
+        let published =
+            self.objects.iter().filter(|o| o.kind == Kind::Media && now - o.created < DAY_MS).count();
+        if published >= IG_PUBLISH_LIMIT {
+            return Reply::error(
+                400,
+                9,
+                Some(2207042),
+                "OAuthException",
+                "Application request limit reached: the account has published the maximum number of posts in 24 hours",
+            );
+        }
+        let container = self.objects.remove(index);
+        let id = self.next_id();
+        self.objects.push(Object { id: id.clone(), kind: Kind::Media, created: now, ..container });
+        Reply::ok(json!({ "id": id }))
+    }
+
+    fn comment(&mut self, request: &Recorded, params: &Params, on: &str, replies: bool, now: i64) -> Reply {
+        let Some(parent) = self.live(on).cloned() else { return Reply::unknown(&request.method, on) };
+        // Instagram: comments on media, replies on comments; the Page: comments on both.
+        let allowed = matches!(
+            (parent.owner, parent.kind, replies),
+            (PAGE_ID, Kind::PagePost | Kind::Comment, false)
+                | (IG_USER_ID, Kind::Media, false)
+                | (IG_USER_ID, Kind::Comment, true)
+        );
+        if !allowed || (parent.kind == Kind::Comment && parent.hidden && parent.owner == IG_USER_ID) {
+            return Reply::unknown(&request.method, on);
+        }
+        let message = params.get("message").unwrap_or("").to_owned();
+        if message.trim().is_empty() {
+            return Reply::invalid("(#100) The parameter message is required");
+        }
+        if let Some(message) = self.reject_next_body.take() {
+            return Reply::invalid(&message);
+        }
+        // Instagram adds a reply to a reply to the top-level comment.
+        let parent = match (&parent.parent, parent.owner) {
+            (Some(top), IG_USER_ID) if replies && self.live(top).is_some_and(|t| t.kind == Kind::Comment) => {
+                self.live(top).cloned().unwrap_or(parent)
+            }
+            _ => parent,
+        };
+        let (name, author) =
+            if parent.owner == PAGE_ID { (PAGE_NAME, PAGE_ID) } else { (IG_USERNAME, IG_USER_ID) };
+        let id = self.add_comment(&parent, name, author, &message, now);
+        Reply::ok(json!({ "id": id }))
+    }
+
+    fn list(&self, request: &Recorded, params: &Params, on: &str) -> Reply {
+        let Some(parent) = self.live(on) else { return Reply::unknown(&request.method, on) };
+        if parent.kind == Kind::Container {
+            return Reply::unknown(&request.method, on);
+        }
+        let fields: Vec<&str> =
+            params.get("fields").map(|f| f.split(',').map(str::trim).collect()).unwrap_or_default();
+        let instagram = parent.owner == IG_USER_ID;
+        let data: Vec<Value> = self
+            .objects
+            .iter()
+            .filter(|o| !o.deleted && o.kind == Kind::Comment && o.parent.as_deref() == Some(on))
+            .map(|c| {
+                let mut object = serde_json::Map::new();
+                object.insert("id".into(), json!(c.id));
+                if instagram {
+                    // IG Comment defaults: id, text, timestamp.
+                    object.insert("text".into(), json!(c.text));
+                    object.insert("timestamp".into(), json!(graph_time(c.created)));
+                    for field in &fields {
+                        match *field {
+                            "username" => object.insert("username".into(), json!(c.author_name)),
+                            "hidden" => object.insert("hidden".into(), json!(c.hidden)),
+                            "from" => object
+                                .insert("from".into(), json!({"id": c.author_id, "username": c.author_name})),
+                            _ => None,
+                        };
+                    }
+                } else {
+                    // Page Comment defaults: id, message, created_time.
+                    object.insert("message".into(), json!(c.text));
+                    object.insert("created_time".into(), json!(graph_time(c.created)));
+                    for field in &fields {
+                        match *field {
+                            "from" => object
+                                .insert("from".into(), json!({"name": c.author_name, "id": c.author_id})),
+                            "is_hidden" => object.insert("is_hidden".into(), json!(c.hidden)),
+                            _ => None,
+                        };
+                    }
+                }
+                Value::Object(object)
+            })
+            .collect();
+        Reply::ok(json!({ "data": data, "paging": { "cursors": { "before": "QVFI", "after": "QVFI" } } }))
+    }
+
+    fn moderate(&mut self, request: &Recorded, params: &Params, id: &str) -> Reply {
+        let Some(comment) = self.live(id).cloned() else { return Reply::unknown(&request.method, id) };
+        let field = if comment.owner == IG_USER_ID { "hide" } else { "is_hidden" };
+        if comment.kind != Kind::Comment {
+            return Reply::unknown(&request.method, id);
+        }
+        let hidden = match params.get(field) {
+            Some("true") => true,
+            Some("false") => false,
+            _ => return Reply::invalid(&format!("(#100) The parameter {field} is required")),
+        };
+        // The account cannot hide its own comments.
+        if comment.author_id == PAGE_ID || comment.author_id == IG_USER_ID {
+            return Reply::error(
+                400,
+                10,
+                None,
+                "OAuthException",
+                "(#10) Permission denied: cannot hide your own comment",
+            );
+        }
+        if let Some(c) = self.objects.iter_mut().find(|o| o.id == id) {
+            c.hidden = hidden;
+        }
+        Reply::success()
+    }
+
+    fn delete(&mut self, request: &Recorded, id: &str) -> Reply {
+        let Some(index) = self.objects.iter().position(|o| o.id == id && !o.deleted) else {
+            return Reply::unknown(&request.method, id);
+        };
+        match self.objects[index].kind {
+            // The API cannot delete Instagram media.
+            Kind::Media | Kind::Container => return Reply::unknown(&request.method, id),
+            Kind::PagePost | Kind::Comment => {}
+        }
+        self.objects[index].deleted = true;
+        Reply::success()
+    }
+}
+
+fn percent_decode(segment: &str) -> String {
+    url::form_urlencoded::parse(format!("x={}", segment.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
