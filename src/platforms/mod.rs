@@ -10,6 +10,7 @@
 pub mod accounts;
 pub mod facebook;
 pub mod instagram;
+pub mod linkedin;
 pub mod mastodon;
 mod rate;
 pub mod sandbox;
@@ -153,6 +154,8 @@ pub(crate) struct Answer {
     pub status: u16,
     pub body: serde_json::Value,
     pub reset: Option<Timestamp>,
+    /// Some platforms answer a create with the new id in a header (LinkedIn's `x-restli-id`).
+    pub headers: reqwest::header::HeaderMap,
 }
 
 /// How a platform states its rate limit in a response's headers: the calls
@@ -198,8 +201,9 @@ pub(crate) async fn exchange(
             limits.block(call.account_id, reset);
         }
     }
+    let headers = response.headers().clone();
     let body = response.json().await.unwrap_or(serde_json::Value::Null);
-    Ok(Answer { status, body, reset })
+    Ok(Answer { status, body, reset, headers })
 }
 
 /// `base` + one path segment per element, each percent-encoded: a caller's

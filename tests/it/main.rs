@@ -20,6 +20,7 @@ mod http_base;
 mod instagram;
 mod journal;
 mod leaks;
+mod linkedin;
 mod mastodon;
 mod mfa;
 mod refresh;

@@ -3,6 +3,7 @@
 //! was injected and nothing else was sent.
 
 pub mod facebook;
+pub mod linkedin;
 pub mod mastodon;
 pub mod x;
 

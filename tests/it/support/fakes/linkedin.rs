@@ -1,0 +1,648 @@
+//! A fake LinkedIn REST API (Posts API and Comments API of Community
+//! Management) on loopback: the endpoints Custodian calls, LinkedIn's
+//! status codes and error bodies (`{"message","serviceErrorCode","status"}`,
+//! 422 with `errorDetails.inputErrors` for refused content, including
+//! `DUPLICATE_POST`), no rate-limit headers, plus switches for the failures
+//! a test needs (expired token, rate limit, refused content, a 5xx).
+//!
+//! Every call must carry `LinkedIn-Version` (missing: 400 `VERSION_MISSING`;
+//! not an active version: 426 `NONEXISTENT_VERSION`) and
+//! `X-Restli-Protocol-Version: 2.0.0` (the fake refuses a call without it
+//! with 400; LinkedIn documents the header as required, not its error).
+//!
+//! Modelled: `POST /rest/posts` (201, id in `x-restli-id`),
+//! `DELETE /rest/posts/{urn}` (204, also for a post already deleted),
+//! `POST|GET /rest/socialActions/{urn}/comments` and
+//! `DELETE /rest/socialActions/{urn}/comments/{id}?actor=…`, URNs
+//! percent-encoded in the path. Anything else is a 404.
+
+use std::sync::{Arc, Mutex};
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::response::Response;
+use custodian::clock::{Clock, SystemClock};
+use serde_json::{json, Value};
+
+use super::Recorded;
+
+/// The organization the token's member administers (may post and comment as it).
+pub const ORGANIZATION: &str = "urn:li:organization:2414183";
+/// The member the token belongs to.
+pub const MEMBER: &str = "urn:li:person:K4x9ZqT2bW";
+/// The oldest `LinkedIn-Version` the fake serves (LinkedIn serves about a year of versions).
+pub const OLDEST_ACTIVE_VERSION: &str = "202505";
+/// Posts per member per day (the member-level daily limit of post creation).
+const MEMBER_DAILY_POSTS: u32 = 150;
+const MAX_COMMENTARY: usize = 3000;
+const MAX_COMMENT: usize = 1250;
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+/// LinkedIn does not document how long it remembers a text for duplicate
+/// detection; reports speak of a day or two, so the fake uses a day.
+const DUPLICATE_MS: i64 = DAY_MS;
+
+/// A running fake LinkedIn; the server stops when this is dropped.
+pub struct LinkedInFake {
+    /// `http://127.0.0.1:PORT/rest`.
+    pub base: String,
+    state: Arc<Mutex<Fake>>,
+    _server: super::Server,
+}
+
+impl LinkedInFake {
+    /// Starts the server on 127.0.0.1:0 accepting `token` as the one valid
+    /// OAuth 2.0 access token (of [`MEMBER`], an administrator of [`ORGANIZATION`]).
+    pub async fn start(token: &str) -> LinkedInFake {
+        let state = Arc::new(Mutex::new(Fake::new(token)));
+        let app = axum::Router::new().fallback(handle).with_state(state.clone());
+        let server = super::Server::start(app).await;
+        let base = format!("http://{}/rest", server.addr);
+        LinkedInFake { base, state, _server: server }
+    }
+
+    /// From now on the token is rejected (401), as after its 60 days.
+    pub fn expire_token(&self) {
+        self.lock().expired = true;
+    }
+
+    /// The next request (any endpoint) gets 429, as when the application's
+    /// daily limit is spent. LinkedIn sends no rate-limit headers.
+    pub fn rate_limit_next(&self) {
+        self.lock().rate_limit_next = true;
+    }
+
+    /// The next post or comment is refused with 422 and this message.
+    pub fn reject_next_body(&self, message: &str) {
+        self.lock().reject_next_body = Some(message.to_owned());
+    }
+
+    /// The next request gets this 5xx status.
+    pub fn fail_next(&self, status: u16) {
+        assert!((500..=599).contains(&status), "fail_next takes a 5xx status, not {status}");
+        self.lock().fail_next = Some(status);
+    }
+
+    /// Someone else (`actor`, a person URN) comments on the post `post_urn`,
+    /// as followers do; returns the comment's URN. Panics when the post is unknown.
+    pub fn comment_from(&self, actor: &str, post_urn: &str, text: &str) -> String {
+        let now = SystemClock.now().millis();
+        let mut fake = self.lock();
+        let post =
+            fake.post(post_urn).filter(|p| !p.deleted).expect("comment_from: an existing post").clone();
+        fake.add_comment(&post, actor, text, None, now).urn()
+    }
+
+    /// The commentary of a post as LinkedIn stored it.
+    pub fn commentary(&self, post_urn: &str) -> Option<String> {
+        self.lock().post(post_urn).map(|p| p.commentary.clone())
+    }
+
+    /// Every request received so far, in order.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.lock().requests.clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Fake> {
+        self.state.lock().expect("fake LinkedIn state")
+    }
+}
+
+async fn handle(State(state): State<Arc<Mutex<Fake>>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let body = axum::body::to_bytes(body, 64 * 1024 * 1024).await.map(|b| b.to_vec()).unwrap_or_default();
+    let recorded = Recorded {
+        method: parts.method.as_str().to_owned(),
+        path: parts
+            .uri
+            .path_and_query()
+            .map_or_else(|| parts.uri.path().to_owned(), |p| p.as_str().to_owned()),
+        headers: parts
+            .headers
+            .iter()
+            .map(|(n, v)| {
+                (n.as_str().to_ascii_lowercase(), String::from_utf8_lossy(v.as_bytes()).into_owned())
+            })
+            .collect(),
+        body,
+    };
+    let now = SystemClock.now().millis();
+    let reply = state.lock().expect("fake LinkedIn state").respond(recorded, now);
+    reply.into_response()
+}
+
+struct Reply {
+    status: u16,
+    body: Option<Value>,
+    headers: Vec<(&'static str, String)>,
+}
+
+impl Reply {
+    fn json(status: u16, body: Value) -> Reply {
+        Reply { status, body: Some(body), headers: Vec::new() }
+    }
+
+    fn empty(status: u16) -> Reply {
+        Reply { status, body: None, headers: Vec::new() }
+    }
+
+    /// LinkedIn's plain error: `{"message","serviceErrorCode","status"}`.
+    fn error(status: u16, service_code: u32, message: &str) -> Reply {
+        Reply::json(status, json!({ "message": message, "serviceErrorCode": service_code, "status": status }))
+    }
+
+    /// 422 for refused content, with one input error.
+    fn unprocessable(message: &str, code: &str, description: &str) -> Reply {
+        Reply::json(
+            422,
+            json!({
+                "errorDetailType": "com.linkedin.common.error.BadRequest",
+                "message": message,
+                "errorDetails": { "inputErrors": [{ "description": description, "input": {}, "code": code }] },
+                "status": 422
+            }),
+        )
+    }
+
+    fn field_error(field: &str, problem: &str) -> Reply {
+        Reply::unprocessable(&format!("ERROR :: /{field} :: {problem}\n"), "INVALID_VALUE", problem)
+    }
+
+    fn not_found() -> Reply {
+        Reply::error(404, 0, "Not Found")
+    }
+
+    fn header(mut self, name: &'static str, value: String) -> Reply {
+        self.headers.push((name, value));
+        self
+    }
+
+    fn into_response(self) -> Response {
+        let has_body = self.body.is_some();
+        let mut response = Response::new(Body::from(self.body.map(|b| b.to_string()).unwrap_or_default()));
+        *response.status_mut() = StatusCode::from_u16(self.status).expect("a valid status code");
+        let headers = response.headers_mut();
+        if has_body {
+            headers.insert("content-type", HeaderValue::from_static("application/json"));
+        }
+        for (name, value) in self.headers {
+            headers
+                .insert(HeaderName::from_static(name), HeaderValue::from_str(&value).expect("header value"));
+        }
+        response
+    }
+}
+
+/// Decodes `%XX` escapes of one path segment.
+fn percent_decode(segment: &str) -> Option<String> {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = segment.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[derive(Clone)]
+struct Post {
+    share: String,
+    activity: String,
+    author: String,
+    commentary: String,
+    created: i64,
+    deleted: bool,
+}
+
+#[derive(Clone)]
+struct FakeComment {
+    id: String,
+    /// `urn:li:activity:…` of the post.
+    activity: String,
+    actor: String,
+    text: String,
+    created: i64,
+    parent: Option<String>,
+    deleted: bool,
+}
+
+impl FakeComment {
+    fn urn(&self) -> String {
+        format!("urn:li:comment:({},{})", self.activity, self.id)
+    }
+
+    fn json(&self) -> Value {
+        let mut c = json!({
+            "actor": self.actor,
+            "agent": self.actor,
+            "commentUrn": self.urn(),
+            "$URN": self.urn(),
+            "id": self.id,
+            "object": self.activity,
+            "message": { "text": self.text, "attributes": [] },
+            "created": { "actor": self.actor, "time": self.created },
+            "lastModified": { "actor": self.actor, "time": self.created },
+        });
+        if let Some(parent) = &self.parent {
+            c["parentComment"] = json!(parent);
+        }
+        c
+    }
+}
+
+enum Endpoint {
+    CreatePost,
+    DeletePost(String),
+    CreateComment(String),
+    ListComments(String),
+    DeleteComment(String, String),
+}
+
+struct Fake {
+    token: String,
+    expired: bool,
+    requests: Vec<Recorded>,
+    rate_limit_next: bool,
+    reject_next_body: Option<String>,
+    fail_next: Option<u16>,
+    posts: Vec<Post>,
+    comments: Vec<FakeComment>,
+    last_id: u64,
+    /// (UTC day, posts created that day).
+    member_day: (i64, u32),
+}
+
+impl Fake {
+    fn new(token: &str) -> Fake {
+        Fake {
+            token: token.to_owned(),
+            expired: false,
+            requests: Vec::new(),
+            rate_limit_next: false,
+            reject_next_body: None,
+            fail_next: None,
+            posts: Vec::new(),
+            comments: Vec::new(),
+            last_id: 7_190_000_000_000_000_000,
+            member_day: (0, 0),
+        }
+    }
+
+    fn respond(&mut self, request: Recorded, now: i64) -> Reply {
+        self.requests.push(request.clone());
+        if let Some(status) = self.fail_next.take() {
+            let reason =
+                StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()).unwrap_or("Error");
+            return Reply::error(status, 0, reason);
+        }
+        let Some(version) = request.header("linkedin-version") else {
+            return Reply::json(
+                400,
+                json!({
+                    "status": 400,
+                    "code": "VERSION_MISSING",
+                    "message": "A version must be present. Please specify a version by adding the LinkedIn-Version header."
+                }),
+            );
+        };
+        let well_formed = version.len() == 6
+            && version.bytes().all(|b| b.is_ascii_digit())
+            && matches!(version[4..].parse::<u8>(), Ok(1..=12));
+        if !well_formed || version < OLDEST_ACTIVE_VERSION {
+            return Reply::json(
+                426,
+                json!({
+                    "status": 426,
+                    "code": "NONEXISTENT_VERSION",
+                    "message": format!("Requested version {version} is not active")
+                }),
+            );
+        }
+        if request.header("x-restli-protocol-version") != Some("2.0.0") {
+            return Reply::error(400, 0, "This API requires the header X-Restli-Protocol-Version: 2.0.0");
+        }
+        if !self.authorized(&request) {
+            let message = if self.expired {
+                "The token used in the request has expired"
+            } else {
+                "Invalid access token"
+            };
+            return Reply::error(401, 65600, message);
+        }
+        if std::mem::take(&mut self.rate_limit_next) {
+            return Reply::error(
+                429,
+                0,
+                "Resource level throttle APPLICATION DAY limit for calls to this resource is reached.",
+            );
+        }
+        let (path, query) = request.path.split_once('?').unwrap_or((request.path.as_str(), ""));
+        let raw: Vec<&str> = path.split('/').skip(1).collect();
+        let Some(segments) = raw.iter().map(|s| percent_decode(s)).collect::<Option<Vec<String>>>() else {
+            return Reply::error(400, 0, "Invalid path");
+        };
+        let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+        let endpoint = match (request.method.as_str(), segments.as_slice()) {
+            ("POST", ["rest", "posts"]) => Endpoint::CreatePost,
+            ("DELETE", ["rest", "posts", urn]) => Endpoint::DeletePost((*urn).to_owned()),
+            ("POST", ["rest", "socialActions", urn, "comments"]) => {
+                Endpoint::CreateComment((*urn).to_owned())
+            }
+            ("GET", ["rest", "socialActions", urn, "comments"]) => Endpoint::ListComments((*urn).to_owned()),
+            ("DELETE", ["rest", "socialActions", urn, "comments", id]) => {
+                Endpoint::DeleteComment((*urn).to_owned(), (*id).to_owned())
+            }
+            _ => return Reply::error(404, 0, "No virtual resource found"),
+        };
+        match endpoint {
+            Endpoint::CreatePost => self.create_post(&request, version, now),
+            Endpoint::DeletePost(urn) => self.delete_post(&urn, version),
+            Endpoint::CreateComment(urn) => self.create_comment(&urn, &request, now),
+            Endpoint::ListComments(urn) => self.list_comments(&urn),
+            Endpoint::DeleteComment(urn, id) => self.delete_comment(&urn, &id, query),
+        }
+    }
+
+    fn authorized(&self, request: &Recorded) -> bool {
+        let Some(value) = request.header("authorization") else { return false };
+        let presented = value.get(..7).filter(|s| s.eq_ignore_ascii_case("bearer ")).map(|_| &value[7..]);
+        presented == Some(self.token.as_str()) && !self.expired
+    }
+
+    fn next_id(&mut self) -> u64 {
+        self.last_id += 1 + u64::from(u8::try_from(self.last_id % 7).unwrap_or(0));
+        self.last_id
+    }
+
+    /// A post by its share, ugcPost or activity URN.
+    fn post(&self, urn: &str) -> Option<&Post> {
+        self.posts.iter().find(|p| p.share == urn || p.activity == urn)
+    }
+
+    fn add_comment(
+        &mut self,
+        post: &Post,
+        actor: &str,
+        text: &str,
+        parent: Option<String>,
+        now: i64,
+    ) -> FakeComment {
+        let comment = FakeComment {
+            id: self.next_id().to_string(),
+            activity: post.activity.clone(),
+            actor: actor.to_owned(),
+            text: text.to_owned(),
+            created: now,
+            parent,
+            deleted: false,
+        };
+        self.comments.push(comment.clone());
+        comment
+    }
+
+    fn may_act_as(actor: &str) -> bool {
+        actor == ORGANIZATION || actor == MEMBER
+    }
+
+    fn create_post(&mut self, request: &Recorded, version: &str, now: i64) -> Reply {
+        let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&request.body) else {
+            return Reply::error(400, 0, "Unable to parse the request body as JSON");
+        };
+        let missing = "field is required but not found and has no default value";
+        for field in ["author", "commentary", "visibility", "distribution", "lifecycleState"] {
+            if !body.contains_key(field) {
+                return Reply::field_error(field, missing);
+            }
+        }
+        let text = |field: &str| body.get(field).and_then(Value::as_str).unwrap_or("").to_owned();
+        let (author, commentary) = (text("author"), text("commentary"));
+        if !["PUBLIC", "CONNECTIONS", "LOGGED_IN", "CONTAINER"].contains(&text("visibility").as_str()) {
+            return Reply::field_error("visibility", "is not an enum symbol");
+        }
+        if !["PUBLISHED", "DRAFT"].contains(&text("lifecycleState").as_str()) {
+            return Reply::field_error("lifecycleState", "is not an enum symbol");
+        }
+        let feed = body.get("distribution").and_then(|d| d.get("feedDistribution")).and_then(Value::as_str);
+        if !matches!(feed, Some("MAIN_FEED" | "NONE")) {
+            return Reply::field_error("distribution/feedDistribution", missing);
+        }
+        if !Fake::may_act_as(&author) {
+            return Reply::json(
+                403,
+                json!({
+                    "status": 403,
+                    "serviceErrorCode": 100,
+                    "code": "ACCESS_DENIED",
+                    "message": format!("Not enough permissions to access: partnerApiPostsExternal.CREATE.{version}")
+                }),
+            );
+        }
+        if let Some(message) = self.reject_next_body.take() {
+            return Reply::unprocessable(&message, "INVALID_CONTENT", &message);
+        }
+        if commentary.trim().is_empty() {
+            return Reply::field_error("commentary", "must not be empty for a post without content");
+        }
+        if commentary.chars().count() > MAX_COMMENTARY {
+            return Reply::field_error("commentary", &format!("length exceeds {MAX_COMMENTARY} characters"));
+        }
+        if let Some(original) = self.posts.iter().find(|p| {
+            !p.deleted && p.author == author && p.commentary == commentary && now - p.created < DUPLICATE_MS
+        }) {
+            return Reply::unprocessable(
+                &format!(
+                    "com.linkedin.content.common.exception.BadRequestResponseException: Content is a duplicate of {}",
+                    original.share
+                ),
+                "DUPLICATE_POST",
+                "Duplicate post is detected",
+            );
+        }
+        let day = now.div_euclid(DAY_MS);
+        if self.member_day.0 != day {
+            self.member_day = (day, 0);
+        }
+        if self.member_day.1 >= MEMBER_DAILY_POSTS {
+            return Reply::error(
+                429,
+                0,
+                "Resource level throttle MEMBER DAY limit for calls to this resource is reached.",
+            );
+        }
+        self.member_day.1 += 1;
+        let share = format!("urn:li:share:{}", self.next_id());
+        let activity = format!("urn:li:activity:{}", self.next_id());
+        self.posts.push(Post {
+            share: share.clone(),
+            activity,
+            author,
+            commentary,
+            created: now,
+            deleted: false,
+        });
+        Reply::empty(201).header("x-restli-id", share.clone()).header("x-linkedin-id", share)
+    }
+
+    fn delete_post(&mut self, urn: &str, version: &str) -> Reply {
+        let Some(post) = self.posts.iter_mut().find(|p| p.share == urn) else {
+            return Reply::not_found();
+        };
+        if !Fake::may_act_as(&post.author) {
+            return Reply::error(
+                403,
+                100,
+                &format!("Not enough permissions to access: partnerApiPostsExternal.DELETE.{version}"),
+            );
+        }
+        // Idempotent: a post already deleted answers 204 too.
+        post.deleted = true;
+        Reply::empty(204)
+    }
+
+    /// The post a comment path names: a post URN, or a comment URN (replies to it).
+    fn thread(&self, urn: &str) -> Option<(Post, Option<FakeComment>)> {
+        if urn.starts_with("urn:li:comment:") {
+            let comment = self.comments.iter().find(|c| c.urn() == urn && !c.deleted)?.clone();
+            let post = self.post(&comment.activity)?.clone();
+            return Some((post, Some(comment)));
+        }
+        self.post(urn).map(|p| (p.clone(), None))
+    }
+
+    fn create_comment(&mut self, urn: &str, request: &Recorded, now: i64) -> Reply {
+        let Some((post, parent)) = self.thread(urn).filter(|(p, _)| !p.deleted) else {
+            return Reply::not_found();
+        };
+        let Ok(body) = serde_json::from_slice::<Value>(&request.body) else {
+            return Reply::error(400, 0, "Unable to parse the request body as JSON");
+        };
+        let actor = body.get("actor").and_then(Value::as_str).unwrap_or("");
+        let object = body.get("object").and_then(Value::as_str).unwrap_or("");
+        let text = body.pointer("/message/text").and_then(Value::as_str);
+        if actor.is_empty() {
+            return Reply::field_error("actor", "field is required but not found and has no default value");
+        }
+        if object != post.share && object != post.activity {
+            return Reply::error(400, 0, "The object does not match the URN in the path");
+        }
+        let parent_urn = parent.as_ref().map(FakeComment::urn);
+        if body.get("parentComment").and_then(Value::as_str) != parent_urn.as_deref() {
+            return Reply::error(400, 0, "parentComment must be the comment in the path");
+        }
+        let Some(text) = text else {
+            return Reply::field_error(
+                "message/text",
+                "field is required but not found and has no default value",
+            );
+        };
+        if !Fake::may_act_as(actor) {
+            return Reply::error(403, 100, "Not enough permissions to access: socialActions.comments.CREATE");
+        }
+        if let Some(message) = self.reject_next_body.take() {
+            return Reply::unprocessable(&message, "INVALID_CONTENT", &message);
+        }
+        if text.trim().is_empty() || text.chars().count() > MAX_COMMENT {
+            return Reply::field_error("message/text", &format!("must be 1 to {MAX_COMMENT} characters"));
+        }
+        let comment = self.add_comment(&post, actor, text, parent_urn, now);
+        Reply::json(201, comment.json()).header("x-restli-id", comment.id.clone())
+    }
+
+    fn list_comments(&self, urn: &str) -> Reply {
+        let Some((post, parent)) = self.thread(urn).filter(|(p, _)| !p.deleted) else {
+            return Reply::not_found();
+        };
+        let parent_urn = parent.as_ref().map(FakeComment::urn);
+        let elements: Vec<Value> = self
+            .comments
+            .iter()
+            .filter(|c| !c.deleted && c.activity == post.activity && c.parent == parent_urn)
+            .take(10)
+            .map(FakeComment::json)
+            .collect();
+        let total = elements.len();
+        Reply::json(
+            200,
+            json!({ "paging": { "start": 0, "count": 10, "links": [], "total": total }, "elements": elements }),
+        )
+    }
+
+    fn delete_comment(&mut self, urn: &str, id: &str, query: &str) -> Reply {
+        let actor = url::form_urlencoded::parse(query.as_bytes())
+            .find(|(k, _)| k == "actor")
+            .map(|(_, v)| v.into_owned());
+        let Some(actor) = actor else {
+            return Reply::error(400, 0, "Query parameter actor is required");
+        };
+        let Some((post, _)) = self.thread(urn) else {
+            return Reply::not_found();
+        };
+        let Some(comment) =
+            self.comments.iter_mut().find(|c| c.id == id && c.activity == post.activity && !c.deleted)
+        else {
+            return Reply::not_found();
+        };
+        // The comment's author, or the post's author (a page deleting comments on its posts).
+        let allowed = Fake::may_act_as(&actor) && (comment.actor == actor || post.author == actor);
+        if !allowed {
+            return Reply::error(403, 100, "Not enough permissions to access: socialActions.comments.DELETE");
+        }
+        comment.deleted = true;
+        Reply::empty(204)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fake itself, spoken to directly: both headers required, LinkedIn's errors.
+    #[tokio::test]
+    async fn the_fake_requires_the_version_headers_and_answers_like_linkedin() {
+        let fake = LinkedInFake::start("tok").await;
+        let client = reqwest::Client::new();
+        let body = json!({
+            "author": ORGANIZATION, "commentary": "hello", "visibility": "PUBLIC",
+            "distribution": { "feedDistribution": "MAIN_FEED", "targetEntities": [], "thirdPartyDistributionChannels": [] },
+            "lifecycleState": "PUBLISHED", "isReshareDisabledByAuthor": false
+        });
+        let post = |version: Option<&str>, restli: Option<&str>| {
+            let mut r = client.post(format!("{}/posts", fake.base)).bearer_auth("tok").json(&body);
+            if let Some(v) = version {
+                r = r.header("LinkedIn-Version", v);
+            }
+            if let Some(v) = restli {
+                r = r.header("X-Restli-Protocol-Version", v);
+            }
+            r.send()
+        };
+        let r = post(None, Some("2.0.0")).await.unwrap();
+        assert_eq!(r.status(), 400);
+        assert_eq!(r.json::<Value>().await.unwrap()["code"], "VERSION_MISSING");
+        let r = post(Some("202001"), Some("2.0.0")).await.unwrap();
+        assert_eq!(r.status(), 426);
+        assert_eq!(r.json::<Value>().await.unwrap()["message"], "Requested version 202001 is not active");
+        assert_eq!(post(Some("202601"), None).await.unwrap().status(), 400);
+        let r = post(Some("202601"), Some("2.0.0")).await.unwrap();
+        assert_eq!(r.status(), 201);
+        let urn = r.headers()["x-restli-id"].to_str().unwrap().to_owned();
+        assert!(urn.starts_with("urn:li:share:"), "{urn}");
+        let r = post(Some("202601"), Some("2.0.0")).await.unwrap();
+        assert_eq!(r.status(), 422);
+        let e = r.json::<Value>().await.unwrap();
+        assert!(e["message"].as_str().unwrap().ends_with(&format!("Content is a duplicate of {urn}")), "{e}");
+        assert_eq!(e["errorDetails"]["inputErrors"][0]["code"], "DUPLICATE_POST");
+        fake.rate_limit_next();
+        let r = post(Some("202601"), Some("2.0.0")).await.unwrap();
+        assert_eq!(r.status(), 429);
+        assert!(r.headers().keys().all(|k| !k.as_str().contains("rate")));
+        assert_eq!(fake.requests().len(), 6);
+    }
+}
