@@ -8,6 +8,7 @@
 //! spent, calls are refused here until its reset time, not sent.
 
 pub mod accounts;
+pub mod bluesky;
 pub mod facebook;
 pub mod instagram;
 pub mod linkedin;

@@ -12,6 +12,7 @@
 mod support;
 
 mod audit;
+mod bluesky;
 pub mod cli;
 mod crash;
 mod directory;

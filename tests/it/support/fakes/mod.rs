@@ -2,6 +2,7 @@
 //! every request it receives so a test can assert that the right credential
 //! was injected and nothing else was sent.
 
+pub mod bluesky;
 pub mod facebook;
 pub mod linkedin;
 pub mod mastodon;
