@@ -163,12 +163,7 @@ async fn main() -> anyhow::Result<()> {
         )
         .await?;
     vault.store(&account.id, Kind::RefreshToken, &Secret::new("r".into()), None, now).await?;
-    let endpoint = Arc::new(OAuthEndpoint {
-        token_url: oauth2::TokenUrl::new(format!("{base}/oauth/token"))?,
-        client_id: oauth2::ClientId::new("custodian".into()),
-        client_secret: None,
-        http: custodian::platforms::http_client()?,
-    });
+    let endpoint = Arc::new(OAuthEndpoint::new(&format!("{base}/oauth/token"), "custodian", None)?);
     let started = Instant::now();
     let mut waiters = Vec::new();
     for _ in 0..args.waiters {

@@ -203,8 +203,32 @@ pub(crate) async fn exchange(
         }
     }
     let headers = response.headers().clone();
-    let body = response.json().await.unwrap_or(serde_json::Value::Null);
+    let body = read_body(response).await?;
     Ok(Answer { status, body, reset, headers })
+}
+
+/// No platform answer Custodian reads is larger; a bigger one is refused
+/// rather than buffered.
+const MAX_ANSWER_BYTES: usize = 1024 * 1024;
+
+/// The answer's JSON (`Null` if it is not JSON), read up to the cap.
+async fn read_body(mut response: reqwest::Response) -> Result<serde_json::Value, PlatformError> {
+    let mut bytes = Vec::new();
+    loop {
+        let chunk = response.chunk().await.map_err(|_| PlatformError::Down {
+            status: None,
+            message: "the platform's answer was cut off".into(),
+        })?;
+        let Some(chunk) = chunk else { break };
+        if bytes.len() + chunk.len() > MAX_ANSWER_BYTES {
+            return Err(PlatformError::Down {
+                status: None,
+                message: "the platform's answer is too large".into(),
+            });
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
 }
 
 /// `base` + one path segment per element, each percent-encoded: a caller's

@@ -175,9 +175,10 @@ impl Platform for Sandbox {
         self.insert(call, post, Some(in_reply_to)).await
     }
 
-    async fn comments(&self, _call: &Call<'_>, post_id: &str) -> Result<Vec<Comment>, PlatformError> {
-        if self.owner(post_id).await?.is_none() {
-            return Err(validation("no such post"));
+    /// Replies to one of this account's posts.
+    async fn comments(&self, call: &Call<'_>, post_id: &str) -> Result<Vec<Comment>, PlatformError> {
+        if self.owner(post_id).await?.as_deref() != Some(call.account_id) {
+            return Err(validation("no such post on this account"));
         }
         let rows = sqlx::query(
             "SELECT id, author, text, created_at FROM sandbox_posts \

@@ -71,23 +71,42 @@ impl Credentials {
         expires_at: Option<Timestamp>,
         now: Timestamp,
     ) -> Result<(), VaultError> {
-        let damaged = || VaultError::Damaged { account: account_id.to_owned(), kind: kind.as_str() };
-        let sealed = self
-            .keys
-            .seal(secret.expose().as_bytes(), &context(account_id, kind.as_str()))
-            .map_err(|_| damaged())?;
-        sqlx::query(
-            "INSERT INTO credentials (account_id, kind, sealed, expires_at, updated_at) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (account_id, kind) DO UPDATE SET sealed = excluded.sealed, \
-             expires_at = excluded.expires_at, updated_at = excluded.updated_at",
-        )
-        .bind(account_id)
-        .bind(kind.as_str())
-        .bind(sealed)
-        .bind(expires_at.map(|t| t.millis()))
-        .bind(now.millis())
-        .execute(self.db.pool())
-        .await?;
+        self.store_all(account_id, &[(kind, secret, expires_at)], now).await
+    }
+
+    /// Seals and stores several credentials of one account in one
+    /// transaction: all of them or none (a refreshed access token and the
+    /// rotated refresh token that came with it).
+    pub async fn store_all(
+        &self,
+        account_id: &str,
+        items: &[(Kind, &Secret, Option<Timestamp>)],
+        now: Timestamp,
+    ) -> Result<(), VaultError> {
+        let mut sealed = Vec::with_capacity(items.len());
+        for (kind, secret, expires_at) in items {
+            let value = self
+                .keys
+                .seal(secret.expose().as_bytes(), &context(account_id, kind.as_str()))
+                .map_err(|_| VaultError::Damaged { account: account_id.to_owned(), kind: kind.as_str() })?;
+            sealed.push((kind.as_str(), value, expires_at.map(|t| t.millis())));
+        }
+        let mut tx = self.db.pool().begin().await?;
+        for (kind, value, expires_at) in sealed {
+            sqlx::query(
+                "INSERT INTO credentials (account_id, kind, sealed, expires_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (account_id, kind) DO UPDATE SET \
+                 sealed = excluded.sealed, expires_at = excluded.expires_at, updated_at = excluded.updated_at",
+            )
+            .bind(account_id)
+            .bind(kind)
+            .bind(value)
+            .bind(expires_at)
+            .bind(now.millis())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 

@@ -51,12 +51,28 @@ pub trait TokenEndpoint {
     async fn refresh(&self, refresh_token: &Secret, now: Timestamp) -> Result<NewTokens, RefreshError>;
 }
 
-/// An OAuth 2.0 token endpoint (RFC 6749 §6), through the `oauth2` crate.
+/// An OAuth 2.0 token endpoint (RFC 6749 §6), through the `oauth2` crate,
+/// called with the platforms' client: no redirects (which would carry the
+/// refresh token and client secret elsewhere), bounded times.
 pub struct OAuthEndpoint {
-    pub token_url: TokenUrl,
-    pub client_id: ClientId,
-    pub client_secret: Option<Secret>,
-    pub http: reqwest::Client,
+    token_url: TokenUrl,
+    client_id: ClientId,
+    client_secret: Option<Secret>,
+    http: reqwest::Client,
+}
+
+impl OAuthEndpoint {
+    pub fn new(
+        token_url: &str,
+        client_id: &str,
+        client_secret: Option<Secret>,
+    ) -> Result<Self, RefreshError> {
+        let token_url = TokenUrl::new(token_url.to_owned())
+            .map_err(|_| RefreshError::Unavailable("the token endpoint's URL is not valid".into()))?;
+        let http = crate::platforms::http_client()
+            .map_err(|_| RefreshError::Unavailable("cannot build the HTTP client".into()))?;
+        Ok(OAuthEndpoint { token_url, client_id: ClientId::new(client_id.to_owned()), client_secret, http })
+    }
 }
 
 impl TokenEndpoint for OAuthEndpoint {
@@ -158,8 +174,17 @@ impl Refresher {
         self.refresh(account_id, endpoint).await
     }
 
+    /// Runs under the account's flight lock.
     async fn refresh(&self, account_id: &str, endpoint: &impl TokenEndpoint) -> Result<Secret, RefreshError> {
         let now = self.clock.now();
+        // An account already marked (by a refresh that just failed, or a
+        // disconnect) is not retried with a refresh token known to be dead.
+        if let Some(account) = self.accounts.get(account_id).await? {
+            if account.status != Status::Active {
+                let why = account.status_reason.unwrap_or_else(|| account.status.as_str().to_owned());
+                return Err(RefreshError::NeedsReconnect(why));
+            }
+        }
         let refresh_token = match self.credentials.open(account_id, Kind::RefreshToken).await {
             Ok(t) => t,
             Err(VaultError::Missing { .. }) => {
@@ -169,14 +194,24 @@ impl Refresher {
         };
         match endpoint.refresh(&refresh_token, now).await {
             Ok(tokens) => {
-                if let Some(rotated) = &tokens.refresh {
-                    self.credentials.store(account_id, Kind::RefreshToken, rotated, None, now).await?;
-                }
-                self.credentials
-                    .store(account_id, Kind::AccessToken, &tokens.access, tokens.expires_at, now)
-                    .await?;
+                // Saved in a task of its own, so that a caller giving up
+                // now cannot lose a rotated (single-use) refresh token, and
+                // in one transaction, so that both tokens change together.
+                let (credentials, account) = (self.credentials.clone(), account_id.to_owned());
+                let saved = tokio::spawn(async move {
+                    let mut items = vec![(Kind::AccessToken, &tokens.access, tokens.expires_at)];
+                    if let Some(rotated) = &tokens.refresh {
+                        items.push((Kind::RefreshToken, rotated, None));
+                    }
+                    credentials.store_all(&account, &items, now).await?;
+                    Ok::<_, VaultError>(tokens.access)
+                })
+                .await
+                .map_err(|_| {
+                    RefreshError::Unavailable("saving the refreshed token was interrupted".into())
+                })??;
                 self.stats.refreshed.fetch_add(1, Ordering::Relaxed);
-                Ok(tokens.access)
+                Ok(saved)
             }
             Err(RefreshError::NeedsReconnect(why)) => Err(self.needs_reconnect(account_id, why).await),
             Err(other) => Err(other),

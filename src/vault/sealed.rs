@@ -56,6 +56,11 @@ pub enum SealedDataError {
     WrongKey { table: &'static str, key_id: String },
     #[error("a value in {table} is damaged and cannot be opened with any key")]
     Damaged { table: &'static str },
+    #[error(
+        "{remaining} value(s) are still sealed with other keys after {passes} passes: is another instance \
+         still running with an older keys.active? Restart every instance with the new active key, then rotate again"
+    )]
+    Unfinished { remaining: u64, passes: u32 },
     #[error(transparent)]
     Storage(#[from] sqlx::Error),
 }
@@ -107,19 +112,48 @@ pub struct Rotation {
     pub resealed: u64,
     /// Values already under the active key.
     pub current: u64,
-    /// Values a concurrent writer replaced first (they are under the active key).
+    /// Values a concurrent writer replaced first (looked at again in the next pass).
     pub raced: u64,
 }
 
-/// Re-seals every value not under the active key. Each row is replaced
-/// only if it still holds the value that was read, so a concurrent write
-/// (which seals with the active key anyway) always wins. Safe while serving.
+/// Passes over the data before rotation gives up on rows that keep changing.
+const MAX_PASSES: u32 = 5;
+
+/// Re-seals every value not under the active key, pass after pass, until
+/// none is left: a row is replaced only if it still holds the value that
+/// was read, so a concurrent write always wins, and the next pass looks at
+/// that row again. Safe while serving. Fails, saying so, if values remain
+/// (another instance sealing with an older key).
 pub async fn rotate(db: &Db, keys: &KeyRing) -> Result<Rotation, SealedDataError> {
     let mut report = Rotation::default();
+    for pass in 1..=MAX_PASSES {
+        let before = report.resealed;
+        let first = pass == 1;
+        let left = rotate_pass(db, keys, &mut report, first).await?;
+        if left == 0 {
+            return Ok(report);
+        }
+        if pass == MAX_PASSES || report.resealed == before {
+            return Err(SealedDataError::Unfinished { remaining: left, passes: pass });
+        }
+    }
+    Ok(report)
+}
+
+/// One pass; returns how many values were still under other keys when it ended.
+async fn rotate_pass(
+    db: &Db,
+    keys: &KeyRing,
+    report: &mut Rotation,
+    first: bool,
+) -> Result<u64, SealedDataError> {
+    let mut left = 0;
     for c in SEALED {
         for row in rows(db, c).await? {
             if KeyRing::key_id_of(&row.sealed) == Some(keys.active_key_id()) {
-                report.current += 1;
+                if first {
+                    report.current += 1;
+                }
                 continue;
             }
             let context = (c.context)(&row.key);
@@ -146,8 +180,9 @@ pub async fn rotate(db: &Db, keys: &KeyRing) -> Result<Rotation, SealedDataError
                 report.resealed += 1;
             } else {
                 report.raced += 1;
+                left += 1;
             }
         }
     }
-    Ok(report)
+    Ok(left)
 }

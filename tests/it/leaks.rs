@@ -63,12 +63,8 @@ async fn no_credential_reaches_a_log_an_event_an_error_or_a_response() {
     // A refresh the platform refuses (the refresh token goes to the endpoint, nowhere else),
     // and one it cannot answer.
     for url in [format!("{}/oauth/token", fake.base), "http://127.0.0.1:9/oauth/token".to_owned()] {
-        let endpoint = OAuthEndpoint {
-            token_url: oauth2::TokenUrl::new(url).unwrap(),
-            client_id: oauth2::ClientId::new("custodian".into()),
-            client_secret: Some(Secret::new("client-secret-canary".into())),
-            http: custodian::platforms::http_client().unwrap(),
-        };
+        let endpoint =
+            OAuthEndpoint::new(&url, "custodian", Some(Secret::new("client-secret-canary".into()))).unwrap();
         let refused = app.state.refresher.access_token(&account.id, &endpoint).await.unwrap_err();
         errors.push(format!("{refused:?} {refused}"));
         errors.push(format!(

@@ -147,3 +147,17 @@ async fn unsupported_operations_and_foreign_ids_send_nothing() {
     }
     assert!(fake.requests().is_empty());
 }
+
+/// An instance that answers with more than Custodian reads is refused, not buffered.
+#[tokio::test]
+async fn an_oversized_answer_is_refused() {
+    let huge = axum::Router::new()
+        .fallback(|| async { format!("{{\"id\":\"1\",\"pad\":\"{}\"}}", "x".repeat(2 * 1024 * 1024)) });
+    let server = crate::support::fakes::Server::start(huge).await;
+    let mastodon =
+        Mastodon::new(format!("http://{}", server.addr).parse().unwrap(), Arc::new(SystemClock)).unwrap();
+    let token = Secret::new(TOKEN.into());
+    let call = Call { account_id: "acct_m", token: &token };
+    let e = mastodon.publish(&call, &post("hello")).await.unwrap_err();
+    assert!(matches!(e, PlatformError::Down { ref message, .. } if message.contains("too large")), "{e:?}");
+}

@@ -54,12 +54,12 @@ async fn token_server() -> (Arc<TokenServer>, OAuthEndpoint) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    let endpoint = OAuthEndpoint {
-        token_url: oauth2::TokenUrl::new(format!("http://{addr}/2/oauth2/token")).unwrap(),
-        client_id: oauth2::ClientId::new("custodian".into()),
-        client_secret: Some(Secret::new("client-secret".into())),
-        http: custodian::platforms::http_client().unwrap(),
-    };
+    let endpoint = OAuthEndpoint::new(
+        &format!("http://{addr}/2/oauth2/token"),
+        "custodian",
+        Some(Secret::new("client-secret".into())),
+    )
+    .unwrap();
     (server, endpoint)
 }
 
@@ -144,6 +144,11 @@ async fn a_refused_refresh_marks_the_account_needs_reconnect(backend: Backend) {
     );
     let metrics = reqwest::get(app.url("/metrics")).await.unwrap().text().await.unwrap();
     assert!(metrics.contains("custodian_token_refresh_failures_total 1"), "{metrics}");
+    // The dead refresh token is not tried again, and nothing more is recorded.
+    let again = app.state.refresher.access_token(&account, &endpoint).await.unwrap_err();
+    assert!(matches!(again, RefreshError::NeedsReconnect(_)));
+    assert_eq!(server.calls.load(Ordering::SeqCst), 1);
+    assert_eq!(app.events_of("account.needs_reconnect").await.len(), 1);
 }
 
 on_both_backends!(

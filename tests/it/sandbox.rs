@@ -67,6 +67,7 @@ async fn sandbox_accounts_post_reply_moderate_and_delete(backend: Backend) {
         Err(PlatformError::Validation { .. })
     ));
     assert!(matches!(sandbox.comments(&call, "sbx_none").await, Err(PlatformError::Validation { .. })));
+    assert!(matches!(sandbox.comments(&as_other, &first.id).await, Err(PlatformError::Validation { .. })));
 
     sandbox.delete_comment(&call, &reply.id).await.unwrap();
     assert!(sandbox.comments(&call, &first.id).await.unwrap().is_empty());
