@@ -194,9 +194,13 @@ pub(crate) async fn exchange(
                 "the platform could not be reached".into()
             },
         })?;
-    let (remaining, reset) = read_limits(response.headers(), now);
-    limits.observe(call.account_id, remaining, reset);
     let status = response.status().as_u16();
+    let (remaining, reset) = read_limits(response.headers(), now);
+    // A 429 without the platform's own reset header may still say when (RFC 9110 Retry-After).
+    let reset = reset.or_else(|| (status == 429).then(|| retry_after(response.headers(), now)).flatten());
+    // A reset far in the future (a bad header) does not hold an account back for longer than a day.
+    let reset = reset.map(|r| r.min(now.plus(MAX_BLOCK)));
+    limits.observe(call.account_id, remaining, reset);
     if status == 429 {
         if let Some(reset) = reset {
             limits.block(call.account_id, reset);
@@ -205,6 +209,18 @@ pub(crate) async fn exchange(
     let headers = response.headers().clone();
     let body = read_body(response).await?;
     Ok(Answer { status, body, reset, headers })
+}
+
+/// The longest a platform's rate limit holds an account back here.
+const MAX_BLOCK: Duration = Duration::from_secs(24 * 3600);
+
+/// `Retry-After`: delay-seconds or an HTTP date.
+fn retry_after(headers: &reqwest::header::HeaderMap, now: Timestamp) -> Option<Timestamp> {
+    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(now.plus(Duration::from_secs(secs)));
+    }
+    chrono::DateTime::parse_from_rfc2822(value).ok().map(|t| Timestamp(t.timestamp_millis()))
 }
 
 /// No platform answer Custodian reads is larger; a bigger one is refused

@@ -161,3 +161,47 @@ async fn an_oversized_answer_is_refused() {
     let e = mastodon.publish(&call, &post("hello")).await.unwrap_err();
     assert!(matches!(e, PlatformError::Down { ref message, .. } if message.contains("too large")), "{e:?}");
 }
+
+/// A 429 that says when only through `Retry-After` is honoured, and a reset
+/// years away holds the account back for a day at most.
+#[tokio::test]
+async fn retry_after_is_read_and_far_resets_are_capped() {
+    use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let calls = Arc::new(AtomicU64::new(0));
+    let counter = calls.clone();
+    // Publishing is limited with only Retry-After; deleting with a reset in 2099.
+    let limited = axum::Router::new().fallback(move |method: Method| {
+        let counter = counter.clone();
+        async move {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let (name, value) = if method == Method::DELETE {
+                ("x-ratelimit-reset", "2099-01-01T00:00:00.000Z")
+            } else {
+                ("retry-after", "120")
+            };
+            let body = "{\"error\":\"Too many requests\"}";
+            let mut response =
+                axum::response::IntoResponse::into_response((StatusCode::TOO_MANY_REQUESTS, body));
+            response.headers_mut().insert(HeaderName::from_static(name), HeaderValue::from_static(value));
+            response
+        }
+    });
+    let server = crate::support::fakes::Server::start(limited).await;
+    let mastodon =
+        Mastodon::new(format!("http://{}", server.addr).parse().unwrap(), Arc::new(SystemClock)).unwrap();
+    let token = Secret::new(TOKEN.into());
+    let now = custodian::clock::Clock::now(&SystemClock).millis();
+    let reset_of = |e: PlatformError| match e {
+        PlatformError::RateLimited { reset_at: Some(reset), .. } => reset.millis(),
+        other => panic!("{other:?}"),
+    };
+    let call = Call { account_id: "acct_retry", token: &token };
+    let reset = reset_of(mastodon.publish(&call, &post("a")).await.unwrap_err());
+    assert!((reset - now - 120_000).abs() < 5_000, "Retry-After: 120 s");
+    assert!(matches!(mastodon.publish(&call, &post("b")).await, Err(PlatformError::RateLimited { .. })));
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "nothing sent while waiting");
+    let far = Call { account_id: "acct_far", token: &token };
+    let reset = reset_of(mastodon.delete(&far, "1").await.unwrap_err());
+    assert!(reset <= now + 24 * 3_600_000 + 5_000, "held back for a day at most, not until 2099");
+}
