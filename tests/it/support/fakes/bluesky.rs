@@ -20,15 +20,12 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
 use custodian::clock::{Clock, SystemClock};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::Recorded;
+use super::{iso8601, Recorded};
 
 const POST: &str = "app.bsky.feed.post";
 const THREADGATE: &str = "app.bsky.feed.threadgate";
@@ -63,7 +60,7 @@ impl PdsFake {
     /// the valid bearer token, for the account `did`.
     pub async fn start(access_jwt: &str, did: &str) -> PdsFake {
         let state = Arc::new(Mutex::new(Fake::new(access_jwt, did)));
-        let app = axum::Router::new().fallback(handle).with_state(state.clone());
+        let app = axum::Router::new().fallback(super::handle::<Fake>).with_state(state.clone());
         let server = super::Server::start(app).await;
         let base = format!("http://{}", server.addr);
         PdsFake { base, state, _server: server }
@@ -135,27 +132,10 @@ impl PdsFake {
     }
 }
 
-async fn handle(State(state): State<Arc<Mutex<Fake>>>, request: Request) -> Response {
-    let (parts, body) = request.into_parts();
-    let body = axum::body::to_bytes(body, 64 * 1024 * 1024).await.map(|b| b.to_vec()).unwrap_or_default();
-    let recorded = Recorded {
-        method: parts.method.as_str().to_owned(),
-        path: parts
-            .uri
-            .path_and_query()
-            .map_or_else(|| parts.uri.path().to_owned(), |p| p.as_str().to_owned()),
-        headers: parts
-            .headers
-            .iter()
-            .map(|(n, v)| {
-                (n.as_str().to_ascii_lowercase(), String::from_utf8_lossy(v.as_bytes()).into_owned())
-            })
-            .collect(),
-        body,
-    };
-    let now = SystemClock.now().millis();
-    let reply = state.lock().expect("fake PDS state").respond(recorded, now);
-    reply.into_response()
+impl super::Responder for Fake {
+    fn answer(&mut self, request: Recorded, now_ms: i64) -> Response {
+        self.respond(request, now_ms).into_response()
+    }
 }
 
 /// What the fake answers, built under the lock and turned into a response after.
@@ -189,24 +169,8 @@ impl Reply {
     }
 
     fn into_response(self) -> Response {
-        let mut response = Response::new(Body::from(self.body));
-        *response.status_mut() = StatusCode::from_u16(self.status).expect("a valid status code");
-        let headers = response.headers_mut();
-        headers.insert("content-type", HeaderValue::from_static("application/json; charset=utf-8"));
-        for (name, value) in self.headers {
-            headers
-                .insert(HeaderName::from_static(name), HeaderValue::from_str(&value).expect("header value"));
-        }
-        response
+        super::response(self.status, Some("application/json; charset=utf-8"), self.body, self.headers)
     }
-}
-
-/// `2024-05-01T12:00:00.000Z`.
-fn iso8601(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .expect("a representable time")
-        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-        .to_string()
 }
 
 /// A CIDv1 (sha2-256) of `bytes` with the multicodec `codec` (0x71

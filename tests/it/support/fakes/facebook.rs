@@ -18,9 +18,6 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
 use custodian::clock::{Clock, SystemClock};
 use serde_json::{json, Value};
@@ -55,7 +52,7 @@ impl GraphFake {
     /// Starts the server on 127.0.0.1:0 accepting `token` as the Page access token.
     pub async fn start(token: &str) -> GraphFake {
         let state = Arc::new(Mutex::new(Fake::new(token)));
-        let app = axum::Router::new().fallback(handle).with_state(state.clone());
+        let app = axum::Router::new().fallback(super::handle::<Fake>).with_state(state.clone());
         let server = super::Server::start(app).await;
         let base = format!("http://{}/{VERSION}", server.addr);
         GraphFake { base, state, _server: server }
@@ -120,26 +117,10 @@ impl GraphFake {
     }
 }
 
-async fn handle(State(state): State<Arc<Mutex<Fake>>>, request: Request) -> Response {
-    let (parts, body) = request.into_parts();
-    let body = axum::body::to_bytes(body, 64 * 1024 * 1024).await.map(|b| b.to_vec()).unwrap_or_default();
-    let recorded = Recorded {
-        method: parts.method.as_str().to_owned(),
-        path: parts
-            .uri
-            .path_and_query()
-            .map_or_else(|| parts.uri.path().to_owned(), |p| p.as_str().to_owned()),
-        headers: parts
-            .headers
-            .iter()
-            .map(|(n, v)| {
-                (n.as_str().to_ascii_lowercase(), String::from_utf8_lossy(v.as_bytes()).into_owned())
-            })
-            .collect(),
-        body,
-    };
-    let now = SystemClock.now().millis();
-    state.lock().expect("fake Graph state").respond(recorded, now).into_response()
+impl super::Responder for Fake {
+    fn answer(&mut self, request: Recorded, now_ms: i64) -> Response {
+        self.respond(request, now_ms).into_response()
+    }
 }
 
 struct Reply {
@@ -193,16 +174,18 @@ impl Reply {
     }
 
     fn into_response(self) -> Response {
-        let mut response = Response::new(Body::from(self.body.to_string()));
-        *response.status_mut() = StatusCode::from_u16(self.status).expect("a valid status code");
-        let headers = response.headers_mut();
-        headers.insert("content-type", HeaderValue::from_static("application/json; charset=UTF-8"));
-        if let Some((buc, app)) = self.usage {
-            let value = |v: Value| HeaderValue::from_str(&v.to_string()).expect("header value");
-            headers.insert("x-business-use-case-usage", value(buc));
-            headers.insert("x-app-usage", value(app));
-        }
-        response
+        let headers = match self.usage {
+            Some((buc, app)) => {
+                vec![("x-business-use-case-usage", buc.to_string()), ("x-app-usage", app.to_string())]
+            }
+            None => Vec::new(),
+        };
+        super::response(
+            self.status,
+            Some("application/json; charset=UTF-8"),
+            self.body.to_string().into_bytes(),
+            headers,
+        )
     }
 }
 

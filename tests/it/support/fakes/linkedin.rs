@@ -18,9 +18,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use custodian::clock::{Clock, SystemClock};
 use serde_json::{json, Value};
@@ -55,7 +53,7 @@ impl LinkedInFake {
     /// OAuth 2.0 access token (of [`MEMBER`], an administrator of [`ORGANIZATION`]).
     pub async fn start(token: &str) -> LinkedInFake {
         let state = Arc::new(Mutex::new(Fake::new(token)));
-        let app = axum::Router::new().fallback(handle).with_state(state.clone());
+        let app = axum::Router::new().fallback(super::handle::<Fake>).with_state(state.clone());
         let server = super::Server::start(app).await;
         let base = format!("http://{}/rest", server.addr);
         LinkedInFake { base, state, _server: server }
@@ -108,27 +106,10 @@ impl LinkedInFake {
     }
 }
 
-async fn handle(State(state): State<Arc<Mutex<Fake>>>, request: Request) -> Response {
-    let (parts, body) = request.into_parts();
-    let body = axum::body::to_bytes(body, 64 * 1024 * 1024).await.map(|b| b.to_vec()).unwrap_or_default();
-    let recorded = Recorded {
-        method: parts.method.as_str().to_owned(),
-        path: parts
-            .uri
-            .path_and_query()
-            .map_or_else(|| parts.uri.path().to_owned(), |p| p.as_str().to_owned()),
-        headers: parts
-            .headers
-            .iter()
-            .map(|(n, v)| {
-                (n.as_str().to_ascii_lowercase(), String::from_utf8_lossy(v.as_bytes()).into_owned())
-            })
-            .collect(),
-        body,
-    };
-    let now = SystemClock.now().millis();
-    let reply = state.lock().expect("fake LinkedIn state").respond(recorded, now);
-    reply.into_response()
+impl super::Responder for Fake {
+    fn answer(&mut self, request: Recorded, now_ms: i64) -> Response {
+        self.respond(request, now_ms).into_response()
+    }
 }
 
 struct Reply {
@@ -178,18 +159,9 @@ impl Reply {
     }
 
     fn into_response(self) -> Response {
-        let has_body = self.body.is_some();
-        let mut response = Response::new(Body::from(self.body.map(|b| b.to_string()).unwrap_or_default()));
-        *response.status_mut() = StatusCode::from_u16(self.status).expect("a valid status code");
-        let headers = response.headers_mut();
-        if has_body {
-            headers.insert("content-type", HeaderValue::from_static("application/json"));
-        }
-        for (name, value) in self.headers {
-            headers
-                .insert(HeaderName::from_static(name), HeaderValue::from_str(&value).expect("header value"));
-        }
-        response
+        let content_type = self.body.is_some().then_some("application/json");
+        let body = self.body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
+        super::response(self.status, content_type, body, self.headers)
     }
 }
 

@@ -50,3 +50,63 @@ impl Drop for Server {
         self.task.abort();
     }
 }
+
+/// A fake platform's state: answers one recorded request (under its lock).
+pub trait Responder: Send + 'static {
+    fn answer(&mut self, request: Recorded, now_ms: i64) -> axum::response::Response;
+}
+
+/// The one handler every fake serves: records the request, then lets the
+/// fake answer it.
+pub async fn handle<F: Responder>(
+    axum::extract::State(state): axum::extract::State<std::sync::Arc<std::sync::Mutex<F>>>,
+    request: axum::extract::Request,
+) -> axum::response::Response {
+    let (parts, body) = request.into_parts();
+    let body = axum::body::to_bytes(body, 64 * 1024 * 1024).await.map(|b| b.to_vec()).unwrap_or_default();
+    let recorded = Recorded {
+        method: parts.method.as_str().to_owned(),
+        path: parts
+            .uri
+            .path_and_query()
+            .map_or_else(|| parts.uri.path().to_owned(), |p| p.as_str().to_owned()),
+        headers: parts
+            .headers
+            .iter()
+            .map(|(n, v)| {
+                (n.as_str().to_ascii_lowercase(), String::from_utf8_lossy(v.as_bytes()).into_owned())
+            })
+            .collect(),
+        body,
+    };
+    let now = custodian::clock::Clock::now(&custodian::clock::SystemClock).millis();
+    state.lock().expect("a fake's state").answer(recorded, now)
+}
+
+/// A response with this status, content type (if any), body and extra headers.
+pub fn response(
+    status: u16,
+    content_type: Option<&'static str>,
+    body: Vec<u8>,
+    extra: Vec<(&'static str, String)>,
+) -> axum::response::Response {
+    use axum::http::{HeaderName, HeaderValue, StatusCode};
+    let mut response = axum::response::Response::new(axum::body::Body::from(body));
+    *response.status_mut() = StatusCode::from_u16(status).expect("a valid status code");
+    let headers = response.headers_mut();
+    if let Some(ct) = content_type {
+        headers.insert("content-type", HeaderValue::from_static(ct));
+    }
+    for (name, value) in extra {
+        headers.insert(HeaderName::from_static(name), HeaderValue::from_str(&value).expect("header value"));
+    }
+    response
+}
+
+/// `2026-11-23T20:35:00.000Z`: how these platforms write times.
+pub fn iso8601(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .expect("a representable time")
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
+}

@@ -12,14 +12,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
 use custodian::clock::{Clock, SystemClock};
 use serde_json::{json, Map, Value};
 
-use super::Recorded;
+use super::{iso8601, Recorded};
 
 /// The authenticated account (X user ids are numeric strings).
 const USER_ID: &str = "1587654321098765432";
@@ -57,7 +55,7 @@ impl XFake {
     /// OAuth 2.0 user-context bearer token.
     pub async fn start(token: &str) -> XFake {
         let state = Arc::new(Mutex::new(Fake::new(token)));
-        let app = axum::Router::new().fallback(handle).with_state(state.clone());
+        let app = axum::Router::new().fallback(super::handle::<Fake>).with_state(state.clone());
         let server = super::Server::start(app).await;
         let base = format!("http://{}", server.addr);
         XFake { base, state, _server: server }
@@ -116,27 +114,10 @@ impl XFake {
     }
 }
 
-async fn handle(State(state): State<Arc<Mutex<Fake>>>, request: Request) -> Response {
-    let (parts, body) = request.into_parts();
-    let body = axum::body::to_bytes(body, 64 * 1024 * 1024).await.map(|b| b.to_vec()).unwrap_or_default();
-    let recorded = Recorded {
-        method: parts.method.as_str().to_owned(),
-        path: parts
-            .uri
-            .path_and_query()
-            .map_or_else(|| parts.uri.path().to_owned(), |p| p.as_str().to_owned()),
-        headers: parts
-            .headers
-            .iter()
-            .map(|(n, v)| {
-                (n.as_str().to_ascii_lowercase(), String::from_utf8_lossy(v.as_bytes()).into_owned())
-            })
-            .collect(),
-        body,
-    };
-    let now = SystemClock.now().millis();
-    let reply = state.lock().expect("fake X state").respond(recorded, now);
-    reply.into_response()
+impl super::Responder for Fake {
+    fn answer(&mut self, request: Recorded, now_ms: i64) -> Response {
+        self.respond(request, now_ms).into_response()
+    }
 }
 
 /// What the fake answers, built under the lock and turned into a response after.
@@ -205,24 +186,8 @@ impl Reply {
     }
 
     fn into_response(self) -> Response {
-        let mut response = Response::new(Body::from(self.body));
-        *response.status_mut() = StatusCode::from_u16(self.status).expect("a valid status code");
-        let headers = response.headers_mut();
-        headers.insert("content-type", HeaderValue::from_static("application/json; charset=utf-8"));
-        for (name, value) in self.headers {
-            headers
-                .insert(HeaderName::from_static(name), HeaderValue::from_str(&value).expect("header value"));
-        }
-        response
+        super::response(self.status, Some("application/json; charset=utf-8"), self.body, self.headers)
     }
-}
-
-/// `2022-11-23T20:35:00.000Z`, as X writes `created_at`.
-fn iso8601(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .expect("a representable time")
-        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-        .to_string()
 }
 
 #[derive(Clone, Copy)]
