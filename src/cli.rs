@@ -198,7 +198,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Keys { command: KeysCommand::Rotate } => {
             let state = app::build_state(Config::load(&overrides)?, clock()).await?;
-            let report = state.rotate_keys(&operator_name()).await.context("key rotation failed")?;
+            let report = crate::vault::sealed::rotate_recorded(
+                &state.db,
+                &state.keys,
+                &state.journal,
+                &operator_name(),
+            )
+            .await
+            .context("key rotation failed")?;
             println!(
                 "re-sealed {} value(s) under key {:?}; {} already used it; {} were rewritten meanwhile by Custodian",
                 report.resealed,

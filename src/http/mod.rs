@@ -55,22 +55,6 @@ impl AppState {
     pub fn directory(&self) -> &crate::directory::Directory {
         &self.identity.directory
     }
-
-    /// Re-seals everything under the active key (online), then records it.
-    pub async fn rotate_keys(&self, by: &str) -> anyhow::Result<crate::vault::sealed::Rotation> {
-        let report = crate::vault::sealed::rotate(&self.db, &self.keys).await?;
-        let kind = crate::audit::EventKind::KeysRotated {
-            by: by.to_owned(),
-            active_key: self.keys.active_key_id().to_owned(),
-            resealed: report.resealed,
-            already_current: report.current,
-            raced: report.raced,
-        };
-        self.journal
-            .record(&crate::audit::RequestMeta::default(), crate::audit::Actor::default(), kind)
-            .await?;
-        Ok(report)
-    }
 }
 
 const STYLESHEET: &str = include_str!("../../static/app.css");

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use sqlx::Row;
 
+use crate::audit::{Actor, EventKind, Journal, RequestMeta};
 use crate::storage::Db;
 use crate::vault::keyring::{KeyRing, SealError};
 
@@ -63,6 +64,8 @@ pub enum SealedDataError {
     Unfinished { remaining: u64, passes: u32 },
     #[error(transparent)]
     Storage(#[from] sqlx::Error),
+    #[error(transparent)]
+    Audit(#[from] crate::audit::AuditError),
 }
 
 struct SealedRow {
@@ -185,4 +188,23 @@ async fn rotate_pass(
         }
     }
     Ok(left)
+}
+
+/// [`rotate`], then the `keys.rotate` audit event with what it did.
+pub async fn rotate_recorded(
+    db: &Db,
+    keys: &KeyRing,
+    journal: &Journal,
+    by: &str,
+) -> Result<Rotation, SealedDataError> {
+    let report = rotate(db, keys).await?;
+    let kind = EventKind::KeysRotated {
+        by: by.to_owned(),
+        active_key: keys.active_key_id().to_owned(),
+        resealed: report.resealed,
+        already_current: report.current,
+        raced: report.raced,
+    };
+    journal.record(&RequestMeta::default(), Actor::default(), kind).await?;
+    Ok(report)
 }

@@ -73,7 +73,9 @@ async fn no_credential_reaches_a_log_an_event_an_error_or_a_response() {
         ));
     }
     // Rotation and the account list.
-    app.state.rotate_keys("test").await.unwrap();
+    custodian::vault::sealed::rotate_recorded(&app.state.db, &app.state.keys, &app.state.journal, "test")
+        .await
+        .unwrap();
     let (carol, _, _) = app.enrolled_browser("carol").await;
     let listed = carol.get("/api/v1/admin/accounts").await.text().await.unwrap();
 
