@@ -9,6 +9,7 @@
 
 pub mod accounts;
 pub mod bluesky;
+pub mod bluesky_session;
 pub mod facebook;
 pub mod instagram;
 pub mod linkedin;

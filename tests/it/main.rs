@@ -13,6 +13,7 @@ mod support;
 
 mod audit;
 mod bluesky;
+mod bluesky_pds;
 pub mod cli;
 mod crash;
 mod directory;

@@ -9,7 +9,15 @@
 //! Modelled: `com.atproto.repo.{createRecord,putRecord,deleteRecord,
 //! getRecord,uploadBlob}` and `app.bsky.feed.getPostThread` (which a real
 //! PDS forwards to the AppView; here the PDS answers it from its own
-//! records). `app.bsky.feed.post` and `app.bsky.feed.threadgate` records are
+//! records), and app-password sessions, `com.atproto.server.{createSession,
+//! refreshSession,deleteSession}`, as @atproto/pds 0.5 implements them: HS256
+//! JWTs (`at+jwt` access tokens for two hours, `refresh+jwt` refresh tokens
+//! with a `jti` for ninety days); a refresh rotates the refresh token, and a
+//! used one stays valid for a grace period of two hours, answering the same
+//! successor again, then is refused (400 `ExpiredToken`, "Token has been
+//! revoked"); `deleteSession` revokes one refresh token and leaves access
+//! tokens valid until their `exp`; `createSession` is limited to 30 per 5
+//! minutes and 300 a day per identifier. `app.bsky.feed.post` and `app.bsky.feed.threadgate` records are
 //! checked against their lexicons (text of at most 300 graphemes and 3,000
 //! bytes, counted here as characters; facets; replies as strong refs; image
 //! embeds referring to uploaded blobs of at most 1,000,000 bytes; at most 300
@@ -17,10 +25,13 @@
 //! session's account may write. Unknown methods get 501, as from XRPC.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::response::Response;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
 use custodian::clock::{Clock, SystemClock};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
@@ -42,6 +53,17 @@ const MAX_GRAPHEMES: usize = 300;
 const MAX_TEXT_BYTES: usize = 3000;
 const MAX_IMAGE_BYTES: u64 = 1_000_000;
 const MAX_HIDDEN_REPLIES: usize = 300;
+/// Sessions, as @atproto/pds signs them: access JWTs for 120 minutes,
+/// refresh JWTs for 90 days; a used refresh token stays valid for two hours.
+const ACCESS_LIFETIME_MS: i64 = 2 * HOUR_MS;
+const REFRESH_LIFETIME_MS: i64 = 90 * DAY_MS;
+const REFRESH_GRACE_MS: i64 = 2 * HOUR_MS;
+/// `createSession`, per identifier: 30 per 5 minutes, 300 a day.
+const LOGIN_LIMIT: u32 = 30;
+const LOGIN_WINDOW_MS: i64 = 5 * 60 * 1000;
+const LOGIN_DAY_LIMIT: u32 = 300;
+/// The `aud` of the tokens this PDS signs.
+const SERVICE_DID: &str = "did:web:pds.test";
 /// base32-sortable, as TIDs are written.
 const SORTABLE: &[u8; 32] = b"234567abcdefghijklmnopqrstuvwxyz";
 /// RFC 4648 base32, lower case, as CIDs are written (after the `b` prefix).
@@ -52,6 +74,8 @@ pub struct PdsFake {
     /// `http://127.0.0.1:PORT`; the methods are under `/xrpc/`.
     pub base: String,
     state: Arc<Mutex<Fake>>,
+    /// Milliseconds every `refreshSession` waits before it is answered.
+    refresh_delay: Arc<AtomicU64>,
     _server: super::Server,
 }
 
@@ -60,10 +84,47 @@ impl PdsFake {
     /// the valid bearer token, for the account `did`.
     pub async fn start(access_jwt: &str, did: &str) -> PdsFake {
         let state = Arc::new(Mutex::new(Fake::new(access_jwt, did)));
-        let app = axum::Router::new().fallback(super::handle::<Fake>).with_state(state.clone());
+        let refresh_delay = Arc::new(AtomicU64::new(0));
+        let delay = refresh_delay.clone();
+        let app = axum::Router::new().fallback(super::handle::<Fake>).with_state(state.clone()).layer(
+            axum::middleware::from_fn(
+                move |request: axum::extract::Request, next: axum::middleware::Next| {
+                    let ms = delay.load(Ordering::SeqCst);
+                    async move {
+                        if ms > 0 && request.uri().path().ends_with("/com.atproto.server.refreshSession") {
+                            tokio::time::sleep(Duration::from_millis(ms)).await;
+                        }
+                        next.run(request).await
+                    }
+                },
+            ),
+        );
         let server = super::Server::start(app).await;
         let base = format!("http://{}", server.addr);
-        PdsFake { base, state, _server: server }
+        PdsFake { base, state, refresh_delay, _server: server }
+    }
+
+    /// The account gets an app password (`createSession` then takes it
+    /// with the account's handle or DID as the identifier).
+    pub fn app_password(&self, password: &str) {
+        self.lock().sessions.app_passwords.push(password.to_owned());
+    }
+
+    /// The account's handle on this PDS.
+    pub fn handle(&self) -> String {
+        handle_of(&self.lock().did)
+    }
+
+    /// Moves the fake's clock forward: tokens expire, grace periods and
+    /// rate-limit windows end as they would that much later.
+    pub fn advance(&self, by: Duration) {
+        self.lock().skew_ms += i64::try_from(by.as_millis()).expect("a short advance");
+    }
+
+    /// Every `refreshSession` is answered only after `delay`, so that
+    /// concurrent callers really overlap.
+    pub fn slow_refresh(&self, delay: Duration) {
+        self.refresh_delay.store(u64::try_from(delay.as_millis()).expect("a short delay"), Ordering::SeqCst);
     }
 
     /// From now on the token is refused as expired: 400 `ExpiredToken`, as
@@ -168,8 +229,23 @@ impl Reply {
         self
     }
 
+    /// 429 `RateLimitExceeded`, with the window's headers and `Retry-After`
+    /// (seconds), as the PDS's rate limiter answers.
+    fn too_many(limit: u32, reset_ms: i64, window_ms: i64, now: i64) -> Reply {
+        let mut reply = Reply::error(429, "RateLimitExceeded", "Rate Limit Exceeded")
+            .rate_headers(limit, 0, reset_ms, window_ms);
+        reply.headers.push(("retry-after", ((reset_ms - now + 999) / 1000).max(0).to_string()));
+        reply
+    }
+
+    /// A procedure without output (`deleteSession`) answers an empty body.
+    fn empty(status: u16) -> Reply {
+        Reply { status, body: Vec::new(), headers: Vec::new() }
+    }
+
     fn into_response(self) -> Response {
-        super::response(self.status, Some("application/json; charset=utf-8"), self.body, self.headers)
+        let content_type = (!self.body.is_empty()).then_some("application/json; charset=utf-8");
+        super::response(self.status, content_type, self.body, self.headers)
     }
 }
 
@@ -264,6 +340,55 @@ struct Blob {
     size: u64,
 }
 
+/// A row of the PDS's `refresh_token` table.
+struct RefreshRow {
+    expires_at: i64,
+    /// Set by the first refresh: every use within the grace period answers it.
+    next_id: Option<String>,
+}
+
+/// The app-password sessions of the fake's account.
+#[derive(Default)]
+struct Sessions {
+    app_passwords: Vec<String>,
+    /// Access JWTs this PDS signed, with their `exp` (ms).
+    access: HashMap<String, i64>,
+    /// Refresh JWTs this PDS signed, with their `jti` and `exp` (ms): what
+    /// verifying the signature tells the real PDS.
+    refresh: HashMap<String, (String, i64)>,
+    /// By `jti`.
+    rows: HashMap<String, RefreshRow>,
+    /// `createSession`'s windows (5 minutes, a day) per identifier.
+    logins: HashMap<String, (Option<Window>, Option<Window>)>,
+    minted: u64,
+}
+
+impl Sessions {
+    /// A refresh token id: 32 bytes in base64, as the PDS makes them.
+    fn new_id(&mut self) -> String {
+        self.minted += 1;
+        STANDARD.encode(Sha256::digest(format!("fake-pds-refresh-{}", self.minted)))
+    }
+}
+
+/// An HS256-shaped JWT: the header and claims as the PDS writes them, a
+/// signature only this fake checks (by remembering what it signed).
+fn jwt(typ: &str, claims: &Value) -> String {
+    let header = URL_SAFE_NO_PAD.encode(json!({ "typ": typ, "alg": "HS256" }).to_string());
+    let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
+    let signature = URL_SAFE_NO_PAD.encode(Sha256::digest(format!("fake-pds-key.{header}.{payload}")));
+    format!("{header}.{payload}.{signature}")
+}
+
+/// The bearer token of a request: 401 `AuthMissing` without one.
+fn bearer(request: &Recorded) -> Result<&str, Reply> {
+    let value = request.header("authorization").unwrap_or("");
+    match value.get(..7) {
+        Some(scheme) if scheme.eq_ignore_ascii_case("bearer ") => Ok(&value[7..]),
+        _ => Err(Reply::error(401, "AuthMissing", "Authentication Required")),
+    }
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Method {
     CreateRecord,
@@ -272,6 +397,9 @@ enum Method {
     GetRecord,
     UploadBlob,
     GetPostThread,
+    CreateSession,
+    RefreshSession,
+    DeleteSession,
 }
 
 impl Method {
@@ -283,6 +411,9 @@ impl Method {
             "com.atproto.repo.getRecord" => Method::GetRecord,
             "com.atproto.repo.uploadBlob" => Method::UploadBlob,
             "app.bsky.feed.getPostThread" => Method::GetPostThread,
+            "com.atproto.server.createSession" => Method::CreateSession,
+            "com.atproto.server.refreshSession" => Method::RefreshSession,
+            "com.atproto.server.deleteSession" => Method::DeleteSession,
             _ => return None,
         })
     }
@@ -311,6 +442,9 @@ struct Fake {
     records: BTreeMap<(String, String, String), Stored>,
     blobs: HashMap<String, Blob>,
     last_tid: u64,
+    sessions: Sessions,
+    /// How far `advance` has moved this fake's clock.
+    skew_ms: i64,
 }
 
 impl Fake {
@@ -329,10 +463,13 @@ impl Fake {
             records: BTreeMap::new(),
             blobs: HashMap::new(),
             last_tid: 0,
+            sessions: Sessions::default(),
+            skew_ms: 0,
         }
     }
 
     fn respond(&mut self, request: Recorded, now: i64) -> Reply {
+        let now = now + self.skew_ms;
         self.requests.push(request.clone());
         if let Some(status) = self.fail_next.take() {
             let (error, message) = match status {
@@ -361,25 +498,35 @@ impl Fake {
             ));
         }
         // getRecord is public: a token is checked only when one is sent.
-        let optional = method == Method::GetRecord && request.header("authorization").is_none();
-        if !optional {
-            if let Err(reply) = self.authorize(&request) {
-                return reply;
+        // createSession takes no token; the other session methods a refresh token.
+        let mut refresh_id = String::new();
+        match method {
+            Method::CreateSession => {}
+            Method::RefreshSession | Method::DeleteSession => {
+                // deleteSession takes an expired refresh token too.
+                match self.authorize_refresh(&request, now, method == Method::DeleteSession) {
+                    Ok(jti) => refresh_id = jti,
+                    Err(reply) => return reply,
+                }
+            }
+            _ if method == Method::GetRecord && request.header("authorization").is_none() => {}
+            _ => {
+                if let Err(reply) = self.authorize(&request, now) {
+                    return reply;
+                }
             }
         }
         if let Some(reset_in) = self.rate_limit_next.take() {
             let reset = now + i64::try_from(reset_in.as_millis()).expect("a short reset");
-            return Reply::error(429, "RateLimitExceeded", "Rate Limit Exceeded").rate_headers(
-                HOUR_POINTS,
-                0,
-                reset,
-                HOUR_MS,
-            );
+            return match method {
+                Method::CreateSession => Reply::too_many(LOGIN_LIMIT, reset, LOGIN_WINDOW_MS, now),
+                _ => Reply::too_many(HOUR_POINTS, reset, HOUR_MS, now),
+            };
         }
         let params: HashMap<String, String> =
             url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
         let input = match method {
-            Method::CreateRecord | Method::PutRecord | Method::DeleteRecord => {
+            Method::CreateRecord | Method::PutRecord | Method::DeleteRecord | Method::CreateSession => {
                 match serde_json::from_slice::<Value>(&request.body) {
                     Ok(Value::Object(input)) => input,
                     _ => return Reply::invalid("Request body must be a JSON object"),
@@ -398,6 +545,12 @@ impl Fake {
             Method::GetRecord => self.get(&params),
             Method::UploadBlob => self.upload(&request),
             Method::GetPostThread => self.thread(&params),
+            Method::CreateSession => self.create_session(&input, now),
+            Method::RefreshSession => self.refresh_session(&refresh_id, now),
+            Method::DeleteSession => {
+                self.sessions.rows.remove(&refresh_id);
+                Reply::empty(200)
+            }
         };
         let (limit, remaining, reset, window) = limited;
         reply.rate_headers(limit, remaining, reset, window)
@@ -405,19 +558,106 @@ impl Fake {
 
     /// 401 `AuthMissing` without a bearer token; 400 `ExpiredToken` or
     /// `InvalidToken` for one the PDS will not take.
-    fn authorize(&self, request: &Recorded) -> Result<(), Reply> {
-        let Some(value) = request.header("authorization") else {
-            return Err(Reply::error(401, "AuthMissing", "Authentication Required"));
-        };
-        let presented = value.get(..7).filter(|s| s.eq_ignore_ascii_case("bearer ")).map(|_| &value[7..]);
-        match presented {
-            Some(t) if t == self.token && self.expired => {
+    /// The given token, or one a session here minted, until its `exp`
+    /// (a session's end does not cut its access tokens short).
+    fn authorize(&self, request: &Recorded, now: i64) -> Result<(), Reply> {
+        match bearer(request)? {
+            t if t == self.token && self.expired => {
                 Err(Reply::error(400, "ExpiredToken", "Token has expired"))
             }
-            Some(t) if t == self.token => Ok(()),
-            Some(_) => Err(Reply::error(400, "InvalidToken", "Token could not be verified")),
-            None => Err(Reply::error(401, "AuthMissing", "Authentication Required")),
+            t if t == self.token => Ok(()),
+            t => match self.sessions.access.get(t) {
+                Some(exp) if *exp <= now => Err(Reply::error(400, "ExpiredToken", "Token has expired")),
+                Some(_) => Ok(()),
+                None => Err(Reply::error(400, "InvalidToken", "Token could not be verified")),
+            },
         }
+    }
+
+    /// A refresh JWT this PDS signed (an access token is not one): its `jti`.
+    fn authorize_refresh(&self, request: &Recorded, now: i64, allow_expired: bool) -> Result<String, Reply> {
+        match self.sessions.refresh.get(bearer(request)?) {
+            None => Err(Reply::error(400, "InvalidToken", "Token could not be verified")),
+            Some((_, exp)) if *exp <= now && !allow_expired => {
+                Err(Reply::error(400, "ExpiredToken", "Token has expired"))
+            }
+            Some((jti, _)) => Ok(jti.clone()),
+        }
+    }
+
+    /// `createSession`: the account's handle or DID (any case) and one of
+    /// its app passwords.
+    fn create_session(&mut self, input: &Map<String, Value>, now: i64) -> Reply {
+        let (Some(identifier), Some(password)) =
+            (input.get("identifier").and_then(Value::as_str), input.get("password").and_then(Value::as_str))
+        else {
+            let name = if input.get("identifier").is_none() { "identifier" } else { "password" };
+            return Reply::invalid(&format!("Missing required key \"{name}\" at $"));
+        };
+        let identifier = identifier.to_lowercase();
+        let known = identifier == self.did || identifier == handle_of(&self.did);
+        if !known || !self.sessions.app_passwords.iter().any(|p| p == password) {
+            return Reply::error(401, "AuthenticationRequired", "Invalid identifier or password");
+        }
+        let jti = self.sessions.new_id();
+        self.sessions
+            .rows
+            .insert(jti.clone(), RefreshRow { expires_at: now + REFRESH_LIFETIME_MS, next_id: None });
+        self.session_reply(&jti, now)
+    }
+
+    /// `refreshSession`: the successor of this refresh token (the same one
+    /// on every use within its grace period), or "revoked" once the grace
+    /// is over or the session was deleted.
+    fn refresh_session(&mut self, jti: &str, now: i64) -> Reply {
+        self.sessions.rows.retain(|_, row| row.expires_at > now);
+        let Some(row) = self.sessions.rows.get_mut(jti) else {
+            return Reply::error(400, "ExpiredToken", "Token has been revoked");
+        };
+        row.expires_at = row.expires_at.min(now + REFRESH_GRACE_MS);
+        let next = match &row.next_id {
+            Some(next) => next.clone(),
+            None => {
+                let next = self.sessions.new_id();
+                if let Some(row) = self.sessions.rows.get_mut(jti) {
+                    row.next_id = Some(next.clone());
+                }
+                next
+            }
+        };
+        self.sessions
+            .rows
+            .entry(next.clone())
+            .or_insert(RefreshRow { expires_at: now + REFRESH_LIFETIME_MS, next_id: None });
+        self.session_reply(&next, now)
+    }
+
+    /// A new access JWT and a refresh JWT with the id `jti`, as the session's answer.
+    fn session_reply(&mut self, jti: &str, now: i64) -> Reply {
+        let iat = now / 1000;
+        let access_exp = iat + ACCESS_LIFETIME_MS / 1000;
+        let refresh_exp = iat + REFRESH_LIFETIME_MS / 1000;
+        let access = jwt(
+            "at+jwt",
+            &json!({ "scope": "com.atproto.appPass", "aud": SERVICE_DID, "sub": self.did, "iat": iat, "exp": access_exp }),
+        );
+        let refresh = jwt(
+            "refresh+jwt",
+            &json!({ "scope": "com.atproto.refresh", "aud": SERVICE_DID, "sub": self.did, "jti": jti, "iat": iat, "exp": refresh_exp }),
+        );
+        self.sessions.access.insert(access.clone(), access_exp * 1000);
+        self.sessions.refresh.insert(refresh.clone(), (jti.to_owned(), refresh_exp * 1000));
+        Reply::json(
+            200,
+            &json!({
+                "accessJwt": access,
+                "refreshJwt": refresh,
+                "did": self.did,
+                "handle": handle_of(&self.did),
+                "emailConfirmed": false,
+                "active": true
+            }),
+        )
     }
 
     /// Counts the request: every one against the global window, record
@@ -429,10 +669,7 @@ impl Fake {
         input: &Map<String, Value>,
         now: i64,
     ) -> Result<(u32, u32, i64, i64), Reply> {
-        let too_many = |limit, reset, window| {
-            Reply::error(429, "RateLimitExceeded", "Rate Limit Exceeded")
-                .rate_headers(limit, 0, reset, window)
-        };
+        let too_many = |limit, reset, window| Reply::too_many(limit, reset, window, now);
         let (remaining, reset) = Window::take(&mut self.global, now, GLOBAL_WINDOW_MS, GLOBAL_LIMIT, 1)
             .map_err(|reset| too_many(GLOBAL_LIMIT, reset, GLOBAL_WINDOW_MS))?;
         let points = match method {
@@ -450,6 +687,19 @@ impl Fake {
                 }
             }
             Method::DeleteRecord => 1,
+            Method::CreateSession => {
+                let identifier = input.get("identifier").and_then(Value::as_str).unwrap_or("").to_owned();
+                let (window, day) = self.sessions.logins.entry(identifier).or_default();
+                let (left, reset) = Window::take(window, now, LOGIN_WINDOW_MS, LOGIN_LIMIT, 1)
+                    .map_err(|reset| Reply::too_many(LOGIN_LIMIT, reset, LOGIN_WINDOW_MS, now))?;
+                let (day_left, day_reset) = Window::take(day, now, DAY_MS, LOGIN_DAY_LIMIT, 1)
+                    .map_err(|reset| Reply::too_many(LOGIN_DAY_LIMIT, reset, DAY_MS, now))?;
+                return Ok(if day_left < left {
+                    (LOGIN_DAY_LIMIT, day_left, day_reset, DAY_MS)
+                } else {
+                    (LOGIN_LIMIT, left, reset, LOGIN_WINDOW_MS)
+                });
+            }
             _ => return Ok((GLOBAL_LIMIT, remaining, reset, GLOBAL_WINDOW_MS)),
         };
         let (hour_left, hour_reset) = Window::take(&mut self.hour, now, HOUR_MS, HOUR_POINTS, points)
@@ -1100,5 +1350,114 @@ mod tests {
         let requests = fake.requests();
         assert_eq!(requests[0].path, "/xrpc/com.atproto.repo.createRecord");
         assert_eq!(requests[0].header("authorization"), Some(format!("Bearer {TOKEN}").as_str()));
+    }
+    #[tokio::test]
+    async fn sessions_behave_like_the_reference_pds() {
+        let fake = PdsFake::start(TOKEN, DID).await;
+        fake.app_password("aaaa-bbbb-cccc-dddd");
+        let http = reqwest::Client::new();
+        let url = |nsid: &str| format!("{}/xrpc/com.atproto.server.{nsid}", fake.base);
+        let sign_in = |identifier: &str, password: &str| {
+            http.post(url("createSession"))
+                .json(&json!({"identifier": identifier, "password": password}))
+                .send()
+        };
+        let with = |nsid: &str, token: &str| http.post(url(nsid)).bearer_auth(token).send();
+
+        // Sign-in: JWTs shaped as the PDS's, the per-identifier window.
+        let (code, headers, session) =
+            read(sign_in(&fake.handle(), "aaaa-bbbb-cccc-dddd").await.unwrap()).await;
+        assert_eq!(code, 200, "{session}");
+        assert_eq!(headers["ratelimit-policy"], "30;w=300");
+        assert_eq!(headers["ratelimit-remaining"], "29");
+        assert_eq!((&session["did"], &session["active"]), (&json!(DID), &json!(true)));
+        let part = |jwt: &Value, i: usize| -> Value {
+            let text = jwt.as_str().unwrap().split('.').nth(i).unwrap();
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(text).unwrap()).unwrap()
+        };
+        assert_eq!(part(&session["accessJwt"], 0), json!({"typ": "at+jwt", "alg": "HS256"}));
+        let access = part(&session["accessJwt"], 1);
+        assert_eq!((&access["scope"], &access["sub"]), (&json!("com.atproto.appPass"), &json!(DID)));
+        assert_eq!(access["exp"].as_i64().unwrap() - access["iat"].as_i64().unwrap(), 7200);
+        assert_eq!(part(&session["refreshJwt"], 0)["typ"], "refresh+jwt");
+        assert!(part(&session["refreshJwt"], 1)["jti"].is_string());
+        let (code, _, body) = read(sign_in(&fake.handle(), "wrong").await.unwrap()).await;
+        assert_eq!(
+            (code, body),
+            (401, json!({"error": "AuthenticationRequired", "message": "Invalid identifier or password"}))
+        );
+        let (code, _, body) =
+            read(http.post(url("createSession")).json(&json!({"identifier": DID})).send().await.unwrap())
+                .await;
+        assert_eq!((code, body["message"].as_str()), (400, Some("Missing required key \"password\" at $")));
+        for _ in 3..30 {
+            assert_eq!(read(sign_in("x.test", "wrong").await.unwrap()).await.0, 401);
+        }
+        let (code, headers, body) = read(sign_in(&fake.handle(), "aaaa-bbbb-cccc-dddd").await.unwrap()).await;
+        assert_eq!((code, body["error"].as_str()), (200, None), "another identifier's window: {body}");
+        assert_eq!(headers["ratelimit-remaining"], "27");
+        for _ in 0..27 {
+            read(sign_in(&fake.handle(), "wrong").await.unwrap()).await;
+        }
+        let (code, headers, body) = read(sign_in(&fake.handle(), "aaaa-bbbb-cccc-dddd").await.unwrap()).await;
+        assert_eq!((code, body["error"].as_str()), (429, Some("RateLimitExceeded")));
+        assert_eq!(headers["ratelimit-remaining"], "0");
+        assert!(headers["retry-after"].to_str().unwrap().parse::<u64>().unwrap() <= 300);
+
+        // Refresh: only a refresh token; single use, with a grace period.
+        let (first, first_access) =
+            (session["refreshJwt"].as_str().unwrap(), session["accessJwt"].as_str().unwrap());
+        let (code, _, body) = read(with("refreshSession", first_access).await.unwrap()).await;
+        assert_eq!((code, body["error"].as_str()), (400, Some("InvalidToken")));
+        let (code, _, body) = read(http.post(url("refreshSession")).send().await.unwrap()).await;
+        assert_eq!((code, body["error"].as_str()), (401, Some("AuthMissing")));
+        let (code, _, second) = read(with("refreshSession", first).await.unwrap()).await;
+        assert_eq!(code, 200);
+        let (_, _, again) = read(with("refreshSession", first).await.unwrap()).await;
+        assert_eq!(part(&again["refreshJwt"], 1)["jti"], part(&second["refreshJwt"], 1)["jti"]);
+        let second = second["refreshJwt"].as_str().unwrap().to_owned();
+
+        // Ending the session revokes that refresh token (an empty 200, again
+        // when repeated); its predecessor, still in its grace period, revives
+        // it, as on the reference PDS; access tokens run to their exp.
+        let response = with("deleteSession", &second).await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert!(response.headers().get("content-type").is_none());
+        assert!(response.bytes().await.unwrap().is_empty());
+        assert_eq!(read(with("deleteSession", &second).await.unwrap()).await.0, 200);
+        let (code, _, body) = read(with("refreshSession", &second).await.unwrap()).await;
+        assert_eq!(
+            (code, body),
+            (400, json!({"error": "ExpiredToken", "message": "Token has been revoked"}))
+        );
+        let (code, _, revived) = read(with("refreshSession", first).await.unwrap()).await;
+        assert_eq!(code, 200);
+        let post = json!({"repo": DID, "collection": POST,
+                          "record": {"$type": POST, "text": "hi", "createdAt": "2024-05-01T12:00:00.000Z"}});
+        let create = |token: &str| {
+            http.post(format!("{}/xrpc/com.atproto.repo.createRecord", fake.base))
+                .bearer_auth(token)
+                .json(&post)
+                .send()
+        };
+        assert_eq!(read(create(first_access).await.unwrap()).await.0, 200);
+
+        // Two hours on: the grace period is over, access tokens expired.
+        fake.advance(Duration::from_secs(2 * 3600 + 1));
+        let (code, _, body) = read(with("refreshSession", first).await.unwrap()).await;
+        assert_eq!((code, body["message"].as_str()), (400, Some("Token has been revoked")));
+        let (code, _, body) = read(create(first_access).await.unwrap()).await;
+        assert_eq!((code, body["error"].as_str()), (400, Some("ExpiredToken")));
+        let latest = revived["refreshJwt"].as_str().unwrap();
+        let (code, _, fresh) = read(with("refreshSession", latest).await.unwrap()).await;
+        assert_eq!(code, 200);
+        assert_eq!(read(create(fresh["accessJwt"].as_str().unwrap()).await.unwrap()).await.0, 200);
+
+        // Ninety days on, the refresh JWT itself has expired; deleteSession still takes it.
+        fake.advance(Duration::from_secs(91 * 24 * 3600));
+        let latest = fresh["refreshJwt"].as_str().unwrap();
+        let (code, _, body) = read(with("refreshSession", latest).await.unwrap()).await;
+        assert_eq!((code, body["message"].as_str()), (400, Some("Token has expired")));
+        assert_eq!(read(with("deleteSession", latest).await.unwrap()).await.0, 200);
     }
 }
