@@ -1,12 +1,21 @@
-//! X (API v2, docs.x.com): posts, replies, deletes, hidden replies, and
-//! replies listed by searching the conversation. OAuth 2.0 user-context
-//! tokens expire after two hours and are refreshed by the vault
-//! (`vault::refresh`). Rate limits come in `x-rate-limit-remaining` and
-//! `x-rate-limit-reset` (Unix seconds) per endpoint.
+//! X (API v2, docs.x.com): posts and replies (with one image), deletes,
+//! hidden replies, and replies listed by searching the conversation. OAuth
+//! 2.0 user-context tokens expire after two hours and are refreshed by the
+//! vault (`vault::refresh`). Rate limits come in `x-rate-limit-remaining`
+//! and `x-rate-limit-reset` (Unix seconds) per endpoint.
 //!
-//! Not offered: deleting someone else's reply (hide it instead). Not yet
-//! built here: image upload.
+//! An image goes up first with the simple upload, `POST /2/media/upload`
+//! (multipart: the `media` file, `media_category=tweet_image` and the
+//! `media_type`; the token needs the `media.write` scope), its alt text with
+//! `POST /2/media/metadata`, and the post then names the media id. X's limits
+//! for images (PNG, JPEG, GIF or WebP, at most 5 MB) are checked here before
+//! anything is sent. The upload reference lists no `image/gif` among the
+//! `media_type` values, so a GIF goes without one and X reads the type from
+//! the file; GIFs over 5 MB need the chunked upload, which is not built here.
+//!
+//! Not offered: deleting someone else's reply (hide it instead).
 
+use reqwest::multipart::{Form, Part};
 use reqwest::RequestBuilder;
 use serde_json::{json, Value};
 use url::Url;
@@ -14,14 +23,21 @@ use url::Url;
 use crate::clock::{SharedClock, Timestamp};
 use crate::platforms::rate::RateLimits;
 use crate::platforms::{
-    checked_id, endpoint, exchange, header_pair, http_client, Call, Comment, NewPost, Operation, Platform,
-    PlatformError, Published, ReadLimits,
+    checked_id, endpoint, exchange, header_pair, http_client, Call, Comment, Image, NewPost, Operation,
+    Platform, PlatformError, Published, ReadLimits,
 };
 
 const NAME: &str = "X";
 /// Longer posts are refused here rather than sent (X counts characters
 /// with weights; this is the plain limit).
 pub const MAX_CHARS: usize = 280;
+/// An image through the simple upload: at most 5 MB (docs.x.com, media
+/// "Best practices"), read as 5 MiB.
+pub const MAX_IMAGE_BYTES: usize = 5 * 1024 * 1024;
+/// The image types X takes (docs.x.com, media "Best practices").
+pub const IMAGE_TYPES: [&str; 4] = ["image/png", "image/jpeg", "image/gif", "image/webp"];
+/// Alt text is at most 1,000 characters (media metadata).
+pub const MAX_ALT_TEXT_CHARS: usize = 1000;
 
 pub struct X {
     /// `https://api.x.com`.
@@ -35,14 +51,40 @@ fn post_id(id: &str) -> Result<&str, PlatformError> {
     checked_id(id, "post", |c| c.is_ascii_digit())
 }
 
-/// The words of an X error: a problem's `detail` or `title`, or the first of `errors`.
+/// The words of an X error: the first of `errors` (an invalid request's
+/// `detail` only says that some parameter was invalid), else a problem's
+/// `detail` or `title`.
 fn message_of(body: &Value, status: u16) -> String {
-    body.get("detail")
+    body.pointer("/errors/0/message")
+        .or_else(|| body.get("detail"))
         .or_else(|| body.get("title"))
-        .or_else(|| body.pointer("/errors/0/message"))
         .and_then(Value::as_str)
         .map(str::to_owned)
         .unwrap_or_else(|| format!("HTTP {status}"))
+}
+
+/// Checks an image against X's limits, so nothing is sent for one X would refuse.
+fn checked_image(image: &Image) -> Result<&Image, PlatformError> {
+    let refuse = |message: String| Err(PlatformError::Validation { message });
+    if !IMAGE_TYPES.contains(&image.media_type.as_str()) {
+        return refuse(format!(
+            "X takes PNG, JPEG, GIF or WebP images, not {:?}",
+            image.media_type.escape_default().to_string()
+        ));
+    }
+    if image.bytes.is_empty() {
+        return refuse("the image is empty".into());
+    }
+    if image.bytes.len() > MAX_IMAGE_BYTES {
+        return refuse(format!(
+            "images on X are at most 5 MB ({MAX_IMAGE_BYTES} bytes); this one is {} bytes",
+            image.bytes.len()
+        ));
+    }
+    if image.description.as_ref().is_some_and(|d| d.chars().count() > MAX_ALT_TEXT_CHARS) {
+        return refuse(format!("alt text on X is at most {MAX_ALT_TEXT_CHARS} characters"));
+    }
+    Ok(image)
 }
 
 impl X {
@@ -84,12 +126,6 @@ impl X {
         post: &NewPost,
         in_reply_to: Option<&str>,
     ) -> Result<Published, PlatformError> {
-        if post.image.is_some() {
-            return Err(PlatformError::Unsupported {
-                platform: NAME,
-                operation: "publish with an image (image upload to X is not built yet)",
-            });
-        }
         // X has no link field: links go in the text, where X shortens and previews them.
         let text = match &post.link {
             Some(link) => format!("{}\n\n{link}", post.text),
@@ -100,15 +136,51 @@ impl X {
                 message: format!("posts on X are at most {MAX_CHARS} characters"),
             });
         }
-        let mut body = json!({ "text": text });
+        // Everything is checked before the first call: an upload is not made for a post refused here.
+        let image = post.image.as_ref().map(checked_image).transpose()?;
+        let in_reply_to = in_reply_to.map(post_id).transpose()?;
+        // A post with media may have no text; X wants the field left out then.
+        let mut body = if text.is_empty() && image.is_some() { json!({}) } else { json!({ "text": text }) };
         if let Some(id) = in_reply_to {
-            body["reply"] = json!({ "in_reply_to_tweet_id": post_id(id)? });
+            body["reply"] = json!({ "in_reply_to_tweet_id": id });
+        }
+        if let Some(image) = image {
+            body["media"] = json!({ "media_ids": [self.upload(call, image).await?] });
         }
         let created = self.send(call, self.http.post(self.url(&["tweets"])?).json(&body)).await?;
         let id = created.pointer("/data/id").and_then(Value::as_str).map(str::to_owned).ok_or_else(|| {
             PlatformError::Down { status: None, message: "X answered without a post id".into() }
         })?;
         Ok(Published { url: Some(format!("https://x.com/i/web/status/{id}")), id })
+    }
+
+    /// Uploads one checked image (and its alt text); returns X's media id.
+    async fn upload(&self, call: &Call<'_>, image: &Image) -> Result<String, PlatformError> {
+        let file = Part::bytes(image.bytes.clone())
+            .file_name("image")
+            .mime_str(&image.media_type)
+            .map_err(|_| PlatformError::BadRequest("the image's media type is not a MIME type".into()))?;
+        let mut form = Form::new().text("media_category", "tweet_image");
+        if image.media_type != "image/gif" {
+            form = form.text("media_type", image.media_type.clone());
+        }
+        let form = form.part("media", file);
+        let uploaded =
+            self.send(call, self.http.post(self.url(&["media", "upload"])?).multipart(form)).await?;
+        let id = uploaded
+            .pointer("/data/id")
+            .and_then(Value::as_str)
+            .filter(|id| post_id(id).is_ok())
+            .map(str::to_owned)
+            .ok_or_else(|| PlatformError::Down {
+                status: None,
+                message: "X answered the upload without a media id".into(),
+            })?;
+        if let Some(alt) = image.description.as_deref().filter(|d| !d.trim().is_empty()) {
+            let body = json!({ "id": id, "metadata": { "alt_text": { "text": alt } } });
+            self.send(call, self.http.post(self.url(&["media", "metadata"])?).json(&body)).await?;
+        }
+        Ok(id)
     }
 }
 

@@ -10,7 +10,7 @@ use custodian::platforms::x::X;
 use custodian::platforms::{Call, Image, NewPost, Operation, Platform, PlatformError};
 use custodian::secret::Secret;
 
-use crate::support::fakes::x::XFake;
+use crate::support::fakes::x::{XFake, UNRECOGNIZED_MEDIA};
 
 const TOKEN: &str = "x-oauth2-user-token-s3cr3t";
 
@@ -22,6 +22,26 @@ async fn setup() -> (XFake, X, Secret) {
 
 fn post(text: &str) -> NewPost {
     NewPost { text: text.into(), ..NewPost::default() }
+}
+
+/// `len` bytes that begin as a PNG file.
+fn png(len: usize) -> Vec<u8> {
+    let mut bytes = b"\x89PNG\r\n\x1a\n".to_vec();
+    bytes.extend((0..len.saturating_sub(8)).map(|i| (i % 251) as u8));
+    bytes
+}
+
+fn image(bytes: Vec<u8>, media_type: &str, description: Option<&str>) -> Image {
+    Image { bytes, media_type: media_type.into(), description: description.map(str::to_owned) }
+}
+
+fn lines(fake: &XFake) -> Vec<String> {
+    fake.requests().iter().map(|r| format!("{} {}", r.method, r.path.split('?').next().unwrap())).collect()
+}
+
+/// Whether `needle` occurs in `haystack`.
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 #[tokio::test]
@@ -112,9 +132,9 @@ async fn refused_here_means_nothing_sent() {
     assert!(!x.supports(Operation::DeleteComment) && x.supports(Operation::HideComment));
     let e = x.delete_comment(&call, "1").await.unwrap_err();
     assert!(matches!(e, PlatformError::Unsupported { platform: "X", .. }));
-    let image = Image { bytes: vec![1], media_type: "image/png".into(), description: None };
-    let e = x.publish(&call, &NewPost { image: Some(image), ..post("x") }).await.unwrap_err();
-    assert!(matches!(e, PlatformError::Unsupported { .. }), "{e:?}");
+    let bmp = image(b"BM....".to_vec(), "image/bmp", None);
+    let e = x.publish(&call, &NewPost { image: Some(bmp), ..post("x") }).await.unwrap_err();
+    assert!(matches!(e, PlatformError::Validation { .. }), "{e:?}");
     let e = x.publish(&call, &post(&"x".repeat(281))).await.unwrap_err();
     assert!(matches!(e, PlatformError::Validation { .. }));
     for id in ["../2/users", "1/hidden", "1?x=1", ""] {
@@ -122,4 +142,114 @@ async fn refused_here_means_nothing_sent() {
         assert!(matches!(x.comments(&call, id).await, Err(PlatformError::BadRequest(_))), "{id}");
     }
     assert!(fake.requests().is_empty());
+}
+
+#[tokio::test]
+async fn an_image_is_uploaded_with_its_alt_text_and_the_post_names_it() {
+    let (fake, x, token) = setup().await;
+    let call = Call { account_id: "acct_x", token: &token };
+    let poster = image(png(4096), "image/png", Some("Poster: flu clinic, 9 to 5"));
+    let first =
+        x.publish(&call, &NewPost { image: Some(poster.clone()), ..post("Flu clinic open") }).await.unwrap();
+
+    assert_eq!(lines(&fake), ["POST /2/media/upload", "POST /2/media/metadata", "POST /2/tweets"]);
+    let requests = fake.requests();
+    for r in &requests {
+        assert_eq!(r.header("authorization"), Some(format!("Bearer {TOKEN}").as_str()));
+    }
+    let upload = &requests[0];
+    assert!(upload.header("content-type").unwrap().starts_with("multipart/form-data; boundary="));
+    assert!(contains(&upload.body, &poster.bytes), "the file goes as it is, in the media part");
+    assert!(contains(&upload.body, b"name=\"media_category\"\r\n\r\ntweet_image\r\n"));
+    assert!(contains(&upload.body, b"name=\"media_type\"\r\n\r\nimage/png\r\n"));
+    let uploads = fake.uploads();
+    assert_eq!(uploads.len(), 1);
+    let media_id = uploads[0].id.clone();
+    assert_eq!(
+        (uploads[0].bytes.as_slice(), uploads[0].media_type.as_str()),
+        (poster.bytes.as_slice(), "image/png")
+    );
+    let body: serde_json::Value = serde_json::from_slice(&requests[1].body).unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({"id": media_id, "metadata": {"alt_text": {"text": "Poster: flu clinic, 9 to 5"}}})
+    );
+    let body: serde_json::Value = serde_json::from_slice(&requests[2].body).unwrap();
+    assert_eq!(body, serde_json::json!({"text": "Flu clinic open", "media": {"media_ids": [media_id]}}));
+    let shown = fake.media_of(&first.id);
+    assert_eq!(shown.len(), 1);
+    assert_eq!(
+        (shown[0].id.as_str(), shown[0].alt_text.as_deref()),
+        (media_id.as_str(), Some("Poster: flu clinic, 9 to 5"))
+    );
+
+    // A GIF goes without a media_type (the upload's reference lists none for it); no alt text, no
+    // metadata call; an image alone needs no text; a reply may carry one too.
+    let gif = image([b"GIF89a".as_slice(), &[7; 100]].concat(), "image/gif", None);
+    let only = x.publish(&call, &NewPost { image: Some(gif), ..post("") }).await.unwrap();
+    let requests = fake.requests();
+    assert!(!contains(&requests[3].body, b"name=\"media_type\""));
+    assert_eq!(lines(&fake)[3..], ["POST /2/media/upload", "POST /2/tweets"]);
+    let body: serde_json::Value = serde_json::from_slice(&requests[4].body).unwrap();
+    assert!(body.get("text").is_none(), "{body}");
+    assert_eq!(fake.media_of(&only.id)[0].media_type, "image/gif");
+    let webp = image([b"RIFF\0\0\0\0WEBPVP8 ".as_slice(), &[0; 64]].concat(), "image/webp", Some(" "));
+    let reply =
+        x.reply(&call, &first.id, &NewPost { image: Some(webp), ..post("Map attached") }).await.unwrap();
+    assert_eq!(lines(&fake)[5..], ["POST /2/media/upload", "POST /2/tweets"], "blank alt text is not sent");
+    let body: serde_json::Value = serde_json::from_slice(&fake.requests()[6].body).unwrap();
+    assert_eq!(body["reply"]["in_reply_to_tweet_id"], first.id.as_str());
+    assert_eq!(fake.media_of(&reply.id)[0].media_type, "image/webp");
+}
+
+#[tokio::test]
+async fn images_x_would_refuse_are_refused_here_and_nothing_is_sent() {
+    let (fake, x, token) = setup().await;
+    let call = Call { account_id: "acct_x", token: &token };
+    let too_big = image(png(custodian::platforms::x::MAX_IMAGE_BYTES + 1), "image/png", None);
+    let e = x.publish(&call, &NewPost { image: Some(too_big), ..post("big") }).await.unwrap_err();
+    let PlatformError::Validation { message } = e else { panic!("{e:?}") };
+    assert!(message.contains("5 MB"), "{message}");
+    for (refused, why) in [
+        (image(png(100), "image/svg+xml", None), "PNG, JPEG, GIF or WebP"),
+        (image(png(100), "image/tiff", None), "PNG, JPEG, GIF or WebP"),
+        (image(Vec::new(), "image/png", None), "empty"),
+        (image(png(100), "image/png", Some(&"a".repeat(1001))), "1000 characters"),
+    ] {
+        let e = x.publish(&call, &NewPost { image: Some(refused), ..post("refused") }).await.unwrap_err();
+        assert!(matches!(e, PlatformError::Validation { ref message } if message.contains(why)), "{e:?}");
+    }
+    // A reply to an id X never issues is refused before its image is uploaded.
+    let fine = image(png(100), "image/png", None);
+    let e =
+        x.reply(&call, "1/hidden", &NewPost { image: Some(fine.clone()), ..post("hi") }).await.unwrap_err();
+    assert!(matches!(e, PlatformError::BadRequest(_)), "{e:?}");
+    let e = x.publish(&call, &NewPost { image: Some(fine), ..post(&"x".repeat(281)) }).await.unwrap_err();
+    assert!(matches!(e, PlatformError::Validation { .. }), "{e:?}");
+    assert!(fake.requests().is_empty() && fake.uploads().is_empty());
+}
+
+#[tokio::test]
+async fn a_refused_or_failed_upload_creates_no_post() {
+    let (fake, x, token) = setup().await;
+    let call = Call { account_id: "acct_x", token: &token };
+    // X reads the bytes and refuses them: 400, its invalid-request problem, its words.
+    let not_png = image(b"this is not an image at all".to_vec(), "image/png", Some("alt"));
+    let e = x.publish(&call, &NewPost { image: Some(not_png), ..post("refused upload") }).await.unwrap_err();
+    assert_eq!(e, PlatformError::Validation { message: UNRECOGNIZED_MEDIA.into() });
+    assert_eq!(lines(&fake), ["POST /2/media/upload"]);
+    // A 5xx on the upload: down, and neither alt text nor post follows.
+    fake.fail_next(503);
+    let fine = image(png(100), "image/png", Some("alt"));
+    let e =
+        x.publish(&call, &NewPost { image: Some(fine.clone()), ..post("upload down") }).await.unwrap_err();
+    assert!(matches!(e, PlatformError::Down { status: Some(503), .. }), "{e:?}");
+    assert_eq!(lines(&fake), ["POST /2/media/upload", "POST /2/media/upload"]);
+    assert!(fake.uploads().is_empty());
+    // A token without media.write (or expired) fails at the upload, before the post.
+    fake.expire_token();
+    let e = x.publish(&call, &NewPost { image: Some(fine), ..post("expired") }).await.unwrap_err();
+    assert!(matches!(e, PlatformError::TokenInvalid { .. }), "{e:?}");
+    assert_eq!(lines(&fake).last().map(String::as_str), Some("POST /2/media/upload"));
+    assert!(!e.to_string().contains(TOKEN));
 }

@@ -14,8 +14,16 @@
 //! `DELETE /rest/posts/{urn}` (204, also for a post already deleted),
 //! `POST|GET /rest/socialActions/{urn}/comments` and
 //! `DELETE /rest/socialActions/{urn}/comments/{id}?actor=…`, URNs
-//! percent-encoded in the path. Anything else is a 404.
+//! percent-encoded in the path, and images (Images API):
+//! `POST /rest/images?action=initializeUpload` answers an upload URL on a
+//! second server, the upload host (as LinkedIn's point at
+//! `www.linkedin.com/dms-uploads/…`), which takes the bytes with `PUT` and the
+//! member's token and answers 201. An image whose bytes are not a JPEG, PNG or
+//! GIF fails processing; a post may name (in `content.media`) only an
+//! available image its author owns. Anything else is a 404. LinkedIn does not
+//! document the upload host's errors: the fake answers them in the REST shape.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use axum::http::StatusCode;
@@ -35,17 +43,23 @@ pub const OLDEST_ACTIVE_VERSION: &str = "202505";
 const MEMBER_DAILY_POSTS: u32 = 150;
 const MAX_COMMENTARY: usize = 3000;
 const MAX_COMMENT: usize = 1250;
+const MAX_ALT_TEXT: usize = 4086;
+/// LinkedIn does not say how long an upload URL lives; the fake gives a day.
+const UPLOAD_URL_MS: i64 = 24 * 60 * 60 * 1000;
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 /// LinkedIn does not document how long it remembers a text for duplicate
 /// detection; reports speak of a day or two, so the fake uses a day.
 const DUPLICATE_MS: i64 = DAY_MS;
 
-/// A running fake LinkedIn; the server stops when this is dropped.
+/// A running fake LinkedIn; the servers stop when this is dropped.
 pub struct LinkedInFake {
     /// `http://127.0.0.1:PORT/rest`.
     pub base: String,
+    /// `http://127.0.0.1:PORT2`: the upload host's origin, where upload URLs point.
+    pub upload_origin: String,
     state: Arc<Mutex<Fake>>,
     _server: super::Server,
+    _upload_server: super::Server,
 }
 
 impl LinkedInFake {
@@ -54,9 +68,47 @@ impl LinkedInFake {
     pub async fn start(token: &str) -> LinkedInFake {
         let state = Arc::new(Mutex::new(Fake::new(token)));
         let app = axum::Router::new().fallback(super::handle::<Fake>).with_state(state.clone());
-        let server = super::Server::start(app).await;
+        let server = super::Server::start(app.clone()).await;
+        let upload_server = super::Server::start(app).await;
         let base = format!("http://{}/rest", server.addr);
-        LinkedInFake { base, state, _server: server }
+        let upload_origin = format!("http://{}", upload_server.addr);
+        {
+            let mut fake = state.lock().expect("fake LinkedIn state");
+            fake.upload_host = upload_server.addr.to_string();
+            fake.upload_urls_on = upload_origin.clone();
+        }
+        LinkedInFake { base, upload_origin, state, _server: server, _upload_server: upload_server }
+    }
+
+    /// From now on initializeUpload hands out upload URLs on `origin`
+    /// (`http://host:port`) instead of the fake's upload host, as a
+    /// compromised or confused answer might.
+    pub fn upload_urls_on(&self, origin: &str) {
+        self.lock().upload_urls_on = origin.trim_end_matches('/').to_owned();
+    }
+
+    /// The next upload (`PUT` on the upload host) gets this 5xx status.
+    pub fn fail_next_upload(&self, status: u16) {
+        assert!((500..=599).contains(&status), "fail_next_upload takes a 5xx status, not {status}");
+        self.lock().fail_next_upload = Some(status);
+    }
+
+    /// The next upload is refused with 400 and this message.
+    pub fn reject_next_upload(&self, message: &str) {
+        self.lock().reject_next_upload = Some(message.to_owned());
+    }
+
+    /// The image a post shows, as LinkedIn stored it.
+    pub fn image_of(&self, post_urn: &str) -> Option<StoredImage> {
+        let fake = self.lock();
+        let (urn, alt_text) = fake.post(post_urn)?.media.clone()?;
+        let image = fake.images.iter().find(|i| i.urn == urn)?;
+        Some(StoredImage { alt_text, ..image.clone() })
+    }
+
+    /// Every image initialized so far, in order.
+    pub fn images(&self) -> Vec<StoredImage> {
+        self.lock().images.clone()
     }
 
     /// From now on the token is rejected (401), as after its 60 days.
@@ -189,8 +241,25 @@ struct Post {
     activity: String,
     author: String,
     commentary: String,
+    /// The image URN and alt text of `content.media`.
+    media: Option<(String, Option<String>)>,
     created: i64,
     deleted: bool,
+}
+
+/// An image of the Images API, as the fake holds it.
+#[derive(Debug, Clone)]
+pub struct StoredImage {
+    pub urn: String,
+    pub owner: String,
+    /// `WAITING_UPLOAD`, `AVAILABLE` or `PROCESSING_FAILED`.
+    pub status: String,
+    pub bytes: Vec<u8>,
+    /// The alt text a post gave it (in [`LinkedInFake::image_of`]).
+    pub alt_text: Option<String>,
+    /// The `ut` parameter of its upload URL.
+    upload_token: String,
+    upload_expires: i64,
 }
 
 #[derive(Clone)]
@@ -230,6 +299,7 @@ impl FakeComment {
 }
 
 enum Endpoint {
+    InitializeUpload,
     CreatePost,
     DeletePost(String),
     CreateComment(String),
@@ -249,6 +319,13 @@ struct Fake {
     last_id: u64,
     /// (UTC day, posts created that day).
     member_day: (i64, u32),
+    images: Vec<StoredImage>,
+    /// `127.0.0.1:PORT` of the upload host: requests there are uploads.
+    upload_host: String,
+    /// The origin upload URLs are handed out on.
+    upload_urls_on: String,
+    fail_next_upload: Option<u16>,
+    reject_next_upload: Option<String>,
 }
 
 impl Fake {
@@ -264,6 +341,11 @@ impl Fake {
             comments: Vec::new(),
             last_id: 7_190_000_000_000_000_000,
             member_day: (0, 0),
+            images: Vec::new(),
+            upload_host: String::new(),
+            upload_urls_on: String::new(),
+            fail_next_upload: None,
+            reject_next_upload: None,
         }
     }
 
@@ -273,6 +355,9 @@ impl Fake {
             let reason =
                 StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()).unwrap_or("Error");
             return Reply::error(status, 0, reason);
+        }
+        if request.header("host") == Some(self.upload_host.as_str()) {
+            return self.upload(&request);
         }
         let Some(version) = request.header("linkedin-version") else {
             return Reply::json(
@@ -321,7 +406,14 @@ impl Fake {
             return Reply::error(400, 0, "Invalid path");
         };
         let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+        let params: HashMap<String, String> =
+            url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
         let endpoint = match (request.method.as_str(), segments.as_slice()) {
+            ("POST", ["rest", "images"])
+                if params.get("action").map(String::as_str) == Some("initializeUpload") =>
+            {
+                Endpoint::InitializeUpload
+            }
             ("POST", ["rest", "posts"]) => Endpoint::CreatePost,
             ("DELETE", ["rest", "posts", urn]) => Endpoint::DeletePost((*urn).to_owned()),
             ("POST", ["rest", "socialActions", urn, "comments"]) => {
@@ -334,6 +426,7 @@ impl Fake {
             _ => return Reply::error(404, 0, "No virtual resource found"),
         };
         match endpoint {
+            Endpoint::InitializeUpload => self.initialize_upload(&request, version, now),
             Endpoint::CreatePost => self.create_post(&request, version, now),
             Endpoint::DeletePost(urn) => self.delete_post(&urn, version),
             Endpoint::CreateComment(urn) => self.create_comment(&urn, &request, now),
@@ -383,6 +476,85 @@ impl Fake {
         actor == ORGANIZATION || actor == MEMBER
     }
 
+    /// `initializeUpload`: a new image waiting for its bytes, and where to put them.
+    fn initialize_upload(&mut self, request: &Recorded, version: &str, now: i64) -> Reply {
+        let Ok(body) = serde_json::from_slice::<Value>(&request.body) else {
+            return Reply::error(400, 0, "Unable to parse the request body as JSON");
+        };
+        let Some(owner) = body.pointer("/initializeUploadRequest/owner").and_then(Value::as_str) else {
+            return Reply::field_error(
+                "initializeUploadRequest/owner",
+                "field is required but not found and has no default value",
+            );
+        };
+        if !Fake::may_act_as(owner) {
+            return Reply::json(
+                403,
+                json!({
+                    "status": 403,
+                    "serviceErrorCode": 100,
+                    "code": "ACCESS_DENIED",
+                    "message": format!("Not enough permissions to access: partnerApiImages.ACTION.{version}")
+                }),
+            );
+        }
+        let asset = format!("D4E10AQ{:X}", self.next_id());
+        let upload_token = format!("{:x}", self.next_id().wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let upload_expires = now + UPLOAD_URL_MS;
+        let image = StoredImage {
+            urn: format!("urn:li:image:{asset}"),
+            owner: owner.to_owned(),
+            status: "WAITING_UPLOAD".into(),
+            bytes: Vec::new(),
+            alt_text: None,
+            upload_token: upload_token.clone(),
+            upload_expires,
+        };
+        let upload_url = format!(
+            "{}/dms-uploads/sp/v2/{asset}/uploaded-image/0?ca=vector_ads&cn=uploads&sync=0&v=beta&ut={upload_token}",
+            self.upload_urls_on
+        );
+        let reply = json!({
+            "value": { "uploadUrlExpiresAt": upload_expires, "uploadUrl": upload_url, "image": image.urn }
+        });
+        self.images.push(image);
+        Reply::json(200, reply)
+    }
+
+    /// A request on the upload host: `PUT` of an image's bytes with the member's token.
+    fn upload(&mut self, request: &Recorded) -> Reply {
+        let (path, query) = request.path.split_once('?').unwrap_or((request.path.as_str(), ""));
+        if request.method != "PUT" || !path.starts_with("/dms-uploads/") {
+            return Reply::not_found();
+        }
+        if !self.authorized(request) {
+            return Reply::error(401, 65600, "Invalid access token");
+        }
+        if let Some(status) = self.fail_next_upload.take() {
+            let reason =
+                StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()).unwrap_or("Error");
+            return Reply::error(status, 0, reason);
+        }
+        if let Some(message) = self.reject_next_upload.take() {
+            return Reply::error(400, 0, &message);
+        }
+        let token = url::form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "ut").map(|(_, v)| v);
+        let now = SystemClock.now().millis();
+        let Some(image) = self.images.iter_mut().find(|i| {
+            Some(i.upload_token.as_str()) == token.as_deref()
+                && i.status == "WAITING_UPLOAD"
+                && now < i.upload_expires
+        }) else {
+            return Reply::not_found();
+        };
+        if request.body.is_empty() {
+            return Reply::error(400, 0, "The upload is empty");
+        }
+        image.bytes = request.body.clone();
+        image.status = if is_image(&image.bytes) { "AVAILABLE" } else { "PROCESSING_FAILED" }.into();
+        Reply::empty(201)
+    }
+
     fn create_post(&mut self, request: &Recorded, version: &str, now: i64) -> Reply {
         let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&request.body) else {
             return Reply::error(400, 0, "Unable to parse the request body as JSON");
@@ -416,10 +588,30 @@ impl Fake {
                 }),
             );
         }
+        let media = match body.get("content").map(|c| c.get("media")) {
+            None => None,
+            Some(Some(media)) => {
+                let id = media.get("id").and_then(Value::as_str).unwrap_or("");
+                let alt = media.get("altText").and_then(Value::as_str).map(str::to_owned);
+                let usable =
+                    self.images.iter().any(|i| i.urn == id && i.owner == author && i.status == "AVAILABLE");
+                if !usable {
+                    return Reply::field_error("content/media/id", "is not an available image of the author");
+                }
+                if alt.as_ref().is_some_and(|a| a.chars().count() > MAX_ALT_TEXT) {
+                    return Reply::field_error(
+                        "content/media/altText",
+                        &format!("length exceeds {MAX_ALT_TEXT}"),
+                    );
+                }
+                Some((id.to_owned(), alt))
+            }
+            Some(None) => return Reply::field_error("content", "the fake models only media content"),
+        };
         if let Some(message) = self.reject_next_body.take() {
             return Reply::unprocessable(&message, "INVALID_CONTENT", &message);
         }
-        if commentary.trim().is_empty() {
+        if commentary.trim().is_empty() && media.is_none() {
             return Reply::field_error("commentary", "must not be empty for a post without content");
         }
         if commentary.chars().count() > MAX_COMMENTARY {
@@ -456,6 +648,7 @@ impl Fake {
             activity,
             author,
             commentary,
+            media,
             created: now,
             deleted: false,
         });
@@ -571,6 +764,14 @@ impl Fake {
     }
 }
 
+/// Whether the bytes begin as a JPEG, PNG or GIF (what image processing accepts).
+fn is_image(bytes: &[u8]) -> bool {
+    bytes.starts_with(&[0xFF, 0xD8, 0xFF])
+        || bytes.starts_with(b"\x89PNG\r\n\x1a\n")
+        || bytes.starts_with(b"GIF87a")
+        || bytes.starts_with(b"GIF89a")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -616,5 +817,74 @@ mod tests {
         assert_eq!(r.status(), 429);
         assert!(r.headers().keys().all(|k| !k.as_str().contains("rate")));
         assert_eq!(fake.requests().len(), 6);
+    }
+
+    /// The Images API and the upload host, spoken to directly.
+    #[tokio::test]
+    async fn the_fake_initializes_images_and_takes_their_bytes_on_the_upload_host() {
+        let fake = LinkedInFake::start("tok").await;
+        let client = reqwest::Client::new();
+        let rest = |r: reqwest::RequestBuilder| {
+            r.bearer_auth("tok")
+                .header("LinkedIn-Version", "202601")
+                .header("X-Restli-Protocol-Version", "2.0.0")
+        };
+        let init = |owner: &str| {
+            rest(client.post(format!("{}/images?action=initializeUpload", fake.base)))
+                .json(&json!({ "initializeUploadRequest": { "owner": owner } }))
+                .send()
+        };
+        let post = |media: Value| {
+            let body = json!({
+                "author": ORGANIZATION, "commentary": "", "visibility": "PUBLIC",
+                "distribution": { "feedDistribution": "MAIN_FEED", "targetEntities": [], "thirdPartyDistributionChannels": [] },
+                "lifecycleState": "PUBLISHED", "isReshareDisabledByAuthor": false, "content": { "media": media }
+            });
+            rest(client.post(format!("{}/posts", fake.base))).json(&body).send()
+        };
+        let initialized = || async {
+            let r = init(ORGANIZATION).await.unwrap();
+            assert_eq!(r.status(), 200);
+            let value = r.json::<Value>().await.unwrap()["value"].clone();
+            assert!(value["uploadUrlExpiresAt"].as_i64().unwrap() > SystemClock.now().millis());
+            (value["uploadUrl"].as_str().unwrap().to_owned(), value["image"].as_str().unwrap().to_owned())
+        };
+        let (upload_url, urn) = initialized().await;
+        assert!(upload_url.starts_with(&format!("{}/dms-uploads/", fake.upload_origin)), "{upload_url}");
+        assert!(urn.starts_with("urn:li:image:D4E10AQ"), "{urn}");
+        assert_eq!(init("urn:li:organization:999").await.unwrap().status(), 403);
+        let r = rest(client.post(format!("{}/images", fake.base))).json(&json!({})).send().await.unwrap();
+        assert_eq!(r.status(), 404, "only the initializeUpload action is modelled");
+
+        // The upload host wants the token; uploads are not taken on the API host, nor for unknown URLs.
+        let put = |url: &str, bytes: &[u8]| client.put(url).bearer_auth("tok").body(bytes.to_vec()).send();
+        let gif = b"GIF89a\x01\x00\x01\x00";
+        assert_eq!(client.put(&upload_url).body(gif.to_vec()).send().await.unwrap().status(), 401);
+        let on_api = upload_url.replace(&fake.upload_origin, fake.base.trim_end_matches("/rest"));
+        assert_eq!(rest(client.put(&on_api)).body(gif.to_vec()).send().await.unwrap().status(), 404);
+        let unknown = format!("{}/dms-uploads/sp/v2/x/uploaded-image/0?ut=nope", fake.upload_origin);
+        assert_eq!(put(&unknown, gif).await.unwrap().status(), 404);
+
+        // A post names the image only once its bytes are in; the upload URL serves once.
+        assert_eq!(post(json!({ "id": urn })).await.unwrap().status(), 422);
+        assert_eq!(put(&upload_url, gif).await.unwrap().status(), 201);
+        assert_eq!(put(&upload_url, gif).await.unwrap().status(), 404);
+        let r = post(json!({ "id": urn, "altText": "a dot" })).await.unwrap();
+        assert_eq!(r.status(), 201);
+        let share = r.headers()["x-restli-id"].to_str().unwrap().to_owned();
+        let image = fake.image_of(&share).unwrap();
+        assert_eq!(
+            (image.status.as_str(), image.alt_text.as_deref(), image.bytes.as_slice()),
+            ("AVAILABLE", Some("a dot"), gif.as_slice())
+        );
+
+        // Bytes that are no image fail processing, and a post cannot use them.
+        let (upload_url, urn) = initialized().await;
+        assert_eq!(put(&upload_url, b"hello").await.unwrap().status(), 201);
+        assert_eq!(post(json!({ "id": urn })).await.unwrap().status(), 422);
+        assert_eq!(fake.images().last().unwrap().status, "PROCESSING_FAILED");
+        let upload_host = fake.upload_origin.trim_start_matches("http://");
+        let uploads = fake.requests().iter().filter(|r| r.header("host") == Some(upload_host)).count();
+        assert_eq!(uploads, 5);
     }
 }

@@ -4,9 +4,13 @@
 //! requests) and `x-rate-limit-*` headers, plus switches for the failures a
 //! test needs (expired token, rate limit, refused post, a 5xx).
 //!
-//! Modelled: `POST /2/tweets`, `DELETE /2/tweets/:id`,
-//! `PUT /2/tweets/:id/hidden` and `GET /2/tweets/search/recent` with a
-//! `conversation_id:` query. Anything else is X's 404 for an unknown page.
+//! Modelled: `POST /2/tweets` (with `media.media_ids`), `DELETE /2/tweets/:id`,
+//! `PUT /2/tweets/:id/hidden`, `GET /2/tweets/search/recent` with a
+//! `conversation_id:` query, the simple upload `POST /2/media/upload`
+//! (multipart `media`, `media_category`, `media_type`; images only, sniffed
+//! from their first bytes) and alt text through `POST /2/media/metadata`.
+//! A post may name only media this user uploaded as `tweet_image` in the
+//! last `expires_after_secs`. Anything else is X's 404 for an unknown page.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -27,6 +31,27 @@ const CREATE_LIMIT: u32 = 200;
 const DELETE_LIMIT: u32 = 50;
 const HIDE_LIMIT: u32 = 50;
 const SEARCH_LIMIT: u32 = 180;
+const MEDIA_UPLOAD_LIMIT: u32 = 500;
+const MEDIA_METADATA_LIMIT: u32 = 500;
+/// The simple upload's limit for an image (docs.x.com: 5 MB).
+pub const MAX_IMAGE_BYTES: usize = 5 * 1024 * 1024;
+const MAX_ALT_TEXT: usize = 1000;
+/// How long an uploaded media id may be attached to a post (the upload's `expires_after_secs`).
+const MEDIA_EXPIRES_SECS: i64 = 86_400;
+/// The simple upload's `media_category` and `media_type` values (its API reference).
+const UPLOAD_CATEGORIES: [&str; 3] = ["tweet_image", "dm_image", "subtitles"];
+const UPLOAD_MEDIA_TYPES: [&str; 8] = [
+    "text/srt",
+    "text/vtt",
+    "image/jpeg",
+    "image/bmp",
+    "image/png",
+    "image/webp",
+    "image/pjpeg",
+    "image/tiff",
+];
+/// The fake's words when an upload's bytes are not an image it knows.
+pub const UNRECOGNIZED_MEDIA: &str = "The media could not be read as an image.";
 /// The weighted length limit of a post (twitter-text v3 config).
 const MAX_WEIGHTED_LENGTH: usize = 280;
 /// Every URL counts as a t.co link of 23 characters.
@@ -100,6 +125,7 @@ impl XFake {
             in_reply_to_user_id: Some(parent.author_id),
             hidden: false,
             deleted: false,
+            media_ids: Vec::new(),
         });
         id
     }
@@ -107,6 +133,23 @@ impl XFake {
     /// Every request received so far, in order.
     pub fn requests(&self) -> Vec<Recorded> {
         self.lock().requests.clone()
+    }
+
+    /// Every media uploaded so far, in order.
+    pub fn uploads(&self) -> Vec<Uploaded> {
+        self.lock().media.iter().map(|m| m.uploaded.clone()).collect()
+    }
+
+    /// The media attached to a post. Panics when the post is unknown.
+    pub fn media_of(&self, tweet_id: &str) -> Vec<Uploaded> {
+        let fake = self.lock();
+        let tweet = fake.tweets.iter().find(|t| t.id == tweet_id).expect("media_of: an existing post");
+        tweet
+            .media_ids
+            .iter()
+            .filter_map(|id| fake.media.iter().find(|m| m.uploaded.id == *id))
+            .map(|m| m.uploaded.clone())
+            .collect()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Fake> {
@@ -190,6 +233,24 @@ impl Reply {
     }
 }
 
+/// A media as X holds it after the upload (and its metadata).
+#[derive(Debug, Clone)]
+pub struct Uploaded {
+    pub id: String,
+    pub media_key: String,
+    pub media_category: String,
+    /// The type the bytes are (sniffed), whatever `media_type` said.
+    pub media_type: String,
+    pub bytes: Vec<u8>,
+    pub alt_text: Option<String>,
+}
+
+struct StoredMedia {
+    uploaded: Uploaded,
+    owner: String,
+    created_at: i64,
+}
+
 #[derive(Clone, Copy)]
 struct Window {
     started: i64,
@@ -223,6 +284,7 @@ struct Tweet {
     in_reply_to_user_id: Option<String>,
     hidden: bool,
     deleted: bool,
+    media_ids: Vec<String>,
 }
 
 enum Endpoint {
@@ -230,6 +292,8 @@ enum Endpoint {
     Delete(String),
     Hide(String),
     Search,
+    Upload,
+    Metadata,
 }
 
 impl Endpoint {
@@ -239,6 +303,8 @@ impl Endpoint {
             Endpoint::Delete(_) => ("DELETE /2/tweets/:id", DELETE_LIMIT),
             Endpoint::Hide(_) => ("PUT /2/tweets/:id/hidden", HIDE_LIMIT),
             Endpoint::Search => ("GET /2/tweets/search/recent", SEARCH_LIMIT),
+            Endpoint::Upload => ("POST /2/media/upload", MEDIA_UPLOAD_LIMIT),
+            Endpoint::Metadata => ("POST /2/media/metadata", MEDIA_METADATA_LIMIT),
         }
     }
 }
@@ -252,6 +318,7 @@ struct Fake {
     reject_next_body: Option<String>,
     fail_next: Option<u16>,
     tweets: Vec<Tweet>,
+    media: Vec<StoredMedia>,
     last_id: u64,
 }
 
@@ -266,6 +333,7 @@ impl Fake {
             reject_next_body: None,
             fail_next: None,
             tweets: Vec::new(),
+            media: Vec::new(),
             last_id: 0,
         }
     }
@@ -285,6 +353,8 @@ impl Fake {
             ("DELETE", ["2", "tweets", id]) => Endpoint::Delete((*id).to_owned()),
             ("PUT", ["2", "tweets", id, "hidden"]) => Endpoint::Hide((*id).to_owned()),
             ("GET", ["2", "tweets", "search", "recent"]) => Endpoint::Search,
+            ("POST", ["2", "media", "upload"]) => Endpoint::Upload,
+            ("POST", ["2", "media", "metadata"]) => Endpoint::Metadata,
             _ => {
                 return Reply::json(
                     404,
@@ -309,6 +379,8 @@ impl Fake {
             Endpoint::Delete(id) => self.delete(&id),
             Endpoint::Hide(id) => self.hide(&id, &request),
             Endpoint::Search => self.search(query),
+            Endpoint::Upload => self.upload(&request, now),
+            Endpoint::Metadata => self.metadata(&request),
         };
         reply.rate_headers(limit, remaining, reset)
     }
@@ -346,7 +418,15 @@ impl Fake {
             }
             Some(_) => return Reply::invalid("$.media.media_ids: expected 1 to 4 media ids"),
         };
-        if media_ids.iter().any(|id| id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit())) {
+        let usable = |id: &String| {
+            self.media.iter().any(|m| {
+                m.uploaded.id == *id
+                    && m.owner == USER_ID
+                    && m.uploaded.media_category == "tweet_image"
+                    && now - m.created_at < MEDIA_EXPIRES_SECS * 1000
+            })
+        };
+        if !media_ids.iter().all(usable) {
             return Reply::invalid("Your media IDs are invalid.");
         }
         let text = text.unwrap_or_default();
@@ -394,8 +474,81 @@ impl Fake {
             in_reply_to_user_id,
             hidden: false,
             deleted: false,
+            media_ids,
         });
         Reply::json(201, &json!({ "data": { "id": id, "text": text, "edit_history_tweet_ids": [id] } }))
+    }
+
+    /// The simple upload: one image in a multipart form.
+    fn upload(&mut self, request: &Recorded, now: i64) -> Reply {
+        let Some(parts) = multipart(request) else {
+            return Reply::invalid("The fake X models only multipart/form-data uploads");
+        };
+        let field = |name: &str| parts.iter().find(|p| p.name == name);
+        let text = |name: &str| field(name).map(|p| String::from_utf8_lossy(&p.data).into_owned());
+        let Some(media) = field("media") else {
+            return Reply::invalid("$.media: the media field is required");
+        };
+        let category = text("media_category").unwrap_or_default();
+        if !UPLOAD_CATEGORIES.contains(&category.as_str()) {
+            return Reply::invalid("$.media_category: expected one of tweet_image, dm_image, subtitles");
+        }
+        let declared = text("media_type");
+        if declared.as_deref().is_some_and(|t| !UPLOAD_MEDIA_TYPES.contains(&t)) {
+            return Reply::invalid("$.media_type: not one of the allowed media types");
+        }
+        let Some(sniffed) = image_type(&media.data).filter(|_| category != "subtitles") else {
+            return Reply::invalid(UNRECOGNIZED_MEDIA);
+        };
+        let matches = |t: &str| t == sniffed || (t == "image/pjpeg" && sniffed == "image/jpeg");
+        if declared.as_deref().is_some_and(|t| !matches(t)) {
+            return Reply::invalid(UNRECOGNIZED_MEDIA);
+        }
+        if media.data.len() > MAX_IMAGE_BYTES {
+            return Reply::invalid(&format!("File size exceeds {MAX_IMAGE_BYTES} bytes."));
+        }
+        let id = self.next_id(now);
+        let uploaded = Uploaded {
+            id: id.clone(),
+            media_key: format!("3_{id}"),
+            media_category: category,
+            media_type: sniffed.to_owned(),
+            bytes: media.data.clone(),
+            alt_text: None,
+        };
+        let size = uploaded.bytes.len();
+        let media_key = uploaded.media_key.clone();
+        self.media.push(StoredMedia { uploaded, owner: USER_ID.to_owned(), created_at: now });
+        Reply::json(
+            200,
+            &json!({ "data": {
+                "id": id, "media_key": media_key, "size": size, "expires_after_secs": MEDIA_EXPIRES_SECS
+            } }),
+        )
+    }
+
+    /// Alt text for one of this user's media.
+    fn metadata(&mut self, request: &Recorded) -> Reply {
+        let Ok(body) = serde_json::from_slice::<Value>(&request.body) else {
+            return Reply::invalid("Request body is not valid JSON.");
+        };
+        let Some(id) = body.get("id").and_then(Value::as_str) else {
+            return Reply::invalid("$.id: expected a media id");
+        };
+        let Some(text) = body.pointer("/metadata/alt_text/text").and_then(Value::as_str) else {
+            return Reply::invalid("$.metadata.alt_text.text: expected a string");
+        };
+        if text.chars().count() > MAX_ALT_TEXT {
+            return Reply::invalid(&format!("$.metadata.alt_text.text: at most {MAX_ALT_TEXT} characters"));
+        }
+        let Some(media) = self.media.iter_mut().find(|m| m.uploaded.id == id && m.owner == USER_ID) else {
+            return Reply::invalid("$.id: no media with this id");
+        };
+        media.uploaded.alt_text = Some(text.to_owned());
+        Reply::json(
+            200,
+            &json!({ "data": { "id": id, "associated_metadata": { "alt_text": { "text": text } } } }),
+        )
     }
 
     fn delete(&mut self, id: &str) -> Reply {
@@ -494,6 +647,69 @@ fn tweet_json(tweet: &Tweet, fields: &[String]) -> Value {
         object.insert(field.clone(), value);
     }
     Value::Object(object)
+}
+
+/// One part of a multipart/form-data body.
+struct FormPart {
+    name: String,
+    data: Vec<u8>,
+}
+
+/// The parts of a multipart/form-data body (RFC 7578); `None` when it is not one.
+fn multipart(request: &Recorded) -> Option<Vec<FormPart>> {
+    let (kind, params) = request.header("content-type")?.split_once(';')?;
+    if !kind.trim().eq_ignore_ascii_case("multipart/form-data") {
+        return None;
+    }
+    let boundary = params.split(';').find_map(|p| p.trim().strip_prefix("boundary="))?.trim_matches('"');
+    let delimiter = format!("--{boundary}").into_bytes();
+    let next_delimiter = [b"\r\n".as_slice(), &delimiter].concat();
+    let body = &request.body;
+    let mut at = find(body, &delimiter, 0)? + delimiter.len();
+    let mut parts = Vec::new();
+    loop {
+        if body.get(at..at + 2)? == b"--" {
+            return Some(parts);
+        }
+        at += 2; // the CRLF after the delimiter
+        let end = find(body, &next_delimiter, at)?;
+        let part = body.get(at..end)?;
+        let split = find(part, b"\r\n\r\n", 0)?;
+        let head = std::str::from_utf8(part.get(..split)?).ok()?;
+        let disposition = head
+            .split("\r\n")
+            .filter_map(|line| line.split_once(':'))
+            .find(|(name, _)| name.trim().eq_ignore_ascii_case("content-disposition"))?
+            .1;
+        let name = disposition
+            .split(';')
+            .filter_map(|p| p.trim().split_once('='))
+            .find(|(k, _)| *k == "name")?
+            .1
+            .trim_matches('"')
+            .to_owned();
+        parts.push(FormPart { name, data: part.get(split + 4..)?.to_vec() });
+        at = end + next_delimiter.len();
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
+    haystack.get(from..)?.windows(needle.len()).position(|w| w == needle).map(|p| p + from)
+}
+
+/// The image type the bytes begin as (PNG, JPEG, GIF or WebP).
+fn image_type(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some("image/png")
+    } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some("image/jpeg")
+    } else if bytes.starts_with(b"GIF87a") || bytes.starts_with(b"GIF89a") {
+        Some("image/gif")
+    } else if bytes.starts_with(b"RIFF") && bytes.get(8..12) == Some(b"WEBP".as_slice()) {
+        Some("image/webp")
+    } else {
+        None
+    }
 }
 
 /// The weighted length twitter-text v3 computes: URLs count 23, code points
@@ -603,9 +819,62 @@ mod tests {
         assert_eq!((code, problem["status"].as_i64()), (403, Some(403)));
         let (code, _, _) = read(post(json!({"text": "fine"})).await.unwrap()).await;
         assert_eq!(code, 201);
-        let (code, _, media) =
-            read(post(json!({"media": {"media_ids": ["1146654567674912769"]}})).await.unwrap()).await;
+
+        // Media: the simple upload (images only, sniffed), alt text, then a post naming it.
+        let upload = |category: &str, media_type: Option<&str>, bytes: Vec<u8>| {
+            let file = reqwest::multipart::Part::bytes(bytes).file_name("image");
+            let mut form = reqwest::multipart::Form::new()
+                .part("media", file)
+                .text("media_category", category.to_owned());
+            if let Some(t) = media_type {
+                form = form.text("media_type", t.to_owned());
+            }
+            http.post(url("/2/media/upload")).bearer_auth(TOKEN).multipart(form).send()
+        };
+        let png = [b"\x89PNG\r\n\x1a\n".as_slice(), &[0; 16]].concat();
+        let (code, headers, uploaded) =
+            read(upload("tweet_image", Some("image/png"), png.clone()).await.unwrap()).await;
+        assert_eq!((code, &headers["x-rate-limit-limit"]), (200, &HeaderValue::from_static("500")));
+        let media_id = uploaded["data"]["id"].as_str().unwrap().to_owned();
+        assert_eq!(uploaded["data"]["media_key"], format!("3_{media_id}"));
+        assert_eq!(uploaded["data"]["size"], png.len());
+        let (code, _, _) = read(upload("tweet_image", None, b"GIF89a..".to_vec()).await.unwrap()).await;
+        assert_eq!(code, 200, "a GIF goes without a media_type");
+        let too_big = [png.clone(), vec![0; MAX_IMAGE_BYTES]].concat();
+        for (category, media_type, bytes) in [
+            ("tweet_image", Some("image/jpeg"), png.clone()),
+            ("tweet_image", Some("image/gif"), png.clone()),
+            ("tweet_image", None, b"plain text".to_vec()),
+            ("tweet_gif", None, png.clone()),
+            ("tweet_image", None, too_big),
+        ] {
+            let (code, _, problem) = read(upload(category, media_type, bytes).await.unwrap()).await;
+            assert_eq!(
+                (code, problem["type"].as_str()),
+                (400, Some(INVALID_REQUEST)),
+                "{category} {media_type:?}"
+            );
+            assert!(problem["errors"][0]["message"].is_string());
+        }
+        let metadata =
+            |body: Value| http.post(url("/2/media/metadata")).bearer_auth(TOKEN).json(&body).send();
+        let (code, _, meta) = read(
+            metadata(json!({"id": media_id, "metadata": {"alt_text": {"text": "A cat"}}})).await.unwrap(),
+        )
+        .await;
+        assert_eq!((code, &meta["data"]["associated_metadata"]["alt_text"]["text"]), (200, &json!("A cat")));
+        let unknown = json!({"id": "1", "metadata": {"alt_text": {"text": "x"}}});
+        assert_eq!(read(metadata(unknown).await.unwrap()).await.0, 400);
+        let long = json!({"id": media_id, "metadata": {"alt_text": {"text": "x".repeat(1001)}}});
+        assert_eq!(read(metadata(long).await.unwrap()).await.0, 400);
+        let (code, _, media) = read(post(json!({"media": {"media_ids": [media_id]}})).await.unwrap()).await;
         assert_eq!((code, media["data"]["text"].as_str()), (201, Some("")));
+        let attached = fake.media_of(media["data"]["id"].as_str().unwrap());
+        assert_eq!((attached[0].alt_text.as_deref(), attached[0].bytes.len()), (Some("A cat"), png.len()));
+        let (code, _, _) =
+            read(post(json!({"text": "hi", "media": {"media_ids": ["1146654567674912769"]}})).await.unwrap())
+                .await;
+        assert_eq!(code, 400, "only media this user uploaded");
 
         // Replies: ours, then a follower's; the search lists them newest first.
         let (code, _, own) =
