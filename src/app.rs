@@ -42,12 +42,42 @@ pub async fn build_state(config: Config, clock: SharedClock) -> anyhow::Result<A
     let accounts = crate::platforms::accounts::Accounts::new(db.clone());
     let credentials = crate::vault::Credentials::new(db.clone(), keys.clone());
     let refresher = Arc::new(crate::vault::refresh::Refresher::new(
-        credentials,
+        credentials.clone(),
         accounts.clone(),
         journal.clone(),
         clock.clone(),
     ));
-    Ok(AppState { config, db, identity, journal, clock, stream, scim, keys, accounts, refresher })
+    let connector = crate::platforms::connect::Connector::new(
+        Arc::new(config.platforms.clone()),
+        connect_redirect_url(&config),
+        db.clone(),
+        keys.clone(),
+        journal.clone(),
+        clock.clone(),
+    )
+    .context("cannot build the platforms' HTTP client")?;
+    let dispatcher = Arc::new(crate::platforms::dispatch::Dispatcher::new(
+        config.platforms.clone(),
+        db.clone(),
+        clock.clone(),
+        credentials,
+        refresher.clone(),
+        journal.clone(),
+    ));
+    Ok(AppState {
+        config,
+        db,
+        identity,
+        journal,
+        clock,
+        stream,
+        scim,
+        keys,
+        accounts,
+        refresher,
+        connector,
+        dispatcher,
+    })
 }
 
 /// Where the IdP reaches `/scim/v2`: configured, or beside the OIDC redirect URL.
@@ -57,6 +87,14 @@ fn scim_base_url(config: &Config) -> String {
     }
     let origin = config.oidc.redirect_url.as_ref().map(|u| u.origin().ascii_serialization());
     format!("{}/scim/v2", origin.filter(|o| o != "null").unwrap_or_default())
+}
+
+/// Where platforms send the browser back: configured, or beside the OIDC redirect URL.
+fn connect_redirect_url(config: &Config) -> Option<url::Url> {
+    if let Some(url) = &config.platforms.redirect_url {
+        return Some(url.clone());
+    }
+    config.oidc.redirect_url.as_ref()?.join("/connect/callback").ok()
 }
 
 /// Serves until `shutdown` resolves, then drains for `http.shutdown_grace`.

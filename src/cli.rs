@@ -181,6 +181,9 @@ pub enum AccountsCommand {
         #[arg(long = "tag")]
         tags: Vec<String>,
     },
+    /// Revoke the account's token at the platform (where it allows), then
+    /// delete its sealed credentials; the account stays listed as disconnected.
+    Disconnect { account_id: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -277,6 +280,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 async fn accounts(command: AccountsCommand, overrides: &Overrides) -> anyhow::Result<ExitCode> {
     let state = app::build_state(Config::load(overrides)?, clock()).await?;
+    let by = crate::directory::admin::ChangedBy {
+        actor: crate::audit::Actor::default(),
+        name: operator_name(),
+        meta: RequestMeta::default(),
+    };
     match command {
         AccountsCommand::List => {
             for a in state.accounts.list().await? {
@@ -293,14 +301,24 @@ async fn accounts(command: AccountsCommand, overrides: &Overrides) -> anyhow::Re
             }
         }
         AccountsCommand::AddSandbox { handle, tags } => {
-            let by = crate::directory::admin::ChangedBy {
-                actor: crate::audit::Actor::default(),
-                name: operator_name(),
-                meta: RequestMeta::default(),
-            };
             let now = crate::clock::Clock::now(&SystemClock);
             let account = state.accounts.add_sandbox(&state.journal, &handle, &tags, &by, now).await?;
             println!("added sandbox account {} ({})", account.handle, account.id);
+        }
+        AccountsCommand::Disconnect { account_id } => {
+            let done = state.connector.disconnect(&account_id, &by).await?;
+            let revoked = if done.revoked_at_platform {
+                "revoked at the platform"
+            } else {
+                "not revoked at the platform"
+            };
+            println!(
+                "disconnected {} {} ({}): credentials deleted, {revoked}",
+                done.account.platform, done.account.handle, done.account.id
+            );
+            if let Some(note) = done.note {
+                println!("note: {note}");
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -55,6 +55,7 @@ pub struct Config {
     pub audit: AuditConfig,
     pub directory: crate::directory::DirectoryConfig,
     pub training: crate::directory::TrainingConfig,
+    pub platforms: crate::platforms::config::PlatformsConfig,
 }
 
 impl Default for Config {
@@ -73,6 +74,7 @@ impl Default for Config {
             audit: AuditConfig::default(),
             directory: crate::directory::DirectoryConfig::default(),
             training: crate::directory::TrainingConfig::default(),
+            platforms: crate::platforms::config::PlatformsConfig::default(),
         }
     }
 }
@@ -406,6 +408,9 @@ impl Config {
             let value = read_secret_file(&format!("directory.scim.token_files.{name}"), &path)?;
             self.directory.scim.tokens.insert(name, value);
         }
+        for (key, path, secret) in self.platforms.secret_files() {
+            *secret = Some(Secret::new(read_secret_file(&key, &path)?));
+        }
         for (id, path) in std::mem::take(&mut self.keys.ring_files) {
             let value = read_secret_file(&format!("keys.ring_files.{id}"), &path)?;
             self.keys.ring.insert(id, Secret::new(value));
@@ -488,6 +493,7 @@ impl Config {
         problems.extend(self.audit.stream.problems());
         problems.extend(self.directory.problems());
         problems.extend(self.training.problems());
+        problems.extend(self.platforms.problems());
         if problems.is_empty() {
             Ok(())
         } else {
@@ -530,7 +536,7 @@ fn read_secret_file(key: &str, path: &Path) -> Result<String, ConfigError> {
     Ok(trimmed.to_owned())
 }
 
-fn check_https_or_loopback(key: &str, url: &Url, problems: &mut Vec<String>) {
+pub(crate) fn check_https_or_loopback(key: &str, url: &Url, problems: &mut Vec<String>) {
     let loopback = match url.host() {
         Some(url::Host::Domain(d)) => d == "localhost",
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),

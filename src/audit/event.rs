@@ -108,6 +108,7 @@ pub enum Change {
     TrainingRecord,
     TrainingImport,
     AccountConnect,
+    AccountDisconnect,
 }
 
 impl Change {
@@ -127,6 +128,7 @@ impl Change {
             Change::TrainingRecord => "training.record",
             Change::TrainingImport => "training.import",
             Change::AccountConnect => "account.connect",
+            Change::AccountDisconnect => "account.disconnect",
         }
     }
 }
@@ -188,6 +190,11 @@ pub enum EventKind {
     AccessReview { by: String, format: String, rows: usize },
     /// `account.needs_reconnect`: the platform refused a token refresh.
     AccountNeedsReconnect { account_id: String, reason: String },
+    /// `vault.unreadable`: an account's credential could not be opened
+    /// (damaged, or sealed with a key not in the ring), so nothing was sent.
+    CredentialUnreadable { account_id: String, reason: String },
+    /// `account.connect.failed`: an OAuth connection did not complete.
+    ConnectFailed { platform: String, by: String, reason: String },
     /// `keys.rotate`: everything sealed was moved to the active key.
     KeysRotated { by: String, active_key: String, resealed: u64, already_current: u64, raced: u64 },
 }
@@ -212,6 +219,8 @@ impl EventKind {
             EventKind::AccessReview { .. } => "access.review",
             EventKind::KeysRotated { .. } => "keys.rotate",
             EventKind::AccountNeedsReconnect { .. } => "account.needs_reconnect",
+            EventKind::CredentialUnreadable { .. } => "vault.unreadable",
+            EventKind::ConnectFailed { .. } => "account.connect.failed",
         }
     }
 
@@ -221,7 +230,9 @@ impl EventKind {
             | EventKind::MfaFailed { .. }
             | EventKind::MfaLocked { .. }
             | EventKind::AuditReadDenied { .. }
-            | EventKind::AccessDenied { .. } => Decision::Denied,
+            | EventKind::AccessDenied { .. }
+            | EventKind::CredentialUnreadable { .. }
+            | EventKind::ConnectFailed { .. } => Decision::Denied,
             _ => Decision::Allowed,
         }
     }

@@ -20,7 +20,7 @@ use crate::http::extract::{SignedIn, Verified};
 use crate::http::AppState;
 
 /// The caller, if they hold the admin role; otherwise the refusal, recorded.
-async fn admin(state: &AppState, s: &SignedIn) -> Result<ChangedBy, ApiError> {
+pub(crate) async fn admin(state: &AppState, s: &SignedIn) -> Result<ChangedBy, ApiError> {
     if !s.principal.access.has(Role::Admin) {
         let key = format!("role:{}", s.principal.user.id);
         let reason = "the admin role is required".to_owned();
@@ -30,7 +30,7 @@ async fn admin(state: &AppState, s: &SignedIn) -> Result<ChangedBy, ApiError> {
     Ok(ChangedBy { actor: s.principal.actor(), name: s.principal.user.id.clone(), meta: s.meta.clone() })
 }
 
-fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+pub(crate) fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
     body.map(|Json(b)| b)
         .map_err(|e| ApiError(Problem::BadRequest(format!("invalid JSON body: {}", e.body_text()))))
 }
@@ -215,12 +215,4 @@ pub async fn access_review(
         );
     }
     Ok(Json(json!({ "users": rows })).into_response())
-}
-
-/// `GET /api/v1/admin/accounts`: every connected account with platform,
-/// handle, status, scopes and token expiry; never a credential.
-pub async fn accounts(State(state): State<AppState>, Verified(s): Verified) -> Result<Response, ApiError> {
-    admin(&state, &s).await?;
-    let accounts = state.accounts.list().await.map_err(DirectoryError::from)?;
-    Ok(Json(json!({ "accounts": accounts })).into_response())
 }

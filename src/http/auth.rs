@@ -35,9 +35,18 @@ fn session_cookie(state: &AppState, id: &SessionId) -> HeaderValue {
 }
 
 /// `GET /`: the home page when fully signed in, else where to go next.
-pub async fn home(signed_in: Result<Verified, Rejection>) -> Response {
+pub async fn home(State(state): State<AppState>, signed_in: Result<Verified, Rejection>) -> Response {
     match signed_in {
-        Ok(Verified(s)) => pages::home(&s.principal, &s.id.csrf_token()).into_response(),
+        Ok(Verified(s)) => {
+            let practice = match state.accounts.list().await {
+                Ok(all) => all.into_iter().filter(|a| a.platform == "sandbox").collect(),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot list the sandbox accounts");
+                    Vec::new()
+                }
+            };
+            pages::home(&s.principal, &practice, &s.id.csrf_token()).into_response()
+        }
         Err(Rejection { problem: Problem::MfaRequired, .. }) => Redirect::to("/auth/mfa").into_response(),
         Err(Rejection { problem: Problem::NotSignedIn, .. }) => pages::sign_in().into_response(),
         // A session that just ended says why (and offers sign-in again).

@@ -37,6 +37,12 @@ pub enum Problem {
     AlreadyEnrolled,
     AuditUnavailable,
     NotAuditor,
+    /// An account connection's state is unknown, used, expired or another admin's.
+    ConnectRejected(String),
+    /// The platform refused (its words).
+    PlatformRefused(String),
+    /// The platform could not be reached, or gave no usable answer.
+    PlatformUnavailable(String),
     Internal,
 }
 
@@ -137,6 +143,24 @@ impl Problem {
                 "audit_unavailable",
                 "The audit journal cannot be written, so nothing was done.".into(),
                 "Try again shortly; if it persists, tell your Custodian administrator.",
+            ),
+            ConnectRejected(why) => (
+                StatusCode::BAD_REQUEST,
+                "connect_rejected",
+                why.clone(),
+                "Start connecting the account again.",
+            ),
+            PlatformRefused(why) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "platform_refused",
+                why.clone(),
+                "Check the account and what was granted at the platform, then try again.",
+            ),
+            PlatformUnavailable(why) => (
+                StatusCode::BAD_GATEWAY,
+                "platform_unavailable",
+                why.clone(),
+                "Try again later.",
             ),
             Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,

@@ -3,6 +3,7 @@
 //! headers, body limit, timeout, CSRF guard, panic catcher). The only module
 //! that knows status codes and HTML. Handlers are thin.
 
+mod accounts;
 mod admin;
 mod api;
 mod audit_api;
@@ -49,6 +50,8 @@ pub struct AppState {
     pub keys: Arc<crate::vault::KeyRing>,
     pub accounts: crate::platforms::accounts::Accounts,
     pub refresher: Arc<crate::vault::refresh::Refresher>,
+    pub connector: crate::platforms::connect::Connector,
+    pub dispatcher: Arc<crate::platforms::dispatch::Dispatcher>,
 }
 
 impl AppState {
@@ -85,7 +88,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/me", get(api::me))
         .route("/api/v1/audit/events", get(audit_api::events))
         .route("/api/v1/admin/access-review", get(admin::access_review))
-        .route("/api/v1/admin/accounts", get(admin::accounts))
+        .route("/connect/callback", get(accounts::callback))
+        .route("/sandbox/{id}", get(accounts::timeline))
+        .route("/api/v1/admin/accounts", get(accounts::list))
+        .route("/api/v1/admin/accounts/connect", post(accounts::connect))
+        .route("/api/v1/admin/accounts/{id}/disconnect", post(accounts::disconnect))
         .route("/api/v1/admin/users/{user}/revoke", post(admin::revoke))
         .route("/api/v1/admin/locks", get(admin::locks).post(admin::place_lock))
         .route("/api/v1/admin/locks/{id}", axum::routing::delete(admin::lift_lock))

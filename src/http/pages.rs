@@ -6,6 +6,8 @@ use maud::{html, Markup, DOCTYPE};
 
 use crate::http::extract::CSRF_FIELD;
 use crate::identity::{Enrollment, Principal};
+use crate::platforms::accounts::Account;
+use crate::platforms::sandbox::SandboxPost;
 
 fn layout(title: &str, body: Markup) -> Markup {
     html! {
@@ -97,7 +99,7 @@ pub fn verify(csrf_token: &str, error: Option<&str>) -> Markup {
     )
 }
 
-pub fn home(principal: &Principal, csrf_token: &str) -> Markup {
+pub fn home(principal: &Principal, practice: &[Account], csrf_token: &str) -> Markup {
     let user = &principal.user;
     layout(
         "You are signed in",
@@ -110,6 +112,15 @@ pub fn home(principal: &Principal, csrf_token: &str) -> Markup {
             }
             @for warning in principal.access.warnings() {
                 p class="alert" role="status" { (warning) }
+            }
+            @if !practice.is_empty() {
+                h2 { "Practice accounts" }
+                p { "Posts to these sandbox accounts stay in Custodian. Nobody outside sees them." }
+                ul {
+                    @for a in practice {
+                        li { a href={ "/sandbox/" (a.id) } { (a.handle) } }
+                    }
+                }
             }
             (logout_form(csrf_token))
         },
@@ -124,6 +135,61 @@ fn roles_text(principal: &Principal) -> String {
     } else {
         grants.join(", ")
     }
+}
+
+/// A sandbox account's timeline: posts newest first, each with its replies.
+pub fn timeline(account: &Account, posts: &[SandboxPost]) -> Markup {
+    let top: Vec<&SandboxPost> = posts.iter().filter(|p| p.in_reply_to.is_none()).collect();
+    let replies =
+        |id: &str| posts.iter().filter(move |p| p.in_reply_to.as_deref() == Some(id)).collect::<Vec<_>>();
+    layout(
+        &format!("{} (practice account)", account.handle),
+        html! {
+            p { "A sandbox account: what is posted here stays in Custodian." }
+            @if top.is_empty() {
+                p role="status" { "Nothing has been posted yet." }
+            }
+            ol class="timeline" {
+                @for post in &top {
+                    li { (sandbox_post(post))
+                        @let under = replies(&post.id);
+                        @if !under.is_empty() {
+                            ol class="replies" {
+                                @for reply in under { li { (sandbox_post(reply)) } }
+                            }
+                        }
+                    }
+                }
+            }
+            p { a href="/" { "Back to Custodian" } }
+        },
+    )
+}
+
+fn sandbox_post(post: &SandboxPost) -> Markup {
+    html! {
+        article class={ "post" @if post.hidden { " hidden-reply" } } {
+            p class="meta" { strong { (post.author) } " · " time datetime=(post.created_at.rfc3339()) { (post.created_at.rfc3339()) }
+                @if post.hidden { " · hidden by the account" } }
+            p { (post.text) }
+            @if let Some(link) = &post.link { p { a href=(link) rel="nofollow noopener" { (link) } } }
+            @if post.has_image { p class="meta" { "[image attached]" } }
+        }
+    }
+}
+
+pub fn connected(account: &Account) -> Markup {
+    layout(
+        "Account connected",
+        html! {
+            p role="status" { "Custodian now holds the " (account.platform) " account " strong { (account.handle) } ". Its token is sealed; nobody will see it." }
+            dl {
+                dt { "Tags" } dd { (if account.tags.is_empty() { "none".to_owned() } else { account.tags.join(", ") }) }
+                dt { "Scopes granted" } dd { (if account.scopes.is_empty() { "as requested".to_owned() } else { account.scopes.join(" ") }) }
+            }
+            p { a href="/" { "Back to Custodian" } }
+        },
+    )
 }
 
 pub fn logout_form(csrf_token: &str) -> Markup {

@@ -54,9 +54,10 @@ pub struct Account {
     pub created_at: Timestamp,
 }
 
-const COLUMNS: &str =
-    "id, platform, handle, external_id, base_url, status, status_reason, tags_json, scopes_json, \
-                       token_expires_at, connected_by, created_at";
+/// The token expiry shown is the access token's, as the vault has it now.
+const COLUMNS: &str = "id, platform, handle, external_id, base_url, status, status_reason, tags_json, \
+     scopes_json, (SELECT c.expires_at FROM credentials c WHERE c.account_id = accounts.id \
+     AND c.kind = 'access_token') AS token_expires_at, connected_by, created_at";
 
 fn from_row(row: &sqlx::any::AnyRow) -> Result<Account, sqlx::Error> {
     let list = |col: &str| -> Result<Vec<String>, sqlx::Error> {
@@ -128,6 +129,37 @@ impl Accounts {
         row.as_ref().map(from_row).transpose()
     }
 
+    /// The account a platform knows by `external_id`, if connected before.
+    pub async fn find(&self, platform: &str, external_id: &str) -> Result<Option<Account>, sqlx::Error> {
+        let row = optional(
+            sqlx::query(&format!("SELECT {COLUMNS} FROM accounts WHERE platform = $1 AND external_id = $2"))
+                .bind(platform)
+                .bind(external_id)
+                .fetch_one(self.db.pool())
+                .await,
+        )?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    /// An account connected again: active, with what the new grant says.
+    pub async fn reconnect(&self, a: &Account, now: Timestamp) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE accounts SET handle = $1, base_url = $2, status = $3, status_reason = NULL, tags_json = $4, \
+             scopes_json = $5, connected_by = $6, updated_at = $7 WHERE id = $8",
+        )
+        .bind(&a.handle)
+        .bind(a.base_url.clone())
+        .bind(Status::Active.as_str())
+        .bind(serde_json::to_string(&a.tags).unwrap_or_else(|_| "[]".into()))
+        .bind(serde_json::to_string(&a.scopes).unwrap_or_else(|_| "[]".into()))
+        .bind(&a.connected_by)
+        .bind(now.millis())
+        .bind(&a.id)
+        .execute(self.db.pool())
+        .await?;
+        Ok(())
+    }
+
     pub async fn set_status(
         &self,
         id: &str,
@@ -161,21 +193,12 @@ impl Accounts {
         by: &ChangedBy,
         now: Timestamp,
     ) -> Result<Account, AccountError> {
-        let name_ok = |s: &str, extra: &str| {
-            !s.is_empty()
-                && s.len() <= 64
-                && s.chars().all(|c| c.is_ascii_alphanumeric() || extra.contains(c))
-        };
         if !name_ok(handle, "_.-") {
             return Err(AccountError::Invalid(
                 "the handle must be 1-64 letters, digits, '_', '.' or '-'".into(),
             ));
         }
-        if let Some(bad) = tags.iter().find(|t| !name_ok(t, "_:-")) {
-            return Err(AccountError::Invalid(format!(
-                "tag {bad:?} must be 1-64 letters, digits, '_', ':' or '-'"
-            )));
-        }
+        validate_tags(tags).map_err(AccountError::Invalid)?;
         let account = Account {
             id: format!("acct_{}", uuid::Uuid::now_v7().simple()),
             platform: "sandbox".into(),
@@ -204,6 +227,18 @@ impl Accounts {
             return Err(AccountError::Exists(format!("a sandbox account named {handle:?} exists")));
         }
         Ok(account)
+    }
+}
+
+fn name_ok(s: &str, extra: &str) -> bool {
+    !s.is_empty() && s.len() <= 64 && s.chars().all(|c| c.is_ascii_alphanumeric() || extra.contains(c))
+}
+
+/// Tags name who may act on an account (`official`, `department:cardiology`).
+pub fn validate_tags(tags: &[String]) -> Result<(), String> {
+    match tags.iter().find(|t| !name_ok(t, "_:-")) {
+        Some(bad) => Err(format!("tag {bad:?} must be 1-64 letters, digits, '_', ':' or '-'")),
+        None => Ok(()),
     }
 }
 

@@ -8,14 +8,19 @@
 //! spent, calls are refused here until its reset time, not sent.
 
 pub mod accounts;
+pub mod adapter;
 pub mod bluesky;
 pub mod bluesky_session;
+pub mod config;
+pub mod connect;
+pub mod dispatch;
 pub mod facebook;
 pub mod instagram;
 pub mod linkedin;
 pub mod mastodon;
 mod rate;
 pub mod sandbox;
+pub mod tokens;
 pub mod x;
 
 use std::time::Duration;
@@ -70,7 +75,7 @@ pub struct Comment {
 }
 
 /// The operations an adapter may support.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Operation {
     Publish,
@@ -82,6 +87,15 @@ pub enum Operation {
 }
 
 impl Operation {
+    pub const ALL: [Operation; 6] = [
+        Operation::Publish,
+        Operation::Delete,
+        Operation::Reply,
+        Operation::ListComments,
+        Operation::HideComment,
+        Operation::DeleteComment,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Operation::Publish => "publish",

@@ -58,6 +58,8 @@ pub struct OAuthEndpoint {
     token_url: TokenUrl,
     client_id: ClientId,
     client_secret: Option<Secret>,
+    /// Client credentials in the form rather than HTTP Basic.
+    in_body: bool,
     http: reqwest::Client,
 }
 
@@ -71,16 +73,31 @@ impl OAuthEndpoint {
             .map_err(|_| RefreshError::Unavailable("the token endpoint's URL is not valid".into()))?;
         let http = crate::platforms::http_client()
             .map_err(|_| RefreshError::Unavailable("cannot build the HTTP client".into()))?;
-        Ok(OAuthEndpoint { token_url, client_id: ClientId::new(client_id.to_owned()), client_secret, http })
+        Ok(OAuthEndpoint {
+            token_url,
+            client_id: ClientId::new(client_id.to_owned()),
+            client_secret,
+            in_body: false,
+            http,
+        })
+    }
+
+    /// Sends the client's credentials in the form (LinkedIn, Mastodon), not with HTTP Basic.
+    pub fn credentials_in_body(mut self) -> Self {
+        self.in_body = true;
+        self
     }
 }
 
 impl TokenEndpoint for OAuthEndpoint {
     async fn refresh(&self, refresh_token: &Secret, now: Timestamp) -> Result<NewTokens, RefreshError> {
         let mut client =
-            oauth2::basic::BasicClient::new(self.client_id.clone()).set_token_uri(self.token_url.clone());
+            crate::platforms::tokens::client(self.client_id.clone()).set_token_uri(self.token_url.clone());
         if let Some(secret) = &self.client_secret {
             client = client.set_client_secret(ClientSecret::new(secret.expose().to_owned()));
+        }
+        if self.in_body {
+            client = client.set_auth_type(oauth2::AuthType::RequestBody);
         }
         let response = client
             .exchange_refresh_token(&RefreshToken::new(refresh_token.expose().to_owned()))
@@ -219,7 +236,7 @@ impl Refresher {
     }
 
     /// Marks the account, records why, and returns the error to give callers.
-    async fn needs_reconnect(&self, account_id: &str, reason: String) -> RefreshError {
+    pub async fn needs_reconnect(&self, account_id: &str, reason: String) -> RefreshError {
         self.stats.failed.fetch_add(1, Ordering::Relaxed);
         tracing::warn!(account = account_id, reason = %reason, "token refresh failed; the account needs reconnecting");
         let kind =

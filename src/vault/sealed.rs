@@ -22,7 +22,8 @@ struct SealedColumn {
     context: fn(&[String]) -> String,
 }
 
-/// TOTP secrets (identity::mfa) and platform credentials (vault::credentials).
+/// TOTP secrets (identity::mfa), platform credentials (vault::credentials)
+/// and the PKCE verifiers of connections under way (platforms::connect).
 const SEALED: &[SealedColumn] = &[
     SealedColumn { table: "mfa_totp", key: &["user_id"], column: "secret_sealed", context: totp_context },
     SealedColumn {
@@ -31,7 +32,17 @@ const SEALED: &[SealedColumn] = &[
         column: "sealed",
         context: credential_context,
     },
+    SealedColumn {
+        table: "connect_pending",
+        key: &["state_hash"],
+        column: "verifier_sealed",
+        context: pending_context,
+    },
 ];
+
+fn pending_context(key: &[String]) -> String {
+    crate::platforms::connect::pending_context(key.first().map(String::as_str).unwrap_or(""))
+}
 
 fn totp_context(key: &[String]) -> String {
     format!("totp:{}", key.first().map(String::as_str).unwrap_or(""))

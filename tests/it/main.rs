@@ -15,6 +15,7 @@ mod audit;
 mod bluesky;
 mod bluesky_pds;
 pub mod cli;
+mod connect;
 mod crash;
 mod directory;
 mod facebook;

@@ -111,7 +111,54 @@ async fn the_account_list_never_shows_a_credential(backend: Backend) {
     assert_eq!(alice.get("/api/v1/admin/accounts").await.status(), 403);
 }
 
-on_both_backends!(sandbox_accounts_post_reply_moderate_and_delete, the_account_list_never_shows_a_credential);
+/// Staff see a practice account's posts as a timeline, through the same
+/// action path a real platform takes.
+async fn the_timeline_shows_what_was_posted(backend: Backend) {
+    use custodian::audit::{Actor, RequestMeta};
+    use custodian::platforms::dispatch::{Action, Outcome};
+    let app = TestApp::spawn(backend).await;
+    let now = app.clock.now();
+    let clinic =
+        app.state.accounts.add_sandbox(&app.state.journal, "clinic", &[], &operator(), now).await.unwrap();
+    let run = |action: Action| {
+        let (dispatcher, id) = (app.state.dispatcher.clone(), clinic.id.clone());
+        async move { dispatcher.run(&id, &action, &RequestMeta::default(), &Actor::default()).await.unwrap() }
+    };
+    let id_of = |o: Outcome| match o {
+        Outcome::Published(p) => p.id,
+        other => panic!("not published: {other:?}"),
+    };
+    let first = id_of(run(Action::Publish(post("Flu shots <b>today</b> & tomorrow"))).await);
+    let reply = Action::Reply { in_reply_to: first.clone(), post: post("Thanks, see you there") };
+    let reply = id_of(run(reply).await);
+    run(Action::HideComment { comment_id: reply }).await;
+    let gone = id_of(run(Action::Publish(post("A post deleted later"))).await);
+    run(Action::Delete { post_id: gone }).await;
+
+    let (alice, _, _) = app.enrolled_browser("alice").await;
+    let home = alice.get_text("/").await;
+    assert!(
+        home.contains(&format!("href=\"/sandbox/{}\"", clinic.id)),
+        "the home page links the practice account"
+    );
+    let page = alice.get_text(&format!("/sandbox/{}", clinic.id)).await;
+    assert!(
+        page.contains("Flu shots &lt;b&gt;today&lt;/b&gt; &amp; tomorrow"),
+        "text is shown escaped: {page}"
+    );
+    assert!(page.contains("Thanks, see you there") && page.contains("hidden by the account"));
+    assert!(!page.contains("A post deleted later"));
+    let missing = alice.get("/sandbox/acct_nope").await;
+    assert_eq!(missing.status(), 404);
+    assert!(missing.text().await.unwrap().contains("no practice account"));
+    assert_eq!(app.browser().get(&format!("/sandbox/{}", clinic.id)).await.status(), 401);
+}
+
+on_both_backends!(
+    sandbox_accounts_post_reply_moderate_and_delete,
+    the_account_list_never_shows_a_credential,
+    the_timeline_shows_what_was_posted
+);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn accounts_from_the_command_line() {
@@ -144,4 +191,13 @@ async fn accounts_from_the_command_line() {
             && listed.contains("tags=official,department:cardiology"),
         "{listed}"
     );
+    let id = listed.split('\t').next().unwrap().to_owned();
+    let out = run(&["accounts", "disconnect", &id]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("disconnected sandbox clinic"));
+    let listed = String::from_utf8_lossy(&run(&["accounts", "list"]).stdout).into_owned();
+    assert!(listed.contains("\tsandbox\tclinic\tdisconnected\t"), "{listed}");
+    let out = run(&["accounts", "disconnect", "acct_nope"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("there is no account \"acct_nope\""));
 }

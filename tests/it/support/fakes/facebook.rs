@@ -14,6 +14,12 @@
 //! per 24 hours, then subcode 2207042), `POST /{comment}/replies`. Parameters
 //! are read from the query and a form or multipart body alike; the token from
 //! `Authorization: Bearer` or `access_token`.
+//!
+//! Also the login side (see [`login`]): Facebook Login (`/dialog/oauth`,
+//! `/{v}/oauth/access_token` for the code and for `fb_exchange_token`,
+//! `/{v}/me/accounts` with Page tokens) and Instagram Login
+//! (`/oauth/authorize`, `POST /oauth/access_token`, `/{v}/access_token`
+//! with `ig_exchange_token`, `/{v}/refresh_access_token`, `/{v}/me`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -119,7 +125,100 @@ impl GraphFake {
 
 impl super::Responder for Fake {
     fn answer(&mut self, request: Recorded, now_ms: i64) -> Response {
+        if let Some(response) = self.login(&request) {
+            self.requests.push(request);
+            return response;
+        }
         self.respond(request, now_ms).into_response()
+    }
+}
+
+/// The Meta app Custodian is registered as.
+pub const CLIENT_ID: &str = "1234567890123456";
+pub const CLIENT_SECRET: &str = "fake-meta-app-secret";
+/// Facebook Login's short-lived and long-lived user tokens.
+const SHORT_USER_TOKEN: &str = "fb-short-lived-user-token";
+const LONG_USER_TOKEN: &str = "fb-long-lived-user-token";
+/// Instagram Login's one-hour token; the long-lived one is the fake's token.
+const IG_SHORT_TOKEN: &str = "ig-short-lived-token";
+/// Another Page the signed-in user manages.
+pub const OTHER_PAGE_ID: &str = "998877665544332";
+const SIXTY_DAYS_SECS: u64 = 5_184_000;
+
+impl Fake {
+    /// The OAuth side: consent, code exchange, long-lived tokens, the Pages
+    /// the user manages. `None`: not a login path.
+    fn login(&mut self, request: &Recorded) -> Option<Response> {
+        let (path, query) = request.path.split_once('?').unwrap_or((request.path.as_str(), ""));
+        let params = params(request, query);
+        let field = |k: &str| params.get(k).unwrap_or("").to_owned();
+        let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+        let versioned = segments.first().is_some_and(|v| v.starts_with('v') && v.ends_with(".0"));
+        let rest = if versioned { &segments[1..] } else { &segments[..] };
+        let token = Self::token_of(request, &params).map(str::to_owned);
+        let refused = |message: &str| Reply::error(400, 190, None, "OAuthException", message).into_response();
+        let reply = match (request.method.as_str(), versioned, rest) {
+            ("GET", false, ["dialog", "oauth"]) | ("GET", false, ["oauth", "authorize"]) => {
+                let mut back = url::Url::parse(&field("redirect_uri")).expect("redirect_uri");
+                let code = if rest[0] == "dialog" { "fb-code" } else { "ig-code" };
+                back.query_pairs_mut().append_pair("code", code).append_pair("state", &field("state"));
+                super::response(302, None, Vec::new(), vec![("location", back.to_string())])
+            }
+            (_, _, ["oauth", "access_token"]) => {
+                let (id, secret) = (field("client_id"), field("client_secret"));
+                if id != CLIENT_ID || secret != CLIENT_SECRET {
+                    return Some(Reply::error(400, 1, None, "OAuthException", "Error validating client secret.").into_response());
+                }
+                match (field("grant_type").as_str(), field("code").as_str()) {
+                    ("fb_exchange_token", _) if field("fb_exchange_token") == SHORT_USER_TOKEN => Reply::ok(
+                        json!({"access_token": LONG_USER_TOKEN, "token_type": "bearer", "expires_in": SIXTY_DAYS_SECS}),
+                    )
+                    .into_response(),
+                    ("fb_exchange_token", _) => refused("Invalid OAuth access token - Cannot parse access token"),
+                    ("authorization_code", "fb-code") if versioned => Reply::ok(
+                        json!({"access_token": SHORT_USER_TOKEN, "token_type": "bearer", "expires_in": 5_183_944}),
+                    )
+                    .into_response(),
+                    ("authorization_code", "ig-code") if !versioned => Reply::ok(json!({"data": [{
+                        "access_token": IG_SHORT_TOKEN,
+                        "user_id": IG_USER_ID,
+                        "permissions": "instagram_business_basic,instagram_business_content_publish"
+                    }]}))
+                    .into_response(),
+                    _ => Reply::error(400, 100, Some(36009), "OAuthException", "This authorization code has been used.")
+                        .into_response(),
+                }
+            }
+            ("GET", true, ["access_token"]) => match (field("grant_type").as_str(), token.as_deref()) {
+                ("ig_exchange_token", Some(IG_SHORT_TOKEN)) if field("client_secret") == CLIENT_SECRET => {
+                    Reply::ok(json!({"access_token": self.token, "token_type": "bearer", "expires_in": SIXTY_DAYS_SECS}))
+                        .into_response()
+                }
+                _ => refused("Invalid OAuth access token - Cannot parse access token"),
+            },
+            ("GET", true, ["refresh_access_token"]) => match token {
+                Some(t) if t == self.token && field("grant_type") == "ig_refresh_token" => {
+                    Reply::ok(json!({"access_token": self.token, "token_type": "bearer", "expires_in": SIXTY_DAYS_SECS}))
+                        .into_response()
+                }
+                _ => refused("Invalid OAuth access token - Cannot parse access token"),
+            },
+            ("GET", true, ["me", "accounts"]) => match token.as_deref() {
+                Some(LONG_USER_TOKEN) => Reply::ok(json!({"data": [
+                    {"id": PAGE_ID, "name": PAGE_NAME, "access_token": self.token, "category": "Medical & health",
+                     "tasks": ["ADVERTISE", "ANALYZE", "CREATE_CONTENT", "MESSAGING", "MODERATE", "MANAGE"]},
+                    {"id": OTHER_PAGE_ID, "name": "Northside Pharmacy", "access_token": "other-page-token",
+                     "category": "Pharmacy", "tasks": ["CREATE_CONTENT", "MODERATE"]}
+                ], "paging": {"cursors": {"before": "QVFI", "after": "QVFJ"}}}))
+                .into_response(),
+                _ => refused("Invalid OAuth access token - Cannot parse access token"),
+            },
+            ("GET", true, ["me"]) if token.as_deref() == Some(self.token.as_str()) => {
+                Reply::ok(json!({"user_id": IG_USER_ID, "username": IG_USERNAME, "id": "7000000000000001"})).into_response()
+            }
+            _ => return None,
+        };
+        Some(reply)
     }
 }
 

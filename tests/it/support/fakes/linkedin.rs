@@ -22,6 +22,11 @@
 //! GIF fails processing; a post may name (in `content.media`) only an
 //! available image its author owns. Anything else is a 404. LinkedIn does not
 //! document the upload host's errors: the fake answers them in the REST shape.
+//!
+//! The upload host also plays `www.linkedin.com`'s OAuth 2.0 (3-legged flow):
+//! `GET /oauth/v2/authorization` (the member consents at once),
+//! `POST /oauth/v2/accessToken` (client credentials in the form; no PKCE for
+//! web apps; 60-day tokens, scopes comma-separated) and `POST /oauth/v2/revoke`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -35,6 +40,9 @@ use super::Recorded;
 
 /// The organization the token's member administers (may post and comment as it).
 pub const ORGANIZATION: &str = "urn:li:organization:2414183";
+/// The app Custodian is registered as.
+pub const CLIENT_ID: &str = "fake-linkedin-client-id";
+pub const CLIENT_SECRET: &str = "fake-linkedin-client-secret";
 /// The member the token belongs to.
 pub const MEMBER: &str = "urn:li:person:K4x9ZqT2bW";
 /// The oldest `LinkedIn-Version` the fake serves (LinkedIn serves about a year of versions).
@@ -326,9 +334,58 @@ struct Fake {
     upload_urls_on: String,
     fail_next_upload: Option<u16>,
     reject_next_upload: Option<String>,
+    /// code -> (redirect_uri, scope)
+    codes: HashMap<String, (String, String)>,
 }
 
 impl Fake {
+    /// `www.linkedin.com/oauth/v2/…`; `None` for anything else.
+    fn oauth(&mut self, request: &Recorded) -> Option<Reply> {
+        let (path, query) = request.path.split_once('?').unwrap_or((request.path.as_str(), ""));
+        let raw = if request.method == "GET" { query.as_bytes() } else { request.body.as_slice() };
+        let form: HashMap<String, String> = url::form_urlencoded::parse(raw).into_owned().collect();
+        let field = |k: &str| form.get(k).cloned().unwrap_or_default();
+        let client_ok = field("client_id") == CLIENT_ID && field("client_secret") == CLIENT_SECRET;
+        let refused = |error: &str, description: &str| {
+            Reply::json(400, json!({"error": error, "error_description": description}))
+        };
+        Some(match (request.method.as_str(), path) {
+            ("GET", "/oauth/v2/authorization") => {
+                let code = format!("li-code-{}", uuid::Uuid::new_v4().simple());
+                self.codes.insert(code.clone(), (field("redirect_uri"), field("scope")));
+                let mut back = url::Url::parse(&field("redirect_uri")).expect("redirect_uri");
+                back.query_pairs_mut().append_pair("code", &code).append_pair("state", &field("state"));
+                let mut reply = Reply::empty(303);
+                reply.headers.push(("location", back.to_string()));
+                reply
+            }
+            ("POST", "/oauth/v2/accessToken") if !client_ok => {
+                Reply::json(401, json!({"error": "invalid_client", "error_description": "Client authentication failed"}))
+            }
+            ("POST", "/oauth/v2/accessToken") => match self.codes.remove(&field("code")) {
+                Some((redirect, scope)) if redirect == field("redirect_uri") => {
+                    self.expired = false;
+                    Reply::json(
+                        200,
+                        json!({"access_token": self.token, "expires_in": 5_184_000, "scope": scope.replace(' ', ",")}),
+                    )
+                }
+                _ => refused(
+                    "invalid_request",
+                    "Unable to retrieve access token: appid/redirect uri/code verifier does not match authorization code. Or authorization code expired.",
+                ),
+            },
+            ("POST", "/oauth/v2/revoke") if client_ok => {
+                if field("token") == self.token {
+                    self.expired = true;
+                }
+                Reply::empty(200)
+            }
+            ("POST", "/oauth/v2/revoke") => refused("invalid_request", "Client authentication failed"),
+            _ => return None,
+        })
+    }
+
     fn new(token: &str) -> Fake {
         Fake {
             token: token.to_owned(),
@@ -346,6 +403,7 @@ impl Fake {
             upload_urls_on: String::new(),
             fail_next_upload: None,
             reject_next_upload: None,
+            codes: HashMap::new(),
         }
     }
 
@@ -357,6 +415,9 @@ impl Fake {
             return Reply::error(status, 0, reason);
         }
         if request.header("host") == Some(self.upload_host.as_str()) {
+            if let Some(reply) = self.oauth(&request) {
+                return reply;
+            }
             return self.upload(&request);
         }
         let Some(version) = request.header("linkedin-version") else {

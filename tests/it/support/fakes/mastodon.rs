@@ -6,8 +6,10 @@
 //!
 //! Modelled: `POST /api/v1/statuses`, `DELETE /api/v1/statuses/:id`,
 //! `GET /api/v1/statuses/:id/context`, `POST /api/v2/media`,
-//! `GET /api/v1/accounts/verify_credentials` and `POST /oauth/revoke`.
-//! Anything else is a 404.
+//! `GET /api/v1/accounts/verify_credentials`, and the OAuth 2.0 server
+//! (Doorkeeper): `GET /oauth/authorize` (the user consents at once, or
+//! denies when told to), `POST /oauth/token` (authorization code with PKCE
+//! S256) and `POST /oauth/revoke`. Anything else is a 404.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -34,6 +36,13 @@ const IDEMPOTENCY_MS: i64 = 60 * 60 * 1000;
 /// The default `max_characters` of a Mastodon instance.
 const MAX_CHARACTERS: usize = 500;
 const MAX_MEDIA: usize = 4;
+/// The app registered at the fake instance (Preferences > Development).
+pub const CLIENT_ID: &str = "fake-mastodon-client-id";
+pub const CLIENT_SECRET: &str = "fake-mastodon-client-secret";
+/// Doorkeeper's `invalid_grant` description.
+const INVALID_GRANT: &str =
+    "The provided authorization grant is invalid, expired, revoked, does not match the \
+     redirection URI used in the authorization request, or was issued to another client.";
 const INVALID_TOKEN: &str = "The access token is invalid";
 const REVOKED_TOKEN: &str = "The access token was revoked";
 const NOT_FOUND: &str = "Record not found";
@@ -78,6 +87,16 @@ impl MastodonFake {
     pub fn fail_next(&self, status: u16) {
         assert!((500..=599).contains(&status), "fail_next takes a 5xx status, not {status}");
         self.lock().fail_next = Some(status);
+    }
+
+    /// The next `GET /oauth/authorize` is denied by the user (`error=access_denied`).
+    pub fn deny_next_consent(&self) {
+        self.lock().deny_next_consent = true;
+    }
+
+    /// Whether the access token was revoked (`POST /oauth/revoke`).
+    pub fn token_revoked(&self) -> bool {
+        self.lock().revoked
     }
 
     /// Every request received so far, in order.
@@ -203,6 +222,17 @@ struct Fake {
     media: HashMap<String, Media>,
     idempotency: HashMap<String, (String, i64)>,
     last_id: u64,
+    deny_next_consent: bool,
+    /// Codes issued by `/oauth/authorize` and not yet exchanged.
+    codes: HashMap<String, Authorization>,
+}
+
+/// What the user consented to, kept with the code.
+struct Authorization {
+    client_id: String,
+    redirect_uri: String,
+    scope: String,
+    challenge: Option<String>,
 }
 
 /// The parameters of `POST /api/v1/statuses`.
@@ -247,6 +277,8 @@ impl Fake {
             media: HashMap::new(),
             idempotency: HashMap::new(),
             last_id: 0,
+            deny_next_consent: false,
+            codes: HashMap::new(),
         }
     }
 
@@ -273,6 +305,8 @@ impl Fake {
         let token = self.token(request);
         match (request.method.as_str(), segments.as_slice()) {
             ("POST", ["oauth", "revoke"]) => self.revoke(request),
+            ("GET", ["oauth", "authorize"]) => self.authorize(query),
+            ("POST", ["oauth", "token"]) => self.exchange(request),
             ("POST", ["api", "v1", "statuses"]) => match token {
                 Token::Valid => self.create_status(request, query, now),
                 other => unauthorized(&other),
@@ -507,6 +541,73 @@ impl Fake {
         self.media.insert(media.id.clone(), media.clone());
         // Since 4.0 images are processed synchronously: 200 with the full url.
         Reply::json(200, &media_json(&media))
+    }
+
+    /// The user signs in and consents at once; the browser is sent back with a code.
+    fn authorize(&mut self, query: &str) -> Reply {
+        let q: HashMap<String, String> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+        let field = |k: &str| q.get(k).cloned().unwrap_or_default();
+        if field("client_id") != CLIENT_ID || field("response_type") != "code" {
+            return Reply::json(400, &json!({"error": "invalid_client"}));
+        }
+        let challenge = match (q.get("code_challenge"), q.get("code_challenge_method").map(String::as_str)) {
+            (Some(c), Some("S256")) => Some(c.clone()),
+            (None, None) => None,
+            _ => return Reply::json(400, &json!({"error": "invalid_request"})),
+        };
+        let mut back = url::Url::parse(&field("redirect_uri")).expect("the redirect_uri is a URL");
+        if std::mem::take(&mut self.deny_next_consent) {
+            back.query_pairs_mut()
+                .append_pair("error", "access_denied")
+                .append_pair(
+                    "error_description",
+                    "The resource owner or authorization server denied the request.",
+                )
+                .append_pair("state", &field("state"));
+        } else {
+            let code = format!("code-{}", uuid::Uuid::new_v4().simple());
+            let grant = Authorization {
+                client_id: field("client_id"),
+                redirect_uri: field("redirect_uri"),
+                scope: field("scope"),
+                challenge,
+            };
+            self.codes.insert(code.clone(), grant);
+            back.query_pairs_mut().append_pair("code", &code).append_pair("state", &field("state"));
+        }
+        let mut reply = Reply::json(302, &json!({}));
+        reply.headers.push(("location", back.to_string()));
+        reply
+    }
+
+    /// `grant_type=authorization_code`: the client (form or HTTP Basic), the
+    /// code (single use), its redirect URI and the PKCE verifier must match.
+    fn exchange(&mut self, request: &Recorded) -> Reply {
+        let form: HashMap<String, String> = url::form_urlencoded::parse(&request.body).into_owned().collect();
+        let field = |k: &str| form.get(k).cloned().unwrap_or_default();
+        let (client_id, client_secret) = super::client_credentials(request, &form);
+        if client_id != CLIENT_ID || client_secret != CLIENT_SECRET {
+            return Reply::json(
+                401,
+                &json!({"error": "invalid_client", "error_description": "Client authentication failed due to unknown client, no client authentication included, or unsupported authentication method."}),
+            );
+        }
+        if field("grant_type") != "authorization_code" {
+            return Reply::json(400, &json!({"error": "unsupported_grant_type"}));
+        }
+        let invalid_grant =
+            || Reply::json(400, &json!({"error": "invalid_grant", "error_description": INVALID_GRANT}));
+        let Some(grant) = self.codes.remove(&field("code")) else { return invalid_grant() };
+        let verified =
+            grant.challenge.as_deref().is_none_or(|c| super::pkce_matches(&field("code_verifier"), c));
+        if !verified || grant.client_id != client_id || grant.redirect_uri != field("redirect_uri") {
+            return invalid_grant();
+        }
+        self.revoked = false;
+        Reply::json(
+            200,
+            &json!({"access_token": self.token, "token_type": "Bearer", "scope": grant.scope, "created_at": 1_700_000_000}),
+        )
     }
 
     fn revoke(&mut self, request: &Recorded) -> Reply {

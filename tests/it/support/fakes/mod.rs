@@ -110,3 +110,35 @@ pub fn iso8601(ms: i64) -> String {
         .format("%Y-%m-%dT%H:%M:%S%.3fZ")
         .to_string()
 }
+
+/// The client's id and secret, from HTTP Basic or else the form.
+pub fn client_credentials(
+    request: &Recorded,
+    form: &std::collections::HashMap<String, String>,
+) -> (String, String) {
+    use base64::Engine;
+    let basic = request
+        .header("authorization")
+        .and_then(|v| v.strip_prefix("Basic "))
+        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+        .and_then(|raw| String::from_utf8(raw).ok())
+        .and_then(|pair| {
+            let (id, secret) = pair.split_once(':')?;
+            let decode = |s: &str| {
+                url::form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned())
+            };
+            Some((decode(id)?, decode(secret)?))
+        });
+    basic.unwrap_or_else(|| {
+        let field = |k: &str| form.get(k).cloned().unwrap_or_default();
+        (field("client_id"), field("client_secret"))
+    })
+}
+
+/// Whether the PKCE `code_verifier` answers the S256 `code_challenge` (RFC 7636 §4.6).
+pub fn pkce_matches(verifier: &str, challenge: &str) -> bool {
+    use base64::Engine;
+    use sha2::Digest;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()))
+        == challenge
+}

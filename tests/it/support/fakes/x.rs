@@ -10,7 +10,12 @@
 //! (multipart `media`, `media_category`, `media_type`; images only, sniffed
 //! from their first bytes) and alt text through `POST /2/media/metadata`.
 //! A post may name only media this user uploaded as `tweet_image` in the
-//! last `expires_after_secs`. Anything else is X's 404 for an unknown page.
+//! last `expires_after_secs`. Also OAuth 2.0 (docs.x.com, "OAuth 2.0
+//! Authorization Code Flow with PKCE"): `GET /i/oauth2/authorize` (the user
+//! consents at once), `POST /2/oauth2/token` (authorization code with PKCE
+//! S256, and refresh tokens that rotate; a confidential client sends HTTP
+//! Basic), `POST /2/oauth2/revoke`, and `GET /2/users/me`. Anything else is
+//! X's 404 for an unknown page.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -25,6 +30,12 @@ use super::{iso8601, Recorded};
 
 /// The authenticated account (X user ids are numeric strings).
 const USER_ID: &str = "1587654321098765432";
+pub const USERNAME: &str = "RiversideClinic";
+/// The OAuth 2.0 client Custodian is registered as (a confidential client).
+pub const CLIENT_ID: &str = "fake-x-client-id";
+pub const CLIENT_SECRET: &str = "fake-x-client-secret";
+/// Access tokens last 2 hours.
+const ACCESS_SECS: u64 = 7200;
 /// Rate limits per user, 15-minute windows (docs.x.com, each endpoint's reference page).
 const WINDOW_MS: i64 = 15 * 60 * 1000;
 const CREATE_LIMIT: u32 = 200;
@@ -84,6 +95,11 @@ impl XFake {
         let server = super::Server::start(app).await;
         let base = format!("http://{}", server.addr);
         XFake { base, state, _server: server }
+    }
+
+    /// The access token the fake accepts now (it changes with each refresh).
+    pub fn current_token(&self) -> String {
+        self.lock().token.clone()
     }
 
     /// From now on the token is rejected (401), as after its 2 hours.
@@ -320,6 +336,10 @@ struct Fake {
     tweets: Vec<Tweet>,
     media: Vec<StoredMedia>,
     last_id: u64,
+    /// code -> (redirect_uri, PKCE challenge, scope)
+    codes: HashMap<String, (String, String, String)>,
+    refresh_token: Option<String>,
+    refreshes: u32,
 }
 
 impl Fake {
@@ -335,7 +355,95 @@ impl Fake {
             tweets: Vec::new(),
             media: Vec::new(),
             last_id: 0,
+            codes: HashMap::new(),
+            refresh_token: None,
+            refreshes: 0,
         }
+    }
+
+    /// The OAuth 2.0 endpoints and `users/me`; `None` for the API proper.
+    fn oauth(&mut self, request: &Recorded, path: &str, query: &str) -> Option<Reply> {
+        let form: HashMap<String, String> = if request.method == "GET" {
+            url::form_urlencoded::parse(query.as_bytes()).into_owned().collect()
+        } else {
+            url::form_urlencoded::parse(&request.body).into_owned().collect()
+        };
+        let field = |k: &str| form.get(k).cloned().unwrap_or_default();
+        let oauth_error = |status: u16, error: &str, description: &str| {
+            Reply::json(status, &json!({"error": error, "error_description": description}))
+        };
+        let client_ok =
+            || super::client_credentials(request, &form) == (CLIENT_ID.into(), CLIENT_SECRET.into());
+        Some(match (request.method.as_str(), path) {
+            ("GET", "/i/oauth2/authorize") => {
+                if field("client_id") != CLIENT_ID || field("code_challenge_method") != "S256" {
+                    return Some(oauth_error(400, "invalid_request", "Missing or invalid PKCE parameters"));
+                }
+                let code = format!("x-code-{}", uuid::Uuid::new_v4().simple());
+                self.codes
+                    .insert(code.clone(), (field("redirect_uri"), field("code_challenge"), field("scope")));
+                let mut back = url::Url::parse(&field("redirect_uri")).expect("redirect_uri");
+                back.query_pairs_mut().append_pair("state", &field("state")).append_pair("code", &code);
+                let mut reply = Reply::json(302, &json!({}));
+                reply.headers.push(("location", back.to_string()));
+                reply
+            }
+            ("POST", "/2/oauth2/token") if !client_ok() => {
+                oauth_error(401, "unauthorized_client", "Missing valid authorization header")
+            }
+            ("POST", "/2/oauth2/token") => match field("grant_type").as_str() {
+                "authorization_code" => match self.codes.remove(&field("code")) {
+                    Some((redirect, challenge, scope))
+                        if redirect == field("redirect_uri")
+                            && super::pkce_matches(&field("code_verifier"), &challenge) =>
+                    {
+                        self.expired = false;
+                        self.tokens(&scope)
+                    }
+                    _ => oauth_error(
+                        400,
+                        "invalid_request",
+                        "Value passed for the authorization code was invalid.",
+                    ),
+                },
+                "refresh_token" if Some(field("refresh_token")) == self.refresh_token => {
+                    self.refreshes += 1;
+                    self.token = format!(
+                        "{}-refreshed-{}",
+                        self.token.split("-refreshed-").next().unwrap_or(""),
+                        self.refreshes
+                    );
+                    self.expired = false;
+                    self.tokens("tweet.read tweet.write users.read offline.access")
+                }
+                _ => oauth_error(400, "invalid_request", "Value passed for the token was invalid."),
+            },
+            ("POST", "/2/oauth2/revoke") if client_ok() => {
+                if field("token") == self.token {
+                    self.expired = true;
+                }
+                Reply::json(200, &json!({"revoked": true}))
+            }
+            ("POST", "/2/oauth2/revoke") => {
+                oauth_error(401, "unauthorized_client", "Missing valid authorization header")
+            }
+            ("GET", "/2/users/me") if self.authorized(request) => Reply::json(
+                200,
+                &json!({"data": {"id": USER_ID, "name": "Riverside Clinic", "username": USERNAME}}),
+            ),
+            ("GET", "/2/users/me") => Reply::problem(401, "Unauthorized", "Unauthorized"),
+            _ => return None,
+        })
+    }
+
+    /// A token response; the refresh token rotates with each one.
+    fn tokens(&mut self, scope: &str) -> Reply {
+        let refresh = format!("x-refresh-{}", uuid::Uuid::new_v4().simple());
+        self.refresh_token = Some(refresh.clone());
+        Reply::json(
+            200,
+            &json!({"token_type": "bearer", "expires_in": ACCESS_SECS, "access_token": self.token, "scope": scope, "refresh_token": refresh}),
+        )
     }
 
     fn respond(&mut self, request: Recorded, now: i64) -> Reply {
@@ -347,6 +455,9 @@ impl Fake {
         }
         let (path, query) = request.path.split_once('?').unwrap_or((request.path.as_str(), ""));
         let path = if path.len() > 1 { path.trim_end_matches('/') } else { path };
+        if let Some(reply) = self.oauth(&request, path, query) {
+            return reply;
+        }
         let segments: Vec<&str> = path.split('/').skip(1).collect();
         let endpoint = match (request.method.as_str(), segments.as_slice()) {
             ("POST", ["2", "tweets"]) => Endpoint::Create,

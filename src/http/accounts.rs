@@ -1,0 +1,156 @@
+//! `/api/v1/admin/accounts` and `/connect/callback`: listing, connecting
+//! and disconnecting the organization's social accounts (admins only).
+//! Tokens never appear here: the list shows platform, handle, status,
+//! scopes and token expiry.
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::http::admin::{admin, json_body};
+use crate::http::error::{ApiError, PageError, Problem};
+use crate::http::extract::Verified;
+use crate::http::{pages, AppState};
+use crate::platforms::connect::{Choice, ConnectError, ConnectRequest};
+use crate::platforms::Operation;
+use crate::secret::Secret;
+
+impl From<ConnectError> for Problem {
+    fn from(e: ConnectError) -> Self {
+        match e {
+            ConnectError::Invalid(why) => Problem::Invalid(why),
+            ConnectError::NotFound(why) => Problem::NotFoundWhy(why),
+            ConnectError::Rejected(why) => Problem::ConnectRejected(why),
+            ConnectError::Refused(why) => Problem::PlatformRefused(why),
+            ConnectError::Unavailable(why) => Problem::PlatformUnavailable(why),
+            ConnectError::Audit(e) => e.into(),
+            ConnectError::Vault(e) => {
+                tracing::error!(error = %e, "vault error while connecting an account");
+                Problem::Internal
+            }
+            ConnectError::Storage(e) => storage(e),
+        }
+    }
+}
+
+fn storage(e: sqlx::Error) -> Problem {
+    tracing::error!(error = %e, "storage error");
+    Problem::Internal
+}
+
+/// `GET /api/v1/admin/accounts`: every account with platform, handle,
+/// status, scopes and token expiry; never a credential.
+pub async fn list(State(state): State<AppState>, Verified(s): Verified) -> Result<Response, ApiError> {
+    admin(&state, &s).await?;
+    let accounts = state.accounts.list().await.map_err(storage)?;
+    Ok(Json(json!({ "accounts": accounts })).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectBody {
+    platform: String,
+    #[serde(default)]
+    tags: Vec<String>,
+    operations: Option<Vec<Operation>>,
+    page_id: Option<String>,
+    organization: Option<String>,
+    /// Bluesky: the handle or DID, and an app password.
+    identifier: Option<String>,
+    app_password: Option<Secret>,
+}
+
+/// `POST /api/v1/admin/accounts/connect`: an OAuth platform answers where
+/// to send the browser (`authorize_url`); Bluesky connects at once with
+/// the app password given.
+pub async fn connect(
+    State(state): State<AppState>,
+    Verified(s): Verified,
+    body: Result<Json<ConnectBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let by = admin(&state, &s).await?;
+    let body = json_body(body)?;
+    if body.platform == "bluesky" {
+        let (Some(identifier), Some(password)) = (body.identifier.as_deref(), body.app_password.as_ref())
+        else {
+            return Err(ApiError(Problem::Invalid("bluesky needs identifier and app_password".into())));
+        };
+        let account = state.connector.connect_bluesky(identifier, password, &body.tags, &by).await?;
+        return Ok((StatusCode::CREATED, Json(account)).into_response());
+    }
+    if body.identifier.is_some() || body.app_password.is_some() {
+        return Err(ApiError(Problem::Invalid(format!(
+            "{} connects through its own sign-in page, not with a password",
+            body.platform
+        ))));
+    }
+    let request = ConnectRequest {
+        platform: body.platform,
+        tags: body.tags,
+        operations: body.operations,
+        choice: Choice { page_id: body.page_id, organization: body.organization },
+    };
+    Ok(Json(state.connector.start(request, &by).await?).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct CallbackQuery {
+    state: String,
+    code: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+/// `GET /connect/callback`: where the platform sends the admin's browser.
+pub async fn callback(
+    State(state): State<AppState>,
+    Verified(s): Verified,
+    query: Result<Query<CallbackQuery>, QueryRejection>,
+) -> Result<Response, PageError> {
+    let by = admin(&state, &s).await.map_err(|e| PageError(e.0))?;
+    let Query(q) = query.map_err(|_| Problem::BadRequest("The platform's answer is malformed.".into()))?;
+    let outcome = match (&q.code, &q.error) {
+        (_, Some(error)) => {
+            let description = q.error_description.as_deref().map(|d| format!(": {d}")).unwrap_or_default();
+            Err(format!("{error}{description}"))
+        }
+        (Some(code), None) => Ok(code.as_str()),
+        (None, None) => Ok(""),
+    };
+    let account = state.connector.finish(&q.state, outcome, &by).await?;
+    Ok(pages::connected(&account).into_response())
+}
+
+/// `GET /sandbox/{id}`: a practice account's timeline, for anyone signed in.
+pub async fn timeline(
+    State(state): State<AppState>,
+    Verified(_): Verified,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let account = state.accounts.get(&id).await.map_err(storage)?;
+    let Some(account) = account.filter(|a| a.platform == "sandbox") else {
+        return Err(PageError(Problem::NotFoundWhy(format!("there is no practice account {id:?}"))));
+    };
+    let posts = crate::platforms::sandbox::Sandbox::new(state.db.clone(), state.clock.clone())
+        .timeline(&account.id, TIMELINE_LENGTH)
+        .await
+        .map_err(storage)?;
+    Ok(pages::timeline(&account, &posts).into_response())
+}
+
+/// Posts and replies a timeline page shows.
+const TIMELINE_LENGTH: i64 = 200;
+
+/// `POST /api/v1/admin/accounts/{id}/disconnect`
+pub async fn disconnect(
+    State(state): State<AppState>,
+    Verified(s): Verified,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let by = admin(&state, &s).await?;
+    Ok(Json(state.connector.disconnect(&id, &by).await?).into_response())
+}
