@@ -7,9 +7,10 @@
 //! ```
 //!
 //! A minimal platform on loopback answers `POST /api/v1/statuses` as
-//! Mastodon does (status JSON, rate-limit headers). The same calls go once
-//! through the Mastodon adapter and once as bare HTTP requests; the
-//! difference is the adapter's overhead. Then `--waiters` tasks ask for one
+//! Mastodon does (status JSON, rate-limit headers). The same calls go
+//! through the dispatcher (account lookup, the sealed token opened from the
+//! vault on embedded SQLite, the adapter), through the Mastodon adapter
+//! alone, and as bare HTTP requests; the differences are the overheads. Then `--waiters` tasks ask for one
 //! account's token just as it expires, against a token endpoint that takes
 //! 50 ms: one refresh should serve them all.
 
@@ -91,15 +92,64 @@ async fn main() -> anyhow::Result<()> {
     let base = format!("http://{}", listener.local_addr()?);
     tokio::spawn(async move { axum::serve(listener, platform).await });
 
-    // Overhead per call: the adapter versus the bare request, interleaved.
     let clock: SharedClock = Arc::new(SystemClock);
+    // A Custodian on embedded SQLite with one connected Mastodon account.
+    let dir = tempfile::tempdir()?;
+    let mut config = Config { data_dir: dir.path().to_owned(), ..Config::default() };
+    config.database.url =
+        Some(DatabaseUrl::new(format!("sqlite://{}?mode=rwc", dir.path().join("b.db").display())));
+    config.oidc.issuer_url = Some("http://127.0.0.1:9".into());
+    config.oidc.client_id = Some("bench".into());
+    config.oidc.client_secret = Some(Secret::new("bench".into()));
+    config.oidc.redirect_url = Some("https://custodian.test/auth/callback".parse()?);
+    config.keys.active = Some("k1".into());
+    config.keys.ring.insert("k1".into(), Secret::new(key()));
+    config.audit.signing_key = Some(Secret::new(key()));
+    config.platforms.mastodon = Some(custodian::platforms::config::OAuthApp {
+        client_id: "bench".into(),
+        client_secret: Some(Secret::new("bench".into())),
+        api_base: Some(base.parse()?),
+        ..Default::default()
+    });
+    let state = custodian::app::build_state(config, clock.clone()).await?;
+    let by = custodian::directory::admin::ChangedBy {
+        actor: Default::default(),
+        name: "bench".into(),
+        meta: Default::default(),
+    };
+    let now = SystemClock.now();
+    let connected = custodian::platforms::accounts::Account {
+        id: "acct_mastodon".into(),
+        platform: "mastodon".into(),
+        handle: "@clinic".into(),
+        external_id: "1".into(),
+        base_url: None,
+        status: custodian::platforms::accounts::Status::Active,
+        status_reason: None,
+        tags: vec![],
+        scopes: vec![],
+        token_expires_at: None,
+        connected_by: "bench".into(),
+        created_at: now,
+    };
+    state.accounts.insert(&connected).await?;
+    Credentials::new(state.db.clone(), state.keys.clone())
+        .store(&connected.id, Kind::AccessToken, &Secret::new("bench-token".into()), None, now)
+        .await?;
+    let (meta, actor) = (custodian::audit::RequestMeta::default(), custodian::audit::Actor::default());
+
+    // Overhead per call: dispatcher, adapter and bare request, interleaved.
     let mastodon = Mastodon::new(base.parse()?, clock.clone())?;
     let raw = custodian::platforms::http_client()?;
     let token = Secret::new("bench-token".into());
     let call = Call { account_id: "acct_bench", token: &token };
     let post = NewPost { text: "Flu clinic open".into(), ..NewPost::default() };
-    let (mut through, mut bare) = (Vec::new(), Vec::new());
+    let action = custodian::platforms::dispatch::Action::Publish(post.clone());
+    let (mut dispatched, mut through, mut bare) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..args.calls {
+        let t = Instant::now();
+        state.dispatcher.run(&connected.id, &action, &meta, &actor).await?;
+        dispatched.push(t.elapsed());
         let t = Instant::now();
         mastodon.publish(&call, &post).await?;
         through.push(t.elapsed());
@@ -113,9 +163,15 @@ async fn main() -> anyhow::Result<()> {
         let _: serde_json::Value = r.json().await?;
         bare.push(t.elapsed());
     }
+    dispatched.sort();
     through.sort();
     bare.sort();
     println!("\n| {} calls, loopback | p50 ms | p99 ms |\n|---|---:|---:|", args.calls);
+    println!(
+        "| through the dispatcher (account, vault, adapter) | {:.3} | {:.3} |",
+        ms(percentile(&dispatched, 0.5)),
+        ms(percentile(&dispatched, 0.99))
+    );
     println!(
         "| through the Mastodon adapter | {:.3} | {:.3} |",
         ms(percentile(&through, 0.5)),
@@ -131,25 +187,13 @@ async fn main() -> anyhow::Result<()> {
         ms(percentile(&through, 0.5)) - ms(percentile(&bare, 0.5)),
         ms(percentile(&through, 0.99)) - ms(percentile(&bare, 0.99))
     );
+    println!(
+        "| dispatcher overhead (incl. adapter) | {:.3} | {:.3} |",
+        ms(percentile(&dispatched, 0.5)) - ms(percentile(&bare, 0.5)),
+        ms(percentile(&dispatched, 0.99)) - ms(percentile(&bare, 0.99))
+    );
 
     // Refresh under load: one expiring token, many waiters.
-    let dir = tempfile::tempdir()?;
-    let mut config = Config { data_dir: dir.path().to_owned(), ..Config::default() };
-    config.database.url =
-        Some(DatabaseUrl::new(format!("sqlite://{}?mode=rwc", dir.path().join("b.db").display())));
-    config.oidc.issuer_url = Some("http://127.0.0.1:9".into());
-    config.oidc.client_id = Some("bench".into());
-    config.oidc.client_secret = Some(Secret::new("bench".into()));
-    config.oidc.redirect_url = Some("https://custodian.test/auth/callback".parse()?);
-    config.keys.active = Some("k1".into());
-    config.keys.ring.insert("k1".into(), Secret::new(key()));
-    config.audit.signing_key = Some(Secret::new(key()));
-    let state = custodian::app::build_state(config, clock.clone()).await?;
-    let by = custodian::directory::admin::ChangedBy {
-        actor: Default::default(),
-        name: "bench".into(),
-        meta: Default::default(),
-    };
     let now = SystemClock.now();
     let account = state.accounts.add_sandbox(&state.journal, "bench", &[], &by, now).await?;
     let vault = Credentials::new(state.db.clone(), state.keys.clone());
