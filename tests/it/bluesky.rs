@@ -279,13 +279,13 @@ async fn session_fake() -> (PdsFake, Url) {
 }
 
 /// The claims of a JWT, read as a client may (without verifying it).
-fn claims(jwt: &Secret) -> Value {
+pub(crate) fn claims(jwt: &Secret) -> Value {
     let payload = jwt.expose().split('.').nth(1).unwrap();
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
 }
 
 /// The error of a refresh that must fail (`NewTokens` holds secrets and has no `Debug`).
-fn refused(result: Result<NewTokens, RefreshError>) -> RefreshError {
+pub(crate) fn refused(result: Result<NewTokens, RefreshError>) -> RefreshError {
     match result {
         Ok(_) => panic!("the PDS took the refresh token"),
         Err(e) => e,

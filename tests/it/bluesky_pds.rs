@@ -13,14 +13,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use custodian::clock::{Clock, SystemClock};
 use custodian::platforms::bluesky::Bluesky;
 use custodian::platforms::bluesky_session::{create_session, delete_session, Session, SessionEndpoint};
 use custodian::platforms::{Call, Image, NewPost, Platform, PlatformError};
 use custodian::secret::Secret;
-use custodian::vault::refresh::{NewTokens, RefreshError, TokenEndpoint};
+use custodian::vault::refresh::{RefreshError, TokenEndpoint};
+
+use crate::bluesky::{claims, refused};
 use rand::Rng;
 use serde_json::{json, Value};
 use url::Url;
@@ -124,18 +124,6 @@ async fn list_records(base: &Url, repo: &str, collection: &str) -> Vec<Value> {
     let (status, listed) = xrpc(reqwest::Client::new().get(url)).await;
     assert_eq!(status, 200, "listRecords: {listed}");
     listed["records"].as_array().unwrap().clone()
-}
-
-fn claims(jwt: &Secret) -> Value {
-    let payload = jwt.expose().split('.').nth(1).unwrap();
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
-}
-
-fn refused(result: Result<NewTokens, RefreshError>) -> RefreshError {
-    match result {
-        Ok(_) => panic!("the PDS took the refresh token"),
-        Err(e) => e,
-    }
 }
 
 fn post(text: &str) -> NewPost {

@@ -312,6 +312,7 @@ pub async fn revoke(
     app: &OAuthApp,
     endpoints: &Endpoints,
     token: &Secret,
+    kind: Kind,
     http: &reqwest::Client,
 ) -> Result<bool, GrantError> {
     // Facebook and Instagram have none for the tokens kept (Facebook's needs the user token).
@@ -324,7 +325,7 @@ pub async fn revoke(
             request.form(&form)
         }
         Some(s) => {
-            form.push(("token_type_hint", "access_token"));
+            form.push(("token_type_hint", kind.as_str()));
             request.basic_auth(&app.client_id, Some(s)).form(&form)
         }
         None => request.form(&form),

@@ -190,6 +190,9 @@ impl Connector {
                 ));
             }
         }
+        if request.choice.organization.is_some() && platform != "linkedin" {
+            return Err(ConnectError::Invalid("organization is a LinkedIn organization's numeric id".into()));
+        }
         if let Some(page) = &request.choice.page_id {
             if platform != "facebook" || page.is_empty() || !page.chars().all(|c| c.is_ascii_digit()) {
                 return Err(ConnectError::Invalid("page_id is a Facebook Page's numeric id".into()));
@@ -315,6 +318,14 @@ impl Connector {
         by: &ChangedBy,
     ) -> Result<Account, ConnectError> {
         validate_tags(tags).map_err(ConnectError::Invalid)?;
+        if identifier.is_empty()
+            || identifier.len() > 253
+            || identifier.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Err(ConnectError::Invalid(
+                "identifier is the account's handle, DID or email address".into(),
+            ));
+        }
         let config = self.config.bluesky.clone().ok_or_else(|| {
             ConnectError::Invalid("bluesky is not configured: add [platforms.bluesky] (its PDS)".into())
         })?;
@@ -398,7 +409,12 @@ impl Connector {
         }
         let items: Vec<(Kind, &Secret, Option<Timestamp>)> =
             grant.credentials.iter().map(|(k, s, e)| (*k, s, *e)).collect();
-        self.credentials.store_all(&account.id, &items, now).await?;
+        if let Err(e) = self.credentials.store_all(&account.id, &items, now).await {
+            // Not left looking usable without its tokens.
+            let why = "its tokens could not be stored; connect it again";
+            self.accounts.set_status(&account.id, Status::NeedsReconnect, Some(why), now).await?;
+            return Err(e.into());
+        }
         Ok(account)
     }
 
@@ -410,6 +426,9 @@ impl Connector {
             .get(account_id)
             .await?
             .ok_or_else(|| ConnectError::NotFound(format!("there is no account {account_id:?}")))?;
+        if before.status == Status::Disconnected {
+            return Err(ConnectError::Invalid(format!("account {account_id:?} is already disconnected")));
+        }
         let mut after = before.clone();
         after.status = Status::Disconnected;
         after.status_reason = Some(format!("disconnected by {}", by.name));
@@ -430,40 +449,62 @@ impl Connector {
         Ok(Disconnected { account, revoked_at_platform: revoked, note })
     }
 
-    /// Best effort: the ciphertext is deleted whatever the platform says.
+    /// Best effort: the ciphertexts are deleted whatever the platform says.
     async fn revoke(&self, account: &Account) -> (bool, Option<String>) {
-        let kind = if account.platform == "facebook" { Kind::PageToken } else { Kind::AccessToken };
         let outcome = match account.platform.as_str() {
             "sandbox" => return (false, None),
-            "bluesky" => {
-                let token = self.credentials.open(&account.id, Kind::RefreshToken).await;
-                let pds = self.config.bluesky.clone().unwrap_or_default().pds();
-                match (token, pds) {
-                    (Ok(token), Ok(pds)) => crate::platforms::bluesky_session::delete_session(&pds, &token)
-                        .await
-                        .map(|_| true)
-                        .map_err(|e| e.to_string()),
-                    (Err(e), _) => Err(e.to_string()),
-                    (_, Err(e)) => Err(e),
-                }
-                .map(|done| (done, Some("also revoke the app password in the Bluesky app's settings".to_owned())))
-            }
-            platform => match (self.credentials.open(&account.id, kind).await, self.app(platform)) {
-                (Ok(token), Ok((app, endpoints))) => {
-                    grant::revoke(platform, app, &endpoints, &token, &self.http).await.map(|done| {
-                        (done, (!done).then(|| format!("{platform} offers no revocation: remove Custodian's access in the platform's settings")))
-                    }).map_err(|e| e.to_string())
-                }
-                (Err(e), _) => Err(e.to_string()),
-                (_, Err(e)) => Err(e.to_string()),
-            },
+            "bluesky" => self.end_bluesky_session(account).await,
+            platform => self.revoke_grant(platform, account).await,
         };
-        match outcome {
-            Ok(done) => done,
-            Err(why) => {
-                tracing::warn!(account = %account.id, reason = %why, "the platform did not revoke the token");
-                (false, Some(format!("the platform did not confirm the revocation ({why}): remove Custodian's access in the platform's settings")))
+        outcome.unwrap_or_else(|why| {
+            tracing::warn!(account = %account.id, reason = %why, "the platform did not revoke the token");
+            (
+                false,
+                Some(format!(
+                    "the platform did not confirm the revocation ({why}): remove Custodian's access in the \
+                     platform's settings"
+                )),
+            )
+        })
+    }
+
+    /// `deleteSession` with the refresh token; the app password itself can
+    /// only be revoked in Bluesky's own settings.
+    async fn end_bluesky_session(&self, account: &Account) -> Result<(bool, Option<String>), String> {
+        let token =
+            self.credentials.open(&account.id, Kind::RefreshToken).await.map_err(|e| e.to_string())?;
+        let pds = self.config.bluesky.clone().unwrap_or_default().pds()?;
+        crate::platforms::bluesky_session::delete_session(&pds, &token).await.map_err(|e| e.to_string())?;
+        Ok((true, Some("also revoke the app password in the Bluesky app's settings".to_owned())))
+    }
+
+    /// RFC 7009: the refresh token where one is kept (which ends the grant
+    /// at most platforms), then the access token.
+    async fn revoke_grant(
+        &self,
+        platform: &str,
+        account: &Account,
+    ) -> Result<(bool, Option<String>), String> {
+        let (app, endpoints) = self.app(platform).map_err(|e| e.to_string())?;
+        let mut revoked = false;
+        for kind in [Kind::RefreshToken, Kind::AccessToken] {
+            let token = match self.credentials.open(&account.id, kind).await {
+                Ok(token) => token,
+                Err(VaultError::Missing { .. }) => continue,
+                Err(e) => return Err(e.to_string()),
+            };
+            revoked = grant::revoke(platform, app, &endpoints, &token, kind, &self.http)
+                .await
+                .map_err(|e| e.to_string())?;
+            if !revoked {
+                break;
             }
         }
+        let note = (!revoked).then(|| {
+            format!(
+                "{platform} offers no revocation of this token: remove Custodian's access in its settings"
+            )
+        });
+        Ok((revoked, note))
     }
 }

@@ -188,6 +188,19 @@ impl Reply {
     }
 
     /// LinkedIn's plain error: `{"message","serviceErrorCode","status"}`.
+    /// 403 for a member who may not act as the owner or author.
+    fn access_denied(resource: &str) -> Reply {
+        Reply::json(
+            403,
+            json!({
+                "status": 403,
+                "serviceErrorCode": 100,
+                "code": "ACCESS_DENIED",
+                "message": format!("Not enough permissions to access: {resource}")
+            }),
+        )
+    }
+
     fn error(status: u16, service_code: u32, message: &str) -> Reply {
         Reply::json(status, json!({ "message": message, "serviceErrorCode": service_code, "status": status }))
     }
@@ -549,15 +562,7 @@ impl Fake {
             );
         };
         if !Fake::may_act_as(owner) {
-            return Reply::json(
-                403,
-                json!({
-                    "status": 403,
-                    "serviceErrorCode": 100,
-                    "code": "ACCESS_DENIED",
-                    "message": format!("Not enough permissions to access: partnerApiImages.ACTION.{version}")
-                }),
-            );
+            return Reply::access_denied(&format!("partnerApiImages.ACTION.{version}"));
         }
         let asset = format!("D4E10AQ{:X}", self.next_id());
         let upload_token = format!("{:x}", self.next_id().wrapping_mul(0x9E37_79B9_7F4A_7C15));
@@ -639,15 +644,7 @@ impl Fake {
             return Reply::field_error("distribution/feedDistribution", missing);
         }
         if !Fake::may_act_as(&author) {
-            return Reply::json(
-                403,
-                json!({
-                    "status": 403,
-                    "serviceErrorCode": 100,
-                    "code": "ACCESS_DENIED",
-                    "message": format!("Not enough permissions to access: partnerApiPostsExternal.CREATE.{version}")
-                }),
-            );
+            return Reply::access_denied(&format!("partnerApiPostsExternal.CREATE.{version}"));
         }
         let media = match body.get("content").map(|c| c.get("media")) {
             None => None,

@@ -419,8 +419,10 @@ impl Fake {
                 _ => oauth_error(400, "invalid_request", "Value passed for the token was invalid."),
             },
             ("POST", "/2/oauth2/revoke") if client_ok() => {
-                if field("token") == self.token {
+                // Revoking the refresh token ends the grant, its access token too.
+                if field("token") == self.token || Some(field("token")) == self.refresh_token {
                     self.expired = true;
+                    self.refresh_token = None;
                 }
                 Reply::json(200, &json!({"revoked": true}))
             }
