@@ -20,6 +20,10 @@ use crate::vault::KeyRing;
 
 /// Connects the database, applies migrations and wires every service.
 pub async fn build_state(config: Config, clock: SharedClock) -> anyhow::Result<AppState> {
+    let policies = Arc::new(
+        crate::policy::PolicyStore::load(&config.policy)
+            .with_context(|| format!("the policies in {} cannot be used", config.policy.dir.display()))?,
+    );
     let keys = Arc::new(KeyRing::from_config(&config.keys).context("the key ring is not usable")?);
     let db = Db::connect(&config.database_url(), config.database.max_connections)
         .await
@@ -77,6 +81,7 @@ pub async fn build_state(config: Config, clock: SharedClock) -> anyhow::Result<A
         refresher,
         connector,
         dispatcher,
+        policies,
     })
 }
 

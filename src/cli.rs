@@ -15,7 +15,9 @@ use crate::config::{Config, Overrides};
 use crate::{app, telemetry};
 
 mod directory;
+mod policy;
 use directory::{AccessCommand, LocksCommand, ScimCommand, TrainingCommand};
+use policy::PolicyCommand;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -87,6 +89,11 @@ pub enum Command {
     Scim {
         #[command(subcommand)]
         command: ScimCommand,
+    },
+    /// Cedar policies: check them, explain a decision.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
     },
 }
 
@@ -256,6 +263,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Access { command } => directory::access(command, &overrides).await,
         Command::Scim { command } => directory::scim(command),
         Command::Accounts { command } => accounts(command, &overrides).await,
+        Command::Policy { command } => policy::policy(command, &overrides).await,
         Command::Users { command: UsersCommand::ResetMfa { user } } => {
             let config = Config::load(&overrides)?;
             let state = app::build_state(config, clock()).await?;
@@ -335,6 +343,9 @@ fn clock() -> SharedClock {
     std::sync::Arc::new(SystemClock)
 }
 
+/// How often the policy folder is checked for edits.
+const POLICY_POLL: std::time::Duration = std::time::Duration::from_secs(2);
+
 async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     telemetry::init(&config.log);
     let listen = config.listen.0;
@@ -346,6 +357,7 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     tracing::info!(address = %listener.local_addr()?, "custodian listening on {scheme}://{}", listener.local_addr()?);
     let db = state.db.clone();
     let journal = state.journal.clone();
+    crate::policy::spawn_reloader(state.policies.clone(), journal.clone(), POLICY_POLL);
     app::serve(state, listener, app::shutdown_signal()).await?;
     if let Err(e) = journal.checkpoint_now().await {
         tracing::error!(error = %e, "cannot sign the final audit checkpoint");

@@ -56,6 +56,7 @@ pub struct Config {
     pub directory: crate::directory::DirectoryConfig,
     pub training: crate::directory::TrainingConfig,
     pub platforms: crate::platforms::config::PlatformsConfig,
+    pub policy: crate::policy::PolicyConfig,
 }
 
 impl Default for Config {
@@ -75,6 +76,7 @@ impl Default for Config {
             directory: crate::directory::DirectoryConfig::default(),
             training: crate::directory::TrainingConfig::default(),
             platforms: crate::platforms::config::PlatformsConfig::default(),
+            policy: crate::policy::PolicyConfig::default(),
         }
     }
 }

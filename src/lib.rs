@@ -10,6 +10,7 @@ pub mod directory;
 pub mod http;
 pub mod identity;
 pub mod platforms;
+pub mod policy;
 pub mod secret;
 pub mod storage;
 pub mod telemetry;

@@ -193,6 +193,10 @@ pub enum EventKind {
     /// `vault.unreadable`: an account's credential could not be opened
     /// (damaged, or sealed with a key not in the ring), so nothing was sent.
     CredentialUnreadable { account_id: String, reason: String },
+    /// `policy.reload`: the policies were read again; `loaded` is how many
+    /// are now in force, or None when the new set was refused (`problems`)
+    /// and the last good set kept serving.
+    PolicyReload { trigger: String, loaded: Option<usize>, problems: Vec<String> },
     /// `account.connect.failed`: an OAuth connection did not complete.
     ConnectFailed { platform: String, by: String, reason: String },
     /// `keys.rotate`: everything sealed was moved to the active key.
@@ -221,6 +225,7 @@ impl EventKind {
             EventKind::AccountNeedsReconnect { .. } => "account.needs_reconnect",
             EventKind::CredentialUnreadable { .. } => "vault.unreadable",
             EventKind::ConnectFailed { .. } => "account.connect.failed",
+            EventKind::PolicyReload { .. } => "policy.reload",
         }
     }
 
@@ -232,7 +237,8 @@ impl EventKind {
             | EventKind::AuditReadDenied { .. }
             | EventKind::AccessDenied { .. }
             | EventKind::CredentialUnreadable { .. }
-            | EventKind::ConnectFailed { .. } => Decision::Denied,
+            | EventKind::ConnectFailed { .. }
+            | EventKind::PolicyReload { loaded: None, .. } => Decision::Denied,
             _ => Decision::Allowed,
         }
     }

@@ -52,6 +52,9 @@ pub struct DirectoryConfig {
     /// groups claim) granting each role. A user in none of them is not on
     /// the allow-list.
     pub roles: BTreeMap<Role, Vec<String>>,
+    /// Directory group name -> the account tags its members may act on
+    /// (policy compares them with each account's tags).
+    pub account_tags: BTreeMap<String, Vec<String>>,
     /// Who to ask for access; shown in every refusal.
     pub help_contact: String,
     /// With `source = "scim"`: how a sign-in is linked to its SCIM user.
@@ -66,6 +69,7 @@ impl Default for DirectoryConfig {
         DirectoryConfig {
             source: Source::default(),
             roles: BTreeMap::new(),
+            account_tags: BTreeMap::new(),
             help_contact: "your Custodian administrator".to_owned(),
             link_by: LinkBy::default(),
             link_claim: String::new(),

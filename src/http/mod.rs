@@ -52,6 +52,7 @@ pub struct AppState {
     pub refresher: Arc<crate::vault::refresh::Refresher>,
     pub connector: crate::platforms::connect::Connector,
     pub dispatcher: Arc<crate::platforms::dispatch::Dispatcher>,
+    pub policies: Arc<crate::policy::PolicyStore>,
 }
 
 impl AppState {

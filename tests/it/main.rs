@@ -26,6 +26,7 @@ mod leaks;
 mod linkedin;
 mod mastodon;
 mod mfa;
+mod policy;
 mod refresh;
 mod sandbox;
 mod scim;
