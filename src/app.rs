@@ -68,6 +68,14 @@ pub async fn build_state(config: Config, clock: SharedClock) -> anyhow::Result<A
         refresher.clone(),
         journal.clone(),
     ));
+    let actions = Arc::new(crate::action::ActionPath::new(
+        policies.clone(),
+        config.directory.clone(),
+        accounts.clone(),
+        journal.clone(),
+        dispatcher.clone(),
+        clock.clone(),
+    ));
     Ok(AppState {
         config,
         db,
@@ -82,6 +90,7 @@ pub async fn build_state(config: Config, clock: SharedClock) -> anyhow::Result<A
         connector,
         dispatcher,
         policies,
+        actions,
     })
 }
 

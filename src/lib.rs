@@ -1,6 +1,7 @@
 //! Custodian: a governed gateway to an organization's social-media accounts.
 //! See DESIGN.md for the one decision path every action takes.
 
+pub mod action;
 pub mod app;
 pub mod audit;
 pub mod cli;

@@ -197,6 +197,29 @@ pub enum EventKind {
     /// are now in force, or None when the new set was refused (`problems`)
     /// and the last good set kept serving.
     PolicyReload { trigger: String, loaded: Option<usize>, problems: Vec<String> },
+    /// `action.intent` (the action's own name in `action`): written, durably,
+    /// before the platform is called.
+    ActionIntent {
+        action: String,
+        account_id: String,
+        platform: String,
+        door: String,
+        /// The policies that allowed it.
+        policies: Vec<String>,
+        target: Option<String>,
+        content: Option<crate::audit::content::ContentRecord>,
+    },
+    /// `action.outcome`: what the platform did with it.
+    ActionOutcome { action: String, account_id: String, intent_event_id: String, ok: bool, result: String },
+    /// `action.refused`: a step of the action path refused it.
+    ActionRefused {
+        action: String,
+        account_id: String,
+        door: String,
+        step: String,
+        rule: String,
+        reason: String,
+    },
     /// `account.connect.failed`: an OAuth connection did not complete.
     ConnectFailed { platform: String, by: String, reason: String },
     /// `keys.rotate`: everything sealed was moved to the active key.
@@ -226,6 +249,9 @@ impl EventKind {
             EventKind::CredentialUnreadable { .. } => "vault.unreadable",
             EventKind::ConnectFailed { .. } => "account.connect.failed",
             EventKind::PolicyReload { .. } => "policy.reload",
+            EventKind::ActionIntent { .. } => "action.intent",
+            EventKind::ActionOutcome { .. } => "action.outcome",
+            EventKind::ActionRefused { .. } => "action.refused",
         }
     }
 
@@ -238,7 +264,9 @@ impl EventKind {
             | EventKind::AccessDenied { .. }
             | EventKind::CredentialUnreadable { .. }
             | EventKind::ConnectFailed { .. }
-            | EventKind::PolicyReload { loaded: None, .. } => Decision::Denied,
+            | EventKind::PolicyReload { loaded: None, .. }
+            | EventKind::ActionRefused { .. }
+            | EventKind::ActionOutcome { ok: false, .. } => Decision::Denied,
             _ => Decision::Allowed,
         }
     }

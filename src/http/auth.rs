@@ -90,9 +90,21 @@ pub async fn callback(
     }
 }
 
-/// `GET /auth/mfa`: enrollment or verification, whichever is due.
-pub async fn mfa_page(State(state): State<AppState>, s: SignedIn) -> Result<Response, PageError> {
-    if s.principal.session.mfa_passed() {
+#[derive(Deserialize)]
+pub struct MfaQuery {
+    /// Verify again although this session already passed (step-up before a sensitive action).
+    #[serde(default)]
+    again: bool,
+}
+
+/// `GET /auth/mfa[?again=true]`: enrollment or verification, whichever is due.
+pub async fn mfa_page(
+    State(state): State<AppState>,
+    s: SignedIn,
+    query: Result<axum::extract::Query<MfaQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, PageError> {
+    let again = query.is_ok_and(|q| q.again);
+    if s.principal.session.mfa_passed() && !again {
         return Ok(Redirect::to("/").into_response());
     }
     let csrf = s.id.csrf_token();
@@ -143,9 +155,8 @@ pub async fn verify(
     s: SignedIn,
     Form(form): Form<CodeForm>,
 ) -> Result<Response, PageError> {
-    if s.principal.session.mfa_passed() {
-        return Ok(Redirect::to("/").into_response());
-    }
+    // A session that already passed may verify again: the step-up that
+    // deletes, break-glass and API tokens ask for (a fresh factor).
     match state.identity.verify(&s.id, &s.principal, &form.code, &s.meta).await {
         Ok(passed) => {
             Ok(with_cookies(Redirect::to("/").into_response(), &[session_cookie(&state, &passed.session_id)]))

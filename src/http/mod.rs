@@ -4,6 +4,7 @@
 //! that knows status codes and HTML. Handlers are thin.
 
 mod accounts;
+mod actions;
 mod admin;
 mod api;
 mod audit_api;
@@ -53,6 +54,7 @@ pub struct AppState {
     pub connector: crate::platforms::connect::Connector,
     pub dispatcher: Arc<crate::platforms::dispatch::Dispatcher>,
     pub policies: Arc<crate::policy::PolicyStore>,
+    pub actions: Arc<crate::action::ActionPath>,
 }
 
 impl AppState {
@@ -87,6 +89,16 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/mfa/verify", post(auth::verify))
         .route("/auth/logout", post(auth::logout))
         .route("/api/v1/me", get(api::me))
+        .route("/api/v1/accounts", get(actions::mine))
+        .route("/api/v1/accounts/{account}/posts", post(actions::publish))
+        .route("/api/v1/accounts/{account}/posts/{post}", axum::routing::delete(actions::delete))
+        .route("/api/v1/accounts/{account}/posts/{post}/replies", post(actions::reply))
+        .route("/api/v1/accounts/{account}/posts/{post}/comments", get(actions::comments))
+        .route("/api/v1/accounts/{account}/comments/{comment}/hide", post(actions::hide_comment))
+        .route(
+            "/api/v1/accounts/{account}/comments/{comment}",
+            axum::routing::delete(actions::delete_comment),
+        )
         .route("/api/v1/audit/events", get(audit_api::events))
         .route("/api/v1/admin/access-review", get(admin::access_review))
         .route("/connect/callback", get(accounts::callback))

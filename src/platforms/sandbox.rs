@@ -90,7 +90,8 @@ impl Sandbox {
         in_reply_to: Option<&str>,
     ) -> Result<Published, PlatformError> {
         let chars = post.text.chars().count();
-        if chars == 0 && post.image.is_none() {
+        // Blank text counts as none, as on Mastodon ("Text can't be blank").
+        if post.text.trim().is_empty() && post.image.is_none() {
             return Err(validation("a post needs text or an image"));
         }
         if chars > MAX_CHARS {

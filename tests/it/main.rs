@@ -11,6 +11,7 @@
 
 mod support;
 
+mod actions;
 mod audit;
 mod bluesky;
 mod bluesky_pds;

@@ -1,0 +1,268 @@
+//! Why an action did not happen: the step that refused it, the rule, the
+//! reason in words, what to do, and the HTTP status a door answers with.
+
+use crate::audit::AuditError;
+use crate::clock::Timestamp;
+use crate::platforms::accounts::Account;
+use crate::platforms::dispatch::DispatchError;
+use crate::platforms::PlatformError;
+use crate::policy::Decision;
+
+/// The step of the path that refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    Gate,
+    Authorize,
+    Record,
+    Execute,
+}
+
+impl Step {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Step::Gate => "gate",
+            Step::Authorize => "authorize",
+            Step::Record => "record",
+            Step::Execute => "execute",
+        }
+    }
+}
+
+/// A refusal (boxed: it travels in every `Result` of the path).
+#[derive(Debug, Clone)]
+pub struct Refusal(Box<Details>);
+
+impl std::ops::Deref for Refusal {
+    type Target = Details;
+    fn deref(&self) -> &Details {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Refusal {
+    fn deref_mut(&mut self) -> &mut Details {
+        &mut self.0
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Details {
+    pub status: u16,
+    /// Stable code: `forbidden`, `verify_again`, `account_unavailable`, ...
+    pub error: &'static str,
+    pub step: Step,
+    /// The rule: policy ids, a gate check, or the platform's error class.
+    pub rule: String,
+    pub reason: String,
+    pub remedy: &'static str,
+    pub retry_after: Option<u64>,
+    /// The recorded intent, when the refusal came after it (the platform's own refusal).
+    pub audit_event_id: Option<String>,
+}
+
+/// The policy that asks for a fresh second factor.
+const STEP_UP_POLICIES: [&str; 2] =
+    ["deletes-need-a-fresh-second-factor", "breakglass-and-tokens-need-a-fresh-second-factor"];
+
+impl Refusal {
+    fn new(
+        status: u16,
+        error: &'static str,
+        step: Step,
+        rule: &str,
+        reason: String,
+        remedy: &'static str,
+    ) -> Self {
+        Refusal(Box::new(Details {
+            status,
+            error,
+            step,
+            rule: rule.to_owned(),
+            reason,
+            remedy,
+            retry_after: None,
+            audit_event_id: None,
+        }))
+    }
+
+    /// The request itself is malformed (before any step).
+    pub fn bad_request(reason: String) -> Self {
+        Refusal::new(400, "bad_request", Step::Gate, "request", reason, "Correct the request and retry.")
+    }
+
+    pub fn unknown_account(id: &str) -> Self {
+        Refusal::new(
+            404,
+            "not_found",
+            Step::Authorize,
+            "account",
+            format!("there is no account {id:?}"),
+            "List the accounts you may act on at GET /api/v1/accounts.",
+        )
+    }
+
+    pub fn mfa_required() -> Self {
+        Refusal::new(
+            401,
+            "mfa_required",
+            Step::Gate,
+            "gate:second-factor",
+            "the second factor has not been passed in this session".into(),
+            "Verify your second factor at /auth/mfa, then retry.",
+        )
+    }
+
+    /// Policy said no: a stale second factor is a "verify again"; the rest name the forbids (or that nothing permits it).
+    pub fn from_policy(action: &str, account: &Account, decision: &Decision) -> Self {
+        if decision.policies.iter().any(|p| STEP_UP_POLICIES.contains(&p.as_str()))
+            && decision.policies.len() == 1
+        {
+            return Refusal::new(
+                403,
+                "verify_again",
+                Step::Authorize,
+                &decision.policies.join(","),
+                format!("{action} needs a second factor verified in the last 5 minutes"),
+                "Verify your second factor again (/auth/mfa?again=true, or POST /auth/mfa/verify with a current code), then retry within 5 minutes.",
+            );
+        }
+        if decision.policies.is_empty() {
+            let why = if decision.errors.is_empty() {
+                format!("no policy allows you {action} on {} ({})", account.handle, account.platform)
+            } else {
+                format!("the request could not be evaluated: {}", decision.errors.join("; "))
+            };
+            return Refusal::new(
+                403,
+                "forbidden",
+                Step::Authorize,
+                "no-permit",
+                why,
+                "Ask your Custodian administrator for access to this account.",
+            );
+        }
+        let reason = match decision.policies.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+            ["only-active-accounts"] => format!(
+                "account {} is {}: an admin must connect it again",
+                account.handle,
+                account.status.as_str()
+            ),
+            ["training-must-be-current"] => "your required training is not current".to_owned(),
+            _ => format!("{action} on {} is forbidden by policy", account.handle),
+        };
+        Refusal::new(
+            403,
+            "forbidden",
+            Step::Authorize,
+            &decision.policies.join(","),
+            reason,
+            "Ask your Custodian administrator; the rule named says why.",
+        )
+    }
+
+    /// The platform step failed after the intent was recorded; `now` dates a rate limit's Retry-After.
+    pub fn from_dispatch(e: DispatchError, intent: String, now: Timestamp) -> Self {
+        let reset = match &e {
+            DispatchError::Platform(PlatformError::RateLimited { reset_at: Some(at), .. }) => Some(*at),
+            _ => None,
+        };
+        let mut refusal = Refusal::from(e);
+        refusal.audit_event_id = Some(intent);
+        refusal.retry_after = reset.map(|at| ((at.millis() - now.millis()).max(1000) / 1000) as u64);
+        refusal
+    }
+}
+
+impl From<AuditError> for Refusal {
+    fn from(e: AuditError) -> Self {
+        tracing::error!(error = %e, "audit journal write failed; the action is refused");
+        let mut r = Refusal::new(
+            503,
+            "audit_unavailable",
+            Step::Record,
+            "fail-closed",
+            "the audit journal cannot be written, so nothing was done".into(),
+            "Retry shortly; if it persists, tell your Custodian administrator.",
+        );
+        r.retry_after = Some(5);
+        r
+    }
+}
+
+impl From<DispatchError> for Refusal {
+    fn from(e: DispatchError) -> Self {
+        let reason = e.to_string();
+        match e {
+            DispatchError::UnknownAccount(id) => Refusal::unknown_account(&id),
+            DispatchError::NotActive { .. } => Refusal::new(
+                409,
+                "account_unavailable",
+                Step::Execute,
+                "account-status",
+                reason,
+                "An admin must connect the account again.",
+            ),
+            DispatchError::Credential(_) => Refusal::new(
+                409,
+                "credential_unreadable",
+                Step::Execute,
+                "vault",
+                reason,
+                "Tell your Custodian administrator; the account must be connected again.",
+            ),
+            DispatchError::Unavailable(_) => Refusal::new(
+                502,
+                "platform_unavailable",
+                Step::Execute,
+                "token-endpoint",
+                reason,
+                "Retry later.",
+            ),
+            DispatchError::Audit(a) => a.into(),
+            DispatchError::Storage(s) => {
+                tracing::error!(error = %s, "storage error on the action path");
+                Refusal::new(
+                    500,
+                    "internal",
+                    Step::Execute,
+                    "storage",
+                    "something went wrong on our side".into(),
+                    "Retry; if it persists, tell your Custodian administrator.",
+                )
+            }
+            DispatchError::Platform(p) => from_platform(p, reason),
+        }
+    }
+}
+
+fn from_platform(e: PlatformError, reason: String) -> Refusal {
+    let (status, error, rule, remedy) = match &e {
+        PlatformError::Unsupported { .. } => {
+            (422, "unsupported", "platform:unsupported", "Use another operation or account.")
+        }
+        PlatformError::TokenInvalid { .. } => {
+            (409, "account_unavailable", "platform:token", "An admin must connect the account again.")
+        }
+        PlatformError::Permission { .. } => (
+            403,
+            "platform_refused",
+            "platform:permission",
+            "The account lacks the permission at the platform; an admin must grant it.",
+        ),
+        PlatformError::Validation { .. } => {
+            (422, "invalid", "platform:validation", "Change the content as the platform says, then retry.")
+        }
+        PlatformError::Duplicate { .. } => {
+            (409, "duplicate", "platform:duplicate", "The platform already has this post.")
+        }
+        PlatformError::RateLimited { .. } => {
+            (429, "rate_limited", "platform:rate-limit", "Retry after the time given.")
+        }
+        PlatformError::Down { .. } => (502, "platform_unavailable", "platform:down", "Retry later."),
+        PlatformError::BadRequest(_) => {
+            (400, "bad_request", "platform:request", "Correct the request and retry.")
+        }
+    };
+    Refusal::new(status, error, Step::Execute, rule, reason, remedy)
+}

@@ -1,0 +1,153 @@
+//! `/api/v1/accounts/...`: the JSON door to the action path. Handlers
+//! only turn the request into an [`Action`] and the answer into JSON; the
+//! path decides. Success carries the platform's id and the audit event id;
+//! a refusal is `{error, reason, rule, remedy}` with its status.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::json;
+use url::Url;
+
+use crate::action::{Caller, Door, Refusal};
+use crate::http::extract::{SignedIn, Verified};
+use crate::http::AppState;
+use crate::platforms::dispatch::{Action, Outcome};
+use crate::platforms::NewPost;
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut body =
+            json!({"error": self.error, "reason": self.reason, "rule": self.rule, "remedy": self.remedy});
+        if let Some(id) = &self.audit_event_id {
+            body["audit_event_id"] = json!(id);
+        }
+        let mut response = (status, Json(body)).into_response();
+        if let Some(secs) = self.retry_after.and_then(|s| HeaderValue::from_str(&s.to_string()).ok()) {
+            response.headers_mut().insert(header::RETRY_AFTER, secs);
+        }
+        response
+    }
+}
+
+fn caller(s: &SignedIn) -> Caller<'_> {
+    Caller {
+        user: &s.principal.user,
+        access: &s.principal.access,
+        mfa_verified_at: s.principal.session.mfa_verified_at,
+        actor: s.principal.actor(),
+        meta: s.meta.clone(),
+        door: Door::Api,
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostBody {
+    text: String,
+    link: Option<String>,
+}
+
+impl PostBody {
+    fn into_post(self) -> Result<NewPost, Refusal> {
+        let link = match self.link {
+            None => None,
+            Some(l) => match Url::parse(&l) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") => Some(u),
+                _ => return Err(Refusal::bad_request(format!("link {l:?} is not an http(s) URL"))),
+            },
+        };
+        Ok(NewPost { text: self.text, link, image: None })
+    }
+}
+
+fn body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, Refusal> {
+    body.map(|Json(b)| b).map_err(|e| Refusal::bad_request(format!("invalid JSON body: {}", e.body_text())))
+}
+
+async fn run(state: &AppState, s: &SignedIn, account: &str, action: Action) -> Result<Response, Refusal> {
+    let done = state.actions.perform(&caller(s), account, action).await?;
+    let event = done.audit_event_id;
+    Ok(match done.outcome {
+        Outcome::Published(p) => {
+            (StatusCode::CREATED, Json(json!({"id": p.id, "url": p.url, "audit_event_id": event})))
+                .into_response()
+        }
+        Outcome::Comments(c) => Json(json!({"comments": c, "audit_event_id": event})).into_response(),
+        Outcome::Done => Json(json!({"done": true, "audit_event_id": event})).into_response(),
+    })
+}
+
+/// `GET /api/v1/accounts`: the accounts I may act on, with the actions policy allows on each.
+pub async fn mine(State(state): State<AppState>, Verified(s): Verified) -> Result<Response, Refusal> {
+    let accounts = state.actions.my_accounts(&caller(&s)).await?;
+    let listed: Vec<_> = accounts
+        .into_iter()
+        .map(|(a, actions)| {
+            json!({"id": a.id, "platform": a.platform, "handle": a.handle, "status": a.status, "tags": a.tags, "actions": actions})
+        })
+        .collect();
+    Ok(Json(json!({ "accounts": listed })).into_response())
+}
+
+/// `POST /api/v1/accounts/{account}/posts`
+pub async fn publish(
+    State(state): State<AppState>,
+    Verified(s): Verified,
+    Path(account): Path<String>,
+    post: Result<Json<PostBody>, JsonRejection>,
+) -> Result<Response, Refusal> {
+    let post = body(post)?.into_post()?;
+    run(&state, &s, &account, Action::Publish(post)).await
+}
+
+/// `DELETE /api/v1/accounts/{account}/posts/{post}`
+pub async fn delete(
+    State(state): State<AppState>,
+    Verified(s): Verified,
+    Path((account, post_id)): Path<(String, String)>,
+) -> Result<Response, Refusal> {
+    run(&state, &s, &account, Action::Delete { post_id }).await
+}
+
+/// `POST /api/v1/accounts/{account}/posts/{post}/replies`
+pub async fn reply(
+    State(state): State<AppState>,
+    Verified(s): Verified,
+    Path((account, in_reply_to)): Path<(String, String)>,
+    post: Result<Json<PostBody>, JsonRejection>,
+) -> Result<Response, Refusal> {
+    let post = body(post)?.into_post()?;
+    run(&state, &s, &account, Action::Reply { in_reply_to, post }).await
+}
+
+/// `GET /api/v1/accounts/{account}/posts/{post}/comments`
+pub async fn comments(
+    State(state): State<AppState>,
+    Verified(s): Verified,
+    Path((account, post_id)): Path<(String, String)>,
+) -> Result<Response, Refusal> {
+    run(&state, &s, &account, Action::Comments { post_id }).await
+}
+
+/// `POST /api/v1/accounts/{account}/comments/{comment}/hide`
+pub async fn hide_comment(
+    State(state): State<AppState>,
+    Verified(s): Verified,
+    Path((account, comment_id)): Path<(String, String)>,
+) -> Result<Response, Refusal> {
+    run(&state, &s, &account, Action::HideComment { comment_id }).await
+}
+
+/// `DELETE /api/v1/accounts/{account}/comments/{comment}`
+pub async fn delete_comment(
+    State(state): State<AppState>,
+    Verified(s): Verified,
+    Path((account, comment_id)): Path<(String, String)>,
+) -> Result<Response, Refusal> {
+    run(&state, &s, &account, Action::DeleteComment { comment_id }).await
+}
