@@ -128,7 +128,7 @@ pub async fn callback(
 /// `GET /sandbox/{id}`: a practice account's timeline, for anyone signed in.
 pub async fn timeline(
     State(state): State<AppState>,
-    Verified(_): Verified,
+    Verified(s): Verified,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
     let account = state.accounts.get(&id).await.map_err(storage)?;
@@ -139,7 +139,7 @@ pub async fn timeline(
         .timeline(&account.id, TIMELINE_LENGTH)
         .await
         .map_err(storage)?;
-    Ok(pages::timeline(&account, &posts).into_response())
+    Ok(pages::timeline(&account, &posts, &s.id.csrf_token()).into_response())
 }
 
 /// Posts and replies a timeline page shows.

@@ -35,13 +35,41 @@ impl IntoResponse for Refusal {
 }
 
 fn caller(s: &SignedIn) -> Caller<'_> {
+    caller_at(s, Door::Api)
+}
+
+fn caller_at(s: &SignedIn, door: Door) -> Caller<'_> {
     Caller {
         user: &s.principal.user,
         access: &s.principal.access,
         mfa_verified_at: s.principal.session.mfa_verified_at,
         actor: s.principal.actor(),
         meta: s.meta.clone(),
-        door: Door::Api,
+        door,
+    }
+}
+
+#[derive(Deserialize)]
+pub struct PostForm {
+    text: String,
+}
+
+/// `POST /accounts/{account}/posts` (a form, the web door): publishes, then
+/// back to the account's timeline; a refusal is a page saying why.
+pub async fn publish_form(
+    State(state): State<AppState>,
+    Verified(s): Verified,
+    Path(account): Path<String>,
+    axum::Form(form): axum::Form<PostForm>,
+) -> Response {
+    let post = NewPost { text: form.text, link: None, image: None };
+    match state.actions.perform(&caller_at(&s, Door::Ui), &account, Action::Publish(post)).await {
+        Ok(_) => axum::response::Redirect::to(&format!("/sandbox/{account}")).into_response(),
+        Err(r) => {
+            let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let reason = format!("{} (rule: {})", r.reason, r.rule);
+            (status, crate::http::pages::error(status, &reason, r.remedy)).into_response()
+        }
     }
 }
 

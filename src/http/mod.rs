@@ -103,6 +103,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/admin/access-review", get(admin::access_review))
         .route("/connect/callback", get(accounts::callback))
         .route("/sandbox/{id}", get(accounts::timeline))
+        .route("/accounts/{account}/posts", post(actions::publish_form))
         .route("/api/v1/admin/accounts", get(accounts::list))
         .route("/api/v1/admin/accounts/connect", post(accounts::connect))
         .route("/api/v1/admin/accounts/{id}/disconnect", post(accounts::disconnect))

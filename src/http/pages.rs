@@ -138,7 +138,7 @@ fn roles_text(principal: &Principal) -> String {
 }
 
 /// A sandbox account's timeline: posts newest first, each with its replies.
-pub fn timeline(account: &Account, posts: &[SandboxPost]) -> Markup {
+pub fn timeline(account: &Account, posts: &[SandboxPost], csrf_token: &str) -> Markup {
     let top: Vec<&SandboxPost> = posts.iter().filter(|p| p.in_reply_to.is_none()).collect();
     let replies =
         |id: &str| posts.iter().filter(move |p| p.in_reply_to.as_deref() == Some(id)).collect::<Vec<_>>();
@@ -146,6 +146,12 @@ pub fn timeline(account: &Account, posts: &[SandboxPost]) -> Markup {
         &format!("{} (practice account)", account.handle),
         html! {
             p { "A sandbox account: what is posted here stays in Custodian." }
+            form method="post" action={ "/accounts/" (account.id) "/posts" } {
+                (csrf(csrf_token))
+                label for="text" { "New post" }
+                textarea id="text" name="text" rows="3" maxlength="500" required {}
+                button type="submit" { "Publish" }
+            }
             @if top.is_empty() {
                 p role="status" { "Nothing has been posted yet." }
             }

@@ -116,10 +116,20 @@ async fn the_account_list_never_shows_a_credential(backend: Backend) {
 async fn the_timeline_shows_what_was_posted(backend: Backend) {
     use custodian::audit::{Actor, RequestMeta};
     use custodian::platforms::dispatch::{Action, Outcome};
-    let app = TestApp::spawn(backend).await;
+    let app = TestApp::spawn_with(backend, |c| {
+        c.directory.account_tags.insert("social-media-staff".into(), vec!["official".into()]);
+    })
+    .await;
     let now = app.clock.now();
-    let clinic =
-        app.state.accounts.add_sandbox(&app.state.journal, "clinic", &[], &operator(), now).await.unwrap();
+    let official = ["official".to_owned()];
+    let clinic = app
+        .state
+        .accounts
+        .add_sandbox(&app.state.journal, "clinic", &official, &operator(), now)
+        .await
+        .unwrap();
+    let other =
+        app.state.accounts.add_sandbox(&app.state.journal, "other", &[], &operator(), now).await.unwrap();
     let run = |action: Action| {
         let (dispatcher, id) = (app.state.dispatcher.clone(), clinic.id.clone());
         async move { dispatcher.run(&id, &action, &RequestMeta::default(), &Actor::default()).await.unwrap() }
@@ -152,6 +162,23 @@ async fn the_timeline_shows_what_was_posted(backend: Backend) {
     assert_eq!(missing.status(), 404);
     assert!(missing.text().await.unwrap().contains("no practice account"));
     assert_eq!(app.browser().get(&format!("/sandbox/{}", clinic.id)).await.status(), 401);
+
+    // The web door: a form on the timeline, through the same action path.
+    let csrf = crate::support::browser::csrf_of(&page);
+    let form = [("csrf", csrf.as_str()), ("text", "Posted from the timeline")];
+    let r = alice.post_form(&format!("/accounts/{}/posts", clinic.id), &form).await;
+    assert_eq!(r.status(), 303);
+    assert!(alice.get_text(&format!("/sandbox/{}", clinic.id)).await.contains("Posted from the timeline"));
+    let intent = app.events_of("action.intent").await.pop().unwrap();
+    assert_eq!(intent["kind"]["door"], "ui");
+    let r = alice.post_form(&format!("/accounts/{}/posts", other.id), &form).await;
+    assert_eq!(r.status(), 403);
+    let refused = r.text().await.unwrap();
+    assert!(
+        refused.contains("no policy allows you post.publish on other") && refused.contains("rule: no-permit")
+    );
+    let r = alice.post_form(&format!("/accounts/{}/posts", clinic.id), &[("text", "no csrf")]).await;
+    assert_eq!(r.status(), 403, "the form needs its CSRF token");
 }
 
 on_both_backends!(
