@@ -170,19 +170,8 @@ impl ActionPath {
             return Err(Refusal::mfa_required());
         };
         let principal = principal_of(caller.user, caller.access, &self.directory);
-        let resource = Resource::Account {
-            id: account.id.clone(),
-            platform: account.platform.clone(),
-            tags: account.tags.clone(),
-            status: account.status.as_str().to_owned(),
-        };
-        let age = (self.clock.now().millis() - verified_at.millis()).max(0) / 1000;
-        let context = RequestContext {
-            mfa_age_seconds: age,
-            break_glass: false,
-            door: caller.door.as_str().to_owned(),
-        };
-        let decision = self.policies.current().decide(&principal, name, &resource, &context);
+        let context = self.context(caller, Some(verified_at));
+        let decision = self.policies.current().decide(&principal, name, &Resource::from(&account), &context);
         if decision.allowed {
             return Ok(Authorized { account, action, policies: decision.policies });
         }
@@ -199,32 +188,27 @@ impl ActionPath {
         Err(refusal)
     }
 
+    /// What policy sees of the request: the second factor's age (never
+    /// passed: as old as can be), break-glass, the door.
+    fn context(&self, caller: &Caller<'_>, verified_at: Option<Timestamp>) -> RequestContext {
+        let age =
+            verified_at.map(|t| (self.clock.now().millis() - t.millis()).max(0) / 1000).unwrap_or(i64::MAX);
+        RequestContext { mfa_age_seconds: age, break_glass: false, door: caller.door.as_str().to_owned() }
+    }
+
     /// The accounts `caller` may act on, with the actions policy allows on each.
     pub async fn my_accounts(
         &self,
         caller: &Caller<'_>,
     ) -> Result<Vec<(Account, Vec<&'static str>)>, Refusal> {
         let principal = principal_of(caller.user, caller.access, &self.directory);
-        let age = caller
-            .mfa_verified_at
-            .map(|t| (self.clock.now().millis() - t.millis()).max(0) / 1000)
-            .unwrap_or(i64::MAX);
-        let context = RequestContext {
-            mfa_age_seconds: age,
-            break_glass: false,
-            door: caller.door.as_str().to_owned(),
-        };
+        let context = self.context(caller, caller.mfa_verified_at);
         let policies = self.policies.current();
         let accounts = self.accounts.list().await.map_err(|e| Refusal::from(DispatchError::Storage(e)))?;
         Ok(accounts
             .into_iter()
             .filter_map(|account| {
-                let resource = Resource::Account {
-                    id: account.id.clone(),
-                    platform: account.platform.clone(),
-                    tags: account.tags.clone(),
-                    status: account.status.as_str().to_owned(),
-                };
+                let resource = Resource::from(&account);
                 let allowed: Vec<&'static str> = ACCOUNT_ACTIONS
                     .iter()
                     .copied()

@@ -84,17 +84,8 @@ pub async fn policy(command: PolicyCommand, overrides: &Overrides) -> anyhow::Re
             let resource = match &account {
                 None => Resource::Gateway,
                 Some(id) => {
-                    let a = state
-                        .accounts
-                        .get(id)
-                        .await?
-                        .with_context(|| format!("there is no account {id:?}"))?;
-                    Resource::Account {
-                        id: a.id,
-                        platform: a.platform,
-                        tags: a.tags,
-                        status: a.status.as_str().to_owned(),
-                    }
+                    let account = state.accounts.get(id).await?;
+                    Resource::from(&account.with_context(|| format!("there is no account {id:?}"))?)
                 }
             };
             let context = RequestContext { mfa_age_seconds: mfa_age, break_glass: false, door };

@@ -80,6 +80,17 @@ pub enum Resource {
     Gateway,
 }
 
+impl From<&crate::platforms::accounts::Account> for Resource {
+    fn from(a: &crate::platforms::accounts::Account) -> Self {
+        Resource::Account {
+            id: a.id.clone(),
+            platform: a.platform.clone(),
+            tags: a.tags.clone(),
+            status: a.status.as_str().to_owned(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RequestContext {
