@@ -8,11 +8,12 @@
 //!
 //! A minimal platform on loopback answers `POST /api/v1/statuses` as
 //! Mastodon does (status JSON, rate-limit headers). The same calls go
-//! through the dispatcher (account lookup, the sealed token opened from the
-//! vault on embedded SQLite, the adapter), through the Mastodon adapter
-//! alone, and as bare HTTP requests; the differences are the overheads. Then `--waiters` tasks ask for one
-//! account's token just as it expires, against a token endpoint that takes
-//! 50 ms: one refresh should serve them all.
+//! through the action path (policy; the intent and the outcome written
+//! durably to the audit journal; the sealed token opened from the vault;
+//! all on embedded SQLite; then the adapter), through the Mastodon adapter
+//! alone, and as bare HTTP requests; the differences are the overheads.
+//! Then `--waiters` tasks ask for one account's token just as it expires,
+//! against a token endpoint that takes 50 ms: one refresh should serve them all.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "benchmark program")]
 
@@ -105,6 +106,7 @@ async fn main() -> anyhow::Result<()> {
     config.keys.active = Some("k1".into());
     config.keys.ring.insert("k1".into(), Secret::new(key()));
     config.audit.signing_key = Some(Secret::new(key()));
+    config.directory.account_tags.insert("staff".into(), vec!["official".into()]);
     config.platforms.mastodon = Some(custodian::platforms::config::OAuthApp {
         client_id: "bench".into(),
         client_secret: Some(Secret::new("bench".into())),
@@ -126,7 +128,7 @@ async fn main() -> anyhow::Result<()> {
         base_url: None,
         status: custodian::platforms::accounts::Status::Active,
         status_reason: None,
-        tags: vec![],
+        tags: vec!["official".into()],
         scopes: vec![],
         token_expires_at: None,
         connected_by: "bench".into(),
@@ -136,9 +138,26 @@ async fn main() -> anyhow::Result<()> {
     Credentials::new(state.db.clone(), state.keys.clone())
         .store(&connected.id, Kind::AccessToken, &Secret::new("bench-token".into()), None, now)
         .await?;
-    let (meta, actor) = (custodian::audit::RequestMeta::default(), custodian::audit::Actor::default());
+    // A staff member whose group grants the account's tag, as a door hands them to the path.
+    let user = custodian::identity::User {
+        id: "bench".into(),
+        issuer: "bench".into(),
+        subject: "bench".into(),
+        email: None,
+        name: None,
+        groups: vec!["staff".into()],
+        directory_id: None,
+        last_login_at: None,
+    };
+    let access = custodian::directory::Access {
+        directory_id: None,
+        groups: vec!["staff".into()],
+        grants: Vec::new(),
+        roles: vec![custodian::directory::Role::Staff],
+        training: Vec::new(),
+    };
 
-    // Overhead per call: dispatcher, adapter and bare request, interleaved.
+    // Overhead per call: the action path, the adapter alone and the bare request, interleaved.
     let mastodon = Mastodon::new(base.parse()?, clock.clone())?;
     let raw = custodian::platforms::http_client()?;
     let token = Secret::new("bench-token".into());
@@ -148,7 +167,19 @@ async fn main() -> anyhow::Result<()> {
     let (mut dispatched, mut through, mut bare) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..args.calls {
         let t = Instant::now();
-        state.dispatcher.run(&connected.id, &action, &meta, &actor).await?;
+        let caller = custodian::action::Caller {
+            user: &user,
+            access: &access,
+            mfa_verified_at: Some(SystemClock.now()),
+            actor: Default::default(),
+            meta: Default::default(),
+            door: custodian::action::Door::Api,
+        };
+        state
+            .actions
+            .perform(&caller, &connected.id, action.clone())
+            .await
+            .map_err(|r| anyhow::anyhow!("{r}"))?;
         dispatched.push(t.elapsed());
         let t = Instant::now();
         mastodon.publish(&call, &post).await?;
@@ -168,7 +199,7 @@ async fn main() -> anyhow::Result<()> {
     bare.sort();
     println!("\n| {} calls, loopback | p50 ms | p99 ms |\n|---|---:|---:|", args.calls);
     println!(
-        "| through the dispatcher (account, vault, adapter) | {:.3} | {:.3} |",
+        "| through the action path (policy, intent + outcome audited, vault, adapter) | {:.3} | {:.3} |",
         ms(percentile(&dispatched, 0.5)),
         ms(percentile(&dispatched, 0.99))
     );
@@ -188,7 +219,7 @@ async fn main() -> anyhow::Result<()> {
         ms(percentile(&through, 0.99)) - ms(percentile(&bare, 0.99))
     );
     println!(
-        "| dispatcher overhead (incl. adapter) | {:.3} | {:.3} |",
+        "| action path overhead (incl. adapter) | {:.3} | {:.3} |",
         ms(percentile(&dispatched, 0.5)) - ms(percentile(&bare, 0.5)),
         ms(percentile(&dispatched, 0.99)) - ms(percentile(&bare, 0.99))
     );

@@ -97,6 +97,16 @@ pub struct Authorized {
     policies: Vec<String>,
 }
 
+impl Authorized {
+    pub fn account_id(&self) -> &str {
+        &self.account.id
+    }
+
+    pub fn action(&self) -> &Action {
+        &self.action
+    }
+}
+
 impl ActionPath {
     pub fn new(
         policies: Arc<PolicyStore>,
@@ -129,8 +139,7 @@ impl ActionPath {
             content: content_of(&screened.action),
         };
         let recorded = self.journal.record(&caller.meta, caller.actor.clone(), intent).await?;
-        let result =
-            self.dispatcher.run(&screened.account.id, &screened.action, &caller.meta, &caller.actor).await;
+        let result = self.dispatcher.run(&screened, &caller.meta, &caller.actor).await;
         let outcome = EventKind::ActionOutcome {
             action: name.to_owned(),
             account_id: screened.account.id.clone(),

@@ -46,6 +46,12 @@ impl std::ops::DerefMut for Refusal {
     }
 }
 
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (rule: {})", self.reason, self.rule)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Details {
     pub status: u16,
@@ -144,9 +150,10 @@ impl Refusal {
         }
         let reason = match decision.policies.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
             ["only-active-accounts"] => format!(
-                "account {} is {}: an admin must connect it again",
+                "account {} is {}{}: an admin must connect it again",
                 account.handle,
-                account.status.as_str()
+                account.status.as_str(),
+                account.status_reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default()
             ),
             ["training-must-be-current"] => "your required training is not current".to_owned(),
             _ => format!("{action} on {} is forbidden by policy", account.handle),

@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use crate::action::Authorized;
 use crate::audit::{Actor, AuditError, EventKind, Journal, RequestMeta};
 use crate::clock::SharedClock;
 use crate::platforms::accounts::{Account, Accounts, Status};
@@ -104,14 +105,15 @@ impl Dispatcher {
         Ok(adapter)
     }
 
-    /// Performs `action` on the account, as `actor`.
+    /// Carries out what the action path authorized (only it makes an
+    /// [`Authorized`]: nothing reaches a platform around policy and audit).
     pub async fn run(
         &self,
-        account_id: &str,
-        action: &Action,
+        authorized: &Authorized,
         meta: &RequestMeta,
         actor: &Actor,
     ) -> Result<Outcome, DispatchError> {
+        let (account_id, action) = (authorized.account_id(), authorized.action());
         let account = self
             .accounts
             .get(account_id)

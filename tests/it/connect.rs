@@ -3,9 +3,10 @@
 //! and what a disconnect leaves behind. Also the action path's refusal to
 //! use a credential it cannot open.
 
+use custodian::action::Refusal;
 use custodian::audit::{Actor, RequestMeta};
 use custodian::clock::Clock;
-use custodian::platforms::dispatch::{Action, DispatchError, Outcome};
+use custodian::platforms::dispatch::{Action, Outcome};
 use custodian::platforms::NewPost;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -13,7 +14,7 @@ use serde_json::{json, Value};
 use crate::on_both_backends;
 use crate::support::browser::{self, Browser};
 use crate::support::fakes::mastodon::{MastodonFake, CLIENT_ID, CLIENT_SECRET};
-use crate::support::{captured_logs, Backend, TestApp};
+use crate::support::{act, captured_logs, Backend, TestApp};
 
 const TOKEN: &str = "mastodon-access-token-never-shown";
 
@@ -114,11 +115,7 @@ async fn mastodon_connect_then_act_then_disconnect(backend: Backend) {
 
     // The connected account acts, with the token the platform granted.
     let post = NewPost { text: "Flu clinic open Saturday".into(), ..Default::default() };
-    let done = app
-        .state
-        .dispatcher
-        .run(&id, &Action::Publish(post), &RequestMeta::default(), &Actor::default())
-        .await;
+    let done = act(&app, &id, Action::Publish(post)).await;
     assert!(matches!(done, Ok(Outcome::Published(_))), "{done:?}");
     let sent = fake.requests().into_iter().rev().find(|r| r.path.starts_with("/api/v1/statuses")).unwrap();
     assert_eq!(sent.header("authorization"), Some(format!("Bearer {TOKEN}").as_str()));
@@ -151,12 +148,10 @@ async fn mastodon_connect_then_act_then_disconnect(backend: Backend) {
     assert_eq!(missing.status(), 404);
     let before = fake.requests().len();
     let post = NewPost { text: "after disconnect".into(), ..Default::default() };
-    let refused = app
-        .state
-        .dispatcher
-        .run(&id, &Action::Publish(post), &RequestMeta::default(), &Actor::default())
-        .await;
-    assert!(matches!(refused, Err(DispatchError::NotActive { status: "disconnected", .. })), "{refused:?}");
+    let refused = act(&app, &id, Action::Publish(post)).await;
+    let refused = refused.unwrap_err();
+    assert_eq!(refused.rule, "only-active-accounts", "{refused}");
+    assert!(refused.reason.contains("is disconnected"), "{refused}");
     assert_eq!(fake.requests().len(), before, "nothing was sent");
 
     // Connecting the same account again brings it back (same id, active).
@@ -263,7 +258,7 @@ async fn connected(app: &TestApp, fake: &MastodonFake, name: &str) -> String {
         base_url: Some(fake.base.clone()),
         status: Status::Active,
         status_reason: None,
-        tags: vec![],
+        tags: vec!["official".into()],
         scopes: vec![],
         token_expires_at: None,
         connected_by: "test".into(),
@@ -278,9 +273,9 @@ async fn connected(app: &TestApp, fake: &MastodonFake, name: &str) -> String {
     account.id
 }
 
-async fn publish(app: &TestApp, id: &str) -> Result<Outcome, DispatchError> {
+async fn publish(app: &TestApp, id: &str) -> Result<Outcome, Refusal> {
     let post = NewPost { text: "Vaccination drive today".into(), ..Default::default() };
-    app.state.dispatcher.run(id, &Action::Publish(post), &RequestMeta::default(), &Actor::default()).await
+    act(app, id, Action::Publish(post)).await
 }
 
 async fn an_unreadable_credential_sends_nothing_and_is_recorded(backend: Backend) {
@@ -317,7 +312,7 @@ async fn an_unreadable_credential_sends_nothing_and_is_recorded(backend: Backend
     set(pharmacy.clone(), original.replacen("v1.k1.", "v1.k9.", 1)).await;
 
     let e = publish(&app, &clinic).await.unwrap_err();
-    assert!(matches!(e, DispatchError::Credential(_)), "{e:?}");
+    assert_eq!((e.status, e.error), (409, "credential_unreadable"), "{e}");
     assert!(
         e.to_string().contains("damaged or does not belong to it")
             && e.to_string().contains("nothing was sent")
@@ -345,7 +340,8 @@ async fn a_token_the_platform_refuses_marks_the_account(backend: Backend) {
     fake.expire_token();
     // Mastodon tokens cannot be refreshed: a 401 means an admin must connect it again.
     let e = publish(&app, &id).await.unwrap_err();
-    assert!(matches!(e, DispatchError::NotActive { status: "needs_reconnect", .. }), "{e:?}");
+    assert_eq!(e.error, "account_unavailable", "{e}");
+    assert!(e.reason.contains("needs_reconnect"), "{e}");
     let account = app.state.accounts.get(&id).await.unwrap().unwrap();
     assert_eq!(account.status.as_str(), "needs_reconnect");
     assert_eq!(app.events_of("account.needs_reconnect").await.len(), 1);
@@ -429,11 +425,7 @@ mod meta {
         assert_eq!(account.handle, graph::PAGE_NAME);
         assert_eq!(kinds(&app, &account.id).await, vec!["page_token"], "the user token is not kept");
         let post = NewPost { text: "Open house on Friday".into(), ..Default::default() };
-        let done = app
-            .state
-            .dispatcher
-            .run(&account.id, &Action::Publish(post), &RequestMeta::default(), &Actor::default())
-            .await;
+        let done = act(&app, &account.id, Action::Publish(post)).await;
         assert!(matches!(done, Ok(Outcome::Published(_))), "{done:?}");
 
         // A Page id the user does not manage.
@@ -457,7 +449,7 @@ mod meta {
         let fake = GraphFake::start(PAGE_TOKEN).await;
         let app = app_with_meta(backend, &fake).await;
         let (carol, _, _) = app.enrolled_browser("carol").await;
-        let body = json!({"platform": "instagram", "operations": ["publish", "list_comments"]});
+        let body = json!({"platform": "instagram", "operations": ["publish", "list_comments"], "tags": ["official"]});
         let started: Value = start(&carol, body).await.json().await.unwrap();
         let url = started["authorize_url"].as_str().unwrap();
         assert!(
@@ -476,11 +468,7 @@ mod meta {
         // A day before it expires, the next call renews it first.
         app.clock.advance(std::time::Duration::from_secs(60 * 86_400 - 60));
         let comments = Action::Comments { post_id: "17900000000000001".into() };
-        let _ = app
-            .state
-            .dispatcher
-            .run(&account.id, &comments, &RequestMeta::default(), &Actor::default())
-            .await;
+        let _ = act(&app, &account.id, comments).await;
         let renewed = fake.requests().iter().filter(|r| r.path.contains("/refresh_access_token?")).count();
         assert_eq!(renewed, 1);
         let account = app.state.accounts.get(&account.id).await.unwrap().unwrap();
@@ -542,8 +530,8 @@ mod x {
 
         let publish = |text: &str| {
             let action = Action::Publish(NewPost { text: text.into(), ..Default::default() });
-            let (dispatcher, id) = (app.state.dispatcher.clone(), account.id.clone());
-            async move { dispatcher.run(&id, &action, &RequestMeta::default(), &Actor::default()).await }
+            let (app, id) = (&app, account.id.clone());
+            async move { act(app, &id, action).await }
         };
         let done = publish("Clinic hours change on Monday").await;
         assert!(matches!(done, Ok(Outcome::Published(_))), "{done:?}");
@@ -580,7 +568,7 @@ mod x {
         assert_eq!(hints, ["refresh_token", "access_token"], "the grant's refresh token first");
         assert!(revokes[0].header("authorization").unwrap().starts_with("Basic "), "a confidential client");
         let e = publish("after").await.unwrap_err();
-        assert!(matches!(e, DispatchError::NotActive { status: "disconnected", .. }), "{e:?}");
+        assert_eq!(e.rule, "only-active-accounts", "{e}");
     }
 
     on_both_backends!(x_connects_refreshes_after_a_401_and_revokes);
@@ -621,7 +609,11 @@ mod linkedin {
         }
         let org = fake::ORGANIZATION.rsplit(':').next().unwrap();
         let started: Value =
-            start(&carol, json!({"platform": "linkedin", "organization": org})).await.json().await.unwrap();
+            start(&carol, json!({"platform": "linkedin", "organization": org, "tags": ["official"]}))
+                .await
+                .json()
+                .await
+                .unwrap();
         let url = started["authorize_url"].as_str().unwrap();
         assert!(
             url.contains("scope=w_organization_social+r_organization_social")
@@ -633,8 +625,7 @@ mod linkedin {
         let account = app.state.accounts.find("linkedin", fake::ORGANIZATION).await.unwrap().unwrap();
         assert_eq!(account.scopes, vec!["w_organization_social", "r_organization_social"]);
         let action = Action::Publish(NewPost { text: "We are hiring nurses".into(), ..Default::default() });
-        let done =
-            app.state.dispatcher.run(&account.id, &action, &RequestMeta::default(), &Actor::default()).await;
+        let done = act(&app, &account.id, action).await;
         assert!(matches!(done, Ok(Outcome::Published(_))), "{done:?}");
         let sent = li.requests().into_iter().find(|r| r.path == "/rest/posts").unwrap();
         let body: Value = serde_json::from_slice(&sent.body).unwrap();
@@ -695,8 +686,8 @@ mod bluesky {
 
         let publish = |text: &str| {
             let action = Action::Publish(NewPost { text: text.into(), ..Default::default() });
-            let (dispatcher, id) = (app.state.dispatcher.clone(), id.clone());
-            async move { dispatcher.run(&id, &action, &RequestMeta::default(), &Actor::default()).await }
+            let (app, id) = (&app, id.clone());
+            async move { act(app, &id, action).await }
         };
         assert!(matches!(publish("Walk-in clinic open").await, Ok(Outcome::Published(_))));
         // Months later the refresh token has expired too: a new session with the app password.

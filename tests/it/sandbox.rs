@@ -114,7 +114,6 @@ async fn the_account_list_never_shows_a_credential(backend: Backend) {
 /// Staff see a practice account's posts as a timeline, through the same
 /// action path a real platform takes.
 async fn the_timeline_shows_what_was_posted(backend: Backend) {
-    use custodian::audit::{Actor, RequestMeta};
     use custodian::platforms::dispatch::{Action, Outcome};
     let app = TestApp::spawn_with(backend, |c| {
         c.directory.account_tags.insert("social-media-staff".into(), vec!["official".into()]);
@@ -131,8 +130,8 @@ async fn the_timeline_shows_what_was_posted(backend: Backend) {
     let other =
         app.state.accounts.add_sandbox(&app.state.journal, "other", &[], &operator(), now).await.unwrap();
     let run = |action: Action| {
-        let (dispatcher, id) = (app.state.dispatcher.clone(), clinic.id.clone());
-        async move { dispatcher.run(&id, &action, &RequestMeta::default(), &Actor::default()).await.unwrap() }
+        let (app, id) = (&app, clinic.id.clone());
+        async move { crate::support::act(app, &id, action).await.unwrap() }
     };
     let id_of = |o: Outcome| match o {
         Outcome::Published(p) => p.id,

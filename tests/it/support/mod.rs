@@ -96,7 +96,44 @@ pub fn test_config(database_url: String, data_dir: &std::path::Path) -> Config {
     config.keys.ring.insert("k1".into(), Secret::new(random_key()));
     config.audit.signing_key = Some(Secret::new(random_key()));
     config.directory.roles = roles_as_in_the_sandbox();
+    config.directory.account_tags.insert("social-media-staff".into(), vec!["official".into()]);
     config
+}
+
+/// Acts on an account through the action path as a staff member of
+/// `social-media-staff` (whose tag is `official`), second factor just
+/// passed, through the API door: what a door hands the path.
+pub async fn act(
+    app: &TestApp,
+    account_id: &str,
+    action: custodian::platforms::dispatch::Action,
+) -> Result<custodian::platforms::dispatch::Outcome, custodian::action::Refusal> {
+    let user = custodian::identity::User {
+        id: "staff-tester".into(),
+        issuer: issuer(),
+        subject: "staff-tester".into(),
+        email: Some("staff-tester@clinic.example".into()),
+        name: None,
+        groups: vec!["social-media-staff".into()],
+        directory_id: None,
+        last_login_at: None,
+    };
+    let access = custodian::directory::Access {
+        directory_id: None,
+        groups: vec!["social-media-staff".into()],
+        grants: Vec::new(),
+        roles: vec![Role::Staff],
+        training: Vec::new(),
+    };
+    let caller = custodian::action::Caller {
+        user: &user,
+        access: &access,
+        mfa_verified_at: Some(custodian::clock::Clock::now(&app.clock)),
+        actor: Default::default(),
+        meta: Default::default(),
+        door: custodian::action::Door::Api,
+    };
+    app.state.actions.perform(&caller, account_id, action).await.map(|done| done.outcome)
 }
 
 pub struct TestApp {
