@@ -172,7 +172,11 @@ impl ActionPath {
         let name = action_name(&action);
         let account = match self.accounts.get(account_id).await {
             Ok(Some(a)) => a,
-            Ok(None) => return Err(Refusal::unknown_account(account_id)),
+            Ok(None) => {
+                return Err(self
+                    .refused(caller, name, account_id, Refusal::unknown_account(account_id))
+                    .await)
+            }
             Err(e) => return Err(DispatchError::Storage(e).into()),
         };
         let Some(verified_at) = caller.mfa_verified_at else {
@@ -184,17 +188,29 @@ impl ActionPath {
         if decision.allowed {
             return Ok(Authorized { account, action, policies: decision.policies });
         }
-        let refusal = Refusal::from_policy(name, &account, &decision);
+        Err(self.refused(caller, name, &account.id, Refusal::from_policy(name, &account, &decision)).await)
+    }
+
+    /// Records the refusal (`action.refused`); the journal failing is the refusal then.
+    async fn refused(
+        &self,
+        caller: &Caller<'_>,
+        action: &str,
+        account_id: &str,
+        refusal: Refusal,
+    ) -> Refusal {
         let kind = EventKind::ActionRefused {
-            action: name.to_owned(),
-            account_id: account.id.clone(),
+            action: action.to_owned(),
+            account_id: account_id.to_owned(),
             door: caller.door.as_str().to_owned(),
             step: refusal.step.as_str().to_owned(),
             rule: refusal.rule.clone(),
             reason: refusal.reason.clone(),
         };
-        self.journal.record(&caller.meta, caller.actor.clone(), kind).await?;
-        Err(refusal)
+        match self.journal.record(&caller.meta, caller.actor.clone(), kind).await {
+            Ok(_) => refusal,
+            Err(e) => e.into(),
+        }
     }
 
     /// What policy sees of the request: the second factor's age (never

@@ -176,7 +176,7 @@ async fn each_refusal_names_its_rule_is_recorded_and_changes_nothing(backend: Ba
     let rules: Vec<&str> = refused.iter().map(|e| e["kind"]["rule"].as_str().unwrap()).collect();
     assert_eq!(
         rules,
-        ["no-permit", "no-permit", "deletes-need-a-fresh-second-factor", "only-active-accounts"],
+        ["no-permit", "no-permit", "account", "deletes-need-a-fresh-second-factor", "only-active-accounts"],
         "every refusal by policy is recorded"
     );
     assert!(refused.iter().all(|e| e["decision"] == "denied"));
