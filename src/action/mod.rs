@@ -98,8 +98,9 @@ pub struct Authorized {
 }
 
 impl Authorized {
-    pub fn account_id(&self) -> &str {
-        &self.account.id
+    /// The account as policy saw it.
+    pub fn account(&self) -> &Account {
+        &self.account
     }
 
     pub fn action(&self) -> &Action {

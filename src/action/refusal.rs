@@ -201,7 +201,6 @@ impl From<DispatchError> for Refusal {
     fn from(e: DispatchError) -> Self {
         let reason = e.to_string();
         match e {
-            DispatchError::UnknownAccount(id) => Refusal::unknown_account(&id),
             DispatchError::NotActive { .. } => Refusal::new(
                 409,
                 "account_unavailable",

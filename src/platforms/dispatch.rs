@@ -1,4 +1,4 @@
-//! Carrying out one operation on a connected account: the account must be
+//! Carrying out one authorized operation on a connected account: the account must be
 //! active; its credential is opened from the vault (renewed first if it is
 //! about to expire) only for the call; a 401 renews it once and retries.
 //! A credential that cannot be opened stops the action before anything is
@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use crate::action::Authorized;
 use crate::audit::{Actor, AuditError, EventKind, Journal, RequestMeta};
 use crate::clock::SharedClock;
-use crate::platforms::accounts::{Account, Accounts, Status};
+use crate::platforms::accounts::{Account, Status};
 use crate::platforms::adapter::{Adapter, Renewal};
 use crate::platforms::config::PlatformsConfig;
 use crate::platforms::{Call, Comment, NewPost, Platform, PlatformError, Published};
@@ -42,8 +42,6 @@ pub enum Outcome {
 
 #[derive(Debug, thiserror::Error)]
 pub enum DispatchError {
-    #[error("there is no account {0:?}")]
-    UnknownAccount(String),
     #[error("the account cannot be used ({status}): {reason}")]
     NotActive { status: &'static str, reason: String },
     /// Damaged ciphertext, or sealed with a key not in the ring: nothing was sent.
@@ -64,13 +62,18 @@ pub struct Dispatcher {
     config: PlatformsConfig,
     db: Db,
     clock: SharedClock,
-    accounts: Accounts,
     credentials: Credentials,
     refresher: Arc<Refresher>,
     journal: Journal,
-    /// One adapter per account, so that what a platform said of its rate
-    /// limits holds for every later call on that account.
-    adapters: Mutex<HashMap<String, Arc<Adapter>>>,
+    /// One adapter (and token renewal) per account, built once: what a
+    /// platform said of its rate limits holds for every later call on that
+    /// account, and no call builds an HTTP client.
+    adapters: Mutex<HashMap<String, Arc<Prepared>>>,
+}
+
+struct Prepared {
+    adapter: Adapter,
+    renewal: Renewal,
 }
 
 impl Dispatcher {
@@ -82,12 +85,10 @@ impl Dispatcher {
         refresher: Arc<Refresher>,
         journal: Journal,
     ) -> Self {
-        let accounts = Accounts::new(db.clone());
         Dispatcher {
             config,
             db,
             clock,
-            accounts,
             credentials,
             refresher,
             journal,
@@ -95,14 +96,17 @@ impl Dispatcher {
         }
     }
 
-    fn adapter(&self, account: &Account) -> Result<Arc<Adapter>, PlatformError> {
+    fn prepared(&self, account: &Account) -> Result<Arc<Prepared>, PlatformError> {
         let mut adapters = self.adapters.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(a) = adapters.get(&account.id) {
             return Ok(a.clone());
         }
-        let adapter = Arc::new(Adapter::for_account(account, &self.config, &self.db, &self.clock)?);
-        adapters.insert(account.id.clone(), adapter.clone());
-        Ok(adapter)
+        let prepared = Arc::new(Prepared {
+            adapter: Adapter::for_account(account, &self.config, &self.db, &self.clock)?,
+            renewal: Renewal::for_account(account, &self.config, &self.credentials)?,
+        });
+        adapters.insert(account.id.clone(), prepared.clone());
+        Ok(prepared)
     }
 
     /// Carries out what the action path authorized (only it makes an
@@ -113,39 +117,33 @@ impl Dispatcher {
         meta: &RequestMeta,
         actor: &Actor,
     ) -> Result<Outcome, DispatchError> {
-        let (account_id, action) = (authorized.account_id(), authorized.action());
-        let account = self
-            .accounts
-            .get(account_id)
-            .await?
-            .ok_or_else(|| DispatchError::UnknownAccount(account_id.into()))?;
+        let (account, action) = (authorized.account(), authorized.action());
+        let account_id = account.id.as_str();
         if account.status != Status::Active {
             let reason =
                 account.status_reason.clone().unwrap_or_else(|| "an admin must connect it again".into());
             return Err(DispatchError::NotActive { status: account.status.as_str(), reason });
         }
-        let adapter = self.adapter(&account)?;
+        let prepared = self.prepared(account)?;
+        let (adapter, renewal) = (&prepared.adapter, &prepared.renewal);
         let Some(kind) = adapter.credential() else {
             let none = Secret::new(String::new());
-            return Ok(perform(&adapter, &Call { account_id, token: &none }, action).await?);
+            return Ok(perform(adapter, &Call { account_id, token: &none }, action).await?);
         };
-        let renewal = Renewal::for_account(&account, &self.config, &self.credentials)?;
         let opened = match kind {
-            Kind::AccessToken => self.refresher.access_token(account_id, &renewal).await,
+            Kind::AccessToken => self.refresher.access_token(account_id, renewal).await,
             other => self.credentials.open(account_id, other).await.map_err(RefreshError::from),
         };
         let token = self.usable(account_id, opened, meta, actor).await?;
-        match perform(&adapter, &Call { account_id, token: &token }, action).await {
+        match perform(adapter, &Call { account_id, token: &token }, action).await {
             Err(PlatformError::TokenInvalid { message }) => {
                 // Renew once (another call may already have), then try again.
                 let renewed = match kind {
-                    Kind::AccessToken => {
-                        self.refresher.after_unauthorized(account_id, &token, &renewal).await
-                    }
+                    Kind::AccessToken => self.refresher.after_unauthorized(account_id, &token, renewal).await,
                     _ => Err(self.refresher.needs_reconnect(account_id, message).await),
                 };
                 let token = self.usable(account_id, renewed, meta, actor).await?;
-                Ok(perform(&adapter, &Call { account_id, token: &token }, action).await?)
+                Ok(perform(adapter, &Call { account_id, token: &token }, action).await?)
             }
             other => Ok(other?),
         }
