@@ -189,7 +189,30 @@ impl ActionPath {
         if decision.allowed {
             return Ok(Authorized { account, action, policies: decision.policies });
         }
-        Err(self.refused(caller, name, &account.id, Refusal::from_policy(name, &account, &decision)).await)
+        Err(self
+            .refused(caller, name, &account.id, Refusal::from_policy(name, Some(&account), &decision))
+            .await)
+    }
+
+    /// Policy's answer for an administrative action that no adapter carries
+    /// out but that may still call a platform (connecting, disconnecting):
+    /// the deciding policies, or the refusal, recorded. `account`: the
+    /// account concerned; None for an action on Custodian itself.
+    pub async fn permit(
+        &self,
+        caller: &Caller<'_>,
+        name: &str,
+        account: Option<&Account>,
+    ) -> Result<Vec<String>, Refusal> {
+        let principal = principal_of(caller.user, caller.access, &self.directory);
+        let context = self.context(caller, caller.mfa_verified_at);
+        let resource = account.map(Resource::from).unwrap_or(Resource::Gateway);
+        let decision = self.policies.current().decide(&principal, name, &resource, &context);
+        if decision.allowed {
+            return Ok(decision.policies);
+        }
+        let subject = account.map(|a| a.id.as_str()).unwrap_or("custodian");
+        Err(self.refused(caller, name, subject, Refusal::from_policy(name, account, &decision)).await)
     }
 
     /// Records the refusal (`action.refused`); the journal failing is the refusal then.

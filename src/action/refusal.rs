@@ -120,7 +120,12 @@ impl Refusal {
     }
 
     /// Policy said no: a stale second factor is a "verify again"; the rest name the forbids (or that nothing permits it).
-    pub fn from_policy(action: &str, account: &Account, decision: &Decision) -> Self {
+    /// `account`: the account acted on; None for an action on Custodian itself.
+    pub fn from_policy(action: &str, account: Option<&Account>, decision: &Decision) -> Self {
+        let target = match account {
+            Some(a) => format!("{} ({})", a.handle, a.platform),
+            None => "Custodian".to_owned(),
+        };
         if decision.policies.iter().any(|p| STEP_UP_POLICIES.contains(&p.as_str()))
             && decision.policies.len() == 1
         {
@@ -135,7 +140,7 @@ impl Refusal {
         }
         if decision.policies.is_empty() {
             let why = if decision.errors.is_empty() {
-                format!("no policy allows you {action} on {} ({})", account.handle, account.platform)
+                format!("no policy allows you {action} on {target}")
             } else {
                 format!("the request could not be evaluated: {}", decision.errors.join("; "))
             };
@@ -148,16 +153,17 @@ impl Refusal {
                 "Ask your Custodian administrator for access to this account.",
             );
         }
-        let reason = match decision.policies.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
-            ["only-active-accounts"] => format!(
-                "account {} is {}{}: an admin must connect it again",
-                account.handle,
-                account.status.as_str(),
-                account.status_reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default()
-            ),
-            ["training-must-be-current"] => "your required training is not current".to_owned(),
-            _ => format!("{action} on {} is forbidden by policy", account.handle),
-        };
+        let reason =
+            match (decision.policies.iter().map(String::as_str).collect::<Vec<_>>().as_slice(), account) {
+                (["only-active-accounts"], Some(account)) => format!(
+                    "account {} is {}{}: an admin must connect it again",
+                    account.handle,
+                    account.status.as_str(),
+                    account.status_reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default()
+                ),
+                (["training-must-be-current"], _) => "your required training is not current".to_owned(),
+                _ => format!("{action} on {target} is forbidden by policy"),
+            };
         Refusal::new(
             403,
             "forbidden",

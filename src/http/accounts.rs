@@ -11,6 +11,8 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::action::Door;
+use crate::http::actions::{caller_at, refusal_page};
 use crate::http::admin::{admin, json_body};
 use crate::http::error::{ApiError, PageError, Problem};
 use crate::http::extract::Verified;
@@ -73,6 +75,10 @@ pub async fn connect(
     body: Result<Json<ConnectBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let by = admin(&state, &s).await?;
+    // Connecting calls the platform: policy decides, as for every action.
+    if let Err(r) = state.actions.permit(&caller_at(&s, Door::Api), "account.connect", None).await {
+        return Ok(r.into_response());
+    }
     let body = json_body(body)?;
     if body.platform == "bluesky" {
         let (Some(identifier), Some(password)) = (body.identifier.as_deref(), body.app_password.as_ref())
@@ -112,6 +118,9 @@ pub async fn callback(
     query: Result<Query<CallbackQuery>, QueryRejection>,
 ) -> Result<Response, PageError> {
     let by = admin(&state, &s).await.map_err(|e| PageError(e.0))?;
+    if let Err(r) = state.actions.permit(&caller_at(&s, Door::Ui), "account.connect", None).await {
+        return Ok(refusal_page(&r));
+    }
     let Query(q) = query.map_err(|_| Problem::BadRequest("The platform's answer is malformed.".into()))?;
     let outcome = match (&q.code, &q.error) {
         (_, Some(error)) => {
@@ -152,5 +161,15 @@ pub async fn disconnect(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let by = admin(&state, &s).await?;
+    let account = state.accounts.get(&id).await.map_err(storage)?;
+    let Some(account) = account else {
+        return Err(ApiError(Problem::NotFoundWhy(format!("there is no account {id:?}"))));
+    };
+    // Revoking calls the platform: policy decides, as for every action.
+    if let Err(r) =
+        state.actions.permit(&caller_at(&s, Door::Api), "account.disconnect", Some(&account)).await
+    {
+        return Ok(r.into_response());
+    }
     Ok(Json(state.connector.disconnect(&id, &by).await?).into_response())
 }

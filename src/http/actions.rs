@@ -38,7 +38,8 @@ fn caller(s: &SignedIn) -> Caller<'_> {
     caller_at(s, Door::Api)
 }
 
-fn caller_at(s: &SignedIn, door: Door) -> Caller<'_> {
+/// The signed-in caller as the action path takes them, at `door`.
+pub(crate) fn caller_at(s: &SignedIn, door: Door) -> Caller<'_> {
     Caller {
         user: &s.principal.user,
         access: &s.principal.access,
@@ -65,12 +66,15 @@ pub async fn publish_form(
     let post = NewPost { text: form.text, link: None, image: None };
     match state.actions.perform(&caller_at(&s, Door::Ui), &account, Action::Publish(post)).await {
         Ok(_) => axum::response::Redirect::to(&format!("/sandbox/{account}")).into_response(),
-        Err(r) => {
-            let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            let reason = format!("{} (rule: {})", r.reason, r.rule);
-            (status, crate::http::pages::error(status, &reason, r.remedy)).into_response()
-        }
+        Err(r) => refusal_page(&r),
     }
+}
+
+/// A refusal for the web door: a page with the reason, the rule and what to do.
+pub(crate) fn refusal_page(r: &Refusal) -> Response {
+    let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let reason = format!("{} (rule: {})", r.reason, r.rule);
+    (status, crate::http::pages::error(status, &reason, r.remedy)).into_response()
 }
 
 #[derive(Deserialize)]

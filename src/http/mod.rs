@@ -4,7 +4,7 @@
 //! that knows status codes and HTML. Handlers are thin.
 
 mod accounts;
-mod actions;
+pub(crate) mod actions;
 mod admin;
 mod api;
 mod audit_api;

@@ -721,3 +721,45 @@ mod bluesky {
 
     on_both_backends!(bluesky_connects_with_an_app_password);
 }
+
+/// Connecting and disconnecting call platforms: policy decides them, like every action.
+async fn policy_decides_connecting_and_disconnecting(backend: Backend) {
+    let fake = MastodonFake::start(TOKEN).await;
+    let dir = tempfile::tempdir().unwrap();
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+    for entry in std::fs::read_dir(&repo).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let freeze = "@id(\"accounts-frozen\")\nforbid (principal, action in [Custodian::Action::\"account.connect\", Custodian::Action::\"account.disconnect\"], resource);\n";
+    std::fs::write(dir.path().join("freeze.cedar"), freeze).unwrap();
+    let (base, policies) = (fake.base.clone(), dir.path().to_owned());
+    let app = TestApp::spawn_with(backend, move |c| {
+        c.policy.dir = policies;
+        c.platforms.mastodon = Some(custodian::platforms::config::OAuthApp {
+            client_id: CLIENT_ID.into(),
+            client_secret: Some(custodian::secret::Secret::new(CLIENT_SECRET.into())),
+            api_base: Some(base.parse().unwrap()),
+            ..Default::default()
+        });
+    })
+    .await;
+    let id = connected(&app, &fake, "clinic").await;
+    let (carol, _, _) = app.enrolled_browser("carol").await;
+    let r = start(&carol, json!({"platform": "mastodon"})).await;
+    assert_eq!(r.status(), 403);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["rule"], "accounts-frozen", "{body}");
+    assert_eq!(app.count("connect_pending").await, 0);
+    let r = carol.send_json(Method::POST, &format!("/api/v1/admin/accounts/{id}/disconnect"), None).await;
+    assert_eq!(r.status(), 403);
+    assert!(fake.requests().is_empty(), "no revocation was sent");
+    assert_eq!(app.count("credentials").await, 1, "nothing was deleted");
+    let refused = app.events_of("action.refused").await;
+    let actions: Vec<&str> = refused.iter().map(|e| e["kind"]["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["account.connect", "account.disconnect"]);
+}
+
+on_both_backends!(policy_decides_connecting_and_disconnecting);
