@@ -174,6 +174,7 @@ async fn main() -> anyhow::Result<()> {
             actor: Default::default(),
             meta: Default::default(),
             door: custodian::action::Door::Api,
+            token: None,
         };
         state
             .actions

@@ -213,6 +213,7 @@ fn sign_in_event(writer: usize, n: u64) -> (RequestMeta, Actor, EventKind) {
         session_handle: Some(format!("sh-{writer:06}-{n:010}")),
         mfa_method: None,
         mfa_at: None,
+        token_id: None,
     };
     let kind = EventKind::Login {
         email: Some(format!("user{writer:06}@example.org")),

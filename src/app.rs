@@ -70,11 +70,9 @@ pub async fn build_state(config: Config, clock: SharedClock) -> anyhow::Result<A
     ));
     let actions = Arc::new(crate::action::ActionPath::new(
         policies.clone(),
-        config.directory.clone(),
+        &identity.directory,
         accounts.clone(),
-        journal.clone(),
         dispatcher.clone(),
-        clock.clone(),
     ));
     Ok(AppState {
         config,

@@ -13,6 +13,7 @@
 //! what to do; every refusal after the gate is recorded.
 
 mod refusal;
+mod tokens;
 
 use std::sync::Arc;
 
@@ -21,13 +22,14 @@ use serde::Serialize;
 use crate::audit::content::ContentRecord;
 use crate::audit::{Actor, EventKind, Journal, RequestMeta};
 use crate::clock::{SharedClock, Timestamp};
-use crate::directory::{Access, DirectoryConfig};
-use crate::identity::User;
+use crate::directory::{Access, Directory, DirectoryConfig, Locks, Scope};
+use crate::identity::{ApiToken, Tokens, User};
 use crate::platforms::accounts::{Account, Accounts};
 use crate::platforms::dispatch::{Action, DispatchError, Dispatcher, Outcome};
 use crate::policy::{principal_of, PolicyStore, RequestContext, Resource};
 
 pub use refusal::{Details, Refusal, Step};
+pub use tokens::Issued;
 
 /// Which door an action came through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -59,6 +61,8 @@ pub struct Caller<'a> {
     pub actor: Actor,
     pub meta: RequestMeta,
     pub door: Door,
+    /// The API token the caller presented, which limits what they may do.
+    pub token: Option<&'a ApiToken>,
 }
 
 /// The policy action an operation is.
@@ -83,6 +87,8 @@ pub struct Performed {
 pub struct ActionPath {
     policies: Arc<PolicyStore>,
     directory: DirectoryConfig,
+    locks: Locks,
+    tokens: Tokens,
     accounts: Accounts,
     journal: Journal,
     dispatcher: Arc<Dispatcher>,
@@ -111,13 +117,20 @@ impl Authorized {
 impl ActionPath {
     pub fn new(
         policies: Arc<PolicyStore>,
-        directory: DirectoryConfig,
+        directory: &Directory,
         accounts: Accounts,
-        journal: Journal,
         dispatcher: Arc<Dispatcher>,
-        clock: SharedClock,
     ) -> Self {
-        ActionPath { policies, directory, accounts, journal, dispatcher, clock }
+        ActionPath {
+            policies,
+            directory: directory.config().directory.clone(),
+            locks: directory.locks.clone(),
+            tokens: directory.tokens.clone(),
+            accounts,
+            journal: directory.journal().clone(),
+            dispatcher,
+            clock: directory.clock().clone(),
+        }
     }
 
     /// The whole path for one action on one account.
@@ -183,6 +196,15 @@ impl ActionPath {
         let Some(verified_at) = caller.mfa_verified_at else {
             return Err(Refusal::mfa_required());
         };
+        if let Some(token) = caller.token.filter(|t| !t.covers(name, &account.id)) {
+            let refusal = Refusal::out_of_scope(token, name, Some(&account.id));
+            return Err(self.refused(caller, name, &account.id, refusal).await);
+        }
+        let locks = self.locks.in_force(Scope::Account, std::slice::from_ref(&account.id), self.clock.now());
+        if let Some(lock) = locks.await.map_err(|e| Refusal::from(DispatchError::Storage(e)))?.first() {
+            let refusal = Refusal::account_locked(&account, lock);
+            return Err(self.refused(caller, name, &account.id, refusal).await);
+        }
         let principal = principal_of(caller.user, caller.access, &self.directory);
         let context = self.context(caller, Some(verified_at));
         let decision = self.policies.current().decide(&principal, name, &Resource::from(&account), &context);
@@ -204,6 +226,11 @@ impl ActionPath {
         name: &str,
         account: Option<&Account>,
     ) -> Result<Vec<String>, Refusal> {
+        let subject = account.map(|a| a.id.as_str()).unwrap_or("custodian");
+        if let Some(token) = caller.token {
+            let refusal = Refusal::out_of_scope(token, name, account.map(|a| a.id.as_str()));
+            return Err(self.refused(caller, name, subject, refusal).await);
+        }
         let principal = principal_of(caller.user, caller.access, &self.directory);
         let context = self.context(caller, caller.mfa_verified_at);
         let resource = account.map(Resource::from).unwrap_or(Resource::Gateway);
@@ -211,7 +238,6 @@ impl ActionPath {
         if decision.allowed {
             return Ok(decision.policies);
         }
-        let subject = account.map(|a| a.id.as_str()).unwrap_or("custodian");
         Err(self.refused(caller, name, subject, Refusal::from_policy(name, account, &decision)).await)
     }
 
@@ -261,6 +287,7 @@ impl ActionPath {
                 let allowed: Vec<&'static str> = ACCOUNT_ACTIONS
                     .iter()
                     .copied()
+                    .filter(|a| caller.token.is_none_or(|t| t.covers(a, &account.id)))
                     .filter(|a| policies.decide(&principal, a, &resource, &context).allowed)
                     .collect();
                 (!allowed.is_empty()).then_some((account, allowed))

@@ -3,6 +3,8 @@
 
 use crate::audit::AuditError;
 use crate::clock::Timestamp;
+use crate::directory::Lock;
+use crate::identity::ApiToken;
 use crate::platforms::accounts::Account;
 use crate::platforms::dispatch::DispatchError;
 use crate::platforms::PlatformError;
@@ -97,6 +99,19 @@ impl Refusal {
         Refusal::new(400, "bad_request", Step::Gate, "request", reason, "Correct the request and retry.")
     }
 
+    /// The request is well-formed but asks for something that cannot be.
+    pub fn invalid(reason: String) -> Self {
+        Refusal::new(422, "invalid", Step::Gate, "request", reason, "Correct the request and retry.")
+    }
+
+    pub fn conflict(reason: String) -> Self {
+        Refusal::new(409, "conflict", Step::Authorize, "request", reason, "Nothing more to do.")
+    }
+
+    pub fn not_found(reason: String) -> Self {
+        Refusal::new(404, "not_found", Step::Authorize, "request", reason, "Check the id.")
+    }
+
     pub fn unknown_account(id: &str) -> Self {
         Refusal::new(
             404,
@@ -116,6 +131,32 @@ impl Refusal {
             "gate:second-factor",
             "the second factor has not been passed in this session".into(),
             "Verify your second factor at /auth/mfa, then retry.",
+        )
+    }
+
+    /// The API token used does not reach this action (or account).
+    pub fn out_of_scope(token: &ApiToken, action: &str, account_id: Option<&str>) -> Self {
+        let on = account_id.map(|a| format!(" on account {a}")).unwrap_or_default();
+        Refusal::new(
+            403,
+            "token_out_of_scope",
+            Step::Authorize,
+            "token:scope",
+            format!("API token {} ({}) does not allow {action}{on}", token.id, token.name),
+            "Use a token created for this action and account, or sign in.",
+        )
+    }
+
+    /// An admin locked the account (for example during an incident).
+    pub fn account_locked(account: &Account, lock: &Lock) -> Self {
+        let until = lock.expires_at.map(|t| format!(" until {}", t.rfc3339())).unwrap_or_default();
+        Refusal::new(
+            409,
+            "account_locked",
+            Step::Authorize,
+            &format!("lock:{}", lock.id),
+            format!("account {} is locked{until}: {}", account.handle, lock.reason),
+            "Wait until an admin lifts the lock.",
         )
     }
 

@@ -5,6 +5,10 @@ use serde::Serialize;
 
 use crate::clock::Timestamp;
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 /// Where a request came from; attached to every event it causes.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct RequestMeta {
@@ -22,6 +26,9 @@ pub struct Actor {
     pub session_handle: Option<String>,
     pub mfa_method: Option<String>,
     pub mfa_at: Option<Timestamp>,
+    /// The API token the caller acted with (its public id).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_id: Option<String>,
 }
 
 /// What an action was aimed at.
@@ -181,7 +188,15 @@ pub enum EventKind {
     /// `directory.*`, `lock.*`, `training.*`: a change to who may act, with before and after.
     Change { change: Change, by: String, before: Option<serde_json::Value>, after: Option<serde_json::Value> },
     /// `access.revoke`: a user's access ended, and every session of theirs with it.
-    AccessRevoked { trigger: Trigger, reason: String, by: String, sessions_ended: u64 },
+    AccessRevoked {
+        trigger: Trigger,
+        reason: String,
+        by: String,
+        sessions_ended: u64,
+        /// The user's API tokens revoked with them.
+        #[serde(skip_serializing_if = "is_zero")]
+        tokens_revoked: u64,
+    },
     /// `access.gate`, refused: a caller did not pass a gate (the directory
     /// gate, a role, a SCIM token). `suppressed` counts the same refusals
     /// from the same source not recorded since the previous such event.
@@ -224,6 +239,17 @@ pub enum EventKind {
     ConnectFailed { platform: String, by: String, reason: String },
     /// `keys.rotate`: everything sealed was moved to the active key.
     KeysRotated { by: String, active_key: String, resealed: u64, already_current: u64, raced: u64 },
+    /// `token.create`: a personal API token was issued (never its secret).
+    TokenCreated {
+        token_id: String,
+        name: String,
+        actions: Vec<String>,
+        accounts: Vec<String>,
+        expires_at: Timestamp,
+        policies: Vec<String>,
+    },
+    /// `token.revoke`: a token was revoked by its owner or an admin.
+    TokenRevoked { token_id: String, owner: String, by: String },
 }
 
 impl EventKind {
@@ -245,6 +271,8 @@ impl EventKind {
             EventKind::AccessDenied { .. } => "access.gate",
             EventKind::AccessReview { .. } => "access.review",
             EventKind::KeysRotated { .. } => "keys.rotate",
+            EventKind::TokenCreated { .. } => "token.create",
+            EventKind::TokenRevoked { .. } => "token.revoke",
             EventKind::AccountNeedsReconnect { .. } => "account.needs_reconnect",
             EventKind::CredentialUnreadable { .. } => "vault.unreadable",
             EventKind::ConnectFailed { .. } => "account.connect.failed",

@@ -101,7 +101,7 @@ impl Directory {
         Ok(target)
     }
 
-    /// Locks a user or a role, optionally until `expires_at`. Everyone the
+    /// Locks a user, a role or an account, optionally until `expires_at`. Everyone the
     /// lock now shuts out loses their sessions at once; a role holder who
     /// still has another role keeps theirs, without the locked role.
     pub async fn place_lock(
@@ -155,7 +155,7 @@ impl Directory {
     async fn lock_target(&self, scope: Scope, target: &str) -> Result<(String, Vec<User>), DirectoryError> {
         let target = target.trim();
         if target.is_empty() || target.len() > 254 || target.chars().any(char::is_control) {
-            return Err(DirectoryError::Invalid("the lock needs a user or role to name".to_owned()));
+            return Err(DirectoryError::Invalid("the lock needs a user, role or account to name".to_owned()));
         }
         match scope {
             Scope::User => {
@@ -183,9 +183,20 @@ impl Directory {
                 }
                 Ok((role.as_str().to_owned(), holders))
             }
-            Scope::Account => Err(DirectoryError::Invalid(
-                "no social accounts are connected yet, so there is no account to lock".to_owned(),
-            )),
+            Scope::Account => {
+                // By id, or by handle when exactly one account has it.
+                let mut found: Vec<_> = self.accounts.get(target).await?.into_iter().collect();
+                if found.is_empty() {
+                    found = self.accounts.list().await?.into_iter().filter(|a| a.handle == target).collect();
+                }
+                match found.as_slice() {
+                    [account] => Ok((account.id.clone(), Vec::new())),
+                    [] => Err(DirectoryError::NotFound(format!("there is no account {target:?}"))),
+                    _ => Err(DirectoryError::Invalid(format!(
+                        "several accounts have the handle {target:?}; name the account by its id"
+                    ))),
+                }
+            }
         }
     }
 

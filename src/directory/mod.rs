@@ -25,7 +25,7 @@ use serde::Serialize;
 use crate::audit::{Actor, AuditError, EventKind, Journal, RequestMeta, Trigger};
 use crate::clock::{SharedClock, Timestamp};
 use crate::config::Config;
-use crate::identity::{Sessions, User, Users, VerifiedIdentity};
+use crate::identity::{Sessions, Tokens, User, Users, VerifiedIdentity};
 use crate::storage::Db;
 pub use config::{DirectoryConfig, LinkBy, Source, TrainingConfig};
 pub use locks::{Lock, Locks, Scope};
@@ -220,6 +220,8 @@ pub struct Directory {
     pub training: Training,
     pub locks: Locks,
     pub users: Users,
+    pub tokens: Tokens,
+    accounts: crate::platforms::accounts::Accounts,
     config: Arc<Config>,
     clock: SharedClock,
     journal: Journal,
@@ -238,7 +240,9 @@ impl Directory {
             store: Store::new(db.clone()),
             training: Training::new(db.clone()),
             locks: Locks::new(db.clone()),
-            users: Users::new(db),
+            users: Users::new(db.clone()),
+            tokens: Tokens::new(db.clone()),
+            accounts: crate::platforms::accounts::Accounts::new(db),
             config,
             clock,
             journal,
@@ -369,7 +373,7 @@ impl Directory {
         Ok(Access { directory_id: user.directory_id.clone(), groups, grants, roles, training })
     }
 
-    /// Ends every session of the user and records why. Called after the
+    /// Ends every session of the user, revokes their API tokens, and records why. Called after the
     /// change that ended their access is in place (so the gate already
     /// refuses them): the count recorded is exactly what ended. With
     /// `always` false, nothing is recorded when no session ended (a retry
@@ -384,12 +388,19 @@ impl Directory {
         always: bool,
     ) -> Result<u64, DirectoryError> {
         let sessions_ended = self.sessions.delete_all_for_user(&user.id).await?;
-        if always || sessions_ended > 0 {
+        let tokens_revoked = self.tokens.revoke_all_for_user(&user.id, by, self.clock.now()).await?;
+        if always || sessions_ended > 0 || tokens_revoked > 0 {
             let reason = reason.to_owned();
-            let kind = EventKind::AccessRevoked { trigger, reason, by: by.to_owned(), sessions_ended };
+            let kind = EventKind::AccessRevoked {
+                trigger,
+                reason,
+                by: by.to_owned(),
+                sessions_ended,
+                tokens_revoked,
+            };
             self.journal.record(meta, actor_of(user), kind).await?;
         }
-        tracing::info!(user = %user.id, ?trigger, sessions_ended, "access revoked");
+        tracing::info!(user = %user.id, ?trigger, sessions_ended, tokens_revoked, "access revoked");
         Ok(sessions_ended)
     }
 

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::action::Door;
-use crate::http::actions::{caller_at, refusal_page};
+use crate::http::actions::refusal_page;
 use crate::http::admin::{admin, json_body};
 use crate::http::error::{ApiError, PageError, Problem};
 use crate::http::extract::Verified;
@@ -76,7 +76,7 @@ pub async fn connect(
 ) -> Result<Response, ApiError> {
     let by = admin(&state, &s).await?;
     // Connecting calls the platform: policy decides, as for every action.
-    if let Err(r) = state.actions.permit(&caller_at(&s, Door::Api), "account.connect", None).await {
+    if let Err(r) = state.actions.permit(&s.caller(Door::Api), "account.connect", None).await {
         return Ok(r.into_response());
     }
     let body = json_body(body)?;
@@ -118,7 +118,7 @@ pub async fn callback(
     query: Result<Query<CallbackQuery>, QueryRejection>,
 ) -> Result<Response, PageError> {
     let by = admin(&state, &s).await.map_err(|e| PageError(e.0))?;
-    if let Err(r) = state.actions.permit(&caller_at(&s, Door::Ui), "account.connect", None).await {
+    if let Err(r) = state.actions.permit(&s.caller(Door::Ui), "account.connect", None).await {
         return Ok(refusal_page(&r));
     }
     let Query(q) = query.map_err(|_| Problem::BadRequest("The platform's answer is malformed.".into()))?;
@@ -166,9 +166,7 @@ pub async fn disconnect(
         return Err(ApiError(Problem::NotFoundWhy(format!("there is no account {id:?}"))));
     };
     // Revoking calls the platform: policy decides, as for every action.
-    if let Err(r) =
-        state.actions.permit(&caller_at(&s, Door::Api), "account.disconnect", Some(&account)).await
-    {
+    if let Err(r) = state.actions.permit(&s.caller(Door::Api), "account.disconnect", Some(&account)).await {
         return Ok(r.into_response());
     }
     Ok(Json(state.connector.disconnect(&id, &by).await?).into_response())

@@ -12,8 +12,8 @@ use serde::Deserialize;
 use serde_json::json;
 use url::Url;
 
-use crate::action::{Caller, Door, Refusal};
-use crate::http::extract::{SignedIn, Verified};
+use crate::action::{Door, Refusal};
+use crate::http::extract::{Acting, Verified};
 use crate::http::AppState;
 use crate::platforms::dispatch::{Action, Outcome};
 use crate::platforms::NewPost;
@@ -34,22 +34,6 @@ impl IntoResponse for Refusal {
     }
 }
 
-fn caller(s: &SignedIn) -> Caller<'_> {
-    caller_at(s, Door::Api)
-}
-
-/// The signed-in caller as the action path takes them, at `door`.
-pub(crate) fn caller_at(s: &SignedIn, door: Door) -> Caller<'_> {
-    Caller {
-        user: &s.principal.user,
-        access: &s.principal.access,
-        mfa_verified_at: s.principal.session.mfa_verified_at,
-        actor: s.principal.actor(),
-        meta: s.meta.clone(),
-        door,
-    }
-}
-
 #[derive(Deserialize)]
 pub struct PostForm {
     text: String,
@@ -64,7 +48,7 @@ pub async fn publish_form(
     axum::Form(form): axum::Form<PostForm>,
 ) -> Response {
     let post = NewPost { text: form.text, link: None, image: None };
-    match state.actions.perform(&caller_at(&s, Door::Ui), &account, Action::Publish(post)).await {
+    match state.actions.perform(&s.caller(Door::Ui), &account, Action::Publish(post)).await {
         Ok(_) => axum::response::Redirect::to(&format!("/sandbox/{account}")).into_response(),
         Err(r) => refusal_page(&r),
     }
@@ -97,12 +81,12 @@ impl PostBody {
     }
 }
 
-fn body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, Refusal> {
+pub(crate) fn body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, Refusal> {
     body.map(|Json(b)| b).map_err(|e| Refusal::bad_request(format!("invalid JSON body: {}", e.body_text())))
 }
 
-async fn run(state: &AppState, s: &SignedIn, account: &str, action: Action) -> Result<Response, Refusal> {
-    let done = state.actions.perform(&caller(s), account, action).await?;
+async fn run(state: &AppState, acting: &Acting, account: &str, action: Action) -> Result<Response, Refusal> {
+    let done = state.actions.perform(&acting.caller(Door::Api), account, action).await?;
     let event = done.audit_event_id;
     Ok(match done.outcome {
         Outcome::Published(p) => {
@@ -115,8 +99,8 @@ async fn run(state: &AppState, s: &SignedIn, account: &str, action: Action) -> R
 }
 
 /// `GET /api/v1/accounts`: the accounts I may act on, with the actions policy allows on each.
-pub async fn mine(State(state): State<AppState>, Verified(s): Verified) -> Result<Response, Refusal> {
-    let accounts = state.actions.my_accounts(&caller(&s)).await?;
+pub async fn mine(State(state): State<AppState>, acting: Acting) -> Result<Response, Refusal> {
+    let accounts = state.actions.my_accounts(&acting.caller(Door::Api)).await?;
     let listed: Vec<_> = accounts
         .into_iter()
         .map(|(a, actions)| {
@@ -129,57 +113,57 @@ pub async fn mine(State(state): State<AppState>, Verified(s): Verified) -> Resul
 /// `POST /api/v1/accounts/{account}/posts`
 pub async fn publish(
     State(state): State<AppState>,
-    Verified(s): Verified,
+    acting: Acting,
     Path(account): Path<String>,
     post: Result<Json<PostBody>, JsonRejection>,
 ) -> Result<Response, Refusal> {
     let post = body(post)?.into_post()?;
-    run(&state, &s, &account, Action::Publish(post)).await
+    run(&state, &acting, &account, Action::Publish(post)).await
 }
 
 /// `DELETE /api/v1/accounts/{account}/posts/{post}`
 pub async fn delete(
     State(state): State<AppState>,
-    Verified(s): Verified,
+    acting: Acting,
     Path((account, post_id)): Path<(String, String)>,
 ) -> Result<Response, Refusal> {
-    run(&state, &s, &account, Action::Delete { post_id }).await
+    run(&state, &acting, &account, Action::Delete { post_id }).await
 }
 
 /// `POST /api/v1/accounts/{account}/posts/{post}/replies`
 pub async fn reply(
     State(state): State<AppState>,
-    Verified(s): Verified,
+    acting: Acting,
     Path((account, in_reply_to)): Path<(String, String)>,
     post: Result<Json<PostBody>, JsonRejection>,
 ) -> Result<Response, Refusal> {
     let post = body(post)?.into_post()?;
-    run(&state, &s, &account, Action::Reply { in_reply_to, post }).await
+    run(&state, &acting, &account, Action::Reply { in_reply_to, post }).await
 }
 
 /// `GET /api/v1/accounts/{account}/posts/{post}/comments`
 pub async fn comments(
     State(state): State<AppState>,
-    Verified(s): Verified,
+    acting: Acting,
     Path((account, post_id)): Path<(String, String)>,
 ) -> Result<Response, Refusal> {
-    run(&state, &s, &account, Action::Comments { post_id }).await
+    run(&state, &acting, &account, Action::Comments { post_id }).await
 }
 
 /// `POST /api/v1/accounts/{account}/comments/{comment}/hide`
 pub async fn hide_comment(
     State(state): State<AppState>,
-    Verified(s): Verified,
+    acting: Acting,
     Path((account, comment_id)): Path<(String, String)>,
 ) -> Result<Response, Refusal> {
-    run(&state, &s, &account, Action::HideComment { comment_id }).await
+    run(&state, &acting, &account, Action::HideComment { comment_id }).await
 }
 
 /// `DELETE /api/v1/accounts/{account}/comments/{comment}`
 pub async fn delete_comment(
     State(state): State<AppState>,
-    Verified(s): Verified,
+    acting: Acting,
     Path((account, comment_id)): Path<(String, String)>,
 ) -> Result<Response, Refusal> {
-    run(&state, &s, &account, Action::DeleteComment { comment_id }).await
+    run(&state, &acting, &account, Action::DeleteComment { comment_id }).await
 }

@@ -25,6 +25,8 @@ pub enum Problem {
     SignInFailed(LoginFailure),
     /// The directory gate refused a signed-in user.
     AccessDenied(crate::directory::Denied),
+    /// An API token that is unknown, expired or revoked.
+    TokenInvalid(crate::identity::Unusable),
     /// The caller lacks the role this needs.
     RoleRequired(crate::directory::Role),
     /// A directory change was refused (bad input).
@@ -100,6 +102,12 @@ impl Problem {
                 denied.refusal.code(),
                 denied.to_string(),
                 "Once your access is restored, reload this page. This attempt was recorded.",
+            ),
+            TokenInvalid(why) => (
+                StatusCode::UNAUTHORIZED,
+                "token_invalid",
+                format!("{}. This attempt was recorded.", capitalized(why.message())),
+                "Create a new token (POST /api/v1/tokens, with a fresh second factor), or sign in.",
             ),
             RoleRequired(role) => (
                 StatusCode::FORBIDDEN,
@@ -178,6 +186,27 @@ impl Problem {
         with_retry_after((status, body).into_response(), self)
     }
 
+    /// Which rule refused: the gate and its check, a role, or the request itself.
+    pub fn rule(&self) -> String {
+        use Problem::*;
+        match self {
+            NotSignedIn | SessionEnded(_) => "gate:identity".into(),
+            MfaRequired | MfaThrottled { .. } | MfaLocked | InvalidCode(_) | AlreadyEnrolled => {
+                "gate:second-factor".into()
+            }
+            TokenInvalid(_) => "gate:token".into(),
+            AccessDenied(d) => format!("gate:{}", d.refusal.gate()),
+            RoleRequired(role) => format!("role:{role}"),
+            NotAuditor => "role:auditor".into(),
+            CsrfFailed => "csrf".into(),
+            AuditUnavailable => "fail-closed".into(),
+            SignInFailed(_) => "sign-in".into(),
+            ConnectRejected(_) | PlatformRefused(_) | PlatformUnavailable(_) => "platform".into(),
+            Internal => "internal".into(),
+            BadRequest(_) | PayloadTooLarge | NotFound | NotFoundWhy(_) | Invalid(_) => "request".into(),
+        }
+    }
+
     fn retry_after(&self) -> Option<u64> {
         match self {
             Problem::MfaThrottled { retry_after_secs } => Some(*retry_after_secs),
@@ -243,6 +272,7 @@ impl From<AuthError> for Problem {
             AuthError::MfaRequired => Problem::MfaRequired,
             AuthError::SignIn(reason) => Problem::SignInFailed(reason),
             AuthError::Denied(d) => Problem::AccessDenied(d),
+            AuthError::TokenInvalid(why) => Problem::TokenInvalid(why),
             AuthError::Mfa(e) => e.into(),
             AuthError::Audit(e) => e.into(),
             AuthError::Storage(e) => {
@@ -253,15 +283,20 @@ impl From<AuthError> for Problem {
     }
 }
 
+/// A message from below, as the start of a sentence.
+fn capitalized(message: &str) -> String {
+    let mut s = message.to_owned();
+    if let Some(first) = s.get_mut(0..1) {
+        first.make_ascii_uppercase();
+    }
+    s
+}
+
 impl From<MfaError> for Problem {
     fn from(e: MfaError) -> Self {
         match e {
             MfaError::InvalidCode | MfaError::Replayed | MfaError::NotEnrolled => {
-                let mut why = e.to_string();
-                if let Some(first) = why.get_mut(0..1) {
-                    first.make_ascii_uppercase();
-                }
-                Problem::InvalidCode(format!("{why}."))
+                Problem::InvalidCode(format!("{}.", capitalized(&e.to_string())))
             }
             MfaError::Throttled { retry_after_secs } => Problem::MfaThrottled { retry_after_secs },
             MfaError::Locked => Problem::MfaLocked,
@@ -291,6 +326,7 @@ impl From<sqlx::Error> for Problem {
 struct Body<'a> {
     error: &'a str,
     reason: &'a str,
+    rule: String,
     remedy: &'a str,
 }
 
@@ -316,7 +352,12 @@ impl<E: Into<Problem>> From<E> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, error, reason, remedy) = self.0.describe();
-        let response = (status, Json(Body { error, reason: &reason, remedy })).into_response();
+        let rule = self.0.rule();
+        let mut response = (status, Json(Body { error, reason: &reason, rule, remedy })).into_response();
+        if matches!(self.0, Problem::TokenInvalid(_)) {
+            let challenge = axum::http::HeaderValue::from_static("Bearer error=\"invalid_token\"");
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, challenge);
+        }
         with_retry_after(response, &self.0)
     }
 }

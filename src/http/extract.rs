@@ -11,10 +11,11 @@ use axum::http::{header, HeaderMap, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use crate::action::{Caller, Door};
 use crate::audit::RequestMeta;
 use crate::http::error::{Problem, Rejection};
 use crate::http::AppState;
-use crate::identity::{AuthError, Principal, SessionId};
+use crate::identity::{AuthError, Principal, SessionId, TokenPrincipal};
 
 pub const LOGIN_FLOW_COOKIE: &str = "custodian_login";
 pub const CSRF_HEADER: &str = "x-csrf-token";
@@ -120,6 +121,21 @@ impl FromRequestParts<AppState> for SignedIn {
     }
 }
 
+impl SignedIn {
+    /// The signed-in caller as the action path takes them, at `door`.
+    pub fn caller(&self, door: Door) -> Caller<'_> {
+        Caller {
+            user: &self.principal.user,
+            access: &self.principal.access,
+            mfa_verified_at: self.principal.session.mfa_verified_at,
+            actor: self.principal.actor(),
+            meta: self.meta.clone(),
+            door,
+            token: None,
+        }
+    }
+}
+
 /// The session's caller without the directory gate: only sign-out takes
 /// it, so that a user whose access ended can still end their session.
 pub struct SessionOnly(pub SignedIn);
@@ -149,6 +165,71 @@ impl FromRequestParts<AppState> for Verified {
             return Err(Rejection { problem: Problem::MfaRequired, json: wants_json(parts) });
         }
         Ok(Verified(signed_in))
+    }
+}
+
+/// Who acts on an action route: a session that passed its second factor,
+/// or an API token (`Authorization: Bearer cst_...`), whose owner passes
+/// the directory gate on every call.
+pub enum Acting {
+    Session(Box<SignedIn>),
+    Token(Box<TokenPrincipal>, RequestMeta),
+}
+
+impl Acting {
+    /// The caller as the action path takes them; a session came through
+    /// `door`, a token through the token door (or the proxy's).
+    pub fn caller(&self, door: Door) -> Caller<'_> {
+        match self {
+            Acting::Session(s) => s.caller(door),
+            Acting::Token(t, meta) => Caller {
+                user: &t.user,
+                access: &t.access,
+                mfa_verified_at: Some(t.token.mfa_verified_at),
+                actor: t.actor.clone(),
+                meta: meta.clone(),
+                door: if door == Door::Proxy { Door::Proxy } else { Door::Token },
+                token: Some(&t.token),
+            },
+        }
+    }
+}
+
+/// The bearer credential of a request, if it carries one (`None`: none;
+/// `Some(Err)`: an `Authorization` header that is not a bearer token).
+pub fn bearer(headers: &HeaderMap) -> Option<Result<&str, ()>> {
+    let value = headers.get(header::AUTHORIZATION)?;
+    let token = value.to_str().ok().and_then(|v| {
+        let (scheme, rest) = v.split_once(' ')?;
+        scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+    });
+    Some(token.filter(|t| !t.is_empty()).ok_or(()))
+}
+
+impl FromRequestParts<AppState> for Acting {
+    type Rejection = Rejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let json = wants_json(parts);
+        let presented = match bearer(&parts.headers) {
+            None => {
+                return Verified::from_request_parts(parts, state)
+                    .await
+                    .map(|Verified(s)| Acting::Session(Box::new(s)))
+            }
+            Some(Err(())) => {
+                let why = "the Authorization header must be \"Bearer <API token>\"".to_owned();
+                return Err(Rejection { problem: Problem::BadRequest(why), json });
+            }
+            Some(Ok(t)) => t,
+        };
+        let meta = request_meta(parts, &state.config.http.trusted_proxies);
+        let principal = state
+            .identity
+            .token_principal(presented, &meta)
+            .await
+            .map_err(|e| Rejection { problem: e.into(), json })?;
+        Ok(Acting::Token(Box::new(principal), meta))
     }
 }
 

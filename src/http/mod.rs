@@ -15,6 +15,7 @@ mod health;
 mod metrics;
 mod pages;
 mod scim;
+mod tokens;
 
 use std::sync::Arc;
 
@@ -99,6 +100,10 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/accounts/{account}/comments/{comment}",
             axum::routing::delete(actions::delete_comment),
         )
+        .route("/api/v1/tokens", get(tokens::mine).post(tokens::create))
+        .route("/api/v1/tokens/{id}", axum::routing::delete(tokens::revoke))
+        .route("/api/v1/admin/tokens", get(tokens::all))
+        .route("/api/v1/admin/tokens/{id}", axum::routing::delete(tokens::revoke_any))
         .route("/api/v1/audit/events", get(audit_api::events))
         .route("/api/v1/admin/access-review", get(admin::access_review))
         .route("/connect/callback", get(accounts::callback))

@@ -7,6 +7,7 @@
 pub mod mfa;
 pub mod oidc;
 pub mod session;
+pub mod tokens;
 pub mod users;
 
 use std::sync::Arc;
@@ -21,6 +22,7 @@ use crate::storage::{optional, Db};
 pub use mfa::{Enrollment, FactorState, Method, Mfa, MfaError};
 pub use oidc::{Oidc, OidcError};
 pub use session::{Session, SessionError, SessionId, Sessions};
+pub use tokens::{ApiToken, Presented, Tokens, Unusable};
 pub use users::{User, Users, VerifiedIdentity};
 
 /// A sign-in left unfinished for longer than this is discarded.
@@ -38,6 +40,8 @@ pub enum AuthError {
     SignIn(LoginFailure),
     #[error("{0}")]
     Denied(directory::Denied),
+    #[error("{}", .0.message())]
+    TokenInvalid(tokens::Unusable),
     #[error(transparent)]
     Mfa(MfaError),
     #[error(transparent)]
@@ -83,7 +87,28 @@ impl Principal {
             session_handle: Some(self.session.handle.clone()),
             mfa_method: self.session.mfa_method.clone(),
             mfa_at: self.session.mfa_verified_at,
+            token_id: None,
         }
+    }
+}
+
+/// A caller acting with an API token: the token, its owner as the gate found them.
+#[derive(Debug, Clone)]
+pub struct TokenPrincipal {
+    pub token: ApiToken,
+    pub user: User,
+    pub access: Access,
+    pub actor: Actor,
+}
+
+fn token_actor(user: &User, token: &ApiToken) -> Actor {
+    Actor {
+        user_id: Some(user.id.clone()),
+        issuer: Some(user.issuer.clone()),
+        subject: Some(user.subject.clone()),
+        mfa_at: Some(token.mfa_verified_at),
+        token_id: Some(token.id.clone()),
+        ..Actor::default()
     }
 }
 
@@ -249,16 +274,57 @@ impl Identity {
     /// its expiry audited.
     pub async fn principal(&self, id: &SessionId, meta: &RequestMeta) -> Result<Principal, AuthError> {
         let (session, user) = self.session_user(id, meta).await?;
-        match self.directory.access(&user).await {
-            Ok(access) => Ok(Principal { session, user, access }),
+        let actor =
+            Principal { session: session.clone(), user: user.clone(), access: Access::default() }.actor();
+        let access = self.gate(&user, actor, meta).await?;
+        Ok(Principal { session, user, access })
+    }
+
+    /// The directory gate for a user; a refusal is recorded (as `actor`).
+    async fn gate(&self, user: &User, actor: Actor, meta: &RequestMeta) -> Result<Access, AuthError> {
+        match self.directory.access(user).await {
+            Ok(access) => Ok(access),
             Err(GateError::Denied(d)) => {
                 let key = format!("gate:{}:{}", user.id, d.refusal.code());
-                let actor = Principal { session, user, access: Access::default() }.actor();
                 self.journal.record_denial(&key, meta, actor, d.refusal.gate(), d.refusal.message()).await?;
                 Err(AuthError::Denied(d))
             }
             Err(GateError::Storage(e)) => Err(e.into()),
         }
+    }
+
+    /// The caller behind an API token: the token live, and its owner
+    /// through the directory gate now. A refused token is recorded.
+    pub async fn token_principal(
+        &self,
+        presented: &str,
+        meta: &RequestMeta,
+    ) -> Result<TokenPrincipal, AuthError> {
+        let (token, why) = match self.directory.tokens.authenticate(presented, self.clock.now()).await? {
+            Presented::Live(token) => (token, None),
+            Presented::Expired(token) => (token, Some(Unusable::Expired)),
+            Presented::Revoked(token) => (token, Some(Unusable::Revoked)),
+            Presented::Unknown => {
+                // A hash prefix names the source for throttling; the token itself is never kept.
+                let key = format!("token:{}", &session::sha256_hex(presented)[..12]);
+                let reason = Unusable::Unknown.message().to_owned();
+                self.journal.record_denial(&key, meta, Actor::default(), "token", reason).await?;
+                return Err(AuthError::TokenInvalid(Unusable::Unknown));
+            }
+        };
+        let user = self.users.get(&token.user_id).await?;
+        let actor = match &user {
+            Some(user) => token_actor(user, &token),
+            None => Actor { token_id: Some(token.id.clone()), ..Actor::default() },
+        };
+        let (Some(user), None) = (user, why) else {
+            let why = why.unwrap_or(Unusable::Unknown);
+            let key = format!("token:{}", token.id);
+            self.journal.record_denial(&key, meta, actor, "token", why.message().to_owned()).await?;
+            return Err(AuthError::TokenInvalid(why));
+        };
+        let access = self.gate(&user, actor.clone(), meta).await?;
+        Ok(TokenPrincipal { token, user, access, actor })
     }
 
     /// The session's principal without the directory gate: only for ending

@@ -332,7 +332,7 @@ async fn admin_api_revokes_locks_and_lifts(backend: Backend) {
     assert_eq!(carol.send_json(Method::DELETE, "/api/v1/admin/locks/lck_nothing", None).await.status(), 404);
     let account = json!({"scope": "account", "target": "acct_1", "reason": "y"});
     let r = carol.send_json(Method::POST, "/api/v1/admin/locks", Some(account)).await;
-    assert_eq!(r.status(), 422, "no accounts are connected yet: nothing is stored that would do nothing");
+    assert_eq!(r.status(), 404, "no such account: nothing is stored that would do nothing");
     assert_eq!(app.count("locks").await, 0);
     assert_eq!(me(&alice).await.0, 200);
     // The revoke.

@@ -35,5 +35,6 @@ mod sessions;
 mod siem;
 mod sign_in;
 mod tls;
+mod tokens;
 mod vault;
 mod x;

@@ -132,6 +132,7 @@ pub async fn act(
         actor: Default::default(),
         meta: Default::default(),
         door: custodian::action::Door::Api,
+        token: None,
     };
     app.state.actions.perform(&caller, account_id, action).await.map(|done| done.outcome)
 }

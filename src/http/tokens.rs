@@ -1,0 +1,79 @@
+//! `/api/v1/tokens`: personal API tokens for automation. Created with a
+//! fresh second factor, shown once; listed and revoked by their owner, and
+//! by admins at `/api/v1/admin/tokens`.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::action::{Door, Refusal};
+use crate::http::actions::body;
+use crate::http::admin::admin;
+use crate::http::error::ApiError;
+use crate::http::extract::{Acting, Verified};
+use crate::http::AppState;
+use crate::identity::tokens::Scope;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBody {
+    name: String,
+    actions: Vec<String>,
+    accounts: Vec<String>,
+    expires_in_days: u32,
+}
+
+/// `POST /api/v1/tokens`: the token is in this answer only.
+pub async fn create(
+    State(state): State<AppState>,
+    acting: Acting,
+    request: Result<Json<CreateBody>, JsonRejection>,
+) -> Result<Response, Refusal> {
+    let b = body(request)?;
+    let scope = Scope { name: b.name, actions: b.actions, accounts: b.accounts, days: b.expires_in_days };
+    let issued = state.actions.create_token(&acting.caller(Door::Api), scope).await?;
+    let mut answer = json!(issued.token);
+    answer["token"] = json!(issued.secret.expose());
+    answer["audit_event_id"] = json!(issued.audit_event_id);
+    Ok((StatusCode::CREATED, Json(answer)).into_response())
+}
+
+/// `GET /api/v1/tokens`: my tokens (never their secrets).
+pub async fn mine(State(state): State<AppState>, acting: Acting) -> Result<Response, ApiError> {
+    let caller = acting.caller(Door::Api);
+    let tokens = state.directory().tokens.list(Some(&caller.user.id)).await?;
+    Ok(Json(json!({ "tokens": tokens })).into_response())
+}
+
+/// `DELETE /api/v1/tokens/{id}`: revokes one of my tokens.
+pub async fn revoke(
+    State(state): State<AppState>,
+    acting: Acting,
+    Path(id): Path<String>,
+) -> Result<Response, Refusal> {
+    let (token, event) = state.actions.revoke_token(&acting.caller(Door::Api), &id, false).await?;
+    Ok(Json(json!({ "token": token, "audit_event_id": event })).into_response())
+}
+
+/// `GET /api/v1/admin/tokens`: every token, for admins.
+pub async fn all(State(state): State<AppState>, Verified(s): Verified) -> Result<Response, ApiError> {
+    admin(&state, &s).await?;
+    let tokens = state.directory().tokens.list(None).await?;
+    Ok(Json(json!({ "tokens": tokens })).into_response())
+}
+
+/// `DELETE /api/v1/admin/tokens/{id}`: an admin revokes anyone's token.
+pub async fn revoke_any(
+    State(state): State<AppState>,
+    Verified(s): Verified,
+    Path(id): Path<String>,
+) -> Result<Response, Response> {
+    admin(&state, &s).await.map_err(IntoResponse::into_response)?;
+    let revoked = state.actions.revoke_token(&s.caller(Door::Api), &id, true).await;
+    let (token, event) = revoked.map_err(IntoResponse::into_response)?;
+    Ok(Json(json!({ "token": token, "audit_event_id": event })).into_response())
+}
