@@ -173,6 +173,8 @@ impl Default for LogConfig {
 pub struct HttpConfig {
     /// Largest request body accepted, in bytes.
     pub body_limit_bytes: usize,
+    /// Largest body passed through `/proxy/` (media uploads), in bytes.
+    pub proxy_body_limit_bytes: usize,
     /// Requests taking longer are answered 408.
     #[serde(with = "humantime_serde")]
     pub request_timeout: Duration,
@@ -190,6 +192,7 @@ impl Default for HttpConfig {
     fn default() -> Self {
         HttpConfig {
             body_limit_bytes: 1024 * 1024,
+            proxy_body_limit_bytes: 5 * 1024 * 1024,
             request_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(10),
             cookie_secure: true,

@@ -12,6 +12,7 @@ pub mod http;
 pub mod identity;
 pub mod platforms;
 pub mod policy;
+pub mod proxy;
 pub mod secret;
 pub mod storage;
 pub mod telemetry;

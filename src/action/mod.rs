@@ -74,11 +74,12 @@ pub fn action_name(action: &Action) -> &'static str {
         Action::Comments { .. } => "comment.list",
         Action::HideComment { .. } => "comment.hide",
         Action::DeleteComment { .. } => "comment.delete",
+        Action::Forward(forward) => forward.action,
     }
 }
 
 /// What was done, and the audit event that recorded the intent.
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct Performed {
     pub outcome: Outcome,
     pub audit_event_id: String,
@@ -162,9 +163,13 @@ impl ActionPath {
                 Ok(Outcome::Published(p)) => format!("created {}", p.id),
                 Ok(Outcome::Comments(c)) => format!("listed {} comments", c.len()),
                 Ok(Outcome::Done) => "done".to_owned(),
+                Ok(Outcome::Forwarded(f)) => format!("the platform answered {}", f.status),
                 Err(e) => format!("failed: {e}"),
             },
-            ok: result.is_ok(),
+            ok: match &result {
+                Ok(Outcome::Forwarded(f)) => f.status < 400,
+                other => other.is_ok(),
+            },
         };
         if let Err(e) = self.journal.record(&caller.meta, caller.actor.clone(), outcome).await {
             // The intent is recorded; the platform has acted. Say so loudly.
@@ -242,7 +247,7 @@ impl ActionPath {
     }
 
     /// Records the refusal (`action.refused`); the journal failing is the refusal then.
-    async fn refused(
+    pub async fn refused(
         &self,
         caller: &Caller<'_>,
         action: &str,
@@ -307,6 +312,7 @@ fn target_of(action: &Action) -> Option<String> {
         Action::Delete { post_id } | Action::Comments { post_id } => Some(post_id.clone()),
         Action::Reply { in_reply_to, .. } => Some(in_reply_to.clone()),
         Action::HideComment { comment_id } | Action::DeleteComment { comment_id } => Some(comment_id.clone()),
+        Action::Forward(forward) => Some(forward.target()),
     }
 }
 
@@ -315,6 +321,9 @@ fn target_of(action: &Action) -> Option<String> {
 fn content_of(action: &Action) -> Option<ContentRecord> {
     let post = match action {
         Action::Publish(post) | Action::Reply { post, .. } => post,
+        Action::Forward(f) if matches!(f.action, "post.publish" | "comment.reply") => {
+            return Some(forwarded_content(&f.body));
+        }
         _ => return None,
     };
     let text = match &post.link {
@@ -322,6 +331,19 @@ fn content_of(action: &Action) -> Option<ContentRecord> {
         None => post.text.clone(),
     };
     Some(ContentRecord::Full { text })
+}
+
+/// A pass-through body, as said: its text, or what it is if it is not text (an upload).
+fn forwarded_content(body: &[u8]) -> ContentRecord {
+    let text = match std::str::from_utf8(body) {
+        Ok(text) => text.to_owned(),
+        Err(_) => {
+            use sha2::Digest;
+            let digest = hex::encode(sha2::Sha256::digest(body));
+            format!("[{} bytes of binary content, SHA-256 {digest}]", body.len())
+        }
+    };
+    ContentRecord::Full { text }
 }
 
 /// The content screen: allow, hold for review, or block. Not built yet

@@ -104,6 +104,29 @@ impl Refusal {
         Refusal::new(422, "invalid", Step::Gate, "request", reason, "Correct the request and retry.")
     }
 
+    pub fn token_required() -> Self {
+        Refusal::new(
+            401,
+            "token_required",
+            Step::Gate,
+            "gate:token",
+            "the pass-through proxy takes an API token (Authorization: Bearer ...), not a session".into(),
+            "Create an API token (POST /api/v1/tokens) and send it as a bearer token.",
+        )
+    }
+
+    /// A pass-through request the proxy does not carry.
+    pub fn pass_through(status: u16, error: &'static str, rule: &str, reason: String) -> Self {
+        Refusal::new(
+            status,
+            error,
+            Step::Gate,
+            rule,
+            reason,
+            "Send only requests the platform's pass-through route table lists, to its API path.",
+        )
+    }
+
     pub fn conflict(reason: String) -> Self {
         Refusal::new(409, "conflict", Step::Authorize, "request", reason, "Nothing more to do.")
     }

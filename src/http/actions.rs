@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::json;
 use url::Url;
 
-use crate::action::{Door, Refusal};
+use crate::action::{Door, Performed, Refusal};
 use crate::http::extract::{Acting, Verified};
 use crate::http::AppState;
 use crate::platforms::dispatch::{Action, Outcome};
@@ -86,16 +86,35 @@ pub(crate) fn body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, Refusal
 }
 
 async fn run(state: &AppState, acting: &Acting, account: &str, action: Action) -> Result<Response, Refusal> {
-    let done = state.actions.perform(&acting.caller(Door::Api), account, action).await?;
-    let event = done.audit_event_id;
-    Ok(match done.outcome {
-        Outcome::Published(p) => {
-            (StatusCode::CREATED, Json(json!({"id": p.id, "url": p.url, "audit_event_id": event})))
-                .into_response()
+    Ok(state.actions.perform(&acting.caller(Door::Api), account, action).await?.into_response())
+}
+
+/// The header naming the audit event of a pass-through request's intent.
+pub const AUDIT_EVENT_HEADER: &str = "x-custodian-audit-event";
+
+impl IntoResponse for Performed {
+    fn into_response(self) -> Response {
+        let event = self.audit_event_id;
+        match self.outcome {
+            Outcome::Published(p) => {
+                (StatusCode::CREATED, Json(json!({"id": p.id, "url": p.url, "audit_event_id": event})))
+                    .into_response()
+            }
+            Outcome::Comments(c) => Json(json!({"comments": c, "audit_event_id": event})).into_response(),
+            Outcome::Done => Json(json!({"done": true, "audit_event_id": event})).into_response(),
+            Outcome::Forwarded(f) => {
+                // The platform's answer, streamed, with only the headers allowed back.
+                let status = StatusCode::from_u16(f.status).unwrap_or(StatusCode::BAD_GATEWAY);
+                let mut response =
+                    (status, axum::body::Body::from_stream(f.response.bytes_stream())).into_response();
+                response.headers_mut().extend(f.headers);
+                if let Ok(v) = HeaderValue::from_str(&event) {
+                    response.headers_mut().insert(AUDIT_EVENT_HEADER, v);
+                }
+                response
+            }
         }
-        Outcome::Comments(c) => Json(json!({"comments": c, "audit_event_id": event})).into_response(),
-        Outcome::Done => Json(json!({"done": true, "audit_event_id": event})).into_response(),
-    })
+    }
 }
 
 /// `GET /api/v1/accounts`: the accounts I may act on, with the actions policy allows on each.

@@ -46,6 +46,12 @@ pub fn request_meta(parts: &Parts, trusted_proxies: &[ipnet::IpNet]) -> RequestM
     }
 }
 
+/// Whether the request's peer is a configured trusted proxy.
+pub fn peer_is_trusted(parts: &Parts, trusted: &[ipnet::IpNet]) -> bool {
+    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip());
+    peer.is_some_and(|ip| trusted.iter().any(|net| net.contains(&ip)))
+}
+
 /// The client's address: the peer, unless the peer is a configured trusted
 /// proxy, in which case the nearest untrusted hop in `X-Forwarded-For`
 /// (entries a client wrote itself further left are not believed).

@@ -14,6 +14,7 @@ pub mod extract;
 mod health;
 mod metrics;
 mod pages;
+mod proxy;
 mod scim;
 mod tokens;
 
@@ -120,7 +121,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/scim/v2", scim::router(state.clone()))
         .fallback(auth::not_found)
         .layer(middleware::from_fn_with_state(state.clone(), extract::csrf_guard))
-        .with_state(state);
+        .with_state(state.clone());
 
     let request_id = HeaderName::from_static("x-request-id");
     let layers = ServiceBuilder::new()
@@ -136,7 +137,20 @@ pub fn router(state: AppState) -> Router {
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, config.http.request_timeout))
         .layer(DefaultBodyLimit::max(config.http.body_limit_bytes));
 
-    let mut router = routes.layer(layers);
+    // The pass-through proxy reads (and limits) its own body, so that an
+    // oversized one is refused on the record, and answers within the
+    // platform call's own time limit.
+    let proxy = Router::new()
+        .route("/proxy/{*path}", axum::routing::any(proxy::pass_through))
+        .with_state(state.clone())
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(HeaderName::from_static("x-request-id"), MakeRequestUuid))
+                .layer(PropagateRequestIdLayer::new(HeaderName::from_static("x-request-id")))
+                .layer(CatchPanicLayer::custom(|_| error::ApiError(error::Problem::Internal).into_response()))
+                .layer(DefaultBodyLimit::disable()),
+        );
+    let mut router = routes.layer(layers).merge(proxy);
     for (name, value) in security_headers(&config) {
         router = router.layer(SetResponseHeaderLayer::if_not_present(name, value));
     }

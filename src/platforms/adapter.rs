@@ -71,6 +71,19 @@ impl Adapter {
         })
     }
 
+    /// The platform API's base URL (None: the sandbox has no HTTP API).
+    pub fn base(&self) -> Option<&Url> {
+        match self {
+            Adapter::Sandbox(_) => None,
+            Adapter::X(a) => Some(a.base()),
+            Adapter::Facebook(a) => Some(a.base()),
+            Adapter::Instagram(a) => Some(a.base()),
+            Adapter::LinkedIn(a) => Some(a.base()),
+            Adapter::Mastodon(a) => Some(a.base()),
+            Adapter::Bluesky(a) => Some(a.base()),
+        }
+    }
+
     /// Which credential its calls carry: none for the sandbox; Facebook
     /// acts with the Page token; the rest with their access token.
     pub fn credential(&self) -> Option<Kind> {

@@ -139,6 +139,11 @@ impl Failure {
 }
 
 impl Bluesky {
+    /// The API this adapter calls (what the pass-through proxy may reach).
+    pub fn base(&self) -> &Url {
+        &self.base
+    }
+
     /// `base` is the account's PDS; `did` its repository (`did:plc:…`).
     pub fn new(base: Url, did: String, clock: SharedClock) -> Result<Bluesky, PlatformError> {
         if !is_plc(&did) {

@@ -14,6 +14,7 @@ use crate::clock::SharedClock;
 use crate::platforms::accounts::{Account, Status};
 use crate::platforms::adapter::{Adapter, Renewal};
 use crate::platforms::config::PlatformsConfig;
+use crate::platforms::forward::{Forward, Forwarded, Forwarder};
 use crate::platforms::{Call, Comment, NewPost, Platform, PlatformError, Published};
 use crate::secret::Secret;
 use crate::storage::Db;
@@ -24,20 +25,34 @@ use crate::vault::refresh::{RefreshError, Refresher};
 #[derive(Debug, Clone)]
 pub enum Action {
     Publish(NewPost),
-    Delete { post_id: String },
-    Reply { in_reply_to: String, post: NewPost },
-    Comments { post_id: String },
-    HideComment { comment_id: String },
-    DeleteComment { comment_id: String },
+    Delete {
+        post_id: String,
+    },
+    Reply {
+        in_reply_to: String,
+        post: NewPost,
+    },
+    Comments {
+        post_id: String,
+    },
+    HideComment {
+        comment_id: String,
+    },
+    DeleteComment {
+        comment_id: String,
+    },
+    /// A pass-through request, as the proxy's route table named it.
+    Forward(Box<Forward>),
 }
 
 /// What the platform did.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug)]
 pub enum Outcome {
     Published(Published),
     Comments(Vec<Comment>),
     Done,
+    /// The platform's own answer to a pass-through request, to stream back.
+    Forwarded(Box<Forwarded>),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +89,8 @@ pub struct Dispatcher {
 struct Prepared {
     adapter: Adapter,
     renewal: Renewal,
+    /// For pass-through requests; None where the platform has no HTTP API (the sandbox).
+    forwarder: Option<Forwarder>,
 }
 
 impl Dispatcher {
@@ -101,10 +118,10 @@ impl Dispatcher {
         if let Some(a) = adapters.get(&account.id) {
             return Ok(a.clone());
         }
-        let prepared = Arc::new(Prepared {
-            adapter: Adapter::for_account(account, &self.config, &self.db, &self.clock)?,
-            renewal: Renewal::for_account(account, &self.config, &self.credentials)?,
-        });
+        let adapter = Adapter::for_account(account, &self.config, &self.db, &self.clock)?;
+        let forwarder = adapter.base().cloned().map(Forwarder::new).transpose()?;
+        let renewal = Renewal::for_account(account, &self.config, &self.credentials)?;
+        let prepared = Arc::new(Prepared { adapter, renewal, forwarder });
         adapters.insert(account.id.clone(), prepared.clone());
         Ok(prepared)
     }
@@ -128,14 +145,14 @@ impl Dispatcher {
         let (adapter, renewal) = (&prepared.adapter, &prepared.renewal);
         let Some(kind) = adapter.credential() else {
             let none = Secret::new(String::new());
-            return Ok(perform(adapter, &Call { account_id, token: &none }, action).await?);
+            return Ok(perform(&prepared, &Call { account_id, token: &none }, action).await?);
         };
         let opened = match kind {
             Kind::AccessToken => self.refresher.access_token(account_id, renewal).await,
             other => self.credentials.open(account_id, other).await.map_err(RefreshError::from),
         };
         let token = self.usable(account_id, opened, meta, actor).await?;
-        match perform(adapter, &Call { account_id, token: &token }, action).await {
+        match perform(&prepared, &Call { account_id, token: &token }, action).await {
             Err(PlatformError::TokenInvalid { message }) => {
                 // Renew once (another call may already have), then try again.
                 let renewed = match kind {
@@ -143,7 +160,7 @@ impl Dispatcher {
                     _ => Err(self.refresher.needs_reconnect(account_id, message).await),
                 };
                 let token = self.usable(account_id, renewed, meta, actor).await?;
-                Ok(perform(adapter, &Call { account_id, token: &token }, action).await?)
+                Ok(perform(&prepared, &Call { account_id, token: &token }, action).await?)
             }
             other => Ok(other?),
         }
@@ -176,7 +193,8 @@ impl Dispatcher {
     }
 }
 
-async fn perform(adapter: &Adapter, call: &Call<'_>, action: &Action) -> Result<Outcome, PlatformError> {
+async fn perform(prepared: &Prepared, call: &Call<'_>, action: &Action) -> Result<Outcome, PlatformError> {
+    let adapter = &prepared.adapter;
     Ok(match action {
         Action::Publish(post) => Outcome::Published(adapter.publish(call, post).await?),
         Action::Delete { post_id } => {
@@ -194,6 +212,11 @@ async fn perform(adapter: &Adapter, call: &Call<'_>, action: &Action) -> Result<
         Action::DeleteComment { comment_id } => {
             adapter.delete_comment(call, comment_id).await?;
             Outcome::Done
+        }
+        Action::Forward(forward) => {
+            let unsupported = PlatformError::Unsupported { operation: "pass-through", platform: "sandbox" };
+            let forwarder = prepared.forwarder.as_ref().ok_or(unsupported)?;
+            Outcome::Forwarded(Box::new(forwarder.send(forward, call.token).await?))
         }
     })
 }

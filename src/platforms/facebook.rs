@@ -158,6 +158,11 @@ pub struct Facebook {
 }
 
 impl Facebook {
+    /// The API this adapter calls (what the pass-through proxy may reach).
+    pub fn base(&self) -> &Url {
+        &self.base
+    }
+
     pub fn new(base: Url, page_id: String, clock: SharedClock) -> Result<Facebook, PlatformError> {
         graph_id(&page_id, "Page")?;
         Ok(Facebook { base, page_id, graph: Graph::new(clock)? })

@@ -38,6 +38,11 @@ pub struct Instagram {
 }
 
 impl Instagram {
+    /// The API this adapter calls (what the pass-through proxy may reach).
+    pub fn base(&self) -> &Url {
+        &self.base
+    }
+
     pub fn new(base: Url, ig_user_id: String, clock: SharedClock) -> Result<Instagram, PlatformError> {
         ig_id(&ig_user_id, "Instagram user")?;
         Ok(Instagram { base, ig_user_id, graph: Graph::new(clock)? })

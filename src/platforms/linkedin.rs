@@ -263,6 +263,11 @@ fn with_link(post: &NewPost) -> String {
 }
 
 impl LinkedIn {
+    /// The API this adapter calls (what the pass-through proxy may reach).
+    pub fn base(&self) -> &Url {
+        &self.base
+    }
+
     /// `base` is `https://api.linkedin.com/rest`; `author` the member or
     /// organization URN posting; `version` the `YYYYMM` API version.
     pub fn new(

@@ -32,6 +32,11 @@ fn status_id(id: &str) -> Result<&str, PlatformError> {
 }
 
 impl Mastodon {
+    /// The API this adapter calls (what the pass-through proxy may reach).
+    pub fn base(&self) -> &Url {
+        &self.base
+    }
+
     pub fn new(base: Url, clock: SharedClock) -> Result<Mastodon, PlatformError> {
         let http = http_client().map_err(|e| PlatformError::Down { status: None, message: e.to_string() })?;
         Ok(Mastodon { base, http, limits: RateLimits::default(), clock })

@@ -15,6 +15,7 @@ pub mod config;
 pub mod connect;
 pub mod dispatch;
 pub mod facebook;
+pub mod forward;
 pub mod instagram;
 pub mod linkedin;
 pub mod mastodon;

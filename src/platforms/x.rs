@@ -88,6 +88,11 @@ fn checked_image(image: &Image) -> Result<&Image, PlatformError> {
 }
 
 impl X {
+    /// The API this adapter calls (what the pass-through proxy may reach).
+    pub fn base(&self) -> &Url {
+        &self.base
+    }
+
     pub fn new(base: Url, clock: SharedClock) -> Result<X, PlatformError> {
         let http = http_client().map_err(|e| PlatformError::Down { status: None, message: e.to_string() })?;
         Ok(X { base, http, limits: RateLimits::default(), clock })

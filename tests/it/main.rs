@@ -28,6 +28,7 @@ mod linkedin;
 mod mastodon;
 mod mfa;
 mod policy;
+mod proxy;
 mod refresh;
 mod sandbox;
 mod scim;

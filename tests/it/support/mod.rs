@@ -311,3 +311,39 @@ pub fn captured_logs(filter: &str) -> Arc<std::sync::Mutex<Vec<u8>>> {
     })
     .clone()
 }
+
+/// `[platforms.mastodon]` pointing at a fake instance.
+pub fn with_mastodon(config: &mut Config, base: &str) {
+    config.platforms.mastodon = Some(custodian::platforms::config::OAuthApp {
+        client_id: fakes::mastodon::CLIENT_ID.into(),
+        client_secret: Some(Secret::new(fakes::mastodon::CLIENT_SECRET.into())),
+        api_base: Some(base.parse().expect("the fake's URL")),
+        ..Default::default()
+    });
+}
+
+/// A Mastodon account tagged `official` (alice's group's tag), as an
+/// admin's connection leaves it: active, its access token sealed in the vault.
+pub async fn mastodon_account(app: &TestApp, token: &str) -> String {
+    use custodian::clock::Clock;
+    let now = app.clock.now();
+    let account = custodian::platforms::accounts::Account {
+        id: format!("acct_m{}", rand::random::<u32>()),
+        platform: "mastodon".into(),
+        handle: "@clinic@fake.mastodon.test".into(),
+        external_id: "109000000000000001".into(),
+        base_url: None,
+        status: custodian::platforms::accounts::Status::Active,
+        status_reason: None,
+        tags: vec!["official".into()],
+        scopes: vec!["read:statuses".into(), "write:statuses".into()],
+        token_expires_at: None,
+        connected_by: "test".into(),
+        created_at: now,
+    };
+    assert!(app.state.accounts.insert(&account).await.expect("store the account"));
+    let vault = custodian::vault::Credentials::new(app.state.db.clone(), app.state.keys.clone());
+    let kind = custodian::vault::credentials::Kind::AccessToken;
+    vault.store(&account.id, kind, &Secret::new(token.into()), None, now).await.expect("seal the token");
+    account.id
+}

@@ -59,8 +59,20 @@ pub struct MastodonFake {
 impl MastodonFake {
     /// Starts the server on 127.0.0.1:0 accepting `token` as the one valid bearer token.
     pub async fn start(token: &str) -> MastodonFake {
+        Self::start_with(token, None).await
+    }
+
+    /// Like [`MastodonFake::start`], running `witness` as each request arrives.
+    pub async fn start_witnessed(token: &str, witness: super::Witness) -> MastodonFake {
+        Self::start_with(token, Some(witness)).await
+    }
+
+    async fn start_with(token: &str, witness: Option<super::Witness>) -> MastodonFake {
         let state = Arc::new(Mutex::new(Fake::new(token)));
-        let app = axum::Router::new().fallback(super::handle::<Fake>).with_state(state.clone());
+        let mut app = axum::Router::new().fallback(super::handle::<Fake>).with_state(state.clone());
+        if let Some(witness) = witness {
+            app = super::witnessed(app, witness);
+        }
         let server = super::Server::start(app).await;
         let base = format!("http://{}", server.addr);
         MastodonFake { base, state, _server: server }

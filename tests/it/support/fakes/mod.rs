@@ -51,6 +51,26 @@ impl Drop for Server {
     }
 }
 
+/// What a fake runs when a request arrives, before answering it, with
+/// "METHOD /path": e.g. a look at Custodian's journal, to prove the intent
+/// was recorded before the platform was reached.
+pub type Witness = std::sync::Arc<
+    dyn Fn(String) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send + Sync,
+>;
+
+/// `app`, running `witness` on each request's arrival.
+pub fn witnessed(app: axum::Router, witness: Witness) -> axum::Router {
+    app.layer(axum::middleware::from_fn(
+        move |request: axum::extract::Request, next: axum::middleware::Next| {
+            let witness = witness.clone();
+            async move {
+                witness(format!("{} {}", request.method(), request.uri().path())).await;
+                next.run(request).await
+            }
+        },
+    ))
+}
+
 /// A fake platform's state: answers one recorded request (under its lock).
 pub trait Responder: Send + 'static {
     fn answer(&mut self, request: Recorded, now_ms: i64) -> axum::response::Response;

@@ -1,0 +1,81 @@
+//! `/proxy/{account}/{platform path}`: the pass-through door. Only an API
+//! token opens it; the request is checked and named by the proxy's route
+//! table (`crate::proxy`), then takes the one action path like every other
+//! action, and the platform's answer streams back with only allow-listed
+//! headers and the audit event's id. Every refusal after the token is
+//! recorded, with the caller.
+
+use axum::body::Body;
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::header;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+
+use crate::action::{Door, Performed, Refusal};
+use crate::http::extract::{bearer, peer_is_trusted, request_meta, Acting};
+use crate::http::AppState;
+use crate::platforms::dispatch::{Action, DispatchError};
+use crate::proxy;
+
+/// Any method, any path below `/proxy/`.
+pub async fn pass_through(State(state): State<AppState>, request: Request) -> Response {
+    let (mut parts, body) = request.into_parts();
+    if bearer(&parts.headers).is_none() {
+        return token_required(&state, &parts).await;
+    }
+    let acting = match Acting::from_request_parts(&mut parts, &state).await {
+        Ok(acting) => acting,
+        Err(rejection) => return rejection.into_response(),
+    };
+    match forward(&state, &acting, &parts, body).await {
+        Ok(performed) => performed.into_response(),
+        Err(refusal) => refusal.into_response(),
+    }
+}
+
+async fn forward(state: &AppState, acting: &Acting, parts: &Parts, body: Body) -> Result<Performed, Refusal> {
+    let caller = acting.caller(Door::Proxy);
+    let path = parts.uri.path();
+    let record = |refusal| state.actions.refused(&caller, "proxy", proxy::account_of(path), refusal);
+    let trusted = peer_is_trusted(parts, &state.config.http.trusted_proxies);
+    let checked = match proxy::check(parts, trusted) {
+        Ok(checked) => checked,
+        Err(refusal) => return Err(record(refusal).await),
+    };
+    let found = state.accounts.get(&checked.account_id).await.map_err(DispatchError::Storage)?;
+    let Some(account) = found else {
+        return Err(record(Refusal::unknown_account(&checked.account_id)).await);
+    };
+    let limit = state.config.http.proxy_body_limit_bytes;
+    let too_large = || {
+        let reason = format!("the body is larger than the {limit} bytes the proxy accepts");
+        Refusal::pass_through(413, "payload_too_large", "proxy:body-limit", reason)
+    };
+    let declared =
+        parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(record(too_large()).await);
+    }
+    let bytes = match axum::body::to_bytes(body, limit).await {
+        Ok(bytes) => bytes,
+        Err(_) => return Err(record(too_large()).await),
+    };
+    let forward = match checked.forward(&account, &parts.method, bytes) {
+        Ok(forward) => forward,
+        Err(refusal) => return Err(record(refusal).await),
+    };
+    state.actions.perform(&caller, &account.id, Action::Forward(Box::new(forward))).await
+}
+
+/// No API token: the proxy takes no session; the attempt is recorded (throttled per source).
+async fn token_required(state: &AppState, parts: &Parts) -> Response {
+    let meta = request_meta(parts, &state.config.http.trusted_proxies);
+    let key = format!("proxy-anonymous:{}", meta.client_ip.as_deref().unwrap_or("-"));
+    let reason = "a pass-through request carried no API token".to_owned();
+    if let Err(e) = state.journal.record_denial(&key, &meta, Default::default(), "token", reason).await {
+        return Refusal::from(e).into_response();
+    }
+    let mut response = Refusal::token_required().into_response();
+    response.headers_mut().insert(header::WWW_AUTHENTICATE, axum::http::HeaderValue::from_static("Bearer"));
+    response
+}
