@@ -1,8 +1,9 @@
 //! The OpenAPI document at `/api/v1/openapi.json` describes exactly the
 //! `/api/v1` routes the router serves: every served (path, method) is
-//! documented, every documented one is served, each operation documents its
-//! error statuses and its path parameters, and a real validator (the PyPI
-//! `openapi-spec-validator`) accepts the document.
+//! documented, every documented one is served, and each operation documents
+//! its error statuses and its path parameters. A real validator (the PyPI
+//! `openapi-spec-validator`) accepts the document, and real answers, good
+//! and refused, match the schemas the document gives them.
 //!
 //! The router's methods for a path are learned from the router itself: a
 //! `TRACE` (which no route answers) gets a 405 whose `Allow` header lists
@@ -12,29 +13,33 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::process::{Command, Stdio};
 
+use custodian::clock::Clock;
 use reqwest::{Method, StatusCode};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::on_both_backends;
-use crate::support::{Backend, TestApp};
+use crate::support::{Backend, Browser, TestApp};
 
 /// The operations OpenAPI knows, as its path items name them.
 const OPERATIONS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
 
 const DOCUMENT_PATH: &str = "/api/v1/openapi.json";
 
-/// `/a/{b}/c` with each `{param}` replaced by a sample value.
-fn concrete(path: &str) -> String {
-    path.split('/')
-        .map(|s| {
-            if s.starts_with('{') && s.ends_with('}') {
-                format!("probe-{}", &s[1..s.len() - 1])
-            } else {
-                s.into()
-            }
+/// `template` with each `{param}` segment replaced by `value(param)`.
+fn fill(template: &str, mut value: impl FnMut(&str) -> String) -> String {
+    template
+        .split('/')
+        .map(|s| match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            Some(param) => value(param),
+            None => s.to_owned(),
         })
         .collect::<Vec<_>>()
         .join("/")
+}
+
+/// `template` with a sample value for each `{param}`.
+fn concrete(template: &str) -> String {
+    fill(template, |param| format!("probe-{param}"))
 }
 
 /// The `{param}` names in a path template.
@@ -266,25 +271,27 @@ fn validator() -> String {
     )
 }
 
-/// Runs the validator on `document`: whether it passed, and what it said.
-async fn validate(validator: &str, document: Vec<u8>) -> (bool, String) {
-    let validator = validator.to_owned();
+/// Runs `program` with `args`, `input` on its standard input: whether it
+/// succeeded, and what it said.
+async fn run(program: &str, args: &[&str], input: Vec<u8>) -> (bool, String) {
+    let mut command = Command::new(program);
+    command.args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
     tokio::task::spawn_blocking(move || {
-        let mut child = Command::new(validator)
-            .args(["--schema", "3.1", "--validation-errors", "all", "-"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run openapi-spec-validator");
-        child.stdin.take().unwrap().write_all(&document).unwrap();
+        let mut child = command.spawn().unwrap_or_else(|e| panic!("run {command:?}: {e}"));
+        child.stdin.take().unwrap().write_all(&input).unwrap();
         let output = child.wait_with_output().unwrap();
         let text =
             String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
-        (output.status.success() && text.contains("OK"), text)
+        (output.status.success(), text)
     })
     .await
     .unwrap()
+}
+
+/// Runs the validator on `document`: whether it passed, and what it said.
+async fn validate(validator: &str, document: Vec<u8>) -> (bool, String) {
+    let (ok, text) = run(validator, &["--schema", "3.1", "--validation-errors", "all", "-"], document).await;
+    (ok && text.contains("OK"), text)
 }
 
 async fn a_real_validator_accepts_the_served_document(backend: Backend) {
@@ -305,8 +312,173 @@ async fn a_real_validator_accepts_the_served_document(backend: Backend) {
     );
 }
 
+/// Checks answers against the document's schemas (see the script).
+const CONFORMS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/openapi_conforms.py");
+
+/// Real answers, each with the documented operation it answers.
+#[derive(Default)]
+struct Answers(Vec<Value>);
+
+impl Answers {
+    async fn record(
+        &mut self,
+        method: &Method,
+        template: &str,
+        response: reqwest::Response,
+        expected: u16,
+    ) -> Value {
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        assert_eq!(status, expected, "{method} {template}: {body}");
+        let path = template.split('?').next().unwrap_or_default();
+        self.0.push(
+            json!({"method": method.as_str().to_lowercase(), "path": path, "status": status, "body": body}),
+        );
+        body
+    }
+
+    /// `who` calls `method template` (its parameters filled from `params`) with `body`.
+    async fn call(
+        &mut self,
+        who: &Browser,
+        (method, template, params): (Method, &str, &[&str]),
+        body: Option<Value>,
+        expected: u16,
+    ) -> Value {
+        let mut values = params.iter();
+        let path = fill(template, |_| values.next().expect("a value per parameter").to_string());
+        let response = who.send_json(method.clone(), &path, body).await;
+        self.record(&method, template, response, expected).await
+    }
+}
+
+async fn real_answers_match_the_documented_schemas(backend: Backend) {
+    let validator = validator();
+    let course = "hipaa-social-media";
+    let app = TestApp::spawn_with(backend, |c| {
+        c.training.courses.push(custodian::directory::config::Course {
+            id: course.into(),
+            renewal_months: 12,
+            roles: vec![],
+        });
+    })
+    .await;
+    let by = custodian::directory::admin::ChangedBy {
+        actor: Default::default(),
+        name: "test".into(),
+        meta: Default::default(),
+    };
+    let today = custodian::directory::training::millis_date(app.clock.now().millis());
+    let trained = format!(
+        "user,course,completed_on\nalice@clinic.example,{course},{today}\ncarol@clinic.example,{course},{today}\n\
+         dave@clinic.example,{course},{today}\n"
+    );
+    app.state.directory().import_training(&trained, "test", &by).await.unwrap();
+    let now = app.clock.now();
+    let mut ids = Vec::new();
+    for (handle, tag) in [("clinic", "official"), ("cardiology", "department:cardiology")] {
+        let tags = [tag.to_owned()];
+        ids.push(
+            app.state.accounts.add_sandbox(&app.state.journal, handle, &tags, &by, now).await.unwrap().id,
+        );
+    }
+    let (clinic, cardiology) = (ids[0].as_str(), ids[1].as_str());
+    let (alice, _, _) = app.enrolled_browser("alice").await;
+    let (carol, _, _) = app.enrolled_browser("carol").await;
+    let (dave, _, _) = app.enrolled_browser("dave").await;
+    let mut answers = Answers::default();
+    let a = &mut answers;
+
+    // Staff, through the action path.
+    a.call(&alice, (Method::GET, "/api/v1/me", &[]), None, 200).await;
+    a.call(&alice, (Method::GET, "/api/v1/accounts", &[]), None, 200).await;
+    let posts = "/api/v1/accounts/{account}/posts";
+    let post = json!({"text": "Flu shots this Saturday", "link": "https://clinic.example/flu"});
+    let created = a.call(&alice, (Method::POST, posts, &[clinic]), Some(post), 201).await;
+    let post_id = created["id"].as_str().unwrap().to_owned();
+    let replies = "/api/v1/accounts/{account}/posts/{post}/replies";
+    let mut comment_ids = Vec::new();
+    for text in ["Walk-ins welcome", "(to hide)"] {
+        let reply = (Method::POST, replies, &[clinic, post_id.as_str()][..]);
+        let made = a.call(&alice, reply, Some(json!({"text": text})), 201).await;
+        comment_ids.push(made["id"].as_str().unwrap().to_owned());
+    }
+    let comments = "/api/v1/accounts/{account}/posts/{post}/comments";
+    a.call(&alice, (Method::GET, comments, &[clinic, &post_id]), None, 200).await;
+    let hide = "/api/v1/accounts/{account}/comments/{comment}/hide";
+    a.call(&alice, (Method::POST, hide, &[clinic, &comment_ids[1]]), None, 200).await;
+    let comment = "/api/v1/accounts/{account}/comments/{comment}";
+    a.call(&alice, (Method::DELETE, comment, &[clinic, &comment_ids[0]]), None, 200).await;
+    a.call(
+        &alice,
+        (Method::DELETE, "/api/v1/accounts/{account}/posts/{post}", &[clinic, &post_id]),
+        None,
+        200,
+    )
+    .await;
+    // Refused: by policy, for a malformed body, for an unknown account, for a missing role.
+    a.call(&alice, (Method::POST, posts, &[cardiology]), Some(json!({"text": "hi"})), 403).await;
+    a.call(&alice, (Method::POST, posts, &[clinic]), Some(json!({"txt": "hi"})), 400).await;
+    a.call(&alice, (Method::POST, posts, &["acct_nope"]), Some(json!({"text": "hi"})), 404).await;
+    a.call(&alice, (Method::GET, "/api/v1/admin/accounts", &[]), None, 403).await;
+    a.call(&alice, (Method::GET, "/api/v1/audit/events", &[]), None, 403).await;
+    let anonymous = reqwest::get(app.url("/api/v1/me")).await.unwrap();
+    a.record(&Method::GET, "/api/v1/me", anonymous, 401).await;
+
+    // An admin.
+    a.call(&carol, (Method::GET, "/api/v1/admin/accounts", &[]), None, 200).await;
+    let connect = "/api/v1/admin/accounts/connect";
+    a.call(&carol, (Method::POST, connect, &[]), Some(json!({"platform": "x"})), 422).await;
+    let disconnect = "/api/v1/admin/accounts/{id}/disconnect";
+    a.call(&carol, (Method::POST, disconnect, &[cardiology]), None, 200).await;
+    a.call(&carol, (Method::POST, disconnect, &[cardiology]), None, 422).await;
+    a.call(&carol, (Method::POST, disconnect, &["acct_nope"]), None, 404).await;
+    let locks = "/api/v1/admin/locks";
+    let lock = json!({"scope": "user", "target": "erin@clinic.example", "reason": "on leave",
+                      "expires_at": "2099-01-01T00:00:00Z"});
+    let placed = a.call(&carol, (Method::POST, locks, &[]), Some(lock), 201).await;
+    let lock_id = placed["lock"]["id"].as_str().unwrap().to_owned();
+    a.call(
+        &carol,
+        (Method::POST, locks, &[]),
+        Some(json!({"scope": "planet", "target": "x", "reason": "y"})),
+        400,
+    )
+    .await;
+    a.call(&carol, (Method::GET, locks, &[]), None, 200).await;
+    a.call(&carol, (Method::DELETE, "/api/v1/admin/locks/{id}", &[&lock_id]), None, 200).await;
+    a.call(&carol, (Method::DELETE, "/api/v1/admin/locks/{id}", &[&lock_id]), None, 404).await;
+    let revoke = "/api/v1/admin/users/{user}/revoke";
+    a.call(&carol, (Method::POST, revoke, &["erin@clinic.example"]), Some(json!({"reason": " "})), 422).await;
+    a.call(&carol, (Method::POST, revoke, &["erin@clinic.example"]), Some(json!({"reason": "left"})), 200)
+        .await;
+    let training = "/api/v1/admin/training";
+    let completion =
+        json!({"user": "bob@clinic.example", "course": course, "completed_on": today.to_string()});
+    a.call(&carol, (Method::POST, training, &[]), Some(completion), 201).await;
+    a.call(&carol, (Method::GET, &format!("{training}?user=bob@clinic.example"), &[]), None, 200).await;
+    let import = "/api/v1/admin/training/import";
+    let csv = format!("user,course,completed_on\nbob@clinic.example,{course},{today}\n");
+    a.record(&Method::POST, import, carol.post_csv(import, csv).await, 200).await;
+    let csv = format!("user,course,completed_on\nbob@clinic.example,{course},not-a-date\n");
+    a.record(&Method::POST, import, carol.post_csv(import, csv).await, 422).await;
+    a.call(&carol, (Method::GET, "/api/v1/admin/access-review", &[]), None, 200).await;
+    a.call(&carol, (Method::GET, "/api/v1/admin/access-review?format=pdf", &[]), None, 400).await;
+
+    // An auditor reads what all this recorded.
+    a.call(&dave, (Method::GET, "/api/v1/audit/events?limit=1000", &[]), None, 200).await;
+    a.call(&dave, (Method::GET, "/api/v1/audit/events?limit=0", &[]), None, 400).await;
+
+    let (doc, _) = served_document(&app).await;
+    let input = serde_json::to_vec(&json!({"document": doc, "answers": answers.0})).unwrap();
+    let python = std::path::Path::new(&validator).with_file_name("python");
+    let (conforms, report) = run(python.to_str().unwrap(), &[CONFORMS], input).await;
+    assert!(conforms, "answers that do not match the document:\n{report}");
+}
+
 on_both_backends!(
     the_document_matches_the_routes,
     every_operation_documents_its_errors_and_parameters,
     a_real_validator_accepts_the_served_document,
+    real_answers_match_the_documented_schemas,
 );
