@@ -13,8 +13,10 @@ pub mod error;
 pub mod extract;
 mod health;
 mod metrics;
+mod openapi;
 mod pages;
 mod proxy;
+mod routes;
 mod scim;
 mod tokens;
 
@@ -38,6 +40,8 @@ use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::identity::Identity;
 use crate::storage::Db;
+
+pub use routes::api_paths;
 
 /// Everything a handler may use; cheap to clone.
 #[derive(Clone)]
@@ -78,7 +82,8 @@ async fn stylesheet() -> Response {
 /// The whole application router, with its middleware.
 pub fn router(state: AppState) -> Router {
     let config = state.config.clone();
-    let routes = Router::new()
+    let api = routes::api_routes().into_iter().fold(Router::new(), |r, (path, route)| r.route(path, route));
+    let routes = api
         .route("/", get(auth::home))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
@@ -90,34 +95,9 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/mfa/enroll", post(auth::enroll))
         .route("/auth/mfa/verify", post(auth::verify))
         .route("/auth/logout", post(auth::logout))
-        .route("/api/v1/me", get(api::me))
-        .route("/api/v1/accounts", get(actions::mine))
-        .route("/api/v1/accounts/{account}/posts", post(actions::publish))
-        .route("/api/v1/accounts/{account}/posts/{post}", axum::routing::delete(actions::delete))
-        .route("/api/v1/accounts/{account}/posts/{post}/replies", post(actions::reply))
-        .route("/api/v1/accounts/{account}/posts/{post}/comments", get(actions::comments))
-        .route("/api/v1/accounts/{account}/comments/{comment}/hide", post(actions::hide_comment))
-        .route(
-            "/api/v1/accounts/{account}/comments/{comment}",
-            axum::routing::delete(actions::delete_comment),
-        )
-        .route("/api/v1/tokens", get(tokens::mine).post(tokens::create))
-        .route("/api/v1/tokens/{id}", axum::routing::delete(tokens::revoke))
-        .route("/api/v1/admin/tokens", get(tokens::all))
-        .route("/api/v1/admin/tokens/{id}", axum::routing::delete(tokens::revoke_any))
-        .route("/api/v1/audit/events", get(audit_api::events))
-        .route("/api/v1/admin/access-review", get(admin::access_review))
         .route("/connect/callback", get(accounts::callback))
         .route("/sandbox/{id}", get(accounts::timeline))
         .route("/accounts/{account}/posts", post(actions::publish_form))
-        .route("/api/v1/admin/accounts", get(accounts::list))
-        .route("/api/v1/admin/accounts/connect", post(accounts::connect))
-        .route("/api/v1/admin/accounts/{id}/disconnect", post(accounts::disconnect))
-        .route("/api/v1/admin/users/{user}/revoke", post(admin::revoke))
-        .route("/api/v1/admin/locks", get(admin::locks).post(admin::place_lock))
-        .route("/api/v1/admin/locks/{id}", axum::routing::delete(admin::lift_lock))
-        .route("/api/v1/admin/training", get(admin::training_records).post(admin::record_training))
-        .route("/api/v1/admin/training/import", post(admin::import_training))
         .nest("/scim/v2", scim::router(state.clone()))
         .fallback(auth::not_found)
         .layer(middleware::from_fn_with_state(state.clone(), extract::csrf_guard))

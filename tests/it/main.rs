@@ -27,6 +27,7 @@ mod leaks;
 mod linkedin;
 mod mastodon;
 mod mfa;
+mod openapi;
 mod policy;
 mod proxy;
 mod refresh;
