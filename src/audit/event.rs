@@ -208,9 +208,21 @@ pub enum EventKind {
         policies: Vec<String>,
         target: Option<String>,
         content: Option<crate::audit::content::ContentRecord>,
+        /// The break-glass grant it was taken under.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        break_glass: Option<String>,
     },
     /// `action.outcome`: what the platform did with it.
-    ActionOutcome { action: String, account_id: String, intent_event_id: String, ok: bool, result: String },
+    ActionOutcome {
+        action: String,
+        account_id: String,
+        intent_event_id: String,
+        ok: bool,
+        result: String,
+        /// The break-glass grant it was taken under.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        break_glass: Option<String>,
+    },
     /// `action.refused`: a step of the action path refused it.
     ActionRefused {
         action: String,
@@ -219,11 +231,24 @@ pub enum EventKind {
         step: String,
         rule: String,
         reason: String,
+        /// The break-glass grant open when it was refused.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        break_glass: Option<String>,
     },
     /// `account.connect.failed`: an OAuth connection did not complete.
     ConnectFailed { platform: String, by: String, reason: String },
     /// `keys.rotate`: everything sealed was moved to the active key.
     KeysRotated { by: String, active_key: String, resealed: u64, already_current: u64, raced: u64 },
+    /// `breakglass.open`: emergency access, justified and with a fresh
+    /// second factor; recorded before the grant exists.
+    BreakglassOpened { grant_id: String, justification: String, expires_at: Timestamp, policies: Vec<String> },
+    /// `breakglass.end`: its user ended a grant before its expiry.
+    BreakglassEnded { grant_id: String },
+    /// `breakglass.acknowledge`: an admin reviewed another user's use.
+    BreakglassAcknowledged { grant_id: String, user_id: String, note: String },
+    /// `breakglass.notify.failed`: the webhook did not take the notification
+    /// of an opened grant in any of its attempts.
+    BreakglassNotifyFailed { grant_id: String, attempts: u32, reason: String },
 }
 
 impl EventKind {
@@ -252,6 +277,10 @@ impl EventKind {
             EventKind::ActionIntent { .. } => "action.intent",
             EventKind::ActionOutcome { .. } => "action.outcome",
             EventKind::ActionRefused { .. } => "action.refused",
+            EventKind::BreakglassOpened { .. } => "breakglass.open",
+            EventKind::BreakglassEnded { .. } => "breakglass.end",
+            EventKind::BreakglassAcknowledged { .. } => "breakglass.acknowledge",
+            EventKind::BreakglassNotifyFailed { .. } => "breakglass.notify.failed",
         }
     }
 
@@ -266,6 +295,7 @@ impl EventKind {
             | EventKind::ConnectFailed { .. }
             | EventKind::PolicyReload { loaded: None, .. }
             | EventKind::ActionRefused { .. }
+            | EventKind::BreakglassNotifyFailed { .. }
             | EventKind::ActionOutcome { ok: false, .. } => Decision::Denied,
             _ => Decision::Allowed,
         }

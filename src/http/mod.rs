@@ -9,6 +9,7 @@ mod admin;
 mod api;
 mod audit_api;
 mod auth;
+mod breakglass;
 pub mod error;
 pub mod extract;
 mod health;
@@ -55,6 +56,7 @@ pub struct AppState {
     pub dispatcher: Arc<crate::platforms::dispatch::Dispatcher>,
     pub policies: Arc<crate::policy::PolicyStore>,
     pub actions: Arc<crate::action::ActionPath>,
+    pub breakglass: crate::breakglass::BreakGlass,
 }
 
 impl AppState {
@@ -112,6 +114,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/admin/locks/{id}", axum::routing::delete(admin::lift_lock))
         .route("/api/v1/admin/training", get(admin::training_records).post(admin::record_training))
         .route("/api/v1/admin/training/import", post(admin::import_training))
+        .route("/api/v1/breakglass", post(breakglass::open).delete(breakglass::end))
+        .route("/api/v1/admin/breakglass", get(breakglass::list))
+        .route("/api/v1/admin/breakglass/{id}/acknowledge", post(breakglass::acknowledge))
         .nest("/scim/v2", scim::router(state.clone()))
         .fallback(auth::not_found)
         .layer(middleware::from_fn_with_state(state.clone(), extract::csrf_guard))
