@@ -454,3 +454,40 @@ fn already_acknowledged(grant: &Grant) -> Refusal {
 fn storage(e: sqlx::Error) -> Refusal {
     Refusal::from(DispatchError::Storage(e))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_justification_must_say_why_in_words() {
+        let ok = "The cardiology account posted a patient's name; hiding it now";
+        assert_eq!(check_justification(Some(&format!("  {ok}\n"))).unwrap(), ok, "trimmed");
+        for bad in [None, Some(""), Some("urgent"), Some(&"x".repeat(30)), Some(&"word ".repeat(401))] {
+            let refused = check_justification(bad).unwrap_err();
+            assert_eq!((refused.status, refused.rule.as_str()), (422, "justification"), "{bad:?}");
+        }
+        let control = format!("{ok}\u{1b}[2J");
+        assert!(check_justification(Some(&control)).unwrap_err().reason.contains("control"));
+        assert!(check_justification(Some("Line one of why\nand line two")).is_ok());
+    }
+
+    #[test]
+    fn the_configuration_is_bounded_and_the_webhook_https_or_loopback() {
+        assert!(BreakglassConfig::default().problems().is_empty());
+        let with = |f: fn(&mut BreakglassConfig)| {
+            let mut c = BreakglassConfig::default();
+            f(&mut c);
+            c.problems()
+        };
+        assert_eq!(with(|c| c.duration_minutes = 0).len(), 1);
+        assert_eq!(with(|c| c.duration_minutes = 481).len(), 1);
+        assert!(with(|c| c.duration_minutes = 480).is_empty());
+        assert_eq!(with(|c| c.notify_attempts = 0).len(), 1);
+        assert_eq!(with(|c| c.notify_timeout = Duration::ZERO).len(), 1);
+        let plain = with(|c| c.notify_url = Url::parse("http://alerts.example.org/hook").ok());
+        assert!(plain[0].contains("breakglass.notify_url"), "{plain:?}");
+        assert!(with(|c| c.notify_url = Url::parse("http://127.0.0.1:9/hook").ok()).is_empty());
+        assert!(with(|c| c.notify_url = Url::parse("https://alerts.example.org/hook").ok()).is_empty());
+    }
+}
