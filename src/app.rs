@@ -68,12 +68,23 @@ pub async fn build_state(config: Config, clock: SharedClock) -> anyhow::Result<A
         refresher.clone(),
         journal.clone(),
     ));
+    let grants = crate::breakglass::Grants::new(db.clone());
     let actions = Arc::new(crate::action::ActionPath::new(
         policies.clone(),
         &identity.directory,
         accounts.clone(),
         dispatcher.clone(),
+        grants.clone(),
     ));
+    let breakglass = crate::breakglass::BreakGlass::new(
+        grants,
+        actions.clone(),
+        identity.clone(),
+        journal.clone(),
+        clock.clone(),
+        &config.breakglass,
+    )
+    .context("cannot build the break-glass notifier's HTTP client")?;
     Ok(AppState {
         config,
         db,
@@ -89,6 +100,7 @@ pub async fn build_state(config: Config, clock: SharedClock) -> anyhow::Result<A
         dispatcher,
         policies,
         actions,
+        breakglass,
     })
 }
 

@@ -57,6 +57,7 @@ pub struct Config {
     pub training: crate::directory::TrainingConfig,
     pub platforms: crate::platforms::config::PlatformsConfig,
     pub policy: crate::policy::PolicyConfig,
+    pub breakglass: crate::breakglass::BreakglassConfig,
 }
 
 impl Default for Config {
@@ -77,6 +78,7 @@ impl Default for Config {
             training: crate::directory::TrainingConfig::default(),
             platforms: crate::platforms::config::PlatformsConfig::default(),
             policy: crate::policy::PolicyConfig::default(),
+            breakglass: crate::breakglass::BreakglassConfig::default(),
         }
     }
 }
@@ -499,6 +501,7 @@ impl Config {
         problems.extend(self.directory.problems());
         problems.extend(self.training.problems());
         problems.extend(self.platforms.problems());
+        problems.extend(self.breakglass.problems());
         if problems.is_empty() {
             Ok(())
         } else {

@@ -4,6 +4,7 @@
 pub mod action;
 pub mod app;
 pub mod audit;
+pub mod breakglass;
 pub mod cli;
 pub mod clock;
 pub mod config;

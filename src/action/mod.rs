@@ -11,6 +11,10 @@
 //! has the platform carry it out with the sealed credential, and records
 //! the outcome. Every refusal says which step refused, by which rule, and
 //! what to do; every refusal after the gate is recorded.
+//!
+//! While the caller has a break-glass grant open (see [`crate::breakglass`]),
+//! policy sees `context.break_glass` and every intent, outcome and refusal
+//! carries the grant's id.
 
 mod refusal;
 mod tokens;
@@ -21,6 +25,7 @@ use serde::Serialize;
 
 use crate::audit::content::ContentRecord;
 use crate::audit::{Actor, EventKind, Journal, RequestMeta};
+use crate::breakglass::Grants;
 use crate::clock::{SharedClock, Timestamp};
 use crate::directory::{Access, Directory, DirectoryConfig, Locks, Scope};
 use crate::identity::{ApiToken, Tokens, User};
@@ -94,6 +99,8 @@ pub struct ActionPath {
     journal: Journal,
     dispatcher: Arc<Dispatcher>,
     clock: SharedClock,
+    /// Open break-glass grants: while one is, policy sees `break_glass`.
+    breakglass: Grants,
 }
 
 /// An account and action that policy allowed for a caller. Only
@@ -102,6 +109,8 @@ pub struct Authorized {
     account: Account,
     action: Action,
     policies: Vec<String>,
+    /// The break-glass grant it is taken under, if any.
+    break_glass: Option<String>,
 }
 
 impl Authorized {
@@ -121,6 +130,7 @@ impl ActionPath {
         directory: &Directory,
         accounts: Accounts,
         dispatcher: Arc<Dispatcher>,
+        breakglass: Grants,
     ) -> Self {
         ActionPath {
             policies,
@@ -131,6 +141,7 @@ impl ActionPath {
             journal: directory.journal().clone(),
             dispatcher,
             clock: directory.clock().clone(),
+            breakglass,
         }
     }
 
@@ -152,6 +163,7 @@ impl ActionPath {
             policies: screened.policies.clone(),
             target: target_of(&screened.action),
             content: content_of(&screened.action),
+            break_glass: screened.break_glass.clone(),
         };
         let recorded = self.journal.record(&caller.meta, caller.actor.clone(), intent).await?;
         let result = self.dispatcher.run(&screened, &caller.meta, &caller.actor).await;
@@ -170,6 +182,7 @@ impl ActionPath {
                 Ok(Outcome::Forwarded(f)) => f.status < 400,
                 other => other.is_ok(),
             },
+            break_glass: screened.break_glass.clone(),
         };
         if let Err(e) = self.journal.record(&caller.meta, caller.actor.clone(), outcome).await {
             // The intent is recorded; the platform has acted. Say so loudly.
@@ -189,12 +202,12 @@ impl ActionPath {
         action: Action,
     ) -> Result<Authorized, Refusal> {
         let name = action_name(&action);
+        let glass = self.break_glass(caller).await?;
         let account = match self.accounts.get(account_id).await {
             Ok(Some(a)) => a,
             Ok(None) => {
-                return Err(self
-                    .refused(caller, name, account_id, Refusal::unknown_account(account_id))
-                    .await)
+                let refusal = Refusal::unknown_account(account_id);
+                return Err(self.refused(caller, name, account_id, glass, refusal).await);
             }
             Err(e) => return Err(DispatchError::Storage(e).into()),
         };
@@ -203,22 +216,21 @@ impl ActionPath {
         };
         if let Some(token) = caller.token.filter(|t| !t.covers(name, &account.id)) {
             let refusal = Refusal::out_of_scope(token, name, Some(&account.id));
-            return Err(self.refused(caller, name, &account.id, refusal).await);
+            return Err(self.refused(caller, name, &account.id, glass, refusal).await);
         }
         let locks = self.locks.in_force(Scope::Account, std::slice::from_ref(&account.id), self.clock.now());
         if let Some(lock) = locks.await.map_err(|e| Refusal::from(DispatchError::Storage(e)))?.first() {
             let refusal = Refusal::account_locked(&account, lock);
-            return Err(self.refused(caller, name, &account.id, refusal).await);
+            return Err(self.refused(caller, name, &account.id, glass, refusal).await);
         }
         let principal = principal_of(caller.user, caller.access, &self.directory);
-        let context = self.context(caller, Some(verified_at));
+        let context = self.context(caller, Some(verified_at), glass.is_some());
         let decision = self.policies.current().decide(&principal, name, &Resource::from(&account), &context);
         if decision.allowed {
-            return Ok(Authorized { account, action, policies: decision.policies });
+            return Ok(Authorized { account, action, policies: decision.policies, break_glass: glass });
         }
-        Err(self
-            .refused(caller, name, &account.id, Refusal::from_policy(name, Some(&account), &decision))
-            .await)
+        let refusal = Refusal::from_policy(name, Some(&account), &decision);
+        Err(self.refused(caller, name, &account.id, glass, refusal).await)
     }
 
     /// Policy's answer for an administrative action that no adapter carries
@@ -234,24 +246,46 @@ impl ActionPath {
         let subject = account.map(|a| a.id.as_str()).unwrap_or("custodian");
         if let Some(token) = caller.token {
             let refusal = Refusal::out_of_scope(token, name, account.map(|a| a.id.as_str()));
-            return Err(self.refused(caller, name, subject, refusal).await);
+            return Err(self.refuse(caller, name, subject, refusal).await);
         }
         let principal = principal_of(caller.user, caller.access, &self.directory);
-        let context = self.context(caller, caller.mfa_verified_at);
+        let glass = self.break_glass(caller).await?;
+        let context = self.context(caller, caller.mfa_verified_at, glass.is_some());
         let resource = account.map(Resource::from).unwrap_or(Resource::Gateway);
         let decision = self.policies.current().decide(&principal, name, &resource, &context);
         if decision.allowed {
             return Ok(decision.policies);
         }
-        Err(self.refused(caller, name, subject, Refusal::from_policy(name, account, &decision)).await)
+        Err(self.refused(caller, name, subject, glass, Refusal::from_policy(name, account, &decision)).await)
     }
 
-    /// Records the refusal (`action.refused`); the journal failing is the refusal then.
-    pub async fn refused(
+    /// Records a refusal that is not a policy decision (a malformed request,
+    /// a rule of the step's own) about `account_id` ("custodian": Custodian itself).
+    pub async fn refuse(
         &self,
         caller: &Caller<'_>,
         action: &str,
         account_id: &str,
+        refusal: Refusal,
+    ) -> Refusal {
+        let glass = match self.break_glass(caller).await {
+            Ok(glass) => glass,
+            Err(e) => {
+                // The refusal stands; it is recorded without the flag.
+                tracing::warn!(error = %e, "cannot look up break-glass for a refusal");
+                None
+            }
+        };
+        self.refused(caller, action, account_id, glass, refusal).await
+    }
+
+    /// Records the refusal (`action.refused`); the journal failing is the refusal then.
+    async fn refused(
+        &self,
+        caller: &Caller<'_>,
+        action: &str,
+        account_id: &str,
+        break_glass: Option<String>,
         refusal: Refusal,
     ) -> Refusal {
         let kind = EventKind::ActionRefused {
@@ -261,6 +295,7 @@ impl ActionPath {
             step: refusal.step.as_str().to_owned(),
             rule: refusal.rule.clone(),
             reason: refusal.reason.clone(),
+            break_glass,
         };
         match self.journal.record(&caller.meta, caller.actor.clone(), kind).await {
             Ok(_) => refusal,
@@ -268,12 +303,30 @@ impl ActionPath {
         }
     }
 
+    /// The caller's break-glass grant in force now, if any. API tokens do
+    /// not inherit it: emergency access is for the person who justified
+    /// it, not for their standing automation.
+    async fn break_glass(&self, caller: &Caller<'_>) -> Result<Option<String>, Refusal> {
+        if caller.door == Door::Token {
+            return Ok(None);
+        }
+        match self.breakglass.open_for(&caller.user.id, self.clock.now()).await {
+            Ok(open) => Ok(open.map(|(id, _)| id)),
+            Err(e) => Err(DispatchError::Storage(e).into()),
+        }
+    }
+
     /// What policy sees of the request: the second factor's age (never
     /// passed: as old as can be), break-glass, the door.
-    fn context(&self, caller: &Caller<'_>, verified_at: Option<Timestamp>) -> RequestContext {
+    fn context(
+        &self,
+        caller: &Caller<'_>,
+        verified_at: Option<Timestamp>,
+        break_glass: bool,
+    ) -> RequestContext {
         let age =
             verified_at.map(|t| (self.clock.now().millis() - t.millis()).max(0) / 1000).unwrap_or(i64::MAX);
-        RequestContext { mfa_age_seconds: age, break_glass: false, door: caller.door.as_str().to_owned() }
+        RequestContext { mfa_age_seconds: age, break_glass, door: caller.door.as_str().to_owned() }
     }
 
     /// The accounts `caller` may act on, with the actions policy allows on each.
@@ -282,7 +335,8 @@ impl ActionPath {
         caller: &Caller<'_>,
     ) -> Result<Vec<(Account, Vec<&'static str>)>, Refusal> {
         let principal = principal_of(caller.user, caller.access, &self.directory);
-        let context = self.context(caller, caller.mfa_verified_at);
+        let glass = self.break_glass(caller).await?;
+        let context = self.context(caller, caller.mfa_verified_at, glass.is_some());
         let policies = self.policies.current();
         let accounts = self.accounts.list().await.map_err(|e| Refusal::from(DispatchError::Storage(e)))?;
         Ok(accounts

@@ -74,7 +74,7 @@ const STEP_UP_POLICIES: [&str; 2] =
     ["deletes-need-a-fresh-second-factor", "breakglass-and-tokens-need-a-fresh-second-factor"];
 
 impl Refusal {
-    fn new(
+    pub(crate) fn new(
         status: u16,
         error: &'static str,
         step: Step,

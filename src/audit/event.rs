@@ -223,9 +223,21 @@ pub enum EventKind {
         policies: Vec<String>,
         target: Option<String>,
         content: Option<crate::audit::content::ContentRecord>,
+        /// The break-glass grant it was taken under.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        break_glass: Option<String>,
     },
     /// `action.outcome`: what the platform did with it.
-    ActionOutcome { action: String, account_id: String, intent_event_id: String, ok: bool, result: String },
+    ActionOutcome {
+        action: String,
+        account_id: String,
+        intent_event_id: String,
+        ok: bool,
+        result: String,
+        /// The break-glass grant it was taken under.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        break_glass: Option<String>,
+    },
     /// `action.refused`: a step of the action path refused it.
     ActionRefused {
         action: String,
@@ -234,6 +246,9 @@ pub enum EventKind {
         step: String,
         rule: String,
         reason: String,
+        /// The break-glass grant open when it was refused.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        break_glass: Option<String>,
     },
     /// `account.connect.failed`: an OAuth connection did not complete.
     ConnectFailed { platform: String, by: String, reason: String },
@@ -250,6 +265,16 @@ pub enum EventKind {
     },
     /// `token.revoke`: a token was revoked by its owner or an admin.
     TokenRevoked { token_id: String, owner: String, by: String },
+    /// `breakglass.open`: emergency access, justified and with a fresh
+    /// second factor; recorded before the grant exists.
+    BreakglassOpened { grant_id: String, justification: String, expires_at: Timestamp, policies: Vec<String> },
+    /// `breakglass.end`: its user ended a grant before its expiry.
+    BreakglassEnded { grant_id: String },
+    /// `breakglass.acknowledge`: an admin reviewed another user's use.
+    BreakglassAcknowledged { grant_id: String, user_id: String, note: String },
+    /// `breakglass.notify.failed`: the webhook did not take the notification
+    /// of an opened grant in any of its attempts.
+    BreakglassNotifyFailed { grant_id: String, attempts: u32, reason: String },
 }
 
 impl EventKind {
@@ -280,6 +305,10 @@ impl EventKind {
             EventKind::ActionIntent { .. } => "action.intent",
             EventKind::ActionOutcome { .. } => "action.outcome",
             EventKind::ActionRefused { .. } => "action.refused",
+            EventKind::BreakglassOpened { .. } => "breakglass.open",
+            EventKind::BreakglassEnded { .. } => "breakglass.end",
+            EventKind::BreakglassAcknowledged { .. } => "breakglass.acknowledge",
+            EventKind::BreakglassNotifyFailed { .. } => "breakglass.notify.failed",
         }
     }
 
@@ -294,6 +323,7 @@ impl EventKind {
             | EventKind::ConnectFailed { .. }
             | EventKind::PolicyReload { loaded: None, .. }
             | EventKind::ActionRefused { .. }
+            | EventKind::BreakglassNotifyFailed { .. }
             | EventKind::ActionOutcome { ok: false, .. } => Decision::Denied,
             _ => Decision::Allowed,
         }

@@ -71,7 +71,8 @@ pub enum TrainingCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum AccessCommand {
-    /// Who can act, through which group and role, with training, last sign-in and last action.
+    /// Who can act, through which group and role, with training, last sign-in and last action;
+    /// then the break-glass uses no admin has acknowledged yet.
     Review {
         #[arg(long, value_enum, default_value = "csv")]
         format: ReviewFormat,
@@ -188,15 +189,16 @@ pub async fn training(command: TrainingCommand, overrides: &Overrides) -> anyhow
 
 pub async fn access(command: AccessCommand, overrides: &Overrides) -> anyhow::Result<ExitCode> {
     let AccessCommand::Review { format, out } = command;
-    let dir = directory(overrides).await?;
+    let state = crate::app::build_state(Config::load(overrides)?, super::clock()).await?;
     let name = match format {
         ReviewFormat::Csv => "csv",
         ReviewFormat::Json => "json",
     };
-    let rows = dir.reviewed_access(&operator(), name).await?;
+    let users = state.directory().reviewed_access(&operator(), name).await?;
+    let review = review::Review { users, breakglass: state.breakglass.unacknowledged().await? };
     let text = match format {
-        ReviewFormat::Csv => review::to_csv(&rows),
-        ReviewFormat::Json => serde_json::to_string_pretty(&serde_json::json!({ "users": rows }))?,
+        ReviewFormat::Csv => review.to_csv(),
+        ReviewFormat::Json => serde_json::to_string_pretty(&review)?,
     };
     match out {
         Some(path) => {

@@ -36,6 +36,9 @@ pub enum PolicyCommand {
         /// ui, api, token or proxy.
         #[arg(long, default_value = "api")]
         door: String,
+        /// As if the user acted under an open break-glass grant.
+        #[arg(long)]
+        break_glass: bool,
     },
 }
 
@@ -67,7 +70,7 @@ pub async fn policy(command: PolicyCommand, overrides: &Overrides) -> anyhow::Re
             }
             Ok(ExitCode::SUCCESS)
         }
-        PolicyCommand::Explain { user, action, account, mfa_age, door } => {
+        PolicyCommand::Explain { user, action, account, mfa_age, door, break_glass } => {
             let state = crate::app::build_state(Config::load(overrides)?, super::clock()).await?;
             let found = state.directory().find_users(&user).await?;
             let [user] = found.as_slice() else {
@@ -88,7 +91,7 @@ pub async fn policy(command: PolicyCommand, overrides: &Overrides) -> anyhow::Re
                     Resource::from(&account.with_context(|| format!("there is no account {id:?}"))?)
                 }
             };
-            let context = RequestContext { mfa_age_seconds: mfa_age, break_glass: false, door };
+            let context = RequestContext { mfa_age_seconds: mfa_age, break_glass, door };
             let policies = state.policies.current();
             let decision = policies.decide(&principal, &action, &resource, &context);
             println!("{}", if decision.allowed { "ALLOW" } else { "DENY" });

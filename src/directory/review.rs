@@ -1,7 +1,8 @@
 //! The access review: who can act, through which group and role, with their
 //! training status, last sign-in and last action, for the periodic
 //! recertification HIPAA programs run. Everyone Custodian knows appears:
-//! users who have signed in, and directory users who have not yet.
+//! users who have signed in, and directory users who have not yet. The
+//! break-glass uses no admin has acknowledged yet are listed with them.
 
 use std::collections::HashMap;
 
@@ -157,4 +158,49 @@ pub fn to_csv(rows: &[ReviewRow]) -> String {
         out.push_str("\r\n");
     }
     out
+}
+
+/// The whole review: the users, and the break-glass uses still awaiting an
+/// admin's acknowledgement.
+#[derive(Debug, Clone, Serialize)]
+pub struct Review {
+    pub users: Vec<ReviewRow>,
+    pub breakglass: Vec<crate::breakglass::Grant>,
+}
+
+impl Review {
+    /// The users' CSV, then a blank line and the unacknowledged break-glass
+    /// uses under their own header.
+    pub fn to_csv(&self) -> String {
+        const HEADER: [&str; 8] = [
+            "breakglass_id",
+            "user_id",
+            "email",
+            "justification",
+            "opened_at",
+            "expires_at",
+            "ended_at",
+            "state",
+        ];
+        let mut out = to_csv(&self.users);
+        out.push_str("\r\n");
+        out.push_str(&HEADER.join(","));
+        out.push_str("\r\n");
+        for g in &self.breakglass {
+            let state = serde_json::to_value(g.state).ok().and_then(|v| v.as_str().map(str::to_owned));
+            let cells = [
+                g.id.clone(),
+                g.user_id.clone(),
+                g.email.clone().unwrap_or_default(),
+                g.justification.clone(),
+                g.opened_at.rfc3339(),
+                g.expires_at.rfc3339(),
+                g.ended_at.map(|t| t.rfc3339()).unwrap_or_default(),
+                state.unwrap_or_default(),
+            ];
+            out.push_str(&cells.iter().map(|c| csv_cell(c)).collect::<Vec<_>>().join(","));
+            out.push_str("\r\n");
+        }
+        out
+    }
 }

@@ -194,7 +194,8 @@ pub struct ReviewQuery {
 }
 
 /// `GET /api/v1/admin/access-review[?format=csv]`: who can act, how, and
-/// their training; reading it is audited.
+/// their training, and the break-glass uses awaiting acknowledgement;
+/// reading it is audited.
 pub async fn access_review(
     State(state): State<AppState>,
     Verified(s): Verified,
@@ -208,11 +209,10 @@ pub async fn access_review(
             "format {format:?} is not supported (json or csv)"
         ))));
     }
-    let rows = state.directory().reviewed_access(&by, &format).await?;
+    let users = state.directory().reviewed_access(&by, &format).await?;
+    let review = review::Review { users, breakglass: state.breakglass.unacknowledged().await? };
     if format == "csv" {
-        return Ok(
-            ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], review::to_csv(&rows)).into_response()
-        );
+        return Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], review.to_csv()).into_response());
     }
-    Ok(Json(json!({ "users": rows })).into_response())
+    Ok(Json(review).into_response())
 }

@@ -9,6 +9,7 @@ mod admin;
 mod api;
 mod audit_api;
 mod auth;
+mod breakglass;
 pub mod error;
 pub mod extract;
 mod health;
@@ -61,6 +62,7 @@ pub struct AppState {
     pub dispatcher: Arc<crate::platforms::dispatch::Dispatcher>,
     pub policies: Arc<crate::policy::PolicyStore>,
     pub actions: Arc<crate::action::ActionPath>,
+    pub breakglass: crate::breakglass::BreakGlass,
 }
 
 impl AppState {

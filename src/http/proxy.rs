@@ -36,7 +36,7 @@ pub async fn pass_through(State(state): State<AppState>, request: Request) -> Re
 async fn forward(state: &AppState, acting: &Acting, parts: &Parts, body: Body) -> Result<Performed, Refusal> {
     let caller = acting.caller(Door::Proxy);
     let path = parts.uri.path();
-    let record = |refusal| state.actions.refused(&caller, "proxy", proxy::account_of(path), refusal);
+    let record = |refusal| state.actions.refuse(&caller, "proxy", proxy::account_of(path), refusal);
     let trusted = peer_is_trusted(parts, &state.config.http.trusted_proxies);
     let checked = match proxy::check(parts, trusted) {
         Ok(checked) => checked,

@@ -5,7 +5,7 @@
 
 use axum::routing::{delete, get, post, MethodRouter};
 
-use crate::http::{accounts, actions, admin, api, audit_api, openapi, tokens, AppState};
+use crate::http::{accounts, actions, admin, api, audit_api, breakglass, openapi, tokens, AppState};
 
 /// Every `/api/v1` path with the methods it answers.
 pub(crate) fn api_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
@@ -23,6 +23,9 @@ pub(crate) fn api_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/api/v1/tokens/{id}", delete(tokens::revoke)),
         ("/api/v1/admin/tokens", get(tokens::all)),
         ("/api/v1/admin/tokens/{id}", delete(tokens::revoke_any)),
+        ("/api/v1/breakglass", post(breakglass::open).delete(breakglass::end)),
+        ("/api/v1/admin/breakglass", get(breakglass::list)),
+        ("/api/v1/admin/breakglass/{id}/acknowledge", post(breakglass::acknowledge)),
         ("/api/v1/audit/events", get(audit_api::events)),
         ("/api/v1/admin/access-review", get(admin::access_review)),
         ("/api/v1/admin/accounts", get(accounts::list)),

@@ -393,6 +393,23 @@ impl Identity {
         self.pass(id, principal, method, None, meta).await
     }
 
+    /// Checks a TOTP code afresh for a step that demands one (break-glass),
+    /// leaving the session as it is. The attempt counts like any other
+    /// (replay guard, throttle, lockout) and a failure is audited; a
+    /// recovery code is refused here without counting.
+    pub async fn verify_totp_again(
+        &self,
+        principal: &Principal,
+        code: &str,
+        meta: &RequestMeta,
+    ) -> Result<(), AuthError> {
+        if Method::of(code) != Method::Totp {
+            return Err(AuthError::Mfa(MfaError::InvalidCode));
+        }
+        let result = self.mfa.verify(&principal.user.id, code).await;
+        self.after_attempt(principal, Method::Totp, result, meta).await.map(|_| ())
+    }
+
     /// Audits a failed attempt (and a lockout) and turns it into an error.
     async fn after_attempt<T>(
         &self,

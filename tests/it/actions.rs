@@ -16,22 +16,12 @@ async fn app(backend: Backend) -> (TestApp, String, String) {
         c.directory.account_tags.insert("social-media-staff".into(), vec!["official".into()]);
     })
     .await;
-    let by = custodian::directory::admin::ChangedBy {
-        actor: Default::default(),
-        name: "test".into(),
-        meta: Default::default(),
-    };
-    let now = app.clock.now();
-    let add = |handle: &'static str, tag: &'static str| {
-        let (accounts, journal, by) = (app.state.accounts.clone(), app.state.journal.clone(), by.clone());
-        async move { accounts.add_sandbox(&journal, handle, &[tag.to_owned()], &by, now).await.unwrap().id }
-    };
-    let clinic = add("clinic", "official").await;
-    let cardiology = add("cardiology", "department:cardiology").await;
+    let (clinic, cardiology) = app.practice_accounts().await;
     (app, clinic, cardiology)
 }
 
-async fn call(who: &Browser, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+/// A JSON API call: the status and the body (null when none).
+pub(crate) async fn call(who: &Browser, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
     let r = who.send_json(method, path, body).await;
     let status = r.status().as_u16();
     (status, r.json().await.unwrap_or(Value::Null))

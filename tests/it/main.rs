@@ -15,6 +15,7 @@ mod actions;
 mod audit;
 mod bluesky;
 mod bluesky_pds;
+mod breakglass;
 pub mod cli;
 mod connect;
 mod crash;

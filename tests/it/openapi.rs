@@ -384,11 +384,23 @@ async fn real_answers_match_the_documented_schemas(backend: Backend) {
     }
     let (clinic, cardiology) = (ids[0].as_str(), ids[1].as_str());
     let (alice, _, _) = app.enrolled_browser("alice").await;
-    let (carol, _, _) = app.enrolled_browser("carol").await;
+    let (carol, carol_secret, _) = app.enrolled_browser("carol").await;
     let (dave, _, _) = app.enrolled_browser("dave").await;
     let mut answers = Answers::default();
     let a = &mut answers;
 
+    // Break-glass: opened by an admin, listed, refused to its own user's acknowledgement, ended.
+    let why = "Patient safety alert must go out now; the usual poster is away.";
+    let glass = json!({"justification": why, "code": app.totp(&carol_secret, 1)});
+    a.call(&carol, (Method::POST, "/api/v1/breakglass", &[]), Some(glass.clone()), 201).await;
+    a.call(&carol, (Method::POST, "/api/v1/breakglass", &[]), Some(glass), 409).await;
+    a.call(&alice, (Method::POST, "/api/v1/breakglass", &[]), Some(json!({"justification": "x"})), 422).await;
+    let listed = a.call(&carol, (Method::GET, "/api/v1/admin/breakglass", &[]), None, 200).await;
+    let grant = listed["breakglass"][0]["id"].as_str().unwrap().to_owned();
+    let ack = "/api/v1/admin/breakglass/{id}/acknowledge";
+    a.call(&carol, (Method::POST, ack, &[&grant]), Some(json!({"note": "mine"})), 403).await;
+    a.call(&carol, (Method::DELETE, "/api/v1/breakglass", &[]), None, 200).await;
+    a.call(&carol, (Method::DELETE, "/api/v1/breakglass", &[]), None, 404).await;
     // Staff, through the action path.
     a.call(&alice, (Method::GET, "/api/v1/me", &[]), None, 200).await;
     // API tokens: created, listed, refused, revoked (by the owner and by an admin).

@@ -194,6 +194,24 @@ impl TestApp {
         n
     }
 
+    /// Two practice accounts on the sandbox platform: `clinic`, tagged
+    /// `official` (the tag `social-media-staff` grants), and `cardiology`,
+    /// tagged `department:cardiology` (no test user's group grants it).
+    pub async fn practice_accounts(&self) -> (String, String) {
+        let by = custodian::directory::admin::ChangedBy {
+            actor: Default::default(),
+            name: "test".into(),
+            meta: Default::default(),
+        };
+        let now = custodian::clock::Clock::now(&self.clock);
+        let add = |handle: &'static str, tag: &'static str| {
+            let (accounts, journal, by) =
+                (self.state.accounts.clone(), self.state.journal.clone(), by.clone());
+            async move { accounts.add_sandbox(&journal, handle, &[tag.to_owned()], &by, now).await.unwrap().id }
+        };
+        (add("clinic", "official").await, add("cardiology", "department:cardiology").await)
+    }
+
     /// The TOTP code for `secret` at the app's clock, `offset_steps` from now.
     pub fn totp(&self, secret_base32: &str, offset_steps: i64) -> String {
         let secret = totp_rs::Secret::Encoded(secret_base32.to_owned()).to_bytes().expect("base32");
