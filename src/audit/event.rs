@@ -172,7 +172,13 @@ pub enum EventKind {
     /// `auth.mfa.lock`: too many failures; an admin must reset the factor.
     MfaLocked { consecutive_failures: i64 },
     /// `auth.mfa.reset`: an operator reset the user's factor.
-    MfaReset { by: String, sessions_ended: u64 },
+    MfaReset {
+        by: String,
+        sessions_ended: u64,
+        /// The user's API tokens revoked with the factor they were created with.
+        #[serde(skip_serializing_if = "is_zero")]
+        tokens_revoked: u64,
+    },
     /// `auth.logout`
     Logout,
     /// `auth.session.expire`

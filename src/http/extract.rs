@@ -103,7 +103,8 @@ fn session_id(parts: &Parts, state: &AppState) -> Option<SessionId> {
 }
 
 fn wants_json(parts: &Parts) -> bool {
-    parts.uri.path().starts_with("/api/")
+    let path = parts.uri.path();
+    path.starts_with("/api/") || path.starts_with("/proxy/")
 }
 
 /// A signed-in caller whose second factor may still be due. Only the
@@ -168,7 +169,14 @@ impl FromRequestParts<AppState> for Verified {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let signed_in = SignedIn::from_request_parts(parts, state).await?;
         if !signed_in.principal.session.mfa_passed() {
-            return Err(Rejection { problem: Problem::MfaRequired, json: wants_json(parts) });
+            let json = wants_json(parts);
+            let key = format!("gate:{}:mfa", signed_in.principal.user.id);
+            let reason = "the second factor has not been passed in this session".to_owned();
+            let actor = signed_in.principal.actor();
+            let recorded =
+                state.journal.record_denial(&key, &signed_in.meta, actor, "second_factor", reason).await;
+            recorded.map_err(|e| Rejection { problem: e.into(), json })?;
+            return Err(Rejection { problem: Problem::MfaRequired, json });
         }
         Ok(Verified(signed_in))
     }

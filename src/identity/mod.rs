@@ -349,6 +349,13 @@ impl Identity {
                 }
                 return Err(AuthError::SessionEnded(reason));
             }
+            Err(SessionError::NotFound) => {
+                // Ended (revoked, signed out) or never issued: recorded, once a minute per source.
+                let key = format!("session:unknown:{}", meta.client_ip.as_deref().unwrap_or("-"));
+                let reason = "a session cookie that names no session (ended, revoked or forged)".to_owned();
+                self.journal.record_denial(&key, meta, Actor::default(), "session", reason).await?;
+                return Err(AuthError::NotSignedIn);
+            }
             Err(e) => return Err(e.into()),
         };
         let user = self.users.get(&session.user_id).await?.ok_or(AuthError::NotSignedIn)?;
@@ -469,23 +476,27 @@ impl Identity {
     }
 
     /// Operator action: removes a user's factor and ends their sessions.
+    /// The user's API tokens go too: they carry the factor being reset.
     pub async fn reset_mfa(&self, user: &User, by: &str, meta: &RequestMeta) -> Result<u64, AuthError> {
-        let actor = Actor {
-            user_id: Some(user.id.clone()),
-            issuer: Some(user.issuer.clone()),
-            subject: Some(user.subject.clone()),
-            ..Actor::default()
-        };
-        // Record first: the reset must not happen unaudited. The count is
+        // Record first: the reset must not happen unaudited. The counts are
         // what the reset is about to end.
         let (sessions,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM sessions WHERE user_id = $1")
             .bind(&user.id)
             .fetch_one(self.db.pool())
             .await?;
-        let kind =
-            EventKind::MfaReset { by: by.to_owned(), sessions_ended: u64::try_from(sessions).unwrap_or(0) };
-        self.journal.record(meta, actor, kind).await?;
+        let (tokens,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM api_tokens WHERE user_id = $1 AND revoked_at IS NULL")
+                .bind(&user.id)
+                .fetch_one(self.db.pool())
+                .await?;
+        let kind = EventKind::MfaReset {
+            by: by.to_owned(),
+            sessions_ended: u64::try_from(sessions).unwrap_or(0),
+            tokens_revoked: u64::try_from(tokens).unwrap_or(0),
+        };
+        self.journal.record(meta, crate::directory::actor_of(user), kind).await?;
         self.mfa.reset(&user.id).await?;
+        self.directory.tokens.revoke_all_for_user(&user.id, by, self.clock.now()).await?;
         Ok(self.sessions.delete_all_for_user(&user.id).await?)
     }
 }

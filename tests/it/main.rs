@@ -20,6 +20,7 @@ pub mod cli;
 mod connect;
 mod crash;
 mod directory;
+mod doors;
 mod facebook;
 mod http_base;
 mod instagram;
