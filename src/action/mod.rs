@@ -259,6 +259,14 @@ impl ActionPath {
         Err(self.refused(caller, name, subject, glass, Refusal::from_policy(name, account, &decision)).await)
     }
 
+    /// Whether policy allows `caller` the action on Custodian itself, without
+    /// recording anything (for a step that records its own answer).
+    pub fn allows(&self, caller: &Caller<'_>, name: &str) -> bool {
+        let principal = principal_of(caller.user, caller.access, &self.directory);
+        let context = self.context(caller, caller.mfa_verified_at, false);
+        self.policies.current().decide(&principal, name, &Resource::Gateway, &context).allowed
+    }
+
     /// Records a refusal that is not a policy decision (a malformed request,
     /// a rule of the step's own) about `account_id` ("custodian": Custodian itself).
     pub async fn refuse(

@@ -13,7 +13,7 @@ use serde_json::json;
 
 use crate::action::Door;
 use crate::http::actions::refusal_page;
-use crate::http::admin::{admin, json_body};
+use crate::http::admin::{changed_by, json_body, permitted};
 use crate::http::error::{ApiError, PageError, Problem};
 use crate::http::extract::Verified;
 use crate::http::{pages, AppState};
@@ -47,7 +47,7 @@ fn storage(e: sqlx::Error) -> Problem {
 /// `GET /api/v1/admin/accounts`: every account with platform, handle,
 /// status, scopes and token expiry; never a credential.
 pub async fn list(State(state): State<AppState>, Verified(s): Verified) -> Result<Response, ApiError> {
-    admin(&state, &s).await?;
+    permitted(&state, &s, "account.connect").await?;
     let accounts = state.accounts.list().await.map_err(storage)?;
     Ok(Json(json!({ "accounts": accounts })).into_response())
 }
@@ -74,11 +74,8 @@ pub async fn connect(
     Verified(s): Verified,
     body: Result<Json<ConnectBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let by = admin(&state, &s).await?;
     // Connecting calls the platform: policy decides, as for every action.
-    if let Err(r) = state.actions.permit(&s.caller(Door::Api), "account.connect", None).await {
-        return Ok(r.into_response());
-    }
+    let by = permitted(&state, &s, "account.connect").await?;
     let body = json_body(body)?;
     if body.platform == "bluesky" {
         let (Some(identifier), Some(password)) = (body.identifier.as_deref(), body.app_password.as_ref())
@@ -117,10 +114,10 @@ pub async fn callback(
     Verified(s): Verified,
     query: Result<Query<CallbackQuery>, QueryRejection>,
 ) -> Result<Response, PageError> {
-    let by = admin(&state, &s).await.map_err(|e| PageError(e.0))?;
     if let Err(r) = state.actions.permit(&s.caller(Door::Ui), "account.connect", None).await {
         return Ok(refusal_page(&r));
     }
+    let by = changed_by(&s);
     let Query(q) = query.map_err(|_| Problem::BadRequest("The platform's answer is malformed.".into()))?;
     let outcome = match (&q.code, &q.error) {
         (_, Some(error)) => {
@@ -160,7 +157,7 @@ pub async fn disconnect(
     Verified(s): Verified,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let by = admin(&state, &s).await?;
+    let by = changed_by(&s);
     let account = state.accounts.get(&id).await.map_err(storage)?;
     let Some(account) = account else {
         return Err(ApiError(Problem::NotFoundWhy(format!("there is no account {id:?}"))));

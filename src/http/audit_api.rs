@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use crate::audit::query::{self, Filter, ReadError};
 use crate::audit::Decision;
-use crate::directory::Role;
+use crate::action::Door;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::Verified;
 use crate::http::AppState;
@@ -83,7 +83,9 @@ pub async fn events(
         return Err(bad(&format!("format {f:?} is not supported (json or csv)")));
     }
     let format = if wants_csv { "csv" } else { "json" };
-    let is_auditor = s.principal.access.has(Role::Auditor);
+    // Policy decides who reads (and who exports) the journal; the search records its own answer.
+    let action = if wants_csv { "audit.export" } else { "audit.read" };
+    let is_auditor = state.actions.allows(&s.caller(Door::Api), action);
     let page = query::audited_search(
         &state.journal,
         &state.db,

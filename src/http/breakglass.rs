@@ -15,7 +15,7 @@ use serde_json::json;
 
 use crate::action::{Door, Refusal};
 use crate::breakglass::{BreakGlass, Filter};
-use crate::http::admin::admin;
+use crate::http::admin::permitted;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{SignedIn, Verified};
 use crate::http::AppState;
@@ -80,7 +80,7 @@ pub async fn list(
     Verified(s): Verified,
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    admin(&state, &s).await?;
+    permitted(&state, &s, "breakglass.review").await?;
     let Query(q) = query.map_err(|e| ApiError(Problem::BadRequest(e.body_text())))?;
     let filter = Filter { open: q.open, unacknowledged: q.unacknowledged };
     let grants = state.breakglass.list(filter).await?;
@@ -100,7 +100,7 @@ pub async fn acknowledge(
     Path(id): Path<String>,
     body: Result<Json<AcknowledgeBody>, JsonRejection>,
 ) -> Result<Response, Response> {
-    admin(&state, &s).await.map_err(IntoResponse::into_response)?;
+    permitted(&state, &s, "breakglass.review").await.map_err(IntoResponse::into_response)?;
     let body =
         parsed(&state, &s, BreakGlass::ACKNOWLEDGE, body).await.map_err(IntoResponse::into_response)?;
     let grant = state

@@ -25,10 +25,10 @@ pub enum Problem {
     SignInFailed(LoginFailure),
     /// The directory gate refused a signed-in user.
     AccessDenied(crate::directory::Denied),
+    /// A step of the action path refused (policy, most often): its own words and rule.
+    Refused(crate::action::Refusal),
     /// An API token that is unknown, expired or revoked.
     TokenInvalid(crate::identity::Unusable),
-    /// The caller lacks the role this needs.
-    RoleRequired(crate::directory::Role),
     /// A directory change was refused (bad input).
     Invalid(String),
     InvalidCode(String),
@@ -103,17 +103,17 @@ impl Problem {
                 denied.to_string(),
                 "Once your access is restored, reload this page. This attempt was recorded.",
             ),
+            Refused(r) => (
+                StatusCode::from_u16(r.status).unwrap_or(StatusCode::FORBIDDEN),
+                r.error,
+                r.reason.clone(),
+                r.remedy,
+            ),
             TokenInvalid(why) => (
                 StatusCode::UNAUTHORIZED,
                 "token_invalid",
                 format!("{}. This attempt was recorded.", capitalized(why.message())),
                 "Create a new token (POST /api/v1/tokens, with a fresh second factor), or sign in.",
-            ),
-            RoleRequired(role) => (
-                StatusCode::FORBIDDEN,
-                "role_required",
-                format!("This needs the {role} role, which your directory groups do not grant. This attempt was recorded."),
-                "Ask your Custodian administrator if your job needs it.",
             ),
             Invalid(why) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid", why.clone(), "Correct the request and retry."),
             InvalidCode(why) => (
@@ -195,8 +195,8 @@ impl Problem {
                 "gate:second-factor".into()
             }
             TokenInvalid(_) => "gate:token".into(),
+            Refused(r) => r.rule.clone(),
             AccessDenied(d) => format!("gate:{}", d.refusal.gate()),
-            RoleRequired(role) => format!("role:{role}"),
             NotAuditor => "role:auditor".into(),
             CsrfFailed => "csrf".into(),
             AuditUnavailable => "fail-closed".into(),
@@ -211,6 +211,7 @@ impl Problem {
         match self {
             Problem::MfaThrottled { retry_after_secs } => Some(*retry_after_secs),
             Problem::AuditUnavailable => Some(5),
+            Problem::Refused(r) => r.retry_after,
             _ => None,
         }
     }
@@ -306,6 +307,12 @@ impl From<MfaError> for Problem {
                 Problem::Internal
             }
         }
+    }
+}
+
+impl From<crate::action::Refusal> for Problem {
+    fn from(r: crate::action::Refusal) -> Self {
+        Problem::Refused(r)
     }
 }
 

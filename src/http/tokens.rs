@@ -12,7 +12,7 @@ use serde_json::json;
 
 use crate::action::{Door, Refusal};
 use crate::http::actions::body;
-use crate::http::admin::admin;
+use crate::http::admin::permitted;
 use crate::http::error::ApiError;
 use crate::http::extract::{Acting, Verified};
 use crate::http::AppState;
@@ -61,7 +61,7 @@ pub async fn revoke(
 
 /// `GET /api/v1/admin/tokens`: every token, for admins.
 pub async fn all(State(state): State<AppState>, Verified(s): Verified) -> Result<Response, ApiError> {
-    admin(&state, &s).await?;
+    permitted(&state, &s, "user.revoke").await?;
     let tokens = state.directory().tokens.list(None).await?;
     Ok(Json(json!({ "tokens": tokens })).into_response())
 }
@@ -72,7 +72,7 @@ pub async fn revoke_any(
     Verified(s): Verified,
     Path(id): Path<String>,
 ) -> Result<Response, Response> {
-    admin(&state, &s).await.map_err(IntoResponse::into_response)?;
+    permitted(&state, &s, "user.revoke").await.map_err(IntoResponse::into_response)?;
     let revoked = state.actions.revoke_token(&s.caller(Door::Api), &id, true).await;
     let (token, event) = revoked.map_err(IntoResponse::into_response)?;
     Ok(Json(json!({ "token": token, "audit_event_id": event })).into_response())

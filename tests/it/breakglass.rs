@@ -356,7 +356,7 @@ async fn another_admin_acknowledges_and_until_then_the_review_lists_the_use(back
         assert_eq!(listed["breakglass"][0]["state"], "open");
     }
     let (status, body) = call(&alice, Method::GET, "/api/v1/admin/breakglass", None).await;
-    assert_eq!((status, body["error"].clone()), (403, json!("role_required")));
+    assert_eq!((status, body["rule"].clone()), (403, json!("no-permit")), "{body}");
 
     // Not while it is open; not by its own user; not without a note; not an unknown use.
     let (status, body) = call(&dave, Method::POST, &acknowledge, Some(note.clone())).await;
