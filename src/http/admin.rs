@@ -13,9 +13,9 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::action::Door;
 use crate::directory::admin::ChangedBy;
 use crate::directory::training;
-use crate::action::Door;
 use crate::directory::{review, DirectoryError, Scope};
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{SignedIn, Verified};

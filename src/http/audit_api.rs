@@ -7,9 +7,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 
+use crate::action::Door;
 use crate::audit::query::{self, Filter, ReadError};
 use crate::audit::Decision;
-use crate::action::Door;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::Verified;
 use crate::http::AppState;

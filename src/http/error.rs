@@ -115,7 +115,9 @@ impl Problem {
                 format!("{}. This attempt was recorded.", capitalized(why.message())),
                 "Create a new token (POST /api/v1/tokens, with a fresh second factor), or sign in.",
             ),
-            Invalid(why) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid", why.clone(), "Correct the request and retry."),
+            Invalid(why) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "invalid", why.clone(), "Correct the request and retry.")
+            }
             InvalidCode(why) => (
                 StatusCode::BAD_REQUEST,
                 "invalid_code",
@@ -164,12 +166,9 @@ impl Problem {
                 why.clone(),
                 "Check the account and what was granted at the platform, then try again.",
             ),
-            PlatformUnavailable(why) => (
-                StatusCode::BAD_GATEWAY,
-                "platform_unavailable",
-                why.clone(),
-                "Try again later.",
-            ),
+            PlatformUnavailable(why) => {
+                (StatusCode::BAD_GATEWAY, "platform_unavailable", why.clone(), "Try again later.")
+            }
             Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",

@@ -307,10 +307,18 @@ async fn admin_api_revokes_locks_and_lifts(backend: Backend) {
         .await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     let body = r.json::<Value>().await.unwrap();
-    assert_eq!((body["error"].clone(), body["rule"].clone()), (json!("forbidden"), json!("no-permit")), "{body}");
+    assert_eq!(
+        (body["error"].clone(), body["rule"].clone()),
+        (json!("forbidden"), json!("no-permit")),
+        "{body}"
+    );
     assert!(body["reason"].as_str().unwrap().contains("no policy allows you user.revoke"), "{body}");
     let refused = app.events_of("action.refused").await;
-    assert_eq!(refused.last().unwrap()["kind"]["action"], "user.revoke", "policy decided, and it is recorded");
+    assert_eq!(
+        refused.last().unwrap()["kind"]["action"],
+        "user.revoke",
+        "policy decided, and it is recorded"
+    );
     // Bad input: clear 4xx, nothing locked.
     for (body, status) in [
         (json!({}), StatusCode::BAD_REQUEST),

@@ -371,7 +371,86 @@ async fn the_intent_is_committed_before_the_platform_sees_the_request(backend: B
     assert_eq!(doors, ["ui", "api", "token", "proxy"]);
 }
 
+/// The platform's rate limit (429 with Retry-After) and a journal that
+/// cannot be written (503, nothing sent) answer the same through the API
+/// doors; the proxy passes the platform's own 429 back.
+async fn rate_limits_and_a_journal_down_answer_through_every_door(backend: Backend) {
+    let d = plain(backend).await;
+    for door in [Door::Api, Door::Token] {
+        d.fake.rate_limit_next(Duration::from_secs(120));
+        let (status, body) = d.publish(door, "Too soon").await;
+        assert_eq!(status, 429, "{door:?}: {body}");
+        let body: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(
+            (body["error"].clone(), body["rule"].clone()),
+            (json!("rate_limited"), json!("platform:rate-limit"))
+        );
+        assert!(body["audit_event_id"].is_string(), "the intent was recorded: {body}");
+    }
+    d.fake.rate_limit_next(Duration::from_secs(120));
+    let r = d
+        .bearer(Method::POST, &format!("/proxy/{}/api/v1/statuses", d.account))
+        .json(&json!({"status": "Too soon"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+    assert!(r.headers().contains_key("x-custodian-audit-event"));
+    // Meanwhile the account is held back here, without calling the platform, saying how long.
+    let sent = d.fake.requests().len();
+    let r = d
+        .bearer(Method::POST, &format!("/api/v1/accounts/{}/posts", d.account))
+        .json(&json!({"text": "Still too soon"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+    let wait: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=120).contains(&wait), "Retry-After {wait}");
+    assert_eq!(d.fake.requests().len(), sent);
+    // Once the limit resets, it goes through.
+    d.app.clock.advance(Duration::from_secs(121));
+    assert_eq!(d.publish(Door::Token, "Now").await.0, 201);
+
+    let sent = d.fake.requests().len();
+    sqlx::query("ALTER TABLE audit_events RENAME TO audit_events_away")
+        .execute(d.app.state.db.pool())
+        .await
+        .unwrap();
+    for door in [Door::Api, Door::Token, Door::Proxy] {
+        let r = match door {
+            Door::Api => {
+                d.alice
+                    .send_json(
+                        Method::POST,
+                        &format!("/api/v1/accounts/{}/posts", d.account),
+                        Some(json!({"text": "x"})),
+                    )
+                    .await
+            }
+            Door::Token => d
+                .bearer(Method::POST, &format!("/api/v1/accounts/{}/posts", d.account))
+                .json(&json!({"text": "x"}))
+                .send()
+                .await
+                .unwrap(),
+            _ => d
+                .bearer(Method::POST, &format!("/proxy/{}/api/v1/statuses", d.account))
+                .json(&json!({"status": "x"}))
+                .send()
+                .await
+                .unwrap(),
+        };
+        assert_eq!(r.status(), 503, "{door:?}");
+        assert_eq!(r.headers()["retry-after"], "5", "{door:?}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["error"], "audit_unavailable", "{door:?}: {body}");
+    }
+    assert_eq!(d.fake.requests().len(), sent, "nothing reached the platform unrecorded");
+}
+
 on_both_backends!(
+    rate_limits_and_a_journal_down_answer_through_every_door,
     not_allow_listed,
     inactive_in_the_directory,
     training_expired,
