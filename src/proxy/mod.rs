@@ -157,6 +157,13 @@ impl Checked {
         method: &axum::http::Method,
         body: axum::body::Bytes,
     ) -> Result<Forward, Refusal> {
+        if routes::table(&account.platform).is_empty() {
+            let reason = format!(
+                "{} accounts have no platform API to pass through; use /api/v1/accounts/{}/...",
+                account.platform, account.id
+            );
+            return Err(Refusal::pass_through(403, "route_not_allowed", "proxy:route", reason));
+        }
         let segments: Vec<&str> = self.path.split('/').skip(1).collect();
         let action = routes::action_for(&account.platform, method, &segments, &account.external_id)
             .ok_or_else(|| {

@@ -206,6 +206,29 @@ async fn each_attack_on_the_path_or_headers_is_refused_recorded_and_reaches_noth
         .unwrap();
     assert_eq!(r.status(), 200);
 
+    // The sandbox has no platform API: nothing passes through for it.
+    let now = custodian::clock::Clock::now(&app.clock);
+    let by = custodian::directory::admin::ChangedBy {
+        actor: Default::default(),
+        name: "t".into(),
+        meta: Default::default(),
+    };
+    let sandbox = app
+        .state
+        .accounts
+        .add_sandbox(&app.state.journal, "practice", &["official".to_owned()], &by, now)
+        .await
+        .unwrap();
+    let r = client
+        .post(app.url(&format!("/proxy/{}/api/v1/statuses", sandbox.id)))
+        .bearer_auth(&token)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(r.text().await.unwrap().contains("no platform API to pass through"));
+
     let received = fake.requests();
     assert_eq!(received.len(), 1, "only the last, well-formed request reached the platform: {received:?}");
     assert_eq!(received[0].header("host"), Some(fake.base.trim_start_matches("http://")));
