@@ -104,35 +104,32 @@ pub fn router(state: AppState) -> Router {
         .fallback(auth::not_found)
         .layer(middleware::from_fn_with_state(state.clone(), extract::csrf_guard))
         .with_state(state.clone());
-
-    let request_id = HeaderName::from_static("x-request-id");
-    let layers = ServiceBuilder::new()
-        .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-            // The path only: query strings carry authorization codes.
-            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
-            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
-        }))
-        .layer(PropagateRequestIdLayer::new(request_id))
-        .layer(CatchPanicLayer::custom(|_| error::ApiError(error::Problem::Internal).into_response()))
-        .layer(RequestBodyLimitLayer::new(config.http.body_limit_bytes))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, config.http.request_timeout))
-        .layer(DefaultBodyLimit::max(config.http.body_limit_bytes));
-
-    // The pass-through proxy reads (and limits) its own body, so that an
-    // oversized one is refused on the record, and answers within the
-    // platform call's own time limit.
+    // Bodies and time are limited here, except for the pass-through proxy,
+    // which reads (and limits) its own body, so that an oversized one is
+    // refused on the record, and answers within the platform call's time limit.
+    let limited = routes.layer(
+        ServiceBuilder::new()
+            .layer(RequestBodyLimitLayer::new(config.http.body_limit_bytes))
+            .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, config.http.request_timeout))
+            .layer(DefaultBodyLimit::max(config.http.body_limit_bytes)),
+    );
     let proxy = Router::new()
         .route("/proxy/{*path}", axum::routing::any(proxy::pass_through))
-        .with_state(state.clone())
-        .layer(
-            ServiceBuilder::new()
-                .layer(SetRequestIdLayer::new(HeaderName::from_static("x-request-id"), MakeRequestUuid))
-                .layer(PropagateRequestIdLayer::new(HeaderName::from_static("x-request-id")))
-                .layer(CatchPanicLayer::custom(|_| error::ApiError(error::Problem::Internal).into_response()))
-                .layer(DefaultBodyLimit::disable()),
-        );
-    let mut router = routes.layer(layers).merge(proxy);
+        .with_state(state)
+        .layer(DefaultBodyLimit::disable());
+
+    let request_id = HeaderName::from_static("x-request-id");
+    let mut router = limited.merge(proxy).layer(
+        ServiceBuilder::new()
+            .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
+            .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                // The path only: query strings carry authorization codes.
+                let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+            }))
+            .layer(PropagateRequestIdLayer::new(request_id))
+            .layer(CatchPanicLayer::custom(|_| error::ApiError(error::Problem::Internal).into_response())),
+    );
     for (name, value) in security_headers(&config) {
         router = router.layer(SetResponseHeaderLayer::if_not_present(name, value));
     }
