@@ -233,10 +233,11 @@ impl ActionPath {
         Err(self.refused(caller, name, &account.id, glass, refusal).await)
     }
 
-    /// Policy's answer for an administrative action that no adapter carries
-    /// out but that may still call a platform (connecting, disconnecting):
-    /// the deciding policies, or the refusal, recorded. `account`: the
-    /// account concerned; None for an action on Custodian itself.
+    /// Policy's answer for an action no adapter carries out: administration
+    /// (connecting and disconnecting accounts, which call platforms; locks,
+    /// revocations, training, reviews) and token creation. The deciding
+    /// policies, or the refusal, recorded. An API token never reaches these.
+    /// `account`: the account concerned; None for an action on Custodian itself.
     pub async fn permit(
         &self,
         caller: &Caller<'_>,
