@@ -143,6 +143,23 @@ impl ActionPath {
         action: Action,
     ) -> Result<Performed, Refusal> {
         let authorized = self.authorize(caller, account_id, action).await?;
+        self.carry_out(caller, authorized).await
+    }
+
+    /// [`ActionPath::perform`] on an account the door has just read (the
+    /// pass-through proxy reads it to name the action), without reading it again.
+    pub async fn perform_on(
+        &self,
+        caller: &Caller<'_>,
+        account: Account,
+        action: Action,
+    ) -> Result<Performed, Refusal> {
+        let authorized = self.authorize_on(caller, account, action).await?;
+        self.carry_out(caller, authorized).await
+    }
+
+    /// Screen, then the intent, the platform and the outcome.
+    async fn carry_out(&self, caller: &Caller<'_>, authorized: Authorized) -> Result<Performed, Refusal> {
         let screened = screen(authorized);
         // From its intent on, an action runs to its recorded outcome in a
         // task of its own: a caller that goes away (a client hanging up
@@ -180,6 +197,17 @@ impl ActionPath {
             }
             Err(e) => return Err(DispatchError::Storage(e).into()),
         };
+        self.authorize_on(caller, account, action).await
+    }
+
+    /// Policy's answer on an account already read.
+    pub async fn authorize_on(
+        &self,
+        caller: &Caller<'_>,
+        account: Account,
+        action: Action,
+    ) -> Result<Authorized, Refusal> {
+        let name = action_name(&action);
         let Some(verified_at) = caller.mfa_verified_at else {
             return Err(Refusal::mfa_required());
         };
