@@ -6,6 +6,7 @@
 #   BENCH_SUITE=proxy scripts/bench                          # 10 s per point, 1, 64 and 256 clients
 #   BENCH_SUITE=proxy scripts/bench --smoke                  # 2 s per point, 1 and 64 clients
 #   BENCH_SUITE=proxy scripts/bench --seconds 5 --clients "1 64"
+#   BENCH_CUSTODIAN_BIN=/path/to/custodian BENCH_SUITE=proxy scripts/bench   # another build, to compare
 #
 # What runs, all on loopback, each started here and stopped on exit:
 #   fake       examples/proxy_bench.rs `fake`: a minimal Mastodon answering
@@ -86,7 +87,8 @@ proxy_build() {
   (cd "$REPO_ROOT" && cargo build --release --locked --bin custodian --example proxy_bench) >&2
   local target="${CARGO_TARGET_DIR:-$REPO_ROOT/target}"
   [[ "$target" == /* ]] || target="$REPO_ROOT/$target"
-  CUSTODIAN_BIN="$target/release/custodian"
+  # BENCH_CUSTODIAN_BIN: another build's binary, to compare (the helpers stay this tree's).
+  CUSTODIAN_BIN="${BENCH_CUSTODIAN_BIN:-$target/release/custodian}"
   PROXY_BIN="$target/release/examples/proxy_bench"
   [[ -x "$CUSTODIAN_BIN" && -x "$PROXY_BIN" ]] || fatal "built, but $CUSTODIAN_BIN or $PROXY_BIN is missing"
 }
@@ -418,6 +420,7 @@ proxy_main() {
   TMP_ROOT="$(mktemp -d "${TMPDIR:-/tmp}/custodian-bench.XXXXXX")"
   chmod 755 "$TMP_ROOT" # PostgreSQL and nginx's workers must traverse into it
   print_machine --seconds "$PROXY_SECONDS" --warmup "$PROXY_WARMUP" --clients "\"$PROXY_CLIENTS\""
+  [[ -z "${BENCH_CUSTODIAN_BIN:-}" ]] || printf -- '- custodian binary: %s (BENCH_CUSTODIAN_BIN)\n' "$CUSTODIAN_BIN"
   printf -- '- wrk: %s; nginx: %s\n' "$(wrk -v 2>&1 | head -n 1 | cut -d' ' -f1-2)" "$(nginx -v 2>&1 | sed 's/^nginx version: //')"
   local started=$SECONDS
   write_wrk_script
