@@ -22,9 +22,10 @@ mod tokens;
 use std::sync::Arc;
 
 use serde::Serialize;
+use tracing::Instrument;
 
 use crate::audit::content::ContentRecord;
-use crate::audit::{Actor, EventKind, Journal, RequestMeta};
+use crate::audit::{Actor, AuditError, EventKind, Journal, RequestMeta};
 use crate::breakglass::Grants;
 use crate::clock::{SharedClock, Timestamp};
 use crate::directory::{Access, Directory, DirectoryConfig, Locks, Scope};
@@ -153,44 +154,40 @@ impl ActionPath {
         action: Action,
     ) -> Result<Performed, Refusal> {
         let authorized = self.authorize(caller, account_id, action).await?;
+        self.carry_out(caller, authorized).await
+    }
+
+    /// [`ActionPath::perform`] on an account the door has just read (the
+    /// pass-through proxy reads it to name the action), without reading it again.
+    pub async fn perform_on(
+        &self,
+        caller: &Caller<'_>,
+        account: Account,
+        action: Action,
+    ) -> Result<Performed, Refusal> {
+        let authorized = self.authorize_on(caller, account, action).await?;
+        self.carry_out(caller, authorized).await
+    }
+
+    /// Screen, then the intent, the platform and the outcome.
+    async fn carry_out(&self, caller: &Caller<'_>, authorized: Authorized) -> Result<Performed, Refusal> {
         let screened = screen(authorized);
-        let name = action_name(&screened.action);
-        let intent = EventKind::ActionIntent {
-            action: name.to_owned(),
-            account_id: screened.account.id.clone(),
-            platform: screened.account.platform.clone(),
-            door: caller.door.as_str().to_owned(),
-            policies: screened.policies.clone(),
-            target: target_of(&screened.action),
-            content: content_of(&screened.action),
-            break_glass: screened.break_glass.clone(),
+        // From its intent on, an action runs to its recorded outcome in a
+        // task of its own: a caller that goes away (a client hanging up
+        // mid-request) cannot leave an intent without its outcome.
+        let run = Run {
+            journal: self.journal.clone(),
+            dispatcher: self.dispatcher.clone(),
+            clock: self.clock.clone(),
+            door: caller.door,
+            meta: caller.meta.clone(),
+            actor: caller.actor.clone(),
         };
-        let recorded = self.journal.record(&caller.meta, caller.actor.clone(), intent).await?;
-        let result = self.dispatcher.run(&screened, &caller.meta, &caller.actor).await;
-        let outcome = EventKind::ActionOutcome {
-            action: name.to_owned(),
-            account_id: screened.account.id.clone(),
-            intent_event_id: recorded.event_id.clone(),
-            result: match &result {
-                Ok(Outcome::Published(p)) => format!("created {}", p.id),
-                Ok(Outcome::Comments(c)) => format!("listed {} comments", c.len()),
-                Ok(Outcome::Done) => "done".to_owned(),
-                Ok(Outcome::Forwarded(f)) => format!("the platform answered {}", f.status),
-                Err(e) => format!("failed: {e}"),
-            },
-            ok: match &result {
-                Ok(Outcome::Forwarded(f)) => f.status < 400,
-                other => other.is_ok(),
-            },
-            break_glass: screened.break_glass.clone(),
-        };
-        if let Err(e) = self.journal.record(&caller.meta, caller.actor.clone(), outcome).await {
-            // The intent is recorded; the platform has acted. Say so loudly.
-            tracing::error!(error = %e, intent = %recorded.event_id, "cannot record an action's outcome");
-        }
-        match result {
-            Ok(outcome) => Ok(Performed { outcome, audit_event_id: recorded.event_id }),
-            Err(e) => Err(Refusal::from_dispatch(e, recorded.event_id, self.clock.now())),
+        match tokio::spawn(run.carry_out(screened).in_current_span()).await {
+            Ok(performed) => performed,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            // Only a runtime shutting down cancels the task.
+            Err(_) => Err(AuditError::WriterStopped.into()),
         }
     }
 
@@ -201,16 +198,26 @@ impl ActionPath {
         account_id: &str,
         action: Action,
     ) -> Result<Authorized, Refusal> {
-        let name = action_name(&action);
-        let glass = self.break_glass(caller).await?;
         let account = match self.accounts.get(account_id).await {
             Ok(Some(a)) => a,
             Ok(None) => {
                 let refusal = Refusal::unknown_account(account_id);
-                return Err(self.refused(caller, name, account_id, glass, refusal).await);
+                return Err(self.refuse(caller, action_name(&action), account_id, refusal).await);
             }
             Err(e) => return Err(DispatchError::Storage(e).into()),
         };
+        self.authorize_on(caller, account, action).await
+    }
+
+    /// Policy's answer on an account already read.
+    pub async fn authorize_on(
+        &self,
+        caller: &Caller<'_>,
+        account: Account,
+        action: Action,
+    ) -> Result<Authorized, Refusal> {
+        let name = action_name(&action);
+        let glass = self.break_glass(caller).await?;
         let Some(verified_at) = caller.mfa_verified_at else {
             return Err(Refusal::mfa_required());
         };
@@ -361,6 +368,60 @@ impl ActionPath {
                 (!allowed.is_empty()).then_some((account, allowed))
             })
             .collect())
+    }
+}
+
+/// What carries an authorized action from its intent to its outcome.
+struct Run {
+    journal: Journal,
+    dispatcher: Arc<Dispatcher>,
+    clock: SharedClock,
+    door: Door,
+    meta: RequestMeta,
+    actor: Actor,
+}
+
+impl Run {
+    /// Records the intent (fail closed), has the platform act, records the outcome.
+    async fn carry_out(self, screened: Authorized) -> Result<Performed, Refusal> {
+        let name = action_name(&screened.action);
+        let intent = EventKind::ActionIntent {
+            action: name.to_owned(),
+            account_id: screened.account.id.clone(),
+            platform: screened.account.platform.clone(),
+            door: self.door.as_str().to_owned(),
+            policies: screened.policies.clone(),
+            target: target_of(&screened.action),
+            content: content_of(&screened.action),
+            break_glass: screened.break_glass.clone(),
+        };
+        let recorded = self.journal.record(&self.meta, self.actor.clone(), intent).await?;
+        let result = self.dispatcher.run(&screened, &self.meta, &self.actor).await;
+        let outcome = EventKind::ActionOutcome {
+            action: name.to_owned(),
+            account_id: screened.account.id.clone(),
+            intent_event_id: recorded.event_id.clone(),
+            result: match &result {
+                Ok(Outcome::Published(p)) => format!("created {}", p.id),
+                Ok(Outcome::Comments(c)) => format!("listed {} comments", c.len()),
+                Ok(Outcome::Done) => "done".to_owned(),
+                Ok(Outcome::Forwarded(f)) => format!("the platform answered {}", f.status),
+                Err(e) => format!("failed: {e}"),
+            },
+            ok: match &result {
+                Ok(Outcome::Forwarded(f)) => f.status < 400,
+                other => other.is_ok(),
+            },
+            break_glass: screened.break_glass.clone(),
+        };
+        if let Err(e) = self.journal.record(&self.meta, self.actor.clone(), outcome).await {
+            // The intent is recorded; the platform has acted. Say so loudly.
+            tracing::error!(error = %e, intent = %recorded.event_id, "cannot record an action's outcome");
+        }
+        match result {
+            Ok(outcome) => Ok(Performed { outcome, audit_event_id: recorded.event_id }),
+            Err(e) => Err(Refusal::from_dispatch(e, recorded.event_id, self.clock.now())),
+        }
     }
 }
 

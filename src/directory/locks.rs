@@ -124,17 +124,37 @@ impl Locks {
         targets: &[String],
         now: Timestamp,
     ) -> Result<Vec<Lock>, sqlx::Error> {
-        if targets.is_empty() {
+        self.in_force_on(&[(scope, targets)], now).await
+    }
+
+    /// Locks in force on any of the targets of any of the scopes, in one query.
+    pub async fn in_force_on(
+        &self,
+        wanted: &[(Scope, &[String])],
+        now: Timestamp,
+    ) -> Result<Vec<Lock>, sqlx::Error> {
+        let wanted: Vec<&(Scope, &[String])> = wanted.iter().filter(|(_, t)| !t.is_empty()).collect();
+        if wanted.is_empty() {
             return Ok(Vec::new());
         }
+        let mut next = 2;
+        let mut each = Vec::with_capacity(wanted.len());
+        for (_, targets) in &wanted {
+            let list = crate::storage::placeholders(next + 1, targets.len());
+            each.push(format!("(scope = ${next} AND target IN ({list}))"));
+            next += 1 + targets.len();
+        }
         let sql = format!(
-            "SELECT {COLUMNS} FROM locks WHERE scope = $1 AND lifted_at IS NULL \
-             AND (expires_at IS NULL OR expires_at > $2) AND target IN ({})",
-            crate::storage::placeholders(3, targets.len())
+            "SELECT {COLUMNS} FROM locks WHERE lifted_at IS NULL AND (expires_at IS NULL OR expires_at > $1) \
+             AND ({})",
+            each.join(" OR ")
         );
-        let mut query = sqlx::query(&sql).bind(scope.as_str()).bind(now.millis());
-        for target in targets {
-            query = query.bind(target);
+        let mut query = sqlx::query(&sql).bind(now.millis());
+        for (scope, targets) in wanted {
+            query = query.bind(scope.as_str());
+            for target in targets.iter() {
+                query = query.bind(target);
+            }
         }
         let rows = query.fetch_all(self.db.pool()).await?;
         rows.iter().map(from_row).collect()

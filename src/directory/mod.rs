@@ -338,18 +338,22 @@ impl Directory {
         };
         keys.sort();
         keys.dedup();
-        if let Some(lock) = self.locks.in_force(Scope::User, &keys, now).await?.into_iter().next() {
-            return Err(self.deny(Refusal::Locked { reason: lock.reason, until: lock.expires_at }));
-        }
         let grants = roles::grants(&groups, &self.config.directory.roles);
-        if grants.is_empty() {
-            return Err(self.deny(Refusal::NotAllowListed));
-        }
         let mut held: Vec<Role> = grants.iter().map(|g| g.role).collect();
         held.sort();
         held.dedup();
         let names: Vec<String> = held.iter().map(|r| r.as_str().to_owned()).collect();
-        let role_locks = self.locks.in_force(Scope::Role, &names, now).await?;
+        // The user's and their roles' locks in one query; refused in this order:
+        // the user locked, not on the allow-list, every role locked.
+        let wanted = [(Scope::User, keys.as_slice()), (Scope::Role, names.as_slice())];
+        let (user_locks, role_locks): (Vec<Lock>, Vec<Lock>) =
+            self.locks.in_force_on(&wanted, now).await?.into_iter().partition(|l| l.scope == Scope::User);
+        if let Some(lock) = user_locks.into_iter().next() {
+            return Err(self.deny(Refusal::Locked { reason: lock.reason, until: lock.expires_at }));
+        }
+        if grants.is_empty() {
+            return Err(self.deny(Refusal::NotAllowListed));
+        }
         let roles: Vec<Role> =
             held.iter().copied().filter(|r| !role_locks.iter().any(|l| l.target == r.as_str())).collect();
         if roles.is_empty() {

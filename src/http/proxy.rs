@@ -42,10 +42,6 @@ async fn forward(state: &AppState, acting: &Acting, parts: &Parts, body: Body) -
         Ok(checked) => checked,
         Err(refusal) => return Err(record(refusal).await),
     };
-    let found = state.accounts.get(&checked.account_id).await.map_err(DispatchError::Storage)?;
-    let Some(account) = found else {
-        return Err(record(Refusal::unknown_account(&checked.account_id)).await);
-    };
     let limit = state.config.http.proxy_body_limit_bytes;
     let too_large = || {
         let reason = format!("the body is larger than the {limit} bytes the proxy accepts");
@@ -60,11 +56,16 @@ async fn forward(state: &AppState, acting: &Acting, parts: &Parts, body: Body) -
         Ok(bytes) => bytes,
         Err(_) => return Err(record(too_large()).await),
     };
+    // Read once the body is in, as the action path would: policy sees the account as it is now.
+    let found = state.accounts.get(&checked.account_id).await.map_err(DispatchError::Storage)?;
+    let Some(account) = found else {
+        return Err(record(Refusal::unknown_account(&checked.account_id)).await);
+    };
     let forward = match checked.forward(&account, &parts.method, bytes) {
         Ok(forward) => forward,
         Err(refusal) => return Err(record(refusal).await),
     };
-    state.actions.perform(&caller, &account.id, Action::Forward(Box::new(forward))).await
+    state.actions.perform_on(&caller, account, Action::Forward(Box::new(forward))).await
 }
 
 /// No API token: the proxy takes no session; the attempt is recorded (throttled per source).

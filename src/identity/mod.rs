@@ -300,7 +300,8 @@ impl Identity {
         presented: &str,
         meta: &RequestMeta,
     ) -> Result<TokenPrincipal, AuthError> {
-        let (token, why) = match self.directory.tokens.authenticate(presented, self.clock.now()).await? {
+        let (found, user) = self.directory.tokens.authenticate(presented, self.clock.now()).await?;
+        let (token, why) = match found {
             Presented::Live(token) => (token, None),
             Presented::Expired(token) => (token, Some(Unusable::Expired)),
             Presented::Revoked(token) => (token, Some(Unusable::Revoked)),
@@ -312,7 +313,6 @@ impl Identity {
                 return Err(AuthError::TokenInvalid(Unusable::Unknown));
             }
         };
-        let user = self.users.get(&token.user_id).await?;
         let actor = match &user {
             Some(user) => token_actor(user, &token),
             None => Actor { token_id: Some(token.id.clone()), ..Actor::default() },

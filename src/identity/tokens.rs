@@ -16,6 +16,7 @@ use crate::secret::Secret;
 use crate::storage::{optional, Db};
 
 use super::session::{random_token, sha256_hex};
+use super::User;
 
 pub const TOKEN_PREFIX: &str = "cst_";
 /// The longest life a token may have.
@@ -164,25 +165,32 @@ impl Tokens {
         Ok(())
     }
 
-    /// The token a caller presented, if it is live; notes its use.
-    pub async fn authenticate(&self, presented: &str, now: Timestamp) -> Result<Presented, sqlx::Error> {
+    /// The token a caller presented, if it is live, and its owner (read
+    /// with it, in one query); notes its use.
+    pub async fn authenticate(
+        &self,
+        presented: &str,
+        now: Timestamp,
+    ) -> Result<(Presented, Option<User>), sqlx::Error> {
         if !presented.starts_with(TOKEN_PREFIX) {
-            return Ok(Presented::Unknown);
+            return Ok((Presented::Unknown, None));
         }
-        let row = optional(
-            sqlx::query(&format!("SELECT {COLUMNS} FROM api_tokens WHERE secret_hash = $1"))
-                .bind(sha256_hex(presented))
-                .fetch_one(self.db.pool())
-                .await,
-        )?;
-        let Some(token) = row.as_ref().map(from_row).transpose()? else {
-            return Ok(Presented::Unknown);
+        let token_columns: Vec<String> = COLUMNS.split(", ").map(|c| format!("t.{c}")).collect();
+        let sql = format!(
+            "SELECT {}, {} FROM api_tokens t LEFT JOIN users u ON u.id = t.user_id WHERE t.secret_hash = $1",
+            token_columns.join(", "),
+            super::users::columns_as("u", "owner_")
+        );
+        let row = optional(sqlx::query(&sql).bind(sha256_hex(presented)).fetch_one(self.db.pool()).await)?;
+        let Some(row) = row else {
+            return Ok((Presented::Unknown, None));
         };
+        let (token, owner) = (from_row(&row)?, super::users::from_columns(&row, "owner_")?);
         if token.revoked_at.is_some() {
-            return Ok(Presented::Revoked(token));
+            return Ok((Presented::Revoked(token), owner));
         }
         if now >= token.expires_at {
-            return Ok(Presented::Expired(token));
+            return Ok((Presented::Expired(token), owner));
         }
         if token.last_used_at.is_none_or(|t| now.millis() - t.millis() >= TOUCH_GRANULARITY_MS) {
             sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
@@ -191,7 +199,7 @@ impl Tokens {
                 .execute(self.db.pool())
                 .await?;
         }
-        Ok(Presented::Live(token))
+        Ok((Presented::Live(token), owner))
     }
 
     pub async fn get(&self, id: &str) -> Result<Option<ApiToken>, sqlx::Error> {

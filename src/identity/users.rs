@@ -70,17 +70,31 @@ pub struct Users {
 const COLUMNS: &str = "id, issuer, subject, email, name, groups_json, directory_id, last_login_at";
 
 fn from_row(row: &sqlx::any::AnyRow) -> Result<User, sqlx::Error> {
-    let groups_json: String = row.try_get("groups_json")?;
-    Ok(User {
-        id: row.try_get("id")?,
-        issuer: row.try_get("issuer")?,
-        subject: row.try_get("subject")?,
-        email: row.try_get("email")?,
-        name: row.try_get("name")?,
+    from_columns(row, "")?.ok_or(sqlx::Error::RowNotFound)
+}
+
+/// The user's columns of table `alias`, each named `{prefix}{column}`, for a join.
+pub(super) fn columns_as(alias: &str, prefix: &str) -> String {
+    COLUMNS.split(", ").map(|c| format!("{alias}.{c} AS {prefix}{c}")).collect::<Vec<_>>().join(", ")
+}
+
+/// The user in the columns named `{prefix}...`; None where a join found none.
+pub(super) fn from_columns(row: &sqlx::any::AnyRow, prefix: &str) -> Result<Option<User>, sqlx::Error> {
+    let column = |name: &str| format!("{prefix}{name}");
+    let Some(id) = row.try_get::<Option<String>, _>(column("id").as_str())? else {
+        return Ok(None);
+    };
+    let groups_json: String = row.try_get(column("groups_json").as_str())?;
+    Ok(Some(User {
+        id,
+        issuer: row.try_get(column("issuer").as_str())?,
+        subject: row.try_get(column("subject").as_str())?,
+        email: row.try_get(column("email").as_str())?,
+        name: row.try_get(column("name").as_str())?,
         groups: serde_json::from_str(&groups_json).unwrap_or_default(),
-        directory_id: row.try_get("directory_id")?,
-        last_login_at: row.try_get::<Option<i64>, _>("last_login_at")?.map(Timestamp),
-    })
+        directory_id: row.try_get(column("directory_id").as_str())?,
+        last_login_at: row.try_get::<Option<i64>, _>(column("last_login_at").as_str())?.map(Timestamp),
+    }))
 }
 
 impl Users {

@@ -61,6 +61,10 @@ impl Db {
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(5))
+            // No ping before each use: on SQLite it is a round trip to the
+            // connection's thread, on PostgreSQL one to the server, for every
+            // query. A connection that broke fails its query and is dropped.
+            .test_before_acquire(false)
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {

@@ -51,6 +51,14 @@ pub enum VaultError {
     Storage(#[from] sqlx::Error),
 }
 
+/// A credential as stored: sealed, and when it expires.
+pub struct Stored {
+    account: String,
+    kind: Kind,
+    sealed: String,
+    pub expires_at: Option<Timestamp>,
+}
+
 #[derive(Clone)]
 pub struct Credentials {
     db: Db,
@@ -112,24 +120,40 @@ impl Credentials {
 
     /// Opens the credential for the platform call about to be made.
     pub async fn open(&self, account_id: &str, kind: Kind) -> Result<Secret, VaultError> {
-        let sealed: Option<String> = optional(
-            sqlx::query_scalar("SELECT sealed FROM credentials WHERE account_id = $1 AND kind = $2")
+        let stored = self.stored(account_id, kind).await?;
+        let stored = stored
+            .ok_or_else(|| VaultError::Missing { account: account_id.to_owned(), kind: kind.as_str() })?;
+        self.unseal(&stored)
+    }
+
+    /// The credential still sealed, with its expiry, in one read; None if there is none.
+    pub async fn stored(&self, account_id: &str, kind: Kind) -> Result<Option<Stored>, VaultError> {
+        let row: Option<(String, Option<i64>)> = optional(
+            sqlx::query_as("SELECT sealed, expires_at FROM credentials WHERE account_id = $1 AND kind = $2")
                 .bind(account_id)
                 .bind(kind.as_str())
                 .fetch_one(self.db.pool())
                 .await,
         )?;
-        let account = account_id.to_owned();
-        let sealed =
-            sealed.ok_or_else(|| VaultError::Missing { account: account.clone(), kind: kind.as_str() })?;
-        let plain = self.keys.open(&sealed, &context(account_id, kind.as_str())).map_err(|e| match e {
+        Ok(row.map(|(sealed, expires_at)| Stored {
+            account: account_id.to_owned(),
+            kind,
+            sealed,
+            expires_at: expires_at.map(Timestamp),
+        }))
+    }
+
+    /// Opens a stored credential.
+    pub fn unseal(&self, stored: &Stored) -> Result<Secret, VaultError> {
+        let (account, kind) = (&stored.account, stored.kind.as_str());
+        let plain = self.keys.open(&stored.sealed, &context(account, kind)).map_err(|e| match e {
             SealError::UnknownKey(key_id) => {
-                VaultError::UnknownKey { account: account.clone(), kind: kind.as_str(), key_id }
+                VaultError::UnknownKey { account: account.clone(), kind, key_id }
             }
-            SealError::Damaged => VaultError::Damaged { account: account.clone(), kind: kind.as_str() },
+            SealError::Damaged => VaultError::Damaged { account: account.clone(), kind },
         })?;
         let text = String::from_utf8(plain.to_vec())
-            .map_err(|_| VaultError::Damaged { account: account.clone(), kind: kind.as_str() })?;
+            .map_err(|_| VaultError::Damaged { account: account.clone(), kind })?;
         Ok(Secret::new(text))
     }
 

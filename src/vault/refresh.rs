@@ -153,7 +153,12 @@ impl Refresher {
 
     async fn fresh(&self, account_id: &str) -> Result<bool, RefreshError> {
         let expires = self.credentials.expires_at(account_id, Kind::AccessToken).await?;
-        Ok(expires.is_none_or(|t| self.clock.now().plus(REFRESH_MARGIN) < t))
+        Ok(self.fresh_until(expires))
+    }
+
+    /// Whether a token expiring then (None: never) is still good to use.
+    fn fresh_until(&self, expires: Option<Timestamp>) -> bool {
+        expires.is_none_or(|t| self.clock.now().plus(REFRESH_MARGIN) < t)
     }
 
     /// A usable access token: the stored one, unless it is about to expire.
@@ -162,8 +167,16 @@ impl Refresher {
         account_id: &str,
         endpoint: &impl TokenEndpoint,
     ) -> Result<Secret, RefreshError> {
-        if self.fresh(account_id).await? {
-            return Ok(self.credentials.open(account_id, Kind::AccessToken).await?);
+        // The token and its expiry in one read; opened only if it is fresh.
+        match self.credentials.stored(account_id, Kind::AccessToken).await? {
+            Some(stored) if self.fresh_until(stored.expires_at) => {
+                return Ok(self.credentials.unseal(&stored)?)
+            }
+            None => {
+                let missing = VaultError::Missing { account: account_id.to_owned(), kind: "access_token" };
+                return Err(missing.into());
+            }
+            Some(_) => {}
         }
         let flight = self.flight(account_id);
         let _one_at_a_time = flight.lock().await;

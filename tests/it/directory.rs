@@ -602,3 +602,61 @@ async fn training_import_revoke_and_review_from_the_command_line() {
     assert!(revoked[0]["kind"]["by"].as_str().unwrap().starts_with("cli:"));
     assert_eq!(revoked[0]["kind"]["reason"], "left the team");
 }
+
+/// The gate reads the user's and their roles' locks together and refuses
+/// in a fixed order: the user locked, then not on the allow-list, then
+/// every role locked.
+async fn the_gate_names_a_user_lock_before_the_allow_list_and_role_locks(backend: Backend) {
+    use custodian::directory::{GateError, Lock, Refusal, Scope};
+    let app = TestApp::spawn(backend).await;
+    let gate = &app.state.identity.directory;
+    let now = custodian::clock::Clock::now(&app.clock);
+    let lock = |scope: Scope, target: &str, reason: &str| Lock {
+        id: format!("lock_{target}"),
+        scope,
+        target: target.into(),
+        reason: reason.into(),
+        created_by: "test".into(),
+        created_at: now,
+        expires_at: None,
+        lifted_at: None,
+        lifted_by: None,
+    };
+    let user = |id: &str, groups: &[&str]| custodian::identity::User {
+        id: id.into(),
+        issuer: "https://idp.test".into(),
+        subject: id.into(),
+        email: None,
+        name: None,
+        groups: groups.iter().map(|g| g.to_string()).collect(),
+        directory_id: None,
+        last_login_at: None,
+    };
+    let refusal = |r: Result<custodian::directory::Access, GateError>| match r {
+        Err(GateError::Denied(d)) => d.refusal,
+        other => panic!("expected a refusal, got {other:?}"),
+    };
+    gate.locks.insert(&lock(Scope::User, "u-locked", "left the team")).await.unwrap();
+    gate.locks.insert(&lock(Scope::Role, "staff", "incident 7")).await.unwrap();
+
+    let nobody = user("u-locked", &[]);
+    assert!(
+        matches!(refusal(gate.access(&nobody).await), Refusal::Locked { reason, .. } if reason == "left the team")
+    );
+    let staff = user("u-locked", &["social-media-staff"]);
+    assert!(
+        matches!(refusal(gate.access(&staff).await), Refusal::Locked { .. }),
+        "the user lock comes first"
+    );
+    let unlisted = user("u-other", &["marketing"]);
+    assert!(matches!(refusal(gate.access(&unlisted).await), Refusal::NotAllowListed));
+    let other_staff = user("u-other", &["social-media-staff"]);
+    assert!(
+        matches!(refusal(gate.access(&other_staff).await), Refusal::RolesLocked { reason, .. } if reason == "incident 7")
+    );
+    // A reviewer is not touched by the staff lock.
+    let reviewer = user("u-other", &["compliance-reviewers"]);
+    assert_eq!(gate.access(&reviewer).await.unwrap().roles, vec![custodian::directory::Role::Reviewer]);
+}
+
+on_both_backends!(the_gate_names_a_user_lock_before_the_allow_list_and_role_locks);

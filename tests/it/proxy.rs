@@ -238,3 +238,47 @@ on_both_backends!(
     a_tool_publishes_through_the_proxy_with_the_sealed_credential_only,
     each_attack_on_the_path_or_headers_is_refused_recorded_and_reaches_nothing
 );
+
+/// A caller that goes away once its action has reached the platform (a
+/// client hanging up mid-request) still leaves the outcome on the record:
+/// no intent is left without its outcome.
+async fn an_outcome_is_recorded_even_when_the_caller_goes_away(backend: Backend) {
+    use std::sync::Arc;
+    use tokio::sync::Notify;
+    let (arrived, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+    let (a, r) = (arrived.clone(), release.clone());
+    let witness: crate::support::fakes::Witness = Arc::new(move |_| {
+        let (a, r) = (a.clone(), r.clone());
+        Box::pin(async move {
+            a.notify_one();
+            r.notified().await;
+        })
+    });
+    let fake = MastodonFake::start_witnessed(TOKEN, witness).await;
+    let base = fake.base.clone();
+    let app = TestApp::spawn_with(backend, move |c| with_mastodon(c, &base)).await;
+    let account = mastodon_account(&app, TOKEN).await;
+    let post = custodian::platforms::NewPost { text: "Clinic closed Monday".into(), ..Default::default() };
+    tokio::select! {
+        done = crate::support::act(&app, &account, custodian::platforms::dispatch::Action::Publish(post)) => {
+            panic!("the platform has not answered yet: {:?}", done.map(|_| ()))
+        }
+        // The caller's future is dropped here, its call in flight at the platform.
+        () = arrived.notified() => {}
+    }
+    assert_eq!(app.events_of("action.intent").await.len(), 1);
+    release.notify_one();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let outcomes = loop {
+        let outcomes = app.events_of("action.outcome").await;
+        if !outcomes.is_empty() || tokio::time::Instant::now() > deadline {
+            break outcomes;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert_eq!(outcomes.len(), 1, "the intent was left without its outcome");
+    assert_eq!(outcomes[0]["kind"]["ok"], true, "{}", outcomes[0]);
+    assert_eq!(fake.requests().len(), 1);
+}
+
+on_both_backends!(an_outcome_is_recorded_even_when_the_caller_goes_away);

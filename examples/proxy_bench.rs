@@ -1,0 +1,214 @@
+//! The pass-through proxy benchmark's helpers (`BENCH_SUITE=proxy scripts/bench`
+//! runs them; results in BENCHMARKS.md). Run on demand, never in the suite:
+//!
+//! ```text
+//! proxy_bench fake --listen 127.0.0.1:0 --token T     # a minimal Mastodon on loopback
+//! proxy_bench setup --config custodian.toml ...       # a staff user, an account, an API token
+//! proxy_bench count --config custodian.toml --after N # audit events after seq N, by action
+//! ```
+//!
+//! `fake` answers `POST /api/v1/statuses` as Mastodon does (a status JSON,
+//! rate-limit headers) when the bearer token is the account's, 401
+//! otherwise; it does as little as it can so that it is not what limits a run.
+//! `setup` opens the database `custodian serve` will use, with the same
+//! configuration, and creates what an operator and a user would have by
+//! then: a user who signed in with the staff group (`directory.source =
+//! "oidc-claims"`), their current training record, one Mastodon account
+//! tagged for that group with its sealed access token, and a personal API
+//! token (`post.publish` on that account) created through the action path,
+//! as `POST /api/v1/tokens` does. It prints the account id and the token.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "benchmark program")]
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use clap::{Parser, Subcommand};
+use custodian::clock::{SharedClock, SystemClock};
+use custodian::config::{Config, Overrides};
+use custodian::secret::Secret;
+use custodian::vault::credentials::Kind;
+use custodian::vault::Credentials;
+
+#[derive(Debug, Parser)]
+#[command(about = "Helpers for the pass-through proxy benchmark")]
+struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// A minimal Mastodon: prints `listening ADDRESS` once it accepts connections.
+    Fake {
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: std::net::SocketAddr,
+        /// The access token it accepts (the account's sealed credential).
+        #[arg(long)]
+        token: String,
+    },
+    /// Creates the user, account, credential and API token in the configured database.
+    Setup {
+        #[arg(long)]
+        config: PathBuf,
+        /// The account's access token at the fake platform.
+        #[arg(long)]
+        platform_token: String,
+        /// The directory group the user signs in with (must grant `staff` and the account's tag).
+        #[arg(long, default_value = "social-media-staff")]
+        group: String,
+        #[arg(long, default_value = "official")]
+        tag: String,
+        /// The training course to record as completed today, if any.
+        #[arg(long)]
+        course: Option<String>,
+    },
+    /// Prints `HEAD_SEQ INTENTS OUTCOMES REFUSED DENIED` for the events after seq `after`.
+    Count {
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long, default_value_t = 0)]
+        after: i64,
+    },
+}
+
+const STATUS: &str = r#"{"id":"109372845632987234","created_at":"2026-01-01T00:00:00.000Z","visibility":"public","url":"https://mastodon.example/@clinic/109372845632987234","uri":"https://mastodon.example/users/clinic/statuses/109372845632987234","content":"<p>Flu clinic open</p>","account":{"id":"1","username":"clinic","acct":"clinic"}}"#;
+
+async fn fake(listen: std::net::SocketAddr, token: String) -> anyhow::Result<()> {
+    let expected = HeaderValue::from_str(&format!("Bearer {token}"))?;
+    let statuses = move |headers: HeaderMap, _body: Bytes| {
+        let expected = expected.clone();
+        async move {
+            if headers.get(header::AUTHORIZATION) != Some(&expected) {
+                return (StatusCode::UNAUTHORIZED, [(header::CONTENT_TYPE, "application/json")])
+                    .into_response();
+            }
+            let mut response = Response::new(axum::body::Body::from(STATUS));
+            let h = response.headers_mut();
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+            h.insert("x-ratelimit-limit", HeaderValue::from_static("300"));
+            h.insert("x-ratelimit-remaining", HeaderValue::from_static("299"));
+            response
+        }
+    };
+    let app = axum::Router::new().route("/api/v1/statuses", axum::routing::post(statuses));
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    println!("listening {}", listener.local_addr()?);
+    axum::serve(listener, app).await?;
+    Ok(())
+}
+
+async fn setup(
+    config: PathBuf,
+    platform_token: String,
+    group: String,
+    tag: String,
+    course: Option<String>,
+) -> anyhow::Result<()> {
+    let config = Config::load(&Overrides { config_file: Some(config), ..Overrides::default() })?;
+    let clock: SharedClock = Arc::new(SystemClock);
+    let state = custodian::app::build_state(config, clock.clone()).await?;
+    let now = clock.now();
+
+    // The user as their first OIDC sign-in leaves them.
+    let identity = custodian::identity::VerifiedIdentity {
+        issuer: "http://127.0.0.1:9".into(),
+        subject: "bench-staff".into(),
+        email: Some("bench@clinic.example".into()),
+        email_verified: Some(true),
+        name: Some("Bench Staff".into()),
+        groups: vec![group],
+        preferred_username: Some("bench".into()),
+        other_claims: Default::default(),
+    };
+    let user = state.identity.users.upsert_from_sign_in(&identity, now).await?;
+    if let Some(course) = course {
+        let record = custodian::directory::training::Record {
+            user: "bench@clinic.example".into(),
+            course,
+            completed_on: chrono::DateTime::from_timestamp_millis(now.millis()).unwrap().date_naive(),
+            expires_on: None,
+            source: "bench".into(),
+        };
+        state.identity.directory.training.store(&[record], "bench", now).await?;
+    }
+    let access = state.identity.directory.access(&user).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+
+    let account = custodian::platforms::accounts::Account {
+        id: format!("acct_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
+        platform: "mastodon".into(),
+        handle: "@clinic".into(),
+        external_id: "1".into(),
+        base_url: None,
+        status: custodian::platforms::accounts::Status::Active,
+        status_reason: None,
+        tags: vec![tag],
+        scopes: vec!["read".into(), "write".into()],
+        token_expires_at: None,
+        connected_by: "bench".into(),
+        created_at: now,
+    };
+    state.accounts.insert(&account).await?;
+    Credentials::new(state.db.clone(), state.keys.clone())
+        .store(&account.id, Kind::AccessToken, &Secret::new(platform_token), None, now)
+        .await?;
+
+    // The token, as the user creates it right after their second factor.
+    let caller = custodian::action::Caller {
+        user: &user,
+        access: &access,
+        mfa_verified_at: Some(now),
+        actor: custodian::directory::actor_of(&user),
+        meta: Default::default(),
+        door: custodian::action::Door::Api,
+        token: None,
+    };
+    let scope = custodian::identity::tokens::Scope {
+        name: "proxy benchmark".into(),
+        actions: vec!["post.publish".into()],
+        accounts: vec![account.id.clone()],
+        days: 1,
+    };
+    let issued =
+        state.actions.create_token(&caller, scope).await.map_err(|r| anyhow::anyhow!("{}", r.reason))?;
+    state.journal.checkpoint_now().await?;
+    println!("{} {}", account.id, issued.secret.expose());
+    Ok(())
+}
+
+async fn count(config: PathBuf, after: i64) -> anyhow::Result<()> {
+    let config = Config::load(&Overrides { config_file: Some(config), ..Overrides::default() })?;
+    let db = custodian::storage::Db::connect(&config.database_url(), 1).await?;
+    let rows: Vec<(String, i64, i64)> =
+        sqlx::query_as("SELECT action, COUNT(*), MAX(seq) FROM audit_events WHERE seq > $1 GROUP BY action")
+            .bind(after)
+            .fetch_all(db.pool())
+            .await?;
+    let by: BTreeMap<String, i64> = rows.iter().map(|(a, n, _)| (a.clone(), *n)).collect();
+    let head = rows.iter().map(|r| r.2).max().unwrap_or(after);
+    let n = |a: &str| by.get(a).copied().unwrap_or(0);
+    println!(
+        "{head} {} {} {} {}",
+        n("action.intent"),
+        n("action.outcome"),
+        n("action.refused"),
+        n("access.gate")
+    );
+    db.close().await;
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Args::parse().command {
+        Command::Fake { listen, token } => fake(listen, token).await,
+        Command::Setup { config, platform_token, group, tag, course } => {
+            setup(config, platform_token, group, tag, course).await
+        }
+        Command::Count { config, after } => count(config, after).await,
+    }
+}
