@@ -52,9 +52,15 @@ async fn forward(state: &AppState, acting: &Acting, parts: &Parts, body: Body) -
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(record(too_large()).await);
     }
-    let bytes = match axum::body::to_bytes(body, limit).await {
-        Ok(bytes) => bytes,
-        Err(_) => return Err(record(too_large()).await),
+    // A body that trickles in is cut off at the request time limit, as elsewhere.
+    let read = tokio::time::timeout(state.config.http.request_timeout, axum::body::to_bytes(body, limit));
+    let bytes = match read.await {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(_)) => return Err(record(too_large()).await),
+        Err(_) => {
+            let reason = "the body did not arrive within the request time limit".to_owned();
+            return Err(record(Refusal::pass_through(408, "request_timeout", "proxy:timeout", reason)).await);
+        }
     };
     // Read once the body is in, as the action path would: policy sees the account as it is now.
     let found = state.accounts.get(&checked.account_id).await.map_err(DispatchError::Storage)?;

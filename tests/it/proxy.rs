@@ -22,6 +22,7 @@ pub async fn proxy_app(backend: Backend, fake: &MastodonFake) -> (TestApp, Strin
     let app = TestApp::spawn_with(backend, move |c| {
         with_mastodon(c, &base);
         c.http.proxy_body_limit_bytes = LIMIT;
+        c.http.request_timeout = std::time::Duration::from_secs(2);
     })
     .await;
     let account = mastodon_account(&app, TOKEN).await;
@@ -188,6 +189,15 @@ async fn each_attack_on_the_path_or_headers_is_refused_recorded_and_reaches_noth
     let refused = app.events_of("action.refused").await;
     assert_eq!(refused.len(), cases.len() + 2);
     assert!(refused[cases.len()..].iter().all(|e| e["kind"]["rule"] == "proxy:body-limit"));
+    // A body that trickles in (10 bytes promised, 2 sent) is cut off at the time limit.
+    let slow = format!(
+        "POST {} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\nContent-Length: 10\r\nConnection: close\r\n\r\n{{}}",
+        p("/api/v1/statuses")
+    );
+    let (status, answer) = raw(&app, slow).await;
+    assert_eq!(status, 408, "{answer}");
+    let refused = app.events_of("action.refused").await;
+    assert_eq!(refused.last().unwrap()["kind"]["rule"], "proxy:timeout");
     // A raw line break inside a header never reaches Custodian's code: the server refuses the request.
     let (status, _) = raw(&app, format!("POST {} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\nX-A: a\rInjected: 1\r\nContent-Length: 0\r\n\r\n", p("/api/v1/statuses"))).await;
     assert_eq!(status, 400);
