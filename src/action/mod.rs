@@ -31,7 +31,7 @@ use crate::clock::{SharedClock, Timestamp};
 use crate::directory::{Access, Directory, DirectoryConfig, Locks, Scope};
 use crate::identity::{ApiToken, Tokens, User};
 use crate::platforms::accounts::{Account, Accounts};
-use crate::platforms::dispatch::{Action, DispatchError, Dispatcher, Outcome};
+use crate::platforms::dispatch::{Action, Dispatcher, Outcome};
 use crate::policy::{principal_of, PolicyStore, RequestContext, Resource};
 
 pub use refusal::{Details, Refusal, Step};
@@ -204,7 +204,7 @@ impl ActionPath {
                 let refusal = Refusal::unknown_account(account_id);
                 return Err(self.refuse(caller, action_name(&action), account_id, refusal).await);
             }
-            Err(e) => return Err(DispatchError::Storage(e).into()),
+            Err(e) => return Err(e.into()),
         };
         self.authorize_on(caller, account, action).await
     }
@@ -226,7 +226,7 @@ impl ActionPath {
             return Err(self.refused(caller, name, &account.id, glass, refusal).await);
         }
         let locks = self.locks.in_force(Scope::Account, std::slice::from_ref(&account.id), self.clock.now());
-        if let Some(lock) = locks.await.map_err(|e| Refusal::from(DispatchError::Storage(e)))?.first() {
+        if let Some(lock) = locks.await?.first() {
             let refusal = Refusal::account_locked(&account, lock);
             return Err(self.refused(caller, name, &account.id, glass, refusal).await);
         }
@@ -323,13 +323,11 @@ impl ActionPath {
     /// not inherit it: emergency access is for the person who justified
     /// it, not for their standing automation.
     async fn break_glass(&self, caller: &Caller<'_>) -> Result<Option<String>, Refusal> {
-        if caller.door == Door::Token {
+        // An API token (through the API or the proxy) never acts under break-glass.
+        if caller.token.is_some() {
             return Ok(None);
         }
-        match self.breakglass.open_for(&caller.user.id, self.clock.now()).await {
-            Ok(open) => Ok(open.map(|(id, _)| id)),
-            Err(e) => Err(DispatchError::Storage(e).into()),
-        }
+        Ok(self.breakglass.open_for(&caller.user.id, self.clock.now()).await?.map(|(id, _)| id))
     }
 
     /// What policy sees of the request: the second factor's age (never
@@ -354,7 +352,7 @@ impl ActionPath {
         let glass = self.break_glass(caller).await?;
         let context = self.context(caller, caller.mfa_verified_at, glass.is_some());
         let policies = self.policies.current();
-        let accounts = self.accounts.list().await.map_err(|e| Refusal::from(DispatchError::Storage(e)))?;
+        let accounts = self.accounts.list().await?;
         Ok(accounts
             .into_iter()
             .filter_map(|account| {

@@ -267,6 +267,12 @@ impl From<AuditError> for Refusal {
     }
 }
 
+impl From<sqlx::Error> for Refusal {
+    fn from(e: sqlx::Error) -> Self {
+        DispatchError::Storage(e).into()
+    }
+}
+
 impl From<DispatchError> for Refusal {
     fn from(e: DispatchError) -> Self {
         let reason = e.to_string();

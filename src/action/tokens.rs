@@ -7,7 +7,6 @@ use crate::audit::EventKind;
 use crate::clock::Timestamp;
 use crate::identity::tokens::{Scope, MAX_DAYS};
 use crate::identity::ApiToken;
-use crate::platforms::dispatch::DispatchError;
 use crate::secret::Secret;
 
 use super::{ActionPath, Caller, Refusal, ACCOUNT_ACTIONS};
@@ -20,10 +19,6 @@ pub struct Issued {
 }
 
 const MAX_NAME: usize = 100;
-
-fn storage(e: sqlx::Error) -> Refusal {
-    DispatchError::Storage(e).into()
-}
 
 impl ActionPath {
     /// Issues a token to the caller, if policy allows and the scope is sound.
@@ -41,7 +36,7 @@ impl ActionPath {
             policies,
         };
         let recorded = self.journal.record(&caller.meta, caller.actor.clone(), kind).await?;
-        self.tokens.insert(&secret, &token).await.map_err(storage)?;
+        self.tokens.insert(&secret, &token).await?;
         Ok(Issued { token, secret, audit_event_id: recorded.event_id })
     }
 
@@ -71,7 +66,7 @@ impl ActionPath {
             )));
         }
         for id in &scope.accounts {
-            if self.accounts.get(id).await.map_err(storage)?.is_none() {
+            if self.accounts.get(id).await?.is_none() {
                 return Err(Refusal::invalid(format!("there is no account {id:?}")));
             }
         }
@@ -85,7 +80,7 @@ impl ActionPath {
         id: &str,
         as_admin: bool,
     ) -> Result<(ApiToken, String), Refusal> {
-        let found = self.tokens.get(id).await.map_err(storage)?;
+        let found = self.tokens.get(id).await?;
         let token = found
             .filter(|t| as_admin || t.user_id == caller.user.id)
             .ok_or_else(|| Refusal::not_found(format!("you have no API token {id:?}")))?;
@@ -99,7 +94,7 @@ impl ActionPath {
         };
         let recorded = self.journal.record(&caller.meta, caller.actor.clone(), kind).await?;
         let now: Timestamp = self.clock.now();
-        self.tokens.revoke(&token.id, &caller.user.id, now).await.map_err(storage)?;
+        self.tokens.revoke(&token.id, &caller.user.id, now).await?;
         let token = ApiToken { revoked_at: Some(now), revoked_by: Some(caller.user.id.clone()), ..token };
         Ok((token, recorded.event_id))
     }

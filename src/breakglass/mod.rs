@@ -32,7 +32,6 @@ use crate::action::{ActionPath, Caller, Door, Refusal, Step};
 use crate::audit::{EventKind, Journal, RequestMeta};
 use crate::clock::{SharedClock, Timestamp};
 use crate::identity::{AuthError, Identity, Method, MfaError, Principal};
-use crate::platforms::dispatch::DispatchError;
 
 pub use notify::{Notification, Notifier};
 pub use store::{Filter, Grant, GrantState, Grants, NewGrant, StoreError};
@@ -155,7 +154,7 @@ impl BreakGlass {
             return Err(self.refuse(&caller, Self::USE, code_required()).await);
         };
         let policies = self.actions.permit(&caller, Self::USE, None).await?;
-        if let Some((id, until)) = self.grants.open_for(&principal.user.id, now).await.map_err(storage)? {
+        if let Some((id, until)) = self.grants.open_for(&principal.user.id, now).await? {
             return Err(self.refuse(&caller, Self::USE, already_open(&id, until)).await);
         }
         if let Err(e) = self.identity.verify_totp_again(principal, code, meta).await {
@@ -185,14 +184,14 @@ impl BreakGlass {
             Ok(()) => {}
             Err(StoreError::AlreadyOpen) => {
                 // A concurrent request opened one first; this one is refused after all.
-                let open = self.grants.open_for(&principal.user.id, now).await.map_err(storage)?;
+                let open = self.grants.open_for(&principal.user.id, now).await?;
                 let refusal = match open {
                     Some((other, until)) => already_open(&other, until),
                     None => already_open(&id, expires_at),
                 };
                 return Err(self.refuse(&caller, Self::USE, refusal).await);
             }
-            Err(StoreError::Sql(e)) => return Err(storage(e)),
+            Err(StoreError::Sql(e)) => return Err(Refusal::from(e)),
         }
         self.notifier.send(Notification {
             event: "breakglass.open",
@@ -211,7 +210,7 @@ impl BreakGlass {
     /// Ends the caller's open grant now.
     pub async fn end(&self, caller: &Caller<'_>) -> Result<Grant, Refusal> {
         let now = self.clock.now();
-        let Some((id, _)) = self.grants.open_for(&caller.user.id, now).await.map_err(storage)? else {
+        let Some((id, _)) = self.grants.open_for(&caller.user.id, now).await? else {
             let refusal = refusal(
                 404,
                 "not_found",
@@ -224,8 +223,8 @@ impl BreakGlass {
         let kind = EventKind::BreakglassEnded { grant_id: id.clone() };
         self.journal.record(&caller.meta, caller.actor.clone(), kind).await?;
         // False only if it expired meanwhile: ended either way.
-        self.grants.end(&id, now).await.map_err(storage)?;
-        self.grants.get(&id, now).await.map_err(storage)?.ok_or_else(|| storage(sqlx::Error::RowNotFound))
+        self.grants.end(&id, now).await?;
+        self.grants.get(&id, now).await?.ok_or_else(|| Refusal::from(sqlx::Error::RowNotFound))
     }
 
     /// An admin's acknowledgement that a use was reviewed: someone else's,
@@ -251,19 +250,15 @@ impl BreakGlass {
             note: note.clone(),
         };
         self.journal.record(&caller.meta, caller.actor.clone(), kind).await?;
-        if !self.grants.acknowledge(&grant.id, &caller.user.id, &note, now).await.map_err(storage)? {
+        if !self.grants.acknowledge(&grant.id, &caller.user.id, &note, now).await? {
             return Err(self.refuse(caller, Self::ACKNOWLEDGE, already_acknowledged(&grant)).await);
         }
-        self.grants
-            .get(&grant.id, now)
-            .await
-            .map_err(storage)?
-            .ok_or_else(|| storage(sqlx::Error::RowNotFound))
+        self.grants.get(&grant.id, now).await?.ok_or_else(|| Refusal::from(sqlx::Error::RowNotFound))
     }
 
     /// The grant, if `caller` may acknowledge it now; the refusal otherwise.
     async fn acknowledgeable(&self, caller: &Caller<'_>, id: &str, now: Timestamp) -> Result<Grant, Refusal> {
-        let Some(grant) = self.grants.get(id, now).await.map_err(storage)? else {
+        let Some(grant) = self.grants.get(id, now).await? else {
             return Err(refusal(
                 404,
                 "not_found",
@@ -412,7 +407,7 @@ fn second_factor(e: AuthError) -> Refusal {
             None,
         ),
         AuthError::Audit(a) => return a.into(),
-        AuthError::Storage(s) | AuthError::Mfa(MfaError::Storage(s)) => return storage(s),
+        AuthError::Storage(s) | AuthError::Mfa(MfaError::Storage(s)) => return Refusal::from(s),
         other => {
             tracing::error!(error = %other, "the second factor cannot be checked");
             return Refusal::new(
@@ -450,10 +445,6 @@ fn already_acknowledged(grant: &Grant) -> Refusal {
         format!("break-glass use {} was already acknowledged by {by}{at}", grant.id),
         "Nothing to do.",
     )
-}
-
-fn storage(e: sqlx::Error) -> Refusal {
-    Refusal::from(DispatchError::Storage(e))
 }
 
 #[cfg(test)]

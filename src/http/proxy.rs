@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use crate::action::{Door, Performed, Refusal};
 use crate::http::extract::{bearer, peer_is_trusted, request_meta, Acting};
 use crate::http::AppState;
-use crate::platforms::dispatch::{Action, DispatchError};
+use crate::platforms::dispatch::Action;
 use crate::proxy;
 
 /// Any method, any path below `/proxy/`.
@@ -63,7 +63,7 @@ async fn forward(state: &AppState, acting: &Acting, parts: &Parts, body: Body) -
         }
     };
     // Read once the body is in, as the action path would: policy sees the account as it is now.
-    let found = state.accounts.get(&checked.account_id).await.map_err(DispatchError::Storage)?;
+    let found = state.accounts.get(&checked.account_id).await?;
     let Some(account) = found else {
         return Err(record(Refusal::unknown_account(&checked.account_id)).await);
     };

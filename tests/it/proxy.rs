@@ -292,3 +292,45 @@ async fn an_outcome_is_recorded_even_when_the_caller_goes_away(backend: Backend)
 }
 
 on_both_backends!(an_outcome_is_recorded_even_when_the_caller_goes_away);
+
+/// A token never acts under its owner's break-glass, through the API or
+/// the proxy: emergency access is for the person who opened it.
+async fn a_token_does_not_inherit_break_glass(backend: Backend) {
+    let fake = MastodonFake::start(TOKEN).await;
+    let (app, account, _) = proxy_app(backend, &fake).await;
+    let (carol, secret, _) = app.enrolled_browser("carol").await;
+    let why = "Patient safety alert must go out now; the usual poster is away.";
+    let glass = json!({"justification": why, "code": app.totp(&secret, 1)});
+    let (status, opened) = call(&carol, Method::POST, "/api/v1/breakglass", Some(glass)).await;
+    assert_eq!(status, 201, "{opened}");
+    let body =
+        json!({"name": "carol's", "actions": ["post.publish"], "accounts": [account], "expires_in_days": 1});
+    let (status, created) = call(&carol, Method::POST, "/api/v1/tokens", Some(body)).await;
+    assert_eq!(status, 201, "{created}");
+    let token = created["token"].as_str().unwrap();
+    let client = reqwest::Client::new();
+    let doors = [
+        (format!("/proxy/{account}/api/v1/statuses"), json!({"status": "x"})),
+        (format!("/api/v1/accounts/{account}/posts"), json!({"text": "x"})),
+    ];
+    for (path, body) in doors {
+        let r = client.post(app.url(&path)).bearer_auth(token).json(&body).send().await.unwrap();
+        assert_eq!(r.status(), 403, "{path}");
+        let refused: Value = r.json().await.unwrap();
+        assert_eq!(refused["rule"], "no-permit", "{path}: {refused}");
+    }
+    assert!(fake.requests().is_empty(), "nothing reached the platform");
+    // Her own session does act under it (her groups grant no tag of this account).
+    let (status, body) = call(
+        &carol,
+        Method::POST,
+        &format!("/api/v1/accounts/{account}/posts"),
+        Some(json!({"text": "Alert"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let intent = &app.events_of("action.intent").await[0];
+    assert_eq!(intent["kind"]["break_glass"], opened["id"]);
+}
+
+on_both_backends!(a_token_does_not_inherit_break_glass);
