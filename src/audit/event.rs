@@ -256,6 +256,10 @@ pub enum EventKind {
         #[serde(skip_serializing_if = "Option::is_none")]
         break_glass: Option<String>,
     },
+    /// `account.connect.attempt`: Custodian is about to call the platform to
+    /// finish a connection (exchange the code, or sign in with an app
+    /// password): recorded before the call, like every action's intent.
+    ConnectAttempt { platform: String, by: String },
     /// `account.connect.failed`: an OAuth connection did not complete.
     ConnectFailed { platform: String, by: String, reason: String },
     /// `keys.rotate`: everything sealed was moved to the active key.
@@ -303,6 +307,7 @@ impl EventKind {
             EventKind::AccessReview { .. } => "access.review",
             EventKind::KeysRotated { .. } => "keys.rotate",
             EventKind::TokenCreated { .. } => "token.create",
+            EventKind::ConnectAttempt { .. } => "account.connect.attempt",
             EventKind::TokenRevoked { .. } => "token.revoke",
             EventKind::AccountNeedsReconnect { .. } => "account.needs_reconnect",
             EventKind::CredentialUnreadable { .. } => "vault.unreadable",

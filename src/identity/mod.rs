@@ -484,15 +484,11 @@ impl Identity {
             .bind(&user.id)
             .fetch_one(self.db.pool())
             .await?;
-        let (tokens,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM api_tokens WHERE user_id = $1 AND revoked_at IS NULL")
-                .bind(&user.id)
-                .fetch_one(self.db.pool())
-                .await?;
+        let tokens = self.directory.tokens.live_count(&user.id).await?;
         let kind = EventKind::MfaReset {
             by: by.to_owned(),
             sessions_ended: u64::try_from(sessions).unwrap_or(0),
-            tokens_revoked: u64::try_from(tokens).unwrap_or(0),
+            tokens_revoked: tokens,
         };
         self.journal.record(meta, crate::directory::actor_of(user), kind).await?;
         self.mfa.reset(&user.id).await?;

@@ -245,6 +245,16 @@ impl Tokens {
         Ok(done.rows_affected() > 0)
     }
 
+    /// How many unrevoked tokens a user has.
+    pub async fn live_count(&self, user_id: &str) -> Result<u64, sqlx::Error> {
+        let (n,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM api_tokens WHERE user_id = $1 AND revoked_at IS NULL")
+                .bind(user_id)
+                .fetch_one(self.db.pool())
+                .await?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     /// Revokes every live token of a user (their access ended); the count revoked.
     pub async fn revoke_all_for_user(
         &self,

@@ -243,7 +243,43 @@ async fn connecting_refuses_what_it_should(backend: Backend) {
     assert_eq!(app.events_of("account.connect.failed").await.len(), 6, "each failed attempt is recorded");
 }
 
-on_both_backends!(mastodon_connect_then_act_then_disconnect, connecting_refuses_what_it_should);
+/// Starts connecting a Mastodon account and consents: the callback to finish it.
+async fn begin(admin: &Browser) -> String {
+    let body = json!({"platform": "mastodon", "tags": ["official"], "operations": ["publish"]});
+    let started: Value = start(admin, body).await.json().await.unwrap();
+    consent(admin, started["authorize_url"].as_str().unwrap()).await
+}
+
+/// Finishing a connection calls the platform (the code exchange): that
+/// attempt is recorded first, and with no journal the platform hears nothing.
+async fn the_code_exchange_is_recorded_before_it_is_made(backend: Backend) {
+    let fake = MastodonFake::start(TOKEN).await;
+    let app = app_with_mastodon(backend, &fake).await;
+    let (carol, _, _) = app.enrolled_browser("carol").await;
+    let callback = begin(&carol).await;
+    assert_eq!(carol.get(&callback).await.status(), 200);
+    let attempt = &app.events_of("account.connect.attempt").await[0];
+    let connected = &app.events_of("account.connect").await[0];
+    assert_eq!(attempt["kind"]["platform"], "mastodon");
+    assert!(attempt["seq"].as_u64() < connected["seq"].as_u64());
+
+    let callback = begin(&carol).await;
+    let exchanges = || fake.requests().iter().filter(|r| r.path.starts_with("/oauth/token")).count();
+    let before = exchanges();
+    sqlx::query("ALTER TABLE audit_events RENAME TO audit_events_away")
+        .execute(app.state.db.pool())
+        .await
+        .unwrap();
+    let r = carol.get(&callback).await;
+    assert_eq!(r.status(), 503);
+    assert_eq!(exchanges(), before, "no exchange without its record");
+}
+
+on_both_backends!(
+    mastodon_connect_then_act_then_disconnect,
+    connecting_refuses_what_it_should,
+    the_code_exchange_is_recorded_before_it_is_made
+);
 
 /// A Mastodon account stored as a connection would store it.
 async fn connected(app: &TestApp, fake: &MastodonFake, name: &str) -> String {

@@ -301,6 +301,7 @@ impl Connector {
             redirect: self.redirect()?,
             http: &self.http,
         };
+        self.attempt(&platform, by).await?;
         let grant = grant::complete(&flow, code, verifier, &request.choice, now).await;
         let grant = match grant {
             Ok(g) => g,
@@ -330,6 +331,7 @@ impl Connector {
             ConnectError::Invalid("bluesky is not configured: add [platforms.bluesky] (its PDS)".into())
         })?;
         let pds = config.pds().map_err(ConnectError::Invalid)?;
+        self.attempt("bluesky", by).await?;
         let session =
             match crate::platforms::bluesky_session::create_session(&pds, identifier, app_password).await {
                 Ok(s) => s,
@@ -346,6 +348,13 @@ impl Connector {
             ],
         };
         self.save("bluesky", grant, tags, Some(pds.to_string()), by).await
+    }
+
+    /// Records that the platform is about to be called (fail closed: no record, no call).
+    async fn attempt(&self, platform: &str, by: &ChangedBy) -> Result<(), ConnectError> {
+        let kind = EventKind::ConnectAttempt { platform: platform.to_owned(), by: by.name.clone() };
+        self.journal.record(&by.meta, by.actor.clone(), kind).await?;
+        Ok(())
     }
 
     /// Records the failure, and returns the error to show the admin.
