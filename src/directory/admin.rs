@@ -148,10 +148,13 @@ impl Directory {
 
     /// What a lock names, normalized, and the users it may shut out.
     ///
-    /// A user lock names the person by their email address when Custodian
-    /// knows one (the gate checks the id, the email and the directory user
-    /// name), so the same person coming back under a new sign-in identity is
-    /// still locked; someone not seen yet is locked under the name given.
+    /// A user lock binds to the person's stable identity: their directory
+    /// user when they are linked to one (SCIM), else their Custodian id. A
+    /// name (an email, a user name) only finds that person, and an email
+    /// finds them only if their IdP verified it; they stay locked under a
+    /// new email. Someone Custodian has not seen, and no directory user
+    /// matches, is locked by the email or user name given, which then
+    /// matches only an email the IdP verified (or a directory user's own).
     async fn lock_target(&self, scope: Scope, target: &str) -> Result<(String, Vec<User>), DirectoryError> {
         let target = target.trim();
         if target.is_empty() || target.len() > 254 || target.chars().any(char::is_control) {
@@ -160,12 +163,34 @@ impl Directory {
         match scope {
             Scope::User => {
                 let matches = self.find_users(target).await?;
-                let by_id = matches.iter().find(|u| u.id == target);
-                let key = match by_id {
-                    Some(u) => u.email.as_deref().map(str::to_lowercase).unwrap_or_else(|| u.id.clone()),
-                    None => target.to_lowercase(),
+                let mut keys: Vec<&str> = matches.iter().map(User::lock_key).collect();
+                keys.sort_unstable();
+                keys.dedup();
+                let key = match keys.as_slice() {
+                    [one] => (*one).to_owned(),
+                    [] => match self.directory_users_named(target).await?.as_slice() {
+                        [one] => one.clone(),
+                        [] => target.to_lowercase(),
+                        _ => {
+                            return Err(DirectoryError::Invalid(format!(
+                                "{target:?} matches several directory users; name the user by their id"
+                            )))
+                        }
+                    },
+                    _ => {
+                        let ids: Vec<&str> = matches.iter().map(|u| u.id.as_str()).collect();
+                        return Err(DirectoryError::Invalid(format!(
+                            "{target:?} matches several people ({}); name the user by their id",
+                            ids.join(", ")
+                        )));
+                    }
                 };
-                Ok((key, matches))
+                let mut holders = self.users.linked_to(&key).await?;
+                holders.extend(self.users.get(&key).await?);
+                holders.extend(matches.into_iter().filter(|u| u.lock_key() == key));
+                let mut seen = std::collections::HashSet::new();
+                holders.retain(|u| seen.insert(u.id.clone()));
+                Ok((key, holders))
             }
             Scope::Role => {
                 let role = Role::parse(target).ok_or_else(|| {
