@@ -144,6 +144,7 @@ async fn main() -> anyhow::Result<()> {
         issuer: "bench".into(),
         subject: "bench".into(),
         email: None,
+        email_verified: false,
         name: None,
         groups: vec!["staff".into()],
         directory_id: None,

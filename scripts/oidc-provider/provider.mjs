@@ -15,6 +15,15 @@
 //   OIDC_PKCE_REQUIRED           "0" makes PKCE optional for the confidential clients
 //                                (default: PKCE S256 is required for every authorization request)
 //
+// Test hook (this provider listens on loopback only): PUT /dev/accounts/<username>
+// with a JSON body {email, email_verified, name, groups} creates or replaces an
+// account (subject = username, same password), so a test can make a person of
+// its own and change their claims at "the IdP" between two sign-ins; DELETE
+// removes it (a person terminated at the IdP: their refresh tokens are refused).
+//
+// Every sign-in gets a refresh token (as Keycloak does by default), so that
+// Custodian can re-check an API token's owner later.
+//
 // stdout carries exactly one line, "oidc-provider ready at <issuer>", once the
 // server is listening; everything else (oidc-provider notices included) goes
 // to stderr.
@@ -143,6 +152,7 @@ const configuration = {
   pkce: {
     required: () => pkceRequired,
   },
+  issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
   features: {
     devInteractions: { enabled: false },
     userinfo: { enabled: true },
@@ -298,6 +308,41 @@ async function grantConsent(ctx, details) {
   // interactionFinished wrote the 303 itself.
   ctx.respond = false;
 }
+
+const DEV_ACCOUNT = /^\/dev\/accounts\/([A-Za-z0-9_.-]{1,64})$/;
+
+provider.use(async (ctx, next) => {
+  const m = DEV_ACCOUNT.exec(ctx.path);
+  if (!m) return next();
+  if (ctx.method === 'DELETE') {
+    ACCOUNTS.delete(m[1]);
+    ctx.status = 204;
+    return undefined;
+  }
+  if (ctx.method !== 'PUT') {
+    ctx.set('Allow', 'PUT, DELETE');
+    return ctx.throw(405);
+  }
+  const chunks = [];
+  for await (const chunk of ctx.req) chunks.push(chunk);
+  let body;
+  try {
+    body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    return ctx.throw(400, 'the body must be JSON');
+  }
+  const username = m[1];
+  ACCOUNTS.set(username, {
+    sub: username,
+    email: body.email ?? `${username}@clinic.example`,
+    email_verified: body.email_verified ?? true,
+    name: body.name ?? username,
+    preferred_username: username,
+    groups: Array.isArray(body.groups) ? body.groups.map(String) : [],
+  });
+  ctx.status = 204;
+  return undefined;
+});
 
 const INTERACTION = /^\/interaction\/([A-Za-z0-9_-]+)(\/login)?$/;
 

@@ -322,12 +322,32 @@ impl ActionPath {
     /// The caller's break-glass grant in force now, if any. API tokens do
     /// not inherit it: emergency access is for the person who justified
     /// it, not for their standing automation.
+    ///
+    /// Eligibility is checked on every use: a user whom policy no longer
+    /// allows `breakglass.use` (a role lost to a lock or a group change)
+    /// loses the grant now, recorded, not at its expiry. The fresh second
+    /// factor asked when it opened is not asked again.
     async fn break_glass(&self, caller: &Caller<'_>) -> Result<Option<String>, Refusal> {
         // An API token (through the API or the proxy) never acts under break-glass.
         if caller.token.is_some() {
             return Ok(None);
         }
-        Ok(self.breakglass.open_for(&caller.user.id, self.clock.now()).await?.map(|(id, _)| id))
+        let now = self.clock.now();
+        let Some((id, _)) = self.breakglass.open_for(&caller.user.id, now).await? else {
+            return Ok(None);
+        };
+        let principal = principal_of(caller.user, caller.access, &self.directory);
+        let context =
+            RequestContext { mfa_age_seconds: 0, break_glass: false, door: caller.door.as_str().into() };
+        let use_ = crate::breakglass::BreakGlass::USE;
+        if self.policies.current().decide(&principal, use_, &Resource::Gateway, &context).allowed {
+            return Ok(Some(id));
+        }
+        let reason = format!("its user is no longer eligible: no policy allows them {use_} now");
+        let kind = EventKind::BreakglassEnded { grant_id: id.clone(), reason: Some(reason) };
+        self.journal.record(&caller.meta, caller.actor.clone(), kind).await?;
+        self.breakglass.end(&id, now).await?;
+        Ok(None)
     }
 
     /// What policy sees of the request: the second factor's age (never

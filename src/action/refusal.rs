@@ -170,6 +170,21 @@ impl Refusal {
         )
     }
 
+    /// Managing tokens takes a signed-in session, not a token.
+    pub fn session_required(token: &ApiToken, action: &str) -> Self {
+        Refusal::new(
+            403,
+            "session_required",
+            Step::Authorize,
+            "token:manage-needs-session",
+            format!(
+                "API token {} cannot {action}: managing API tokens takes a signed-in session (a token may only revoke itself)",
+                token.id
+            ),
+            "Sign in to list or revoke your tokens.",
+        )
+    }
+
     /// An admin locked the account (for example during an incident).
     pub fn account_locked(account: &Account, lock: &Lock) -> Self {
         let until = lock.expires_at.map(|t| format!(" until {}", t.rfc3339())).unwrap_or_default();

@@ -1,7 +1,10 @@
 //! Personal API tokens as the action path issues and ends them: creating
 //! one is an action policy decides (`token.create`, which asks for a fresh
 //! second factor), recorded before the token exists; a token can only name
-//! account actions and existing accounts, for at most 90 days.
+//! account actions and existing accounts, for at most 90 days. Managing
+//! tokens takes a signed-in session: a token cannot list its owner's other
+//! tokens or revoke them (only itself), so a leaked token cannot disarm the
+//! others or learn what they are.
 
 use crate::audit::EventKind;
 use crate::clock::Timestamp;
@@ -73,13 +76,27 @@ impl ActionPath {
         Ok(scope)
     }
 
-    /// Revokes a token: its owner's own, or any token for `as_admin`.
+    /// The caller's own tokens (never their secrets). Refused to an API token, recorded.
+    pub async fn list_tokens(&self, caller: &Caller<'_>) -> Result<Vec<ApiToken>, Refusal> {
+        if let Some(token) = caller.token {
+            let refusal = Refusal::session_required(token, "token.list");
+            return Err(self.refuse(caller, "token.list", "custodian", refusal).await);
+        }
+        Ok(self.tokens.list(Some(&caller.user.id)).await?)
+    }
+
+    /// Revokes a token: its owner's own, or any token for `as_admin`. An
+    /// API token may revoke itself and nothing else.
     pub async fn revoke_token(
         &self,
         caller: &Caller<'_>,
         id: &str,
         as_admin: bool,
     ) -> Result<(ApiToken, String), Refusal> {
+        if let Some(token) = caller.token.filter(|t| t.id != id) {
+            let refusal = Refusal::session_required(token, "token.revoke");
+            return Err(self.refuse(caller, "token.revoke", "custodian", refusal).await);
+        }
         let found = self.tokens.get(id).await?;
         let token = found
             .filter(|t| as_admin || t.user_id == caller.user.id)

@@ -154,6 +154,8 @@ pub enum Trigger {
     Revoked,
     /// A lock on the user or on their roles.
     Locked,
+    /// Re-checked at the IdP (`oidc-claims` mode), the IdP no longer accepts them.
+    IdpRefused,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -202,6 +204,9 @@ pub enum EventKind {
         /// The user's API tokens revoked with them.
         #[serde(skip_serializing_if = "is_zero")]
         tokens_revoked: u64,
+        /// Their break-glass grant, ended with them.
+        #[serde(skip_serializing_if = "is_zero")]
+        breakglass_ended: u64,
     },
     /// `access.gate`, refused: a caller did not pass a gate (the directory
     /// gate, a role, a SCIM token). `suppressed` counts the same refusals
@@ -279,7 +284,13 @@ pub enum EventKind {
     /// second factor; recorded before the grant exists.
     BreakglassOpened { grant_id: String, justification: String, expires_at: Timestamp, policies: Vec<String> },
     /// `breakglass.end`: its user ended a grant before its expiry.
-    BreakglassEnded { grant_id: String },
+    BreakglassEnded {
+        grant_id: String,
+        /// Why, when the grant did not end by its user's hand: its user is no
+        /// longer eligible for break-glass.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
     /// `breakglass.acknowledge`: an admin reviewed another user's use.
     BreakglassAcknowledged { grant_id: String, user_id: String, note: String },
     /// `breakglass.notify.failed`: the webhook did not take the notification

@@ -220,7 +220,7 @@ impl BreakGlass {
             );
             return Err(self.refuse(caller, Self::END, refusal).await);
         };
-        let kind = EventKind::BreakglassEnded { grant_id: id.clone() };
+        let kind = EventKind::BreakglassEnded { grant_id: id.clone(), reason: None };
         self.journal.record(&caller.meta, caller.actor.clone(), kind).await?;
         // False only if it expired meanwhile: ended either way.
         self.grants.end(&id, now).await?;

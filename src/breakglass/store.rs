@@ -140,6 +140,18 @@ impl Grants {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Ends every grant of the user still in force at `now`; how many ended.
+    pub async fn end_all_for_user(&self, user_id: &str, now: Timestamp) -> Result<u64, sqlx::Error> {
+        let done = sqlx::query(
+            "UPDATE breakglass SET ended_at = $1 WHERE user_id = $2 AND ended_at IS NULL AND expires_at > $1",
+        )
+        .bind(now.millis())
+        .bind(user_id)
+        .execute(self.db.pool())
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     /// Records the acknowledgement unless one is already there; false then.
     pub async fn acknowledge(
         &self,

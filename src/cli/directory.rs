@@ -119,8 +119,13 @@ pub async fn revoke(user: &str, reason: &str, overrides: &Overrides) -> anyhow::
     let dir = directory(overrides).await?;
     let placed = dir.revoke(user, reason, &operator()).await.context("cannot revoke")?;
     println!("revoked: {}", describe_lock(&placed));
-    if placed.users_affected == 0 {
-        println!("(no signed-in user matches {user:?} yet; the lock applies when they sign in)");
+    if placed.pending {
+        println!(
+            "(Custodian has not seen anyone named {user:?} yet: the lock applies when they sign in, \
+             and matches only an email their identity provider verified)"
+        );
+    } else if placed.users_affected == 0 {
+        println!("(nobody it names is signed in now; the lock applies when they sign in)");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -26,6 +26,9 @@ pub struct LockPlaced {
     /// Users whose sessions ended because of the lock.
     pub users_affected: usize,
     pub sessions_ended: u64,
+    /// A user lock on someone Custodian has not seen: it names an email or
+    /// user name, not a person's identity, until they sign in.
+    pub pending: bool,
 }
 
 const MAX_REASON: usize = 500;
@@ -117,7 +120,7 @@ impl Directory {
         if expires_at.is_some_and(|t| t <= now) {
             return Err(DirectoryError::Invalid("the lock's end is in the past".to_owned()));
         }
-        let (target, candidates) = self.lock_target(scope, target).await?;
+        let (target, candidates, pending) = self.lock_target(scope, target).await?;
         let lock = Lock {
             id: format!("lck_{}", uuid::Uuid::now_v7().simple()),
             scope,
@@ -143,16 +146,24 @@ impl Directory {
                 Err(GateError::Storage(e)) => return Err(e.into()),
             }
         }
-        Ok(LockPlaced { lock, users_affected, sessions_ended })
+        Ok(LockPlaced { lock, users_affected, sessions_ended, pending })
     }
 
     /// What a lock names, normalized, and the users it may shut out.
     ///
-    /// A user lock names the person by their email address when Custodian
-    /// knows one (the gate checks the id, the email and the directory user
-    /// name), so the same person coming back under a new sign-in identity is
-    /// still locked; someone not seen yet is locked under the name given.
-    async fn lock_target(&self, scope: Scope, target: &str) -> Result<(String, Vec<User>), DirectoryError> {
+    /// A user lock binds to the person's stable identity: their directory
+    /// user when they are linked to one (SCIM), else their Custodian id. A
+    /// name (an email, a user name) only finds that person, and an email
+    /// finds them only if their IdP verified it; they stay locked under a
+    /// new email. Someone Custodian has not seen, and no directory user
+    /// matches, is locked by the email or user name given, which then
+    /// matches only an email the IdP verified (or a directory user's own).
+    /// The third value says the lock is pending (it names no one seen yet).
+    async fn lock_target(
+        &self,
+        scope: Scope,
+        target: &str,
+    ) -> Result<(String, Vec<User>, bool), DirectoryError> {
         let target = target.trim();
         if target.is_empty() || target.len() > 254 || target.chars().any(char::is_control) {
             return Err(DirectoryError::Invalid("the lock needs a user, role or account to name".to_owned()));
@@ -160,12 +171,38 @@ impl Directory {
         match scope {
             Scope::User => {
                 let matches = self.find_users(target).await?;
-                let by_id = matches.iter().find(|u| u.id == target);
-                let key = match by_id {
-                    Some(u) => u.email.as_deref().map(str::to_lowercase).unwrap_or_else(|| u.id.clone()),
-                    None => target.to_lowercase(),
+                let mut keys: Vec<&str> = matches.iter().map(User::lock_key).collect();
+                keys.sort_unstable();
+                keys.dedup();
+                let mut pending = false;
+                let key = match keys.as_slice() {
+                    [one] => (*one).to_owned(),
+                    [] => match self.directory_users_named(target).await?.as_slice() {
+                        [one] => one.clone(),
+                        [] => {
+                            pending = true;
+                            target.to_lowercase()
+                        }
+                        _ => {
+                            return Err(DirectoryError::Invalid(format!(
+                                "{target:?} matches several directory users; name the user by their id"
+                            )))
+                        }
+                    },
+                    _ => {
+                        let ids: Vec<&str> = matches.iter().map(|u| u.id.as_str()).collect();
+                        return Err(DirectoryError::Invalid(format!(
+                            "{target:?} matches several people ({}); name the user by their id",
+                            ids.join(", ")
+                        )));
+                    }
                 };
-                Ok((key, matches))
+                let mut holders = self.users.linked_to(&key).await?;
+                holders.extend(self.users.get(&key).await?);
+                holders.extend(matches.into_iter().filter(|u| u.lock_key() == key));
+                let mut seen = std::collections::HashSet::new();
+                holders.retain(|u| seen.insert(u.id.clone()));
+                Ok((key, holders, pending))
             }
             Scope::Role => {
                 let role = Role::parse(target).ok_or_else(|| {
@@ -181,7 +218,7 @@ impl Directory {
                         Err(GateError::Storage(e)) => return Err(e.into()),
                     }
                 }
-                Ok((role.as_str().to_owned(), holders))
+                Ok((role.as_str().to_owned(), holders, false))
             }
             Scope::Account => {
                 // By id, or by handle when exactly one account has it.
@@ -190,7 +227,7 @@ impl Directory {
                     found = self.accounts.list().await?.into_iter().filter(|a| a.handle == target).collect();
                 }
                 match found.as_slice() {
-                    [account] => Ok((account.id.clone(), Vec::new())),
+                    [account] => Ok((account.id.clone(), Vec::new(), false)),
                     [] => Err(DirectoryError::NotFound(format!("there is no account {target:?}"))),
                     _ => Err(DirectoryError::Invalid(format!(
                         "several accounts have the handle {target:?}; name the account by its id"

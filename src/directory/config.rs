@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -62,6 +63,15 @@ pub struct DirectoryConfig {
     /// The ID-token claim matched; empty means the default for `link_by`.
     pub link_claim: String,
     pub scim: ScimConfig,
+    /// With `source = "oidc-claims"`: how often an API token's owner is
+    /// re-checked at the IdP (a refresh-token grant, then userinfo), so a
+    /// token does not outlive its owner's account there.
+    #[serde(with = "humantime_serde")]
+    pub owner_recheck_interval: Duration,
+    /// How long past a due re-check tokens keep working while the IdP
+    /// cannot be reached; after it, they are refused until it answers.
+    #[serde(with = "humantime_serde")]
+    pub owner_recheck_grace: Duration,
 }
 
 impl Default for DirectoryConfig {
@@ -74,6 +84,8 @@ impl Default for DirectoryConfig {
             link_by: LinkBy::default(),
             link_claim: String::new(),
             scim: ScimConfig::default(),
+            owner_recheck_interval: Duration::from_secs(15 * 60),
+            owner_recheck_grace: Duration::from_secs(30 * 60),
         }
     }
 }
@@ -110,6 +122,12 @@ impl DirectoryConfig {
                      (the line `custodian scim token {name}` prints)"
                 ));
             }
+        }
+        if !(Duration::from_secs(60)..=Duration::from_secs(3600)).contains(&self.owner_recheck_interval) {
+            problems.push("directory.owner_recheck_interval must be between 1 minute and 1 hour".to_owned());
+        }
+        if self.owner_recheck_grace > Duration::from_secs(24 * 3600) {
+            problems.push("directory.owner_recheck_grace must be at most 24 hours".to_owned());
         }
         if self.scim.max_results == 0 {
             problems.push("directory.scim.max_results must be at least 1".to_owned());

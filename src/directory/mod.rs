@@ -221,6 +221,8 @@ pub struct Directory {
     pub locks: Locks,
     pub users: Users,
     pub tokens: Tokens,
+    /// Break-glass grants: ending someone's access ends their grant too.
+    grants: crate::breakglass::Grants,
     accounts: crate::platforms::accounts::Accounts,
     config: Arc<Config>,
     clock: SharedClock,
@@ -242,6 +244,7 @@ impl Directory {
             locks: Locks::new(db.clone()),
             users: Users::new(db.clone()),
             tokens: Tokens::new(db.clone()),
+            grants: crate::breakglass::Grants::new(db.clone()),
             accounts: crate::platforms::accounts::Accounts::new(db),
             config,
             clock,
@@ -377,7 +380,8 @@ impl Directory {
         Ok(Access { directory_id: user.directory_id.clone(), groups, grants, roles, training })
     }
 
-    /// Ends every session of the user, revokes their API tokens, and records why. Called after the
+    /// Ends every session of the user, revokes their API tokens, ends their
+    /// break-glass grant, and records why. Called after the
     /// change that ended their access is in place (so the gate already
     /// refuses them): the count recorded is exactly what ended. With
     /// `always` false, nothing is recorded when no session ended (a retry
@@ -391,9 +395,19 @@ impl Directory {
         meta: &RequestMeta,
         always: bool,
     ) -> Result<u64, DirectoryError> {
-        let sessions_ended = self.sessions.delete_all_for_user(&user.id).await?;
+        // What the old session cookie is told: an administrator's own words
+        // for a lock or revocation, only the kind of change otherwise.
+        let told = match trigger {
+            Trigger::Locked | Trigger::Revoked => reason,
+            Trigger::ScimDeactivated | Trigger::ScimDeleted | Trigger::GroupRemoved => {
+                "a change in your organization's directory ended your access"
+            }
+            Trigger::IdpRefused => "your identity provider no longer accepts your account",
+        };
+        let sessions_ended = self.sessions.end_all_for_user(&user.id, told).await?;
         let tokens_revoked = self.tokens.revoke_all_for_user(&user.id, by, self.clock.now()).await?;
-        if always || sessions_ended > 0 || tokens_revoked > 0 {
+        let breakglass_ended = self.grants.end_all_for_user(&user.id, self.clock.now()).await?;
+        if always || sessions_ended > 0 || tokens_revoked > 0 || breakglass_ended > 0 {
             let reason = reason.to_owned();
             let kind = EventKind::AccessRevoked {
                 trigger,
@@ -401,10 +415,11 @@ impl Directory {
                 by: by.to_owned(),
                 sessions_ended,
                 tokens_revoked,
+                breakglass_ended,
             };
             self.journal.record(meta, actor_of(user), kind).await?;
         }
-        tracing::info!(user = %user.id, ?trigger, sessions_ended, tokens_revoked, "access revoked");
+        tracing::info!(user = %user.id, ?trigger, sessions_ended, tokens_revoked, breakglass_ended, "access revoked");
         Ok(sessions_ended)
     }
 
@@ -435,20 +450,31 @@ impl Directory {
         Ok(ended)
     }
 
-    /// Every user a name may mean: by Custodian id, by email, and through
-    /// the directory user of that user name or email.
+    /// Every user a name may mean: by Custodian id, by an email their IdP
+    /// verified, and through the directory user of that id, user name or email.
     pub async fn find_users(&self, name: &str) -> Result<Vec<User>, sqlx::Error> {
         if name.contains('\0') {
             return Ok(Vec::new());
         }
         let mut found: Vec<User> = self.users.get(name).await?.into_iter().collect();
         found.extend(self.users.with_email(name).await?);
-        for entry in self.store.users_by_email(name).await? {
-            found.extend(self.users.linked_to(&entry.id).await?);
+        for entry in self.directory_users_named(name).await? {
+            found.extend(self.users.linked_to(&entry).await?);
         }
         let mut seen = std::collections::HashSet::new();
         found.retain(|u| seen.insert(u.id.clone()));
         Ok(found)
+    }
+
+    /// The ids of the directory users a name means: their id, user name or email.
+    async fn directory_users_named(&self, name: &str) -> Result<Vec<String>, sqlx::Error> {
+        if name.contains('\0') {
+            return Ok(Vec::new());
+        }
+        if let Some(entry) = self.store.user(name).await? {
+            return Ok(vec![entry.id]);
+        }
+        Ok(self.store.users_by_email(name).await?.into_iter().map(|e| e.id).collect())
     }
 
     pub fn now(&self) -> Timestamp {

@@ -15,6 +15,11 @@ use crate::identity::{AuthError, MfaError};
 pub enum Problem {
     NotSignedIn,
     SessionEnded(SessionEnd),
+    /// A revocation ended the session: its reason, and whom to ask.
+    SessionRevoked {
+        reason: String,
+        contact: String,
+    },
     MfaRequired,
     CsrfFailed,
     BadRequest(String),
@@ -29,6 +34,9 @@ pub enum Problem {
     Refused(crate::action::Refusal),
     /// An API token that is unknown, expired or revoked.
     TokenInvalid(crate::identity::Unusable),
+    /// `oidc-claims` mode: the IdP has not confirmed the token's owner since
+    /// this time, past the grace (None: it cannot be asked).
+    OwnerUnconfirmed(Option<crate::clock::Timestamp>),
     /// A directory change was refused (bad input).
     Invalid(String),
     InvalidCode(String),
@@ -70,6 +78,12 @@ impl Problem {
                 "session_ended",
                 "Your session reached its maximum length.".into(),
                 "Sign in again at /auth/login.",
+            ),
+            SessionRevoked { reason, contact } => (
+                StatusCode::UNAUTHORIZED,
+                "session_revoked",
+                format!("Your access was ended ({reason}). Ask {contact} if you think this is a mistake."),
+                "Sign in again once your access is restored.",
             ),
             MfaRequired => (
                 StatusCode::FORBIDDEN,
@@ -114,6 +128,21 @@ impl Problem {
                 "token_invalid",
                 format!("{}. This attempt was recorded.", capitalized(why.message())),
                 "Create a new token (POST /api/v1/tokens, with a fresh second factor), or sign in.",
+            ),
+            OwnerUnconfirmed(None) => (
+                StatusCode::UNAUTHORIZED,
+                "owner_unconfirmed",
+                "Custodian cannot re-check your account with your identity provider: it gave no refresh token at your last sign-in. This attempt was recorded.".into(),
+                "Sign in again; if this persists, your administrator must let Custodian receive refresh tokens (the offline_access scope).",
+            ),
+            OwnerUnconfirmed(Some(since)) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "owner_unconfirmed",
+                format!(
+                    "Your identity provider has not confirmed your account since {}; API tokens are suspended until it does. This attempt was recorded.",
+                    since.rfc3339()
+                ),
+                "Retry later; your tokens work again as soon as the identity provider answers.",
             ),
             Invalid(why) => {
                 (StatusCode::UNPROCESSABLE_ENTITY, "invalid", why.clone(), "Correct the request and retry.")
@@ -189,11 +218,11 @@ impl Problem {
     pub fn rule(&self) -> String {
         use Problem::*;
         match self {
-            NotSignedIn | SessionEnded(_) => "gate:identity".into(),
+            NotSignedIn | SessionEnded(_) | SessionRevoked { .. } => "gate:identity".into(),
             MfaRequired | MfaThrottled { .. } | MfaLocked | InvalidCode(_) | AlreadyEnrolled => {
                 "gate:second-factor".into()
             }
-            TokenInvalid(_) => "gate:token".into(),
+            TokenInvalid(_) | OwnerUnconfirmed(_) => "gate:token".into(),
             Refused(r) => r.rule.clone(),
             AccessDenied(d) => format!("gate:{}", d.refusal.gate()),
             NotAuditor => "role:auditor".into(),
@@ -210,6 +239,7 @@ impl Problem {
         match self {
             Problem::MfaThrottled { retry_after_secs } => Some(*retry_after_secs),
             Problem::AuditUnavailable => Some(5),
+            Problem::OwnerUnconfirmed(Some(_)) => Some(60),
             Problem::Refused(r) => r.retry_after,
             _ => None,
         }
@@ -269,10 +299,12 @@ impl From<AuthError> for Problem {
         match e {
             AuthError::NotSignedIn => Problem::NotSignedIn,
             AuthError::SessionEnded(reason) => Problem::SessionEnded(reason),
+            AuthError::SessionRevoked { reason, contact } => Problem::SessionRevoked { reason, contact },
             AuthError::MfaRequired => Problem::MfaRequired,
             AuthError::SignIn(reason) => Problem::SignInFailed(reason),
             AuthError::Denied(d) => Problem::AccessDenied(d),
             AuthError::TokenInvalid(why) => Problem::TokenInvalid(why),
+            AuthError::OwnerUnconfirmed(since) => Problem::OwnerUnconfirmed(since),
             AuthError::Mfa(e) => e.into(),
             AuthError::Audit(e) => e.into(),
             AuthError::Storage(e) => {

@@ -35,21 +35,30 @@ pub async fn create(
 ) -> Result<Response, Refusal> {
     let b = body(request)?;
     let scope = Scope { name: b.name, actions: b.actions, accounts: b.accounts, days: b.expires_in_days };
-    let issued = state.actions.create_token(&acting.caller(Door::Api), scope).await?;
+    let caller = acting.caller(Door::Api);
+    if !state.identity.tokens_usable_for(&caller.user.id).await? {
+        let refusal = Refusal::invalid(
+            "your identity provider gave no refresh token at your last sign-in, so Custodian could not \
+             re-check a token's owner with it; sign in again, or ask your administrator to allow refresh \
+             tokens (the offline_access scope) for Custodian"
+                .into(),
+        );
+        return Err(state.actions.refuse(&caller, "token.create", "custodian", refusal).await);
+    }
+    let issued = state.actions.create_token(&caller, scope).await?;
     let mut answer = json!(issued.token);
     answer["token"] = json!(issued.secret.expose());
     answer["audit_event_id"] = json!(issued.audit_event_id);
     Ok((StatusCode::CREATED, Json(answer)).into_response())
 }
 
-/// `GET /api/v1/tokens`: my tokens (never their secrets).
-pub async fn mine(State(state): State<AppState>, acting: Acting) -> Result<Response, ApiError> {
-    let caller = acting.caller(Door::Api);
-    let tokens = state.directory().tokens.list(Some(&caller.user.id)).await?;
+/// `GET /api/v1/tokens`: my tokens (never their secrets); a session only.
+pub async fn mine(State(state): State<AppState>, acting: Acting) -> Result<Response, Refusal> {
+    let tokens = state.actions.list_tokens(&acting.caller(Door::Api)).await?;
     Ok(Json(json!({ "tokens": tokens })).into_response())
 }
 
-/// `DELETE /api/v1/tokens/{id}`: revokes one of my tokens.
+/// `DELETE /api/v1/tokens/{id}`: revokes one of my tokens (with a token: only itself).
 pub async fn revoke(
     State(state): State<AppState>,
     acting: Acting,

@@ -6,6 +6,7 @@
 
 pub mod mfa;
 pub mod oidc;
+pub mod recheck;
 pub mod session;
 pub mod tokens;
 pub mod users;
@@ -15,12 +16,13 @@ use std::time::Duration;
 
 use subtle::ConstantTimeEq;
 
-use crate::audit::{Actor, AuditError, EventKind, Journal, LoginFailure, RequestMeta, SessionEnd};
+use crate::audit::{Actor, AuditError, EventKind, Journal, LoginFailure, RequestMeta, SessionEnd, Trigger};
 use crate::clock::SharedClock;
 use crate::directory::{self, Access, Directory, GateError};
 use crate::storage::{optional, Db};
 pub use mfa::{Enrollment, FactorState, Method, Mfa, MfaError};
 pub use oidc::{Oidc, OidcError};
+pub use recheck::{OwnerRecheck, Verdict};
 pub use session::{Session, SessionError, SessionId, Sessions};
 pub use tokens::{ApiToken, Presented, Tokens, Unusable};
 pub use users::{User, Users, VerifiedIdentity};
@@ -34,6 +36,9 @@ pub enum AuthError {
     NotSignedIn,
     #[error("your session has ended")]
     SessionEnded(SessionEnd),
+    /// A revocation ended the session: the reason it left, and whom to ask.
+    #[error("your access was ended")]
+    SessionRevoked { reason: String, contact: String },
     #[error("your second factor is required")]
     MfaRequired,
     #[error("sign-in failed")]
@@ -42,6 +47,10 @@ pub enum AuthError {
     Denied(directory::Denied),
     #[error("{}", .0.message())]
     TokenInvalid(tokens::Unusable),
+    /// `oidc-claims` mode: the IdP has not confirmed the token's owner
+    /// (since the given time, past the grace; None: it cannot be asked).
+    #[error("the identity provider has not confirmed the token's owner")]
+    OwnerUnconfirmed(Option<crate::clock::Timestamp>),
     #[error(transparent)]
     Mfa(MfaError),
     #[error(transparent)]
@@ -125,22 +134,62 @@ pub struct Identity {
     pub mfa: Mfa,
     pub oidc: Arc<Oidc>,
     pub directory: Directory,
+    /// `oidc-claims` mode: API token owners re-checked at the IdP.
+    recheck: Arc<OwnerRecheck>,
     journal: Journal,
     db: Db,
     clock: SharedClock,
 }
 
 impl Identity {
+    /// The identity services on `db`: sessions, the second factor (sealed
+    /// with `keys`), OIDC, the directory gate, and (with `oidc-claims`) the
+    /// re-check of API token owners.
     pub fn new(
         db: Db,
         clock: SharedClock,
         journal: Journal,
         sessions: Sessions,
-        mfa: Mfa,
+        keys: Arc<crate::vault::KeyRing>,
         oidc: Arc<Oidc>,
         directory: Directory,
     ) -> Self {
-        Identity { users: Users::new(db.clone()), sessions, mfa, oidc, directory, journal, db, clock }
+        let config = directory.config();
+        let mfa = Mfa::new(db.clone(), clock.clone(), keys.clone(), config.mfa.clone());
+        let recheck = Arc::new(OwnerRecheck::new(
+            db.clone(),
+            oidc.clone(),
+            keys,
+            clock.clone(),
+            config.directory.owner_recheck_interval,
+            config.directory.owner_recheck_grace,
+        ));
+        Identity {
+            users: Users::new(db.clone()),
+            sessions,
+            mfa,
+            oidc,
+            directory,
+            recheck,
+            journal,
+            db,
+            clock,
+        }
+    }
+
+    /// The re-check of API token owners (`oidc-claims` mode).
+    pub fn owner_recheck(&self) -> &OwnerRecheck {
+        &self.recheck
+    }
+
+    /// Whether a token of this user could be used: in `oidc-claims` mode,
+    /// only if the IdP gave a refresh token to re-check them with.
+    pub async fn tokens_usable_for(&self, user_id: &str) -> Result<bool, sqlx::Error> {
+        Ok(!self.rechecks_owners() || self.recheck.has_grant(user_id).await?)
+    }
+
+    fn rechecks_owners(&self) -> bool {
+        self.directory.config().directory.source == directory::Source::OidcClaims
     }
 
     /// Begins a sign-in: returns the browser-bound flow id (for a cookie) and
@@ -181,7 +230,7 @@ impl Identity {
         meta: &RequestMeta,
     ) -> Result<(SessionId, User), AuthError> {
         match self.sign_in_steps(flow_id, params).await {
-            Ok((user, access)) => {
+            Ok((user, access, refresh)) => {
                 // Ending the browser's old session only restricts; the
                 // login event below records it.
                 let previous_session_ended = match previous {
@@ -198,6 +247,9 @@ impl Identity {
                     self.sessions.delete(&id).await?;
                     return Err(e.into());
                 }
+                if self.rechecks_owners() {
+                    self.recheck.remember(&principal.user.id, refresh.as_ref()).await?;
+                }
                 Ok((id, principal.user))
             }
             Err(SignInStepError::Refused(reason, actor)) => {
@@ -212,7 +264,7 @@ impl Identity {
         &self,
         flow_id: Option<&str>,
         params: &CallbackParams,
-    ) -> Result<(User, Access), SignInStepError> {
+    ) -> Result<(User, Access, Option<crate::secret::Secret>), SignInStepError> {
         let refused = |r| SignInStepError::Refused(r, Actor::default());
         let flow_id = flow_id.ok_or_else(|| refused(LoginFailure::NoLoginInProgress))?;
         let flow = self.take_flow(flow_id).await?.ok_or_else(|| refused(LoginFailure::NoLoginInProgress))?;
@@ -227,7 +279,7 @@ impl Identity {
         }
         let code = params.code.as_deref().filter(|c| !c.is_empty() && c.len() <= 2048);
         let code = code.ok_or_else(|| refused(LoginFailure::CodeExchange))?;
-        let identity = self
+        let (identity, refresh) = self
             .oidc
             .complete(code, &flow.pkce_verifier, &flow.nonce)
             .await
@@ -240,7 +292,7 @@ impl Identity {
         let user = self.users.upsert_from_sign_in(&identity, self.clock.now()).await?;
         let actor = Actor { user_id: Some(user.id.clone()), ..actor };
         match self.directory.admit_sign_in(&user, &identity).await {
-            Ok(admitted) => Ok(admitted),
+            Ok((user, access)) => Ok((user, access, refresh)),
             Err(GateError::Denied(d)) => {
                 Err(SignInStepError::Refused(LoginFailure::DirectoryRefused(d.to_string()), actor))
             }
@@ -323,8 +375,48 @@ impl Identity {
             self.journal.record_denial(&key, meta, actor, "token", why.message().to_owned()).await?;
             return Err(AuthError::TokenInvalid(why));
         };
+        let user =
+            if self.rechecks_owners() { self.owner_rechecked(user, &actor, meta).await? } else { user };
         let access = self.gate(&user, actor.clone(), meta).await?;
         Ok(TokenPrincipal { token, user, access, actor })
+    }
+
+    /// `oidc-claims` mode: the token's owner as the IdP confirms them (see
+    /// [`recheck`]). Refused by the IdP: their tokens, sessions and grants
+    /// end, recorded. Not confirmed: the token is refused, recorded
+    /// (throttled), and keeps working once the IdP answers again.
+    async fn owner_rechecked(
+        &self,
+        user: User,
+        actor: &Actor,
+        meta: &RequestMeta,
+    ) -> Result<User, AuthError> {
+        let unconfirmed = match self.recheck.check(&user.id, &user.subject).await? {
+            Verdict::Confirmed { groups: Some(groups) } if groups != user.groups => {
+                self.users.set_groups(&user.id, &groups).await?;
+                return Ok(User { groups, ..user });
+            }
+            Verdict::Confirmed { .. } | Verdict::WithinGrace => return Ok(user),
+            Verdict::Refused(why) => {
+                let ended =
+                    self.directory.end_access(&user, Trigger::IdpRefused, &why, "idp", meta, true).await;
+                return Err(match ended {
+                    Ok(_) => AuthError::TokenInvalid(Unusable::Revoked),
+                    Err(directory::DirectoryError::Audit(e)) => AuthError::Audit(e),
+                    Err(directory::DirectoryError::Storage(e)) => AuthError::Storage(e),
+                    Err(other) => {
+                        tracing::error!(error = %other, "cannot end the access of a token owner the IdP refused");
+                        AuthError::TokenInvalid(Unusable::Revoked)
+                    }
+                });
+            }
+            Verdict::Unconfirmed { since } => AuthError::OwnerUnconfirmed(Some(since)),
+            Verdict::NoGrant => AuthError::OwnerUnconfirmed(None),
+        };
+        let key = format!("token-owner:{}", user.id);
+        let reason = "the identity provider has not confirmed the token's owner".to_owned();
+        self.journal.record_denial(&key, meta, actor.clone(), "token", reason).await?;
+        Err(unconfirmed)
     }
 
     /// The session's principal without the directory gate: only for ending
@@ -352,9 +444,22 @@ impl Identity {
             Err(SessionError::NotFound) => {
                 // Ended (revoked, signed out) or never issued: recorded, once a minute per source.
                 let key = format!("session:unknown:{}", meta.client_ip.as_deref().unwrap_or("-"));
-                let reason = "a session cookie that names no session (ended, revoked or forged)".to_owned();
-                self.journal.record_denial(&key, meta, Actor::default(), "session", reason).await?;
-                return Err(AuthError::NotSignedIn);
+                let revoked = self.sessions.ended_because(id).await?;
+                let reason = match revoked {
+                    Some(_) => "a session cookie of a session that a revocation ended",
+                    None => "a session cookie that names no session (ended, revoked or forged)",
+                };
+                self.journal
+                    .record_denial(&key, meta, Actor::default(), "session", reason.to_owned())
+                    .await?;
+                // Only the holder of the old cookie learns why, in the words the revocation left.
+                return Err(match revoked {
+                    Some(reason) => AuthError::SessionRevoked {
+                        reason,
+                        contact: self.directory.config().directory.help_contact.clone(),
+                    },
+                    None => AuthError::NotSignedIn,
+                });
             }
             Err(e) => return Err(e.into()),
         };
@@ -493,7 +598,8 @@ impl Identity {
         self.journal.record(meta, crate::directory::actor_of(user), kind).await?;
         self.mfa.reset(&user.id).await?;
         self.directory.tokens.revoke_all_for_user(&user.id, by, self.clock.now()).await?;
-        Ok(self.sessions.delete_all_for_user(&user.id).await?)
+        let told = "an administrator reset your second factor; sign in again to set it up";
+        Ok(self.sessions.end_all_for_user(&user.id, told).await?)
     }
 }
 

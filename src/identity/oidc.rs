@@ -6,6 +6,10 @@
 //! Discovery is lazy and cached, so Custodian starts (and reports ready)
 //! while the IdP is down; sign-in then says the provider is unreachable.
 //! A signature failure re-reads the provider's keys once (key rotation).
+//!
+//! The refresh token a sign-in brings back is handed to the caller (to be
+//! sealed), and [`Oidc::recheck`] spends it later to ask the IdP whether
+//! the person is still one of its users (see `identity::recheck`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,7 +22,8 @@ use openidconnect::{
     AdditionalClaims, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken,
     EndpointMaybeSet, EndpointNotSet, EndpointSet, IdToken, IdTokenClaims, IssuerUrl, LogoutRequest, Nonce,
     OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, PostLogoutRedirectUrl,
-    ProviderMetadataWithLogout, RedirectUrl, RequestTokenError, Scope, TokenResponse, UserInfoClaims,
+    ProviderMetadataWithLogout, RedirectUrl, RefreshToken, RequestTokenError, Scope, TokenResponse,
+    UserInfoClaims,
 };
 use serde::{Deserialize, Serialize};
 use tokio::sync::RwLock;
@@ -27,6 +32,7 @@ use url::Url;
 use crate::clock::SharedClock;
 use crate::config::OidcConfig;
 use crate::identity::users::VerifiedIdentity;
+use crate::secret::Secret;
 
 type Client = CoreClient<
     EndpointSet,
@@ -73,6 +79,20 @@ pub enum OidcError {
     UserInfo(String),
     #[error("Custodian's OpenID Connect settings are invalid: {0}")]
     Config(String),
+}
+
+/// What the IdP said when asked again about a person.
+#[derive(Debug)]
+pub enum Recheck {
+    /// Still one of its users: a new refresh token if it rotated the old
+    /// one, and their groups now (None if userinfo does not carry them).
+    Confirmed { refresh: Option<Secret>, groups: Option<Vec<String>> },
+    /// It no longer accepts the grant (`invalid_grant`), or userinfo refuses
+    /// the new access token: the account is gone, disabled or signed out.
+    Refused(String),
+    /// No usable answer: unreachable, a 5xx, a malformed reply, or an error
+    /// that says nothing about the person (e.g. this client's credentials).
+    Unreachable(String),
 }
 
 /// What the browser needs to start a sign-in, and what must be kept to finish it.
@@ -159,13 +179,14 @@ impl Oidc {
         })
     }
 
-    /// Exchanges the code, validates the ID token against `nonce`, and reads userinfo.
+    /// Exchanges the code, validates the ID token against `nonce`, and reads
+    /// userinfo. Returns the identity and the refresh token, if one came.
     pub async fn complete(
         &self,
         code: &str,
         pkce_verifier: &str,
         nonce: &str,
-    ) -> Result<VerifiedIdentity, OidcError> {
+    ) -> Result<(VerifiedIdentity, Option<Secret>), OidcError> {
         let d = self.discovered(false).await?;
         let response = d
             .client
@@ -205,7 +226,58 @@ impl Oidc {
                 identity.other_claims.entry(k.clone()).or_insert_with(|| v.clone());
             }
         }
-        Ok(identity)
+        let refresh = response.refresh_token().map(|t| Secret::new(t.secret().clone()));
+        Ok((identity, refresh))
+    }
+
+    /// Asks the IdP about `subject` again: a refresh-token grant, then
+    /// userinfo with the new access token (which must name the same subject).
+    pub async fn recheck(&self, refresh: &Secret, subject: &str) -> Recheck {
+        let d = match self.discovered(false).await {
+            Ok(d) => d,
+            Err(e) => return Recheck::Unreachable(e.to_string()),
+        };
+        let token = RefreshToken::new(refresh.expose().to_owned());
+        let request = match d.client.exchange_refresh_token(&token) {
+            Ok(request) => request,
+            Err(e) => return Recheck::Unreachable(format!("no token endpoint: {e}")),
+        };
+        let response = match request.request_async(&self.http).await {
+            Ok(response) => response,
+            Err(RequestTokenError::ServerResponse(r)) => {
+                let code = r.error().to_string();
+                return if code == "invalid_grant" {
+                    Recheck::Refused(format!("the identity provider refused the grant ({code})"))
+                } else {
+                    Recheck::Unreachable(format!("the identity provider answered {code}"))
+                };
+            }
+            Err(e) => return Recheck::Unreachable(error_chain(&e)),
+        };
+        let expected = openidconnect::SubjectIdentifier::new(subject.to_owned());
+        let request = match d.client.user_info(response.access_token().clone(), Some(expected)) {
+            Ok(request) => request,
+            // No userinfo endpoint: the refresh grant alone is the IdP's word.
+            Err(_) => {
+                let refresh = response.refresh_token().map(|t| Secret::new(t.secret().clone()));
+                return Recheck::Confirmed { refresh, groups: None };
+            }
+        };
+        let info: Result<UserInfoClaims<Claims, CoreGenderClaim>, _> =
+            request.require_signed_response(false).request_async(&self.http).await;
+        match info {
+            Ok(info) => Recheck::Confirmed {
+                refresh: response.refresh_token().map(|t| Secret::new(t.secret().clone())),
+                groups: info.additional_claims().groups(&self.config.groups_claim),
+            },
+            Err(openidconnect::UserInfoError::Response(status, ..)) if status.as_u16() == 401 => {
+                Recheck::Refused("the identity provider's userinfo refused the new access token".into())
+            }
+            Err(openidconnect::UserInfoError::ClaimsVerification(_)) => {
+                Recheck::Refused("the identity provider's userinfo named another subject".into())
+            }
+            Err(e) => Recheck::Unreachable(error_chain(&e)),
+        }
     }
 
     /// Validates a raw ID token: signature, issuer, audience, expiry (by the

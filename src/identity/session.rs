@@ -6,7 +6,12 @@
 //!   sign-in ──► pending (second factor due) ──verify/enroll──► active
 //!      │              │                                          │
 //!      └──────────────┴── idle timeout, absolute lifetime, logout ┴──► gone (row deleted)
+//!                                          revocation ──► ended (the reason kept,
+//!                                                        keyed by the id's hash)
 //! ```
+//! A session ended by a revocation leaves the reason behind (for as long as
+//! the session could have lived), so the old cookie is told why, not just
+//! that it is not signed in.
 //! The id is replaced at sign-in and again when the second factor passes.
 
 use std::time::Duration;
@@ -224,13 +229,47 @@ impl Sessions {
         Ok(done.rows_affected() > 0)
     }
 
-    /// Ends every session of a user; returns how many ended.
-    pub async fn delete_all_for_user(&self, user_id: &str) -> Result<u64, sqlx::Error> {
-        let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-            .bind(user_id)
-            .execute(self.db.pool())
+    /// Ends every session of a user because their access was revoked;
+    /// `reason` (words an administrator wrote, or the kind of change) is what
+    /// the old cookie is told. Returns how many ended.
+    pub async fn end_all_for_user(&self, user_id: &str, reason: &str) -> Result<u64, sqlx::Error> {
+        let now = self.clock.now();
+        let mut tx = self.db.pool().begin().await?;
+        sqlx::query("DELETE FROM ended_sessions WHERE ended_at < $1")
+            .bind(self.oldest_live(now))
+            .execute(&mut *tx)
             .await?;
+        sqlx::query(
+            "INSERT INTO ended_sessions (id_hash, user_id, reason, ended_at) \
+             SELECT id_hash, user_id, $2, $3 FROM sessions WHERE user_id = $1 \
+             ON CONFLICT (id_hash) DO NOTHING",
+        )
+        .bind(user_id)
+        .bind(reason)
+        .bind(now.millis())
+        .execute(&mut *tx)
+        .await?;
+        let done =
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
+        tx.commit().await?;
         Ok(done.rows_affected())
+    }
+
+    /// Why a revocation ended this session, if one did (recently enough to remember).
+    pub async fn ended_because(&self, id: &SessionId) -> Result<Option<String>, sqlx::Error> {
+        let row: Option<(String,)> = optional(
+            sqlx::query_as("SELECT reason FROM ended_sessions WHERE id_hash = $1 AND ended_at >= $2")
+                .bind(id.hash())
+                .bind(self.oldest_live(self.clock.now()))
+                .fetch_one(self.db.pool())
+                .await,
+        )?;
+        Ok(row.map(|(reason,)| reason))
+    }
+
+    /// A session that began before this could no longer be alive.
+    fn oldest_live(&self, now: Timestamp) -> i64 {
+        now.millis() - i64::try_from(self.absolute.as_millis()).unwrap_or(i64::MAX)
     }
 
     fn shape(

@@ -12,6 +12,8 @@ pub struct User {
     pub issuer: String,
     pub subject: String,
     pub email: Option<String>,
+    /// The IdP vouched for `email` at the last sign-in (`email_verified`).
+    pub email_verified: bool,
     pub name: Option<String>,
     pub groups: Vec<String>,
     /// The SCIM directory user this sign-in identity is linked to.
@@ -21,11 +23,25 @@ pub struct User {
 
 impl User {
     /// The names training records and user locks may use for this person:
-    /// the Custodian id and the lower-cased email.
+    /// the Custodian id, the directory user's id, and the lower-cased email
+    /// only if the IdP verified it (anyone can claim an unverified one).
     pub fn keys(&self) -> Vec<String> {
         let mut keys = vec![self.id.clone()];
-        keys.extend(self.email.as_deref().map(str::to_lowercase));
+        keys.extend(self.directory_id.clone());
+        keys.extend(self.verified_email());
         keys
+    }
+
+    /// The lower-cased email, if the IdP verified it.
+    pub fn verified_email(&self) -> Option<String> {
+        self.email.as_deref().filter(|_| self.email_verified).map(str::to_lowercase)
+    }
+
+    /// The stable identity a user lock names: the directory user (the same
+    /// person even under a new sign-in identity) or else the Custodian id.
+    /// Never an email, which the person can change at the IdP.
+    pub fn lock_key(&self) -> &str {
+        self.directory_id.as_deref().unwrap_or(&self.id)
     }
 }
 
@@ -67,7 +83,8 @@ pub struct Users {
     db: Db,
 }
 
-const COLUMNS: &str = "id, issuer, subject, email, name, groups_json, directory_id, last_login_at";
+const COLUMNS: &str =
+    "id, issuer, subject, email, email_verified, name, groups_json, directory_id, last_login_at";
 
 fn from_row(row: &sqlx::any::AnyRow) -> Result<User, sqlx::Error> {
     from_columns(row, "")?.ok_or(sqlx::Error::RowNotFound)
@@ -90,6 +107,7 @@ pub(super) fn from_columns(row: &sqlx::any::AnyRow, prefix: &str) -> Result<Opti
         issuer: row.try_get(column("issuer").as_str())?,
         subject: row.try_get(column("subject").as_str())?,
         email: row.try_get(column("email").as_str())?,
+        email_verified: row.try_get::<i64, _>(column("email_verified").as_str())? != 0,
         name: row.try_get(column("name").as_str())?,
         groups: serde_json::from_str(&groups_json).unwrap_or_default(),
         directory_id: row.try_get(column("directory_id").as_str())?,
@@ -112,15 +130,16 @@ impl Users {
         let groups_json = serde_json::to_string(&identity.groups).unwrap_or_else(|_| "[]".to_owned());
         let new_id = uuid::Uuid::new_v4().to_string();
         sqlx::query(
-            "INSERT INTO users (id, issuer, subject, email, name, groups_json, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) \
-             ON CONFLICT (issuer, subject) DO UPDATE SET email = excluded.email, name = excluded.name, \
-             groups_json = excluded.groups_json",
+            "INSERT INTO users (id, issuer, subject, email, email_verified, name, groups_json, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             ON CONFLICT (issuer, subject) DO UPDATE SET email = excluded.email, \
+             email_verified = excluded.email_verified, name = excluded.name, groups_json = excluded.groups_json",
         )
         .bind(&new_id)
         .bind(&identity.issuer)
         .bind(&identity.subject)
         .bind(identity.email.clone())
+        .bind(i64::from(identity.email.is_some() && identity.email_verified == Some(true)))
         .bind(identity.name.clone())
         .bind(&groups_json)
         .bind(now.millis())
@@ -144,28 +163,36 @@ impl Users {
         row.as_ref().map(from_row).transpose()
     }
 
-    /// Every user with this email (case-insensitive).
+    /// Every user whose IdP verified this email (case-insensitive): an
+    /// unverified email could be anyone's, so it never finds a user.
     pub async fn with_email(&self, email: &str) -> Result<Vec<User>, sqlx::Error> {
-        let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM users WHERE LOWER(email) = LOWER($1)"))
-            .bind(email)
-            .fetch_all(self.db.pool())
-            .await?;
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM users WHERE LOWER(email) = LOWER($1) AND email_verified = 1"
+        ))
+        .bind(email)
+        .fetch_all(self.db.pool())
+        .await?;
         rows.iter().map(from_row).collect()
     }
 
-    /// Finds a user by id, or by email (case-insensitive) when exactly one matches.
+    /// Finds a user by id, or by verified email (case-insensitive) when exactly one matches.
     pub async fn find(&self, id_or_email: &str) -> Result<Option<User>, sqlx::Error> {
         if let Some(user) = self.get(id_or_email).await? {
             return Ok(Some(user));
         }
-        let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM users WHERE LOWER(email) = LOWER($1)"))
-            .bind(id_or_email)
-            .fetch_all(self.db.pool())
+        let mut found = self.with_email(id_or_email).await?;
+        Ok(if found.len() == 1 { found.pop() } else { None })
+    }
+
+    /// The groups the IdP gives the user now (the allow-list in `oidc-claims` mode).
+    pub async fn set_groups(&self, user_id: &str, groups: &[String]) -> Result<(), sqlx::Error> {
+        let groups_json = serde_json::to_string(groups).unwrap_or_else(|_| "[]".to_owned());
+        sqlx::query("UPDATE users SET groups_json = $1 WHERE id = $2")
+            .bind(groups_json)
+            .bind(user_id)
+            .execute(self.db.pool())
             .await?;
-        match rows.as_slice() {
-            [one] => Ok(Some(from_row(one)?)),
-            _ => Ok(None),
-        }
+        Ok(())
     }
 
     /// Records a sign-in that passed the gate.

@@ -15,7 +15,8 @@ pub fn principal_of(user: &User, access: &Access, config: &DirectoryConfig) -> P
     account_tags.dedup();
     Principal {
         id: user.id.clone(),
-        email: user.email.clone().unwrap_or_default(),
+        // Only an email the IdP verified: anyone can claim another.
+        email: user.verified_email().unwrap_or_default(),
         groups: access.groups.clone(),
         roles: access.roles.iter().map(|r| r.to_string()).collect(),
         account_tags,

@@ -22,8 +22,9 @@ struct SealedColumn {
     context: fn(&[String]) -> String,
 }
 
-/// TOTP secrets (identity::mfa), platform credentials (vault::credentials)
-/// and the PKCE verifiers of connections under way (platforms::connect).
+/// TOTP secrets (identity::mfa), platform credentials (vault::credentials),
+/// the PKCE verifiers of connections under way (platforms::connect) and the
+/// IdP refresh tokens that re-check API token owners (identity::recheck).
 const SEALED: &[SealedColumn] = &[
     SealedColumn { table: "mfa_totp", key: &["user_id"], column: "secret_sealed", context: totp_context },
     SealedColumn {
@@ -38,7 +39,17 @@ const SEALED: &[SealedColumn] = &[
         column: "verifier_sealed",
         context: pending_context,
     },
+    SealedColumn {
+        table: "idp_refresh",
+        key: &["user_id"],
+        column: "refresh_sealed",
+        context: refresh_context,
+    },
 ];
+
+fn refresh_context(key: &[String]) -> String {
+    crate::identity::recheck::context(key.first().map(String::as_str).unwrap_or(""))
+}
 
 fn pending_context(key: &[String]) -> String {
     crate::platforms::connect::pending_context(key.first().map(String::as_str).unwrap_or(""))

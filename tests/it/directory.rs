@@ -627,6 +627,7 @@ async fn the_gate_names_a_user_lock_before_the_allow_list_and_role_locks(backend
         issuer: "https://idp.test".into(),
         subject: id.into(),
         email: None,
+        email_verified: false,
         name: None,
         groups: groups.iter().map(|g| g.to_string()).collect(),
         directory_id: None,

@@ -23,6 +23,7 @@ mod directory;
 mod doors;
 mod facebook;
 mod http_base;
+mod identity_binding;
 mod instagram;
 mod journal;
 mod leaks;

@@ -81,6 +81,36 @@ pub fn roles_as_in_the_sandbox() -> std::collections::BTreeMap<Role, Vec<String>
     ])
 }
 
+/// Creates or changes a person at the development IdP (subject = `username`),
+/// so a test can make someone of its own and change their claims between
+/// two sign-ins. Returns the username.
+pub async fn idp_person(username: &str, email: &str, email_verified: bool, groups: &[&str]) -> String {
+    let body = serde_json::json!({"email": email, "email_verified": email_verified, "groups": groups});
+    let r = reqwest::Client::new()
+        .put(format!("{}/dev/accounts/{username}", issuer()))
+        .json(&body)
+        .send()
+        .await
+        .expect("the IdP's test hook");
+    assert_eq!(r.status(), 204, "the IdP took the person");
+    username.to_owned()
+}
+
+/// Removes a person at the development IdP: terminated, their refresh tokens refused.
+pub async fn idp_forget(username: &str) {
+    let r = reqwest::Client::new()
+        .delete(format!("{}/dev/accounts/{username}", issuer()))
+        .send()
+        .await
+        .expect("the IdP's test hook");
+    assert_eq!(r.status(), 204, "the IdP forgot the person");
+}
+
+/// A username no other test uses.
+pub fn unique_username(prefix: &str) -> String {
+    format!("{prefix}-{}", &uuid::Uuid::new_v4().simple().to_string()[..10])
+}
+
 /// A configuration pointing at the test peers.
 pub fn test_config(database_url: String, data_dir: &std::path::Path) -> Config {
     let mut config = Config { data_dir: data_dir.to_owned(), ..Config::default() };
@@ -113,6 +143,7 @@ pub async fn act(
         issuer: issuer(),
         subject: "staff-tester".into(),
         email: Some("staff-tester@clinic.example".into()),
+        email_verified: true,
         name: None,
         groups: vec!["social-media-staff".into()],
         directory_id: None,

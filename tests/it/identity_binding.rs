@@ -1,0 +1,251 @@
+//! Access binds to a person's stable identity, never to what they can
+//! change: a lock follows the person when their email changes at the IdP,
+//! an unverified email finds no one and matches no training record, an
+//! ended session says why, break-glass ends with the eligibility that
+//! opened it, and an API token cannot manage its owner's other tokens.
+
+use std::time::Duration;
+
+use custodian::clock::Clock;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::actions::call;
+use crate::on_both_backends;
+use crate::support::browser::Browser;
+use crate::support::{idp_forget, idp_person, unique_username, Backend, TestApp};
+use crate::tokens::with_token;
+
+on_both_backends!(
+    a_lock_follows_the_person_when_their_email_changes,
+    an_unverified_email_finds_no_one_and_matches_no_training,
+    break_glass_ends_with_the_access_or_role_that_allowed_it,
+    an_api_token_cannot_list_or_revoke_its_owners_other_tokens,
+    a_token_owner_is_rechecked_at_the_idp_and_stops_with_their_account,
+);
+
+const STAFF: &str = "social-media-staff";
+const ADMINS: &str = "it-admins";
+const COURSE: &str = "hipaa-social-media";
+
+async fn attempt_sign_in(browser: &Browser, user: &str) -> reqwest::Response {
+    let auth = browser.start_login().await;
+    let callback = browser.idp_authorize(&auth, user).await;
+    browser.finish_login(&callback).await
+}
+
+async fn my_id(browser: &Browser) -> String {
+    let (status, me) = call(browser, Method::GET, "/api/v1/me", None).await;
+    assert_eq!(status, 200, "{me}");
+    me["user"]["id"].as_str().unwrap().to_owned()
+}
+
+async fn a_lock_follows_the_person_when_their_email_changes(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |c| c.directory.help_contact = "the privacy office".into()).await;
+    let p = unique_username("pat");
+    idp_person(&p, &format!("{p}@clinic.example"), true, &[STAFF]).await;
+    let (pat, _, _) = app.enrolled_browser(&p).await;
+    let pat_id = my_id(&pat).await;
+    let (carol, _, _) = app.enrolled_browser("carol").await;
+
+    // Revoked by the email the admin knows her by.
+    let revoke = format!("/api/v1/admin/users/{p}@clinic.example/revoke");
+    let (status, placed) =
+        call(&carol, Method::POST, &revoke, Some(json!({"reason": "left the clinic"}))).await;
+    assert_eq!(status, 200, "{placed}");
+    assert_eq!(placed["users_affected"], 1);
+    assert_eq!(placed["lock"]["target"], pat_id.as_str(), "the lock names the person, not the email");
+
+    // Her old cookie is told why, and whom to ask: not just "not signed in".
+    let (status, answer) = call(&pat, Method::GET, "/api/v1/me", None).await;
+    assert_eq!((status, answer["error"].clone()), (401, json!("session_revoked")), "{answer}");
+    let reason = answer["reason"].as_str().unwrap();
+    assert!(reason.contains("left the clinic") && reason.contains("the privacy office"), "{reason}");
+    let page = pat.get("/").await.text().await.unwrap();
+    assert!(page.contains("left the clinic"), "the home page says why too: {page}");
+    // A cookie that never named a session learns nothing.
+    let stranger = app.browser();
+    stranger.set_cookie("custodian_session", &"A".repeat(43));
+    let (status, answer) = call(&stranger, Method::GET, "/api/v1/me", None).await;
+    assert_eq!((status, answer["error"].clone()), (401, json!("not_signed_in")), "{answer}");
+
+    // She changes her email at the IdP, unverified and then verified: still locked.
+    for verified in [false, true] {
+        idp_person(&p, &format!("pat.new.{verified}@clinic.example"), verified, &[STAFF]).await;
+        let r = attempt_sign_in(&app.browser(), &p).await;
+        assert_eq!(r.status(), 403, "verified: {verified}");
+        let page = r.text().await.unwrap();
+        assert!(page.contains("left the clinic"), "refused with the lock's reason: {page}");
+    }
+    assert_eq!(app.count("sessions").await, 1, "only carol's session exists");
+}
+
+async fn an_unverified_email_finds_no_one_and_matches_no_training(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |c| {
+        c.training.courses.push(custodian::directory::config::Course {
+            id: COURSE.into(),
+            renewal_months: 12,
+            roles: vec![],
+        })
+    })
+    .await;
+    let victim = unique_username("vic");
+    let email = format!("{victim}@clinic.example");
+    idp_person(&victim, &email, true, &[STAFF]).await;
+    let by = custodian::directory::admin::ChangedBy {
+        actor: Default::default(),
+        name: "test".into(),
+        meta: Default::default(),
+    };
+    let today = custodian::directory::training::millis_date(app.clock.now().millis());
+    let csv = format!(
+        "user,course,completed_on,expires_on\n{email},{COURSE},{today},\ncarol@clinic.example,{COURSE},{today},\n"
+    );
+    app.state.directory().import_training(&csv, "test", &by).await.unwrap();
+
+    // Someone claims the victim's email, unverified: her training is not theirs.
+    let mallory = unique_username("mal");
+    idp_person(&mallory, &email.to_uppercase(), false, &[STAFF]).await;
+    let r = attempt_sign_in(&app.browser(), &mallory).await;
+    assert_eq!(r.status(), 403);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("no record of completing the required"), "{page}");
+    // The victim herself is admitted on her record.
+    let (vic, _, _) = app.enrolled_browser(&victim).await;
+    let victim_id = my_id(&vic).await;
+
+    // Revoking "the victim's email" finds the victim only, never the claimant.
+    let tagged = app.state.directory().find_users(&email).await.unwrap();
+    assert_eq!(tagged.iter().map(|u| u.id.clone()).collect::<Vec<_>>(), vec![victim_id.clone()]);
+    let (carol, _, _) = app.enrolled_browser("carol").await;
+    let revoke = format!("/api/v1/admin/users/{email}/revoke");
+    let (status, placed) = call(&carol, Method::POST, &revoke, Some(json!({"reason": "audit"}))).await;
+    assert_eq!(status, 200, "{placed}");
+    assert_eq!(placed["lock"]["target"], victim_id.as_str());
+}
+
+/// A new person at the IdP in `groups`, signed in, enrolled, with break-glass opened.
+async fn open_break_glass(app: &TestApp, who: &str, groups: &[&str]) -> (Browser, String) {
+    idp_person(who, &format!("{who}@clinic.example"), true, groups).await;
+    let (browser, secret, _) = app.enrolled_browser(who).await;
+    let body = json!({
+        "justification": "Storm: the cardiology team is offline and patients need the notice",
+        "code": app.totp(&secret, 1),
+    });
+    let (status, opened) = call(&browser, Method::POST, "/api/v1/breakglass", Some(body)).await;
+    assert_eq!(status, 201, "{opened}");
+    (browser, opened["id"].as_str().unwrap().to_owned())
+}
+
+async fn publish(who: &Browser, account: &str) -> (u16, Value) {
+    let path = format!("/api/v1/accounts/{account}/posts");
+    call(who, Method::POST, &path, Some(json!({"text": "Clinic closed today"}))).await
+}
+
+async fn break_glass_ends_with_the_access_or_role_that_allowed_it(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |c| c.session.idle_timeout = Duration::from_secs(2 * 3600)).await;
+    let (_, cardiology) = app.practice_accounts().await;
+    let by = custodian::directory::admin::ChangedBy {
+        actor: Default::default(),
+        name: "cli:test".into(),
+        meta: Default::default(),
+    };
+    // An admin who is also staff opens break-glass; it lets her post anywhere.
+    let dana = unique_username("dana");
+    let (dana_browser, grant) = open_break_glass(&app, &dana, &[ADMINS, STAFF]).await;
+    assert_eq!(publish(&dana_browser, &cardiology).await.0, 201);
+
+    // The admin role is locked: she keeps her staff access, but not the grant.
+    let until = app.clock.now().plus(Duration::from_secs(600));
+    let role = custodian::directory::Scope::Role;
+    app.state.directory().place_lock(role, "admin", "incident review", Some(until), &by).await.unwrap();
+    let (status, refused) = publish(&dana_browser, &cardiology).await;
+    assert_eq!((status, refused["rule"].clone()), (403, json!("no-permit")), "{refused}");
+    let ended = app.events_of("breakglass.end").await;
+    assert_eq!(ended.len(), 1, "the grant ended, on the record");
+    assert_eq!(ended[0]["kind"]["grant_id"], grant.as_str());
+    assert!(ended[0]["kind"]["reason"].as_str().unwrap().contains("no longer eligible"), "{:?}", ended[0]);
+
+    // Another admin's grant ends the moment her access does.
+    app.clock.advance(Duration::from_secs(601));
+    let erin = unique_username("erin");
+    let (_, grant) = open_break_glass(&app, &erin, &[ADMINS]).await;
+    let placed =
+        app.state.directory().revoke(&format!("{erin}@clinic.example"), "role change", &by).await.unwrap();
+    assert_eq!(placed.users_affected, 1);
+    let revoked = app.events_of("access.revoke").await;
+    assert_eq!(revoked.last().unwrap()["kind"]["breakglass_ended"], 1, "{revoked:?}");
+    let (ended_at,): (Option<i64>,) = sqlx::query_as("SELECT ended_at FROM breakglass WHERE id = $1")
+        .bind(&grant)
+        .fetch_one(app.state.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(ended_at, Some(app.clock.now().millis()), "ended now, not at its expiry");
+}
+
+async fn an_api_token_cannot_list_or_revoke_its_owners_other_tokens(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (clinic, _) = app.practice_accounts().await;
+    let (alice, _, _) = app.enrolled_browser("alice").await;
+    let (first, first_id) = crate::tokens::publishing_token(&alice, &clinic).await;
+    let (_, second_id) = crate::tokens::publishing_token(&alice, &clinic).await;
+
+    let (status, body) = with_token(&app, &first, Method::GET, "/api/v1/tokens", None).await;
+    assert_eq!((status, body["error"].clone()), (403, json!("session_required")), "{body}");
+    let path = format!("/api/v1/tokens/{second_id}");
+    let (status, body) = with_token(&app, &first, Method::DELETE, &path, None).await;
+    assert_eq!((status, body["error"].clone()), (403, json!("session_required")), "{body}");
+    let refused: Vec<Value> = app.events_of("action.refused").await;
+    let actions: Vec<&str> = refused.iter().filter_map(|e| e["kind"]["action"].as_str()).collect();
+    assert_eq!(actions, ["token.list", "token.revoke"], "both refusals recorded");
+    // The other token still works; a token may revoke itself.
+    let (_, mine) = call(&alice, Method::GET, "/api/v1/tokens", None).await;
+    assert!(mine["tokens"].as_array().unwrap().iter().all(|t| t["revoked_at"].is_null()), "{mine}");
+    let (status, body) =
+        with_token(&app, &first, Method::DELETE, &format!("/api/v1/tokens/{first_id}"), None).await;
+    assert_eq!(status, 200, "{body}");
+}
+
+async fn a_token_owner_is_rechecked_at_the_idp_and_stops_with_their_account(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |c| {
+        c.session.idle_timeout = Duration::from_secs(3 * 3600);
+        c.session.absolute_lifetime = Duration::from_secs(3 * 3600);
+    })
+    .await;
+    let (clinic, _) = app.practice_accounts().await;
+    let quinn = unique_username("quinn");
+    let email = format!("{quinn}@clinic.example");
+    idp_person(&quinn, &email, true, &[STAFF]).await;
+    let (browser, _, _) = app.enrolled_browser(&quinn).await;
+    assert_eq!(app.count("idp_refresh").await, 1, "the sign-in's refresh token is kept, sealed");
+    let (token, _) = crate::tokens::publishing_token(&browser, &clinic).await;
+    let path = format!("/api/v1/accounts/{clinic}/posts");
+    let post = |text: &str| with_token(&app, &token, Method::POST, &path, Some(json!({ "text": text })));
+    let fifteen = Duration::from_secs(15 * 60 + 1);
+
+    // Within the interval the IdP is not asked: a group change there waits for the re-check.
+    idp_person(&quinn, &email, true, &["cafeteria"]).await;
+    assert_eq!(post("one").await.0, 201);
+    // Due: the IdP is asked, and the groups it gives now are what the gate sees.
+    app.clock.advance(fifteen);
+    let (status, body) = post("two").await;
+    assert_eq!((status, body["error"].clone()), (403, json!("not_allow_listed")), "{body}");
+    idp_person(&quinn, &email, true, &[STAFF]).await;
+    app.clock.advance(fifteen);
+    assert_eq!(post("three").await.0, 201, "back in the group at the IdP, back in");
+
+    // Terminated at the IdP: at the next re-check the token, the session and the grant end, recorded.
+    idp_forget(&quinn).await;
+    app.clock.advance(fifteen);
+    let (status, body) = post("four").await;
+    assert_eq!((status, body["error"].clone()), (401, json!("token_invalid")), "{body}");
+    let revoked = app.events_of("access.revoke").await;
+    let last = revoked.last().unwrap();
+    assert_eq!(last["kind"]["trigger"], "idp_refused", "{last}");
+    assert_eq!(last["kind"]["tokens_revoked"], 1, "{last}");
+    assert_eq!(last["kind"]["sessions_ended"], 1, "{last}");
+    let (status, me) = call(&browser, Method::GET, "/api/v1/me", None).await;
+    assert_eq!((status, me["error"].clone()), (401, json!("session_revoked")), "{me}");
+    assert!(me["reason"].as_str().unwrap().contains("identity provider no longer accepts"), "{me}");
+    assert_eq!(app.count("idp_refresh").await, 0, "nothing is kept of a person the IdP refused");
+}
