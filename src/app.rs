@@ -14,7 +14,7 @@ use crate::config::Config;
 use crate::directory::scim::Scim;
 use crate::directory::Directory;
 use crate::http::{self, AppState};
-use crate::identity::{Identity, Mfa, Oidc, Sessions};
+use crate::identity::{EnrollmentRules, Identity, Mfa, Oidc, Sessions};
 use crate::storage::Db;
 use crate::vault::KeyRing;
 
@@ -41,7 +41,9 @@ pub async fn build_state(config: Config, clock: SharedClock) -> anyhow::Result<A
     let directory =
         Directory::new(db.clone(), clock.clone(), config.clone(), journal.clone(), sessions.clone());
     let scim = Scim::new(directory.clone(), scim_base_url(&config));
-    let identity = Identity::new(db.clone(), clock.clone(), journal.clone(), sessions, mfa, oidc, directory);
+    let rules = EnrollmentRules::from_config(&config);
+    let identity =
+        Identity::new(db.clone(), clock.clone(), journal.clone(), sessions, mfa, oidc, directory, rules);
     let stream = Arc::new(stream::spawn(db.clone(), config.audit.stream.clone(), clock.clone()));
     let accounts = crate::platforms::accounts::Accounts::new(db.clone());
     let credentials = crate::vault::Credentials::new(db.clone(), keys.clone());

@@ -4,6 +4,8 @@
 //! writes its audit event before its effect is visible to the caller; if the
 //! journal cannot be written, the step fails (fail closed).
 
+pub mod enrollment;
+pub mod invites;
 pub mod mfa;
 pub mod oidc;
 pub mod session;
@@ -19,6 +21,8 @@ use crate::audit::{Actor, AuditError, EventKind, Journal, LoginFailure, RequestM
 use crate::clock::SharedClock;
 use crate::directory::{self, Access, Directory, GateError};
 use crate::storage::{optional, Db};
+pub use enrollment::{EnrollRefused, EnrollmentRules, InviteError, IssuedLink};
+pub use invites::{InviteRefusal, Invites};
 pub use mfa::{Enrollment, FactorState, Method, Mfa, MfaError};
 pub use oidc::{Oidc, OidcError};
 pub use session::{Session, SessionError, SessionId, Sessions};
@@ -44,6 +48,9 @@ pub enum AuthError {
     TokenInvalid(tokens::Unusable),
     #[error(transparent)]
     Mfa(MfaError),
+    /// A user without a factor may not enroll one now (`mfa.enrollment`).
+    #[error(transparent)]
+    Enrollment(EnrollRefused),
     #[error(transparent)]
     Audit(#[from] AuditError),
     #[error(transparent)]
@@ -123,14 +130,20 @@ pub struct Identity {
     pub users: Users,
     pub sessions: Sessions,
     pub mfa: Mfa,
+    pub invites: Invites,
     pub oidc: Arc<Oidc>,
     pub directory: Directory,
+    rules: EnrollmentRules,
     journal: Journal,
     db: Db,
     clock: SharedClock,
 }
 
 impl Identity {
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the services it ties together, each built once at start-up"
+    )]
     pub fn new(
         db: Db,
         clock: SharedClock,
@@ -139,8 +152,21 @@ impl Identity {
         mfa: Mfa,
         oidc: Arc<Oidc>,
         directory: Directory,
+        rules: EnrollmentRules,
     ) -> Self {
-        Identity { users: Users::new(db.clone()), sessions, mfa, oidc, directory, journal, db, clock }
+        let invites = Invites::new(db.clone(), clock.clone());
+        Identity {
+            users: Users::new(db.clone()),
+            sessions,
+            mfa,
+            invites,
+            oidc,
+            directory,
+            rules,
+            journal,
+            db,
+            clock,
+        }
     }
 
     /// Begins a sign-in: returns the browser-bound flow id (for a cookie) and
@@ -181,14 +207,14 @@ impl Identity {
         meta: &RequestMeta,
     ) -> Result<(SessionId, User), AuthError> {
         match self.sign_in_steps(flow_id, params).await {
-            Ok((user, access)) => {
+            Ok((user, access, idp_mfa_amr)) => {
                 // Ending the browser's old session only restricts; the
                 // login event below records it.
                 let previous_session_ended = match previous {
                     Some(old) => self.sessions.delete(old).await?,
                     None => false,
                 };
-                let (id, session) = self.sessions.create(&user.id).await?;
+                let (id, session) = self.sessions.create(&user.id, &idp_mfa_amr).await?;
                 self.users.mark_signed_in(&user.id, self.clock.now()).await?;
                 let principal = Principal { session, user, access };
                 let kind = EventKind::Login { email: principal.user.email.clone(), previous_session_ended };
@@ -212,7 +238,7 @@ impl Identity {
         &self,
         flow_id: Option<&str>,
         params: &CallbackParams,
-    ) -> Result<(User, Access), SignInStepError> {
+    ) -> Result<(User, Access, Vec<String>), SignInStepError> {
         let refused = |r| SignInStepError::Refused(r, Actor::default());
         let flow_id = flow_id.ok_or_else(|| refused(LoginFailure::NoLoginInProgress))?;
         let flow = self.take_flow(flow_id).await?.ok_or_else(|| refused(LoginFailure::NoLoginInProgress))?;
@@ -240,7 +266,7 @@ impl Identity {
         let user = self.users.upsert_from_sign_in(&identity, self.clock.now()).await?;
         let actor = Actor { user_id: Some(user.id.clone()), ..actor };
         match self.directory.admit_sign_in(&user, &identity).await {
-            Ok(admitted) => Ok(admitted),
+            Ok((user, access)) => Ok((user, access, self.rules.vouching_amr(&identity))),
             Err(GateError::Denied(d)) => {
                 Err(SignInStepError::Refused(LoginFailure::DirectoryRefused(d.to_string()), actor))
             }
@@ -364,27 +390,6 @@ impl Identity {
 
     pub async fn factor_state(&self, principal: &Principal) -> Result<FactorState, AuthError> {
         Ok(self.mfa.state(&principal.user.id).await?)
-    }
-
-    pub async fn begin_enrollment(&self, principal: &Principal) -> Result<Enrollment, AuthError> {
-        let account = principal.user.email.clone().unwrap_or_else(|| principal.user.subject.clone());
-        self.mfa.begin_enrollment(&principal.user.id, &account).await.map_err(AuthError::Mfa)
-    }
-
-    /// Confirms enrollment; on success the session passes its second factor.
-    pub async fn confirm_enrollment(
-        &self,
-        id: &SessionId,
-        principal: &Principal,
-        code: &str,
-        meta: &RequestMeta,
-    ) -> Result<MfaPassed, AuthError> {
-        let result = self.mfa.check_enrollment_code(&principal.user.id, code).await;
-        self.after_attempt(principal, Method::Totp, result, meta).await?;
-        // Recorded first: if the journal is down, the factor stays off.
-        self.journal.record(meta, principal.actor(), EventKind::MfaEnrolled).await?;
-        let codes = self.mfa.enable(&principal.user.id).await.map_err(AuthError::Mfa)?;
-        self.pass(id, principal, Method::Totp, Some(codes), meta).await
     }
 
     /// Verifies a TOTP or recovery code; on success the session passes.
