@@ -199,7 +199,7 @@ async fn main() -> anyhow::Result<()> {
         };
         let user = identity.users.upsert_from_sign_in(&verified, now).await?;
         identity.users.link_directory(&user.id, directory_id).await?;
-        let (sid, _) = identity.sessions.create(&user.id).await?;
+        let (sid, _) = identity.sessions.create(&user.id, &[]).await?;
         let sid = identity.sessions.mark_mfa_passed(&sid, "totp").await?;
         let cookie = format!("custodian_session={}", sid.cookie_value());
         let me = || http.get(format!("{base}/api/v1/me")).header("cookie", &cookie).send();

@@ -11,7 +11,7 @@ use rand::RngCore;
 
 use crate::audit::RequestMeta;
 use crate::clock::{SharedClock, SystemClock};
-use crate::config::{Config, Overrides};
+use crate::config::{Config, EnrollmentMode, Overrides};
 use crate::{app, telemetry};
 
 mod directory;
@@ -105,9 +105,16 @@ pub enum ConfigCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum UsersCommand {
-    /// Remove a user's second factor and end their sessions; they enroll again at next sign-in.
+    /// Remove a user's second factor and end their sessions; they enroll again as
+    /// `mfa.enrollment` allows (with a new enrollment link, unless it is "open").
     ResetMfa {
         /// User id or email address.
+        user: String,
+    },
+    /// Issue a single-use link with which the user enrolls their first second factor
+    /// (printed once; valid for `mfa.invite_ttl`). Their earlier unused link stops working.
+    Invite {
+        /// User id or email address of someone who has signed in once.
         user: String,
     },
     /// Unlink a sign-in identity from its SCIM directory user (when the IdP re-created
@@ -276,10 +283,42 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .reset_mfa(&found, &by, &RequestMeta::default())
                 .await
                 .context("cannot reset the second factor")?;
+            let name = found.email.as_deref().unwrap_or(&found.subject);
+            println!("second factor reset for {name} ({}); {ended} session(s) ended", found.id);
+            let next = match state.config.mfa.enrollment {
+                EnrollmentMode::Open => "they set up a new one at their next sign-in".to_owned(),
+                EnrollmentMode::Invite => {
+                    format!(
+                        "they need a new enrollment link to set up a new one: custodian users invite {name}"
+                    )
+                }
+                EnrollmentMode::Idp => format!(
+                    "they set up a new one at a sign-in where the IdP vouches for MFA, \
+                     or with a new enrollment link: custodian users invite {name}"
+                ),
+            };
+            println!("{next}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Users { command: UsersCommand::Invite { user } } => {
+            let state = app::build_state(Config::load(&overrides)?, clock()).await?;
+            let issued = state
+                .identity
+                .invite(&user, &operator_name(), crate::audit::Actor::default(), &RequestMeta::default())
+                .await
+                .context("cannot issue an enrollment link")?;
+            let name = issued.user.email.as_deref().unwrap_or(&issued.user.subject);
+            for voided in &issued.voided {
+                println!("the earlier link {voided} no longer works");
+            }
             println!(
-                "second factor reset for {} ({}); {ended} session(s) ended",
-                found.email.as_deref().unwrap_or(&found.subject),
-                found.id
+                "enrollment link {} for {name} ({}), valid until {}; it is shown only now.\n\
+                 Give it to them through a channel their SSO password does not open; they open it \
+                 signed in as themselves, once:\n{}",
+                issued.invite.id,
+                issued.user.id,
+                issued.invite.expires_at.rfc3339(),
+                issued.link.expose()
             );
             Ok(ExitCode::SUCCESS)
         }

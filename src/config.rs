@@ -285,11 +285,78 @@ pub struct MfaConfig {
     pub throttle_after: u32,
     /// Consecutive failures that lock the factor until an admin resets it (at most 100).
     pub lockout_after: u32,
+    /// Who may enroll a first factor: see [`EnrollmentMode`].
+    pub enrollment: EnrollmentMode,
+    /// How long an enrollment link stays usable (1 hour to 7 days).
+    #[serde(with = "humantime_serde")]
+    pub invite_ttl: Duration,
+    /// With `enrollment = "idp"`: the ID token's `amr` values (RFC 8176)
+    /// that show the IdP did multi-factor authentication at this sign-in.
+    pub idp_amr: Vec<String>,
 }
+
+/// Who may enroll a first second factor. Whoever enrolls it owns the
+/// account from then on, so the first enrollment must be vouched for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EnrollmentMode {
+    /// Only with a single-use enrollment link an administrator issued.
+    #[default]
+    Invite,
+    /// When the IdP vouches for MFA at this sign-in (`amr`), or with an enrollment link.
+    Idp,
+    /// Anyone signed in without a factor enrolls one (trust on first use): the sandbox only.
+    Open,
+}
+
+impl EnrollmentMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EnrollmentMode::Invite => "invite",
+            EnrollmentMode::Idp => "idp",
+            EnrollmentMode::Open => "open",
+        }
+    }
+}
+
+/// Bounds on `mfa.invite_ttl`: long enough to reach a person, short enough
+/// that a forgotten link does not stay a way in.
+pub const INVITE_TTL_BOUNDS: (Duration, Duration) =
+    (Duration::from_secs(3600), Duration::from_secs(7 * 24 * 3600));
+
+/// `amr` values naming something known (or mere presence): on its own, one
+/// of them is no evidence of a second factor, so it may not vouch for one.
+const SINGLE_FACTOR_AMR: &[&str] = &["pwd", "kba", "pin", "user"];
 
 impl Default for MfaConfig {
     fn default() -> Self {
-        MfaConfig { issuer: "Custodian".to_owned(), throttle_after: 3, lockout_after: 10 }
+        MfaConfig {
+            issuer: "Custodian".to_owned(),
+            throttle_after: 3,
+            lockout_after: 10,
+            enrollment: EnrollmentMode::Invite,
+            invite_ttl: Duration::from_secs(72 * 3600),
+            idp_amr: ["mfa", "otp", "hwk", "swk", "sc"].map(str::to_owned).to_vec(),
+        }
+    }
+}
+
+impl MfaConfig {
+    fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let (shortest, longest) = INVITE_TTL_BOUNDS;
+        if self.invite_ttl < shortest || self.invite_ttl > longest {
+            problems.push("mfa.invite_ttl must be between 1h and 7days".to_owned());
+        }
+        if self.enrollment == EnrollmentMode::Idp && self.idp_amr.is_empty() {
+            problems.push(
+                "mfa.idp_amr must name at least one amr value when mfa.enrollment = \"idp\"".to_owned(),
+            );
+        }
+        for value in self.idp_amr.iter().filter(|v| SINGLE_FACTOR_AMR.contains(&v.as_str())) {
+            problems.push(format!("mfa.idp_amr: {value:?} is a single factor and cannot vouch for MFA"));
+        }
+        problems
     }
 }
 
@@ -485,6 +552,7 @@ impl Config {
         if self.mfa.throttle_after >= self.mfa.lockout_after {
             problems.push("mfa.throttle_after must be smaller than mfa.lockout_after".to_owned());
         }
+        problems.extend(self.mfa.problems());
         if let Err(e) = crate::vault::KeyRing::from_config(&self.keys) {
             problems.push(e.to_string());
         }
@@ -568,4 +636,30 @@ fn describe_figment_error(e: figment::Error) -> String {
         })
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_first_factor_needs_an_invite_unless_configured_otherwise() {
+        assert_eq!(MfaConfig::default().enrollment, EnrollmentMode::Invite);
+        assert!(MfaConfig::default().problems().is_empty());
+        let idp: MfaConfig = toml::from_str("enrollment = \"idp\"\ninvite_ttl = \"24h\"").unwrap();
+        assert_eq!((idp.enrollment, idp.invite_ttl), (EnrollmentMode::Idp, Duration::from_secs(86_400)));
+        assert!(toml::from_str::<MfaConfig>("enrollment = \"tofu\"").is_err());
+        let short = MfaConfig { invite_ttl: Duration::from_secs(60), ..MfaConfig::default() };
+        assert!(short.problems()[0].contains("mfa.invite_ttl"));
+        let long = MfaConfig { invite_ttl: Duration::from_secs(8 * 86_400), ..MfaConfig::default() };
+        assert!(long.problems()[0].contains("mfa.invite_ttl"));
+        let password_only = MfaConfig {
+            enrollment: EnrollmentMode::Idp,
+            idp_amr: vec!["pwd".into()],
+            ..MfaConfig::default()
+        };
+        assert!(password_only.problems()[0].contains("\"pwd\""));
+        let nothing = MfaConfig { enrollment: EnrollmentMode::Idp, idp_amr: vec![], ..MfaConfig::default() };
+        assert!(nothing.problems()[0].contains("at least one"));
+    }
 }

@@ -24,6 +24,10 @@
 // Every sign-in gets a refresh token (as Keycloak does by default), so that
 // Custodian can re-check an API token's owner later.
 //
+// ID tokens carry amr (RFC 8176): ["pwd"] for the password alone, plus each
+// value of the login form's optional "amr" fields (the page's checkbox sends
+// "otp"), as an IdP that did multi-factor authentication would say.
+//
 // stdout carries exactly one line, "oidc-provider ready at <issuer>", once the
 // server is listening; everything else (oidc-provider notices included) goes
 // to stderr.
@@ -141,7 +145,8 @@ const configuration = {
   },
   scopes: ['openid', 'email', 'profile', 'groups', 'offline_access'],
   claims: {
-    openid: ['sub'],
+    // amr (how the user signed in) comes with every ID token.
+    openid: ['sub', 'amr'],
     email: ['email', 'email_verified'],
     profile: ['name', 'preferred_username'],
     groups: ['groups'],
@@ -231,6 +236,7 @@ function page(title, body) {
 body { font-family: sans-serif; max-width: 28em; margin: 3em auto; padding: 0 1em; }
 label { display: block; margin-top: .8em; }
 input { width: 100%; padding: .4em; box-sizing: border-box; }
+input[type=checkbox] { width: auto; }
 button { margin-top: 1.2em; padding: .5em 1.5em; }
 .error { color: #b00020; font-weight: bold; }
 .hint { color: #555; font-size: .9em; }
@@ -255,6 +261,7 @@ ${error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : ''}
 <input id="username" name="username" required autofocus value="${escapeHtml(username ?? '')}">
 <label for="password">Password</label>
 <input id="password" name="password" type="password" required>
+<label><input type="checkbox" name="amr" value="otp"> Also confirmed a one-time code (the ID token's <code>amr</code> then says so)</label>
 <button type="submit">Sign in</button>
 </form>
 <p class="hint">development provider — password for all: custodian<br>
@@ -382,10 +389,11 @@ provider.use(async (ctx, next) => {
       });
       return undefined;
     }
+    const extra = form.getAll('amr').filter((v) => /^[a-z]{2,8}$/.test(v) && v !== 'pwd');
     await provider.interactionFinished(
       ctx.req,
       ctx.res,
-      { login: { accountId: username } },
+      { login: { accountId: username, amr: ['pwd', ...new Set(extra)] } },
       { mergeWithLastSubmission: false },
     );
     // interactionFinished wrote the 303 itself.

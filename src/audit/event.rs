@@ -165,8 +165,29 @@ pub enum EventKind {
     Login { email: Option<String>, previous_session_ended: bool },
     /// `auth.login`, refused.
     LoginFailed { reason: LoginFailure },
-    /// `auth.mfa.enroll`: a TOTP factor was turned on.
-    MfaEnrolled,
+    /// `auth.mfa.enroll`: a TOTP factor was turned on; `method` says what
+    /// allowed it: `invite` (with `invite_id`), `idp_amr` (the IdP vouched
+    /// for MFA, with its `amr`) or `open` (the sandbox's trust on first use).
+    MfaEnrolled {
+        method: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        invite_id: Option<String>,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        amr: Vec<String>,
+    },
+    /// `auth.mfa.invite.issue`: an administrator issued an enrollment link
+    /// (never its token) for `user_id`.
+    MfaInviteIssued { invite_id: String, user_id: String, by: String, expires_at: Timestamp },
+    /// `auth.mfa.invite.void`: an open enrollment link stopped working
+    /// (`reason`: `replaced` by a newer one).
+    MfaInviteVoided { invite_id: String, user_id: String, by: String, reason: String },
+    /// `auth.mfa.invite.refuse`: an enrollment link was presented and refused
+    /// (`reason`: `unknown`, `used`, `voided`, `expired`, `other_user`).
+    MfaInviteRefused {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        invite_id: Option<String>,
+        reason: String,
+    },
     /// `auth.mfa.verify`: a code (or recovery code) was accepted.
     MfaVerified { method: String },
     /// `auth.mfa.verify`, refused.
@@ -303,7 +324,10 @@ impl EventKind {
     pub fn action(&self) -> &'static str {
         match self {
             EventKind::Login { .. } | EventKind::LoginFailed { .. } => "auth.login",
-            EventKind::MfaEnrolled => "auth.mfa.enroll",
+            EventKind::MfaEnrolled { .. } => "auth.mfa.enroll",
+            EventKind::MfaInviteIssued { .. } => "auth.mfa.invite.issue",
+            EventKind::MfaInviteVoided { .. } => "auth.mfa.invite.void",
+            EventKind::MfaInviteRefused { .. } => "auth.mfa.invite.refuse",
             EventKind::MfaVerified { .. } | EventKind::MfaFailed { .. } => "auth.mfa.verify",
             EventKind::MfaLocked { .. } => "auth.mfa.lock",
             EventKind::MfaReset { .. } => "auth.mfa.reset",
@@ -339,6 +363,7 @@ impl EventKind {
             EventKind::LoginFailed { .. }
             | EventKind::MfaFailed { .. }
             | EventKind::MfaLocked { .. }
+            | EventKind::MfaInviteRefused { .. }
             | EventKind::AuditReadDenied { .. }
             | EventKind::AccessDenied { .. }
             | EventKind::CredentialUnreadable { .. }

@@ -1,5 +1,5 @@
-//! `/api/v1/admin`: revocation, locks, training records and the access
-//! review, for users whom policy allows the action (by default, admins:
+//! `/api/v1/admin`: revocation, locks, training records, enrollment links
+//! and the access review, for users whom policy allows the action (by default, admins:
 //! `policies/admins.cedar`) and who have passed their second factor. Every
 //! change is audited (by the directory) with before and after; a refused
 //! caller is recorded too.
@@ -20,6 +20,7 @@ use crate::directory::{review, DirectoryError, Scope};
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{SignedIn, Verified};
 use crate::http::AppState;
+use crate::identity::InviteError;
 
 /// The caller as a change's author, if policy allows them `action` on
 /// Custodian itself; otherwise the refusal, recorded.
@@ -228,4 +229,39 @@ pub async fn access_review(
         return Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], review.to_csv()).into_response());
     }
     Ok(Json(review).into_response())
+}
+
+impl From<InviteError> for ApiError {
+    fn from(e: InviteError) -> Self {
+        match e {
+            e @ InviteError::NoSuchUser(_) => ApiError(Problem::NotFoundWhy(e.to_string())),
+            e @ InviteError::AlreadyEnrolled(_) => ApiError(Problem::Conflict(e.to_string())),
+            InviteError::Audit(e) => e.into(),
+            e @ (InviteError::NoAddress | InviteError::Storage(_)) => {
+                tracing::error!(error = %e, "cannot issue an enrollment link");
+                ApiError(Problem::Internal)
+            }
+        }
+    }
+}
+
+/// `POST /api/v1/admin/users/{user}/mfa-invite`: a single-use link with
+/// which the user enrolls their first second factor, shown once; their
+/// earlier unused link stops working.
+pub async fn mfa_invite(
+    State(state): State<AppState>,
+    Verified(s): Verified,
+    Path(user): Path<String>,
+) -> Result<Response, ApiError> {
+    let by = permitted(&state, &s, "mfa.invite").await?;
+    let issued = state.identity.invite(&user, &by.name, by.actor, &by.meta).await?;
+    let body = json!({
+        "id": issued.invite.id,
+        "user_id": issued.user.id,
+        "email": issued.user.email,
+        "link": issued.link.expose(),
+        "expires_at": issued.invite.expires_at,
+        "voided": issued.voided,
+    });
+    Ok((StatusCode::CREATED, Json(body)).into_response())
 }

@@ -16,6 +16,11 @@ use crate::identity::{AuthError, CallbackParams, FactorState, MfaError, SessionI
 
 const LOGIN_FLOW_PATH: &str = "/auth";
 const LOGIN_FLOW_MAX_AGE: i64 = 600;
+/// Carries an enrollment link's token from the link, through sign-in, to
+/// the second-factor pages (and nowhere else).
+const INVITE_COOKIE: &str = "custodian_mfa_invite";
+const INVITE_COOKIE_PATH: &str = "/auth/mfa";
+const INVITE_COOKIE_MAX_AGE: i64 = 3600;
 
 fn with_cookies(mut response: Response, cookies: &[HeaderValue]) -> Response {
     for c in cookies {
@@ -91,6 +96,48 @@ pub async fn callback(
 }
 
 #[derive(Deserialize)]
+pub struct InviteQuery {
+    #[serde(default)]
+    token: String,
+}
+
+/// `GET /auth/mfa/invite?token=...`: an enrollment link. The token goes
+/// into a cookie for the second-factor pages, which check it for the user
+/// signed in; the browser goes on to sign in (or straight to them).
+pub async fn invite(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<InviteQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, PageError> {
+    let token = query.map(|Query(q)| q.token).unwrap_or_default();
+    if !crate::identity::invites::well_formed(&token) {
+        return Err(Problem::BadRequest(
+            "This enrollment link is incomplete or damaged. Open the whole link you were given.".into(),
+        )
+        .into());
+    }
+    let cookie = set_cookie(
+        INVITE_COOKIE,
+        &token,
+        INVITE_COOKIE_PATH,
+        state.config.http.cookie_secure,
+        Some(INVITE_COOKIE_MAX_AGE),
+    );
+    let signed_in = read_cookie(&headers, &state.config.session.cookie_name).is_some();
+    let next = if signed_in { "/auth/mfa" } else { "/auth/login" };
+    Ok(with_cookies(Redirect::to(next).into_response(), &[cookie]))
+}
+
+fn clear_invite(state: &AppState) -> HeaderValue {
+    clear_cookie(INVITE_COOKIE, INVITE_COOKIE_PATH, state.config.http.cookie_secure)
+}
+
+/// A refused enrollment: the page says why, and the link that was refused is forgotten.
+fn enrollment_refused(state: &AppState, e: AuthError) -> Response {
+    with_cookies(PageError::from(e).into_response(), &[clear_invite(state)])
+}
+
+#[derive(Deserialize)]
 pub struct MfaQuery {
     /// Verify again although this session already passed (step-up before a sensitive action).
     #[serde(default)]
@@ -101,6 +148,7 @@ pub struct MfaQuery {
 pub async fn mfa_page(
     State(state): State<AppState>,
     s: SignedIn,
+    headers: HeaderMap,
     query: Result<axum::extract::Query<MfaQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, PageError> {
     let again = query.is_ok_and(|q| q.again);
@@ -110,8 +158,12 @@ pub async fn mfa_page(
     let csrf = s.id.csrf_token();
     Ok(match state.identity.factor_state(&s.principal).await? {
         FactorState::None | FactorState::Pending => {
-            let enrollment = state.identity.begin_enrollment(&s.principal).await?;
-            pages::enroll(&enrollment, &csrf, None).into_response()
+            let invite = read_cookie(&headers, INVITE_COOKIE);
+            match state.identity.begin_enrollment(&s.principal, invite.as_deref(), &s.meta).await {
+                Ok(enrollment) => pages::enroll(&enrollment, &csrf, None).into_response(),
+                Err(e @ AuthError::Enrollment(_)) => enrollment_refused(&state, e),
+                Err(e) => return Err(e.into()),
+            }
         }
         FactorState::Enabled => pages::verify(&csrf, None).into_response(),
         FactorState::Locked => PageError(Problem::MfaLocked).into_response(),
@@ -128,19 +180,23 @@ pub struct CodeForm {
 pub async fn enroll(
     State(state): State<AppState>,
     s: SignedIn,
+    headers: HeaderMap,
     Form(form): Form<CodeForm>,
 ) -> Result<Response, PageError> {
     if s.principal.session.mfa_passed() {
         return Err(Problem::AlreadyEnrolled.into());
     }
-    match state.identity.confirm_enrollment(&s.id, &s.principal, &form.code, &s.meta).await {
+    let invite = read_cookie(&headers, INVITE_COOKIE);
+    let invite = invite.as_deref();
+    match state.identity.confirm_enrollment(&s.id, &s.principal, &form.code, invite, &s.meta).await {
         Ok(passed) => {
             let codes = passed.recovery_codes.unwrap_or_default();
             let page = pages::recovery_codes(&codes).into_response();
-            Ok(with_cookies(page, &[session_cookie(&state, &passed.session_id)]))
+            Ok(with_cookies(page, &[session_cookie(&state, &passed.session_id), clear_invite(&state)]))
         }
+        Err(e @ AuthError::Enrollment(_)) => Ok(enrollment_refused(&state, e)),
         Err(AuthError::Mfa(e)) if retryable(&e) => {
-            let enrollment = state.identity.begin_enrollment(&s.principal).await?;
+            let enrollment = state.identity.begin_enrollment(&s.principal, invite, &s.meta).await?;
             let problem = Problem::from(e);
             let (status, _, reason, _) = problem.describe();
             Ok((status, pages::enroll(&enrollment, &s.id.csrf_token(), Some(&reason))).into_response())

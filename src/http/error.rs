@@ -45,6 +45,11 @@ pub enum Problem {
     },
     MfaLocked,
     AlreadyEnrolled,
+    /// A user without a factor may not enroll one now (`mfa.enrollment`):
+    /// why, and whom to ask.
+    EnrollmentRefused(crate::identity::EnrollRefused),
+    /// The request conflicts with the state of what it names.
+    Conflict(String),
     AuditUnavailable,
     NotAuditor,
     /// An account connection's state is unknown, used, expired or another admin's.
@@ -171,6 +176,18 @@ impl Problem {
                 "A second factor is already enrolled.".into(),
                 "Verify with your authenticator app at /auth/mfa.",
             ),
+            EnrollmentRefused(why) => (
+                StatusCode::FORBIDDEN,
+                match why {
+                    crate::identity::EnrollRefused::NeedsInvite { .. } => "mfa_invite_required",
+                    crate::identity::EnrollRefused::Invite { .. } => "mfa_invite_refused",
+                },
+                format!("{why} This attempt was recorded."),
+                "Open the enrollment link while signed in as yourself: it works once, until it expires.",
+            ),
+            Conflict(why) => {
+                (StatusCode::CONFLICT, "conflict", why.clone(), "Check the state of what you named.")
+            }
             NotAuditor => (
                 StatusCode::FORBIDDEN,
                 "not_auditor",
@@ -219,9 +236,12 @@ impl Problem {
         use Problem::*;
         match self {
             NotSignedIn | SessionEnded(_) | SessionRevoked { .. } => "gate:identity".into(),
-            MfaRequired | MfaThrottled { .. } | MfaLocked | InvalidCode(_) | AlreadyEnrolled => {
-                "gate:second-factor".into()
-            }
+            MfaRequired
+            | MfaThrottled { .. }
+            | MfaLocked
+            | InvalidCode(_)
+            | AlreadyEnrolled
+            | EnrollmentRefused(_) => "gate:second-factor".into(),
             TokenInvalid(_) | OwnerUnconfirmed(_) => "gate:token".into(),
             Refused(r) => r.rule.clone(),
             AccessDenied(d) => format!("gate:{}", d.refusal.gate()),
@@ -231,7 +251,9 @@ impl Problem {
             SignInFailed(_) => "sign-in".into(),
             ConnectRejected(_) | PlatformRefused(_) | PlatformUnavailable(_) => "platform".into(),
             Internal => "internal".into(),
-            BadRequest(_) | PayloadTooLarge | NotFound | NotFoundWhy(_) | Invalid(_) => "request".into(),
+            BadRequest(_) | PayloadTooLarge | NotFound | NotFoundWhy(_) | Invalid(_) | Conflict(_) => {
+                "request".into()
+            }
         }
     }
 
@@ -306,6 +328,7 @@ impl From<AuthError> for Problem {
             AuthError::TokenInvalid(why) => Problem::TokenInvalid(why),
             AuthError::OwnerUnconfirmed(since) => Problem::OwnerUnconfirmed(since),
             AuthError::Mfa(e) => e.into(),
+            AuthError::Enrollment(why) => Problem::EnrollmentRefused(why),
             AuthError::Audit(e) => e.into(),
             AuthError::Storage(e) => {
                 tracing::error!(error = %e, "storage error");

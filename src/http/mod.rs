@@ -94,6 +94,7 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/login", get(auth::login))
         .route("/auth/callback", get(auth::callback))
         .route("/auth/mfa", get(auth::mfa_page))
+        .route("/auth/mfa/invite", get(auth::invite))
         .route("/auth/mfa/enroll", post(auth::enroll))
         .route("/auth/mfa/verify", post(auth::verify))
         .route("/auth/logout", post(auth::logout))

@@ -32,6 +32,7 @@ pub(crate) fn api_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/api/v1/admin/accounts/connect", post(accounts::connect)),
         ("/api/v1/admin/accounts/{id}/disconnect", post(accounts::disconnect)),
         ("/api/v1/admin/users/{user}/revoke", post(admin::revoke)),
+        ("/api/v1/admin/users/{user}/mfa-invite", post(admin::mfa_invite)),
         ("/api/v1/admin/locks", get(admin::locks).post(admin::place_lock)),
         ("/api/v1/admin/locks/{id}", delete(admin::lift_lock)),
         ("/api/v1/admin/training", get(admin::training_records).post(admin::record_training)),

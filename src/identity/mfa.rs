@@ -420,7 +420,8 @@ impl Mfa {
         Ok(shown)
     }
 
-    /// Removes the factor and recovery codes; the user enrolls again at next sign-in.
+    /// Removes the factor and recovery codes; the user enrolls again as
+    /// `mfa.enrollment` allows (with a new invite, unless it is "open").
     pub async fn reset(&self, user_id: &str) -> Result<bool, sqlx::Error> {
         let mut tx = self.db.pool().begin().await?;
         sqlx::query("DELETE FROM mfa_recovery_codes WHERE user_id = $1")
@@ -430,6 +431,16 @@ impl Mfa {
         let done =
             sqlx::query("DELETE FROM mfa_totp WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
         tx.commit().await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Discards a factor set up but never confirmed, so that the next
+    /// enrollment starts with a new secret (one nobody saw before).
+    pub async fn discard_pending(&self, user_id: &str) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query("DELETE FROM mfa_totp WHERE user_id = $1 AND enabled = 0 AND locked = 0")
+            .bind(user_id)
+            .execute(self.db.pool())
+            .await?;
         Ok(done.rows_affected() > 0)
     }
 

@@ -4,6 +4,8 @@
 //! writes its audit event before its effect is visible to the caller; if the
 //! journal cannot be written, the step fails (fail closed).
 
+pub mod enrollment;
+pub mod invites;
 pub mod mfa;
 pub mod oidc;
 pub mod recheck;
@@ -20,6 +22,8 @@ use crate::audit::{Actor, AuditError, EventKind, Journal, LoginFailure, RequestM
 use crate::clock::SharedClock;
 use crate::directory::{self, Access, Directory, GateError};
 use crate::storage::{optional, Db};
+pub use enrollment::{EnrollRefused, EnrollmentRules, InviteError, IssuedLink};
+pub use invites::{InviteRefusal, Invites};
 pub use mfa::{Enrollment, FactorState, Method, Mfa, MfaError};
 pub use oidc::{Oidc, OidcError};
 pub use recheck::{OwnerRecheck, Verdict};
@@ -53,6 +57,9 @@ pub enum AuthError {
     OwnerUnconfirmed(Option<crate::clock::Timestamp>),
     #[error(transparent)]
     Mfa(MfaError),
+    /// A user without a factor may not enroll one now (`mfa.enrollment`).
+    #[error(transparent)]
+    Enrollment(EnrollRefused),
     #[error(transparent)]
     Audit(#[from] AuditError),
     #[error(transparent)]
@@ -132,10 +139,12 @@ pub struct Identity {
     pub users: Users,
     pub sessions: Sessions,
     pub mfa: Mfa,
+    pub invites: Invites,
     pub oidc: Arc<Oidc>,
     pub directory: Directory,
     /// `oidc-claims` mode: API token owners re-checked at the IdP.
     recheck: Arc<OwnerRecheck>,
+    rules: EnrollmentRules,
     journal: Journal,
     db: Db,
     clock: SharedClock,
@@ -156,6 +165,8 @@ impl Identity {
     ) -> Self {
         let config = directory.config();
         let mfa = Mfa::new(db.clone(), clock.clone(), keys.clone(), config.mfa.clone());
+        let invites = Invites::new(db.clone(), clock.clone());
+        let rules = EnrollmentRules::from_config(config);
         let recheck = Arc::new(OwnerRecheck::new(
             db.clone(),
             oidc.clone(),
@@ -168,8 +179,10 @@ impl Identity {
             users: Users::new(db.clone()),
             sessions,
             mfa,
+            invites,
             oidc,
             directory,
+            rules,
             recheck,
             journal,
             db,
@@ -230,14 +243,14 @@ impl Identity {
         meta: &RequestMeta,
     ) -> Result<(SessionId, User), AuthError> {
         match self.sign_in_steps(flow_id, params).await {
-            Ok((user, access, refresh)) => {
+            Ok((user, access, refresh, idp_mfa_amr)) => {
                 // Ending the browser's old session only restricts; the
                 // login event below records it.
                 let previous_session_ended = match previous {
                     Some(old) => self.sessions.delete(old).await?,
                     None => false,
                 };
-                let (id, session) = self.sessions.create(&user.id).await?;
+                let (id, session) = self.sessions.create(&user.id, &idp_mfa_amr).await?;
                 self.users.mark_signed_in(&user.id, self.clock.now()).await?;
                 let principal = Principal { session, user, access };
                 let kind = EventKind::Login { email: principal.user.email.clone(), previous_session_ended };
@@ -264,7 +277,7 @@ impl Identity {
         &self,
         flow_id: Option<&str>,
         params: &CallbackParams,
-    ) -> Result<(User, Access, Option<crate::secret::Secret>), SignInStepError> {
+    ) -> Result<(User, Access, Option<crate::secret::Secret>, Vec<String>), SignInStepError> {
         let refused = |r| SignInStepError::Refused(r, Actor::default());
         let flow_id = flow_id.ok_or_else(|| refused(LoginFailure::NoLoginInProgress))?;
         let flow = self.take_flow(flow_id).await?.ok_or_else(|| refused(LoginFailure::NoLoginInProgress))?;
@@ -292,7 +305,7 @@ impl Identity {
         let user = self.users.upsert_from_sign_in(&identity, self.clock.now()).await?;
         let actor = Actor { user_id: Some(user.id.clone()), ..actor };
         match self.directory.admit_sign_in(&user, &identity).await {
-            Ok((user, access)) => Ok((user, access, refresh)),
+            Ok((user, access)) => Ok((user, access, refresh, self.rules.vouching_amr(&identity))),
             Err(GateError::Denied(d)) => {
                 Err(SignInStepError::Refused(LoginFailure::DirectoryRefused(d.to_string()), actor))
             }
@@ -469,27 +482,6 @@ impl Identity {
 
     pub async fn factor_state(&self, principal: &Principal) -> Result<FactorState, AuthError> {
         Ok(self.mfa.state(&principal.user.id).await?)
-    }
-
-    pub async fn begin_enrollment(&self, principal: &Principal) -> Result<Enrollment, AuthError> {
-        let account = principal.user.email.clone().unwrap_or_else(|| principal.user.subject.clone());
-        self.mfa.begin_enrollment(&principal.user.id, &account).await.map_err(AuthError::Mfa)
-    }
-
-    /// Confirms enrollment; on success the session passes its second factor.
-    pub async fn confirm_enrollment(
-        &self,
-        id: &SessionId,
-        principal: &Principal,
-        code: &str,
-        meta: &RequestMeta,
-    ) -> Result<MfaPassed, AuthError> {
-        let result = self.mfa.check_enrollment_code(&principal.user.id, code).await;
-        self.after_attempt(principal, Method::Totp, result, meta).await?;
-        // Recorded first: if the journal is down, the factor stays off.
-        self.journal.record(meta, principal.actor(), EventKind::MfaEnrolled).await?;
-        let codes = self.mfa.enable(&principal.user.id).await.map_err(AuthError::Mfa)?;
-        self.pass(id, principal, Method::Totp, Some(codes), meta).await
     }
 
     /// Verifies a TOTP or recovery code; on success the session passes.

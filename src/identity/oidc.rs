@@ -45,6 +45,9 @@ type Client = CoreClient<
 type GroupsIdToken =
     IdToken<Claims, CoreGenderClaim, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm>;
 
+/// The ID token's authentication methods (RFC 8176), as `VerifiedIdentity::other_claims` holds them.
+pub const AMR_CLAIM: &str = "amr";
+
 /// Claims beyond the standard ones; the groups claim's name is configurable.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Claims {
@@ -222,7 +225,9 @@ impl Oidc {
             if identity.preferred_username.is_none() {
                 identity.preferred_username = info.preferred_username().map(|u| u.as_str().to_owned());
             }
-            for (k, v) in &info.additional_claims().other {
+            // `amr` describes this authentication, which only the ID token
+            // attests: userinfo never supplies it.
+            for (k, v) in info.additional_claims().other.iter().filter(|(k, _)| k.as_str() != AMR_CLAIM) {
                 identity.other_claims.entry(k.clone()).or_insert_with(|| v.clone());
             }
         }
@@ -306,6 +311,13 @@ impl Oidc {
     }
 
     fn identity(&self, claims: &IdTokenClaims<Claims, CoreGenderClaim>) -> VerifiedIdentity {
+        let mut other_claims = claims.additional_claims().other.clone();
+        // A standard claim, so not among the additional ones: kept with
+        // them for the enrollment rules ("idp" mode).
+        if let Some(amr) = claims.auth_method_refs() {
+            let values = amr.iter().map(|m| serde_json::Value::String(m.as_str().to_owned())).collect();
+            other_claims.insert(AMR_CLAIM.to_owned(), serde_json::Value::Array(values));
+        }
         VerifiedIdentity {
             issuer: claims.issuer().to_string(),
             subject: claims.subject().to_string(),
@@ -314,7 +326,7 @@ impl Oidc {
             name: claims.name().and_then(|n| n.get(None)).map(|n| n.as_str().to_owned()),
             groups: claims.additional_claims().groups(&self.config.groups_claim).unwrap_or_default(),
             preferred_username: claims.preferred_username().map(|u| u.as_str().to_owned()),
-            other_claims: claims.additional_claims().other.clone(),
+            other_claims,
         }
     }
 

@@ -97,6 +97,9 @@ pub struct Session {
     pub mfa_method: Option<String>,
     pub idle_expires_at: Timestamp,
     pub absolute_expires_at: Timestamp,
+    /// The `amr` values by which the IdP vouched for multi-factor
+    /// authentication at this session's sign-in (empty: it did not).
+    pub idp_mfa_amr: Vec<String>,
 }
 
 impl Session {
@@ -132,21 +135,30 @@ impl Sessions {
         Sessions { db, clock, idle: config.idle_timeout, absolute: config.absolute_lifetime }
     }
 
-    /// Starts a session whose second factor is still due.
-    pub async fn create(&self, user_id: &str) -> Result<(SessionId, Session), sqlx::Error> {
+    /// Starts a session whose second factor is still due; `idp_mfa_amr`
+    /// is how the IdP vouched for MFA at this sign-in, if it did.
+    pub async fn create(
+        &self,
+        user_id: &str,
+        idp_mfa_amr: &[String],
+    ) -> Result<(SessionId, Session), sqlx::Error> {
         let id = SessionId::generate();
         let handle = format!("s_{}", &random_token()[..22]);
         let now = self.clock.now();
+        let amr = (!idp_mfa_amr.is_empty()).then(|| idp_mfa_amr.join(" "));
         sqlx::query(
-            "INSERT INTO sessions (id_hash, handle, user_id, created_at, last_seen_at) VALUES ($1, $2, $3, $4, $4)",
+            "INSERT INTO sessions (id_hash, handle, user_id, created_at, last_seen_at, idp_mfa_amr) \
+             VALUES ($1, $2, $3, $4, $4, $5)",
         )
         .bind(id.hash())
         .bind(&handle)
         .bind(user_id)
         .bind(now.millis())
+        .bind(amr)
         .execute(self.db.pool())
         .await?;
-        let session = self.shape(handle, user_id.to_owned(), now, now, None, None);
+        let mut session = self.shape(handle, user_id.to_owned(), now, now, None, None);
+        session.idp_mfa_amr = idp_mfa_amr.to_vec();
         Ok((id, session))
     }
 
@@ -154,7 +166,7 @@ impl Sessions {
     pub async fn load(&self, id: &SessionId) -> Result<Session, SessionError> {
         let row = optional(
             sqlx::query(
-                "SELECT handle, user_id, created_at, last_seen_at, mfa_verified_at, mfa_method \
+                "SELECT handle, user_id, created_at, last_seen_at, mfa_verified_at, mfa_method, idp_mfa_amr \
                  FROM sessions WHERE id_hash = $1",
             )
             .bind(id.hash())
@@ -162,7 +174,7 @@ impl Sessions {
             .await,
         )?
         .ok_or(SessionError::NotFound)?;
-        let session = self.shape(
+        let mut session = self.shape(
             row.try_get("handle")?,
             row.try_get("user_id")?,
             Timestamp(row.try_get("created_at")?),
@@ -170,6 +182,8 @@ impl Sessions {
             row.try_get::<Option<i64>, _>("mfa_verified_at")?.map(Timestamp),
             row.try_get("mfa_method")?,
         );
+        let amr: Option<String> = row.try_get("idp_mfa_amr")?;
+        session.idp_mfa_amr = amr.map(|a| a.split(' ').map(str::to_owned).collect()).unwrap_or_default();
         let now = self.clock.now();
         let reason = if now >= session.absolute_expires_at {
             Some(SessionEnd::AbsoluteLifetime)
@@ -188,14 +202,7 @@ impl Sessions {
                 .bind(id.hash())
                 .execute(self.db.pool())
                 .await?;
-            return Ok(self.shape(
-                session.handle,
-                session.user_id,
-                session.created_at,
-                now,
-                session.mfa_verified_at,
-                session.mfa_method,
-            ));
+            return Ok(Session { last_seen_at: now, idle_expires_at: now.plus(self.idle), ..session });
         }
         Ok(session)
     }
@@ -290,6 +297,7 @@ impl Sessions {
             mfa_method,
             idle_expires_at: last_seen_at.plus(self.idle),
             absolute_expires_at: created_at.plus(self.absolute),
+            idp_mfa_amr: Vec::new(),
         }
     }
 }

@@ -199,7 +199,10 @@ async fn users_reset_mfa_from_the_command_line() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no user \"nobody@clinic.example\""));
     let out = run("alice@clinic.example");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("1 session(s) ended"));
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(said.contains("1 session(s) ended"));
+    // That configuration enrolls by invite (the default): the way back is a new link.
+    assert!(said.contains("custodian users invite alice@clinic.example"), "{said}");
     assert_eq!(browser.get("/api/v1/me").await.status(), ::reqwest::StatusCode::UNAUTHORIZED);
     let reset = app.events_of("auth.mfa.reset").await;
     assert_eq!(reset.len(), 1);
@@ -282,4 +285,53 @@ async fn audit_verify_prove_and_export_from_the_command_line() {
     let verify = run(&["audit", "verify"]);
     assert_eq!(verify.status.code(), Some(1));
     assert!(text(&verify.stdout).contains("FAILED at event 3"), "{}", text(&verify.stdout));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_invite_from_the_command_line() {
+    use crate::support::{Backend, TestApp};
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+        c.mfa.enrollment = custodian::config::EnrollmentMode::Invite;
+    })
+    .await;
+    let alice = app.browser();
+    alice.sign_in("alice").await;
+    assert_eq!(alice.get("/auth/mfa").await.status(), ::reqwest::StatusCode::FORBIDDEN, "no link yet");
+    let db_url = app.state.config.database_url();
+    let key = app.state.config.keys.ring["k1"].expose().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "custodian.toml", "");
+    let run = |user: &str| {
+        custodian()
+            .args(["users", "invite", user, "--config"])
+            .arg(&config)
+            .args(["--database", &db_url])
+            .env("CUSTODIAN_KEYS__RING__K1", &key)
+            .output()
+            .unwrap()
+    };
+    let out = run("nobody@clinic.example");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no user \"nobody@clinic.example\""));
+    let out = run("alice@clinic.example");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    let link = said.lines().last().unwrap().trim();
+    assert!(link.starts_with("http://127.0.0.1:8080/auth/mfa/invite?token="), "{said}");
+    let issued = app.events_of("auth.mfa.invite.issue").await;
+    assert!(issued[0]["kind"]["by"].as_str().unwrap().starts_with("cli:"));
+    assert!(said.contains(issued[0]["kind"]["invite_id"].as_str().unwrap()));
+    // The link, opened by alice in her session, lets her set up her factor.
+    let r = alice.get(&format!("/auth/mfa/invite?{}", link.split_once('?').unwrap().1)).await;
+    assert_eq!(crate::support::browser::location(&r), "/auth/mfa");
+    assert!(alice.get_text("/auth/mfa").await.contains("Set up your authenticator app"));
+    // A second run voids the first link, and says so.
+    let again = String::from_utf8_lossy(&run("alice@clinic.example").stdout).to_string();
+    assert!(again.contains("no longer works"), "{again}");
+    assert_eq!(app.events_of("auth.mfa.invite.void").await.len(), 1);
+    assert_eq!(
+        alice.get("/auth/mfa").await.status(),
+        ::reqwest::StatusCode::FORBIDDEN,
+        "the first link is void"
+    );
 }

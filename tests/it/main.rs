@@ -21,6 +21,7 @@ mod connect;
 mod crash;
 mod directory;
 mod doors;
+mod enrollment;
 mod facebook;
 mod http_base;
 mod identity_binding;

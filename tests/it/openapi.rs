@@ -401,6 +401,24 @@ async fn real_answers_match_the_documented_schemas(backend: Backend) {
     a.call(&carol, (Method::POST, ack, &[&grant]), Some(json!({"note": "mine"})), 403).await;
     a.call(&carol, (Method::DELETE, "/api/v1/breakglass", &[]), None, 200).await;
     a.call(&carol, (Method::DELETE, "/api/v1/breakglass", &[]), None, 404).await;
+
+    // Enrollment links: for someone who has signed in without a factor; not for alice, who has one.
+    let frank = custodian::identity::VerifiedIdentity {
+        issuer: crate::support::issuer(),
+        subject: "frank".into(),
+        email: Some("frank@clinic.example".into()),
+        email_verified: Some(true),
+        name: None,
+        groups: vec![],
+        preferred_username: None,
+        other_claims: Default::default(),
+    };
+    app.state.identity.users.upsert_from_sign_in(&frank, app.clock.now()).await.unwrap();
+    let invite = "/api/v1/admin/users/{user}/mfa-invite";
+    a.call(&carol, (Method::POST, invite, &["frank@clinic.example"]), None, 201).await;
+    a.call(&carol, (Method::POST, invite, &["alice@clinic.example"]), None, 409).await;
+    a.call(&carol, (Method::POST, invite, &["nobody@clinic.example"]), None, 404).await;
+    a.call(&alice, (Method::POST, invite, &["frank@clinic.example"]), None, 403).await;
     // Staff, through the action path.
     a.call(&alice, (Method::GET, "/api/v1/me", &[]), None, 200).await;
     // API tokens: created, listed, refused, revoked (by the owner and by an admin).

@@ -153,6 +153,12 @@ impl Browser {
 
     /// Signs in at the IdP with `user` and returns the callback URL it redirects to.
     pub async fn idp_authorize(&self, auth_url: &str, user: &str) -> String {
+        self.idp_authorize_with(auth_url, user, &[]).await
+    }
+
+    /// Signs in at the IdP with `user`, the login form also carrying
+    /// `extra` fields (`("amr", "otp")`: the ID token says MFA was done).
+    pub async fn idp_authorize_with(&self, auth_url: &str, user: &str, extra: &[(&str, &str)]) -> String {
         let mut current: Url = auth_url.parse().expect("auth url");
         let mut response = self.client.get(current.clone()).send().await.expect("IdP authorize");
         for _ in 0..12 {
@@ -173,7 +179,7 @@ impl Browser {
             response = self
                 .client
                 .post(current.clone())
-                .form(&[("username", user), ("password", PASSWORD)])
+                .form(&[&[("username", user), ("password", PASSWORD)], extra].concat())
                 .send()
                 .await
                 .expect("IdP login");
@@ -190,8 +196,13 @@ impl Browser {
 
     /// The whole sign-in; ends with the second factor due.
     pub async fn sign_in(&self, user: &str) {
+        self.sign_in_with(user, &[]).await
+    }
+
+    /// The whole sign-in, the IdP's login form also carrying `extra` fields.
+    pub async fn sign_in_with(&self, user: &str, extra: &[(&str, &str)]) {
         let auth = self.start_login().await;
-        let callback = self.idp_authorize(&auth, user).await;
+        let callback = self.idp_authorize_with(&auth, user, extra).await;
         let r = self.finish_login(&callback).await;
         assert_eq!(r.status(), StatusCode::SEE_OTHER, "sign-in completes: {:?}", r.text().await);
         assert_eq!(location(&r), "/auth/mfa");
