@@ -41,7 +41,8 @@ pub async fn build_state(config: Config, clock: SharedClock) -> anyhow::Result<A
     let directory =
         Directory::new(db.clone(), clock.clone(), config.clone(), journal.clone(), sessions.clone());
     let scim = Scim::new(directory.clone(), scim_base_url(&config));
-    let identity = Identity::new(db.clone(), clock.clone(), journal.clone(), sessions, mfa, oidc, directory);
+    let identity = Identity::new(db.clone(), clock.clone(), journal.clone(), sessions, mfa, oidc, directory)
+        .with_sign_in_limit(config.http.sign_ins_per_minute, &config.audit.refusals);
     let stream = Arc::new(stream::spawn(db.clone(), config.audit.stream.clone(), clock.clone()));
     let accounts = crate::platforms::accounts::Accounts::new(db.clone());
     let credentials = crate::vault::Credentials::new(db.clone(), keys.clone());

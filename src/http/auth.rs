@@ -55,8 +55,8 @@ pub async fn home(State(state): State<AppState>, signed_in: Result<Verified, Rej
 }
 
 /// `GET /auth/login`: starts the OIDC flow.
-pub async fn login(State(state): State<AppState>) -> Result<Response, PageError> {
-    let (flow_id, url) = state.identity.start_sign_in().await?;
+pub async fn login(State(state): State<AppState>, Meta(meta): Meta) -> Result<Response, PageError> {
+    let (flow_id, url) = state.identity.start_sign_in(&meta).await?;
     let cookie = set_cookie(
         LOGIN_FLOW_COOKIE,
         &flow_id,

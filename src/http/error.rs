@@ -36,6 +36,10 @@ pub enum Problem {
         retry_after_secs: u64,
     },
     MfaLocked,
+    /// Too many sign-ins started from one address.
+    SignInsThrottled {
+        retry_after_secs: u64,
+    },
     AlreadyEnrolled,
     AuditUnavailable,
     NotAuditor,
@@ -130,6 +134,14 @@ impl Problem {
                 format!("Too many failed attempts. Try again in {retry_after_secs} seconds."),
                 "Wait, then enter a fresh code.",
             ),
+            SignInsThrottled { retry_after_secs } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_sign_ins",
+                format!(
+                    "Too many sign-ins were started from your address. Try again in {retry_after_secs} seconds."
+                ),
+                "Wait, then sign in again at /auth/login. This attempt was recorded.",
+            ),
             MfaLocked => (
                 StatusCode::LOCKED,
                 "mfa_locked",
@@ -199,7 +211,7 @@ impl Problem {
             NotAuditor => "role:auditor".into(),
             CsrfFailed => "csrf".into(),
             AuditUnavailable => "fail-closed".into(),
-            SignInFailed(_) => "sign-in".into(),
+            SignInFailed(_) | SignInsThrottled { .. } => "sign-in".into(),
             ConnectRejected(_) | PlatformRefused(_) | PlatformUnavailable(_) => "platform".into(),
             Internal => "internal".into(),
             BadRequest(_) | PayloadTooLarge | NotFound | NotFoundWhy(_) | Invalid(_) => "request".into(),
@@ -208,7 +220,9 @@ impl Problem {
 
     fn retry_after(&self) -> Option<u64> {
         match self {
-            Problem::MfaThrottled { retry_after_secs } => Some(*retry_after_secs),
+            Problem::MfaThrottled { retry_after_secs } | Problem::SignInsThrottled { retry_after_secs } => {
+                Some(*retry_after_secs)
+            }
             Problem::AuditUnavailable => Some(5),
             Problem::Refused(r) => r.retry_after,
             _ => None,
@@ -271,6 +285,9 @@ impl From<AuthError> for Problem {
             AuthError::SessionEnded(reason) => Problem::SessionEnded(reason),
             AuthError::MfaRequired => Problem::MfaRequired,
             AuthError::SignIn(reason) => Problem::SignInFailed(reason),
+            AuthError::SignInsThrottled { retry_after_secs } => {
+                Problem::SignInsThrottled { retry_after_secs }
+            }
             AuthError::Denied(d) => Problem::AccessDenied(d),
             AuthError::TokenInvalid(why) => Problem::TokenInvalid(why),
             AuthError::Mfa(e) => e.into(),

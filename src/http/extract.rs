@@ -12,6 +12,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::action::{Caller, Door};
+use crate::audit::throttle::Source;
 use crate::audit::RequestMeta;
 use crate::http::error::{Problem, Rejection};
 use crate::http::AppState;
@@ -170,11 +171,12 @@ impl FromRequestParts<AppState> for Verified {
         let signed_in = SignedIn::from_request_parts(parts, state).await?;
         if !signed_in.principal.session.mfa_passed() {
             let json = wants_json(parts);
-            let key = format!("gate:{}:mfa", signed_in.principal.user.id);
+            let source = Source::Named(format!("user:{}", signed_in.principal.user.id));
             let reason = "the second factor has not been passed in this session".to_owned();
             let actor = signed_in.principal.actor();
+            let meta = &signed_in.meta;
             let recorded =
-                state.journal.record_denial(&key, &signed_in.meta, actor, "second_factor", reason).await;
+                state.journal.record_denial("mfa", source, meta, actor, "second_factor", reason).await;
             recorded.map_err(|e| Rejection { problem: e.into(), json })?;
             return Err(Rejection { problem: Problem::MfaRequired, json });
         }

@@ -22,6 +22,7 @@ mod crash;
 mod directory;
 mod doors;
 mod facebook;
+mod floods;
 mod http_base;
 mod instagram;
 mod journal;
