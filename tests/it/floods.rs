@@ -65,9 +65,9 @@ async fn a_flood_of_bad_callbacks_and_tokens_adds_one_event_per_kind_and_loses_n
     // One event per kind of refusal from this source, whatever the flood's size.
     let logins = app.events_of("auth.login").await;
     let gates = app.events_of("access.gate").await;
-    assert_eq!(tally(&logins), (1, 1), "one callback refusal recorded: {logins:?}");
+    assert_eq!(tally(&logins), (1, 1), "one callback refusal recorded, of {} events", logins.len());
     assert_eq!(logins[0]["kind"]["reason"], "no_login_in_progress");
-    assert_eq!(tally(&gates), (1, 1), "one bad-token refusal recorded: {gates:?}");
+    assert_eq!(tally(&gates), (1, 1), "one bad-token refusal recorded, of {} events", gates.len());
     assert_eq!(app.events_of("action.intent").await.len(), 20);
     assert_eq!(app.events().await.len() - before, 2 + 40, "the flood added two events; the actions forty");
 
@@ -76,8 +76,8 @@ async fn a_flood_of_bad_callbacks_and_tokens_adds_one_event_per_kind_and_loses_n
     assert_eq!(app.state.journal.flush_refusals(false).await.unwrap(), 2);
     let logins = app.events_of("auth.login").await;
     let gates = app.events_of("access.gate").await;
-    assert_eq!(tally(&logins), (1, FLOOD as u64), "{logins:?}");
-    assert_eq!(tally(&gates), (1, FLOOD as u64), "{gates:?}");
+    assert_eq!(tally(&logins), (1, FLOOD as u64));
+    assert_eq!(tally(&gates), (1, FLOOD as u64));
     let summary = logins.iter().find(|e| e["kind"]["summary"] == true).unwrap();
     assert_eq!(summary["kind"]["suppressed"], FLOOD as u64 - 1);
     assert_eq!(summary["request"]["client_ip"], "127.0.0.1");
@@ -110,7 +110,7 @@ async fn a_flood_from_many_addresses_is_bounded_and_counted_by_network(backend: 
     futures::future::join_all(requests).await;
     let gates = app.events_of("access.gate").await;
     // At most: 3 sources of their own, 2 networks, 1 shared bucket.
-    assert!(gates.len() <= 6, "{} events: {gates:?}", gates.len());
+    assert!(gates.len() <= 6, "{} events", gates.len());
     assert!(gates.iter().any(|e| e["kind"]["counted_as"] == "other sources"), "{gates:?}");
     assert!(
         gates.iter().any(|e| e["kind"]["counted_as"].as_str().is_some_and(|n| n.ends_with(".0/24"))),
@@ -119,7 +119,7 @@ async fn a_flood_from_many_addresses_is_bounded_and_counted_by_network(backend: 
     app.clock.advance(std::time::Duration::from_secs(61));
     app.state.journal.flush_refusals(false).await.unwrap();
     let gates = app.events_of("access.gate").await;
-    assert!(gates.len() <= 12, "a summary at most per entry: {gates:?}");
+    assert!(gates.len() <= 12, "a summary at most per entry: {} events", gates.len());
     assert_eq!(tally(&gates).1, SOURCES as u64, "every refusal is counted: {gates:?}");
 }
 
