@@ -342,10 +342,11 @@ async fn audit_verify_after_a_failure_reports_only_what_was_checked_before_it() 
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("FAILED at event 15: event 15 was modified"), "{text}");
-    let (before,): (i64,) = sqlx::query_as("SELECT MAX(tree_size) FROM audit_checkpoints WHERE tree_size < 15")
-        .fetch_one(app.state.db.pool())
-        .await
-        .unwrap();
+    let (before,): (i64,) =
+        sqlx::query_as("SELECT MAX(tree_size) FROM audit_checkpoints WHERE tree_size < 15")
+            .fetch_one(app.state.db.pool())
+            .await
+            .unwrap();
     assert!(text.contains(&format!("events 1 to {before} match a verified signed checkpoint")), "{text}");
     assert!(text.contains(&format!("Events {} to 14 were read in order", before + 1)), "{text}");
     // No totals or tail that describe history past the failure.
