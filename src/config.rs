@@ -544,6 +544,25 @@ impl Config {
         }
     }
 
+    /// Whether cookies are marked `Secure`: configured so, or served over TLS here.
+    pub fn cookies_secure(&self) -> bool {
+        self.http.cookie_secure || self.tls.enabled()
+    }
+
+    /// The session cookie's name: `session.cookie_name`, with the `__Host-`
+    /// prefix whenever cookies are `Secure`, so that browsers accept it only
+    /// from this origin over HTTPS, for the whole host (`Path=/`, no
+    /// `Domain`), and no sibling subdomain or plain-HTTP page can plant or
+    /// overwrite it. Plain-HTTP development on loopback keeps the bare name
+    /// (browsers refuse `__Host-` cookies that are not `Secure`).
+    pub fn session_cookie_name(&self) -> String {
+        if self.cookies_secure() {
+            format!("__Host-{}", self.session.cookie_name)
+        } else {
+            self.session.cookie_name.clone()
+        }
+    }
+
     pub fn checkpoint_file(&self) -> PathBuf {
         self.audit.checkpoint_file.clone().unwrap_or_else(|| self.data_dir.join("audit-checkpoints.jsonl"))
     }

@@ -100,7 +100,7 @@ pub fn clear_cookie(name: &str, path: &str, secure: bool) -> HeaderValue {
 }
 
 fn session_id(parts: &Parts, state: &AppState) -> Option<SessionId> {
-    read_cookie(&parts.headers, &state.config.session.cookie_name).and_then(|raw| SessionId::parse(&raw))
+    read_cookie(&parts.headers, &state.config.session_cookie_name()).and_then(|raw| SessionId::parse(&raw))
 }
 
 fn wants_json(parts: &Parts) -> bool {
@@ -257,7 +257,7 @@ pub async fn csrf_guard(State(state): State<AppState>, request: Request, next: N
         return next.run(request).await;
     }
     let (parts, body) = request.into_parts();
-    let Some(raw) = read_cookie(&parts.headers, &state.config.session.cookie_name) else {
+    let Some(raw) = read_cookie(&parts.headers, &state.config.session_cookie_name()) else {
         return next.run(Request::from_parts(parts, body)).await;
     };
     let reject = || Rejection { problem: Problem::CsrfFailed, json: wants_json(&parts) }.into_response();

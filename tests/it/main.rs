@@ -21,6 +21,7 @@ mod connect;
 mod crash;
 mod directory;
 mod doors;
+mod edge;
 mod facebook;
 mod floods;
 mod http_base;
