@@ -163,10 +163,10 @@ flood_main() {
     "$FLOOD_CLIENTS" "$FLOOD_SECONDS"
   printf '| backend | phase | actions/s | p50 ms | p99 ms | actions | audited (intent/outcome) | flood requests | flood seconds | throttled events during the phase | check |\n'
   printf '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n'
-  awk '{ status = $11; for (i = 12; i <= NF; i++) status = status " " $i
+  awk 'NF { status = $11; for (i = 12; i <= NF; i++) status = status " " $i
          printf "| %s | %s | %s | %.3f | %.3f | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4 / 1000, $5 / 1000, $6, $7, $8, $9, $10, status }' <<<"$FLOOD_ROWS"
   printf '\n| backend | p99 quiet ms | p99 under flood ms | ratio | within 2x |\n|---|---:|---:|---:|---|\n'
-  awk '{ p99[$1, $2] = $5; if (!seen[$1]++) order[++n] = $1 }
+  awk 'NF { p99[$1, $2] = $5; if (!seen[$1]++) order[++n] = $1 }
     END { for (i = 1; i <= n; i++) { b = order[i]; q = p99[b, "quiet"]; f = p99[b, "flood"]; r = q ? f / q : 0
       printf "| %s | %.3f | %.3f | %.2f | %s |\n", b, q / 1000, f / 1000, r, (r <= 2 ? "**met**" : "**missed**") } }' <<<"$FLOOD_ROWS"
   printf '\nJournal growth from the flood (events written during it and the summaries written at stop):\n\n'
