@@ -168,6 +168,11 @@ pub async fn serve(
     Ok(())
 }
 
+/// Serves `/metrics` alone on `listener` (`[metrics] listen`) until dropped.
+pub async fn serve_metrics(state: AppState, listener: TcpListener) -> anyhow::Result<()> {
+    axum::serve(listener, http::metrics_router(state)).await.context("the metrics server failed")
+}
+
 /// Resolves on SIGTERM or Ctrl-C.
 pub async fn shutdown_signal() {
     let ctrl_c = async {

@@ -361,7 +361,20 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     let journal = state.journal.clone();
     crate::policy::spawn_reloader(state.policies.clone(), journal.clone(), POLICY_POLL);
     state.identity.spawn_flow_purge(FLOW_PURGE);
+    let metrics = match state.config.metrics.listen {
+        Some(addr) => {
+            let metrics = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} for /metrics"))?;
+            tracing::info!(address = %addr, "metrics on http://{addr}/metrics");
+            Some(tokio::spawn(app::serve_metrics(state.clone(), metrics)))
+        }
+        None => None,
+    };
     app::serve(state, listener, app::shutdown_signal()).await?;
+    if let Some(metrics) = metrics {
+        metrics.abort();
+    }
     // Refusals the throttle counted but did not record yet are written, not dropped.
     if let Err(e) = journal.flush_refusals(true).await {
         tracing::error!(error = %e, "cannot record the counts of throttled refusals");

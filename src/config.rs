@@ -78,6 +78,19 @@ pub struct Config {
     pub platforms: crate::platforms::config::PlatformsConfig,
     pub policy: crate::policy::PolicyConfig,
     pub breakglass: crate::breakglass::BreakglassConfig,
+    pub metrics: MetricsConfig,
+}
+
+/// `[metrics]`: who may read `/metrics`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Serve `/metrics` on this address only, not on `listen`. Empty: on `listen`.
+    pub listen: Option<SocketAddr>,
+    /// Require `Authorization: Bearer <token>` to read `/metrics`.
+    pub bearer_token: Option<Secret>,
+    #[serde(skip_serializing)]
+    pub bearer_token_file: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -99,6 +112,7 @@ impl Default for Config {
             platforms: crate::platforms::config::PlatformsConfig::default(),
             policy: crate::policy::PolicyConfig::default(),
             breakglass: crate::breakglass::BreakglassConfig::default(),
+            metrics: MetricsConfig::default(),
         }
     }
 }
@@ -427,6 +441,10 @@ impl Config {
         }
         if let Some(path) = self.audit.signing_key_file.take() {
             self.audit.signing_key = Some(Secret::new(read_secret_file("audit.signing_key_file", &path)?));
+        }
+        if let Some(path) = self.metrics.bearer_token_file.take() {
+            self.metrics.bearer_token =
+                Some(Secret::new(read_secret_file("metrics.bearer_token_file", &path)?));
         }
         if let Some(webhook) = self.audit.stream.webhook.as_mut() {
             if let Some(path) = webhook.bearer_token_file.take() {

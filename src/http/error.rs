@@ -17,6 +17,8 @@ pub enum Problem {
     SessionEnded(SessionEnd),
     MfaRequired,
     CsrfFailed,
+    /// A GET that acts, sent with the session cookie from another site (or not saying where from).
+    CrossSite,
     BadRequest(String),
     PayloadTooLarge,
     NotFound,
@@ -86,6 +88,12 @@ impl Problem {
                 "csrf_token_invalid",
                 "The request did not carry this session's CSRF token.".into(),
                 "Reload the page and submit the form again.",
+            ),
+            CrossSite => (
+                StatusCode::FORBIDDEN,
+                "cross_site_request",
+                "This request came from another site, or from a browser that does not say where it came from, so it was not carried out.".into(),
+                "Open it from Custodian's own pages in a current browser, or call the API with an API token.",
             ),
             BadRequest(why) => {
                 (StatusCode::BAD_REQUEST, "bad_request", why.clone(), "Correct the request and retry.")
@@ -209,7 +217,7 @@ impl Problem {
             Refused(r) => r.rule.clone(),
             AccessDenied(d) => format!("gate:{}", d.refusal.gate()),
             NotAuditor => "role:auditor".into(),
-            CsrfFailed => "csrf".into(),
+            CsrfFailed | CrossSite => "csrf".into(),
             AuditUnavailable => "fail-closed".into(),
             SignInFailed(_) | SignInsThrottled { .. } => "sign-in".into(),
             ConnectRejected(_) | PlatformRefused(_) | PlatformUnavailable(_) => "platform".into(),

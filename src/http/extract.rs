@@ -252,8 +252,22 @@ impl FromRequestParts<AppState> for Acting {
 /// Every state-changing request that carries the session cookie must carry
 /// the session's CSRF token, in the `X-CSRF-Token` header or a `csrf` form
 /// field. Enforced here, for every route, so no handler can forget it.
+///
+/// A few GET routes act too (`routes::SAME_ORIGIN_GETS`), and `SameSite=Lax`
+/// lets the session cookie ride along on a top-level navigation from another
+/// site. Those, when the cookie authenticates them, must say `Sec-Fetch-Site:
+/// same-origin` (or `none`: the address bar, a bookmark). A request without
+/// the header is refused too: every current browser sends it, so its absence
+/// means an old browser, which cannot be told apart from a cross-site
+/// navigation, or a tool holding a session cookie, which should use an API
+/// token. Requests with a bearer token, or without the cookie, are not
+/// ambient browser requests and pass.
 pub async fn csrf_guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
     if matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        if is_cross_site_action(&state, &request) {
+            let json = request.uri().path().starts_with("/api/");
+            return Rejection { problem: Problem::CrossSite, json }.into_response();
+        }
         return next.run(request).await;
     }
     let (parts, body) = request.into_parts();
@@ -291,6 +305,23 @@ pub async fn csrf_guard(State(state): State<AppState>, request: Request, next: N
         Some(t) if id.csrf_matches(&t) => next.run(Request::from_parts(parts, Body::from(bytes))).await,
         _ => reject(),
     }
+}
+
+/// A cookie-authenticated GET to an acting route that a browser did not send from this origin.
+fn is_cross_site_action(state: &AppState, request: &Request) -> bool {
+    let acting = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .is_some_and(|p| crate::http::routes::SAME_ORIGIN_GETS.contains(&p.as_str()));
+    let headers = request.headers();
+    if !acting
+        || bearer(headers).is_some()
+        || read_cookie(headers, &state.config.session_cookie_name()).is_none()
+    {
+        return false;
+    }
+    let site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
+    !matches!(site, Some("same-origin" | "none"))
 }
 
 #[cfg(test)]

@@ -85,11 +85,13 @@ async fn stylesheet() -> Response {
 pub fn router(state: AppState) -> Router {
     let config = state.config.clone();
     let api = routes::api_routes().into_iter().fold(Router::new(), |r, (path, route)| r.route(path, route));
+    // With `[metrics] listen`, /metrics is served there only (`metrics_router`).
+    let api =
+        if config.metrics.listen.is_none() { api.route("/metrics", get(metrics::metrics)) } else { api };
     let routes = api
         .route("/", get(auth::home))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/metrics", get(metrics::metrics))
         .route("/static/app.css", get(stylesheet))
         .route("/auth/login", get(auth::login))
         .route("/auth/callback", get(auth::callback))
@@ -135,6 +137,11 @@ pub fn router(state: AppState) -> Router {
         router = router.layer(SetResponseHeaderLayer::if_not_present(name, value));
     }
     router.layer(middleware::from_fn(scim::error_format))
+}
+
+/// `/metrics` alone, for the separate listener `[metrics] listen` names.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new().route("/metrics", get(metrics::metrics)).with_state(state)
 }
 
 /// A client's `X-Request-Id` is kept only if it is one short token (at most

@@ -1,5 +1,6 @@
 //! Small hardening at the HTTP edge: the request id a client may choose,
-//! and the session cookie's `__Host-` prefix.
+//! the session cookie's `__Host-` prefix, who may read `/metrics`, and GETs
+//! that act refused when a browser sends them from another site.
 
 use reqwest::StatusCode;
 
@@ -8,7 +9,9 @@ use crate::support::{Backend, TestApp};
 
 on_both_backends!(
     a_clients_request_id_is_kept_only_if_it_is_a_short_token,
-    the_session_cookie_is_host_only_when_secure
+    the_session_cookie_is_host_only_when_secure,
+    metrics_can_require_a_token_and_move_to_their_own_listener,
+    a_cross_site_navigation_cannot_make_a_get_act,
 );
 
 async fn a_clients_request_id_is_kept_only_if_it_is_a_short_token(backend: Backend) {
@@ -77,4 +80,76 @@ async fn the_session_cookie_is_host_only_when_secure(backend: Backend) {
         |name: &str| client.get(app.url("/api/v1/me")).header("cookie", format!("{name}={value}")).send();
     assert_eq!(me("__Host-custodian_session").await.unwrap().status(), StatusCode::OK);
     assert_eq!(me("custodian_session").await.unwrap().status(), StatusCode::UNAUTHORIZED);
+}
+
+async fn metrics_can_require_a_token_and_move_to_their_own_listener(backend: Backend) {
+    let client = reqwest::Client::new();
+    // Open by default (on the loopback listener).
+    let app = TestApp::spawn(backend).await;
+    assert_eq!(client.get(app.url("/metrics")).send().await.unwrap().status(), StatusCode::OK);
+
+    // With a token: none or a wrong one is refused, the right one reads.
+    let app = TestApp::spawn_with(backend, |c| {
+        c.metrics.bearer_token = Some(custodian::secret::Secret::new("scrape-me".into()));
+    })
+    .await;
+    let r = client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(r.headers()["www-authenticate"], "Bearer");
+    assert!(!r.text().await.unwrap().contains("custodian_audit_events"));
+    let r = client.get(app.url("/metrics")).bearer_auth("scrape-you").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = client.get(app.url("/metrics")).bearer_auth("scrape-me").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.unwrap().contains("custodian_audit_events"));
+
+    // On a listener of its own: the main port no longer serves it.
+    let app = TestApp::spawn_with(backend, |c| c.metrics.listen = Some("127.0.0.1:9".parse().unwrap())).await;
+    assert_eq!(client.get(app.url("/metrics")).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(custodian::app::serve_metrics(app.state.clone(), listener));
+    let r = client.get(format!("http://{addr}/metrics")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.unwrap().contains("custodian_audit_events"));
+}
+
+async fn a_cross_site_navigation_cannot_make_a_get_act(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (clinic, _) = app.practice_accounts().await;
+    let (dave, _, _) = app.enrolled_browser("dave").await;
+    let cookie = format!("custodian_session={}", dave.cookie("custodian_session").unwrap());
+    let plain = reqwest::Client::new();
+    let acting = [
+        format!("/api/v1/accounts/{clinic}/posts/p1/comments"),
+        "/api/v1/audit/events?format=csv".to_owned(),
+        "/api/v1/admin/access-review".to_owned(),
+    ];
+    for path in &acting {
+        for site in [Some("cross-site"), Some("same-site"), None] {
+            let mut request = plain.get(app.url(path)).header("cookie", &cookie);
+            if let Some(site) = site {
+                request = request.header("sec-fetch-site", site);
+            }
+            let r = request.send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::FORBIDDEN, "{path} from {site:?}");
+            let body: serde_json::Value = r.json().await.unwrap();
+            assert_eq!(body["error"], "cross_site_request", "{path}: {body}");
+        }
+    }
+    assert!(app.events_of("audit.read").await.is_empty(), "nothing was exported");
+    assert!(app.events_of("access.review").await.is_empty());
+    assert!(app.events_of("action.intent").await.is_empty(), "no platform was called");
+    // From Custodian's own pages, the same request goes through.
+    let r = dave.get("/api/v1/audit/events?format=csv").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(app.events_of("audit.read").await.len(), 1);
+    // Without the cookie (an API token, a tool), no browser is involved: not refused as cross-site.
+    let r = plain
+        .get(app.url("/api/v1/audit/events"))
+        .header("sec-fetch-site", "cross-site")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 }
