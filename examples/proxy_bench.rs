@@ -5,7 +5,16 @@
 //! proxy_bench fake --listen 127.0.0.1:0 --token T     # a minimal Mastodon on loopback
 //! proxy_bench setup --config custodian.toml ...       # a staff user, an account, an API token
 //! proxy_bench count --config custodian.toml --after N # audit events after seq N, by action
+//! proxy_bench flood --base URL --account A            # refused callbacks and random tokens
+//! proxy_bench refusals --config custodian.toml --after N  # how the journal recorded them
 //! ```
+//!
+//! `flood` and `refusals` serve the flood benchmark (`BENCH_SUITE=flood`):
+//! `flood` sends bad callbacks (no sign-in in progress; half with a forged
+//! sign-in cookie) and pass-through calls with random API tokens, a number
+//! of each, some at a time, and prints what came back; `refusals` prints how
+//! many `access.gate` and `auth.login` events were written after a sequence
+//! number, how many of them are summaries, and the refusals they stand for.
 //!
 //! `fake` answers `POST /api/v1/statuses` as Mastodon does (a status JSON,
 //! rate-limit headers) when the bearer token is the account's, 401
@@ -69,6 +78,28 @@ enum Command {
     },
     /// Prints `HEAD_SEQ INTENTS OUTCOMES REFUSED DENIED` for the events after seq `after`.
     Count {
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long, default_value_t = 0)]
+        after: i64,
+    },
+    /// Sends refused callbacks and random API tokens; prints `SENT SECONDS UNEXPECTED`.
+    Flood {
+        #[arg(long)]
+        base: String,
+        /// The account the random tokens try to post to.
+        #[arg(long)]
+        account: String,
+        #[arg(long, default_value_t = 50_000)]
+        callbacks: usize,
+        #[arg(long, default_value_t = 50_000)]
+        tokens: usize,
+        /// Requests in flight at once.
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+    },
+    /// Prints `EVENTS SUMMARIES REFUSALS` for the throttled refusals after seq `after`.
+    Refusals {
         #[arg(long)]
         config: PathBuf,
         #[arg(long, default_value_t = 0)]
@@ -204,6 +235,73 @@ async fn count(config: PathBuf, after: i64) -> anyhow::Result<()> {
     Ok(())
 }
 
+async fn flood(
+    base: String,
+    account: String,
+    callbacks: usize,
+    tokens: usize,
+    concurrency: usize,
+) -> anyhow::Result<()> {
+    use futures::StreamExt;
+    use rand::RngCore;
+    let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
+    let started = std::time::Instant::now();
+    let requests = (0..callbacks + tokens).map(|i| {
+        let client = client.clone();
+        let (base, account) = (base.clone(), account.clone());
+        async move {
+            let mut random = [0u8; 32];
+            rand::thread_rng().fill_bytes(&mut random);
+            let random = hex::encode(random);
+            let (request, expected) = if i < callbacks {
+                let mut r = client.get(format!("{base}/auth/callback?code={random}&state={i}"));
+                if i % 2 == 0 {
+                    r = r.header("cookie", format!("custodian_login={random}"));
+                }
+                (r, 400)
+            } else {
+                let r = client
+                    .post(format!("{base}/proxy/{account}/api/v1/statuses"))
+                    .bearer_auth(format!("cst_{random}"))
+                    .header("content-type", "application/json")
+                    .body(r#"{"status":"spam"}"#);
+                (r, 401)
+            };
+            match request.send().await {
+                Ok(r) if r.status().as_u16() == expected => 0u64,
+                _ => 1,
+            }
+        }
+    });
+    let unexpected: u64 =
+        futures::stream::iter(requests).buffer_unordered(concurrency).collect::<Vec<_>>().await.iter().sum();
+    println!("{} {:.3} {unexpected}", callbacks + tokens, started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+async fn refusals(config: PathBuf, after: i64) -> anyhow::Result<()> {
+    let config = Config::load(&Overrides { config_file: Some(config), ..Overrides::default() })?;
+    let db = custodian::storage::Db::connect(&config.database_url(), 1).await?;
+    let bodies: Vec<(String,)> = sqlx::query_as(
+        "SELECT body FROM audit_events WHERE seq > $1 AND action IN ('access.gate', 'auth.login') ORDER BY seq",
+    )
+    .bind(after)
+    .fetch_all(db.pool())
+    .await?;
+    let (mut events, mut summaries, mut refusals) = (0u64, 0u64, 0u64);
+    for (body,) in bodies {
+        let event: serde_json::Value = serde_json::from_str(&body)?;
+        let kind = &event["kind"];
+        events += 1;
+        let summary = kind["summary"] == true;
+        summaries += u64::from(summary);
+        refusals += u64::from(!summary) + kind["suppressed"].as_u64().unwrap_or(0);
+    }
+    println!("{events} {summaries} {refusals}");
+    db.close().await;
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Args::parse().command {
@@ -212,5 +310,9 @@ async fn main() -> anyhow::Result<()> {
             setup(config, platform_token, group, tag, course).await
         }
         Command::Count { config, after } => count(config, after).await,
+        Command::Flood { base, account, callbacks, tokens, concurrency } => {
+            flood(base, account, callbacks, tokens, concurrency).await
+        }
+        Command::Refusals { config, after } => refusals(config, after).await,
     }
 }

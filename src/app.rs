@@ -41,7 +41,8 @@ pub async fn build_state(config: Config, clock: SharedClock) -> anyhow::Result<A
         Directory::new(db.clone(), clock.clone(), config.clone(), journal.clone(), sessions.clone());
     let scim = Scim::new(directory.clone(), scim_base_url(&config));
     let identity =
-        Identity::new(db.clone(), clock.clone(), journal.clone(), sessions, keys.clone(), oidc, directory);
+        Identity::new(db.clone(), clock.clone(), journal.clone(), sessions, keys.clone(), oidc, directory)
+            .with_sign_in_limit(config.http.sign_ins_per_minute, &config.audit.refusals);
     let stream = Arc::new(stream::spawn(db.clone(), config.audit.stream.clone(), clock.clone()));
     let accounts = crate::platforms::accounts::Accounts::new(db.clone());
     let credentials = crate::vault::Credentials::new(db.clone(), keys.clone());
@@ -165,6 +166,11 @@ pub async fn serve(
         () = drained => tracing::warn!("shutdown grace period over; closing remaining connections"),
     }
     Ok(())
+}
+
+/// Serves `/metrics` alone on `listener` (`[metrics] listen`) until dropped.
+pub async fn serve_metrics(state: AppState, listener: TcpListener) -> anyhow::Result<()> {
+    axum::serve(listener, http::metrics_router(state)).await.context("the metrics server failed")
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

@@ -384,6 +384,8 @@ fn clock() -> SharedClock {
 
 /// How often the policy folder is checked for edits.
 const POLICY_POLL: std::time::Duration = std::time::Duration::from_secs(2);
+/// How often sign-ins left unfinished past their lifetime are deleted.
+const FLOW_PURGE: std::time::Duration = std::time::Duration::from_secs(60);
 
 async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     telemetry::init(&config.log);
@@ -397,7 +399,25 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     let db = state.db.clone();
     let journal = state.journal.clone();
     crate::policy::spawn_reloader(state.policies.clone(), journal.clone(), POLICY_POLL);
+    state.identity.spawn_flow_purge(FLOW_PURGE);
+    let metrics = match state.config.metrics.listen {
+        Some(addr) => {
+            let metrics = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} for /metrics"))?;
+            tracing::info!(address = %addr, "metrics on http://{addr}/metrics");
+            Some(tokio::spawn(app::serve_metrics(state.clone(), metrics)))
+        }
+        None => None,
+    };
     app::serve(state, listener, app::shutdown_signal()).await?;
+    if let Some(metrics) = metrics {
+        metrics.abort();
+    }
+    // Refusals the throttle counted but did not record yet are written, not dropped.
+    if let Err(e) = journal.flush_refusals(true).await {
+        tracing::error!(error = %e, "cannot record the counts of throttled refusals");
+    }
     if let Err(e) = journal.checkpoint_now().await {
         tracing::error!(error = %e, "cannot sign the final audit checkpoint");
     }
@@ -465,27 +485,10 @@ async fn audit_command(command: AuditCommand, overrides: &Overrides) -> anyhow::
             })
             .await?;
             bar.finish_and_clear();
-            if report.pruned_through > 0 {
-                println!(
-                    "events 1 to {} were pruned by retention; the kept history starts at event {}",
-                    report.pruned_through,
-                    report.pruned_through + 1
-                );
+            for line in report.describe() {
+                println!("{line}");
             }
-            println!(
-                "{} events, {} signed checkpoints, verified through event {}, {} event(s) after the newest checkpoint",
-                report.events, report.checkpoints, report.verified_through, report.unsigned_tail
-            );
-            Ok(match report.finding {
-                None => {
-                    println!("VERIFIED: the journal is complete and unaltered");
-                    ExitCode::SUCCESS
-                }
-                Some(f) => {
-                    println!("FAILED at event {}: {}", f.seq, f.problem);
-                    ExitCode::from(1)
-                }
-            })
+            Ok(if report.ok() { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
         AuditCommand::Prove { seq, out } => {
             let bundle = verify::prove(&db, seq).await.map_err(anyhow::Error::msg)?;

@@ -25,6 +25,26 @@ use crate::secret::Secret;
 const NON_CONFIG_ENV: &[&str] = &["config"];
 const TEST_ENV_PREFIX: &str = "test_";
 
+/// Whether a `CUSTODIAN_*` variable (named without the prefix, lower case)
+/// belongs to someone else and is not configuration: the test harness's and
+/// the development scripts' own (`CUSTODIAN_TEST_*`, `CUSTODIAN_DEV_*`), and
+/// the service links Kubernetes injects into every pod for a Service named
+/// `custodian` (`CUSTODIAN_PORT`, `CUSTODIAN_PORT_8080_TCP_ADDR`,
+/// `CUSTODIAN_SERVICE_HOST`, `CUSTODIAN_SERVICE_PORT_HTTP`, ...). Ignoring
+/// them never hides a configuration key: every key below the top level is
+/// named with `__`, and no top-level key is `port`, `service_*` or `dev_*`
+/// (a unit test checks it).
+fn is_foreign_env(key: &str) -> bool {
+    NON_CONFIG_ENV.contains(&key)
+        || key.starts_with(TEST_ENV_PREFIX)
+        || key.starts_with("dev_")
+        || key == "port"
+        || key.starts_with("port_")
+        || key == "service_host"
+        || key == "service_port"
+        || key.starts_with("service_port_")
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("configuration file {0} does not exist")]
@@ -58,6 +78,19 @@ pub struct Config {
     pub platforms: crate::platforms::config::PlatformsConfig,
     pub policy: crate::policy::PolicyConfig,
     pub breakglass: crate::breakglass::BreakglassConfig,
+    pub metrics: MetricsConfig,
+}
+
+/// `[metrics]`: who may read `/metrics`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Serve `/metrics` on this address only, not on `listen`. Empty: on `listen`.
+    pub listen: Option<SocketAddr>,
+    /// Require `Authorization: Bearer <token>` to read `/metrics`.
+    pub bearer_token: Option<Secret>,
+    #[serde(skip_serializing)]
+    pub bearer_token_file: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -79,6 +112,7 @@ impl Default for Config {
             platforms: crate::platforms::config::PlatformsConfig::default(),
             policy: crate::policy::PolicyConfig::default(),
             breakglass: crate::breakglass::BreakglassConfig::default(),
+            metrics: MetricsConfig::default(),
         }
     }
 }
@@ -188,6 +222,8 @@ pub struct HttpConfig {
     /// Proxies (addresses or CIDR ranges) whose `X-Forwarded-For` is believed
     /// for the client address recorded in audit events. Empty: none.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Sign-ins (`/auth/login`) one client address may start per minute; more get 429.
+    pub sign_ins_per_minute: u32,
 }
 
 impl Default for HttpConfig {
@@ -199,6 +235,7 @@ impl Default for HttpConfig {
             shutdown_grace: Duration::from_secs(10),
             cookie_secure: true,
             trusted_proxies: Vec::new(),
+            sign_ins_per_minute: 60,
         }
     }
 }
@@ -405,6 +442,8 @@ pub struct AuditConfig {
     pub legal_hold: bool,
     /// Streaming the journal to a SIEM (`[audit.stream]`).
     pub stream: crate::audit::stream::StreamConfig,
+    /// How refusals before sign-in are counted (`[audit.refusals]`).
+    pub refusals: crate::audit::throttle::RefusalsConfig,
 }
 
 impl Default for AuditConfig {
@@ -420,6 +459,7 @@ impl Default for AuditConfig {
             retention: Duration::from_secs(6 * 366 * 24 * 3600),
             legal_hold: false,
             stream: crate::audit::stream::StreamConfig::default(),
+            refusals: crate::audit::throttle::RefusalsConfig::default(),
         }
     }
 }
@@ -442,10 +482,7 @@ impl Config {
             None => figment = figment.merge(Toml::file("custodian.toml")),
         }
         let env = Env::prefixed("CUSTODIAN_")
-            .filter(|key| {
-                let key = key.as_str().to_ascii_lowercase();
-                !NON_CONFIG_ENV.contains(&key.as_str()) && !key.starts_with(TEST_ENV_PREFIX)
-            })
+            .filter(|key| !is_foreign_env(&key.as_str().to_ascii_lowercase()))
             .split("__");
         figment = figment.merge(env);
         if let Some(listen) = overrides.listen {
@@ -471,6 +508,10 @@ impl Config {
         }
         if let Some(path) = self.audit.signing_key_file.take() {
             self.audit.signing_key = Some(Secret::new(read_secret_file("audit.signing_key_file", &path)?));
+        }
+        if let Some(path) = self.metrics.bearer_token_file.take() {
+            self.metrics.bearer_token =
+                Some(Secret::new(read_secret_file("metrics.bearer_token_file", &path)?));
         }
         if let Some(webhook) = self.audit.stream.webhook.as_mut() {
             if let Some(path) = webhook.bearer_token_file.take() {
@@ -504,6 +545,9 @@ impl Config {
         }
         if self.database.max_connections == 0 {
             problems.push("database.max_connections must be at least 1".to_owned());
+        }
+        if self.http.sign_ins_per_minute == 0 {
+            problems.push("http.sign_ins_per_minute must be at least 1".to_owned());
         }
         if self.http.body_limit_bytes == 0 {
             problems.push("http.body_limit_bytes must be at least 1".to_owned());
@@ -566,6 +610,7 @@ impl Config {
             problems.push("audit.write_timeout and audit.checkpoint_interval must be positive".to_owned());
         }
         problems.extend(self.audit.stream.problems());
+        problems.extend(self.audit.refusals.problems());
         problems.extend(self.directory.problems());
         problems.extend(self.training.problems());
         problems.extend(self.platforms.problems());
@@ -582,6 +627,25 @@ impl Config {
         match &self.database.url {
             Some(url) => url.expose().to_owned(),
             None => format!("sqlite://{}?mode=rwc", self.data_dir.join("custodian.db").display()),
+        }
+    }
+
+    /// Whether cookies are marked `Secure`: configured so, or served over TLS here.
+    pub fn cookies_secure(&self) -> bool {
+        self.http.cookie_secure || self.tls.enabled()
+    }
+
+    /// The session cookie's name: `session.cookie_name`, with the `__Host-`
+    /// prefix whenever cookies are `Secure`, so that browsers accept it only
+    /// from this origin over HTTPS, for the whole host (`Path=/`, no
+    /// `Domain`), and no sibling subdomain or plain-HTTP page can plant or
+    /// overwrite it. Plain-HTTP development on loopback keeps the bare name
+    /// (browsers refuse `__Host-` cookies that are not `Secure`).
+    pub fn session_cookie_name(&self) -> String {
+        if self.cookies_secure() {
+            format!("__Host-{}", self.session.cookie_name)
+        } else {
+            self.session.cookie_name.clone()
         }
     }
 
@@ -661,5 +725,36 @@ mod tests {
         assert!(password_only.problems()[0].contains("\"pwd\""));
         let nothing = MfaConfig { enrollment: EnrollmentMode::Idp, idp_amr: vec![], ..MfaConfig::default() };
         assert!(nothing.problems()[0].contains("at least one"));
+    }
+
+    #[test]
+    fn variables_of_kubernetes_and_the_scripts_are_not_configuration() {
+        for key in [
+            "port",
+            "port_8080_tcp",
+            "port_8080_tcp_addr",
+            "port_8080_tcp_proto",
+            "service_host",
+            "service_port",
+            "service_port_http",
+            "dev_port",
+            "test_database_url",
+            "config",
+        ] {
+            assert!(is_foreign_env(key), "{key} is ignored");
+        }
+        for key in ["listen", "data_dir", "oidc__client_id", "http__cookie_secure", "session__idle_timeout"] {
+            assert!(!is_foreign_env(key), "{key} is configuration");
+        }
+    }
+
+    #[test]
+    fn no_configuration_key_looks_like_a_foreign_variable() {
+        let value = serde_json::to_value(Config::default()).unwrap_or_default();
+        let top: Vec<String> = value.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
+        assert!(top.contains(&"listen".to_owned()), "{top:?}");
+        for key in top {
+            assert!(!is_foreign_env(&key), "the top-level key {key} would be ignored in the environment");
+        }
     }
 }

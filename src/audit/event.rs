@@ -9,6 +9,28 @@ fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// How a throttled refusal's event counts the refusals it stands for
+/// (`crate::audit::throttle`).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Tally {
+    /// The same refusals from the same source not recorded since the
+    /// previous such event.
+    pub suppressed: u64,
+    /// When the throttle's table was full: the network (`198.51.100.0/24`)
+    /// or `other sources` the source was counted under.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub counted_as: Option<String>,
+    /// This event only carries the count of refusals not recorded when their
+    /// window closed; it is not itself a refusal (its request fields are the
+    /// newest of them).
+    #[serde(skip_serializing_if = "is_false")]
+    pub summary: bool,
+}
+
 /// Where a request came from; attached to every event it causes.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct RequestMeta {
@@ -164,7 +186,12 @@ pub enum EventKind {
     /// `auth.login`: the IdP sign-in finished (the second factor may still be due).
     Login { email: Option<String>, previous_session_ended: bool },
     /// `auth.login`, refused.
-    LoginFailed { reason: LoginFailure },
+    LoginFailed {
+        reason: LoginFailure,
+        /// Set when the refusal was throttled (a callback with no sign-in in progress).
+        #[serde(flatten)]
+        tally: Tally,
+    },
     /// `auth.mfa.enroll`: a TOTP factor was turned on; `method` says what
     /// allowed it: `invite` (with `invite_id`), `idp_amr` (the IdP vouched
     /// for MFA, with its `amr`) or `open` (the sandbox's trust on first use).
@@ -230,9 +257,14 @@ pub enum EventKind {
         breakglass_ended: u64,
     },
     /// `access.gate`, refused: a caller did not pass a gate (the directory
-    /// gate, a role, a SCIM token). `suppressed` counts the same refusals
-    /// from the same source not recorded since the previous such event.
-    AccessDenied { gate: String, reason: String, suppressed: u64 },
+    /// gate, a role, a SCIM token). Its tally counts the same refusals from
+    /// the same source not recorded since the previous such event.
+    AccessDenied {
+        gate: String,
+        reason: String,
+        #[serde(flatten)]
+        tally: Tally,
+    },
     /// `access.review`: someone produced the access review (who can act, and how).
     AccessReview { by: String, format: String, rows: usize },
     /// `account.needs_reconnect`: the platform refused a token refresh.
@@ -320,6 +352,19 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    /// A refusal the throttle counts, before its tally is known.
+    pub fn access_denied(gate: &str, reason: String) -> EventKind {
+        EventKind::AccessDenied { gate: gate.to_owned(), reason, tally: Tally::default() }
+    }
+
+    /// The tally of a kind the throttle counts (`None` for the others).
+    pub fn tally_mut(&mut self) -> Option<&mut Tally> {
+        match self {
+            EventKind::AccessDenied { tally, .. } | EventKind::LoginFailed { tally, .. } => Some(tally),
+            _ => None,
+        }
+    }
+
     /// The stable dotted action name.
     pub fn action(&self) -> &'static str {
         match self {

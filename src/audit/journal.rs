@@ -21,7 +21,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::audit::checkpoint::{Checkpoint, CheckpointSigner};
 use crate::audit::merkle::{self, Frontier};
-use crate::audit::{Actor, AuditError, Event, EventKind, RequestMeta};
+use crate::audit::throttle::{Source, Throttle};
+use crate::audit::{Actor, AuditError, Event, EventKind, RequestMeta, Tally};
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::storage::Db;
@@ -55,11 +56,17 @@ pub struct Journal {
     healthy: Arc<AtomicBool>,
     stats: Arc<Stats>,
     db: Db,
-    denials: Arc<super::throttle::Throttle>,
+    refusals: Arc<Throttle<Refused>>,
 }
 
-/// How long repeated refusals from one source share one event.
-const DENIAL_WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
+/// A refusal as it would be recorded: what the throttle keeps of the newest
+/// one it counted without recording, for the summary that carries the count.
+#[derive(Debug)]
+pub struct Refused {
+    meta: RequestMeta,
+    actor: Actor,
+    kind: EventKind,
+}
 
 /// Counters for `/metrics`, updated by the writer.
 #[derive(Debug, Default)]
@@ -87,6 +94,7 @@ impl Journal {
             .checkpointed
             .store(last_checkpoint.as_ref().map(|c| c.tree_size).unwrap_or(0), Ordering::Relaxed);
         let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
+        let refusals = Arc::new(Throttle::new(&config.audit.refusals));
         let writer = Writer {
             db: db.clone(),
             clock: clock.clone(),
@@ -99,10 +107,10 @@ impl Journal {
             checkpoint_file: config.checkpoint_file(),
             healthy: healthy.clone(),
             stats: stats.clone(),
+            refusals: refusals.clone(),
         };
         tokio::spawn(writer.run(rx));
-        let denials = Arc::new(super::throttle::Throttle::new(DENIAL_WINDOW));
-        Ok(Journal { tx, clock, timeout: config.audit.write_timeout, healthy, stats, db, denials })
+        Ok(Journal { tx, clock, timeout: config.audit.write_timeout, healthy, stats, db, refusals })
     }
 
     /// Appends the event; returns once it is committed, or an error if it
@@ -117,25 +125,60 @@ impl Journal {
         self.append(event).await
     }
 
-    /// Records a refusal that happens before (or instead of) any action:
-    /// once per `key` (its source) per minute, with the number of the same
-    /// refusals not recorded since. Each one is logged either way.
+    /// Records a refusal that happens before (or instead of) any action,
+    /// through the refusal throttle (`crate::audit::throttle`): once per
+    /// `scope` and `source` per window, carrying the number of the same
+    /// refusals not recorded since; the others are counted, and their count
+    /// is written later, never dropped. `kind` is `access.gate` or a failed
+    /// `auth.login`.
+    pub async fn record_refusal(
+        &self,
+        scope: &'static str,
+        source: Source,
+        meta: &RequestMeta,
+        actor: Actor,
+        kind: EventKind,
+    ) -> Result<(), AuditError> {
+        let refused = Refused { meta: meta.clone(), actor, kind };
+        let Some(admitted) = self.refusals.admit(scope, source, self.clock.now(), refused) else {
+            tracing::debug!(scope, "refused (counted)");
+            return Ok(());
+        };
+        let Refused { meta, actor, mut kind } = admitted.refusal;
+        tracing::warn!(scope, action = kind.action(), suppressed = admitted.suppressed, "refused");
+        if let Some(tally) = kind.tally_mut() {
+            *tally =
+                Tally { suppressed: admitted.suppressed, counted_as: admitted.counted_as, summary: false };
+        }
+        self.record(&meta, actor, kind).await.map(|_| ())
+    }
+
+    /// [`Journal::record_refusal`] of an `access.gate` refusal.
     pub async fn record_denial(
         &self,
-        key: &str,
+        scope: &'static str,
+        source: Source,
         meta: &RequestMeta,
         actor: Actor,
         gate: &str,
         reason: String,
     ) -> Result<(), AuditError> {
-        tracing::warn!(gate, reason = %reason, "refused");
-        match self.denials.admit(key, self.clock.now()) {
-            Some(suppressed) => {
-                let kind = EventKind::AccessDenied { gate: gate.to_owned(), reason, suppressed };
-                self.record(meta, actor, kind).await.map(|_| ())
-            }
-            None => Ok(()),
+        self.record_refusal(scope, source, meta, actor, EventKind::access_denied(gate, reason)).await
+    }
+
+    /// Writes the counts of throttled refusals whose window has closed (all
+    /// of them if `everything`: at shutdown) as summary events. The writer
+    /// does this on its own every checkpoint tick; this is for shutdown and
+    /// tests. Returns how many summaries were written.
+    pub async fn flush_refusals(&self, everything: bool) -> Result<usize, AuditError> {
+        let due = summaries(&self.refusals, self.clock.now(), everything);
+        let written = futures::future::join_all(due.into_iter().map(|e| self.append(e))).await;
+        let mut count = 0;
+        for result in written {
+            result?;
+            count += 1;
         }
+        Ok(count)
     }
 
     pub async fn append(&self, event: Event) -> Result<Recorded, AuditError> {
@@ -197,6 +240,22 @@ struct Writer {
     checkpoint_file: PathBuf,
     healthy: Arc<AtomicBool>,
     stats: Arc<Stats>,
+    refusals: Arc<Throttle<Refused>>,
+}
+
+/// The summary events for the throttled refusals whose window has closed.
+fn summaries(throttle: &Throttle<Refused>, now: crate::clock::Timestamp, everything: bool) -> Vec<Event> {
+    throttle
+        .sweep(now, everything)
+        .into_iter()
+        .map(|due| {
+            let Refused { meta, actor, mut kind } = due.last;
+            if let Some(tally) = kind.tally_mut() {
+                *tally = Tally { suppressed: due.suppressed, counted_as: due.counted_as, summary: true };
+            }
+            Event::new(now, &meta, actor, kind)
+        })
+        .collect()
 }
 
 struct Pending {
@@ -217,6 +276,7 @@ impl Writer {
                     None => break,
                 },
                 _ = tick.tick() => {
+                    self.write_summaries(false).await;
                     // Failures are logged inside; the next event or tick tries again.
                     let _ = self.checkpoint_if_due(false).await;
                     continue;
@@ -247,8 +307,19 @@ impl Writer {
                 let _ = self.checkpoint_if_due(false).await;
             }
         }
-        // Every sender is gone: sign what was written.
+        // Every sender is gone: write what the throttle still counts, sign what was written.
+        self.write_summaries(true).await;
         let _ = self.checkpoint_if_due(true).await;
+    }
+
+    /// Writes the throttle's due summaries; nobody waits for them.
+    async fn write_summaries(&mut self, everything: bool) {
+        let due = summaries(&self.refusals, self.clock.now(), everything);
+        if due.is_empty() {
+            return;
+        }
+        let appends = due.into_iter().map(|event| (Box::new(event), oneshot::channel().0)).collect();
+        self.write_batch(appends).await;
     }
 
     async fn write_batch(&mut self, appends: Vec<Append>) {

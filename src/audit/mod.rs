@@ -20,7 +20,7 @@ pub mod verify;
 
 pub use checkpoint::{Checkpoint, CheckpointSigner, SignerError};
 pub use event::{
-    Actor, Change, Decision, Event, EventKind, LoginFailure, Outcome, RequestMeta, SessionEnd, Target,
+    Actor, Change, Decision, Event, EventKind, LoginFailure, Outcome, RequestMeta, SessionEnd, Tally, Target,
     Trigger,
 };
 pub use journal::{Journal, Recorded};

@@ -1,55 +1,351 @@
-//! Repeated refusals of the same kind, from the same source, are recorded
-//! once per window with a count of those not recorded in between. Without
-//! this, anyone could fill the journal (and, since actions wait for it,
-//! slow everyone) by sending requests that are refused before they reach a
-//! principal: a wrong SCIM token, or a refused user's browser polling.
+//! Counting refusals per source with bounded memory: the refusal throttle
+//! that keeps unauthenticated clients from filling the journal, and the
+//! per-source rate limit on starting a sign-in. Never writes an event itself
+//! (the journal does, from what this hands back) and never forgets a count
+//! it has not handed back.
+//!
+//! **Refusal throttle.** A refusal made before anyone is known (a wrong API
+//! or SCIM token, a callback with no sign-in in progress, a cookie naming no
+//! session, a proxy call without a token, too many sign-ins) is counted under
+//! a key: the kind of refusal (its *scope*) and its *source*. The first one
+//! under a key in a window (`audit.refusals.window`, a minute) is recorded,
+//! carrying `suppressed`, the count of the same refusals not recorded since
+//! the previous one; the others in the window are only counted. Without
+//! this, anyone could fill the journal and, since every action waits for
+//! its own event, push real actions past `audit.write_timeout`.
+//!
+//! **Bounded memory, no lost counts.** At most `max_sources` sources are
+//! tracked one by one. Once the table is full, a new address is counted under
+//! its network (/24 for IPv4, /64 for IPv6), at most `max_networks` of them,
+//! and beyond that under one overflow bucket per scope. The event says which
+//! (`counted_as`). An entry leaves the table only once its window has closed,
+//! and if it counted refusals that were not recorded, it leaves as a summary
+//! event carrying that count (`summary: true`): the journal sweeps every
+//! checkpoint tick and, at shutdown, everything. So a flood of new sources
+//! can blur which address a refusal came from, but never erases a count.
+//!
+//! ```text
+//!            refusal (scope, source)
+//!                     │
+//!   key tracked? ─yes─┤
+//!       │no           ▼
+//!   sources < max ─► own entry     window open? ─yes─► count it (suppressed += 1)
+//!   networks < max ─► network entry      │no
+//!   else ─► overflow entry               ▼
+//!                               record it with suppressed = n, reopen the window
+//!   sweep: window closed ─► n > 0 ? summary event with n : drop silently
+//! ```
+//!
+//! Each entry yields at most one event when its window opens and one summary
+//! when it closes, so the journal grows by at most
+//! `2 × (max_sources + max_networks + scopes)` throttled events per window,
+//! whatever the flood.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 use crate::clock::Timestamp;
 
-/// At most this many sources are tracked; beyond it, they share one key.
-const MAX_KEYS: usize = 10_000;
-const OVERFLOW_KEY: &str = "*many sources*";
-
-#[derive(Debug)]
-pub struct Throttle {
-    window: Duration,
-    seen: Mutex<HashMap<String, (Timestamp, u64)>>,
+/// `[audit.refusals]`: how refusals before sign-in are counted.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RefusalsConfig {
+    /// Repeated refusals of one kind from one source share one event per window.
+    #[serde(with = "humantime_serde")]
+    pub window: Duration,
+    /// Sources tracked one by one; beyond them, sources share their network's count.
+    pub max_sources: usize,
+    /// Networks (/24, /64) tracked once the sources are full; beyond them, one shared count.
+    pub max_networks: usize,
 }
 
-impl Throttle {
-    pub fn new(window: Duration) -> Self {
-        Throttle { window, seen: Mutex::new(HashMap::new()) }
+impl Default for RefusalsConfig {
+    fn default() -> Self {
+        RefusalsConfig { window: Duration::from_secs(60), max_sources: 10_000, max_networks: 1_000 }
+    }
+}
+
+impl RefusalsConfig {
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if self.window.is_zero() {
+            problems.push("audit.refusals.window must be positive".to_owned());
+        }
+        if self.max_sources == 0 {
+            problems.push("audit.refusals.max_sources must be at least 1".to_owned());
+        }
+        problems
+    }
+}
+
+/// Whom a refusal is counted against.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Source {
+    /// A client address (after trusted proxies).
+    Addr(IpAddr),
+    /// A known principal: a user, a token. Bounded by the directory, not the network.
+    Named(String),
+    /// No address is known (an in-process caller).
+    Unknown,
+}
+
+impl Source {
+    /// The client address recorded for the request, if it has one.
+    pub fn client(meta: &crate::audit::RequestMeta) -> Source {
+        meta.client_ip.as_deref().and_then(|ip| ip.parse().ok()).map_or(Source::Unknown, Source::Addr)
+    }
+}
+
+/// What a refusal is counted under.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Bucket {
+    Own(Source),
+    Network(ipnet::IpNet),
+    Overflow,
+}
+
+impl Bucket {
+    /// How an event names a shared count; `None` for a source's own.
+    fn label(&self) -> Option<String> {
+        match self {
+            Bucket::Own(_) => None,
+            Bucket::Network(net) => Some(net.to_string()),
+            Bucket::Overflow => Some("other sources".to_owned()),
+        }
+    }
+}
+
+/// The network a flood's new addresses are grouped by.
+fn network_of(ip: IpAddr) -> Option<ipnet::IpNet> {
+    let prefix = if ip.is_ipv4() { 24 } else { 64 };
+    ipnet::IpNet::new(ip, prefix).ok().map(|net| net.trunc())
+}
+
+type Key = (&'static str, Bucket);
+
+/// A map from (scope, source) to `V` that holds at most `max_sources` own
+/// entries and `max_networks` network entries, plus one overflow per scope.
+#[derive(Debug)]
+struct Table<V> {
+    entries: HashMap<Key, V>,
+    own: usize,
+    networks: usize,
+    max_sources: usize,
+    max_networks: usize,
+}
+
+impl<V> Table<V> {
+    fn new(max_sources: usize, max_networks: usize) -> Self {
+        Table { entries: HashMap::new(), own: 0, networks: 0, max_sources, max_networks }
     }
 
-    /// `Some(n)` if an event for `key` should be recorded now, where `n`
-    /// refusals under the key went unrecorded since the last one; `None`
-    /// if this one is only counted.
-    pub fn admit(&self, key: &str, now: Timestamp) -> Option<u64> {
-        let mut seen = self.seen.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let window_ms = i64::try_from(self.window.as_millis()).unwrap_or(i64::MAX);
-        let fresh = |t: &Timestamp| now.millis() - t.millis() < window_ms;
-        if seen.len() >= MAX_KEYS && !seen.contains_key(key) {
-            seen.retain(|_, (t, _)| fresh(t));
+    /// The key a refusal from `source` is counted under now.
+    fn key_for(&self, scope: &'static str, source: Source) -> Key {
+        let own = (scope, Bucket::Own(source));
+        if self.entries.contains_key(&own) || self.own < self.max_sources {
+            return own;
         }
-        let key = if seen.len() >= MAX_KEYS && !seen.contains_key(key) { OVERFLOW_KEY } else { key };
-        match seen.get_mut(key) {
-            Some((last, suppressed)) if fresh(last) => {
-                *suppressed += 1;
+        if let (_, Bucket::Own(Source::Addr(ip))) = &own {
+            if let Some(net) = network_of(*ip) {
+                let network = (scope, Bucket::Network(net));
+                if self.entries.contains_key(&network) || self.networks < self.max_networks {
+                    return network;
+                }
+            }
+        }
+        (scope, Bucket::Overflow)
+    }
+
+    fn insert(&mut self, key: Key, value: V) {
+        match key.1 {
+            Bucket::Own(_) => self.own += 1,
+            Bucket::Network(_) => self.networks += 1,
+            Bucket::Overflow => {}
+        }
+        self.entries.insert(key, value);
+    }
+
+    /// Removes the entries `leave` says go, handing each to it.
+    fn drain(&mut self, mut leave: impl FnMut(&Key, &mut V) -> bool) {
+        let (mut own, mut networks) = (0, 0);
+        self.entries.retain(|key, value| {
+            let stays = !leave(key, value);
+            if stays {
+                match key.1 {
+                    Bucket::Own(_) => own += 1,
+                    Bucket::Network(_) => networks += 1,
+                    Bucket::Overflow => {}
+                }
+            }
+            stays
+        });
+        self.own = own;
+        self.networks = networks;
+    }
+
+    fn len(&self) -> usize {
+        self.entries.len()
+    }
+}
+
+fn elapsed(since: Timestamp, now: Timestamp) -> Duration {
+    Duration::from_millis(u64::try_from(now.millis() - since.millis()).unwrap_or(0))
+}
+
+#[derive(Debug)]
+struct Entry<T> {
+    opened: Timestamp,
+    suppressed: u64,
+    /// The newest refusal counted but not recorded: what its summary describes.
+    last: Option<T>,
+}
+
+/// A refusal to record now, and the count it carries.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Admitted<T> {
+    pub refusal: T,
+    /// The same refusals under this key not recorded since the previous event.
+    pub suppressed: u64,
+    /// The network or shared bucket the source was counted under, if not its own.
+    pub counted_as: Option<String>,
+}
+
+/// Refusals counted but not recorded, handed back when their window closed.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Due<T> {
+    /// The newest of them.
+    pub last: T,
+    pub suppressed: u64,
+    pub counted_as: Option<String>,
+}
+
+/// The refusal throttle; `T` is what is recorded (the journal's pending event).
+#[derive(Debug)]
+pub struct Throttle<T> {
+    window: Duration,
+    table: Mutex<Table<Entry<T>>>,
+}
+
+impl<T> Throttle<T> {
+    pub fn new(config: &RefusalsConfig) -> Self {
+        Throttle {
+            window: config.window,
+            table: Mutex::new(Table::new(config.max_sources, config.max_networks)),
+        }
+    }
+
+    fn table(&self) -> std::sync::MutexGuard<'_, Table<Entry<T>>> {
+        self.table.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// `Some` if `refusal` should be recorded now (with the count it
+    /// carries); `None` if it is only counted.
+    pub fn admit(
+        &self,
+        scope: &'static str,
+        source: Source,
+        now: Timestamp,
+        refusal: T,
+    ) -> Option<Admitted<T>> {
+        let mut table = self.table();
+        let key = table.key_for(scope, source);
+        let counted_as = key.1.label();
+        match table.entries.get_mut(&key) {
+            Some(entry) if elapsed(entry.opened, now) < self.window => {
+                entry.suppressed += 1;
+                entry.last = Some(refusal);
                 None
             }
-            Some((last, suppressed)) => {
-                let n = *suppressed;
-                *last = now;
-                *suppressed = 0;
-                Some(n)
+            Some(entry) => {
+                let suppressed = std::mem::take(&mut entry.suppressed);
+                entry.opened = now;
+                entry.last = None;
+                Some(Admitted { refusal, suppressed, counted_as })
             }
             None => {
-                seen.insert(key.to_owned(), (now, 0));
-                Some(0)
+                table.insert(key, Entry { opened: now, suppressed: 0, last: None });
+                Some(Admitted { refusal, suppressed: 0, counted_as })
+            }
+        }
+    }
+
+    /// Removes the entries whose window has closed (every entry if
+    /// `everything`, at shutdown) and hands back the counts they held that
+    /// no event carries yet.
+    pub fn sweep(&self, now: Timestamp, everything: bool) -> Vec<Due<T>> {
+        let mut due = Vec::new();
+        self.table().drain(|key, entry| {
+            let closed = everything || elapsed(entry.opened, now) >= self.window;
+            if closed {
+                if let Some(last) = entry.last.take() {
+                    due.push(Due { last, suppressed: entry.suppressed, counted_as: key.1.label() });
+                }
+            }
+            closed
+        });
+        due
+    }
+
+    /// Keys held now (for tests and metrics).
+    pub fn tracked(&self) -> usize {
+        self.table().len()
+    }
+}
+
+/// At most `per_window` attempts per source per window, with the same bounded
+/// table: once it is full, new sources share their network's allowance,
+/// then one shared allowance. A flood from many addresses can thus slow
+/// newcomers during the flood, but never those already counted, and it
+/// never grows memory.
+#[derive(Debug)]
+pub struct RateLimit {
+    window: Duration,
+    per_window: u32,
+    table: Mutex<Table<(Timestamp, u32)>>,
+}
+
+impl RateLimit {
+    pub fn new(per_window: u32, window: Duration, config: &RefusalsConfig) -> Self {
+        RateLimit {
+            window,
+            per_window,
+            table: Mutex::new(Table::new(config.max_sources, config.max_networks)),
+        }
+    }
+
+    /// `Ok` if one more attempt from `source` is allowed now; `Err(seconds)`
+    /// until the next one is.
+    pub fn check(&self, source: Source, now: Timestamp) -> Result<(), u64> {
+        let mut table = self.table.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let window = self.window;
+        let full = table.own >= table.max_sources;
+        if full {
+            // Expired allowances carry nothing worth keeping.
+            table.drain(|_, (opened, _)| elapsed(*opened, now) >= window);
+        }
+        let key = table.key_for("attempts", source);
+        match table.entries.get_mut(&key) {
+            Some((opened, n)) if elapsed(*opened, now) >= window => {
+                *opened = now;
+                *n = 1;
+                Ok(())
+            }
+            Some((opened, n)) if *n >= self.per_window => {
+                let left = window.saturating_sub(elapsed(*opened, now));
+                // Rounded up: retrying after this many seconds succeeds.
+                Err((left.as_secs() + u64::from(left.subsec_nanos() > 0)).max(1))
+            }
+            Some((_, n)) => {
+                *n += 1;
+                Ok(())
+            }
+            None => {
+                table.insert(key, (now, 1));
+                Ok(())
             }
         }
     }
@@ -58,27 +354,128 @@ impl Throttle {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
-    #[test]
-    fn one_event_per_window_carries_the_count_of_those_not_recorded() {
-        let t = Throttle::new(Duration::from_secs(60));
-        let at = |s: i64| Timestamp(s * 1000);
-        assert_eq!(t.admit("ip:1", at(0)), Some(0));
-        assert_eq!(t.admit("ip:1", at(1)), None);
-        assert_eq!(t.admit("ip:1", at(59)), None);
-        assert_eq!(t.admit("ip:2", at(59)), Some(0), "another source is recorded");
-        assert_eq!(t.admit("ip:1", at(60)), Some(2));
-        assert_eq!(t.admit("ip:1", at(61)), None);
+    fn config(max_sources: usize, max_networks: usize) -> RefusalsConfig {
+        RefusalsConfig { window: Duration::from_secs(60), max_sources, max_networks }
+    }
+
+    fn ip(s: &str) -> Source {
+        Source::Addr(s.parse().unwrap())
+    }
+
+    fn at(s: i64) -> Timestamp {
+        Timestamp(s * 1000)
     }
 
     #[test]
-    fn a_flood_of_sources_shares_one_key() {
-        let t = Throttle::new(Duration::from_secs(60));
-        for i in 0..MAX_KEYS {
-            assert_eq!(t.admit(&format!("ip:{i}"), Timestamp(0)), Some(0));
+    fn one_event_per_window_carries_the_count_of_those_not_recorded() {
+        let t = Throttle::new(&config(100, 10));
+        let admit = |source: &str, s: i64| t.admit("token", ip(source), at(s), s).map(|a| a.suppressed);
+        assert_eq!(admit("10.0.0.1", 0), Some(0));
+        assert_eq!(admit("10.0.0.1", 1), None);
+        assert_eq!(admit("10.0.0.1", 59), None);
+        assert_eq!(admit("10.0.0.2", 59), Some(0), "another source is recorded");
+        assert_eq!(
+            t.admit("scim", ip("10.0.0.1"), at(59), 0).map(|a| a.suppressed),
+            Some(0),
+            "another kind too"
+        );
+        assert_eq!(admit("10.0.0.1", 60), Some(2));
+        assert_eq!(admit("10.0.0.1", 61), None);
+    }
+
+    #[test]
+    fn a_full_table_counts_new_sources_by_network_then_together() {
+        let t = Throttle::new(&config(2, 1));
+        let admit = |source: &str| t.admit("callback", ip(source), at(0), ()).map(|a| a.counted_as);
+        assert_eq!(admit("192.0.2.1"), Some(None));
+        assert_eq!(admit("2001:db8::1"), Some(None));
+        // Full: a new address is counted under its /24 ...
+        assert_eq!(admit("198.51.100.7"), Some(Some("198.51.100.0/24".to_owned())));
+        assert_eq!(admit("198.51.100.8"), None, "the same network shares the count");
+        // ... and once the networks are full too, under one shared bucket.
+        assert_eq!(admit("203.0.113.9"), Some(Some("other sources".to_owned())));
+        assert_eq!(admit("2001:db8:1::5"), None);
+        // Sources already tracked keep their own count.
+        assert_eq!(admit("192.0.2.1"), None);
+        assert_eq!(t.tracked(), 4);
+    }
+
+    #[test]
+    fn ipv6_sources_are_grouped_by_their_64() {
+        let t = Throttle::new(&config(1, 5));
+        assert!(t.admit("token", ip("2001:db8::1"), at(0), ()).is_some());
+        let a = t.admit("token", ip("2001:db8:0:7::1"), at(0), ()).unwrap();
+        assert_eq!(a.counted_as.as_deref(), Some("2001:db8:0:7::/64"));
+        assert!(t.admit("token", ip("2001:db8:0:7:ffff::2"), at(0), ()).is_none());
+    }
+
+    #[test]
+    fn a_closed_window_hands_back_its_count_before_the_entry_goes() {
+        let t = Throttle::new(&config(10, 10));
+        assert!(t.admit("token", ip("10.0.0.1"), at(0), "first").is_some());
+        assert!(t.admit("token", ip("10.0.0.1"), at(1), "second").is_none());
+        assert!(t.admit("token", ip("10.0.0.1"), at(2), "third").is_none());
+        assert!(t.admit("token", ip("10.0.0.2"), at(30), "other").is_some());
+        assert!(t.sweep(at(59), false).is_empty(), "nothing closes early");
+        let due = t.sweep(at(60), false);
+        assert_eq!(due, vec![Due { last: "third", suppressed: 2, counted_as: None }]);
+        assert_eq!(t.tracked(), 1, "10.0.0.2's window is still open");
+        // At shutdown everything goes; an entry with no unrecorded count says nothing.
+        assert!(t.sweep(at(61), true).is_empty());
+        assert_eq!(t.tracked(), 0);
+    }
+
+    #[test]
+    fn sign_ins_are_limited_per_source_with_a_retry_time() {
+        let r = RateLimit::new(3, Duration::from_secs(60), &config(10, 10));
+        for _ in 0..3 {
+            assert_eq!(r.check(ip("10.0.0.1"), at(0)), Ok(()));
         }
-        assert_eq!(t.admit("ip:new", Timestamp(1)), Some(0));
-        assert_eq!(t.admit("ip:newer", Timestamp(2)), None, "counted under the shared key");
-        assert!(t.seen.lock().unwrap().len() <= MAX_KEYS + 1);
+        assert_eq!(r.check(ip("10.0.0.1"), at(20)), Err(40));
+        assert_eq!(r.check(ip("10.0.0.2"), at(20)), Ok(()), "another source is not affected");
+        assert_eq!(r.check(ip("10.0.0.1"), at(60)), Ok(()), "a new window");
+    }
+
+    #[test]
+    fn a_full_rate_table_drops_expired_allowances_first() {
+        let r = RateLimit::new(1, Duration::from_secs(60), &config(2, 0));
+        assert_eq!(r.check(ip("10.0.0.1"), at(0)), Ok(()));
+        assert_eq!(r.check(ip("10.0.0.2"), at(0)), Ok(()));
+        assert_eq!(r.check(ip("10.0.0.3"), at(1)), Ok(()), "the shared allowance");
+        assert_eq!(r.check(ip("10.0.0.4"), at(1)), Err(60), "shared by newcomers while the table is full");
+        assert_eq!(r.check(ip("10.0.0.4"), at(70)), Ok(()), "expired entries made room");
+    }
+
+    proptest! {
+        /// Whatever the flood, every refusal is either recorded or counted in
+        /// a count that is handed back (nothing is lost), and the table never
+        /// holds more than its bound.
+        #[test]
+        fn no_refusal_is_lost_and_memory_stays_bounded(
+            refusals in proptest::collection::vec((0u8..4, any::<u32>(), 0i64..300), 1..400),
+            max_sources in 1usize..8,
+            max_networks in 0usize..4,
+        ) {
+            let scopes = ["token", "callback", "scim", "session"];
+            let t = Throttle::new(&config(max_sources, max_networks));
+            let mut refusals = refusals;
+            refusals.sort_by_key(|r| r.2);
+            let mut accounted = 0u64;
+            for (i, (scope, addr, s)) in refusals.iter().enumerate() {
+                // Few distinct networks, so that grouping is exercised.
+                let addr = std::net::Ipv4Addr::from(addr % 4096 * 64);
+                if let Some(a) = t.admit(scopes[*scope as usize], Source::Addr(addr.into()), at(*s), i) {
+                    accounted += 1 + a.suppressed;
+                }
+                prop_assert!(t.tracked() <= max_sources + max_networks + scopes.len());
+                if i % 50 == 0 {
+                    accounted += t.sweep(at(*s), false).iter().map(|d| d.suppressed).sum::<u64>();
+                }
+            }
+            accounted += t.sweep(at(1000), true).iter().map(|d| d.suppressed).sum::<u64>();
+            prop_assert_eq!(accounted, refusals.len() as u64);
+        }
     }
 }

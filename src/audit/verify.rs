@@ -42,6 +42,53 @@ impl Report {
     pub fn ok(&self) -> bool {
         self.finding.is_none()
     }
+
+    /// What `custodian audit verify` prints. After a failure it names the
+    /// failure and only what was checked before it: how far the journal was
+    /// read cleanly and which signed checkpoint last matched. Totals and the
+    /// unsigned tail are left out there, since verification stopped at the
+    /// failure and any count past it would describe history that was never
+    /// checked (and that a newer checkpoint may well cover).
+    pub fn describe(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        if self.pruned_through > 0 {
+            lines.push(format!(
+                "events 1 to {} were pruned by retention; the kept history starts at event {}",
+                self.pruned_through,
+                self.pruned_through + 1
+            ));
+        }
+        let Some(f) = &self.finding else {
+            lines.push(format!(
+                "{} events, {} signed checkpoints, verified through event {}, {} event(s) after the newest checkpoint",
+                self.events, self.checkpoints, self.verified_through, self.unsigned_tail
+            ));
+            lines.push("VERIFIED: the journal is complete and unaltered".to_owned());
+            return lines;
+        };
+        lines.push(format!("FAILED at event {}: {}", f.seq, f.problem));
+        let first_kept = self.pruned_through + 1;
+        let read_cleanly = f.seq.saturating_sub(1).min(self.events);
+        lines.push(if self.verified_through >= first_kept {
+            format!(
+                "Checked before the failure: events {first_kept} to {} match a verified signed checkpoint.",
+                self.verified_through
+            )
+        } else {
+            "Checked before the failure: no signed checkpoint was verified.".to_owned()
+        });
+        if read_cleanly > self.verified_through {
+            lines.push(format!(
+                "Events {} to {read_cleanly} were read in order with correct hashes, but no verified checkpoint covers them.",
+                self.verified_through.max(self.pruned_through) + 1
+            ));
+        }
+        lines.push(format!(
+            "Nothing from event {} on can be trusted, and the journal was not checked past the failure.",
+            f.seq
+        ));
+        lines
+    }
 }
 
 async fn load_checkpoints(db: &Db) -> Result<Vec<Checkpoint>, AuditError> {
@@ -361,4 +408,48 @@ fn subtree(
         &subtree(a, a + k, pruned, kept, leaves)?,
         &subtree(a + k, b, pruned, kept, leaves)?,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(events: u64, verified_through: u64, finding: Option<(u64, &str)>) -> Report {
+        Report {
+            pruned_through: 0,
+            events,
+            checkpoints: 3,
+            verified_through,
+            unsigned_tail: events - verified_through,
+            finding: finding.map(|(seq, p)| Finding { seq, problem: p.to_owned() }),
+        }
+    }
+
+    #[test]
+    fn a_failure_reports_only_what_was_checked_before_it() {
+        // Event 18 fails; the checkpoint at 7 matched; the newest (400) was never reached.
+        let text = report(17, 7, Some((18, "event 18 was modified"))).describe().join("\n");
+        assert!(text.starts_with("FAILED at event 18: event 18 was modified"), "{text}");
+        assert!(text.contains("events 1 to 7 match a verified signed checkpoint"), "{text}");
+        assert!(text.contains("Events 8 to 17 were read in order"), "{text}");
+        assert!(!text.contains("after the newest checkpoint") && !text.contains("17 events"), "{text}");
+        assert!(!text.contains("VERIFIED"), "{text}");
+
+        // A checkpoint that does not match: the events under it were read, but none is trusted.
+        let text = report(400, 7, Some((8, "events up to 400 do not match"))).describe().join("\n");
+        assert!(text.contains("events 1 to 7 match"), "{text}");
+        assert!(!text.contains("Events 8 to"), "nothing after the failure is called checked: {text}");
+        assert!(!text.contains("400 events"), "{text}");
+
+        let text = report(2, 0, Some((3, "event 3 is missing"))).describe().join("\n");
+        assert!(text.contains("no signed checkpoint was verified"), "{text}");
+        assert!(text.contains("Events 1 to 2 were read in order"), "{text}");
+    }
+
+    #[test]
+    fn a_clean_journal_reports_its_totals() {
+        let text = report(400, 390, None).describe().join("\n");
+        assert!(text.contains("400 events, 3 signed checkpoints, verified through event 390, 10 event(s)"));
+        assert!(text.ends_with("VERIFIED: the journal is complete and unaltered"));
+    }
 }

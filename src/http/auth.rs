@@ -31,10 +31,10 @@ fn with_cookies(mut response: Response, cookies: &[HeaderValue]) -> Response {
 
 fn session_cookie(state: &AppState, id: &SessionId) -> HeaderValue {
     set_cookie(
-        &state.config.session.cookie_name,
+        &state.config.session_cookie_name(),
         id.cookie_value(),
         "/",
-        state.config.http.cookie_secure,
+        state.config.cookies_secure(),
         None,
     )
 }
@@ -60,13 +60,13 @@ pub async fn home(State(state): State<AppState>, signed_in: Result<Verified, Rej
 }
 
 /// `GET /auth/login`: starts the OIDC flow.
-pub async fn login(State(state): State<AppState>) -> Result<Response, PageError> {
-    let (flow_id, url) = state.identity.start_sign_in().await?;
+pub async fn login(State(state): State<AppState>, Meta(meta): Meta) -> Result<Response, PageError> {
+    let (flow_id, url) = state.identity.start_sign_in(&meta).await?;
     let cookie = set_cookie(
         LOGIN_FLOW_COOKIE,
         &flow_id,
         LOGIN_FLOW_PATH,
-        state.config.http.cookie_secure,
+        state.config.cookies_secure(),
         Some(LOGIN_FLOW_MAX_AGE),
     );
     Ok(with_cookies(Redirect::to(url.as_str()).into_response(), &[cookie]))
@@ -83,8 +83,8 @@ pub async fn callback(
         params.map_err(|_| Problem::BadRequest("The sign-in response is malformed.".into()))?;
     let flow = read_cookie(&headers, LOGIN_FLOW_COOKIE);
     let previous =
-        read_cookie(&headers, &state.config.session.cookie_name).and_then(|v| SessionId::parse(&v));
-    let secure = state.config.http.cookie_secure;
+        read_cookie(&headers, &state.config.session_cookie_name()).and_then(|v| SessionId::parse(&v));
+    let secure = state.config.cookies_secure();
     let clear_flow = clear_cookie(LOGIN_FLOW_COOKIE, LOGIN_FLOW_PATH, secure);
     match state.identity.finish_sign_in(flow.as_deref(), previous.as_ref(), &params, &meta).await {
         Ok((id, _user)) => Ok(with_cookies(
@@ -239,7 +239,7 @@ pub async fn logout(
     state.identity.logout(&s.id, &s.principal, &s.meta).await?;
     let target =
         state.identity.oidc.end_session_url().await.map(|u| u.to_string()).unwrap_or_else(|| "/".to_owned());
-    let clear = clear_cookie(&state.config.session.cookie_name, "/", state.config.http.cookie_secure);
+    let clear = clear_cookie(&state.config.session_cookie_name(), "/", state.config.cookies_secure());
     Ok(with_cookies(Redirect::to(&target).into_response(), &[clear]))
 }
 

@@ -22,6 +22,8 @@ pub enum Problem {
     },
     MfaRequired,
     CsrfFailed,
+    /// A GET that acts, sent with the session cookie from another site (or not saying where from).
+    CrossSite,
     BadRequest(String),
     PayloadTooLarge,
     NotFound,
@@ -44,6 +46,10 @@ pub enum Problem {
         retry_after_secs: u64,
     },
     MfaLocked,
+    /// Too many sign-ins started from one address.
+    SignInsThrottled {
+        retry_after_secs: u64,
+    },
     AlreadyEnrolled,
     /// A user without a factor may not enroll one now (`mfa.enrollment`):
     /// why, and whom to ask.
@@ -101,6 +107,12 @@ impl Problem {
                 "csrf_token_invalid",
                 "The request did not carry this session's CSRF token.".into(),
                 "Reload the page and submit the form again.",
+            ),
+            CrossSite => (
+                StatusCode::FORBIDDEN,
+                "cross_site_request",
+                "This request came from another site, or from a browser that does not say where it came from, so it was not carried out.".into(),
+                "Open it from Custodian's own pages in a current browser, or call the API with an API token.",
             ),
             BadRequest(why) => {
                 (StatusCode::BAD_REQUEST, "bad_request", why.clone(), "Correct the request and retry.")
@@ -163,6 +175,14 @@ impl Problem {
                 "mfa_throttled",
                 format!("Too many failed attempts. Try again in {retry_after_secs} seconds."),
                 "Wait, then enter a fresh code.",
+            ),
+            SignInsThrottled { retry_after_secs } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_sign_ins",
+                format!(
+                    "Too many sign-ins were started from your address. Try again in {retry_after_secs} seconds."
+                ),
+                "Wait, then sign in again at /auth/login. This attempt was recorded.",
             ),
             MfaLocked => (
                 StatusCode::LOCKED,
@@ -246,9 +266,9 @@ impl Problem {
             Refused(r) => r.rule.clone(),
             AccessDenied(d) => format!("gate:{}", d.refusal.gate()),
             NotAuditor => "role:auditor".into(),
-            CsrfFailed => "csrf".into(),
+            CsrfFailed | CrossSite => "csrf".into(),
             AuditUnavailable => "fail-closed".into(),
-            SignInFailed(_) => "sign-in".into(),
+            SignInFailed(_) | SignInsThrottled { .. } => "sign-in".into(),
             ConnectRejected(_) | PlatformRefused(_) | PlatformUnavailable(_) => "platform".into(),
             Internal => "internal".into(),
             BadRequest(_) | PayloadTooLarge | NotFound | NotFoundWhy(_) | Invalid(_) | Conflict(_) => {
@@ -259,7 +279,9 @@ impl Problem {
 
     fn retry_after(&self) -> Option<u64> {
         match self {
-            Problem::MfaThrottled { retry_after_secs } => Some(*retry_after_secs),
+            Problem::MfaThrottled { retry_after_secs } | Problem::SignInsThrottled { retry_after_secs } => {
+                Some(*retry_after_secs)
+            }
             Problem::AuditUnavailable => Some(5),
             Problem::OwnerUnconfirmed(Some(_)) => Some(60),
             Problem::Refused(r) => r.retry_after,
@@ -324,6 +346,9 @@ impl From<AuthError> for Problem {
             AuthError::SessionRevoked { reason, contact } => Problem::SessionRevoked { reason, contact },
             AuthError::MfaRequired => Problem::MfaRequired,
             AuthError::SignIn(reason) => Problem::SignInFailed(reason),
+            AuthError::SignInsThrottled { retry_after_secs } => {
+                Problem::SignInsThrottled { retry_after_secs }
+            }
             AuthError::Denied(d) => Problem::AccessDenied(d),
             AuthError::TokenInvalid(why) => Problem::TokenInvalid(why),
             AuthError::OwnerUnconfirmed(since) => Problem::OwnerUnconfirmed(since),

@@ -12,6 +12,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::action::{Caller, Door};
+use crate::audit::throttle::Source;
 use crate::audit::RequestMeta;
 use crate::http::error::{Problem, Rejection};
 use crate::http::AppState;
@@ -99,7 +100,7 @@ pub fn clear_cookie(name: &str, path: &str, secure: bool) -> HeaderValue {
 }
 
 fn session_id(parts: &Parts, state: &AppState) -> Option<SessionId> {
-    read_cookie(&parts.headers, &state.config.session.cookie_name).and_then(|raw| SessionId::parse(&raw))
+    read_cookie(&parts.headers, &state.config.session_cookie_name()).and_then(|raw| SessionId::parse(&raw))
 }
 
 fn wants_json(parts: &Parts) -> bool {
@@ -170,11 +171,12 @@ impl FromRequestParts<AppState> for Verified {
         let signed_in = SignedIn::from_request_parts(parts, state).await?;
         if !signed_in.principal.session.mfa_passed() {
             let json = wants_json(parts);
-            let key = format!("gate:{}:mfa", signed_in.principal.user.id);
+            let source = Source::Named(format!("user:{}", signed_in.principal.user.id));
             let reason = "the second factor has not been passed in this session".to_owned();
             let actor = signed_in.principal.actor();
+            let meta = &signed_in.meta;
             let recorded =
-                state.journal.record_denial(&key, &signed_in.meta, actor, "second_factor", reason).await;
+                state.journal.record_denial("mfa", source, meta, actor, "second_factor", reason).await;
             recorded.map_err(|e| Rejection { problem: e.into(), json })?;
             return Err(Rejection { problem: Problem::MfaRequired, json });
         }
@@ -250,12 +252,26 @@ impl FromRequestParts<AppState> for Acting {
 /// Every state-changing request that carries the session cookie must carry
 /// the session's CSRF token, in the `X-CSRF-Token` header or a `csrf` form
 /// field. Enforced here, for every route, so no handler can forget it.
+///
+/// A few GET routes act too (`routes::SAME_ORIGIN_GETS`), and `SameSite=Lax`
+/// lets the session cookie ride along on a top-level navigation from another
+/// site. Those, when the cookie authenticates them, must say `Sec-Fetch-Site:
+/// same-origin` (or `none`: the address bar, a bookmark). A request without
+/// the header is refused too: every current browser sends it, so its absence
+/// means an old browser, which cannot be told apart from a cross-site
+/// navigation, or a tool holding a session cookie, which should use an API
+/// token. Requests with a bearer token, or without the cookie, are not
+/// ambient browser requests and pass.
 pub async fn csrf_guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
     if matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        if is_cross_site_action(&state, &request) {
+            let json = request.uri().path().starts_with("/api/");
+            return Rejection { problem: Problem::CrossSite, json }.into_response();
+        }
         return next.run(request).await;
     }
     let (parts, body) = request.into_parts();
-    let Some(raw) = read_cookie(&parts.headers, &state.config.session.cookie_name) else {
+    let Some(raw) = read_cookie(&parts.headers, &state.config.session_cookie_name()) else {
         return next.run(Request::from_parts(parts, body)).await;
     };
     let reject = || Rejection { problem: Problem::CsrfFailed, json: wants_json(&parts) }.into_response();
@@ -289,6 +305,23 @@ pub async fn csrf_guard(State(state): State<AppState>, request: Request, next: N
         Some(t) if id.csrf_matches(&t) => next.run(Request::from_parts(parts, Body::from(bytes))).await,
         _ => reject(),
     }
+}
+
+/// A cookie-authenticated GET to an acting route that a browser did not send from this origin.
+fn is_cross_site_action(state: &AppState, request: &Request) -> bool {
+    let acting = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .is_some_and(|p| crate::http::routes::SAME_ORIGIN_GETS.contains(&p.as_str()));
+    let headers = request.headers();
+    if !acting
+        || bearer(headers).is_some()
+        || read_cookie(headers, &state.config.session_cookie_name()).is_none()
+    {
+        return false;
+    }
+    let site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
+    !matches!(site, Some("same-origin" | "none"))
 }
 
 #[cfg(test)]

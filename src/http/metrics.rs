@@ -1,12 +1,15 @@
 //! `GET /metrics`: Prometheus text exposition. Counts only; nothing here
-//! names a user, an account or a request.
+//! names a user, an account or a request. With `[metrics] bearer_token`, a
+//! scrape must present it; with `[metrics] listen`, it is served on that
+//! address only (see `crate::http::metrics_router`).
 
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
 
 use axum::extract::State;
-use axum::http::header;
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use subtle::ConstantTimeEq;
 
 use crate::http::AppState;
 
@@ -14,7 +17,20 @@ fn metric(out: &mut String, name: &str, kind: &str, help: &str, value: impl std:
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
 }
 
-pub async fn metrics(State(state): State<AppState>) -> Response {
+/// Whether the request may read the metrics: no token configured, or this one presented.
+fn authorized(state: &AppState, headers: &HeaderMap) -> bool {
+    let Some(expected) = &state.config.metrics.bearer_token else {
+        return true;
+    };
+    let presented = crate::http::extract::bearer(headers).and_then(Result::ok).unwrap_or("");
+    bool::from(presented.as_bytes().ct_eq(expected.expose().as_bytes()))
+}
+
+pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if !authorized(&state, &headers) {
+        let reason = "/metrics needs the bearer token configured in [metrics] (Authorization: Bearer ...)\n";
+        return (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Bearer")], reason).into_response();
+    }
     let stats = state.journal.stats();
     let mut out = String::new();
     metric(

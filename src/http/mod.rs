@@ -85,11 +85,13 @@ async fn stylesheet() -> Response {
 pub fn router(state: AppState) -> Router {
     let config = state.config.clone();
     let api = routes::api_routes().into_iter().fold(Router::new(), |r, (path, route)| r.route(path, route));
+    // With `[metrics] listen`, /metrics is served there only (`metrics_router`).
+    let api =
+        if config.metrics.listen.is_none() { api.route("/metrics", get(metrics::metrics)) } else { api };
     let routes = api
         .route("/", get(auth::home))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/metrics", get(metrics::metrics))
         .route("/static/app.css", get(stylesheet))
         .route("/auth/login", get(auth::login))
         .route("/auth/callback", get(auth::callback))
@@ -122,6 +124,7 @@ pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     let mut router = limited.merge(proxy).layer(
         ServiceBuilder::new()
+            .layer(tower::util::MapRequestLayer::new(drop_unusable_request_id))
             .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
             .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
                 // The path only: query strings carry authorization codes.
@@ -135,6 +138,32 @@ pub fn router(state: AppState) -> Router {
         router = router.layer(SetResponseHeaderLayer::if_not_present(name, value));
     }
     router.layer(middleware::from_fn(scim::error_format))
+}
+
+/// `/metrics` alone, for the separate listener `[metrics] listen` names.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new().route("/metrics", get(metrics::metrics)).with_state(state)
+}
+
+/// A client's `X-Request-Id` is kept only if it is one short token (at most
+/// 64 of `[A-Za-z0-9._-]`); otherwise it is removed and a fresh id is made.
+/// The id lands in logs, audit events and the response, so it must not
+/// carry anything a client could use to forge or bloat them.
+fn drop_unusable_request_id<B>(mut request: Request<B>) -> Request<B> {
+    let mut values = request.headers().get_all("x-request-id").iter();
+    let usable = match (values.next(), values.next()) {
+        (Some(v), None) => {
+            let id = v.as_bytes();
+            (1..=64).contains(&id.len())
+                && id.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
+        }
+        (None, _) => true,
+        (Some(_), Some(_)) => false,
+    };
+    if !usable {
+        request.headers_mut().remove("x-request-id");
+    }
+    request
 }
 
 fn security_headers(config: &Config) -> Vec<(HeaderName, HeaderValue)> {

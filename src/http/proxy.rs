@@ -77,9 +77,10 @@ async fn forward(state: &AppState, acting: &Acting, parts: &Parts, body: Body) -
 /// No API token: the proxy takes no session; the attempt is recorded (throttled per source).
 async fn token_required(state: &AppState, parts: &Parts) -> Response {
     let meta = request_meta(parts, &state.config.http.trusted_proxies);
-    let key = format!("proxy-anonymous:{}", meta.client_ip.as_deref().unwrap_or("-"));
+    let source = crate::audit::throttle::Source::client(&meta);
     let reason = "a pass-through request carried no API token".to_owned();
-    if let Err(e) = state.journal.record_denial(&key, &meta, Default::default(), "token", reason).await {
+    let recorded = state.journal.record_denial("proxy", source, &meta, Default::default(), "token", reason);
+    if let Err(e) = recorded.await {
         return Refusal::from(e).into_response();
     }
     let mut response = Refusal::token_required().into_response();

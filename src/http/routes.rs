@@ -45,3 +45,13 @@ pub(crate) fn api_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
 pub fn api_paths() -> Vec<&'static str> {
     api_routes().into_iter().map(|(path, _)| path).collect()
 }
+
+/// GET routes that do something besides reading Custodian's own pages: they
+/// call a platform (listing comments), or read and record a read of the
+/// journal or the access review. A browser carrying the session cookie may
+/// reach them only from Custodian's own pages (`extract::csrf_guard`).
+pub(crate) const SAME_ORIGIN_GETS: &[&str] = &[
+    "/api/v1/accounts/{account}/posts/{post}/comments",
+    "/api/v1/audit/events",
+    "/api/v1/admin/access-review",
+];

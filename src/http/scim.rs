@@ -84,9 +84,10 @@ async fn authenticate(State(state): State<AppState>, mut request: Request, next:
     let token = presented.and_then(|p| auth::authenticate(&state.config.directory.scim, p));
     let Some(token) = token else {
         let reason = if presented.is_some() { "unknown SCIM bearer token" } else { "no SCIM bearer token" };
-        let key = format!("scim:{}", meta.client_ip.as_deref().unwrap_or("unknown"));
+        let source = crate::audit::throttle::Source::client(&meta);
+        let gate = "scim_token";
         let recorded =
-            state.journal.record_denial(&key, &meta, Actor::default(), "scim_token", reason.into()).await;
+            state.journal.record_denial(gate, source, &meta, Actor::default(), gate, reason.into()).await;
         if let Err(e) = recorded {
             return ScimError::from(e).into_response();
         }

@@ -165,14 +165,21 @@ impl Identity {
         }
         let idp = self.rules.mode == EnrollmentMode::Idp;
         let refused = EnrollRefused::NeedsInvite { contact: contact(), idp };
-        let key = format!("enroll:{}", principal.user.id);
+        let source = crate::audit::throttle::Source::Named(format!("user:{}", principal.user.id));
         let reason = if idp {
             "no second factor, no enrollment link, and the IdP did not vouch for MFA at this sign-in"
         } else {
             "no second factor and no enrollment link"
         };
         self.journal
-            .record_denial(&key, meta, principal.actor(), "mfa_enrollment", reason.to_owned())
+            .record_denial(
+                "mfa_enrollment",
+                source,
+                meta,
+                principal.actor(),
+                "mfa_enrollment",
+                reason.to_owned(),
+            )
             .await?;
         Err(AuthError::Enrollment(refused))
     }

@@ -18,7 +18,10 @@ use std::time::Duration;
 
 use subtle::ConstantTimeEq;
 
-use crate::audit::{Actor, AuditError, EventKind, Journal, LoginFailure, RequestMeta, SessionEnd, Trigger};
+use crate::audit::throttle::{RateLimit, Source};
+use crate::audit::{
+    Actor, AuditError, EventKind, Journal, LoginFailure, RequestMeta, SessionEnd, Tally, Trigger,
+};
 use crate::clock::SharedClock;
 use crate::directory::{self, Access, Directory, GateError};
 use crate::storage::{optional, Db};
@@ -47,6 +50,8 @@ pub enum AuthError {
     MfaRequired,
     #[error("sign-in failed")]
     SignIn(LoginFailure),
+    #[error("too many sign-ins started from this address")]
+    SignInsThrottled { retry_after_secs: u64 },
     #[error("{0}")]
     Denied(directory::Denied),
     #[error("{}", .0.message())]
@@ -148,7 +153,11 @@ pub struct Identity {
     journal: Journal,
     db: Db,
     clock: SharedClock,
+    sign_ins: Arc<RateLimit>,
 }
+
+/// Sign-ins a source may start per minute unless configured (`http.sign_ins_per_minute`).
+const SIGN_INS_PER_MINUTE: u32 = 60;
 
 impl Identity {
     /// The identity services on `db`: sessions, the second factor (sealed
@@ -175,6 +184,11 @@ impl Identity {
             config.directory.owner_recheck_interval,
             config.directory.owner_recheck_grace,
         ));
+        let sign_ins = Arc::new(RateLimit::new(
+            SIGN_INS_PER_MINUTE,
+            Duration::from_secs(60),
+            &crate::audit::throttle::RefusalsConfig::default(),
+        ));
         Identity {
             users: Users::new(db.clone()),
             sessions,
@@ -187,7 +201,18 @@ impl Identity {
             journal,
             db,
             clock,
+            sign_ins,
         }
+    }
+
+    /// At most `per_minute` sign-ins started per source, tracked within `bounds`.
+    pub fn with_sign_in_limit(
+        mut self,
+        per_minute: u32,
+        bounds: &crate::audit::throttle::RefusalsConfig,
+    ) -> Self {
+        self.sign_ins = Arc::new(RateLimit::new(per_minute, Duration::from_secs(60), bounds));
+        self
     }
 
     /// The re-check of API token owners (`oidc-claims` mode).
@@ -206,18 +231,25 @@ impl Identity {
     }
 
     /// Begins a sign-in: returns the browser-bound flow id (for a cookie) and
-    /// the IdP URL to send the browser to.
-    pub async fn start_sign_in(&self) -> Result<(String, url::Url), AuthError> {
+    /// the IdP URL to send the browser to. Each one stores a pending flow, so
+    /// a source may start only so many a minute; a refusal is recorded
+    /// through the refusal throttle.
+    pub async fn start_sign_in(&self, meta: &RequestMeta) -> Result<(String, url::Url), AuthError> {
+        let source = Source::client(meta);
+        if let Err(retry_after_secs) = self.sign_ins.check(source.clone(), self.clock.now()) {
+            let reason =
+                format!("too many sign-ins started from this address (retry in {retry_after_secs} s)");
+            self.journal
+                .record_denial("sign_in_rate", source, meta, Actor::default(), "sign_in", reason)
+                .await?;
+            return Err(AuthError::SignInsThrottled { retry_after_secs });
+        }
         let start = self.oidc.begin().await.map_err(|e| {
             tracing::warn!(error = %e, "cannot start sign-in");
             AuthError::SignIn(LoginFailure::ProviderUnavailable)
         })?;
         let flow_id = session::random_token();
         let now = self.clock.now();
-        sqlx::query("DELETE FROM login_flows WHERE created_at < $1")
-            .bind(now.millis() - i64::try_from(LOGIN_FLOW_TTL.as_millis()).unwrap_or(0))
-            .execute(self.db.pool())
-            .await?;
         sqlx::query(
             "INSERT INTO login_flows (id_hash, state, nonce, pkce_verifier, created_at) VALUES ($1, $2, $3, $4, $5)",
         )
@@ -229,6 +261,34 @@ impl Identity {
         .execute(self.db.pool())
         .await?;
         Ok((flow_id, start.url))
+    }
+
+    /// Deletes the sign-ins left unfinished past their lifetime (a periodic
+    /// task runs it, off the request path); returns how many.
+    pub async fn purge_expired_flows(&self) -> Result<u64, sqlx::Error> {
+        let cutoff = self.clock.now().millis() - i64::try_from(LOGIN_FLOW_TTL.as_millis()).unwrap_or(0);
+        let done = sqlx::query("DELETE FROM login_flows WHERE created_at < $1")
+            .bind(cutoff)
+            .execute(self.db.pool())
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Runs [`Identity::purge_expired_flows`] every `every`, for as long as the process serves.
+    pub fn spawn_flow_purge(&self, every: Duration) -> tokio::task::JoinHandle<()> {
+        let identity = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                match identity.purge_expired_flows().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::debug!(flows = n, "expired sign-ins purged"),
+                    Err(e) => tracing::warn!(error = %e, "cannot purge expired sign-ins"),
+                }
+            }
+        })
     }
 
     /// Finishes a sign-in: checks the flow and state, exchanges the code,
@@ -266,7 +326,16 @@ impl Identity {
                 Ok((id, principal.user))
             }
             Err(SignInStepError::Refused(reason, actor)) => {
-                self.journal.record(meta, actor, EventKind::LoginFailed { reason: reason.clone() }).await?;
+                let kind = EventKind::LoginFailed { reason: reason.clone(), tally: Tally::default() };
+                if matches!(reason, LoginFailure::NoLoginInProgress) {
+                    // No pending sign-in was used up: anyone can send these for free, so
+                    // they are counted per source. Every other refusal consumed a flow,
+                    // which only the rate-limited /auth/login makes: recorded one by one.
+                    let source = Source::client(meta);
+                    self.journal.record_refusal("callback", source, meta, actor, kind).await?;
+                } else {
+                    self.journal.record(meta, actor, kind).await?;
+                }
                 Err(AuthError::SignIn(reason))
             }
             Err(SignInStepError::Storage(e)) => Err(e.into()),
@@ -324,6 +393,10 @@ impl Identity {
             .fetch_one(self.db.pool())
             .await,
         )?;
+        // An unknown flow (a forged or replayed cookie) writes nothing.
+        if row.is_none() {
+            return Ok(None);
+        }
         let deleted = sqlx::query("DELETE FROM login_flows WHERE id_hash = $1")
             .bind(&hash)
             .execute(self.db.pool())
@@ -350,8 +423,9 @@ impl Identity {
         match self.directory.access(user).await {
             Ok(access) => Ok(access),
             Err(GateError::Denied(d)) => {
-                let key = format!("gate:{}:{}", user.id, d.refusal.code());
-                self.journal.record_denial(&key, meta, actor, d.refusal.gate(), d.refusal.message()).await?;
+                let source = Source::Named(format!("user:{}", user.id));
+                let (scope, gate) = (d.refusal.code(), d.refusal.gate());
+                self.journal.record_denial(scope, source, meta, actor, gate, d.refusal.message()).await?;
                 Err(AuthError::Denied(d))
             }
             Err(GateError::Storage(e)) => Err(e.into()),
@@ -371,10 +445,10 @@ impl Identity {
             Presented::Expired(token) => (token, Some(Unusable::Expired)),
             Presented::Revoked(token) => (token, Some(Unusable::Revoked)),
             Presented::Unknown => {
-                // A hash prefix names the source for throttling; the token itself is never kept.
-                let key = format!("token:{}", &session::sha256_hex(presented)[..12]);
+                // Counted per client address: random tokens are free to make, addresses are not.
                 let reason = Unusable::Unknown.message().to_owned();
-                self.journal.record_denial(&key, meta, Actor::default(), "token", reason).await?;
+                let source = Source::client(meta);
+                self.journal.record_denial("token", source, meta, Actor::default(), "token", reason).await?;
                 return Err(AuthError::TokenInvalid(Unusable::Unknown));
             }
         };
@@ -384,8 +458,10 @@ impl Identity {
         };
         let (Some(user), None) = (user, why) else {
             let why = why.unwrap_or(Unusable::Unknown);
-            let key = format!("token:{}", token.id);
-            self.journal.record_denial(&key, meta, actor, "token", why.message().to_owned()).await?;
+            let source = Source::Named(format!("token:{}", token.id));
+            self.journal
+                .record_denial("token", source, meta, actor, "token", why.message().to_owned())
+                .await?;
             return Err(AuthError::TokenInvalid(why));
         };
         let user =
@@ -426,9 +502,9 @@ impl Identity {
             Verdict::Unconfirmed { since } => AuthError::OwnerUnconfirmed(Some(since)),
             Verdict::NoGrant => AuthError::OwnerUnconfirmed(None),
         };
-        let key = format!("token-owner:{}", user.id);
+        let source = Source::Named(format!("user:{}", user.id));
         let reason = "the identity provider has not confirmed the token's owner".to_owned();
-        self.journal.record_denial(&key, meta, actor.clone(), "token", reason).await?;
+        self.journal.record_denial("token_owner", source, meta, actor.clone(), "token", reason).await?;
         Err(unconfirmed)
     }
 
@@ -456,14 +532,20 @@ impl Identity {
             }
             Err(SessionError::NotFound) => {
                 // Ended (revoked, signed out) or never issued: recorded, once a minute per source.
-                let key = format!("session:unknown:{}", meta.client_ip.as_deref().unwrap_or("-"));
                 let revoked = self.sessions.ended_because(id).await?;
                 let reason = match revoked {
                     Some(_) => "a session cookie of a session that a revocation ended",
                     None => "a session cookie that names no session (ended, revoked or forged)",
                 };
                 self.journal
-                    .record_denial(&key, meta, Actor::default(), "session", reason.to_owned())
+                    .record_denial(
+                        "session",
+                        Source::client(meta),
+                        meta,
+                        Actor::default(),
+                        "session",
+                        reason.to_owned(),
+                    )
                     .await?;
                 // Only the holder of the old cookie learns why, in the words the revocation left.
                 return Err(match revoked {

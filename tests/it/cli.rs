@@ -114,6 +114,33 @@ fn config_check_masks_secrets_and_names_unknown_keys() {
 }
 
 #[test]
+fn kubernetes_service_links_and_script_variables_are_not_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_config(dir.path(), "custodian.toml", "");
+    // What a Kubernetes Service named `custodian` injects into every pod,
+    // and what `CUSTODIAN_DEV_PORT=8480 scripts/dev` leaves in the environment.
+    let out = custodian()
+        .args(["config", "check", "--config"])
+        .arg(&path)
+        .env("CUSTODIAN_PORT", "tcp://10.96.0.12:8080")
+        .env("CUSTODIAN_PORT_8080_TCP", "tcp://10.96.0.12:8080")
+        .env("CUSTODIAN_PORT_8080_TCP_ADDR", "10.96.0.12")
+        .env("CUSTODIAN_PORT_8080_TCP_PORT", "8080")
+        .env("CUSTODIAN_PORT_8080_TCP_PROTO", "tcp")
+        .env("CUSTODIAN_SERVICE_HOST", "10.96.0.12")
+        .env("CUSTODIAN_SERVICE_PORT", "8080")
+        .env("CUSTODIAN_SERVICE_PORT_HTTP", "8080")
+        .env("CUSTODIAN_DEV_PORT", "8480")
+        .env("CUSTODIAN_SESSION__IDLE_TIMEOUT", "5m")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let printed = String::from_utf8(out.stdout).unwrap();
+    assert!(printed.contains("idle_timeout = \"5m\""), "real configuration still applies");
+    assert!(printed.contains("listen = \"127.0.0.1:8080\""), "{printed}");
+}
+
+#[test]
 fn serve_becomes_ready_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let path = write_config(dir.path(), "custodian.toml", "");
@@ -334,4 +361,48 @@ async fn users_invite_from_the_command_line() {
         ::reqwest::StatusCode::FORBIDDEN,
         "the first link is void"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_verify_after_a_failure_reports_only_what_was_checked_before_it() {
+    use crate::support::{Backend, TestApp};
+    use custodian::audit::{Actor, EventKind, RequestMeta};
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.audit.checkpoint_every = 10).await;
+    for i in 0..40 {
+        let kind = EventKind::access_denied("test", format!("refusal {i}"));
+        app.state.journal.record(&RequestMeta::default(), Actor::default(), kind).await.unwrap();
+    }
+    app.state.journal.checkpoint_now().await.unwrap();
+    let head = app.state.journal.stats().events.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(head >= 40, "{head} events");
+    // The newest checkpoint covers every event; event 15 is then rewritten.
+    sqlx::query("UPDATE audit_events SET body = REPLACE(body, 'refusal', 'REFUSAL') WHERE seq = 15")
+        .execute(app.state.db.pool())
+        .await
+        .unwrap();
+    let db_url = app.state.config.database_url();
+    let signing = app.state.config.audit.signing_key.as_ref().unwrap().expose().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "custodian.toml", "");
+    let out = custodian()
+        .args(["audit", "verify", "--config"])
+        .arg(&config)
+        .args(["--database", &db_url])
+        .env("CUSTODIAN_AUDIT__SIGNING_KEY", &signing)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("FAILED at event 15: event 15 was modified"), "{text}");
+    let (before,): (i64,) =
+        sqlx::query_as("SELECT MAX(tree_size) FROM audit_checkpoints WHERE tree_size < 15")
+            .fetch_one(app.state.db.pool())
+            .await
+            .unwrap();
+    assert!(text.contains(&format!("events 1 to {before} match a verified signed checkpoint")), "{text}");
+    assert!(text.contains(&format!("Events {} to 14 were read in order", before + 1)), "{text}");
+    // No totals or tail that describe history past the failure.
+    assert!(!text.contains("after the newest checkpoint"), "{text}");
+    assert!(!text.contains("14 events") && !text.contains(&format!("{head} events")), "{text}");
+    assert!(!text.contains("VERIFIED"), "{text}");
 }

@@ -39,7 +39,10 @@ async fn record(app: &TestApp, from: usize, n: usize) {
     for i in from..from + n {
         let actor = Actor { user_id: Some(format!("user-{i}")), ..Actor::default() };
         let kind = if i % 3 == 0 {
-            EventKind::LoginFailed { reason: LoginFailure::ProviderError(format!("x\"]\\{i}")) }
+            EventKind::LoginFailed {
+                reason: LoginFailure::ProviderError(format!("x\"]\\{i}")),
+                tally: Default::default(),
+            }
         } else {
             EventKind::Logout
         };

@@ -72,8 +72,12 @@ pub fn location(response: &Response) -> String {
 impl Browser {
     pub fn new(base: String) -> Browser {
         let jar = Arc::new(Jar::default());
+        // As a current browser says of requests from Custodian's own pages.
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("sec-fetch-site", reqwest::header::HeaderValue::from_static("same-origin"));
         let client = reqwest::Client::builder()
             .redirect(Policy::none())
+            .default_headers(headers)
             .cookie_provider(jar.clone())
             .build()
             .expect("client");

@@ -1,0 +1,155 @@
+//! Floods from clients nobody has signed in: refused callbacks, random API
+//! tokens, sign-ins started over and over. The journal records them through
+//! the refusal throttle (bounded, nothing lost), and real actions keep
+//! being recorded and done meanwhile.
+
+use reqwest::StatusCode;
+
+use crate::on_both_backends;
+use crate::support::{act, Backend, TestApp};
+use custodian::platforms::dispatch::{Action, Outcome};
+use custodian::platforms::NewPost;
+
+on_both_backends!(
+    a_flood_of_bad_callbacks_and_tokens_adds_one_event_per_kind_and_loses_no_count,
+    a_flood_from_many_addresses_is_bounded_and_counted_by_network,
+    sign_ins_are_rate_limited_per_source_and_expired_ones_are_purged,
+);
+
+/// Everything the throttle recorded for `action`: (non-summary events, total refusals they stand for).
+fn tally(events: &[serde_json::Value]) -> (usize, u64) {
+    let recorded = events.iter().filter(|e| e["kind"]["summary"] != true).count();
+    let suppressed: u64 = events.iter().map(|e| e["kind"]["suppressed"].as_u64().unwrap()).sum();
+    (recorded, recorded as u64 + suppressed)
+}
+
+async fn a_flood_of_bad_callbacks_and_tokens_adds_one_event_per_kind_and_loses_no_count(backend: Backend) {
+    const FLOOD: usize = 600;
+    let app = TestApp::spawn(backend).await;
+    let (clinic, _) = app.practice_accounts().await;
+    let before = app.events().await.len();
+    let client = reqwest::Client::new();
+    let flood = |i: usize| {
+        let (client, base) = (client.clone(), app.base.clone());
+        async move {
+            // A callback nobody started (half with a forged sign-in cookie), and a random API token.
+            let mut callback = client.get(format!("{base}/auth/callback?code=c{i}&state=s{i}"));
+            if i % 2 == 0 {
+                callback = callback.header("cookie", format!("custodian_login=forged{i}"));
+            }
+            let r = callback.send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+            let r = client
+                .get(format!("{base}/api/v1/accounts"))
+                .bearer_auth(format!("cst_{i:064}"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        }
+    };
+    let real = async {
+        let mut done = 0;
+        for i in 0..20 {
+            let post = NewPost { text: format!("Clinic hours, update {i}"), ..Default::default() };
+            let outcome = act(&app, &clinic, Action::Publish(post)).await;
+            assert!(matches!(outcome, Ok(Outcome::Published(_))), "{outcome:?}");
+            done += 1;
+        }
+        done
+    };
+    let flooding = futures::future::join_all((0..FLOOD).map(flood));
+    let (_, done) = tokio::join!(flooding, real);
+    assert_eq!(done, 20, "real actions kept succeeding under the flood");
+
+    // One event per kind of refusal from this source, whatever the flood's size.
+    let logins = app.events_of("auth.login").await;
+    let gates = app.events_of("access.gate").await;
+    assert_eq!(tally(&logins), (1, 1), "one callback refusal recorded, of {} events", logins.len());
+    assert_eq!(logins[0]["kind"]["reason"], "no_login_in_progress");
+    assert_eq!(tally(&gates), (1, 1), "one bad-token refusal recorded, of {} events", gates.len());
+    assert_eq!(app.events_of("action.intent").await.len(), 20);
+    assert_eq!(app.events().await.len() - before, 2 + 40, "the flood added two events; the actions forty");
+
+    // When the window closes, the count of the others is written, not lost.
+    app.clock.advance(std::time::Duration::from_secs(61));
+    assert_eq!(app.state.journal.flush_refusals(false).await.unwrap(), 2);
+    let logins = app.events_of("auth.login").await;
+    let gates = app.events_of("access.gate").await;
+    assert_eq!(tally(&logins), (1, FLOOD as u64));
+    assert_eq!(tally(&gates), (1, FLOOD as u64));
+    let summary = logins.iter().find(|e| e["kind"]["summary"] == true).unwrap();
+    assert_eq!(summary["kind"]["suppressed"], FLOOD as u64 - 1);
+    assert_eq!(summary["request"]["client_ip"], "127.0.0.1");
+}
+
+async fn a_flood_from_many_addresses_is_bounded_and_counted_by_network(backend: Backend) {
+    const SOURCES: usize = 120;
+    let app = TestApp::spawn_with(backend, |c| {
+        // Loopback is a trusted proxy here, so each request names its client.
+        c.http.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+        c.audit.refusals.max_sources = 3;
+        c.audit.refusals.max_networks = 2;
+    })
+    .await;
+    let client = reqwest::Client::new();
+    let requests = (0..SOURCES).map(|i| {
+        let (client, base) = (client.clone(), app.base.clone());
+        async move {
+            // 120 addresses in 12 /24 networks.
+            let r = client
+                .get(format!("{base}/api/v1/accounts"))
+                .bearer_auth(format!("cst_random{i}"))
+                .header("x-forwarded-for", format!("198.51.{}.{}", i / 10, i % 10 + 1))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        }
+    });
+    futures::future::join_all(requests).await;
+    let gates = app.events_of("access.gate").await;
+    // At most: 3 sources of their own, 2 networks, 1 shared bucket.
+    assert!(gates.len() <= 6, "{} events", gates.len());
+    assert!(gates.iter().any(|e| e["kind"]["counted_as"] == "other sources"), "{gates:?}");
+    assert!(
+        gates.iter().any(|e| e["kind"]["counted_as"].as_str().is_some_and(|n| n.ends_with(".0/24"))),
+        "{gates:?}"
+    );
+    app.clock.advance(std::time::Duration::from_secs(61));
+    app.state.journal.flush_refusals(false).await.unwrap();
+    let gates = app.events_of("access.gate").await;
+    assert!(gates.len() <= 12, "a summary at most per entry: {} events", gates.len());
+    assert_eq!(tally(&gates).1, SOURCES as u64, "every refusal is counted: {gates:?}");
+}
+
+async fn sign_ins_are_rate_limited_per_source_and_expired_ones_are_purged(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |c| c.http.sign_ins_per_minute = 3).await;
+    let browser = app.browser();
+    for _ in 0..3 {
+        browser.start_login().await;
+    }
+    for _ in 0..5 {
+        let r = browser.get("/auth/login").await;
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        let retry: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!((1..=60).contains(&retry), "{retry}");
+        let page = r.text().await.unwrap();
+        assert!(page.contains("Too many sign-ins were started from your address"), "{page}");
+    }
+    assert_eq!(app.count("login_flows").await, 3, "a refused start stores nothing");
+    let refused = app.events_of("access.gate").await;
+    assert_eq!(refused.len(), 1, "recorded once through the throttle: {refused:?}");
+    assert_eq!(refused[0]["kind"]["gate"], "sign_in");
+
+    // A minute later the same browser signs in, start to finish.
+    app.clock.advance(std::time::Duration::from_secs(60));
+    browser.sign_in("alice").await;
+    assert_eq!(app.count("sessions").await, 1);
+
+    // Unfinished sign-ins are purged once expired, off the request path.
+    assert_eq!(app.state.identity.purge_expired_flows().await.unwrap(), 0, "none expired yet");
+    app.clock.advance(std::time::Duration::from_secs(11 * 60));
+    assert_eq!(app.state.identity.purge_expired_flows().await.unwrap(), 3);
+    assert_eq!(app.count("login_flows").await, 0);
+}
