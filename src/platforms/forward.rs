@@ -23,6 +23,10 @@ pub struct Forward {
     /// Only the allow-listed request headers.
     pub headers: Vec<(HeaderName, HeaderValue)>,
     pub body: Bytes,
+    /// For a publishing action: everything the platform will read of the
+    /// request (query, form, JSON, multipart text, media by digest), as
+    /// the intent records it.
+    pub content: Option<String>,
 }
 
 impl Forward {

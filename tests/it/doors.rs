@@ -23,8 +23,17 @@ use crate::support::{mastodon_account, with_mastodon, Backend, TestApp};
 use crate::tokens::call;
 
 const TOKEN: &str = "sealed-mastodon-token-for-the-doors";
-const ALL: [&str; 6] =
-    ["post.publish", "post.delete", "comment.reply", "comment.list", "comment.hide", "comment.delete"];
+const ALL: [&str; 9] = [
+    "post.publish",
+    "post.delete",
+    "comment.reply",
+    "comment.list",
+    "comment.hide",
+    "comment.delete",
+    "post.edit",
+    "post.repost",
+    "post.like",
+];
 
 #[derive(Debug, Clone, Copy)]
 enum Door {
