@@ -94,9 +94,11 @@ fn bluesky_write(readable: &Readable, account: &Account, write: Write) -> Result
         ("app.bsky.feed.like", _) => "post.like",
         // The thread gate is how replies are hidden (and who may reply, limited).
         ("app.bsky.feed.threadgate", _) => "comment.hide",
-        (other, _) => return Err(format!(
+        (other, _) => {
+            return Err(format!(
             "records of collection {other:?} do not pass through (posts, reposts, likes and thread gates do)"
-        )),
+        ))
+        }
     })
 }
 
