@@ -306,6 +306,8 @@ mod tests {
     fn graph_errors_map_by_code() {
         let e = |code: i64, sub: Option<i64>| json!({"error": {"message": "m", "type": "OAuthException", "code": code, "error_subcode": sub}});
         assert!(matches!(graph_error(400, &e(190, Some(463)), None), PlatformError::TokenInvalid { .. }));
+        // 102 is a user session error, not the Page token's: the account is not marked for it.
+        assert!(!matches!(graph_error(400, &e(102, None), None), PlatformError::TokenInvalid { .. }));
         assert!(matches!(graph_error(403, &e(200, None), None), PlatformError::Permission { .. }));
         assert!(matches!(graph_error(400, &e(368, None), None), PlatformError::Permission { .. }));
         assert!(matches!(graph_error(400, &e(32, None), None), PlatformError::RateLimited { .. }));
