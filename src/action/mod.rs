@@ -443,9 +443,19 @@ impl Run {
     }
 }
 
-/// The actions taken on an account.
-pub const ACCOUNT_ACTIONS: [&str; 6] =
-    ["post.publish", "post.delete", "comment.reply", "comment.list", "comment.hide", "comment.delete"];
+/// The actions taken on an account. `post.edit`, `post.repost` and
+/// `post.like` are only taken through the pass-through proxy.
+pub const ACCOUNT_ACTIONS: [&str; 9] = [
+    "post.publish",
+    "post.delete",
+    "comment.reply",
+    "comment.list",
+    "comment.hide",
+    "comment.delete",
+    "post.edit",
+    "post.repost",
+    "post.like",
+];
 
 /// The post or comment an action is about, if any.
 fn target_of(action: &Action) -> Option<String> {
@@ -463,9 +473,7 @@ fn target_of(action: &Action) -> Option<String> {
 fn content_of(action: &Action) -> Option<ContentRecord> {
     let post = match action {
         Action::Publish(post) | Action::Reply { post, .. } => post,
-        Action::Forward(f) if matches!(f.action, "post.publish" | "comment.reply") => {
-            return Some(forwarded_content(&f.body));
-        }
+        Action::Forward(f) => return f.content.clone().map(|text| ContentRecord::Full { text }),
         _ => return None,
     };
     let text = match &post.link {
@@ -473,19 +481,6 @@ fn content_of(action: &Action) -> Option<ContentRecord> {
         None => post.text.clone(),
     };
     Some(ContentRecord::Full { text })
-}
-
-/// A pass-through body, as said: its text, or what it is if it is not text (an upload).
-fn forwarded_content(body: &[u8]) -> ContentRecord {
-    let text = match std::str::from_utf8(body) {
-        Ok(text) => text.to_owned(),
-        Err(_) => {
-            use sha2::Digest;
-            let digest = hex::encode(sha2::Sha256::digest(body));
-            format!("[{} bytes of binary content, SHA-256 {digest}]", body.len())
-        }
-    };
-    ContentRecord::Full { text }
 }
 
 /// The content screen: allow, hold for review, or block. Not built yet

@@ -308,6 +308,14 @@ impl From<DispatchError> for Refusal {
                 reason,
                 "Tell your Custodian administrator; the account must be connected again.",
             ),
+            DispatchError::CredentialInAnswer { .. } => Refusal::new(
+                502,
+                "credential_withheld",
+                Step::Execute,
+                "proxy:credential-in-answer",
+                reason,
+                "Nothing of the platform's answer was passed on. Do not ask for token fields; if it recurs, tell your Custodian administrator.",
+            ),
             DispatchError::Unavailable(_) => Refusal::new(
                 502,
                 "platform_unavailable",

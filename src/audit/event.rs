@@ -272,6 +272,16 @@ pub enum EventKind {
     /// `vault.unreadable`: an account's credential could not be opened
     /// (damaged, or sealed with a key not in the ring), so nothing was sent.
     CredentialUnreadable { account_id: String, reason: String },
+    /// `proxy.credential_withheld`: a platform's answer to a pass-through
+    /// request held one of the account's credentials (where: `body`,
+    /// `header NAME`), so none of it reached the caller. Never the secret.
+    ProxyCredentialWithheld {
+        account_id: String,
+        action: String,
+        target: String,
+        platform_status: u16,
+        found_in: String,
+    },
     /// `policy.reload`: the policies were read again; `loaded` is how many
     /// are now in force, or None when the new set was refused (`problems`)
     /// and the last good set kept serving.
@@ -391,6 +401,7 @@ impl EventKind {
             EventKind::TokenRevoked { .. } => "token.revoke",
             EventKind::AccountNeedsReconnect { .. } => "account.needs_reconnect",
             EventKind::CredentialUnreadable { .. } => "vault.unreadable",
+            EventKind::ProxyCredentialWithheld { .. } => "proxy.credential_withheld",
             EventKind::ConnectFailed { .. } => "account.connect.failed",
             EventKind::PolicyReload { .. } => "policy.reload",
             EventKind::ActionIntent { .. } => "action.intent",
@@ -412,6 +423,7 @@ impl EventKind {
             | EventKind::AuditReadDenied { .. }
             | EventKind::AccessDenied { .. }
             | EventKind::CredentialUnreadable { .. }
+            | EventKind::ProxyCredentialWithheld { .. }
             | EventKind::ConnectFailed { .. }
             | EventKind::PolicyReload { loaded: None, .. }
             | EventKind::ActionRefused { .. }

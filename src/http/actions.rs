@@ -103,10 +103,9 @@ impl IntoResponse for Performed {
             Outcome::Comments(c) => Json(json!({"comments": c, "audit_event_id": event})).into_response(),
             Outcome::Done => Json(json!({"done": true, "audit_event_id": event})).into_response(),
             Outcome::Forwarded(f) => {
-                // The platform's answer, streamed, with only the headers allowed back.
+                // The platform's answer, checked, with only the headers allowed back.
                 let status = StatusCode::from_u16(f.status).unwrap_or(StatusCode::BAD_GATEWAY);
-                let mut response =
-                    (status, axum::body::Body::from_stream(f.response.bytes_stream())).into_response();
+                let mut response = (status, axum::body::Body::from(f.body)).into_response();
                 response.headers_mut().extend(f.headers);
                 if let Ok(v) = HeaderValue::from_str(&event) {
                     response.headers_mut().insert(AUDIT_EVENT_HEADER, v);

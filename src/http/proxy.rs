@@ -7,11 +7,12 @@
 
 use axum::body::Body;
 use axum::extract::{FromRequestParts, Request, State};
-use axum::http::header;
 use axum::http::request::Parts;
+use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 
 use crate::action::{Door, Performed, Refusal};
+use crate::http::actions::AUDIT_EVENT_HEADER;
 use crate::http::extract::{bearer, peer_is_trusted, request_meta, Acting};
 use crate::http::AppState;
 use crate::platforms::dispatch::Action;
@@ -29,7 +30,15 @@ pub async fn pass_through(State(state): State<AppState>, request: Request) -> Re
     };
     match forward(&state, &acting, &parts, body).await {
         Ok(performed) => performed.into_response(),
-        Err(refusal) => refusal.into_response(),
+        Err(refusal) => {
+            // A refusal after the intent names it, as the platform's answers do.
+            let intent = refusal.audit_event_id.as_deref().and_then(|id| HeaderValue::from_str(id).ok());
+            let mut response = refusal.into_response();
+            if let Some(id) = intent {
+                response.headers_mut().insert(AUDIT_EVENT_HEADER, id);
+            }
+            response
+        }
     }
 }
 

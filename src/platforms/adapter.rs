@@ -84,6 +84,20 @@ impl Adapter {
         }
     }
 
+    /// The account's rate-limit state and how its platform states limits
+    /// (None: the sandbox has none), shared with pass-through requests.
+    pub(crate) fn rate(&self) -> Option<(&crate::platforms::rate::RateLimits, crate::platforms::ReadLimits)> {
+        match self {
+            Adapter::Sandbox(_) => None,
+            Adapter::X(a) => Some(a.rate()),
+            Adapter::Facebook(a) => Some(a.rate()),
+            Adapter::Instagram(a) => Some(a.rate()),
+            Adapter::LinkedIn(a) => Some(a.rate()),
+            Adapter::Mastodon(a) => Some(a.rate()),
+            Adapter::Bluesky(a) => Some(a.rate()),
+        }
+    }
+
     /// Which credential its calls carry: none for the sandbox; Facebook
     /// acts with the Page token; the rest with their access token.
     pub fn credential(&self) -> Option<Kind> {

@@ -35,6 +35,12 @@ pub const MAX_IMAGE_BYTES: usize = 1_000_000;
 /// `app.bsky.feed.threadgate` holds at most 300 hidden replies.
 pub const MAX_HIDDEN_REPLIES: usize = 300;
 
+/// `ratelimit-remaining`, and `ratelimit-reset` in Unix seconds.
+const LIMITS: ReadLimits = |headers, _| {
+    let parse_reset = |v: &str| v.trim().parse::<i64>().ok().map(|s| Timestamp(s.saturating_mul(1000)));
+    header_pair(headers, ("ratelimit-remaining", "ratelimit-reset"), parse_reset)
+};
+
 pub struct Bluesky {
     /// The account's PDS, e.g. `https://bsky.social`.
     base: Url,
@@ -140,6 +146,11 @@ impl Failure {
 
 impl Bluesky {
     /// The API this adapter calls (what the pass-through proxy may reach).
+    /// The account's rate-limit state and how the PDS states its limits (for the proxy too).
+    pub(crate) fn rate(&self) -> (&RateLimits, ReadLimits) {
+        (&self.limits, LIMITS)
+    }
+
     pub fn base(&self) -> &Url {
         &self.base
     }
@@ -165,12 +176,7 @@ impl Bluesky {
         call: &Call<'_>,
         request: RequestBuilder,
     ) -> Result<Result<Value, Failure>, PlatformError> {
-        let read_limits: ReadLimits = |headers, _| {
-            let parse_reset =
-                |v: &str| v.trim().parse::<i64>().ok().map(|s| Timestamp(s.saturating_mul(1000)));
-            header_pair(headers, ("ratelimit-remaining", "ratelimit-reset"), parse_reset)
-        };
-        let answer = exchange(&self.limits, self.clock.now(), call, request, read_limits).await?;
+        let answer = exchange(&self.limits, self.clock.now(), call, request, LIMITS).await?;
         if (200..300).contains(&answer.status) {
             return Ok(Ok(answer.body));
         }

@@ -1,6 +1,10 @@
 //! Carrying out one authorized operation on a connected account: the account must be
 //! active; its credential is opened from the vault (renewed first if it is
-//! about to expire) only for the call; a 401 renews it once and retries.
+//! about to expire) only for the call; a platform saying the token expired
+//! renews it once and retries (a pass-through answer only when the platform
+//! says so in its own words, and at most once a minute per account). A
+//! pass-through answer holding any of the account's credentials is
+//! withheld and recorded (`proxy.credential_withheld`).
 //! A credential that cannot be opened stops the action before anything is
 //! sent, and is recorded. Callers record the action itself before calling
 //! [`Dispatcher::run`] (nothing reaches a platform unaudited).
@@ -10,12 +14,12 @@ use std::sync::{Arc, Mutex};
 
 use crate::action::Authorized;
 use crate::audit::{Actor, AuditError, EventKind, Journal, RequestMeta};
-use crate::clock::SharedClock;
+use crate::clock::{SharedClock, Timestamp};
 use crate::platforms::accounts::{Account, Status};
 use crate::platforms::adapter::{Adapter, Renewal};
 use crate::platforms::config::PlatformsConfig;
 use crate::platforms::forward::{Forward, Forwarded, Forwarder};
-use crate::platforms::{Call, Comment, NewPost, Platform, PlatformError, Published};
+use crate::platforms::{withhold, Call, Comment, NewPost, Platform, PlatformError, Published};
 use crate::secret::Secret;
 use crate::storage::Db;
 use crate::vault::credentials::{Credentials, Kind, VaultError};
@@ -62,6 +66,9 @@ pub enum DispatchError {
     /// Damaged ciphertext, or sealed with a key not in the ring: nothing was sent.
     #[error("the account's credential could not be opened, so nothing was sent: {0}")]
     Credential(String),
+    /// A pass-through answer held one of the account's credentials.
+    #[error("the platform's answer held the account's credential (in its {found_in}), so it was withheld")]
+    CredentialInAnswer { found_in: String },
     #[error(transparent)]
     Platform(#[from] PlatformError),
     /// The token endpoint could not be reached; try later.
@@ -119,7 +126,8 @@ impl Dispatcher {
             return Ok(a.clone());
         }
         let adapter = Adapter::for_account(account, &self.config, &self.db, &self.clock)?;
-        let forwarder = adapter.base().cloned().map(Forwarder::new).transpose()?;
+        let base = adapter.base().cloned();
+        let forwarder = base.map(|b| Forwarder::new(b, account.platform.clone())).transpose()?;
         let renewal = Renewal::for_account(account, &self.config, &self.credentials)?;
         let prepared = Arc::new(Prepared { adapter, renewal, forwarder });
         adapters.insert(account.id.clone(), prepared.clone());
@@ -143,37 +151,82 @@ impl Dispatcher {
         }
         let prepared = self.prepared(account)?;
         let (adapter, renewal) = (&prepared.adapter, &prepared.renewal);
+        let now = self.clock.now();
         let Some(kind) = adapter.credential() else {
             let none = Secret::new(String::new());
-            return Ok(perform(&prepared, &Call { account_id, token: &none }, action).await?);
+            return Ok(perform(&prepared, &Call { account_id, token: &none }, action, now).await?);
         };
         let opened = match kind {
             Kind::AccessToken => self.refresher.access_token(account_id, renewal).await,
             other => self.credentials.open(account_id, other).await.map_err(RefreshError::from),
         };
-        let token = self.usable(account_id, opened, meta, actor).await?;
-        match perform(&prepared, &Call { account_id, token: &token }, action).await {
-            Err(PlatformError::TokenInvalid { message }) => {
-                // Renew once (another call may already have), then try again.
-                let renewed = match kind {
-                    Kind::AccessToken => self.refresher.after_unauthorized(account_id, &token, renewal).await,
-                    _ => Err(self.refresher.needs_reconnect(account_id, message).await),
-                };
-                let token = self.usable(account_id, renewed, meta, actor).await?;
-                Ok(perform(&prepared, &Call { account_id, token: &token }, action).await?)
+        let mut token = self.usable(account_id, opened, meta, actor).await?;
+        let mut result = perform(&prepared, &Call { account_id, token: &token }, action, now).await;
+        let expired = match &result {
+            Err(PlatformError::TokenInvalid { message }) => Some(message.clone()),
+            Ok(Outcome::Forwarded(f)) if f.token_expired => {
+                Some(format!("the platform answered {} saying the token has expired", f.status))
             }
-            other => Ok(other?),
+            _ => None,
+        };
+        if let Some(message) = expired {
+            // Renew once (another call may already have), then try again.
+            let renewed = match kind {
+                Kind::AccessToken => self.refresher.after_unauthorized(account_id, &token, renewal).await,
+                _ => Err(self.refresher.needs_reconnect(account_id, message).await),
+            };
+            match renewed {
+                // Renewed a moment ago: this refusal is the platform's answer, not a stale token.
+                Err(RefreshError::RenewedRecently) => {}
+                renewed => {
+                    token = self.usable(account_id, renewed, meta, actor).await?;
+                    let now = self.clock.now();
+                    result = perform(&prepared, &Call { account_id, token: &token }, action, now).await;
+                }
+            }
         }
+        let outcome = result?;
+        if let (Outcome::Forwarded(answer), Action::Forward(forward)) = (&outcome, action) {
+            self.withhold_credentials(account_id, &token, answer, forward, meta, actor).await?;
+        }
+        Ok(outcome)
+    }
+
+    /// Refuses a pass-through answer that holds any of the account's
+    /// credentials (or the one the call carried), recording where it was.
+    async fn withhold_credentials(
+        &self,
+        account_id: &str,
+        carried: &Secret,
+        answer: &Forwarded,
+        forward: &Forward,
+        meta: &RequestMeta,
+        actor: &Actor,
+    ) -> Result<(), DispatchError> {
+        let stored = self.credentials.open_all(account_id).await;
+        let stored = self.usable(account_id, stored.map_err(RefreshError::from), meta, actor).await?;
+        let secrets: Vec<&Secret> = std::iter::once(carried).chain(&stored).collect();
+        let Some(found_in) = withhold::find(answer, &secrets) else { return Ok(()) };
+        tracing::warn!(account = account_id, found_in = %found_in, "a platform's answer held the account's credential; withheld");
+        let kind = EventKind::ProxyCredentialWithheld {
+            account_id: account_id.to_owned(),
+            action: forward.action.to_owned(),
+            target: forward.target(),
+            platform_status: answer.status,
+            found_in: found_in.clone(),
+        };
+        self.journal.record(meta, actor.clone(), kind).await?;
+        Err(DispatchError::CredentialInAnswer { found_in })
     }
 
     /// The opened token, or the refusal: an unreadable credential is recorded.
-    async fn usable(
+    async fn usable<T>(
         &self,
         account_id: &str,
-        opened: Result<Secret, RefreshError>,
+        opened: Result<T, RefreshError>,
         meta: &RequestMeta,
         actor: &Actor,
-    ) -> Result<Secret, DispatchError> {
+    ) -> Result<T, DispatchError> {
         match opened {
             Ok(token) => Ok(token),
             Err(RefreshError::Vault(VaultError::Storage(e)) | RefreshError::Storage(e)) => Err(e.into()),
@@ -188,12 +241,18 @@ impl Dispatcher {
                 Err(DispatchError::NotActive { status: Status::NeedsReconnect.as_str(), reason })
             }
             Err(RefreshError::Unavailable(why)) => Err(DispatchError::Unavailable(why)),
+            Err(e @ RefreshError::RenewedRecently) => Err(DispatchError::Unavailable(e.to_string())),
             Err(RefreshError::Audit(e)) => Err(e.into()),
         }
     }
 }
 
-async fn perform(prepared: &Prepared, call: &Call<'_>, action: &Action) -> Result<Outcome, PlatformError> {
+async fn perform(
+    prepared: &Prepared,
+    call: &Call<'_>,
+    action: &Action,
+    now: Timestamp,
+) -> Result<Outcome, PlatformError> {
     let adapter = &prepared.adapter;
     Ok(match action {
         Action::Publish(post) => Outcome::Published(adapter.publish(call, post).await?),
@@ -215,8 +274,9 @@ async fn perform(prepared: &Prepared, call: &Call<'_>, action: &Action) -> Resul
         }
         Action::Forward(forward) => {
             let unsupported = PlatformError::Unsupported { operation: "pass-through", platform: "sandbox" };
-            let forwarder = prepared.forwarder.as_ref().ok_or(unsupported)?;
-            Outcome::Forwarded(Box::new(forwarder.send(forward, call.token).await?))
+            let forwarder = prepared.forwarder.as_ref().ok_or(unsupported.clone())?;
+            let (limits, read_limits) = adapter.rate().ok_or(unsupported)?;
+            Outcome::Forwarded(Box::new(forwarder.send(forward, call, limits, read_limits, now).await?))
         }
     })
 }

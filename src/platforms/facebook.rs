@@ -36,6 +36,13 @@ pub(crate) fn graph_id<'a>(id: &'a str, what: &str) -> Result<&'a str, PlatformE
     checked_id(id, what, |c| c.is_ascii_digit() || c == '_')
 }
 
+/// The Business Use Case usage header: at 100%, none left until access is regained.
+const LIMITS: ReadLimits = |headers, now| {
+    let usage = headers.get(USAGE_HEADER).and_then(|v| v.to_str().ok());
+    let (spent, reset) = usage.map_or((false, None), |u| read_usage(u, now));
+    (spent.then_some(0), reset)
+};
+
 /// The Graph API transport shared by the Facebook and Instagram adapters:
 /// the HTTP client, the per-account rate limits and the clock.
 pub(crate) struct Graph {
@@ -50,6 +57,11 @@ impl Graph {
         Ok(Graph { http, limits: RateLimits::default(), clock })
     }
 
+    /// The account's rate-limit state and how the Graph states its limits (for the proxy too).
+    pub(crate) fn rate(&self) -> (&RateLimits, ReadLimits) {
+        (&self.limits, LIMITS)
+    }
+
     pub(crate) fn http(&self) -> &reqwest::Client {
         &self.http
     }
@@ -62,12 +74,7 @@ impl Graph {
         call: &Call<'_>,
         request: RequestBuilder,
     ) -> Result<Value, PlatformError> {
-        let read_limits: ReadLimits = |headers, now| {
-            let usage = headers.get(USAGE_HEADER).and_then(|v| v.to_str().ok());
-            let (spent, reset) = usage.map_or((false, None), |u| read_usage(u, now));
-            (spent.then_some(0), reset)
-        };
-        let answer = exchange(&self.limits, self.clock.now(), call, request, read_limits).await?;
+        let answer = exchange(&self.limits, self.clock.now(), call, request, LIMITS).await?;
         if (200..300).contains(&answer.status) && answer.body.get("error").is_none() {
             return Ok(answer.body);
         }
@@ -116,7 +123,9 @@ pub(crate) fn graph_error(status: u16, body: &Value, reset: Option<Timestamp>) -
         return PlatformError::RateLimited { reset_at: reset, message };
     }
     match code {
-        Some(190 | 102) => PlatformError::TokenInvalid { message },
+        // 190 is the access token's own error (expired, revoked, password
+        // changed); 102 is a user session problem the Page token does not have.
+        Some(190) => PlatformError::TokenInvalid { message },
         // Throttling: app (4), user (17), page (32), custom (613), app limit (341),
         // Business Use Case limits (80000-80014).
         Some(4 | 17 | 32 | 341 | 613 | 80_000..=80_014) => {
@@ -159,6 +168,11 @@ pub struct Facebook {
 
 impl Facebook {
     /// The API this adapter calls (what the pass-through proxy may reach).
+    /// The account's rate-limit state and how the Graph states it (for the proxy too).
+    pub(crate) fn rate(&self) -> (&crate::platforms::rate::RateLimits, crate::platforms::ReadLimits) {
+        self.graph.rate()
+    }
+
     pub fn base(&self) -> &Url {
         &self.base
     }
@@ -292,6 +306,8 @@ mod tests {
     fn graph_errors_map_by_code() {
         let e = |code: i64, sub: Option<i64>| json!({"error": {"message": "m", "type": "OAuthException", "code": code, "error_subcode": sub}});
         assert!(matches!(graph_error(400, &e(190, Some(463)), None), PlatformError::TokenInvalid { .. }));
+        // 102 is a user session error, not the Page token's: the account is not marked for it.
+        assert!(!matches!(graph_error(400, &e(102, None), None), PlatformError::TokenInvalid { .. }));
         assert!(matches!(graph_error(403, &e(200, None), None), PlatformError::Permission { .. }));
         assert!(matches!(graph_error(400, &e(368, None), None), PlatformError::Permission { .. }));
         assert!(matches!(graph_error(400, &e(32, None), None), PlatformError::RateLimited { .. }));

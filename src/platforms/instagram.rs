@@ -39,6 +39,11 @@ pub struct Instagram {
 
 impl Instagram {
     /// The API this adapter calls (what the pass-through proxy may reach).
+    /// The account's rate-limit state and how the Graph states it (for the proxy too).
+    pub(crate) fn rate(&self) -> (&crate::platforms::rate::RateLimits, crate::platforms::ReadLimits) {
+        self.graph.rate()
+    }
+
     pub fn base(&self) -> &Url {
         &self.base
     }

@@ -147,6 +147,10 @@ fn little_text(text: &str) -> String {
     out
 }
 
+/// LinkedIn sends no rate-limit headers: its daily limits reset at midnight
+/// UTC (a 429 holds the account until then).
+const LIMITS: ReadLimits = |_, now| (None, Some(next_midnight_utc(now)));
+
 /// The start of the next UTC day after `now`: when LinkedIn's daily limits reset.
 pub fn next_midnight_utc(now: Timestamp) -> Timestamp {
     Timestamp((now.0.div_euclid(DAY_MS) + 1).saturating_mul(DAY_MS))
@@ -264,6 +268,11 @@ fn with_link(post: &NewPost) -> String {
 
 impl LinkedIn {
     /// The API this adapter calls (what the pass-through proxy may reach).
+    /// The account's rate-limit state and how LinkedIn's limits reset (for the proxy too).
+    pub(crate) fn rate(&self) -> (&RateLimits, ReadLimits) {
+        (&self.limits, LIMITS)
+    }
+
     pub fn base(&self) -> &Url {
         &self.base
     }
@@ -382,9 +391,7 @@ impl LinkedIn {
     /// of a created entity from the `x-restli-id` header.
     async fn send_plain(&self, call: &Call<'_>, request: RequestBuilder) -> Result<Created, PlatformError> {
         let now = self.clock.now();
-        // LinkedIn sends no rate-limit headers: its daily limits reset at midnight UTC.
-        let read_limits: ReadLimits = |_, _| (None, None);
-        let answer = exchange(&self.limits, now, call, request, read_limits).await?;
+        let answer = exchange(&self.limits, now, call, request, LIMITS).await?;
         let reset = next_midnight_utc(now);
         if answer.status == 429 {
             self.limits.block(call.account_id, reset);

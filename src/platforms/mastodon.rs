@@ -19,6 +19,12 @@ use crate::platforms::{
 
 const NAME: &str = "Mastodon";
 
+/// `x-ratelimit-remaining`, and `x-ratelimit-reset` as an ISO 8601 time.
+const LIMITS: ReadLimits = |headers, _| {
+    let parse_reset = |v: &str| crate::audit::query::parse_time(v).map(Timestamp);
+    header_pair(headers, ("x-ratelimit-remaining", "x-ratelimit-reset"), parse_reset)
+};
+
 pub struct Mastodon {
     /// The instance, e.g. `https://mastodon.social`.
     base: Url,
@@ -42,6 +48,11 @@ impl Mastodon {
         Ok(Mastodon { base, http, limits: RateLimits::default(), clock })
     }
 
+    /// The account's rate-limit state and how Mastodon states its limits (for the proxy too).
+    pub(crate) fn rate(&self) -> (&RateLimits, ReadLimits) {
+        (&self.limits, LIMITS)
+    }
+
     fn url(&self, version: &str, segments: &[&str]) -> Result<Url, PlatformError> {
         let mut all = vec!["api", version];
         all.extend_from_slice(segments);
@@ -50,11 +61,7 @@ impl Mastodon {
 
     /// Sends with the call's token and maps the answer.
     async fn send(&self, call: &Call<'_>, request: RequestBuilder) -> Result<Value, PlatformError> {
-        let read_limits: ReadLimits = |headers, _| {
-            let parse_reset = |v: &str| crate::audit::query::parse_time(v).map(Timestamp);
-            header_pair(headers, ("x-ratelimit-remaining", "x-ratelimit-reset"), parse_reset)
-        };
-        let answer = exchange(&self.limits, self.clock.now(), call, request, read_limits).await?;
+        let answer = exchange(&self.limits, self.clock.now(), call, request, LIMITS).await?;
         if (200..300).contains(&answer.status) {
             return Ok(answer.body);
         }

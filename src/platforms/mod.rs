@@ -19,9 +19,10 @@ pub mod forward;
 pub mod instagram;
 pub mod linkedin;
 pub mod mastodon;
-mod rate;
+pub(crate) mod rate;
 pub mod sandbox;
 pub mod tokens;
+pub mod withhold;
 pub mod x;
 
 use std::time::Duration;
@@ -211,20 +212,34 @@ pub(crate) async fn exchange(
             },
         })?;
     let status = response.status().as_u16();
-    let (remaining, reset) = read_limits(response.headers(), now);
-    // A 429 without the platform's own reset header may still say when (RFC 9110 Retry-After).
-    let reset = reset.or_else(|| (status == 429).then(|| retry_after(response.headers(), now)).flatten());
-    // A reset far in the future (a bad header) does not hold an account back for longer than a day.
-    let reset = reset.map(|r| r.min(now.plus(MAX_BLOCK)));
-    limits.observe(call.account_id, remaining, reset);
-    if status == 429 {
-        if let Some(reset) = reset {
-            limits.block(call.account_id, reset);
-        }
-    }
+    let reset = observe_limits(limits, now, call.account_id, status, response.headers(), read_limits);
     let headers = response.headers().clone();
     let body = read_body(response).await?;
     Ok(Answer { status, body, reset, headers })
+}
+
+/// Records what an answer says of the account's rate limit (`read_limits`):
+/// a 429, or no calls left, blocks the account until the reset, which it returns.
+pub(crate) fn observe_limits(
+    limits: &rate::RateLimits,
+    now: Timestamp,
+    account_id: &str,
+    status: u16,
+    headers: &reqwest::header::HeaderMap,
+    read_limits: ReadLimits,
+) -> Option<Timestamp> {
+    let (remaining, reset) = read_limits(headers, now);
+    // A 429 without the platform's own reset header may still say when (RFC 9110 Retry-After).
+    let reset = reset.or_else(|| (status == 429).then(|| retry_after(headers, now)).flatten());
+    // A reset far in the future (a bad header) does not hold an account back for longer than a day.
+    let reset = reset.map(|r| r.min(now.plus(MAX_BLOCK)));
+    limits.observe(account_id, remaining, reset);
+    if status == 429 {
+        if let Some(reset) = reset {
+            limits.block(account_id, reset);
+        }
+    }
+    reset
 }
 
 /// The longest a platform's rate limit holds an account back here.

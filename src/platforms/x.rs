@@ -39,6 +39,12 @@ pub const IMAGE_TYPES: [&str; 4] = ["image/png", "image/jpeg", "image/gif", "ima
 /// Alt text is at most 1,000 characters (media metadata).
 pub const MAX_ALT_TEXT_CHARS: usize = 1000;
 
+/// `x-rate-limit-remaining`, and `x-rate-limit-reset` in Unix seconds.
+const LIMITS: ReadLimits = |headers, _| {
+    let parse_reset = |v: &str| v.trim().parse::<i64>().ok().map(|s| Timestamp(s.saturating_mul(1000)));
+    header_pair(headers, ("x-rate-limit-remaining", "x-rate-limit-reset"), parse_reset)
+};
+
 pub struct X {
     /// `https://api.x.com`.
     base: Url,
@@ -98,6 +104,11 @@ impl X {
         Ok(X { base, http, limits: RateLimits::default(), clock })
     }
 
+    /// The account's rate-limit state and how X states its limits (for the proxy too).
+    pub(crate) fn rate(&self) -> (&RateLimits, ReadLimits) {
+        (&self.limits, LIMITS)
+    }
+
     fn url(&self, segments: &[&str]) -> Result<Url, PlatformError> {
         let mut all = vec!["2"];
         all.extend_from_slice(segments);
@@ -105,12 +116,7 @@ impl X {
     }
 
     async fn send(&self, call: &Call<'_>, request: RequestBuilder) -> Result<Value, PlatformError> {
-        let read_limits: ReadLimits = |headers, _| {
-            let parse_reset =
-                |v: &str| v.trim().parse::<i64>().ok().map(|s| Timestamp(s.saturating_mul(1000)));
-            header_pair(headers, ("x-rate-limit-remaining", "x-rate-limit-reset"), parse_reset)
-        };
-        let answer = exchange(&self.limits, self.clock.now(), call, request, read_limits).await?;
+        let answer = exchange(&self.limits, self.clock.now(), call, request, LIMITS).await?;
         if (200..300).contains(&answer.status) {
             return Ok(answer.body);
         }

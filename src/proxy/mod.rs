@@ -10,10 +10,16 @@
 //!   `X-Original-URL`, `X-Rewrite-URL`; `X-Forwarded-Host` and `Forwarded`
 //!   unless from a trusted proxy; a request target naming another host);
 //! - the platform's route table names the action (`post.publish`, not
-//!   `POST /2/tweets`); anything else is refused;
+//!   `POST /2/tweets`), by the path or, where the path does not say, by
+//!   the request's parameters; anything else is refused;
+//! - the query and body are read as the platform will read them
+//!   ([`request`]): what cannot be read alike is refused, and what a
+//!   publishing action will publish is what the intent records;
 //! - only allow-listed headers go on: never the caller's `Authorization`
 //!   or cookies (the sealed credential is injected by the dispatcher).
 
+pub mod effects;
+pub mod request;
 pub mod routes;
 
 use axum::http::request::Parts;
@@ -22,6 +28,12 @@ use axum::http::{header, HeaderName, HeaderValue};
 use crate::action::Refusal;
 use crate::platforms::accounts::Account;
 use crate::platforms::forward::Forward;
+use crate::proxy::request::Readable;
+use crate::proxy::routes::Names;
+
+/// The actions whose request is content the organization publishes: the
+/// intent records what the platform will read of it.
+const PUBLISHING: [&str; 3] = ["post.publish", "comment.reply", "post.edit"];
 
 /// Request headers passed on to the platform; every other one is dropped.
 const REQUEST_HEADERS: [&str; 7] = [
@@ -165,18 +177,38 @@ impl Checked {
             return Err(Refusal::pass_through(403, "route_not_allowed", "proxy:route", reason));
         }
         let segments: Vec<&str> = self.path.split('/').skip(1).collect();
-        let action = routes::action_for(&account.platform, method, &segments, &account.external_id)
-            .ok_or_else(|| {
-                Refusal::pass_through(
-                    403,
-                    "route_not_allowed",
-                    "proxy:route",
-                    format!(
-                        "{method} {} is not in the {} pass-through route table",
-                        self.path, account.platform
-                    ),
-                )
-            })?;
+        let not_in_table = |why: String| {
+            Refusal::pass_through(
+                403,
+                "route_not_allowed",
+                "proxy:route",
+                format!(
+                    "{method} {} is not in the {} pass-through route table{why}",
+                    self.path, account.platform
+                ),
+            )
+        };
+        let route = routes::route_for(&account.platform, method, &segments, &account.external_id)
+            .ok_or_else(|| not_in_table(String::new()))?;
+        let mut types = self.headers.iter().filter(|(n, _)| *n == header::CONTENT_TYPE);
+        let content_type = match (types.next(), types.next()) {
+            (Some(_), Some(_)) => {
+                return Err(refused("proxy:header", "the request carries more than one Content-Type".into()))
+            }
+            (one, _) => one.map(|(_, v)| v.to_str().unwrap_or("\u{fffd}")),
+        };
+        let readable = Readable::read(self.query.as_deref(), content_type, &body, route.body)?;
+        if matches!(account.platform.as_str(), "facebook" | "instagram") {
+            effects::graph_fields(&readable)
+                .map_err(|reason| Refusal::pass_through(403, "route_not_allowed", "proxy:fields", reason))?;
+        }
+        let action = match &route.names {
+            Names::Action(action) => action,
+            Names::ByRequest { name, .. } => {
+                name(&readable, account).map_err(|why| not_in_table(format!(" as sent: {why}")))?
+            }
+        };
+        let content = PUBLISHING.contains(&action).then(|| readable.content());
         Ok(Forward {
             action,
             method: method.clone(),
@@ -184,6 +216,7 @@ impl Checked {
             query: self.query,
             headers: self.headers,
             body,
+            content,
         })
     }
 }

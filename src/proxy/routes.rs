@@ -1,24 +1,51 @@
 //! Each platform's pass-through route table: method and path pattern to
 //! the action name policy and audit see. A request no route names is
-//! refused. Patterns are below the platform's API base; `{id}` is one path
-//! segment of an object id, `{account}` must be the account's own platform
-//! id (so a route cannot act for another Page or user).
+//! refused. Patterns are below the platform's API base (for LinkedIn that
+//! base is `https://api.linkedin.com/rest`, so `/posts`); `{id}` is one
+//! path segment of an object id, `{account}` must be the account's own
+//! platform id (so a route cannot act for another Page or user). Where the
+//! path does not say what a request does, the route names its action by
+//! the request's parameters ([`crate::proxy::effects`]). Each route says
+//! whether its body may carry binary media.
 
 use reqwest::Method;
+
+use crate::proxy::effects::{self, Namer};
+use crate::proxy::request::Body;
+
+/// How a route names its action.
+pub enum Names {
+    Action(&'static str),
+    /// By what the request says; `may_name`: every action it can name.
+    ByRequest {
+        name: Namer,
+        may_name: &'static [&'static str],
+    },
+}
 
 pub struct Route {
     pub method: Method,
     pub pattern: &'static str,
-    pub action: &'static str,
+    pub names: Names,
+    pub body: Body,
 }
 
 const fn route(method: Method, pattern: &'static str, action: &'static str) -> Route {
-    Route { method, pattern, action }
+    Route { method, pattern, names: Names::Action(action), body: Body::Text }
+}
+
+/// An upload: its body is binary media (recorded by size and digest).
+const fn upload(method: Method, pattern: &'static str) -> Route {
+    Route { method, pattern, names: Names::Action("post.publish"), body: Body::Media }
+}
+
+const fn by(method: Method, pattern: &'static str, name: Namer, may_name: &'static [&'static str]) -> Route {
+    Route { method, pattern, names: Names::ByRequest { name, may_name }, body: Body::Text }
 }
 
 static X: [Route; 5] = [
     route(Method::POST, "/2/tweets", "post.publish"),
-    route(Method::POST, "/2/media/upload", "post.publish"),
+    upload(Method::POST, "/2/media/upload"),
     route(Method::DELETE, "/2/tweets/{id}", "post.delete"),
     route(Method::PUT, "/2/tweets/{id}/hidden", "comment.hide"),
     route(Method::GET, "/2/tweets/search/recent", "comment.list"),
@@ -26,18 +53,18 @@ static X: [Route; 5] = [
 
 static MASTODON: [Route; 4] = [
     route(Method::POST, "/api/v1/statuses", "post.publish"),
-    route(Method::POST, "/api/v2/media", "post.publish"),
+    upload(Method::POST, "/api/v2/media"),
     route(Method::DELETE, "/api/v1/statuses/{id}", "post.delete"),
     route(Method::GET, "/api/v1/statuses/{id}/context", "comment.list"),
 ];
 
 static FACEBOOK: [Route; 6] = [
     route(Method::POST, "/{account}/feed", "post.publish"),
-    route(Method::POST, "/{account}/photos", "post.publish"),
+    upload(Method::POST, "/{account}/photos"),
     route(Method::DELETE, "/{id}", "post.delete"),
     route(Method::GET, "/{id}/comments", "comment.list"),
     route(Method::POST, "/{id}/comments", "comment.reply"),
-    route(Method::POST, "/{id}", "comment.hide"),
+    by(Method::POST, "/{id}", effects::facebook_object, &["comment.hide", "post.edit"]),
 ];
 
 static INSTAGRAM: [Route; 6] = [
@@ -45,20 +72,25 @@ static INSTAGRAM: [Route; 6] = [
     route(Method::POST, "/{account}/media_publish", "post.publish"),
     route(Method::GET, "/{id}/comments", "comment.list"),
     route(Method::POST, "/{id}/replies", "comment.reply"),
-    route(Method::POST, "/{id}", "comment.hide"),
+    by(Method::POST, "/{id}", effects::instagram_object, &["comment.hide", "post.edit"]),
     route(Method::DELETE, "/{id}", "comment.delete"),
 ];
 
 static LINKEDIN: [Route; 3] = [
-    route(Method::POST, "/rest/posts", "post.publish"),
-    route(Method::POST, "/rest/images", "post.publish"),
-    route(Method::DELETE, "/rest/posts/{id}", "post.delete"),
+    by(Method::POST, "/posts", effects::linkedin_post, &["post.publish"]),
+    by(Method::POST, "/images", effects::linkedin_image, &["post.publish"]),
+    route(Method::DELETE, "/posts/{id}", "post.delete"),
 ];
 
-static BLUESKY: [Route; 4] = [
-    route(Method::POST, "/xrpc/com.atproto.repo.createRecord", "post.publish"),
-    route(Method::POST, "/xrpc/com.atproto.repo.uploadBlob", "post.publish"),
-    route(Method::POST, "/xrpc/com.atproto.repo.deleteRecord", "post.delete"),
+/// What a Bluesky record write can be, by its collection.
+const BLUESKY_WRITES: [&str; 7] =
+    ["post.publish", "comment.reply", "post.edit", "post.delete", "post.repost", "post.like", "comment.hide"];
+
+static BLUESKY: [Route; 5] = [
+    by(Method::POST, "/xrpc/com.atproto.repo.createRecord", effects::bluesky_create, &BLUESKY_WRITES),
+    by(Method::POST, "/xrpc/com.atproto.repo.putRecord", effects::bluesky_put, &BLUESKY_WRITES),
+    by(Method::POST, "/xrpc/com.atproto.repo.deleteRecord", effects::bluesky_delete, &BLUESKY_WRITES),
+    upload(Method::POST, "/xrpc/com.atproto.repo.uploadBlob"),
     route(Method::GET, "/xrpc/app.bsky.feed.getPostThread", "comment.list"),
 ];
 
@@ -82,21 +114,33 @@ fn is_id(segment: &str) -> bool {
         && !segment.chars().all(|c| c == '.')
 }
 
-/// The action for a checked path on a platform, if a route names it.
-pub fn action_for(platform: &str, method: &Method, segments: &[&str], account: &str) -> Option<&'static str> {
-    table(platform)
-        .iter()
-        .find(|r| {
-            let pattern: Vec<&str> = r.pattern.split('/').skip(1).collect();
-            r.method == *method
-                && pattern.len() == segments.len()
-                && pattern.iter().zip(segments).all(|(p, s)| match *p {
-                    "{id}" => is_id(s),
-                    "{account}" => *s == account,
-                    literal => literal == *s,
-                })
-        })
-        .map(|r| r.action)
+/// The route for a checked path on a platform, if there is one.
+pub fn route_for(
+    platform: &str,
+    method: &Method,
+    segments: &[&str],
+    account: &str,
+) -> Option<&'static Route> {
+    table(platform).iter().find(|r| {
+        let pattern: Vec<&str> = r.pattern.split('/').skip(1).collect();
+        r.method == *method
+            && pattern.len() == segments.len()
+            && pattern.iter().zip(segments).all(|(p, s)| match *p {
+                "{id}" => is_id(s),
+                "{account}" => *s == account,
+                literal => literal == *s,
+            })
+    })
+}
+
+impl Route {
+    /// Every action the route can name.
+    pub fn may_name(&self) -> &[&'static str] {
+        match &self.names {
+            Names::Action(action) => std::slice::from_ref(action),
+            Names::ByRequest { may_name, .. } => may_name,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -109,7 +153,9 @@ mod tests {
 
     #[test]
     fn each_route_names_its_action_and_nothing_else_passes() {
-        let a = |platform, method: Method, path| action_for(platform, &method, &segments(path), "1234");
+        let a = |platform, method: Method, path| {
+            route_for(platform, &method, &segments(path), "1234").map(|r| r.may_name()[0])
+        };
         assert_eq!(a("x", Method::POST, "/2/tweets"), Some("post.publish"));
         assert_eq!(a("x", Method::DELETE, "/2/tweets/1790"), Some("post.delete"));
         assert_eq!(a("x", Method::GET, "/2/tweets"), None, "method matters");
@@ -119,9 +165,18 @@ mod tests {
         assert_eq!(a("facebook", Method::POST, "/1234/feed"), Some("post.publish"));
         assert_eq!(a("facebook", Method::POST, "/9999/feed"), None, "only the account's own Page");
         assert_eq!(a("sandbox", Method::POST, "/anything"), None);
+        // LinkedIn's API base already ends in /rest.
+        assert_eq!(a("linkedin", Method::POST, "/posts"), Some("post.publish"));
+        assert_eq!(a("linkedin", Method::POST, "/rest/posts"), None);
         for platform in ["x", "mastodon", "facebook", "instagram", "linkedin", "bluesky"] {
             for r in table(platform) {
-                assert!(crate::action::ACCOUNT_ACTIONS.contains(&r.action), "{platform} {}", r.pattern);
+                for action in r.may_name() {
+                    assert!(
+                        crate::action::ACCOUNT_ACTIONS.contains(action),
+                        "{platform} {} {action}",
+                        r.pattern
+                    );
+                }
             }
         }
     }

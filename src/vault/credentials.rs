@@ -157,6 +157,24 @@ impl Credentials {
         Ok(Secret::new(text))
     }
 
+    /// Every credential the account has, opened: what a platform's answer
+    /// is checked against before a pass-through caller receives it.
+    pub async fn open_all(&self, account_id: &str) -> Result<Vec<Secret>, VaultError> {
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT kind, sealed FROM credentials WHERE account_id = $1")
+                .bind(account_id)
+                .fetch_all(self.db.pool())
+                .await?;
+        let kinds = [Kind::AccessToken, Kind::RefreshToken, Kind::PageToken, Kind::AppPassword];
+        rows.into_iter()
+            .filter_map(|(kind, sealed)| {
+                let kind = kinds.into_iter().find(|k| k.as_str() == kind)?;
+                Some(Stored { account: account_id.to_owned(), kind, sealed, expires_at: None })
+            })
+            .map(|stored| self.unseal(&stored))
+            .collect()
+    }
+
     /// When the credential expires, if it is stored and its expiry known.
     pub async fn expires_at(&self, account_id: &str, kind: Kind) -> Result<Option<Timestamp>, VaultError> {
         let at: Option<Option<i64>> = optional(

@@ -1,5 +1,7 @@
 //! Keeping access tokens fresh. A token is refreshed shortly before it
-//! expires, and once after the platform answers 401. Concurrent callers for
+//! expires, and once after the platform says it has expired, but not more
+//! than once per [`RENEWAL_INTERVAL`] per account that way: a refusal a
+//! caller can provoke must not turn into a stream of renewals. Concurrent callers for
 //! one account share a single refresh: the first refreshes while the rest
 //! wait, then they all use its result. A refresh the platform refuses marks
 //! the account `needs_reconnect` (audited, counted), and actions on it are
@@ -17,6 +19,9 @@ use crate::clock::{SharedClock, Timestamp};
 use crate::platforms::accounts::{Accounts, Status};
 use crate::secret::Secret;
 use crate::vault::credentials::{Credentials, Kind, VaultError};
+
+/// After a platform's refusal, an account's token is renewed at most once in this long.
+pub const RENEWAL_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Tokens expiring within this margin are refreshed before use.
 pub const REFRESH_MARGIN: Duration = Duration::from_secs(120);
@@ -37,6 +42,10 @@ pub enum RefreshError {
     /// The token endpoint could not be reached or answered nonsense; try later.
     #[error("the platform's token endpoint is unavailable: {0}")]
     Unavailable(String),
+    /// The token was renewed after a refusal less than [`RENEWAL_INTERVAL`]
+    /// ago: this refusal stands as the platform's answer.
+    #[error("the account's token was renewed moments ago; the platform's refusal stands")]
+    RenewedRecently,
     #[error(transparent)]
     Vault(#[from] VaultError),
     #[error(transparent)]
@@ -130,6 +139,8 @@ pub struct Refresher {
     journal: Journal,
     clock: SharedClock,
     flights: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// When each account's token was last renewed after a refusal.
+    renewed_after_refusal: Mutex<HashMap<String, Timestamp>>,
     pub stats: RefreshStats,
 }
 
@@ -141,6 +152,7 @@ impl Refresher {
             journal,
             clock,
             flights: Mutex::new(HashMap::new()),
+            renewed_after_refusal: Mutex::new(HashMap::new()),
             stats: RefreshStats::default(),
         }
     }
@@ -187,8 +199,9 @@ impl Refresher {
         self.refresh(account_id, endpoint).await
     }
 
-    /// After the platform refused `stale` with 401: refresh once, unless
-    /// another call has already replaced it.
+    /// After the platform refused `stale` as expired: refresh once, unless
+    /// another call has already replaced it, or it was renewed after a
+    /// refusal less than [`RENEWAL_INTERVAL`] ago ([`RefreshError::RenewedRecently`]).
     pub async fn after_unauthorized(
         &self,
         account_id: &str,
@@ -200,6 +213,15 @@ impl Refresher {
         let current = self.credentials.open(account_id, Kind::AccessToken).await?;
         if current.expose() != stale.expose() {
             return Ok(current);
+        }
+        let now = self.clock.now();
+        {
+            let mut renewed = self.renewed_after_refusal.lock().unwrap_or_else(|p| p.into_inner());
+            if renewed.get(account_id).is_some_and(|at| now < at.plus(RENEWAL_INTERVAL)) {
+                return Err(RefreshError::RenewedRecently);
+            }
+            // Counted when tried: a token endpoint that fails is not asked again at once either.
+            renewed.insert(account_id.to_owned(), now);
         }
         self.refresh(account_id, endpoint).await
     }

@@ -44,7 +44,10 @@ async fn staff_act_through_the_api_and_every_step_is_recorded(backend: Backend) 
             "comment.reply",
             "comment.list",
             "comment.hide",
-            "comment.delete"
+            "comment.delete",
+            "post.edit",
+            "post.repost",
+            "post.like"
         ])
     );
 

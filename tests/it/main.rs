@@ -36,6 +36,7 @@ mod mfa;
 mod openapi;
 mod policy;
 mod proxy;
+mod proxy_platforms;
 mod refresh;
 mod sandbox;
 mod scim;

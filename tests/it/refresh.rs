@@ -151,7 +151,35 @@ async fn a_refused_refresh_marks_the_account_needs_reconnect(backend: Backend) {
     assert_eq!(app.events_of("account.needs_reconnect").await.len(), 1);
 }
 
+/// A platform refusing the token renews it at most once a minute per
+/// account: a refusal a caller can provoke again and again does not turn
+/// into a stream of refreshes.
+async fn a_refusal_renews_at_most_once_a_minute(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (server, endpoint) = token_server().await;
+    let (account, vault) = expiring_account(&app).await;
+    let current = || async { vault.open(&account, Kind::AccessToken).await.unwrap() };
+    let renewed =
+        app.state.refresher.after_unauthorized(&account, &current().await, &endpoint).await.unwrap();
+    assert_eq!(renewed.expose(), "access-1");
+    // The new token refused as well, at once and again: no further refresh.
+    for _ in 0..5 {
+        let e = app.state.refresher.after_unauthorized(&account, &current().await, &endpoint).await;
+        assert!(matches!(e, Err(RefreshError::RenewedRecently)), "{:?}", e.map(|_| ()));
+    }
+    assert_eq!(server.calls.load(Ordering::SeqCst), 1);
+    let listed = app.state.accounts.get(&account).await.unwrap().unwrap();
+    assert_eq!(listed.status, custodian::platforms::accounts::Status::Active);
+    // A minute later, a refusal renews again.
+    app.clock.advance(custodian::vault::refresh::RENEWAL_INTERVAL);
+    let renewed =
+        app.state.refresher.after_unauthorized(&account, &current().await, &endpoint).await.unwrap();
+    assert_eq!(renewed.expose(), "access-2");
+    assert_eq!(server.calls.load(Ordering::SeqCst), 2);
+}
+
 on_both_backends!(
     fifty_concurrent_requests_share_one_refresh,
-    a_refused_refresh_marks_the_account_needs_reconnect
+    a_refused_refresh_marks_the_account_needs_reconnect,
+    a_refusal_renews_at_most_once_a_minute
 );

@@ -145,9 +145,14 @@ impl PdsFake {
         self.lock().reject_next_body = Some(message.to_owned());
     }
 
-    /// The next request gets this status (403 or a 5xx) with XRPC's error name for it.
+    /// The next request gets this status (401, 403 or a 5xx) with XRPC's
+    /// error name for it (401: `AuthenticationRequired`, as the PDS answers a
+    /// write the session may not make, its token being good).
     pub fn fail_next(&self, status: u16) {
-        assert!(status == 403 || (500..=599).contains(&status), "fail_next takes 403 or a 5xx, not {status}");
+        assert!(
+            matches!(status, 401 | 403) || (500..=599).contains(&status),
+            "fail_next takes 401, 403 or a 5xx, not {status}"
+        );
         self.lock().fail_next = Some(status);
     }
 
@@ -473,6 +478,7 @@ impl Fake {
         self.requests.push(request.clone());
         if let Some(status) = self.fail_next.take() {
             let (error, message) = match status {
+                401 => ("AuthenticationRequired", "Authentication Required"),
                 403 => ("Forbidden", "Forbidden"),
                 500 => ("InternalServerError", "Internal Server Error"),
                 501 => ("MethodNotImplemented", "Method Not Implemented"),

@@ -113,6 +113,12 @@ impl GraphFake {
         Some((media.image_url.clone().unwrap_or_default(), media.text.clone()))
     }
 
+    /// The next answer carries the token the request came with, as a
+    /// careless platform might hand it back (see [`Leak`]).
+    pub fn leak_token_next(&self, how: Leak) {
+        self.lock().leak_next = Some(how);
+    }
+
     /// Every request received so far, in order.
     pub fn requests(&self) -> Vec<Recorded> {
         self.lock().requests.clone()
@@ -222,16 +228,29 @@ impl Fake {
     }
 }
 
+/// Where an answer carries the request's token.
+#[derive(Clone, Copy, Debug)]
+pub enum Leak {
+    /// An `access_token` member, after 100 KB of other data (so that it
+    /// arrives in a later chunk than the answer's start).
+    Field,
+    /// The paging `next` link, as Graph writes it when the token came in the query.
+    NextLink,
+    /// An `ETag` header.
+    Header,
+}
+
 struct Reply {
     status: u16,
     body: Value,
     /// `X-Business-Use-Case-Usage` and `X-App-Usage`.
     usage: Option<(Value, Value)>,
+    etag: Option<String>,
 }
 
 impl Reply {
     fn ok(body: Value) -> Reply {
-        Reply { status: 200, body, usage: None }
+        Reply { status: 200, body, usage: None, etag: None }
     }
 
     fn error(status: u16, code: i64, subcode: Option<i64>, kind: &str, message: &str) -> Reply {
@@ -244,7 +263,7 @@ impl Reply {
         if let Some(sub) = subcode {
             error["error_subcode"] = json!(sub);
         }
-        Reply { status, body: json!({ "error": error }), usage: None }
+        Reply { status, body: json!({ "error": error }), usage: None, etag: None }
     }
 
     /// Code 100: an invalid parameter.
@@ -273,12 +292,13 @@ impl Reply {
     }
 
     fn into_response(self) -> Response {
-        let headers = match self.usage {
+        let mut headers = match self.usage {
             Some((buc, app)) => {
                 vec![("x-business-use-case-usage", buc.to_string()), ("x-app-usage", app.to_string())]
             }
             None => Vec::new(),
         };
+        headers.extend(self.etag.map(|e| ("etag", e)));
         super::response(
             self.status,
             Some("application/json; charset=UTF-8"),
@@ -320,6 +340,7 @@ struct Fake {
     rate_limit_next: Option<u32>,
     reject_next_body: Option<String>,
     fail_next: Option<u16>,
+    leak_next: Option<Leak>,
     objects: Vec<Object>,
     /// Calls per business object (Page or IG user) with their times, for usage.
     calls: HashMap<&'static str, Vec<i64>>,
@@ -418,6 +439,7 @@ impl Fake {
             rate_limit_next: None,
             reject_next_body: None,
             fail_next: None,
+            leak_next: None,
             objects: Vec::new(),
             calls: HashMap::new(),
             app_calls: Vec::new(),
@@ -527,6 +549,20 @@ impl Fake {
             self.answer(&request, &params, &segments, now)
         };
         reply.usage = Some((usage, app));
+        if let Some(how) = self.leak_next.take() {
+            let token = Self::token_of(&request, &params).unwrap_or("").to_owned();
+            match how {
+                Leak::Field => {
+                    reply.body["padding"] = json!("x".repeat(100 * 1024));
+                    reply.body["access_token"] = json!(token);
+                }
+                Leak::NextLink => {
+                    reply.body["paging"]["next"] =
+                        json!(format!("https://graph.facebook.com{path}?access_token={token}&after=QVFJ"));
+                }
+                Leak::Header => reply.etag = Some(format!("\"{token}\"")),
+            }
+        }
         reply
     }
 
