@@ -247,8 +247,9 @@ async fn no_second_factor(backend: Backend) {
     assert_eq!((status, body.contains("mfa_required")), (403, true), "{body}");
     let user = d.app.state.identity.users.find("alice@clinic.example").await.unwrap().unwrap();
     d.app.state.identity.reset_mfa(&user, "test", &Default::default()).await.unwrap();
+    // The old session is told why it ended.
     let expected = [
-        (Door::Api, 401, "not_signed_in"),
+        (Door::Api, 401, "an administrator reset your second factor"),
         (Door::Token, 401, "token_invalid"),
         (Door::Proxy, 401, "token_invalid"),
     ];
@@ -330,8 +331,8 @@ async fn user_revoked_mid_session(backend: Backend) {
         call(&carol, Method::POST, &revoke, Some(json!({"reason": "left the organization"}))).await;
     assert_eq!(status, 200);
     let expected = [
-        (Door::Form, 401, "not signed in"),
-        (Door::Api, 401, "not_signed_in"),
+        (Door::Form, 401, "Your access was ended (left the organization)"),
+        (Door::Api, 401, "session_revoked"),
         (Door::Token, 401, "token_invalid"),
         (Door::Proxy, 401, "token_invalid"),
     ];

@@ -120,8 +120,11 @@ async fn key_rotation_during_traffic(backend: Backend) {
     }
     assert_eq!(failures.load(Ordering::SeqCst), 0, "no read or write failed during rotation");
     assert!(reads.load(Ordering::SeqCst) > 100);
-    assert_eq!(report.resealed + report.current + report.raced, 101, "{report:?}");
-    for table_column in ["sealed FROM credentials", "secret_sealed FROM mfa_totp"] {
+    // 100 credentials, the TOTP secret, and the IdP refresh token the sign-in left.
+    assert_eq!(report.resealed + report.current + report.raced, 102, "{report:?}");
+    for table_column in
+        ["sealed FROM credentials", "secret_sealed FROM mfa_totp", "refresh_sealed FROM idp_refresh"]
+    {
         let sealed: Vec<String> = sqlx::query_scalar(&format!("SELECT {table_column}"))
             .fetch_all(app.state.db.pool())
             .await
@@ -180,10 +183,11 @@ async fn keys_rotate_from_the_command_line() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("re-sealed 1 value(s) under key \"k2\""));
+    // Her TOTP secret and the IdP refresh token her sign-in left.
+    assert!(String::from_utf8_lossy(&out.stdout).contains("re-sealed 2 value(s) under key \"k2\""));
     let rotated = app.events_of("keys.rotate").await;
     assert_eq!(
         (rotated[0]["kind"]["resealed"].clone(), rotated[0]["kind"]["active_key"].clone()),
-        (1.into(), "k2".into())
+        (2.into(), "k2".into())
     );
 }
