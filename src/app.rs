@@ -129,8 +129,10 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let config = state.config.clone();
-    let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let journal = state.journal.clone();
+    let router = http::router(state);
     if let (Some(cert), Some(key)) = (&config.tls.cert_file, &config.tls.key_file) {
+        let app = router.into_make_service_with_connect_info::<SocketAddr>();
         // Only the first call installs the provider; later calls are harmless.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let tls =
@@ -149,7 +151,9 @@ pub async fn serve(
     }
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let grace = config.http.shutdown_grace;
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+    // Connections are served here rather than by axum::serve, so that a
+    // request the HTTP parser refuses is recorded too (http::connections).
+    let server = http::connections::serve(listener, router, journal, async move {
         shutdown.await;
         let _ = tx.send(());
     });
@@ -162,7 +166,7 @@ pub async fn serve(
         }
     };
     tokio::select! {
-        result = server => result.context("HTTP server failed")?,
+        () = server => {},
         () = drained => tracing::warn!("shutdown grace period over; closing remaining connections"),
     }
     Ok(())

@@ -10,6 +10,7 @@ mod api;
 mod audit_api;
 mod auth;
 mod breakglass;
+pub mod connections;
 pub mod error;
 pub mod extract;
 mod health;

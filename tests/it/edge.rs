@@ -1,6 +1,7 @@
 //! Small hardening at the HTTP edge: the request id a client may choose,
 //! the session cookie's `__Host-` prefix, who may read `/metrics`, and GETs
-//! that act refused when a browser sends them from another site.
+//! that act refused when a browser sends them from another site, and a
+//! request the HTTP parser refuses before any handler, recorded all the same.
 
 use reqwest::StatusCode;
 
@@ -12,7 +13,57 @@ on_both_backends!(
     the_session_cookie_is_host_only_when_secure,
     metrics_can_require_a_token_and_move_to_their_own_listener,
     a_cross_site_navigation_cannot_make_a_get_act,
+    a_request_the_http_parser_refuses_is_recorded_under_the_throttle,
 );
+
+/// Sends raw bytes and returns what the server answered before it closed.
+async fn raw_exchange(app: &TestApp, request: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = app.base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request).await.unwrap();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read_to_end(&mut answer));
+    read.await.expect("the server answers and closes").unwrap();
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+async fn a_request_the_http_parser_refuses_is_recorded_under_the_throttle(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let smuggling = b"POST /api/v1/me HTTP/1.1\r\nHost: custodian.test\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n";
+    let raw_cr = b"GET /healthz HTTP/1.1\r\nHost: custodian.test\r\nX-Note: a\rb\r\n\r\n";
+    for request in [&smuggling[..], &raw_cr[..]] {
+        let answer = raw_exchange(&app, request).await;
+        assert!(answer.starts_with("HTTP/1.1 400"), "refused by the parser: {answer}");
+    }
+    let refused: Vec<serde_json::Value> =
+        app.events_of("access.gate").await.into_iter().filter(|e| e["kind"]["gate"] == "http").collect();
+    assert_eq!(refused.len(), 1, "recorded once per source and window, the rest counted: {refused:?}");
+    assert_eq!(refused[0]["request"]["client_ip"], "127.0.0.1", "{:?}", refused[0]);
+    assert!(
+        refused[0]["kind"]["reason"].as_str().unwrap().contains("HTTP parser refused"),
+        "{:?}",
+        refused[0]
+    );
+    // The count of the one not written reaches the journal when the window closes.
+    app.clock.advance(std::time::Duration::from_secs(61));
+    app.state.journal.flush_refusals(false).await.unwrap();
+    let summaries: Vec<serde_json::Value> = app
+        .events_of("access.gate")
+        .await
+        .into_iter()
+        .filter(|e| e["kind"]["gate"] == "http" && e["kind"]["summary"] == true)
+        .collect();
+    assert_eq!(summaries.len(), 1, "{summaries:?}");
+    assert_eq!(summaries[0]["kind"]["suppressed"], 1, "{:?}", summaries[0]);
+    // A well-formed request on the same server is served as usual.
+    assert!(raw_exchange(
+        &app,
+        b"GET /healthz HTTP/1.1\r\nHost: custodian.test\r\nConnection: close\r\n\r\n"
+    )
+    .await
+    .starts_with("HTTP/1.1 200"));
+}
 
 async fn a_clients_request_id_is_kept_only_if_it_is_a_short_token(backend: Backend) {
     let app = TestApp::spawn(backend).await;
