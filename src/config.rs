@@ -43,6 +43,19 @@ fn is_foreign_env(key: &str) -> bool {
         || key == "service_host"
         || key == "service_port"
         || key.starts_with("service_port_")
+        || sibling_service_link(key)
+}
+
+/// Kubernetes also injects the links of every other Service in the namespace:
+/// one named `custodian-metrics` gives `CUSTODIAN_METRICS_SERVICE_HOST`,
+/// `CUSTODIAN_METRICS_PORT_9090_TCP` and so on. Configuration keys below the
+/// top level always hold `__`, and no top-level key ends like these.
+fn sibling_service_link(key: &str) -> bool {
+    !key.contains("__")
+        && (key.ends_with("_service_host")
+            || key.contains("_service_port")
+            || key.ends_with("_port")
+            || key.contains("_port_"))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -612,6 +625,10 @@ impl Config {
         problems.extend(self.audit.stream.problems());
         problems.extend(self.audit.refusals.problems());
         problems.extend(self.directory.problems());
+        if self.metrics.bearer_token.as_ref().is_some_and(|t| t.expose().trim().is_empty()) {
+            // An empty token would match a request that presents none.
+            problems.push("metrics.bearer_token is empty: set a token, or leave it out".to_owned());
+        }
         problems.extend(self.training.problems());
         problems.extend(self.platforms.problems());
         problems.extend(self.breakglass.problems());
@@ -740,12 +757,24 @@ mod tests {
             "dev_port",
             "test_database_url",
             "config",
+            "metrics_service_host",
+            "metrics_service_port_http",
+            "postgresql_port",
+            "postgresql_port_5432_tcp_addr",
         ] {
             assert!(is_foreign_env(key), "{key} is ignored");
         }
         for key in ["listen", "data_dir", "oidc__client_id", "http__cookie_secure", "session__idle_timeout"] {
             assert!(!is_foreign_env(key), "{key} is configuration");
         }
+    }
+
+    #[test]
+    fn an_empty_metrics_token_is_refused() {
+        let mut config = Config::default();
+        config.metrics.bearer_token = Some(Secret::new(" ".into()));
+        let Err(ConfigError::Invalid(problems)) = config.validate() else { panic!("an empty token passes") };
+        assert!(problems.iter().any(|p| p.contains("metrics.bearer_token is empty")), "{problems:?}");
     }
 
     #[test]

@@ -145,6 +145,14 @@ impl<V> Table<V> {
 
     /// The key a refusal from `source` is counted under now.
     fn key_for(&self, scope: &'static str, source: Source) -> Key {
+        // One IPv6 host commonly holds a whole /64: counted as one source from
+        // the start, it cannot fill the table by rotating its addresses.
+        let source = match source {
+            Source::Addr(IpAddr::V6(ip)) => {
+                Source::Addr(IpAddr::V6(std::net::Ipv6Addr::from(u128::from(ip) & !(u128::from(u64::MAX)))))
+            }
+            other => other,
+        };
         let own = (scope, Bucket::Own(source));
         if self.entries.contains_key(&own) || self.own < self.max_sources {
             return own;
@@ -400,6 +408,21 @@ mod tests {
         // Sources already tracked keep their own count.
         assert_eq!(admit("192.0.2.1"), None);
         assert_eq!(t.tracked(), 4);
+    }
+
+    #[test]
+    fn one_ipv6_64_is_one_source_however_many_addresses_it_rotates() {
+        let t = Throttle::new(&config(100, 5));
+        assert!(t.admit("token", ip("2001:db8::1"), at(0), ()).is_some());
+        for i in 2..500 {
+            let rotated = format!("2001:db8::{i:x}:1");
+            assert!(t.admit("token", ip(&rotated), at(0), ()).is_none(), "{rotated} counted with the first");
+        }
+        assert_eq!(t.tracked(), 1, "one entry for the whole /64");
+        assert!(
+            t.admit("token", ip("2001:db8:0:1::1"), at(0), ()).is_some(),
+            "another /64 is another source"
+        );
     }
 
     #[test]

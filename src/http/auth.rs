@@ -120,16 +120,16 @@ pub async fn invite(
         INVITE_COOKIE,
         &token,
         INVITE_COOKIE_PATH,
-        state.config.http.cookie_secure,
+        state.config.cookies_secure(),
         Some(INVITE_COOKIE_MAX_AGE),
     );
-    let signed_in = read_cookie(&headers, &state.config.session.cookie_name).is_some();
+    let signed_in = read_cookie(&headers, &state.config.session_cookie_name()).is_some();
     let next = if signed_in { "/auth/mfa" } else { "/auth/login" };
     Ok(with_cookies(Redirect::to(next).into_response(), &[cookie]))
 }
 
 fn clear_invite(state: &AppState) -> HeaderValue {
-    clear_cookie(INVITE_COOKIE, INVITE_COOKIE_PATH, state.config.http.cookie_secure)
+    clear_cookie(INVITE_COOKIE, INVITE_COOKIE_PATH, state.config.cookies_secure())
 }
 
 /// A refused enrollment: the page says why, and the link that was refused is forgotten.

@@ -93,8 +93,8 @@ impl Problem {
             SessionRevoked { reason, contact } => (
                 StatusCode::UNAUTHORIZED,
                 "session_revoked",
-                format!("Your access was ended ({reason}). Ask {contact} if you think this is a mistake."),
-                "Sign in again once your access is restored.",
+                format!("Your session was ended: {reason}. If you think this is a mistake, ask {contact}."),
+                "Sign in again at /auth/login; if your access itself was ended, you will be told so there.",
             ),
             MfaRequired => (
                 StatusCode::FORBIDDEN,

@@ -256,11 +256,11 @@ impl FromRequestParts<AppState> for Acting {
 /// A few GET routes act too (`routes::SAME_ORIGIN_GETS`), and `SameSite=Lax`
 /// lets the session cookie ride along on a top-level navigation from another
 /// site. Those, when the cookie authenticates them, must say `Sec-Fetch-Site:
-/// same-origin` (or `none`: the address bar, a bookmark). A request without
-/// the header is refused too: every current browser sends it, so its absence
-/// means an old browser, which cannot be told apart from a cross-site
-/// navigation, or a tool holding a session cookie, which should use an API
-/// token. Requests with a bearer token, or without the cookie, are not
+/// same-origin` (or `none`: the address bar, a bookmark). Every browser
+/// released since 2023 sends the header; a request without it is a tool
+/// (curl with the session cookie, as the README shows) and passes, unless it
+/// carries an `Origin` (an older browser's cross-origin request), which is
+/// refused. Requests with a bearer token, or without the cookie, are not
 /// ambient browser requests and pass.
 pub async fn csrf_guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
     if matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
@@ -320,8 +320,10 @@ fn is_cross_site_action(state: &AppState, request: &Request) -> bool {
     {
         return false;
     }
-    let site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
-    !matches!(site, Some("same-origin" | "none"))
+    match headers.get("sec-fetch-site").map(|v| v.to_str().unwrap_or("")) {
+        Some(site) => !matches!(site, "same-origin" | "none"),
+        None => headers.contains_key(axum::http::header::ORIGIN),
+    }
 }
 
 #[cfg(test)]

@@ -331,7 +331,7 @@ async fn user_revoked_mid_session(backend: Backend) {
         call(&carol, Method::POST, &revoke, Some(json!({"reason": "left the organization"}))).await;
     assert_eq!(status, 200);
     let expected = [
-        (Door::Form, 401, "Your access was ended (left the organization)"),
+        (Door::Form, 401, "Your session was ended: left the organization"),
         (Door::Api, 401, "session_revoked"),
         (Door::Token, 401, "token_invalid"),
         (Door::Proxy, 401, "token_invalid"),

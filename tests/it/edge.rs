@@ -181,10 +181,16 @@ async fn a_cross_site_navigation_cannot_make_a_get_act(backend: Backend) {
         "/api/v1/admin/access-review".to_owned(),
     ];
     for path in &acting {
-        for site in [Some("cross-site"), Some("same-site"), None] {
+        // A current browser says where it came from; an older one sends at least an Origin.
+        for (site, origin) in
+            [(Some("cross-site"), None), (Some("same-site"), None), (None, Some("https://evil.test"))]
+        {
             let mut request = plain.get(app.url(path)).header("cookie", &cookie);
             if let Some(site) = site {
                 request = request.header("sec-fetch-site", site);
+            }
+            if let Some(origin) = origin {
+                request = request.header("origin", origin);
             }
             let r = request.send().await.unwrap();
             assert_eq!(r.status(), StatusCode::FORBIDDEN, "{path} from {site:?}");
@@ -199,6 +205,9 @@ async fn a_cross_site_navigation_cannot_make_a_get_act(backend: Backend) {
     let r = dave.get("/api/v1/audit/events?format=csv").await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(app.events_of("audit.read").await.len(), 1);
+    // A tool holding the cookie (curl: no Sec-Fetch-Site, no Origin) is no browser: served.
+    let r = plain.get(app.url("/api/v1/audit/events")).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
     // Without the cookie (an API token, a tool), no browser is involved: not refused as cross-site.
     let r = plain
         .get(app.url("/api/v1/audit/events"))
