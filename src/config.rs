@@ -386,7 +386,7 @@ impl Default for MfaConfig {
             lockout_after: 10,
             enrollment: EnrollmentMode::Invite,
             invite_ttl: Duration::from_secs(72 * 3600),
-            idp_amr: ["mfa", "otp", "hwk", "swk", "sc"].map(str::to_owned).to_vec(),
+            idp_amr: vec!["mfa".to_owned()],
         }
     }
 }

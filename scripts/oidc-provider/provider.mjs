@@ -26,7 +26,7 @@
 //
 // ID tokens carry amr (RFC 8176): ["pwd"] for the password alone, plus each
 // value of the login form's optional "amr" fields (the page's checkbox sends
-// "otp"), as an IdP that did multi-factor authentication would say.
+// "otp") and then "mfa", as an IdP that did multi-factor authentication would say.
 //
 // stdout carries exactly one line, "oidc-provider ready at <issuer>", once the
 // server is listening; everything else (oidc-provider notices included) goes
@@ -393,7 +393,7 @@ provider.use(async (ctx, next) => {
     await provider.interactionFinished(
       ctx.req,
       ctx.res,
-      { login: { accountId: username, amr: ['pwd', ...new Set(extra)] } },
+      { login: { accountId: username, amr: extra.length ? ['pwd', ...new Set(extra), 'mfa'] : ['pwd'] } },
       { mergeWithLastSubmission: false },
     );
     // interactionFinished wrote the 303 itself.

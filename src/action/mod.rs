@@ -483,8 +483,8 @@ fn content_of(action: &Action) -> Option<ContentRecord> {
     Some(ContentRecord::Full { text })
 }
 
-/// The content screen: allow, hold for review, or block. Not built yet
-/// (issue 7): everything passes, unchanged.
+/// The content screen: allow, hold for review, or block. Not built yet:
+/// everything passes, unchanged.
 fn screen(authorized: Authorized) -> Authorized {
     authorized
 }

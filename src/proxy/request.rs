@@ -339,6 +339,12 @@ fn multipart_parts<'a>(body: &'a [u8], boundary: &str) -> Option<Vec<Part<'a>>> 
                     if kind != "form-data" {
                         return None;
                     }
+                    // One plain name only: a repeated or extended (`name*`) one could be
+                    // read by the platform as another field than the one recorded.
+                    let names = params.iter().filter(|(k, _)| k == "name" || k == "name*").count();
+                    if names > 1 || params.iter().any(|(k, _)| k == "name*") {
+                        return None;
+                    }
                     parsed.file = params.iter().any(|(k, _)| k == "filename" || k == "filename*");
                     parsed.name = params.into_iter().find(|(k, _)| k == "name").map(|(_, v)| v);
                 }
@@ -465,6 +471,14 @@ mod tests {
             "proxy:content"
         );
         assert_eq!(rule(read(Some("a=%FF"), None, b"", Body::Text)), "proxy:query");
+        // A part named twice could be read by the platform under the other name.
+        for twice in [
+            &b"--b\r\nContent-Disposition: form-data; name=\"note\"; name=\"status\"\r\n\r\nx\r\n--b--\r\n"[..],
+            b"--b\r\nContent-Disposition: form-data; name=\"note\"; name*=UTF-8''status\r\n\r\nx\r\n--b--\r\n",
+        ] {
+            let ct = Some("multipart/form-data; boundary=b");
+            assert_eq!(rule(read(None, ct, twice, Body::Text)), "proxy:content");
+        }
         let trailing = b"--b\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nx\r\n--b--\r\nmore";
         assert_eq!(
             rule(read(None, Some("multipart/form-data; boundary=b"), trailing, Body::Text)),

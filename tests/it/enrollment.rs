@@ -249,7 +249,7 @@ async fn idp_mode_enrolls_only_when_the_idp_vouches_for_mfa(backend: Backend) {
     enroll(&app, &alice).await;
     let enrolled = app.events_of("auth.mfa.enroll").await;
     assert_eq!(enrolled[0]["kind"]["method"], "idp_amr");
-    assert_eq!(enrolled[0]["kind"]["amr"], serde_json::json!(["pwd", "otp"]));
+    assert_eq!(enrolled[0]["kind"]["amr"], serde_json::json!(["pwd", "otp", "mfa"]));
 
     // The password alone (amr ["pwd"]): refused, as in invite mode.
     let erin = app.browser();
