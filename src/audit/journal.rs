@@ -21,7 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::audit::checkpoint::{Checkpoint, CheckpointSigner};
 use crate::audit::merkle::{self, Frontier};
-use crate::audit::throttle::{Source, Throttle};
+use crate::audit::throttle::{Due, Hold, Source, Throttle};
 use crate::audit::{Actor, AuditError, Event, EventKind, RequestMeta, Tally};
 use crate::clock::SharedClock;
 use crate::config::Config;
@@ -130,7 +130,8 @@ impl Journal {
     /// `scope` and `source` per window, carrying the number of the same
     /// refusals not recorded since; the others are counted, and their count
     /// is written later, never dropped. `kind` is `access.gate` or a failed
-    /// `auth.login`.
+    /// `auth.login`. Returns when the refusal may be answered: at once, or,
+    /// for a source past its free refusals, after its turn and hold.
     pub async fn record_refusal(
         &self,
         scope: &'static str,
@@ -139,10 +140,39 @@ impl Journal {
         actor: Actor,
         kind: EventKind,
     ) -> Result<(), AuditError> {
+        let hold = self.count_refusal(scope, source, meta, actor, kind).await?;
+        if let Some(hold) = hold {
+            hold.wait().await;
+        }
+        Ok(())
+    }
+
+    /// [`Journal::record_refusal`] of a refusal already answered (one the
+    /// HTTP parser made): recorded and counted alike, never held.
+    pub async fn record_answered_refusal(
+        &self,
+        scope: &'static str,
+        source: Source,
+        meta: &RequestMeta,
+        actor: Actor,
+        kind: EventKind,
+    ) -> Result<(), AuditError> {
+        self.count_refusal(scope, source, meta, actor, kind).await.map(|_| ())
+    }
+
+    async fn count_refusal(
+        &self,
+        scope: &'static str,
+        source: Source,
+        meta: &RequestMeta,
+        actor: Actor,
+        kind: EventKind,
+    ) -> Result<Option<Hold>, AuditError> {
         let refused = Refused { meta: meta.clone(), actor, kind };
-        let Some(admitted) = self.refusals.admit(scope, source, self.clock.now(), refused) else {
-            tracing::debug!(scope, "refused (counted)");
-            return Ok(());
+        let verdict = self.refusals.admit(scope, source, self.clock.now(), refused);
+        let Some(admitted) = verdict.record else {
+            tracing::debug!(scope, held = verdict.hold.is_some(), "refused (counted)");
+            return Ok(verdict.hold);
         };
         let Refused { meta, actor, mut kind } = admitted.refusal;
         tracing::warn!(scope, action = kind.action(), suppressed = admitted.suppressed, "refused");
@@ -150,7 +180,8 @@ impl Journal {
             *tally =
                 Tally { suppressed: admitted.suppressed, counted_as: admitted.counted_as, summary: false };
         }
-        self.record(&meta, actor, kind).await.map(|_| ())
+        self.record(&meta, actor, kind).await?;
+        Ok(verdict.hold)
     }
 
     /// [`Journal::record_refusal`] of an `access.gate` refusal.
@@ -169,16 +200,23 @@ impl Journal {
     /// Writes the counts of throttled refusals whose window has closed (all
     /// of them if `everything`: at shutdown) as summary events. The writer
     /// does this on its own every checkpoint tick; this is for shutdown and
-    /// tests. Returns how many summaries were written.
+    /// tests. Returns how many summaries were written; a count whose
+    /// summary could not be written goes back to the throttle.
     pub async fn flush_refusals(&self, everything: bool) -> Result<usize, AuditError> {
-        let due = summaries(&self.refusals, self.clock.now(), everything);
-        let written = futures::future::join_all(due.into_iter().map(|e| self.append(e))).await;
-        let mut count = 0;
-        for result in written {
-            result?;
-            count += 1;
+        let now = self.clock.now();
+        let due = self.refusals.sweep(now, everything);
+        let written = futures::future::join_all(due.iter().map(|due| self.append(summary(due, now)))).await;
+        let (mut count, mut failed) = (0, None);
+        for (due, result) in due.into_iter().zip(written) {
+            match result {
+                Ok(_) => count += 1,
+                Err(e) => {
+                    self.refusals.restore(due, now);
+                    failed = Some(e);
+                }
+            }
         }
-        Ok(count)
+        failed.map_or(Ok(count), Err)
     }
 
     pub async fn append(&self, event: Event) -> Result<Recorded, AuditError> {
@@ -243,19 +281,14 @@ struct Writer {
     refusals: Arc<Throttle<Refused>>,
 }
 
-/// The summary events for the throttled refusals whose window has closed.
-fn summaries(throttle: &Throttle<Refused>, now: crate::clock::Timestamp, everything: bool) -> Vec<Event> {
-    throttle
-        .sweep(now, everything)
-        .into_iter()
-        .map(|due| {
-            let Refused { meta, actor, mut kind } = due.last;
-            if let Some(tally) = kind.tally_mut() {
-                *tally = Tally { suppressed: due.suppressed, counted_as: due.counted_as, summary: true };
-            }
-            Event::new(now, &meta, actor, kind)
-        })
-        .collect()
+/// The summary event of a count of throttled refusals whose window has closed.
+fn summary(due: &Due<Refused>, now: crate::clock::Timestamp) -> Event {
+    let Refused { meta, actor, kind } = &due.last;
+    let mut kind = kind.clone();
+    if let Some(tally) = kind.tally_mut() {
+        *tally = Tally { suppressed: due.suppressed, counted_as: due.counted_as.clone(), summary: true };
+    }
+    Event::new(now, meta, actor.clone(), kind)
 }
 
 struct Pending {
@@ -295,6 +328,7 @@ impl Writer {
                 }
             }
             if !appends.is_empty() {
+                // A failure is answered to each caller.
                 self.write_batch(appends).await;
             }
             if !checkpoint_requests.is_empty() {
@@ -312,17 +346,24 @@ impl Writer {
         let _ = self.checkpoint_if_due(true).await;
     }
 
-    /// Writes the throttle's due summaries; nobody waits for them.
+    /// Writes the throttle's due summaries; nobody waits for them. If they
+    /// cannot be written, their counts go back for the next sweep.
     async fn write_summaries(&mut self, everything: bool) {
-        let due = summaries(&self.refusals, self.clock.now(), everything);
+        let now = self.clock.now();
+        let due = self.refusals.sweep(now, everything);
         if due.is_empty() {
             return;
         }
-        let appends = due.into_iter().map(|event| (Box::new(event), oneshot::channel().0)).collect();
-        self.write_batch(appends).await;
+        let appends = due.iter().map(|due| (Box::new(summary(due, now)), oneshot::channel().0)).collect();
+        if !self.write_batch(appends).await {
+            for due in due {
+                self.refusals.restore(due, now);
+            }
+        }
     }
 
-    async fn write_batch(&mut self, appends: Vec<Append>) {
+    /// Writes the batch, answering each caller; `false` if it was not written.
+    async fn write_batch(&mut self, appends: Vec<Append>) -> bool {
         let mut pending = self.number(appends);
         // A second attempt covers another writer on the same database (the
         // command line while the server runs): re-read the head, renumber.
@@ -340,7 +381,7 @@ impl Writer {
                         }
                     }
                     self.stats.events.store(self.frontier.size(), Ordering::Relaxed);
-                    return;
+                    return true;
                 }
                 Err(e) => {
                     self.stats.write_failures.fetch_add(1, Ordering::Relaxed);
@@ -366,6 +407,7 @@ impl Writer {
         for p in pending {
             let _ = p.reply.send(Err(AuditError::WriteFailed));
         }
+        false
     }
 
     /// Assigns sequence numbers after the current head and encodes each event.

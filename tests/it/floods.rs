@@ -3,10 +3,13 @@
 //! the refusal throttle (bounded, nothing lost), and real actions keep
 //! being recorded and done meanwhile.
 
-use reqwest::StatusCode;
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, StatusCode};
 
 use crate::on_both_backends;
 use crate::support::{act, Backend, TestApp};
+use crate::tokens::{publishing_token, with_token};
 use custodian::platforms::dispatch::{Action, Outcome};
 use custodian::platforms::NewPost;
 
@@ -14,6 +17,7 @@ on_both_backends!(
     a_flood_of_bad_callbacks_and_tokens_adds_one_event_per_kind_and_loses_no_count,
     a_flood_from_many_addresses_is_bounded_and_counted_by_network,
     sign_ins_are_rate_limited_per_source_and_expired_ones_are_purged,
+    a_source_that_keeps_being_refused_is_answered_slowly_and_its_valid_token_is_not,
 );
 
 /// Everything the throttle recorded for `action`: (non-summary events, total refusals they stand for).
@@ -25,7 +29,8 @@ fn tally(events: &[serde_json::Value]) -> (usize, u64) {
 
 async fn a_flood_of_bad_callbacks_and_tokens_adds_one_event_per_kind_and_loses_no_count(backend: Backend) {
     const FLOOD: usize = 600;
-    let app = TestApp::spawn(backend).await;
+    // Slowed answers are their own test (below); here they take their turns quickly.
+    let app = TestApp::spawn_with(backend, |c| c.audit.refusals.hold = Duration::from_millis(1)).await;
     let (clinic, _) = app.practice_accounts().await;
     let before = app.events().await.len();
     let client = reqwest::Client::new();
@@ -90,6 +95,7 @@ async fn a_flood_from_many_addresses_is_bounded_and_counted_by_network(backend: 
         c.http.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
         c.audit.refusals.max_sources = 3;
         c.audit.refusals.max_networks = 2;
+        c.audit.refusals.hold = Duration::from_millis(1);
     })
     .await;
     let client = reqwest::Client::new();
@@ -152,4 +158,60 @@ async fn sign_ins_are_rate_limited_per_source_and_expired_ones_are_purged(backen
     app.clock.advance(std::time::Duration::from_secs(11 * 60));
     assert_eq!(app.state.identity.purge_expired_flows().await.unwrap(), 3);
     assert_eq!(app.count("login_flows").await, 0);
+}
+
+async fn a_source_that_keeps_being_refused_is_answered_slowly_and_its_valid_token_is_not(backend: Backend) {
+    const HOLD: Duration = Duration::from_secs(3);
+    let app = TestApp::spawn_with(backend, |c| {
+        c.audit.refusals.slow_after = 2;
+        c.audit.refusals.hold = HOLD;
+    })
+    .await;
+    let (clinic, _) = app.practice_accounts().await;
+    let (alice, _, _) = app.enrolled_browser("alice").await;
+    let (token, _) = publishing_token(&alice, &clinic).await;
+    let refused = |i: usize| {
+        let app = &app;
+        async move {
+            let (status, body) =
+                with_token(app, &format!("cst_random{i}"), Method::GET, "/api/v1/accounts", None).await;
+            assert_eq!(status, 401, "{body}");
+            assert_eq!(body["error"], "token_invalid", "a slowed refusal is the same refusal: {body}");
+        }
+    };
+    // The first two refusals in the window are answered at once.
+    refused(0).await;
+    refused(1).await;
+    // The next ones wait their turn, one at a time, each held.
+    let started = Instant::now();
+    let slowed = tokio::spawn({
+        let base = app.base.clone();
+        async move {
+            let client = reqwest::Client::new();
+            let send = |i: usize| {
+                let (client, base) = (client.clone(), base.clone());
+                async move {
+                    client
+                        .get(format!("{base}/api/v1/accounts"))
+                        .bearer_auth(format!("cst_slow{i}"))
+                        .send()
+                        .await
+                }
+            };
+            let (a, b) = tokio::join!(send(2), send(3));
+            (a.unwrap().status(), b.unwrap().status())
+        }
+    });
+    // Meanwhile the same address's valid token is answered without waiting for them.
+    let (status, body) = with_token(&app, &token, Method::GET, "/api/v1/accounts", None).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(!slowed.is_finished(), "the valid call was answered while the refusals were still held");
+    let (a, b) = slowed.await.unwrap();
+    assert_eq!((a, b), (StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED));
+    assert!(started.elapsed() >= 2 * HOLD, "two slowed refusals took their turns: {:?}", started.elapsed());
+
+    // Slowed or not, every refusal is counted.
+    app.clock.advance(Duration::from_secs(61));
+    app.state.journal.flush_refusals(false).await.unwrap();
+    assert_eq!(tally(&app.events_of("access.gate").await).1, 4);
 }
