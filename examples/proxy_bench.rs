@@ -83,7 +83,7 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         after: i64,
     },
-    /// Sends refused callbacks and random API tokens; prints `SENT SECONDS UNEXPECTED`.
+    /// Sends refused callbacks and random API tokens; prints `SENT ANSWERED SECONDS UNEXPECTED`.
     Flood {
         #[arg(long)]
         base: String,
@@ -97,6 +97,10 @@ enum Command {
         /// Requests in flight at once.
         #[arg(long, default_value_t = 64)]
         concurrency: usize,
+        /// Stops sending after this many seconds (the requests still waiting
+        /// for an answer are abandoned), if not done by then.
+        #[arg(long)]
+        seconds: Option<f64>,
     },
     /// Prints `EVENTS SUMMARIES REFUSALS` for the throttled refusals after seq `after`.
     Refusals {
@@ -235,27 +239,40 @@ async fn count(config: PathBuf, after: i64) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn flood(
+struct Flood {
     base: String,
     account: String,
     callbacks: usize,
     tokens: usize,
     concurrency: usize,
-) -> anyhow::Result<()> {
+    deadline: Option<std::time::Duration>,
+}
+
+/// Sends the bad callbacks and random tokens, interleaved, `concurrency` at
+/// a time, until all are answered or the deadline passes. Prints `STARTED
+/// ANSWERED SECONDS UNEXPECTED`: requests sent, answers received, and
+/// answers that were not the expected refusal.
+async fn flood(f: Flood) -> anyhow::Result<()> {
     use futures::StreamExt;
     use rand::RngCore;
-    let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let client = reqwest::Client::builder().pool_max_idle_per_host(f.concurrency).build()?;
     let started = std::time::Instant::now();
+    let (sent, answered, unexpected) = (AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0));
+    let (callbacks, tokens) = (f.callbacks, f.tokens);
     let requests = (0..callbacks + tokens).map(|i| {
         let client = client.clone();
-        let (base, account) = (base.clone(), account.clone());
+        let (base, account) = (f.base.clone(), f.account.clone());
+        let (sent, answered, unexpected) = (&sent, &answered, &unexpected);
         async move {
             let mut random = [0u8; 32];
             rand::thread_rng().fill_bytes(&mut random);
             let random = hex::encode(random);
-            let (request, expected) = if i < callbacks {
+            // Interleaved, so that a flood cut short by the deadline sent both kinds.
+            let callback = (i % 2 == 0 && i / 2 < callbacks) || i >= 2 * tokens;
+            let (request, expected) = if callback {
                 let mut r = client.get(format!("{base}/auth/callback?code={random}&state={i}"));
-                if i % 2 == 0 {
+                if i % 4 == 0 {
                     r = r.header("cookie", format!("custodian_login={random}"));
                 }
                 (r, 400)
@@ -267,15 +284,30 @@ async fn flood(
                     .body(r#"{"status":"spam"}"#);
                 (r, 401)
             };
-            match request.send().await {
-                Ok(r) if r.status().as_u16() == expected => 0u64,
-                _ => 1,
+            sent.fetch_add(1, Ordering::Relaxed);
+            let answer = request.send().await;
+            answered.fetch_add(1, Ordering::Relaxed);
+            if !matches!(answer, Ok(r) if r.status().as_u16() == expected) {
+                unexpected.fetch_add(1, Ordering::Relaxed);
             }
         }
     });
-    let unexpected: u64 =
-        futures::stream::iter(requests).buffer_unordered(concurrency).collect::<Vec<_>>().await.iter().sum();
-    println!("{} {:.3} {unexpected}", callbacks + tokens, started.elapsed().as_secs_f64());
+    let all = futures::stream::iter(requests).buffer_unordered(f.concurrency).collect::<Vec<()>>();
+    match f.deadline {
+        Some(deadline) => {
+            let _ = tokio::time::timeout(deadline, all).await;
+        }
+        None => {
+            all.await;
+        }
+    }
+    println!(
+        "{} {} {:.3} {}",
+        sent.load(Ordering::Relaxed),
+        answered.load(Ordering::Relaxed),
+        started.elapsed().as_secs_f64(),
+        unexpected.load(Ordering::Relaxed)
+    );
     Ok(())
 }
 
@@ -310,8 +342,9 @@ async fn main() -> anyhow::Result<()> {
             setup(config, platform_token, group, tag, course).await
         }
         Command::Count { config, after } => count(config, after).await,
-        Command::Flood { base, account, callbacks, tokens, concurrency } => {
-            flood(base, account, callbacks, tokens, concurrency).await
+        Command::Flood { base, account, callbacks, tokens, concurrency, seconds } => {
+            let deadline = seconds.map(std::time::Duration::from_secs_f64);
+            flood(Flood { base, account, callbacks, tokens, concurrency, deadline }).await
         }
         Command::Refusals { config, after } => refusals(config, after).await,
     }
