@@ -580,19 +580,18 @@ mod tests {
         }
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn slowed_refusals_of_one_source_are_answered_one_at_a_time() {
-        let t =
-            Throttle::new(&RefusalsConfig { slow_after: 0, hold: Duration::from_secs(1), ..config(100, 10) });
+        const HOLD: Duration = Duration::from_millis(100);
+        let t = Throttle::new(&RefusalsConfig { slow_after: 0, hold: HOLD, ..config(100, 10) });
         assert!(t.admit("token", ip("10.0.0.1"), at(0), ()).hold.is_none(), "the recorded one");
-        let started = tokio::time::Instant::now();
         let holds: Vec<Hold> =
             (0..5).map(|_| t.admit("token", ip("10.0.0.1"), at(0), ()).hold.expect("slowed")).collect();
-        let other = t.admit("token", ip("10.0.0.2"), at(0), ()).hold;
-        assert!(other.is_none());
+        assert!(t.admit("token", ip("10.0.0.2"), at(0), ()).hold.is_none());
+        let started = std::time::Instant::now();
         futures::future::join_all(holds.into_iter().map(Hold::wait)).await;
         // Five slowed refusals answered one after another: five holds, not one.
-        assert_eq!(started.elapsed(), Duration::from_secs(5));
+        assert!(started.elapsed() >= 5 * HOLD, "{:?}", started.elapsed());
     }
 
     #[test]
