@@ -101,6 +101,10 @@ enum Command {
         /// for an answer are abandoned), if not done by then.
         #[arg(long)]
         seconds: Option<f64>,
+        /// Loopback addresses the requests come from, in turn (127.1.0.1 and
+        /// on): a flood from many sources. 1: from 127.0.0.1 alone.
+        #[arg(long, default_value_t = 1)]
+        sources: u32,
     },
     /// Prints `EVENTS SUMMARIES REFUSALS` for the throttled refusals after seq `after`.
     Refusals {
@@ -246,6 +250,7 @@ struct Flood {
     tokens: usize,
     concurrency: usize,
     deadline: Option<std::time::Duration>,
+    sources: u32,
 }
 
 /// Sends the bad callbacks and random tokens, interleaved, `concurrency` at
@@ -256,12 +261,24 @@ async fn flood(f: Flood) -> anyhow::Result<()> {
     use futures::StreamExt;
     use rand::RngCore;
     use std::sync::atomic::{AtomicU64, Ordering};
-    let client = reqwest::Client::builder().pool_max_idle_per_host(f.concurrency).build()?;
+    let clients = (0..f.sources.max(1))
+        .map(|i| {
+            let from = if f.sources > 1 {
+                std::net::Ipv4Addr::from(u32::from(std::net::Ipv4Addr::new(127, 1, 0, 1)) + i)
+            } else {
+                std::net::Ipv4Addr::LOCALHOST
+            };
+            reqwest::Client::builder()
+                .pool_max_idle_per_host(f.concurrency)
+                .local_address(Some(from.into()))
+                .build()
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let started = std::time::Instant::now();
     let (sent, answered, unexpected) = (AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0));
     let (callbacks, tokens) = (f.callbacks, f.tokens);
     let requests = (0..callbacks + tokens).map(|i| {
-        let client = client.clone();
+        let client = clients[i % clients.len()].clone();
         let (base, account) = (f.base.clone(), f.account.clone());
         let (sent, answered, unexpected) = (&sent, &answered, &unexpected);
         async move {
@@ -342,9 +359,9 @@ async fn main() -> anyhow::Result<()> {
             setup(config, platform_token, group, tag, course).await
         }
         Command::Count { config, after } => count(config, after).await,
-        Command::Flood { base, account, callbacks, tokens, concurrency, seconds } => {
+        Command::Flood { base, account, callbacks, tokens, concurrency, seconds, sources } => {
             let deadline = seconds.map(std::time::Duration::from_secs_f64);
-            flood(Flood { base, account, callbacks, tokens, concurrency, deadline }).await
+            flood(Flood { base, account, callbacks, tokens, concurrency, deadline, sources }).await
         }
         Command::Refusals { config, after } => refusals(config, after).await,
     }

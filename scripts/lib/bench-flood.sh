@@ -6,6 +6,7 @@
 #   BENCH_SUITE=flood scripts/bench                        # 10 s per phase, 16 clients, up to 50,000 + 50,000 bad requests
 #   BENCH_SUITE=flood scripts/bench --seconds 5 --clients 16 --callbacks 20000 --tokens 20000
 #   BENCH_SUITE=flood scripts/bench --hold 0s              # refusals never slowed: the throttle alone
+#   BENCH_SUITE=flood scripts/bench --sources 2500         # the flood from 2,500 loopback addresses
 #
 # For each backend: real actions (wrk posting through the pass-through proxy
 # with a valid API token, as the proxy suite does) for N seconds on a quiet
@@ -28,12 +29,13 @@ FLOOD_CALLBACKS=50000
 FLOOD_TOKENS=50000
 FLOOD_CONCURRENCY=64
 FLOOD_HOLD=""
+FLOOD_SOURCES=1
 FLOOD_FAILURES=0
 FLOOD_ROWS=""
 
 flood_usage() {
   cat >&2 <<'EOF'
-BENCH_SUITE=flood scripts/bench [--seconds N] [--clients N] [--callbacks N] [--tokens N] [--concurrency N] [--hold DURATION]
+BENCH_SUITE=flood scripts/bench [--seconds N] [--clients N] [--callbacks N] [--tokens N] [--concurrency N] [--hold DURATION] [--sources N]
 EOF
   exit 2
 }
@@ -47,11 +49,12 @@ flood_parse_args() {
       --tokens) FLOOD_TOKENS="${2:?}"; shift 2 ;;
       --concurrency) FLOOD_CONCURRENCY="${2:?}"; shift 2 ;;
       --hold) FLOOD_HOLD="${2:?}"; shift 2 ;;
+      --sources) FLOOD_SOURCES="${2:?}"; shift 2 ;;
       *) flood_usage ;;
     esac
   done
   local v
-  for v in "$FLOOD_SECONDS" "$FLOOD_CLIENTS" "$FLOOD_CALLBACKS" "$FLOOD_TOKENS" "$FLOOD_CONCURRENCY"; do
+  for v in "$FLOOD_SECONDS" "$FLOOD_CLIENTS" "$FLOOD_CALLBACKS" "$FLOOD_TOKENS" "$FLOOD_CONCURRENCY" "$FLOOD_SOURCES"; do
     [[ "$v" =~ ^[0-9]+$ ]] || flood_usage
   done
   [[ -z "$FLOOD_HOLD" || "$FLOOD_HOLD" =~ ^[0-9]+(ms|s)$ ]] || flood_usage
@@ -65,7 +68,7 @@ flood_phase() {
   local flood_pid="" flood_out="$TMP_ROOT/flood-$backend.out"
   if [[ "$phase" == flood ]]; then
     "$PROXY_BIN" flood --base "http://127.0.0.1:$CUSTODIAN_PORT" --account "$account" --callbacks "$FLOOD_CALLBACKS" \
-      --tokens "$FLOOD_TOKENS" --concurrency "$FLOOD_CONCURRENCY" --seconds "$FLOOD_SECONDS" \
+      --tokens "$FLOOD_TOKENS" --concurrency "$FLOOD_CONCURRENCY" --seconds "$FLOOD_SECONDS" --sources "$FLOOD_SOURCES" \
       >"$flood_out" 2>"$TMP_ROOT/flood-$backend.log" &
     flood_pid=$!
   fi
@@ -164,7 +167,7 @@ flood_main() {
   TMP_ROOT="$(mktemp -d "${TMPDIR:-/tmp}/custodian-bench.XXXXXX")"
   chmod 755 "$TMP_ROOT"
   print_machine --seconds "$FLOOD_SECONDS" --clients "$FLOOD_CLIENTS" --callbacks "$FLOOD_CALLBACKS" \
-    --tokens "$FLOOD_TOKENS" --concurrency "$FLOOD_CONCURRENCY" --hold "${FLOOD_HOLD:-default (1s)}"
+    --tokens "$FLOOD_TOKENS" --concurrency "$FLOOD_CONCURRENCY" --hold "${FLOOD_HOLD:-default (1s)}" --sources "$FLOOD_SOURCES"
   local started=$SECONDS
   write_wrk_script
   start_fake
