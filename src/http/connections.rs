@@ -15,6 +15,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::Router;
+use futures::FutureExt;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder;
@@ -65,7 +66,8 @@ pub async fn serve(
             let conn =
                 builder.serve_connection_with_upgrades(TokioIo::new(tcp), TowerToHyperService::new(service));
             let mut conn = std::pin::pin!(conn);
-            let mut closing = std::pin::pin!(signal_tx.closed());
+            // Fused: once it has fired, it must not be polled as a finished future again.
+            let mut closing = std::pin::pin!(signal_tx.closed().fuse());
             let result = loop {
                 tokio::select! {
                     result = conn.as_mut() => break result,
