@@ -212,7 +212,8 @@ pub async fn verify(
     Form(form): Form<CodeForm>,
 ) -> Result<Response, PageError> {
     // A session that already passed may verify again: the step-up that
-    // deletes, break-glass and API tokens ask for (a fresh factor).
+    // deletes, break-glass, API tokens and enrollment links ask for (a
+    // fresh factor; policies marked `@step_up`).
     match state.identity.verify(&s.id, &s.principal, &form.code, &s.meta).await {
         Ok(passed) => {
             Ok(with_cookies(Redirect::to("/").into_response(), &[session_cookie(&state, &passed.session_id)]))
