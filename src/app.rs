@@ -2,7 +2,6 @@
 //! HTTPS) until SIGTERM, finishing in-flight requests first.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -131,29 +130,18 @@ pub async fn serve(
     let config = state.config.clone();
     let journal = state.journal.clone();
     let router = http::router(state);
-    if let (Some(cert), Some(key)) = (&config.tls.cert_file, &config.tls.key_file) {
-        let app = router.into_make_service_with_connect_info::<SocketAddr>();
-        // Only the first call installs the provider; later calls are harmless.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let tls =
-            axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key).await.with_context(|| {
-                format!("cannot load the TLS certificate {} or key {}", cert.display(), key.display())
-            })?;
-        let handle = axum_server::Handle::new();
-        let grace = config.http.shutdown_grace;
-        let h = handle.clone();
-        tokio::spawn(async move {
-            shutdown.await;
-            h.graceful_shutdown(Some(grace));
-        });
-        axum_server::from_tcp_rustls(listener.into_std()?, tls).handle(handle).serve(app).await?;
-        return Ok(());
-    }
+    let transport = match (&config.tls.cert_file, &config.tls.key_file) {
+        (Some(cert), Some(key)) => http::connections::Transport::Tls(
+            http::tls::acceptor(cert, key).context("in-process TLS ([tls]) cannot start")?,
+        ),
+        _ => http::connections::Transport::Plain,
+    };
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let grace = config.http.shutdown_grace;
     // Connections are served here rather than by axum::serve, so that a
-    // request the HTTP parser refuses is recorded too (http::connections).
-    let server = http::connections::serve(listener, router, journal, async move {
+    // request the HTTP parser refuses is recorded too (http::connections),
+    // with or without TLS.
+    let server = http::connections::serve(listener, transport, router, journal, async move {
         shutdown.await;
         let _ = tx.send(());
     });

@@ -69,10 +69,6 @@ pub struct Details {
     pub audit_event_id: Option<String>,
 }
 
-/// The policy that asks for a fresh second factor.
-const STEP_UP_POLICIES: [&str; 2] =
-    ["deletes-need-a-fresh-second-factor", "breakglass-and-tokens-need-a-fresh-second-factor"];
-
 impl Refusal {
     pub(crate) fn new(
         status: u16,
@@ -205,9 +201,7 @@ impl Refusal {
             Some(a) => format!("{} ({})", a.handle, a.platform),
             None => "Custodian".to_owned(),
         };
-        if decision.policies.iter().any(|p| STEP_UP_POLICIES.contains(&p.as_str()))
-            && decision.policies.len() == 1
-        {
+        if decision.step_up {
             return Refusal::new(
                 403,
                 "verify_again",

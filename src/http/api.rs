@@ -35,6 +35,9 @@ struct SecondFactor {
 #[derive(Serialize)]
 struct SessionInfo {
     handle: String,
+    /// What a cookie-authenticated write sends as `X-CSRF-Token`. Derived
+    /// from the session id by a one-way hash: it does not reveal the id.
+    csrf_token: String,
     created_at: Timestamp,
     /// When the session ends if idle from now on, or at its absolute limit, whichever is first.
     expires_at: Timestamp,
@@ -42,7 +45,8 @@ struct SessionInfo {
     absolute_expires_at: Timestamp,
 }
 
-/// `GET /api/v1/me`: who you are, your second-factor state, when your session ends.
+/// `GET /api/v1/me`: who you are, your second-factor state, when your
+/// session ends, and the CSRF token its cookie-authenticated writes carry.
 pub async fn me(State(state): State<AppState>, s: SignedIn) -> Result<Json<Me>, ApiError> {
     let factor = state.identity.factor_state(&s.principal).await?;
     let session = s.principal.session;
@@ -61,6 +65,7 @@ pub async fn me(State(state): State<AppState>, s: SignedIn) -> Result<Json<Me>, 
             verified_at: session.mfa_verified_at,
         },
         session: SessionInfo {
+            csrf_token: s.id.csrf_token(),
             expires_at: session.expires_at(),
             handle: session.handle,
             created_at: session.created_at,

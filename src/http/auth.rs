@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use serde::Deserialize;
 
+use crate::action::Door;
 use crate::http::error::{PageError, Problem, Rejection};
 use crate::http::extract::{
     clear_cookie, read_cookie, set_cookie, Meta, SessionOnly, SignedIn, Verified, LOGIN_FLOW_COOKIE,
@@ -43,14 +44,16 @@ fn session_cookie(state: &AppState, id: &SessionId) -> HeaderValue {
 pub async fn home(State(state): State<AppState>, signed_in: Result<Verified, Rejection>) -> Response {
     match signed_in {
         Ok(Verified(s)) => {
-            let practice = match state.accounts.list().await {
-                Ok(all) => all.into_iter().filter(|a| a.platform == "sandbox").collect(),
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot list the sandbox accounts");
-                    Vec::new()
+            // Policy decides which accounts are shown, as it decides what may be done on them.
+            let accounts = match state.actions.my_accounts(&s.caller(Door::Ui)).await {
+                Ok(accounts) => Some(accounts),
+                Err(refusal) => {
+                    tracing::error!(%refusal, "cannot list the accounts the caller may act on");
+                    None
                 }
             };
-            pages::home(&s.principal, &practice, &s.id.csrf_token()).into_response()
+            let contact = &state.config.directory.help_contact;
+            pages::home(&s.principal, accounts.as_deref(), contact, &s.id.csrf_token()).into_response()
         }
         Err(Rejection { problem: Problem::MfaRequired, .. }) => Redirect::to("/auth/mfa").into_response(),
         Err(Rejection { problem: Problem::NotSignedIn, .. }) => pages::sign_in().into_response(),
@@ -212,7 +215,8 @@ pub async fn verify(
     Form(form): Form<CodeForm>,
 ) -> Result<Response, PageError> {
     // A session that already passed may verify again: the step-up that
-    // deletes, break-glass and API tokens ask for (a fresh factor).
+    // deletes, break-glass, API tokens and enrollment links ask for (a
+    // fresh factor; policies marked `@step_up`).
     match state.identity.verify(&s.id, &s.principal, &form.code, &s.meta).await {
         Ok(passed) => {
             Ok(with_cookies(Redirect::to("/").into_response(), &[session_cookie(&state, &passed.session_id)]))

@@ -21,7 +21,11 @@ pub enum Problem {
         contact: String,
     },
     MfaRequired,
-    CsrfFailed,
+    /// A cookie-authenticated write without this session's CSRF token: from
+    /// a page's form, or from a script calling `/api/...` with the cookie.
+    CsrfFailed {
+        api: bool,
+    },
     /// A GET that acts, sent with the session cookie from another site (or not saying where from).
     CrossSite,
     BadRequest(String),
@@ -102,11 +106,17 @@ impl Problem {
                 "Your second factor has not been verified in this session.".into(),
                 "Complete the second factor at /auth/mfa.",
             ),
-            CsrfFailed => (
+            CsrfFailed { api: false } => (
                 StatusCode::FORBIDDEN,
                 "csrf_token_invalid",
                 "The request did not carry this session's CSRF token.".into(),
                 "Reload the page and submit the form again.",
+            ),
+            CsrfFailed { api: true } => (
+                StatusCode::FORBIDDEN,
+                "csrf_token_invalid",
+                "The request carried the session cookie but not this session's CSRF token in the X-CSRF-Token header.".into(),
+                "Read session.csrf_token from GET /api/v1/me (with the same cookie) and send it as the X-CSRF-Token header; it changes when the session does. Automation can use an API token instead (POST /api/v1/tokens), which needs no CSRF token.",
             ),
             CrossSite => (
                 StatusCode::FORBIDDEN,
@@ -266,7 +276,7 @@ impl Problem {
             Refused(r) => r.rule.clone(),
             AccessDenied(d) => format!("gate:{}", d.refusal.gate()),
             NotAuditor => "role:auditor".into(),
-            CsrfFailed | CrossSite => "csrf".into(),
+            CsrfFailed { .. } | CrossSite => "csrf".into(),
             AuditUnavailable => "fail-closed".into(),
             SignInFailed(_) | SignInsThrottled { .. } => "sign-in".into(),
             ConnectRejected(_) | PlatformRefused(_) | PlatformUnavailable(_) => "platform".into(),

@@ -251,7 +251,9 @@ impl FromRequestParts<AppState> for Acting {
 
 /// Every state-changing request that carries the session cookie must carry
 /// the session's CSRF token, in the `X-CSRF-Token` header or a `csrf` form
-/// field. Enforced here, for every route, so no handler can forget it.
+/// field. Enforced here, for every route, so no handler can forget it. Pages
+/// put it in their forms; a script holding the cookie reads it from
+/// `GET /api/v1/me` (`session.csrf_token`).
 ///
 /// A few GET routes act too (`routes::SAME_ORIGIN_GETS`), and `SameSite=Lax`
 /// lets the session cookie ride along on a top-level navigation from another
@@ -274,7 +276,8 @@ pub async fn csrf_guard(State(state): State<AppState>, request: Request, next: N
     let Some(raw) = read_cookie(&parts.headers, &state.config.session_cookie_name()) else {
         return next.run(Request::from_parts(parts, body)).await;
     };
-    let reject = || Rejection { problem: Problem::CsrfFailed, json: wants_json(&parts) }.into_response();
+    let json = wants_json(&parts);
+    let reject = || Rejection { problem: Problem::CsrfFailed { api: json }, json }.into_response();
     let Some(id) = SessionId::parse(&raw) else {
         return reject();
     };

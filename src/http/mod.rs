@@ -20,6 +20,7 @@ mod pages;
 mod proxy;
 mod routes;
 mod scim;
+pub mod tls;
 mod tokens;
 
 use std::sync::Arc;

@@ -99,7 +99,14 @@ pub fn verify(csrf_token: &str, error: Option<&str>) -> Markup {
     )
 }
 
-pub fn home(principal: &Principal, practice: &[Account], csrf_token: &str) -> Markup {
+/// The signed-in home page. `accounts`: those policy lets the user act on,
+/// with the actions it allows (None: they could not be listed).
+pub fn home(
+    principal: &Principal,
+    accounts: Option<&[(Account, Vec<&'static str>)]>,
+    help_contact: &str,
+    csrf_token: &str,
+) -> Markup {
     let user = &principal.user;
     layout(
         "You are signed in",
@@ -113,18 +120,44 @@ pub fn home(principal: &Principal, practice: &[Account], csrf_token: &str) -> Ma
             @for warning in principal.access.warnings() {
                 p class="alert" role="status" { (warning) }
             }
-            @if !practice.is_empty() {
-                h2 { "Practice accounts" }
-                p { "Posts to these sandbox accounts stay in Custodian. Nobody outside sees them." }
-                ul {
-                    @for a in practice {
-                        li { a href={ "/sandbox/" (a.id) } { (a.handle) } }
-                    }
-                }
-            }
+            h2 { "Your accounts" }
+            (your_accounts(accounts, help_contact))
             (logout_form(csrf_token))
         },
     )
+}
+
+fn your_accounts(accounts: Option<&[(Account, Vec<&'static str>)]>, help_contact: &str) -> Markup {
+    let Some(accounts) = accounts else {
+        return html! { p class="alert" role="alert" { "Your accounts cannot be listed right now. Reload this page in a moment." } };
+    };
+    if accounts.is_empty() {
+        return html! {
+            p role="status" {
+                "No account is open to you: no policy lets you act on any account. "
+                "If your work needs one, ask " (help_contact) "."
+            }
+        };
+    }
+    let elsewhere = accounts.iter().any(|(a, _)| a.platform != "sandbox");
+    html! {
+        p { "The accounts you may act on, and what you may do on each." }
+        ul {
+            @for (a, actions) in accounts {
+                li {
+                    @if a.platform == "sandbox" {
+                        a href={ "/sandbox/" (a.id) } { (a.handle) } " (practice account: posts stay in Custodian; nobody outside sees them)"
+                    } @else {
+                        (a.handle) " on " (a.platform)
+                    }
+                    ": " (actions.join(", "))
+                }
+            }
+        }
+        @if elsewhere {
+            p { "Act on accounts other than practice ones through the JSON API (" code { "GET /api/v1/accounts" } ") or an API token." }
+        }
+    }
 }
 
 fn roles_text(principal: &Principal) -> String {

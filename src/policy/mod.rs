@@ -108,7 +108,16 @@ pub struct Decision {
     pub policies: Vec<String>,
     /// Policies that could not be evaluated for this request (they count as not applying).
     pub errors: Vec<String>,
+    /// Refused only by forbids annotated [`STEP_UP`]: verifying the second
+    /// factor again is all the caller has to do.
+    #[serde(skip)]
+    pub step_up: bool,
 }
+
+/// The annotation that marks a forbid as asking for a fresh second factor
+/// (`@step_up`), so that its refusal tells the caller to verify again. It
+/// lives on the policy, so an added step-up forbid needs no list kept here.
+pub const STEP_UP: &str = "step_up";
 
 /// One validated set of policies, with its schema.
 pub struct Policies {
@@ -242,7 +251,9 @@ impl Policies {
     ) -> Decision {
         match self.evaluate(principal, action, resource, context) {
             Ok(decision) => decision,
-            Err(problem) => Decision { allowed: false, policies: Vec::new(), errors: vec![problem] },
+            Err(problem) => {
+                Decision { allowed: false, policies: Vec::new(), errors: vec![problem], step_up: false }
+            }
         }
     }
 
@@ -308,10 +319,15 @@ impl Policies {
         let response = Authorizer::new().is_authorized(&request, &self.set, &entities);
         let mut policies: Vec<String> = response.diagnostics().reason().map(|p| p.to_string()).collect();
         policies.sort();
+        let allowed = response.decision() == CedarDecision::Allow;
+        let step_up = !allowed
+            && !policies.is_empty()
+            && response.diagnostics().reason().all(|p| self.set.annotation(p, STEP_UP).is_some());
         Ok(Decision {
-            allowed: response.decision() == CedarDecision::Allow,
+            allowed,
             policies,
             errors: response.diagnostics().errors().map(|e| e.to_string()).collect(),
+            step_up,
         })
     }
 }

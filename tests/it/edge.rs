@@ -1,7 +1,8 @@
 //! Small hardening at the HTTP edge: the request id a client may choose,
 //! the session cookie's `__Host-` prefix, who may read `/metrics`, and GETs
 //! that act refused when a browser sends them from another site, and a
-//! request the HTTP parser refuses before any handler, recorded all the same.
+//! request the HTTP parser refuses before any handler, recorded all the same;
+//! a request in flight at shutdown is finished.
 
 use reqwest::StatusCode;
 
@@ -40,14 +41,7 @@ async fn a_request_the_http_parser_refuses_is_recorded_under_the_throttle(backen
     assert!(answer.starts_with("HTTP/1.1 400"), "refused by the parser: {answer}");
     assert!(!answer.to_lowercase().contains("x-request-id"), "no handler ran: {answer}");
     // The connection's task records it as the connection ends: wait for it, bounded.
-    let mut refused = parser_refusals().await;
-    for _ in 0..100 {
-        if !refused.is_empty() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        refused = parser_refusals().await;
-    }
+    let refused = app.await_events("access.gate", |e| e["kind"]["gate"] == "http").await;
     assert_eq!(refused.len(), 1, "recorded: {refused:?}");
     assert_eq!(refused[0]["request"]["client_ip"], "127.0.0.1", "{:?}", refused[0]);
     let reason = refused[0]["kind"]["reason"].as_str().unwrap();
@@ -67,6 +61,54 @@ async fn a_request_the_http_parser_refuses_is_recorded_under_the_throttle(backen
     )
     .await
     .starts_with("HTTP/1.1 200"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_in_flight_at_shutdown_is_answered() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let app = TestApp::spawn_until(Backend::Sqlite, |_| {}, async move {
+        let _ = stopped.await;
+    })
+    .await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    // A form POST with a (well-formed, unknown) session cookie: the CSRF
+    // guard reads the whole body before answering. `Expect: 100-continue`
+    // makes the server say when that reading has begun: from then on the
+    // request is in flight.
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let cookie = "A".repeat(43);
+    let head = format!(
+        "POST /auth/logout HTTP/1.1\r\nHost: custodian.test\r\nCookie: custodian_session={cookie}\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 10\r\nExpect: 100-continue\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut interim = Vec::new();
+    while !interim.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        let read = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read_exact(&mut byte));
+        read.await.expect("the server asks for the body").unwrap();
+        interim.push(byte[0]);
+    }
+    assert!(interim.starts_with(b"HTTP/1.1 100"), "{}", String::from_utf8_lossy(&interim));
+    stop.send(()).unwrap();
+    // Shutting down: new connections are refused (waited for, bounded).
+    let mut refused = false;
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(&addr).await.is_err() {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(refused, "the listener closed at shutdown");
+    // The request in flight is still read and answered.
+    stream.write_all(b"csrf=abcde").await.unwrap();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read_to_end(&mut answer));
+    read.await.expect("the server answers and closes").unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 403"), "answered: {answer}");
 }
 
 async fn a_clients_request_id_is_kept_only_if_it_is_a_short_token(backend: Backend) {

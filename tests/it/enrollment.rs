@@ -17,6 +17,7 @@ use crate::support::{Backend, TestApp};
 on_both_backends!(
     invite_mode_refuses_a_first_factor_without_an_invite,
     an_invite_from_the_admin_api_enrolls_once,
+    a_link_from_the_admin_api_with_a_stale_second_factor_asks_to_verify_again,
     a_used_invite_is_refused_and_a_reset_needs_a_new_one,
     expired_voided_forged_and_other_users_invites_are_refused,
     idp_mode_enrolls_only_when_the_idp_vouches_for_mfa,
@@ -136,6 +137,32 @@ async fn an_invite_from_the_admin_api_enrolls_once(backend: Backend) {
     assert!(r.text().await.unwrap().contains("already has a second factor"));
     let r = carol.send_json(Method::POST, "/api/v1/admin/users/nobody@clinic.example/mfa-invite", None).await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
+}
+
+async fn a_link_from_the_admin_api_with_a_stale_second_factor_asks_to_verify_again(backend: Backend) {
+    let app = spawn(backend, EnrollmentMode::Invite).await;
+    let carol = app.browser();
+    carol.sign_in("carol").await;
+    let link = invite(&app, "carol@clinic.example").await;
+    open_link(&carol, &link).await;
+    let secret = enroll(&app, &carol).await;
+    app.browser().sign_in("alice").await;
+    // Six minutes after carol's second factor, as for deletes, tokens and break-glass.
+    app.clock.advance(Duration::from_secs(6 * 60));
+    let path = "/api/v1/admin/users/alice@clinic.example/mfa-invite";
+    let r = carol.send_json(Method::POST, path, None).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let refused: Value = r.json().await.unwrap();
+    assert_eq!(refused["error"], "verify_again", "{refused}");
+    assert_eq!(refused["rule"], "enrollment-links-need-a-fresh-second-factor");
+    assert!(refused["remedy"].as_str().unwrap().contains("/auth/mfa?again=true"), "{refused}");
+    assert_eq!(app.events_of("auth.mfa.invite.issue").await.len(), 1, "only carol's own link");
+    // Verifying again lets it through.
+    let page = carol.get_text("/auth/mfa?again=true").await;
+    let code = app.totp(&secret, 0);
+    let r = carol.post_form("/auth/mfa/verify", &[("csrf", &csrf_of(&page)), ("code", &code)]).await;
+    assert!(r.status().is_redirection(), "{}", r.status());
+    assert_eq!(carol.send_json(Method::POST, path, None).await.status(), StatusCode::CREATED);
 }
 
 async fn a_used_invite_is_refused_and_a_reset_needs_a_new_one(backend: Backend) {

@@ -150,6 +150,7 @@ async fn the_timeline_shows_what_was_posted(backend: Backend) {
         home.contains(&format!("href=\"/sandbox/{}\"", clinic.id)),
         "the home page links the practice account"
     );
+    assert!(!home.contains(&other.id), "but not one no policy lets alice act on");
     let page = alice.get_text(&format!("/sandbox/{}", clinic.id)).await;
     assert!(
         page.contains("Flu shots &lt;b&gt;today&lt;/b&gt; &amp; tomorrow"),
@@ -183,8 +184,28 @@ async fn the_timeline_shows_what_was_posted(backend: Backend) {
 on_both_backends!(
     sandbox_accounts_post_reply_moderate_and_delete,
     the_account_list_never_shows_a_credential,
-    the_timeline_shows_what_was_posted
+    the_timeline_shows_what_was_posted,
+    the_home_page_lists_only_the_accounts_policy_opens,
 );
+
+async fn the_home_page_lists_only_the_accounts_policy_opens(backend: Backend) {
+    let contact = "the IT service desk (ext. 4357)";
+    let app = TestApp::spawn_with(backend, |c| c.directory.help_contact = contact.into()).await;
+    let (clinic, cardiology) = app.practice_accounts().await;
+    // alice (social-media-staff, which grants the tag `official`): clinic only.
+    let (alice, _, _) = app.enrolled_browser("alice").await;
+    let home = alice.get_text("/").await;
+    assert!(home.contains(&format!("href=\"/sandbox/{clinic}\"")), "{home}");
+    assert!(!home.contains(&cardiology) && !home.contains("cardiology"), "{home}");
+    assert!(home.contains("post.publish"), "what she may do there: {home}");
+    assert!(!home.contains("No account is open to you"), "{home}");
+    // dave (auditor): no account action, and told whom to ask.
+    let (dave, _, _) = app.enrolled_browser("dave").await;
+    let home = dave.get_text("/").await;
+    assert!(!home.contains("/sandbox/"), "{home}");
+    assert!(home.contains("No account is open to you"), "{home}");
+    assert!(home.contains(contact), "{home}");
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn accounts_from_the_command_line() {

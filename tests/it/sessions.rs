@@ -1,4 +1,5 @@
-//! Session lifetime: idle and absolute expiry by the Clock, logout, CSRF.
+//! Session lifetime: idle and absolute expiry by the Clock, logout, CSRF
+//! (for pages, and for scripts holding the session cookie).
 
 use std::time::Duration;
 
@@ -13,6 +14,7 @@ on_both_backends!(
     absolute_lifetime_ends_an_active_session,
     logout_ends_the_session_server_side,
     forms_without_csrf_token_are_refused,
+    a_script_with_the_session_cookie_is_told_where_the_csrf_token_is,
 );
 
 async fn idle_timeout_ends_the_session(backend: Backend) {
@@ -98,4 +100,49 @@ async fn forms_without_csrf_token_are_refused(backend: Backend) {
     assert_eq!(app.count("sessions").await, 1, "the session survives forged requests");
     assert_eq!(browser.get("/api/v1/me").await.status(), StatusCode::OK);
     assert!(app.events_of("auth.logout").await.is_empty());
+}
+
+async fn a_script_with_the_session_cookie_is_told_where_the_csrf_token_is(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (clinic, _) = app.practice_accounts().await;
+    let (browser, _, _) = app.enrolled_browser("alice").await;
+    // curl with the cookie copied from the browser: no cookie jar, no Sec-Fetch-Site.
+    let session = browser.cookie("custodian_session").unwrap();
+    let cookie = format!("custodian_session={session}");
+    let curl = reqwest::Client::new();
+    let token_request = serde_json::json!({
+        "name": "scheduler", "actions": ["post.publish"], "accounts": [clinic], "expires_in_days": 30
+    });
+    let create = |csrf: Option<String>| {
+        let mut request = curl.post(app.url("/api/v1/tokens")).header("cookie", &cookie).json(&token_request);
+        if let Some(csrf) = csrf {
+            request = request.header("x-csrf-token", csrf);
+        }
+        request.send()
+    };
+    let r = create(None).await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let refusal: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(refusal["error"], "csrf_token_invalid");
+    let remedy = refusal["remedy"].as_str().unwrap();
+    assert!(
+        remedy.contains("session.csrf_token from GET /api/v1/me") && remedy.contains("X-CSRF-Token"),
+        "the remedy says where the token is and how to send it: {remedy}"
+    );
+    assert!(!remedy.contains("Reload the page"), "{remedy}");
+    // GET /api/v1/me with the same cookie gives it, and never the session id.
+    let me = curl.get(app.url("/api/v1/me")).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(me.status(), StatusCode::OK);
+    let me = me.text().await.unwrap();
+    assert!(!me.contains(&session), "the session id is not in the answer");
+    let me: serde_json::Value = serde_json::from_str(&me).unwrap();
+    let csrf = me["session"]["csrf_token"].as_str().unwrap().to_owned();
+    assert_eq!(csrf, browser.csrf(), "the token the session's pages carry");
+    // Sent as the header, it lets the write through.
+    let r = create(Some(csrf)).await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+    // A form posted without it is still told to reload the page.
+    let r = browser.post_form("/auth/logout", &[]).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(r.text().await.unwrap().contains("Reload the page"));
 }

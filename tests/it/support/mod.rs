@@ -185,6 +185,15 @@ impl TestApp {
     }
 
     pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> TestApp {
+        Self::spawn_until(backend, adjust, std::future::pending()).await
+    }
+
+    /// As `spawn_with`, and the server starts shutting down when `shutdown` resolves.
+    pub async fn spawn_until(
+        backend: Backend,
+        adjust: impl FnOnce(&mut Config),
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> TestApp {
         let dir = tempfile::tempdir().expect("tempdir");
         let url = fresh_database(backend, dir.path()).await;
         let mut config = test_config(url, dir.path());
@@ -197,7 +206,7 @@ impl TestApp {
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let serve_state = state.clone();
         let server = tokio::spawn(async move {
-            custodian::app::serve(serve_state, listener, std::future::pending()).await.expect("server");
+            custodian::app::serve(serve_state, listener, shutdown).await.expect("server");
         });
         TestApp { base, state, clock, backend, _dir: dir, _server: server }
     }
@@ -217,6 +226,24 @@ impl TestApp {
 
     pub async fn events_of(&self, action: &str) -> Vec<serde_json::Value> {
         self.events().await.into_iter().filter(|e| e["action"] == action).collect()
+    }
+
+    /// The events of `action` that `keep` selects, once there is one: a
+    /// record a connection's task writes after the answer is sent is waited
+    /// for (up to 5 s).
+    pub async fn await_events(
+        &self,
+        action: &str,
+        keep: impl Fn(&serde_json::Value) -> bool,
+    ) -> Vec<serde_json::Value> {
+        for _ in 0..100 {
+            let found: Vec<_> = self.events_of(action).await.into_iter().filter(|e| keep(e)).collect();
+            if !found.is_empty() {
+                return found;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        Vec::new()
     }
 
     pub async fn count(&self, table: &str) -> i64 {
