@@ -384,8 +384,8 @@ fn clock() -> SharedClock {
 
 /// How often the policy folder is checked for edits.
 const POLICY_POLL: std::time::Duration = std::time::Duration::from_secs(2);
-/// How often sign-ins left unfinished past their lifetime are deleted.
-const FLOW_PURGE: std::time::Duration = std::time::Duration::from_secs(60);
+/// How often unfinished sign-ins past their lifetime are deleted and the known credentials re-read.
+const HOUSEKEEPING: std::time::Duration = std::time::Duration::from_secs(60);
 
 async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     telemetry::init(&config.log);
@@ -399,7 +399,7 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     let db = state.db.clone();
     let journal = state.journal.clone();
     crate::policy::spawn_reloader(state.policies.clone(), journal.clone(), POLICY_POLL);
-    state.identity.spawn_flow_purge(FLOW_PURGE);
+    state.identity.spawn_housekeeping(HOUSEKEEPING);
     let metrics = match state.config.metrics.listen {
         Some(addr) => {
             let metrics = tokio::net::TcpListener::bind(addr)

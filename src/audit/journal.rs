@@ -130,8 +130,7 @@ impl Journal {
     /// `scope` and `source` per window, carrying the number of the same
     /// refusals not recorded since; the others are counted, and their count
     /// is written later, never dropped. `kind` is `access.gate` or a failed
-    /// `auth.login`. Returns when the refusal may be answered: at once, or,
-    /// for a source past its free refusals, after its turn and hold.
+    /// `auth.login`.
     pub async fn record_refusal(
         &self,
         scope: &'static str,
@@ -140,39 +139,10 @@ impl Journal {
         actor: Actor,
         kind: EventKind,
     ) -> Result<(), AuditError> {
-        let hold = self.count_refusal(scope, source, meta, actor, kind).await?;
-        if let Some(hold) = hold {
-            hold.wait().await;
-        }
-        Ok(())
-    }
-
-    /// [`Journal::record_refusal`] of a refusal already answered (one the
-    /// HTTP parser made): recorded and counted alike, never held.
-    pub async fn record_answered_refusal(
-        &self,
-        scope: &'static str,
-        source: Source,
-        meta: &RequestMeta,
-        actor: Actor,
-        kind: EventKind,
-    ) -> Result<(), AuditError> {
-        self.count_refusal(scope, source, meta, actor, kind).await.map(|_| ())
-    }
-
-    async fn count_refusal(
-        &self,
-        scope: &'static str,
-        source: Source,
-        meta: &RequestMeta,
-        actor: Actor,
-        kind: EventKind,
-    ) -> Result<Option<Hold>, AuditError> {
         let refused = Refused { meta: meta.clone(), actor, kind };
-        let verdict = self.refusals.admit(scope, source, self.clock.now(), refused);
-        let Some(admitted) = verdict.record else {
-            tracing::debug!(scope, held = verdict.hold.is_some(), "refused (counted)");
-            return Ok(verdict.hold);
+        let Some(admitted) = self.refusals.admit(scope, source, self.clock.now(), refused) else {
+            tracing::debug!(scope, "refused (counted)");
+            return Ok(());
         };
         let Refused { meta, actor, mut kind } = admitted.refusal;
         tracing::warn!(scope, action = kind.action(), suppressed = admitted.suppressed, "refused");
@@ -180,8 +150,14 @@ impl Journal {
             *tally =
                 Tally { suppressed: admitted.suppressed, counted_as: admitted.counted_as, summary: false };
         }
-        self.record(&meta, actor, kind).await?;
-        Ok(verdict.hold)
+        self.record(&meta, actor, kind).await.map(|_| ())
+    }
+
+    /// Whether `source` has been refused so often of `scope` that its
+    /// requests with an unknown credential are refused without a lookup and
+    /// answered slowly (`crate::audit::throttle`, "Slowed sources").
+    pub fn slowed(&self, scope: &'static str, source: Source) -> Option<Hold> {
+        self.refusals.slowed(scope, source, self.clock.now())
     }
 
     /// [`Journal::record_refusal`] of an `access.gate` refusal.
@@ -210,6 +186,8 @@ impl Journal {
         for (due, result) in due.into_iter().zip(written) {
             match result {
                 Ok(_) => count += 1,
+                // Still queued at the writer: it may yet be written, so it is not taken back.
+                Err(e @ AuditError::Timeout(_)) => failed = Some(e),
                 Err(e) => {
                     self.refusals.restore(due, now);
                     failed = Some(e);

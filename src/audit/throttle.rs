@@ -42,15 +42,20 @@
 //! whatever the flood. A summary the journal could not write is handed back
 //! ([`Throttle::restore`]) and tried again at the next sweep.
 //!
-//! **Slowed answers.** Counting keeps the journal small, but a refusal still
-//! costs a lookup and an answer, and a client that sends the next request as
-//! soon as the last is answered would take the gateway's CPU from real
-//! actions. So once a key has made `slow_after` refusals in its window, its
-//! further refusals are answered one at a time, each held `hold` (the
-//! per-source penalties of OpenSSH and Postfix's error sleep work this way).
-//! A flood from one source then gets one answer per `hold`, however many
-//! connections it opens; a request that succeeds is never held, so a staff
-//! member behind the same address is not slowed by it.
+//! **Slowed sources.** Counting keeps the journal small, but each refusal
+//! still costs a lookup, and a client that sends the next request as soon as
+//! the last is answered would take the gateway's CPU and database from real
+//! actions. So once a source's own entry has made `slow_after` refusals of a
+//! kind in its window, it is *slowed* ([`Throttle::slowed`]): the caller
+//! checks this **before** any lookup, and a request of that kind presenting
+//! a credential Custodian has never issued nor seen (its in-memory set of
+//! known ones) is refused without a lookup and answered after its turn: one
+//! at a time per source and kind, each held `hold`, none waiting longer than
+//! [`MAX_WAIT`]. A known credential goes the usual way, never held, so staff
+//! behind the same address are not slowed by a flood from it; a client that
+//! drops the connection while held has cost a hash and a set lookup. Only a
+//! source's own entry is ever slowed, never a network or the shared bucket,
+//! so a flood from many addresses cannot slow a newcomer.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -73,10 +78,11 @@ pub struct RefusalsConfig {
     pub max_sources: usize,
     /// Networks (/24, /64) tracked once the sources are full; beyond them, one shared count.
     pub max_networks: usize,
-    /// Refusals of one kind a source is answered at once per window; its
-    /// further refusals are answered one at a time, each held `hold`.
+    /// Refusals of one kind a source may make per window before it is
+    /// slowed: then its requests of that kind with an unknown credential
+    /// are refused without a lookup, one at a time, each held `hold`.
     pub slow_after: u64,
-    /// How long a slowed refusal is held before it is answered; zero: never held.
+    /// How long a slowed source's refusal is held before it is answered; zero: never slowed.
     #[serde(with = "humantime_serde")]
     pub hold: Duration,
 }
@@ -102,12 +108,22 @@ impl RefusalsConfig {
         if self.max_sources == 0 {
             problems.push("audit.refusals.max_sources must be at least 1".to_owned());
         }
-        if self.hold >= self.window {
-            problems.push("audit.refusals.hold must be shorter than audit.refusals.window".to_owned());
+        if self.hold > MAX_HOLD {
+            problems.push(format!(
+                "audit.refusals.hold must be at most {} s (a held answer must come before clients give up)",
+                MAX_HOLD.as_secs()
+            ));
         }
         problems
     }
 }
+
+/// The longest `hold` configurable.
+pub const MAX_HOLD: Duration = Duration::from_secs(5);
+
+/// The longest a slowed refusal waits for its turn; then it is answered
+/// at once (below the usual request timeout, so the answer is the refusal).
+pub const MAX_WAIT: Duration = Duration::from_secs(20);
 
 /// Whom a refusal is counted against.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -146,6 +162,18 @@ impl Bucket {
     }
 }
 
+/// A source's own key. One IPv6 host commonly holds a whole /64: counted as
+/// one source from the start, it cannot fill the table by rotating its addresses.
+fn own_key(scope: &'static str, source: Source) -> Key {
+    let source = match source {
+        Source::Addr(IpAddr::V6(ip)) => {
+            Source::Addr(IpAddr::V6(std::net::Ipv6Addr::from(u128::from(ip) & !(u128::from(u64::MAX)))))
+        }
+        other => other,
+    };
+    (scope, Bucket::Own(source))
+}
+
 /// The network a flood's new addresses are grouped by.
 fn network_of(ip: IpAddr) -> Option<ipnet::IpNet> {
     let prefix = if ip.is_ipv4() { 24 } else { 64 };
@@ -172,15 +200,7 @@ impl<V> Table<V> {
 
     /// The key a refusal from `source` is counted under now.
     fn key_for(&self, scope: &'static str, source: Source) -> Key {
-        // One IPv6 host commonly holds a whole /64: counted as one source from
-        // the start, it cannot fill the table by rotating its addresses.
-        let source = match source {
-            Source::Addr(IpAddr::V6(ip)) => {
-                Source::Addr(IpAddr::V6(std::net::Ipv6Addr::from(u128::from(ip) & !(u128::from(u64::MAX)))))
-            }
-            other => other,
-        };
-        let own = (scope, Bucket::Own(source));
+        let own = own_key(scope, source);
         if self.entries.contains_key(&own) || self.own < self.max_sources {
             return own;
         }
@@ -246,28 +266,21 @@ struct Entry<T> {
     suppressed: u64,
     /// The newest refusal counted but not recorded: what its summary describes.
     last: Option<T>,
-    /// Slowed refusals under this key take turns here, one at a time.
+    /// Refusals of an earlier window whose summary could not be written:
+    /// carried by the next event, never counted towards slowing.
+    carried: u64,
+    /// A slowed source's refusals take turns here, one at a time.
     turn: Arc<Semaphore>,
 }
 
 impl<T> Entry<T> {
     fn opened(opened: Timestamp) -> Self {
-        Entry { opened, suppressed: 0, last: None, turn: Arc::new(Semaphore::new(1)) }
+        Entry { opened, suppressed: 0, last: None, carried: 0, turn: Arc::new(Semaphore::new(1)) }
     }
 }
 
-/// What becomes of one refusal: recorded now or only counted, answered at
-/// once or slowed.
-#[derive(Debug)]
-pub struct Verdict<T> {
-    /// `Some` if the refusal is to be recorded now, with the count it carries.
-    pub record: Option<Admitted<T>>,
-    /// `Some` if its answer is slowed: [`Hold::wait`] before answering.
-    pub hold: Option<Hold>,
-}
-
-/// A slowed refusal's turn: the key's refusals are answered one at a time,
-/// each held for the configured time.
+/// A slowed source's turn: its refusals of one kind are answered one at a
+/// time, each held for the configured time.
 #[derive(Debug)]
 pub struct Hold {
     turn: Arc<Semaphore>,
@@ -275,13 +288,13 @@ pub struct Hold {
 }
 
 impl Hold {
-    /// Waits for this key's turn, then holds it; returns when the refusal
-    /// may be answered. Memory: one waiting request per open connection.
+    /// Waits for this source's turn (at most [`MAX_WAIT`]), then holds it;
+    /// returns when the refusal may be answered.
     pub async fn wait(self) {
-        // The semaphore is never closed, so acquiring fails only if it were;
-        // holding without a turn is then still a hold.
-        let _turn = self.turn.acquire_owned().await.ok();
-        tokio::time::sleep(self.hold).await;
+        // The semaphore is never closed; a wait that runs out answers at once.
+        if let Ok(Ok(_turn)) = tokio::time::timeout(MAX_WAIT, self.turn.acquire_owned()).await {
+            tokio::time::sleep(self.hold).await;
+        }
     }
 }
 
@@ -329,9 +342,15 @@ impl<T> Throttle<T> {
         self.table.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Counts `refusal`: whether to record it now (with the count it
-    /// carries) or only count it, and whether its answer is slowed.
-    pub fn admit(&self, scope: &'static str, source: Source, now: Timestamp, refusal: T) -> Verdict<T> {
+    /// `Some` if `refusal` should be recorded now (with the count it
+    /// carries); `None` if it is only counted.
+    pub fn admit(
+        &self,
+        scope: &'static str,
+        source: Source,
+        now: Timestamp,
+        refusal: T,
+    ) -> Option<Admitted<T>> {
         let mut table = self.table();
         let key = table.key_for(scope, source);
         let counted_as = key.1.label();
@@ -339,22 +358,32 @@ impl<T> Throttle<T> {
             Some(entry) if elapsed(entry.opened, now) < self.window => {
                 entry.suppressed += 1;
                 entry.last = Some(refusal);
-                // The window's first refusal was recorded; `suppressed` counts the rest.
-                let slowed = entry.suppressed >= self.slow_after && !self.hold.is_zero();
-                let hold = slowed.then(|| Hold { turn: entry.turn.clone(), hold: self.hold });
-                Verdict { record: None, hold }
+                None
             }
             Some(entry) => {
-                let suppressed = std::mem::take(&mut entry.suppressed);
+                let suppressed = std::mem::take(&mut entry.suppressed) + std::mem::take(&mut entry.carried);
                 entry.opened = now;
                 entry.last = None;
-                Verdict { record: Some(Admitted { refusal, suppressed, counted_as }), hold: None }
+                Some(Admitted { refusal, suppressed, counted_as })
             }
             None => {
                 table.insert(key, Entry::opened(now));
-                Verdict { record: Some(Admitted { refusal, suppressed: 0, counted_as }), hold: None }
+                Some(Admitted { refusal, suppressed: 0, counted_as })
             }
         }
+    }
+
+    /// `Some` if `source` is slowed for `scope` now: its own entry has made
+    /// `slow_after` refusals in its open window. Counts nothing; a network or
+    /// the shared bucket is never slowed.
+    pub fn slowed(&self, scope: &'static str, source: Source, now: Timestamp) -> Option<Hold> {
+        if self.hold.is_zero() {
+            return None;
+        }
+        let table = self.table();
+        let entry = table.entries.get(&own_key(scope, source))?;
+        let slowed = elapsed(entry.opened, now) < self.window && entry.suppressed >= self.slow_after;
+        slowed.then(|| Hold { turn: entry.turn.clone(), hold: self.hold })
     }
 
     /// Removes the entries whose window has closed (every entry if
@@ -366,8 +395,8 @@ impl<T> Throttle<T> {
             let closed = everything || elapsed(entry.opened, now) >= self.window;
             if closed {
                 if let Some(last) = entry.last.take() {
-                    let counted_as = key.1.label();
-                    due.push(Due { last, suppressed: entry.suppressed, counted_as, key: key.clone() });
+                    let (counted_as, suppressed) = (key.1.label(), entry.suppressed + entry.carried);
+                    due.push(Due { last, suppressed, counted_as, key: key.clone() });
                 }
             }
             closed
@@ -392,7 +421,7 @@ impl<T> Throttle<T> {
             table.insert(key.clone(), Entry::opened(closed));
         }
         if let Some(entry) = table.entries.get_mut(&key) {
-            entry.suppressed += due.suppressed;
+            entry.carried += due.suppressed;
             // A refusal counted since is newer: its summary describes that one.
             entry.last.get_or_insert(due.last);
         }
@@ -484,14 +513,13 @@ mod tests {
     #[test]
     fn one_event_per_window_carries_the_count_of_those_not_recorded() {
         let t = Throttle::new(&config(100, 10));
-        let admit =
-            |source: &str, s: i64| t.admit("token", ip(source), at(s), s).record.map(|a| a.suppressed);
+        let admit = |source: &str, s: i64| t.admit("token", ip(source), at(s), s).map(|a| a.suppressed);
         assert_eq!(admit("10.0.0.1", 0), Some(0));
         assert_eq!(admit("10.0.0.1", 1), None);
         assert_eq!(admit("10.0.0.1", 59), None);
         assert_eq!(admit("10.0.0.2", 59), Some(0), "another source is recorded");
         assert_eq!(
-            t.admit("scim", ip("10.0.0.1"), at(59), 0).record.map(|a| a.suppressed),
+            t.admit("scim", ip("10.0.0.1"), at(59), 0).map(|a| a.suppressed),
             Some(0),
             "another kind too"
         );
@@ -502,7 +530,7 @@ mod tests {
     #[test]
     fn a_full_table_counts_new_sources_by_network_then_together() {
         let t = Throttle::new(&config(2, 1));
-        let admit = |source: &str| t.admit("callback", ip(source), at(0), ()).record.map(|a| a.counted_as);
+        let admit = |source: &str| t.admit("callback", ip(source), at(0), ()).map(|a| a.counted_as);
         assert_eq!(admit("192.0.2.1"), Some(None));
         assert_eq!(admit("2001:db8::1"), Some(None));
         // Full: a new address is counted under its /24 ...
@@ -519,17 +547,14 @@ mod tests {
     #[test]
     fn one_ipv6_64_is_one_source_however_many_addresses_it_rotates() {
         let t = Throttle::new(&config(100, 5));
-        assert!(t.admit("token", ip("2001:db8::1"), at(0), ()).record.is_some());
+        assert!(t.admit("token", ip("2001:db8::1"), at(0), ()).is_some());
         for i in 2..500 {
             let rotated = format!("2001:db8::{i:x}:1");
-            assert!(
-                t.admit("token", ip(&rotated), at(0), ()).record.is_none(),
-                "{rotated} counted with the first"
-            );
+            assert!(t.admit("token", ip(&rotated), at(0), ()).is_none(), "{rotated} counted with the first");
         }
         assert_eq!(t.tracked(), 1, "one entry for the whole /64");
         assert!(
-            t.admit("token", ip("2001:db8:0:1::1"), at(0), ()).record.is_some(),
+            t.admit("token", ip("2001:db8:0:1::1"), at(0), ()).is_some(),
             "another /64 is another source"
         );
     }
@@ -537,19 +562,19 @@ mod tests {
     #[test]
     fn ipv6_sources_are_grouped_by_their_64() {
         let t = Throttle::new(&config(1, 5));
-        assert!(t.admit("token", ip("2001:db8::1"), at(0), ()).record.is_some());
-        let a = t.admit("token", ip("2001:db8:0:7::1"), at(0), ()).record.unwrap();
+        assert!(t.admit("token", ip("2001:db8::1"), at(0), ()).is_some());
+        let a = t.admit("token", ip("2001:db8:0:7::1"), at(0), ()).unwrap();
         assert_eq!(a.counted_as.as_deref(), Some("2001:db8:0:7::/64"));
-        assert!(t.admit("token", ip("2001:db8:0:7:ffff::2"), at(0), ()).record.is_none());
+        assert!(t.admit("token", ip("2001:db8:0:7:ffff::2"), at(0), ()).is_none());
     }
 
     #[test]
     fn a_closed_window_hands_back_its_count_before_the_entry_goes() {
         let t = Throttle::new(&config(10, 10));
-        assert!(t.admit("token", ip("10.0.0.1"), at(0), "first").record.is_some());
-        assert!(t.admit("token", ip("10.0.0.1"), at(1), "second").record.is_none());
-        assert!(t.admit("token", ip("10.0.0.1"), at(2), "third").record.is_none());
-        assert!(t.admit("token", ip("10.0.0.2"), at(30), "other").record.is_some());
+        assert!(t.admit("token", ip("10.0.0.1"), at(0), "first").is_some());
+        assert!(t.admit("token", ip("10.0.0.1"), at(1), "second").is_none());
+        assert!(t.admit("token", ip("10.0.0.1"), at(2), "third").is_none());
+        assert!(t.admit("token", ip("10.0.0.2"), at(30), "other").is_some());
         assert!(t.sweep(at(59), false).is_empty(), "nothing closes early");
         let due = t.sweep(at(60), false);
         let due: Vec<_> = due.into_iter().map(|d| (d.last, d.suppressed, d.counted_as)).collect();
@@ -563,31 +588,45 @@ mod tests {
     #[test]
     fn a_source_past_its_free_refusals_is_slowed_and_no_other() {
         let t = Throttle::new(&RefusalsConfig { slow_after: 3, ..config(100, 10) });
-        let held = |source: &str, s: i64| t.admit("token", ip(source), at(s), ()).hold.is_some();
-        // Three in the window (the recorded one and two counted) are answered at once ...
-        for s in 0..3 {
-            assert!(!held("10.0.0.1", s), "refusal {s} is free");
+        let slowed = |source: &str, s: i64| t.slowed("token", ip(source), at(s)).is_some();
+        // The recorded one and three counted ones: then the source is slowed ...
+        for s in 0..4 {
+            assert!(!slowed("10.0.0.1", s), "not yet at refusal {s}");
+            t.admit("token", ip("10.0.0.1"), at(s), ());
         }
-        // ... the next ones are slowed, for this source and kind only.
-        assert!(held("10.0.0.1", 3));
-        assert!(held("10.0.0.1", 59));
-        assert!(!held("10.0.0.2", 59), "another source is answered at once");
-        assert!(t.admit("scim", ip("10.0.0.1"), at(59), ()).hold.is_none(), "another kind too");
-        assert!(!held("10.0.0.1", 60), "a new window starts free");
+        assert!(slowed("10.0.0.1", 4));
+        assert!(slowed("10.0.0.1", 4), "asking counts nothing and changes nothing");
+        // ... for this source and kind only, in this window only.
+        assert!(!slowed("10.0.0.2", 4), "another source");
+        assert!(t.slowed("scim", ip("10.0.0.1"), at(4)).is_none(), "another kind");
+        assert!(!slowed("10.0.0.1", 60), "the window closed");
         let never = Throttle::new(&RefusalsConfig { slow_after: 0, hold: Duration::ZERO, ..config(100, 10) });
-        for s in 0..50 {
-            assert!(never.admit("token", ip("10.0.0.1"), at(s), ()).hold.is_none(), "hold = 0 never slows");
+        never.admit("token", ip("10.0.0.1"), at(0), ());
+        assert!(never.slowed("token", ip("10.0.0.1"), at(0)).is_none(), "hold = 0 never slows");
+    }
+
+    #[test]
+    fn a_network_or_the_shared_bucket_is_never_slowed() {
+        let t = Throttle::new(&RefusalsConfig { slow_after: 0, ..config(1, 1) });
+        t.admit("token", ip("192.0.2.1"), at(0), ());
+        t.admit("token", ip("192.0.2.1"), at(0), ());
+        // The table is full: newcomers are counted by network, then together.
+        for i in 0..50 {
+            t.admit("token", ip(&format!("198.51.100.{i}")), at(0), ());
+            t.admit("token", ip(&format!("203.0.113.{i}")), at(0), ());
         }
+        assert!(t.slowed("token", ip("192.0.2.1"), at(0)).is_some(), "a source's own entry");
+        assert!(t.slowed("token", ip("198.51.100.7"), at(0)).is_none(), "counted by its network");
+        assert!(t.slowed("token", ip("203.0.113.9"), at(0)).is_none(), "counted with everyone else");
     }
 
     #[tokio::test]
-    async fn slowed_refusals_of_one_source_are_answered_one_at_a_time() {
+    async fn a_slowed_sources_refusals_are_answered_one_at_a_time() {
         const HOLD: Duration = Duration::from_millis(100);
         let t = Throttle::new(&RefusalsConfig { slow_after: 0, hold: HOLD, ..config(100, 10) });
-        assert!(t.admit("token", ip("10.0.0.1"), at(0), ()).hold.is_none(), "the recorded one");
+        t.admit("token", ip("10.0.0.1"), at(0), ());
         let holds: Vec<Hold> =
-            (0..5).map(|_| t.admit("token", ip("10.0.0.1"), at(0), ()).hold.expect("slowed")).collect();
-        assert!(t.admit("token", ip("10.0.0.2"), at(0), ()).hold.is_none());
+            (0..5).map(|_| t.slowed("token", ip("10.0.0.1"), at(0)).expect("slowed")).collect();
         let started = std::time::Instant::now();
         futures::future::join_all(holds.into_iter().map(Hold::wait)).await;
         // Five slowed refusals answered one after another: five holds, not one.
@@ -595,10 +634,31 @@ mod tests {
     }
 
     #[test]
+    fn a_carried_count_does_not_slow_its_source() {
+        let t = Throttle::new(&RefusalsConfig { slow_after: 2, ..config(10, 0) });
+        t.admit("token", ip("10.0.0.1"), at(0), "first");
+        for s in 1..=5 {
+            t.admit("token", ip("10.0.0.1"), at(s), "more");
+        }
+        let due = t.sweep(at(60), false);
+        // A new window opens before the failed summary's count comes back into it.
+        t.admit("token", ip("10.0.0.1"), at(61), "next window");
+        for due in due {
+            t.restore(due, at(62));
+        }
+        assert!(
+            t.slowed("token", ip("10.0.0.1"), at(62)).is_none(),
+            "five carried refusals are not this window's"
+        );
+        let summary: Vec<_> = t.sweep(at(121), false).into_iter().map(|d| d.suppressed).collect();
+        assert_eq!(summary, vec![5], "and they are still written");
+    }
+
+    #[test]
     fn a_count_whose_summary_was_not_written_comes_back_at_the_next_sweep() {
         let t = Throttle::new(&config(1, 0));
-        assert!(t.admit("token", ip("10.0.0.1"), at(0), "first").record.is_some());
-        assert!(t.admit("token", ip("10.0.0.1"), at(1), "second").record.is_none());
+        assert!(t.admit("token", ip("10.0.0.1"), at(0), "first").is_some());
+        assert!(t.admit("token", ip("10.0.0.1"), at(1), "second").is_none());
         let due = t.sweep(at(60), false);
         assert_eq!(due.len(), 1);
         // The journal could not write it: it goes back, and the next sweep hands it out again.
@@ -608,10 +668,10 @@ mod tests {
         let again: Vec<_> = t.sweep(at(61), false).into_iter().map(|d| (d.last, d.suppressed)).collect();
         assert_eq!(again, vec![("second", 1)]);
         // Restored into a table that filled meanwhile: kept under the shared count, not dropped.
-        assert!(t.admit("token", ip("10.0.0.1"), at(70), "third").record.is_some());
-        assert!(t.admit("token", ip("10.0.0.1"), at(71), "fourth").record.is_none());
+        assert!(t.admit("token", ip("10.0.0.1"), at(70), "third").is_some());
+        assert!(t.admit("token", ip("10.0.0.1"), at(71), "fourth").is_none());
         let due = t.sweep(at(130), false);
-        assert!(t.admit("token", ip("10.0.0.5"), at(130), "fills the table").record.is_some());
+        assert!(t.admit("token", ip("10.0.0.5"), at(130), "fills the table").is_some());
         for d in due {
             t.restore(d, at(130));
         }
@@ -660,7 +720,7 @@ mod tests {
             for (i, (scope, addr, s)) in refusals.iter().enumerate() {
                 // Few distinct networks, so that grouping is exercised.
                 let addr = std::net::Ipv4Addr::from(addr % 4096 * 64);
-                if let Some(a) = t.admit(scopes[*scope as usize], Source::Addr(addr.into()), at(*s), i).record {
+                if let Some(a) = t.admit(scopes[*scope as usize], Source::Addr(addr.into()), at(*s), i) {
                     accounted += 1 + a.suppressed;
                 }
                 prop_assert!(t.tracked() <= max_sources + max_networks + scopes.len());

@@ -160,7 +160,7 @@ async fn record(journal: &Journal, peer: SocketAddr, why: String) {
     let reason = format!("a request the HTTP parser refused before any handler ran ({why})");
     let kind = EventKind::access_denied("http", reason);
     let recorded =
-        journal.record_answered_refusal("http_parse", Source::Addr(peer.ip()), &meta, Actor::default(), kind);
+        journal.record_refusal("http_parse", Source::Addr(peer.ip()), &meta, Actor::default(), kind);
     if let Err(e) = recorded.await {
         tracing::warn!(error = %e, "cannot record a request the HTTP parser refused");
     }

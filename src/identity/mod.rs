@@ -6,6 +6,7 @@
 
 pub mod enrollment;
 pub mod invites;
+pub mod known;
 pub mod mfa;
 pub mod oidc;
 pub mod recheck;
@@ -154,6 +155,9 @@ pub struct Identity {
     db: Db,
     clock: SharedClock,
     sign_ins: Arc<RateLimit>,
+    /// The pending sign-ins that might exist (`known`): a slowed source's
+    /// callback naming another is refused without a lookup.
+    flows: Arc<known::Known>,
 }
 
 /// Sign-ins a source may start per minute unless configured (`http.sign_ins_per_minute`).
@@ -202,6 +206,7 @@ impl Identity {
             db,
             clock,
             sign_ins,
+            flows: Default::default(),
         }
     }
 
@@ -260,6 +265,7 @@ impl Identity {
         .bind(now.millis())
         .execute(self.db.pool())
         .await?;
+        self.flows.insert(session::sha256_hex(&flow_id));
         Ok((flow_id, start.url))
     }
 
@@ -274,8 +280,20 @@ impl Identity {
         Ok(done.rows_affected())
     }
 
-    /// Runs [`Identity::purge_expired_flows`] every `every`, for as long as the process serves.
-    pub fn spawn_flow_purge(&self, every: Duration) -> tokio::task::JoinHandle<()> {
+    /// Re-reads which API tokens and pending sign-ins might exist (`known`).
+    pub async fn refresh_known(&self) -> Result<(), sqlx::Error> {
+        self.directory.tokens.refresh_known(self.clock.now()).await?;
+        self.flows.begin_refresh();
+        let rows: Vec<(String,)> =
+            sqlx::query_as("SELECT id_hash FROM login_flows").fetch_all(self.db.pool()).await?;
+        self.flows.finish_refresh(rows.into_iter().map(|(hash,)| hash).collect());
+        Ok(())
+    }
+
+    /// Every `every`, for as long as the process serves: purges expired
+    /// sign-ins ([`Identity::purge_expired_flows`]) and refreshes the known
+    /// credentials ([`Identity::refresh_known`]); the first run is at once.
+    pub fn spawn_housekeeping(&self, every: Duration) -> tokio::task::JoinHandle<()> {
         let identity = self.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
@@ -287,8 +305,33 @@ impl Identity {
                     Ok(n) => tracing::debug!(flows = n, "expired sign-ins purged"),
                     Err(e) => tracing::warn!(error = %e, "cannot purge expired sign-ins"),
                 }
+                if let Err(e) = identity.refresh_known().await {
+                    tracing::warn!(error = %e, "cannot refresh the known tokens and sign-ins");
+                }
             }
         })
+    }
+
+    /// A source refused `scope` so often that it is slowed, presenting a
+    /// credential Custodian does not know: refused without a lookup, the
+    /// refusal counted, and answered after the source's turn.
+    async fn refuse_slowed(
+        &self,
+        scope: &'static str,
+        meta: &RequestMeta,
+        known: impl FnOnce() -> bool,
+        kind: impl FnOnce() -> EventKind,
+    ) -> Result<bool, AuditError> {
+        let source = Source::client(meta);
+        let Some(hold) = self.journal.slowed(scope, source.clone()) else {
+            return Ok(false);
+        };
+        if known() {
+            return Ok(false);
+        }
+        self.journal.record_refusal(scope, source, meta, Actor::default(), kind()).await?;
+        hold.wait().await;
+        Ok(true)
     }
 
     /// Finishes a sign-in: checks the flow and state, exchanges the code,
@@ -302,6 +345,12 @@ impl Identity {
         params: &CallbackParams,
         meta: &RequestMeta,
     ) -> Result<(SessionId, User), AuthError> {
+        let known = || flow_id.is_some_and(|id| self.flows.contains(&session::sha256_hex(id)));
+        let no_sign_in =
+            || EventKind::LoginFailed { reason: LoginFailure::NoLoginInProgress, tally: Tally::default() };
+        if self.refuse_slowed("callback", meta, known, no_sign_in).await? {
+            return Err(AuthError::SignIn(LoginFailure::NoLoginInProgress));
+        }
         match self.sign_in_steps(flow_id, params).await {
             Ok((user, access, refresh, idp_mfa_amr)) => {
                 // Ending the browser's old session only restricts; the
@@ -439,6 +488,11 @@ impl Identity {
         presented: &str,
         meta: &RequestMeta,
     ) -> Result<TokenPrincipal, AuthError> {
+        let known = || self.directory.tokens.may_be_live(presented);
+        let unknown = || EventKind::access_denied("token", Unusable::Unknown.message().to_owned());
+        if self.refuse_slowed("token", meta, known, unknown).await? {
+            return Err(AuthError::TokenInvalid(Unusable::Unknown));
+        }
         let (found, user) = self.directory.tokens.authenticate(presented, self.clock.now()).await?;
         let (token, why) = match found {
             Presented::Live(token) => (token, None),

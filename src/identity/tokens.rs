@@ -88,6 +88,8 @@ impl Unusable {
 #[derive(Clone)]
 pub struct Tokens {
     db: Db,
+    /// The tokens that might be live (`super::known`).
+    known: std::sync::Arc<super::known::Known>,
 }
 
 const COLUMNS: &str = "id, user_id, name, actions_json, accounts_json, mfa_verified_at, created_at, \
@@ -115,7 +117,26 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<ApiToken, sqlx::Error> {
 
 impl Tokens {
     pub fn new(db: Db) -> Self {
-        Tokens { db }
+        Tokens { db, known: Default::default() }
+    }
+
+    /// Whether `presented` is a token this process issued, saw live or read
+    /// at its last refresh: anything else is refused unlooked-up from a
+    /// slowed source.
+    pub fn may_be_live(&self, presented: &str) -> bool {
+        self.known.contains(&sha256_hex(presented))
+    }
+
+    /// Re-reads which tokens might be live (not revoked, not expired).
+    pub async fn refresh_known(&self, now: Timestamp) -> Result<usize, sqlx::Error> {
+        self.known.begin_refresh();
+        let rows: Vec<(String,)> =
+            sqlx::query_as("SELECT secret_hash FROM api_tokens WHERE revoked_at IS NULL AND expires_at > $1")
+                .bind(now.millis())
+                .fetch_all(self.db.pool())
+                .await?;
+        self.known.finish_refresh(rows.into_iter().map(|(hash,)| hash).collect());
+        Ok(self.known.len())
     }
 
     /// A new token's id, secret and record (not yet stored: the caller
@@ -162,6 +183,7 @@ impl Tokens {
         .bind(token.expires_at.millis())
         .execute(self.db.pool())
         .await?;
+        self.known.insert(sha256_hex(secret.expose()));
         Ok(())
     }
 
@@ -181,7 +203,8 @@ impl Tokens {
             token_columns.join(", "),
             super::users::columns_as("u", "owner_")
         );
-        let row = optional(sqlx::query(&sql).bind(sha256_hex(presented)).fetch_one(self.db.pool()).await)?;
+        let hash = sha256_hex(presented);
+        let row = optional(sqlx::query(&sql).bind(&hash).fetch_one(self.db.pool()).await)?;
         let Some(row) = row else {
             return Ok((Presented::Unknown, None));
         };
@@ -199,6 +222,8 @@ impl Tokens {
                 .execute(self.db.pool())
                 .await?;
         }
+        // Issued by another replica, perhaps: known from now on.
+        self.known.insert(hash);
         Ok((Presented::Live(token), owner))
     }
 

@@ -20,13 +20,7 @@ const COURSE: &str = "hipaa-social-media";
 /// carol in the admin group; returns alice's SCIM id and the group's.
 async fn scim_app_with_alice(backend: Backend) -> (TestApp, ScimClient, String, String) {
     let mut token = String::new();
-    let app = TestApp::spawn_with(backend, |c| {
-        token = scim_mode(c);
-        // The revocation races hammer one address with refusals; slowing their
-        // answers is tested in floods.rs, here they take their turns quickly.
-        c.audit.refusals.hold = Duration::from_millis(1);
-    })
-    .await;
+    let app = TestApp::spawn_with(backend, |c| token = scim_mode(c)).await;
     let scim = ScimClient::new(&app.base, &token);
     let alice = scim.provision("alice").await;
     let staff = scim.group("social-media-staff", &[&alice]).await;
@@ -300,8 +294,7 @@ async fn group_removal_and_delete_revoke(backend: Backend) {
 /// An admin revokes through the API: the user's requests stop at once, the
 /// revocation names who and why, and bad requests change nothing.
 async fn admin_api_revokes_locks_and_lifts(backend: Backend) {
-    // The revocation race hammers one address with refusals (see scim_app_with_alice).
-    let app = TestApp::spawn_with(backend, |c| c.audit.refusals.hold = Duration::from_millis(1)).await;
+    let app = TestApp::spawn(backend).await;
     let (alice, _, _) = app.enrolled_browser("alice").await;
     let (carol, _, _) = app.enrolled_browser("carol").await;
     // Staff cannot use the admin API; the attempt is recorded.

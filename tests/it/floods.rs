@@ -17,7 +17,8 @@ on_both_backends!(
     a_flood_of_bad_callbacks_and_tokens_adds_one_event_per_kind_and_loses_no_count,
     a_flood_from_many_addresses_is_bounded_and_counted_by_network,
     sign_ins_are_rate_limited_per_source_and_expired_ones_are_purged,
-    a_source_that_keeps_being_refused_is_answered_slowly_and_its_valid_token_is_not,
+    a_slowed_source_is_refused_unknown_tokens_without_a_lookup_and_slowly_and_its_real_token_works,
+    a_slowed_source_is_refused_stray_callbacks_slowly_and_still_signs_in,
 );
 
 /// Everything the throttle recorded for `action`: (non-summary events, total refusals they stand for).
@@ -95,7 +96,6 @@ async fn a_flood_from_many_addresses_is_bounded_and_counted_by_network(backend: 
         c.http.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
         c.audit.refusals.max_sources = 3;
         c.audit.refusals.max_networks = 2;
-        c.audit.refusals.hold = Duration::from_millis(1);
     })
     .await;
     let client = reqwest::Client::new();
@@ -160,7 +160,14 @@ async fn sign_ins_are_rate_limited_per_source_and_expired_ones_are_purged(backen
     assert_eq!(app.count("login_flows").await, 0);
 }
 
-async fn a_source_that_keeps_being_refused_is_answered_slowly_and_its_valid_token_is_not(backend: Backend) {
+/// A source past its free refusals: a token Custodian never issued is refused
+/// without a lookup (a token written to the database behind its back, as
+/// another replica would, is refused too until the known tokens are re-read),
+/// answered one at a time, each held; a real token from the same address is
+/// answered at once.
+async fn a_slowed_source_is_refused_unknown_tokens_without_a_lookup_and_slowly_and_its_real_token_works(
+    backend: Backend,
+) {
     const HOLD: Duration = Duration::from_secs(3);
     let app = TestApp::spawn_with(backend, |c| {
         c.audit.refusals.slow_after = 2;
@@ -170,48 +177,95 @@ async fn a_source_that_keeps_being_refused_is_answered_slowly_and_its_valid_toke
     let (clinic, _) = app.practice_accounts().await;
     let (alice, _, _) = app.enrolled_browser("alice").await;
     let (token, _) = publishing_token(&alice, &clinic).await;
-    let refused = |i: usize| {
+    let (other_replicas, _) = publishing_token(&alice, &clinic).await;
+    // As if another replica had issued it: in the database, not known to this process.
+    let refused = |presented: String| {
         let app = &app;
         async move {
-            let (status, body) =
-                with_token(app, &format!("cst_random{i}"), Method::GET, "/api/v1/accounts", None).await;
+            let (status, body) = with_token(app, &presented, Method::GET, "/api/v1/accounts", None).await;
             assert_eq!(status, 401, "{body}");
             assert_eq!(body["error"], "token_invalid", "a slowed refusal is the same refusal: {body}");
         }
     };
-    // The first two refusals in the window are answered at once.
-    refused(0).await;
-    refused(1).await;
-    // The next ones wait their turn, one at a time, each held.
+    // Three refusals in the window (the recorded one and two counted) are answered at once.
+    for i in 0..3 {
+        refused(format!("cst_random{i}")).await;
+    }
+    forget_known_tokens(&app, &token).await;
+    // Now slowed: the next ones wait their turn, one at a time, each held.
     let started = Instant::now();
-    let slowed = tokio::spawn({
-        let base = app.base.clone();
-        async move {
-            let client = reqwest::Client::new();
-            let send = |i: usize| {
-                let (client, base) = (client.clone(), base.clone());
-                async move {
-                    client
-                        .get(format!("{base}/api/v1/accounts"))
-                        .bearer_auth(format!("cst_slow{i}"))
-                        .send()
-                        .await
-                }
-            };
-            let (a, b) = tokio::join!(send(2), send(3));
-            (a.unwrap().status(), b.unwrap().status())
-        }
-    });
-    // Meanwhile the same address's valid token is answered without waiting for them.
+    let slowed =
+        tokio::spawn(futures::future::join(refused_at(&app, "cst_slow1"), refused_at(&app, "cst_slow2")));
+    // Meanwhile the same address's real token is answered without waiting for them.
     let (status, body) = with_token(&app, &token, Method::GET, "/api/v1/accounts", None).await;
     assert_eq!(status, 200, "{body}");
-    assert!(!slowed.is_finished(), "the valid call was answered while the refusals were still held");
+    assert!(!slowed.is_finished(), "the real token was answered while the refusals were held");
     let (a, b) = slowed.await.unwrap();
-    assert_eq!((a, b), (StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED));
+    assert_eq!((a, b), (401, 401));
     assert!(started.elapsed() >= 2 * HOLD, "two slowed refusals took their turns: {:?}", started.elapsed());
+    // Not looked up: a live token this process has not seen is refused from the slowed source ...
+    refused(other_replicas.clone()).await;
+    // ... until the known tokens are re-read (every minute), as another replica's would be.
+    app.state.identity.refresh_known().await.unwrap();
+    let (status, body) = with_token(&app, &other_replicas, Method::GET, "/api/v1/accounts", None).await;
+    assert_eq!(status, 200, "{body}");
 
     // Slowed or not, every refusal is counted.
     app.clock.advance(Duration::from_secs(61));
     app.state.journal.flush_refusals(false).await.unwrap();
-    assert_eq!(tally(&app.events_of("access.gate").await).1, 4);
+    assert_eq!(tally(&app.events_of("access.gate").await).1, 6);
+}
+
+/// Makes this process forget every token but `keep`, as a replica that did not issue them.
+async fn forget_known_tokens(app: &TestApp, keep: &str) {
+    let hash = custodian::identity::session::sha256_hex(keep);
+    sqlx::query("UPDATE api_tokens SET revoked_at = 1 WHERE secret_hash <> $1")
+        .bind(&hash)
+        .execute(app.state.db.pool())
+        .await
+        .unwrap();
+    app.state.identity.refresh_known().await.unwrap();
+    sqlx::query("UPDATE api_tokens SET revoked_at = NULL").execute(app.state.db.pool()).await.unwrap();
+}
+
+fn refused_at(app: &TestApp, presented: &str) -> impl std::future::Future<Output = u16> + Send + 'static {
+    let request = reqwest::Client::new().get(app.url("/api/v1/accounts")).bearer_auth(presented);
+    async move { request.send().await.unwrap().status().as_u16() }
+}
+
+/// A source past its free refusals of stray callbacks is answered slowly,
+/// and a real sign-in from the same address goes through at once.
+async fn a_slowed_source_is_refused_stray_callbacks_slowly_and_still_signs_in(backend: Backend) {
+    const HOLD: Duration = Duration::from_secs(3);
+    let app = TestApp::spawn_with(backend, |c| {
+        c.audit.refusals.slow_after = 2;
+        c.audit.refusals.hold = HOLD;
+    })
+    .await;
+    let stray = |i: usize| {
+        let request = reqwest::Client::new()
+            .get(app.url(&format!("/auth/callback?code=c{i}&state=s{i}")))
+            .header("cookie", format!("custodian_login=forged{i}"));
+        async move { request.send().await.unwrap().status() }
+    };
+    for i in 0..3 {
+        assert_eq!(stray(i).await, StatusCode::BAD_REQUEST);
+    }
+    let started = Instant::now();
+    let slowed = tokio::spawn(futures::future::join(stray(3), stray(4)));
+    let (alice, _, _) = app.enrolled_browser("alice").await;
+    assert!(!slowed.is_finished(), "alice signed in while the stray callbacks were held");
+    let (status, _) = crate::tokens::call(&alice, Method::GET, "/api/v1/me", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(slowed.await.unwrap(), (StatusCode::BAD_REQUEST, StatusCode::BAD_REQUEST));
+    assert!(started.elapsed() >= 2 * HOLD, "{:?}", started.elapsed());
+    app.clock.advance(Duration::from_secs(61));
+    app.state.journal.flush_refusals(false).await.unwrap();
+    let logins: Vec<_> = app
+        .events_of("auth.login")
+        .await
+        .into_iter()
+        .filter(|e| e["kind"]["reason"] == "no_login_in_progress")
+        .collect();
+    assert_eq!(tally(&logins).1, 5, "every stray callback is counted");
 }
