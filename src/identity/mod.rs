@@ -302,7 +302,7 @@ impl Identity {
         params: &CallbackParams,
         meta: &RequestMeta,
     ) -> Result<(SessionId, User), AuthError> {
-        match self.sign_in_steps(flow_id, params).await {
+        match self.sign_in_steps(flow_id, params, meta).await {
             Ok((user, access, refresh, idp_mfa_amr)) => {
                 // Ending the browser's old session only restricts; the
                 // login event below records it.
@@ -339,6 +339,7 @@ impl Identity {
                 Err(AuthError::SignIn(reason))
             }
             Err(SignInStepError::Storage(e)) => Err(e.into()),
+            Err(SignInStepError::Audit(e)) => Err(e.into()),
         }
     }
 
@@ -346,6 +347,7 @@ impl Identity {
         &self,
         flow_id: Option<&str>,
         params: &CallbackParams,
+        meta: &RequestMeta,
     ) -> Result<(User, Access, Option<crate::secret::Secret>, Vec<String>), SignInStepError> {
         let refused = |r| SignInStepError::Refused(r, Actor::default());
         let flow_id = flow_id.ok_or_else(|| refused(LoginFailure::NoLoginInProgress))?;
@@ -376,6 +378,15 @@ impl Identity {
         match self.directory.admit_sign_in(&user, &identity).await {
             Ok((user, access)) => Ok((user, access, refresh, self.rules.vouching_amr(&identity))),
             Err(GateError::Denied(d)) => {
+                if matches!(d.refusal, directory::Refusal::Locked { .. }) {
+                    // A pending lock (an email, a user name) now knows whom it means.
+                    match self.directory.bind_pending_locks(&user, &identity, meta).await {
+                        Ok(_) => {}
+                        Err(directory::DirectoryError::Audit(e)) => return Err(SignInStepError::Audit(e)),
+                        Err(directory::DirectoryError::Storage(e)) => return Err(e.into()),
+                        Err(other) => tracing::error!(error = %other, "cannot bind a pending lock"),
+                    }
+                }
                 Err(SignInStepError::Refused(LoginFailure::DirectoryRefused(d.to_string()), actor))
             }
             Err(GateError::Storage(e)) => Err(e.into()),
@@ -686,6 +697,7 @@ struct LoginFlow {
 enum SignInStepError {
     Refused(LoginFailure, Actor),
     Storage(sqlx::Error),
+    Audit(AuditError),
 }
 
 impl From<sqlx::Error> for SignInStepError {

@@ -22,6 +22,7 @@ on_both_backends!(
     break_glass_ends_with_the_access_or_role_that_allowed_it,
     an_api_token_cannot_list_or_revoke_its_owners_other_tokens,
     a_token_owner_is_rechecked_at_the_idp_and_stops_with_their_account,
+    a_pending_lock_binds_to_the_person_at_their_first_sign_in,
 );
 
 const STAFF: &str = "social-media-staff";
@@ -248,4 +249,70 @@ async fn a_token_owner_is_rechecked_at_the_idp_and_stops_with_their_account(back
     assert_eq!((status, me["error"].clone()), (401, json!("session_revoked")), "{me}");
     assert!(me["reason"].as_str().unwrap().contains("identity provider no longer accepts"), "{me}");
     assert_eq!(app.count("idp_refresh").await, 0, "nothing is kept of a person the IdP refused");
+}
+
+/// `custodian locks list` against the app's database, as an operator runs it.
+fn locks_listed(app: &TestApp) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let config = crate::cli::write_config(dir.path(), "custodian.toml", "");
+    let out = crate::cli::custodian()
+        .args(["locks", "list", "--config"])
+        .arg(&config)
+        .args(["--database", &app.state.config.database_url()])
+        .env("CUSTODIAN_KEYS__RING__K1", app.state.config.keys.ring["k1"].expose())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+async fn a_pending_lock_binds_to_the_person_at_their_first_sign_in(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let p = unique_username("pia");
+    let email = format!("{p}@clinic.example");
+    // Revoked by email before Custodian has seen anyone with it: pending.
+    let by = custodian::directory::admin::ChangedBy {
+        actor: Default::default(),
+        name: "cli:test".into(),
+        meta: Default::default(),
+    };
+    let placed = app.state.directory().revoke(&email, "not to be re-hired", &by).await.unwrap();
+    assert!(placed.pending);
+    assert_eq!(placed.lock.target, email);
+    assert!(locks_listed(&app).contains(&format!("user {email} (pending")), "{}", locks_listed(&app));
+
+    // She signs in with that email, verified by the IdP: refused, and the lock now names her.
+    idp_person(&p, &email, true, &[STAFF]).await;
+    let r = attempt_sign_in(&app.browser(), &p).await;
+    assert_eq!(r.status(), 403);
+    assert!(r.text().await.unwrap().contains("not to be re-hired"));
+    let users = app.state.identity.users.all().await.unwrap();
+    let pia = users.iter().find(|u| u.subject == p).unwrap().id.clone();
+    let bound = app.events_of("lock.bind").await;
+    assert_eq!(bound.len(), 1, "{bound:?}");
+    assert_eq!(bound[0]["kind"]["before"]["target"], email.as_str());
+    assert_eq!(bound[0]["kind"]["after"]["target"], pia.as_str());
+    assert_eq!(bound[0]["kind"]["after"]["id"], placed.lock.id.as_str());
+
+    // A new email at the IdP, verified: still refused, with the lock's reason.
+    let new_email = format!("{p}.new@clinic.example");
+    idp_person(&p, &new_email, true, &[STAFF]).await;
+    let r = attempt_sign_in(&app.browser(), &p).await;
+    assert_eq!(r.status(), 403);
+    assert!(r.text().await.unwrap().contains("not to be re-hired"), "refused by the bound lock");
+    assert_eq!(app.events_of("lock.bind").await.len(), 1, "bound once");
+
+    // The admin API and the command line show the person, not only an id.
+    let (carol, _, _) = app.enrolled_browser("carol").await;
+    let (status, listed) = call(&carol, Method::GET, "/api/v1/admin/locks", None).await;
+    assert_eq!(status, 200, "{listed}");
+    let lock = &listed["locks"][0];
+    assert_eq!(lock["target"], pia.as_str(), "{lock}");
+    assert_eq!(lock["pending"], false, "{lock}");
+    assert_eq!(lock["person"]["email"], new_email.as_str(), "{lock}");
+    assert_eq!(lock["person"]["user_ids"], json!([pia]), "{lock}");
+    let printed = locks_listed(&app);
+    let line = printed.lines().find(|l| l.starts_with(placed.lock.id.as_str())).unwrap();
+    assert!(line.contains(&format!("user {p} <{new_email}> (user {pia})")), "{printed}");
+    assert!(line.contains("\"not to be re-hired\"") && line.contains("by cli:test"), "{printed}");
 }
