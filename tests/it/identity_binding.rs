@@ -13,7 +13,9 @@ use serde_json::{json, Value};
 use crate::actions::call;
 use crate::on_both_backends;
 use crate::support::browser::Browser;
-use crate::support::{idp_forget, idp_person, unique_username, Backend, TestApp};
+use crate::support::{
+    idp_forget, idp_person, idp_person_groups_in_id_token, unique_username, Backend, TestApp,
+};
 use crate::tokens::with_token;
 
 on_both_backends!(
@@ -23,6 +25,8 @@ on_both_backends!(
     an_api_token_cannot_list_or_revoke_its_owners_other_tokens,
     a_token_owner_is_rechecked_at_the_idp_and_stops_with_their_account,
     a_pending_lock_binds_to_the_person_at_their_first_sign_in,
+    groups_only_in_the_refreshed_id_token_count_at_the_owner_recheck,
+    a_refreshed_id_token_naming_someone_else_refuses_the_owner,
 );
 
 const STAFF: &str = "social-media-staff";
@@ -315,4 +319,85 @@ async fn a_pending_lock_binds_to_the_person_at_their_first_sign_in(backend: Back
     let line = printed.lines().find(|l| l.starts_with(placed.lock.id.as_str())).unwrap();
     assert!(line.contains(&format!("user {p} <{new_email}> (user {pia})")), "{printed}");
     assert!(line.contains("\"not to be re-hired\"") && line.contains("by cli:test"), "{printed}");
+}
+
+/// An app whose sessions outlive a few owner re-checks (15 minutes apart).
+async fn app_for_rechecks(backend: Backend) -> TestApp {
+    TestApp::spawn_with(backend, |c| {
+        c.session.idle_timeout = Duration::from_secs(3 * 3600);
+        c.session.absolute_lifetime = Duration::from_secs(3 * 3600);
+    })
+    .await
+}
+
+const RECHECK_DUE: Duration = Duration::from_secs(15 * 60 + 1);
+
+async fn groups_only_in_the_refreshed_id_token_count_at_the_owner_recheck(backend: Backend) {
+    let app = app_for_rechecks(backend).await;
+    let (clinic, _) = app.practice_accounts().await;
+    // As Entra ID does: the groups claim in the ID token, none in userinfo.
+    let rae = unique_username("rae");
+    let email = format!("{rae}@clinic.example");
+    idp_person_groups_in_id_token(&rae, &email, &[STAFF]).await;
+    let (browser, _, _) = app.enrolled_browser(&rae).await;
+    let rae_id = my_id(&browser).await;
+    let (token, _) = crate::tokens::publishing_token(&browser, &clinic).await;
+    let path = format!("/api/v1/accounts/{clinic}/posts");
+    let post = |text: &str| with_token(&app, &token, Method::POST, &path, Some(json!({ "text": text })));
+    assert_eq!(post("one").await.0, 201);
+
+    // No longer staff at the IdP, which says so in the refreshed ID token only.
+    idp_person_groups_in_id_token(&rae, &email, &["cafeteria"]).await;
+    app.clock.advance(RECHECK_DUE);
+    let (status, body) = post("two").await;
+    assert_eq!((status, body["error"].clone()), (403, json!("not_allow_listed")), "{body}");
+    let refused = app.events_of("access.gate").await;
+    let last = refused.last().unwrap();
+    assert_eq!(
+        (last["kind"]["gate"].clone(), last["actor"]["user_id"].clone()),
+        (json!("allow_list"), json!(rae_id))
+    );
+    // Staff again: back in at the next re-check.
+    idp_person_groups_in_id_token(&rae, &email, &[STAFF]).await;
+    app.clock.advance(RECHECK_DUE);
+    assert_eq!(post("three").await.0, 201);
+}
+
+async fn a_refreshed_id_token_naming_someone_else_refuses_the_owner(backend: Backend) {
+    let app = app_for_rechecks(backend).await;
+    let (clinic, _) = app.practice_accounts().await;
+    let (owner, other) = (unique_username("oona"), unique_username("otto"));
+    for who in [&owner, &other] {
+        idp_person(who, &format!("{who}@clinic.example"), true, &[STAFF]).await;
+    }
+    let (browser, _, _) = app.enrolled_browser(&owner).await;
+    let owner_id = my_id(&browser).await;
+    let (other_browser, _, _) = app.enrolled_browser(&other).await;
+    let other_id = my_id(&other_browser).await;
+    let (token, _) = crate::tokens::publishing_token(&browser, &clinic).await;
+
+    // The grant kept for the owner is someone else's: the IdP's answer names them.
+    let (sealed,): (String,) = sqlx::query_as("SELECT refresh_sealed FROM idp_refresh WHERE user_id = $1")
+        .bind(&other_id)
+        .fetch_one(app.state.db.pool())
+        .await
+        .unwrap();
+    let context = custodian::identity::recheck::context(&other_id);
+    let refresh = String::from_utf8(app.state.keys.open(&sealed, &context).unwrap().to_vec()).unwrap();
+    let recheck = app.state.identity.owner_recheck();
+    recheck.remember(&owner_id, Some(&custodian::secret::Secret::new(refresh))).await.unwrap();
+
+    app.clock.advance(RECHECK_DUE);
+    let path = format!("/api/v1/accounts/{clinic}/posts");
+    let (status, body) = with_token(&app, &token, Method::POST, &path, Some(json!({"text": "hi"}))).await;
+    assert_eq!((status, body["error"].clone()), (401, json!("token_invalid")), "{body}");
+    let revoked = app.events_of("access.revoke").await;
+    let last = revoked.last().unwrap();
+    assert_eq!(
+        (last["kind"]["trigger"].clone(), last["actor"]["user_id"].clone()),
+        (json!("idp_refused"), json!(owner_id))
+    );
+    let reason = last["kind"]["reason"].as_str().unwrap();
+    assert!(reason.contains("refreshed ID token names another subject"), "{last}");
+    assert_eq!(last["kind"]["tokens_revoked"], 1, "{last}");
 }

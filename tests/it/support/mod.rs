@@ -86,6 +86,31 @@ pub fn roles_as_in_the_sandbox() -> std::collections::BTreeMap<Role, Vec<String>
 /// two sign-ins. Returns the username.
 pub async fn idp_person(username: &str, email: &str, email_verified: bool, groups: &[&str]) -> String {
     let body = serde_json::json!({"email": email, "email_verified": email_verified, "groups": groups});
+    idp_account(username, body).await
+}
+
+/// [`idp_person`] whose groups claim the IdP puts in the ID token only, not
+/// in userinfo (as Entra ID and Okta's org server usually do).
+pub async fn idp_person_groups_in_id_token(username: &str, email: &str, groups: &[&str]) -> String {
+    let body = serde_json::json!({
+        "email": email, "email_verified": true, "groups": groups, "groups_in": ["id_token"],
+    });
+    idp_account(username, body).await
+}
+
+/// How many refresh-token grants for `username` the development IdP answered: (ok, refused).
+pub async fn idp_refresh_grants(username: &str) -> (u64, u64) {
+    let r: serde_json::Value = reqwest::get(format!("{}/dev/accounts/{username}", issuer()))
+        .await
+        .expect("the IdP's test hook")
+        .json()
+        .await
+        .expect("the IdP's counts");
+    let count = |k: &str| r["refresh_grants"][k].as_u64().expect("a count");
+    (count("ok"), count("refused"))
+}
+
+async fn idp_account(username: &str, body: serde_json::Value) -> String {
     let r = reqwest::Client::new()
         .put(format!("{}/dev/accounts/{username}", issuer()))
         .json(&body)
