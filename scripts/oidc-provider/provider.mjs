@@ -16,12 +16,14 @@
 //                                (default: PKCE S256 is required for every authorization request)
 //
 // Test hook (this provider listens on loopback only): PUT /dev/accounts/<username>
-// with a JSON body {email, email_verified, name, groups, groups_in} creates or
-// replaces an account (subject = username, same password), so a test can make a
-// person of its own and change their claims at "the IdP" between two sign-ins;
-// DELETE removes it (a person terminated at the IdP: their refresh tokens are
-// refused). groups_in says where the groups claim goes: ["id_token", "userinfo"]
-// by default, ["id_token"] as Entra ID and Okta's org server usually do.
+// with a JSON body {email, email_verified, name, groups, groups_in,
+// refresh_delay_ms} creates or replaces an account (subject = username, same
+// password), so a test can make a person of its own and change their claims at
+// "the IdP" between two sign-ins; DELETE removes it (a person terminated at the
+// IdP: their refresh tokens are refused). groups_in says where the groups claim
+// goes: ["id_token", "userinfo"] by default, ["id_token"] as Entra ID and Okta's
+// org server usually do. refresh_delay_ms (at most 5000) makes this person's
+// refresh grants that slow, as a loaded IdP is.
 // GET /dev/accounts/<username> answers {"refresh_grants": {"ok": n, "refused": m}}:
 // how many refresh-token grants for that person this provider answered.
 //
@@ -193,6 +195,10 @@ const configuration = {
   async findAccount(ctx, id) {
     const account = ACCOUNTS.get(id);
     if (!account) return undefined;
+    // A slow IdP, for this person's refresh grants (test hook: refresh_delay_ms).
+    if (account.refresh_delay_ms && ctx?.oidc?.params?.grant_type === 'refresh_token') {
+      await new Promise((resolve) => { setTimeout(resolve, account.refresh_delay_ms); });
+    }
     return {
       accountId: id,
       async claims(use) {
@@ -378,6 +384,7 @@ provider.use(async (ctx, next) => {
     preferred_username: username,
     groups: Array.isArray(body.groups) ? body.groups.map(String) : [],
     groups_in: Array.isArray(body.groups_in) ? body.groups_in.map(String) : ['id_token', 'userinfo'],
+    refresh_delay_ms: Math.min(Math.max(Number(body.refresh_delay_ms) || 0, 0), 5000),
   });
   ctx.status = 204;
   return undefined;

@@ -183,6 +183,7 @@ impl Identity {
             clock.clone(),
             config.directory.owner_recheck_interval,
             config.directory.owner_recheck_grace,
+            config.oidc.http_timeout,
         ));
         let sign_ins = Arc::new(RateLimit::new(
             SIGN_INS_PER_MINUTE,
@@ -492,10 +493,8 @@ impl Identity {
         meta: &RequestMeta,
     ) -> Result<User, AuthError> {
         let unconfirmed = match self.recheck.check(&user.id, &user.subject).await? {
-            Verdict::Confirmed { groups: Some(groups) } if groups != user.groups => {
-                self.users.set_groups(&user.id, &groups).await?;
-                return Ok(User { groups, ..user });
-            }
+            // Stored with the user by the re-check already.
+            Verdict::Confirmed { groups: Some(groups) } => return Ok(User { groups, ..user }),
             Verdict::Confirmed { .. } | Verdict::WithinGrace => return Ok(user),
             Verdict::Refused(why) => {
                 let ended =

@@ -14,7 +14,8 @@ use crate::actions::call;
 use crate::on_both_backends;
 use crate::support::browser::Browser;
 use crate::support::{
-    idp_forget, idp_person, idp_person_groups_in_id_token, unique_username, Backend, TestApp,
+    idp_forget, idp_person, idp_person_groups_in_id_token, idp_refresh_grants, unique_username, Backend,
+    TestApp,
 };
 use crate::tokens::with_token;
 
@@ -27,6 +28,8 @@ on_both_backends!(
     a_pending_lock_binds_to_the_person_at_their_first_sign_in,
     groups_only_in_the_refreshed_id_token_count_at_the_owner_recheck,
     a_refreshed_id_token_naming_someone_else_refuses_the_owner,
+    two_replicas_rechecking_one_owner_at_once_spend_the_refresh_token_once,
+    a_lease_left_by_a_crashed_replica_lapses,
 );
 
 const STAFF: &str = "social-media-staff";
@@ -400,4 +403,73 @@ async fn a_refreshed_id_token_naming_someone_else_refuses_the_owner(backend: Bac
     let reason = last["kind"]["reason"].as_str().unwrap();
     assert!(reason.contains("refreshed ID token names another subject"), "{last}");
     assert_eq!(last["kind"]["tokens_revoked"], 1, "{last}");
+}
+
+/// Publishes on `account` with `token` through the Custodian at `base`; the status.
+async fn post_at(base: &str, token: &str, account: &str, text: &str) -> u16 {
+    let url = format!("{base}/api/v1/accounts/{account}/posts");
+    let r = reqwest::Client::new()
+        .post(url)
+        .bearer_auth(token)
+        .json(&json!({ "text": text }))
+        .send()
+        .await
+        .unwrap();
+    r.status().as_u16()
+}
+
+/// A person at the IdP, signed in at `app` (whose sign-in left a refresh
+/// token), with a publishing token on the clinic account.
+async fn token_owner(app: &TestApp, prefix: &str) -> (String, String, String) {
+    let (clinic, _) = app.practice_accounts().await;
+    let who = unique_username(prefix);
+    idp_person(&who, &format!("{who}@clinic.example"), true, &[STAFF]).await;
+    let (browser, _, _) = app.enrolled_browser(&who).await;
+    let (token, _) = crate::tokens::publishing_token(&browser, &clinic).await;
+    (who, token, clinic)
+}
+
+async fn two_replicas_rechecking_one_owner_at_once_spend_the_refresh_token_once(backend: Backend) {
+    let app = app_for_rechecks(backend).await;
+    let replica = app.replica().await;
+    let (who, token, clinic) = token_owner(&app, "rhea").await;
+    assert_eq!(idp_refresh_grants(&who).await, (0, 0));
+    // The IdP takes a moment to answer: both requests are under way while it does.
+    crate::support::idp_person_slow_to_refresh(&who, &[STAFF], Duration::from_millis(300)).await;
+
+    // Due, and used through both replicas at once. The IdP rotates refresh
+    // tokens and takes a used one presented again for theft (the grant ends).
+    app.clock.advance(RECHECK_DUE);
+    let (a, b) = tokio::join!(
+        post_at(&app.base, &token, &clinic, "from one replica"),
+        post_at(&replica.base, &token, &clinic, "from the other")
+    );
+    assert_eq!((a, b), (201, 201));
+    assert_eq!(idp_refresh_grants(&who).await, (1, 0), "one refresh grant, none refused as reuse");
+
+    // The rotated token was kept: the next re-check, through the other replica, spends it.
+    app.clock.advance(RECHECK_DUE);
+    assert_eq!(post_at(&replica.base, &token, &clinic, "later").await, 201);
+    assert_eq!(idp_refresh_grants(&who).await, (2, 0));
+    assert!(app.events_of("access.revoke").await.is_empty());
+}
+
+async fn a_lease_left_by_a_crashed_replica_lapses(backend: Backend) {
+    let app = app_for_rechecks(backend).await;
+    let (who, token, clinic) = token_owner(&app, "remy").await;
+    app.clock.advance(RECHECK_DUE);
+    // A replica took the lease for this re-check, then died before answering.
+    let until = app.clock.now().plus(Duration::from_secs(60)).millis();
+    sqlx::query("UPDATE idp_refresh SET lease_holder = 'crashed', lease_until = $1")
+        .bind(until)
+        .execute(app.state.db.pool())
+        .await
+        .unwrap();
+    // While it holds the lease, nobody else asks the IdP; within the grace the token works.
+    assert_eq!(post_at(&app.base, &token, &clinic, "pending").await, 201);
+    assert_eq!(idp_refresh_grants(&who).await, (0, 0));
+    // Once it lapses, the next use asks the IdP.
+    app.clock.advance(Duration::from_secs(61));
+    assert_eq!(post_at(&app.base, &token, &clinic, "after").await, 201);
+    assert_eq!(idp_refresh_grants(&who).await, (1, 0));
 }
