@@ -98,10 +98,10 @@ pub struct OwnerRecheck {
     inflight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
-/// The IdP calls one re-check may make, each bounded by `oidc.http_timeout`:
-/// the refresh grant, the provider's discovery and keys read again (a key
-/// rotation), userinfo; and one more for slack.
-const CALLS_PER_RECHECK: u32 = 4;
+/// The IdP calls one re-check may make at most, each bounded by
+/// `oidc.http_timeout`: discovery and keys (if not cached yet), the refresh
+/// grant, discovery and keys again (a key rotation), userinfo.
+const CALLS_PER_RECHECK: u32 = 6;
 
 impl OwnerRecheck {
     /// `interval` and `grace` as configured; `idp_timeout` bounds each call
