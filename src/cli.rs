@@ -371,10 +371,15 @@ async fn accounts(command: AccountsCommand, overrides: &Overrides) -> anyhow::Re
     Ok(ExitCode::SUCCESS)
 }
 
-/// `cli:<login>`, how audit events name the operator at this terminal.
+/// `cli:<login>`, how audit events name the operator at this terminal: the
+/// OS account of the effective uid (as `whoami` finds it), which neither an
+/// empty `$USER` (a container) nor a set one changes; `cli:uid:<n>` for a
+/// uid with no account.
 pub fn operator_name() -> String {
-    let login =
-        ["USER", "LOGNAME"].iter().find_map(|k| std::env::var(k).ok()).unwrap_or_else(|| "unknown".into());
+    let login = match whoami::fallible::username() {
+        Ok(name) if !name.is_empty() => name,
+        _ => format!("uid:{}", rustix::process::geteuid().as_raw()),
+    };
     format!("cli:{login}")
 }
 
@@ -559,8 +564,11 @@ async fn export(
     };
     // Exporting is reading the journal: record it before any event leaves.
     let journal = crate::audit::Journal::start(db.clone(), clock(), config).await?;
-    let by = format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".into()));
-    let kind = EventKind::AuditExport { by, query: filter.describe(), format: format_name.to_owned() };
+    let kind = EventKind::AuditExport {
+        by: operator_name(),
+        query: filter.describe(),
+        format: format_name.to_owned(),
+    };
     journal.record(&RequestMeta::default(), Actor::default(), kind).await?;
     // Sign the head now, so a checkpoint covers everything exported.
     journal.checkpoint_now().await?;

@@ -16,13 +16,23 @@
 //                                (default: PKCE S256 is required for every authorization request)
 //
 // Test hook (this provider listens on loopback only): PUT /dev/accounts/<username>
-// with a JSON body {email, email_verified, name, groups} creates or replaces an
-// account (subject = username, same password), so a test can make a person of
-// its own and change their claims at "the IdP" between two sign-ins; DELETE
-// removes it (a person terminated at the IdP: their refresh tokens are refused).
+// with a JSON body {email, email_verified, name, groups, groups_in,
+// refresh_delay_ms} creates or replaces an account (subject = username, same
+// password), so a test can make a person of its own and change their claims at
+// "the IdP" between two sign-ins; DELETE removes it (a person terminated at the
+// IdP: their refresh tokens are refused). groups_in says where the groups claim
+// goes: ["id_token", "userinfo"] by default, ["id_token"] as Entra ID and Okta's
+// org server usually do. refresh_delay_ms (at most 5000) makes this person's
+// refresh grants that slow, as a loaded IdP is.
+// GET /dev/accounts/<username> answers {"refresh_grants": {"ok": n, "refused": m}}:
+// how many refresh-token grants for that person this provider answered.
 //
 // Every sign-in gets a refresh token (as Keycloak does by default), so that
-// Custodian can re-check an API token's owner later.
+// Custodian can re-check an API token's owner later. Refresh tokens rotate at
+// every use, and a used one presented again is reuse: refused, and the whole
+// grant revoked (as Okta, Auth0 reuse detection and Keycloak's "revoke refresh
+// token" do). A refreshed response carries a new ID token with the person's
+// current claims.
 //
 // ID tokens carry amr (RFC 8176): ["pwd"] for the password alone, plus each
 // value of the login form's optional "amr" fields (the page's checkbox sends
@@ -77,9 +87,22 @@ const ACCOUNTS = new Map(
       name,
       preferred_username: username,
       groups,
+      groups_in: ['id_token', 'userinfo'],
     },
   ]),
 );
+
+// Refresh-token grants answered, per account: {ok, refused}.
+const REFRESH_GRANTS = new Map();
+function countRefresh(ctx, outcome) {
+  if (ctx.oidc?.params?.grant_type !== 'refresh_token') return;
+  const { RefreshToken: token, Account: account } = ctx.oidc.entities ?? {};
+  const id = account?.accountId ?? token?.accountId;
+  if (!id) return;
+  const counts = REFRESH_GRANTS.get(id) ?? { ok: 0, refused: 0 };
+  counts[outcome] += 1;
+  REFRESH_GRANTS.set(id, counts);
+}
 
 function envList(name) {
   return (process.env[name] ?? '')
@@ -158,6 +181,8 @@ const configuration = {
     required: () => pkceRequired,
   },
   issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
+  // Rotate at every use; oidc-provider refuses a consumed one and revokes its grant.
+  rotateRefreshToken: true,
   features: {
     devInteractions: { enabled: false },
     userinfo: { enabled: true },
@@ -170,10 +195,16 @@ const configuration = {
   async findAccount(ctx, id) {
     const account = ACCOUNTS.get(id);
     if (!account) return undefined;
+    // A slow IdP, for this person's refresh grants (test hook: refresh_delay_ms).
+    if (account.refresh_delay_ms && ctx?.oidc?.params?.grant_type === 'refresh_token') {
+      await new Promise((resolve) => { setTimeout(resolve, account.refresh_delay_ms); });
+    }
     return {
       accountId: id,
-      async claims() {
-        return { ...account, groups: [...account.groups] };
+      async claims(use) {
+        const { groups_in: groupsIn, ...claims } = account;
+        if (!groupsIn.includes(use)) return { ...claims, groups: undefined };
+        return { ...claims, groups: [...account.groups] };
       },
     };
   },
@@ -213,6 +244,8 @@ const provider = new Provider(issuer, configuration);
 if (process.env.OIDC_TRUST_PROXY === '1') provider.proxy = true;
 
 provider.on('server_error', (ctx, err) => console.error('oidc-provider server_error:', err));
+provider.on('grant.success', (ctx) => countRefresh(ctx, 'ok'));
+provider.on('grant.error', (ctx) => countRefresh(ctx, 'refused'));
 
 // ---------------------------------------------------------------- interactions
 
@@ -326,8 +359,12 @@ provider.use(async (ctx, next) => {
     ctx.status = 204;
     return undefined;
   }
+  if (ctx.method === 'GET') {
+    ctx.body = { refresh_grants: REFRESH_GRANTS.get(m[1]) ?? { ok: 0, refused: 0 } };
+    return undefined;
+  }
   if (ctx.method !== 'PUT') {
-    ctx.set('Allow', 'PUT, DELETE');
+    ctx.set('Allow', 'GET, PUT, DELETE');
     return ctx.throw(405);
   }
   const chunks = [];
@@ -346,6 +383,8 @@ provider.use(async (ctx, next) => {
     name: body.name ?? username,
     preferred_username: username,
     groups: Array.isArray(body.groups) ? body.groups.map(String) : [],
+    groups_in: Array.isArray(body.groups_in) ? body.groups_in.map(String) : ['id_token', 'userinfo'],
+    refresh_delay_ms: Math.min(Math.max(Number(body.refresh_delay_ms) || 0, 0), 5000),
   });
   ctx.status = 204;
   return undefined;

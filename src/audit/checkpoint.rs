@@ -119,10 +119,13 @@ pub async fn stored(db: &crate::storage::Db) -> Result<Vec<Checkpoint>, sqlx::Er
     Ok(rows.into_iter().map(from_row).collect())
 }
 
-/// The newest stored checkpoint.
-pub async fn latest(db: &crate::storage::Db) -> Result<Option<Checkpoint>, sqlx::Error> {
+/// The newest stored checkpoint (through a pool, or inside a transaction).
+pub async fn latest<'e, E>(db: E) -> Result<Option<Checkpoint>, sqlx::Error>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
     let row: Option<Row> = crate::storage::optional(
-        sqlx::query_as(&format!("{COLUMNS} ORDER BY tree_size DESC LIMIT 1")).fetch_one(db.pool()).await,
+        sqlx::query_as(&format!("{COLUMNS} ORDER BY tree_size DESC LIMIT 1")).fetch_one(db).await,
     )?;
     Ok(row.map(from_row))
 }

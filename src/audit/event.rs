@@ -134,6 +134,9 @@ pub enum Change {
     GroupDelete,
     LockPlace,
     LockLift,
+    /// A pending user lock (given an email or user name) bound to the
+    /// person it matched, at their first sign-in.
+    LockBind,
     TrainingRecord,
     TrainingImport,
     AccountConnect,
@@ -154,6 +157,7 @@ impl Change {
             Change::GroupDelete => "directory.group.delete",
             Change::LockPlace => "lock.place",
             Change::LockLift => "lock.lift",
+            Change::LockBind => "lock.bind",
             Change::TrainingRecord => "training.record",
             Change::TrainingImport => "training.import",
             Change::AccountConnect => "account.connect",

@@ -4,18 +4,25 @@
 //! failed or slow write is an error the caller must turn into a refusal).
 //!
 //! ```text
-//!  record() ──► channel ──► writer: take a batch ─► assign seq ─► one INSERT transaction
-//!     ▲                                   │                           │
-//!     └──────────── Recorded / error ◄────┴── update Merkle frontier ◄─┘
-//!                                          └─► every N events or T seconds: signed checkpoint
+//!  record() ──► channel ──► writer: take a batch ─► one transaction under the journal's lock:
+//!     ▲                                               read what other writers added since,
+//!     │                                               assign seq after that head, INSERT,
+//!     │                                               sign a checkpoint every N events
+//!     └──────────── Recorded / error ◄── commit ◄──────┘
+//!                                         └─► every T seconds: signed checkpoint (same lock)
 //! ```
+//!
+//! Several writers may share one database (replicas, and the command line
+//! while the server runs): the lock (`storage::WriteLock::Journal`) makes
+//! each number its events after the last commit, whoever made it, so none
+//! collides with another and the Merkle chain stays one chain.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::Row;
+use sqlx::{Any, Row, Transaction};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::{mpsc, oneshot};
 
@@ -25,7 +32,7 @@ use crate::audit::throttle::{Due, Hold, Source, Throttle};
 use crate::audit::{Actor, AuditError, Event, EventKind, RequestMeta, Tally};
 use crate::clock::SharedClock;
 use crate::config::Config;
-use crate::storage::Db;
+use crate::storage::{Db, WriteLock};
 
 /// Rows per INSERT statement. Small: sqlx-sqlite resolves each `$n` by name,
 /// at a cost that grows with the square of the parameter count.
@@ -259,6 +266,34 @@ struct Writer {
     refusals: Arc<Throttle<Refused>>,
 }
 
+/// Answers each of `appends` already in the journal (its commit was
+/// reported as failed but happened) with where it is; hands back the rest.
+async fn answer_written(db: &Db, appends: Vec<Append>) -> Result<Vec<Append>, (Vec<Append>, sqlx::Error)> {
+    if appends.is_empty() {
+        return Ok(appends);
+    }
+    let marks: Vec<String> = (1..=appends.len()).map(|i| format!("${i}")).collect();
+    let sql = format!("SELECT event_id, seq FROM audit_events WHERE event_id IN ({})", marks.join(", "));
+    let mut query = sqlx::query_as::<_, (String, i64)>(&sql);
+    for (event, _) in &appends {
+        query = query.bind(event.event_id.as_str());
+    }
+    let written: std::collections::HashMap<String, i64> = match query.fetch_all(db.pool()).await {
+        Ok(rows) => rows.into_iter().collect(),
+        Err(e) => return Err((appends, e)),
+    };
+    let mut rest = Vec::new();
+    for (event, reply) in appends {
+        match written.get(&event.event_id).and_then(|seq| u64::try_from(*seq).ok()) {
+            Some(seq) => {
+                let _ = reply.send(Ok(Recorded { seq, event_id: event.event_id }));
+            }
+            None => rest.push((event, reply)),
+        }
+    }
+    Ok(rest)
+}
+
 /// The summary event of a count of throttled refusals whose window has closed.
 fn summary(due: &Due<Refused>, now: crate::clock::Timestamp) -> Event {
     let Refused { meta, actor, kind } = &due.last;
@@ -342,29 +377,19 @@ impl Writer {
 
     /// Writes the batch, answering each caller; `false` if it was not written.
     async fn write_batch(&mut self, appends: Vec<Append>) -> bool {
-        let mut pending = self.number(appends);
-        // A second attempt covers another writer on the same database (the
-        // command line while the server runs): re-read the head, renumber.
+        let mut appends = appends;
+        // A second attempt covers a commit whose outcome is unknown (a lost
+        // connection, a full disk): the state is re-read, the batch renumbered.
         for attempt in 0..2 {
-            match insert(&self.db, &pending).await {
-                Ok(()) => {
-                    self.healthy.store(true, Ordering::SeqCst);
-                    self.stats.batches.fetch_add(1, Ordering::Relaxed);
-                    for p in pending {
-                        self.frontier.push(p.leaf);
-                        let _ = p.reply.send(Ok(Recorded { seq: p.event.seq, event_id: p.event.event_id }));
-                        // At least every N events, even inside one large batch.
-                        if self.frontier.size() - self.last_checkpoint_size() >= self.every {
-                            let _ = self.sign_checkpoint().await;
-                        }
-                    }
-                    self.stats.events.store(self.frontier.size(), Ordering::Relaxed);
+            match self.commit(appends).await {
+                Ok(committed) => {
+                    self.committed(committed).await;
                     return true;
                 }
-                Err(e) => {
+                Err((back, e)) => {
                     self.stats.write_failures.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(error = %e, events = pending.len(), attempt, "audit journal write failed");
-                    // The outcome of a failed commit is uncertain: re-read the state.
+                    tracing::warn!(error = %e, events = back.len(), attempt, "audit journal write failed");
+                    appends = back;
                     match load_state(&self.db).await {
                         Ok((frontier, last)) => {
                             self.frontier = frontier;
@@ -375,17 +400,118 @@ impl Writer {
                             break;
                         }
                     }
-                    let appends = pending.into_iter().map(|p| (p.event, p.reply)).collect();
-                    pending = self.number(appends);
+                    // A commit reported as failed may have happened: what it
+                    // wrote is answered, not written twice.
+                    match answer_written(&self.db, appends).await {
+                        Ok(rest) if rest.is_empty() => {
+                            self.healthy.store(true, Ordering::SeqCst);
+                            return true;
+                        }
+                        Ok(rest) => appends = rest,
+                        Err((rest, e)) => {
+                            tracing::error!(error = %e, "cannot read which audit events were written");
+                            appends = rest;
+                            break;
+                        }
+                    }
                 }
             }
         }
         self.healthy.store(false, Ordering::SeqCst);
-        tracing::error!(events = pending.len(), "audit journal write failed; refusing the audited actions");
-        for p in pending {
-            let _ = p.reply.send(Err(AuditError::WriteFailed));
+        tracing::error!(events = appends.len(), "audit journal write failed; refusing the audited actions");
+        for (_, reply) in appends {
+            let _ = reply.send(Err(AuditError::WriteFailed));
         }
         false
+    }
+
+    /// One transaction under the journal's lock: catch up with what other
+    /// writers on this database committed (another replica, the command
+    /// line), number the batch after that head, insert it with the
+    /// checkpoints that fall due inside it, commit. Nothing is numbered
+    /// from a stale head, so no write collides with another's.
+    async fn commit(&mut self, appends: Vec<Append>) -> Result<Committed, (Vec<Append>, AuditError)> {
+        let mut tx = match self.db.begin_serialized(WriteLock::Journal).await {
+            Ok(tx) => tx,
+            Err(e) => return Err((appends, e.into())),
+        };
+        if let Err(e) = self.catch_up(&mut tx).await {
+            return Err((appends, e));
+        }
+        let pending = self.number(appends);
+        let mut frontier = self.frontier.clone();
+        let mut checkpoints: Vec<Checkpoint> = Vec::new();
+        let written: Result<(), AuditError> = async {
+            insert(&mut tx, &pending).await?;
+            let mut last = self.last_checkpoint.clone();
+            for p in &pending {
+                frontier.push(p.leaf);
+                // At least every N events, even inside one large batch.
+                let last_size = last.as_ref().map(|c| c.tree_size).unwrap_or(0);
+                if frontier.size() - last_size >= self.every {
+                    let checkpoint = self.sign(&frontier, last.as_ref());
+                    store_checkpoint(&mut tx, &checkpoint).await?;
+                    checkpoints.push(checkpoint.clone());
+                    last = Some(checkpoint);
+                }
+            }
+            tx.commit().await?;
+            Ok(())
+        }
+        .await;
+        match written {
+            Ok(()) => Ok(Committed { pending, frontier, checkpoints }),
+            Err(e) => Err((pending.into_iter().map(|p| (p.event, p.reply)).collect(), e)),
+        }
+    }
+
+    /// After a commit: the new head, the callers answered, the checkpoints copied out.
+    async fn committed(&mut self, committed: Committed) {
+        let Committed { pending, frontier, checkpoints } = committed;
+        self.frontier = frontier;
+        self.healthy.store(true, Ordering::SeqCst);
+        self.stats.batches.fetch_add(1, Ordering::Relaxed);
+        self.stats.events.store(self.frontier.size(), Ordering::Relaxed);
+        for p in pending {
+            let _ = p.reply.send(Ok(Recorded { seq: p.event.seq, event_id: p.event.event_id }));
+        }
+        for checkpoint in checkpoints {
+            self.copy_out(checkpoint).await;
+        }
+    }
+
+    /// Inside the journal's lock: adds to the frontier the events other
+    /// writers committed since this one last looked, and takes their
+    /// newest checkpoint.
+    async fn catch_up(&mut self, tx: &mut Transaction<'static, Any>) -> Result<(), AuditError> {
+        let mut caught_up = false;
+        loop {
+            let after = i64::try_from(self.frontier.size()).unwrap_or(i64::MAX);
+            let rows: Vec<(i64, Option<String>)> = sqlx::query_as(
+                "SELECT seq, leaf_hash FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT 50000",
+            )
+            .bind(after)
+            .fetch_all(&mut **tx)
+            .await?;
+            if rows.is_empty() {
+                break;
+            }
+            for (seq, leaf) in rows {
+                // A gap (pruned past this writer's head) or an unhashed row:
+                // the caller re-reads the whole state instead.
+                if u64::try_from(seq).ok() != Some(self.frontier.size() + 1) {
+                    return Err(AuditError::Corrupt(format!("event {seq} does not follow the head")));
+                }
+                let leaf =
+                    leaf.ok_or_else(|| AuditError::Corrupt(format!("event {seq} has no leaf hash")))?;
+                self.frontier.push(merkle::from_hex(&leaf).map_err(|e| AuditError::Corrupt(e.to_string()))?);
+            }
+            caught_up = true;
+        }
+        if caught_up {
+            self.last_checkpoint = crate::audit::checkpoint::latest(&mut **tx).await?;
+        }
+        Ok(())
     }
 
     /// Assigns sequence numbers after the current head and encodes each event.
@@ -409,55 +535,92 @@ impl Writer {
     }
 
     /// Signs a checkpoint when N events or T seconds have passed since the
-    /// last one (or when forced), if anything new was written.
+    /// last one (or when forced), if anything new was written. Under the
+    /// journal's lock, at the head as it is in the database, so checkpoints
+    /// from several writers grow in size and time together.
     async fn checkpoint_if_due(&mut self, force: bool) -> Result<Option<Checkpoint>, String> {
+        match self.checkpoint_locked(force).await {
+            Ok((checkpoint, signed)) => {
+                if signed {
+                    if let Some(c) = &checkpoint {
+                        self.copy_out(c.clone()).await;
+                    }
+                }
+                Ok(checkpoint)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot store an audit checkpoint");
+                Err("the audit checkpoint could not be stored".to_owned())
+            }
+        }
+    }
+
+    /// The checkpoint due (or the newest, if forced and nothing is new), and
+    /// whether this call signed it.
+    async fn checkpoint_locked(&mut self, force: bool) -> Result<(Option<Checkpoint>, bool), AuditError> {
+        let mut tx = self.db.begin_serialized(WriteLock::Journal).await?;
+        self.catch_up(&mut tx).await?;
+        self.last_checkpoint = crate::audit::checkpoint::latest(&mut *tx).await?;
         let size = self.frontier.size();
-        let now = self.clock.now().millis();
         let (last_size, last_time) =
             self.last_checkpoint.as_ref().map(|c| (c.tree_size, c.time)).unwrap_or((0, 0));
         if size == last_size {
-            return Ok(self.last_checkpoint.clone());
+            return Ok((self.last_checkpoint.clone(), false));
         }
         let interval_ms = i64::try_from(self.interval.as_millis()).unwrap_or(i64::MAX);
+        let now = self.clock.now().millis();
         if !force && size - last_size < self.every && now - last_time < interval_ms {
-            return Ok(None);
+            return Ok((None, false));
         }
-        self.sign_checkpoint().await.map(Some)
+        let checkpoint = self.sign(&self.frontier, self.last_checkpoint.as_ref());
+        store_checkpoint(&mut tx, &checkpoint).await?;
+        tx.commit().await?;
+        Ok((Some(checkpoint), true))
     }
 
-    fn last_checkpoint_size(&self) -> u64 {
-        self.last_checkpoint.as_ref().map(|c| c.tree_size).unwrap_or(0)
+    /// Signs the tree head `frontier`. Never older than the checkpoint
+    /// before it, even if another writer's clock ran ahead of this one.
+    fn sign(&self, frontier: &Frontier, previous: Option<&Checkpoint>) -> Checkpoint {
+        let time = self.clock.now().millis().max(previous.map(|c| c.time).unwrap_or(0));
+        self.signer.sign(frontier.size(), &frontier.root(), time)
     }
 
-    /// Signs the current tree head, stores it, and copies it outside the database.
-    async fn sign_checkpoint(&mut self) -> Result<Checkpoint, String> {
-        let checkpoint =
-            self.signer.sign(self.frontier.size(), &self.frontier.root(), self.clock.now().millis());
-        let stored = sqlx::query(
-            "INSERT INTO audit_checkpoints (tree_size, root_hash, time, key_id, signature) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(i64::try_from(checkpoint.tree_size).unwrap_or(i64::MAX))
-        .bind(&checkpoint.root_hash)
-        .bind(checkpoint.time)
-        .bind(&checkpoint.key_id)
-        .bind(&checkpoint.signature)
-        .execute(self.db.pool())
-        .await;
-        if let Err(e) = stored {
-            tracing::error!(error = %e, "cannot store an audit checkpoint");
-            return Err("the audit checkpoint could not be stored".to_owned());
-        }
+    /// A stored checkpoint becomes the newest, and is copied outside the database.
+    async fn copy_out(&mut self, checkpoint: Checkpoint) {
         if let Err(e) = append_line(&self.checkpoint_file, &checkpoint).await {
             tracing::error!(error = %e, file = %self.checkpoint_file.display(), "cannot copy an audit checkpoint outside the database");
         }
         self.stats.checkpointed.store(checkpoint.tree_size, Ordering::Relaxed);
-        self.last_checkpoint = Some(checkpoint.clone());
-        Ok(checkpoint)
+        self.last_checkpoint = Some(checkpoint);
     }
 }
 
-async fn insert(db: &Db, pending: &[Pending]) -> Result<(), sqlx::Error> {
-    let mut tx = db.pool().begin().await?;
+/// A batch that committed: its events, the head after them, and the
+/// checkpoints signed inside it.
+struct Committed {
+    pending: Vec<Pending>,
+    frontier: Frontier,
+    checkpoints: Vec<Checkpoint>,
+}
+
+async fn store_checkpoint(
+    tx: &mut Transaction<'static, Any>,
+    checkpoint: &Checkpoint,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO audit_checkpoints (tree_size, root_hash, time, key_id, signature) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(i64::try_from(checkpoint.tree_size).unwrap_or(i64::MAX))
+    .bind(&checkpoint.root_hash)
+    .bind(checkpoint.time)
+    .bind(&checkpoint.key_id)
+    .bind(&checkpoint.signature)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn insert(tx: &mut Transaction<'static, Any>, pending: &[Pending]) -> Result<(), sqlx::Error> {
     for chunk in pending.chunks(ROWS_PER_STATEMENT) {
         let mut sql = String::from(
             "INSERT INTO audit_events (seq, event_id, time, action, user_id, decision, body, leaf_hash, account, request_id) VALUES ",
@@ -496,9 +659,9 @@ async fn insert(db: &Db, pending: &[Pending]) -> Result<(), sqlx::Error> {
                 .bind(e.target.as_ref().and_then(|t| t.account.clone()))
                 .bind(e.request.request_id.clone());
         }
-        query.execute(&mut *tx).await?;
+        query.execute(&mut **tx).await?;
     }
-    tx.commit().await
+    Ok(())
 }
 
 async fn append_line(path: &PathBuf, checkpoint: &Checkpoint) -> std::io::Result<()> {
@@ -555,6 +718,6 @@ async fn load_state(db: &Db) -> Result<(Frontier, Option<Checkpoint>), AuditErro
             frontier.push(merkle::from_hex(leaf).map_err(|e| AuditError::Corrupt(e.to_string()))?);
         }
     }
-    let checkpoint = crate::audit::checkpoint::latest(db).await?;
+    let checkpoint = crate::audit::checkpoint::latest(db.pool()).await?;
     Ok((frontier, checkpoint))
 }

@@ -11,15 +11,19 @@ use clap::{Subcommand, ValueEnum};
 
 use crate::audit::{Actor, RequestMeta};
 use crate::config::{Config, Overrides};
-use crate::directory::admin::{ChangedBy, LockPlaced};
+use crate::directory::admin::{ChangedBy, LockPlaced, LockView};
 use crate::directory::{review, training, Directory, DirectoryError, Scope};
 
 #[derive(Debug, Subcommand)]
 pub enum LocksCommand {
-    /// List the locks in force (with --all, lifted and expired ones too).
+    /// List the locks in force (with --all, lifted and expired ones too): one line each,
+    /// naming the person a user lock holds.
     List {
         #[arg(long)]
         all: bool,
+        /// One JSON object per line instead (the admin API's fields).
+        #[arg(long)]
+        json: bool,
     },
     /// Lock a user, a role or an account; users it shuts out lose their sessions at once.
     Place {
@@ -115,6 +119,41 @@ fn describe_lock(placed: &LockPlaced) -> String {
     )
 }
 
+/// One lock as a line an administrator reads: id, what it holds (for a user
+/// lock, the person by name and email, then their stable id), why, since
+/// when and by whom, until when.
+fn describe_listed(view: &LockView) -> String {
+    let lock = &view.lock;
+    let holds = match (&view.person, view.pending) {
+        (Some(person), _) => {
+            let who = match (&person.name, &person.email) {
+                (Some(name), Some(email)) => format!("{name} <{email}>"),
+                (Some(one), None) | (None, Some(one)) => one.clone(),
+                (None, None) => "(no name or email known)".to_owned(),
+            };
+            let id = match &person.directory_id {
+                Some(entry) => format!("directory user {entry}"),
+                None => format!("user {}", person.user_ids.join(", ")),
+            };
+            format!("user {who} ({id})")
+        }
+        (None, true) => format!("user {} (pending: binds to the first person it matches)", lock.target),
+        (None, false) => format!("{} {}", lock.scope.as_str(), lock.target),
+    };
+    let until = lock.expires_at.map(|t| format!(", until {}", t.rfc3339())).unwrap_or_default();
+    let lifted = match (&lock.lifted_at, &lock.lifted_by) {
+        (Some(at), by) => format!(", lifted {} by {}", at.rfc3339(), by.as_deref().unwrap_or("?")),
+        (None, _) => String::new(),
+    };
+    format!(
+        "{}  {holds}: {:?}, placed {} by {}{until}{lifted}",
+        lock.id,
+        lock.reason,
+        lock.created_at.rfc3339(),
+        lock.created_by
+    )
+}
+
 pub async fn revoke(user: &str, reason: &str, overrides: &Overrides) -> anyhow::Result<ExitCode> {
     let dir = directory(overrides).await?;
     let placed = dir.revoke(user, reason, &operator()).await.context("cannot revoke")?;
@@ -143,9 +182,13 @@ pub async fn unlink(user: &str, overrides: &Overrides) -> anyhow::Result<ExitCod
 pub async fn locks(command: LocksCommand, overrides: &Overrides) -> anyhow::Result<ExitCode> {
     let dir = directory(overrides).await?;
     match command {
-        LocksCommand::List { all } => {
-            for lock in dir.locks.list(all, dir.now()).await? {
-                println!("{}", serde_json::to_string(&lock)?);
+        LocksCommand::List { all, json } => {
+            for view in dir.locks_described(all).await? {
+                if json {
+                    println!("{}", serde_json::to_string(&view)?);
+                } else {
+                    println!("{}", describe_listed(&view));
+                }
             }
         }
         LocksCommand::Place { scope, target, reason, duration } => {

@@ -1,6 +1,9 @@
 //! The administrator's changes to who may act: revoke, lock, lift, record
-//! training. The CLI and the admin API both call these; each is audited
-//! with before and after, and recorded before it takes effect.
+//! training, and the list of locks as an administrator reads it. The CLI
+//! and the admin API both call these; each change is audited with before
+//! and after, and recorded before it takes effect. One change is not an
+//! administrator's: a pending lock is bound to the person it matches at
+//! their sign-in ([`Directory::bind_pending_locks`]), also recorded first.
 
 use serde_json::json;
 
@@ -8,8 +11,8 @@ use crate::audit::{Actor, Change, EventKind, RequestMeta, Trigger};
 use crate::clock::Timestamp;
 use crate::directory::locks::{Lock, Scope};
 use crate::directory::training::{self, Record};
-use crate::directory::{Directory, DirectoryError, GateError, Role};
-use crate::identity::User;
+use crate::directory::{actor_of, entry_names, Directory, DirectoryError, GateError, Role, Source};
+use crate::identity::{User, VerifiedIdentity};
 
 /// Who is making the change: an admin user (API) or an operator (CLI).
 #[derive(Debug, Clone)]
@@ -29,6 +32,31 @@ pub struct LockPlaced {
     /// A user lock on someone Custodian has not seen: it names an email or
     /// user name, not a person's identity, until they sign in.
     pub pending: bool,
+}
+
+/// A lock as an administrator reads it: a user lock bound to a person says
+/// who they are, not only their id.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LockView {
+    #[serde(flatten)]
+    pub lock: Lock,
+    /// The person a user lock holds (None for role and account locks, and
+    /// for a pending user lock).
+    pub person: Option<Person>,
+    /// A user lock that still names an email or user name nobody has been
+    /// seen with: it binds to the first person it matches.
+    pub pending: bool,
+}
+
+/// Who a user lock holds, as far as Custodian knows them.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Person {
+    /// Their sign-in identities (Custodian user ids).
+    pub user_ids: Vec<String>,
+    /// Their SCIM directory user, when the lock names one.
+    pub directory_id: Option<String>,
+    pub email: Option<String>,
+    pub name: Option<String>,
 }
 
 const MAX_REASON: usize = 500;
@@ -235,6 +263,80 @@ impl Directory {
                 }
             }
         }
+    }
+
+    /// A person signing in whom a pending user lock matches (by an email
+    /// their IdP verified, or their directory user's user name or email):
+    /// the lock is bound to their stable identity (directory user, else
+    /// Custodian id), recorded first as `lock.bind`, so that a new email at
+    /// the IdP does not free them. Returns how many locks it bound.
+    pub async fn bind_pending_locks(
+        &self,
+        user: &User,
+        identity: &VerifiedIdentity,
+        meta: &crate::audit::RequestMeta,
+    ) -> Result<usize, DirectoryError> {
+        let person = if self.config().directory.source == Source::Scim {
+            match self.directory_entry_for(identity).await {
+                Ok(entry) => User { directory_id: Some(entry), ..user.clone() },
+                Err(GateError::Denied(_)) => user.clone(),
+                Err(GateError::Storage(e)) => return Err(e.into()),
+            }
+        } else {
+            user.clone()
+        };
+        let mut names: Vec<String> = person.verified_email().into_iter().collect();
+        if let Some(entry) = person.directory_id.as_deref() {
+            names.extend(self.store.user(entry).await?.as_ref().map(entry_names).unwrap_or_default());
+        }
+        let to = person.lock_key().to_owned();
+        let pending = self.locks.in_force(Scope::User, &names, self.now()).await?;
+        let by = ChangedBy { actor: actor_of(&person), name: "sign-in".to_owned(), meta: meta.clone() };
+        let mut bound = 0;
+        for lock in pending.into_iter().filter(|l| l.target != to) {
+            let after = Lock { target: to.clone(), ..lock.clone() };
+            self.record_change(&by, Change::LockBind, Some(json!(lock)), Some(json!(after))).await?;
+            // Conditional: a concurrent sign-in of the same person may have bound it already.
+            if self.locks.bind(&lock.id, &lock.target, &to).await? {
+                bound += 1;
+            }
+        }
+        Ok(bound)
+    }
+
+    /// Every lock (with `all`, lifted and expired ones too), newest first,
+    /// each user lock with the person it holds.
+    pub async fn locks_described(&self, all: bool) -> Result<Vec<LockView>, sqlx::Error> {
+        let mut views = Vec::new();
+        for lock in self.locks.list(all, self.now()).await? {
+            let person = match lock.scope {
+                Scope::User => self.person(&lock.target).await?,
+                Scope::Role | Scope::Account => None,
+            };
+            let pending = lock.scope == Scope::User && person.is_none();
+            views.push(LockView { lock, person, pending });
+        }
+        Ok(views)
+    }
+
+    /// The person a user lock's target names: a Custodian user, or a directory user.
+    async fn person(&self, target: &str) -> Result<Option<Person>, sqlx::Error> {
+        if let Some(user) = self.users.get(target).await? {
+            return Ok(Some(Person {
+                user_ids: vec![user.id],
+                directory_id: user.directory_id,
+                email: user.email,
+                name: user.name,
+            }));
+        }
+        let Some(entry) = self.store.user(target).await? else { return Ok(None) };
+        let linked = self.users.linked_to(&entry.id).await?;
+        Ok(Some(Person {
+            user_ids: linked.into_iter().map(|u| u.id).collect(),
+            email: entry.email_key(),
+            name: Some(entry.display_name().unwrap_or(&entry.user_name).to_owned()),
+            directory_id: Some(entry.id),
+        }))
     }
 
     pub async fn lift_lock(&self, id: &str, by: &ChangedBy) -> Result<Lock, DirectoryError> {

@@ -1,7 +1,9 @@
 //! Locks: an administrator's stop on a user, a role or an account, until
 //! lifted or, if time-boxed, until it expires. A user lock names the user's
-//! Custodian id, or an email / user name (lower-cased) for someone who has
-//! not signed in yet.
+//! stable identity (their directory user's id, else their Custodian id), or
+//! an email / user name (lower-cased) for someone who has not signed in
+//! yet: a pending lock, bound to the person's stable identity the first
+//! time they are seen ([`Locks::bind`]), so a new email does not free them.
 
 use serde::Serialize;
 use sqlx::Row;
@@ -102,6 +104,21 @@ impl Locks {
         .bind(now.millis())
         .bind(by)
         .bind(id)
+        .execute(self.db.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Re-binds a pending user lock from the name it was given to a
+    /// person's stable identity; false if it no longer names `from` (lifted,
+    /// or bound meanwhile by another request).
+    pub async fn bind(&self, id: &str, from: &str, to: &str) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query(
+            "UPDATE locks SET target = $1 WHERE id = $2 AND scope = 'user' AND target = $3 AND lifted_at IS NULL",
+        )
+        .bind(to)
+        .bind(id)
+        .bind(from)
         .execute(self.db.pool())
         .await?;
         Ok(done.rows_affected() == 1)

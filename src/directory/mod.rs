@@ -204,6 +204,12 @@ pub enum DirectoryError {
     Storage(#[from] sqlx::Error),
 }
 
+/// The names (not the stable id) by which user locks and training records
+/// may know a directory user: their user name and their email, lower-cased.
+fn entry_names(entry: &store::UserRow) -> Vec<String> {
+    std::iter::once(entry.user_name.to_lowercase()).chain(entry.email_key()).collect()
+}
+
 /// The actor an event about this user names.
 pub fn actor_of(user: &User) -> Actor {
     Actor {
@@ -334,8 +340,7 @@ impl Directory {
                 if !entry.active {
                     return Err(self.deny(Refusal::Inactive));
                 }
-                keys.push(entry.user_name.to_lowercase());
-                keys.extend(entry.email_key());
+                keys.extend(entry_names(&entry));
                 self.store.groups_of(id).await?.into_iter().map(|(_, name)| name).collect()
             }
         };

@@ -125,7 +125,7 @@ pub async fn locks(
 ) -> Result<Response, ApiError> {
     permitted(&state, &s, "user.revoke").await?;
     let Query(q) = query.map_err(|e| ApiError(Problem::BadRequest(e.body_text())))?;
-    let locks = state.directory().locks.list(q.all, state.clock.now()).await.map_err(DirectoryError::from)?;
+    let locks = state.directory().locks_described(q.all).await.map_err(DirectoryError::from)?;
     Ok(Json(json!({ "locks": locks })).into_response())
 }
 

@@ -187,6 +187,7 @@ impl Identity {
             clock.clone(),
             config.directory.owner_recheck_interval,
             config.directory.owner_recheck_grace,
+            config.oidc.http_timeout,
         ));
         let sign_ins = Arc::new(RateLimit::new(
             SIGN_INS_PER_MINUTE,
@@ -351,7 +352,7 @@ impl Identity {
         if self.refuse_slowed("callback", meta, known, no_sign_in).await? {
             return Err(AuthError::SignIn(LoginFailure::NoLoginInProgress));
         }
-        match self.sign_in_steps(flow_id, params).await {
+        match self.sign_in_steps(flow_id, params, meta).await {
             Ok((user, access, refresh, idp_mfa_amr)) => {
                 // Ending the browser's old session only restricts; the
                 // login event below records it.
@@ -388,6 +389,7 @@ impl Identity {
                 Err(AuthError::SignIn(reason))
             }
             Err(SignInStepError::Storage(e)) => Err(e.into()),
+            Err(SignInStepError::Audit(e)) => Err(e.into()),
         }
     }
 
@@ -395,6 +397,7 @@ impl Identity {
         &self,
         flow_id: Option<&str>,
         params: &CallbackParams,
+        meta: &RequestMeta,
     ) -> Result<(User, Access, Option<crate::secret::Secret>, Vec<String>), SignInStepError> {
         let refused = |r| SignInStepError::Refused(r, Actor::default());
         let flow_id = flow_id.ok_or_else(|| refused(LoginFailure::NoLoginInProgress))?;
@@ -425,6 +428,15 @@ impl Identity {
         match self.directory.admit_sign_in(&user, &identity).await {
             Ok((user, access)) => Ok((user, access, refresh, self.rules.vouching_amr(&identity))),
             Err(GateError::Denied(d)) => {
+                if matches!(d.refusal, directory::Refusal::Locked { .. }) {
+                    // A pending lock (an email, a user name) now knows whom it means.
+                    match self.directory.bind_pending_locks(&user, &identity, meta).await {
+                        Ok(_) => {}
+                        Err(directory::DirectoryError::Audit(e)) => return Err(SignInStepError::Audit(e)),
+                        Err(directory::DirectoryError::Storage(e)) => return Err(e.into()),
+                        Err(other) => tracing::error!(error = %other, "cannot bind a pending lock"),
+                    }
+                }
                 Err(SignInStepError::Refused(LoginFailure::DirectoryRefused(d.to_string()), actor))
             }
             Err(GateError::Storage(e)) => Err(e.into()),
@@ -535,10 +547,8 @@ impl Identity {
         meta: &RequestMeta,
     ) -> Result<User, AuthError> {
         let unconfirmed = match self.recheck.check(&user.id, &user.subject).await? {
-            Verdict::Confirmed { groups: Some(groups) } if groups != user.groups => {
-                self.users.set_groups(&user.id, &groups).await?;
-                return Ok(User { groups, ..user });
-            }
+            // Stored with the user by the re-check already.
+            Verdict::Confirmed { groups: Some(groups) } => return Ok(User { groups, ..user }),
             Verdict::Confirmed { .. } | Verdict::WithinGrace => return Ok(user),
             Verdict::Refused(why) => {
                 let ended =
@@ -740,6 +750,7 @@ struct LoginFlow {
 enum SignInStepError {
     Refused(LoginFailure, Actor),
     Storage(sqlx::Error),
+    Audit(AuditError),
 }
 
 impl From<sqlx::Error> for SignInStepError {

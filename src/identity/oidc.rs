@@ -9,7 +9,9 @@
 //!
 //! The refresh token a sign-in brings back is handed to the caller (to be
 //! sealed), and [`Oidc::recheck`] spends it later to ask the IdP whether
-//! the person is still one of its users (see `identity::recheck`).
+//! the person is still one of its users (see `identity::recheck`). The ID
+//! token a refresh brings is validated as a sign-in's is (less the nonce,
+//! which only a sign-in has) and must name the same subject.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -58,13 +60,18 @@ impl AdditionalClaims for Claims {}
 
 impl Claims {
     fn groups(&self, claim: &str) -> Option<Vec<String>> {
-        match self.other.get(claim)? {
-            serde_json::Value::Array(items) => {
-                Some(items.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
-            }
-            serde_json::Value::String(one) => Some(vec![one.clone()]),
-            _ => None,
+        groups_in(&self.other, claim)
+    }
+}
+
+/// The groups claim `claim` among `claims`, if present as a list (or one name).
+fn groups_in(claims: &HashMap<String, serde_json::Value>, claim: &str) -> Option<Vec<String>> {
+    match claims.get(claim)? {
+        serde_json::Value::Array(items) => {
+            Some(items.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
         }
+        serde_json::Value::String(one) => Some(vec![one.clone()]),
+        _ => None,
     }
 }
 
@@ -78,6 +85,9 @@ pub enum OidcError {
     MissingIdToken,
     #[error("the ID token is not valid: {0}")]
     InvalidIdToken(&'static str),
+    /// A refreshed ID token, valid, but about someone else than the grant's person.
+    #[error("the refreshed ID token names another subject")]
+    OtherSubject,
     #[error("the identity provider's userinfo endpoint failed")]
     UserInfo(String),
     #[error("Custodian's OpenID Connect settings are invalid: {0}")]
@@ -88,7 +98,8 @@ pub enum OidcError {
 #[derive(Debug)]
 pub enum Recheck {
     /// Still one of its users: a new refresh token if it rotated the old
-    /// one, and their groups now (None if userinfo does not carry them).
+    /// one, and their groups now: from the refreshed ID token if it has the
+    /// groups claim, else from userinfo (None if neither carries them).
     Confirmed { refresh: Option<Secret>, groups: Option<Vec<String>> },
     /// It no longer accepts the grant (`invalid_grant`), or userinfo refuses
     /// the new access token: the account is gone, disabled or signed out.
@@ -235,7 +246,9 @@ impl Oidc {
         Ok((identity, refresh))
     }
 
-    /// Asks the IdP about `subject` again: a refresh-token grant, then
+    /// Asks the IdP about `subject` again: a refresh-token grant; then the
+    /// ID token it brought, validated in full and naming the same subject,
+    /// whose groups claim counts when it has one (Entra ID, Okta); else
     /// userinfo with the new access token (which must name the same subject).
     pub async fn recheck(&self, refresh: &Secret, subject: &str) -> Recheck {
         let d = match self.discovered(false).await {
@@ -259,20 +272,33 @@ impl Oidc {
             }
             Err(e) => return Recheck::Unreachable(error_chain(&e)),
         };
+        let rotated = || response.refresh_token().map(|t| Secret::new(t.secret().clone()));
+        if let Some(id_token) = response.id_token() {
+            match self.verify_refreshed_id_token(&id_token.to_string(), subject).await {
+                Ok(identity) => {
+                    if let Some(groups) = groups_in(&identity.other_claims, &self.config.groups_claim) {
+                        return Recheck::Confirmed { refresh: rotated(), groups: Some(groups) };
+                    }
+                }
+                Err(OidcError::OtherSubject) => {
+                    return Recheck::Refused("the refreshed ID token names another subject".into())
+                }
+                // Not the IdP's word about the person (a broken token, keys
+                // that cannot be read): nothing is confirmed by it.
+                Err(e) => return Recheck::Unreachable(e.to_string()),
+            }
+        }
         let expected = openidconnect::SubjectIdentifier::new(subject.to_owned());
         let request = match d.client.user_info(response.access_token().clone(), Some(expected)) {
             Ok(request) => request,
             // No userinfo endpoint: the refresh grant alone is the IdP's word.
-            Err(_) => {
-                let refresh = response.refresh_token().map(|t| Secret::new(t.secret().clone()));
-                return Recheck::Confirmed { refresh, groups: None };
-            }
+            Err(_) => return Recheck::Confirmed { refresh: rotated(), groups: None },
         };
         let info: Result<UserInfoClaims<Claims, CoreGenderClaim>, _> =
             request.require_signed_response(false).request_async(&self.http).await;
         match info {
             Ok(info) => Recheck::Confirmed {
-                refresh: response.refresh_token().map(|t| Secret::new(t.secret().clone())),
+                refresh: rotated(),
                 groups: info.additional_claims().groups(&self.config.groups_claim),
             },
             Err(openidconnect::UserInfoError::Response(status, ..)) if status.as_u16() == 401 => {
@@ -288,8 +314,33 @@ impl Oidc {
     /// Validates a raw ID token: signature, issuer, audience, expiry (by the
     /// Clock) and nonce. Public so tests can feed it tokens minted elsewhere.
     pub async fn verify_id_token(&self, raw: &str, nonce: &str) -> Result<VerifiedIdentity, OidcError> {
+        self.validated(raw, &Nonce::new(nonce.to_owned())).await
+    }
+
+    /// Validates the ID token of a refresh-token grant (OpenID Connect Core
+    /// 12.2) as [`Oidc::verify_id_token`] does, but for the nonce: only a
+    /// sign-in has one, and it is not kept. Its subject must be `subject`,
+    /// the person the grant was issued to, or it is [`OidcError::OtherSubject`].
+    pub async fn verify_refreshed_id_token(
+        &self,
+        raw: &str,
+        subject: &str,
+    ) -> Result<VerifiedIdentity, OidcError> {
+        let any_nonce = |_: Option<&Nonce>| -> Result<(), String> { Ok(()) };
+        let identity = self.validated(raw, any_nonce).await?;
+        if identity.subject != subject {
+            return Err(OidcError::OtherSubject);
+        }
+        Ok(identity)
+    }
+
+    /// Signature (re-reading the provider's keys once, for a rotation),
+    /// issuer, audience, expiry by the Clock, and the nonce as `nonce` checks it.
+    async fn validated<N>(&self, raw: &str, nonce: N) -> Result<VerifiedIdentity, OidcError>
+    where
+        N: openidconnect::NonceVerifier + Copy,
+    {
         let token: GroupsIdToken = raw.parse().map_err(|_| OidcError::InvalidIdToken("it is not a JWT"))?;
-        let nonce = Nonce::new(nonce.to_owned());
         let mut d = self.discovered(false).await?;
         let mut retried = false;
         loop {
@@ -297,7 +348,7 @@ impl Oidc {
             let verifier = d.client.id_token_verifier().set_time_fn(move || {
                 chrono::DateTime::from_timestamp_millis(clock.now().millis()).unwrap_or_default()
             });
-            let result = token.claims(&verifier, &nonce).map(|claims| self.identity(claims));
+            let result = token.claims(&verifier, nonce).map(|claims| self.identity(claims));
             drop(verifier);
             match result {
                 Ok(identity) => return Ok(identity),

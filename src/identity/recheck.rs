@@ -7,15 +7,26 @@
 //! Each sign-in leaves its refresh token here, sealed and bound to the user.
 //! When a token is used and the owner was last confirmed more than
 //! `owner_recheck_interval` ago, the IdP is asked again (a refresh-token
-//! grant, then userinfo), once per user at a time:
+//! grant; the refreshed ID token, else userinfo), once per user at a time
+//! across every replica on the database:
 //!
 //! ```text
-//!   confirmed ──(interval passes)──► due ──ask──► confirmed (groups updated)
-//!                                     │    └────► refused: tokens, sessions and grants end (audited)
-//!                                     └─ no answer ─► within grace: allowed
-//!                                                     past grace: refused until it answers
+//!   confirmed ──(interval passes)──► due ──lease taken──► ask ──► confirmed (groups stored)
+//!                                     │                    │ └──► refused: tokens, sessions and grants end (audited)
+//!                                     │                    └─ no answer ─► within grace: allowed
+//!                                     │                                    past grace: refused until it answers
+//!                                     └─ another replica holds the lease ─► its answer once stored,
+//!                                                                          else the grace rules above
 //!   no refresh token (none at sign-in, or unreadable) ──► refused: sign in again
 //! ```
+//!
+//! Many IdPs rotate refresh tokens and take a used one presented again for
+//! theft, revoking the whole grant. So one refresh token is spent once:
+//! within a process, one request per user asks and the others wait for its
+//! answer; across processes, the one that takes the lease (a conditional
+//! UPDATE of the user's row, with an expiry so that a crashed holder's
+//! lease lapses) asks and stores the rotated token, and the others do not
+//! call the IdP.
 //!
 //! Never: a refresh token in a log, an event or an answer.
 
@@ -27,6 +38,7 @@ use sqlx::Row;
 
 use crate::clock::{SharedClock, Timestamp};
 use crate::identity::oidc::{Oidc, Recheck};
+use crate::identity::users::Users;
 use crate::secret::Secret;
 use crate::storage::{optional, Db};
 use crate::vault::KeyRing;
@@ -40,7 +52,8 @@ pub fn context(user_id: &str) -> String {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Verdict {
     /// Confirmed within the interval (now, or earlier); the groups the IdP
-    /// gave now, if it was asked and gave them.
+    /// gave now (already stored with the user), if it was asked just now,
+    /// by this request or one it waited for, and gave them.
     Confirmed { groups: Option<Vec<String>> },
     /// The IdP could not be reached, but the owner was confirmed recently
     /// enough: allowed, for the grace.
@@ -70,17 +83,29 @@ struct Stored {
 
 pub struct OwnerRecheck {
     db: Db,
+    users: Users,
     oidc: Arc<Oidc>,
     keys: Arc<KeyRing>,
     clock: SharedClock,
     interval: Duration,
     grace: Duration,
-    /// One re-check per user at a time: a rotated refresh token spent twice
-    /// would look like a refusal.
+    /// How long a lease holds: longer than the holder's calls to the IdP can take.
+    lease: Duration,
+    /// This process's name on the leases it takes.
+    holder: String,
+    /// One re-check per user at a time in this process: a rotated refresh
+    /// token spent twice would look like theft to the IdP.
     inflight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
+/// The IdP calls one re-check may make at most, each bounded by
+/// `oidc.http_timeout`: discovery and keys (if not cached yet), the refresh
+/// grant, discovery and keys again (a key rotation), userinfo.
+const CALLS_PER_RECHECK: u32 = 6;
+
 impl OwnerRecheck {
+    /// `interval` and `grace` as configured; `idp_timeout` bounds each call
+    /// to the IdP, and so how long a lease must hold.
     pub fn new(
         db: Db,
         oidc: Arc<Oidc>,
@@ -88,8 +113,20 @@ impl OwnerRecheck {
         clock: SharedClock,
         interval: Duration,
         grace: Duration,
+        idp_timeout: Duration,
     ) -> Self {
-        OwnerRecheck { db, oidc, keys, clock, interval, grace, inflight: Mutex::new(HashMap::new()) }
+        OwnerRecheck {
+            users: Users::new(db.clone()),
+            db,
+            oidc,
+            keys,
+            clock,
+            interval,
+            grace,
+            lease: idp_timeout.saturating_mul(CALLS_PER_RECHECK),
+            holder: uuid::Uuid::new_v4().to_string(),
+            inflight: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Keeps the refresh token of a sign-in that passed the gate (the IdP
@@ -109,10 +146,13 @@ impl OwnerRecheck {
                 return Ok(());
             }
         };
+        // A new sign-in's grant replaces the row, and any lease on it: a
+        // re-check under way then finds its lease gone and keeps this token.
         sqlx::query(
             "INSERT INTO idp_refresh (user_id, refresh_sealed, confirmed_at, unreachable_since) \
              VALUES ($1, $2, $3, NULL) ON CONFLICT (user_id) DO UPDATE SET \
-             refresh_sealed = excluded.refresh_sealed, confirmed_at = excluded.confirmed_at, unreachable_since = NULL",
+             refresh_sealed = excluded.refresh_sealed, confirmed_at = excluded.confirmed_at, \
+             unreachable_since = NULL, lease_holder = NULL, lease_until = NULL",
         )
         .bind(user_id)
         .bind(&sealed)
@@ -151,21 +191,28 @@ impl OwnerRecheck {
     }
 
     /// Under the user's gate: read again (another request may have just
-    /// asked), then ask the IdP and store what it said.
+    /// asked), take the lease, then ask the IdP and store what it said.
     async fn ask(&self, user_id: &str, subject: &str) -> Result<Verdict, sqlx::Error> {
         let now = self.clock.now();
         let Some(stored) = self.stored(user_id).await? else {
             return Ok(Verdict::NoGrant);
         };
         if current(stored.confirmed_at, now, self.interval) {
-            return Ok(Verdict::Confirmed { groups: None });
+            return self.confirmed_meanwhile(user_id).await;
         }
         let Some(refresh) = stored.refresh else {
             return Ok(Verdict::NoGrant);
         };
+        if !self.take_lease(user_id, stored.confirmed_at, now).await? {
+            return self.follow(user_id, now).await;
+        }
         match self.oidc.recheck(&refresh, subject).await {
             Recheck::Confirmed { refresh: rotated, groups } => {
-                self.remember(user_id, Some(rotated.as_ref().unwrap_or(&refresh))).await?;
+                // The groups first: a replica that sees the new confirmation reads them.
+                if let Some(groups) = &groups {
+                    self.users.set_groups(user_id, groups).await?;
+                }
+                self.store_confirmed(user_id, rotated.as_ref().unwrap_or(&refresh)).await?;
                 Ok(Verdict::Confirmed { groups })
             }
             Recheck::Refused(why) => {
@@ -175,18 +222,90 @@ impl OwnerRecheck {
             Recheck::Unreachable(why) => {
                 tracing::warn!(user = %user_id, reason = %why, "the IdP did not answer an owner re-check");
                 sqlx::query(
-                    "UPDATE idp_refresh SET unreachable_since = COALESCE(unreachable_since, $1) WHERE user_id = $2",
+                    "UPDATE idp_refresh SET unreachable_since = COALESCE(unreachable_since, $1), \
+                     lease_holder = NULL, lease_until = NULL WHERE user_id = $2 AND lease_holder = $3",
                 )
                 .bind(now.millis())
                 .bind(user_id)
+                .bind(&self.holder)
                 .execute(self.db.pool())
                 .await?;
-                if within_grace(stored.confirmed_at, now, self.interval, self.grace) {
-                    Ok(Verdict::WithinGrace)
-                } else {
-                    Ok(Verdict::Unconfirmed { since: stored.confirmed_at })
-                }
+                Ok(self.graced(stored.confirmed_at, now))
             }
+        }
+    }
+
+    /// Takes the user's lease for this process if nobody holds a live one
+    /// and nobody confirmed the owner since `confirmed_at` was read.
+    async fn take_lease(
+        &self,
+        user_id: &str,
+        confirmed_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool, sqlx::Error> {
+        let taken = sqlx::query(
+            "UPDATE idp_refresh SET lease_holder = $1, lease_until = $2 \
+             WHERE user_id = $3 AND confirmed_at = $4 AND (lease_until IS NULL OR lease_until <= $5)",
+        )
+        .bind(&self.holder)
+        .bind(now.plus(self.lease).millis())
+        .bind(user_id)
+        .bind(confirmed_at.millis())
+        .bind(now.millis())
+        .execute(self.db.pool())
+        .await?;
+        Ok(taken.rows_affected() == 1)
+    }
+
+    /// The confirmation and the rotated refresh token, and the lease given
+    /// back, if this process still holds it (a sign-in may have replaced
+    /// the grant meanwhile; its token is then the one kept).
+    async fn store_confirmed(&self, user_id: &str, refresh: &Secret) -> Result<(), sqlx::Error> {
+        let sealed = match self.keys.seal(refresh.expose().as_bytes(), &context(user_id)) {
+            Ok(sealed) => sealed,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot seal the IdP refresh token; the owner cannot be re-checked");
+                return self.remember(user_id, None).await;
+            }
+        };
+        let stored = sqlx::query(
+            "UPDATE idp_refresh SET refresh_sealed = $1, confirmed_at = $2, unreachable_since = NULL, \
+             lease_holder = NULL, lease_until = NULL WHERE user_id = $3 AND lease_holder = $4",
+        )
+        .bind(&sealed)
+        .bind(self.clock.now().millis())
+        .bind(user_id)
+        .bind(&self.holder)
+        .execute(self.db.pool())
+        .await?;
+        if stored.rows_affected() == 0 {
+            tracing::warn!(user = %user_id, "an owner re-check ended after its lease; its refresh token was not kept");
+        }
+        Ok(())
+    }
+
+    /// Another replica holds the lease: its answer if it is stored by now,
+    /// else the grace rules while it is pending.
+    async fn follow(&self, user_id: &str, now: Timestamp) -> Result<Verdict, sqlx::Error> {
+        match self.stored(user_id).await? {
+            None => Ok(Verdict::NoGrant),
+            Some(s) if current(s.confirmed_at, now, self.interval) => self.confirmed_meanwhile(user_id).await,
+            Some(s) => Ok(self.graced(s.confirmed_at, now)),
+        }
+    }
+
+    /// Confirmed by another request while this one waited: the groups it stored.
+    async fn confirmed_meanwhile(&self, user_id: &str) -> Result<Verdict, sqlx::Error> {
+        let groups = self.users.get(user_id).await?.map(|u| u.groups);
+        Ok(Verdict::Confirmed { groups })
+    }
+
+    /// An owner the IdP has not confirmed now: tolerated for the grace.
+    fn graced(&self, confirmed_at: Timestamp, now: Timestamp) -> Verdict {
+        if within_grace(confirmed_at, now, self.interval, self.grace) {
+            Verdict::WithinGrace
+        } else {
+            Verdict::Unconfirmed { since: confirmed_at }
         }
     }
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
-use sqlx::{AnyPool, Executor};
+use sqlx::{Any, AnyPool, Executor, Transaction};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
@@ -117,6 +117,23 @@ impl Db {
         Ok(())
     }
 
+    /// Begins a transaction that holds `lock` until it ends: writers from
+    /// other processes on the same database (another replica, the command
+    /// line) wait for it instead of racing it. SQLite takes its one write
+    /// lock at the start (`BEGIN IMMEDIATE`), so what the transaction reads
+    /// is the latest committed state; PostgreSQL takes a transaction-scoped
+    /// advisory lock named by `lock`.
+    pub async fn begin_serialized(&self, lock: WriteLock) -> Result<Transaction<'static, Any>, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(lock.key()).execute(&mut *tx).await?;
+                Ok(tx)
+            }
+        }
+    }
+
     pub async fn close(&self) {
         self.pool.close().await;
     }
@@ -135,6 +152,23 @@ fn create_sqlite_parent(url: &str) -> Result<(), StorageError> {
         })?;
     }
     Ok(())
+}
+
+/// What a [`Db::begin_serialized`] transaction serializes against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteLock {
+    /// Appending to the audit journal and signing its checkpoints: the
+    /// next sequence number and the Merkle head follow the last commit.
+    Journal,
+}
+
+impl WriteLock {
+    /// The PostgreSQL advisory lock's key (arbitrary, distinct per lock).
+    fn key(self) -> i64 {
+        match self {
+            WriteLock::Journal => 0x6375_7374_6a72_6e6c, // "custjrnl"
+        }
+    }
 }
 
 /// Maps "no row" to `None` for optional lookups.

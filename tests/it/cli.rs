@@ -406,3 +406,41 @@ async fn audit_verify_after_a_failure_reports_only_what_was_checked_before_it() 
     assert!(!text.contains("14 events") && !text.contains(&format!("{head} events")), "{text}");
     assert!(!text.contains("VERIFIED"), "{text}");
 }
+
+/// The operator's name as the OS knows the effective uid (what `id -un` says).
+fn os_account() -> String {
+    let name = Command::new("id").arg("-un").output().unwrap();
+    if name.status.success() {
+        return String::from_utf8(name.stdout).unwrap().trim().to_owned();
+    }
+    let uid = Command::new("id").arg("-u").output().unwrap();
+    format!("uid:{}", String::from_utf8(uid.stdout).unwrap().trim())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_line_change_names_the_os_account_even_with_user_unset() {
+    use crate::support::{Backend, TestApp};
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.enrolled_browser("alice").await;
+    let db_url = app.state.config.database_url();
+    let key = app.state.config.keys.ring["k1"].expose().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "custodian.toml", "");
+    // As in a container: no $USER, no $LOGNAME.
+    let out = custodian()
+        .args(["users", "revoke", "alice@clinic.example", "--reason", "left the clinic", "--config"])
+        .arg(&config)
+        .args(["--database", &db_url])
+        .env("CUSTODIAN_KEYS__RING__K1", &key)
+        .env_remove("USER")
+        .env_remove("LOGNAME")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let operator = format!("cli:{}", os_account());
+    assert_ne!(operator, "cli:unknown");
+    let placed = app.events_of("lock.place").await;
+    assert_eq!(placed[0]["kind"]["by"], operator.as_str(), "{placed:?}");
+    let revoked = app.events_of("access.revoke").await;
+    assert_eq!(revoked[0]["kind"]["by"], operator.as_str(), "{revoked:?}");
+}

@@ -13,7 +13,10 @@ use serde_json::{json, Value};
 use crate::actions::call;
 use crate::on_both_backends;
 use crate::support::browser::Browser;
-use crate::support::{idp_forget, idp_person, unique_username, Backend, TestApp};
+use crate::support::{
+    idp_forget, idp_person, idp_person_groups_in_id_token, idp_refresh_grants, unique_username, Backend,
+    TestApp,
+};
 use crate::tokens::with_token;
 
 on_both_backends!(
@@ -22,6 +25,11 @@ on_both_backends!(
     break_glass_ends_with_the_access_or_role_that_allowed_it,
     an_api_token_cannot_list_or_revoke_its_owners_other_tokens,
     a_token_owner_is_rechecked_at_the_idp_and_stops_with_their_account,
+    a_pending_lock_binds_to_the_person_at_their_first_sign_in,
+    groups_only_in_the_refreshed_id_token_count_at_the_owner_recheck,
+    a_refreshed_id_token_naming_someone_else_refuses_the_owner,
+    two_replicas_rechecking_one_owner_at_once_spend_the_refresh_token_once,
+    a_lease_left_by_a_crashed_replica_lapses,
 );
 
 const STAFF: &str = "social-media-staff";
@@ -248,4 +256,220 @@ async fn a_token_owner_is_rechecked_at_the_idp_and_stops_with_their_account(back
     assert_eq!((status, me["error"].clone()), (401, json!("session_revoked")), "{me}");
     assert!(me["reason"].as_str().unwrap().contains("identity provider no longer accepts"), "{me}");
     assert_eq!(app.count("idp_refresh").await, 0, "nothing is kept of a person the IdP refused");
+}
+
+/// `custodian locks list` against the app's database, as an operator runs it.
+fn locks_listed(app: &TestApp) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let config = crate::cli::write_config(dir.path(), "custodian.toml", "");
+    let out = crate::cli::custodian()
+        .args(["locks", "list", "--config"])
+        .arg(&config)
+        .args(["--database", &app.state.config.database_url()])
+        .env("CUSTODIAN_KEYS__RING__K1", app.state.config.keys.ring["k1"].expose())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+async fn a_pending_lock_binds_to_the_person_at_their_first_sign_in(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let p = unique_username("pia");
+    let email = format!("{p}@clinic.example");
+    // Revoked by email before Custodian has seen anyone with it: pending.
+    let by = custodian::directory::admin::ChangedBy {
+        actor: Default::default(),
+        name: "cli:test".into(),
+        meta: Default::default(),
+    };
+    let placed = app.state.directory().revoke(&email, "not to be re-hired", &by).await.unwrap();
+    assert!(placed.pending);
+    assert_eq!(placed.lock.target, email);
+    assert!(locks_listed(&app).contains(&format!("user {email} (pending")), "{}", locks_listed(&app));
+
+    // She signs in with that email, verified by the IdP: refused, and the lock now names her.
+    idp_person(&p, &email, true, &[STAFF]).await;
+    let r = attempt_sign_in(&app.browser(), &p).await;
+    assert_eq!(r.status(), 403);
+    assert!(r.text().await.unwrap().contains("not to be re-hired"));
+    let users = app.state.identity.users.all().await.unwrap();
+    let pia = users.iter().find(|u| u.subject == p).unwrap().id.clone();
+    let bound = app.events_of("lock.bind").await;
+    assert_eq!(bound.len(), 1, "{bound:?}");
+    assert_eq!(bound[0]["kind"]["before"]["target"], email.as_str());
+    assert_eq!(bound[0]["kind"]["after"]["target"], pia.as_str());
+    assert_eq!(bound[0]["kind"]["after"]["id"], placed.lock.id.as_str());
+
+    // A new email at the IdP, verified: still refused, with the lock's reason.
+    let new_email = format!("{p}.new@clinic.example");
+    idp_person(&p, &new_email, true, &[STAFF]).await;
+    let r = attempt_sign_in(&app.browser(), &p).await;
+    assert_eq!(r.status(), 403);
+    assert!(r.text().await.unwrap().contains("not to be re-hired"), "refused by the bound lock");
+    assert_eq!(app.events_of("lock.bind").await.len(), 1, "bound once");
+
+    // The admin API and the command line show the person, not only an id.
+    let (carol, _, _) = app.enrolled_browser("carol").await;
+    let (status, listed) = call(&carol, Method::GET, "/api/v1/admin/locks", None).await;
+    assert_eq!(status, 200, "{listed}");
+    let lock = &listed["locks"][0];
+    assert_eq!(lock["target"], pia.as_str(), "{lock}");
+    assert_eq!(lock["pending"], false, "{lock}");
+    assert_eq!(lock["person"]["email"], new_email.as_str(), "{lock}");
+    assert_eq!(lock["person"]["user_ids"], json!([pia]), "{lock}");
+    let printed = locks_listed(&app);
+    let line = printed.lines().find(|l| l.starts_with(placed.lock.id.as_str())).unwrap();
+    assert!(line.contains(&format!("user {p} <{new_email}> (user {pia})")), "{printed}");
+    assert!(line.contains("\"not to be re-hired\"") && line.contains("by cli:test"), "{printed}");
+}
+
+/// An app whose sessions outlive a few owner re-checks (15 minutes apart).
+async fn app_for_rechecks(backend: Backend) -> TestApp {
+    TestApp::spawn_with(backend, |c| {
+        c.session.idle_timeout = Duration::from_secs(3 * 3600);
+        c.session.absolute_lifetime = Duration::from_secs(3 * 3600);
+    })
+    .await
+}
+
+const RECHECK_DUE: Duration = Duration::from_secs(15 * 60 + 1);
+
+async fn groups_only_in_the_refreshed_id_token_count_at_the_owner_recheck(backend: Backend) {
+    let app = app_for_rechecks(backend).await;
+    let (clinic, _) = app.practice_accounts().await;
+    // As Entra ID does: the groups claim in the ID token, none in userinfo.
+    let rae = unique_username("rae");
+    let email = format!("{rae}@clinic.example");
+    idp_person_groups_in_id_token(&rae, &email, &[STAFF]).await;
+    let (browser, _, _) = app.enrolled_browser(&rae).await;
+    let rae_id = my_id(&browser).await;
+    let (token, _) = crate::tokens::publishing_token(&browser, &clinic).await;
+    let path = format!("/api/v1/accounts/{clinic}/posts");
+    let post = |text: &str| with_token(&app, &token, Method::POST, &path, Some(json!({ "text": text })));
+    assert_eq!(post("one").await.0, 201);
+
+    // No longer staff at the IdP, which says so in the refreshed ID token only.
+    idp_person_groups_in_id_token(&rae, &email, &["cafeteria"]).await;
+    app.clock.advance(RECHECK_DUE);
+    let (status, body) = post("two").await;
+    assert_eq!((status, body["error"].clone()), (403, json!("not_allow_listed")), "{body}");
+    let refused = app.events_of("access.gate").await;
+    let last = refused.last().unwrap();
+    assert_eq!(
+        (last["kind"]["gate"].clone(), last["actor"]["user_id"].clone()),
+        (json!("allow_list"), json!(rae_id))
+    );
+    // Staff again: back in at the next re-check.
+    idp_person_groups_in_id_token(&rae, &email, &[STAFF]).await;
+    app.clock.advance(RECHECK_DUE);
+    assert_eq!(post("three").await.0, 201);
+}
+
+async fn a_refreshed_id_token_naming_someone_else_refuses_the_owner(backend: Backend) {
+    let app = app_for_rechecks(backend).await;
+    let (clinic, _) = app.practice_accounts().await;
+    let (owner, other) = (unique_username("oona"), unique_username("otto"));
+    for who in [&owner, &other] {
+        idp_person(who, &format!("{who}@clinic.example"), true, &[STAFF]).await;
+    }
+    let (browser, _, _) = app.enrolled_browser(&owner).await;
+    let owner_id = my_id(&browser).await;
+    let (other_browser, _, _) = app.enrolled_browser(&other).await;
+    let other_id = my_id(&other_browser).await;
+    let (token, _) = crate::tokens::publishing_token(&browser, &clinic).await;
+
+    // The grant kept for the owner is someone else's: the IdP's answer names them.
+    let (sealed,): (String,) = sqlx::query_as("SELECT refresh_sealed FROM idp_refresh WHERE user_id = $1")
+        .bind(&other_id)
+        .fetch_one(app.state.db.pool())
+        .await
+        .unwrap();
+    let context = custodian::identity::recheck::context(&other_id);
+    let refresh = String::from_utf8(app.state.keys.open(&sealed, &context).unwrap().to_vec()).unwrap();
+    let recheck = app.state.identity.owner_recheck();
+    recheck.remember(&owner_id, Some(&custodian::secret::Secret::new(refresh))).await.unwrap();
+
+    app.clock.advance(RECHECK_DUE);
+    let path = format!("/api/v1/accounts/{clinic}/posts");
+    let (status, body) = with_token(&app, &token, Method::POST, &path, Some(json!({"text": "hi"}))).await;
+    assert_eq!((status, body["error"].clone()), (401, json!("token_invalid")), "{body}");
+    let revoked = app.events_of("access.revoke").await;
+    let last = revoked.last().unwrap();
+    assert_eq!(
+        (last["kind"]["trigger"].clone(), last["actor"]["user_id"].clone()),
+        (json!("idp_refused"), json!(owner_id))
+    );
+    let reason = last["kind"]["reason"].as_str().unwrap();
+    assert!(reason.contains("refreshed ID token names another subject"), "{last}");
+    assert_eq!(last["kind"]["tokens_revoked"], 1, "{last}");
+}
+
+/// Publishes on `account` with `token` through the Custodian at `base`; the status.
+async fn post_at(base: &str, token: &str, account: &str, text: &str) -> u16 {
+    let url = format!("{base}/api/v1/accounts/{account}/posts");
+    let r = reqwest::Client::new()
+        .post(url)
+        .bearer_auth(token)
+        .json(&json!({ "text": text }))
+        .send()
+        .await
+        .unwrap();
+    r.status().as_u16()
+}
+
+/// A person at the IdP, signed in at `app` (whose sign-in left a refresh
+/// token), with a publishing token on the clinic account.
+async fn token_owner(app: &TestApp, prefix: &str) -> (String, String, String) {
+    let (clinic, _) = app.practice_accounts().await;
+    let who = unique_username(prefix);
+    idp_person(&who, &format!("{who}@clinic.example"), true, &[STAFF]).await;
+    let (browser, _, _) = app.enrolled_browser(&who).await;
+    let (token, _) = crate::tokens::publishing_token(&browser, &clinic).await;
+    (who, token, clinic)
+}
+
+async fn two_replicas_rechecking_one_owner_at_once_spend_the_refresh_token_once(backend: Backend) {
+    let app = app_for_rechecks(backend).await;
+    let replica = app.replica().await;
+    let (who, token, clinic) = token_owner(&app, "rhea").await;
+    assert_eq!(idp_refresh_grants(&who).await, (0, 0));
+    // The IdP takes a moment to answer: both requests are under way while it does.
+    crate::support::idp_person_slow_to_refresh(&who, &[STAFF], Duration::from_millis(300)).await;
+
+    // Due, and used through both replicas at once. The IdP rotates refresh
+    // tokens and takes a used one presented again for theft (the grant ends).
+    app.clock.advance(RECHECK_DUE);
+    let (a, b) = tokio::join!(
+        post_at(&app.base, &token, &clinic, "from one replica"),
+        post_at(&replica.base, &token, &clinic, "from the other")
+    );
+    assert_eq!((a, b), (201, 201));
+    assert_eq!(idp_refresh_grants(&who).await, (1, 0), "one refresh grant, none refused as reuse");
+
+    // The rotated token was kept: the next re-check, through the other replica, spends it.
+    app.clock.advance(RECHECK_DUE);
+    assert_eq!(post_at(&replica.base, &token, &clinic, "later").await, 201);
+    assert_eq!(idp_refresh_grants(&who).await, (2, 0));
+    assert!(app.events_of("access.revoke").await.is_empty());
+}
+
+async fn a_lease_left_by_a_crashed_replica_lapses(backend: Backend) {
+    let app = app_for_rechecks(backend).await;
+    let (who, token, clinic) = token_owner(&app, "remy").await;
+    app.clock.advance(RECHECK_DUE);
+    // A replica took the lease for this re-check, then died before answering.
+    let until = app.clock.now().plus(Duration::from_secs(60)).millis();
+    sqlx::query("UPDATE idp_refresh SET lease_holder = 'crashed', lease_until = $1")
+        .bind(until)
+        .execute(app.state.db.pool())
+        .await
+        .unwrap();
+    // While it holds the lease, nobody else asks the IdP; within the grace the token works.
+    assert_eq!(post_at(&app.base, &token, &clinic, "pending").await, 201);
+    assert_eq!(idp_refresh_grants(&who).await, (0, 0));
+    // Once it lapses, the next use asks the IdP.
+    app.clock.advance(Duration::from_secs(61));
+    assert_eq!(post_at(&app.base, &token, &clinic, "after").await, 201);
+    assert_eq!(idp_refresh_grants(&who).await, (1, 0));
 }

@@ -405,3 +405,53 @@ async fn a_write_slower_than_the_bound_is_refused_and_reported(backend: Backend)
     app.state.journal.checkpoint_now().await.unwrap();
     assert!(run_verify(&app).await.ok(), "the late write, if it landed, is in order");
 }
+
+on_both_backends!(a_second_writer_on_the_same_database_neither_collides_nor_forks_the_chain);
+
+/// The command line writes the journal while the server runs, on the same
+/// database: each numbers its events after the other's, no write fails
+/// and is retried, nothing is lost, and the one chain verifies.
+async fn a_second_writer_on_the_same_database_neither_collides_nor_forks_the_chain(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |c| c.audit.checkpoint_every = 7).await;
+    // What `custodian users revoke` builds: its own pool and journal writer.
+    let cli =
+        custodian::app::build_state((*app.state.config).clone(), app.state.clock.clone()).await.unwrap();
+    let before = app.events().await.len() as u64;
+    let record = |journal: &custodian::audit::Journal, i: usize| {
+        let journal = journal.clone();
+        async move {
+            let actor = Actor { user_id: Some(format!("u{i}")), ..Actor::default() };
+            journal.record(&RequestMeta::default(), actor, EventKind::Logout).await.unwrap().seq
+        }
+    };
+    // Taking turns: every write follows one the other writer made.
+    let mut seqs = Vec::new();
+    for i in 0..20 {
+        let journal = if i % 2 == 0 { &app.state.journal } else { &cli.journal };
+        seqs.push(record(journal, i).await);
+    }
+    // And at once.
+    let mut tasks = Vec::new();
+    for i in 20..120 {
+        let journal = if i % 2 == 0 { app.state.journal.clone() } else { cli.journal.clone() };
+        tasks.push(tokio::spawn(record(&journal, i)));
+    }
+    for t in tasks {
+        seqs.push(t.await.unwrap());
+    }
+    seqs.sort_unstable();
+    assert_eq!(seqs, (before + 1..=before + 120).collect::<Vec<u64>>(), "one gap-free sequence");
+    let failures =
+        |j: &custodian::audit::Journal| j.stats().write_failures.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(
+        (failures(&app.state.journal), failures(&cli.journal)),
+        (0, 0),
+        "no write failed and was retried"
+    );
+    cli.journal.checkpoint_now().await.unwrap();
+    app.state.journal.checkpoint_now().await.unwrap();
+    let report = run_verify(&app).await;
+    assert!(report.ok(), "{report:?}");
+    assert_eq!(report.events, before + 120);
+    assert_eq!(report.verified_through, before + 120, "a checkpoint covers every event");
+}

@@ -86,6 +86,44 @@ pub fn roles_as_in_the_sandbox() -> std::collections::BTreeMap<Role, Vec<String>
 /// two sign-ins. Returns the username.
 pub async fn idp_person(username: &str, email: &str, email_verified: bool, groups: &[&str]) -> String {
     let body = serde_json::json!({"email": email, "email_verified": email_verified, "groups": groups});
+    idp_account(username, body).await
+}
+
+/// [`idp_person`] whose groups claim the IdP puts in the ID token only, not
+/// in userinfo (as Entra ID and Okta's org server usually do).
+pub async fn idp_person_groups_in_id_token(username: &str, email: &str, groups: &[&str]) -> String {
+    let body = serde_json::json!({
+        "email": email, "email_verified": true, "groups": groups, "groups_in": ["id_token"],
+    });
+    idp_account(username, body).await
+}
+
+/// [`idp_person`] in `groups` whose refresh grants the IdP answers only after `delay`.
+pub async fn idp_person_slow_to_refresh(
+    username: &str,
+    groups: &[&str],
+    delay: std::time::Duration,
+) -> String {
+    let body = serde_json::json!({
+        "email": format!("{username}@clinic.example"), "email_verified": true, "groups": groups,
+        "refresh_delay_ms": delay.as_millis() as u64,
+    });
+    idp_account(username, body).await
+}
+
+/// How many refresh-token grants for `username` the development IdP answered: (ok, refused).
+pub async fn idp_refresh_grants(username: &str) -> (u64, u64) {
+    let r: serde_json::Value = reqwest::get(format!("{}/dev/accounts/{username}", issuer()))
+        .await
+        .expect("the IdP's test hook")
+        .json()
+        .await
+        .expect("the IdP's counts");
+    let count = |k: &str| r["refresh_grants"][k].as_u64().expect("a count");
+    (count("ok"), count("refused"))
+}
+
+async fn idp_account(username: &str, body: serde_json::Value) -> String {
     let r = reqwest::Client::new()
         .put(format!("{}/dev/accounts/{username}", issuer()))
         .json(&body)
@@ -170,6 +208,13 @@ pub async fn act(
     app.state.actions.perform(&caller, account_id, action).await.map(|done| done.outcome)
 }
 
+/// A second replica of a [`TestApp`] (see [`TestApp::replica`]).
+pub struct Replica {
+    pub base: String,
+    pub state: AppState,
+    _server: tokio::task::JoinHandle<()>,
+}
+
 pub struct TestApp {
     pub base: String,
     pub state: AppState,
@@ -209,6 +254,21 @@ impl TestApp {
             custodian::app::serve(serve_state, listener, shutdown).await.expect("server");
         });
         TestApp { base, state, clock, backend, _dir: dir, _server: server }
+    }
+
+    /// Another Custodian on the same database, configuration and clock (a
+    /// second replica), serving on a port of its own.
+    pub async fn replica(&self) -> Replica {
+        let config = (*self.state.config).clone();
+        let state =
+            custodian::app::build_state(config, self.state.clock.clone()).await.expect("replica state");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let serve_state = state.clone();
+        let server = tokio::spawn(async move {
+            custodian::app::serve(serve_state, listener, std::future::pending()).await.expect("server");
+        });
+        Replica { base, state, _server: server }
     }
 
     pub fn url(&self, path: &str) -> String {
