@@ -45,20 +45,22 @@
 //! **Slowed sources.** Counting keeps the journal small, but each refusal
 //! still costs a lookup, and a client that sends the next request as soon as
 //! the last is answered would take the gateway's CPU and database from real
-//! actions. So once a source's own entry has made `slow_after` refusals of a
-//! kind in its window, it is *slowed* ([`Throttle::slowed`]): the caller
-//! checks this **before** any lookup, and a request of that kind presenting
-//! a credential Custodian has never issued nor seen (its in-memory set of
-//! known ones) is refused without a lookup and answered after its turn: one
-//! at a time per source and kind, each held `hold`, none waiting longer than
-//! [`MAX_WAIT`]. A known credential goes the usual way, never held, so staff
-//! behind the same address are not slowed by a flood from it; a client that
-//! drops the connection while held has cost a hash and a set lookup. Only a
-//! source's own entry is ever slowed, never a network or the shared bucket,
-//! so a flood from many addresses cannot slow a newcomer.
+//! actions. So once the entry a source is counted under has made
+//! `slow_after` refusals of a kind in its window, the source is *slowed*
+//! ([`Throttle::slowed`]), checked **before** any lookup: a request of that
+//! kind presenting a credential Custodian does not know (its in-memory set
+//! of issued and seen ones) waits its turn ([`Hold::take_turn`]): one lookup
+//! at a time per source and kind, a refusal keeping the turn `hold` longer,
+//! none waiting more than [`MAX_WAIT`] or behind more than [`MAX_WAITING`]
+//! (those are refused unlooked-up). A known credential goes the usual way,
+//! never queued, so staff behind the same address are not slowed by a flood
+//! from it; a real credential this process does not know yet (another
+//! replica's) is looked up on its turn, delayed but not refused unless the
+//! queue is full.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -121,9 +123,14 @@ impl RefusalsConfig {
 /// The longest `hold` configurable.
 pub const MAX_HOLD: Duration = Duration::from_secs(5);
 
-/// The longest a slowed refusal waits for its turn; then it is answered
-/// at once (below the usual request timeout, so the answer is the refusal).
-pub const MAX_WAIT: Duration = Duration::from_secs(20);
+/// The longest a slowed source's request waits for its turn; then it is
+/// refused at once (well below `http.request_timeout`'s 30 s default, so
+/// the answer is the refusal, not a timeout).
+pub const MAX_WAIT: Duration = Duration::from_secs(10);
+
+/// The most requests of one source and kind waiting for their turn; any
+/// more are refused at once, unlooked-up.
+pub const MAX_WAITING: usize = 32;
 
 /// Whom a refusal is counted against.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -269,31 +276,66 @@ struct Entry<T> {
     /// Refusals of an earlier window whose summary could not be written:
     /// carried by the next event, never counted towards slowing.
     carried: u64,
-    /// A slowed source's refusals take turns here, one at a time.
+    /// A slowed source's unknown credentials take turns here, one at a time.
     turn: Arc<Semaphore>,
+    waiting: Arc<AtomicUsize>,
 }
 
 impl<T> Entry<T> {
     fn opened(opened: Timestamp) -> Self {
-        Entry { opened, suppressed: 0, last: None, carried: 0, turn: Arc::new(Semaphore::new(1)) }
+        Entry {
+            opened,
+            suppressed: 0,
+            last: None,
+            carried: 0,
+            turn: Arc::new(Semaphore::new(1)),
+            waiting: Arc::new(AtomicUsize::new(0)),
+        }
     }
 }
 
-/// A slowed source's turn: its refusals of one kind are answered one at a
-/// time, each held for the configured time.
+/// A slowed source's queue for one kind: its requests with an unknown
+/// credential are looked up one at a time, each refusal held.
 #[derive(Debug)]
 pub struct Hold {
     turn: Arc<Semaphore>,
+    waiting: Arc<AtomicUsize>,
     hold: Duration,
 }
 
+/// A request's place in its source's queue ([`Hold::take_turn`]).
+#[derive(Debug)]
+pub enum Turn {
+    /// Its turn: look the credential up now. A refusal then keeps the turn
+    /// `hold` longer ([`Turn::refused`]); a success hands it on at once.
+    Mine { _turn: tokio::sync::OwnedSemaphorePermit, hold: Duration },
+    /// The queue is full, or the wait ran out: refuse without a lookup.
+    Lost,
+}
+
+impl Turn {
+    /// Holds a refused request's turn before it is answered.
+    pub async fn refused(self) {
+        if let Turn::Mine { hold, .. } = self {
+            tokio::time::sleep(hold).await;
+        }
+    }
+}
+
 impl Hold {
-    /// Waits for this source's turn (at most [`MAX_WAIT`]), then holds it;
-    /// returns when the refusal may be answered.
-    pub async fn wait(self) {
-        // The semaphore is never closed; a wait that runs out answers at once.
-        if let Ok(Ok(_turn)) = tokio::time::timeout(MAX_WAIT, self.turn.acquire_owned()).await {
-            tokio::time::sleep(self.hold).await;
+    /// Waits for this source's turn, at most [`MAX_WAIT`], behind at most
+    /// [`MAX_WAITING`] others.
+    pub async fn take_turn(self) -> Turn {
+        if self.waiting.fetch_add(1, Ordering::SeqCst) >= MAX_WAITING {
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+            return Turn::Lost;
+        }
+        let turn = tokio::time::timeout(MAX_WAIT, self.turn.acquire_owned()).await;
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        match turn {
+            Ok(Ok(permit)) => Turn::Mine { _turn: permit, hold: self.hold },
+            // The semaphore is never closed; a wait that ran out loses its turn.
+            _ => Turn::Lost,
         }
     }
 }
@@ -373,17 +415,17 @@ impl<T> Throttle<T> {
         }
     }
 
-    /// `Some` if `source` is slowed for `scope` now: its own entry has made
-    /// `slow_after` refusals in its open window. Counts nothing; a network or
-    /// the shared bucket is never slowed.
+    /// `Some` if `source` is slowed for `scope` now: the entry it is counted
+    /// under (its own, its network's or the shared one) has made
+    /// `slow_after` refusals in its open window. Counts nothing.
     pub fn slowed(&self, scope: &'static str, source: Source, now: Timestamp) -> Option<Hold> {
         if self.hold.is_zero() {
             return None;
         }
         let table = self.table();
-        let entry = table.entries.get(&own_key(scope, source))?;
+        let entry = table.entries.get(&table.key_for(scope, source))?;
         let slowed = elapsed(entry.opened, now) < self.window && entry.suppressed >= self.slow_after;
-        slowed.then(|| Hold { turn: entry.turn.clone(), hold: self.hold })
+        slowed.then(|| Hold { turn: entry.turn.clone(), waiting: entry.waiting.clone(), hold: self.hold })
     }
 
     /// Removes the entries whose window has closed (every entry if
@@ -606,31 +648,41 @@ mod tests {
     }
 
     #[test]
-    fn a_network_or_the_shared_bucket_is_never_slowed() {
-        let t = Throttle::new(&RefusalsConfig { slow_after: 0, ..config(1, 1) });
+    fn a_source_counted_under_its_network_or_the_shared_bucket_is_slowed_with_it() {
+        let t = Throttle::new(&RefusalsConfig { slow_after: 3, ..config(1, 1) });
         t.admit("token", ip("192.0.2.1"), at(0), ());
-        t.admit("token", ip("192.0.2.1"), at(0), ());
-        // The table is full: newcomers are counted by network, then together.
-        for i in 0..50 {
+        // The table is full: newcomers are counted by network, then together,
+        // so rotating addresses (a whole IPv6 /48) does not escape slowing.
+        for i in 0..10 {
             t.admit("token", ip(&format!("198.51.100.{i}")), at(0), ());
             t.admit("token", ip(&format!("203.0.113.{i}")), at(0), ());
         }
-        assert!(t.slowed("token", ip("192.0.2.1"), at(0)).is_some(), "a source's own entry");
-        assert!(t.slowed("token", ip("198.51.100.7"), at(0)).is_none(), "counted by its network");
-        assert!(t.slowed("token", ip("203.0.113.9"), at(0)).is_none(), "counted with everyone else");
+        assert!(t.slowed("token", ip("192.0.2.1"), at(0)).is_none(), "one refusal of its own");
+        assert!(t.slowed("token", ip("198.51.100.77"), at(0)).is_some(), "its network made ten");
+        assert!(t.slowed("token", ip("203.0.113.77"), at(0)).is_some(), "the shared count made ten");
     }
 
     #[tokio::test]
-    async fn a_slowed_sources_refusals_are_answered_one_at_a_time() {
+    async fn a_slowed_sources_lookups_take_turns_and_a_full_queue_is_refused_at_once() {
         const HOLD: Duration = Duration::from_millis(100);
         let t = Throttle::new(&RefusalsConfig { slow_after: 0, hold: HOLD, ..config(100, 10) });
         t.admit("token", ip("10.0.0.1"), at(0), ());
-        let holds: Vec<Hold> =
-            (0..5).map(|_| t.slowed("token", ip("10.0.0.1"), at(0)).expect("slowed")).collect();
+        let slowed = || t.slowed("token", ip("10.0.0.1"), at(0)).expect("slowed");
         let started = std::time::Instant::now();
-        futures::future::join_all(holds.into_iter().map(Hold::wait)).await;
-        // Five slowed refusals answered one after another: five holds, not one.
+        // Five refused lookups, one after another: each keeps its turn a hold longer.
+        let refused = (0..5).map(|_| async { slowed().take_turn().await.refused().await });
+        futures::future::join_all(refused).await;
         assert!(started.elapsed() >= 5 * HOLD, "{:?}", started.elapsed());
+        // A success hands its turn on at once.
+        let first = slowed().take_turn().await;
+        assert!(matches!(first, Turn::Mine { .. }));
+        let mut queue: Vec<_> = (0..MAX_WAITING).map(|_| Box::pin(slowed().take_turn())).collect();
+        for waiting in &mut queue {
+            assert!(futures::poll!(waiting.as_mut()).is_pending(), "waiting behind the first");
+        }
+        assert!(matches!(slowed().take_turn().await, Turn::Lost), "a full queue refuses at once");
+        drop(first);
+        assert!(matches!(queue.remove(0).await, Turn::Mine { .. }), "the next one's turn");
     }
 
     #[test]

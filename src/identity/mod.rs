@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use subtle::ConstantTimeEq;
 
-use crate::audit::throttle::{RateLimit, Source};
+use crate::audit::throttle::{RateLimit, Source, Turn};
 use crate::audit::{
     Actor, AuditError, EventKind, Journal, LoginFailure, RequestMeta, SessionEnd, Tally, Trigger,
 };
@@ -282,13 +282,20 @@ impl Identity {
     }
 
     /// Re-reads which API tokens and pending sign-ins might exist (`known`).
+    /// Each set is refreshed even if the other cannot be.
     pub async fn refresh_known(&self) -> Result<(), sqlx::Error> {
-        self.directory.tokens.refresh_known(self.clock.now()).await?;
+        let tokens = self.directory.tokens.refresh_known(self.clock.now()).await.map(|_| ());
         self.flows.begin_refresh();
-        let rows: Vec<(String,)> =
-            sqlx::query_as("SELECT id_hash FROM login_flows").fetch_all(self.db.pool()).await?;
-        self.flows.finish_refresh(rows.into_iter().map(|(hash,)| hash).collect());
-        Ok(())
+        let rows =
+            sqlx::query_as::<_, (String,)>("SELECT id_hash FROM login_flows").fetch_all(self.db.pool()).await;
+        match rows {
+            Ok(rows) => self.flows.finish_refresh(rows.into_iter().map(|(hash,)| hash).collect()),
+            Err(e) => {
+                self.flows.abandon_refresh();
+                return Err(e);
+            }
+        }
+        tokens
     }
 
     /// Every `every`, for as long as the process serves: purges expired
@@ -314,25 +321,20 @@ impl Identity {
     }
 
     /// A source refused `scope` so often that it is slowed, presenting a
-    /// credential Custodian does not know: refused without a lookup, the
-    /// refusal counted, and answered after the source's turn.
-    async fn refuse_slowed(
+    /// credential Custodian does not know, waits for its turn before the
+    /// lookup (`crate::audit::throttle`, "Slowed sources"); `None` for
+    /// everyone else. `Some(Turn::Lost)`: refuse without a lookup.
+    async fn turn(
         &self,
         scope: &'static str,
         meta: &RequestMeta,
         known: impl FnOnce() -> bool,
-        kind: impl FnOnce() -> EventKind,
-    ) -> Result<bool, AuditError> {
-        let source = Source::client(meta);
-        let Some(hold) = self.journal.slowed(scope, source.clone()) else {
-            return Ok(false);
-        };
+    ) -> Option<Turn> {
+        let hold = self.journal.slowed(scope, Source::client(meta))?;
         if known() {
-            return Ok(false);
+            return None;
         }
-        self.journal.record_refusal(scope, source, meta, Actor::default(), kind()).await?;
-        hold.wait().await;
-        Ok(true)
+        Some(hold.take_turn().await)
     }
 
     /// Finishes a sign-in: checks the flow and state, exchanges the code,
@@ -347,11 +349,29 @@ impl Identity {
         meta: &RequestMeta,
     ) -> Result<(SessionId, User), AuthError> {
         let known = || flow_id.is_some_and(|id| self.flows.contains(&session::sha256_hex(id)));
-        let no_sign_in =
-            || EventKind::LoginFailed { reason: LoginFailure::NoLoginInProgress, tally: Tally::default() };
-        if self.refuse_slowed("callback", meta, known, no_sign_in).await? {
+        let turn = self.turn("callback", meta, known).await;
+        if matches!(turn, Some(Turn::Lost)) {
+            let kind =
+                EventKind::LoginFailed { reason: LoginFailure::NoLoginInProgress, tally: Tally::default() };
+            self.journal
+                .record_refusal("callback", Source::client(meta), meta, Actor::default(), kind)
+                .await?;
             return Err(AuthError::SignIn(LoginFailure::NoLoginInProgress));
         }
+        let finished = self.finish_sign_in_now(flow_id, previous, params, meta).await;
+        if let (Err(_), Some(turn)) = (&finished, turn) {
+            turn.refused().await;
+        }
+        finished
+    }
+
+    async fn finish_sign_in_now(
+        &self,
+        flow_id: Option<&str>,
+        previous: Option<&SessionId>,
+        params: &CallbackParams,
+        meta: &RequestMeta,
+    ) -> Result<(SessionId, User), AuthError> {
         match self.sign_in_steps(flow_id, params, meta).await {
             Ok((user, access, refresh, idp_mfa_amr)) => {
                 // Ending the browser's old session only restricts; the
@@ -446,6 +466,8 @@ impl Identity {
     /// Reads and deletes a pending sign-in (single use).
     async fn take_flow(&self, flow_id: &str) -> Result<Option<LoginFlow>, sqlx::Error> {
         let hash = session::sha256_hex(flow_id);
+        // Used once, whatever comes of it: a replayed cookie is unknown from now on.
+        self.flows.remove(&hash);
         let row: Option<(String, String, String, i64)> = optional(
             sqlx::query_as(
                 "SELECT state, nonce, pkce_verifier, created_at FROM login_flows WHERE id_hash = $1",
@@ -501,10 +523,25 @@ impl Identity {
         meta: &RequestMeta,
     ) -> Result<TokenPrincipal, AuthError> {
         let known = || self.directory.tokens.may_be_live(presented);
-        let unknown = || EventKind::access_denied("token", Unusable::Unknown.message().to_owned());
-        if self.refuse_slowed("token", meta, known, unknown).await? {
+        let turn = self.turn("token", meta, known).await;
+        if matches!(turn, Some(Turn::Lost)) {
+            let reason = Unusable::Unknown.message().to_owned();
+            let source = Source::client(meta);
+            self.journal.record_denial("token", source, meta, Actor::default(), "token", reason).await?;
             return Err(AuthError::TokenInvalid(Unusable::Unknown));
         }
+        let principal = self.token_principal_now(presented, meta).await;
+        if let (Err(_), Some(turn)) = (&principal, turn) {
+            turn.refused().await;
+        }
+        principal
+    }
+
+    async fn token_principal_now(
+        &self,
+        presented: &str,
+        meta: &RequestMeta,
+    ) -> Result<TokenPrincipal, AuthError> {
         let (found, user) = self.directory.tokens.authenticate(presented, self.clock.now()).await?;
         let (token, why) = match found {
             Presented::Live(token) => (token, None),
