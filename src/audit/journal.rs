@@ -161,8 +161,8 @@ impl Journal {
     }
 
     /// Whether `source` has been refused so often of `scope` that its
-    /// requests with an unknown credential are refused without a lookup and
-    /// answered slowly (`crate::audit::throttle`, "Slowed sources").
+    /// requests with an unknown credential wait their turn to be looked up
+    /// (`crate::audit::throttle`, "Slowed sources").
     pub fn slowed(&self, scope: &'static str, source: Source) -> Option<Hold> {
         self.refusals.slowed(scope, source, self.clock.now())
     }

@@ -82,9 +82,9 @@ pub struct RefusalsConfig {
     pub max_networks: usize,
     /// Refusals of one kind a source may make per window before it is
     /// slowed: then its requests of that kind with an unknown credential
-    /// are refused without a lookup, one at a time, each held `hold`.
+    /// are looked up one at a time, each refusal keeping the turn `hold`.
     pub slow_after: u64,
-    /// How long a slowed source's refusal is held before it is answered; zero: never slowed.
+    /// How long a slowed source's refusal keeps its turn before it is answered; zero: never slowed.
     #[serde(with = "humantime_serde")]
     pub hold: Duration,
 }

@@ -1,11 +1,11 @@
 //! The credentials that might be real, known without asking the database:
 //! the SHA-256 (hex) of every API token and pending sign-in this process
-//! issued, saw valid, or read at its last refresh. It lets a source that
-//! keeps being refused (`crate::audit::throttle`, "Slowed sources") be
-//! refused without a lookup when it presents anything else, while a real
-//! credential from the same address goes the usual way. Never holds a
+//! issued, saw valid, or read at its last refresh. A source that keeps
+//! being refused (`crate::audit::throttle`, "Slowed sources") waits its turn
+//! for a lookup when it presents anything else, while a credential known
+//! here, from the same address, goes the usual way at once. Never holds a
 //! credential itself, and never decides that one is valid: membership only
-//! means "look it up".
+//! means "no need to queue before looking it up".
 //!
 //! Another replica's new credential reaches this set at the next refresh
 //! (every minute) or at its first successful lookup; until then, from a

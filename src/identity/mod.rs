@@ -156,7 +156,7 @@ pub struct Identity {
     clock: SharedClock,
     sign_ins: Arc<RateLimit>,
     /// The pending sign-ins that might exist (`known`): a slowed source's
-    /// callback naming another is refused without a lookup.
+    /// callback naming another waits its turn to be looked up.
     flows: Arc<known::Known>,
 }
 

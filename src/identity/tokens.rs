@@ -121,8 +121,8 @@ impl Tokens {
     }
 
     /// Whether `presented` is a token this process issued, saw live or read
-    /// at its last refresh: anything else is refused unlooked-up from a
-    /// slowed source.
+    /// at its last refresh: anything else, from a slowed source, waits its
+    /// turn to be looked up.
     pub fn may_be_live(&self, presented: &str) -> bool {
         self.known.contains(&sha256_hex(presented))
     }
