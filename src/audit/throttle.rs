@@ -326,17 +326,39 @@ impl Hold {
     /// Waits for this source's turn, at most [`MAX_WAIT`], behind at most
     /// [`MAX_WAITING`] others.
     pub async fn take_turn(self) -> Turn {
-        if self.waiting.fetch_add(1, Ordering::SeqCst) >= MAX_WAITING {
-            self.waiting.fetch_sub(1, Ordering::SeqCst);
+        let waiting = Waiting::join(&self.waiting);
+        if waiting.ahead >= MAX_WAITING {
             return Turn::Lost;
         }
         let turn = tokio::time::timeout(MAX_WAIT, self.turn.acquire_owned()).await;
-        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        drop(waiting);
         match turn {
             Ok(Ok(permit)) => Turn::Mine { _turn: permit, hold: self.hold },
             // The semaphore is never closed; a wait that ran out loses its turn.
             _ => Turn::Lost,
         }
+    }
+}
+
+/// A place in a queue's count of waiters, given back when dropped: also when
+/// the request is dropped while waiting (its client went away), so the
+/// count cannot creep up to full.
+struct Waiting {
+    count: Arc<AtomicUsize>,
+    /// How many were waiting before this one.
+    ahead: usize,
+}
+
+impl Waiting {
+    fn join(count: &Arc<AtomicUsize>) -> Waiting {
+        let ahead = count.fetch_add(1, Ordering::SeqCst);
+        Waiting { count: count.clone(), ahead }
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.count.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -681,6 +703,10 @@ mod tests {
             assert!(futures::poll!(waiting.as_mut()).is_pending(), "waiting behind the first");
         }
         assert!(matches!(slowed().take_turn().await, Turn::Lost), "a full queue refuses at once");
+        // Waiters whose clients went away give their places back.
+        queue.truncate(1);
+        let mut next = Box::pin(slowed().take_turn());
+        assert!(futures::poll!(next.as_mut()).is_pending(), "a place in the queue again, not refused");
         drop(first);
         assert!(matches!(queue.remove(0).await, Turn::Mine { .. }), "the next one's turn");
     }
