@@ -31,7 +31,10 @@ impl ScimClient {
         ScimClient {
             base: format!("{app_base}/scim/v2"),
             token: token.to_owned(),
-            client: reqwest::Client::new(),
+            // A connection per request: after refusing a body it did not read,
+            // the server closes the connection, and a pooled client that sent
+            // its next request on it first would see it cut (IncompleteMessage).
+            client: reqwest::Client::builder().pool_max_idle_per_host(0).build().expect("a client"),
         }
     }
 
