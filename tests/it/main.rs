@@ -29,6 +29,7 @@ mod http_base;
 mod identity_binding;
 mod instagram;
 mod journal;
+mod layers;
 mod leaks;
 mod linkedin;
 mod mastodon;
