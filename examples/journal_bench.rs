@@ -194,8 +194,9 @@ async fn open(args: &Args, fresh: &Fresh, write_timeout: Duration) -> (Db, Journ
     let config = bench_config(args, &fresh.url, &fresh.data_dir, write_timeout);
     let db = Db::connect(&config.database_url(), config.database.max_connections).await.expect("connect");
     db.migrate().await.expect("migrate");
-    let journal =
-        Journal::start(db.clone(), Arc::new(SystemClock), &config).await.expect("start the journal");
+    let journal = Journal::start(db.clone(), Arc::new(SystemClock), &config.audit, config.checkpoint_file())
+        .await
+        .expect("start the journal");
     (db, journal, config)
 }
 

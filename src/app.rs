@@ -8,12 +8,13 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 
 use crate::audit::{stream, Journal};
+use crate::auth::{EnrollmentRules, Identity};
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::directory::scim::Scim;
 use crate::directory::Directory;
 use crate::http::{self, AppState};
-use crate::identity::{Identity, Oidc, Sessions};
+use crate::identity::{Oidc, Sessions};
 use crate::storage::Db;
 use crate::vault::KeyRing;
 
@@ -31,17 +32,38 @@ pub async fn build_state(config: Config, clock: SharedClock) -> anyhow::Result<A
     crate::vault::sealed::check_keys(&db, &keys)
         .await
         .context("the key ring cannot open the data sealed with it")?;
-    let journal =
-        Journal::start(db.clone(), clock.clone(), &config).await.context("cannot start the audit journal")?;
+    let journal = Journal::start(db.clone(), clock.clone(), &config.audit, config.checkpoint_file())
+        .await
+        .context("cannot start the audit journal")?;
     let sessions = Sessions::new(db.clone(), clock.clone(), &config.session);
     let oidc = Arc::new(Oidc::new(config.oidc.clone(), clock.clone())?);
     let config = Arc::new(config);
-    let directory =
-        Directory::new(db.clone(), clock.clone(), config.clone(), journal.clone(), sessions.clone());
+    let directory = Directory::new(
+        db.clone(),
+        clock.clone(),
+        config.directory.clone(),
+        config.training.clone(),
+        journal.clone(),
+        sessions.clone(),
+    );
     let scim = Scim::new(directory.clone(), scim_base_url(&config));
-    let identity =
-        Identity::new(db.clone(), clock.clone(), journal.clone(), sessions, keys.clone(), oidc, directory)
-            .with_sign_in_limit(config.http.sign_ins_per_minute, &config.audit.refusals);
+    let rules = EnrollmentRules::new(
+        &config.mfa,
+        config.oidc.redirect_url.as_ref(),
+        config.directory.help_contact.clone(),
+    );
+    let identity = Identity::new(
+        db.clone(),
+        clock.clone(),
+        journal.clone(),
+        sessions,
+        keys.clone(),
+        oidc,
+        directory,
+        config.mfa.clone(),
+        rules,
+    )
+    .with_sign_in_limit(config.http.sign_ins_per_minute, &config.audit.refusals);
     let stream = Arc::new(stream::spawn(db.clone(), config.audit.stream.clone(), clock.clone()));
     let accounts = crate::platforms::accounts::Accounts::new(db.clone());
     let credentials = crate::vault::Credentials::new(db.clone(), keys.clone());

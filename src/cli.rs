@@ -11,7 +11,8 @@ use rand::RngCore;
 
 use crate::audit::RequestMeta;
 use crate::clock::{SharedClock, SystemClock};
-use crate::config::{Config, EnrollmentMode, Overrides};
+use crate::config::{Config, Overrides};
+use crate::identity::EnrollmentMode;
 use crate::{app, telemetry};
 
 mod directory;
@@ -513,7 +514,9 @@ async fn audit_command(command: AuditCommand, overrides: &Overrides) -> anyhow::
             Ok(ExitCode::SUCCESS)
         }
         AuditCommand::Prune => {
-            let journal = crate::audit::Journal::start(db.clone(), clock(), &config).await?;
+            let journal =
+                crate::audit::Journal::start(db.clone(), clock(), &config.audit, config.checkpoint_file())
+                    .await?;
             let retention = i64::try_from(config.audit.retention.as_millis()).unwrap_or(i64::MAX);
             let cutoff = clock().now().millis().saturating_sub(retention);
             let by = operator_name();
@@ -563,7 +566,8 @@ async fn export(
         ExportFormat::Csv => "csv",
     };
     // Exporting is reading the journal: record it before any event leaves.
-    let journal = crate::audit::Journal::start(db.clone(), clock(), config).await?;
+    let journal =
+        crate::audit::Journal::start(db.clone(), clock(), &config.audit, config.checkpoint_file()).await?;
     let kind = EventKind::AuditExport {
         by: operator_name(),
         query: filter.describe(),

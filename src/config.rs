@@ -8,7 +8,6 @@
 //! Unknown keys are an error that names the key. This module never logs a
 //! secret: secrets are [`Secret`]s and serialize masked.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -18,7 +17,11 @@ use figment::Figment;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use crate::audit::AuditConfig;
+use crate::identity::{MfaConfig, OidcConfig, SessionConfig};
 use crate::secret::Secret;
+use crate::telemetry::LogConfig;
+use crate::vault::KeyRingConfig;
 
 /// Environment variables with the `CUSTODIAN_` prefix that are not
 /// configuration keys: the config-file path and the test harness's variables.
@@ -195,28 +198,6 @@ impl Serialize for DatabaseUrl {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    #[default]
-    Text,
-    Json,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct LogConfig {
-    pub format: LogFormat,
-    /// A tracing filter, e.g. `info` or `custodian=debug,tower_http=info`.
-    pub filter: String,
-}
-
-impl Default for LogConfig {
-    fn default() -> Self {
-        LogConfig { format: LogFormat::Text, filter: "info".to_owned() }
-    }
-}
-
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HttpConfig {
@@ -265,215 +246,6 @@ pub struct TlsConfig {
 impl TlsConfig {
     pub fn enabled(&self) -> bool {
         self.cert_file.is_some()
-    }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct OidcConfig {
-    /// Exactly as the provider's discovery document spells it (mind a trailing slash).
-    pub issuer_url: Option<String>,
-    pub client_id: Option<String>,
-    pub client_secret: Option<Secret>,
-    #[serde(skip_serializing)]
-    pub client_secret_file: Option<PathBuf>,
-    pub scopes: Vec<String>,
-    /// Where the IdP sends the browser back: `https://HOST/auth/callback`.
-    pub redirect_url: Option<Url>,
-    /// Where the IdP's end-session endpoint sends the browser after logout.
-    pub post_logout_redirect_url: Option<Url>,
-    /// The claim that carries directory groups.
-    pub groups_claim: String,
-    #[serde(with = "humantime_serde")]
-    pub http_timeout: Duration,
-}
-
-impl Default for OidcConfig {
-    fn default() -> Self {
-        OidcConfig {
-            issuer_url: None,
-            client_id: None,
-            client_secret: None,
-            client_secret_file: None,
-            scopes: vec!["openid".into(), "email".into(), "profile".into()],
-            redirect_url: None,
-            post_logout_redirect_url: None,
-            groups_claim: "groups".to_owned(),
-            http_timeout: Duration::from_secs(10),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SessionConfig {
-    /// Automatic logoff after this long without a request.
-    #[serde(with = "humantime_serde")]
-    pub idle_timeout: Duration,
-    /// Automatic logoff this long after sign-in, however active.
-    #[serde(with = "humantime_serde")]
-    pub absolute_lifetime: Duration,
-    pub cookie_name: String,
-}
-
-impl Default for SessionConfig {
-    fn default() -> Self {
-        SessionConfig {
-            idle_timeout: Duration::from_secs(15 * 60),
-            absolute_lifetime: Duration::from_secs(12 * 3600),
-            cookie_name: "custodian_session".to_owned(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct MfaConfig {
-    /// Issuer label shown in authenticator apps.
-    pub issuer: String,
-    /// Consecutive failures allowed before delays start.
-    pub throttle_after: u32,
-    /// Consecutive failures that lock the factor until an admin resets it (at most 100).
-    pub lockout_after: u32,
-    /// Who may enroll a first factor: see [`EnrollmentMode`].
-    pub enrollment: EnrollmentMode,
-    /// How long an enrollment link stays usable (1 hour to 7 days).
-    #[serde(with = "humantime_serde")]
-    pub invite_ttl: Duration,
-    /// With `enrollment = "idp"`: the ID token's `amr` values (RFC 8176)
-    /// that show the IdP did multi-factor authentication at this sign-in.
-    pub idp_amr: Vec<String>,
-}
-
-/// Who may enroll a first second factor. Whoever enrolls it owns the
-/// account from then on, so the first enrollment must be vouched for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum EnrollmentMode {
-    /// Only with a single-use enrollment link an administrator issued.
-    #[default]
-    Invite,
-    /// When the IdP vouches for MFA at this sign-in (`amr`), or with an enrollment link.
-    Idp,
-    /// Anyone signed in without a factor enrolls one (trust on first use): the sandbox only.
-    Open,
-}
-
-impl EnrollmentMode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EnrollmentMode::Invite => "invite",
-            EnrollmentMode::Idp => "idp",
-            EnrollmentMode::Open => "open",
-        }
-    }
-}
-
-/// Bounds on `mfa.invite_ttl`: long enough to reach a person, short enough
-/// that a forgotten link does not stay a way in.
-pub const INVITE_TTL_BOUNDS: (Duration, Duration) =
-    (Duration::from_secs(3600), Duration::from_secs(7 * 24 * 3600));
-
-/// `amr` values naming something known (or mere presence): on its own, one
-/// of them is no evidence of a second factor, so it may not vouch for one.
-const SINGLE_FACTOR_AMR: &[&str] = &["pwd", "kba", "pin", "user"];
-
-impl Default for MfaConfig {
-    fn default() -> Self {
-        MfaConfig {
-            issuer: "Custodian".to_owned(),
-            throttle_after: 3,
-            lockout_after: 10,
-            enrollment: EnrollmentMode::Invite,
-            invite_ttl: Duration::from_secs(72 * 3600),
-            idp_amr: vec!["mfa".to_owned()],
-        }
-    }
-}
-
-impl MfaConfig {
-    fn problems(&self) -> Vec<String> {
-        let mut problems = Vec::new();
-        let (shortest, longest) = INVITE_TTL_BOUNDS;
-        if self.invite_ttl < shortest || self.invite_ttl > longest {
-            problems.push("mfa.invite_ttl must be between 1h and 7days".to_owned());
-        }
-        if self.enrollment == EnrollmentMode::Idp && self.idp_amr.is_empty() {
-            problems.push(
-                "mfa.idp_amr must name at least one amr value when mfa.enrollment = \"idp\"".to_owned(),
-            );
-        }
-        for value in self.idp_amr.iter().filter(|v| SINGLE_FACTOR_AMR.contains(&v.as_str())) {
-            problems.push(format!("mfa.idp_amr: {value:?} is a single factor and cannot vouch for MFA"));
-        }
-        problems
-    }
-}
-
-/// Keys that encrypt data at rest (TOTP secrets, platform credentials).
-/// Material is 32 random bytes, base64; it lives in files or the environment,
-/// never in the database.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct KeyRingConfig {
-    /// Id of the key that encrypts new data.
-    pub active: Option<String>,
-    /// Key id → base64 key material.
-    pub ring: BTreeMap<String, Secret>,
-    /// Key id → file holding the base64 key material (wins over `ring`).
-    #[serde(skip_serializing)]
-    pub ring_files: BTreeMap<String, PathBuf>,
-}
-
-/// The tamper-evident audit journal.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct AuditConfig {
-    /// Ed25519 checkpoint signing key: base64 of 32 random bytes. Keep it in a
-    /// file outside the database (`signing_key_file`).
-    pub signing_key: Option<Secret>,
-    #[serde(skip_serializing)]
-    pub signing_key_file: Option<PathBuf>,
-    /// Sign a checkpoint at least every this many events...
-    pub checkpoint_every: u64,
-    /// ...and at least this often while events arrive.
-    #[serde(with = "humantime_serde")]
-    pub checkpoint_interval: Duration,
-    /// Every signed checkpoint is also appended here, a copy outside the
-    /// database. Empty: `<data_dir>/audit-checkpoints.jsonl`.
-    pub checkpoint_file: Option<PathBuf>,
-    /// An event not committed within this bound refuses its action (503).
-    #[serde(with = "humantime_serde")]
-    pub write_timeout: Duration,
-    /// Most events committed in one transaction (group commit).
-    pub max_batch: usize,
-    /// Events older than this are pruned by `custodian audit prune`
-    /// (HIPAA 164.316(b)(2): six years).
-    #[serde(with = "humantime_serde")]
-    pub retention: Duration,
-    /// While true, nothing is pruned.
-    pub legal_hold: bool,
-    /// Streaming the journal to a SIEM (`[audit.stream]`).
-    pub stream: crate::audit::stream::StreamConfig,
-    /// How refusals before sign-in are counted (`[audit.refusals]`).
-    pub refusals: crate::audit::throttle::RefusalsConfig,
-}
-
-impl Default for AuditConfig {
-    fn default() -> Self {
-        AuditConfig {
-            signing_key: None,
-            signing_key_file: None,
-            checkpoint_every: 1000,
-            checkpoint_interval: Duration::from_secs(10),
-            checkpoint_file: None,
-            write_timeout: Duration::from_secs(2),
-            max_batch: 1024,
-            retention: Duration::from_secs(6 * 366 * 24 * 3600),
-            legal_hold: false,
-            stream: crate::audit::stream::StreamConfig::default(),
-            refusals: crate::audit::throttle::RefusalsConfig::default(),
-        }
     }
 }
 
@@ -568,62 +340,13 @@ impl Config {
         if self.tls.cert_file.is_some() != self.tls.key_file.is_some() {
             problems.push("tls.cert_file and tls.key_file must be set together".to_owned());
         }
-        match &self.oidc.issuer_url {
-            None => problems.push("oidc.issuer_url is required".to_owned()),
-            Some(raw) => match Url::parse(raw) {
-                Ok(url) => check_https_or_loopback("oidc.issuer_url", &url, &mut problems),
-                Err(e) => problems.push(format!("oidc.issuer_url is not a URL: {e}")),
-            },
-        }
-        if self.oidc.client_id.as_deref().unwrap_or("").is_empty() {
-            problems.push("oidc.client_id is required".to_owned());
-        }
-        if self.oidc.client_secret.is_none() {
-            problems.push("oidc.client_secret (or oidc.client_secret_file) is required".to_owned());
-        }
-        match &self.oidc.redirect_url {
-            None => problems.push("oidc.redirect_url is required".to_owned()),
-            Some(url) => check_https_or_loopback("oidc.redirect_url", url, &mut problems),
-        }
-        if let Some(url) = &self.oidc.post_logout_redirect_url {
-            check_https_or_loopback("oidc.post_logout_redirect_url", url, &mut problems);
-        }
-        if !self.oidc.scopes.iter().any(|s| s == "openid") {
-            problems.push("oidc.scopes must include \"openid\"".to_owned());
-        }
-        if self.session.idle_timeout.is_zero() {
-            problems.push("session.idle_timeout must be positive".to_owned());
-        }
-        if self.session.absolute_lifetime < self.session.idle_timeout {
-            problems
-                .push("session.absolute_lifetime must not be shorter than session.idle_timeout".to_owned());
-        }
-        if self.session.cookie_name.is_empty()
-            || !self.session.cookie_name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-        {
-            problems.push("session.cookie_name must be letters, digits, '_' or '-'".to_owned());
-        }
-        if !(1..=100).contains(&self.mfa.lockout_after) {
-            problems.push("mfa.lockout_after must be between 1 and 100 (NIST SP 800-63B 5.2.2)".to_owned());
-        }
-        if self.mfa.throttle_after >= self.mfa.lockout_after {
-            problems.push("mfa.throttle_after must be smaller than mfa.lockout_after".to_owned());
-        }
+        problems.extend(self.oidc.problems());
+        problems.extend(self.session.problems());
         problems.extend(self.mfa.problems());
         if let Err(e) = crate::vault::KeyRing::from_config(&self.keys) {
             problems.push(e.to_string());
         }
-        if let Err(e) = crate::audit::CheckpointSigner::from_config(&self.audit) {
-            problems.push(e.to_string());
-        }
-        if self.audit.checkpoint_every == 0 || self.audit.max_batch == 0 {
-            problems.push("audit.checkpoint_every and audit.max_batch must be at least 1".to_owned());
-        }
-        if self.audit.write_timeout.is_zero() || self.audit.checkpoint_interval.is_zero() {
-            problems.push("audit.write_timeout and audit.checkpoint_interval must be positive".to_owned());
-        }
-        problems.extend(self.audit.stream.problems());
-        problems.extend(self.audit.refusals.problems());
+        problems.extend(self.audit.problems());
         problems.extend(self.directory.problems());
         if self.metrics.bearer_token.as_ref().is_some_and(|t| t.expose().trim().is_empty()) {
             // An empty token would match a request that presents none.
@@ -667,7 +390,7 @@ impl Config {
     }
 
     pub fn checkpoint_file(&self) -> PathBuf {
-        self.audit.checkpoint_file.clone().unwrap_or_else(|| self.data_dir.join("audit-checkpoints.jsonl"))
+        self.audit.checkpoint_file(&self.data_dir)
     }
 
     /// The effective configuration as TOML, with every secret masked.
@@ -693,20 +416,6 @@ fn read_secret_file(key: &str, path: &Path) -> Result<String, ConfigError> {
     Ok(trimmed.to_owned())
 }
 
-pub(crate) fn check_https_or_loopback(key: &str, url: &Url, problems: &mut Vec<String>) {
-    let loopback = match url.host() {
-        Some(url::Host::Domain(d)) => d == "localhost",
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    };
-    match url.scheme() {
-        "https" => {}
-        "http" if loopback => {}
-        _ => problems.push(format!("{key} must be an https:// URL (plain http only on loopback), got {url}")),
-    }
-}
-
 fn describe_figment_error(e: figment::Error) -> String {
     e.into_iter()
         .map(|err| {
@@ -722,27 +431,6 @@ fn describe_figment_error(e: figment::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_first_factor_needs_an_invite_unless_configured_otherwise() {
-        assert_eq!(MfaConfig::default().enrollment, EnrollmentMode::Invite);
-        assert!(MfaConfig::default().problems().is_empty());
-        let idp: MfaConfig = toml::from_str("enrollment = \"idp\"\ninvite_ttl = \"24h\"").unwrap();
-        assert_eq!((idp.enrollment, idp.invite_ttl), (EnrollmentMode::Idp, Duration::from_secs(86_400)));
-        assert!(toml::from_str::<MfaConfig>("enrollment = \"tofu\"").is_err());
-        let short = MfaConfig { invite_ttl: Duration::from_secs(60), ..MfaConfig::default() };
-        assert!(short.problems()[0].contains("mfa.invite_ttl"));
-        let long = MfaConfig { invite_ttl: Duration::from_secs(8 * 86_400), ..MfaConfig::default() };
-        assert!(long.problems()[0].contains("mfa.invite_ttl"));
-        let password_only = MfaConfig {
-            enrollment: EnrollmentMode::Idp,
-            idp_amr: vec!["pwd".into()],
-            ..MfaConfig::default()
-        };
-        assert!(password_only.problems()[0].contains("\"pwd\""));
-        let nothing = MfaConfig { enrollment: EnrollmentMode::Idp, idp_amr: vec![], ..MfaConfig::default() };
-        assert!(nothing.problems()[0].contains("at least one"));
-    }
 
     #[test]
     fn variables_of_kubernetes_and_the_scripts_are_not_configuration() {

@@ -4,11 +4,13 @@
 pub mod action;
 pub mod app;
 pub mod audit;
+pub mod auth;
 pub mod breakglass;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod directory;
+pub mod domain;
 pub mod http;
 pub mod identity;
 pub mod platforms;

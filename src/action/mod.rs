@@ -135,7 +135,7 @@ impl ActionPath {
     ) -> Self {
         ActionPath {
             policies,
-            directory: directory.config().directory.clone(),
+            directory: directory.config().clone(),
             locks: directory.locks.clone(),
             tokens: directory.tokens.clone(),
             accounts,

@@ -12,8 +12,8 @@ use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::AuditConfig;
 use crate::audit::merkle::{to_hex, Hash};
-use crate::config::AuditConfig;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SignerError {

@@ -29,9 +29,8 @@ use tokio::sync::{mpsc, oneshot};
 use crate::audit::checkpoint::{Checkpoint, CheckpointSigner};
 use crate::audit::merkle::{self, Frontier};
 use crate::audit::throttle::{Due, Hold, Source, Throttle};
-use crate::audit::{Actor, AuditError, Event, EventKind, RequestMeta, Tally};
+use crate::audit::{Actor, AuditConfig, AuditError, Event, EventKind, RequestMeta, Tally};
 use crate::clock::SharedClock;
-use crate::config::Config;
 use crate::storage::{Db, WriteLock};
 
 /// Rows per INSERT statement. Small: sqlx-sqlite resolves each `$n` by name,
@@ -89,9 +88,15 @@ pub struct Stats {
 }
 
 impl Journal {
-    /// Loads the journal's state and starts its writer task.
-    pub async fn start(db: Db, clock: SharedClock, config: &Config) -> Result<Journal, AuditError> {
-        let signer = CheckpointSigner::from_config(&config.audit)?;
+    /// Loads the journal's state and starts its writer task, copying each
+    /// signed checkpoint to `checkpoint_file` as well.
+    pub async fn start(
+        db: Db,
+        clock: SharedClock,
+        config: &AuditConfig,
+        checkpoint_file: PathBuf,
+    ) -> Result<Journal, AuditError> {
+        let signer = CheckpointSigner::from_config(config)?;
         adopt_unhashed_events(&db).await?;
         let (frontier, last_checkpoint) = load_state(&db).await?;
         let healthy = Arc::new(AtomicBool::new(true));
@@ -101,23 +106,23 @@ impl Journal {
             .checkpointed
             .store(last_checkpoint.as_ref().map(|c| c.tree_size).unwrap_or(0), Ordering::Relaxed);
         let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
-        let refusals = Arc::new(Throttle::new(&config.audit.refusals));
+        let refusals = Arc::new(Throttle::new(&config.refusals));
         let writer = Writer {
             db: db.clone(),
             clock: clock.clone(),
             signer,
             frontier,
             last_checkpoint,
-            every: config.audit.checkpoint_every,
-            interval: config.audit.checkpoint_interval,
-            max_batch: config.audit.max_batch,
-            checkpoint_file: config.checkpoint_file(),
+            every: config.checkpoint_every,
+            interval: config.checkpoint_interval,
+            max_batch: config.max_batch,
+            checkpoint_file,
             healthy: healthy.clone(),
             stats: stats.clone(),
             refusals: refusals.clone(),
         };
         tokio::spawn(writer.run(rx));
-        Ok(Journal { tx, clock, timeout: config.audit.write_timeout, healthy, stats, db, refusals })
+        Ok(Journal { tx, clock, timeout: config.write_timeout, healthy, stats, db, refusals })
     }
 
     /// Appends the event; returns once it is committed, or an error if it

@@ -8,6 +8,7 @@
 //! by their public handle.
 
 pub mod checkpoint;
+mod config;
 pub mod content;
 mod event;
 mod journal;
@@ -19,6 +20,7 @@ pub mod throttle;
 pub mod verify;
 
 pub use checkpoint::{Checkpoint, CheckpointSigner, SignerError};
+pub use config::AuditConfig;
 pub use event::{
     Actor, Change, Decision, Event, EventKind, LoginFailure, Outcome, RequestMeta, SessionEnd, Tally, Target,
     Trigger,

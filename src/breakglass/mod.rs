@@ -30,8 +30,9 @@ use url::Url;
 
 use crate::action::{ActionPath, Caller, Door, Refusal, Step};
 use crate::audit::{EventKind, Journal, RequestMeta};
+use crate::auth::{AuthError, Identity, Principal};
 use crate::clock::{SharedClock, Timestamp};
-use crate::identity::{AuthError, Identity, Method, MfaError, Principal};
+use crate::identity::{Method, MfaError};
 
 pub use notify::{Notification, Notifier};
 pub use store::{Filter, Grant, GrantState, Grants, NewGrant, StoreError};
@@ -75,7 +76,7 @@ impl BreakglassConfig {
             problems.push("breakglass.duration_minutes must be between 1 and 480".to_owned());
         }
         if let Some(url) = &self.notify_url {
-            crate::config::check_https_or_loopback("breakglass.notify_url", url, &mut problems);
+            crate::domain::check_https_or_loopback("breakglass.notify_url", url, &mut problems);
         }
         if self.notify_timeout.is_zero() {
             problems.push("breakglass.notify_timeout must be positive".to_owned());

@@ -276,7 +276,7 @@ impl Directory {
         identity: &VerifiedIdentity,
         meta: &crate::audit::RequestMeta,
     ) -> Result<usize, DirectoryError> {
-        let person = if self.config().directory.source == Source::Scim {
+        let person = if self.config().source == Source::Scim {
             match self.directory_entry_for(identity).await {
                 Ok(entry) => User { directory_id: Some(entry), ..user.clone() },
                 Err(GateError::Denied(_)) => user.clone(),
@@ -363,7 +363,7 @@ impl Directory {
         by: &ChangedBy,
     ) -> Result<Record, DirectoryError> {
         let today = training::millis_date(self.now().millis());
-        let record = training::parse_row(fields, &self.config().training, &format!("api:{}", by.name), today)
+        let record = training::parse_row(fields, self.training_config(), &format!("api:{}", by.name), today)
             .map_err(DirectoryError::Invalid)?;
         self.record_training(std::slice::from_ref(&record), Change::TrainingRecord, by).await?;
         Ok(record)
@@ -377,7 +377,7 @@ impl Directory {
         by: &ChangedBy,
     ) -> Result<usize, DirectoryError> {
         let today = training::millis_date(self.now().millis());
-        let records = training::parse_csv(text, &self.config().training, source, today)
+        let records = training::parse_csv(text, self.training_config(), source, today)
             .map_err(DirectoryError::Rejected)?;
         self.record_training(&records, Change::TrainingImport, by).await?;
         Ok(records.len())

@@ -24,7 +24,6 @@ use serde::Serialize;
 
 use crate::audit::{Actor, AuditError, EventKind, Journal, RequestMeta, Trigger};
 use crate::clock::{SharedClock, Timestamp};
-use crate::config::Config;
 use crate::identity::{Sessions, Tokens, User, Users, VerifiedIdentity};
 use crate::storage::Db;
 pub use config::{DirectoryConfig, LinkBy, Source, TrainingConfig};
@@ -230,7 +229,8 @@ pub struct Directory {
     /// Break-glass grants: ending someone's access ends their grant too.
     grants: crate::breakglass::Grants,
     accounts: crate::platforms::accounts::Accounts,
-    config: Arc<Config>,
+    config: Arc<DirectoryConfig>,
+    training_config: Arc<TrainingConfig>,
     clock: SharedClock,
     journal: Journal,
     sessions: Sessions,
@@ -240,7 +240,8 @@ impl Directory {
     pub fn new(
         db: Db,
         clock: SharedClock,
-        config: Arc<Config>,
+        config: DirectoryConfig,
+        training_config: TrainingConfig,
         journal: Journal,
         sessions: Sessions,
     ) -> Self {
@@ -252,15 +253,22 @@ impl Directory {
             tokens: Tokens::new(db.clone()),
             grants: crate::breakglass::Grants::new(db.clone()),
             accounts: crate::platforms::accounts::Accounts::new(db),
-            config,
+            config: Arc::new(config),
+            training_config: Arc::new(training_config),
             clock,
             journal,
             sessions,
         }
     }
 
-    pub fn config(&self) -> &Config {
+    /// `[directory]`.
+    pub fn config(&self) -> &DirectoryConfig {
         &self.config
+    }
+
+    /// `[training]`.
+    pub fn training_config(&self) -> &TrainingConfig {
+        &self.training_config
     }
 
     pub fn clock(&self) -> &SharedClock {
@@ -272,7 +280,7 @@ impl Directory {
     }
 
     fn deny(&self, refusal: Refusal) -> GateError {
-        GateError::Denied(Denied { refusal, contact: self.config.directory.help_contact.clone() })
+        GateError::Denied(Denied { refusal, contact: self.config.help_contact.clone() })
     }
 
     /// The gate at sign-in. In SCIM mode the identity is matched to its
@@ -283,7 +291,7 @@ impl Directory {
         user: &User,
         identity: &VerifiedIdentity,
     ) -> Result<(User, Access), GateError> {
-        if self.config.directory.source == Source::OidcClaims {
+        if self.config.source == Source::OidcClaims {
             return Ok((user.clone(), self.access(user).await?));
         }
         let entry = self.directory_entry_for(identity).await?;
@@ -305,7 +313,7 @@ impl Directory {
 
     /// The id of the one directory user the sign-in's link claim names.
     async fn directory_entry_for(&self, identity: &VerifiedIdentity) -> Result<String, GateError> {
-        let config = &self.config.directory;
+        let config = &self.config;
         let claim = config.link_claim().to_owned();
         let value = identity.claim(&claim).filter(|v| !v.is_empty() && !v.contains('\0'));
         let value = value.ok_or_else(|| self.deny(Refusal::NotInDirectory { claim: claim.clone() }))?;
@@ -330,10 +338,10 @@ impl Directory {
     pub async fn access(&self, user: &User) -> Result<Access, GateError> {
         let now = self.clock.now();
         let mut keys = user.keys();
-        let groups = match self.config.directory.source {
+        let groups = match self.config.source {
             Source::OidcClaims => user.groups.clone(),
             Source::Scim => {
-                let claim = self.config.directory.link_claim().to_owned();
+                let claim = self.config.link_claim().to_owned();
                 let not_in = || self.deny(Refusal::NotInDirectory { claim: claim.clone() });
                 let id = user.directory_id.as_deref().ok_or_else(not_in)?;
                 let entry = self.store.user(id).await?.ok_or_else(not_in)?;
@@ -346,7 +354,7 @@ impl Directory {
         };
         keys.sort();
         keys.dedup();
-        let grants = roles::grants(&groups, &self.config.directory.roles);
+        let grants = roles::grants(&groups, &self.config.roles);
         let mut held: Vec<Role> = grants.iter().map(|g| g.role).collect();
         held.sort();
         held.dedup();
@@ -368,7 +376,7 @@ impl Directory {
             let reason = role_locks.first().map(|l| l.reason.clone()).unwrap_or_default();
             return Err(self.deny(Refusal::RolesLocked { roles: held, reason }));
         }
-        let training = self.training.status(&self.config.training, &keys, &roles, now).await?;
+        let training = self.training.status(&self.training_config, &keys, &roles, now).await?;
         for t in &training {
             match (t.state, t.expires_on) {
                 (State::Missing, _) => {

@@ -67,14 +67,14 @@ impl Directory {
                 last_sign_in: user.last_login_at,
             });
         }
-        if self.config().directory.source == Source::Scim {
+        if self.config().source == Source::Scim {
             for entry in self.store.all_users().await? {
                 if linked.contains(&entry.id) {
                     continue;
                 }
                 let groups: Vec<String> =
                     self.store.groups_of(&entry.id).await?.into_iter().map(|(_, n)| n).collect();
-                let grants = crate::directory::roles::grants(&groups, &self.config().directory.roles);
+                let grants = crate::directory::roles::grants(&groups, &self.config().roles);
                 rows.push(ReviewRow {
                     user_id: String::new(),
                     email: entry.email_key(),

@@ -14,13 +14,13 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::action::Door;
+use crate::auth::InviteError;
 use crate::directory::admin::ChangedBy;
 use crate::directory::training;
 use crate::directory::{review, DirectoryError, Scope};
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{SignedIn, Verified};
 use crate::http::AppState;
-use crate::identity::InviteError;
 
 /// The caller as a change's author, if policy allows them `action` on
 /// Custodian itself; otherwise the refusal, recorded.

@@ -8,12 +8,13 @@ use axum::Form;
 use serde::Deserialize;
 
 use crate::action::Door;
+use crate::auth::{AuthError, CallbackParams};
 use crate::http::error::{PageError, Problem, Rejection};
 use crate::http::extract::{
     clear_cookie, read_cookie, set_cookie, Meta, SessionOnly, SignedIn, Verified, LOGIN_FLOW_COOKIE,
 };
 use crate::http::{pages, AppState};
-use crate::identity::{AuthError, CallbackParams, FactorState, MfaError, SessionId};
+use crate::identity::{FactorState, MfaError, SessionId};
 
 const LOGIN_FLOW_PATH: &str = "/auth";
 const LOGIN_FLOW_MAX_AGE: i64 = 600;

@@ -7,8 +7,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 
 use crate::audit::{AuditError, LoginFailure, SessionEnd};
+use crate::auth::AuthError;
 use crate::http::pages;
-use crate::identity::{AuthError, MfaError};
+use crate::identity::MfaError;
 
 /// What went wrong, in the product's words.
 #[derive(Debug)]
@@ -57,7 +58,7 @@ pub enum Problem {
     AlreadyEnrolled,
     /// A user without a factor may not enroll one now (`mfa.enrollment`):
     /// why, and whom to ask.
-    EnrollmentRefused(crate::identity::EnrollRefused),
+    EnrollmentRefused(crate::auth::EnrollRefused),
     /// The request conflicts with the state of what it names.
     Conflict(String),
     AuditUnavailable,
@@ -209,8 +210,8 @@ impl Problem {
             EnrollmentRefused(why) => (
                 StatusCode::FORBIDDEN,
                 match why {
-                    crate::identity::EnrollRefused::NeedsInvite { .. } => "mfa_invite_required",
-                    crate::identity::EnrollRefused::Invite { .. } => "mfa_invite_refused",
+                    crate::auth::EnrollRefused::NeedsInvite { .. } => "mfa_invite_required",
+                    crate::auth::EnrollRefused::Invite { .. } => "mfa_invite_refused",
                 },
                 format!("{why} This attempt was recorded."),
                 "Open the enrollment link while signed in as yourself: it works once, until it expires.",

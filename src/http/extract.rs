@@ -14,9 +14,10 @@ use axum::response::{IntoResponse, Response};
 use crate::action::{Caller, Door};
 use crate::audit::throttle::Source;
 use crate::audit::RequestMeta;
+use crate::auth::{AuthError, Principal, TokenPrincipal};
 use crate::http::error::{Problem, Rejection};
 use crate::http::AppState;
-use crate::identity::{AuthError, Principal, SessionId, TokenPrincipal};
+use crate::identity::SessionId;
 
 pub const LOGIN_FLOW_COOKIE: &str = "custodian_login";
 pub const CSRF_HEADER: &str = "x-csrf-token";

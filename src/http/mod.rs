@@ -39,9 +39,9 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::audit::Journal;
+use crate::auth::Identity;
 use crate::clock::SharedClock;
 use crate::config::Config;
-use crate::identity::Identity;
 use crate::storage::Db;
 
 pub use routes::api_paths;

@@ -4,8 +4,9 @@
 use axum::http::StatusCode;
 use maud::{html, Markup, DOCTYPE};
 
+use crate::auth::Principal;
 use crate::http::extract::CSRF_FIELD;
-use crate::identity::{Enrollment, Principal};
+use crate::identity::Enrollment;
 use crate::platforms::accounts::Account;
 use crate::platforms::sandbox::SandboxPost;
 

@@ -23,8 +23,8 @@ use sqlx::Row;
 use subtle::ConstantTimeEq;
 use totp_rs::{Algorithm, TOTP};
 
+use super::MfaConfig;
 use crate::clock::{SharedClock, Timestamp};
-use crate::config::MfaConfig;
 use crate::storage::{optional, Db};
 use crate::vault::{KeyRing, SealError};
 

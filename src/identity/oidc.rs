@@ -31,8 +31,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::RwLock;
 use url::Url;
 
+use super::OidcConfig;
 use crate::clock::SharedClock;
-use crate::config::OidcConfig;
 use crate::identity::users::VerifiedIdentity;
 use crate::secret::Secret;
 
@@ -138,6 +138,11 @@ impl Oidc {
             .build()
             .map_err(|e| OidcError::Config(e.to_string()))?;
         Ok(Oidc { config, http, clock, discovered: RwLock::new(None) })
+    }
+
+    /// How long a call to the provider may take (`oidc.http_timeout`).
+    pub fn http_timeout(&self) -> std::time::Duration {
+        self.config.http_timeout
     }
 
     async fn discovered(&self, refresh: bool) -> Result<Arc<Discovered>, OidcError> {

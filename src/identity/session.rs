@@ -23,9 +23,9 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 use subtle::ConstantTimeEq;
 
+use super::SessionConfig;
 use crate::audit::SessionEnd;
 use crate::clock::{SharedClock, Timestamp};
-use crate::config::SessionConfig;
 use crate::secret::Secret;
 use crate::storage::{optional, Db};
 

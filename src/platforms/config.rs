@@ -209,7 +209,7 @@ impl PlatformsConfig {
                     urls.push(("token_url", &e.token_url));
                     urls.extend(e.revoke_url.as_ref().map(|u| ("revoke_url", u)));
                     for (key, u) in urls {
-                        crate::config::check_https_or_loopback(
+                        crate::domain::check_https_or_loopback(
                             &format!("platforms.{name}.{key}"),
                             u,
                             &mut problems,
@@ -218,7 +218,7 @@ impl PlatformsConfig {
                 }
             }
             if let Some(u) = &app.upload_origin {
-                crate::config::check_https_or_loopback(
+                crate::domain::check_https_or_loopback(
                     &format!("platforms.{name}.upload_origin"),
                     u,
                     &mut problems,
@@ -233,13 +233,13 @@ impl PlatformsConfig {
         if let Some(b) = &self.bluesky {
             match b.pds() {
                 Ok(pds) => {
-                    crate::config::check_https_or_loopback("platforms.bluesky.pds", &pds, &mut problems)
+                    crate::domain::check_https_or_loopback("platforms.bluesky.pds", &pds, &mut problems)
                 }
                 Err(e) => problems.push(e),
             }
         }
         if let Some(u) = &self.redirect_url {
-            crate::config::check_https_or_loopback("platforms.redirect_url", u, &mut problems);
+            crate::domain::check_https_or_loopback("platforms.redirect_url", u, &mut problems);
         }
         problems
     }

@@ -4,6 +4,7 @@
 //! ciphertext to its row and kind, so it cannot be moved to another row.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
@@ -12,7 +13,24 @@ use base64::Engine;
 use rand::RngCore;
 use zeroize::Zeroizing;
 
-use crate::config::KeyRingConfig;
+use serde::{Deserialize, Serialize};
+
+use crate::secret::Secret;
+
+/// Keys that encrypt data at rest (TOTP secrets, platform credentials).
+/// Material is 32 random bytes, base64; it lives in files or the environment,
+/// never in the database.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeyRingConfig {
+    /// Id of the key that encrypts new data.
+    pub active: Option<String>,
+    /// Key id → base64 key material.
+    pub ring: BTreeMap<String, Secret>,
+    /// Key id → file holding the base64 key material (wins over `ring`).
+    #[serde(skip_serializing)]
+    pub ring_files: BTreeMap<String, PathBuf>,
+}
 
 const FORMAT: &str = "v1";
 

@@ -9,4 +9,4 @@ pub mod refresh;
 pub mod sealed;
 
 pub use credentials::{Credentials, VaultError};
-pub use keyring::{KeyRing, KeyRingError, SealError};
+pub use keyring::{KeyRing, KeyRingConfig, KeyRingError, SealError};

@@ -318,7 +318,7 @@ async fn audit_verify_prove_and_export_from_the_command_line() {
 async fn users_invite_from_the_command_line() {
     use crate::support::{Backend, TestApp};
     let app = TestApp::spawn_with(Backend::Sqlite, |c| {
-        c.mfa.enrollment = custodian::config::EnrollmentMode::Invite;
+        c.mfa.enrollment = custodian::identity::EnrollmentMode::Invite;
     })
     .await;
     let alice = app.browser();

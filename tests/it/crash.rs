@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use custodian::audit::checkpoint::CheckpointSigner;
 use custodian::audit::verify;
-use custodian::config::AuditConfig;
+use custodian::audit::AuditConfig;
 use custodian::secret::Secret;
 
 use crate::on_both_backends;

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use custodian::audit::{Actor, RequestMeta};
-use custodian::config::EnrollmentMode;
+use custodian::identity::EnrollmentMode;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 

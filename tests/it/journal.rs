@@ -3,8 +3,8 @@
 
 use custodian::audit::checkpoint::CheckpointSigner;
 use custodian::audit::verify::{self, Report};
+use custodian::audit::AuditConfig;
 use custodian::audit::{merkle, Actor, EventKind, RequestMeta};
-use custodian::config::AuditConfig;
 use custodian::secret::Secret;
 use reqwest::StatusCode;
 
@@ -345,7 +345,8 @@ async fn retention_prunes_at_a_checkpoint_and_the_rest_still_verifies(backend: B
     let journal = custodian::audit::Journal::start(
         app.state.db.clone(),
         std::sync::Arc::new(app.clock.clone()),
-        &app.state.config,
+        &app.state.config.audit,
+        app.state.config.checkpoint_file(),
     )
     .await
     .unwrap();

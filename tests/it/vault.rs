@@ -27,7 +27,7 @@ async fn add_account(app: &TestApp, id: &str) {
 }
 
 /// The key ring of the app, plus a new key `k2` that is made active.
-fn ring_with_new_active_key(app: &TestApp) -> custodian::config::KeyRingConfig {
+fn ring_with_new_active_key(app: &TestApp) -> custodian::vault::KeyRingConfig {
     let mut keys = app.state.config.keys.clone();
     keys.ring.insert("k2".into(), Secret::new(random_key()));
     keys.active = Some("k2".into());

@@ -216,7 +216,7 @@ impl Scim {
     /// (what Okta and Entra ID send), is answered from indexes; any other
     /// valid filter is evaluated over the resources.
     pub async fn list(&self, kind: Kind, q: &ListQuery) -> Result<Value, ScimError> {
-        let (start, count) = page_bounds(q, self.dir.config().directory.scim.max_results);
+        let (start, count) = page_bounds(q, self.dir.config().scim.max_results);
         let parsed = parse_filter(q)?;
         let conditions = match &parsed {
             None => Some(Vec::new()),
@@ -294,7 +294,7 @@ impl Scim {
     /// `POST /.search` at the root: Users, then Groups, each filtered and
     /// projected by its own schema (RFC 7644 §3.4.3).
     pub async fn search_all(&self, q: &ListQuery) -> Result<Value, ScimError> {
-        let (start, count) = page_bounds(q, self.dir.config().directory.scim.max_results);
+        let (start, count) = page_bounds(q, self.dir.config().scim.max_results);
         let parsed = parse_filter(q)?;
         let mut all = Vec::new();
         for kind in [Kind::User, Kind::Group] {

@@ -166,7 +166,7 @@ pub fn test_config(database_url: String, data_dir: &std::path::Path) -> Config {
     config.directory.roles = roles_as_in_the_sandbox();
     config.directory.account_tags.insert("social-media-staff".into(), vec!["official".into()]);
     // As in the sandbox: the first sign-in enrolls (tests of the other modes say so).
-    config.mfa.enrollment = custodian::config::EnrollmentMode::Open;
+    config.mfa.enrollment = custodian::identity::EnrollmentMode::Open;
     config
 }
 

@@ -17,12 +17,12 @@
 use std::time::Duration;
 
 use crate::audit::{Actor, AuditError, EventKind, RequestMeta};
-use crate::config::{Config, EnrollmentMode};
+use crate::auth::{AuthError, Identity, MfaPassed, Principal};
 use crate::identity::invites::{Invite, InviteRefusal, Issued};
 use crate::identity::mfa::{Enrollment, FactorState, Method};
 use crate::identity::oidc::AMR_CLAIM;
 use crate::identity::session::SessionId;
-use crate::identity::{AuthError, Identity, MfaPassed, Principal, User, VerifiedIdentity};
+use crate::identity::{EnrollmentMode, MfaConfig, User, VerifiedIdentity};
 use crate::secret::Secret;
 
 /// Where an enrollment link leads, beside `oidc.redirect_url`.
@@ -41,13 +41,15 @@ pub struct EnrollmentRules {
 }
 
 impl EnrollmentRules {
-    pub fn from_config(config: &Config) -> Self {
+    /// The rules of `[mfa]`; enrollment links lead beside `redirect_url`
+    /// (`oidc.redirect_url`), and refused users ask `help_contact`.
+    pub fn new(mfa: &MfaConfig, redirect_url: Option<&url::Url>, help_contact: String) -> Self {
         EnrollmentRules {
-            mode: config.mfa.enrollment,
-            invite_ttl: config.mfa.invite_ttl,
-            accepted_amr: config.mfa.idp_amr.clone(),
-            help_contact: config.directory.help_contact.clone(),
-            link: config.oidc.redirect_url.as_ref().and_then(|u| u.join(INVITE_PATH).ok()),
+            mode: mfa.enrollment,
+            invite_ttl: mfa.invite_ttl,
+            accepted_amr: mfa.idp_amr.clone(),
+            help_contact,
+            link: redirect_url.and_then(|u| u.join(INVITE_PATH).ok()),
         }
     }
 
