@@ -27,11 +27,12 @@ use base64::Engine;
 use clap::Parser;
 use custodian::clock::{Clock, SharedClock, SystemClock};
 use custodian::config::{Config, DatabaseUrl};
+use custodian::domain::NewPost;
 use custodian::platforms::mastodon::Mastodon;
-use custodian::platforms::{Call, NewPost, Platform};
+use custodian::platforms::refresh::OAuthEndpoint;
+use custodian::platforms::{Call, PlatformApi};
 use custodian::secret::Secret;
 use custodian::vault::credentials::Kind;
-use custodian::vault::refresh::OAuthEndpoint;
 use custodian::vault::Credentials;
 use rand::RngCore;
 use serde_json::json;
@@ -114,19 +115,19 @@ async fn main() -> anyhow::Result<()> {
         ..Default::default()
     });
     let state = custodian::app::build_state(config, clock.clone()).await?;
-    let by = custodian::directory::admin::ChangedBy {
+    let by = custodian::audit::ChangedBy {
         actor: Default::default(),
         name: "bench".into(),
         meta: Default::default(),
     };
     let now = SystemClock.now();
-    let connected = custodian::platforms::accounts::Account {
+    let connected = custodian::domain::Account {
         id: "acct_mastodon".into(),
-        platform: "mastodon".into(),
+        platform: custodian::domain::Platform::Mastodon,
         handle: "@clinic".into(),
         external_id: "1".into(),
         base_url: None,
-        status: custodian::platforms::accounts::Status::Active,
+        status: custodian::domain::Status::Active,
         status_reason: None,
         tags: vec!["official".into()],
         scopes: vec![],
@@ -164,7 +165,7 @@ async fn main() -> anyhow::Result<()> {
     let token = Secret::new("bench-token".into());
     let call = Call { account_id: "acct_bench", token: &token };
     let post = NewPost { text: "Flu clinic open".into(), ..NewPost::default() };
-    let action = custodian::platforms::dispatch::Action::Publish(post.clone());
+    let action = custodian::domain::Action::Publish(post.clone());
     let (mut dispatched, mut through, mut bare) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..args.calls {
         let t = Instant::now();

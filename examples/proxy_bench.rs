@@ -179,13 +179,13 @@ async fn setup(
     }
     let access = state.identity.directory.access(&user).await.map_err(|e| anyhow::anyhow!("{e}"))?;
 
-    let account = custodian::platforms::accounts::Account {
+    let account = custodian::domain::Account {
         id: format!("acct_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
-        platform: "mastodon".into(),
+        platform: custodian::domain::Platform::Mastodon,
         handle: "@clinic".into(),
         external_id: "1".into(),
         base_url: None,
-        status: custodian::platforms::accounts::Status::Active,
+        status: custodian::domain::Status::Active,
         status_reason: None,
         tags: vec![tag],
         scopes: vec!["read".into(), "write".into()],

@@ -67,7 +67,7 @@ pub async fn build_state(config: Config, clock: SharedClock) -> anyhow::Result<A
     let stream = Arc::new(stream::spawn(db.clone(), config.audit.stream.clone(), clock.clone()));
     let accounts = crate::platforms::accounts::Accounts::new(db.clone());
     let credentials = crate::vault::Credentials::new(db.clone(), keys.clone());
-    let refresher = Arc::new(crate::vault::refresh::Refresher::new(
+    let refresher = Arc::new(crate::platforms::refresh::Refresher::new(
         credentials.clone(),
         accounts.clone(),
         journal.clone(),
@@ -90,7 +90,7 @@ pub async fn build_state(config: Config, clock: SharedClock) -> anyhow::Result<A
         refresher.clone(),
         journal.clone(),
     ));
-    let grants = crate::breakglass::Grants::new(db.clone());
+    let grants = crate::directory::grants::Grants::new(db.clone());
     let actions = Arc::new(crate::action::ActionPath::new(
         policies.clone(),
         &identity.directory,

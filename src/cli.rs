@@ -328,7 +328,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 async fn accounts(command: AccountsCommand, overrides: &Overrides) -> anyhow::Result<ExitCode> {
     let state = app::build_state(Config::load(overrides)?, clock()).await?;
-    let by = crate::directory::admin::ChangedBy {
+    let by = crate::audit::ChangedBy {
         actor: crate::audit::Actor::default(),
         name: operator_name(),
         meta: RequestMeta::default(),

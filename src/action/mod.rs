@@ -12,7 +12,7 @@
 //! the outcome. Every refusal says which step refused, by which rule, and
 //! what to do; every refusal after the gate is recorded.
 //!
-//! While the caller has a break-glass grant open (see [`crate::breakglass`]),
+//! While the caller has a break-glass grant open (emergency access),
 //! policy sees `context.break_glass` and every intent, outcome and refusal
 //! carries the grant's id.
 
@@ -26,12 +26,14 @@ use tracing::Instrument;
 
 use crate::audit::content::ContentRecord;
 use crate::audit::{Actor, AuditError, EventKind, Journal, RequestMeta};
-use crate::breakglass::Grants;
 use crate::clock::{SharedClock, Timestamp};
+use crate::directory::grants::Grants;
 use crate::directory::{Access, Directory, DirectoryConfig, Locks, Scope};
+use crate::domain::Account;
+use crate::domain::Action;
 use crate::identity::{ApiToken, Tokens, User};
-use crate::platforms::accounts::{Account, Accounts};
-use crate::platforms::dispatch::{Action, Dispatcher, Outcome};
+use crate::platforms::accounts::Accounts;
+use crate::platforms::dispatch::{Dispatcher, Outcome};
 use crate::policy::{principal_of, PolicyStore, RequestContext, Resource};
 
 pub use refusal::{Details, Refusal, Step};
@@ -80,7 +82,7 @@ pub fn action_name(action: &Action) -> &'static str {
         Action::Comments { .. } => "comment.list",
         Action::HideComment { .. } => "comment.hide",
         Action::DeleteComment { .. } => "comment.delete",
-        Action::Forward(forward) => forward.action,
+        Action::Forward(forward) => forward.action.as_str(),
     }
 }
 
@@ -339,7 +341,7 @@ impl ActionPath {
         let principal = principal_of(caller.user, caller.access, &self.directory);
         let context =
             RequestContext { mfa_age_seconds: 0, break_glass: false, door: caller.door.as_str().into() };
-        let use_ = crate::breakglass::BreakGlass::USE;
+        let use_ = crate::domain::PolicyAction::BreakglassUse.as_str();
         if self.policies.current().decide(&principal, use_, &Resource::Gateway, &context).allowed {
             return Ok(Some(id));
         }
@@ -406,7 +408,7 @@ impl Run {
         let intent = EventKind::ActionIntent {
             action: name.to_owned(),
             account_id: screened.account.id.clone(),
-            platform: screened.account.platform.clone(),
+            platform: screened.account.platform.to_string(),
             door: self.door.as_str().to_owned(),
             policies: screened.policies.clone(),
             target: target_of(&screened.action),
@@ -414,7 +416,7 @@ impl Run {
             break_glass: screened.break_glass.clone(),
         };
         let recorded = self.journal.record(&self.meta, self.actor.clone(), intent).await?;
-        let result = self.dispatcher.run(&screened, &self.meta, &self.actor).await;
+        let result = self.dispatcher.run(&screened.account, &screened.action, &self.meta, &self.actor).await;
         let outcome = EventKind::ActionOutcome {
             action: name.to_owned(),
             account_id: screened.account.id.clone(),

@@ -4,8 +4,8 @@
 use crate::audit::AuditError;
 use crate::clock::Timestamp;
 use crate::directory::Lock;
+use crate::domain::Account;
 use crate::identity::ApiToken;
-use crate::platforms::accounts::Account;
 use crate::platforms::dispatch::DispatchError;
 use crate::platforms::PlatformError;
 use crate::policy::Decision;

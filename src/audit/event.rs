@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use crate::clock::Timestamp;
+pub use crate::domain::Actor;
 
 fn is_zero(n: &u64) -> bool {
     *n == 0
@@ -37,20 +38,6 @@ pub struct RequestMeta {
     pub request_id: Option<String>,
     pub client_ip: Option<String>,
     pub user_agent: Option<String>,
-}
-
-/// Who acted. Sessions appear only by their public handle.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Actor {
-    pub user_id: Option<String>,
-    pub issuer: Option<String>,
-    pub subject: Option<String>,
-    pub session_handle: Option<String>,
-    pub mfa_method: Option<String>,
-    pub mfa_at: Option<Timestamp>,
-    /// The API token the caller acted with (its public id).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub token_id: Option<String>,
 }
 
 /// What an action was aimed at.

@@ -27,6 +27,16 @@ pub use event::{
 };
 pub use journal::{Journal, Recorded};
 
+/// Who makes an administrative change (`Change` events): an admin user
+/// (API) or an operator (CLI).
+#[derive(Debug, Clone)]
+pub struct ChangedBy {
+    pub actor: Actor,
+    /// Printable: a user id, or `cli:<login>`.
+    pub name: String,
+    pub meta: RequestMeta,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {
     #[error("the audit journal cannot be read or written: {0}")]

@@ -20,7 +20,6 @@
 //! code or secret in an event, a log line, an answer or a notification.
 
 pub mod notify;
-mod store;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,8 +33,8 @@ use crate::auth::{AuthError, Identity, Principal};
 use crate::clock::{SharedClock, Timestamp};
 use crate::identity::{Method, MfaError};
 
+pub use crate::directory::grants::{Filter, Grant, GrantState, Grants, NewGrant, StoreError};
 pub use notify::{Notification, Notifier};
-pub use store::{Filter, Grant, GrantState, Grants, NewGrant, StoreError};
 
 const JUSTIFICATION_CHARS: std::ops::RangeInclusive<usize> = 20..=2000;
 const JUSTIFICATION_WORDS: usize = 3;

@@ -9,9 +9,10 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::{Subcommand, ValueEnum};
 
+use crate::audit::ChangedBy;
 use crate::audit::{Actor, RequestMeta};
 use crate::config::{Config, Overrides};
-use crate::directory::admin::{ChangedBy, LockPlaced, LockView};
+use crate::directory::admin::{LockPlaced, LockView};
 use crate::directory::{review, training, Directory, DirectoryError, Scope};
 
 #[derive(Debug, Subcommand)]

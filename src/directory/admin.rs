@@ -7,21 +7,12 @@
 
 use serde_json::json;
 
-use crate::audit::{Actor, Change, EventKind, RequestMeta, Trigger};
+use crate::audit::{Change, ChangedBy, EventKind, Trigger};
 use crate::clock::Timestamp;
 use crate::directory::locks::{Lock, Scope};
 use crate::directory::training::{self, Record};
 use crate::directory::{actor_of, entry_names, Directory, DirectoryError, GateError, Role, Source};
 use crate::identity::{User, VerifiedIdentity};
-
-/// Who is making the change: an admin user (API) or an operator (CLI).
-#[derive(Debug, Clone)]
-pub struct ChangedBy {
-    pub actor: Actor,
-    /// Printable: a user id, or `cli:<login>`.
-    pub name: String,
-    pub meta: RequestMeta,
-}
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct LockPlaced {

@@ -10,6 +10,7 @@
 
 pub mod admin;
 pub mod config;
+pub mod grants;
 pub mod locks;
 pub mod review;
 pub mod roles;
@@ -227,7 +228,7 @@ pub struct Directory {
     pub users: Users,
     pub tokens: Tokens,
     /// Break-glass grants: ending someone's access ends their grant too.
-    grants: crate::breakglass::Grants,
+    grants: grants::Grants,
     accounts: crate::platforms::accounts::Accounts,
     config: Arc<DirectoryConfig>,
     training_config: Arc<TrainingConfig>,
@@ -251,7 +252,7 @@ impl Directory {
             locks: Locks::new(db.clone()),
             users: Users::new(db.clone()),
             tokens: Tokens::new(db.clone()),
-            grants: crate::breakglass::Grants::new(db.clone()),
+            grants: grants::Grants::new(db.clone()),
             accounts: crate::platforms::accounts::Accounts::new(db),
             config: Arc::new(config),
             training_config: Arc::new(training_config),

@@ -165,7 +165,7 @@ pub fn to_csv(rows: &[ReviewRow]) -> String {
 #[derive(Debug, Clone, Serialize)]
 pub struct Review {
     pub users: Vec<ReviewRow>,
-    pub breakglass: Vec<crate::breakglass::Grant>,
+    pub breakglass: Vec<crate::directory::grants::Grant>,
 }
 
 impl Review {

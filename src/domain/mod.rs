@@ -2,6 +2,22 @@
 //! the layers. It imports nothing of the crate, so any module may use it
 //! and it can never pull the rest in.
 
+mod account;
+mod action;
+mod actor;
+mod ids;
+mod platform;
+mod policy_action;
+mod time;
+
+pub use account::{Account, Status};
+pub use action::{Action, Forward, Image, NewPost};
+pub use actor::Actor;
+pub use ids::{AccountId, EventId, TokenId, UserId};
+pub use platform::Platform;
+pub use policy_action::PolicyAction;
+pub use time::Timestamp;
+
 use url::Url;
 
 /// Adds a problem unless `url` is https, or plain http on loopback:

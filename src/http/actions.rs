@@ -13,10 +13,11 @@ use serde_json::json;
 use url::Url;
 
 use crate::action::{Door, Performed, Refusal};
+use crate::domain::Action;
+use crate::domain::NewPost;
 use crate::http::extract::{Acting, Verified};
 use crate::http::AppState;
-use crate::platforms::dispatch::{Action, Outcome};
-use crate::platforms::NewPost;
+use crate::platforms::dispatch::Outcome;
 
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {

@@ -14,8 +14,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::action::Door;
+use crate::audit::ChangedBy;
 use crate::auth::InviteError;
-use crate::directory::admin::ChangedBy;
 use crate::directory::training;
 use crate::directory::{review, DirectoryError, Scope};
 use crate::http::error::{ApiError, Problem};

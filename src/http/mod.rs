@@ -59,7 +59,7 @@ pub struct AppState {
     pub scim: crate::directory::scim::Scim,
     pub keys: Arc<crate::vault::KeyRing>,
     pub accounts: crate::platforms::accounts::Accounts,
-    pub refresher: Arc<crate::vault::refresh::Refresher>,
+    pub refresher: Arc<crate::platforms::refresh::Refresher>,
     pub connector: crate::platforms::connect::Connector,
     pub dispatcher: Arc<crate::platforms::dispatch::Dispatcher>,
     pub policies: Arc<crate::policy::PolicyStore>,

@@ -5,9 +5,9 @@ use axum::http::StatusCode;
 use maud::{html, Markup, DOCTYPE};
 
 use crate::auth::Principal;
+use crate::domain::Account;
 use crate::http::extract::CSRF_FIELD;
 use crate::identity::Enrollment;
-use crate::platforms::accounts::Account;
 use crate::platforms::sandbox::SandboxPost;
 
 fn layout(title: &str, body: Markup) -> Markup {

@@ -12,10 +12,10 @@ use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 
 use crate::action::{Door, Performed, Refusal};
+use crate::domain::Action;
 use crate::http::actions::AUDIT_EVENT_HEADER;
 use crate::http::extract::{bearer, peer_is_trusted, request_meta, Acting};
 use crate::http::AppState;
-use crate::platforms::dispatch::Action;
 use crate::proxy;
 
 /// Any method, any path below `/proxy/`.

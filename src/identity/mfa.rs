@@ -26,7 +26,7 @@ use totp_rs::{Algorithm, TOTP};
 use super::MfaConfig;
 use crate::clock::{SharedClock, Timestamp};
 use crate::storage::{optional, Db};
-use crate::vault::{KeyRing, SealError};
+use crate::vault::{sealed, KeyRing, SealError};
 
 const STEP_SECONDS: u64 = 30;
 const DIGITS: usize = 6;
@@ -184,10 +184,10 @@ impl Mfa {
         let existing = self.row(user_id).await?;
         let secret = match existing {
             Some(r) if r.enabled || r.locked => return Err(MfaError::AlreadyEnrolled),
-            Some(r) => self.keys.open(&r.secret_sealed, &context(user_id))?.to_vec(),
+            Some(r) => self.keys.open(&r.secret_sealed, &sealed::totp(user_id))?.to_vec(),
             None => {
                 let secret: Vec<u8> = (0..20).map(|_| rand::rngs::OsRng.gen::<u8>()).collect();
-                let sealed = self.keys.seal(&secret, &context(user_id))?;
+                let sealed = self.keys.seal(&secret, &sealed::totp(user_id))?;
                 sqlx::query(
                     "INSERT INTO mfa_totp (user_id, secret_sealed, created_at) VALUES ($1, $2, $3) \
                      ON CONFLICT (user_id) DO NOTHING",
@@ -199,7 +199,7 @@ impl Mfa {
                 .await?;
                 // Another request may have won the insert: use what is stored.
                 let stored = self.row(user_id).await?.ok_or(MfaError::NotEnrolled)?;
-                self.keys.open(&stored.secret_sealed, &context(user_id))?.to_vec()
+                self.keys.open(&stored.secret_sealed, &sealed::totp(user_id))?.to_vec()
             }
         };
         let totp = self.totp(secret, account)?;
@@ -215,7 +215,7 @@ impl Mfa {
             return Err(MfaError::AlreadyEnrolled.into());
         }
         // Decrypt before the attempt counts: a key problem is not a wrong code.
-        let secret = self.keys.open(&row.secret_sealed, &context(user_id)).map_err(MfaError::from)?;
+        let secret = self.keys.open(&row.secret_sealed, &sealed::totp(user_id)).map_err(MfaError::from)?;
         let failures = self.begin_attempt(user_id, &row).await?;
         let result = self.check_totp(user_id, &secret, row.last_step, code).await;
         self.finish_attempt(user_id, failures, result).await
@@ -243,7 +243,7 @@ impl Mfa {
         let is_totp = Method::of(input) == Method::Totp;
         // Decrypt before the attempt counts: a key problem is not a wrong code.
         let secret = if is_totp {
-            Some(self.keys.open(&row.secret_sealed, &context(user_id)).map_err(MfaError::from)?)
+            Some(self.keys.open(&row.secret_sealed, &sealed::totp(user_id)).map_err(MfaError::from)?)
         } else {
             None
         };
@@ -452,8 +452,4 @@ impl Mfa {
                 .await?;
         Ok(n)
     }
-}
-
-fn context(user_id: &str) -> String {
-    format!("totp:{user_id}")
 }

@@ -41,12 +41,7 @@ use crate::identity::oidc::{Oidc, Recheck};
 use crate::identity::users::Users;
 use crate::secret::Secret;
 use crate::storage::{optional, Db};
-use crate::vault::KeyRing;
-
-/// The sealed refresh token's associated data: it opens only for its user.
-pub fn context(user_id: &str) -> String {
-    format!("idp-refresh:{user_id}")
-}
+use crate::vault::{sealed, KeyRing};
 
 /// What the re-check found for a token's owner.
 #[derive(Debug, PartialEq, Eq)]
@@ -139,7 +134,7 @@ impl OwnerRecheck {
                 .await?;
             return Ok(());
         };
-        let sealed = match self.keys.seal(refresh.expose().as_bytes(), &context(user_id)) {
+        let sealed = match self.keys.seal(refresh.expose().as_bytes(), &sealed::idp_refresh(user_id)) {
             Ok(sealed) => sealed,
             Err(e) => {
                 tracing::error!(error = %e, "cannot seal the IdP refresh token; the owner cannot be re-checked");
@@ -261,7 +256,7 @@ impl OwnerRecheck {
     /// back, if this process still holds it (a sign-in may have replaced
     /// the grant meanwhile; its token is then the one kept).
     async fn store_confirmed(&self, user_id: &str, refresh: &Secret) -> Result<(), sqlx::Error> {
-        let sealed = match self.keys.seal(refresh.expose().as_bytes(), &context(user_id)) {
+        let sealed = match self.keys.seal(refresh.expose().as_bytes(), &sealed::idp_refresh(user_id)) {
             Ok(sealed) => sealed,
             Err(e) => {
                 tracing::error!(error = %e, "cannot seal the IdP refresh token; the owner cannot be re-checked");
@@ -320,7 +315,7 @@ impl OwnerRecheck {
         )?;
         let Some(row) = row else { return Ok(None) };
         let sealed: String = row.try_get("refresh_sealed")?;
-        let refresh = match self.keys.open(&sealed, &context(user_id)) {
+        let refresh = match self.keys.open(&sealed, &sealed::idp_refresh(user_id)) {
             Ok(bytes) => String::from_utf8(bytes.to_vec()).ok().map(Secret::new),
             Err(e) => {
                 tracing::warn!(user = %user_id, error = %e, "the sealed IdP refresh token cannot be opened");

@@ -2,57 +2,13 @@
 //! (which groups' staff may act on them), status, granted scopes and when
 //! the token expires. Never a credential: those are sealed in the vault.
 
-use serde::Serialize;
 use sqlx::Row;
 
+use crate::audit::ChangedBy;
 use crate::audit::{AuditError, Change, EventKind, Journal};
 use crate::clock::Timestamp;
-use crate::directory::admin::ChangedBy;
+use crate::domain::{Account, Platform, Status};
 use crate::storage::{optional, Db};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    Active,
-    /// The token could not be refreshed; an admin must connect it again.
-    NeedsReconnect,
-    Disconnected,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Active => "active",
-            Status::NeedsReconnect => "needs_reconnect",
-            Status::Disconnected => "disconnected",
-        }
-    }
-
-    fn parse(s: &str) -> Status {
-        match s {
-            "active" => Status::Active,
-            "needs_reconnect" => Status::NeedsReconnect,
-            _ => Status::Disconnected,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Account {
-    pub id: String,
-    /// `sandbox`, `mastodon`, `x`, `facebook`, `instagram`, `linkedin`, `bluesky`.
-    pub platform: String,
-    pub handle: String,
-    pub external_id: String,
-    pub base_url: Option<String>,
-    pub status: Status,
-    pub status_reason: Option<String>,
-    pub tags: Vec<String>,
-    pub scopes: Vec<String>,
-    pub token_expires_at: Option<Timestamp>,
-    pub connected_by: String,
-    pub created_at: Timestamp,
-}
 
 /// The token expiry shown is the access token's, as the vault has it now.
 const COLUMNS: &str = "id, platform, handle, external_id, base_url, status, status_reason, tags_json, \
@@ -67,7 +23,9 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<Account, sqlx::Error> {
     let status: String = row.try_get("status")?;
     Ok(Account {
         id: row.try_get("id")?,
-        platform: row.try_get("platform")?,
+        platform: Platform::parse(&row.try_get::<String, _>("platform")?).ok_or_else(|| {
+            sqlx::Error::Decode("an account names a platform Custodian does not know".into())
+        })?,
         handle: row.try_get("handle")?,
         external_id: row.try_get("external_id")?,
         base_url: row.try_get("base_url")?,
@@ -99,7 +57,7 @@ impl Accounts {
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)",
         )
         .bind(&a.id)
-        .bind(&a.platform)
+        .bind(a.platform.as_str())
         .bind(&a.handle)
         .bind(&a.external_id)
         .bind(a.base_url.clone())
@@ -201,7 +159,7 @@ impl Accounts {
         validate_tags(tags).map_err(AccountError::Invalid)?;
         let account = Account {
             id: format!("acct_{}", uuid::Uuid::now_v7().simple()),
-            platform: "sandbox".into(),
+            platform: Platform::Sandbox,
             handle: handle.to_owned(),
             external_id: handle.to_owned(),
             base_url: None,

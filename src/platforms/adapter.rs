@@ -4,7 +4,8 @@
 use url::Url;
 
 use crate::clock::{SharedClock, Timestamp};
-use crate::platforms::accounts::Account;
+use crate::domain::Account;
+use crate::domain::NewPost;
 use crate::platforms::bluesky::Bluesky;
 use crate::platforms::bluesky_session::{create_session, SessionEndpoint};
 use crate::platforms::config::PlatformsConfig;
@@ -12,13 +13,13 @@ use crate::platforms::facebook::Facebook;
 use crate::platforms::instagram::Instagram;
 use crate::platforms::linkedin::LinkedIn;
 use crate::platforms::mastodon::Mastodon;
+use crate::platforms::refresh::{NewTokens, OAuthEndpoint, RefreshError, TokenEndpoint};
 use crate::platforms::sandbox::Sandbox;
 use crate::platforms::x::X;
-use crate::platforms::{Call, Comment, NewPost, Operation, Platform, PlatformError, Published};
+use crate::platforms::{Call, Comment, Operation, PlatformApi, PlatformError, Published};
 use crate::secret::Secret;
 use crate::storage::Db;
 use crate::vault::credentials::{Credentials, Kind, VaultError};
-use crate::vault::refresh::{NewTokens, OAuthEndpoint, RefreshError, TokenEndpoint};
 
 pub enum Adapter {
     Sandbox(Sandbox),
@@ -50,10 +51,10 @@ impl Adapter {
             let pds = config.bluesky.clone().unwrap_or_default().pds().map_err(unusable)?;
             return Ok(Adapter::Bluesky(Bluesky::new(pds, account.external_id.clone(), clock)?));
         }
-        let app = config.app(&account.platform).ok_or_else(|| {
+        let app = config.app(account.platform.as_str()).ok_or_else(|| {
             unusable(format!("[platforms.{}] is missing from the configuration", account.platform))
         })?;
-        let base = app.endpoints(&account.platform).map_err(unusable)?.api_base;
+        let base = app.endpoints(account.platform.as_str()).map_err(unusable)?.api_base;
         let id = account.external_id.clone();
         Ok(match account.platform.as_str() {
             "x" => Adapter::X(X::new(base, clock)?),
@@ -121,18 +122,18 @@ impl Adapter {
     }
 }
 
-/// The object-safe part of [`Platform`].
+/// The object-safe part of [`PlatformApi`].
 trait PlatformName {
     fn name(&self) -> &'static str;
     fn supports(&self, op: Operation) -> bool;
 }
 
-impl<P: Platform> PlatformName for P {
+impl<P: PlatformApi> PlatformName for P {
     fn name(&self) -> &'static str {
-        Platform::name(self)
+        PlatformApi::name(self)
     }
     fn supports(&self, op: Operation) -> bool {
-        Platform::supports(self, op)
+        PlatformApi::supports(self, op)
     }
 }
 
@@ -151,7 +152,7 @@ macro_rules! each {
     };
 }
 
-impl Platform for Adapter {
+impl PlatformApi for Adapter {
     fn name(&self) -> &'static str {
         self.inner().name()
     }
@@ -208,8 +209,8 @@ impl Renewal {
                 credentials: credentials.clone(),
             });
         }
-        let Some(app) = config.app(&account.platform) else { return Ok(Renewal::None) };
-        let endpoints = app.endpoints(&account.platform).map_err(unusable)?;
+        let Some(app) = config.app(account.platform.as_str()) else { return Ok(Renewal::None) };
+        let endpoints = app.endpoints(account.platform.as_str()).map_err(unusable)?;
         Ok(match account.platform.as_str() {
             "facebook" => Renewal::None,
             "instagram" => Renewal::Instagram {

@@ -15,9 +15,10 @@ use serde_json::{json, Value};
 use url::Url;
 
 use crate::clock::{SharedClock, Timestamp};
+use crate::domain::NewPost;
 use crate::platforms::rate::RateLimits;
 use crate::platforms::{
-    endpoint, exchange, header_pair, http_client, Call, Comment, NewPost, Operation, Platform, PlatformError,
+    endpoint, exchange, header_pair, http_client, Call, Comment, Operation, PlatformApi, PlatformError,
     Published, ReadLimits,
 };
 
@@ -297,7 +298,7 @@ impl Bluesky {
     }
 }
 
-impl Platform for Bluesky {
+impl PlatformApi for Bluesky {
     fn name(&self) -> &'static str {
         NAME
     }

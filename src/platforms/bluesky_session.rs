@@ -24,9 +24,9 @@ use serde_json::Value;
 use url::Url;
 
 use crate::clock::Timestamp;
+use crate::platforms::refresh::{NewTokens, RefreshError, TokenEndpoint};
 use crate::platforms::{endpoint, http_client, PlatformError};
 use crate::secret::Secret;
-use crate::vault::refresh::{NewTokens, RefreshError, TokenEndpoint};
 
 const CREATE: &str = "com.atproto.server.createSession";
 const REFRESH: &str = "com.atproto.server.refreshSession";

@@ -12,42 +12,18 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use crate::action::Authorized;
 use crate::audit::{Actor, AuditError, EventKind, Journal, RequestMeta};
 use crate::clock::{SharedClock, Timestamp};
-use crate::platforms::accounts::{Account, Status};
+use crate::domain::{Account, Status};
+use crate::domain::{Action, Forward};
 use crate::platforms::adapter::{Adapter, Renewal};
 use crate::platforms::config::PlatformsConfig;
-use crate::platforms::forward::{Forward, Forwarded, Forwarder};
-use crate::platforms::{withhold, Call, Comment, NewPost, Platform, PlatformError, Published};
+use crate::platforms::forward::{Forwarded, Forwarder};
+use crate::platforms::refresh::{RefreshError, Refresher};
+use crate::platforms::{withhold, Call, Comment, PlatformApi, PlatformError, Published};
 use crate::secret::Secret;
 use crate::storage::Db;
 use crate::vault::credentials::{Credentials, Kind, VaultError};
-use crate::vault::refresh::{RefreshError, Refresher};
-
-/// What to do on the platform.
-#[derive(Debug, Clone)]
-pub enum Action {
-    Publish(NewPost),
-    Delete {
-        post_id: String,
-    },
-    Reply {
-        in_reply_to: String,
-        post: NewPost,
-    },
-    Comments {
-        post_id: String,
-    },
-    HideComment {
-        comment_id: String,
-    },
-    DeleteComment {
-        comment_id: String,
-    },
-    /// A pass-through request, as the proxy's route table named it.
-    Forward(Box<Forward>),
-}
 
 /// What the platform did.
 #[derive(Debug)]
@@ -127,22 +103,23 @@ impl Dispatcher {
         }
         let adapter = Adapter::for_account(account, &self.config, &self.db, &self.clock)?;
         let base = adapter.base().cloned();
-        let forwarder = base.map(|b| Forwarder::new(b, account.platform.clone())).transpose()?;
+        let forwarder = base.map(|b| Forwarder::new(b, account.platform)).transpose()?;
         let renewal = Renewal::for_account(account, &self.config, &self.credentials)?;
         let prepared = Arc::new(Prepared { adapter, renewal, forwarder });
         adapters.insert(account.id.clone(), prepared.clone());
         Ok(prepared)
     }
 
-    /// Carries out what the action path authorized (only it makes an
-    /// [`Authorized`]: nothing reaches a platform around policy and audit).
+    /// Carries out `action` on `account`. Only the action path calls this,
+    /// once the action is authorized and its intent recorded: nothing
+    /// reaches a platform around policy and audit.
     pub async fn run(
         &self,
-        authorized: &Authorized,
+        account: &Account,
+        action: &Action,
         meta: &RequestMeta,
         actor: &Actor,
     ) -> Result<Outcome, DispatchError> {
-        let (account, action) = (authorized.account(), authorized.action());
         let account_id = account.id.as_str();
         if account.status != Status::Active {
             let reason =
@@ -210,7 +187,7 @@ impl Dispatcher {
         tracing::warn!(account = account_id, found_in = %found_in, "a platform's answer held the account's credential; withheld");
         let kind = EventKind::ProxyCredentialWithheld {
             account_id: account_id.to_owned(),
-            action: forward.action.to_owned(),
+            action: forward.action.to_string(),
             target: forward.target(),
             platform_status: answer.status,
             found_in: found_in.clone(),

@@ -21,9 +21,10 @@ use serde_json::Value;
 use url::Url;
 
 use crate::clock::{SharedClock, Timestamp};
+use crate::domain::NewPost;
 use crate::platforms::rate::RateLimits;
 use crate::platforms::{
-    checked_id, endpoint, exchange, http_client, Call, Comment, NewPost, Operation, Platform, PlatformError,
+    checked_id, endpoint, exchange, http_client, Call, Comment, Operation, PlatformApi, PlatformError,
     Published, ReadLimits,
 };
 
@@ -187,7 +188,7 @@ impl Facebook {
     }
 }
 
-impl Platform for Facebook {
+impl PlatformApi for Facebook {
     fn name(&self) -> &'static str {
         NAME
     }

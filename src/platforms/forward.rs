@@ -8,39 +8,14 @@
 //! policy and the journal).
 
 use axum::body::Bytes;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::header::HeaderMap;
 use serde_json::Value;
 use url::Url;
 
 use crate::clock::Timestamp;
+use crate::domain::{Forward, Platform};
 use crate::platforms::rate::RateLimits;
 use crate::platforms::{http_client, Call, PlatformError, ReadLimits};
-
-/// One request for the platform, already checked.
-#[derive(Debug, Clone)]
-pub struct Forward {
-    /// The action the route table names it (what policy and audit see).
-    pub action: &'static str,
-    pub method: reqwest::Method,
-    /// Below the API base: a checked path (starting with `/`) and the raw query, if any.
-    pub path: String,
-    pub query: Option<String>,
-    /// Only the allow-listed request headers.
-    pub headers: Vec<(HeaderName, HeaderValue)>,
-    pub body: Bytes,
-    /// For a publishing action: everything the platform will read of the
-    /// request (query, form, JSON, multipart text, media by digest), as
-    /// the intent records it.
-    pub content: Option<String>,
-}
-
-impl Forward {
-    /// What the audit record names as the target: method and path (the
-    /// query is in the recorded content of a publishing action).
-    pub fn target(&self) -> String {
-        format!("{} {}", self.method, self.path)
-    }
-}
 
 /// The platform's answer: its status, the allow-listed headers, and the whole body.
 #[derive(Debug)]
@@ -76,12 +51,12 @@ const RESPONSE_HEADERS: [&str; 10] = [
 /// The account's platform API, reachable only below its base.
 pub struct Forwarder {
     base: Url,
-    platform: String,
+    platform: Platform,
     http: reqwest::Client,
 }
 
 impl Forwarder {
-    pub fn new(base: Url, platform: String) -> Result<Forwarder, PlatformError> {
+    pub fn new(base: Url, platform: Platform) -> Result<Forwarder, PlatformError> {
         let http = http_client().map_err(|e| PlatformError::BadRequest(format!("HTTP client: {e}")))?;
         Ok(Forwarder { base, platform, http })
     }

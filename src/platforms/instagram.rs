@@ -4,7 +4,7 @@
 //! through the Facebook adapter's Graph transport (bearer token, Business
 //! Use Case rate limits from `X-Business-Use-Case-Usage`, Graph errors).
 //!
-//! Not offered through [`Platform::publish`]: Instagram posts need an image,
+//! Not offered through [`PlatformApi::publish`]: Instagram posts need an image,
 //! and Instagram fetches it from a public URL (two steps: a media container
 //! from `image_url`, then `media_publish`). Custodian holds images as bytes
 //! and does not host media yet, so a text-only post or an uploaded image is
@@ -15,9 +15,10 @@ use serde_json::Value;
 use url::Url;
 
 use crate::clock::SharedClock;
+use crate::domain::NewPost;
 use crate::platforms::facebook::{id_in, text_with_link, Graph};
 use crate::platforms::{
-    checked_id, endpoint, Call, Comment, NewPost, Operation, Platform, PlatformError, Published,
+    checked_id, endpoint, Call, Comment, Operation, PlatformApi, PlatformError, Published,
 };
 
 const NAME: &str = "Instagram";
@@ -88,7 +89,7 @@ impl Instagram {
         Ok(Published { id: id_in(&media, "id", NAME)?, url: None })
     }
 
-    /// A comment on a media object (`POST /{media-id}/comments`); [`Platform::reply`]
+    /// A comment on a media object (`POST /{media-id}/comments`); [`PlatformApi::reply`]
     /// answers a comment.
     pub async fn comment(
         &self,
@@ -114,7 +115,7 @@ impl Instagram {
     }
 }
 
-impl Platform for Instagram {
+impl PlatformApi for Instagram {
     fn name(&self) -> &'static str {
         NAME
     }

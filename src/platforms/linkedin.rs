@@ -38,10 +38,11 @@ use serde_json::{json, Value};
 use url::{Origin, Url};
 
 use crate::clock::{SharedClock, Timestamp};
+use crate::domain::{Image, NewPost};
 use crate::platforms::rate::RateLimits;
 use crate::platforms::{
-    checked_id, endpoint, exchange, http_client, Call, Comment, Image, NewPost, Operation, Platform,
-    PlatformError, Published, ReadLimits,
+    checked_id, endpoint, exchange, http_client, Call, Comment, Operation, PlatformApi, PlatformError,
+    Published, ReadLimits,
 };
 
 const NAME: &str = "LinkedIn";
@@ -437,7 +438,7 @@ impl LinkedIn {
     }
 }
 
-impl Platform for LinkedIn {
+impl PlatformApi for LinkedIn {
     fn name(&self) -> &'static str {
         NAME
     }

@@ -11,9 +11,10 @@ use serde_json::{json, Value};
 use url::Url;
 
 use crate::clock::{SharedClock, Timestamp};
+use crate::domain::NewPost;
 use crate::platforms::rate::RateLimits;
 use crate::platforms::{
-    checked_id, endpoint, exchange, header_pair, http_client, Call, Comment, NewPost, Operation, Platform,
+    checked_id, endpoint, exchange, header_pair, http_client, Call, Comment, Operation, PlatformApi,
     PlatformError, Published, ReadLimits,
 };
 
@@ -80,11 +81,7 @@ impl Mastodon {
         })
     }
 
-    async fn upload(
-        &self,
-        call: &Call<'_>,
-        image: &crate::platforms::Image,
-    ) -> Result<String, PlatformError> {
+    async fn upload(&self, call: &Call<'_>, image: &crate::domain::Image) -> Result<String, PlatformError> {
         let part = reqwest::multipart::Part::bytes(image.bytes.clone())
             .file_name("image")
             .mime_str(&image.media_type)
@@ -133,7 +130,7 @@ impl Mastodon {
     }
 }
 
-impl Platform for Mastodon {
+impl PlatformApi for Mastodon {
     fn name(&self) -> &'static str {
         NAME
     }

@@ -20,6 +20,7 @@ pub mod instagram;
 pub mod linkedin;
 pub mod mastodon;
 pub(crate) mod rate;
+pub mod refresh;
 pub mod sandbox;
 pub mod tokens;
 pub mod withhold;
@@ -31,35 +32,12 @@ use serde::Serialize;
 use url::Url;
 
 use crate::clock::Timestamp;
+use crate::domain::NewPost;
 use crate::secret::Secret;
 
 /// Every call gives up after this long.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(15);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// What to publish (or reply with).
-#[derive(Debug, Clone, Default)]
-pub struct NewPost {
-    pub text: String,
-    /// A link the platform should attach; where it has no link field, it is appended to the text.
-    pub link: Option<Url>,
-    pub image: Option<Image>,
-}
-
-#[derive(Clone)]
-pub struct Image {
-    pub bytes: Vec<u8>,
-    /// `image/png`, `image/jpeg`, `image/gif` or `image/webp`.
-    pub media_type: String,
-    /// Alternative text for screen readers.
-    pub description: Option<String>,
-}
-
-impl std::fmt::Debug for Image {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Image({} bytes of {})", self.bytes.len(), self.media_type)
-    }
-}
 
 /// What the platform created.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -141,7 +119,7 @@ pub struct Call<'a> {
 /// The operations every platform adapter offers. Where a platform cannot
 /// do something, the adapter answers [`PlatformError::Unsupported`].
 #[allow(async_fn_in_trait, reason = "adapters are called through the `Adapter` enum, never as trait objects")]
-pub trait Platform {
+pub trait PlatformApi {
     fn name(&self) -> &'static str;
     fn supports(&self, op: Operation) -> bool;
     async fn publish(&self, call: &Call<'_>, post: &NewPost) -> Result<Published, PlatformError>;

@@ -7,7 +7,8 @@ use serde::Serialize;
 use sqlx::Row;
 
 use crate::clock::{SharedClock, Timestamp};
-use crate::platforms::{Call, Comment, NewPost, Operation, Platform, PlatformError, Published};
+use crate::domain::NewPost;
+use crate::platforms::{Call, Comment, Operation, PlatformApi, PlatformError, Published};
 use crate::storage::{optional, Db};
 
 /// Posts longer than this are refused, as on Mastodon.
@@ -150,7 +151,7 @@ impl Sandbox {
     }
 }
 
-impl Platform for Sandbox {
+impl PlatformApi for Sandbox {
     fn name(&self) -> &'static str {
         "Sandbox"
     }

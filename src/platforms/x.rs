@@ -1,7 +1,7 @@
 //! X (API v2, docs.x.com): posts and replies (with one image), deletes,
 //! hidden replies, and replies listed by searching the conversation. OAuth
 //! 2.0 user-context tokens expire after two hours and are refreshed by the
-//! vault (`vault::refresh`). Rate limits come in `x-rate-limit-remaining`
+//! renewal (`platforms::refresh`). Rate limits come in `x-rate-limit-remaining`
 //! and `x-rate-limit-reset` (Unix seconds) per endpoint.
 //!
 //! An image goes up first with the simple upload, `POST /2/media/upload`
@@ -21,10 +21,11 @@ use serde_json::{json, Value};
 use url::Url;
 
 use crate::clock::{SharedClock, Timestamp};
+use crate::domain::{Image, NewPost};
 use crate::platforms::rate::RateLimits;
 use crate::platforms::{
-    checked_id, endpoint, exchange, header_pair, http_client, Call, Comment, Image, NewPost, Operation,
-    Platform, PlatformError, Published, ReadLimits,
+    checked_id, endpoint, exchange, header_pair, http_client, Call, Comment, Operation, PlatformApi,
+    PlatformError, Published, ReadLimits,
 };
 
 const NAME: &str = "X";
@@ -195,7 +196,7 @@ impl X {
     }
 }
 
-impl Platform for X {
+impl PlatformApi for X {
     fn name(&self) -> &'static str {
         NAME
     }

@@ -80,11 +80,11 @@ pub enum Resource {
     Gateway,
 }
 
-impl From<&crate::platforms::accounts::Account> for Resource {
-    fn from(a: &crate::platforms::accounts::Account) -> Self {
+impl From<&crate::domain::Account> for Resource {
+    fn from(a: &crate::domain::Account) -> Self {
         Resource::Account {
             id: a.id.clone(),
-            platform: a.platform.clone(),
+            platform: a.platform.to_string(),
             tags: a.tags.clone(),
             status: a.status.as_str().to_owned(),
         }

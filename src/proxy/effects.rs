@@ -10,11 +10,11 @@
 
 use serde_json::Value;
 
-use crate::platforms::accounts::Account;
+use crate::domain::{Account, PolicyAction};
 use crate::proxy::request::Readable;
 
 /// Names the action a request is, or says why it is refused.
-pub type Namer = fn(&Readable, &Account) -> Result<&'static str, String>;
+pub type Namer = fn(&Readable, &Account) -> Result<PolicyAction, String>;
 
 /// Words that name a credential in a Graph field list.
 const TOKEN_WORDS: [&str; 3] = ["token", "secret", "password"];
@@ -44,10 +44,10 @@ fn names(readable: &Readable) -> Vec<&str> {
 
 /// Facebook `POST /{id}`: `is_hidden` alone hides (or unhides) a comment;
 /// `message` alone edits a post or comment; anything else is refused.
-pub fn facebook_object(readable: &Readable, _: &Account) -> Result<&'static str, String> {
+pub fn facebook_object(readable: &Readable, _: &Account) -> Result<PolicyAction, String> {
     match names(readable).as_slice() {
-        ["is_hidden"] => Ok("comment.hide"),
-        ["message"] => Ok("post.edit"),
+        ["is_hidden"] => Ok(PolicyAction::CommentHide),
+        ["message"] => Ok(PolicyAction::PostEdit),
         other => Err(format!(
             "POST /{{id}} passes through with is_hidden alone (comment.hide) or message alone (post.edit), not with {other:?}"
         )),
@@ -56,10 +56,10 @@ pub fn facebook_object(readable: &Readable, _: &Account) -> Result<&'static str,
 
 /// Instagram `POST /{id}`: `hide` alone hides a comment; `comment_enabled`
 /// alone turns comments on a post on or off; anything else is refused.
-pub fn instagram_object(readable: &Readable, _: &Account) -> Result<&'static str, String> {
+pub fn instagram_object(readable: &Readable, _: &Account) -> Result<PolicyAction, String> {
     match names(readable).as_slice() {
-        ["hide"] => Ok("comment.hide"),
-        ["comment_enabled"] => Ok("post.edit"),
+        ["hide"] => Ok(PolicyAction::CommentHide),
+        ["comment_enabled"] => Ok(PolicyAction::PostEdit),
         other => Err(format!(
             "POST /{{id}} passes through with hide alone (comment.hide) or comment_enabled alone (post.edit), not with {other:?}"
         )),
@@ -81,19 +81,19 @@ fn own_repo(readable: &Readable, account: &Account) -> Result<(), String> {
 }
 
 /// What a write to a collection is: `put` is `putRecord`, `delete` `deleteRecord`.
-fn bluesky_write(readable: &Readable, account: &Account, write: Write) -> Result<&'static str, String> {
+fn bluesky_write(readable: &Readable, account: &Account, write: Write) -> Result<PolicyAction, String> {
     own_repo(readable, account)?;
     let collection = member(readable, "/collection").unwrap_or("");
     let is_reply = readable.json.as_ref().and_then(|j| j.pointer("/record/reply")).is_some();
     Ok(match (collection, write) {
-        ("app.bsky.feed.post", Write::Create) if is_reply => "comment.reply",
-        ("app.bsky.feed.post", Write::Create) => "post.publish",
-        ("app.bsky.feed.post", Write::Put) => "post.edit",
-        ("app.bsky.feed.post", Write::Delete) => "post.delete",
-        ("app.bsky.feed.repost", _) => "post.repost",
-        ("app.bsky.feed.like", _) => "post.like",
+        ("app.bsky.feed.post", Write::Create) if is_reply => PolicyAction::CommentReply,
+        ("app.bsky.feed.post", Write::Create) => PolicyAction::PostPublish,
+        ("app.bsky.feed.post", Write::Put) => PolicyAction::PostEdit,
+        ("app.bsky.feed.post", Write::Delete) => PolicyAction::PostDelete,
+        ("app.bsky.feed.repost", _) => PolicyAction::PostRepost,
+        ("app.bsky.feed.like", _) => PolicyAction::PostLike,
         // The thread gate is how replies are hidden (and who may reply, limited).
-        ("app.bsky.feed.threadgate", _) => "comment.hide",
+        ("app.bsky.feed.threadgate", _) => PolicyAction::CommentHide,
         (other, _) => {
             return Err(format!(
             "records of collection {other:?} do not pass through (posts, reposts, likes and thread gates do)"
@@ -109,27 +109,27 @@ enum Write {
     Delete,
 }
 
-pub fn bluesky_create(readable: &Readable, account: &Account) -> Result<&'static str, String> {
+pub fn bluesky_create(readable: &Readable, account: &Account) -> Result<PolicyAction, String> {
     bluesky_write(readable, account, Write::Create)
 }
 
-pub fn bluesky_put(readable: &Readable, account: &Account) -> Result<&'static str, String> {
+pub fn bluesky_put(readable: &Readable, account: &Account) -> Result<PolicyAction, String> {
     bluesky_write(readable, account, Write::Put)
 }
 
-pub fn bluesky_delete(readable: &Readable, account: &Account) -> Result<&'static str, String> {
+pub fn bluesky_delete(readable: &Readable, account: &Account) -> Result<PolicyAction, String> {
     bluesky_write(readable, account, Write::Delete)
 }
 
 /// LinkedIn `POST /posts`: the post's `author` must be the account's URN.
-pub fn linkedin_post(readable: &Readable, account: &Account) -> Result<&'static str, String> {
-    linkedin_owner(readable, account, "/author", "author").map(|()| "post.publish")
+pub fn linkedin_post(readable: &Readable, account: &Account) -> Result<PolicyAction, String> {
+    linkedin_owner(readable, account, "/author", "author").map(|()| PolicyAction::PostPublish)
 }
 
 /// LinkedIn `POST /images`: the upload's `owner` must be the account's URN.
-pub fn linkedin_image(readable: &Readable, account: &Account) -> Result<&'static str, String> {
+pub fn linkedin_image(readable: &Readable, account: &Account) -> Result<PolicyAction, String> {
     linkedin_owner(readable, account, "/initializeUploadRequest/owner", "initializeUploadRequest.owner")
-        .map(|()| "post.publish")
+        .map(|()| PolicyAction::PostPublish)
 }
 
 fn linkedin_owner(readable: &Readable, account: &Account, pointer: &str, what: &str) -> Result<(), String> {
@@ -148,11 +148,11 @@ mod tests {
     fn account(platform: &str, external_id: &str) -> Account {
         Account {
             id: "acct_1".into(),
-            platform: platform.into(),
+            platform: crate::domain::Platform::parse(platform).unwrap(),
             handle: "h".into(),
             external_id: external_id.into(),
             base_url: None,
-            status: crate::platforms::accounts::Status::Active,
+            status: crate::domain::Status::Active,
             status_reason: None,
             tags: Vec::new(),
             scopes: Vec::new(),
@@ -173,12 +173,12 @@ mod tests {
     #[test]
     fn graph_objects_are_named_by_their_parameters() {
         let page = account("facebook", "1234");
-        assert_eq!(facebook_object(&form("is_hidden=true"), &page), Ok("comment.hide"));
-        assert_eq!(facebook_object(&form("message=Edited"), &page), Ok("post.edit"));
+        assert_eq!(facebook_object(&form("is_hidden=true"), &page), Ok(PolicyAction::CommentHide));
+        assert_eq!(facebook_object(&form("message=Edited"), &page), Ok(PolicyAction::PostEdit));
         assert!(facebook_object(&form("is_hidden=true&message=x"), &page).is_err());
         assert!(facebook_object(&form(""), &page).is_err());
         assert!(facebook_object(&form("is_published=false"), &page).is_err());
-        assert_eq!(instagram_object(&form("hide=true"), &page), Ok("comment.hide"));
+        assert_eq!(instagram_object(&form("hide=true"), &page), Ok(PolicyAction::CommentHide));
         assert!(instagram_object(&form("is_hidden=true"), &page).is_err());
         assert!(graph_fields(&form("fields=from{access_token}")).is_err());
         assert!(graph_fields(&form("fields=instagram_business_account{id,Access_Token}")).is_err());
@@ -191,20 +191,26 @@ mod tests {
         let write = |collection: &str, extra: &str| {
             json(&format!(r#"{{"repo":"did:plc:me","collection":"{collection}","record":{{{extra}}}}}"#))
         };
-        assert_eq!(bluesky_create(&write("app.bsky.feed.post", ""), &me), Ok("post.publish"));
-        assert_eq!(bluesky_create(&write("app.bsky.feed.post", r#""reply":{}"#), &me), Ok("comment.reply"));
-        assert_eq!(bluesky_put(&write("app.bsky.feed.post", ""), &me), Ok("post.edit"));
-        assert_eq!(bluesky_delete(&write("app.bsky.feed.post", ""), &me), Ok("post.delete"));
-        assert_eq!(bluesky_create(&write("app.bsky.feed.repost", ""), &me), Ok("post.repost"));
-        assert_eq!(bluesky_delete(&write("app.bsky.feed.like", ""), &me), Ok("post.like"));
-        assert_eq!(bluesky_put(&write("app.bsky.feed.threadgate", ""), &me), Ok("comment.hide"));
+        assert_eq!(bluesky_create(&write("app.bsky.feed.post", ""), &me), Ok(PolicyAction::PostPublish));
+        assert_eq!(
+            bluesky_create(&write("app.bsky.feed.post", r#""reply":{}"#), &me),
+            Ok(PolicyAction::CommentReply)
+        );
+        assert_eq!(bluesky_put(&write("app.bsky.feed.post", ""), &me), Ok(PolicyAction::PostEdit));
+        assert_eq!(bluesky_delete(&write("app.bsky.feed.post", ""), &me), Ok(PolicyAction::PostDelete));
+        assert_eq!(bluesky_create(&write("app.bsky.feed.repost", ""), &me), Ok(PolicyAction::PostRepost));
+        assert_eq!(bluesky_delete(&write("app.bsky.feed.like", ""), &me), Ok(PolicyAction::PostLike));
+        assert_eq!(bluesky_put(&write("app.bsky.feed.threadgate", ""), &me), Ok(PolicyAction::CommentHide));
         for refused in ["app.bsky.graph.follow", "app.bsky.graph.block", "app.bsky.actor.profile"] {
             assert!(bluesky_create(&write(refused, ""), &me).is_err(), "{refused}");
         }
         let theirs = json(r#"{"repo":"did:plc:them","collection":"app.bsky.feed.post","record":{}}"#);
         assert!(bluesky_create(&theirs, &me).is_err());
         let li = account("linkedin", "urn:li:organization:1");
-        assert_eq!(linkedin_post(&json(r#"{"author":"urn:li:organization:1"}"#), &li), Ok("post.publish"));
+        assert_eq!(
+            linkedin_post(&json(r#"{"author":"urn:li:organization:1"}"#), &li),
+            Ok(PolicyAction::PostPublish)
+        );
         assert!(linkedin_post(&json(r#"{"author":"urn:li:organization:2"}"#), &li).is_err());
         assert!(linkedin_post(&json("{}"), &li).is_err());
     }

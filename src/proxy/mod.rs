@@ -26,14 +26,15 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderName, HeaderValue};
 
 use crate::action::Refusal;
-use crate::platforms::accounts::Account;
-use crate::platforms::forward::Forward;
+use crate::domain::Forward;
+use crate::domain::{Account, PolicyAction};
 use crate::proxy::request::Readable;
 use crate::proxy::routes::Names;
 
 /// The actions whose request is content the organization publishes: the
 /// intent records what the platform will read of it.
-const PUBLISHING: [&str; 3] = ["post.publish", "comment.reply", "post.edit"];
+const PUBLISHING: [PolicyAction; 3] =
+    [PolicyAction::PostPublish, PolicyAction::CommentReply, PolicyAction::PostEdit];
 
 /// Request headers passed on to the platform; every other one is dropped.
 const REQUEST_HEADERS: [&str; 7] = [
@@ -169,7 +170,7 @@ impl Checked {
         method: &axum::http::Method,
         body: axum::body::Bytes,
     ) -> Result<Forward, Refusal> {
-        if routes::table(&account.platform).is_empty() {
+        if routes::table(account.platform.as_str()).is_empty() {
             let reason = format!(
                 "{} accounts have no platform API to pass through; use /api/v1/accounts/{}/...",
                 account.platform, account.id
@@ -188,7 +189,7 @@ impl Checked {
                 ),
             )
         };
-        let route = routes::route_for(&account.platform, method, &segments, &account.external_id)
+        let route = routes::route_for(account.platform.as_str(), method, &segments, &account.external_id)
             .ok_or_else(|| not_in_table(String::new()))?;
         let mut types = self.headers.iter().filter(|(n, _)| *n == header::CONTENT_TYPE);
         let content_type = match (types.next(), types.next()) {
@@ -203,7 +204,7 @@ impl Checked {
                 .map_err(|reason| Refusal::pass_through(403, "route_not_allowed", "proxy:fields", reason))?;
         }
         let action = match &route.names {
-            Names::Action(action) => action,
+            Names::Action(action) => *action,
             Names::ByRequest { name, .. } => {
                 name(&readable, account).map_err(|why| not_in_table(format!(" as sent: {why}")))?
             }

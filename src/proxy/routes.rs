@@ -10,16 +10,17 @@
 
 use reqwest::Method;
 
+use crate::domain::PolicyAction;
 use crate::proxy::effects::{self, Namer};
 use crate::proxy::request::Body;
 
 /// How a route names its action.
 pub enum Names {
-    Action(&'static str),
+    Action(PolicyAction),
     /// By what the request says; `may_name`: every action it can name.
     ByRequest {
         name: Namer,
-        may_name: &'static [&'static str],
+        may_name: &'static [PolicyAction],
     },
 }
 
@@ -30,68 +31,80 @@ pub struct Route {
     pub body: Body,
 }
 
-const fn route(method: Method, pattern: &'static str, action: &'static str) -> Route {
+const fn route(method: Method, pattern: &'static str, action: PolicyAction) -> Route {
     Route { method, pattern, names: Names::Action(action), body: Body::Text }
 }
 
 /// An upload: its body is binary media (recorded by size and digest).
 const fn upload(method: Method, pattern: &'static str) -> Route {
-    Route { method, pattern, names: Names::Action("post.publish"), body: Body::Media }
+    Route { method, pattern, names: Names::Action(PolicyAction::PostPublish), body: Body::Media }
 }
 
-const fn by(method: Method, pattern: &'static str, name: Namer, may_name: &'static [&'static str]) -> Route {
+const fn by(method: Method, pattern: &'static str, name: Namer, may_name: &'static [PolicyAction]) -> Route {
     Route { method, pattern, names: Names::ByRequest { name, may_name }, body: Body::Text }
 }
 
 static X: [Route; 5] = [
-    route(Method::POST, "/2/tweets", "post.publish"),
+    route(Method::POST, "/2/tweets", PolicyAction::PostPublish),
     upload(Method::POST, "/2/media/upload"),
-    route(Method::DELETE, "/2/tweets/{id}", "post.delete"),
-    route(Method::PUT, "/2/tweets/{id}/hidden", "comment.hide"),
-    route(Method::GET, "/2/tweets/search/recent", "comment.list"),
+    route(Method::DELETE, "/2/tweets/{id}", PolicyAction::PostDelete),
+    route(Method::PUT, "/2/tweets/{id}/hidden", PolicyAction::CommentHide),
+    route(Method::GET, "/2/tweets/search/recent", PolicyAction::CommentList),
 ];
 
 static MASTODON: [Route; 4] = [
-    route(Method::POST, "/api/v1/statuses", "post.publish"),
+    route(Method::POST, "/api/v1/statuses", PolicyAction::PostPublish),
     upload(Method::POST, "/api/v2/media"),
-    route(Method::DELETE, "/api/v1/statuses/{id}", "post.delete"),
-    route(Method::GET, "/api/v1/statuses/{id}/context", "comment.list"),
+    route(Method::DELETE, "/api/v1/statuses/{id}", PolicyAction::PostDelete),
+    route(Method::GET, "/api/v1/statuses/{id}/context", PolicyAction::CommentList),
 ];
 
 static FACEBOOK: [Route; 6] = [
-    route(Method::POST, "/{account}/feed", "post.publish"),
+    route(Method::POST, "/{account}/feed", PolicyAction::PostPublish),
     upload(Method::POST, "/{account}/photos"),
-    route(Method::DELETE, "/{id}", "post.delete"),
-    route(Method::GET, "/{id}/comments", "comment.list"),
-    route(Method::POST, "/{id}/comments", "comment.reply"),
-    by(Method::POST, "/{id}", effects::facebook_object, &["comment.hide", "post.edit"]),
+    route(Method::DELETE, "/{id}", PolicyAction::PostDelete),
+    route(Method::GET, "/{id}/comments", PolicyAction::CommentList),
+    route(Method::POST, "/{id}/comments", PolicyAction::CommentReply),
+    by(Method::POST, "/{id}", effects::facebook_object, &[PolicyAction::CommentHide, PolicyAction::PostEdit]),
 ];
 
 static INSTAGRAM: [Route; 6] = [
-    route(Method::POST, "/{account}/media", "post.publish"),
-    route(Method::POST, "/{account}/media_publish", "post.publish"),
-    route(Method::GET, "/{id}/comments", "comment.list"),
-    route(Method::POST, "/{id}/replies", "comment.reply"),
-    by(Method::POST, "/{id}", effects::instagram_object, &["comment.hide", "post.edit"]),
-    route(Method::DELETE, "/{id}", "comment.delete"),
+    route(Method::POST, "/{account}/media", PolicyAction::PostPublish),
+    route(Method::POST, "/{account}/media_publish", PolicyAction::PostPublish),
+    route(Method::GET, "/{id}/comments", PolicyAction::CommentList),
+    route(Method::POST, "/{id}/replies", PolicyAction::CommentReply),
+    by(
+        Method::POST,
+        "/{id}",
+        effects::instagram_object,
+        &[PolicyAction::CommentHide, PolicyAction::PostEdit],
+    ),
+    route(Method::DELETE, "/{id}", PolicyAction::CommentDelete),
 ];
 
 static LINKEDIN: [Route; 3] = [
-    by(Method::POST, "/posts", effects::linkedin_post, &["post.publish"]),
-    by(Method::POST, "/images", effects::linkedin_image, &["post.publish"]),
-    route(Method::DELETE, "/posts/{id}", "post.delete"),
+    by(Method::POST, "/posts", effects::linkedin_post, &[PolicyAction::PostPublish]),
+    by(Method::POST, "/images", effects::linkedin_image, &[PolicyAction::PostPublish]),
+    route(Method::DELETE, "/posts/{id}", PolicyAction::PostDelete),
 ];
 
 /// What a Bluesky record write can be, by its collection.
-const BLUESKY_WRITES: [&str; 7] =
-    ["post.publish", "comment.reply", "post.edit", "post.delete", "post.repost", "post.like", "comment.hide"];
+const BLUESKY_WRITES: [PolicyAction; 7] = [
+    PolicyAction::PostPublish,
+    PolicyAction::CommentReply,
+    PolicyAction::PostEdit,
+    PolicyAction::PostDelete,
+    PolicyAction::PostRepost,
+    PolicyAction::PostLike,
+    PolicyAction::CommentHide,
+];
 
 static BLUESKY: [Route; 5] = [
     by(Method::POST, "/xrpc/com.atproto.repo.createRecord", effects::bluesky_create, &BLUESKY_WRITES),
     by(Method::POST, "/xrpc/com.atproto.repo.putRecord", effects::bluesky_put, &BLUESKY_WRITES),
     by(Method::POST, "/xrpc/com.atproto.repo.deleteRecord", effects::bluesky_delete, &BLUESKY_WRITES),
     upload(Method::POST, "/xrpc/com.atproto.repo.uploadBlob"),
-    route(Method::GET, "/xrpc/app.bsky.feed.getPostThread", "comment.list"),
+    route(Method::GET, "/xrpc/app.bsky.feed.getPostThread", PolicyAction::CommentList),
 ];
 
 /// The table for a platform (empty: nothing passes through, e.g. the sandbox).
@@ -135,7 +148,7 @@ pub fn route_for(
 
 impl Route {
     /// Every action the route can name.
-    pub fn may_name(&self) -> &[&'static str] {
+    pub fn may_name(&self) -> &[PolicyAction] {
         match &self.names {
             Names::Action(action) => std::slice::from_ref(action),
             Names::ByRequest { may_name, .. } => may_name,
@@ -156,23 +169,23 @@ mod tests {
         let a = |platform, method: Method, path| {
             route_for(platform, &method, &segments(path), "1234").map(|r| r.may_name()[0])
         };
-        assert_eq!(a("x", Method::POST, "/2/tweets"), Some("post.publish"));
-        assert_eq!(a("x", Method::DELETE, "/2/tweets/1790"), Some("post.delete"));
+        assert_eq!(a("x", Method::POST, "/2/tweets"), Some(PolicyAction::PostPublish));
+        assert_eq!(a("x", Method::DELETE, "/2/tweets/1790"), Some(PolicyAction::PostDelete));
         assert_eq!(a("x", Method::GET, "/2/tweets"), None, "method matters");
         assert_eq!(a("x", Method::POST, "/2/users/1/following"), None, "not in the table");
         assert_eq!(a("x", Method::DELETE, "/2/tweets/.."), None, "an id is not a dot segment");
-        assert_eq!(a("mastodon", Method::GET, "/api/v1/statuses/9/context"), Some("comment.list"));
-        assert_eq!(a("facebook", Method::POST, "/1234/feed"), Some("post.publish"));
+        assert_eq!(a("mastodon", Method::GET, "/api/v1/statuses/9/context"), Some(PolicyAction::CommentList));
+        assert_eq!(a("facebook", Method::POST, "/1234/feed"), Some(PolicyAction::PostPublish));
         assert_eq!(a("facebook", Method::POST, "/9999/feed"), None, "only the account's own Page");
         assert_eq!(a("sandbox", Method::POST, "/anything"), None);
         // LinkedIn's API base already ends in /rest.
-        assert_eq!(a("linkedin", Method::POST, "/posts"), Some("post.publish"));
+        assert_eq!(a("linkedin", Method::POST, "/posts"), Some(PolicyAction::PostPublish));
         assert_eq!(a("linkedin", Method::POST, "/rest/posts"), None);
         for platform in ["x", "mastodon", "facebook", "instagram", "linkedin", "bluesky"] {
             for r in table(platform) {
                 for action in r.may_name() {
                     assert!(
-                        crate::action::ACCOUNT_ACTIONS.contains(action),
+                        crate::action::ACCOUNT_ACTIONS.contains(&action.as_str()),
                         "{platform} {} {action}",
                         r.pattern
                     );

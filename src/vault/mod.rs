@@ -5,7 +5,6 @@
 
 pub mod credentials;
 mod keyring;
-pub mod refresh;
 pub mod sealed;
 
 pub use credentials::{Credentials, VaultError};

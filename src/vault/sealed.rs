@@ -47,16 +47,35 @@ const SEALED: &[SealedColumn] = &[
     },
 ];
 
+/// The associated data of a TOTP secret: it opens only for its user.
+pub fn totp(user_id: &str) -> String {
+    format!("totp:{user_id}")
+}
+
+/// The associated data of an IdP refresh token: it opens only for its user.
+pub fn idp_refresh(user_id: &str) -> String {
+    format!("idp-refresh:{user_id}")
+}
+
+/// The associated data of a pending connection's PKCE verifier.
+pub fn connect_pending(state_hash: &str) -> String {
+    format!("connect:{state_hash}")
+}
+
+fn first(key: &[String]) -> &str {
+    key.first().map(String::as_str).unwrap_or("")
+}
+
 fn refresh_context(key: &[String]) -> String {
-    crate::identity::recheck::context(key.first().map(String::as_str).unwrap_or(""))
+    idp_refresh(first(key))
 }
 
 fn pending_context(key: &[String]) -> String {
-    crate::platforms::connect::pending_context(key.first().map(String::as_str).unwrap_or(""))
+    connect_pending(first(key))
 }
 
 fn totp_context(key: &[String]) -> String {
-    format!("totp:{}", key.first().map(String::as_str).unwrap_or(""))
+    totp(first(key))
 }
 
 fn credential_context(key: &[String]) -> String {

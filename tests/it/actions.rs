@@ -160,7 +160,7 @@ async fn each_refusal_names_its_rule_is_recorded_and_changes_nothing(backend: Ba
     assert_eq!(status, 200, "{body}");
     // An account that needs reconnecting.
     let now = app.clock.now();
-    let needs = custodian::platforms::accounts::Status::NeedsReconnect;
+    let needs = custodian::domain::Status::NeedsReconnect;
     app.state.accounts.set_status(&clinic, needs, Some("refresh refused"), now).await.unwrap();
     let (status, body) = call(&alice, Method::POST, &publish(&clinic), text.clone()).await;
     assert_eq!((status, body["rule"].clone()), (403, json!("only-active-accounts")), "{body}");

@@ -11,13 +11,14 @@ use std::time::Duration;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use custodian::clock::{Clock, SystemClock};
-use custodian::platforms::accounts::{Account, Status};
+use custodian::domain::{Account, Status};
+use custodian::domain::{Image, NewPost};
 use custodian::platforms::bluesky::Bluesky;
 use custodian::platforms::bluesky_session::{create_session, delete_session, Session, SessionEndpoint};
-use custodian::platforms::{Call, Image, NewPost, Operation, Platform, PlatformError};
+use custodian::platforms::refresh::{NewTokens, RefreshError, TokenEndpoint};
+use custodian::platforms::{Call, Operation, PlatformApi, PlatformError};
 use custodian::secret::Secret;
 use custodian::vault::credentials::Kind;
-use custodian::vault::refresh::{NewTokens, RefreshError, TokenEndpoint};
 use custodian::vault::Credentials;
 use serde_json::{json, Value};
 use url::Url;
@@ -463,7 +464,7 @@ async fn expiring_bluesky_account(app: &TestApp, fake: &PdsFake, session: &Sessi
     let now = app.clock.now();
     let account = Account {
         id: format!("acct_{}", uuid::Uuid::now_v7().simple()),
-        platform: "bluesky".into(),
+        platform: custodian::domain::Platform::Bluesky,
         handle: session.handle.clone(),
         external_id: session.did.clone(),
         base_url: Some(fake.base.clone()),

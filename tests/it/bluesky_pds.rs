@@ -14,11 +14,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use custodian::clock::{Clock, SystemClock};
+use custodian::domain::{Image, NewPost};
 use custodian::platforms::bluesky::Bluesky;
 use custodian::platforms::bluesky_session::{create_session, delete_session, Session, SessionEndpoint};
-use custodian::platforms::{Call, Image, NewPost, Platform, PlatformError};
+use custodian::platforms::refresh::{RefreshError, TokenEndpoint};
+use custodian::platforms::{Call, PlatformApi, PlatformError};
 use custodian::secret::Secret;
-use custodian::vault::refresh::{RefreshError, TokenEndpoint};
 
 use crate::bluesky::{claims, refused};
 use rand::Rng;

@@ -6,8 +6,9 @@
 use custodian::action::Refusal;
 use custodian::audit::{Actor, RequestMeta};
 use custodian::clock::Clock;
-use custodian::platforms::dispatch::{Action, Outcome};
-use custodian::platforms::NewPost;
+use custodian::domain::Action;
+use custodian::domain::NewPost;
+use custodian::platforms::dispatch::Outcome;
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -283,12 +284,12 @@ on_both_backends!(
 
 /// A Mastodon account stored as a connection would store it.
 async fn connected(app: &TestApp, fake: &MastodonFake, name: &str) -> String {
-    use custodian::platforms::accounts::{Account, Status};
+    use custodian::domain::{Account, Status};
     use custodian::vault::credentials::{Credentials, Kind};
     let now = app.clock.now();
     let account = Account {
         id: format!("acct_{name}"),
-        platform: "mastodon".into(),
+        platform: custodian::domain::Platform::Mastodon,
         handle: format!("@{name}"),
         external_id: format!("1090000000000000{}", name.len()),
         base_url: Some(fake.base.clone()),
@@ -738,7 +739,7 @@ mod bluesky {
         assert!(methods[refreshed..].iter().any(|p| p.ends_with("createSession")), "{methods:?}");
 
         // (Carol's session has long ended: the operator disconnects, as `custodian accounts disconnect` does.)
-        let by = custodian::directory::admin::ChangedBy {
+        let by = custodian::audit::ChangedBy {
             actor: Actor::default(),
             name: "cli:operator".into(),
             meta: RequestMeta::default(),

@@ -41,7 +41,7 @@ async fn train(app: &TestApp, user: &str, completed_on: &str, expires_on: Option
         "user,course,completed_on,expires_on\n{user}@clinic.example,{COURSE},{completed_on},{}\n",
         expires_on.unwrap_or("")
     );
-    let by = custodian::directory::admin::ChangedBy {
+    let by = custodian::audit::ChangedBy {
         actor: Default::default(),
         name: "test".into(),
         meta: Default::default(),
@@ -170,7 +170,7 @@ async fn linking_needs_a_verified_email_and_a_passed_gate(backend: Backend) {
     );
     assert_eq!(dir.users.linked_to(&alice).await.unwrap()[0].subject, "alice");
     // The operator's fix when the IdP re-created her under a new subject: unlink, audited.
-    let by = custodian::directory::admin::ChangedBy {
+    let by = custodian::audit::ChangedBy {
         actor: Default::default(),
         name: "cli:ops".into(),
         meta: Default::default(),
@@ -397,7 +397,7 @@ async fn role_locks_are_time_boxed(backend: Backend) {
     .await;
     let (alice, _, _) = app.enrolled_browser("alice").await;
     let (erin, _, _) = app.enrolled_browser("erin").await;
-    let by = custodian::directory::admin::ChangedBy {
+    let by = custodian::audit::ChangedBy {
         actor: Default::default(),
         name: "cli:test".into(),
         meta: Default::default(),

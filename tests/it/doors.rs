@@ -42,12 +42,8 @@ struct Doors {
     token: String,
 }
 
-fn by() -> custodian::directory::admin::ChangedBy {
-    custodian::directory::admin::ChangedBy {
-        actor: Default::default(),
-        name: "test".into(),
-        meta: Default::default(),
-    }
+fn by() -> custodian::audit::ChangedBy {
+    custodian::audit::ChangedBy { actor: Default::default(), name: "test".into(), meta: Default::default() }
 }
 
 /// An app on a fake Mastodon, a Mastodon account tagged for alice, alice
@@ -310,7 +306,7 @@ async fn account_locked(backend: Backend) {
 
 async fn account_needs_reconnect(backend: Backend) {
     let d = plain(backend).await;
-    let needs = custodian::platforms::accounts::Status::NeedsReconnect;
+    let needs = custodian::domain::Status::NeedsReconnect;
     let now = d.app.clock.now();
     d.app
         .state

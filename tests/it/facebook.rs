@@ -6,8 +6,9 @@
 use std::sync::Arc;
 
 use custodian::clock::{Clock, SystemClock};
+use custodian::domain::{Image, NewPost};
 use custodian::platforms::facebook::Facebook;
-use custodian::platforms::{Call, Image, NewPost, Operation, Platform, PlatformError};
+use custodian::platforms::{Call, Operation, PlatformApi, PlatformError};
 use custodian::secret::Secret;
 
 use crate::support::fakes::facebook::{GraphFake, PAGE_ID, PAGE_NAME};

@@ -10,8 +10,9 @@ use reqwest::{Method, StatusCode};
 use crate::on_both_backends;
 use crate::support::{act, Backend, TestApp};
 use crate::tokens::{publishing_token, with_token};
-use custodian::platforms::dispatch::{Action, Outcome};
-use custodian::platforms::NewPost;
+use custodian::domain::Action;
+use custodian::domain::NewPost;
+use custodian::platforms::dispatch::Outcome;
 
 on_both_backends!(
     a_flood_of_bad_callbacks_and_tokens_adds_one_event_per_kind_and_loses_no_count,

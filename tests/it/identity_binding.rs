@@ -100,7 +100,7 @@ async fn an_unverified_email_finds_no_one_and_matches_no_training(backend: Backe
     let victim = unique_username("vic");
     let email = format!("{victim}@clinic.example");
     idp_person(&victim, &email, true, &[STAFF]).await;
-    let by = custodian::directory::admin::ChangedBy {
+    let by = custodian::audit::ChangedBy {
         actor: Default::default(),
         name: "test".into(),
         meta: Default::default(),
@@ -153,7 +153,7 @@ async fn publish(who: &Browser, account: &str) -> (u16, Value) {
 async fn break_glass_ends_with_the_access_or_role_that_allowed_it(backend: Backend) {
     let app = TestApp::spawn_with(backend, |c| c.session.idle_timeout = Duration::from_secs(2 * 3600)).await;
     let (_, cardiology) = app.practice_accounts().await;
-    let by = custodian::directory::admin::ChangedBy {
+    let by = custodian::audit::ChangedBy {
         actor: Default::default(),
         name: "cli:test".into(),
         meta: Default::default(),
@@ -278,7 +278,7 @@ async fn a_pending_lock_binds_to_the_person_at_their_first_sign_in(backend: Back
     let p = unique_username("pia");
     let email = format!("{p}@clinic.example");
     // Revoked by email before Custodian has seen anyone with it: pending.
-    let by = custodian::directory::admin::ChangedBy {
+    let by = custodian::audit::ChangedBy {
         actor: Default::default(),
         name: "cli:test".into(),
         meta: Default::default(),
@@ -385,7 +385,7 @@ async fn a_refreshed_id_token_naming_someone_else_refuses_the_owner(backend: Bac
         .fetch_one(app.state.db.pool())
         .await
         .unwrap();
-    let context = custodian::identity::recheck::context(&other_id);
+    let context = custodian::vault::sealed::idp_refresh(&other_id);
     let refresh = String::from_utf8(app.state.keys.open(&sealed, &context).unwrap().to_vec()).unwrap();
     let recheck = app.state.identity.owner_recheck();
     recheck.remember(&owner_id, Some(&custodian::secret::Secret::new(refresh))).await.unwrap();

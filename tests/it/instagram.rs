@@ -7,8 +7,9 @@
 use std::sync::Arc;
 
 use custodian::clock::SystemClock;
+use custodian::domain::{Image, NewPost};
 use custodian::platforms::instagram::Instagram;
-use custodian::platforms::{Call, Image, NewPost, Operation, Platform, PlatformError};
+use custodian::platforms::{Call, Operation, PlatformApi, PlatformError};
 use custodian::secret::Secret;
 use url::Url;
 

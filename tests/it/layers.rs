@@ -32,17 +32,6 @@ const LAYERS: &[&str] = &[
     "main",
 ];
 
-/// Imports that still run up the layers, each to be removed; the list may
-/// only shrink (an entry no longer found fails the test too).
-const NOT_YET: &[(&str, &str)] = &[
-    ("action", "breakglass"),
-    ("directory", "breakglass"),
-    ("platforms", "action"),
-    ("platforms", "directory"),
-    ("vault", "identity"),
-    ("vault", "platforms"),
-];
-
 /// Every top-level module `file` (under `src/`) belongs to.
 fn module_of(file: &Path) -> String {
     let first = file.components().next().map(|c| c.as_os_str().to_string_lossy().into_owned());
@@ -140,23 +129,14 @@ fn layer(module: &str) -> usize {
 
 #[test]
 fn imports_only_point_down_the_layers() {
-    let mut upward = BTreeSet::new();
-    let mut wrong = Vec::new();
-    for (from, to, file) in edges() {
-        if layer(&to) < layer(&from) {
-            continue;
-        }
-        upward.insert((from.clone(), to.clone()));
-        if !NOT_YET.contains(&(from.as_str(), to.as_str())) {
-            wrong.push(format!("{file}: `{from}` imports `{to}`, which is not below it"));
-        }
-    }
+    let mut wrong: Vec<String> = edges()
+        .into_iter()
+        .filter(|(from, to, _)| layer(to) >= layer(from))
+        .map(|(from, to, file)| format!("{file}: `{from}` imports `{to}`, which is not below it"))
+        .collect();
     wrong.sort();
     wrong.dedup();
     assert!(wrong.is_empty(), "imports running up the layers:\n{}", wrong.join("\n"));
-    let stale: Vec<_> =
-        NOT_YET.iter().filter(|(f, t)| !upward.contains(&(f.to_string(), t.to_string()))).collect();
-    assert!(stale.is_empty(), "no longer imported, remove from NOT_YET: {stale:?}");
 }
 
 #[test]

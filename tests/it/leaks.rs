@@ -6,13 +6,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use custodian::audit::ChangedBy;
 use custodian::clock::{Clock, SystemClock};
-use custodian::directory::admin::ChangedBy;
+use custodian::domain::NewPost;
 use custodian::platforms::mastodon::Mastodon;
-use custodian::platforms::{Call, NewPost, Platform};
+use custodian::platforms::refresh::{OAuthEndpoint, TokenEndpoint};
+use custodian::platforms::{Call, PlatformApi};
 use custodian::secret::Secret;
 use custodian::vault::credentials::Kind;
-use custodian::vault::refresh::{OAuthEndpoint, TokenEndpoint};
 use custodian::vault::Credentials;
 
 use crate::support::fakes::mastodon::MastodonFake;

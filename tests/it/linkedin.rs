@@ -7,8 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use custodian::clock::{Clock, ManualClock, SharedClock, SystemClock};
+use custodian::domain::{Image, NewPost};
 use custodian::platforms::linkedin::LinkedIn;
-use custodian::platforms::{Call, Image, NewPost, Operation, Platform, PlatformError};
+use custodian::platforms::{Call, Operation, PlatformApi, PlatformError};
 use custodian::secret::Secret;
 use serde_json::{json, Value};
 

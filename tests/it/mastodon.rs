@@ -6,8 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use custodian::clock::SystemClock;
+use custodian::domain::{Image, NewPost};
 use custodian::platforms::mastodon::Mastodon;
-use custodian::platforms::{Call, Image, NewPost, Operation, Platform, PlatformError};
+use custodian::platforms::{Call, Operation, PlatformApi, PlatformError};
 use custodian::secret::Secret;
 
 use crate::support::fakes::mastodon::MastodonFake;

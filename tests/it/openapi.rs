@@ -363,7 +363,7 @@ async fn real_answers_match_the_documented_schemas(backend: Backend) {
         });
     })
     .await;
-    let by = custodian::directory::admin::ChangedBy {
+    let by = custodian::audit::ChangedBy {
         actor: Default::default(),
         name: "test".into(),
         meta: Default::default(),

@@ -143,7 +143,7 @@ async fn policy_explain_names_the_deciding_policies() {
     })
     .await;
     let _ = app.enrolled_browser("alice").await;
-    let by = custodian::directory::admin::ChangedBy {
+    let by = custodian::audit::ChangedBy {
         actor: Default::default(),
         name: "test".into(),
         meta: Default::default(),

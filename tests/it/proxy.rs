@@ -218,11 +218,8 @@ async fn each_attack_on_the_path_or_headers_is_refused_recorded_and_reaches_noth
 
     // The sandbox has no platform API: nothing passes through for it.
     let now = custodian::clock::Clock::now(&app.clock);
-    let by = custodian::directory::admin::ChangedBy {
-        actor: Default::default(),
-        name: "t".into(),
-        meta: Default::default(),
-    };
+    let by =
+        custodian::audit::ChangedBy { actor: Default::default(), name: "t".into(), meta: Default::default() };
     let sandbox = app
         .state
         .accounts
@@ -268,9 +265,9 @@ async fn an_outcome_is_recorded_even_when_the_caller_goes_away(backend: Backend)
     let base = fake.base.clone();
     let app = TestApp::spawn_with(backend, move |c| with_mastodon(c, &base)).await;
     let account = mastodon_account(&app, TOKEN).await;
-    let post = custodian::platforms::NewPost { text: "Clinic closed Monday".into(), ..Default::default() };
+    let post = custodian::domain::NewPost { text: "Clinic closed Monday".into(), ..Default::default() };
     tokio::select! {
-        done = crate::support::act(&app, &account, custodian::platforms::dispatch::Action::Publish(post)) => {
+        done = crate::support::act(&app, &account, custodian::domain::Action::Publish(post)) => {
             panic!("the platform has not answered yet: {:?}", done.map(|_| ()))
         }
         // The caller's future is dropped here, its call in flight at the platform.

@@ -66,13 +66,13 @@ impl Proxied {
     ) -> Proxied {
         let app = TestApp::spawn_with(backend, configured(platform, base)).await;
         let now = custodian::clock::Clock::now(&app.clock);
-        let account = custodian::platforms::accounts::Account {
+        let account = custodian::domain::Account {
             id: format!("acct_{platform}{}", rand::random::<u32>()),
-            platform: platform.into(),
+            platform: custodian::domain::Platform::parse(platform).unwrap(),
             handle: format!("clinic-on-{platform}"),
             external_id: external_id.into(),
             base_url: None,
-            status: custodian::platforms::accounts::Status::Active,
+            status: custodian::domain::Status::Active,
             status_reason: None,
             tags: vec!["official".into()],
             scopes: Vec::new(),
@@ -450,7 +450,7 @@ async fn a_provoked_401_renews_nothing(backend: Backend) {
     assert_eq!(refreshes, 0, "no renewal for a refusal that is not an expired token");
     assert_eq!(fake.requests().len(), 5);
     let account = p.app.state.accounts.get(&p.account).await.unwrap().unwrap();
-    assert_eq!(account.status, custodian::platforms::accounts::Status::Active);
+    assert_eq!(account.status, custodian::domain::Status::Active);
     assert!(p.app.events_of("account.needs_reconnect").await.is_empty());
 }
 

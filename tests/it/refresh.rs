@@ -11,11 +11,11 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::{Form, Json, Router};
+use custodian::audit::ChangedBy;
 use custodian::clock::Clock;
-use custodian::directory::admin::ChangedBy;
+use custodian::platforms::refresh::{OAuthEndpoint, RefreshError};
 use custodian::secret::Secret;
 use custodian::vault::credentials::Kind;
-use custodian::vault::refresh::{OAuthEndpoint, RefreshError};
 use custodian::vault::Credentials;
 use serde_json::json;
 
@@ -133,7 +133,7 @@ async fn a_refused_refresh_marks_the_account_needs_reconnect(backend: Backend) {
     let e = app.state.refresher.access_token(&account, &endpoint).await.unwrap_err();
     assert!(matches!(e, RefreshError::NeedsReconnect(ref why) if why.contains("invalid_grant")), "{e}");
     let listed = app.state.accounts.get(&account).await.unwrap().unwrap();
-    assert_eq!(listed.status, custodian::platforms::accounts::Status::NeedsReconnect);
+    assert_eq!(listed.status, custodian::domain::Status::NeedsReconnect);
     assert!(listed.status_reason.unwrap().contains("invalid_grant"));
     let events = app.events_of("account.needs_reconnect").await;
     assert_eq!(events[0]["kind"]["account_id"], account.as_str());
@@ -169,9 +169,9 @@ async fn a_refusal_renews_at_most_once_a_minute(backend: Backend) {
     }
     assert_eq!(server.calls.load(Ordering::SeqCst), 1);
     let listed = app.state.accounts.get(&account).await.unwrap().unwrap();
-    assert_eq!(listed.status, custodian::platforms::accounts::Status::Active);
+    assert_eq!(listed.status, custodian::domain::Status::Active);
     // A minute later, a refusal renews again.
-    app.clock.advance(custodian::vault::refresh::RENEWAL_INTERVAL);
+    app.clock.advance(custodian::platforms::refresh::RENEWAL_INTERVAL);
     let renewed =
         app.state.refresher.after_unauthorized(&account, &current().await, &endpoint).await.unwrap();
     assert_eq!(renewed.expose(), "access-2");

@@ -4,11 +4,12 @@
 
 use std::sync::Arc;
 
+use custodian::audit::ChangedBy;
 use custodian::clock::Clock;
-use custodian::directory::admin::ChangedBy;
+use custodian::domain::{Image, NewPost};
 use custodian::platforms::accounts::AccountError;
 use custodian::platforms::sandbox::Sandbox;
-use custodian::platforms::{Call, Image, NewPost, Platform, PlatformError};
+use custodian::platforms::{Call, PlatformApi, PlatformError};
 use custodian::secret::Secret;
 use custodian::vault::credentials::Kind;
 use custodian::vault::Credentials;
@@ -114,7 +115,8 @@ async fn the_account_list_never_shows_a_credential(backend: Backend) {
 /// Staff see a practice account's posts as a timeline, through the same
 /// action path a real platform takes.
 async fn the_timeline_shows_what_was_posted(backend: Backend) {
-    use custodian::platforms::dispatch::{Action, Outcome};
+    use custodian::domain::Action;
+    use custodian::platforms::dispatch::Outcome;
     let app = TestApp::spawn_with(backend, |c| {
         c.directory.account_tags.insert("social-media-staff".into(), vec!["official".into()]);
     })

@@ -15,7 +15,7 @@ use crate::support::{Backend, TestApp};
 
 async fn app(backend: Backend) -> (TestApp, String, String) {
     let app = TestApp::spawn(backend).await;
-    let by = custodian::directory::admin::ChangedBy {
+    let by = custodian::audit::ChangedBy {
         actor: Default::default(),
         name: "test".into(),
         meta: Default::default(),

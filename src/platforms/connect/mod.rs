@@ -27,16 +27,17 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 use url::Url;
 
+use crate::audit::ChangedBy;
 use crate::audit::{AuditError, Change, EventKind, Journal};
 use crate::clock::{SharedClock, Timestamp};
-use crate::directory::admin::ChangedBy;
-use crate::platforms::accounts::{validate_tags, Account, Accounts, Status};
+use crate::domain::{Account, Platform, Status};
+use crate::platforms::accounts::{validate_tags, Accounts};
 use crate::platforms::config::PlatformsConfig;
 use crate::platforms::Operation;
 use crate::secret::Secret;
 use crate::storage::{optional, Db};
 use crate::vault::credentials::{Credentials, Kind, VaultError};
-use crate::vault::KeyRing;
+use crate::vault::{sealed, KeyRing};
 
 pub use grant::Choice;
 use grant::{Grant, GrantError};
@@ -121,11 +122,6 @@ pub struct Connector {
 
 fn state_hash(state: &str) -> String {
     hex::encode(Sha256::digest(state.as_bytes()))
-}
-
-/// The associated data of a pending connection's sealed PKCE verifier.
-pub fn pending_context(state_hash: &str) -> String {
-    format!("connect:{state_hash}")
 }
 
 impl Connector {
@@ -217,7 +213,7 @@ impl Connector {
         let hash = state_hash(&state);
         let sealed = self
             .keys
-            .seal(verifier.expose().as_bytes(), &pending_context(&hash))
+            .seal(verifier.expose().as_bytes(), &sealed::connect_pending(&hash))
             .map_err(|_| ConnectError::Unavailable("cannot seal the connection's verifier".into()))?;
         let now = self.clock.now();
         let expires_at = now.plus(PENDING_FOR);
@@ -287,7 +283,7 @@ impl Connector {
         let sealed: String = row.try_get("verifier_sealed")?;
         let verifier = self
             .keys
-            .open(&sealed, &pending_context(&hash))
+            .open(&sealed, &sealed::connect_pending(&hash))
             .ok()
             .and_then(|v| String::from_utf8(v.to_vec()).ok())
             .map(Secret::new)
@@ -388,7 +384,9 @@ impl Connector {
                 .as_ref()
                 .map(|a| a.id.clone())
                 .unwrap_or_else(|| format!("acct_{}", uuid::Uuid::now_v7().simple())),
-            platform: platform.to_owned(),
+            platform: Platform::parse(platform).ok_or_else(|| {
+                ConnectError::Invalid(format!("{platform:?} is not a platform Custodian knows"))
+            })?,
             handle: grant.handle,
             external_id: grant.external_id,
             base_url,

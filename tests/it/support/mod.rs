@@ -176,7 +176,7 @@ pub fn test_config(database_url: String, data_dir: &std::path::Path) -> Config {
 pub async fn act(
     app: &TestApp,
     account_id: &str,
-    action: custodian::platforms::dispatch::Action,
+    action: custodian::domain::Action,
 ) -> Result<custodian::platforms::dispatch::Outcome, custodian::action::Refusal> {
     let user = custodian::identity::User {
         id: "staff-tester".into(),
@@ -318,7 +318,7 @@ impl TestApp {
     /// `official` (the tag `social-media-staff` grants), and `cardiology`,
     /// tagged `department:cardiology` (no test user's group grants it).
     pub async fn practice_accounts(&self) -> (String, String) {
-        let by = custodian::directory::admin::ChangedBy {
+        let by = custodian::audit::ChangedBy {
             actor: Default::default(),
             name: "test".into(),
             meta: Default::default(),
@@ -465,13 +465,13 @@ pub fn with_mastodon(config: &mut Config, base: &str) {
 pub async fn mastodon_account(app: &TestApp, token: &str) -> String {
     use custodian::clock::Clock;
     let now = app.clock.now();
-    let account = custodian::platforms::accounts::Account {
+    let account = custodian::domain::Account {
         id: format!("acct_m{}", rand::random::<u32>()),
-        platform: "mastodon".into(),
+        platform: custodian::domain::Platform::Mastodon,
         handle: "@clinic@fake.mastodon.test".into(),
         external_id: "109000000000000001".into(),
         base_url: None,
-        status: custodian::platforms::accounts::Status::Active,
+        status: custodian::domain::Status::Active,
         status_reason: None,
         tags: vec!["official".into()],
         scopes: vec!["read:statuses".into(), "write:statuses".into()],

@@ -16,7 +16,8 @@ use oauth2::{ClientId, ClientSecret, RefreshToken, TokenResponse, TokenUrl};
 
 use crate::audit::{Actor, AuditError, EventKind, Journal, RequestMeta};
 use crate::clock::{SharedClock, Timestamp};
-use crate::platforms::accounts::{Accounts, Status};
+use crate::domain::Status;
+use crate::platforms::accounts::Accounts;
 use crate::secret::Secret;
 use crate::vault::credentials::{Credentials, Kind, VaultError};
 

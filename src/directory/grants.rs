@@ -1,5 +1,8 @@
-//! The `breakglass` table: grants, their end, their acknowledgement. SQL
-//! only; the rules (who may open, what is recorded first) are the service's.
+//! The `breakglass` table: emergency access grants, their end, their
+//! acknowledgement. SQL only; the rules (who may open one, what is
+//! recorded first) are the break-glass service's. It lives with the
+//! directory because ending someone's access ends their grant too, and
+//! the action path reads it.
 
 use serde::Serialize;
 use sqlx::Row;
