@@ -95,7 +95,7 @@ pub async fn build_state(config: Config, clock: SharedClock) -> anyhow::Result<A
         policies.clone(),
         &identity.directory,
         accounts.clone(),
-        dispatcher.clone(),
+        dispatcher,
         grants.clone(),
     ));
     let breakglass = crate::breakglass::BreakGlass::new(
@@ -119,7 +119,6 @@ pub async fn build_state(config: Config, clock: SharedClock) -> anyhow::Result<A
         accounts,
         refresher,
         connector,
-        dispatcher,
         policies,
         actions,
         breakglass,

@@ -2,7 +2,13 @@
 //!
 //! ```text
 //! gate ─► authorize (Cedar) ─► screen ─► record intent ─► execute ─► record outcome
+//!            Authorized ─► Screened | Held ─► Recorded ─► Executed
 //! ```
+//!
+//! Each step returns a value only it makes, and the next step takes only
+//! that value: an action cannot be executed before its intent is recorded,
+//! and only a [`Recorded`] action reaches the dispatcher (which no other
+//! module holds).
 //!
 //! The door identifies the caller (session or API token) and the directory
 //! gate has admitted them; [`ActionPath::perform`] then asks policy,
@@ -36,7 +42,7 @@ use crate::platforms::accounts::Accounts;
 use crate::platforms::dispatch::{Dispatcher, Outcome};
 use crate::policy::{principal_of, PolicyStore, RequestContext, Resource};
 
-pub use refusal::{Details, Refusal, Step};
+pub use crate::domain::{Details, Kind, Refusal, Step};
 pub use tokens::Issued;
 
 /// Which door an action came through.
@@ -86,9 +92,10 @@ pub fn action_name(action: &Action) -> &'static str {
     }
 }
 
-/// What was done, and the audit event that recorded the intent.
+/// What was done, and the audit event that recorded the intent. Only
+/// [`Recorded::execute`] makes one.
 #[derive(Debug)]
-pub struct Performed {
+pub struct Executed {
     pub outcome: Outcome,
     pub audit_event_id: String,
 }
@@ -114,6 +121,26 @@ pub struct Authorized {
     policies: Vec<String>,
     /// The break-glass grant it is taken under, if any.
     break_glass: Option<String>,
+}
+
+/// An authorized action the content screen let through. Only [`screen`] makes one.
+pub struct Screened(Authorized);
+
+/// An authorized action the content screen parked for a reviewer. Nothing
+/// is parked yet (the screen passes everything); review takes it from here.
+pub struct Held(Authorized);
+
+/// What the content screen decided.
+pub enum Screening {
+    Passed(Screened),
+    Held(Held),
+}
+
+/// An action whose intent the journal holds. Only [`Run::record`] makes
+/// one, and only it is executed.
+pub struct Recorded {
+    action: Authorized,
+    intent_event_id: String,
 }
 
 impl Authorized {
@@ -154,7 +181,7 @@ impl ActionPath {
         caller: &Caller<'_>,
         account_id: &str,
         action: Action,
-    ) -> Result<Performed, Refusal> {
+    ) -> Result<Executed, Refusal> {
         let authorized = self.authorize(caller, account_id, action).await?;
         self.carry_out(caller, authorized).await
     }
@@ -166,14 +193,17 @@ impl ActionPath {
         caller: &Caller<'_>,
         account: Account,
         action: Action,
-    ) -> Result<Performed, Refusal> {
+    ) -> Result<Executed, Refusal> {
         let authorized = self.authorize_on(caller, account, action).await?;
         self.carry_out(caller, authorized).await
     }
 
     /// Screen, then the intent, the platform and the outcome.
-    async fn carry_out(&self, caller: &Caller<'_>, authorized: Authorized) -> Result<Performed, Refusal> {
-        let screened = screen(authorized);
+    async fn carry_out(&self, caller: &Caller<'_>, authorized: Authorized) -> Result<Executed, Refusal> {
+        let screened = match screen(authorized) {
+            Screening::Passed(screened) => screened,
+            Screening::Held(held) => return Err(Refusal::held(&held.0.account.id)),
+        };
         // From its intent on, an action runs to its recorded outcome in a
         // task of its own: a caller that goes away (a client hanging up
         // mid-request) cannot leave an intent without its outcome.
@@ -403,24 +433,38 @@ struct Run {
 
 impl Run {
     /// Records the intent (fail closed), has the platform act, records the outcome.
-    async fn carry_out(self, screened: Authorized) -> Result<Performed, Refusal> {
-        let name = action_name(&screened.action);
+    async fn carry_out(self, screened: Screened) -> Result<Executed, Refusal> {
+        let recorded = self.record(screened).await?;
+        recorded.execute(&self).await
+    }
+
+    /// The intent, in the journal before anything leaves for the platform.
+    async fn record(&self, screened: Screened) -> Result<Recorded, Refusal> {
+        let Screened(action) = screened;
         let intent = EventKind::ActionIntent {
-            action: name.to_owned(),
-            account_id: screened.account.id.clone(),
-            platform: screened.account.platform.to_string(),
+            action: action_name(&action.action).to_owned(),
+            account_id: action.account.id.clone(),
+            platform: action.account.platform.to_string(),
             door: self.door.as_str().to_owned(),
-            policies: screened.policies.clone(),
-            target: target_of(&screened.action),
-            content: content_of(&screened.action),
-            break_glass: screened.break_glass.clone(),
+            policies: action.policies.clone(),
+            target: target_of(&action.action),
+            content: content_of(&action.action),
+            break_glass: action.break_glass.clone(),
         };
         let recorded = self.journal.record(&self.meta, self.actor.clone(), intent).await?;
-        let result = self.dispatcher.run(&screened.account, &screened.action, &self.meta, &self.actor).await;
+        Ok(Recorded { action, intent_event_id: recorded.event_id })
+    }
+}
+
+impl Recorded {
+    /// Has the platform carry out the recorded action, then records the outcome.
+    async fn execute(self, run: &Run) -> Result<Executed, Refusal> {
+        let Recorded { action, intent_event_id } = self;
+        let result = run.dispatcher.run(&action.account, &action.action, &run.meta, &run.actor).await;
         let outcome = EventKind::ActionOutcome {
-            action: name.to_owned(),
-            account_id: screened.account.id.clone(),
-            intent_event_id: recorded.event_id.clone(),
+            action: action_name(&action.action).to_owned(),
+            account_id: action.account.id.clone(),
+            intent_event_id: intent_event_id.clone(),
             result: match &result {
                 Ok(Outcome::Published(p)) => format!("created {}", p.id),
                 Ok(Outcome::Comments(c)) => format!("listed {} comments", c.len()),
@@ -432,15 +476,15 @@ impl Run {
                 Ok(Outcome::Forwarded(f)) => f.status < 400,
                 other => other.is_ok(),
             },
-            break_glass: screened.break_glass.clone(),
+            break_glass: action.break_glass.clone(),
         };
-        if let Err(e) = self.journal.record(&self.meta, self.actor.clone(), outcome).await {
+        if let Err(e) = run.journal.record(&run.meta, run.actor.clone(), outcome).await {
             // The intent is recorded; the platform has acted. Say so loudly.
-            tracing::error!(error = %e, intent = %recorded.event_id, "cannot record an action's outcome");
+            tracing::error!(error = %e, intent = %intent_event_id, "cannot record an action's outcome");
         }
         match result {
-            Ok(outcome) => Ok(Performed { outcome, audit_event_id: recorded.event_id }),
-            Err(e) => Err(Refusal::from_dispatch(e, recorded.event_id, self.clock.now())),
+            Ok(outcome) => Ok(Executed { outcome, audit_event_id: intent_event_id }),
+            Err(e) => Err(Refusal::from_dispatch(e, intent_event_id, run.clock.now())),
         }
     }
 }
@@ -485,8 +529,8 @@ fn content_of(action: &Action) -> Option<ContentRecord> {
     Some(ContentRecord::Full { text })
 }
 
-/// The content screen: allow, hold for review, or block. Not built yet:
+/// The content screen: pass, hold for review, or block. Not built yet:
 /// everything passes, unchanged.
-fn screen(authorized: Authorized) -> Authorized {
-    authorized
+fn screen(authorized: Authorized) -> Screening {
+    Screening::Passed(Screened(authorized))
 }

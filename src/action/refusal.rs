@@ -1,109 +1,34 @@
-//! Why an action did not happen: the step that refused it, the rule, the
-//! reason in words, what to do, and the HTTP status a door answers with.
+//! The refusals of the action path, built from what refused: a lock, a
+//! policy decision, a token's scope, the platform. The refusal itself (and
+//! its kind) is the domain core's; the status a door answers with is the
+//! HTTP layer's.
 
 use crate::audit::AuditError;
 use crate::clock::Timestamp;
 use crate::directory::Lock;
 use crate::domain::Account;
+use std::borrow::Cow;
+
+use crate::domain::{Kind, Refusal, Step};
 use crate::identity::ApiToken;
 use crate::platforms::dispatch::DispatchError;
 use crate::platforms::PlatformError;
 use crate::policy::Decision;
 
-/// The step of the path that refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Step {
-    Gate,
-    Authorize,
-    Record,
-    Execute,
-}
-
-impl Step {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Step::Gate => "gate",
-            Step::Authorize => "authorize",
-            Step::Record => "record",
-            Step::Execute => "execute",
-        }
-    }
-}
-
-/// A refusal (boxed: it travels in every `Result` of the path).
-#[derive(Debug, Clone)]
-pub struct Refusal(Box<Details>);
-
-impl std::ops::Deref for Refusal {
-    type Target = Details;
-    fn deref(&self) -> &Details {
-        &self.0
-    }
-}
-
-impl std::ops::DerefMut for Refusal {
-    fn deref_mut(&mut self) -> &mut Details {
-        &mut self.0
-    }
-}
-
-impl std::fmt::Display for Refusal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} (rule: {})", self.reason, self.rule)
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct Details {
-    pub status: u16,
-    /// Stable code: `forbidden`, `verify_again`, `account_unavailable`, ...
-    pub error: &'static str,
-    pub step: Step,
-    /// The rule: policy ids, a gate check, or the platform's error class.
-    pub rule: String,
-    pub reason: String,
-    pub remedy: &'static str,
-    pub retry_after: Option<u64>,
-    /// The recorded intent, when the refusal came after it (the platform's own refusal).
-    pub audit_event_id: Option<String>,
-}
-
 impl Refusal {
-    pub(crate) fn new(
-        status: u16,
-        error: &'static str,
-        step: Step,
-        rule: &str,
-        reason: String,
-        remedy: &'static str,
-    ) -> Self {
-        Refusal(Box::new(Details {
-            status,
-            error,
-            step,
-            rule: rule.to_owned(),
-            reason,
-            remedy,
-            retry_after: None,
-            audit_event_id: None,
-        }))
-    }
-
     /// The request itself is malformed (before any step).
     pub fn bad_request(reason: String) -> Self {
-        Refusal::new(400, "bad_request", Step::Gate, "request", reason, "Correct the request and retry.")
+        Refusal::new(Kind::BadRequest, Step::Gate, "request", reason, "Correct the request and retry.")
     }
 
     /// The request is well-formed but asks for something that cannot be.
     pub fn invalid(reason: String) -> Self {
-        Refusal::new(422, "invalid", Step::Gate, "request", reason, "Correct the request and retry.")
+        Refusal::new(Kind::Invalid, Step::Gate, "request", reason, "Correct the request and retry.")
     }
 
     pub fn token_required() -> Self {
         Refusal::new(
-            401,
-            "token_required",
+            Kind::TokenRequired,
             Step::Gate,
             "gate:token",
             "the pass-through proxy takes an API token (Authorization: Bearer ...), not a session".into(),
@@ -112,10 +37,9 @@ impl Refusal {
     }
 
     /// A pass-through request the proxy does not carry.
-    pub fn pass_through(status: u16, error: &'static str, rule: &str, reason: String) -> Self {
+    pub fn pass_through(kind: Kind, rule: &str, reason: String) -> Self {
         Refusal::new(
-            status,
-            error,
+            kind,
             Step::Gate,
             rule,
             reason,
@@ -124,17 +48,27 @@ impl Refusal {
     }
 
     pub fn conflict(reason: String) -> Self {
-        Refusal::new(409, "conflict", Step::Authorize, "request", reason, "Nothing more to do.")
+        Refusal::new(Kind::Conflict, Step::Authorize, "request", reason, "Nothing more to do.")
     }
 
     pub fn not_found(reason: String) -> Self {
-        Refusal::new(404, "not_found", Step::Authorize, "request", reason, "Check the id.")
+        Refusal::new(Kind::NotFound, Step::Authorize, "request", reason, "Check the id.")
+    }
+
+    /// The content screen parked the action on `account` for a reviewer.
+    pub fn held(account: &str) -> Self {
+        Refusal::new(
+            Kind::HeldForReview,
+            Step::Screen,
+            "screen",
+            format!("the action on account {account} waits for a compliance reviewer"),
+            "Nothing was done yet; a reviewer will approve or reject it.",
+        )
     }
 
     pub fn unknown_account(id: &str) -> Self {
         Refusal::new(
-            404,
-            "not_found",
+            Kind::NotFound,
             Step::Authorize,
             "account",
             format!("there is no account {id:?}"),
@@ -144,8 +78,7 @@ impl Refusal {
 
     pub fn mfa_required() -> Self {
         Refusal::new(
-            401,
-            "mfa_required",
+            Kind::MfaRequired,
             Step::Gate,
             "gate:second-factor",
             "the second factor has not been passed in this session".into(),
@@ -157,8 +90,7 @@ impl Refusal {
     pub fn out_of_scope(token: &ApiToken, action: &str, account_id: Option<&str>) -> Self {
         let on = account_id.map(|a| format!(" on account {a}")).unwrap_or_default();
         Refusal::new(
-            403,
-            "token_out_of_scope",
+            Kind::TokenOutOfScope,
             Step::Authorize,
             "token:scope",
             format!("API token {} ({}) does not allow {action}{on}", token.id, token.name),
@@ -169,8 +101,7 @@ impl Refusal {
     /// Managing tokens takes a signed-in session, not a token.
     pub fn session_required(token: &ApiToken, action: &str) -> Self {
         Refusal::new(
-            403,
-            "session_required",
+            Kind::SessionRequired,
             Step::Authorize,
             "token:manage-needs-session",
             format!(
@@ -185,8 +116,7 @@ impl Refusal {
     pub fn account_locked(account: &Account, lock: &Lock) -> Self {
         let until = lock.expires_at.map(|t| format!(" until {}", t.rfc3339())).unwrap_or_default();
         Refusal::new(
-            409,
-            "account_locked",
+            Kind::AccountLocked,
             Step::Authorize,
             &format!("lock:{}", lock.id),
             format!("account {} is locked{until}: {}", account.handle, lock.reason),
@@ -194,23 +124,15 @@ impl Refusal {
         )
     }
 
-    /// Policy said no: a stale second factor is a "verify again"; the rest name the forbids (or that nothing permits it).
+    /// Policy said no. A refusing policy says why and what to do in its own
+    /// annotations (`@reason`, `@remedy`); a stale second factor is a
+    /// "verify again"; nothing permitting it names no rule.
     /// `account`: the account acted on; None for an action on Custodian itself.
     pub fn from_policy(action: &str, account: Option<&Account>, decision: &Decision) -> Self {
         let target = match account {
             Some(a) => format!("{} ({})", a.handle, a.platform),
             None => "Custodian".to_owned(),
         };
-        if decision.step_up {
-            return Refusal::new(
-                403,
-                "verify_again",
-                Step::Authorize,
-                &decision.policies.join(","),
-                format!("{action} needs a second factor verified in the last 5 minutes"),
-                "Verify your second factor again (/auth/mfa?again=true, or POST /auth/mfa/verify with a current code), then retry within 5 minutes.",
-            );
-        }
         if decision.policies.is_empty() {
             let why = if decision.errors.is_empty() {
                 format!("no policy allows you {action} on {target}")
@@ -218,33 +140,30 @@ impl Refusal {
                 format!("the request could not be evaluated: {}", decision.errors.join("; "))
             };
             return Refusal::new(
-                403,
-                "forbidden",
+                Kind::Forbidden,
                 Step::Authorize,
                 "no-permit",
                 why,
                 "Ask your Custodian administrator for access to this account.",
             );
         }
-        let reason =
-            match (decision.policies.iter().map(String::as_str).collect::<Vec<_>>().as_slice(), account) {
-                (["only-active-accounts"], Some(account)) => format!(
-                    "account {} is {}{}: an admin must connect it again",
-                    account.handle,
-                    account.status.as_str(),
-                    account.status_reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default()
-                ),
-                (["training-must-be-current"], _) => "your required training is not current".to_owned(),
-                _ => format!("{action} on {target} is forbidden by policy"),
-            };
-        Refusal::new(
-            403,
-            "forbidden",
-            Step::Authorize,
-            &decision.policies.join(","),
-            reason,
-            "Ask your Custodian administrator; the rule named says why.",
-        )
+        let (kind, reason, remedy) = if decision.step_up {
+            (
+                Kind::VerifyAgain,
+                format!("{action} needs a second factor verified again"),
+                "Verify your second factor again (/auth/mfa?again=true, or POST /auth/mfa/verify with a current code), then retry.",
+            )
+        } else {
+            (
+                Kind::Forbidden,
+                format!("{action} on {target} is forbidden by policy"),
+                "Ask your Custodian administrator; the rule named says why.",
+            )
+        };
+        let fill = |words: &str| fill_in(words, action, &target, account);
+        let reason = decision.reason.as_deref().map(fill).unwrap_or(reason);
+        let remedy = decision.remedy.as_deref().map(fill).map(Cow::Owned).unwrap_or(Cow::Borrowed(remedy));
+        Refusal::new(kind, Step::Authorize, &decision.policies.join(","), reason, remedy)
     }
 
     /// The platform step failed after the intent was recorded; `now` dates a rate limit's Retry-After.
@@ -264,8 +183,7 @@ impl From<AuditError> for Refusal {
     fn from(e: AuditError) -> Self {
         tracing::error!(error = %e, "audit journal write failed; the action is refused");
         let mut r = Refusal::new(
-            503,
-            "audit_unavailable",
+            Kind::AuditUnavailable,
             Step::Record,
             "fail-closed",
             "the audit journal cannot be written, so nothing was done".into(),
@@ -287,32 +205,28 @@ impl From<DispatchError> for Refusal {
         let reason = e.to_string();
         match e {
             DispatchError::NotActive { .. } => Refusal::new(
-                409,
-                "account_unavailable",
+            Kind::AccountUnavailable,
                 Step::Execute,
                 "account-status",
                 reason,
                 "An admin must connect the account again.",
             ),
             DispatchError::Credential(_) => Refusal::new(
-                409,
-                "credential_unreadable",
+            Kind::CredentialUnreadable,
                 Step::Execute,
                 "vault",
                 reason,
                 "Tell your Custodian administrator; the account must be connected again.",
             ),
             DispatchError::CredentialInAnswer { .. } => Refusal::new(
-                502,
-                "credential_withheld",
+            Kind::CredentialWithheld,
                 Step::Execute,
                 "proxy:credential-in-answer",
                 reason,
                 "Nothing of the platform's answer was passed on. Do not ask for token fields; if it recurs, tell your Custodian administrator.",
             ),
             DispatchError::Unavailable(_) => Refusal::new(
-                502,
-                "platform_unavailable",
+            Kind::PlatformUnavailable,
                 Step::Execute,
                 "token-endpoint",
                 reason,
@@ -322,8 +236,7 @@ impl From<DispatchError> for Refusal {
             DispatchError::Storage(s) => {
                 tracing::error!(error = %s, "storage error on the action path");
                 Refusal::new(
-                    500,
-                    "internal",
+            Kind::Internal,
                     Step::Execute,
                     "storage",
                     "something went wrong on our side".into(),
@@ -336,32 +249,53 @@ impl From<DispatchError> for Refusal {
 }
 
 fn from_platform(e: PlatformError, reason: String) -> Refusal {
-    let (status, error, rule, remedy) = match &e {
+    let (kind, rule, remedy) = match &e {
         PlatformError::Unsupported { .. } => {
-            (422, "unsupported", "platform:unsupported", "Use another operation or account.")
+            (Kind::Unsupported, "platform:unsupported", "Use another operation or account.")
         }
         PlatformError::TokenInvalid { .. } => {
-            (409, "account_unavailable", "platform:token", "An admin must connect the account again.")
+            (Kind::AccountUnavailable, "platform:token", "An admin must connect the account again.")
         }
         PlatformError::Permission { .. } => (
-            403,
-            "platform_refused",
+            Kind::PlatformRefused,
             "platform:permission",
             "The account lacks the permission at the platform; an admin must grant it.",
         ),
         PlatformError::Validation { .. } => {
-            (422, "invalid", "platform:validation", "Change the content as the platform says, then retry.")
+            (Kind::Invalid, "platform:validation", "Change the content as the platform says, then retry.")
         }
         PlatformError::Duplicate { .. } => {
-            (409, "duplicate", "platform:duplicate", "The platform already has this post.")
+            (Kind::Duplicate, "platform:duplicate", "The platform already has this post.")
         }
         PlatformError::RateLimited { .. } => {
-            (429, "rate_limited", "platform:rate-limit", "Retry after the time given.")
+            (Kind::RateLimited, "platform:rate-limit", "Retry after the time given.")
         }
-        PlatformError::Down { .. } => (502, "platform_unavailable", "platform:down", "Retry later."),
+        PlatformError::Down { .. } => (Kind::PlatformUnavailable, "platform:down", "Retry later."),
         PlatformError::BadRequest(_) => {
-            (400, "bad_request", "platform:request", "Correct the request and retry.")
+            (Kind::BadRequest, "platform:request", "Correct the request and retry.")
         }
     };
-    Refusal::new(status, error, Step::Execute, rule, reason, remedy)
+    Refusal::new(kind, Step::Execute, rule, reason, remedy)
+}
+
+/// A policy's `@reason` or `@remedy`, with what it names filled in:
+/// `{action}`, `{target}` (the account and its platform, or Custodian),
+/// `{account}` (its handle) and `{account_status}` (its status, and why).
+fn fill_in(words: &str, action: &str, target: &str, account: Option<&Account>) -> String {
+    let (handle, status) = match account {
+        Some(a) => (
+            a.handle.clone(),
+            format!(
+                "{}{}",
+                a.status.as_str(),
+                a.status_reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default()
+            ),
+        ),
+        None => ("Custodian".to_owned(), String::new()),
+    };
+    words
+        .replace("{action}", action)
+        .replace("{target}", target)
+        .replace("{account_status}", &status)
+        .replace("{account}", &handle)
 }

@@ -27,7 +27,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::action::{ActionPath, Caller, Door, Refusal, Step};
+use crate::action::{ActionPath, Caller, Door, Kind, Refusal, Step};
 use crate::audit::{EventKind, Journal, RequestMeta};
 use crate::auth::{AuthError, Identity, Principal};
 use crate::clock::{SharedClock, Timestamp};
@@ -212,8 +212,7 @@ impl BreakGlass {
         let now = self.clock.now();
         let Some((id, _)) = self.grants.open_for(&caller.user.id, now).await? else {
             let refusal = refusal(
-                404,
-                "not_found",
+                Kind::NotFound,
                 "no-open-grant",
                 "you have no break-glass access open".to_owned(),
                 "Nothing to end.",
@@ -260,8 +259,7 @@ impl BreakGlass {
     async fn acknowledgeable(&self, caller: &Caller<'_>, id: &str, now: Timestamp) -> Result<Grant, Refusal> {
         let Some(grant) = self.grants.get(id, now).await? else {
             return Err(refusal(
-                404,
-                "not_found",
+                Kind::NotFound,
                 "unknown-grant",
                 format!("there is no break-glass use {id:?}"),
                 "List the uses at GET /api/v1/admin/breakglass.",
@@ -269,8 +267,7 @@ impl BreakGlass {
         };
         if grant.user_id == caller.user.id {
             return Err(refusal(
-                403,
-                "forbidden",
+                Kind::Forbidden,
                 "not-your-own-use",
                 "nobody acknowledges their own break-glass use".to_owned(),
                 "Ask another administrator to review and acknowledge it.",
@@ -281,8 +278,7 @@ impl BreakGlass {
         }
         if grant.state == GrantState::Open {
             return Err(refusal(
-                409,
-                "still_open",
+                Kind::StillOpen,
                 "acknowledge-after-it-ends",
                 format!(
                     "break-glass use {} is still open until {}; what it does is not yet all known",
@@ -323,8 +319,8 @@ impl BreakGlass {
     }
 }
 
-fn refusal(status: u16, error: &'static str, rule: &str, reason: String, remedy: &'static str) -> Refusal {
-    Refusal::new(status, error, Step::Authorize, rule, reason, remedy)
+fn refusal(kind: Kind, rule: &str, reason: String, remedy: &'static str) -> Refusal {
+    Refusal::new(kind, Step::Authorize, rule, reason, remedy)
 }
 
 /// Trimmed; long enough, in words, to say why; bounded; no control characters but line breaks and tabs.
@@ -334,8 +330,7 @@ fn check_justification(raw: Option<&str>) -> Result<String, Refusal> {
     let words = text.split_whitespace().count();
     let invalid = |reason: String| {
         Refusal::new(
-            422,
-            "invalid",
+            Kind::Invalid,
             Step::Gate,
             "justification",
             reason,
@@ -364,8 +359,7 @@ fn check_note(raw: Option<&str>) -> Result<String, Refusal> {
     let text = raw.unwrap_or("").trim();
     if text.is_empty() || text.chars().count() > NOTE_CHARS {
         return Err(Refusal::new(
-            422,
-            "invalid",
+            Kind::Invalid,
             Step::Gate,
             "acknowledgement-note",
             format!("a note of 1 to {NOTE_CHARS} characters is required"),
@@ -377,8 +371,7 @@ fn check_note(raw: Option<&str>) -> Result<String, Refusal> {
 
 fn code_required() -> Refusal {
     Refusal::new(
-        400,
-        "invalid_code",
+        Kind::InvalidCode,
         Step::Gate,
         "second-factor",
         "a current six-digit code from your authenticator app is required (recovery codes are not accepted here)"
@@ -390,19 +383,15 @@ fn code_required() -> Refusal {
 /// A failed second factor, as a refusal (the attempt itself is already recorded and counted).
 fn second_factor(e: AuthError) -> Refusal {
     let reason = e.to_string();
-    let (status, error, remedy, retry_after) = match e {
+    let (kind, remedy, retry_after) = match e {
         AuthError::Mfa(MfaError::Throttled { retry_after_secs }) => {
-            (429, "mfa_throttled", "Wait, then enter a fresh code.", Some(retry_after_secs))
+            (Kind::MfaThrottled, "Wait, then enter a fresh code.", Some(retry_after_secs))
         }
-        AuthError::Mfa(MfaError::Locked) => (
-            423,
-            "mfa_locked",
-            "Ask a Custodian administrator to reset it (custodian users reset-mfa).",
-            None,
-        ),
+        AuthError::Mfa(MfaError::Locked) => {
+            (Kind::MfaLocked, "Ask a Custodian administrator to reset it (custodian users reset-mfa).", None)
+        }
         AuthError::Mfa(MfaError::InvalidCode | MfaError::Replayed | MfaError::NotEnrolled) => (
-            400,
-            "invalid_code",
+            Kind::InvalidCode,
             "Enter the current code from your authenticator app; each code is accepted once.",
             None,
         ),
@@ -411,8 +400,7 @@ fn second_factor(e: AuthError) -> Refusal {
         other => {
             tracing::error!(error = %other, "the second factor cannot be checked");
             return Refusal::new(
-                500,
-                "internal",
+                Kind::Internal,
                 Step::Gate,
                 "second-factor",
                 "something went wrong on our side".to_owned(),
@@ -420,15 +408,14 @@ fn second_factor(e: AuthError) -> Refusal {
             );
         }
     };
-    let mut r = Refusal::new(status, error, Step::Gate, "second-factor", reason, remedy);
+    let mut r = Refusal::new(kind, Step::Gate, "second-factor", reason, remedy);
     r.retry_after = retry_after;
     r
 }
 
 fn already_open(id: &str, until: Timestamp) -> Refusal {
     refusal(
-        409,
-        "breakglass_open",
+        Kind::BreakglassOpen,
         "one-grant-at-a-time",
         format!("your break-glass access {id} is already open, until {}", until.rfc3339()),
         "Use it; it ends at that time, or end it now with DELETE /api/v1/breakglass.",
@@ -439,8 +426,7 @@ fn already_acknowledged(grant: &Grant) -> Refusal {
     let by = grant.acknowledged_by.as_deref().unwrap_or("another administrator");
     let at = grant.acknowledged_at.map(|t| format!(" at {}", t.rfc3339())).unwrap_or_default();
     refusal(
-        409,
-        "already_acknowledged",
+        Kind::AlreadyAcknowledged,
         "acknowledged-once",
         format!("break-glass use {} was already acknowledged by {by}{at}", grant.id),
         "Nothing to do.",
@@ -457,7 +443,7 @@ mod tests {
         assert_eq!(check_justification(Some(&format!("  {ok}\n"))).unwrap(), ok, "trimmed");
         for bad in [None, Some(""), Some("urgent"), Some(&"x".repeat(30)), Some(&"word ".repeat(401))] {
             let refused = check_justification(bad).unwrap_err();
-            assert_eq!((refused.status, refused.rule.as_str()), (422, "justification"), "{bad:?}");
+            assert_eq!((refused.kind, refused.rule.as_str()), (Kind::Invalid, "justification"), "{bad:?}");
         }
         let control = format!("{ok}\u{1b}[2J");
         assert!(check_justification(Some(&control)).unwrap_err().reason.contains("control"));

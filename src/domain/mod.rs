@@ -8,6 +8,7 @@ mod actor;
 mod ids;
 mod platform;
 mod policy_action;
+mod refusal;
 mod time;
 
 pub use account::{Account, Status};
@@ -16,6 +17,7 @@ pub use actor::Actor;
 pub use ids::{AccountId, EventId, TokenId, UserId};
 pub use platform::Platform;
 pub use policy_action::PolicyAction;
+pub use refusal::{Details, Kind, Refusal, Step};
 pub use time::Timestamp;
 
 use url::Url;

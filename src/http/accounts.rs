@@ -12,8 +12,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::action::Door;
-use crate::http::actions::refusal_page;
 use crate::http::admin::{changed_by, json_body, permitted};
+use crate::http::error::refusal_page;
 use crate::http::error::{ApiError, PageError, Problem};
 use crate::http::extract::Verified;
 use crate::http::{pages, AppState};

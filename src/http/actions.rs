@@ -5,35 +5,20 @@
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
 use url::Url;
 
-use crate::action::{Door, Performed, Refusal};
+use crate::action::{Door, Executed, Refusal};
 use crate::domain::Action;
 use crate::domain::NewPost;
+use crate::http::error::refusal_page;
 use crate::http::extract::{Acting, Verified};
 use crate::http::AppState;
 use crate::platforms::dispatch::Outcome;
-
-impl IntoResponse for Refusal {
-    fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut body =
-            json!({"error": self.error, "reason": self.reason, "rule": self.rule, "remedy": self.remedy});
-        if let Some(id) = &self.audit_event_id {
-            body["audit_event_id"] = json!(id);
-        }
-        let mut response = (status, Json(body)).into_response();
-        if let Some(secs) = self.retry_after.and_then(|s| HeaderValue::from_str(&s.to_string()).ok()) {
-            response.headers_mut().insert(header::RETRY_AFTER, secs);
-        }
-        response
-    }
-}
 
 #[derive(Deserialize)]
 pub struct PostForm {
@@ -53,13 +38,6 @@ pub async fn publish_form(
         Ok(_) => axum::response::Redirect::to(&format!("/sandbox/{account}")).into_response(),
         Err(r) => refusal_page(&r),
     }
-}
-
-/// A refusal for the web door: a page with the reason, the rule and what to do.
-pub(crate) fn refusal_page(r: &Refusal) -> Response {
-    let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let reason = format!("{} (rule: {})", r.reason, r.rule);
-    (status, crate::http::pages::error(status, &reason, r.remedy)).into_response()
 }
 
 #[derive(Deserialize)]
@@ -93,7 +71,7 @@ async fn run(state: &AppState, acting: &Acting, account: &str, action: Action) -
 /// The header naming the audit event of a pass-through request's intent.
 pub const AUDIT_EVENT_HEADER: &str = "x-custodian-audit-event";
 
-impl IntoResponse for Performed {
+impl IntoResponse for Executed {
     fn into_response(self) -> Response {
         let event = self.audit_event_id;
         match self.outcome {

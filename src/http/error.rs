@@ -2,12 +2,15 @@
 //! happened and what to do about it; a 5xx says nothing internal (the detail
 //! goes to the log, inside the request's span).
 
+use std::borrow::Cow;
+
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
 use crate::audit::{AuditError, LoginFailure, SessionEnd};
 use crate::auth::AuthError;
+use crate::domain::{Kind, Refusal};
 use crate::http::pages;
 use crate::identity::MfaError;
 
@@ -74,94 +77,92 @@ pub enum Problem {
 
 impl Problem {
     /// The table: status, stable error code, what happened, what to do.
-    pub fn describe(&self) -> (StatusCode, &'static str, String, &'static str) {
+    pub fn describe(&self) -> (StatusCode, &'static str, String, Cow<'_, str>) {
         use Problem::*;
         match self {
             NotSignedIn => (
                 StatusCode::UNAUTHORIZED,
                 "not_signed_in",
                 "You are not signed in.".into(),
-                "Sign in at /auth/login.",
+                "Sign in at /auth/login.".into(),
             ),
             SessionEnded(SessionEnd::IdleTimeout) => (
                 StatusCode::UNAUTHORIZED,
                 "session_ended",
                 "You were signed out after a period of inactivity.".into(),
-                "Sign in again at /auth/login.",
+                "Sign in again at /auth/login.".into(),
             ),
             SessionEnded(SessionEnd::AbsoluteLifetime) => (
                 StatusCode::UNAUTHORIZED,
                 "session_ended",
                 "Your session reached its maximum length.".into(),
-                "Sign in again at /auth/login.",
+                "Sign in again at /auth/login.".into(),
             ),
             SessionRevoked { reason, contact } => (
                 StatusCode::UNAUTHORIZED,
                 "session_revoked",
                 format!("Your session was ended: {reason}. If you think this is a mistake, ask {contact}."),
-                "Sign in again at /auth/login; if your access itself was ended, you will be told so there.",
+                "Sign in again at /auth/login; if your access itself was ended, you will be told so there.".into(),
             ),
             MfaRequired => (
                 StatusCode::FORBIDDEN,
                 "mfa_required",
                 "Your second factor has not been verified in this session.".into(),
-                "Complete the second factor at /auth/mfa.",
+                "Complete the second factor at /auth/mfa.".into(),
             ),
             CsrfFailed { api: false } => (
                 StatusCode::FORBIDDEN,
                 "csrf_token_invalid",
                 "The request did not carry this session's CSRF token.".into(),
-                "Reload the page and submit the form again.",
+                "Reload the page and submit the form again.".into(),
             ),
             CsrfFailed { api: true } => (
                 StatusCode::FORBIDDEN,
                 "csrf_token_invalid",
                 "The request carried the session cookie but not this session's CSRF token in the X-CSRF-Token header.".into(),
-                "Read session.csrf_token from GET /api/v1/me (with the same cookie) and send it as the X-CSRF-Token header; it changes when the session does. Automation can use an API token instead (POST /api/v1/tokens), which needs no CSRF token.",
+                "Read session.csrf_token from GET /api/v1/me (with the same cookie) and send it as the X-CSRF-Token header; it changes when the session does. Automation can use an API token instead (POST /api/v1/tokens), which needs no CSRF token.".into(),
             ),
             CrossSite => (
                 StatusCode::FORBIDDEN,
                 "cross_site_request",
                 "This request came from another site, or from a browser that does not say where it came from, so it was not carried out.".into(),
-                "Open it from Custodian's own pages in a current browser, or call the API with an API token.",
+                "Open it from Custodian's own pages in a current browser, or call the API with an API token.".into(),
             ),
             BadRequest(why) => {
-                (StatusCode::BAD_REQUEST, "bad_request", why.clone(), "Correct the request and retry.")
+                (StatusCode::BAD_REQUEST, "bad_request", why.clone(), "Correct the request and retry.".into())
             }
             PayloadTooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",
                 "The request body is larger than this server accepts.".into(),
-                "Send a smaller request.",
+                "Send a smaller request.".into(),
             ),
             NotFound => {
-                (StatusCode::NOT_FOUND, "not_found", "There is nothing here.".into(), "Check the address.")
+                (StatusCode::NOT_FOUND, "not_found", "There is nothing here.".into(), "Check the address.".into())
             }
-            NotFoundWhy(why) => (StatusCode::NOT_FOUND, "not_found", why.clone(), "Check the name or id."),
-            SignInFailed(reason) => sign_in_failure(reason),
+            NotFoundWhy(why) => (StatusCode::NOT_FOUND, "not_found", why.clone(), "Check the name or id.".into()),
+            SignInFailed(reason) => {
+                let (status, code, why, remedy) = sign_in_failure(reason);
+                (status, code, why, remedy.into())
+            }
             AccessDenied(denied) => (
                 StatusCode::FORBIDDEN,
                 denied.refusal.code(),
                 denied.to_string(),
-                "Once your access is restored, reload this page. This attempt was recorded.",
+                "Once your access is restored, reload this page. This attempt was recorded.".into(),
             ),
-            Refused(r) => (
-                StatusCode::from_u16(r.status).unwrap_or(StatusCode::FORBIDDEN),
-                r.error,
-                r.reason.clone(),
-                r.remedy,
-            ),
+            Refused(r) => (status_of(r.kind), r.code(), r.reason.clone(), Cow::Borrowed(&r.remedy)),
             TokenInvalid(why) => (
                 StatusCode::UNAUTHORIZED,
                 "token_invalid",
                 format!("{}. This attempt was recorded.", capitalized(why.message())),
-                "Create a new token (POST /api/v1/tokens, with a fresh second factor), or sign in.",
+                "Create a new token (POST /api/v1/tokens, with a fresh second factor), or sign in.".into(),
             ),
             OwnerUnconfirmed(None) => (
                 StatusCode::UNAUTHORIZED,
                 "owner_unconfirmed",
                 "Custodian cannot re-check your account with your identity provider: it gave no refresh token at your last sign-in. This attempt was recorded.".into(),
-                "Sign in again; if this persists, your administrator must let Custodian receive refresh tokens (the offline_access scope).",
+                "Sign in again; if this persists, your administrator must let Custodian receive refresh tokens (the offline_access scope).".into(),
             ),
             OwnerUnconfirmed(Some(since)) => (
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -170,22 +171,22 @@ impl Problem {
                     "Your identity provider has not confirmed your account since {}; API tokens are suspended until it does. This attempt was recorded.",
                     since.rfc3339()
                 ),
-                "Retry later; your tokens work again as soon as the identity provider answers.",
+                "Retry later; your tokens work again as soon as the identity provider answers.".into(),
             ),
             Invalid(why) => {
-                (StatusCode::UNPROCESSABLE_ENTITY, "invalid", why.clone(), "Correct the request and retry.")
+                (StatusCode::UNPROCESSABLE_ENTITY, "invalid", why.clone(), "Correct the request and retry.".into())
             }
             InvalidCode(why) => (
                 StatusCode::BAD_REQUEST,
                 "invalid_code",
                 why.clone(),
-                "Enter the current code from your authenticator app.",
+                "Enter the current code from your authenticator app.".into(),
             ),
             MfaThrottled { retry_after_secs } => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "mfa_throttled",
                 format!("Too many failed attempts. Try again in {retry_after_secs} seconds."),
-                "Wait, then enter a fresh code.",
+                "Wait, then enter a fresh code.".into(),
             ),
             SignInsThrottled { retry_after_secs } => (
                 StatusCode::TOO_MANY_REQUESTS,
@@ -193,19 +194,19 @@ impl Problem {
                 format!(
                     "Too many sign-ins were started from your address. Try again in {retry_after_secs} seconds."
                 ),
-                "Wait, then sign in again at /auth/login. This attempt was recorded.",
+                "Wait, then sign in again at /auth/login. This attempt was recorded.".into(),
             ),
             MfaLocked => (
                 StatusCode::LOCKED,
                 "mfa_locked",
                 "Your second factor is locked after too many failed attempts.".into(),
-                "Ask a Custodian administrator to reset it (custodian users reset-mfa).",
+                "Ask a Custodian administrator to reset it (custodian users reset-mfa).".into(),
             ),
             AlreadyEnrolled => (
                 StatusCode::CONFLICT,
                 "mfa_already_enrolled",
                 "A second factor is already enrolled.".into(),
-                "Verify with your authenticator app at /auth/mfa.",
+                "Verify with your authenticator app at /auth/mfa.".into(),
             ),
             EnrollmentRefused(why) => (
                 StatusCode::FORBIDDEN,
@@ -214,43 +215,43 @@ impl Problem {
                     crate::auth::EnrollRefused::Invite { .. } => "mfa_invite_refused",
                 },
                 format!("{why} This attempt was recorded."),
-                "Open the enrollment link while signed in as yourself: it works once, until it expires.",
+                "Open the enrollment link while signed in as yourself: it works once, until it expires.".into(),
             ),
             Conflict(why) => {
-                (StatusCode::CONFLICT, "conflict", why.clone(), "Check the state of what you named.")
+                (StatusCode::CONFLICT, "conflict", why.clone(), "Check the state of what you named.".into())
             }
             NotAuditor => (
                 StatusCode::FORBIDDEN,
                 "not_auditor",
                 "Only auditors may read the audit journal. This attempt was recorded.".into(),
-                "Ask your Custodian administrator for auditor access if your role needs it.",
+                "Ask your Custodian administrator for auditor access if your role needs it.".into(),
             ),
             AuditUnavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "audit_unavailable",
                 "The audit journal cannot be written, so nothing was done.".into(),
-                "Try again shortly; if it persists, tell your Custodian administrator.",
+                "Try again shortly; if it persists, tell your Custodian administrator.".into(),
             ),
             ConnectRejected(why) => (
                 StatusCode::BAD_REQUEST,
                 "connect_rejected",
                 why.clone(),
-                "Start connecting the account again.",
+                "Start connecting the account again.".into(),
             ),
             PlatformRefused(why) => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "platform_refused",
                 why.clone(),
-                "Check the account and what was granted at the platform, then try again.",
+                "Check the account and what was granted at the platform, then try again.".into(),
             ),
             PlatformUnavailable(why) => {
-                (StatusCode::BAD_GATEWAY, "platform_unavailable", why.clone(), "Try again later.")
+                (StatusCode::BAD_GATEWAY, "platform_unavailable", why.clone(), "Try again later.".into())
             }
             Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
                 "Something went wrong on our side. Nothing was changed.".into(),
-                "Try again; if it persists, tell your Custodian administrator and quote the request id.",
+                "Try again; if it persists, tell your Custodian administrator and quote the request id.".into(),
             ),
         }
     }
@@ -298,6 +299,41 @@ impl Problem {
             Problem::Refused(r) => r.retry_after,
             _ => None,
         }
+    }
+}
+
+/// The status each kind of refusal is answered with: the one place a
+/// refusal of the action path (or SCIM, or break-glass) meets HTTP.
+pub fn status_of(kind: Kind) -> StatusCode {
+    match kind {
+        Kind::BadRequest | Kind::BadPassThrough | Kind::InvalidCode => StatusCode::BAD_REQUEST,
+        Kind::Unauthenticated | Kind::TokenRequired | Kind::MfaRequired => StatusCode::UNAUTHORIZED,
+        Kind::TokenOutOfScope
+        | Kind::SessionRequired
+        | Kind::VerifyAgain
+        | Kind::Forbidden
+        | Kind::RouteNotAllowed
+        | Kind::PlatformRefused => StatusCode::FORBIDDEN,
+        Kind::NotFound => StatusCode::NOT_FOUND,
+        Kind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        Kind::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+        Kind::Conflict
+        | Kind::AccountLocked
+        | Kind::StillOpen
+        | Kind::BreakglassOpen
+        | Kind::AlreadyAcknowledged
+        | Kind::AccountUnavailable
+        | Kind::CredentialUnreadable
+        | Kind::Duplicate => StatusCode::CONFLICT,
+        Kind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        Kind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        Kind::Invalid | Kind::Unsupported => StatusCode::UNPROCESSABLE_ENTITY,
+        Kind::MfaLocked => StatusCode::LOCKED,
+        Kind::MfaThrottled | Kind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        Kind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        Kind::CredentialWithheld | Kind::PlatformUnavailable => StatusCode::BAD_GATEWAY,
+        Kind::AuditUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        Kind::HeldForReview => StatusCode::ACCEPTED,
     }
 }
 
@@ -425,6 +461,9 @@ struct Body<'a> {
     reason: &'a str,
     rule: String,
     remedy: &'a str,
+    /// The recorded intent, when the platform refused after it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    audit_event_id: Option<&'a str>,
 }
 
 fn with_retry_after(mut response: Response, problem: &Problem) -> Response {
@@ -450,13 +489,32 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, error, reason, remedy) = self.0.describe();
         let rule = self.0.rule();
-        let mut response = (status, Json(Body { error, reason: &reason, rule, remedy })).into_response();
+        let audit_event_id = match &self.0 {
+            Problem::Refused(r) => r.audit_event_id.as_deref(),
+            _ => None,
+        };
+        let body = Body { error, reason: &reason, rule, remedy: &remedy, audit_event_id };
+        let mut response = (status, Json(body)).into_response();
         if matches!(self.0, Problem::TokenInvalid(_)) {
             let challenge = axum::http::HeaderValue::from_static("Bearer error=\"invalid_token\"");
             response.headers_mut().insert(header::WWW_AUTHENTICATE, challenge);
         }
         with_retry_after(response, &self.0)
     }
+}
+
+/// A refusal of the path answers as JSON, like every other problem.
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        ApiError(Problem::Refused(self)).into_response()
+    }
+}
+
+/// A refusal for the web door: a page with the reason, the rule and what to do.
+pub(crate) fn refusal_page(r: &Refusal) -> Response {
+    let status = status_of(r.kind);
+    let reason = format!("{} (rule: {})", r.reason, r.rule);
+    (status, pages::error(status, &reason, &r.remedy)).into_response()
 }
 
 /// A problem answered as an HTML page (browser routes).
@@ -472,7 +530,7 @@ impl<E: Into<Problem>> From<E> for PageError {
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         let (status, _, reason, remedy) = self.0.describe();
-        let response = (status, pages::error(status, &reason, remedy)).into_response();
+        let response = (status, pages::error(status, &reason, &remedy)).into_response();
         with_retry_after(response, &self.0)
     }
 }

@@ -61,7 +61,6 @@ pub struct AppState {
     pub accounts: crate::platforms::accounts::Accounts,
     pub refresher: Arc<crate::platforms::refresh::Refresher>,
     pub connector: crate::platforms::connect::Connector,
-    pub dispatcher: Arc<crate::platforms::dispatch::Dispatcher>,
     pub policies: Arc<crate::policy::PolicyStore>,
     pub actions: Arc<crate::action::ActionPath>,
     pub breakglass: crate::breakglass::BreakGlass,

@@ -11,7 +11,7 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 
-use crate::action::{Door, Performed, Refusal};
+use crate::action::{Door, Executed, Kind, Refusal};
 use crate::domain::Action;
 use crate::http::actions::AUDIT_EVENT_HEADER;
 use crate::http::extract::{bearer, peer_is_trusted, request_meta, Acting};
@@ -42,7 +42,7 @@ pub async fn pass_through(State(state): State<AppState>, request: Request) -> Re
     }
 }
 
-async fn forward(state: &AppState, acting: &Acting, parts: &Parts, body: Body) -> Result<Performed, Refusal> {
+async fn forward(state: &AppState, acting: &Acting, parts: &Parts, body: Body) -> Result<Executed, Refusal> {
     let caller = acting.caller(Door::Proxy);
     let path = parts.uri.path();
     let record = |refusal| state.actions.refuse(&caller, "proxy", proxy::account_of(path), refusal);
@@ -54,7 +54,7 @@ async fn forward(state: &AppState, acting: &Acting, parts: &Parts, body: Body) -
     let limit = state.config.http.proxy_body_limit_bytes;
     let too_large = || {
         let reason = format!("the body is larger than the {limit} bytes the proxy accepts");
-        Refusal::pass_through(413, "payload_too_large", "proxy:body-limit", reason)
+        Refusal::pass_through(Kind::PayloadTooLarge, "proxy:body-limit", reason)
     };
     let declared =
         parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
@@ -68,7 +68,7 @@ async fn forward(state: &AppState, acting: &Acting, parts: &Parts, body: Body) -
         Ok(Err(_)) => return Err(record(too_large()).await),
         Err(_) => {
             let reason = "the body did not arrive within the request time limit".to_owned();
-            return Err(record(Refusal::pass_through(408, "request_timeout", "proxy:timeout", reason)).await);
+            return Err(record(Refusal::pass_through(Kind::RequestTimeout, "proxy:timeout", reason)).await);
         }
     };
     // Read once the body is in, as the action path would: policy sees the account as it is now.

@@ -16,6 +16,8 @@ use crate::audit::Actor;
 use crate::directory::scim::schema::{Kind, Projection};
 use crate::directory::scim::{auth, discovery, Caller, ListQuery, ScimError};
 use crate::directory::Source;
+use crate::domain::Kind as Refused;
+use crate::http::error::status_of;
 use crate::http::extract::request_meta;
 use crate::http::AppState;
 
@@ -48,17 +50,17 @@ fn scim_json(status: StatusCode, body: &Value) -> Response {
 
 impl IntoResponse for ScimError {
     fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = status_of(self.kind);
         let mut body =
-            json!({"schemas": [ERROR_URN], "status": self.status.to_string(), "detail": self.detail});
+            json!({"schemas": [ERROR_URN], "status": status.as_u16().to_string(), "detail": self.detail});
         if let (Some(t), Value::Object(o)) = (self.scim_type, &mut body) {
             o.insert("scimType".into(), json!(t));
         }
         let mut response = scim_json(status, &body);
-        if self.status == 401 {
+        if self.kind == Refused::Unauthenticated {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
-        if self.status == 503 {
+        if self.kind == Refused::AuditUnavailable {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
         }
         response
@@ -140,7 +142,10 @@ fn json_body(headers: &HeaderMap, body: &Bytes) -> Result<Value, ScimError> {
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let media = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     if !(media.is_empty() || media == SCIM_JSON || media == "application/json") {
-        return Err(ScimError::new_status(415, "send the body as application/scim+json"));
+        return Err(ScimError::of_kind(
+            Refused::UnsupportedMediaType,
+            "send the body as application/scim+json",
+        ));
     }
     serde_json::from_slice(body)
         .map_err(|e| ScimError::invalid_syntax(format!("the body is not valid JSON: {e}")))
@@ -323,7 +328,10 @@ async fn write(
             Some(resource) => Ok(scim_json(StatusCode::OK, &resource)),
             None => Ok(StatusCode::NO_CONTENT.into_response()),
         },
-        _ => Err(ScimError::new_status(405, "this method is not supported on this endpoint")),
+        _ => Err(ScimError::of_kind(
+            Refused::MethodNotAllowed,
+            "this method is not supported on this endpoint",
+        )),
     }
 }
 

@@ -112,12 +112,24 @@ pub struct Decision {
     /// factor again is all the caller has to do.
     #[serde(skip)]
     pub step_up: bool,
+    /// When one policy refused and says why (`@reason`): its words, with
+    /// `{action}`, `{target}`, `{account}` and `{account_status}` to fill in.
+    #[serde(skip)]
+    pub reason: Option<String>,
+    /// ...and what to do (`@remedy`).
+    #[serde(skip)]
+    pub remedy: Option<String>,
 }
 
 /// The annotation that marks a forbid as asking for a fresh second factor
 /// (`@step_up`), so that its refusal tells the caller to verify again. It
 /// lives on the policy, so an added step-up forbid needs no list kept here.
 pub const STEP_UP: &str = "step_up";
+
+/// The annotations a refusing policy explains itself with: why, and what to
+/// do. Rust never names a policy; a policy names its own reason.
+pub const REASON: &str = "reason";
+pub const REMEDY: &str = "remedy";
 
 /// One validated set of policies, with its schema.
 pub struct Policies {
@@ -251,9 +263,14 @@ impl Policies {
     ) -> Decision {
         match self.evaluate(principal, action, resource, context) {
             Ok(decision) => decision,
-            Err(problem) => {
-                Decision { allowed: false, policies: Vec::new(), errors: vec![problem], step_up: false }
-            }
+            Err(problem) => Decision {
+                allowed: false,
+                policies: Vec::new(),
+                errors: vec![problem],
+                step_up: false,
+                reason: None,
+                remedy: None,
+            },
         }
     }
 
@@ -323,11 +340,20 @@ impl Policies {
         let step_up = !allowed
             && !policies.is_empty()
             && response.diagnostics().reason().all(|p| self.set.annotation(p, STEP_UP).is_some());
+        // The words of the refusing policies, when they agree on them.
+        let said = |key: &str| -> Option<String> {
+            let mut words = response.diagnostics().reason().map(|p| self.set.annotation(p, key));
+            let first = words.next()??;
+            words.all(|w| w == Some(first)).then(|| first.to_owned())
+        };
+        let (reason, remedy) = if allowed { (None, None) } else { (said(REASON), said(REMEDY)) };
         Ok(Decision {
             allowed,
             policies,
             errors: response.diagnostics().errors().map(|e| e.to_string()).collect(),
             step_up,
+            reason,
+            remedy,
         })
     }
 }
@@ -507,6 +533,30 @@ mod tests {
             &context,
         );
         assert!(d.allowed);
+    }
+
+    #[test]
+    fn a_refusing_policy_says_why_and_what_to_do_in_its_own_words() {
+        let rules = "@id(\"all\")\npermit (principal, action, resource);\n\
+            @id(\"no-audit\")\n@reason(\"{action} is closed today\")\n@remedy(\"Come back tomorrow.\")\n\
+            forbid (principal, action == Custodian::Action::\"audit.read\", resource);\n\
+            @id(\"no-export\")\n@reason(\"exports are paused\")\n\
+            forbid (principal, action == Custodian::Action::\"audit.export\", resource);\n\
+            @id(\"no-export-either\")\n@reason(\"another reason\")\n\
+            forbid (principal, action == Custodian::Action::\"audit.export\", resource);\n";
+        let policies = Policies::load(dir_with(&[("p.cedar", rules)]).path()).unwrap();
+        let context = RequestContext { mfa_age_seconds: 0, break_glass: false, door: "api".into() };
+        let decide = |action| policies.decide(&Principal::default(), action, &Resource::Gateway, &context);
+        let d = decide("audit.read");
+        assert_eq!(
+            (d.reason.as_deref(), d.remedy.as_deref()),
+            (Some("{action} is closed today"), Some("Come back tomorrow."))
+        );
+        // Two refusing policies that disagree: neither speaks for the refusal.
+        let d = decide("audit.export");
+        assert_eq!((d.allowed, d.reason, d.remedy), (false, None, None));
+        // An allowed action carries no reason.
+        assert_eq!(decide("token.create").reason, None);
     }
 
     #[test]

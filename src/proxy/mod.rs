@@ -25,7 +25,7 @@ pub mod routes;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderName, HeaderValue};
 
-use crate::action::Refusal;
+use crate::action::{Kind, Refusal};
 use crate::domain::Forward;
 use crate::domain::{Account, PolicyAction};
 use crate::proxy::request::Readable;
@@ -62,7 +62,7 @@ pub struct Checked {
 }
 
 fn refused(rule: &str, reason: String) -> Refusal {
-    Refusal::pass_through(400, "bad_pass_through", rule, reason)
+    Refusal::pass_through(Kind::BadPassThrough, rule, reason)
 }
 
 /// The account segment of a proxy path, if there is one (for recording a refusal).
@@ -175,13 +175,12 @@ impl Checked {
                 "{} accounts have no platform API to pass through; use /api/v1/accounts/{}/...",
                 account.platform, account.id
             );
-            return Err(Refusal::pass_through(403, "route_not_allowed", "proxy:route", reason));
+            return Err(Refusal::pass_through(Kind::RouteNotAllowed, "proxy:route", reason));
         }
         let segments: Vec<&str> = self.path.split('/').skip(1).collect();
         let not_in_table = |why: String| {
             Refusal::pass_through(
-                403,
-                "route_not_allowed",
+                Kind::RouteNotAllowed,
                 "proxy:route",
                 format!(
                     "{method} {} is not in the {} pass-through route table{why}",
@@ -201,7 +200,7 @@ impl Checked {
         let readable = Readable::read(self.query.as_deref(), content_type, &body, route.body)?;
         if matches!(account.platform.as_str(), "facebook" | "instagram") {
             effects::graph_fields(&readable)
-                .map_err(|reason| Refusal::pass_through(403, "route_not_allowed", "proxy:fields", reason))?;
+                .map_err(|reason| Refusal::pass_through(Kind::RouteNotAllowed, "proxy:fields", reason))?;
         }
         let action = match &route.names {
             Names::Action(action) => *action,

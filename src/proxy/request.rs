@@ -17,7 +17,7 @@
 use serde::de::{DeserializeSeed, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
-use crate::action::Refusal;
+use crate::action::{Kind, Refusal};
 
 /// What a route's body may carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,11 +80,11 @@ const OVERRIDES: [&str; 6] =
 const CREDENTIALS: [&str; 4] = ["access_token", "oauth_token", "bearer_token", "input_token"];
 
 fn refused(rule: &str, reason: String) -> Refusal {
-    Refusal::pass_through(400, "bad_pass_through", rule, reason)
+    Refusal::pass_through(Kind::BadPassThrough, rule, reason)
 }
 
 fn unreadable(reason: String) -> Refusal {
-    Refusal::pass_through(415, "unsupported_media_type", "proxy:content", reason)
+    Refusal::pass_through(Kind::UnsupportedMediaType, "proxy:content", reason)
 }
 
 /// `+` as a space, then percent-decoding; None unless the result is UTF-8.

@@ -149,6 +149,9 @@ async fn each_refusal_names_its_rule_is_recorded_and_changes_nothing(backend: Ba
         call(&alice, Method::DELETE, &format!("/api/v1/accounts/{clinic}/posts/{post}"), None).await;
     assert_eq!((status, body["error"].clone()), (403, json!("verify_again")), "{body}");
     assert_eq!(body["rule"], "deletes-need-a-fresh-second-factor");
+    // The words are the policy's own (@reason, @remedy).
+    assert_eq!(body["reason"], "post.delete needs a second factor verified in the last 5 minutes");
+    assert!(body["remedy"].as_str().unwrap().ends_with("then retry within 5 minutes."), "{body}");
     // Verifying again (step-up) lets the delete through.
     let page = alice.get_text("/auth/mfa?again=true").await;
     let csrf = crate::support::browser::csrf_of(&page);
@@ -164,6 +167,12 @@ async fn each_refusal_names_its_rule_is_recorded_and_changes_nothing(backend: Ba
     app.state.accounts.set_status(&clinic, needs, Some("refresh refused"), now).await.unwrap();
     let (status, body) = call(&alice, Method::POST, &publish(&clinic), text.clone()).await;
     assert_eq!((status, body["rule"].clone()), (403, json!("only-active-accounts")), "{body}");
+    let reason = body["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("account ")
+            && reason.ends_with(" is needs_reconnect (refresh refused): an admin must connect it again"),
+        "{body}"
+    );
 
     let refused = app.events_of("action.refused").await;
     let rules: Vec<&str> = refused.iter().map(|e| e["kind"]["rule"].as_str().unwrap()).collect();

@@ -349,7 +349,11 @@ async fn an_unreadable_credential_sends_nothing_and_is_recorded(backend: Backend
     set(pharmacy.clone(), original.replacen("v1.k1.", "v1.k9.", 1)).await;
 
     let e = publish(&app, &clinic).await.unwrap_err();
-    assert_eq!((e.status, e.error), (409, "credential_unreadable"), "{e}");
+    assert_eq!(
+        (custodian::http::error::status_of(e.kind).as_u16(), e.code()),
+        (409, "credential_unreadable"),
+        "{e}"
+    );
     assert!(
         e.to_string().contains("damaged or does not belong to it")
             && e.to_string().contains("nothing was sent")
@@ -377,7 +381,7 @@ async fn a_token_the_platform_refuses_marks_the_account(backend: Backend) {
     fake.expire_token();
     // Mastodon tokens cannot be refreshed: a 401 means an admin must connect it again.
     let e = publish(&app, &id).await.unwrap_err();
-    assert_eq!(e.error, "account_unavailable", "{e}");
+    assert_eq!(e.code(), "account_unavailable", "{e}");
     assert!(e.reason.contains("needs_reconnect"), "{e}");
     let account = app.state.accounts.get(&id).await.unwrap().unwrap();
     assert_eq!(account.status.as_str(), "needs_reconnect");

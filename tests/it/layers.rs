@@ -145,6 +145,34 @@ fn the_domain_core_imports_nothing_of_the_crate() {
     assert!(offending.is_empty(), "the domain core imports {offending:?}");
 }
 
+/// Every file under `src/` that names `word` (as a whole identifier).
+fn files_naming(word: &str) -> BTreeSet<String> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    sources(&src, &mut files);
+    let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    files
+        .into_iter()
+        .filter(|file| {
+            let text = std::fs::read_to_string(file).unwrap();
+            text.match_indices(word).any(|(at, _)| {
+                let before = text[..at].chars().next_back();
+                let after = text[at + word.len()..].chars().next();
+                !before.is_some_and(is_ident) && !after.is_some_and(is_ident)
+            })
+        })
+        .map(|file| file.strip_prefix(&src).unwrap().display().to_string())
+        .collect()
+}
+
+#[test]
+fn only_the_action_path_holds_the_dispatcher() {
+    // It is defined in platforms, built at start-up and handed to the path,
+    // which calls it only for a recorded action.
+    let expected = BTreeSet::from(["action/mod.rs".into(), "app.rs".into(), "platforms/dispatch.rs".into()]);
+    assert_eq!(files_naming("Dispatcher"), expected);
+}
+
 #[test]
 fn the_import_reader_sees_use_trees_and_inline_paths() {
     let found =

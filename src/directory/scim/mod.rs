@@ -15,73 +15,80 @@ pub mod service;
 
 pub use service::{Caller, ListQuery, Scim};
 
-/// An RFC 7644 §3.12 error: HTTP status, `scimType`, and a detail safe to show.
+use crate::domain::Kind;
+
+/// An RFC 7644 §3.12 error: what kind of refusal it is (the HTTP layer
+/// answers each kind with its status), `scimType`, and a detail safe to show.
 #[derive(Debug, Clone)]
 pub struct ScimError {
-    pub status: u16,
+    pub kind: Kind,
     pub scim_type: Option<&'static str>,
     pub detail: String,
 }
 
 impl ScimError {
-    fn new(status: u16, scim_type: Option<&'static str>, detail: impl Into<String>) -> Self {
-        ScimError { status, scim_type, detail: detail.into() }
+    fn new(kind: Kind, scim_type: Option<&'static str>, detail: impl Into<String>) -> Self {
+        ScimError { kind, scim_type, detail: detail.into() }
     }
 
-    /// A status with no `scimType` (415, 501, ...).
-    pub fn new_status(status: u16, detail: impl Into<String>) -> Self {
-        Self::new(status, None, detail)
+    /// A refusal with no `scimType` (415, 405, ...).
+    pub fn of_kind(kind: Kind, detail: impl Into<String>) -> Self {
+        Self::new(kind, None, detail)
     }
 
     pub fn invalid_syntax(detail: impl Into<String>) -> Self {
-        Self::new(400, Some("invalidSyntax"), detail)
+        Self::new(Kind::BadRequest, Some("invalidSyntax"), detail)
     }
 
     pub fn invalid_value(detail: impl Into<String>) -> Self {
-        Self::new(400, Some("invalidValue"), detail)
+        Self::new(Kind::BadRequest, Some("invalidValue"), detail)
     }
 
     pub fn invalid_filter(detail: impl Into<String>) -> Self {
-        Self::new(400, Some("invalidFilter"), detail)
+        Self::new(Kind::BadRequest, Some("invalidFilter"), detail)
     }
 
     pub fn too_many(detail: impl Into<String>) -> Self {
-        Self::new(400, Some("tooMany"), detail)
+        Self::new(Kind::BadRequest, Some("tooMany"), detail)
     }
 
     pub fn uniqueness(detail: impl Into<String>) -> Self {
-        Self::new(409, Some("uniqueness"), detail)
+        Self::new(Kind::Conflict, Some("uniqueness"), detail)
     }
 
     pub fn not_found(detail: impl Into<String>) -> Self {
-        Self::new(404, None, detail)
+        Self::new(Kind::NotFound, None, detail)
     }
 
     pub fn conflict(detail: impl Into<String>) -> Self {
-        Self::new(409, None, detail)
+        Self::new(Kind::Conflict, None, detail)
     }
 
     pub fn unauthorized() -> Self {
-        Self::new(401, None, "a valid SCIM bearer token is required")
+        Self::new(Kind::Unauthenticated, None, "a valid SCIM bearer token is required")
     }
 
     pub fn too_large() -> Self {
-        Self::new(413, None, "the request body is larger than this server accepts")
+        Self::new(Kind::PayloadTooLarge, None, "the request body is larger than this server accepts")
     }
 
     pub fn unavailable() -> Self {
-        Self::new(503, None, "the audit journal cannot be written, so nothing was changed; retry shortly")
+        Self::new(
+            Kind::AuditUnavailable,
+            None,
+            "the audit journal cannot be written, so nothing was changed; retry shortly",
+        )
     }
 
     pub fn internal(detail: &str) -> Self {
         tracing::error!(detail, "SCIM request failed");
-        Self::new(500, None, "something went wrong on our side; nothing was changed")
+        Self::new(Kind::Internal, None, "something went wrong on our side; nothing was changed")
     }
 }
 
 impl From<patch::PatchError> for ScimError {
     fn from(e: patch::PatchError) -> Self {
-        Self::new(400, Some(e.scim_type()), e.to_string())
+        Self::new(Kind::BadRequest, Some(e.scim_type()), e.to_string())
     }
 }
 
@@ -94,7 +101,7 @@ impl From<filter::FilterError> for ScimError {
 impl From<sqlx::Error> for ScimError {
     fn from(e: sqlx::Error) -> Self {
         tracing::error!(error = %e, "SCIM storage error");
-        Self::new(500, None, "something went wrong on our side; nothing was changed")
+        Self::new(Kind::Internal, None, "something went wrong on our side; nothing was changed")
     }
 }
 

@@ -504,7 +504,7 @@ mod tests {
             normalize(Kind::User, &v, Origin::Request)
         };
         let e = base(json!({"favouriteColour": "blue"})).unwrap_err();
-        assert_eq!((e.status, e.scim_type), (400, Some("invalidSyntax")));
+        assert_eq!((e.kind, e.scim_type), (crate::domain::Kind::BadRequest, Some("invalidSyntax")));
         assert!(e.detail.contains("favouriteColour"));
         assert_eq!(base(json!({"active": "maybe"})).unwrap_err().scim_type, Some("invalidValue"));
         assert_eq!(base(json!({"name": "Alice"})).unwrap_err().scim_type, Some("invalidValue"));
