@@ -1,4 +1,4 @@
-//! SCIM filter expressions (RFC 7644 §3.4.2.2): parsing and evaluation.
+//! SCIM filter expressions (RFC 7644 §3.4.2.2): parsing, printing and evaluation.
 //!
 //! Filters arrive from identity providers over the network, so the parser is
 //! defensive: input length and nesting depth are bounded before any recursion
@@ -10,6 +10,7 @@
 //! strings compare case-insensitively unless the schema says `caseExact`.
 
 use std::cmp::Ordering;
+use std::fmt;
 
 use serde_json::{Number, Value};
 
@@ -500,6 +501,68 @@ fn compare_op(word: &str) -> Option<CompareOp> {
         _ => return None,
     };
     Some(op)
+}
+
+impl fmt::Display for AttrPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(schema) = &self.schema {
+            write!(f, "{schema}:")?;
+        }
+        f.write_str(&self.attr)?;
+        if let Some(sub) = &self.sub_attr {
+            write!(f, ".{sub}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for CompareOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CompareOp::Eq => "eq",
+            CompareOp::Ne => "ne",
+            CompareOp::Co => "co",
+            CompareOp::Sw => "sw",
+            CompareOp::Ew => "ew",
+            CompareOp::Gt => "gt",
+            CompareOp::Ge => "ge",
+            CompareOp::Lt => "lt",
+            CompareOp::Le => "le",
+        })
+    }
+}
+
+/// Prints the filter in RFC 7644 syntax that [`parse`] reads back to the same
+/// tree: parentheses appear only where the tree needs them (`and` binds
+/// tighter than `or`, and both chain to the left), so printing adds no nesting
+/// that could push a filter past [`MAX_DEPTH`].
+impl fmt::Display for Filter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            // A JSON scalar prints as its compValue: quoted and escaped, or bare.
+            Filter::Compare { path, op, value } => write!(f, "{path} {op} {value}"),
+            Filter::Present(path) => write!(f, "{path} pr"),
+            Filter::And(left, right) => {
+                write_operand(f, left, matches!(**left, Filter::Or(..)))?;
+                f.write_str(" and ")?;
+                write_operand(f, right, matches!(**right, Filter::And(..) | Filter::Or(..)))
+            }
+            Filter::Or(left, right) => {
+                write!(f, "{left} or ")?;
+                write_operand(f, right, matches!(**right, Filter::Or(..)))
+            }
+            Filter::Not(inner) => write!(f, "not ({inner})"),
+            Filter::ValuePath { path, filter } => write!(f, "{path}[{filter}]"),
+        }
+    }
+}
+
+fn write_operand(f: &mut fmt::Formatter<'_>, operand: &Filter, grouped: bool) -> fmt::Result {
+    if grouped {
+        write!(f, "({operand})")
+    } else {
+        write!(f, "{operand}")
+    }
 }
 
 impl Filter {

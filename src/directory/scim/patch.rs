@@ -9,6 +9,7 @@
 //! Values are stored as sent; type normalisation happens in a later layer.
 
 use std::collections::{HashMap, HashSet};
+use std::fmt;
 
 use serde_json::{Map, Value};
 
@@ -197,12 +198,29 @@ fn shorten(s: &str) -> String {
 
 /// A PATCH path split into parts: `attr`, `attr.sub`, `attr[filter]` or
 /// `attr[filter].sub`, each optionally qualified by a schema URN.
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 struct ParsedPath {
     schema: Option<String>,
     attr: String,
     filter: Option<Filter>,
     sub: Option<String>,
+}
+
+/// Prints the path as [`parse_path`] reads it back.
+impl fmt::Display for ParsedPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(schema) = &self.schema {
+            write!(f, "{schema}:")?;
+        }
+        f.write_str(&self.attr)?;
+        if let Some(filter) = &self.filter {
+            write!(f, "[{filter}]")?;
+        }
+        if let Some(sub) = &self.sub {
+            write!(f, ".{sub}")?;
+        }
+        Ok(())
+    }
 }
 
 /// What an operation addresses once the path is read against the resource.
