@@ -174,6 +174,18 @@ fn comparison_values_cover_json_scalars() {
 }
 
 #[test]
+fn decimal_values_are_read_to_the_nearest_float_and_print_back_the_same() {
+    // More digits than a float holds: the value is the nearest float, as
+    // Rust's own parser reads it, so printing the filter reads back the same.
+    for text in ["10.51708265718032134500", "10.517082657180321", "3.8535195070312234e155"] {
+        let nearest: f64 = text.parse().unwrap();
+        let filter = parse(&format!("n eq {text}")).unwrap();
+        assert_eq!(filter, eq("n", json!(nearest)), "{text}");
+        assert_eq!(parse(&filter.to_string()).unwrap(), filter, "{text}");
+    }
+}
+
+#[test]
 fn an_attribute_called_not_is_still_an_attribute() {
     assert_eq!(parse("not pr").unwrap(), pr("not"));
     assert!(matches!(parse("order eq 1 or organization pr").unwrap(), Filter::Or(_, _)));
