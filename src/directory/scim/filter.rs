@@ -714,3 +714,9 @@ fn value_path_matches(
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod properties;
+
+#[cfg(test)]
+pub(super) mod strategies;

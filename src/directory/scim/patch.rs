@@ -928,3 +928,6 @@ fn has_case_twin(map: &Map<String, Value>, name: &str) -> bool {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod properties;
