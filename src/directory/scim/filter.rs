@@ -534,8 +534,10 @@ impl fmt::Display for CompareOp {
 
 /// Prints the filter in RFC 7644 syntax that [`parse`] reads back to the same
 /// tree: parentheses appear only where the tree needs them (`and` binds
-/// tighter than `or`, and both chain to the left), so printing adds no nesting
-/// that could push a filter past [`MAX_DEPTH`].
+/// tighter than `or`, and both chain to the left). Only Entra ID's form gains
+/// a level: `emails[a or b].value eq "x"` prints as
+/// `emails[(a or b) and value eq "x"]`, so one that already nests
+/// [`MAX_DEPTH`] levels prints as a filter that is refused as too deep.
 impl fmt::Display for Filter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
