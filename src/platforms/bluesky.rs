@@ -16,6 +16,7 @@ use url::Url;
 
 use crate::clock::{SharedClock, Timestamp};
 use crate::domain::NewPost;
+use crate::platforms::comments::{Layout, Written};
 use crate::platforms::rate::RateLimits;
 use crate::platforms::{
     endpoint, exchange, header_pair, http_client, Call, Comment, Operation, PlatformApi, PlatformError,
@@ -23,6 +24,15 @@ use crate::platforms::{
 };
 
 const NAME: &str = "Bluesky";
+/// Replies as `getPostThread` answers them; deleted and blocked replies
+/// come as other `$type`s without a `post`, so without an id, and are left out.
+const COMMENTS: Layout = Layout {
+    list: "/thread/replies",
+    id: &["/post/uri"],
+    author: &["/post/author/did"],
+    text: "/post/record/text",
+    created_at: Written::Text("/post/record/createdAt"),
+};
 const POST: &str = "app.bsky.feed.post";
 const THREADGATE: &str = "app.bsky.feed.threadgate";
 /// The post lexicon allows 300 graphemes (and 3,000 bytes). Characters
@@ -338,20 +348,7 @@ impl PlatformApi for Bluesky {
         let mut url = self.url("app.bsky.feed.getPostThread")?;
         url.query_pairs_mut().append_pair("uri", &post.uri()).append_pair("depth", "1");
         let found = self.send(call, self.http.get(url)).await?;
-        let replies = found.pointer("/thread/replies").and_then(Value::as_array).cloned().unwrap_or_default();
-        Ok(replies
-            .iter()
-            // Deleted and blocked replies come as other `$type`s without a `post`.
-            .filter_map(|r| r.get("post"))
-            .filter_map(|p| {
-                Some(Comment {
-                    id: p.get("uri")?.as_str()?.to_owned(),
-                    author: p.pointer("/author/did").and_then(Value::as_str).unwrap_or("").to_owned(),
-                    text: p.pointer("/record/text").and_then(Value::as_str).unwrap_or("").to_owned(),
-                    created_at: p.pointer("/record/createdAt").and_then(Value::as_str).map(str::to_owned),
-                })
-            })
-            .collect())
+        Ok(COMMENTS.read(&found))
     }
 
     /// Hides a reply in a thread the account started: its URI joins the

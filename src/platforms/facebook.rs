@@ -22,6 +22,7 @@ use url::Url;
 
 use crate::clock::{SharedClock, Timestamp};
 use crate::domain::NewPost;
+use crate::platforms::comments::{Layout, Written};
 use crate::platforms::rate::RateLimits;
 use crate::platforms::{
     checked_id, endpoint, exchange, http_client, Call, Comment, Operation, PlatformApi, PlatformError,
@@ -29,6 +30,15 @@ use crate::platforms::{
 };
 
 const NAME: &str = "Facebook";
+/// Comments as `GET /{post}/comments?fields=id,from,message,created_time`
+/// answers them; `from.name` is missing where the commenter's privacy hides it.
+const COMMENTS: Layout = Layout {
+    list: "/data",
+    id: &["/id"],
+    author: &["/from/name", "/from/id"],
+    text: "/message",
+    created_at: Written::Text("/created_time"),
+};
 /// The usage header of Business Use Case rate limits (Page and Instagram calls).
 const USAGE_HEADER: &str = "x-business-use-case-usage";
 
@@ -260,20 +270,7 @@ impl PlatformApi for Facebook {
         let mut url = self.url(&[graph_id(post, "post")?, "comments"])?;
         url.query_pairs_mut().append_pair("fields", "id,from,message,created_time");
         let found = self.graph.send(call, self.graph.http().get(url)).await?;
-        let data = found.get("data").and_then(Value::as_array).cloned().unwrap_or_default();
-        Ok(data
-            .iter()
-            .filter_map(|c| {
-                let from = c.get("from");
-                let author = from.and_then(|f| f.get("name")).or_else(|| from.and_then(|f| f.get("id")));
-                Some(Comment {
-                    id: c.get("id")?.as_str()?.to_owned(),
-                    author: author.and_then(Value::as_str).unwrap_or("").to_owned(),
-                    text: c.get("message").and_then(Value::as_str).unwrap_or("").to_owned(),
-                    created_at: c.get("created_time").and_then(Value::as_str).map(str::to_owned),
-                })
-            })
-            .collect())
+        Ok(COMMENTS.read(&found))
     }
 
     async fn hide_comment(&self, call: &Call<'_>, comment: &str) -> Result<(), PlatformError> {

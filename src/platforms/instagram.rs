@@ -11,17 +11,25 @@
 //! refused as unsupported; [`Instagram::publish_from_url`] publishes an image
 //! already at a public URL. Not offered by the API: deleting a post.
 
-use serde_json::Value;
 use url::Url;
 
 use crate::clock::SharedClock;
 use crate::domain::NewPost;
+use crate::platforms::comments::{Layout, Written};
 use crate::platforms::facebook::{id_in, text_with_link, Graph};
 use crate::platforms::{
     checked_id, endpoint, Call, Comment, Operation, PlatformApi, PlatformError, Published,
 };
 
 const NAME: &str = "Instagram";
+/// Comments as `GET /{media}/comments?fields=id,text,username,timestamp` answers them.
+const COMMENTS: Layout = Layout {
+    list: "/data",
+    id: &["/id"],
+    author: &["/username"],
+    text: "/text",
+    created_at: Written::Text("/timestamp"),
+};
 /// Captions are at most 2,200 characters (IG Media `caption`).
 pub const MAX_CAPTION: usize = 2200;
 
@@ -155,18 +163,7 @@ impl PlatformApi for Instagram {
         let mut url = self.url(&[ig_id(media, "media")?, "comments"])?;
         url.query_pairs_mut().append_pair("fields", "id,text,username,timestamp");
         let found = self.graph.send(call, self.graph.http().get(url)).await?;
-        let data = found.get("data").and_then(Value::as_array).cloned().unwrap_or_default();
-        Ok(data
-            .iter()
-            .filter_map(|c| {
-                Some(Comment {
-                    id: c.get("id")?.as_str()?.to_owned(),
-                    author: c.get("username").and_then(Value::as_str).unwrap_or("").to_owned(),
-                    text: c.get("text").and_then(Value::as_str).unwrap_or("").to_owned(),
-                    created_at: c.get("timestamp").and_then(Value::as_str).map(str::to_owned),
-                })
-            })
-            .collect())
+        Ok(COMMENTS.read(&found))
     }
 
     async fn hide_comment(&self, call: &Call<'_>, comment: &str) -> Result<(), PlatformError> {

@@ -39,6 +39,7 @@ use url::{Origin, Url};
 
 use crate::clock::{SharedClock, Timestamp};
 use crate::domain::{Image, NewPost};
+use crate::platforms::comments::{Layout, Written};
 use crate::platforms::rate::RateLimits;
 use crate::platforms::{
     checked_id, endpoint, exchange, http_client, Call, Comment, Operation, PlatformApi, PlatformError,
@@ -46,6 +47,15 @@ use crate::platforms::{
 };
 
 const NAME: &str = "LinkedIn";
+/// Comments as the Comments API answers them: the URN as `commentUrn` or,
+/// in older versions, `$URN`; the time in epoch milliseconds.
+const COMMENTS: Layout = Layout {
+    list: "/elements",
+    id: &["/commentUrn", "/$URN"],
+    author: &["/actor"],
+    text: "/message/text",
+    created_at: Written::EpochMillis("/created/time"),
+};
 /// The longest commentary the Posts API takes; longer posts are refused here.
 pub const MAX_CHARS: usize = 3000;
 /// The longest comment LinkedIn takes (Comments API).
@@ -539,22 +549,7 @@ impl PlatformApi for LinkedIn {
     async fn comments(&self, call: &Call<'_>, post: &str) -> Result<Vec<Comment>, PlatformError> {
         let url = self.url(&["socialActions"], Some(thread_urn(post)?), &["comments"])?;
         let found = self.send(call, self.http.get(url)).await?.body;
-        let elements = found.get("elements").and_then(Value::as_array).cloned().unwrap_or_default();
-        Ok(elements
-            .iter()
-            .filter_map(|c| {
-                let id = c.get("commentUrn").or_else(|| c.get("$URN"))?.as_str()?.to_owned();
-                Some(Comment {
-                    id,
-                    author: c.get("actor").and_then(Value::as_str).unwrap_or("").to_owned(),
-                    text: c.pointer("/message/text").and_then(Value::as_str).unwrap_or("").to_owned(),
-                    created_at: c
-                        .pointer("/created/time")
-                        .and_then(Value::as_i64)
-                        .map(|t| Timestamp(t).rfc3339()),
-                })
-            })
-            .collect())
+        Ok(COMMENTS.read(&found))
     }
 
     async fn hide_comment(&self, _call: &Call<'_>, _comment: &str) -> Result<(), PlatformError> {

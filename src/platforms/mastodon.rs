@@ -12,6 +12,7 @@ use url::Url;
 
 use crate::clock::{SharedClock, Timestamp};
 use crate::domain::NewPost;
+use crate::platforms::comments::{Layout, Written};
 use crate::platforms::rate::RateLimits;
 use crate::platforms::{
     checked_id, endpoint, exchange, header_pair, http_client, Call, Comment, Operation, PlatformApi,
@@ -19,6 +20,14 @@ use crate::platforms::{
 };
 
 const NAME: &str = "Mastodon";
+/// Replies as a status's `context` answers them (`content` is HTML).
+const COMMENTS: Layout = Layout {
+    list: "/descendants",
+    id: &["/id"],
+    author: &["/account/acct"],
+    text: "/content",
+    created_at: Written::Text("/created_at"),
+};
 
 /// `x-ratelimit-remaining`, and `x-ratelimit-reset` as an ISO 8601 time.
 const LIMITS: ReadLimits = |headers, _| {
@@ -160,17 +169,11 @@ impl PlatformApi for Mastodon {
     async fn comments(&self, call: &Call<'_>, post_id: &str) -> Result<Vec<Comment>, PlatformError> {
         let url = self.url("v1", &["statuses", status_id(post_id)?, "context"])?;
         let context = self.send(call, self.http.get(url)).await?;
-        let replies = context.get("descendants").and_then(Value::as_array).cloned().unwrap_or_default();
-        Ok(replies
-            .iter()
-            .filter_map(|s| {
-                Some(Comment {
-                    id: s.get("id")?.as_str()?.to_owned(),
-                    author: s.pointer("/account/acct").and_then(Value::as_str).unwrap_or("").to_owned(),
-                    text: html_to_text(s.get("content").and_then(Value::as_str).unwrap_or("")),
-                    created_at: s.get("created_at").and_then(Value::as_str).map(str::to_owned),
-                })
-            })
+        // A status's content is HTML; a comment's text is plain.
+        Ok(COMMENTS
+            .read(&context)
+            .into_iter()
+            .map(|c| Comment { text: html_to_text(&c.text), ..c })
             .collect())
     }
 

@@ -11,6 +11,7 @@ pub mod accounts;
 pub mod adapter;
 pub mod bluesky;
 pub mod bluesky_session;
+pub(crate) mod comments;
 pub mod config;
 pub mod connect;
 pub mod dispatch;

@@ -22,6 +22,7 @@ use url::Url;
 
 use crate::clock::{SharedClock, Timestamp};
 use crate::domain::{Image, NewPost};
+use crate::platforms::comments::{Layout, Written};
 use crate::platforms::rate::RateLimits;
 use crate::platforms::{
     checked_id, endpoint, exchange, header_pair, http_client, Call, Comment, Operation, PlatformApi,
@@ -29,6 +30,14 @@ use crate::platforms::{
 };
 
 const NAME: &str = "X";
+/// Replies as the recent search answers them.
+const COMMENTS: Layout = Layout {
+    list: "/data",
+    id: &["/id"],
+    author: &["/author_id"],
+    text: "/text",
+    created_at: Written::Text("/created_at"),
+};
 /// Longer posts are refused here rather than sent (X counts characters
 /// with weights; this is the plain limit).
 pub const MAX_CHARS: usize = 280;
@@ -230,18 +239,7 @@ impl PlatformApi for X {
             .append_pair("query", &format!("conversation_id:{}", post_id(post)?))
             .append_pair("tweet.fields", "author_id,created_at,conversation_id");
         let found = self.send(call, self.http.get(url)).await?;
-        let replies = found.get("data").and_then(Value::as_array).cloned().unwrap_or_default();
-        Ok(replies
-            .iter()
-            .filter_map(|t| {
-                Some(Comment {
-                    id: t.get("id")?.as_str()?.to_owned(),
-                    author: t.get("author_id").and_then(Value::as_str).unwrap_or("").to_owned(),
-                    text: t.get("text").and_then(Value::as_str).unwrap_or("").to_owned(),
-                    created_at: t.get("created_at").and_then(Value::as_str).map(str::to_owned),
-                })
-            })
-            .collect())
+        Ok(COMMENTS.read(&found))
     }
 
     /// Hides a reply in a conversation the account started.

@@ -26,7 +26,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::response::Response;
@@ -73,35 +73,41 @@ const BASE32: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
 pub struct PdsFake {
     /// `http://127.0.0.1:PORT`; the methods are under `/xrpc/`.
     pub base: String,
-    state: Arc<Mutex<Fake>>,
+    controls: super::Controls<Fake>,
     /// Milliseconds every `refreshSession` waits before it is answered.
     refresh_delay: Arc<AtomicU64>,
     _server: super::Server,
+}
+
+impl std::ops::Deref for PdsFake {
+    type Target = super::Controls<Fake>;
+
+    fn deref(&self) -> &super::Controls<Fake> {
+        &self.controls
+    }
 }
 
 impl PdsFake {
     /// Starts the server on 127.0.0.1:0 with one session: `access_jwt` is
     /// the valid bearer token, for the account `did`.
     pub async fn start(access_jwt: &str, did: &str) -> PdsFake {
-        let state = Arc::new(Mutex::new(Fake::new(access_jwt, did)));
+        let (controls, app) = super::Controls::serve(Fake::new(access_jwt, did));
         let refresh_delay = Arc::new(AtomicU64::new(0));
         let delay = refresh_delay.clone();
-        let app = axum::Router::new().fallback(super::handle::<Fake>).with_state(state.clone()).layer(
-            axum::middleware::from_fn(
-                move |request: axum::extract::Request, next: axum::middleware::Next| {
-                    let ms = delay.load(Ordering::SeqCst);
-                    async move {
-                        if ms > 0 && request.uri().path().ends_with("/com.atproto.server.refreshSession") {
-                            tokio::time::sleep(Duration::from_millis(ms)).await;
-                        }
-                        next.run(request).await
+        let app = app.layer(axum::middleware::from_fn(
+            move |request: axum::extract::Request, next: axum::middleware::Next| {
+                let ms = delay.load(Ordering::SeqCst);
+                async move {
+                    if ms > 0 && request.uri().path().ends_with("/com.atproto.server.refreshSession") {
+                        tokio::time::sleep(Duration::from_millis(ms)).await;
                     }
-                },
-            ),
-        );
+                    next.run(request).await
+                }
+            },
+        ));
         let server = super::Server::start(app).await;
         let base = format!("http://{}", server.addr);
-        PdsFake { base, state, refresh_delay, _server: server }
+        PdsFake { base, controls, refresh_delay, _server: server }
     }
 
     /// The account gets an app password (`createSession` then takes it
@@ -125,35 +131,6 @@ impl PdsFake {
     /// concurrent callers really overlap.
     pub fn slow_refresh(&self, delay: Duration) {
         self.refresh_delay.store(u64::try_from(delay.as_millis()).expect("a short delay"), Ordering::SeqCst);
-    }
-
-    /// From now on the token is refused as expired: 400 `ExpiredToken`, as
-    /// the reference PDS answers for an access JWT past its `exp`.
-    pub fn expire_token(&self) {
-        self.lock().expired = true;
-    }
-
-    /// The next request gets 429 `RateLimitExceeded` with
-    /// `ratelimit-remaining: 0` and `ratelimit-reset` `reset_in` from now
-    /// (Unix seconds).
-    pub fn rate_limit_next(&self, reset_in: Duration) {
-        self.lock().rate_limit_next = Some(reset_in);
-    }
-
-    /// The next `createRecord` is refused with 400 `InvalidRequest` and this message.
-    pub fn reject_next_body(&self, message: &str) {
-        self.lock().reject_next_body = Some(message.to_owned());
-    }
-
-    /// The next request gets this status (401, 403 or a 5xx) with XRPC's
-    /// error name for it (401: `AuthenticationRequired`, as the PDS answers a
-    /// write the session may not make, its token being good).
-    pub fn fail_next(&self, status: u16) {
-        assert!(
-            matches!(status, 401 | 403) || (500..=599).contains(&status),
-            "fail_next takes 401, 403 or a 5xx, not {status}"
-        );
-        self.lock().fail_next = Some(status);
     }
 
     /// The account `did` replies to the post `parent_uri`, as followers do;
@@ -187,18 +164,22 @@ impl PdsFake {
             .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
             .unwrap_or_default()
     }
-
-    /// Every request received so far, in order.
-    pub fn requests(&self) -> Vec<Recorded> {
-        self.lock().requests.clone()
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Fake> {
-        self.state.lock().expect("fake PDS state")
-    }
 }
 
 impl super::Responder for Fake {
+    type RateLimit = Duration;
+    // 401 too: `AuthenticationRequired`, as the PDS answers a write the
+    // session may not make, its token being good.
+    const FAILURES: &'static str = "401, 403 or a 5xx";
+
+    fn fails_with(status: u16) -> bool {
+        matches!(status, 401 | 403) || (500..=599).contains(&status)
+    }
+
+    fn control(&mut self) -> &mut super::Control<Duration> {
+        &mut self.control
+    }
+
     fn answer(&mut self, request: Recorded, now_ms: i64) -> Response {
         self.respond(request, now_ms).into_response()
     }
@@ -432,17 +413,15 @@ impl Method {
     }
 }
 
-struct Fake {
+/// The platform's state, behind the lock; public only as the type its
+/// `Controls` pull the switches on (its fields stay private).
+pub struct Fake {
     token: String,
     did: String,
-    expired: bool,
-    requests: Vec<Recorded>,
+    control: super::Control<Duration>,
     global: Option<Window>,
     hour: Option<Window>,
     day: Option<Window>,
-    rate_limit_next: Option<Duration>,
-    reject_next_body: Option<String>,
-    fail_next: Option<u16>,
     /// By `(did, collection, rkey)`; TIDs sort by time.
     records: BTreeMap<(String, String, String), Stored>,
     blobs: HashMap<String, Blob>,
@@ -457,14 +436,10 @@ impl Fake {
         Fake {
             token: token.to_owned(),
             did: did.to_owned(),
-            expired: false,
-            requests: Vec::new(),
+            control: super::Control::default(),
             global: None,
             hour: None,
             day: None,
-            rate_limit_next: None,
-            reject_next_body: None,
-            fail_next: None,
             records: BTreeMap::new(),
             blobs: HashMap::new(),
             last_tid: 0,
@@ -475,8 +450,7 @@ impl Fake {
 
     fn respond(&mut self, request: Recorded, now: i64) -> Reply {
         let now = now + self.skew_ms;
-        self.requests.push(request.clone());
-        if let Some(status) = self.fail_next.take() {
+        if let Some(status) = self.control.fail_next.take() {
             let (error, message) = match status {
                 401 => ("AuthenticationRequired", "Authentication Required"),
                 403 => ("Forbidden", "Forbidden"),
@@ -522,8 +496,7 @@ impl Fake {
                 }
             }
         }
-        if let Some(reset_in) = self.rate_limit_next.take() {
-            let reset = now + i64::try_from(reset_in.as_millis()).expect("a short reset");
+        if let Some(reset) = self.control.rate_limit_reset(now) {
             return match method {
                 Method::CreateSession => Reply::too_many(LOGIN_LIMIT, reset, LOGIN_WINDOW_MS, now),
                 _ => Reply::too_many(HOUR_POINTS, reset, HOUR_MS, now),
@@ -568,7 +541,7 @@ impl Fake {
     /// (a session's end does not cut its access tokens short).
     fn authorize(&self, request: &Recorded, now: i64) -> Result<(), Reply> {
         match bearer(request)? {
-            t if t == self.token && self.expired => {
+            t if t == self.token && self.control.expired => {
                 Err(Reply::error(400, "ExpiredToken", "Token has expired"))
             }
             t if t == self.token => Ok(()),
@@ -760,7 +733,7 @@ impl Fake {
         let Some(record) = input.get("record").filter(|r| r.is_object()).cloned() else {
             return Reply::invalid("Input must have the property \"record\"");
         };
-        if let Some(message) = self.reject_next_body.take() {
+        if let Some(message) = self.control.reject_next_body.take() {
             return Reply::invalid(&message);
         }
         let rkey = match input.get("rkey").and_then(Value::as_str) {

@@ -22,7 +22,6 @@
 //! with `ig_exchange_token`, `/{v}/refresh_access_token`, `/{v}/me`).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 
 use axum::response::Response;
 use custodian::clock::{Clock, SystemClock};
@@ -50,41 +49,25 @@ const DUPLICATE_MS: i64 = DAY_MS;
 pub struct GraphFake {
     /// `http://127.0.0.1:PORT/v23.0`: the adapters' base URL.
     pub base: String,
-    state: Arc<Mutex<Fake>>,
+    controls: super::Controls<Fake>,
     _server: super::Server,
+}
+
+impl std::ops::Deref for GraphFake {
+    type Target = super::Controls<Fake>;
+
+    fn deref(&self) -> &super::Controls<Fake> {
+        &self.controls
+    }
 }
 
 impl GraphFake {
     /// Starts the server on 127.0.0.1:0 accepting `token` as the Page access token.
     pub async fn start(token: &str) -> GraphFake {
-        let state = Arc::new(Mutex::new(Fake::new(token)));
-        let app = axum::Router::new().fallback(super::handle::<Fake>).with_state(state.clone());
+        let (controls, app) = super::Controls::serve(Fake::new(token));
         let server = super::Server::start(app).await;
         let base = format!("http://{}/{VERSION}", server.addr);
-        GraphFake { base, state, _server: server }
-    }
-
-    /// From now on the token is refused with code 190, subcode 463 (expired).
-    pub fn expire_token(&self) {
-        self.lock().expired = true;
-    }
-
-    /// The next request is throttled (code 32, Page request limit) with usage at
-    /// 100% and `estimated_time_to_regain_access` `minutes`.
-    pub fn rate_limit_next(&self, minutes: u32) {
-        self.lock().rate_limit_next = Some(minutes);
-    }
-
-    /// The next create (post, photo, comment, reply, media container) is refused
-    /// with code 100 (invalid parameter) and this message.
-    pub fn reject_next_body(&self, message: &str) {
-        self.lock().reject_next_body = Some(message.to_owned());
-    }
-
-    /// The next request gets this 5xx status and the Graph's code 2 (service) error.
-    pub fn fail_next(&self, status: u16) {
-        assert!((500..=599).contains(&status), "fail_next takes a 5xx status, not {status}");
-        self.lock().fail_next = Some(status);
+        GraphFake { base, controls, _server: server }
     }
 
     /// Someone else (`author`) comments on the post, media or comment `on`;
@@ -118,21 +101,18 @@ impl GraphFake {
     pub fn leak_token_next(&self, how: Leak) {
         self.lock().leak_next = Some(how);
     }
-
-    /// Every request received so far, in order.
-    pub fn requests(&self) -> Vec<Recorded> {
-        self.lock().requests.clone()
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Fake> {
-        self.state.lock().expect("fake Graph state")
-    }
 }
 
 impl super::Responder for Fake {
+    /// Minutes, as `estimated_time_to_regain_access`.
+    type RateLimit = u32;
+
+    fn control(&mut self) -> &mut super::Control<u32> {
+        &mut self.control
+    }
+
     fn answer(&mut self, request: Recorded, now_ms: i64) -> Response {
         if let Some(response) = self.login(&request) {
-            self.requests.push(request);
             return response;
         }
         self.respond(request, now_ms).into_response()
@@ -333,13 +313,11 @@ struct Object {
     deleted: bool,
 }
 
-struct Fake {
+/// The platform's state, behind the lock; public only as the type its
+/// `Controls` pull the switches on (its fields stay private).
+pub struct Fake {
     token: String,
-    expired: bool,
-    requests: Vec<Recorded>,
-    rate_limit_next: Option<u32>,
-    reject_next_body: Option<String>,
-    fail_next: Option<u16>,
+    control: super::Control<u32>,
     leak_next: Option<Leak>,
     objects: Vec<Object>,
     /// Calls per business object (Page or IG user) with their times, for usage.
@@ -434,11 +412,7 @@ impl Fake {
     fn new(token: &str) -> Fake {
         Fake {
             token: token.to_owned(),
-            expired: false,
-            requests: Vec::new(),
-            rate_limit_next: None,
-            reject_next_body: None,
-            fail_next: None,
+            control: super::Control::default(),
             leak_next: None,
             objects: Vec::new(),
             calls: HashMap::new(),
@@ -510,7 +484,6 @@ impl Fake {
     }
 
     fn respond(&mut self, request: Recorded, now: i64) -> Reply {
-        self.requests.push(request.clone());
         let (path, query) = request.path.split_once('?').unwrap_or((request.path.as_str(), ""));
         let params = params(&request, query);
         let segments: Vec<String> = path.trim_matches('/').split('/').map(percent_decode).collect();
@@ -521,7 +494,9 @@ impl Fake {
         };
         // A refused call (5xx, throttled) changes nothing.
         let (mut usage, used, app) = self.usage(owner, now);
-        let mut reply = if let Some(status) = self.fail_next.take() {
+        // A test's switches: a 5xx is the Graph's code 2 (service) error; a
+        // rate limit is code 32 (Page request limit) with usage at 100%.
+        let mut reply = if let Some(status) = self.control.fail_next.take() {
             let mut reply = Reply::error(
                 status,
                 2,
@@ -531,7 +506,7 @@ impl Fake {
             );
             reply.body["error"]["is_transient"] = json!(true);
             reply
-        } else if let Some(minutes) = self.rate_limit_next.take() {
+        } else if let Some(minutes) = self.control.rate_limit_next.take() {
             usage[owner][0]["call_count"] = json!(100);
             usage[owner][0]["estimated_time_to_regain_access"] = json!(minutes);
             Reply::error(400, 32, None, "OAuthException", "(#32) Page request limit reached")
@@ -585,7 +560,7 @@ impl Fake {
             Some(t) if t != self.token => {
                 return Reply::error(400, 190, None, "OAuthException", "Invalid OAuth access token - Cannot parse access token")
             }
-            Some(_) if self.expired => {
+            Some(_) if self.control.expired => {
                 return Reply::error(
                     400,
                     190,
@@ -631,7 +606,7 @@ impl Fake {
                 return Reply::invalid("(#100) link URL is not properly formatted");
             }
         }
-        if let Some(message) = self.reject_next_body.take() {
+        if let Some(message) = self.control.reject_next_body.take() {
             return Reply::invalid(&message);
         }
         let duplicate = !message.is_empty()
@@ -681,7 +656,7 @@ impl Fake {
         if caption.chars().count() > 2200 {
             return Reply::invalid("(#100) The caption is too long. Captions are at most 2200 characters.");
         }
-        if let Some(message) = self.reject_next_body.take() {
+        if let Some(message) = self.control.reject_next_body.take() {
             return Reply::invalid(&message);
         }
         let id = self.next_id();
@@ -743,7 +718,7 @@ impl Fake {
         if message.trim().is_empty() {
             return Reply::invalid("(#100) The parameter message is required");
         }
-        if let Some(message) = self.reject_next_body.take() {
+        if let Some(message) = self.control.reject_next_body.take() {
             return Reply::invalid(&message);
         }
         // Instagram adds a reply to a reply to the top-level comment.

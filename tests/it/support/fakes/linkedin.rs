@@ -29,7 +29,6 @@
 //! web apps; 60-day tokens, scopes comma-separated) and `POST /oauth/v2/revoke`.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -65,27 +64,34 @@ pub struct LinkedInFake {
     pub base: String,
     /// `http://127.0.0.1:PORT2`: the upload host's origin, where upload URLs point.
     pub upload_origin: String,
-    state: Arc<Mutex<Fake>>,
+    controls: super::Controls<Fake>,
     _server: super::Server,
     _upload_server: super::Server,
+}
+
+impl std::ops::Deref for LinkedInFake {
+    type Target = super::Controls<Fake>;
+
+    fn deref(&self) -> &super::Controls<Fake> {
+        &self.controls
+    }
 }
 
 impl LinkedInFake {
     /// Starts the server on 127.0.0.1:0 accepting `token` as the one valid
     /// OAuth 2.0 access token (of [`MEMBER`], an administrator of [`ORGANIZATION`]).
     pub async fn start(token: &str) -> LinkedInFake {
-        let state = Arc::new(Mutex::new(Fake::new(token)));
-        let app = axum::Router::new().fallback(super::handle::<Fake>).with_state(state.clone());
+        let (controls, app) = super::Controls::serve(Fake::new(token));
         let server = super::Server::start(app.clone()).await;
         let upload_server = super::Server::start(app).await;
         let base = format!("http://{}/rest", server.addr);
         let upload_origin = format!("http://{}", upload_server.addr);
         {
-            let mut fake = state.lock().expect("fake LinkedIn state");
+            let mut fake = controls.lock();
             fake.upload_host = upload_server.addr.to_string();
             fake.upload_urls_on = upload_origin.clone();
         }
-        LinkedInFake { base, upload_origin, state, _server: server, _upload_server: upload_server }
+        LinkedInFake { base, upload_origin, controls, _server: server, _upload_server: upload_server }
     }
 
     /// From now on initializeUpload hands out upload URLs on `origin`
@@ -119,26 +125,11 @@ impl LinkedInFake {
         self.lock().images.clone()
     }
 
-    /// From now on the token is rejected (401), as after its 60 days.
-    pub fn expire_token(&self) {
-        self.lock().expired = true;
-    }
-
     /// The next request (any endpoint) gets 429, as when the application's
-    /// daily limit is spent. LinkedIn sends no rate-limit headers.
+    /// daily limit is spent. LinkedIn sends no rate-limit headers, so there
+    /// is no reset to name.
     pub fn rate_limit_next(&self) {
-        self.lock().rate_limit_next = true;
-    }
-
-    /// The next post or comment is refused with 422 and this message.
-    pub fn reject_next_body(&self, message: &str) {
-        self.lock().reject_next_body = Some(message.to_owned());
-    }
-
-    /// The next request gets this 5xx status.
-    pub fn fail_next(&self, status: u16) {
-        assert!((500..=599).contains(&status), "fail_next takes a 5xx status, not {status}");
-        self.lock().fail_next = Some(status);
+        self.controls.rate_limit_next(());
     }
 
     /// Someone else (`actor`, a person URN) comments on the post `post_urn`,
@@ -155,18 +146,15 @@ impl LinkedInFake {
     pub fn commentary(&self, post_urn: &str) -> Option<String> {
         self.lock().post(post_urn).map(|p| p.commentary.clone())
     }
-
-    /// Every request received so far, in order.
-    pub fn requests(&self) -> Vec<Recorded> {
-        self.lock().requests.clone()
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Fake> {
-        self.state.lock().expect("fake LinkedIn state")
-    }
 }
 
 impl super::Responder for Fake {
+    type RateLimit = ();
+
+    fn control(&mut self) -> &mut super::Control<()> {
+        &mut self.control
+    }
+
     fn answer(&mut self, request: Recorded, now_ms: i64) -> Response {
         self.respond(request, now_ms).into_response()
     }
@@ -328,13 +316,11 @@ enum Endpoint {
     DeleteComment(String, String),
 }
 
-struct Fake {
+/// The platform's state, behind the lock; public only as the type its
+/// `Controls` pull the switches on (its fields stay private).
+pub struct Fake {
     token: String,
-    expired: bool,
-    requests: Vec<Recorded>,
-    rate_limit_next: bool,
-    reject_next_body: Option<String>,
-    fail_next: Option<u16>,
+    control: super::Control<()>,
     posts: Vec<Post>,
     comments: Vec<FakeComment>,
     last_id: u64,
@@ -377,7 +363,7 @@ impl Fake {
             }
             ("POST", "/oauth/v2/accessToken") => match self.codes.remove(&field("code")) {
                 Some((redirect, scope)) if redirect == field("redirect_uri") => {
-                    self.expired = false;
+                    self.control.expired = false;
                     Reply::json(
                         200,
                         json!({"access_token": self.token, "expires_in": 5_184_000, "scope": scope.replace(' ', ",")}),
@@ -390,7 +376,7 @@ impl Fake {
             },
             ("POST", "/oauth/v2/revoke") if client_ok => {
                 if field("token") == self.token {
-                    self.expired = true;
+                    self.control.expired = true;
                 }
                 Reply::empty(200)
             }
@@ -402,11 +388,7 @@ impl Fake {
     fn new(token: &str) -> Fake {
         Fake {
             token: token.to_owned(),
-            expired: false,
-            requests: Vec::new(),
-            rate_limit_next: false,
-            reject_next_body: None,
-            fail_next: None,
+            control: super::Control::default(),
             posts: Vec::new(),
             comments: Vec::new(),
             last_id: 7_190_000_000_000_000_000,
@@ -421,8 +403,7 @@ impl Fake {
     }
 
     fn respond(&mut self, request: Recorded, now: i64) -> Reply {
-        self.requests.push(request.clone());
-        if let Some(status) = self.fail_next.take() {
+        if let Some(status) = self.control.fail_next.take() {
             let reason =
                 StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()).unwrap_or("Error");
             return Reply::error(status, 0, reason);
@@ -460,14 +441,14 @@ impl Fake {
             return Reply::error(400, 0, "This API requires the header X-Restli-Protocol-Version: 2.0.0");
         }
         if !self.authorized(&request) {
-            let message = if self.expired {
+            let message = if self.control.expired {
                 "The token used in the request has expired"
             } else {
                 "Invalid access token"
             };
             return Reply::error(401, 65600, message);
         }
-        if std::mem::take(&mut self.rate_limit_next) {
+        if self.control.rate_limit_next.take().is_some() {
             return Reply::error(
                 429,
                 0,
@@ -512,7 +493,7 @@ impl Fake {
     fn authorized(&self, request: &Recorded) -> bool {
         let Some(value) = request.header("authorization") else { return false };
         let presented = value.get(..7).filter(|s| s.eq_ignore_ascii_case("bearer ")).map(|_| &value[7..]);
-        presented == Some(self.token.as_str()) && !self.expired
+        presented == Some(self.token.as_str()) && !self.control.expired
     }
 
     fn next_id(&mut self) -> u64 {
@@ -666,7 +647,7 @@ impl Fake {
             }
             Some(None) => return Reply::field_error("content", "the fake models only media content"),
         };
-        if let Some(message) = self.reject_next_body.take() {
+        if let Some(message) = self.control.reject_next_body.take() {
             return Reply::unprocessable(&message, "INVALID_CONTENT", &message);
         }
         if commentary.trim().is_empty() && media.is_none() {
@@ -768,7 +749,7 @@ impl Fake {
         if !Fake::may_act_as(actor) {
             return Reply::error(403, 100, "Not enough permissions to access: socialActions.comments.CREATE");
         }
-        if let Some(message) = self.reject_next_body.take() {
+        if let Some(message) = self.control.reject_next_body.take() {
             return Reply::unprocessable(&message, "INVALID_CONTENT", &message);
         }
         if text.trim().is_empty() || text.chars().count() > MAX_COMMENT {

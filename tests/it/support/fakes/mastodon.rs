@@ -12,7 +12,6 @@
 //! S256) and `POST /oauth/revoke`. Anything else is a 404.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::http::StatusCode;
@@ -52,8 +51,16 @@ const INVALID_FILE: &str = "Validation failed: File content type is invalid, Fil
 pub struct MastodonFake {
     /// `http://127.0.0.1:PORT`
     pub base: String,
-    state: Arc<Mutex<Fake>>,
+    controls: super::Controls<Fake>,
     _server: super::Server,
+}
+
+impl std::ops::Deref for MastodonFake {
+    type Target = super::Controls<Fake>;
+
+    fn deref(&self) -> &super::Controls<Fake> {
+        &self.controls
+    }
 }
 
 impl MastodonFake {
@@ -68,37 +75,13 @@ impl MastodonFake {
     }
 
     async fn start_with(token: &str, witness: Option<super::Witness>) -> MastodonFake {
-        let state = Arc::new(Mutex::new(Fake::new(token)));
-        let mut app = axum::Router::new().fallback(super::handle::<Fake>).with_state(state.clone());
+        let (controls, mut app) = super::Controls::serve(Fake::new(token));
         if let Some(witness) = witness {
             app = super::witnessed(app, witness);
         }
         let server = super::Server::start(app).await;
         let base = format!("http://{}", server.addr);
-        MastodonFake { base, state, _server: server }
-    }
-
-    /// From now on the token is rejected as revoked (401; Mastodon tokens do not expire).
-    pub fn expire_token(&self) {
-        self.lock().revoked = true;
-    }
-
-    /// The next request (any endpoint) gets 429 with `X-RateLimit-Remaining: 0` and
-    /// `X-RateLimit-Reset` `reset_in` from now.
-    pub fn rate_limit_next(&self, reset_in: Duration) {
-        self.lock().rate_limit_next = Some(reset_in);
-    }
-
-    /// The next `POST /api/v1/statuses` is refused with 422 `{"error": error}`.
-    pub fn reject_next_body(&self, error: &str) {
-        self.lock().reject_next_body = Some(error.to_owned());
-    }
-
-    /// The next request gets this 5xx status with an HTML body, as a proxy in front of
-    /// Mastodon (nginx) sends it: no JSON, no rate-limit headers.
-    pub fn fail_next(&self, status: u16) {
-        assert!((500..=599).contains(&status), "fail_next takes a 5xx status, not {status}");
-        self.lock().fail_next = Some(status);
+        MastodonFake { base, controls, _server: server }
     }
 
     /// The next `GET /oauth/authorize` is denied by the user (`error=access_denied`).
@@ -108,20 +91,17 @@ impl MastodonFake {
 
     /// Whether the access token was revoked (`POST /oauth/revoke`).
     pub fn token_revoked(&self) -> bool {
-        self.lock().revoked
-    }
-
-    /// Every request received so far, in order.
-    pub fn requests(&self) -> Vec<Recorded> {
-        self.lock().requests.clone()
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Fake> {
-        self.state.lock().expect("fake Mastodon state")
+        self.lock().control.expired
     }
 }
 
 impl super::Responder for Fake {
+    type RateLimit = Duration;
+
+    fn control(&mut self) -> &mut super::Control<Duration> {
+        &mut self.control
+    }
+
     fn answer(&mut self, request: Recorded, now_ms: i64) -> Response {
         self.respond(request, now_ms).into_response()
     }
@@ -221,15 +201,14 @@ enum Token {
     Valid,
 }
 
-struct Fake {
+/// The platform's state, behind the lock; public only as the type its
+/// `Controls` pull the switches on (its fields stay private).
+pub struct Fake {
     token: String,
-    revoked: bool,
-    requests: Vec<Recorded>,
+    /// Its `expired` is the token revoked: Mastodon tokens do not expire.
+    control: super::Control<Duration>,
     general: Option<Window>,
     deletes: Option<Window>,
-    rate_limit_next: Option<Duration>,
-    reject_next_body: Option<String>,
-    fail_next: Option<u16>,
     posts: Vec<Post>,
     media: HashMap<String, Media>,
     idempotency: HashMap<String, (String, i64)>,
@@ -278,13 +257,9 @@ impl Fake {
     fn new(token: &str) -> Fake {
         Fake {
             token: token.to_owned(),
-            revoked: false,
-            requests: Vec::new(),
+            control: super::Control::default(),
             general: None,
             deletes: None,
-            rate_limit_next: None,
-            reject_next_body: None,
-            fail_next: None,
             posts: Vec::new(),
             media: HashMap::new(),
             idempotency: HashMap::new(),
@@ -295,12 +270,10 @@ impl Fake {
     }
 
     fn respond(&mut self, request: Recorded, now: i64) -> Reply {
-        self.requests.push(request.clone());
-        if let Some(status) = self.fail_next.take() {
+        if let Some(status) = self.control.fail_next.take() {
             return proxy_error(status);
         }
-        if let Some(reset_in) = self.rate_limit_next.take() {
-            let reset = now + i64::try_from(reset_in.as_millis()).expect("a short reset");
+        if let Some(reset) = self.control.rate_limit_reset(now) {
             return Reply::error(429, "Too many requests").rate_headers(LIMIT, 0, reset);
         }
         let (remaining, reset) = match Window::hit(&mut self.general, now, WINDOW_MS, LIMIT) {
@@ -349,7 +322,7 @@ impl Fake {
         let Some(value) = request.header("authorization") else { return Token::Missing };
         let presented = value.get(..7).filter(|s| s.eq_ignore_ascii_case("bearer ")).map(|_| &value[7..]);
         match presented {
-            Some(t) if t == self.token && self.revoked => Token::Revoked,
+            Some(t) if t == self.token && self.control.expired => Token::Revoked,
             Some(t) if t == self.token => Token::Valid,
             _ => Token::Invalid,
         }
@@ -363,7 +336,7 @@ impl Fake {
     }
 
     fn create_status(&mut self, request: &Recorded, query: &str, now: i64) -> Reply {
-        if let Some(error) = self.reject_next_body.take() {
+        if let Some(error) = self.control.reject_next_body.take() {
             return Reply::error(422, &error);
         }
         let mut params = NewStatus::default();
@@ -615,7 +588,7 @@ impl Fake {
         if !verified || grant.client_id != client_id || grant.redirect_uri != field("redirect_uri") {
             return invalid_grant();
         }
-        self.revoked = false;
+        self.control.expired = false;
         Reply::json(
             200,
             &json!({"access_token": self.token, "token_type": "Bearer", "scope": grant.scope, "created_at": 1_700_000_000}),
@@ -635,7 +608,7 @@ impl Fake {
             );
         }
         if form.get("token") == Some(&self.token) {
-            self.revoked = true;
+            self.control.expired = true;
         }
         Reply::json(200, &json!({}))
     }

@@ -1,6 +1,8 @@
 //! Faithful fakes of the platforms' HTTP APIs, on loopback. Each records
 //! every request it receives so a test can assert that the right credential
-//! was injected and nothing else was sent.
+//! was injected and nothing else was sent, and has the same switches for the
+//! failures a test needs ([`Controls`]); what each fake's own file holds is
+//! only its platform's behaviour.
 
 pub mod bluesky;
 pub mod facebook;
@@ -71,9 +73,110 @@ pub fn witnessed(app: axum::Router, witness: Witness) -> axum::Router {
     ))
 }
 
+/// The switches every fake has for the failures a test needs, and its
+/// record of what it received. Each fake reads a switch where its platform
+/// would fail and answers in that platform's words (its module doc says
+/// how); tests pull the switches through [`Controls`].
+pub struct Control<R> {
+    /// Every request received, in order (recorded by [`handle`]).
+    requests: Vec<Recorded>,
+    /// The token is refused from now on: expired, or revoked where tokens
+    /// do not expire. The fakes' OAuth sides clear it on a new grant.
+    expired: bool,
+    /// The next request is refused as over a rate limit; `R` is what the
+    /// platform says about when to try again.
+    rate_limit_next: Option<R>,
+    /// The next piece of content is refused with this message.
+    reject_next_body: Option<String>,
+    /// The next request gets this error status.
+    fail_next: Option<u16>,
+}
+
+impl<R> Default for Control<R> {
+    fn default() -> Control<R> {
+        Control {
+            requests: Vec::new(),
+            expired: false,
+            rate_limit_next: None,
+            reject_next_body: None,
+            fail_next: None,
+        }
+    }
+}
+
+impl Control<std::time::Duration> {
+    /// When the limit `rate_limit_next` set resets (Unix ms), clearing the switch.
+    fn rate_limit_reset(&mut self, now: i64) -> Option<i64> {
+        let reset_in = self.rate_limit_next.take()?;
+        Some(now + i64::try_from(reset_in.as_millis()).expect("a short reset"))
+    }
+}
+
 /// A fake platform's state: answers one recorded request (under its lock).
 pub trait Responder: Send + 'static {
+    /// What a test passes to `rate_limit_next`: how long until the limit
+    /// resets, in the platform's unit, or nothing where the platform says nothing.
+    type RateLimit: Send;
+    /// Which statuses `fail_next` takes, in words for the assertion.
+    const FAILURES: &'static str = "a 5xx status";
+
+    /// Whether `fail_next` may make this platform answer `status`.
+    fn fails_with(status: u16) -> bool {
+        (500..=599).contains(&status)
+    }
+
+    fn control(&mut self) -> &mut Control<Self::RateLimit>;
+
     fn answer(&mut self, request: Recorded, now_ms: i64) -> axum::response::Response;
+}
+
+/// A running fake's state, and the switches a test pulls on it. Each fake
+/// dereferences to its `Controls`, so a test writes `fake.fail_next(503)`
+/// on the fake itself and each fake keeps only what is its platform's own.
+pub struct Controls<F> {
+    state: std::sync::Arc<std::sync::Mutex<F>>,
+}
+
+impl<F: Responder> Controls<F> {
+    /// `fake` behind its lock, and the router that serves it through [`handle`].
+    pub fn serve(fake: F) -> (Controls<F>, axum::Router) {
+        let state = std::sync::Arc::new(std::sync::Mutex::new(fake));
+        let app = axum::Router::new().fallback(handle::<F>).with_state(state.clone());
+        (Controls { state }, app)
+    }
+
+    /// From now on the token is refused, as after its lifetime (or, where
+    /// tokens do not expire, as revoked).
+    pub fn expire_token(&self) {
+        self.lock().control().expired = true;
+    }
+
+    /// The next request is refused as over a rate limit, with `reset` as the
+    /// platform's hint of when to try again.
+    pub fn rate_limit_next(&self, reset: F::RateLimit) {
+        self.lock().control().rate_limit_next = Some(reset);
+    }
+
+    /// The next piece of content (a post, a comment, a record) is refused as
+    /// the platform refuses content it will not publish, with this message.
+    pub fn reject_next_body(&self, message: &str) {
+        self.lock().control().reject_next_body = Some(message.to_owned());
+    }
+
+    /// The next request gets this error status, in the platform's words.
+    pub fn fail_next(&self, status: u16) {
+        assert!(F::fails_with(status), "fail_next takes {}, not {status}", F::FAILURES);
+        self.lock().control().fail_next = Some(status);
+    }
+
+    /// Every request received so far, in order.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.lock().control().requests.clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, F> {
+        self.state.lock().expect("a fake's state")
+    }
 }
 
 /// The one handler every fake serves: records the request, then lets the
@@ -100,7 +203,9 @@ pub async fn handle<F: Responder>(
         body,
     };
     let now = custodian::clock::Clock::now(&custodian::clock::SystemClock).millis();
-    state.lock().expect("a fake's state").answer(recorded, now)
+    let mut fake = state.lock().expect("a fake's state");
+    fake.control().requests.push(recorded.clone());
+    fake.answer(recorded, now)
 }
 
 /// A response with this status, content type (if any), body and extra headers.

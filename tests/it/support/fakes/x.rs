@@ -18,7 +18,6 @@
 //! X's 404 for an unknown page.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::http::{HeaderValue, StatusCode};
@@ -82,47 +81,31 @@ const NOT_PERMITTED: &str = "You are not permitted to perform this action.";
 pub struct XFake {
     /// `http://127.0.0.1:PORT`; the API is under `/2/`.
     pub base: String,
-    state: Arc<Mutex<Fake>>,
+    controls: super::Controls<Fake>,
     _server: super::Server,
+}
+
+impl std::ops::Deref for XFake {
+    type Target = super::Controls<Fake>;
+
+    fn deref(&self) -> &super::Controls<Fake> {
+        &self.controls
+    }
 }
 
 impl XFake {
     /// Starts the server on 127.0.0.1:0 accepting `token` as the one valid
     /// OAuth 2.0 user-context bearer token.
     pub async fn start(token: &str) -> XFake {
-        let state = Arc::new(Mutex::new(Fake::new(token)));
-        let app = axum::Router::new().fallback(super::handle::<Fake>).with_state(state.clone());
+        let (controls, app) = super::Controls::serve(Fake::new(token));
         let server = super::Server::start(app).await;
         let base = format!("http://{}", server.addr);
-        XFake { base, state, _server: server }
+        XFake { base, controls, _server: server }
     }
 
     /// The access token the fake accepts now (it changes with each refresh).
     pub fn current_token(&self) -> String {
         self.lock().token.clone()
-    }
-
-    /// From now on the token is rejected (401), as after its 2 hours.
-    pub fn expire_token(&self) {
-        self.lock().expired = true;
-    }
-
-    /// The next request (any endpoint) gets 429 with `x-rate-limit-remaining: 0`
-    /// and `x-rate-limit-reset` `reset_in` from now (Unix seconds).
-    pub fn rate_limit_next(&self, reset_in: Duration) {
-        self.lock().rate_limit_next = Some(reset_in);
-    }
-
-    /// The next `POST /2/tweets` is refused with 403 and this `detail`, as X
-    /// refuses a post it will not publish.
-    pub fn reject_next_body(&self, detail: &str) {
-        self.lock().reject_next_body = Some(detail.to_owned());
-    }
-
-    /// The next request gets this 5xx status.
-    pub fn fail_next(&self, status: u16) {
-        assert!((500..=599).contains(&status), "fail_next takes a 5xx status, not {status}");
-        self.lock().fail_next = Some(status);
     }
 
     /// Another account (`author_id`) replies to `in_reply_to_tweet_id`, as
@@ -146,11 +129,6 @@ impl XFake {
         id
     }
 
-    /// Every request received so far, in order.
-    pub fn requests(&self) -> Vec<Recorded> {
-        self.lock().requests.clone()
-    }
-
     /// Every media uploaded so far, in order.
     pub fn uploads(&self) -> Vec<Uploaded> {
         self.lock().media.iter().map(|m| m.uploaded.clone()).collect()
@@ -167,13 +145,15 @@ impl XFake {
             .map(|m| m.uploaded.clone())
             .collect()
     }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Fake> {
-        self.state.lock().expect("fake X state")
-    }
 }
 
 impl super::Responder for Fake {
+    type RateLimit = Duration;
+
+    fn control(&mut self) -> &mut super::Control<Duration> {
+        &mut self.control
+    }
+
     fn answer(&mut self, request: Recorded, now_ms: i64) -> Response {
         self.respond(request, now_ms).into_response()
     }
@@ -325,14 +305,12 @@ impl Endpoint {
     }
 }
 
-struct Fake {
+/// The platform's state, behind the lock; public only as the type its
+/// `Controls` pull the switches on (its fields stay private).
+pub struct Fake {
     token: String,
-    expired: bool,
-    requests: Vec<Recorded>,
+    control: super::Control<Duration>,
     windows: HashMap<&'static str, Option<Window>>,
-    rate_limit_next: Option<Duration>,
-    reject_next_body: Option<String>,
-    fail_next: Option<u16>,
     tweets: Vec<Tweet>,
     media: Vec<StoredMedia>,
     last_id: u64,
@@ -346,12 +324,8 @@ impl Fake {
     fn new(token: &str) -> Fake {
         Fake {
             token: token.to_owned(),
-            expired: false,
-            requests: Vec::new(),
+            control: super::Control::default(),
             windows: HashMap::new(),
-            rate_limit_next: None,
-            reject_next_body: None,
-            fail_next: None,
             tweets: Vec::new(),
             media: Vec::new(),
             last_id: 0,
@@ -397,7 +371,7 @@ impl Fake {
                         if redirect == field("redirect_uri")
                             && super::pkce_matches(&field("code_verifier"), &challenge) =>
                     {
-                        self.expired = false;
+                        self.control.expired = false;
                         self.tokens(&scope)
                     }
                     _ => oauth_error(
@@ -413,7 +387,7 @@ impl Fake {
                         self.token.split("-refreshed-").next().unwrap_or(""),
                         self.refreshes
                     );
-                    self.expired = false;
+                    self.control.expired = false;
                     self.tokens("tweet.read tweet.write users.read offline.access")
                 }
                 _ => oauth_error(400, "invalid_request", "Value passed for the token was invalid."),
@@ -421,7 +395,7 @@ impl Fake {
             ("POST", "/2/oauth2/revoke") if client_ok() => {
                 // Revoking the refresh token ends the grant, its access token too.
                 if field("token") == self.token || Some(field("token")) == self.refresh_token {
-                    self.expired = true;
+                    self.control.expired = true;
                     self.refresh_token = None;
                 }
                 Reply::json(200, &json!({"revoked": true}))
@@ -449,8 +423,7 @@ impl Fake {
     }
 
     fn respond(&mut self, request: Recorded, now: i64) -> Reply {
-        self.requests.push(request.clone());
-        if let Some(status) = self.fail_next.take() {
+        if let Some(status) = self.control.fail_next.take() {
             let reason =
                 StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()).unwrap_or("Error");
             return Reply::problem(status, reason, reason);
@@ -479,8 +452,7 @@ impl Fake {
             return Reply::problem(401, "Unauthorized", "Unauthorized");
         }
         let (name, limit) = endpoint.limit();
-        if let Some(reset_in) = self.rate_limit_next.take() {
-            let reset = now + i64::try_from(reset_in.as_millis()).expect("a short reset");
+        if let Some(reset) = self.control.rate_limit_reset(now) {
             return Reply::too_many().rate_headers(limit, 0, reset);
         }
         let (remaining, reset) = match Window::hit(self.windows.entry(name).or_default(), now, limit) {
@@ -501,7 +473,7 @@ impl Fake {
     fn authorized(&self, request: &Recorded) -> bool {
         let Some(value) = request.header("authorization") else { return false };
         let presented = value.get(..7).filter(|s| s.eq_ignore_ascii_case("bearer ")).map(|_| &value[7..]);
-        presented == Some(self.token.as_str()) && !self.expired
+        presented == Some(self.token.as_str()) && !self.control.expired
     }
 
     fn next_id(&mut self, now: i64) -> String {
@@ -553,7 +525,8 @@ impl Fake {
                 None => return Reply::invalid("$.reply.in_reply_to_tweet_id: expected a tweet id"),
             },
         };
-        if let Some(detail) = self.reject_next_body.take() {
+        // Refused by the test: X refuses a post it will not publish with 403.
+        if let Some(detail) = self.control.reject_next_body.take() {
             return Reply::forbidden(&detail);
         }
         let parent = match &in_reply_to {
