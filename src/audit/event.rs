@@ -15,7 +15,7 @@ fn is_false(b: &bool) -> bool {
 
 /// How a throttled refusal's event counts the refusals it stands for
 /// (`crate::audit::throttle`).
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
 pub struct Tally {
     /// The same refusals from the same source not recorded since the
     /// previous such event.
@@ -32,7 +32,7 @@ pub struct Tally {
 }
 
 /// Where a request came from; attached to every event it causes.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
 pub struct RequestMeta {
     pub request_id: Option<String>,
     pub client_ip: Option<String>,
@@ -40,7 +40,7 @@ pub struct RequestMeta {
 }
 
 /// Who acted. Sessions appear only by their public handle.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
 pub struct Actor {
     pub user_id: Option<String>,
     pub issuer: Option<String>,
@@ -54,7 +54,8 @@ pub struct Actor {
 }
 
 /// What an action was aimed at.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
+#[schema(as = AuditTarget)]
 pub struct Target {
     pub platform: Option<String>,
     pub account: Option<String>,
@@ -62,14 +63,15 @@ pub struct Target {
 }
 
 /// What happened at the platform, once an allowed action ran.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
+#[schema(as = AuditOutcome)]
 pub struct Outcome {
     pub platform_status: Option<u16>,
     pub object_id: Option<String>,
     pub error: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Decision {
     Allowed,
@@ -97,7 +99,7 @@ impl Decision {
 }
 
 /// Why a sign-in failed, in words safe to record and to show.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LoginFailure {
     /// The identity provider reported an error (its error code).
@@ -110,7 +112,7 @@ pub enum LoginFailure {
     DirectoryRefused(String),
 }
 
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SessionEnd {
     IdleTimeout,
@@ -118,7 +120,7 @@ pub enum SessionEnd {
 }
 
 /// A change to who may act.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Change {
     UserCreate,
@@ -167,7 +169,7 @@ impl Change {
 }
 
 /// What ended a user's access.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Trigger {
     /// SCIM set `active` to false.
@@ -184,7 +186,7 @@ pub enum Trigger {
     IdpRefused,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum EventKind {
     /// `auth.login`: the IdP sign-in finished (the second factor may still be due).
@@ -441,7 +443,11 @@ impl EventKind {
 /// One journal entry. Field order is the serialization order, and the
 /// serialized bytes are the Merkle leaf: never reorder fields of a released
 /// version.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(
+    as = AuditEvent,
+    description = "One journal record. `kind` carries the event-specific detail, named by its `type`."
+)]
 pub struct Event {
     /// Gap-free position in the journal, assigned by the writer.
     pub seq: u64,
@@ -454,7 +460,8 @@ pub struct Event {
     pub target: Option<Target>,
     /// The policies behind the decision.
     pub policy_ids: Vec<String>,
-    /// What was (or would have been) published; see [`crate::audit::content`].
+    /// What was (or would have been) published, as the journal keeps it
+    /// (see the `audit::content` module).
     pub content: Option<crate::audit::content::ContentRecord>,
     pub kind: EventKind,
     pub outcome: Option<Outcome>,

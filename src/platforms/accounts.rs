@@ -10,8 +10,9 @@ use crate::clock::Timestamp;
 use crate::directory::admin::ChangedBy;
 use crate::storage::{optional, Db};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = AccountStatus)]
 pub enum Status {
     Active,
     /// The token could not be refreshed; an admin must connect it again.
@@ -37,18 +38,24 @@ impl Status {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// A connected social account; never a credential.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Account {
     pub id: String,
-    /// `sandbox`, `mastodon`, `x`, `facebook`, `instagram`, `linkedin`, `bluesky`.
+    /// `sandbox`, `mastodon`, `x`, `facebook`, `instagram`, `linkedin` or `bluesky`.
+    #[schema(examples("mastodon"))]
     pub platform: String,
     pub handle: String,
+    /// The platform's id of the account.
     pub external_id: String,
+    #[schema(required = true)]
     pub base_url: Option<String>,
     pub status: Status,
+    #[schema(required = true)]
     pub status_reason: Option<String>,
     pub tags: Vec<String>,
     pub scopes: Vec<String>,
+    #[schema(required = true)]
     pub token_expires_at: Option<Timestamp>,
     pub connected_by: String,
     pub created_at: Timestamp,
