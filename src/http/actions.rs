@@ -8,15 +8,16 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use url::Url;
 
 use crate::action::{Door, Performed, Refusal};
 use crate::http::extract::{Acting, Verified};
-use crate::http::AppState;
+use crate::http::{openapi, AppState};
+use crate::platforms::accounts::Status as AccountStatus;
 use crate::platforms::dispatch::{Action, Outcome};
-use crate::platforms::NewPost;
+use crate::platforms::{Comment, NewPost};
 
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
@@ -61,10 +62,13 @@ pub(crate) fn refusal_page(r: &Refusal) -> Response {
     (status, crate::http::pages::error(status, &reason, r.remedy)).into_response()
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = NewPost)]
 pub struct PostBody {
     text: String,
+    /// An http(s) URL, appended to the post.
+    #[schema(format = "uri")]
     link: Option<String>,
 }
 
@@ -89,6 +93,38 @@ async fn run(state: &AppState, acting: &Acting, account: &str, action: Action) -
     Ok(state.actions.perform(&acting.caller(Door::Api), account, action).await?.into_response())
 }
 
+/// Published: the platform's id for what was created, and the audit event
+/// of the recorded intent.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Published {
+    /// The platform's id of what was created.
+    id: String,
+    #[schema(required = true)]
+    url: Option<String>,
+    audit_event_id: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Comments {
+    comments: Vec<Comment>,
+    audit_event_id: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Done {
+    #[schema(schema_with = always_true)]
+    done: bool,
+    audit_event_id: String,
+}
+
+/// `done` is always `true`.
+fn always_true() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::Boolean)
+        .enum_values(Some([true]))
+        .build()
+}
+
 /// The header naming the audit event of a pass-through request's intent.
 pub const AUDIT_EVENT_HEADER: &str = "x-custodian-audit-event";
 
@@ -97,11 +133,11 @@ impl IntoResponse for Performed {
         let event = self.audit_event_id;
         match self.outcome {
             Outcome::Published(p) => {
-                (StatusCode::CREATED, Json(json!({"id": p.id, "url": p.url, "audit_event_id": event})))
+                (StatusCode::CREATED, Json(Published { id: p.id, url: p.url, audit_event_id: event }))
                     .into_response()
             }
-            Outcome::Comments(c) => Json(json!({"comments": c, "audit_event_id": event})).into_response(),
-            Outcome::Done => Json(json!({"done": true, "audit_event_id": event})).into_response(),
+            Outcome::Comments(comments) => Json(Comments { comments, audit_event_id: event }).into_response(),
+            Outcome::Done => Json(Done { done: true, audit_event_id: event }).into_response(),
             Outcome::Forwarded(f) => {
                 // The platform's answer, checked, with only the headers allowed back.
                 let status = StatusCode::from_u16(f.status).unwrap_or(StatusCode::BAD_GATEWAY);
@@ -116,19 +152,71 @@ impl IntoResponse for Performed {
     }
 }
 
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct MyAccounts {
+    accounts: Vec<MyAccount>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct MyAccount {
+    id: String,
+    platform: String,
+    handle: String,
+    status: AccountStatus,
+    tags: Vec<String>,
+    /// The actions policy allows the caller here now.
+    #[schema(value_type = Vec<openapi::AccountAction>)]
+    actions: Vec<&'static str>,
+}
+
 /// `GET /api/v1/accounts`: the accounts I may act on, with the actions policy allows on each.
+#[utoipa::path(
+    get,
+    path = "/api/v1/accounts",
+    tag = "actions",
+    operation_id = "listMyAccounts",
+    summary = "The accounts you may act on, with the actions policy allows on each",
+    responses(
+        (status = 200, description = "Accounts on which policy allows the caller at least one action.", body = MyAccounts),
+        (status = 401, response = openapi::Unauthorized),
+        (status = 403, response = openapi::Forbidden),
+        (status = 500, response = openapi::ServerError),
+        (status = 503, response = openapi::AuditUnavailable),
+    ),
+    security(("sessionCookie" = []), ("apiToken" = [])),
+)]
 pub async fn mine(State(state): State<AppState>, acting: Acting) -> Result<Response, Refusal> {
     let accounts = state.actions.my_accounts(&acting.caller(Door::Api)).await?;
-    let listed: Vec<_> = accounts
+    let accounts = accounts
         .into_iter()
-        .map(|(a, actions)| {
-            json!({"id": a.id, "platform": a.platform, "handle": a.handle, "status": a.status, "tags": a.tags, "actions": actions})
+        .map(|(a, actions)| MyAccount {
+            id: a.id,
+            platform: a.platform,
+            handle: a.handle,
+            status: a.status,
+            tags: a.tags,
+            actions,
         })
         .collect();
-    Ok(Json(json!({ "accounts": listed })).into_response())
+    Ok(Json(MyAccounts { accounts }).into_response())
 }
 
 /// `POST /api/v1/accounts/{account}/posts`
+#[utoipa::path(
+    post,
+    path = "/api/v1/accounts/{account}/posts",
+    tag = "actions",
+    operation_id = "publish",
+    summary = "Publish a post (policy action post.publish)",
+    params(openapi::AccountParam),
+    request_body = PostBody,
+    responses(
+        (status = 201, description = "Published: the platform's id for the post, and the audit event of the recorded intent.", body = Published),
+        (status = 413, response = openapi::PayloadTooLarge),
+        openapi::ActionRefusals,
+    ),
+    security(("sessionCookie" = [], "csrfToken" = []), ("apiToken" = [])),
+)]
 pub async fn publish(
     State(state): State<AppState>,
     acting: Acting,
@@ -140,6 +228,16 @@ pub async fn publish(
 }
 
 /// `DELETE /api/v1/accounts/{account}/posts/{post}`
+#[utoipa::path(
+    delete,
+    path = "/api/v1/accounts/{account}/posts/{post}",
+    tag = "actions",
+    operation_id = "deletePost",
+    summary = "Delete a post (policy action post.delete; needs a recent second factor)",
+    params(openapi::AccountParam, openapi::PostParam),
+    responses((status = 200, response = openapi::Done), openapi::ActionRefusals),
+    security(("sessionCookie" = [], "csrfToken" = []), ("apiToken" = [])),
+)]
 pub async fn delete(
     State(state): State<AppState>,
     acting: Acting,
@@ -149,6 +247,21 @@ pub async fn delete(
 }
 
 /// `POST /api/v1/accounts/{account}/posts/{post}/replies`
+#[utoipa::path(
+    post,
+    path = "/api/v1/accounts/{account}/posts/{post}/replies",
+    tag = "actions",
+    operation_id = "reply",
+    summary = "Reply to a post or comment (policy action comment.reply)",
+    params(openapi::AccountParam, openapi::PostParam),
+    request_body = PostBody,
+    responses(
+        (status = 201, description = "Published: the platform's id for the reply, and the audit event of the recorded intent.", body = Published),
+        (status = 413, response = openapi::PayloadTooLarge),
+        openapi::ActionRefusals,
+    ),
+    security(("sessionCookie" = [], "csrfToken" = []), ("apiToken" = [])),
+)]
 pub async fn reply(
     State(state): State<AppState>,
     acting: Acting,
@@ -160,6 +273,20 @@ pub async fn reply(
 }
 
 /// `GET /api/v1/accounts/{account}/posts/{post}/comments`
+#[utoipa::path(
+    get,
+    path = "/api/v1/accounts/{account}/posts/{post}/comments",
+    tag = "actions",
+    operation_id = "listComments",
+    summary = "The comments on a post (policy action comment.list)",
+    description = "Reading comments goes through the action path too: it is authorized and recorded.",
+    params(openapi::AccountParam, openapi::PostParam),
+    responses(
+        (status = 200, description = "The comments, as the platform gives them.", body = Comments),
+        openapi::ActionRefusals,
+    ),
+    security(("sessionCookie" = []), ("apiToken" = [])),
+)]
 pub async fn comments(
     State(state): State<AppState>,
     acting: Acting,
@@ -169,6 +296,16 @@ pub async fn comments(
 }
 
 /// `POST /api/v1/accounts/{account}/comments/{comment}/hide`
+#[utoipa::path(
+    post,
+    path = "/api/v1/accounts/{account}/comments/{comment}/hide",
+    tag = "actions",
+    operation_id = "hideComment",
+    summary = "Hide a comment (policy action comment.hide)",
+    params(openapi::AccountParam, openapi::CommentParam),
+    responses((status = 200, response = openapi::Done), openapi::ActionRefusals),
+    security(("sessionCookie" = [], "csrfToken" = []), ("apiToken" = [])),
+)]
 pub async fn hide_comment(
     State(state): State<AppState>,
     acting: Acting,
@@ -178,6 +315,16 @@ pub async fn hide_comment(
 }
 
 /// `DELETE /api/v1/accounts/{account}/comments/{comment}`
+#[utoipa::path(
+    delete,
+    path = "/api/v1/accounts/{account}/comments/{comment}",
+    tag = "actions",
+    operation_id = "deleteComment",
+    summary = "Delete a comment (policy action comment.delete; needs a recent second factor)",
+    params(openapi::AccountParam, openapi::CommentParam),
+    responses((status = 200, response = openapi::Done), openapi::ActionRefusals),
+    security(("sessionCookie" = [], "csrfToken" = []), ("apiToken" = [])),
+)]
 pub async fn delete_comment(
     State(state): State<AppState>,
     acting: Acting,
