@@ -499,8 +499,14 @@ mod tests {
             keys(refusal.into_response()).await,
         ];
         for answer in &answers {
-            assert!(answer.is_subset(&properties), "{answer:?} has fields {properties:?} does not name");
-            assert!(required.is_subset(answer), "{answer:?} lacks a field {required:?} requires");
+            assert!(
+                answer.is_subset(&properties),
+                "an answer's fields {answer:?}, the schema's {properties:?}"
+            );
+            assert!(
+                required.is_subset(answer),
+                "an answer's fields {answer:?}, the schema requires {required:?}"
+            );
         }
         assert!(answers[3].contains("audit_event_id"));
     }
