@@ -15,14 +15,14 @@ use zeroize::Zeroizing;
 use crate::secret::Secret;
 
 /// A screen finding: which rule matched, and where (byte offsets).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ScreenFinding {
     pub rule: String,
     pub start: usize,
     pub end: usize,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(tag = "recorded", rename_all = "snake_case")]
 pub enum ContentRecord {
     Full { text: String },

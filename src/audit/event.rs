@@ -16,7 +16,7 @@ fn is_false(b: &bool) -> bool {
 
 /// How a throttled refusal's event counts the refusals it stands for
 /// (`crate::audit::throttle`).
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
 pub struct Tally {
     /// The same refusals from the same source not recorded since the
     /// previous such event.
@@ -33,7 +33,7 @@ pub struct Tally {
 }
 
 /// Where a request came from; attached to every event it causes.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
 pub struct RequestMeta {
     pub request_id: Option<String>,
     pub client_ip: Option<String>,
@@ -41,7 +41,8 @@ pub struct RequestMeta {
 }
 
 /// What an action was aimed at.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
+#[schema(as = AuditTarget)]
 pub struct Target {
     pub platform: Option<String>,
     pub account: Option<String>,
@@ -49,14 +50,15 @@ pub struct Target {
 }
 
 /// What happened at the platform, once an allowed action ran.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
+#[schema(as = AuditOutcome)]
 pub struct Outcome {
     pub platform_status: Option<u16>,
     pub object_id: Option<String>,
     pub error: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Decision {
     Allowed,
@@ -84,7 +86,7 @@ impl Decision {
 }
 
 /// Why a sign-in failed, in words safe to record and to show.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LoginFailure {
     /// The identity provider reported an error (its error code).
@@ -97,7 +99,7 @@ pub enum LoginFailure {
     DirectoryRefused(String),
 }
 
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SessionEnd {
     IdleTimeout,
@@ -105,7 +107,7 @@ pub enum SessionEnd {
 }
 
 /// A change to who may act.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Change {
     UserCreate,
@@ -154,7 +156,7 @@ impl Change {
 }
 
 /// What ended a user's access.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Trigger {
     /// SCIM set `active` to false.
@@ -171,7 +173,7 @@ pub enum Trigger {
     IdpRefused,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum EventKind {
     /// `auth.login`: the IdP sign-in finished (the second factor may still be due).
@@ -428,7 +430,11 @@ impl EventKind {
 /// One journal entry. Field order is the serialization order, and the
 /// serialized bytes are the Merkle leaf: never reorder fields of a released
 /// version.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(
+    as = AuditEvent,
+    description = "One journal record. `kind` carries the event-specific detail, named by its `type`."
+)]
 pub struct Event {
     /// Gap-free position in the journal, assigned by the writer.
     pub seq: u64,
@@ -441,7 +447,8 @@ pub struct Event {
     pub target: Option<Target>,
     /// The policies behind the decision.
     pub policy_ids: Vec<String>,
-    /// What was (or would have been) published; see [`crate::audit::content`].
+    /// What was (or would have been) published, as the journal keeps it
+    /// (see the `audit::content` module).
     pub content: Option<crate::audit::content::ContentRecord>,
     pub kind: EventKind,
     pub outcome: Option<Outcome>,

@@ -92,7 +92,8 @@ impl BreakglassConfig {
 }
 
 /// A grant just opened: what its user is told.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = BreakGlassOpened)]
 pub struct Opened {
     pub id: String,
     pub expires_at: Timestamp,

@@ -14,7 +14,7 @@ use crate::directory::training::{self, Record};
 use crate::directory::{actor_of, entry_names, Directory, DirectoryError, GateError, Role, Source};
 use crate::identity::{User, VerifiedIdentity};
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct LockPlaced {
     pub lock: Lock,
     /// Users whose sessions ended because of the lock.
@@ -27,12 +27,14 @@ pub struct LockPlaced {
 
 /// A lock as an administrator reads it: a user lock bound to a person says
 /// who they are, not only their id.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = LockListed)]
 pub struct LockView {
     #[serde(flatten)]
     pub lock: Lock,
-    /// The person a user lock holds (None for role and account locks, and
+    /// The person a user lock holds (null for role and account locks, and
     /// for a pending user lock).
+    #[schema(required = true)]
     pub person: Option<Person>,
     /// A user lock that still names an email or user name nobody has been
     /// seen with: it binds to the first person it matches.
@@ -40,13 +42,17 @@ pub struct LockView {
 }
 
 /// Who a user lock holds, as far as Custodian knows them.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = LockedPerson)]
 pub struct Person {
     /// Their sign-in identities (Custodian user ids).
     pub user_ids: Vec<String>,
     /// Their SCIM directory user, when the lock names one.
+    #[schema(required = true)]
     pub directory_id: Option<String>,
+    #[schema(required = true)]
     pub email: Option<String>,
+    #[schema(required = true)]
     pub name: Option<String>,
 }
 

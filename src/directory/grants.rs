@@ -11,8 +11,9 @@ use crate::clock::Timestamp;
 use crate::storage::{optional, Db};
 
 /// Where a grant stands at a given moment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = BreakGlassState)]
 pub enum GrantState {
     /// In force: actions of its user are taken under break-glass.
     Open,
@@ -22,22 +23,28 @@ pub enum GrantState {
     Ended,
 }
 
-/// One use of break-glass, as admins review it.
-#[derive(Debug, Clone, Serialize)]
+/// One use of break-glass (emergency access), as admins review it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = BreakGlassGrant)]
 pub struct Grant {
     pub id: String,
     pub user_id: String,
+    #[schema(required = true)]
     pub email: Option<String>,
     pub justification: String,
     pub opened_at: Timestamp,
     pub expires_at: Timestamp,
-    /// When it ended (early, or at its expiry once noticed); None while unended.
+    /// When it ended (early, or at its expiry once noticed); null while unended.
+    #[schema(required = true)]
     pub ended_at: Option<Timestamp>,
     pub state: GrantState,
     /// The `breakglass.open` event.
     pub audit_event_id: String,
+    #[schema(required = true)]
     pub acknowledged_at: Option<Timestamp>,
+    #[schema(required = true)]
     pub acknowledged_by: Option<String>,
+    #[schema(required = true)]
     pub acknowledgement: Option<String>,
 }
 

@@ -11,8 +11,9 @@ use sqlx::Row;
 use crate::clock::Timestamp;
 use crate::storage::Db;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
+#[schema(as = LockScope)]
 pub enum Scope {
     User,
     Role,
@@ -33,16 +34,21 @@ impl Scope {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Lock {
     pub id: String,
     pub scope: Scope,
+    /// The user locked (their directory user's id, else their Custodian user
+    /// id; an email or user name while the lock is pending), or the role or account.
     pub target: String,
     pub reason: String,
     pub created_by: String,
     pub created_at: Timestamp,
+    #[schema(required = true)]
     pub expires_at: Option<Timestamp>,
+    #[schema(required = true)]
     pub lifted_at: Option<Timestamp>,
+    #[schema(required = true)]
     pub lifted_by: Option<String>,
 }
 

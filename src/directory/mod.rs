@@ -35,8 +35,9 @@ use training::{CourseStatus, State, Training};
 
 /// What a user who passed the gate holds: their groups, the roles those
 /// grant (policy reads these), and their training status.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
 pub struct Access {
+    #[schema(required = true)]
     pub directory_id: Option<String>,
     pub groups: Vec<String>,
     pub grants: Vec<Grant>,

@@ -13,15 +13,22 @@ use crate::clock::Timestamp;
 use crate::directory::training::{CourseStatus, State};
 use crate::directory::{Directory, GateError, Source};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = AccessReviewRow)]
 pub struct ReviewRow {
     /// Custodian's user id; empty for a directory user who has never signed in.
     pub user_id: String,
+    #[schema(required = true)]
     pub email: Option<String>,
+    #[schema(required = true)]
     pub name: Option<String>,
+    #[schema(required = true)]
     pub directory_user: Option<String>,
     /// `allowed`, or `refused` with the reason in `refusal`.
+    #[schema(schema_with = access_states)]
     pub access: &'static str,
+    /// Why access is refused.
+    #[schema(required = true)]
     pub refusal: Option<String>,
     /// `group → role` pairs.
     pub grants: Vec<String>,
@@ -30,9 +37,20 @@ pub struct ReviewRow {
     pub accounts: Vec<String>,
     pub training: Vec<CourseStatus>,
     /// The earliest expiry among the required courses.
+    #[schema(required = true)]
     pub training_expires_on: Option<chrono::NaiveDate>,
+    #[schema(required = true)]
     pub last_sign_in: Option<Timestamp>,
+    #[schema(required = true)]
     pub last_action: Option<Timestamp>,
+}
+
+/// The two values `access` takes.
+fn access_states() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .enum_values(Some(["allowed", "refused"]))
+        .build()
 }
 
 impl Directory {
@@ -162,9 +180,11 @@ pub fn to_csv(rows: &[ReviewRow]) -> String {
 
 /// The whole review: the users, and the break-glass uses still awaiting an
 /// admin's acknowledgement.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = AccessReview)]
 pub struct Review {
     pub users: Vec<ReviewRow>,
+    /// Break-glass uses no admin has acknowledged yet.
     pub breakglass: Vec<crate::directory::grants::Grant>,
 }
 

@@ -13,18 +13,21 @@ use crate::storage::Db;
 
 const DAY_MS: i64 = 86_400_000;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = TrainingRecord)]
 pub struct Record {
     pub user: String,
     pub course: String,
     pub completed_on: NaiveDate,
     /// An expiry the source states; otherwise completion + the course's renewal period.
+    #[schema(required = true)]
     pub expires_on: Option<NaiveDate>,
     pub source: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = TrainingState)]
 pub enum State {
     Current,
     /// Current, but expiring within the warning window.
@@ -33,11 +36,13 @@ pub enum State {
     Missing,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CourseStatus {
     pub course: String,
     pub state: State,
+    #[schema(required = true)]
     pub completed_on: Option<NaiveDate>,
+    #[schema(required = true)]
     pub expires_on: Option<NaiveDate>,
 }
 

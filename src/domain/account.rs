@@ -6,8 +6,9 @@ use serde::Serialize;
 
 use super::{Platform, Timestamp};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = AccountStatus)]
 pub enum Status {
     Active,
     /// The token could not be refreshed; an admin must connect it again.
@@ -34,17 +35,22 @@ impl Status {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// A connected social account; never a credential.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Account {
     pub id: String,
     pub platform: Platform,
     pub handle: String,
+    /// The platform's id of the account.
     pub external_id: String,
+    #[schema(required = true)]
     pub base_url: Option<String>,
     pub status: Status,
+    #[schema(required = true)]
     pub status_reason: Option<String>,
     pub tags: Vec<String>,
     pub scopes: Vec<String>,
+    #[schema(required = true)]
     pub token_expires_at: Option<Timestamp>,
     pub connected_by: String,
     pub created_at: Timestamp,

@@ -5,7 +5,7 @@ use serde::Serialize;
 use super::Timestamp;
 
 /// Who acted. Sessions appear only by their public handle.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
 pub struct Actor {
     pub user_id: Option<String>,
     pub issuer: Option<String>,

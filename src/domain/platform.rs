@@ -3,7 +3,9 @@
 use serde::{Deserialize, Serialize};
 
 /// A social platform an account lives on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Platform {
     /// Custodian's own stand-in platform, for trying the gateway without a real account.

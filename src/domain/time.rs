@@ -4,7 +4,10 @@ use std::time::Duration;
 
 /// Milliseconds since the Unix epoch: the one time representation stored in
 /// the database (portable across SQLite and PostgreSQL).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// Serialized as RFC 3339 in UTC (see `Serialize` below), which is what
+/// its schema says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, utoipa::ToSchema)]
+#[schema(value_type = String, format = DateTime, description = "RFC 3339, UTC.")]
 pub struct Timestamp(pub i64);
 
 impl Timestamp {

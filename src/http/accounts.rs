@@ -8,16 +8,18 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use crate::action::Door;
+use crate::domain::Account;
 use crate::http::admin::{changed_by, json_body, permitted};
 use crate::http::error::refusal_page;
 use crate::http::error::{ApiError, PageError, Problem};
 use crate::http::extract::Verified;
-use crate::http::{pages, AppState};
-use crate::platforms::connect::{Choice, ConnectError, ConnectRequest};
+use crate::http::{openapi, pages, AppState};
+use crate::platforms::connect::{
+    Choice, ConnectError, ConnectRequest, Disconnected, Started, OAUTH_PLATFORMS,
+};
 use crate::platforms::Operation;
 use crate::secret::Secret;
 
@@ -44,31 +46,92 @@ fn storage(e: sqlx::Error) -> Problem {
     Problem::Internal
 }
 
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AccountList {
+    accounts: Vec<Account>,
+}
+
 /// `GET /api/v1/admin/accounts`: every account with platform, handle,
 /// status, scopes and token expiry; never a credential.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/accounts",
+    tag = "admin",
+    operation_id = "listAccounts",
+    summary = "Every connected account, with status, scopes and token expiry; never a credential",
+    responses(
+        (status = 200, description = "The accounts.", body = AccountList),
+        (status = 401, response = openapi::Unauthorized),
+        (status = 403, response = openapi::Forbidden),
+        (status = 500, response = openapi::ServerError),
+        (status = 503, response = openapi::AuditUnavailable),
+    ),
+    security(("sessionCookie" = [])),
+)]
 pub async fn list(State(state): State<AppState>, Verified(s): Verified) -> Result<Response, ApiError> {
     permitted(&state, &s, "account.connect").await?;
     let accounts = state.accounts.list().await.map_err(storage)?;
-    Ok(Json(json!({ "accounts": accounts })).into_response())
+    Ok(Json(AccountList { accounts }).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ConnectRequest)]
 pub struct ConnectBody {
+    #[schema(schema_with = connectable)]
     platform: String,
+    /// Tags policy uses to decide who may act on the account: 1-64 letters,
+    /// digits, `_`, `:` or `-`.
     #[serde(default)]
+    #[schema(default = json!([]))]
     tags: Vec<String>,
+    /// The operations to ask the platform's permission for; all when absent.
     operations: Option<Vec<Operation>>,
+    /// Facebook and Instagram: the Page to connect.
     page_id: Option<String>,
+    /// LinkedIn (required there): the organization's numeric id.
     organization: Option<String>,
-    /// Bluesky: the handle or DID, and an app password.
+    /// Bluesky (required there): the handle or DID.
     identifier: Option<String>,
+    /// Bluesky (required there): an app password. Stored encrypted, never shown again.
+    #[schema(value_type = Option<String>, write_only)]
     app_password: Option<Secret>,
+}
+
+/// The platforms an admin connects: the OAuth ones, and Bluesky (with an
+/// app password).
+fn connectable() -> utoipa::openapi::Object {
+    let platforms: Vec<&'static str> = OAUTH_PLATFORMS.iter().copied().chain(["bluesky"]).collect();
+    openapi::one_of(&platforms).build()
 }
 
 /// `POST /api/v1/admin/accounts/connect`: an OAuth platform answers where
 /// to send the browser (`authorize_url`); Bluesky connects at once with
 /// the app password given.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/accounts/connect",
+    tag = "admin",
+    operation_id = "connectAccount",
+    summary = "Connect an account (policy action account.connect)",
+    description = "An OAuth platform (x, facebook, instagram, linkedin, mastodon) answers where to send the \
+        admin's browser; the platform then returns it to `/connect/callback`, which finishes the connection. \
+        Bluesky connects at once with the handle and app password given.",
+    request_body = ConnectBody,
+    responses(
+        (status = 200, description = "OAuth platform: send the browser to `authorize_url` before `expires_at`.", body = Started),
+        (status = 201, description = "Bluesky: the account, connected.", body = Account),
+        (status = 400, response = openapi::BadRequest),
+        (status = 401, response = openapi::Unauthorized),
+        (status = 403, response = openapi::ActionForbidden),
+        (status = 413, response = openapi::PayloadTooLarge),
+        (status = 422, response = openapi::Invalid),
+        (status = 500, response = openapi::ServerError),
+        (status = 502, response = openapi::BadGateway),
+        (status = 503, response = openapi::AuditUnavailable),
+    ),
+    security(("sessionCookie" = [], "csrfToken" = [])),
+)]
 pub async fn connect(
     State(state): State<AppState>,
     Verified(s): Verified,
@@ -152,6 +215,27 @@ pub async fn timeline(
 const TIMELINE_LENGTH: i64 = 200;
 
 /// `POST /api/v1/admin/accounts/{id}/disconnect`
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/accounts/{id}/disconnect",
+    tag = "admin",
+    operation_id = "disconnectAccount",
+    summary = "Disconnect an account (policy action account.disconnect)",
+    description = "Revokes the tokens at the platform where it offers that, deletes the stored credentials \
+        and marks the account disconnected.",
+    params(("id" = String, Path, description = "The account's id (`GET /api/v1/admin/accounts` lists them).")),
+    responses(
+        (status = 200, description = "Disconnected.", body = Disconnected),
+        (status = 401, response = openapi::Unauthorized),
+        (status = 403, response = openapi::ActionForbidden),
+        (status = 404, response = openapi::NotFound),
+        (status = 422, response = openapi::Invalid),
+        (status = 500, response = openapi::ServerError),
+        (status = 502, response = openapi::BadGateway),
+        (status = 503, response = openapi::AuditUnavailable),
+    ),
+    security(("sessionCookie" = [], "csrfToken" = [])),
+)]
 pub async fn disconnect(
     State(state): State<AppState>,
     Verified(s): Verified,

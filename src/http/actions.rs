@@ -8,17 +8,18 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::action::{Door, Executed, Refusal};
 use crate::domain::Action;
 use crate::domain::NewPost;
+use crate::domain::{Platform, Status as AccountStatus};
 use crate::http::error::refusal_page;
 use crate::http::extract::{Acting, Verified};
-use crate::http::AppState;
+use crate::http::{openapi, AppState};
 use crate::platforms::dispatch::Outcome;
+use crate::platforms::Comment;
 
 #[derive(Deserialize)]
 pub struct PostForm {
@@ -40,10 +41,13 @@ pub async fn publish_form(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = NewPost)]
 pub struct PostBody {
     text: String,
+    /// An http(s) URL, appended to the post.
+    #[schema(format = "uri")]
     link: Option<String>,
 }
 
@@ -68,6 +72,38 @@ async fn run(state: &AppState, acting: &Acting, account: &str, action: Action) -
     Ok(state.actions.perform(&acting.caller(Door::Api), account, action).await?.into_response())
 }
 
+/// Published: the platform's id for what was created, and the audit event
+/// of the recorded intent.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Published {
+    /// The platform's id of what was created.
+    id: String,
+    #[schema(required = true)]
+    url: Option<String>,
+    audit_event_id: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Comments {
+    comments: Vec<Comment>,
+    audit_event_id: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Done {
+    #[schema(schema_with = always_true)]
+    done: bool,
+    audit_event_id: String,
+}
+
+/// `done` is always `true`.
+fn always_true() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::Boolean)
+        .enum_values(Some([true]))
+        .build()
+}
+
 /// The header naming the audit event of a pass-through request's intent.
 pub const AUDIT_EVENT_HEADER: &str = "x-custodian-audit-event";
 
@@ -76,11 +112,11 @@ impl IntoResponse for Executed {
         let event = self.audit_event_id;
         match self.outcome {
             Outcome::Published(p) => {
-                (StatusCode::CREATED, Json(json!({"id": p.id, "url": p.url, "audit_event_id": event})))
+                (StatusCode::CREATED, Json(Published { id: p.id, url: p.url, audit_event_id: event }))
                     .into_response()
             }
-            Outcome::Comments(c) => Json(json!({"comments": c, "audit_event_id": event})).into_response(),
-            Outcome::Done => Json(json!({"done": true, "audit_event_id": event})).into_response(),
+            Outcome::Comments(comments) => Json(Comments { comments, audit_event_id: event }).into_response(),
+            Outcome::Done => Json(Done { done: true, audit_event_id: event }).into_response(),
             Outcome::Forwarded(f) => {
                 // The platform's answer, checked, with only the headers allowed back.
                 let status = StatusCode::from_u16(f.status).unwrap_or(StatusCode::BAD_GATEWAY);
@@ -95,19 +131,71 @@ impl IntoResponse for Executed {
     }
 }
 
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct MyAccounts {
+    accounts: Vec<MyAccount>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct MyAccount {
+    id: String,
+    platform: Platform,
+    handle: String,
+    status: AccountStatus,
+    tags: Vec<String>,
+    /// The actions policy allows the caller here now.
+    #[schema(value_type = Vec<openapi::AccountAction>)]
+    actions: Vec<&'static str>,
+}
+
 /// `GET /api/v1/accounts`: the accounts I may act on, with the actions policy allows on each.
+#[utoipa::path(
+    get,
+    path = "/api/v1/accounts",
+    tag = "actions",
+    operation_id = "listMyAccounts",
+    summary = "The accounts you may act on, with the actions policy allows on each",
+    responses(
+        (status = 200, description = "Accounts on which policy allows the caller at least one action.", body = MyAccounts),
+        (status = 401, response = openapi::Unauthorized),
+        (status = 403, response = openapi::Forbidden),
+        (status = 500, response = openapi::ServerError),
+        (status = 503, response = openapi::AuditUnavailable),
+    ),
+    security(("sessionCookie" = []), ("apiToken" = [])),
+)]
 pub async fn mine(State(state): State<AppState>, acting: Acting) -> Result<Response, Refusal> {
     let accounts = state.actions.my_accounts(&acting.caller(Door::Api)).await?;
-    let listed: Vec<_> = accounts
+    let accounts = accounts
         .into_iter()
-        .map(|(a, actions)| {
-            json!({"id": a.id, "platform": a.platform, "handle": a.handle, "status": a.status, "tags": a.tags, "actions": actions})
+        .map(|(a, actions)| MyAccount {
+            id: a.id,
+            platform: a.platform,
+            handle: a.handle,
+            status: a.status,
+            tags: a.tags,
+            actions,
         })
         .collect();
-    Ok(Json(json!({ "accounts": listed })).into_response())
+    Ok(Json(MyAccounts { accounts }).into_response())
 }
 
 /// `POST /api/v1/accounts/{account}/posts`
+#[utoipa::path(
+    post,
+    path = "/api/v1/accounts/{account}/posts",
+    tag = "actions",
+    operation_id = "publish",
+    summary = "Publish a post (policy action post.publish)",
+    params(openapi::AccountParam),
+    request_body = PostBody,
+    responses(
+        (status = 201, description = "Published: the platform's id for the post, and the audit event of the recorded intent.", body = Published),
+        (status = 413, response = openapi::PayloadTooLarge),
+        openapi::ActionRefusals,
+    ),
+    security(("sessionCookie" = [], "csrfToken" = []), ("apiToken" = [])),
+)]
 pub async fn publish(
     State(state): State<AppState>,
     acting: Acting,
@@ -119,6 +207,16 @@ pub async fn publish(
 }
 
 /// `DELETE /api/v1/accounts/{account}/posts/{post}`
+#[utoipa::path(
+    delete,
+    path = "/api/v1/accounts/{account}/posts/{post}",
+    tag = "actions",
+    operation_id = "deletePost",
+    summary = "Delete a post (policy action post.delete; needs a recent second factor)",
+    params(openapi::AccountParam, openapi::PostParam),
+    responses((status = 200, response = openapi::Done), openapi::ActionRefusals),
+    security(("sessionCookie" = [], "csrfToken" = []), ("apiToken" = [])),
+)]
 pub async fn delete(
     State(state): State<AppState>,
     acting: Acting,
@@ -128,6 +226,21 @@ pub async fn delete(
 }
 
 /// `POST /api/v1/accounts/{account}/posts/{post}/replies`
+#[utoipa::path(
+    post,
+    path = "/api/v1/accounts/{account}/posts/{post}/replies",
+    tag = "actions",
+    operation_id = "reply",
+    summary = "Reply to a post or comment (policy action comment.reply)",
+    params(openapi::AccountParam, openapi::PostParam),
+    request_body = PostBody,
+    responses(
+        (status = 201, description = "Published: the platform's id for the reply, and the audit event of the recorded intent.", body = Published),
+        (status = 413, response = openapi::PayloadTooLarge),
+        openapi::ActionRefusals,
+    ),
+    security(("sessionCookie" = [], "csrfToken" = []), ("apiToken" = [])),
+)]
 pub async fn reply(
     State(state): State<AppState>,
     acting: Acting,
@@ -139,6 +252,20 @@ pub async fn reply(
 }
 
 /// `GET /api/v1/accounts/{account}/posts/{post}/comments`
+#[utoipa::path(
+    get,
+    path = "/api/v1/accounts/{account}/posts/{post}/comments",
+    tag = "actions",
+    operation_id = "listComments",
+    summary = "The comments on a post (policy action comment.list)",
+    description = "Reading comments goes through the action path too: it is authorized and recorded.",
+    params(openapi::AccountParam, openapi::PostParam),
+    responses(
+        (status = 200, description = "The comments, as the platform gives them.", body = Comments),
+        openapi::ActionRefusals,
+    ),
+    security(("sessionCookie" = []), ("apiToken" = [])),
+)]
 pub async fn comments(
     State(state): State<AppState>,
     acting: Acting,
@@ -148,6 +275,16 @@ pub async fn comments(
 }
 
 /// `POST /api/v1/accounts/{account}/comments/{comment}/hide`
+#[utoipa::path(
+    post,
+    path = "/api/v1/accounts/{account}/comments/{comment}/hide",
+    tag = "actions",
+    operation_id = "hideComment",
+    summary = "Hide a comment (policy action comment.hide)",
+    params(openapi::AccountParam, openapi::CommentParam),
+    responses((status = 200, response = openapi::Done), openapi::ActionRefusals),
+    security(("sessionCookie" = [], "csrfToken" = []), ("apiToken" = [])),
+)]
 pub async fn hide_comment(
     State(state): State<AppState>,
     acting: Acting,
@@ -157,6 +294,16 @@ pub async fn hide_comment(
 }
 
 /// `DELETE /api/v1/accounts/{account}/comments/{comment}`
+#[utoipa::path(
+    delete,
+    path = "/api/v1/accounts/{account}/comments/{comment}",
+    tag = "actions",
+    operation_id = "deleteComment",
+    summary = "Delete a comment (policy action comment.delete; needs a recent second factor)",
+    params(openapi::AccountParam, openapi::CommentParam),
+    responses((status = 200, response = openapi::Done), openapi::ActionRefusals),
+    security(("sessionCookie" = [], "csrfToken" = []), ("apiToken" = [])),
+)]
 pub async fn delete_comment(
     State(state): State<AppState>,
     acting: Acting,

@@ -5,29 +5,62 @@ use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::action::Door;
 use crate::audit::query::{self, Filter, ReadError};
-use crate::audit::Decision;
+use crate::audit::{Decision, Event};
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::Verified;
-use crate::http::AppState;
+use crate::http::{openapi, AppState};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct EventsQuery {
+    /// Events at or after this time.
+    #[param(format = DateTime)]
     from: Option<String>,
+    /// Events before this time.
+    #[param(format = DateTime)]
     to: Option<String>,
+    /// Custodian user id of the actor.
     actor: Option<String>,
+    /// An action name or dotted prefix (`auth` matches `auth.login`, `auth.mfa.verify`, ...).
     action: Option<String>,
+    /// The account acted on.
     account: Option<String>,
+    #[param(value_type = Option<Decision>)]
     decision: Option<String>,
+    /// The `X-Request-Id` of the request that caused the events.
     request_id: Option<String>,
+    /// Where the previous page ended.
+    #[param(pattern = "^[0-9]+$")]
     cursor: Option<String>,
+    #[param(minimum = 1, maximum = 1000, default = 100)]
     limit: Option<i64>,
+    /// `csv` answers CSV, as does `Accept: text/csv`.
+    #[param(value_type = Option<openapi::Format>, inline)]
     format: Option<String>,
 }
+
+/// One page of events, as JSON.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = AuditEventPage)]
+pub struct EventPage {
+    /// As the journal holds them.
+    #[schema(value_type = Vec<Event>)]
+    events: Vec<serde_json::Value>,
+    /// Pass as `cursor` for the next page; null on the last.
+    #[schema(required = true)]
+    next_cursor: Option<String>,
+}
+
+/// One row per event: seq, time, event_id, action, decision, user_id, issuer, subject, session,
+/// client_ip, request_id, platform, account, object_id, and the event-specific detail as JSON.
+#[derive(utoipa::ToSchema)]
+#[expect(dead_code, reason = "names the CSV answer's schema; `query::to_csv` writes the text")]
+pub struct EventsCsv(String);
 
 fn bad(why: &str) -> ApiError {
     ApiError(Problem::BadRequest(why.to_owned()))
@@ -66,6 +99,30 @@ impl EventsQuery {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit/events",
+    tag = "audit",
+    operation_id = "searchAuditEvents",
+    summary = "Search the audit journal (auditors only; every search is itself recorded)",
+    description = "Events come in journal order. Page with `cursor`: pass the previous page's `next_cursor` \
+        (JSON) or `X-Next-Cursor` header (CSV). An unknown parameter is refused (400).",
+    params(EventsQuery),
+    responses(
+        (
+            status = 200,
+            description = "One page of events.",
+            headers(("X-Next-Cursor" = String, description = "CSV only: the cursor for the next page, when there is one.")),
+            content((EventPage = "application/json"), (inline(EventsCsv) = "text/csv")),
+        ),
+        (status = 400, response = openapi::BadRequest),
+        (status = 401, response = openapi::Unauthorized),
+        (status = 403, response = openapi::Forbidden),
+        (status = 500, response = openapi::ServerError),
+        (status = 503, response = openapi::AuditUnavailable),
+    ),
+    security(("sessionCookie" = [])),
+)]
 pub async fn events(
     State(state): State<AppState>,
     Verified(s): Verified,
@@ -109,5 +166,5 @@ pub async fn events(
         }
         return Ok(response);
     }
-    Ok(Json(serde_json::json!({ "events": page.events, "next_cursor": next })).into_response())
+    Ok(Json(EventPage { events: page.events, next_cursor: next }).into_response())
 }

@@ -10,22 +10,26 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use crate::action::{Door, Refusal};
-use crate::breakglass::{BreakGlass, Filter};
+use crate::breakglass::{BreakGlass, Filter, Grant, Opened};
 use crate::http::admin::permitted;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{SignedIn, Verified};
-use crate::http::AppState;
+use crate::http::{openapi, AppState};
 use crate::secret::Secret;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = BreakGlassRequest)]
 pub struct OpenBody {
+    /// Why emergency access is needed: 20 to 2000 characters, at least three words.
     justification: Option<String>,
-    /// The current TOTP code (never logged: `Debug` masks it).
+    /// A current TOTP code from the authenticator app (the fresh second
+    /// factor; recovery codes are refused).
+    // Never logged: `Debug` masks it.
+    #[schema(value_type = Option<String>)]
     code: Option<Secret>,
 }
 
@@ -46,6 +50,26 @@ async fn parsed<T>(
 }
 
 /// `POST /api/v1/breakglass`: 201 with `{id, expires_at, audit_event_id}`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/breakglass",
+    tag = "breakglass",
+    operation_id = "openBreakGlass",
+    summary = "Open break-glass (policy action breakglass.use): time-boxed emergency access on every account, each action flagged",
+    request_body = OpenBody,
+    responses(
+        (status = 201, description = "Open until `expires_at`; the `breakglass.open` event was recorded first.", body = Opened),
+        (status = 400, response = openapi::ActionBadRequest),
+        (status = 401, response = openapi::Unauthorized),
+        (status = 403, response = openapi::ActionForbidden),
+        (status = 409, response = openapi::ActionConflict),
+        (status = 422, response = openapi::ActionUnprocessable),
+        (status = 429, response = openapi::RateLimited),
+        (status = 500, response = openapi::ServerError),
+        (status = 503, response = openapi::AuditUnavailable),
+    ),
+    security(("sessionCookie" = [], "csrfToken" = [])),
+)]
 pub async fn open(
     State(state): State<AppState>,
     Verified(s): Verified,
@@ -59,22 +83,64 @@ pub async fn open(
 }
 
 /// `DELETE /api/v1/breakglass`: ends the caller's open grant now.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/breakglass",
+    tag = "breakglass",
+    operation_id = "endBreakGlass",
+    summary = "End my open break-glass grant now",
+    responses(
+        (status = 200, description = "The grant, ended.", body = Grant),
+        (status = 401, response = openapi::Unauthorized),
+        (status = 403, response = openapi::Forbidden),
+        (status = 404, response = openapi::NotFound),
+        (status = 500, response = openapi::ServerError),
+        (status = 503, response = openapi::AuditUnavailable),
+    ),
+    security(("sessionCookie" = [], "csrfToken" = [])),
+)]
 pub async fn end(State(state): State<AppState>, Verified(s): Verified) -> Result<Response, Refusal> {
     let grant = state.breakglass.end(&s.caller(Door::Api)).await?;
     Ok(Json(grant).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Only grants in force now.
     #[serde(default)]
+    #[param(default = false)]
     open: bool,
     /// Only uses no admin has acknowledged yet.
     #[serde(default)]
+    #[param(default = false)]
     unacknowledged: bool,
 }
 
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = BreakGlassList)]
+pub struct Listed {
+    breakglass: Vec<Grant>,
+}
+
 /// `GET /api/v1/admin/breakglass`: the uses, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/breakglass",
+    tag = "admin",
+    operation_id = "listBreakGlass",
+    summary = "List break-glass uses (admins)",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "The uses, newest first.", body = Listed),
+        (status = 400, response = openapi::BadRequest),
+        (status = 401, response = openapi::Unauthorized),
+        (status = 403, response = openapi::Forbidden),
+        (status = 500, response = openapi::ServerError),
+        (status = 503, response = openapi::AuditUnavailable),
+    ),
+    security(("sessionCookie" = [])),
+)]
 pub async fn list(
     State(state): State<AppState>,
     Verified(s): Verified,
@@ -83,17 +149,40 @@ pub async fn list(
     permitted(&state, &s, "breakglass.review").await?;
     let Query(q) = query.map_err(|e| ApiError(Problem::BadRequest(e.body_text())))?;
     let filter = Filter { open: q.open, unacknowledged: q.unacknowledged };
-    let grants = state.breakglass.list(filter).await?;
-    Ok(Json(json!({ "breakglass": grants })).into_response())
+    let breakglass = state.breakglass.list(filter).await?;
+    Ok(Json(Listed { breakglass }).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = AcknowledgeRequest)]
 pub struct AcknowledgeBody {
+    /// What the reviewing admin found (required).
     note: Option<String>,
 }
 
 /// `POST /api/v1/admin/breakglass/{id}/acknowledge`: the use, acknowledged.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/breakglass/{id}/acknowledge",
+    tag = "admin",
+    operation_id = "acknowledgeBreakGlass",
+    summary = "Acknowledge another user's ended break-glass use (admins)",
+    params(("id" = String, Path, description = "The grant's id.")),
+    request_body = AcknowledgeBody,
+    responses(
+        (status = 200, description = "The use, acknowledged.", body = Grant),
+        (status = 400, response = openapi::ActionBadRequest),
+        (status = 401, response = openapi::Unauthorized),
+        (status = 403, response = openapi::ActionForbidden),
+        (status = 404, response = openapi::NotFound),
+        (status = 409, response = openapi::ActionConflict),
+        (status = 422, response = openapi::ActionUnprocessable),
+        (status = 500, response = openapi::ServerError),
+        (status = 503, response = openapi::AuditUnavailable),
+    ),
+    security(("sessionCookie" = [], "csrfToken" = [])),
+)]
 pub async fn acknowledge(
     State(state): State<AppState>,
     Verified(s): Verified,

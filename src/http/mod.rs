@@ -15,7 +15,7 @@ pub mod error;
 pub mod extract;
 mod health;
 mod metrics;
-mod openapi;
+pub mod openapi;
 mod pages;
 mod proxy;
 mod routes;

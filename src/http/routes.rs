@@ -1,7 +1,8 @@
 //! The one list of `/api/v1` routes. The router mounts exactly these, and
 //! the OpenAPI test enumerates them, so a route cannot be added without the
 //! test asking for its documentation. Adding a route is one line here (and
-//! its entry in `openapi.json`). Never declare an `/api/v1` route elsewhere.
+//! its handler's `#[utoipa::path]`, listed in `openapi.rs`). Never declare
+//! an `/api/v1` route elsewhere.
 
 use axum::routing::{delete, get, post, MethodRouter};
 

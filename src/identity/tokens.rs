@@ -26,19 +26,29 @@ const DAY_MS: i64 = 86_400_000;
 const TOUCH_GRANULARITY_MS: i64 = 60_000;
 
 /// A token as listed: never its secret.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ApiToken {
+    #[schema(examples("tok_0123456789abcdef"))]
     pub id: String,
+    /// Its owner.
     pub user_id: String,
     pub name: String,
+    // Account actions, checked against the action path's list when the
+    // token is created; its schema is named, not imported, as that list
+    // lives in a module above this one.
+    #[schema(schema_with = account_actions)]
     pub actions: Vec<String>,
+    /// The account ids it may act on.
     pub accounts: Vec<String>,
     #[serde(skip)]
     pub mfa_verified_at: Timestamp,
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
+    #[schema(required = true)]
     pub last_used_at: Option<Timestamp>,
+    #[schema(required = true)]
     pub revoked_at: Option<Timestamp>,
+    #[schema(required = true)]
     pub revoked_by: Option<String>,
 }
 
@@ -47,6 +57,10 @@ impl ApiToken {
     pub fn covers(&self, action: &str, account_id: &str) -> bool {
         self.actions.iter().any(|a| a == action) && self.accounts.iter().any(|a| a == account_id)
     }
+}
+
+fn account_actions() -> utoipa::openapi::Array {
+    utoipa::openapi::Array::new(utoipa::openapi::Ref::from_schema_name("AccountAction"))
 }
 
 /// What a new token may do.

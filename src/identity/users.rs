@@ -6,18 +6,23 @@ use sqlx::Row;
 use crate::clock::Timestamp;
 use crate::storage::{optional, Db};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct User {
     pub id: String,
+    /// The OpenID provider that signed the user in.
     pub issuer: String,
     pub subject: String,
+    #[schema(required = true)]
     pub email: Option<String>,
     /// The IdP vouched for `email` at the last sign-in (`email_verified`).
     pub email_verified: bool,
+    #[schema(required = true)]
     pub name: Option<String>,
     pub groups: Vec<String>,
     /// The SCIM directory user this sign-in identity is linked to.
+    #[schema(required = true)]
     pub directory_id: Option<String>,
+    #[schema(required = true)]
     pub last_login_at: Option<Timestamp>,
 }
 

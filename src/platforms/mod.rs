@@ -47,16 +47,18 @@ pub struct Published {
     pub url: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Comment {
     pub id: String,
     pub author: String,
     pub text: String,
+    /// As the platform gives it.
+    #[schema(required = true)]
     pub created_at: Option<String>,
 }
 
 /// The operations an adapter may support.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Operation {
     Publish,

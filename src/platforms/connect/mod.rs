@@ -60,19 +60,22 @@ pub struct ConnectRequest {
     pub choice: Choice,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = ConnectStarted)]
 pub struct Started {
     /// Where to send the admin's browser.
+    #[schema(format = "uri")]
     pub authorize_url: String,
     pub scopes: Vec<String>,
     pub expires_at: Timestamp,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Disconnected {
     pub account: Account,
     /// Whether the platform confirmed the revocation (false: it offers none, or it failed).
     pub revoked_at_platform: bool,
+    #[schema(required = true)]
     pub note: Option<String>,
 }
 
