@@ -140,7 +140,8 @@ pub enum Screening {
 /// one, and only it is executed.
 pub struct Recorded {
     action: Authorized,
-    intent_event_id: String,
+    /// The journal's receipt of the intent.
+    intent: crate::audit::Recorded,
 }
 
 impl Authorized {
@@ -202,7 +203,12 @@ impl ActionPath {
     async fn carry_out(&self, caller: &Caller<'_>, authorized: Authorized) -> Result<Executed, Refusal> {
         let screened = match screen(authorized) {
             Screening::Passed(screened) => screened,
-            Screening::Held(held) => return Err(Refusal::held(&held.0.account.id)),
+            Screening::Held(held) => {
+                let Held(action) = held;
+                let (name, account) = (action_name(&action.action), &action.account.id);
+                let refusal = Refusal::held(account);
+                return Err(self.refused(caller, name, account, action.break_glass, refusal).await);
+            }
         };
         // From its intent on, an action runs to its recorded outcome in a
         // task of its own: a caller that goes away (a client hanging up
@@ -451,16 +457,18 @@ impl Run {
             content: content_of(&action.action),
             break_glass: action.break_glass.clone(),
         };
-        let recorded = self.journal.record(&self.meta, self.actor.clone(), intent).await?;
-        Ok(Recorded { action, intent_event_id: recorded.event_id })
+        let intent = self.journal.record(&self.meta, self.actor.clone(), intent).await?;
+        Ok(Recorded { action, intent })
     }
 }
 
 impl Recorded {
     /// Has the platform carry out the recorded action, then records the outcome.
     async fn execute(self, run: &Run) -> Result<Executed, Refusal> {
-        let Recorded { action, intent_event_id } = self;
-        let result = run.dispatcher.run(&action.account, &action.action, &run.meta, &run.actor).await;
+        let Recorded { action, intent } = self;
+        let result =
+            run.dispatcher.run(&intent, &action.account, &action.action, &run.meta, &run.actor).await;
+        let intent_event_id = intent.event_id;
         let outcome = EventKind::ActionOutcome {
             action: action_name(&action.action).to_owned(),
             account_id: action.account.id.clone(),

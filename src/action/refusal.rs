@@ -281,6 +281,8 @@ fn from_platform(e: PlatformError, reason: String) -> Refusal {
 /// A policy's `@reason` or `@remedy`, with what it names filled in:
 /// `{action}`, `{target}` (the account and its platform, or Custodian),
 /// `{account}` (its handle) and `{account_status}` (its status, and why).
+/// One pass over the policy's words: a value filled in (a handle, a
+/// platform's reason) is never read for placeholders itself.
 fn fill_in(words: &str, action: &str, target: &str, account: Option<&Account>) -> String {
     let (handle, status) = match account {
         Some(a) => (
@@ -293,9 +295,58 @@ fn fill_in(words: &str, action: &str, target: &str, account: Option<&Account>) -
         ),
         None => ("Custodian".to_owned(), String::new()),
     };
-    words
-        .replace("{action}", action)
-        .replace("{target}", target)
-        .replace("{account_status}", &status)
-        .replace("{account}", &handle)
+    let value = |name: &str| match name {
+        "action" => Some(action),
+        "target" => Some(target),
+        "account" => Some(handle.as_str()),
+        "account_status" => Some(status.as_str()),
+        _ => None,
+    };
+    let mut filled = String::with_capacity(words.len());
+    let mut rest = words;
+    while let Some(open) = rest.find('{') {
+        filled.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        match after.find('}').and_then(|close| Some((close, value(&after[..close])?))) {
+            Some((close, v)) => {
+                filled.push_str(v);
+                rest = &after[close + 1..];
+            }
+            None => {
+                filled.push('{');
+                rest = after;
+            }
+        }
+    }
+    filled.push_str(rest);
+    filled
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Platform, Status, Timestamp};
+
+    #[test]
+    fn placeholders_are_filled_once_and_what_is_filled_in_is_not_read_again() {
+        let account = Account {
+            id: "acct".into(),
+            platform: Platform::Sandbox,
+            handle: "{account_status}".into(),
+            external_id: "e".into(),
+            base_url: None,
+            status: Status::NeedsReconnect,
+            status_reason: Some("refresh refused".into()),
+            tags: vec![],
+            scopes: vec![],
+            token_expires_at: None,
+            connected_by: "admin".into(),
+            created_at: Timestamp(0),
+        };
+        let words = "{action} on {target}: {account} is {account_status} {unknown} {";
+        assert_eq!(
+            fill_in(words, "post.publish", "{account_status} (sandbox)", Some(&account)),
+            "post.publish on {account_status} (sandbox): {account_status} is needs_reconnect (refresh refused) {unknown} {"
+        );
+    }
 }

@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use crate::audit::{Actor, AuditError, EventKind, Journal, RequestMeta};
+use crate::audit::{Actor, AuditError, EventKind, Journal, Recorded, RequestMeta};
 use crate::clock::{SharedClock, Timestamp};
 use crate::domain::{Account, Status};
 use crate::domain::{Action, Forward};
@@ -110,16 +110,19 @@ impl Dispatcher {
         Ok(prepared)
     }
 
-    /// Carries out `action` on `account`. Only the action path calls this,
-    /// once the action is authorized and its intent recorded: nothing
-    /// reaches a platform around policy and audit.
+    /// Carries out `action` on `account`, given the journal's receipt of
+    /// its recorded intent. Only the action path calls this, once the
+    /// action is authorized and its intent recorded: nothing reaches a
+    /// platform around policy and audit.
     pub async fn run(
         &self,
+        intent: &Recorded,
         account: &Account,
         action: &Action,
         meta: &RequestMeta,
         actor: &Actor,
     ) -> Result<Outcome, DispatchError> {
+        tracing::debug!(intent = %intent.event_id, account = %account.id, "carrying out a recorded action");
         let account_id = account.id.as_str();
         if account.status != Status::Active {
             let reason =
