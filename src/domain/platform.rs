@@ -16,6 +16,10 @@ pub enum Platform {
     Instagram,
     Linkedin,
     Bluesky,
+    /// A name this build does not know (a row written by a newer build, or
+    /// by hand): the account stays listed, lockable and disconnectable, and
+    /// no adapter carries out anything on it.
+    Unknown,
 }
 
 impl Platform {
@@ -39,10 +43,11 @@ impl Platform {
             Platform::Instagram => "instagram",
             Platform::Linkedin => "linkedin",
             Platform::Bluesky => "bluesky",
+            Platform::Unknown => "unknown",
         }
     }
 
-    /// The platform named `name`, if Custodian knows it.
+    /// The platform named `name`, if Custodian knows it (never [`Platform::Unknown`]).
     pub fn parse(name: &str) -> Option<Platform> {
         Platform::ALL.into_iter().find(|p| p.as_str() == name)
     }

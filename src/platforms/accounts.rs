@@ -15,6 +15,15 @@ const COLUMNS: &str = "id, platform, handle, external_id, base_url, status, stat
      scopes_json, (SELECT c.expires_at FROM credentials c WHERE c.account_id = accounts.id \
      AND c.kind = 'access_token') AS token_expires_at, connected_by, created_at";
 
+/// The stored platform name, as a [`Platform`]: one this build does not
+/// know is `Unknown` (said in the log), so the rest of the accounts stay usable.
+fn platform_of(name: String) -> Platform {
+    Platform::parse(&name).unwrap_or_else(|| {
+        tracing::warn!(platform = %name, "an account names a platform this build does not know");
+        Platform::Unknown
+    })
+}
+
 fn from_row(row: &sqlx::any::AnyRow) -> Result<Account, sqlx::Error> {
     let list = |col: &str| -> Result<Vec<String>, sqlx::Error> {
         let text: String = row.try_get(col)?;
@@ -23,9 +32,7 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<Account, sqlx::Error> {
     let status: String = row.try_get("status")?;
     Ok(Account {
         id: row.try_get("id")?,
-        platform: Platform::parse(&row.try_get::<String, _>("platform")?).ok_or_else(|| {
-            sqlx::Error::Decode("an account names a platform Custodian does not know".into())
-        })?,
+        platform: platform_of(row.try_get("platform")?),
         handle: row.try_get("handle")?,
         external_id: row.try_get("external_id")?,
         base_url: row.try_get("base_url")?,

@@ -191,5 +191,34 @@ async fn each_refusal_names_its_rule_is_recorded_and_changes_nothing(backend: Ba
 
 on_both_backends!(
     staff_act_through_the_api_and_every_step_is_recorded,
-    each_refusal_names_its_rule_is_recorded_and_changes_nothing
+    each_refusal_names_its_rule_is_recorded_and_changes_nothing,
+    an_account_on_a_platform_this_build_does_not_know_stays_listed_and_its_actions_are_recorded
 );
+
+/// A row naming a platform this build does not know (written by a newer
+/// build, or by hand) does not break the accounts list, and an action on it
+/// is recorded and refused after its intent, as on any unusable account.
+async fn an_account_on_a_platform_this_build_does_not_know_stays_listed_and_its_actions_are_recorded(
+    backend: Backend,
+) {
+    let (app, clinic, _) = app(backend).await;
+    sqlx::query("UPDATE accounts SET platform = 'myspace' WHERE id = $1")
+        .bind(&clinic)
+        .execute(app.state.db.pool())
+        .await
+        .unwrap();
+    let listed = app.state.accounts.list().await.unwrap();
+    assert_eq!(listed.len(), 2, "both accounts are still listed");
+    let odd = listed.iter().find(|a| a.id == clinic).unwrap();
+    assert_eq!(odd.platform, custodian::domain::Platform::Unknown);
+    let post = custodian::domain::NewPost { text: "Clinic hours".into(), ..Default::default() };
+    let refused =
+        crate::support::act(&app, &clinic, custodian::domain::Action::Publish(post)).await.unwrap_err();
+    assert!(refused.audit_event_id.is_some(), "refused after its intent: {refused}");
+    let intents = app.events_of("action.intent").await;
+    assert_eq!(intents.len(), 1);
+    assert_eq!(intents[0]["kind"]["platform"], "unknown");
+    let outcomes = app.events_of("action.outcome").await;
+    assert_eq!(outcomes.len(), 1);
+    assert_eq!(outcomes[0]["kind"]["ok"], false);
+}
