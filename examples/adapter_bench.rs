@@ -108,6 +108,7 @@ async fn main() -> anyhow::Result<()> {
     config.keys.ring.insert("k1".into(), Secret::new(key()));
     config.audit.signing_key = Some(Secret::new(key()));
     config.directory.account_tags.insert("staff".into(), vec!["official".into()]);
+    config.directory.roles.insert(custodian::directory::Role::Staff, vec!["staff".into()]);
     config.platforms.mastodon = Some(custodian::platforms::config::OAuthApp {
         client_id: "bench".into(),
         client_secret: Some(Secret::new("bench".into())),
@@ -151,13 +152,7 @@ async fn main() -> anyhow::Result<()> {
         directory_id: None,
         last_login_at: None,
     };
-    let access = custodian::directory::Access {
-        directory_id: None,
-        groups: vec!["staff".into()],
-        grants: Vec::new(),
-        roles: vec![custodian::directory::Role::Staff],
-        training: Vec::new(),
-    };
+    let admitted = state.identity.directory.admit(user).await.map_err(|e| anyhow::anyhow!("{e}"))?;
 
     // Overhead per call: the action path, the adapter alone and the bare request, interleaved.
     let mastodon = Mastodon::new(base.parse()?, clock.clone())?;
@@ -169,15 +164,13 @@ async fn main() -> anyhow::Result<()> {
     let (mut dispatched, mut through, mut bare) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..args.calls {
         let t = Instant::now();
-        let caller = custodian::action::Caller {
-            user: &user,
-            access: &access,
-            mfa_verified_at: Some(SystemClock.now()),
-            actor: Default::default(),
-            meta: Default::default(),
-            door: custodian::action::Door::Api,
-            token: None,
-        };
+        let caller = custodian::action::Gated::new(
+            &admitted,
+            Default::default(),
+            Default::default(),
+            custodian::action::Door::Api,
+            Some(SystemClock.now()),
+        );
         state
             .actions
             .perform(&caller, &connected.id, action.clone())

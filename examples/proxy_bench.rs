@@ -177,7 +177,8 @@ async fn setup(
         };
         state.identity.directory.training.store(&[record], "bench", now).await?;
     }
-    let access = state.identity.directory.access(&user).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let actor = custodian::directory::actor_of(&user);
+    let admitted = state.identity.directory.admit(user).await.map_err(|e| anyhow::anyhow!("{e}"))?;
 
     let account = custodian::domain::Account {
         id: format!("acct_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
@@ -199,15 +200,13 @@ async fn setup(
         .await?;
 
     // The token, as the user creates it right after their second factor.
-    let caller = custodian::action::Caller {
-        user: &user,
-        access: &access,
-        mfa_verified_at: Some(now),
-        actor: custodian::directory::actor_of(&user),
-        meta: Default::default(),
-        door: custodian::action::Door::Api,
-        token: None,
-    };
+    let caller = custodian::action::Gated::new(
+        &admitted,
+        actor,
+        Default::default(),
+        custodian::action::Door::Api,
+        Some(now),
+    );
     let scope = custodian::identity::tokens::Scope {
         name: "proxy benchmark".into(),
         actions: vec!["post.publish".into()],

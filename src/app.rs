@@ -96,6 +96,7 @@ pub async fn build_state(config: Config, clock: SharedClock) -> anyhow::Result<A
         &identity.directory,
         accounts.clone(),
         dispatcher,
+        connector,
         grants.clone(),
     ));
     let breakglass = crate::breakglass::BreakGlass::new(
@@ -118,7 +119,6 @@ pub async fn build_state(config: Config, clock: SharedClock) -> anyhow::Result<A
         keys,
         accounts,
         refresher,
-        connector,
         policies,
         actions,
         breakglass,

@@ -354,7 +354,7 @@ async fn accounts(command: AccountsCommand, overrides: &Overrides) -> anyhow::Re
             println!("added sandbox account {} ({})", account.handle, account.id);
         }
         AccountsCommand::Disconnect { account_id } => {
-            let done = state.connector.disconnect(&account_id, &by).await?;
+            let done = state.actions.disconnect_as_operator(&account_id, &by).await?;
             let revoked = if done.revoked_at_platform {
                 "revoked at the platform"
             } else {

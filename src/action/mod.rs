@@ -22,6 +22,7 @@
 //! policy sees `context.break_glass` and every intent, outcome and refusal
 //! carries the grant's id.
 
+mod connect;
 mod refusal;
 mod tokens;
 
@@ -32,17 +33,20 @@ use tracing::Instrument;
 
 use crate::audit::content::ContentRecord;
 use crate::audit::{Actor, AuditError, EventKind, Journal, RequestMeta};
+use crate::auth::{Principal, TokenPrincipal};
 use crate::clock::{SharedClock, Timestamp};
 use crate::directory::grants::Grants;
-use crate::directory::{Access, Directory, DirectoryConfig, Locks, Scope};
+use crate::directory::{Admitted, Directory, DirectoryConfig, Locks, Scope};
 use crate::domain::Account;
 use crate::domain::Action;
 use crate::identity::{ApiToken, Tokens, User};
 use crate::platforms::accounts::Accounts;
+use crate::platforms::connect::Connector;
 use crate::platforms::dispatch::{Dispatcher, Outcome};
 use crate::policy::{principal_of, PolicyStore, RequestContext, Resource};
 
 pub use crate::domain::{Details, Kind, Refusal, Step};
+pub use connect::{AdminError, ConnectPermit, DisconnectPermit};
 pub use tokens::Issued;
 
 /// Which door an action came through.
@@ -66,17 +70,79 @@ impl Door {
     }
 }
 
-/// Who acts, as the door identified them and the gate admitted them.
-pub struct Caller<'a> {
-    pub user: &'a User,
-    pub access: &'a Access,
+/// Who acts: the first link of the path's chain. The door identified them
+/// (a session that passed its second factor, or an API token) and the
+/// directory gate admitted them just now; nothing else makes one, so no
+/// request reaches policy, or a platform, around the gate.
+pub struct Gated<'a> {
+    admitted: &'a Admitted,
     /// When the second factor was last passed (None: not passed).
-    pub mfa_verified_at: Option<Timestamp>,
-    pub actor: Actor,
-    pub meta: RequestMeta,
-    pub door: Door,
+    mfa_verified_at: Option<Timestamp>,
+    actor: Actor,
+    meta: RequestMeta,
+    door: Door,
     /// The API token the caller presented, which limits what they may do.
-    pub token: Option<&'a ApiToken>,
+    token: Option<&'a ApiToken>,
+}
+
+impl<'a> Gated<'a> {
+    /// A session's user, through `door`.
+    pub fn session(principal: &'a Principal, meta: RequestMeta, door: Door) -> Self {
+        Gated {
+            admitted: &principal.admitted,
+            mfa_verified_at: principal.session.mfa_verified_at,
+            actor: principal.actor(),
+            meta,
+            door,
+            token: None,
+        }
+    }
+
+    /// An API token's owner, through the token door (or the proxy's).
+    pub fn token(principal: &'a TokenPrincipal, meta: RequestMeta, door: Door) -> Self {
+        Gated {
+            admitted: &principal.admitted,
+            mfa_verified_at: Some(principal.token.mfa_verified_at),
+            actor: principal.actor.clone(),
+            meta,
+            door: if door == Door::Proxy { Door::Proxy } else { Door::Token },
+            token: Some(&principal.token),
+        }
+    }
+
+    /// Whom the gate admitted, acting as `actor`, second factor passed at
+    /// `mfa_verified_at`: for a step that checks the factor itself
+    /// (break-glass asks for a fresh code) and for tests.
+    pub fn new(
+        admitted: &'a Admitted,
+        actor: Actor,
+        meta: RequestMeta,
+        door: Door,
+        mfa_verified_at: Option<Timestamp>,
+    ) -> Self {
+        Gated { admitted, mfa_verified_at, actor, meta, door, token: None }
+    }
+
+    pub fn user(&self) -> &User {
+        self.admitted.user()
+    }
+
+    pub fn door(&self) -> Door {
+        self.door
+    }
+
+    pub fn meta(&self) -> &RequestMeta {
+        &self.meta
+    }
+
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+
+    /// What policy sees of the caller.
+    fn principal(&self, config: &DirectoryConfig) -> crate::policy::Principal {
+        principal_of(self.admitted.user(), self.admitted.access(), config)
+    }
 }
 
 /// The policy action an operation is.
@@ -89,6 +155,32 @@ pub fn action_name(action: &Action) -> &'static str {
         Action::HideComment { .. } => "comment.hide",
         Action::DeleteComment { .. } => "comment.delete",
         Action::Forward(forward) => forward.action.as_str(),
+    }
+}
+
+/// The account an action is on: named by its id, or as the door has just
+/// read it (the pass-through proxy reads it to name the action), so that
+/// it is not read again.
+pub enum On<'a> {
+    Id(&'a str),
+    Account(Box<Account>),
+}
+
+impl<'a> From<&'a str> for On<'a> {
+    fn from(id: &'a str) -> Self {
+        On::Id(id)
+    }
+}
+
+impl<'a> From<&'a String> for On<'a> {
+    fn from(id: &'a String) -> Self {
+        On::Id(id)
+    }
+}
+
+impl From<Account> for On<'_> {
+    fn from(account: Account) -> Self {
+        On::Account(Box::new(account))
     }
 }
 
@@ -108,6 +200,8 @@ pub struct ActionPath {
     accounts: Accounts,
     journal: Journal,
     dispatcher: Arc<Dispatcher>,
+    /// Connects and disconnects accounts, for the path only.
+    connector: Connector,
     clock: SharedClock,
     /// Open break-glass grants: while one is, policy sees `break_glass`.
     breakglass: Grants,
@@ -161,6 +255,7 @@ impl ActionPath {
         directory: &Directory,
         accounts: Accounts,
         dispatcher: Arc<Dispatcher>,
+        connector: Connector,
         breakglass: Grants,
     ) -> Self {
         ActionPath {
@@ -171,36 +266,29 @@ impl ActionPath {
             accounts,
             journal: directory.journal().clone(),
             dispatcher,
+            connector,
             clock: directory.clock().clone(),
             breakglass,
         }
     }
 
-    /// The whole path for one action on one account.
+    /// The whole path for one action on one account: the one entry every
+    /// door takes for what a platform carries out.
     pub async fn perform(
         &self,
-        caller: &Caller<'_>,
-        account_id: &str,
+        caller: &Gated<'_>,
+        on: impl Into<On<'_>>,
         action: Action,
     ) -> Result<Executed, Refusal> {
-        let authorized = self.authorize(caller, account_id, action).await?;
-        self.carry_out(caller, authorized).await
-    }
-
-    /// [`ActionPath::perform`] on an account the door has just read (the
-    /// pass-through proxy reads it to name the action), without reading it again.
-    pub async fn perform_on(
-        &self,
-        caller: &Caller<'_>,
-        account: Account,
-        action: Action,
-    ) -> Result<Executed, Refusal> {
-        let authorized = self.authorize_on(caller, account, action).await?;
+        let authorized = match on.into() {
+            On::Id(id) => self.authorize(caller, id, action).await?,
+            On::Account(account) => self.authorize_on(caller, *account, action).await?,
+        };
         self.carry_out(caller, authorized).await
     }
 
     /// Screen, then the intent, the platform and the outcome.
-    async fn carry_out(&self, caller: &Caller<'_>, authorized: Authorized) -> Result<Executed, Refusal> {
+    async fn carry_out(&self, caller: &Gated<'_>, authorized: Authorized) -> Result<Executed, Refusal> {
         let screened = match screen(authorized) {
             Screening::Passed(screened) => screened,
             Screening::Held(held) => {
@@ -230,9 +318,9 @@ impl ActionPath {
     }
 
     /// Policy's answer; a refusal is recorded with the rules that made it.
-    pub async fn authorize(
+    async fn authorize(
         &self,
-        caller: &Caller<'_>,
+        caller: &Gated<'_>,
         account_id: &str,
         action: Action,
     ) -> Result<Authorized, Refusal> {
@@ -248,9 +336,9 @@ impl ActionPath {
     }
 
     /// Policy's answer on an account already read.
-    pub async fn authorize_on(
+    async fn authorize_on(
         &self,
-        caller: &Caller<'_>,
+        caller: &Gated<'_>,
         account: Account,
         action: Action,
     ) -> Result<Authorized, Refusal> {
@@ -268,7 +356,7 @@ impl ActionPath {
             let refusal = Refusal::account_locked(&account, lock);
             return Err(self.refused(caller, name, &account.id, glass, refusal).await);
         }
-        let principal = principal_of(caller.user, caller.access, &self.directory);
+        let principal = caller.principal(&self.directory);
         let context = self.context(caller, Some(verified_at), glass.is_some());
         let decision = self.policies.current().decide(&principal, name, &Resource::from(&account), &context);
         if decision.allowed {
@@ -285,7 +373,7 @@ impl ActionPath {
     /// `account`: the account concerned; None for an action on Custodian itself.
     pub async fn permit(
         &self,
-        caller: &Caller<'_>,
+        caller: &Gated<'_>,
         name: &str,
         account: Option<&Account>,
     ) -> Result<Vec<String>, Refusal> {
@@ -294,7 +382,7 @@ impl ActionPath {
             let refusal = Refusal::out_of_scope(token, name, account.map(|a| a.id.as_str()));
             return Err(self.refuse(caller, name, subject, refusal).await);
         }
-        let principal = principal_of(caller.user, caller.access, &self.directory);
+        let principal = caller.principal(&self.directory);
         let glass = self.break_glass(caller).await?;
         let context = self.context(caller, caller.mfa_verified_at, glass.is_some());
         let resource = account.map(Resource::from).unwrap_or(Resource::Gateway);
@@ -307,8 +395,8 @@ impl ActionPath {
 
     /// Whether policy allows `caller` the action on Custodian itself, without
     /// recording anything (for a step that records its own answer).
-    pub fn allows(&self, caller: &Caller<'_>, name: &str) -> bool {
-        let principal = principal_of(caller.user, caller.access, &self.directory);
+    pub fn allows(&self, caller: &Gated<'_>, name: &str) -> bool {
+        let principal = caller.principal(&self.directory);
         let context = self.context(caller, caller.mfa_verified_at, false);
         self.policies.current().decide(&principal, name, &Resource::Gateway, &context).allowed
     }
@@ -317,7 +405,7 @@ impl ActionPath {
     /// a rule of the step's own) about `account_id` ("custodian": Custodian itself).
     pub async fn refuse(
         &self,
-        caller: &Caller<'_>,
+        caller: &Gated<'_>,
         action: &str,
         account_id: &str,
         refusal: Refusal,
@@ -336,7 +424,7 @@ impl ActionPath {
     /// Records the refusal (`action.refused`); the journal failing is the refusal then.
     async fn refused(
         &self,
-        caller: &Caller<'_>,
+        caller: &Gated<'_>,
         action: &str,
         account_id: &str,
         break_glass: Option<String>,
@@ -365,16 +453,16 @@ impl ActionPath {
     /// allows `breakglass.use` (a role lost to a lock or a group change)
     /// loses the grant now, recorded, not at its expiry. The fresh second
     /// factor asked when it opened is not asked again.
-    async fn break_glass(&self, caller: &Caller<'_>) -> Result<Option<String>, Refusal> {
+    async fn break_glass(&self, caller: &Gated<'_>) -> Result<Option<String>, Refusal> {
         // An API token (through the API or the proxy) never acts under break-glass.
         if caller.token.is_some() {
             return Ok(None);
         }
         let now = self.clock.now();
-        let Some((id, _)) = self.breakglass.open_for(&caller.user.id, now).await? else {
+        let Some((id, _)) = self.breakglass.open_for(&caller.user().id, now).await? else {
             return Ok(None);
         };
-        let principal = principal_of(caller.user, caller.access, &self.directory);
+        let principal = caller.principal(&self.directory);
         let context =
             RequestContext { mfa_age_seconds: 0, break_glass: false, door: caller.door.as_str().into() };
         let use_ = crate::domain::PolicyAction::BreakglassUse.as_str();
@@ -392,7 +480,7 @@ impl ActionPath {
     /// passed: as old as can be), break-glass, the door.
     fn context(
         &self,
-        caller: &Caller<'_>,
+        caller: &Gated<'_>,
         verified_at: Option<Timestamp>,
         break_glass: bool,
     ) -> RequestContext {
@@ -404,9 +492,9 @@ impl ActionPath {
     /// The accounts `caller` may act on, with the actions policy allows on each.
     pub async fn my_accounts(
         &self,
-        caller: &Caller<'_>,
+        caller: &Gated<'_>,
     ) -> Result<Vec<(Account, Vec<&'static str>)>, Refusal> {
-        let principal = principal_of(caller.user, caller.access, &self.directory);
+        let principal = caller.principal(&self.directory);
         let glass = self.break_glass(caller).await?;
         let context = self.context(caller, caller.mfa_verified_at, glass.is_some());
         let policies = self.policies.current();

@@ -12,7 +12,7 @@ use crate::identity::tokens::{Scope, MAX_DAYS};
 use crate::identity::ApiToken;
 use crate::secret::Secret;
 
-use super::{ActionPath, Caller, Refusal, ACCOUNT_ACTIONS};
+use super::{ActionPath, Gated, Refusal, ACCOUNT_ACTIONS};
 
 /// A token just created: the secret is here and nowhere else.
 pub struct Issued {
@@ -25,11 +25,11 @@ const MAX_NAME: usize = 100;
 
 impl ActionPath {
     /// Issues a token to the caller, if policy allows and the scope is sound.
-    pub async fn create_token(&self, caller: &Caller<'_>, scope: Scope) -> Result<Issued, Refusal> {
+    pub async fn create_token(&self, caller: &Gated<'_>, scope: Scope) -> Result<Issued, Refusal> {
         let scope = self.checked(scope).await?;
         let policies = self.permit(caller, "token.create", None).await?;
         let verified_at = caller.mfa_verified_at.ok_or_else(Refusal::mfa_required)?;
-        let (secret, token) = self.tokens.mint(&caller.user.id, scope, verified_at, self.clock.now());
+        let (secret, token) = self.tokens.mint(&caller.user().id, scope, verified_at, self.clock.now());
         let kind = EventKind::TokenCreated {
             token_id: token.id.clone(),
             name: token.name.clone(),
@@ -77,19 +77,19 @@ impl ActionPath {
     }
 
     /// The caller's own tokens (never their secrets). Refused to an API token, recorded.
-    pub async fn list_tokens(&self, caller: &Caller<'_>) -> Result<Vec<ApiToken>, Refusal> {
+    pub async fn list_tokens(&self, caller: &Gated<'_>) -> Result<Vec<ApiToken>, Refusal> {
         if let Some(token) = caller.token {
             let refusal = Refusal::session_required(token, "token.list");
             return Err(self.refuse(caller, "token.list", "custodian", refusal).await);
         }
-        Ok(self.tokens.list(Some(&caller.user.id)).await?)
+        Ok(self.tokens.list(Some(&caller.user().id)).await?)
     }
 
     /// Revokes a token: its owner's own, or any token for `as_admin`. An
     /// API token may revoke itself and nothing else.
     pub async fn revoke_token(
         &self,
-        caller: &Caller<'_>,
+        caller: &Gated<'_>,
         id: &str,
         as_admin: bool,
     ) -> Result<(ApiToken, String), Refusal> {
@@ -99,7 +99,7 @@ impl ActionPath {
         }
         let found = self.tokens.get(id).await?;
         let token = found
-            .filter(|t| as_admin || t.user_id == caller.user.id)
+            .filter(|t| as_admin || t.user_id == caller.user().id)
             .ok_or_else(|| Refusal::not_found(format!("you have no API token {id:?}")))?;
         if token.revoked_at.is_some() {
             return Err(Refusal::conflict(format!("API token {id} is already revoked")));
@@ -107,12 +107,12 @@ impl ActionPath {
         let kind = EventKind::TokenRevoked {
             token_id: token.id.clone(),
             owner: token.user_id.clone(),
-            by: caller.user.id.clone(),
+            by: caller.user().id.clone(),
         };
         let recorded = self.journal.record(&caller.meta, caller.actor.clone(), kind).await?;
         let now: Timestamp = self.clock.now();
-        self.tokens.revoke(&token.id, &caller.user.id, now).await?;
-        let token = ApiToken { revoked_at: Some(now), revoked_by: Some(caller.user.id.clone()), ..token };
+        self.tokens.revoke(&token.id, &caller.user().id, now).await?;
+        let token = ApiToken { revoked_at: Some(now), revoked_by: Some(caller.user().id.clone()), ..token };
         Ok((token, recorded.event_id))
     }
 }

@@ -149,7 +149,7 @@ impl Identity {
     ) -> Result<Allowed, AuthError> {
         let contact = || self.rules.help_contact.clone();
         if let Some(token) = invite_token {
-            return match self.invites.check(token, &principal.user.id).await? {
+            return match self.invites.check(token, &principal.user().id).await? {
                 Ok(invite) => Ok(Allowed::Invite(invite)),
                 Err((refusal, invite_id)) => {
                     let kind = EventKind::MfaInviteRefused { invite_id, reason: refusal.code().to_owned() };
@@ -167,7 +167,7 @@ impl Identity {
         }
         let idp = self.rules.mode == EnrollmentMode::Idp;
         let refused = EnrollRefused::NeedsInvite { contact: contact(), idp };
-        let source = crate::audit::throttle::Source::Named(format!("user:{}", principal.user.id));
+        let source = crate::audit::throttle::Source::Named(format!("user:{}", principal.user().id));
         let reason = if idp {
             "no second factor, no enrollment link, and the IdP did not vouch for MFA at this sign-in"
         } else {
@@ -194,8 +194,8 @@ impl Identity {
         meta: &RequestMeta,
     ) -> Result<Enrollment, AuthError> {
         self.may_enroll(principal, invite_token, meta).await?;
-        let account = principal.user.email.clone().unwrap_or_else(|| principal.user.subject.clone());
-        self.mfa.begin_enrollment(&principal.user.id, &account).await.map_err(AuthError::Mfa)
+        let account = principal.user().email.clone().unwrap_or_else(|| principal.user().subject.clone());
+        self.mfa.begin_enrollment(&principal.user().id, &account).await.map_err(AuthError::Mfa)
     }
 
     /// Confirms enrollment with a code, if the mode allows it; on success
@@ -210,7 +210,7 @@ impl Identity {
         meta: &RequestMeta,
     ) -> Result<MfaPassed, AuthError> {
         let allowed = self.may_enroll(principal, invite_token, meta).await?;
-        let result = self.mfa.check_enrollment_code(&principal.user.id, code).await;
+        let result = self.mfa.check_enrollment_code(&principal.user().id, code).await;
         self.after_attempt(principal, Method::Totp, result, meta).await?;
         let (invite_id, amr) = match &allowed {
             Allowed::Invite(invite) => {
@@ -233,7 +233,7 @@ impl Identity {
         // Recorded first: if the journal is down, the factor stays off.
         let kind = EventKind::MfaEnrolled { method: allowed.method().to_owned(), invite_id, amr };
         self.journal.record(meta, principal.actor(), kind).await?;
-        let codes = self.mfa.enable(&principal.user.id).await.map_err(AuthError::Mfa)?;
+        let codes = self.mfa.enable(&principal.user().id).await.map_err(AuthError::Mfa)?;
         self.pass(id, principal, Method::Totp, Some(codes), meta).await
     }
 

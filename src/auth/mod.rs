@@ -18,7 +18,7 @@ use crate::audit::{
     Actor, AuditError, EventKind, Journal, LoginFailure, RequestMeta, SessionEnd, Tally, Trigger,
 };
 use crate::clock::SharedClock;
-use crate::directory::{self, Access, Directory, GateError};
+use crate::directory::{self, Access, Admitted, Directory, GateError};
 use crate::identity::{
     known, mfa, session, tokens, ApiToken, FactorState, Invites, Method, Mfa, MfaConfig, MfaError, Oidc,
     OidcError, OwnerRecheck, Presented, Session, SessionError, SessionId, Sessions, Unusable, User, Users,
@@ -83,36 +83,67 @@ pub struct CallbackParams {
     pub error_description: Option<String>,
 }
 
-/// A signed-in caller: the session, its user, and what the directory gate
-/// found they hold (roles, groups, training).
+/// A signed-in caller: the session, and its user as the directory gate
+/// admitted them (roles, groups, training).
 #[derive(Debug, Clone)]
 pub struct Principal {
     pub session: Session,
-    pub user: User,
-    pub access: Access,
+    pub admitted: Admitted,
 }
 
 impl Principal {
+    pub fn user(&self) -> &User {
+        self.admitted.user()
+    }
+
+    pub fn access(&self) -> &Access {
+        self.admitted.access()
+    }
+
     pub fn actor(&self) -> Actor {
-        Actor {
-            user_id: Some(self.user.id.clone()),
-            issuer: Some(self.user.issuer.clone()),
-            subject: Some(self.user.subject.clone()),
-            session_handle: Some(self.session.handle.clone()),
-            mfa_method: self.session.mfa_method.clone(),
-            mfa_at: self.session.mfa_verified_at,
-            token_id: None,
-        }
+        session_actor(&self.session, self.user())
     }
 }
 
-/// A caller acting with an API token: the token, its owner as the gate found them.
+/// A session's user, not (yet) through the gate: only for ending the
+/// session, or recording why it ended.
+#[derive(Debug, Clone)]
+pub struct SessionHolder {
+    pub session: Session,
+    pub user: User,
+}
+
+impl SessionHolder {
+    pub fn actor(&self) -> Actor {
+        session_actor(&self.session, &self.user)
+    }
+}
+
+/// Who acts in a session: recorded with everything they do.
+fn session_actor(session: &Session, user: &User) -> Actor {
+    Actor {
+        user_id: Some(user.id.clone()),
+        issuer: Some(user.issuer.clone()),
+        subject: Some(user.subject.clone()),
+        session_handle: Some(session.handle.clone()),
+        mfa_method: session.mfa_method.clone(),
+        mfa_at: session.mfa_verified_at,
+        token_id: None,
+    }
+}
+
+/// A caller acting with an API token: the token, its owner as the gate admitted them.
 #[derive(Debug, Clone)]
 pub struct TokenPrincipal {
     pub token: ApiToken,
-    pub user: User,
-    pub access: Access,
+    pub admitted: Admitted,
     pub actor: Actor,
+}
+
+impl TokenPrincipal {
+    pub fn user(&self) -> &User {
+        self.admitted.user()
+    }
 }
 
 fn token_actor(user: &User, token: &ApiToken) -> Actor {
@@ -367,17 +398,18 @@ impl Identity {
         meta: &RequestMeta,
     ) -> Result<(SessionId, User), AuthError> {
         match self.sign_in_steps(flow_id, params, meta).await {
-            Ok((user, access, refresh, idp_mfa_amr)) => {
+            Ok((admitted, refresh, idp_mfa_amr)) => {
                 // Ending the browser's old session only restricts; the
                 // login event below records it.
                 let previous_session_ended = match previous {
                     Some(old) => self.sessions.delete(old).await?,
                     None => false,
                 };
-                let (id, session) = self.sessions.create(&user.id, &idp_mfa_amr).await?;
-                self.users.mark_signed_in(&user.id, self.clock.now()).await?;
-                let principal = Principal { session, user, access };
-                let kind = EventKind::Login { email: principal.user.email.clone(), previous_session_ended };
+                let user_id = &admitted.user().id;
+                let (id, session) = self.sessions.create(user_id, &idp_mfa_amr).await?;
+                self.users.mark_signed_in(user_id, self.clock.now()).await?;
+                let principal = Principal { session, admitted };
+                let kind = EventKind::Login { email: principal.user().email.clone(), previous_session_ended };
                 let recorded = self.journal.record(meta, principal.actor(), kind).await;
                 if let Err(e) = recorded {
                     // Nothing audited proceeds unaudited: take the session back.
@@ -385,9 +417,9 @@ impl Identity {
                     return Err(e.into());
                 }
                 if self.rechecks_owners() {
-                    self.recheck.remember(&principal.user.id, refresh.as_ref()).await?;
+                    self.recheck.remember(&principal.user().id, refresh.as_ref()).await?;
                 }
-                Ok((id, principal.user))
+                Ok((id, principal.admitted.user().clone()))
             }
             Err(SignInStepError::Refused(reason, actor)) => {
                 let kind = EventKind::LoginFailed { reason: reason.clone(), tally: Tally::default() };
@@ -412,7 +444,7 @@ impl Identity {
         flow_id: Option<&str>,
         params: &CallbackParams,
         meta: &RequestMeta,
-    ) -> Result<(User, Access, Option<crate::secret::Secret>, Vec<String>), SignInStepError> {
+    ) -> Result<(Admitted, Option<crate::secret::Secret>, Vec<String>), SignInStepError> {
         let refused = |r| SignInStepError::Refused(r, Actor::default());
         let flow_id = flow_id.ok_or_else(|| refused(LoginFailure::NoLoginInProgress))?;
         let flow = self.take_flow(flow_id).await?.ok_or_else(|| refused(LoginFailure::NoLoginInProgress))?;
@@ -440,7 +472,7 @@ impl Identity {
         let user = self.users.upsert_from_sign_in(&identity, self.clock.now()).await?;
         let actor = Actor { user_id: Some(user.id.clone()), ..actor };
         match self.directory.admit_sign_in(&user, &identity).await {
-            Ok((user, access)) => Ok((user, access, refresh, self.rules.vouching_amr(&identity))),
+            Ok(admitted) => Ok((admitted, refresh, self.rules.vouching_amr(&identity))),
             Err(GateError::Denied(d)) => {
                 if matches!(d.refusal, directory::Refusal::Locked { .. }) {
                     // A pending lock (an email, a user name) now knows whom it means.
@@ -488,19 +520,19 @@ impl Identity {
     /// gate now; a refusal is audited. An expired session is deleted and
     /// its expiry audited.
     pub async fn principal(&self, id: &SessionId, meta: &RequestMeta) -> Result<Principal, AuthError> {
-        let (session, user) = self.session_user(id, meta).await?;
-        let actor =
-            Principal { session: session.clone(), user: user.clone(), access: Access::default() }.actor();
-        let access = self.gate(&user, actor, meta).await?;
-        Ok(Principal { session, user, access })
+        let SessionHolder { session, user } = self.session_user(id, meta).await?;
+        let actor = session_actor(&session, &user);
+        let admitted = self.gate(user, actor, meta).await?;
+        Ok(Principal { session, admitted })
     }
 
     /// The directory gate for a user; a refusal is recorded (as `actor`).
-    async fn gate(&self, user: &User, actor: Actor, meta: &RequestMeta) -> Result<Access, AuthError> {
-        match self.directory.access(user).await {
-            Ok(access) => Ok(access),
+    async fn gate(&self, user: User, actor: Actor, meta: &RequestMeta) -> Result<Admitted, AuthError> {
+        let user_id = user.id.clone();
+        match self.directory.admit(user).await {
+            Ok(admitted) => Ok(admitted),
             Err(GateError::Denied(d)) => {
-                let source = Source::Named(format!("user:{}", user.id));
+                let source = Source::Named(format!("user:{user_id}"));
                 let (scope, gate) = (d.refusal.code(), d.refusal.gate());
                 self.journal.record_denial(scope, source, meta, actor, gate, d.refusal.message()).await?;
                 Err(AuthError::Denied(d))
@@ -563,8 +595,8 @@ impl Identity {
         };
         let user =
             if self.rechecks_owners() { self.owner_rechecked(user, &actor, meta).await? } else { user };
-        let access = self.gate(&user, actor.clone(), meta).await?;
-        Ok(TokenPrincipal { token, user, access, actor })
+        let admitted = self.gate(user, actor.clone(), meta).await?;
+        Ok(TokenPrincipal { token, admitted, actor })
     }
 
     /// `oidc-claims` mode: the token's owner as the IdP confirms them (see
@@ -603,24 +635,23 @@ impl Identity {
         Err(unconfirmed)
     }
 
-    /// The session's principal without the directory gate: only for ending
+    /// The session's holder without the directory gate: only for ending
     /// the session (a refused user may still sign out).
     pub async fn session_principal(
         &self,
         id: &SessionId,
         meta: &RequestMeta,
-    ) -> Result<Principal, AuthError> {
-        let (session, user) = self.session_user(id, meta).await?;
-        Ok(Principal { session, user, access: Access::default() })
+    ) -> Result<SessionHolder, AuthError> {
+        self.session_user(id, meta).await
     }
 
-    async fn session_user(&self, id: &SessionId, meta: &RequestMeta) -> Result<(Session, User), AuthError> {
+    async fn session_user(&self, id: &SessionId, meta: &RequestMeta) -> Result<SessionHolder, AuthError> {
         let session = match self.sessions.load(id).await {
             Ok(s) => s,
             Err(SessionError::Expired { session, reason }) => {
                 let user = self.users.get(&session.user_id).await?;
                 if let Some(user) = user {
-                    let actor = Principal { session: *session, user, access: Access::default() }.actor();
+                    let actor = session_actor(&session, &user);
                     self.journal.record(meta, actor, EventKind::SessionExpired { reason }).await?;
                 }
                 return Err(AuthError::SessionEnded(reason));
@@ -654,11 +685,11 @@ impl Identity {
             Err(e) => return Err(e.into()),
         };
         let user = self.users.get(&session.user_id).await?.ok_or(AuthError::NotSignedIn)?;
-        Ok((session, user))
+        Ok(SessionHolder { session, user })
     }
 
     pub async fn factor_state(&self, principal: &Principal) -> Result<FactorState, AuthError> {
-        Ok(self.mfa.state(&principal.user.id).await?)
+        Ok(self.mfa.state(&principal.user().id).await?)
     }
 
     /// Verifies a TOTP or recovery code; on success the session passes.
@@ -669,7 +700,7 @@ impl Identity {
         code: &str,
         meta: &RequestMeta,
     ) -> Result<MfaPassed, AuthError> {
-        let result = self.mfa.verify(&principal.user.id, code).await;
+        let result = self.mfa.verify(&principal.user().id, code).await;
         let method = self.after_attempt(principal, Method::of(code), result, meta).await?;
         self.pass(id, principal, method, None, meta).await
     }
@@ -687,7 +718,7 @@ impl Identity {
         if Method::of(code) != Method::Totp {
             return Err(AuthError::Mfa(MfaError::InvalidCode));
         }
-        let result = self.mfa.verify(&principal.user.id, code).await;
+        let result = self.mfa.verify(&principal.user().id, code).await;
         self.after_attempt(principal, Method::Totp, result, meta).await.map(|_| ())
     }
 
@@ -741,10 +772,10 @@ impl Identity {
     pub async fn logout(
         &self,
         id: &SessionId,
-        principal: &Principal,
+        holder: &SessionHolder,
         meta: &RequestMeta,
     ) -> Result<(), AuthError> {
-        self.journal.record(meta, principal.actor(), EventKind::Logout).await?;
+        self.journal.record(meta, holder.actor(), EventKind::Logout).await?;
         self.sessions.delete(id).await?;
         Ok(())
     }

@@ -27,7 +27,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::action::{ActionPath, Caller, Door, Kind, Refusal, Step};
+use crate::action::{ActionPath, Door, Gated, Kind, Refusal, Step};
 use crate::audit::{EventKind, Journal, RequestMeta};
 use crate::auth::{AuthError, Identity, Principal};
 use crate::clock::{SharedClock, Timestamp};
@@ -138,15 +138,7 @@ impl BreakGlass {
         let now = self.clock.now();
         // The code in this request is the fresh second factor that policy
         // asks for; it is checked below, before anything opens.
-        let caller = Caller {
-            user: &principal.user,
-            access: &principal.access,
-            mfa_verified_at: Some(now),
-            actor: principal.actor(),
-            meta: meta.clone(),
-            door,
-            token: None,
-        };
+        let caller = Gated::new(&principal.admitted, principal.actor(), meta.clone(), door, Some(now));
         let justification = match check_justification(justification) {
             Ok(j) => j,
             Err(r) => return Err(self.refuse(&caller, Self::USE, r).await),
@@ -155,7 +147,7 @@ impl BreakGlass {
             return Err(self.refuse(&caller, Self::USE, code_required()).await);
         };
         let policies = self.actions.permit(&caller, Self::USE, None).await?;
-        if let Some((id, until)) = self.grants.open_for(&principal.user.id, now).await? {
+        if let Some((id, until)) = self.grants.open_for(&principal.user().id, now).await? {
             return Err(self.refuse(&caller, Self::USE, already_open(&id, until)).await);
         }
         if let Err(e) = self.identity.verify_totp_again(principal, code, meta).await {
@@ -175,7 +167,7 @@ impl BreakGlass {
         let recorded = self.journal.record(meta, actor, kind).await?;
         let grant = NewGrant {
             id: &id,
-            user_id: &principal.user.id,
+            user_id: &principal.user().id,
             justification: &justification,
             opened_at: now,
             expires_at,
@@ -185,7 +177,7 @@ impl BreakGlass {
             Ok(()) => {}
             Err(StoreError::AlreadyOpen) => {
                 // A concurrent request opened one first; this one is refused after all.
-                let open = self.grants.open_for(&principal.user.id, now).await?;
+                let open = self.grants.open_for(&principal.user().id, now).await?;
                 let refusal = match open {
                     Some((other, until)) => already_open(&other, until),
                     None => already_open(&id, expires_at),
@@ -197,9 +189,9 @@ impl BreakGlass {
         self.notifier.send(Notification {
             event: "breakglass.open",
             grant_id: id.clone(),
-            user_id: principal.user.id.clone(),
-            email: principal.user.email.clone(),
-            name: principal.user.name.clone(),
+            user_id: principal.user().id.clone(),
+            email: principal.user().email.clone(),
+            name: principal.user().name.clone(),
             justification,
             opened_at: now,
             expires_at,
@@ -209,9 +201,9 @@ impl BreakGlass {
     }
 
     /// Ends the caller's open grant now.
-    pub async fn end(&self, caller: &Caller<'_>) -> Result<Grant, Refusal> {
+    pub async fn end(&self, caller: &Gated<'_>) -> Result<Grant, Refusal> {
         let now = self.clock.now();
-        let Some((id, _)) = self.grants.open_for(&caller.user.id, now).await? else {
+        let Some((id, _)) = self.grants.open_for(&caller.user().id, now).await? else {
             let refusal = refusal(
                 Kind::NotFound,
                 "no-open-grant",
@@ -221,7 +213,7 @@ impl BreakGlass {
             return Err(self.refuse(caller, Self::END, refusal).await);
         };
         let kind = EventKind::BreakglassEnded { grant_id: id.clone(), reason: None };
-        self.journal.record(&caller.meta, caller.actor.clone(), kind).await?;
+        self.journal.record(caller.meta(), caller.actor().clone(), kind).await?;
         // False only if it expired meanwhile: ended either way.
         self.grants.end(&id, now).await?;
         self.grants.get(&id, now).await?.ok_or_else(|| Refusal::from(sqlx::Error::RowNotFound))
@@ -231,7 +223,7 @@ impl BreakGlass {
     /// once it is over, once.
     pub async fn acknowledge(
         &self,
-        caller: &Caller<'_>,
+        caller: &Gated<'_>,
         id: &str,
         note: Option<&str>,
     ) -> Result<Grant, Refusal> {
@@ -249,15 +241,15 @@ impl BreakGlass {
             user_id: grant.user_id.clone(),
             note: note.clone(),
         };
-        self.journal.record(&caller.meta, caller.actor.clone(), kind).await?;
-        if !self.grants.acknowledge(&grant.id, &caller.user.id, &note, now).await? {
+        self.journal.record(caller.meta(), caller.actor().clone(), kind).await?;
+        if !self.grants.acknowledge(&grant.id, &caller.user().id, &note, now).await? {
             return Err(self.refuse(caller, Self::ACKNOWLEDGE, already_acknowledged(&grant)).await);
         }
         self.grants.get(&grant.id, now).await?.ok_or_else(|| Refusal::from(sqlx::Error::RowNotFound))
     }
 
     /// The grant, if `caller` may acknowledge it now; the refusal otherwise.
-    async fn acknowledgeable(&self, caller: &Caller<'_>, id: &str, now: Timestamp) -> Result<Grant, Refusal> {
+    async fn acknowledgeable(&self, caller: &Gated<'_>, id: &str, now: Timestamp) -> Result<Grant, Refusal> {
         let Some(grant) = self.grants.get(id, now).await? else {
             return Err(refusal(
                 Kind::NotFound,
@@ -266,7 +258,7 @@ impl BreakGlass {
                 "List the uses at GET /api/v1/admin/breakglass.",
             ));
         };
-        if grant.user_id == caller.user.id {
+        if grant.user_id == caller.user().id {
             return Err(refusal(
                 Kind::Forbidden,
                 "not-your-own-use",
@@ -304,7 +296,7 @@ impl BreakGlass {
 
     /// Records a refusal of a break-glass step (`action`: `breakglass.use`,
     /// `breakglass.end`, `breakglass.acknowledge`), e.g. a malformed request.
-    pub async fn refuse(&self, caller: &Caller<'_>, action: &str, refusal: Refusal) -> Refusal {
+    pub async fn refuse(&self, caller: &Gated<'_>, action: &str, refusal: Refusal) -> Refusal {
         self.actions.refuse(caller, action, "custodian", refusal).await
     }
 

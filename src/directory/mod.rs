@@ -66,6 +66,31 @@ impl Access {
     }
 }
 
+/// A user the gate admitted, with what they hold. Only the gate makes one
+/// ([`Directory::admit`], [`Directory::admit_sign_in`]), and the action path
+/// takes no caller without one: a request cannot reach policy, or a
+/// platform, around the gate.
+#[derive(Debug, Clone)]
+pub struct Admitted {
+    user: User,
+    access: Access,
+}
+
+impl Admitted {
+    pub fn user(&self) -> &User {
+        &self.user
+    }
+
+    pub fn access(&self) -> &Access {
+        &self.access
+    }
+
+    /// The user and what they hold, giving up the witness.
+    pub fn into_parts(self) -> (User, Access) {
+        (self.user, self.access)
+    }
+}
+
 /// Why the gate refused, in words safe to show and to record.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "gate", rename_all = "snake_case")]
@@ -292,9 +317,9 @@ impl Directory {
         &self,
         user: &User,
         identity: &VerifiedIdentity,
-    ) -> Result<(User, Access), GateError> {
+    ) -> Result<Admitted, GateError> {
         if self.config.source == Source::OidcClaims {
-            return Ok((user.clone(), self.access(user).await?));
+            return self.admit(user.clone()).await;
         }
         let entry = self.directory_entry_for(identity).await?;
         if self.users.linked_to(&entry).await?.iter().any(|other| other.id != user.id) {
@@ -310,7 +335,13 @@ impl Directory {
                 other => other?,
             }
         }
-        Ok((linked, access))
+        Ok(Admitted { user: linked, access })
+    }
+
+    /// The gate for a request: [`Directory::access`], and the witness that it passed.
+    pub async fn admit(&self, user: User) -> Result<Admitted, GateError> {
+        let access = self.access(&user).await?;
+        Ok(Admitted { user, access })
     }
 
     /// The id of the one directory user the sign-in's link claim names.

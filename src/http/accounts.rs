@@ -10,11 +10,10 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
-use crate::action::Door;
+use crate::action::{AdminError, Door};
 use crate::domain::Account;
-use crate::http::admin::{changed_by, json_body, permitted};
-use crate::http::error::refusal_page;
-use crate::http::error::{ApiError, PageError, Problem};
+use crate::http::admin::{json_body, permitted};
+use crate::http::error::Problem;
 use crate::http::extract::Verified;
 use crate::http::{openapi, pages, AppState};
 use crate::platforms::connect::{
@@ -22,6 +21,15 @@ use crate::platforms::connect::{
 };
 use crate::platforms::Operation;
 use crate::secret::Secret;
+
+impl From<AdminError> for Problem {
+    fn from(e: AdminError) -> Self {
+        match e {
+            AdminError::Refused(r) => r.into(),
+            AdminError::Connect(e) => e.into(),
+        }
+    }
+}
 
 impl From<ConnectError> for Problem {
     fn from(e: ConnectError) -> Self {
@@ -68,7 +76,7 @@ pub struct AccountList {
     ),
     security(("sessionCookie" = [])),
 )]
-pub async fn list(State(state): State<AppState>, Verified(s): Verified) -> Result<Response, ApiError> {
+pub async fn list(State(state): State<AppState>, Verified(s): Verified) -> Result<Response, Problem> {
     permitted(&state, &s, "account.connect").await?;
     let accounts = state.accounts.list().await.map_err(storage)?;
     Ok(Json(AccountList { accounts }).into_response())
@@ -136,23 +144,23 @@ pub async fn connect(
     State(state): State<AppState>,
     Verified(s): Verified,
     body: Result<Json<ConnectBody>, JsonRejection>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, Problem> {
     // Connecting calls the platform: policy decides, as for every action.
-    let by = permitted(&state, &s, "account.connect").await?;
+    let permit = state.actions.permit_connect(&s.caller(Door::Api)).await?;
     let body = json_body(body)?;
     if body.platform == "bluesky" {
         let (Some(identifier), Some(password)) = (body.identifier.as_deref(), body.app_password.as_ref())
         else {
-            return Err(ApiError(Problem::Invalid("bluesky needs identifier and app_password".into())));
+            return Err(Problem::Invalid("bluesky needs identifier and app_password".into()));
         };
-        let account = state.connector.connect_bluesky(identifier, password, &body.tags, &by).await?;
+        let account = permit.bluesky(identifier, password, &body.tags).await?;
         return Ok((StatusCode::CREATED, Json(account)).into_response());
     }
     if body.identifier.is_some() || body.app_password.is_some() {
-        return Err(ApiError(Problem::Invalid(format!(
+        return Err(Problem::Invalid(format!(
             "{} connects through its own sign-in page, not with a password",
             body.platform
-        ))));
+        )));
     }
     let request = ConnectRequest {
         platform: body.platform,
@@ -160,7 +168,7 @@ pub async fn connect(
         operations: body.operations,
         choice: Choice { page_id: body.page_id, organization: body.organization },
     };
-    Ok(Json(state.connector.start(request, &by).await?).into_response())
+    Ok(Json(permit.start(request).await?).into_response())
 }
 
 #[derive(Deserialize)]
@@ -176,11 +184,11 @@ pub async fn callback(
     State(state): State<AppState>,
     Verified(s): Verified,
     query: Result<Query<CallbackQuery>, QueryRejection>,
-) -> Result<Response, PageError> {
-    if let Err(r) = state.actions.permit(&s.caller(Door::Ui), "account.connect", None).await {
-        return Ok(refusal_page(&r));
-    }
-    let by = changed_by(&s);
+) -> Result<Response, Problem> {
+    let permit = match state.actions.permit_connect(&s.caller(Door::Ui)).await {
+        Ok(permit) => permit,
+        Err(r) => return Ok(r.into_response()),
+    };
     let Query(q) = query.map_err(|_| Problem::BadRequest("The platform's answer is malformed.".into()))?;
     let outcome = match (&q.code, &q.error) {
         (_, Some(error)) => {
@@ -190,7 +198,7 @@ pub async fn callback(
         (Some(code), None) => Ok(code.as_str()),
         (None, None) => Ok(""),
     };
-    let account = state.connector.finish(&q.state, outcome, &by).await?;
+    let account = permit.finish(&q.state, outcome).await?;
     Ok(pages::connected(&account).into_response())
 }
 
@@ -199,10 +207,10 @@ pub async fn timeline(
     State(state): State<AppState>,
     Verified(s): Verified,
     Path(id): Path<String>,
-) -> Result<Response, PageError> {
+) -> Result<Response, Problem> {
     let account = state.accounts.get(&id).await.map_err(storage)?;
     let Some(account) = account.filter(|a| a.platform == "sandbox") else {
-        return Err(PageError(Problem::NotFoundWhy(format!("there is no practice account {id:?}"))));
+        return Err(Problem::NotFoundWhy(format!("there is no practice account {id:?}")));
     };
     let posts = crate::platforms::sandbox::Sandbox::new(state.db.clone(), state.clock.clone())
         .timeline(&account.id, TIMELINE_LENGTH)
@@ -240,15 +248,8 @@ pub async fn disconnect(
     State(state): State<AppState>,
     Verified(s): Verified,
     Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    let by = changed_by(&s);
-    let account = state.accounts.get(&id).await.map_err(storage)?;
-    let Some(account) = account else {
-        return Err(ApiError(Problem::NotFoundWhy(format!("there is no account {id:?}"))));
-    };
+) -> Result<Response, Problem> {
     // Revoking calls the platform: policy decides, as for every action.
-    if let Err(r) = state.actions.permit(&s.caller(Door::Api), "account.disconnect", Some(&account)).await {
-        return Ok(r.into_response());
-    }
-    Ok(Json(state.connector.disconnect(&id, &by).await?).into_response())
+    let permit = state.actions.permit_disconnect(&s.caller(Door::Api), &id).await?;
+    Ok(Json(permit.disconnect().await?).into_response())
 }

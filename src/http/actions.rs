@@ -15,7 +15,6 @@ use crate::action::{Door, Executed, Refusal};
 use crate::domain::Action;
 use crate::domain::NewPost;
 use crate::domain::{Platform, Status as AccountStatus};
-use crate::http::error::refusal_page;
 use crate::http::extract::{Acting, Verified};
 use crate::http::{openapi, AppState};
 use crate::platforms::dispatch::Outcome;
@@ -37,7 +36,7 @@ pub async fn publish_form(
     let post = NewPost { text: form.text, link: None, image: None };
     match state.actions.perform(&s.caller(Door::Ui), &account, Action::Publish(post)).await {
         Ok(_) => axum::response::Redirect::to(&format!("/sandbox/{account}")).into_response(),
-        Err(r) => refusal_page(&r),
+        Err(r) => r.into_response(),
     }
 }
 

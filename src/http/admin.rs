@@ -19,20 +19,20 @@ use crate::clock::Timestamp;
 use crate::directory::admin::{LockPlaced, LockView};
 use crate::directory::training::{self, Record};
 use crate::directory::{review, DirectoryError, Lock, Scope};
-use crate::http::error::{ApiError, Problem};
+use crate::http::error::Problem;
 use crate::http::extract::{SignedIn, Verified};
 use crate::http::{openapi, AppState};
 
 /// The caller as a change's author, if policy allows them `action` on
 /// Custodian itself; otherwise the refusal, recorded.
-pub(crate) async fn permitted(state: &AppState, s: &SignedIn, action: &str) -> Result<ChangedBy, ApiError> {
+pub(crate) async fn permitted(state: &AppState, s: &SignedIn, action: &str) -> Result<ChangedBy, Problem> {
     state.actions.permit(&s.caller(Door::Api), action, None).await?;
     Ok(changed_by(s))
 }
 
 /// The signed-in caller as the author of a change.
 pub(crate) fn changed_by(s: &SignedIn) -> ChangedBy {
-    ChangedBy { actor: s.principal.actor(), name: s.principal.user.id.clone(), meta: s.meta.clone() }
+    ChangedBy { actor: s.principal.actor(), name: s.principal.user().id.clone(), meta: s.meta.clone() }
 }
 
 /// The action that manages locks of `scope`.
@@ -43,21 +43,20 @@ fn lock_action(scope: Scope) -> &'static str {
     }
 }
 
-pub(crate) fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
-    body.map(|Json(b)| b)
-        .map_err(|e| ApiError(Problem::BadRequest(format!("invalid JSON body: {}", e.body_text()))))
+pub(crate) fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, Problem> {
+    body.map(|Json(b)| b).map_err(|e| Problem::BadRequest(format!("invalid JSON body: {}", e.body_text())))
 }
 
-impl From<DirectoryError> for ApiError {
+impl From<DirectoryError> for Problem {
     fn from(e: DirectoryError) -> Self {
         match e {
-            DirectoryError::NotFound(why) => ApiError(Problem::NotFoundWhy(why)),
-            DirectoryError::Invalid(why) => ApiError(Problem::Invalid(why)),
-            e @ DirectoryError::Rejected(_) => ApiError(Problem::Invalid(e.to_string())),
+            DirectoryError::NotFound(why) => Problem::NotFoundWhy(why),
+            DirectoryError::Invalid(why) => Problem::Invalid(why),
+            e @ DirectoryError::Rejected(_) => Problem::Invalid(e.to_string()),
             DirectoryError::Audit(e) => e.into(),
             DirectoryError::Storage(e) => {
                 tracing::error!(error = %e, "storage error");
-                ApiError(Problem::Internal)
+                Problem::Internal
             }
         }
     }
@@ -99,7 +98,7 @@ pub async fn revoke(
     Verified(s): Verified,
     Path(user): Path<String>,
     body: Result<Json<RevokeBody>, JsonRejection>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, Problem> {
     let by = permitted(&state, &s, "user.revoke").await?;
     let body = json_body(body)?;
     let placed = state.directory().revoke(&user, &body.reason, &by).await?;
@@ -144,14 +143,15 @@ pub async fn place_lock(
     State(state): State<AppState>,
     Verified(s): Verified,
     body: Result<Json<LockBody>, JsonRejection>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, Problem> {
     let body = json_body(body)?;
     let by = permitted(&state, &s, lock_action(body.scope)).await?;
     let expires_at = match body.expires_at.as_deref() {
         None => None,
-        Some(t) => Some(Timestamp(crate::audit::query::parse_time(t).ok_or_else(|| {
-            ApiError(Problem::Invalid(format!("expires_at {t:?} is not an RFC 3339 time")))
-        })?)),
+        Some(t) => Some(Timestamp(
+            crate::audit::query::parse_time(t)
+                .ok_or_else(|| Problem::Invalid(format!("expires_at {t:?} is not an RFC 3339 time")))?,
+        )),
     };
     let placed =
         state.directory().place_lock(body.scope, &body.target, &body.reason, expires_at, &by).await?;
@@ -195,9 +195,9 @@ pub async fn locks(
     State(state): State<AppState>,
     Verified(s): Verified,
     query: Result<Query<LocksQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, Problem> {
     permitted(&state, &s, "user.revoke").await?;
-    let Query(q) = query.map_err(|e| ApiError(Problem::BadRequest(e.body_text())))?;
+    let Query(q) = query.map_err(|e| Problem::BadRequest(e.body_text()))?;
     let locks = state.directory().locks_described(q.all).await.map_err(DirectoryError::from)?;
     Ok(Json(LockList { locks }).into_response())
 }
@@ -224,7 +224,7 @@ pub async fn lift_lock(
     State(state): State<AppState>,
     Verified(s): Verified,
     Path(id): Path<String>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, Problem> {
     // The lock's scope says which action lifting it is (an unknown id: the directory says so).
     let lock = state.directory().locks.get(&id).await.map_err(DirectoryError::from)?;
     let by = permitted(&state, &s, lock_action(lock.map_or(Scope::User, |l| l.scope))).await?;
@@ -270,7 +270,7 @@ pub async fn record_training(
     State(state): State<AppState>,
     Verified(s): Verified,
     body: Result<Json<TrainingBody>, JsonRejection>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, Problem> {
     let by = permitted(&state, &s, "training.manage").await?;
     let b = json_body(body)?;
     let fields =
@@ -343,10 +343,9 @@ pub async fn import_training(
     State(state): State<AppState>,
     Verified(s): Verified,
     body: Bytes,
-) -> Result<Response, ApiError> {
+) -> Result<Response, Problem> {
     let by = permitted(&state, &s, "training.manage").await?;
-    let text =
-        std::str::from_utf8(&body).map_err(|_| ApiError(Problem::Invalid("the CSV is not UTF-8".into())))?;
+    let text = std::str::from_utf8(&body).map_err(|_| Problem::Invalid("the CSV is not UTF-8".into()))?;
     match state.directory().import_training(text, &format!("api:{}", by.name), &by).await {
         Ok(imported) => Ok(Json(TrainingImported { imported }).into_response()),
         Err(DirectoryError::Rejected(errors)) => {
@@ -392,9 +391,9 @@ pub async fn training_records(
     State(state): State<AppState>,
     Verified(s): Verified,
     query: Result<Query<TrainingQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, Problem> {
     permitted(&state, &s, "training.manage").await?;
-    let Query(q) = query.map_err(|e| ApiError(Problem::BadRequest(e.body_text())))?;
+    let Query(q) = query.map_err(|e| Problem::BadRequest(e.body_text()))?;
     let key = training::user_key(&q.user);
     let records = state.directory().training.records(&[key]).await.map_err(DirectoryError::from)?;
     Ok(Json(TrainingRecords { records }).into_response())
@@ -440,14 +439,12 @@ pub async fn access_review(
     State(state): State<AppState>,
     Verified(s): Verified,
     query: Result<Query<ReviewQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, Problem> {
     let by = permitted(&state, &s, "access.review").await?;
-    let Query(q) = query.map_err(|e| ApiError(Problem::BadRequest(e.body_text())))?;
+    let Query(q) = query.map_err(|e| Problem::BadRequest(e.body_text()))?;
     let format = q.format.unwrap_or_else(|| "json".to_owned());
     if format != "json" && format != "csv" {
-        return Err(ApiError(Problem::BadRequest(format!(
-            "format {format:?} is not supported (json or csv)"
-        ))));
+        return Err(Problem::BadRequest(format!("format {format:?} is not supported (json or csv)")));
     }
     let users = state.directory().reviewed_access(&by, &format).await?;
     let review = review::Review { users, breakglass: state.breakglass.unacknowledged().await? };
@@ -457,15 +454,15 @@ pub async fn access_review(
     Ok(Json(review).into_response())
 }
 
-impl From<InviteError> for ApiError {
+impl From<InviteError> for Problem {
     fn from(e: InviteError) -> Self {
         match e {
-            e @ InviteError::NoSuchUser(_) => ApiError(Problem::NotFoundWhy(e.to_string())),
-            e @ InviteError::AlreadyEnrolled(_) => ApiError(Problem::Conflict(e.to_string())),
+            e @ InviteError::NoSuchUser(_) => Problem::NotFoundWhy(e.to_string()),
+            e @ InviteError::AlreadyEnrolled(_) => Problem::Conflict(e.to_string()),
             InviteError::Audit(e) => e.into(),
             e @ (InviteError::NoAddress | InviteError::Storage(_)) => {
                 tracing::error!(error = %e, "cannot issue an enrollment link");
-                ApiError(Problem::Internal)
+                Problem::Internal
             }
         }
     }
@@ -529,7 +526,7 @@ pub async fn mfa_invite(
     State(state): State<AppState>,
     Verified(s): Verified,
     Path(user): Path<String>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, Problem> {
     let by = permitted(&state, &s, "mfa.invite").await?;
     let issued = state.identity.invite(&user, &by.name, by.actor, &by.meta).await?;
     let body = MfaInvite {

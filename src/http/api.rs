@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::clock::Timestamp;
 use crate::directory::Access;
-use crate::http::error::ApiError;
+use crate::http::error::Problem;
 use crate::http::extract::SignedIn;
 use crate::http::{openapi, AppState};
 use crate::identity::{FactorState, User};
@@ -75,13 +75,15 @@ fn factor_states() -> utoipa::openapi::Object {
     ),
     security(("sessionCookie" = [])),
 )]
-pub async fn me(State(state): State<AppState>, s: SignedIn) -> Result<Json<Me>, ApiError> {
+pub async fn me(State(state): State<AppState>, s: SignedIn) -> Result<Json<Me>, Problem> {
     let factor = state.identity.factor_state(&s.principal).await?;
-    let session = s.principal.session;
+    let warnings = s.principal.access().warnings();
+    let crate::auth::Principal { session, admitted } = s.principal;
+    let (user, access) = admitted.into_parts();
     Ok(Json(Me {
-        warnings: s.principal.access.warnings(),
-        access: s.principal.access,
-        user: s.principal.user,
+        warnings,
+        access,
+        user,
         second_factor: SecondFactor {
             state: match factor {
                 FactorState::None | FactorState::Pending => "not_enrolled",

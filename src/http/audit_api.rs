@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::action::Door;
 use crate::audit::query::{self, Filter, ReadError};
 use crate::audit::{Decision, Event};
-use crate::http::error::{ApiError, Problem};
+use crate::http::error::Problem;
 use crate::http::extract::Verified;
 use crate::http::{openapi, AppState};
 
@@ -62,12 +62,12 @@ pub struct EventPage {
 #[expect(dead_code, reason = "names the CSV answer's schema; `query::to_csv` writes the text")]
 pub struct EventsCsv(String);
 
-fn bad(why: &str) -> ApiError {
-    ApiError(Problem::BadRequest(why.to_owned()))
+fn bad(why: &str) -> Problem {
+    Problem::BadRequest(why.to_owned())
 }
 
 impl EventsQuery {
-    fn filter(&self) -> Result<Filter, ApiError> {
+    fn filter(&self) -> Result<Filter, Problem> {
         let time = |v: &Option<String>, name: &str| {
             v.as_deref()
                 .map(|s| query::parse_time(s).ok_or_else(|| bad(&format!("{name} must be an RFC 3339 time"))))
@@ -128,7 +128,7 @@ pub async fn events(
     Verified(s): Verified,
     headers: HeaderMap,
     params: Result<Query<EventsQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, Problem> {
     let Query(params) = params.map_err(|e| bad(&format!("invalid query: {}", e.body_text())))?;
     let filter = params.filter()?;
     let wants_csv = params.format.as_deref() == Some("csv")
@@ -154,7 +154,7 @@ pub async fn events(
     )
     .await
     .map_err(|e| match e {
-        ReadError::NotAuditor => ApiError(Problem::NotAuditor),
+        ReadError::NotAuditor => Problem::NotAuditor,
         ReadError::Audit(e) => e.into(),
     })?;
     let next = page.next_cursor.map(|c| c.to_string());

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use crate::action::Door;
 use crate::auth::{AuthError, CallbackParams};
-use crate::http::error::{PageError, Problem, Rejection};
+use crate::http::error::Problem;
 use crate::http::extract::{
     clear_cookie, read_cookie, set_cookie, Meta, SessionOnly, SignedIn, Verified, LOGIN_FLOW_COOKIE,
 };
@@ -42,7 +42,7 @@ fn session_cookie(state: &AppState, id: &SessionId) -> HeaderValue {
 }
 
 /// `GET /`: the home page when fully signed in, else where to go next.
-pub async fn home(State(state): State<AppState>, signed_in: Result<Verified, Rejection>) -> Response {
+pub async fn home(State(state): State<AppState>, signed_in: Result<Verified, Problem>) -> Response {
     match signed_in {
         Ok(Verified(s)) => {
             // Policy decides which accounts are shown, as it decides what may be done on them.
@@ -56,15 +56,15 @@ pub async fn home(State(state): State<AppState>, signed_in: Result<Verified, Rej
             let contact = &state.config.directory.help_contact;
             pages::home(&s.principal, accounts.as_deref(), contact, &s.id.csrf_token()).into_response()
         }
-        Err(Rejection { problem: Problem::MfaRequired, .. }) => Redirect::to("/auth/mfa").into_response(),
-        Err(Rejection { problem: Problem::NotSignedIn, .. }) => pages::sign_in().into_response(),
+        Err(Problem::MfaRequired) => Redirect::to("/auth/mfa").into_response(),
+        Err(Problem::NotSignedIn) => pages::sign_in().into_response(),
         // A session that just ended says why (and offers sign-in again).
         Err(other) => other.into_response(),
     }
 }
 
 /// `GET /auth/login`: starts the OIDC flow.
-pub async fn login(State(state): State<AppState>, Meta(meta): Meta) -> Result<Response, PageError> {
+pub async fn login(State(state): State<AppState>, Meta(meta): Meta) -> Result<Response, Problem> {
     let (flow_id, url) = state.identity.start_sign_in(&meta).await?;
     let cookie = set_cookie(
         LOGIN_FLOW_COOKIE,
@@ -82,7 +82,7 @@ pub async fn callback(
     Meta(meta): Meta,
     headers: HeaderMap,
     params: Result<Query<CallbackParams>, axum::extract::rejection::QueryRejection>,
-) -> Result<Response, PageError> {
+) -> Result<Response, Problem> {
     let Query(params) =
         params.map_err(|_| Problem::BadRequest("The sign-in response is malformed.".into()))?;
     let flow = read_cookie(&headers, LOGIN_FLOW_COOKIE);
@@ -95,7 +95,7 @@ pub async fn callback(
             Redirect::to("/auth/mfa").into_response(),
             &[clear_flow, session_cookie(&state, &id)],
         )),
-        Err(e) => Ok(with_cookies(PageError::from(e).into_response(), &[clear_flow])),
+        Err(e) => Ok(with_cookies(Problem::from(e).into_response(), &[clear_flow])),
     }
 }
 
@@ -112,13 +112,12 @@ pub async fn invite(
     State(state): State<AppState>,
     headers: HeaderMap,
     query: Result<Query<InviteQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Response, PageError> {
+) -> Result<Response, Problem> {
     let token = query.map(|Query(q)| q.token).unwrap_or_default();
     if !crate::identity::invites::well_formed(&token) {
         return Err(Problem::BadRequest(
             "This enrollment link is incomplete or damaged. Open the whole link you were given.".into(),
-        )
-        .into());
+        ));
     }
     let cookie = set_cookie(
         INVITE_COOKIE,
@@ -138,7 +137,7 @@ fn clear_invite(state: &AppState) -> HeaderValue {
 
 /// A refused enrollment: the page says why, and the link that was refused is forgotten.
 fn enrollment_refused(state: &AppState, e: AuthError) -> Response {
-    with_cookies(PageError::from(e).into_response(), &[clear_invite(state)])
+    with_cookies(Problem::from(e).into_response(), &[clear_invite(state)])
 }
 
 #[derive(Deserialize)]
@@ -154,7 +153,7 @@ pub async fn mfa_page(
     s: SignedIn,
     headers: HeaderMap,
     query: Result<axum::extract::Query<MfaQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Response, PageError> {
+) -> Result<Response, Problem> {
     let again = query.is_ok_and(|q| q.again);
     if s.principal.session.mfa_passed() && !again {
         return Ok(Redirect::to("/").into_response());
@@ -170,7 +169,7 @@ pub async fn mfa_page(
             }
         }
         FactorState::Enabled => pages::verify(&csrf, None).into_response(),
-        FactorState::Locked => PageError(Problem::MfaLocked).into_response(),
+        FactorState::Locked => Problem::MfaLocked.into_response(),
     })
 }
 
@@ -186,9 +185,9 @@ pub async fn enroll(
     s: SignedIn,
     headers: HeaderMap,
     Form(form): Form<CodeForm>,
-) -> Result<Response, PageError> {
+) -> Result<Response, Problem> {
     if s.principal.session.mfa_passed() {
-        return Err(Problem::AlreadyEnrolled.into());
+        return Err(Problem::AlreadyEnrolled);
     }
     let invite = read_cookie(&headers, INVITE_COOKIE);
     let invite = invite.as_deref();
@@ -214,7 +213,7 @@ pub async fn verify(
     State(state): State<AppState>,
     s: SignedIn,
     Form(form): Form<CodeForm>,
-) -> Result<Response, PageError> {
+) -> Result<Response, Problem> {
     // A session that already passed may verify again: the step-up that
     // deletes, break-glass, API tokens and enrollment links ask for (a
     // fresh factor; policies marked `@step_up`).
@@ -237,18 +236,15 @@ fn retryable(e: &MfaError) -> bool {
 }
 
 /// `POST /auth/logout`: ends the session here, then at the IdP if it can.
-pub async fn logout(
-    State(state): State<AppState>,
-    SessionOnly(s): SessionOnly,
-) -> Result<Response, PageError> {
-    state.identity.logout(&s.id, &s.principal, &s.meta).await?;
+pub async fn logout(State(state): State<AppState>, s: SessionOnly) -> Result<Response, Problem> {
+    state.identity.logout(&s.id, &s.holder, &s.meta).await?;
     let target =
         state.identity.oidc.end_session_url().await.map(|u| u.to_string()).unwrap_or_else(|| "/".to_owned());
     let clear = clear_cookie(&state.config.session_cookie_name(), "/", state.config.cookies_secure());
     Ok(with_cookies(Redirect::to(&target).into_response(), &[clear]))
 }
 
-/// Fallback for unknown browser routes.
-pub async fn not_found(uri: axum::http::Uri) -> Response {
-    Rejection { problem: Problem::NotFound, json: uri.path().starts_with("/api/") }.into_response()
+/// Fallback for unknown routes.
+pub async fn not_found() -> Problem {
+    Problem::NotFound
 }

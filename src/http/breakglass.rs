@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::action::{Door, Refusal};
 use crate::breakglass::{BreakGlass, Filter, Grant, Opened};
 use crate::http::admin::permitted;
-use crate::http::error::{ApiError, Problem};
+use crate::http::error::Problem;
 use crate::http::extract::{SignedIn, Verified};
 use crate::http::{openapi, AppState};
 use crate::secret::Secret;
@@ -145,9 +145,9 @@ pub async fn list(
     State(state): State<AppState>,
     Verified(s): Verified,
     query: Result<Query<ListQuery>, QueryRejection>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, Problem> {
     permitted(&state, &s, "breakglass.review").await?;
-    let Query(q) = query.map_err(|e| ApiError(Problem::BadRequest(e.body_text())))?;
+    let Query(q) = query.map_err(|e| Problem::BadRequest(e.body_text()))?;
     let filter = Filter { open: q.open, unacknowledged: q.unacknowledged };
     let breakglass = state.breakglass.list(filter).await?;
     Ok(Json(Listed { breakglass }).into_response())

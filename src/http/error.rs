@@ -475,79 +475,71 @@ fn with_retry_after(mut response: Response, problem: &Problem) -> Response {
     response
 }
 
-/// A problem answered as JSON (`/api`).
-#[derive(Debug)]
-pub struct ApiError(pub Problem);
-
-impl<E: Into<Problem>> From<E> for ApiError {
-    fn from(e: E) -> Self {
-        ApiError(e.into())
-    }
+/// What a browser is shown instead of the JSON answer: left on the response
+/// by [`Problem`]'s answer for [`pages_for_browsers`].
+#[derive(Clone)]
+struct PageParts {
+    reason: String,
+    remedy: String,
 }
 
-impl IntoResponse for ApiError {
+/// Every error answer: the status from the table, the JSON body (`error`,
+/// `reason`, `rule`, `remedy`), `Retry-After` where waiting helps, and a
+/// bearer challenge for a refused token. Outside `/api` and `/proxy`,
+/// [`pages_for_browsers`] shows it as a page instead. The one error type
+/// of every handler, extractor and middleware.
+impl IntoResponse for Problem {
     fn into_response(self) -> Response {
-        let (status, error, reason, remedy) = self.0.describe();
-        let rule = self.0.rule();
-        let audit_event_id = match &self.0 {
+        let (status, error, reason, remedy) = self.describe();
+        let rule = self.rule();
+        let audit_event_id = match &self {
             Problem::Refused(r) => r.audit_event_id.as_deref(),
             _ => None,
         };
-        let body = Body { error, reason: &reason, rule, remedy: &remedy, audit_event_id };
+        let body = Body { error, reason: &reason, rule: rule.clone(), remedy: &remedy, audit_event_id };
         let mut response = (status, Json(body)).into_response();
-        if matches!(self.0, Problem::TokenInvalid(_)) {
+        if matches!(self, Problem::TokenInvalid(_)) {
             let challenge = axum::http::HeaderValue::from_static("Bearer error=\"invalid_token\"");
             response.headers_mut().insert(header::WWW_AUTHENTICATE, challenge);
         }
-        with_retry_after(response, &self.0)
+        // A refusal of the path names its rule on the page too.
+        let reason = match &self {
+            Problem::Refused(_) => format!("{reason} (rule: {rule})"),
+            _ => reason,
+        };
+        response.extensions_mut().insert(PageParts { reason, remedy: remedy.into_owned() });
+        with_retry_after(response, &self)
     }
 }
 
-/// A refusal of the path answers as JSON, like every other problem.
+/// A refusal of the path answers like every other problem.
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
-        ApiError(Problem::Refused(self)).into_response()
+        Problem::Refused(self).into_response()
     }
 }
 
-/// A refusal for the web door: a page with the reason, the rule and what to do.
-pub(crate) fn refusal_page(r: &Refusal) -> Response {
-    let status = status_of(r.kind);
-    let reason = format!("{} (rule: {})", r.reason, r.rule);
-    (status, pages::error(status, &reason, &r.remedy)).into_response()
+/// Whether a request is answered in JSON: the API and the pass-through
+/// proxy. Everything else is a browser's page.
+pub fn wants_json(path: &str) -> bool {
+    path.starts_with("/api/") || path.starts_with("/proxy/")
 }
 
-/// A problem answered as an HTML page (browser routes).
-#[derive(Debug)]
-pub struct PageError(pub Problem);
-
-impl<E: Into<Problem>> From<E> for PageError {
-    fn from(e: E) -> Self {
-        PageError(e.into())
-    }
-}
-
-impl IntoResponse for PageError {
-    fn into_response(self) -> Response {
-        let (status, _, reason, remedy) = self.0.describe();
-        let response = (status, pages::error(status, &reason, &remedy)).into_response();
-        with_retry_after(response, &self.0)
-    }
-}
-
-/// A rejection from an extractor: JSON under `/api`, HTML elsewhere.
-#[derive(Debug)]
-pub struct Rejection {
-    pub problem: Problem,
-    pub json: bool,
-}
-
-impl IntoResponse for Rejection {
-    fn into_response(self) -> Response {
-        if self.json {
-            ApiError(self.problem).into_response()
-        } else {
-            PageError(self.problem).into_response()
+/// Outside `/api` and `/proxy`, a problem is shown as a page with the
+/// reason and what to do, under the same status and headers.
+pub async fn pages_for_browsers(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let json = wants_json(request.uri().path());
+    let mut response = next.run(request).await;
+    let parts = response.extensions_mut().remove::<PageParts>();
+    let (Some(parts), false) = (parts, json) else {
+        return response;
+    };
+    let status = response.status();
+    let mut page = (status, pages::error(status, &parts.reason, &parts.remedy)).into_response();
+    for (name, value) in response.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            page.headers_mut().append(name, value.clone());
         }
     }
+    page
 }

@@ -11,11 +11,11 @@ use axum::http::{header, HeaderMap, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::action::{Caller, Door};
+use crate::action::{Door, Gated};
 use crate::audit::throttle::Source;
 use crate::audit::RequestMeta;
-use crate::auth::{AuthError, Principal, TokenPrincipal};
-use crate::http::error::{Problem, Rejection};
+use crate::auth::{Principal, SessionHolder, TokenPrincipal};
+use crate::http::error::Problem;
 use crate::http::AppState;
 use crate::identity::SessionId;
 
@@ -105,8 +105,7 @@ fn session_id(parts: &Parts, state: &AppState) -> Option<SessionId> {
 }
 
 fn wants_json(parts: &Parts) -> bool {
-    let path = parts.uri.path();
-    path.starts_with("/api/") || path.starts_with("/proxy/")
+    crate::http::error::wants_json(parts.uri.path())
 }
 
 /// A signed-in caller whose second factor may still be due. Only the
@@ -118,47 +117,39 @@ pub struct SignedIn {
 }
 
 impl FromRequestParts<AppState> for SignedIn {
-    type Rejection = Rejection;
+    type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let json = wants_json(parts);
-        let reject = |e: AuthError| Rejection { problem: e.into(), json };
-        let id = session_id(parts, state).ok_or_else(|| reject(AuthError::NotSignedIn))?;
+        let id = session_id(parts, state).ok_or(Problem::NotSignedIn)?;
         let meta = request_meta(parts, &state.config.http.trusted_proxies);
-        let principal = state.identity.principal(&id, &meta).await.map_err(reject)?;
+        let principal = state.identity.principal(&id, &meta).await?;
         Ok(SignedIn { id, principal, meta })
     }
 }
 
 impl SignedIn {
     /// The signed-in caller as the action path takes them, at `door`.
-    pub fn caller(&self, door: Door) -> Caller<'_> {
-        Caller {
-            user: &self.principal.user,
-            access: &self.principal.access,
-            mfa_verified_at: self.principal.session.mfa_verified_at,
-            actor: self.principal.actor(),
-            meta: self.meta.clone(),
-            door,
-            token: None,
-        }
+    pub fn caller(&self, door: Door) -> Gated<'_> {
+        Gated::session(&self.principal, self.meta.clone(), door)
     }
 }
 
-/// The session's caller without the directory gate: only sign-out takes
+/// The session's holder without the directory gate: only sign-out takes
 /// it, so that a user whose access ended can still end their session.
-pub struct SessionOnly(pub SignedIn);
+pub struct SessionOnly {
+    pub id: SessionId,
+    pub holder: SessionHolder,
+    pub meta: RequestMeta,
+}
 
 impl FromRequestParts<AppState> for SessionOnly {
-    type Rejection = Rejection;
+    type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let json = wants_json(parts);
-        let reject = |e: AuthError| Rejection { problem: e.into(), json };
-        let id = session_id(parts, state).ok_or_else(|| reject(AuthError::NotSignedIn))?;
+        let id = session_id(parts, state).ok_or(Problem::NotSignedIn)?;
         let meta = request_meta(parts, &state.config.http.trusted_proxies);
-        let principal = state.identity.session_principal(&id, &meta).await.map_err(reject)?;
-        Ok(SessionOnly(SignedIn { id, principal, meta }))
+        let holder = state.identity.session_principal(&id, &meta).await?;
+        Ok(SessionOnly { id, holder, meta })
     }
 }
 
@@ -166,20 +157,19 @@ impl FromRequestParts<AppState> for SessionOnly {
 pub struct Verified(pub SignedIn);
 
 impl FromRequestParts<AppState> for Verified {
-    type Rejection = Rejection;
+    type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let signed_in = SignedIn::from_request_parts(parts, state).await?;
         if !signed_in.principal.session.mfa_passed() {
-            let json = wants_json(parts);
-            let source = Source::Named(format!("user:{}", signed_in.principal.user.id));
+            let source = Source::Named(format!("user:{}", signed_in.principal.user().id));
             let reason = "the second factor has not been passed in this session".to_owned();
             let actor = signed_in.principal.actor();
             let meta = &signed_in.meta;
             let recorded =
                 state.journal.record_denial("mfa", source, meta, actor, "second_factor", reason).await;
-            recorded.map_err(|e| Rejection { problem: e.into(), json })?;
-            return Err(Rejection { problem: Problem::MfaRequired, json });
+            recorded?;
+            return Err(Problem::MfaRequired);
         }
         Ok(Verified(signed_in))
     }
@@ -196,18 +186,10 @@ pub enum Acting {
 impl Acting {
     /// The caller as the action path takes them; a session came through
     /// `door`, a token through the token door (or the proxy's).
-    pub fn caller(&self, door: Door) -> Caller<'_> {
+    pub fn caller(&self, door: Door) -> Gated<'_> {
         match self {
             Acting::Session(s) => s.caller(door),
-            Acting::Token(t, meta) => Caller {
-                user: &t.user,
-                access: &t.access,
-                mfa_verified_at: Some(t.token.mfa_verified_at),
-                actor: t.actor.clone(),
-                meta: meta.clone(),
-                door: if door == Door::Proxy { Door::Proxy } else { Door::Token },
-                token: Some(&t.token),
-            },
+            Acting::Token(t, meta) => Gated::token(t, meta.clone(), door),
         }
     }
 }
@@ -224,10 +206,9 @@ pub fn bearer(headers: &HeaderMap) -> Option<Result<&str, ()>> {
 }
 
 impl FromRequestParts<AppState> for Acting {
-    type Rejection = Rejection;
+    type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let json = wants_json(parts);
         let presented = match bearer(&parts.headers) {
             None => {
                 return Verified::from_request_parts(parts, state)
@@ -236,16 +217,12 @@ impl FromRequestParts<AppState> for Acting {
             }
             Some(Err(())) => {
                 let why = "the Authorization header must be \"Bearer <API token>\"".to_owned();
-                return Err(Rejection { problem: Problem::BadRequest(why), json });
+                return Err(Problem::BadRequest(why));
             }
             Some(Ok(t)) => t,
         };
         let meta = request_meta(parts, &state.config.http.trusted_proxies);
-        let principal = state
-            .identity
-            .token_principal(presented, &meta)
-            .await
-            .map_err(|e| Rejection { problem: e.into(), json })?;
+        let principal = state.identity.token_principal(presented, &meta).await?;
         Ok(Acting::Token(Box::new(principal), meta))
     }
 }
@@ -268,8 +245,7 @@ impl FromRequestParts<AppState> for Acting {
 pub async fn csrf_guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
     if matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         if is_cross_site_action(&state, &request) {
-            let json = request.uri().path().starts_with("/api/");
-            return Rejection { problem: Problem::CrossSite, json }.into_response();
+            return Problem::CrossSite.into_response();
         }
         return next.run(request).await;
     }
@@ -278,7 +254,7 @@ pub async fn csrf_guard(State(state): State<AppState>, request: Request, next: N
         return next.run(Request::from_parts(parts, body)).await;
     };
     let json = wants_json(&parts);
-    let reject = || Rejection { problem: Problem::CsrfFailed { api: json }, json }.into_response();
+    let reject = || Problem::CsrfFailed { api: json }.into_response();
     let Some(id) = SessionId::parse(&raw) else {
         return reject();
     };
@@ -299,9 +275,7 @@ pub async fn csrf_guard(State(state): State<AppState>, request: Request, next: N
     }
     let bytes = match axum::body::to_bytes(body, state.config.http.body_limit_bytes).await {
         Ok(b) => b,
-        Err(_) => {
-            return Rejection { problem: Problem::PayloadTooLarge, json: wants_json(&parts) }.into_response()
-        }
+        Err(_) => return Problem::PayloadTooLarge.into_response(),
     };
     let token =
         url::form_urlencoded::parse(&bytes).find(|(k, _)| k == CSRF_FIELD).map(|(_, v)| v.into_owned());

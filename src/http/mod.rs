@@ -60,7 +60,6 @@ pub struct AppState {
     pub keys: Arc<crate::vault::KeyRing>,
     pub accounts: crate::platforms::accounts::Accounts,
     pub refresher: Arc<crate::platforms::refresh::Refresher>,
-    pub connector: crate::platforms::connect::Connector,
     pub policies: Arc<crate::policy::PolicyStore>,
     pub actions: Arc<crate::action::ActionPath>,
     pub breakglass: crate::breakglass::BreakGlass,
@@ -133,7 +132,8 @@ pub fn router(state: AppState) -> Router {
                 tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
             }))
             .layer(PropagateRequestIdLayer::new(request_id))
-            .layer(CatchPanicLayer::custom(|_| error::ApiError(error::Problem::Internal).into_response())),
+            .layer(middleware::from_fn(error::pages_for_browsers))
+            .layer(CatchPanicLayer::custom(|_| error::Problem::Internal.into_response())),
     );
     for (name, value) in security_headers(&config) {
         router = router.layer(SetResponseHeaderLayer::if_not_present(name, value));

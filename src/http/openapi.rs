@@ -18,7 +18,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::openapi::{ObjectBuilder, RefOr, Schema, Type};
 use utoipa::{IntoParams, IntoResponses, Modify, OpenApi, PartialSchema, ToResponse, ToSchema};
 
-use crate::http::error::{ApiError, Problem};
+use crate::http::error::Problem;
 use crate::http::{accounts, actions, admin, api, audit_api, breakglass, tokens};
 
 /// The API's own description: how to sign in, what errors look like.
@@ -204,7 +204,7 @@ pub fn text() -> Option<&'static str> {
 pub async fn document() -> Response {
     match text() {
         Some(text) => ([(header::CONTENT_TYPE, "application/json")], text).into_response(),
-        None => ApiError(Problem::Internal).into_response(),
+        None => Problem::Internal.into_response(),
     }
 }
 
@@ -437,7 +437,7 @@ mod tests {
     use utoipa::PartialSchema;
 
     use crate::action::Refusal;
-    use crate::http::error::{ApiError, Problem};
+    use crate::http::error::Problem;
 
     fn document() -> Value {
         serde_json::from_str(super::text().unwrap()).unwrap()
@@ -498,8 +498,8 @@ mod tests {
         let mut refusal = Refusal::not_found("there is no such post".into());
         refusal.audit_event_id = Some("evt_1".into());
         let answers = [
-            keys(ApiError(Problem::NotSignedIn).into_response()).await,
-            keys(ApiError(Problem::Invalid("bad".into())).into_response()).await,
+            keys(Problem::NotSignedIn.into_response()).await,
+            keys(Problem::Invalid("bad".into()).into_response()).await,
             keys(Refusal::bad_request("bad".into()).into_response()).await,
             keys(refusal.into_response()).await,
         ];

@@ -108,7 +108,7 @@ pub fn home(
     help_contact: &str,
     csrf_token: &str,
 ) -> Markup {
-    let user = &principal.user;
+    let user = principal.user();
     layout(
         "You are signed in",
         html! {
@@ -118,7 +118,7 @@ pub fn home(
                 dt { "Roles" } dd { (roles_text(principal)) }
                 dt { "Session ends" } dd { time datetime=(principal.session.expires_at().rfc3339()) { (principal.session.expires_at().rfc3339()) } " (sooner if idle)" }
             }
-            @for warning in principal.access.warnings() {
+            @for warning in principal.access().warnings() {
                 p class="alert" role="status" { (warning) }
             }
             h2 { "Your accounts" }
@@ -163,7 +163,7 @@ fn your_accounts(accounts: Option<&[(Account, Vec<&'static str>)]>, help_contact
 
 fn roles_text(principal: &Principal) -> String {
     let grants: Vec<String> =
-        principal.access.grants.iter().map(|g| format!("{} (through {})", g.role, g.group)).collect();
+        principal.access().grants.iter().map(|g| format!("{} (through {})", g.role, g.group)).collect();
     if grants.is_empty() {
         "none".to_owned()
     } else {

@@ -80,7 +80,7 @@ async fn forward(state: &AppState, acting: &Acting, parts: &Parts, body: Body) -
         Ok(forward) => forward,
         Err(refusal) => return Err(record(refusal).await),
     };
-    state.actions.perform_on(&caller, account, Action::Forward(Box::new(forward))).await
+    state.actions.perform(&caller, account, Action::Forward(Box::new(forward))).await
 }
 
 /// No API token: the proxy takes no session; the attempt is recorded (throttled per source).

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::action::{Door, Refusal};
 use crate::http::actions::body;
 use crate::http::admin::permitted;
-use crate::http::error::ApiError;
+use crate::http::error::Problem;
 use crate::http::extract::{Acting, Verified};
 use crate::http::{openapi, AppState};
 use crate::identity::tokens::Scope;
@@ -81,7 +81,7 @@ pub async fn create(
     let b = body(request)?;
     let scope = Scope { name: b.name, actions: b.actions, accounts: b.accounts, days: b.expires_in_days };
     let caller = acting.caller(Door::Api);
-    if !state.identity.tokens_usable_for(&caller.user.id).await? {
+    if !state.identity.tokens_usable_for(&caller.user().id).await? {
         let refusal = Refusal::invalid(
             "your identity provider gave no refresh token at your last sign-in, so Custodian could not \
              re-check a token's owner with it; sign in again, or ask your administrator to allow refresh \
@@ -163,7 +163,7 @@ pub async fn revoke(
     ),
     security(("sessionCookie" = [])),
 )]
-pub async fn all(State(state): State<AppState>, Verified(s): Verified) -> Result<Response, ApiError> {
+pub async fn all(State(state): State<AppState>, Verified(s): Verified) -> Result<Response, Problem> {
     permitted(&state, &s, "user.revoke").await?;
     let tokens = state.directory().tokens.list(None).await?;
     Ok(Json(TokenList { tokens }).into_response())

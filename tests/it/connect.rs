@@ -748,7 +748,7 @@ mod bluesky {
             name: "cli:operator".into(),
             meta: RequestMeta::default(),
         };
-        let done = app.state.connector.disconnect(&id, &by).await.unwrap();
+        let done = app.state.actions.disconnect_as_operator(&id, &by).await.unwrap();
         assert!(done.revoked_at_platform);
         assert!(done.note.unwrap().contains("revoke the app password"));
         assert!(pds.requests().iter().any(|r| r.path.ends_with("deleteSession")));

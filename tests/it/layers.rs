@@ -174,6 +174,19 @@ fn only_the_action_path_holds_the_dispatcher() {
 }
 
 #[test]
+fn only_the_action_path_holds_the_connector() {
+    // Connecting and disconnecting call platforms: the path permits them
+    // first, and hands only its permit on.
+    let expected = BTreeSet::from([
+        "action/connect.rs".into(),
+        "action/mod.rs".into(),
+        "app.rs".into(),
+        "platforms/connect/mod.rs".into(),
+    ]);
+    assert_eq!(files_naming("Connector"), expected);
+}
+
+#[test]
 fn the_import_reader_sees_use_trees_and_inline_paths() {
     let found =
         imports("use crate::{audit::{Journal, Actor}, clock::Timestamp};\nlet x = crate::vault::open();");

@@ -189,22 +189,16 @@ pub async fn act(
         directory_id: None,
         last_login_at: None,
     };
-    let access = custodian::directory::Access {
-        directory_id: None,
-        groups: vec!["social-media-staff".into()],
-        grants: Vec::new(),
-        roles: vec![Role::Staff],
-        training: Vec::new(),
-    };
-    let caller = custodian::action::Caller {
-        user: &user,
-        access: &access,
-        mfa_verified_at: Some(custodian::clock::Clock::now(&app.clock)),
-        actor: Default::default(),
-        meta: Default::default(),
-        door: custodian::action::Door::Api,
-        token: None,
-    };
+    // Through the real gate: the path takes no caller it has not admitted.
+    let admitted = app.state.directory().admit(user).await.expect("the gate admits the staff tester");
+    let now = custodian::clock::Clock::now(&app.clock);
+    let caller = custodian::action::Gated::new(
+        &admitted,
+        Default::default(),
+        Default::default(),
+        custodian::action::Door::Api,
+        Some(now),
+    );
     app.state.actions.perform(&caller, account_id, action).await.map(|done| done.outcome)
 }
 
