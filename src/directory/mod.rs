@@ -29,7 +29,7 @@ use crate::identity::{Sessions, Tokens, User, Users, VerifiedIdentity};
 use crate::storage::Db;
 pub use config::{DirectoryConfig, LinkBy, Source, TrainingConfig};
 pub use locks::{Lock, Locks, Scope};
-pub use roles::{Grant, Role};
+pub use roles::{Role, RoleGrant};
 use store::Store;
 use training::{CourseStatus, State, Training};
 
@@ -40,7 +40,7 @@ pub struct Access {
     #[schema(required = true)]
     pub directory_id: Option<String>,
     pub groups: Vec<String>,
-    pub grants: Vec<Grant>,
+    pub grants: Vec<RoleGrant>,
     pub roles: Vec<Role>,
     pub training: Vec<CourseStatus>,
 }

@@ -185,7 +185,7 @@ pub fn to_csv(rows: &[ReviewRow]) -> String {
 pub struct Review {
     pub users: Vec<ReviewRow>,
     /// Break-glass uses no admin has acknowledged yet.
-    pub breakglass: Vec<crate::directory::grants::Grant>,
+    pub breakglass: Vec<crate::directory::grants::BreakGlassGrant>,
 }
 
 impl Review {

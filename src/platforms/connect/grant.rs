@@ -20,7 +20,7 @@ use crate::secret::Secret;
 use crate::vault::credentials::Kind;
 
 /// A platform's grant turned into what Custodian keeps.
-pub struct Grant {
+pub struct PlatformGrant {
     pub external_id: String,
     pub handle: String,
     pub scopes: Vec<String>,
@@ -141,7 +141,7 @@ pub async fn complete(
     verifier: Secret,
     choice: &Choice,
     now: Timestamp,
-) -> Result<Grant, GrantError> {
+) -> Result<PlatformGrant, GrantError> {
     let (platform, endpoints, http) = (flow.platform, flow.endpoints, flow.http);
     if platform == "instagram" {
         return instagram(flow, code, now).await;
@@ -185,7 +185,7 @@ pub async fn complete(
         "facebook" => return facebook(flow, &access, choice, granted).await,
         other => return Err(GrantError::Refused(format!("{other} is not connected by OAuth"))),
     };
-    Ok(Grant { external_id, handle, scopes: granted.unwrap_or_default(), credentials })
+    Ok(PlatformGrant { external_id, handle, scopes: granted.unwrap_or_default(), credentials })
 }
 
 /// Facebook: the user token becomes a long-lived one, which lists the
@@ -196,7 +196,7 @@ async fn facebook(
     user_token: &Secret,
     choice: &Choice,
     granted: Option<Vec<String>>,
-) -> Result<Grant, GrantError> {
+) -> Result<PlatformGrant, GrantError> {
     let (app, endpoints, http) = (flow.app, flow.endpoints, flow.http);
     let secret = app.client_secret.as_ref().map(Secret::expose).unwrap_or_default();
     let url = endpoint(&endpoints.api_base, &["oauth", "access_token"]);
@@ -245,7 +245,7 @@ async fn facebook(
             "Facebook gave no Page token: was the Page permission granted?".into(),
         ));
     };
-    Ok(Grant {
+    Ok(PlatformGrant {
         handle: field("name").unwrap_or_else(|| id.clone()),
         external_id: id,
         scopes: granted.unwrap_or_default(),
@@ -256,7 +256,7 @@ async fn facebook(
 
 /// Instagram Login: the code gives a one-hour token (not RFC 6749-shaped,
 /// so read here), exchanged for a 60-day one that renews itself.
-async fn instagram(flow: &Flow<'_>, code: &str, now: Timestamp) -> Result<Grant, GrantError> {
+async fn instagram(flow: &Flow<'_>, code: &str, now: Timestamp) -> Result<PlatformGrant, GrantError> {
     let (app, endpoints, http, redirect) = (flow.app, flow.endpoints, flow.http, flow.redirect);
     let secret = app.client_secret.as_ref().map(Secret::expose).unwrap_or_default();
     let form = [
@@ -296,7 +296,7 @@ async fn instagram(flow: &Flow<'_>, code: &str, now: Timestamp) -> Result<Grant,
     });
     let id =
         id.ok_or_else(|| GrantError::Unavailable("Instagram did not say which account this is".into()))?;
-    Ok(Grant {
+    Ok(PlatformGrant {
         external_id: id,
         handle: format!("@{}", text(&me, "/username")?),
         scopes: granted.unwrap_or_default(),

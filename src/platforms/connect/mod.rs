@@ -40,7 +40,7 @@ use crate::vault::credentials::{Credentials, Kind, VaultError};
 use crate::vault::{sealed, KeyRing};
 
 pub use grant::Choice;
-use grant::{Grant, GrantError};
+use grant::{GrantError, PlatformGrant};
 
 /// How long an admin has to consent at the platform.
 pub const PENDING_FOR: Duration = Duration::from_secs(10 * 60);
@@ -336,7 +336,7 @@ impl Connector {
                 Ok(s) => s,
                 Err(e) => return Err(self.failed("bluesky", by, &e.to_string()).await),
             };
-        let grant = Grant {
+        let grant = PlatformGrant {
             external_id: session.did,
             handle: format!("@{}", session.handle),
             scopes: vec!["app-password".into()],
@@ -375,7 +375,7 @@ impl Connector {
     async fn save(
         &self,
         platform: &str,
-        grant: Grant,
+        grant: PlatformGrant,
         tags: &[String],
         base_url: Option<String>,
         by: &ChangedBy,
