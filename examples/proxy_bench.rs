@@ -208,7 +208,7 @@ async fn setup(
         door: custodian::action::Door::Api,
         token: None,
     };
-    let scope = custodian::identity::tokens::Scope {
+    let scope = custodian::identity::tokens::TokenScope {
         name: "proxy benchmark".into(),
         actions: vec!["post.publish".into()],
         accounts: vec![account.id.clone()],
