@@ -17,14 +17,14 @@ use crate::clock::Timestamp;
 use crate::platforms::config::{Endpoints, OAuthApp};
 use crate::platforms::{endpoint, Operation};
 use crate::secret::Secret;
-use crate::vault::credentials::Kind;
+use crate::vault::credentials::CredentialKind;
 
 /// A platform's grant turned into what Custodian keeps.
 pub struct PlatformGrant {
     pub external_id: String,
     pub handle: String,
     pub scopes: Vec<String>,
-    pub credentials: Vec<(Kind, Secret, Option<Timestamp>)>,
+    pub credentials: Vec<(CredentialKind, Secret, Option<Timestamp>)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -163,8 +163,8 @@ pub async fn complete(
     let expires_at = token.expires_in().map(|d| now.plus(d));
     let granted = token.scopes().map(|s| s.iter().map(|s| s.to_string()).collect::<Vec<_>>());
     let refresh = token.refresh_token().map(|r| Secret::new(r.secret().to_owned()));
-    let mut credentials = vec![(Kind::AccessToken, access.clone(), expires_at)];
-    credentials.extend(refresh.map(|r| (Kind::RefreshToken, r, None)));
+    let mut credentials = vec![(CredentialKind::AccessToken, access.clone(), expires_at)];
+    credentials.extend(refresh.map(|r| (CredentialKind::RefreshToken, r, None)));
     let (external_id, handle) = match platform {
         "x" => {
             let me = get(http, endpoint(&endpoints.api_base, &["2", "users", "me"]), &access).await?;
@@ -250,7 +250,7 @@ async fn facebook(
         external_id: id,
         scopes: granted.unwrap_or_default(),
         // Long-lived Page tokens do not expire; the user token is not kept.
-        credentials: vec![(Kind::PageToken, Secret::new(token), None)],
+        credentials: vec![(CredentialKind::PageToken, Secret::new(token), None)],
     })
 }
 
@@ -301,7 +301,10 @@ async fn instagram(flow: &Flow<'_>, code: &str, now: Timestamp) -> Result<Platfo
         handle: format!("@{}", text(&me, "/username")?),
         scopes: granted.unwrap_or_default(),
         // The long-lived token is its own refresh credential (ig_refresh_token).
-        credentials: vec![(Kind::AccessToken, token.clone(), expires_at), (Kind::RefreshToken, token, None)],
+        credentials: vec![
+            (CredentialKind::AccessToken, token.clone(), expires_at),
+            (CredentialKind::RefreshToken, token, None),
+        ],
     })
 }
 
@@ -312,7 +315,7 @@ pub async fn revoke(
     app: &OAuthApp,
     endpoints: &Endpoints,
     token: &Secret,
-    kind: Kind,
+    kind: CredentialKind,
     http: &reqwest::Client,
 ) -> Result<bool, GrantError> {
     // Facebook and Instagram have none for the tokens kept (Facebook's needs the user token).
