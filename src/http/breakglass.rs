@@ -106,7 +106,7 @@ pub async fn end(State(state): State<AppState>, Verified(s): Verified) -> Result
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct ListQuery {
+pub struct BreakGlassListQuery {
     /// Only grants in force now.
     #[serde(default)]
     #[param(default = false)]
@@ -130,7 +130,7 @@ pub struct Listed {
     tag = "admin",
     operation_id = "listBreakGlass",
     summary = "List break-glass uses (admins)",
-    params(ListQuery),
+    params(BreakGlassListQuery),
     responses(
         (status = 200, description = "The uses, newest first.", body = Listed),
         (status = 400, response = openapi::BadRequest),
@@ -144,7 +144,7 @@ pub struct Listed {
 pub async fn list(
     State(state): State<AppState>,
     Verified(s): Verified,
-    query: Result<Query<ListQuery>, QueryRejection>,
+    query: Result<Query<BreakGlassListQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     permitted(&state, &s, "breakglass.review").await?;
     let Query(q) = query.map_err(|e| ApiError(Problem::BadRequest(e.body_text())))?;
