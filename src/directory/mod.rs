@@ -27,7 +27,7 @@ use crate::audit::{Actor, AuditError, EventKind, Journal, RequestMeta, Trigger};
 use crate::clock::{SharedClock, Timestamp};
 use crate::identity::{Sessions, Tokens, User, Users, VerifiedIdentity};
 use crate::storage::Db;
-pub use config::{DirectoryConfig, LinkBy, Source, TrainingConfig};
+pub use config::{DirectoryConfig, DirectorySource, LinkBy, TrainingConfig};
 pub use locks::{Lock, Locks, Scope};
 pub use roles::{Role, RoleGrant};
 use store::Store;
@@ -293,7 +293,7 @@ impl Directory {
         user: &User,
         identity: &VerifiedIdentity,
     ) -> Result<(User, Access), GateError> {
-        if self.config.source == Source::OidcClaims {
+        if self.config.source == DirectorySource::OidcClaims {
             return Ok((user.clone(), self.access(user).await?));
         }
         let entry = self.directory_entry_for(identity).await?;
@@ -341,8 +341,8 @@ impl Directory {
         let now = self.clock.now();
         let mut keys = user.keys();
         let groups = match self.config.source {
-            Source::OidcClaims => user.groups.clone(),
-            Source::Scim => {
+            DirectorySource::OidcClaims => user.groups.clone(),
+            DirectorySource::Scim => {
                 let claim = self.config.link_claim().to_owned();
                 let not_in = || self.deny(Refusal::NotInDirectory { claim: claim.clone() });
                 let id = user.directory_id.as_deref().ok_or_else(not_in)?;
