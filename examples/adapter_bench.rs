@@ -32,7 +32,7 @@ use custodian::platforms::mastodon::Mastodon;
 use custodian::platforms::refresh::OAuthEndpoint;
 use custodian::platforms::{Call, PlatformApi};
 use custodian::secret::Secret;
-use custodian::vault::credentials::Kind;
+use custodian::vault::credentials::CredentialKind;
 use custodian::vault::Credentials;
 use rand::RngCore;
 use serde_json::json;
@@ -138,7 +138,7 @@ async fn main() -> anyhow::Result<()> {
     };
     state.accounts.insert(&connected).await?;
     Credentials::new(state.db.clone(), state.keys.clone())
-        .store(&connected.id, Kind::AccessToken, &Secret::new("bench-token".into()), None, now)
+        .store(&connected.id, CredentialKind::AccessToken, &Secret::new("bench-token".into()), None, now)
         .await?;
     // A staff member whose group grants the account's tag, as a door hands them to the path.
     let user = custodian::identity::User {
@@ -227,13 +227,13 @@ async fn main() -> anyhow::Result<()> {
     vault
         .store(
             &account.id,
-            Kind::AccessToken,
+            CredentialKind::AccessToken,
             &Secret::new("old".into()),
             Some(now.plus(Duration::from_secs(30))),
             now,
         )
         .await?;
-    vault.store(&account.id, Kind::RefreshToken, &Secret::new("r".into()), None, now).await?;
+    vault.store(&account.id, CredentialKind::RefreshToken, &Secret::new("r".into()), None, now).await?;
     let endpoint = Arc::new(OAuthEndpoint::new(&format!("{base}/oauth/token"), "custodian", None)?);
     let started = Instant::now();
     let mut waiters = Vec::new();

@@ -101,7 +101,7 @@ async fn main() -> anyhow::Result<()> {
     config.keys.active = Some("k1".into());
     config.keys.ring.insert("k1".into(), Secret::new(key()));
     config.audit.signing_key = Some(Secret::new(key()));
-    config.directory.source = custodian::directory::Source::Scim;
+    config.directory.source = custodian::directory::DirectorySource::Scim;
     config.directory.scim.tokens.insert("bench".into(), entry);
     config.directory.roles.insert(Role::Staff, vec!["staff".into()]);
     config.validate().map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -40,7 +40,7 @@ use clap::{Parser, Subcommand};
 use custodian::clock::{SharedClock, SystemClock};
 use custodian::config::{Config, Overrides};
 use custodian::secret::Secret;
-use custodian::vault::credentials::Kind;
+use custodian::vault::credentials::CredentialKind;
 use custodian::vault::Credentials;
 
 #[derive(Debug, Parser)]
@@ -196,7 +196,7 @@ async fn setup(
     };
     state.accounts.insert(&account).await?;
     Credentials::new(state.db.clone(), state.keys.clone())
-        .store(&account.id, Kind::AccessToken, &Secret::new(platform_token), None, now)
+        .store(&account.id, CredentialKind::AccessToken, &Secret::new(platform_token), None, now)
         .await?;
 
     // The token, as the user creates it right after their second factor.
@@ -207,7 +207,7 @@ async fn setup(
         custodian::action::Door::Api,
         Some(now),
     );
-    let scope = custodian::identity::tokens::Scope {
+    let scope = custodian::identity::tokens::TokenScope {
         name: "proxy benchmark".into(),
         actions: vec!["post.publish".into()],
         accounts: vec![account.id.clone()],

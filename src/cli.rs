@@ -547,7 +547,7 @@ async fn export(
 ) -> anyhow::Result<()> {
     use std::io::Write;
 
-    use crate::audit::query::{self, Filter};
+    use crate::audit::query::{self, EventFilter};
     use crate::audit::{Actor, EventKind};
     let time = |v: Option<&str>, name: &str| {
         v.map(|s| {
@@ -555,11 +555,11 @@ async fn export(
         })
         .transpose()
     };
-    let mut filter = Filter {
+    let mut filter = EventFilter {
         from: time(from, "from")?,
         to: time(to, "to")?,
         limit: query::MAX_LIMIT,
-        ..Filter::default()
+        ..EventFilter::default()
     };
     let format_name = match format {
         ExportFormat::Jsonl => "jsonl",

@@ -8,7 +8,7 @@
 
 use crate::audit::EventKind;
 use crate::clock::Timestamp;
-use crate::identity::tokens::{Scope, MAX_DAYS};
+use crate::identity::tokens::{TokenScope, MAX_DAYS};
 use crate::identity::ApiToken;
 use crate::secret::Secret;
 
@@ -25,7 +25,7 @@ const MAX_NAME: usize = 100;
 
 impl ActionPath {
     /// Issues a token to the caller, if policy allows and the scope is sound.
-    pub async fn create_token(&self, caller: &Gated<'_>, scope: Scope) -> Result<Issued, Refusal> {
+    pub async fn create_token(&self, caller: &Gated<'_>, scope: TokenScope) -> Result<Issued, Refusal> {
         let scope = self.checked(scope).await?;
         let policies = self.permit(caller, "token.create", None).await?;
         let verified_at = caller.mfa_verified_at.ok_or_else(Refusal::mfa_required)?;
@@ -44,7 +44,7 @@ impl ActionPath {
     }
 
     /// The scope, cleaned, or why it cannot be.
-    async fn checked(&self, mut scope: Scope) -> Result<Scope, Refusal> {
+    async fn checked(&self, mut scope: TokenScope) -> Result<TokenScope, Refusal> {
         scope.name = scope.name.trim().to_owned();
         if scope.name.is_empty()
             || scope.name.chars().count() > MAX_NAME

@@ -51,8 +51,7 @@ pub struct Target {
 
 /// What happened at the platform, once an allowed action ran.
 #[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
-#[schema(as = AuditOutcome)]
-pub struct Outcome {
+pub struct AuditOutcome {
     pub platform_status: Option<u16>,
     pub object_id: Option<String>,
     pub error: Option<String>,
@@ -60,26 +59,27 @@ pub struct Outcome {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
-pub enum Decision {
+#[schema(as = Decision)]
+pub enum AuditDecision {
     Allowed,
     Denied,
     Held,
 }
 
-impl Decision {
+impl AuditDecision {
     pub fn as_str(self) -> &'static str {
         match self {
-            Decision::Allowed => "allowed",
-            Decision::Denied => "denied",
-            Decision::Held => "held",
+            AuditDecision::Allowed => "allowed",
+            AuditDecision::Denied => "denied",
+            AuditDecision::Held => "held",
         }
     }
 
-    pub fn parse(s: &str) -> Option<Decision> {
+    pub fn parse(s: &str) -> Option<AuditDecision> {
         match s {
-            "allowed" => Some(Decision::Allowed),
-            "denied" => Some(Decision::Denied),
-            "held" => Some(Decision::Held),
+            "allowed" => Some(AuditDecision::Allowed),
+            "denied" => Some(AuditDecision::Denied),
+            "held" => Some(AuditDecision::Held),
             _ => None,
         }
     }
@@ -407,7 +407,7 @@ impl EventKind {
         }
     }
 
-    pub fn decision(&self) -> Decision {
+    pub fn decision(&self) -> AuditDecision {
         match self {
             EventKind::LoginFailed { .. }
             | EventKind::MfaFailed { .. }
@@ -421,8 +421,8 @@ impl EventKind {
             | EventKind::PolicyReload { loaded: None, .. }
             | EventKind::ActionRefused { .. }
             | EventKind::BreakglassNotifyFailed { .. }
-            | EventKind::ActionOutcome { ok: false, .. } => Decision::Denied,
-            _ => Decision::Allowed,
+            | EventKind::ActionOutcome { ok: false, .. } => AuditDecision::Denied,
+            _ => AuditDecision::Allowed,
         }
     }
 }
@@ -441,7 +441,7 @@ pub struct Event {
     pub event_id: String,
     pub time: Timestamp,
     pub action: &'static str,
-    pub decision: Decision,
+    pub decision: AuditDecision,
     pub request: RequestMeta,
     pub actor: Actor,
     pub target: Option<Target>,
@@ -451,7 +451,7 @@ pub struct Event {
     /// (see the `audit::content` module).
     pub content: Option<crate::audit::content::ContentRecord>,
     pub kind: EventKind,
-    pub outcome: Option<Outcome>,
+    pub outcome: Option<AuditOutcome>,
 }
 
 impl Event {

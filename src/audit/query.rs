@@ -3,27 +3,27 @@
 
 use serde::Serialize;
 
-use crate::audit::{AuditError, Decision};
+use crate::audit::{AuditDecision, AuditError};
 use crate::storage::Db;
 
 pub const MAX_LIMIT: i64 = 1000;
 
 /// A validated search.
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct Filter {
+pub struct EventFilter {
     pub from: Option<i64>,
     pub to: Option<i64>,
     pub actor: Option<String>,
     pub action_prefix: Option<String>,
     pub account: Option<String>,
-    pub decision: Option<Decision>,
+    pub decision: Option<AuditDecision>,
     pub request_id: Option<String>,
     /// Return events after this sequence number.
     pub after: Option<i64>,
     pub limit: i64,
 }
 
-impl Filter {
+impl EventFilter {
     /// A compact description for the `audit.read` event.
     pub fn describe(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
@@ -41,7 +41,7 @@ enum Param {
 }
 
 /// Runs the search; events come back in journal order.
-pub async fn search(db: &Db, f: &Filter) -> Result<Page, AuditError> {
+pub async fn search(db: &Db, f: &EventFilter) -> Result<Page, AuditError> {
     // Each condition carries its own parameters, so clause and binding cannot drift apart.
     let mut conditions: Vec<(&str, Vec<Param>)> = Vec::new();
     if let Some(v) = f.from {
@@ -183,7 +183,7 @@ pub async fn audited_search(
     meta: &crate::audit::RequestMeta,
     actor: crate::audit::Actor,
     is_auditor: bool,
-    filter: &Filter,
+    filter: &EventFilter,
     format: &str,
 ) -> Result<Page, ReadError> {
     use crate::audit::EventKind;

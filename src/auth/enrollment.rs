@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use crate::audit::{Actor, AuditError, EventKind, RequestMeta};
 use crate::auth::{AuthError, Identity, MfaPassed, Principal};
-use crate::identity::invites::{Invite, InviteRefusal, Issued};
+use crate::identity::invites::{Invite, InviteRefusal, IssuedInvite};
 use crate::identity::mfa::{Enrollment, FactorState, Method};
 use crate::identity::oidc::AMR_CLAIM;
 use crate::identity::session::SessionId;
@@ -265,7 +265,7 @@ impl Identity {
             self.journal.record(meta, actor.clone(), kind).await?;
         }
         let expires_at = self.clock.now().plus(self.rules.invite_ttl);
-        let Issued { invite, token, voided } = {
+        let IssuedInvite { invite, token, voided } = {
             // The id is known only once stored; the event names the invite
             // by the id it is about to get.
             let invite_id = crate::identity::invites::new_id();

@@ -258,7 +258,7 @@ impl Identity {
     }
 
     fn rechecks_owners(&self) -> bool {
-        self.directory.config().source == directory::Source::OidcClaims
+        self.directory.config().source == directory::DirectorySource::OidcClaims
     }
 
     /// Begins a sign-in: returns the browser-bound flow id (for a cookie) and

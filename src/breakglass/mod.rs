@@ -33,7 +33,9 @@ use crate::auth::{AuthError, Identity, Principal};
 use crate::clock::{SharedClock, Timestamp};
 use crate::identity::{Method, MfaError};
 
-pub use crate::directory::grants::{Filter, Grant, GrantState, Grants, NewGrant, StoreError};
+pub use crate::directory::grants::{
+    BreakGlassGrant, GrantFilter, GrantState, GrantStoreError, Grants, NewGrant,
+};
 pub use notify::{Notification, Notifier};
 
 const JUSTIFICATION_CHARS: std::ops::RangeInclusive<usize> = 20..=2000;
@@ -175,7 +177,7 @@ impl BreakGlass {
         };
         match self.grants.insert(&grant).await {
             Ok(()) => {}
-            Err(StoreError::AlreadyOpen) => {
+            Err(GrantStoreError::AlreadyOpen) => {
                 // A concurrent request opened one first; this one is refused after all.
                 let open = self.grants.open_for(&principal.user().id, now).await?;
                 let refusal = match open {
@@ -184,7 +186,7 @@ impl BreakGlass {
                 };
                 return Err(self.refuse(&caller, Self::USE, refusal).await);
             }
-            Err(StoreError::Sql(e)) => return Err(Refusal::from(e)),
+            Err(GrantStoreError::Sql(e)) => return Err(Refusal::from(e)),
         }
         self.notifier.send(Notification {
             event: "breakglass.open",
@@ -201,7 +203,7 @@ impl BreakGlass {
     }
 
     /// Ends the caller's open grant now.
-    pub async fn end(&self, caller: &Gated<'_>) -> Result<Grant, Refusal> {
+    pub async fn end(&self, caller: &Gated<'_>) -> Result<BreakGlassGrant, Refusal> {
         let now = self.clock.now();
         let Some((id, _)) = self.grants.open_for(&caller.user().id, now).await? else {
             let refusal = refusal(
@@ -226,7 +228,7 @@ impl BreakGlass {
         caller: &Gated<'_>,
         id: &str,
         note: Option<&str>,
-    ) -> Result<Grant, Refusal> {
+    ) -> Result<BreakGlassGrant, Refusal> {
         let now = self.clock.now();
         let checked = match check_note(note) {
             Ok(note) => self.acknowledgeable(caller, id, now).await.map(|grant| (note, grant)),
@@ -249,7 +251,12 @@ impl BreakGlass {
     }
 
     /// The grant, if `caller` may acknowledge it now; the refusal otherwise.
-    async fn acknowledgeable(&self, caller: &Gated<'_>, id: &str, now: Timestamp) -> Result<Grant, Refusal> {
+    async fn acknowledgeable(
+        &self,
+        caller: &Gated<'_>,
+        id: &str,
+        now: Timestamp,
+    ) -> Result<BreakGlassGrant, Refusal> {
         let Some(grant) = self.grants.get(id, now).await? else {
             return Err(refusal(
                 Kind::NotFound,
@@ -285,13 +292,13 @@ impl BreakGlass {
     }
 
     /// Grants, newest first.
-    pub async fn list(&self, filter: Filter) -> Result<Vec<Grant>, sqlx::Error> {
+    pub async fn list(&self, filter: GrantFilter) -> Result<Vec<BreakGlassGrant>, sqlx::Error> {
         self.grants.list(filter, self.clock.now()).await
     }
 
     /// The uses no admin has acknowledged yet: the access review's open items.
-    pub async fn unacknowledged(&self) -> Result<Vec<Grant>, sqlx::Error> {
-        self.list(Filter { open: false, unacknowledged: true }).await
+    pub async fn unacknowledged(&self) -> Result<Vec<BreakGlassGrant>, sqlx::Error> {
+        self.list(GrantFilter { open: false, unacknowledged: true }).await
     }
 
     /// Records a refusal of a break-glass step (`action`: `breakglass.use`,
@@ -415,7 +422,7 @@ fn already_open(id: &str, until: Timestamp) -> Refusal {
     )
 }
 
-fn already_acknowledged(grant: &Grant) -> Refusal {
+fn already_acknowledged(grant: &BreakGlassGrant) -> Refusal {
     let by = grant.acknowledged_by.as_deref().unwrap_or("another administrator");
     let at = grant.acknowledged_at.map(|t| format!(" at {}", t.rfc3339())).unwrap_or_default();
     refusal(

@@ -11,7 +11,7 @@ use crate::audit::{Change, ChangedBy, EventKind, Trigger};
 use crate::clock::Timestamp;
 use crate::directory::locks::{Lock, Scope};
 use crate::directory::training::{self, Record};
-use crate::directory::{actor_of, entry_names, Directory, DirectoryError, GateError, Role, Source};
+use crate::directory::{actor_of, entry_names, Directory, DirectoryError, DirectorySource, GateError, Role};
 use crate::identity::{User, VerifiedIdentity};
 
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
@@ -273,7 +273,7 @@ impl Directory {
         identity: &VerifiedIdentity,
         meta: &crate::audit::RequestMeta,
     ) -> Result<usize, DirectoryError> {
-        let person = if self.config().source == Source::Scim {
+        let person = if self.config().source == DirectorySource::Scim {
             match self.directory_entry_for(identity).await {
                 Ok(entry) => User { directory_id: Some(entry), ..user.clone() },
                 Err(GateError::Denied(_)) => user.clone(),

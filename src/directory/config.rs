@@ -13,7 +13,7 @@ use crate::directory::roles::Role;
 /// Where a user's groups and active flag come from.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Source {
+pub enum DirectorySource {
     /// The OIDC groups claim at sign-in; anyone the IdP signs in is active.
     #[default]
     OidcClaims,
@@ -48,7 +48,7 @@ impl LinkBy {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DirectoryConfig {
-    pub source: Source,
+    pub source: DirectorySource,
     /// Directory group names (SCIM `displayName`, or values of the OIDC
     /// groups claim) granting each role. A user in none of them is not on
     /// the allow-list.
@@ -77,7 +77,7 @@ pub struct DirectoryConfig {
 impl Default for DirectoryConfig {
     fn default() -> Self {
         DirectoryConfig {
-            source: Source::default(),
+            source: DirectorySource::default(),
             roles: BTreeMap::new(),
             account_tags: BTreeMap::new(),
             help_contact: "your Custodian administrator".to_owned(),
@@ -101,14 +101,14 @@ impl DirectoryConfig {
 
     pub fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
-        if self.source == Source::Scim && self.scim.tokens.is_empty() {
+        if self.source == DirectorySource::Scim && self.scim.tokens.is_empty() {
             problems.push(
                 "directory.source = \"scim\" needs at least one directory.scim.tokens entry \
                  (create one with `custodian scim token NAME`)"
                     .to_owned(),
             );
         }
-        if self.source != Source::Scim && !self.scim.tokens.is_empty() {
+        if self.source != DirectorySource::Scim && !self.scim.tokens.is_empty() {
             problems.push(
                 "directory.scim.tokens is set but directory.source is not \"scim\": the SCIM directory would \
                  be written but never consulted, so deprovisioning would not take effect"

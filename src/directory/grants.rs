@@ -25,8 +25,7 @@ pub enum GrantState {
 
 /// One use of break-glass (emergency access), as admins review it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-#[schema(as = BreakGlassGrant)]
-pub struct Grant {
+pub struct BreakGlassGrant {
     pub id: String,
     pub user_id: String,
     #[schema(required = true)]
@@ -60,7 +59,7 @@ pub struct NewGrant<'a> {
 
 /// Which grants a listing shows.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Filter {
+pub struct GrantFilter {
     /// Only grants in force now.
     pub open: bool,
     /// Only grants no admin has acknowledged yet.
@@ -68,7 +67,7 @@ pub struct Filter {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum StoreError {
+pub enum GrantStoreError {
     /// The user already has an unended grant (a concurrent open won).
     #[error("the user already has an unended break-glass grant")]
     AlreadyOpen,
@@ -109,8 +108,8 @@ impl Grants {
     }
 
     /// Stores a grant. A user's expired grants are ended (at their expiry)
-    /// first; an unended one still in force is [`StoreError::AlreadyOpen`].
-    pub async fn insert(&self, grant: &NewGrant<'_>) -> Result<(), StoreError> {
+    /// first; an unended one still in force is [`GrantStoreError::AlreadyOpen`].
+    pub async fn insert(&self, grant: &NewGrant<'_>) -> Result<(), GrantStoreError> {
         sqlx::query(
             "UPDATE breakglass SET ended_at = expires_at \
              WHERE user_id = $1 AND ended_at IS NULL AND expires_at <= $2",
@@ -133,7 +132,7 @@ impl Grants {
         .await;
         match inserted {
             Ok(_) => Ok(()),
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::AlreadyOpen),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(GrantStoreError::AlreadyOpen),
             Err(e) => Err(e.into()),
         }
     }
@@ -183,7 +182,7 @@ impl Grants {
         Ok(done.rows_affected() == 1)
     }
 
-    pub async fn get(&self, id: &str, now: Timestamp) -> Result<Option<Grant>, sqlx::Error> {
+    pub async fn get(&self, id: &str, now: Timestamp) -> Result<Option<BreakGlassGrant>, sqlx::Error> {
         let row = optional(
             sqlx::query(&format!(
                 "SELECT {COLUMNS} FROM breakglass b LEFT JOIN users u ON u.id = b.user_id WHERE b.id = $1"
@@ -196,7 +195,11 @@ impl Grants {
     }
 
     /// Grants, newest first.
-    pub async fn list(&self, filter: Filter, now: Timestamp) -> Result<Vec<Grant>, sqlx::Error> {
+    pub async fn list(
+        &self,
+        filter: GrantFilter,
+        now: Timestamp,
+    ) -> Result<Vec<BreakGlassGrant>, sqlx::Error> {
         let rows = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM breakglass b LEFT JOIN users u ON u.id = b.user_id \
              WHERE ($1 = 0 OR (b.ended_at IS NULL AND b.expires_at > $2)) \
@@ -212,7 +215,7 @@ impl Grants {
     }
 }
 
-fn grant(r: &sqlx::any::AnyRow, now: Timestamp) -> Result<Grant, sqlx::Error> {
+fn grant(r: &sqlx::any::AnyRow, now: Timestamp) -> Result<BreakGlassGrant, sqlx::Error> {
     let expires_at = Timestamp(r.try_get("expires_at")?);
     let ended_at: Option<Timestamp> = r.try_get::<Option<i64>, _>("ended_at")?.map(Timestamp);
     let state = match ended_at {
@@ -221,7 +224,7 @@ fn grant(r: &sqlx::any::AnyRow, now: Timestamp) -> Result<Grant, sqlx::Error> {
         None if expires_at > now => GrantState::Open,
         None => GrantState::Expired,
     };
-    Ok(Grant {
+    Ok(BreakGlassGrant {
         id: r.try_get("id")?,
         user_id: r.try_get("user_id")?,
         email: r.try_get("email")?,

@@ -27,9 +27,9 @@ use crate::audit::{Actor, AuditError, EventKind, Journal, RequestMeta, Trigger};
 use crate::clock::{SharedClock, Timestamp};
 use crate::identity::{Sessions, Tokens, User, Users, VerifiedIdentity};
 use crate::storage::Db;
-pub use config::{DirectoryConfig, LinkBy, Source, TrainingConfig};
+pub use config::{DirectoryConfig, DirectorySource, LinkBy, TrainingConfig};
 pub use locks::{Lock, Locks, Scope};
-pub use roles::{Grant, Role};
+pub use roles::{Role, RoleGrant};
 use store::Store;
 use training::{CourseStatus, State, Training};
 
@@ -40,7 +40,7 @@ pub struct Access {
     #[schema(required = true)]
     pub directory_id: Option<String>,
     pub groups: Vec<String>,
-    pub grants: Vec<Grant>,
+    pub grants: Vec<RoleGrant>,
     pub roles: Vec<Role>,
     pub training: Vec<CourseStatus>,
 }
@@ -318,7 +318,7 @@ impl Directory {
         user: &User,
         identity: &VerifiedIdentity,
     ) -> Result<Admitted, GateError> {
-        if self.config.source == Source::OidcClaims {
+        if self.config.source == DirectorySource::OidcClaims {
             return self.admit(user.clone()).await;
         }
         let entry = self.directory_entry_for(identity).await?;
@@ -372,8 +372,8 @@ impl Directory {
         let now = self.clock.now();
         let mut keys = user.keys();
         let groups = match self.config.source {
-            Source::OidcClaims => user.groups.clone(),
-            Source::Scim => {
+            DirectorySource::OidcClaims => user.groups.clone(),
+            DirectorySource::Scim => {
                 let claim = self.config.link_claim().to_owned();
                 let not_in = || self.deny(Refusal::NotInDirectory { claim: claim.clone() });
                 let id = user.directory_id.as_deref().ok_or_else(not_in)?;

@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::audit::query::csv_cell;
 use crate::clock::Timestamp;
 use crate::directory::training::{CourseStatus, State};
-use crate::directory::{Directory, GateError, Source};
+use crate::directory::{Directory, DirectorySource, GateError};
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[schema(as = AccessReviewRow)]
@@ -85,7 +85,7 @@ impl Directory {
                 last_sign_in: user.last_login_at,
             });
         }
-        if self.config().source == Source::Scim {
+        if self.config().source == DirectorySource::Scim {
             for entry in self.store.all_users().await? {
                 if linked.contains(&entry.id) {
                     continue;
@@ -185,7 +185,7 @@ pub fn to_csv(rows: &[ReviewRow]) -> String {
 pub struct Review {
     pub users: Vec<ReviewRow>,
     /// Break-glass uses no admin has acknowledged yet.
-    pub breakglass: Vec<crate::directory::grants::Grant>,
+    pub breakglass: Vec<crate::directory::grants::BreakGlassGrant>,
 }
 
 impl Review {

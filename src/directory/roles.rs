@@ -44,8 +44,7 @@ impl std::fmt::Display for Role {
 
 /// A role held through a directory group.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-#[schema(as = RoleGrant)]
-pub struct Grant {
+pub struct RoleGrant {
     pub group: String,
     pub role: Role,
 }
@@ -53,12 +52,12 @@ pub struct Grant {
 /// The roles the user's groups grant under the configured mapping, each
 /// with the group that grants it. Group names compare case-insensitively
 /// (SCIM `displayName` is not case-exact).
-pub fn grants(groups: &[String], mapping: &BTreeMap<Role, Vec<String>>) -> Vec<Grant> {
+pub fn grants(groups: &[String], mapping: &BTreeMap<Role, Vec<String>>) -> Vec<RoleGrant> {
     let mut out = Vec::new();
     for (role, granting) in mapping {
         for group in groups {
             if granting.iter().any(|g| g.eq_ignore_ascii_case(group)) {
-                out.push(Grant { group: group.clone(), role: *role });
+                out.push(RoleGrant { group: group.clone(), role: *role });
             }
         }
     }
@@ -79,8 +78,8 @@ mod tests {
         assert_eq!(
             g,
             vec![
-                Grant { group: "social-media-staff".into(), role: Role::Staff },
-                Grant { group: "social-media-staff".into(), role: Role::Admin },
+                RoleGrant { group: "social-media-staff".into(), role: Role::Staff },
+                RoleGrant { group: "social-media-staff".into(), role: Role::Admin },
             ]
         );
         assert!(grants(&["cafeteria".into()], &mapping).is_empty());

@@ -74,7 +74,8 @@ async fn run(state: &AppState, acting: &Acting, account: &str, action: Action) -
 /// Published: the platform's id for what was created, and the audit event
 /// of the recorded intent.
 #[derive(Serialize, utoipa::ToSchema)]
-pub struct Published {
+#[schema(as = Published)]
+pub struct PublishedBody {
     /// The platform's id of what was created.
     id: String,
     #[schema(required = true)]
@@ -89,7 +90,8 @@ pub struct Comments {
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
-pub struct Done {
+#[schema(as = Done)]
+pub struct DoneBody {
     #[schema(schema_with = always_true)]
     done: bool,
     audit_event_id: String,
@@ -111,11 +113,11 @@ impl IntoResponse for Executed {
         let event = self.audit_event_id;
         match self.outcome {
             Outcome::Published(p) => {
-                (StatusCode::CREATED, Json(Published { id: p.id, url: p.url, audit_event_id: event }))
+                (StatusCode::CREATED, Json(PublishedBody { id: p.id, url: p.url, audit_event_id: event }))
                     .into_response()
             }
             Outcome::Comments(comments) => Json(Comments { comments, audit_event_id: event }).into_response(),
-            Outcome::Done => Json(Done { done: true, audit_event_id: event }).into_response(),
+            Outcome::Done => Json(DoneBody { done: true, audit_event_id: event }).into_response(),
             Outcome::Forwarded(f) => {
                 // The platform's answer, checked, with only the headers allowed back.
                 let status = StatusCode::from_u16(f.status).unwrap_or(StatusCode::BAD_GATEWAY);
@@ -189,7 +191,7 @@ pub async fn mine(State(state): State<AppState>, acting: Acting) -> Result<Respo
     params(openapi::AccountParam),
     request_body = PostBody,
     responses(
-        (status = 201, description = "Published: the platform's id for the post, and the audit event of the recorded intent.", body = Published),
+        (status = 201, description = "Published: the platform's id for the post, and the audit event of the recorded intent.", body = PublishedBody),
         (status = 413, response = openapi::PayloadTooLarge),
         openapi::ActionRefusals,
     ),
@@ -234,7 +236,7 @@ pub async fn delete(
     params(openapi::AccountParam, openapi::PostParam),
     request_body = PostBody,
     responses(
-        (status = 201, description = "Published: the platform's id for the reply, and the audit event of the recorded intent.", body = Published),
+        (status = 201, description = "Published: the platform's id for the reply, and the audit event of the recorded intent.", body = PublishedBody),
         (status = 413, response = openapi::PayloadTooLarge),
         openapi::ActionRefusals,
     ),

@@ -8,8 +8,8 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 
 use crate::action::Door;
-use crate::audit::query::{self, Filter, ReadError};
-use crate::audit::{Decision, Event};
+use crate::audit::query::{self, EventFilter, ReadError};
+use crate::audit::{AuditDecision, Event};
 use crate::http::error::Problem;
 use crate::http::extract::Verified;
 use crate::http::{openapi, AppState};
@@ -30,7 +30,7 @@ pub struct EventsQuery {
     action: Option<String>,
     /// The account acted on.
     account: Option<String>,
-    #[param(value_type = Option<Decision>)]
+    #[param(value_type = Option<AuditDecision>)]
     decision: Option<String>,
     /// The `X-Request-Id` of the request that caused the events.
     request_id: Option<String>,
@@ -67,7 +67,7 @@ fn bad(why: &str) -> Problem {
 }
 
 impl EventsQuery {
-    fn filter(&self) -> Result<Filter, Problem> {
+    fn filter(&self) -> Result<EventFilter, Problem> {
         let time = |v: &Option<String>, name: &str| {
             v.as_deref()
                 .map(|s| query::parse_time(s).ok_or_else(|| bad(&format!("{name} must be an RFC 3339 time"))))
@@ -77,7 +77,7 @@ impl EventsQuery {
         if !(1..=query::MAX_LIMIT).contains(&limit) {
             return Err(bad(&format!("limit must be between 1 and {}", query::MAX_LIMIT)));
         }
-        Ok(Filter {
+        Ok(EventFilter {
             from: time(&self.from, "from")?,
             to: time(&self.to, "to")?,
             actor: self.actor.clone(),
@@ -86,7 +86,9 @@ impl EventsQuery {
             decision: self
                 .decision
                 .as_deref()
-                .map(|d| Decision::parse(d).ok_or_else(|| bad("decision must be allowed, denied or held")))
+                .map(|d| {
+                    AuditDecision::parse(d).ok_or_else(|| bad("decision must be allowed, denied or held"))
+                })
                 .transpose()?,
             request_id: self.request_id.clone(),
             after: self

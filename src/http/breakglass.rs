@@ -13,7 +13,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 
 use crate::action::{Door, Refusal};
-use crate::breakglass::{BreakGlass, Filter, Grant, Opened};
+use crate::breakglass::{BreakGlass, BreakGlassGrant, GrantFilter, Opened};
 use crate::http::admin::permitted;
 use crate::http::error::Problem;
 use crate::http::extract::{SignedIn, Verified};
@@ -90,7 +90,7 @@ pub async fn open(
     operation_id = "endBreakGlass",
     summary = "End my open break-glass grant now",
     responses(
-        (status = 200, description = "The grant, ended.", body = Grant),
+        (status = 200, description = "The grant, ended.", body = BreakGlassGrant),
         (status = 401, response = openapi::Unauthorized),
         (status = 403, response = openapi::Forbidden),
         (status = 404, response = openapi::NotFound),
@@ -106,7 +106,7 @@ pub async fn end(State(state): State<AppState>, Verified(s): Verified) -> Result
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct ListQuery {
+pub struct BreakGlassListQuery {
     /// Only grants in force now.
     #[serde(default)]
     #[param(default = false)]
@@ -120,7 +120,7 @@ pub struct ListQuery {
 #[derive(Serialize, utoipa::ToSchema)]
 #[schema(as = BreakGlassList)]
 pub struct Listed {
-    breakglass: Vec<Grant>,
+    breakglass: Vec<BreakGlassGrant>,
 }
 
 /// `GET /api/v1/admin/breakglass`: the uses, newest first.
@@ -130,7 +130,7 @@ pub struct Listed {
     tag = "admin",
     operation_id = "listBreakGlass",
     summary = "List break-glass uses (admins)",
-    params(ListQuery),
+    params(BreakGlassListQuery),
     responses(
         (status = 200, description = "The uses, newest first.", body = Listed),
         (status = 400, response = openapi::BadRequest),
@@ -144,11 +144,11 @@ pub struct Listed {
 pub async fn list(
     State(state): State<AppState>,
     Verified(s): Verified,
-    query: Result<Query<ListQuery>, QueryRejection>,
+    query: Result<Query<BreakGlassListQuery>, QueryRejection>,
 ) -> Result<Response, Problem> {
     permitted(&state, &s, "breakglass.review").await?;
     let Query(q) = query.map_err(|e| Problem::BadRequest(e.body_text()))?;
-    let filter = Filter { open: q.open, unacknowledged: q.unacknowledged };
+    let filter = GrantFilter { open: q.open, unacknowledged: q.unacknowledged };
     let breakglass = state.breakglass.list(filter).await?;
     Ok(Json(Listed { breakglass }).into_response())
 }
@@ -171,7 +171,7 @@ pub struct AcknowledgeBody {
     params(("id" = String, Path, description = "The grant's id.")),
     request_body = AcknowledgeBody,
     responses(
-        (status = 200, description = "The use, acknowledged.", body = Grant),
+        (status = 200, description = "The use, acknowledged.", body = BreakGlassGrant),
         (status = 400, response = openapi::ActionBadRequest),
         (status = 401, response = openapi::Unauthorized),
         (status = 403, response = openapi::ActionForbidden),

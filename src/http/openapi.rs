@@ -88,7 +88,7 @@ live under `/auth` and `/`.";
         breakglass::acknowledge,
     ),
     components(
-        schemas(ErrorBody, ScimError, AccountAction, actions::Done),
+        schemas(ErrorBody, ScimErrorBody, AccountAction, actions::DoneBody),
         responses(
             Done,
             BadRequest,
@@ -240,7 +240,8 @@ pub struct ErrorBody {
 /// SCIM's error body (RFC 7644, section 3.12), which `/scim/v2` answers;
 /// SCIM itself is not described in this document.
 #[derive(Serialize, ToSchema)]
-pub struct ScimError {
+#[schema(as = ScimError)]
+pub struct ScimErrorBody {
     /// `["urn:ietf:params:scim:api:messages:2.0:Error"]`.
     pub schemas: Vec<String>,
     /// The HTTP status, as a string.
@@ -287,7 +288,7 @@ pub enum Format {
 
 /// Done; the audit event of the recorded intent.
 #[derive(ToResponse)]
-pub struct Done(pub actions::Done);
+pub struct Done(pub actions::DoneBody);
 
 /// The request is malformed (`bad_request`): an unreadable body or query, an unknown field, a bad value.
 #[derive(ToResponse)]

@@ -13,10 +13,10 @@ use axum::{Extension, Router};
 use serde_json::{json, Value};
 
 use crate::audit::Actor;
-use crate::directory::scim::schema::{Kind, Projection};
+use crate::directory::scim::schema::{Projection, ResourceType};
 use crate::directory::scim::{auth, discovery, Caller, ListQuery, ScimError};
-use crate::directory::Source;
-use crate::domain::Kind as Refused;
+use crate::directory::DirectorySource;
+use crate::domain::Kind;
 use crate::http::error::status_of;
 use crate::http::extract::request_meta;
 use crate::http::AppState;
@@ -57,10 +57,10 @@ impl IntoResponse for ScimError {
             o.insert("scimType".into(), json!(t));
         }
         let mut response = scim_json(status, &body);
-        if self.kind == Refused::Unauthenticated {
+        if self.kind == Kind::Unauthenticated {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
-        if self.kind == Refused::AuditUnavailable {
+        if self.kind == Kind::AuditUnavailable {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
         }
         response
@@ -69,7 +69,7 @@ impl IntoResponse for ScimError {
 
 /// Checks the bearer token; a refused attempt is audited (never the token).
 async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    if state.config.directory.source != Source::Scim {
+    if state.config.directory.source != DirectorySource::Scim {
         return ScimError::not_found(
             "SCIM provisioning is not enabled here (directory.source is not \"scim\")",
         )
@@ -142,10 +142,7 @@ fn json_body(headers: &HeaderMap, body: &Bytes) -> Result<Value, ScimError> {
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let media = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     if !(media.is_empty() || media == SCIM_JSON || media == "application/json") {
-        return Err(ScimError::of_kind(
-            Refused::UnsupportedMediaType,
-            "send the body as application/scim+json",
-        ));
+        return Err(ScimError::of_kind(Kind::UnsupportedMediaType, "send the body as application/scim+json"));
     }
     serde_json::from_slice(body)
         .map_err(|e| ScimError::invalid_syntax(format!("the body is not valid JSON: {e}")))
@@ -234,7 +231,7 @@ async fn schema_by_id(State(state): State<AppState>, Path(id): Path<String>) -> 
     }
 }
 
-async fn list(state: &AppState, kind: Kind, q: Result<ListQuery, ScimError>) -> Response {
+async fn list(state: &AppState, kind: ResourceType, q: Result<ListQuery, ScimError>) -> Response {
     let result = match q {
         Ok(q) => state.scim.list(kind, &q).await,
         Err(e) => Err(e),
@@ -246,19 +243,19 @@ async fn list(state: &AppState, kind: Kind, q: Result<ListQuery, ScimError>) -> 
 }
 
 async fn list_users(State(state): State<AppState>, request: Request<Body>) -> Response {
-    list(&state, Kind::User, list_query(request.uri().query())).await
+    list(&state, ResourceType::User, list_query(request.uri().query())).await
 }
 
 async fn list_groups(State(state): State<AppState>, request: Request<Body>) -> Response {
-    list(&state, Kind::Group, list_query(request.uri().query())).await
+    list(&state, ResourceType::Group, list_query(request.uri().query())).await
 }
 
 async fn search_users(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    list(&state, Kind::User, json_body(&headers, &body).and_then(|b| search_query(&b))).await
+    list(&state, ResourceType::User, json_body(&headers, &body).and_then(|b| search_query(&b))).await
 }
 
 async fn search_groups(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    list(&state, Kind::Group, json_body(&headers, &body).and_then(|b| search_query(&b))).await
+    list(&state, ResourceType::Group, json_body(&headers, &body).and_then(|b| search_query(&b))).await
 }
 
 async fn search_all(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
@@ -272,7 +269,7 @@ async fn search_all(State(state): State<AppState>, headers: HeaderMap, body: Byt
     }
 }
 
-async fn get_one(state: &AppState, kind: Kind, id: &str, query: Option<&str>) -> Response {
+async fn get_one(state: &AppState, kind: ResourceType, id: &str, query: Option<&str>) -> Response {
     let result = match projection(query) {
         Ok(p) => state.scim.get(kind, id, &p).await,
         Err(e) => Err(e),
@@ -284,7 +281,7 @@ async fn get_one(state: &AppState, kind: Kind, id: &str, query: Option<&str>) ->
 }
 
 async fn get_user(State(state): State<AppState>, Path(id): Path<String>, request: Request<Body>) -> Response {
-    get_one(&state, Kind::User, &id, request.uri().query()).await
+    get_one(&state, ResourceType::User, &id, request.uri().query()).await
 }
 
 async fn get_group(
@@ -292,13 +289,13 @@ async fn get_group(
     Path(id): Path<String>,
     request: Request<Body>,
 ) -> Response {
-    get_one(&state, Kind::Group, &id, request.uri().query()).await
+    get_one(&state, ResourceType::Group, &id, request.uri().query()).await
 }
 
 /// The writes share one shape: parse the body, call the service, answer.
 async fn write(
     state: &AppState,
-    kind: Kind,
+    kind: ResourceType,
     method: Method,
     id: Option<&str>,
     caller: &Caller,
@@ -328,10 +325,7 @@ async fn write(
             Some(resource) => Ok(scim_json(StatusCode::OK, &resource)),
             None => Ok(StatusCode::NO_CONTENT.into_response()),
         },
-        _ => Err(ScimError::of_kind(
-            Refused::MethodNotAllowed,
-            "this method is not supported on this endpoint",
-        )),
+        _ => Err(ScimError::of_kind(Kind::MethodNotAllowed, "this method is not supported on this endpoint")),
     }
 }
 
@@ -343,7 +337,7 @@ async fn user_write(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    write(&state, Kind::User, method, Some(&id), &caller, &headers, &body)
+    write(&state, ResourceType::User, method, Some(&id), &caller, &headers, &body)
         .await
         .unwrap_or_else(|e| e.into_response())
 }
@@ -356,7 +350,7 @@ async fn group_write(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    write(&state, Kind::Group, method, Some(&id), &caller, &headers, &body)
+    write(&state, ResourceType::Group, method, Some(&id), &caller, &headers, &body)
         .await
         .unwrap_or_else(|e| e.into_response())
 }
@@ -367,7 +361,7 @@ async fn create_user(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    write(&state, Kind::User, Method::POST, None, &caller, &headers, &body)
+    write(&state, ResourceType::User, Method::POST, None, &caller, &headers, &body)
         .await
         .unwrap_or_else(|e| e.into_response())
 }
@@ -378,7 +372,7 @@ async fn create_group(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    write(&state, Kind::Group, Method::POST, None, &caller, &headers, &body)
+    write(&state, ResourceType::Group, Method::POST, None, &caller, &headers, &body)
         .await
         .unwrap_or_else(|e| e.into_response())
 }

@@ -15,7 +15,7 @@ use crate::http::admin::permitted;
 use crate::http::error::Problem;
 use crate::http::extract::{Acting, Verified};
 use crate::http::{openapi, AppState};
-use crate::identity::tokens::Scope;
+use crate::identity::tokens::TokenScope;
 use crate::identity::ApiToken;
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -79,7 +79,8 @@ pub async fn create(
     request: Result<Json<CreateBody>, JsonRejection>,
 ) -> Result<Response, Refusal> {
     let b = body(request)?;
-    let scope = Scope { name: b.name, actions: b.actions, accounts: b.accounts, days: b.expires_in_days };
+    let scope =
+        TokenScope { name: b.name, actions: b.actions, accounts: b.accounts, days: b.expires_in_days };
     let caller = acting.caller(Door::Api);
     if !state.identity.tokens_usable_for(&caller.user().id).await? {
         let refusal = Refusal::invalid(

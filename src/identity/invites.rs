@@ -2,7 +2,7 @@
 //! user to enroll a first second factor, until it expires.
 //!
 //! Owns the `mfa_invites` table. The token leaves this module once, in the
-//! [`Issued`] value its issuer hands over; only its SHA-256 is stored, and
+//! [`IssuedInvite`] value its issuer hands over; only its SHA-256 is stored, and
 //! it is never logged, recorded or shown again.
 //!
 //! ```text
@@ -32,7 +32,7 @@ pub struct Invite {
 }
 
 /// A new invite and its token, which only its issuer ever sees.
-pub struct Issued {
+pub struct IssuedInvite {
     pub invite: Invite,
     pub token: crate::secret::Secret,
     /// The earlier open invites of the user, voided by this one.
@@ -134,7 +134,7 @@ impl Invites {
         created_by: &str,
         expires_at: Timestamp,
         voiding: Vec<String>,
-    ) -> Result<Issued, sqlx::Error> {
+    ) -> Result<IssuedInvite, sqlx::Error> {
         let now = self.clock.now();
         let token = random_token();
         let invite = Invite {
@@ -167,7 +167,7 @@ impl Invites {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(Issued { invite, token: crate::secret::Secret::new(token), voided: voiding })
+        Ok(IssuedInvite { invite, token: crate::secret::Secret::new(token), voided: voiding })
     }
 
     /// The invite `token` names, if `user_id` may enroll with it now; else

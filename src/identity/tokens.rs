@@ -65,7 +65,7 @@ fn account_actions() -> utoipa::openapi::Array {
 
 /// What a new token may do.
 #[derive(Debug, Clone)]
-pub struct Scope {
+pub struct TokenScope {
     pub name: String,
     pub actions: Vec<String>,
     pub accounts: Vec<String>,
@@ -158,7 +158,7 @@ impl Tokens {
     pub fn mint(
         &self,
         user_id: &str,
-        scope: Scope,
+        scope: TokenScope,
         mfa_verified_at: Timestamp,
         now: Timestamp,
     ) -> (Secret, ApiToken) {

@@ -19,7 +19,7 @@ use crate::platforms::x::X;
 use crate::platforms::{Call, Comment, Operation, PlatformApi, PlatformError, Published};
 use crate::secret::Secret;
 use crate::storage::Db;
-use crate::vault::credentials::{Credentials, Kind, VaultError};
+use crate::vault::credentials::{CredentialKind, Credentials, VaultError};
 
 pub enum Adapter {
     Sandbox(Sandbox),
@@ -101,11 +101,11 @@ impl Adapter {
 
     /// Which credential its calls carry: none for the sandbox; Facebook
     /// acts with the Page token; the rest with their access token.
-    pub fn credential(&self) -> Option<Kind> {
+    pub fn credential(&self) -> Option<CredentialKind> {
         match self {
             Adapter::Sandbox(_) => None,
-            Adapter::Facebook(_) => Some(Kind::PageToken),
-            _ => Some(Kind::AccessToken),
+            Adapter::Facebook(_) => Some(CredentialKind::PageToken),
+            _ => Some(CredentialKind::AccessToken),
         }
     }
 
@@ -262,7 +262,7 @@ async fn sign_in_again(
     credentials: &Credentials,
     refused: String,
 ) -> Result<NewTokens, RefreshError> {
-    let password = match credentials.open(account_id, Kind::AppPassword).await {
+    let password = match credentials.open(account_id, CredentialKind::AppPassword).await {
         Ok(p) => p,
         Err(VaultError::Missing { .. }) => return Err(RefreshError::NeedsReconnect(refused)),
         Err(e) => return Err(e.into()),

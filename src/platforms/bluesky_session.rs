@@ -38,7 +38,7 @@ const MAX_ANSWER_BYTES: usize = 256 * 1024;
 
 /// A signed-in app-password session.
 #[derive(Debug, Clone)]
-pub struct Session {
+pub struct BlueskySession {
     pub did: String,
     pub handle: String,
     pub access: Secret,
@@ -150,7 +150,7 @@ pub async fn create_session(
     base: &Url,
     identifier: &str,
     app_password: &Secret,
-) -> Result<Session, PlatformError> {
+) -> Result<BlueskySession, PlatformError> {
     let http = http_client().map_err(|_| down("cannot build the HTTP client".into()))?;
     // Borrowed, so that no copy of the password outlives the request.
     #[derive(serde::Serialize)]
@@ -175,7 +175,7 @@ pub async fn create_session(
     }
     let field = |name: &str| answer.text(name).map(str::to_owned).ok_or_else(|| down(missing(name)));
     let access = Secret::new(field("accessJwt")?);
-    Ok(Session {
+    Ok(BlueskySession {
         did: field("did")?,
         handle: field("handle")?,
         access_expires_at: jwt_expiry(&access),
@@ -269,7 +269,7 @@ mod tests {
 
     #[test]
     fn a_session_does_not_show_its_tokens() {
-        let session = Session {
+        let session = BlueskySession {
             did: "did:plc:ewvi7nxzyoun6zhxrhs64oiz".into(),
             handle: "clinic.test".into(),
             access: Secret::new("access-s3cr3t".into()),

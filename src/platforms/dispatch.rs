@@ -23,7 +23,7 @@ use crate::platforms::refresh::{RefreshError, Refresher};
 use crate::platforms::{withhold, Call, Comment, PlatformApi, PlatformError, Published};
 use crate::secret::Secret;
 use crate::storage::Db;
-use crate::vault::credentials::{Credentials, Kind, VaultError};
+use crate::vault::credentials::{CredentialKind, Credentials, VaultError};
 
 /// What the platform did.
 #[derive(Debug)]
@@ -137,7 +137,7 @@ impl Dispatcher {
             return Ok(perform(&prepared, &Call { account_id, token: &none }, action, now).await?);
         };
         let opened = match kind {
-            Kind::AccessToken => self.refresher.access_token(account_id, renewal).await,
+            CredentialKind::AccessToken => self.refresher.access_token(account_id, renewal).await,
             other => self.credentials.open(account_id, other).await.map_err(RefreshError::from),
         };
         let mut token = self.usable(account_id, opened, meta, actor).await?;
@@ -152,7 +152,9 @@ impl Dispatcher {
         if let Some(message) = expired {
             // Renew once (another call may already have), then try again.
             let renewed = match kind {
-                Kind::AccessToken => self.refresher.after_unauthorized(account_id, &token, renewal).await,
+                CredentialKind::AccessToken => {
+                    self.refresher.after_unauthorized(account_id, &token, renewal).await
+                }
                 _ => Err(self.refresher.needs_reconnect(account_id, message).await),
             };
             match renewed {

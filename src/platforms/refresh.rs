@@ -19,7 +19,7 @@ use crate::clock::{SharedClock, Timestamp};
 use crate::domain::Status;
 use crate::platforms::accounts::Accounts;
 use crate::secret::Secret;
-use crate::vault::credentials::{Credentials, Kind, VaultError};
+use crate::vault::credentials::{CredentialKind, Credentials, VaultError};
 
 /// After a platform's refusal, an account's token is renewed at most once in this long.
 pub const RENEWAL_INTERVAL: Duration = Duration::from_secs(60);
@@ -165,7 +165,7 @@ impl Refresher {
     }
 
     async fn fresh(&self, account_id: &str) -> Result<bool, RefreshError> {
-        let expires = self.credentials.expires_at(account_id, Kind::AccessToken).await?;
+        let expires = self.credentials.expires_at(account_id, CredentialKind::AccessToken).await?;
         Ok(self.fresh_until(expires))
     }
 
@@ -181,7 +181,7 @@ impl Refresher {
         endpoint: &impl TokenEndpoint,
     ) -> Result<Secret, RefreshError> {
         // The token and its expiry in one read; opened only if it is fresh.
-        match self.credentials.stored(account_id, Kind::AccessToken).await? {
+        match self.credentials.stored(account_id, CredentialKind::AccessToken).await? {
             Some(stored) if self.fresh_until(stored.expires_at) => {
                 return Ok(self.credentials.unseal(&stored)?)
             }
@@ -195,7 +195,7 @@ impl Refresher {
         let _one_at_a_time = flight.lock().await;
         if self.fresh(account_id).await? {
             // Another caller refreshed while this one waited.
-            return Ok(self.credentials.open(account_id, Kind::AccessToken).await?);
+            return Ok(self.credentials.open(account_id, CredentialKind::AccessToken).await?);
         }
         self.refresh(account_id, endpoint).await
     }
@@ -211,7 +211,7 @@ impl Refresher {
     ) -> Result<Secret, RefreshError> {
         let flight = self.flight(account_id);
         let _one_at_a_time = flight.lock().await;
-        let current = self.credentials.open(account_id, Kind::AccessToken).await?;
+        let current = self.credentials.open(account_id, CredentialKind::AccessToken).await?;
         if current.expose() != stale.expose() {
             return Ok(current);
         }
@@ -238,7 +238,7 @@ impl Refresher {
                 return Err(RefreshError::NeedsReconnect(why));
             }
         }
-        let refresh_token = match self.credentials.open(account_id, Kind::RefreshToken).await {
+        let refresh_token = match self.credentials.open(account_id, CredentialKind::RefreshToken).await {
             Ok(t) => t,
             Err(VaultError::Missing { .. }) => {
                 return Err(self.needs_reconnect(account_id, "no refresh token is stored".into()).await)
@@ -252,9 +252,9 @@ impl Refresher {
                 // in one transaction, so that both tokens change together.
                 let (credentials, account) = (self.credentials.clone(), account_id.to_owned());
                 let saved = tokio::spawn(async move {
-                    let mut items = vec![(Kind::AccessToken, &tokens.access, tokens.expires_at)];
+                    let mut items = vec![(CredentialKind::AccessToken, &tokens.access, tokens.expires_at)];
                     if let Some(rotated) = &tokens.refresh {
-                        items.push((Kind::RefreshToken, rotated, None));
+                        items.push((CredentialKind::RefreshToken, rotated, None));
                     }
                     credentials.store_all(&account, &items, now).await?;
                     Ok::<_, VaultError>(tokens.access)

@@ -13,7 +13,7 @@ use oauth2::{AccessToken, RefreshToken, Scope, StandardRevocableToken, TokenResp
 use serde::{Deserialize, Deserializer, Serialize};
 
 #[derive(Debug, Deserialize, Serialize)]
-pub struct Tokens {
+pub struct OAuthTokens {
     access_token: AccessToken,
     #[serde(default = "bearer", deserialize_with = "token_type")]
     token_type: BasicTokenType,
@@ -44,7 +44,7 @@ fn scopes<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<Scope>>, D::Erro
     Ok(raw.map(|s| s.split([' ', ',']).filter(|s| !s.is_empty()).map(|s| Scope::new(s.to_owned())).collect()))
 }
 
-impl TokenResponse for Tokens {
+impl TokenResponse for OAuthTokens {
     type TokenType = BasicTokenType;
 
     fn access_token(&self) -> &AccessToken {
@@ -64,10 +64,10 @@ impl TokenResponse for Tokens {
     }
 }
 
-/// An `oauth2` client reading [`Tokens`], with the endpoints set as `A` (authorize) and `T` (token).
+/// An `oauth2` client reading [`OAuthTokens`], with the endpoints set as `A` (authorize) and `T` (token).
 pub type Client<A, T> = oauth2::Client<
     BasicErrorResponse,
-    Tokens,
+    OAuthTokens,
     BasicTokenIntrospectionResponse,
     StandardRevocableToken,
     BasicRevocationErrorResponse,
@@ -89,15 +89,18 @@ mod tests {
 
     #[test]
     fn reads_what_platforms_send() {
-        let linkedin: Tokens =
+        let linkedin: OAuthTokens =
             serde_json::from_str(r#"{"access_token":"a","expires_in":5184000,"scope":"r_x,w_y"}"#).unwrap();
         assert_eq!(linkedin.token_type, BasicTokenType::Bearer);
         let scopes: Vec<String> = linkedin.scopes().unwrap().iter().map(|s| s.to_string()).collect();
         assert_eq!(scopes, ["r_x", "w_y"]);
-        let mastodon: Tokens =
+        let mastodon: OAuthTokens =
             serde_json::from_str(r#"{"access_token":"a","token_type":"Bearer","scope":"read write"}"#)
                 .unwrap();
         assert_eq!(mastodon.scopes().unwrap().len(), 2);
-        assert!(serde_json::from_str::<Tokens>(r#"{"token_type":"bearer"}"#).is_err(), "a token is required");
+        assert!(
+            serde_json::from_str::<OAuthTokens>(r#"{"token_type":"bearer"}"#).is_err(),
+            "a token is required"
+        );
     }
 }

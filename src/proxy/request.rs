@@ -32,20 +32,20 @@ pub enum Body {
 
 /// Where a parameter was read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
+pub enum ParamSource {
     Query,
     Form,
     Part,
     Json,
 }
 
-impl Source {
+impl ParamSource {
     fn as_str(self) -> &'static str {
         match self {
-            Source::Query => "query",
-            Source::Form => "form",
-            Source::Part => "part",
-            Source::Json => "json",
+            ParamSource::Query => "query",
+            ParamSource::Form => "form",
+            ParamSource::Part => "part",
+            ParamSource::Json => "json",
         }
     }
 }
@@ -53,7 +53,7 @@ impl Source {
 /// One named value the platform reads.
 #[derive(Debug, Clone)]
 pub struct Param {
-    pub from: Source,
+    pub from: ParamSource,
     pub name: String,
     /// Decoded text; for a JSON member that is not a string, its JSON.
     pub value: String,
@@ -140,7 +140,7 @@ impl Readable {
             let pairs = pairs(q).ok_or_else(|| {
                 refused("proxy:query", "the query holds a value that is not UTF-8 text".into())
             })?;
-            readable.push(Source::Query, pairs);
+            readable.push(ParamSource::Query, pairs);
         }
         if body.is_empty() {
             return readable.checked();
@@ -166,7 +166,7 @@ impl Readable {
                         let value = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
                         (k.clone(), value)
                     });
-                    readable.push(Source::Json, params.collect());
+                    readable.push(ParamSource::Json, params.collect());
                 }
                 readable.json = Some(json);
                 readable.json_text = Some(text.to_owned());
@@ -174,7 +174,7 @@ impl Readable {
             "application/x-www-form-urlencoded" => {
                 let pairs = pairs(text()?)
                     .ok_or_else(|| unreadable("the form holds a value that is not UTF-8 text".into()))?;
-                readable.push(Source::Form, pairs);
+                readable.push(ParamSource::Form, pairs);
             }
             "multipart/form-data" => {
                 let boundary = params.iter().find(|(k, _)| k == "boundary").map(|(_, v)| v.as_str());
@@ -203,7 +203,7 @@ impl Readable {
         readable.checked()
     }
 
-    fn push(&mut self, from: Source, pairs: Vec<(String, String)>) {
+    fn push(&mut self, from: ParamSource, pairs: Vec<(String, String)>) {
         self.params.extend(pairs.into_iter().map(|(name, value)| Param { from, name, value }));
     }
 
@@ -220,7 +220,7 @@ impl Readable {
             let (essence, params) = media_type(part.content_type.as_deref().unwrap_or("text/plain"));
             let text = !part.file && essence == "text/plain" && utf8_charset(&params);
             match std::str::from_utf8(part.data) {
-                Ok(value) if text => self.push(Source::Part, vec![(name, value.to_owned())]),
+                Ok(value) if text => self.push(ParamSource::Part, vec![(name, value.to_owned())]),
                 _ if takes == Body::Media => {
                     self.media.push(binary_record(&format!("part {name}"), &essence, part.data));
                 }
@@ -264,7 +264,7 @@ impl Readable {
 
     /// The names of all parameters outside the query.
     pub fn body_names(&self) -> impl Iterator<Item = &str> {
-        self.params.iter().filter(|p| p.from != Source::Query).map(|p| p.name.as_str())
+        self.params.iter().filter(|p| p.from != ParamSource::Query).map(|p| p.name.as_str())
     }
 
     /// What the platform will read, as the intent records it: one line per
@@ -274,7 +274,7 @@ impl Readable {
         let mut lines: Vec<String> = self
             .params
             .iter()
-            .filter(|p| p.from != Source::Json)
+            .filter(|p| p.from != ParamSource::Json)
             .map(|p| format!("{} {}: {}", p.from.as_str(), p.name, p.value))
             .collect();
         if let Some(json) = &self.json_text {

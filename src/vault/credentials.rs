@@ -16,20 +16,20 @@ use crate::vault::keyring::{KeyRing, SealError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Kind {
+pub enum CredentialKind {
     AccessToken,
     RefreshToken,
     PageToken,
     AppPassword,
 }
 
-impl Kind {
+impl CredentialKind {
     pub fn as_str(self) -> &'static str {
         match self {
-            Kind::AccessToken => "access_token",
-            Kind::RefreshToken => "refresh_token",
-            Kind::PageToken => "page_token",
-            Kind::AppPassword => "app_password",
+            CredentialKind::AccessToken => "access_token",
+            CredentialKind::RefreshToken => "refresh_token",
+            CredentialKind::PageToken => "page_token",
+            CredentialKind::AppPassword => "app_password",
         }
     }
 }
@@ -54,7 +54,7 @@ pub enum VaultError {
 /// A credential as stored: sealed, and when it expires.
 pub struct Stored {
     account: String,
-    kind: Kind,
+    kind: CredentialKind,
     sealed: String,
     pub expires_at: Option<Timestamp>,
 }
@@ -74,7 +74,7 @@ impl Credentials {
     pub async fn store(
         &self,
         account_id: &str,
-        kind: Kind,
+        kind: CredentialKind,
         secret: &Secret,
         expires_at: Option<Timestamp>,
         now: Timestamp,
@@ -88,7 +88,7 @@ impl Credentials {
     pub async fn store_all(
         &self,
         account_id: &str,
-        items: &[(Kind, &Secret, Option<Timestamp>)],
+        items: &[(CredentialKind, &Secret, Option<Timestamp>)],
         now: Timestamp,
     ) -> Result<(), VaultError> {
         let mut sealed = Vec::with_capacity(items.len());
@@ -119,7 +119,7 @@ impl Credentials {
     }
 
     /// Opens the credential for the platform call about to be made.
-    pub async fn open(&self, account_id: &str, kind: Kind) -> Result<Secret, VaultError> {
+    pub async fn open(&self, account_id: &str, kind: CredentialKind) -> Result<Secret, VaultError> {
         let stored = self.stored(account_id, kind).await?;
         let stored = stored
             .ok_or_else(|| VaultError::Missing { account: account_id.to_owned(), kind: kind.as_str() })?;
@@ -127,7 +127,7 @@ impl Credentials {
     }
 
     /// The credential still sealed, with its expiry, in one read; None if there is none.
-    pub async fn stored(&self, account_id: &str, kind: Kind) -> Result<Option<Stored>, VaultError> {
+    pub async fn stored(&self, account_id: &str, kind: CredentialKind) -> Result<Option<Stored>, VaultError> {
         let row: Option<(String, Option<i64>)> = optional(
             sqlx::query_as("SELECT sealed, expires_at FROM credentials WHERE account_id = $1 AND kind = $2")
                 .bind(account_id)
@@ -165,7 +165,12 @@ impl Credentials {
                 .bind(account_id)
                 .fetch_all(self.db.pool())
                 .await?;
-        let kinds = [Kind::AccessToken, Kind::RefreshToken, Kind::PageToken, Kind::AppPassword];
+        let kinds = [
+            CredentialKind::AccessToken,
+            CredentialKind::RefreshToken,
+            CredentialKind::PageToken,
+            CredentialKind::AppPassword,
+        ];
         rows.into_iter()
             .filter_map(|(kind, sealed)| {
                 let kind = kinds.into_iter().find(|k| k.as_str() == kind)?;
@@ -176,7 +181,11 @@ impl Credentials {
     }
 
     /// When the credential expires, if it is stored and its expiry known.
-    pub async fn expires_at(&self, account_id: &str, kind: Kind) -> Result<Option<Timestamp>, VaultError> {
+    pub async fn expires_at(
+        &self,
+        account_id: &str,
+        kind: CredentialKind,
+    ) -> Result<Option<Timestamp>, VaultError> {
         let at: Option<Option<i64>> = optional(
             sqlx::query_scalar("SELECT expires_at FROM credentials WHERE account_id = $1 AND kind = $2")
                 .bind(account_id)

@@ -14,11 +14,13 @@ use custodian::clock::{Clock, SystemClock};
 use custodian::domain::{Account, Status};
 use custodian::domain::{Image, NewPost};
 use custodian::platforms::bluesky::Bluesky;
-use custodian::platforms::bluesky_session::{create_session, delete_session, Session, SessionEndpoint};
+use custodian::platforms::bluesky_session::{
+    create_session, delete_session, BlueskySession, SessionEndpoint,
+};
 use custodian::platforms::refresh::{NewTokens, RefreshError, TokenEndpoint};
 use custodian::platforms::{Call, Operation, PlatformApi, PlatformError};
 use custodian::secret::Secret;
-use custodian::vault::credentials::Kind;
+use custodian::vault::credentials::CredentialKind;
 use custodian::vault::Credentials;
 use serde_json::{json, Value};
 use url::Url;
@@ -460,7 +462,11 @@ async fn session_calls_report_rate_limits_outages_and_dead_tokens() {
 
 /// A Bluesky account whose session's access token expires in a minute
 /// (inside the refresh margin).
-async fn expiring_bluesky_account(app: &TestApp, fake: &PdsFake, session: &Session) -> (String, Credentials) {
+async fn expiring_bluesky_account(
+    app: &TestApp,
+    fake: &PdsFake,
+    session: &BlueskySession,
+) -> (String, Credentials) {
     let now = app.clock.now();
     let account = Account {
         id: format!("acct_{}", uuid::Uuid::now_v7().simple()),
@@ -479,8 +485,8 @@ async fn expiring_bluesky_account(app: &TestApp, fake: &PdsFake, session: &Sessi
     assert!(app.state.accounts.insert(&account).await.unwrap());
     let vault = Credentials::new(app.state.db.clone(), app.state.keys.clone());
     let soon = Some(now.plus(Duration::from_secs(60)));
-    vault.store(&account.id, Kind::AccessToken, &session.access, soon, now).await.unwrap();
-    vault.store(&account.id, Kind::RefreshToken, &session.refresh, None, now).await.unwrap();
+    vault.store(&account.id, CredentialKind::AccessToken, &session.access, soon, now).await.unwrap();
+    vault.store(&account.id, CredentialKind::RefreshToken, &session.refresh, None, now).await.unwrap();
     (account.id, vault)
 }
 
@@ -506,13 +512,13 @@ async fn fifty_callers_share_one_bluesky_session_refresh(backend: Backend) {
     assert_eq!(refreshes(&fake), 1, "exactly one refreshSession");
 
     // The rotated refresh token replaced the used one; the expiry is the new JWT's exp.
-    let stored = vault.open(&account, Kind::RefreshToken).await.unwrap();
+    let stored = vault.open(&account, CredentialKind::RefreshToken).await.unwrap();
     assert_ne!(claims(&stored)["jti"], claims(&session.refresh)["jti"]);
     // (An access JWT carries no id: one signed in the same second as the
     // session's first, with the same claims, is the same string.)
-    let access = vault.open(&account, Kind::AccessToken).await.unwrap();
+    let access = vault.open(&account, CredentialKind::AccessToken).await.unwrap();
     assert!(tokens.iter().all(|t| t == access.expose()), "every caller uses the one refresh");
-    let expires = vault.expires_at(&account, Kind::AccessToken).await.unwrap().unwrap();
+    let expires = vault.expires_at(&account, CredentialKind::AccessToken).await.unwrap().unwrap();
     assert_eq!(Some(expires.millis() / 1000), claims(&access)["exp"].as_i64());
     assert!(expires.millis() > app.clock.now().plus(Duration::from_secs(7000)).millis());
 

@@ -16,7 +16,9 @@ use std::time::Duration;
 use custodian::clock::{Clock, SystemClock};
 use custodian::domain::{Image, NewPost};
 use custodian::platforms::bluesky::Bluesky;
-use custodian::platforms::bluesky_session::{create_session, delete_session, Session, SessionEndpoint};
+use custodian::platforms::bluesky_session::{
+    create_session, delete_session, BlueskySession, SessionEndpoint,
+};
 use custodian::platforms::refresh::{RefreshError, TokenEndpoint};
 use custodian::platforms::{Call, PlatformApi, PlatformError};
 use custodian::secret::Secret;
@@ -96,7 +98,7 @@ async fn app_password(base: &Url, owner: &Owner) -> Secret {
     Secret::new(created["password"].as_str().unwrap().to_owned())
 }
 
-async fn connected_account(base: &Url) -> (Owner, Session) {
+async fn connected_account(base: &Url) -> (Owner, BlueskySession) {
     let owner = new_account(base).await;
     let password = app_password(base, &owner).await;
     let session = create_session(base, &owner.handle, &password).await.unwrap();

@@ -285,7 +285,7 @@ on_both_backends!(
 /// A Mastodon account stored as a connection would store it.
 async fn connected(app: &TestApp, fake: &MastodonFake, name: &str) -> String {
     use custodian::domain::{Account, Status};
-    use custodian::vault::credentials::{Credentials, Kind};
+    use custodian::vault::credentials::{CredentialKind, Credentials};
     let now = app.clock.now();
     let account = Account {
         id: format!("acct_{name}"),
@@ -304,7 +304,13 @@ async fn connected(app: &TestApp, fake: &MastodonFake, name: &str) -> String {
     assert!(app.state.accounts.insert(&account).await.unwrap());
     let vault = Credentials::new(app.state.db.clone(), app.state.keys.clone());
     vault
-        .store(&account.id, Kind::AccessToken, &custodian::secret::Secret::new(TOKEN.into()), None, now)
+        .store(
+            &account.id,
+            CredentialKind::AccessToken,
+            &custodian::secret::Secret::new(TOKEN.into()),
+            None,
+            now,
+        )
         .await
         .unwrap();
     account.id
@@ -527,7 +533,7 @@ mod x {
     use crate::support::fakes::x::{self as fake, XFake};
     use custodian::platforms::config::OAuthApp;
     use custodian::secret::Secret;
-    use custodian::vault::credentials::{Credentials, Kind};
+    use custodian::vault::credentials::{CredentialKind, Credentials};
 
     async fn x_connects_refreshes_after_a_401_and_revokes(backend: Backend) {
         let x = XFake::start("x-access-token-never-shown").await;
@@ -567,7 +573,7 @@ mod x {
         let in_two_hours = app.clock.now().plus(std::time::Duration::from_secs(7200));
         assert_eq!(account.token_expires_at, Some(in_two_hours));
         let vault = Credentials::new(app.state.db.clone(), app.state.keys.clone());
-        let first_refresh = vault.open(&account.id, Kind::RefreshToken).await.unwrap();
+        let first_refresh = vault.open(&account.id, CredentialKind::RefreshToken).await.unwrap();
 
         let publish = |text: &str| {
             let action = Action::Publish(NewPost { text: text.into(), ..Default::default() });
@@ -588,7 +594,7 @@ mod x {
             2,
             "the code, then one refresh"
         );
-        let rotated = vault.open(&account.id, Kind::RefreshToken).await.unwrap();
+        let rotated = vault.open(&account.id, CredentialKind::RefreshToken).await.unwrap();
         assert_ne!(rotated.expose(), first_refresh.expose(), "the rotated refresh token is kept");
 
         let r = carol
@@ -686,7 +692,7 @@ mod bluesky {
 
     use super::*;
     use crate::support::fakes::bluesky::PdsFake;
-    use custodian::vault::credentials::{Credentials, Kind};
+    use custodian::vault::credentials::{CredentialKind, Credentials};
 
     const DID: &str = "did:plc:ewvi7nxzyoun6zhxrhs64oiz";
     const PASSWORD: &str = "abcd-efgh-ijkl-mnop";
@@ -753,7 +759,7 @@ mod bluesky {
         assert!(done.note.unwrap().contains("revoke the app password"));
         assert!(pds.requests().iter().any(|r| r.path.ends_with("deleteSession")));
         let vault = Credentials::new(app.state.db.clone(), app.state.keys.clone());
-        assert!(vault.open(&id, Kind::AppPassword).await.is_err(), "the app password is gone");
+        assert!(vault.open(&id, CredentialKind::AppPassword).await.is_err(), "the app password is gone");
 
         let logs = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
         let events = serde_json::to_string(&app.events().await).unwrap();

@@ -13,7 +13,7 @@ use custodian::platforms::mastodon::Mastodon;
 use custodian::platforms::refresh::{OAuthEndpoint, TokenEndpoint};
 use custodian::platforms::{Call, PlatformApi};
 use custodian::secret::Secret;
-use custodian::vault::credentials::Kind;
+use custodian::vault::credentials::CredentialKind;
 use custodian::vault::Credentials;
 
 use crate::support::fakes::mastodon::MastodonFake;
@@ -33,19 +33,22 @@ async fn no_credential_reaches_a_log_an_event_an_error_or_a_response() {
     vault
         .store(
             &account.id,
-            Kind::AccessToken,
+            CredentialKind::AccessToken,
             &Secret::new(ACCESS.into()),
             Some(now.plus(Duration::from_secs(1))),
             now,
         )
         .await
         .unwrap();
-    vault.store(&account.id, Kind::RefreshToken, &Secret::new(REFRESH.into()), None, now).await.unwrap();
+    vault
+        .store(&account.id, CredentialKind::RefreshToken, &Secret::new(REFRESH.into()), None, now)
+        .await
+        .unwrap();
 
     // The adapter: a success, then each failure class.
     let fake = MastodonFake::start(ACCESS).await;
     let mastodon = Mastodon::new(fake.base.parse().unwrap(), Arc::new(SystemClock)).unwrap();
-    let token = vault.open(&account.id, Kind::AccessToken).await.unwrap();
+    let token = vault.open(&account.id, CredentialKind::AccessToken).await.unwrap();
     let call = Call { account_id: &account.id, token: &token };
     let post = NewPost { text: "hello".into(), ..NewPost::default() };
     let mut errors = Vec::new();

@@ -12,7 +12,7 @@ use custodian::clock::{Clock, SystemClock};
 use custodian::config::Config;
 use custodian::platforms::config::{BlueskyConfig, OAuthApp};
 use custodian::secret::Secret;
-use custodian::vault::credentials::Kind;
+use custodian::vault::credentials::CredentialKind;
 
 use crate::on_both_backends;
 use crate::support::fakes::facebook::{GraphFake, Leak, IG_USER_ID, PAGE_ID};
@@ -62,7 +62,7 @@ impl Proxied {
         platform: &str,
         base: &str,
         external_id: &str,
-        secrets: &[(Kind, &str)],
+        secrets: &[(CredentialKind, &str)],
     ) -> Proxied {
         let app = TestApp::spawn_with(backend, configured(platform, base)).await;
         let now = custodian::clock::Clock::now(&app.clock);
@@ -116,7 +116,8 @@ impl Proxied {
 
 async fn x_receives_the_path_below_its_base(backend: Backend) {
     let fake = XFake::start(TOKEN).await;
-    let p = Proxied::start(backend, "x", &fake.base, "2244994945", &[(Kind::AccessToken, TOKEN)]).await;
+    let p =
+        Proxied::start(backend, "x", &fake.base, "2244994945", &[(CredentialKind::AccessToken, TOKEN)]).await;
     let r = p
         .request(Method::GET, "/2/tweets/search/recent?query=from%3Aclinic&max_results=10")
         .send()
@@ -128,7 +129,8 @@ async fn x_receives_the_path_below_its_base(backend: Backend) {
 
 async fn mastodon_receives_the_path_below_its_base(backend: Backend) {
     let fake = MastodonFake::start(TOKEN).await;
-    let p = Proxied::start(backend, "mastodon", &fake.base, "1090", &[(Kind::AccessToken, TOKEN)]).await;
+    let p = Proxied::start(backend, "mastodon", &fake.base, "1090", &[(CredentialKind::AccessToken, TOKEN)])
+        .await;
     let r = p.request(Method::GET, "/api/v1/statuses/1234/context?limit=5").send().await.unwrap();
     assert!(r.headers().contains_key("x-custodian-audit-event"), "{}", r.status());
     assert_eq!(fake.requests()[0].path, "/api/v1/statuses/1234/context?limit=5");
@@ -136,7 +138,8 @@ async fn mastodon_receives_the_path_below_its_base(backend: Backend) {
 
 async fn facebook_receives_the_path_below_its_base(backend: Backend) {
     let fake = GraphFake::start(TOKEN).await;
-    let p = Proxied::start(backend, "facebook", &fake.base, PAGE_ID, &[(Kind::PageToken, TOKEN)]).await;
+    let p =
+        Proxied::start(backend, "facebook", &fake.base, PAGE_ID, &[(CredentialKind::PageToken, TOKEN)]).await;
     let r = p.request(Method::POST, &format!("/{PAGE_ID}/feed?message=Open%20day")).send().await.unwrap();
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
     assert_eq!(fake.requests()[0].path, format!("/v23.0/{PAGE_ID}/feed?message=Open%20day"));
@@ -144,7 +147,9 @@ async fn facebook_receives_the_path_below_its_base(backend: Backend) {
 
 async fn instagram_receives_the_path_below_its_base(backend: Backend) {
     let fake = GraphFake::start(TOKEN).await;
-    let p = Proxied::start(backend, "instagram", &fake.base, IG_USER_ID, &[(Kind::AccessToken, TOKEN)]).await;
+    let p =
+        Proxied::start(backend, "instagram", &fake.base, IG_USER_ID, &[(CredentialKind::AccessToken, TOKEN)])
+            .await;
     let r = p
         .request(
             Method::POST,
@@ -163,8 +168,14 @@ async fn instagram_receives_the_path_below_its_base(backend: Backend) {
 async fn linkedin_receives_the_path_below_its_base(backend: Backend) {
     use crate::support::fakes::linkedin::ORGANIZATION;
     let fake = LinkedInFake::start(TOKEN).await;
-    let p =
-        Proxied::start(backend, "linkedin", &fake.base, ORGANIZATION, &[(Kind::AccessToken, TOKEN)]).await;
+    let p = Proxied::start(
+        backend,
+        "linkedin",
+        &fake.base,
+        ORGANIZATION,
+        &[(CredentialKind::AccessToken, TOKEN)],
+    )
+    .await;
     let post = json!({
         "author": ORGANIZATION,
         "commentary": "Flu shots this Saturday",
@@ -193,7 +204,8 @@ async fn linkedin_receives_the_path_below_its_base(backend: Backend) {
 
 async fn bluesky_receives_the_path_below_its_base(backend: Backend) {
     let fake = PdsFake::start(TOKEN, DID).await;
-    let p = Proxied::start(backend, "bluesky", &fake.base, DID, &[(Kind::AccessToken, TOKEN)]).await;
+    let p =
+        Proxied::start(backend, "bluesky", &fake.base, DID, &[(CredentialKind::AccessToken, TOKEN)]).await;
     let uri = format!("at%3A%2F%2F{DID}%2Fapp.bsky.feed.post%2F3kabc");
     let r = p
         .request(Method::GET, &format!("/xrpc/app.bsky.feed.getPostThread?uri={uri}&depth=1"))
@@ -218,7 +230,8 @@ on_both_backends!(
 /// refused on a publishing route.
 async fn the_intent_records_everything_the_platform_reads(backend: Backend) {
     let fake = MastodonFake::start(TOKEN).await;
-    let p = Proxied::start(backend, "mastodon", &fake.base, "1090", &[(Kind::AccessToken, TOKEN)]).await;
+    let p = Proxied::start(backend, "mastodon", &fake.base, "1090", &[(CredentialKind::AccessToken, TOKEN)])
+        .await;
     // Mastodon takes the status from the query: an empty body publishes it.
     let r = p.request(Method::POST, "/api/v1/statuses?status=Clinic%20closed%20Monday").send().await.unwrap();
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
@@ -279,7 +292,8 @@ async fn the_intent_records_everything_the_platform_reads(backend: Backend) {
 /// changes; Graph field lists naming a token are refused.
 async fn routes_authorize_effects_not_endpoints(backend: Backend) {
     let fake = GraphFake::start(TOKEN).await;
-    let p = Proxied::start(backend, "facebook", &fake.base, PAGE_ID, &[(Kind::PageToken, TOKEN)]).await;
+    let p =
+        Proxied::start(backend, "facebook", &fake.base, PAGE_ID, &[(CredentialKind::PageToken, TOKEN)]).await;
     let r = p.request(Method::POST, &format!("/{PAGE_ID}/feed?message=Original")).send().await.unwrap();
     let post: Value = r.json().await.unwrap();
     let post = post["id"].as_str().unwrap().to_owned();
@@ -334,7 +348,8 @@ async fn routes_authorize_effects_not_endpoints(backend: Backend) {
 /// action, in the account's own repository.
 async fn bluesky_writes_are_named_by_collection_in_the_accounts_repo(backend: Backend) {
     let fake = PdsFake::start(TOKEN, DID).await;
-    let p = Proxied::start(backend, "bluesky", &fake.base, DID, &[(Kind::AccessToken, TOKEN)]).await;
+    let p =
+        Proxied::start(backend, "bluesky", &fake.base, DID, &[(CredentialKind::AccessToken, TOKEN)]).await;
     let write = |repo: &str, collection: &str, record: Value| json!({"repo": repo, "collection": collection, "record": record});
     let now = "2026-01-05T10:00:00.000Z";
     let post = json!({"$type": "app.bsky.feed.post", "text": "Open day", "createdAt": now});
@@ -395,7 +410,7 @@ async fn an_answer_holding_the_credential_is_withheld(backend: Backend) {
         "facebook",
         &fake.base,
         PAGE_ID,
-        &[(Kind::PageToken, TOKEN), (Kind::AccessToken, stored_too)],
+        &[(CredentialKind::PageToken, TOKEN), (CredentialKind::AccessToken, stored_too)],
     )
     .await;
     let r = p.request(Method::POST, &format!("/{PAGE_ID}/feed?message=Hello")).send().await.unwrap();
@@ -430,7 +445,10 @@ async fn an_answer_holding_the_credential_is_withheld(backend: Backend) {
 /// the account stays active.
 async fn a_provoked_401_renews_nothing(backend: Backend) {
     let fake = PdsFake::start(TOKEN, DID).await;
-    let secrets = [(Kind::AccessToken, TOKEN), (Kind::RefreshToken, "refresh-jwt-never-to-be-used")];
+    let secrets = [
+        (CredentialKind::AccessToken, TOKEN),
+        (CredentialKind::RefreshToken, "refresh-jwt-never-to-be-used"),
+    ];
     let p = Proxied::start(backend, "bluesky", &fake.base, DID, &secrets).await;
     let uri = format!("at://{DID}/app.bsky.feed.post/3kabc");
     for _ in 0..5 {
@@ -458,7 +476,8 @@ async fn a_provoked_401_renews_nothing(backend: Backend) {
 /// the proxy too: answered 429 with Retry-After, nothing sent, recorded.
 async fn the_proxy_honours_the_accounts_rate_limit(backend: Backend) {
     let fake = MastodonFake::start(TOKEN).await;
-    let p = Proxied::start(backend, "mastodon", &fake.base, "1090", &[(Kind::AccessToken, TOKEN)]).await;
+    let p = Proxied::start(backend, "mastodon", &fake.base, "1090", &[(CredentialKind::AccessToken, TOKEN)])
+        .await;
     fake.rate_limit_next(std::time::Duration::from_secs(120));
     let r = p
         .request(Method::POST, "/api/v1/statuses")

@@ -15,7 +15,7 @@ use custodian::audit::ChangedBy;
 use custodian::clock::Clock;
 use custodian::platforms::refresh::{OAuthEndpoint, RefreshError};
 use custodian::secret::Secret;
-use custodian::vault::credentials::Kind;
+use custodian::vault::credentials::CredentialKind;
 use custodian::vault::Credentials;
 use serde_json::json;
 
@@ -72,14 +72,17 @@ async fn expiring_account(app: &TestApp) -> (String, Credentials) {
     vault
         .store(
             &account.id,
-            Kind::AccessToken,
+            CredentialKind::AccessToken,
             &Secret::new("access-0".into()),
             Some(now.plus(Duration::from_secs(60))),
             now,
         )
         .await
         .unwrap();
-    vault.store(&account.id, Kind::RefreshToken, &Secret::new("refresh-0".into()), None, now).await.unwrap();
+    vault
+        .store(&account.id, CredentialKind::RefreshToken, &Secret::new("refresh-0".into()), None, now)
+        .await
+        .unwrap();
     (account.id, vault)
 }
 
@@ -98,11 +101,11 @@ async fn fifty_concurrent_requests_share_one_refresh(backend: Backend) {
     }
     assert_eq!(server.calls.load(Ordering::SeqCst), 1, "exactly one refresh");
     assert_eq!(
-        vault.open(&account, Kind::RefreshToken).await.unwrap().expose(),
+        vault.open(&account, CredentialKind::RefreshToken).await.unwrap().expose(),
         "refresh-1",
         "a rotated refresh token is kept"
     );
-    let expires = vault.expires_at(&account, Kind::AccessToken).await.unwrap().unwrap();
+    let expires = vault.expires_at(&account, CredentialKind::AccessToken).await.unwrap().unwrap();
     assert!(expires.millis() > app.clock.now().plus(Duration::from_secs(7000)).millis());
     // Fresh now: no further refresh.
     app.state.refresher.access_token(&account, endpoint.as_ref()).await.unwrap();
@@ -158,7 +161,7 @@ async fn a_refusal_renews_at_most_once_a_minute(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let (server, endpoint) = token_server().await;
     let (account, vault) = expiring_account(&app).await;
-    let current = || async { vault.open(&account, Kind::AccessToken).await.unwrap() };
+    let current = || async { vault.open(&account, CredentialKind::AccessToken).await.unwrap() };
     let renewed =
         app.state.refresher.after_unauthorized(&account, &current().await, &endpoint).await.unwrap();
     assert_eq!(renewed.expose(), "access-1");

@@ -11,7 +11,7 @@ use custodian::platforms::accounts::AccountError;
 use custodian::platforms::sandbox::Sandbox;
 use custodian::platforms::{Call, PlatformApi, PlatformError};
 use custodian::secret::Secret;
-use custodian::vault::credentials::Kind;
+use custodian::vault::credentials::CredentialKind;
 use custodian::vault::Credentials;
 use serde_json::Value;
 
@@ -87,7 +87,10 @@ async fn the_account_list_never_shows_a_credential(backend: Backend) {
         .unwrap();
     let vault = Credentials::new(app.state.db.clone(), app.state.keys.clone());
     let secret = "sandbox-app-password-never-shown";
-    vault.store(&added.id, Kind::AppPassword, &Secret::new(secret.into()), None, now).await.unwrap();
+    vault
+        .store(&added.id, CredentialKind::AppPassword, &Secret::new(secret.into()), None, now)
+        .await
+        .unwrap();
     for (handle, tags) in [("bad handle", vec![]), ("ok", vec!["bad tag".to_owned()])] {
         let e = accounts.add_sandbox(&app.state.journal, handle, &tags, &operator(), now).await.unwrap_err();
         assert!(matches!(e, AccountError::Invalid(_)), "{e}");

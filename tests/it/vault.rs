@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use custodian::clock::Clock;
 use custodian::secret::Secret;
-use custodian::vault::credentials::Kind;
+use custodian::vault::credentials::CredentialKind;
 use custodian::vault::{Credentials, KeyRing, VaultError};
 
 use crate::on_both_backends;
@@ -43,9 +43,12 @@ async fn credentials_are_sealed_and_bound_to_their_row(backend: Backend) {
     let vault = Credentials::new(app.state.db.clone(), app.state.keys.clone());
     let now = app.clock.now();
     let token = "xoxp-super-secret-access-token";
-    vault.store("acct_a", Kind::AccessToken, &Secret::new(token.into()), None, now).await.unwrap();
-    vault.store("acct_b", Kind::AccessToken, &Secret::new("other".into()), None, now).await.unwrap();
-    assert_eq!(vault.open("acct_a", Kind::AccessToken).await.unwrap().expose(), token);
+    vault.store("acct_a", CredentialKind::AccessToken, &Secret::new(token.into()), None, now).await.unwrap();
+    vault
+        .store("acct_b", CredentialKind::AccessToken, &Secret::new("other".into()), None, now)
+        .await
+        .unwrap();
+    assert_eq!(vault.open("acct_a", CredentialKind::AccessToken).await.unwrap().expose(), token);
     let stored: Vec<String> =
         sqlx::query_scalar("SELECT sealed FROM credentials").fetch_all(app.state.db.pool()).await.unwrap();
     assert!(stored.iter().all(|s| s.starts_with("v1.k1.") && !s.contains(token)));
@@ -54,7 +57,7 @@ async fn credentials_are_sealed_and_bound_to_their_row(backend: Backend) {
         .execute(app.state.db.pool())
         .await
         .unwrap();
-    let err = vault.open("acct_b", Kind::AccessToken).await.unwrap_err();
+    let err = vault.open("acct_b", CredentialKind::AccessToken).await.unwrap_err();
     assert!(matches!(err, VaultError::Damaged { .. }), "{err}");
     assert!(!err.to_string().contains(token) && !format!("{err:?}").contains(token));
     let a = stored.iter().find(|s| !s.is_empty()).unwrap().clone();
@@ -63,9 +66,12 @@ async fn credentials_are_sealed_and_bound_to_their_row(backend: Backend) {
         .execute(app.state.db.pool())
         .await
         .unwrap();
-    assert!(matches!(vault.open("acct_a", Kind::RefreshToken).await, Err(VaultError::Damaged { .. })));
-    assert!(matches!(vault.open("acct_a", Kind::PageToken).await, Err(VaultError::Missing { .. })));
-    assert_eq!(format!("{:?}", vault.open("acct_a", Kind::AccessToken).await.unwrap()), "***");
+    assert!(matches!(
+        vault.open("acct_a", CredentialKind::RefreshToken).await,
+        Err(VaultError::Damaged { .. })
+    ));
+    assert!(matches!(vault.open("acct_a", CredentialKind::PageToken).await, Err(VaultError::Missing { .. })));
+    assert_eq!(format!("{:?}", vault.open("acct_a", CredentialKind::AccessToken).await.unwrap()), "***");
     assert_eq!(vault.delete_all("acct_a").await.unwrap(), 2);
 }
 
@@ -79,7 +85,9 @@ async fn key_rotation_during_traffic(backend: Backend) {
     for i in 0..100 {
         let id = format!("acct_{i}");
         add_account(&app, &id).await;
-        old.store(&id, Kind::AccessToken, &Secret::new(format!("token-{i}")), None, now).await.unwrap();
+        old.store(&id, CredentialKind::AccessToken, &Secret::new(format!("token-{i}")), None, now)
+            .await
+            .unwrap();
     }
     // Custodian restarted with k2 active (k1 still in the ring): new writes use k2.
     let new_keys = ring_with_new_active_key(&app);
@@ -97,11 +105,11 @@ async fn key_rotation_during_traffic(backend: Backend) {
                 // Half the workers also write, as a token refresh would.
                 if worker % 2 == 0 {
                     let fresh = Secret::new(format!("token-{}", i % 100));
-                    if vault.store(&id, Kind::AccessToken, &fresh, None, now).await.is_err() {
+                    if vault.store(&id, CredentialKind::AccessToken, &fresh, None, now).await.is_err() {
                         failures.fetch_add(1, Ordering::SeqCst);
                     }
                 }
-                match vault.open(&id, Kind::AccessToken).await {
+                match vault.open(&id, CredentialKind::AccessToken).await {
                     Ok(s) if s.expose() == format!("token-{}", i % 100) => {
                         reads.fetch_add(1, Ordering::SeqCst)
                     }

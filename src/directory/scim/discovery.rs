@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use super::schema::{self, Kind};
+use super::schema::{self, ResourceType};
 
 const LIST_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 
@@ -26,7 +26,7 @@ pub fn service_provider_config(base: &str, max_results: usize) -> Value {
     })
 }
 
-pub fn resource_type(base: &str, kind: Kind) -> Value {
+pub fn resource_type(base: &str, kind: ResourceType) -> Value {
     let extensions: Vec<Value> =
         kind.extension_urns().iter().map(|u| json!({"schema": u, "required": false})).collect();
     json!({
@@ -42,7 +42,7 @@ pub fn resource_type(base: &str, kind: Kind) -> Value {
 }
 
 pub fn resource_types(base: &str) -> Vec<Value> {
-    [Kind::User, Kind::Group].into_iter().map(|k| resource_type(base, k)).collect()
+    [ResourceType::User, ResourceType::Group].into_iter().map(|k| resource_type(base, k)).collect()
 }
 
 pub fn schemas(base: &str) -> Vec<Value> {

@@ -85,37 +85,37 @@ fn schema(id: &str) -> Option<&'static SchemaDef> {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub enum ResourceType {
     User,
     Group,
 }
 
-impl Kind {
+impl ResourceType {
     pub fn core_urn(self) -> &'static str {
         match self {
-            Kind::User => USER,
-            Kind::Group => GROUP,
+            ResourceType::User => USER,
+            ResourceType::Group => GROUP,
         }
     }
 
     pub fn extension_urns(self) -> &'static [&'static str] {
         match self {
-            Kind::User => &[ENTERPRISE_USER],
-            Kind::Group => &[],
+            ResourceType::User => &[ENTERPRISE_USER],
+            ResourceType::Group => &[],
         }
     }
 
     pub fn name(self) -> &'static str {
         match self {
-            Kind::User => "User",
-            Kind::Group => "Group",
+            ResourceType::User => "User",
+            ResourceType::Group => "Group",
         }
     }
 
     pub fn endpoint(self) -> &'static str {
         match self {
-            Kind::User => "Users",
-            Kind::Group => "Groups",
+            ResourceType::User => "Users",
+            ResourceType::Group => "Groups",
         }
     }
 
@@ -166,7 +166,7 @@ pub enum Origin {
 /// never-returned attributes dropped, `null`s and empty lists dropped, and
 /// booleans sent as the strings "True"/"False" (Microsoft Entra ID) turned
 /// into booleans. Unknown attributes are refused, not silently dropped.
-pub fn normalize(kind: Kind, input: &Value, origin: Origin) -> Result<Value, ScimError> {
+pub fn normalize(kind: ResourceType, input: &Value, origin: Origin) -> Result<Value, ScimError> {
     let object =
         input.as_object().ok_or_else(|| ScimError::invalid_syntax("the resource must be a JSON object"))?;
     if origin == Origin::Request {
@@ -217,7 +217,7 @@ pub fn normalize(kind: Kind, input: &Value, origin: Origin) -> Result<Value, Sci
     Ok(Value::Object(out))
 }
 
-fn check_schemas_member(kind: Kind, object: &Map<String, Value>) -> Result<(), ScimError> {
+fn check_schemas_member(kind: ResourceType, object: &Map<String, Value>) -> Result<(), ScimError> {
     let schemas = object
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case("schemas"))
@@ -336,7 +336,7 @@ impl Projection {
     }
 
     /// Applies the projection to a rendered resource; `id` and `schemas` are always returned.
-    pub fn apply(&self, kind: Kind, resource: Value) -> Value {
+    pub fn apply(&self, kind: ResourceType, resource: Value) -> Value {
         let Value::Object(full) = resource else { return resource };
         let always = |k: &str| k == "id" || k == "schemas";
         if !self.attributes.is_empty() {
@@ -360,7 +360,7 @@ impl Projection {
 }
 
 /// Splits `urn:...:User:name.givenName` into (container key, attribute, sub-attribute).
-fn split_path(kind: Kind, path: &str) -> (Option<String>, String, Option<String>) {
+fn split_path(kind: ResourceType, path: &str) -> (Option<String>, String, Option<String>) {
     // `urn:` + ':' + the rest, compared without slicing inside a character.
     let after = |urn: &str| -> Option<&str> {
         let head = path.get(..urn.len())?;
@@ -381,7 +381,7 @@ fn find_key<'a>(map: &'a Map<String, Value>, name: &str) -> Option<&'a String> {
     map.keys().find(|k| k.eq_ignore_ascii_case(name))
 }
 
-fn copy_path(kind: Kind, from: &Map<String, Value>, to: &mut Map<String, Value>, path: &str) {
+fn copy_path(kind: ResourceType, from: &Map<String, Value>, to: &mut Map<String, Value>, path: &str) {
     if let Some(urn) = kind.extension_urns().iter().find(|u| u.eq_ignore_ascii_case(path)) {
         if let Some(v) = from.get(*urn) {
             to.insert((*urn).to_owned(), v.clone());
@@ -421,7 +421,7 @@ fn copy_path(kind: Kind, from: &Map<String, Value>, to: &mut Map<String, Value>,
     }
 }
 
-fn remove_path(kind: Kind, map: &mut Map<String, Value>, path: &str, always: &dyn Fn(&str) -> bool) {
+fn remove_path(kind: ResourceType, map: &mut Map<String, Value>, path: &str, always: &dyn Fn(&str) -> bool) {
     if let Some(urn) = kind.extension_urns().iter().find(|u| u.eq_ignore_ascii_case(path)) {
         map.remove(*urn);
         return;
@@ -467,12 +467,12 @@ mod tests {
     #[test]
     fn the_schema_file_parses_into_user_enterprise_and_group() {
         assert_eq!(documents().len(), 3);
-        assert!(Kind::User.attribute(None, "USERNAME").is_some());
-        assert!(Kind::User.attribute(Some(ENTERPRISE_USER), "department").is_some());
-        assert!(Kind::Group.attribute(None, "members").is_some());
-        assert!(Kind::User.read_only().contains(&"groups"));
-        assert!(!Kind::User.case_exact(None, "userName", None));
-        assert!(Kind::User.case_exact(None, "externalId", None));
+        assert!(ResourceType::User.attribute(None, "USERNAME").is_some());
+        assert!(ResourceType::User.attribute(Some(ENTERPRISE_USER), "department").is_some());
+        assert!(ResourceType::Group.attribute(None, "members").is_some());
+        assert!(ResourceType::User.read_only().contains(&"groups"));
+        assert!(!ResourceType::User.case_exact(None, "userName", None));
+        assert!(ResourceType::User.case_exact(None, "externalId", None));
     }
 
     #[test]
@@ -485,7 +485,7 @@ mod tests {
             ENTERPRISE_USER: {"Department": "Cardiology", "manager": {"value": "m1", "displayName": "Bob"}},
             "nickName": null, "roles": []
         });
-        let out = normalize(Kind::User, &input, Origin::Request).unwrap();
+        let out = normalize(ResourceType::User, &input, Origin::Request).unwrap();
         assert_eq!(
             out,
             json!({
@@ -501,7 +501,7 @@ mod tests {
         let base = |extra: Value| {
             let mut v = json!({"schemas": [USER], "userName": "a"});
             v.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
-            normalize(Kind::User, &v, Origin::Request)
+            normalize(ResourceType::User, &v, Origin::Request)
         };
         let e = base(json!({"favouriteColour": "blue"})).unwrap_err();
         assert_eq!((e.kind, e.scim_type), (crate::domain::Kind::BadRequest, Some("invalidSyntax")));
@@ -512,14 +512,14 @@ mod tests {
             base(json!({"emails": [{"value": "x", "colour": 1}]})).unwrap_err().scim_type,
             Some("invalidSyntax")
         );
-        let e = normalize(Kind::User, &json!({"schemas": [USER]}), Origin::Request).unwrap_err();
+        let e = normalize(ResourceType::User, &json!({"schemas": [USER]}), Origin::Request).unwrap_err();
         assert!(e.detail.contains("userName"));
-        let e = normalize(Kind::User, &json!({"userName": "a"}), Origin::Request).unwrap_err();
+        let e = normalize(ResourceType::User, &json!({"userName": "a"}), Origin::Request).unwrap_err();
         assert!(e.detail.contains("schemas"));
         // Entra's own schema URIs and nulls for unmapped attributes pass.
         let entra = json!({"schemas": [USER, "urn:ietf:params:scim:schemas:extension:enterprise:2.0User"],
                            "userName": "a", "department": null, "manager": null, "meta": {"resourceType": "User"}});
-        assert_eq!(normalize(Kind::User, &entra, Origin::Request).unwrap(), json!({"userName": "a"}));
+        assert_eq!(normalize(ResourceType::User, &entra, Origin::Request).unwrap(), json!({"userName": "a"}));
     }
 
     #[test]
@@ -531,12 +531,15 @@ mod tests {
             "urn:ietf:params:scim:schemas:extension:enterprise:2.0:Us\u{e9}r:x",
         ] {
             let p = Projection::parse(Some(path), Some(path));
-            assert_eq!(p.apply(Kind::User, r.clone())["id"], "1");
+            assert_eq!(p.apply(ResourceType::User, r.clone())["id"], "1");
             let p = Projection::parse(None, Some(path));
-            assert_eq!(p.apply(Kind::User, r.clone())["userName"], "a");
+            assert_eq!(p.apply(ResourceType::User, r.clone())["userName"], "a");
         }
         let nul = json!({"schemas": [USER], "userName": "a\u{0}b"});
-        assert_eq!(normalize(Kind::User, &nul, Origin::Request).unwrap_err().scim_type, Some("invalidValue"));
+        assert_eq!(
+            normalize(ResourceType::User, &nul, Origin::Request).unwrap_err().scim_type,
+            Some("invalidValue")
+        );
     }
 
     #[test]
@@ -545,7 +548,7 @@ mod tests {
                        "emails": [{"value": "a@x", "type": "work"}], ENTERPRISE_USER: {"department": "D", "division": "E"}});
         let p = Projection::parse(Some("name.givenName, emails, urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department"), None);
         assert_eq!(
-            p.apply(Kind::User, r.clone()),
+            p.apply(ResourceType::User, r.clone()),
             json!({"schemas": [USER], "id": "1", "name": {"givenName": "A"}, "emails": [{"value": "a@x", "type": "work"}],
                    ENTERPRISE_USER: {"department": "D"}})
         );
@@ -554,7 +557,7 @@ mod tests {
             Some("emails.type,name,id,urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"),
         );
         assert_eq!(
-            p.apply(Kind::User, r),
+            p.apply(ResourceType::User, r),
             json!({"schemas": [USER], "id": "1", "userName": "a", "emails": [{"value": "a@x"}]})
         );
     }

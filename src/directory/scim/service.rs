@@ -14,7 +14,7 @@ use serde_json::{json, Map, Value};
 
 use super::filter::{self, AttrPath, CompareOp, Filter};
 use super::patch::{self, OpKind, PatchOp};
-use super::schema::{self, Kind, Origin, Projection};
+use super::schema::{self, Origin, Projection, ResourceType};
 use super::ScimError;
 use crate::audit::{Actor, Change, EventKind, RequestMeta, Trigger};
 use crate::directory::store::{Column, Conditions, GroupRow, Member, StoreError, UserRow};
@@ -111,11 +111,11 @@ impl Scim {
         &self.base
     }
 
-    fn location(&self, kind: Kind, id: &str) -> String {
+    fn location(&self, kind: ResourceType, id: &str) -> String {
         format!("{}/{}/{id}", self.base, kind.endpoint())
     }
 
-    fn meta(&self, kind: Kind, id: &str, created: i64, updated: i64, version: i64) -> Value {
+    fn meta(&self, kind: ResourceType, id: &str, created: i64, updated: i64, version: i64) -> Value {
         json!({
             "resourceType": kind.name(),
             "created": crate::clock::Timestamp(created).rfc3339(),
@@ -143,14 +143,19 @@ impl Scim {
                 let list: Vec<Value> = groups
                     .iter()
                     .map(|(id, name)| {
-                        json!({"value": id, "$ref": self.location(Kind::Group, id), "display": name, "type": "direct"})
+                        json!({"value": id, "$ref": self.location(ResourceType::Group, id), "display": name, "type": "direct"})
                     })
                     .collect();
                 out.insert("groups".into(), Value::Array(list));
             }
         }
-        let meta =
-            self.meta(Kind::User, &row.id, row.created_at.millis(), row.updated_at.millis(), row.version);
+        let meta = self.meta(
+            ResourceType::User,
+            &row.id,
+            row.created_at.millis(),
+            row.updated_at.millis(),
+            row.version,
+        );
         out.insert("meta".into(), meta);
         Ok(Value::Object(out))
     }
@@ -159,7 +164,7 @@ impl Scim {
         let list: Vec<Value> = members
             .iter()
             .map(|m| {
-                let kind = if m.kind == "Group" { Kind::Group } else { Kind::User };
+                let kind = if m.kind == "Group" { ResourceType::Group } else { ResourceType::User };
                 json!({"value": m.id, "$ref": self.location(kind, &m.id), "type": m.kind})
             })
             .collect();
@@ -176,8 +181,13 @@ impl Scim {
         if !members.is_empty() {
             out.insert("members".into(), self.member_values(members));
         }
-        let meta =
-            self.meta(Kind::Group, &row.id, row.created_at.millis(), row.updated_at.millis(), row.version);
+        let meta = self.meta(
+            ResourceType::Group,
+            &row.id,
+            row.created_at.millis(),
+            row.updated_at.millis(),
+            row.version,
+        );
         out.insert("meta".into(), meta);
         Value::Object(out)
     }
@@ -200,10 +210,15 @@ impl Scim {
         Ok((row, members))
     }
 
-    pub async fn get(&self, kind: Kind, id: &str, projection: &Projection) -> Result<Value, ScimError> {
+    pub async fn get(
+        &self,
+        kind: ResourceType,
+        id: &str,
+        projection: &Projection,
+    ) -> Result<Value, ScimError> {
         let rendered = match kind {
-            Kind::User => self.render_user(&self.load_user(id).await?, true).await?,
-            Kind::Group => {
+            ResourceType::User => self.render_user(&self.load_user(id).await?, true).await?,
+            ResourceType::Group => {
                 let (row, members) = self.load_group(id).await?;
                 self.render_group(&row, &members)
             }
@@ -215,7 +230,7 @@ impl Scim {
     /// on `id`, `userName`, `externalId` and `displayName`, joined by `and`
     /// (what Okta and Entra ID send), is answered from indexes; any other
     /// valid filter is evaluated over the resources.
-    pub async fn list(&self, kind: Kind, q: &ListQuery) -> Result<Value, ScimError> {
+    pub async fn list(&self, kind: ResourceType, q: &ListQuery) -> Result<Value, ScimError> {
         let (start, count) = page_bounds(q, self.dir.config().scim.max_results);
         let parsed = parse_filter(q)?;
         let conditions = match &parsed {
@@ -232,21 +247,21 @@ impl Scim {
 
     async fn indexed_page(
         &self,
-        kind: Kind,
+        kind: ResourceType,
         conds: &Conditions,
         offset: i64,
         count: i64,
     ) -> Result<(i64, Vec<Value>), ScimError> {
         let mut out = Vec::new();
         let total = match kind {
-            Kind::User => {
+            ResourceType::User => {
                 let (total, rows) = self.dir.store.users(conds, offset, count).await?;
                 for row in &rows {
                     out.push(self.render_user(row, true).await?);
                 }
                 total
             }
-            Kind::Group => {
+            ResourceType::Group => {
                 let (total, rows) = self.dir.store.groups(conds, offset, count).await?;
                 for row in &rows {
                     out.push(self.render_group(row, &self.dir.store.members(&row.id).await?));
@@ -259,7 +274,7 @@ impl Scim {
 
     async fn scanned_page(
         &self,
-        kind: Kind,
+        kind: ResourceType,
         filter: Option<&Filter>,
         offset: i64,
         count: i64,
@@ -267,7 +282,7 @@ impl Scim {
         let case_exact = |p: &AttrPath| kind.case_exact(p.schema.as_deref(), &p.attr, p.sub_attr.as_deref());
         let mut matched = Vec::new();
         match kind {
-            Kind::User => {
+            ResourceType::User => {
                 let with_groups = filter.is_some_and(|f| mentions(f, "groups"));
                 for row in self.dir.store.all_users().await? {
                     let doc = self.render_user(&row, with_groups).await?;
@@ -276,7 +291,7 @@ impl Scim {
                     }
                 }
             }
-            Kind::Group => {
+            ResourceType::Group => {
                 for row in self.dir.store.all_groups().await? {
                     let doc = self.render_group(&row, &self.dir.store.members(&row.id).await?);
                     if filter.is_none_or(|f| f.matches(&doc, &case_exact)) {
@@ -297,7 +312,7 @@ impl Scim {
         let (start, count) = page_bounds(q, self.dir.config().scim.max_results);
         let parsed = parse_filter(q)?;
         let mut all = Vec::new();
-        for kind in [Kind::User, Kind::Group] {
+        for kind in [ResourceType::User, ResourceType::Group] {
             let (_, docs) = self.scanned_page(kind, parsed.as_ref(), 0, i64::MAX).await?;
             all.extend(docs.into_iter().map(|d| q.projection.apply(kind, d)));
         }
@@ -338,12 +353,17 @@ impl Scim {
         }
     }
 
-    pub async fn create(&self, kind: Kind, body: &Value, caller: &Caller) -> Result<Value, ScimError> {
+    pub async fn create(
+        &self,
+        kind: ResourceType,
+        body: &Value,
+        caller: &Caller,
+    ) -> Result<Value, ScimError> {
         let _serial = self.writes.lock().await;
         let now = self.dir.now();
         let id = uuid::Uuid::new_v4().to_string();
         match kind {
-            Kind::User => {
+            ResourceType::User => {
                 let mut resource = schema::normalize(kind, body, Origin::Request)?;
                 let active = resource.get("active").and_then(Value::as_bool).unwrap_or(true);
                 set(&mut resource, "active", json!(active));
@@ -358,7 +378,7 @@ impl Scim {
                 self.dir.store.insert_user(&row).await.map_err(store_error)?;
                 self.render_user(&row, true).await
             }
-            Kind::Group => {
+            ResourceType::Group => {
                 let mut resource = schema::normalize(kind, body, Origin::Request)?;
                 let members = self.take_members(&mut resource, &[]).await?;
                 let row = group_row(id, resource, 1, now.millis(), now.millis())?;
@@ -372,7 +392,7 @@ impl Scim {
 
     pub async fn replace(
         &self,
-        kind: Kind,
+        kind: ResourceType,
         id: &str,
         body: &Value,
         caller: &Caller,
@@ -380,7 +400,7 @@ impl Scim {
         let _serial = self.writes.lock().await;
         let mut resource = schema::normalize(kind, body, Origin::Request)?;
         match kind {
-            Kind::User => {
+            ResourceType::User => {
                 // A PUT that leaves `active` out leaves it as it was: Okta's
                 // PUTs echo it, Entra ID does not PUT users at all.
                 self.write_user(id, Change::UserReplace, caller, |current| {
@@ -391,7 +411,7 @@ impl Scim {
                 })
                 .await
             }
-            Kind::Group => self.write_group(id, Change::GroupReplace, caller, |_| Ok(resource)).await,
+            ResourceType::Group => self.write_group(id, Change::GroupReplace, caller, |_| Ok(resource)).await,
         }
     }
 
@@ -400,7 +420,7 @@ impl Scim {
     /// member list would be costly to send back).
     pub async fn patch(
         &self,
-        kind: Kind,
+        kind: ResourceType,
         id: &str,
         body: &Value,
         caller: &Caller,
@@ -413,8 +433,10 @@ impl Scim {
             schema::normalize(kind, &doc, Origin::Patched)
         };
         match kind {
-            Kind::User => self.write_user(id, Change::UserPatch, caller, apply).await.map(Some),
-            Kind::Group => self.write_group(id, Change::GroupPatch, caller, apply).await.map(|_| None),
+            ResourceType::User => self.write_user(id, Change::UserPatch, caller, apply).await.map(Some),
+            ResourceType::Group => {
+                self.write_group(id, Change::GroupPatch, caller, apply).await.map(|_| None)
+            }
         }
     }
 
@@ -492,16 +514,16 @@ impl Scim {
         Ok(self.render_group(&after, &members))
     }
 
-    pub async fn delete(&self, kind: Kind, id: &str, caller: &Caller) -> Result<(), ScimError> {
+    pub async fn delete(&self, kind: ResourceType, id: &str, caller: &Caller) -> Result<(), ScimError> {
         let _serial = self.writes.lock().await;
         match kind {
-            Kind::User => {
+            ResourceType::User => {
                 let before = self.load_user(id).await?;
                 self.record(caller, Change::UserDelete, Some(user_summary(&before)), None).await?;
                 self.dir.store.delete_user(id).await?;
                 self.reassess(vec![id.to_owned()], Trigger::ScimDeleted, caller, true).await
             }
-            Kind::Group => {
+            ResourceType::Group => {
                 let (before, members) = self.load_group(id).await?;
                 self.record(
                     caller,
@@ -659,7 +681,7 @@ fn store_error(e: StoreError) -> ScimError {
 
 /// Equality on indexed attributes, joined by `and`, as store conditions;
 /// `None` when the filter needs a scan.
-fn indexed_conditions(kind: Kind, f: &Filter) -> Option<Conditions> {
+fn indexed_conditions(kind: ResourceType, f: &Filter) -> Option<Conditions> {
     match f {
         Filter::And(a, b) => {
             let mut conds = indexed_conditions(kind, a)?;
@@ -671,8 +693,8 @@ fn indexed_conditions(kind: Kind, f: &Filter) -> Option<Conditions> {
             let column = match (kind, path.attr.to_ascii_lowercase().as_str()) {
                 (_, "id") => Column::Id,
                 (_, "externalid") => Column::ExternalId,
-                (Kind::User, "username") => Column::UserName,
-                (Kind::Group, "displayname") => Column::DisplayName,
+                (ResourceType::User, "username") => Column::UserName,
+                (ResourceType::Group, "displayname") => Column::DisplayName,
                 _ => return None,
             };
             core.then(|| vec![(column, v.clone())])

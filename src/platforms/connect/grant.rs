@@ -17,14 +17,14 @@ use crate::clock::Timestamp;
 use crate::platforms::config::{Endpoints, OAuthApp};
 use crate::platforms::{endpoint, Operation};
 use crate::secret::Secret;
-use crate::vault::credentials::Kind;
+use crate::vault::credentials::CredentialKind;
 
 /// A platform's grant turned into what Custodian keeps.
-pub struct Grant {
+pub struct PlatformGrant {
     pub external_id: String,
     pub handle: String,
     pub scopes: Vec<String>,
-    pub credentials: Vec<(Kind, Secret, Option<Timestamp>)>,
+    pub credentials: Vec<(CredentialKind, Secret, Option<Timestamp>)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -141,7 +141,7 @@ pub async fn complete(
     verifier: Secret,
     choice: &Choice,
     now: Timestamp,
-) -> Result<Grant, GrantError> {
+) -> Result<PlatformGrant, GrantError> {
     let (platform, endpoints, http) = (flow.platform, flow.endpoints, flow.http);
     if platform == "instagram" {
         return instagram(flow, code, now).await;
@@ -163,8 +163,8 @@ pub async fn complete(
     let expires_at = token.expires_in().map(|d| now.plus(d));
     let granted = token.scopes().map(|s| s.iter().map(|s| s.to_string()).collect::<Vec<_>>());
     let refresh = token.refresh_token().map(|r| Secret::new(r.secret().to_owned()));
-    let mut credentials = vec![(Kind::AccessToken, access.clone(), expires_at)];
-    credentials.extend(refresh.map(|r| (Kind::RefreshToken, r, None)));
+    let mut credentials = vec![(CredentialKind::AccessToken, access.clone(), expires_at)];
+    credentials.extend(refresh.map(|r| (CredentialKind::RefreshToken, r, None)));
     let (external_id, handle) = match platform {
         "x" => {
             let me = get(http, endpoint(&endpoints.api_base, &["2", "users", "me"]), &access).await?;
@@ -185,7 +185,7 @@ pub async fn complete(
         "facebook" => return facebook(flow, &access, choice, granted).await,
         other => return Err(GrantError::Refused(format!("{other} is not connected by OAuth"))),
     };
-    Ok(Grant { external_id, handle, scopes: granted.unwrap_or_default(), credentials })
+    Ok(PlatformGrant { external_id, handle, scopes: granted.unwrap_or_default(), credentials })
 }
 
 /// Facebook: the user token becomes a long-lived one, which lists the
@@ -196,7 +196,7 @@ async fn facebook(
     user_token: &Secret,
     choice: &Choice,
     granted: Option<Vec<String>>,
-) -> Result<Grant, GrantError> {
+) -> Result<PlatformGrant, GrantError> {
     let (app, endpoints, http) = (flow.app, flow.endpoints, flow.http);
     let secret = app.client_secret.as_ref().map(Secret::expose).unwrap_or_default();
     let url = endpoint(&endpoints.api_base, &["oauth", "access_token"]);
@@ -245,18 +245,18 @@ async fn facebook(
             "Facebook gave no Page token: was the Page permission granted?".into(),
         ));
     };
-    Ok(Grant {
+    Ok(PlatformGrant {
         handle: field("name").unwrap_or_else(|| id.clone()),
         external_id: id,
         scopes: granted.unwrap_or_default(),
         // Long-lived Page tokens do not expire; the user token is not kept.
-        credentials: vec![(Kind::PageToken, Secret::new(token), None)],
+        credentials: vec![(CredentialKind::PageToken, Secret::new(token), None)],
     })
 }
 
 /// Instagram Login: the code gives a one-hour token (not RFC 6749-shaped,
 /// so read here), exchanged for a 60-day one that renews itself.
-async fn instagram(flow: &Flow<'_>, code: &str, now: Timestamp) -> Result<Grant, GrantError> {
+async fn instagram(flow: &Flow<'_>, code: &str, now: Timestamp) -> Result<PlatformGrant, GrantError> {
     let (app, endpoints, http, redirect) = (flow.app, flow.endpoints, flow.http, flow.redirect);
     let secret = app.client_secret.as_ref().map(Secret::expose).unwrap_or_default();
     let form = [
@@ -296,12 +296,15 @@ async fn instagram(flow: &Flow<'_>, code: &str, now: Timestamp) -> Result<Grant,
     });
     let id =
         id.ok_or_else(|| GrantError::Unavailable("Instagram did not say which account this is".into()))?;
-    Ok(Grant {
+    Ok(PlatformGrant {
         external_id: id,
         handle: format!("@{}", text(&me, "/username")?),
         scopes: granted.unwrap_or_default(),
         // The long-lived token is its own refresh credential (ig_refresh_token).
-        credentials: vec![(Kind::AccessToken, token.clone(), expires_at), (Kind::RefreshToken, token, None)],
+        credentials: vec![
+            (CredentialKind::AccessToken, token.clone(), expires_at),
+            (CredentialKind::RefreshToken, token, None),
+        ],
     })
 }
 
@@ -312,7 +315,7 @@ pub async fn revoke(
     app: &OAuthApp,
     endpoints: &Endpoints,
     token: &Secret,
-    kind: Kind,
+    kind: CredentialKind,
     http: &reqwest::Client,
 ) -> Result<bool, GrantError> {
     // Facebook and Instagram have none for the tokens kept (Facebook's needs the user token).

@@ -36,11 +36,11 @@ use crate::platforms::config::PlatformsConfig;
 use crate::platforms::Operation;
 use crate::secret::Secret;
 use crate::storage::{optional, Db};
-use crate::vault::credentials::{Credentials, Kind, VaultError};
+use crate::vault::credentials::{CredentialKind, Credentials, VaultError};
 use crate::vault::{sealed, KeyRing};
 
 pub use grant::Choice;
-use grant::{Grant, GrantError};
+use grant::{GrantError, PlatformGrant};
 
 /// How long an admin has to consent at the platform.
 pub const PENDING_FOR: Duration = Duration::from_secs(10 * 60);
@@ -336,14 +336,14 @@ impl Connector {
                 Ok(s) => s,
                 Err(e) => return Err(self.failed("bluesky", by, &e.to_string()).await),
             };
-        let grant = Grant {
+        let grant = PlatformGrant {
             external_id: session.did,
             handle: format!("@{}", session.handle),
             scopes: vec!["app-password".into()],
             credentials: vec![
-                (Kind::AccessToken, session.access, session.access_expires_at),
-                (Kind::RefreshToken, session.refresh, None),
-                (Kind::AppPassword, app_password.clone(), None),
+                (CredentialKind::AccessToken, session.access, session.access_expires_at),
+                (CredentialKind::RefreshToken, session.refresh, None),
+                (CredentialKind::AppPassword, app_password.clone(), None),
             ],
         };
         self.save("bluesky", grant, tags, Some(pds.to_string()), by).await
@@ -375,7 +375,7 @@ impl Connector {
     async fn save(
         &self,
         platform: &str,
-        grant: Grant,
+        grant: PlatformGrant,
         tags: &[String],
         base_url: Option<String>,
         by: &ChangedBy,
@@ -401,7 +401,11 @@ impl Connector {
                 tags.to_vec()
             },
             scopes: grant.scopes,
-            token_expires_at: grant.credentials.iter().find(|c| c.0 == Kind::AccessToken).and_then(|c| c.2),
+            token_expires_at: grant
+                .credentials
+                .iter()
+                .find(|c| c.0 == CredentialKind::AccessToken)
+                .and_then(|c| c.2),
             connected_by: by.name.clone(),
             created_at: existing.as_ref().map(|a| a.created_at).unwrap_or(now),
         };
@@ -417,7 +421,7 @@ impl Connector {
         } else if !self.accounts.insert(&account).await? {
             return Err(ConnectError::Invalid("the account was connected by someone else meanwhile".into()));
         }
-        let items: Vec<(Kind, &Secret, Option<Timestamp>)> =
+        let items: Vec<(CredentialKind, &Secret, Option<Timestamp>)> =
             grant.credentials.iter().map(|(k, s, e)| (*k, s, *e)).collect();
         if let Err(e) = self.credentials.store_all(&account.id, &items, now).await {
             // Not left looking usable without its tokens.
@@ -481,8 +485,11 @@ impl Connector {
     /// `deleteSession` with the refresh token; the app password itself can
     /// only be revoked in Bluesky's own settings.
     async fn end_bluesky_session(&self, account: &Account) -> Result<(bool, Option<String>), String> {
-        let token =
-            self.credentials.open(&account.id, Kind::RefreshToken).await.map_err(|e| e.to_string())?;
+        let token = self
+            .credentials
+            .open(&account.id, CredentialKind::RefreshToken)
+            .await
+            .map_err(|e| e.to_string())?;
         let pds = self.config.bluesky.clone().unwrap_or_default().pds()?;
         crate::platforms::bluesky_session::delete_session(&pds, &token).await.map_err(|e| e.to_string())?;
         Ok((true, Some("also revoke the app password in the Bluesky app's settings".to_owned())))
@@ -497,7 +504,7 @@ impl Connector {
     ) -> Result<(bool, Option<String>), String> {
         let (app, endpoints) = self.app(platform).map_err(|e| e.to_string())?;
         let mut revoked = false;
-        for kind in [Kind::RefreshToken, Kind::AccessToken] {
+        for kind in [CredentialKind::RefreshToken, CredentialKind::AccessToken] {
             let token = match self.credentials.open(&account.id, kind).await {
                 Ok(token) => token,
                 Err(VaultError::Missing { .. }) => continue,

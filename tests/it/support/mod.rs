@@ -475,7 +475,7 @@ pub async fn mastodon_account(app: &TestApp, token: &str) -> String {
     };
     assert!(app.state.accounts.insert(&account).await.expect("store the account"));
     let vault = custodian::vault::Credentials::new(app.state.db.clone(), app.state.keys.clone());
-    let kind = custodian::vault::credentials::Kind::AccessToken;
+    let kind = custodian::vault::credentials::CredentialKind::AccessToken;
     vault.store(&account.id, kind, &Secret::new(token.into()), None, now).await.expect("seal the token");
     account.id
 }

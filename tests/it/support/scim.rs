@@ -8,7 +8,7 @@ use custodian::config::Config;
 /// Turns the configuration to SCIM mode (linked by email) and returns the bearer token.
 pub fn scim_mode(config: &mut Config) -> String {
     let (token, entry) = custodian::directory::scim::auth::generate();
-    config.directory.source = custodian::directory::Source::Scim;
+    config.directory.source = custodian::directory::DirectorySource::Scim;
     config.directory.link_by = custodian::directory::LinkBy::Email;
     config.directory.scim.tokens.insert("idp".into(), entry);
     token
