@@ -33,7 +33,7 @@ use tracing::Instrument;
 
 use crate::audit::content::ContentRecord;
 use crate::audit::{Actor, AuditError, EventKind, Journal, RequestMeta};
-use crate::auth::{Principal, TokenPrincipal};
+use crate::auth::{SessionPrincipal, TokenPrincipal};
 use crate::clock::{SharedClock, Timestamp};
 use crate::directory::grants::Grants;
 use crate::directory::{Admitted, Directory, DirectoryConfig, Locks, Scope};
@@ -87,7 +87,7 @@ pub struct Gated<'a> {
 
 impl<'a> Gated<'a> {
     /// A session's user, through `door`.
-    pub fn session(principal: &'a Principal, meta: RequestMeta, door: Door) -> Self {
+    pub fn session(principal: &'a SessionPrincipal, meta: RequestMeta, door: Door) -> Self {
         Gated {
             admitted: &principal.admitted,
             mfa_verified_at: principal.session.mfa_verified_at,
@@ -235,7 +235,7 @@ pub enum Screening {
 pub struct Recorded {
     action: Authorized,
     /// The journal's receipt of the intent.
-    intent: crate::audit::Recorded,
+    intent: crate::audit::Receipt,
 }
 
 impl Authorized {

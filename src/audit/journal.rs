@@ -40,12 +40,12 @@ const CHANNEL_CAPACITY: usize = 65_536;
 
 /// A recorded event's identity, returned to callers that report it.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct Recorded {
+pub struct Receipt {
     pub seq: u64,
     pub event_id: String,
 }
 
-type Reply = oneshot::Sender<Result<Recorded, AuditError>>;
+type Reply = oneshot::Sender<Result<Receipt, AuditError>>;
 /// An event waiting for its batch, and where to send its result.
 type Append = (Box<Event>, Reply);
 
@@ -132,7 +132,7 @@ impl Journal {
         meta: &RequestMeta,
         actor: Actor,
         kind: EventKind,
-    ) -> Result<Recorded, AuditError> {
+    ) -> Result<Receipt, AuditError> {
         let event = Event::new(self.clock.now(), meta, actor, kind);
         self.append(event).await
     }
@@ -209,7 +209,7 @@ impl Journal {
         failed.map_or(Ok(count), Err)
     }
 
-    pub async fn append(&self, event: Event) -> Result<Recorded, AuditError> {
+    pub async fn append(&self, event: Event) -> Result<Receipt, AuditError> {
         let (reply, wait) = oneshot::channel();
         let send_and_wait = async {
             self.tx
@@ -291,7 +291,7 @@ async fn answer_written(db: &Db, appends: Vec<Append>) -> Result<Vec<Append>, (V
     for (event, reply) in appends {
         match written.get(&event.event_id).and_then(|seq| u64::try_from(*seq).ok()) {
             Some(seq) => {
-                let _ = reply.send(Ok(Recorded { seq, event_id: event.event_id }));
+                let _ = reply.send(Ok(Receipt { seq, event_id: event.event_id }));
             }
             None => rest.push((event, reply)),
         }
@@ -478,7 +478,7 @@ impl Writer {
         self.stats.batches.fetch_add(1, Ordering::Relaxed);
         self.stats.events.store(self.frontier.size(), Ordering::Relaxed);
         for p in pending {
-            let _ = p.reply.send(Ok(Recorded { seq: p.event.seq, event_id: p.event.event_id }));
+            let _ = p.reply.send(Ok(Receipt { seq: p.event.seq, event_id: p.event.event_id }));
         }
         for checkpoint in checkpoints {
             self.copy_out(checkpoint).await;

@@ -25,7 +25,7 @@ pub use event::{
     Actor, AuditDecision, AuditOutcome, Change, Event, EventKind, LoginFailure, RequestMeta, SessionEnd,
     Tally, Target, Trigger,
 };
-pub use journal::{Journal, Recorded};
+pub use journal::{Journal, Receipt};
 
 /// Who makes an administrative change (`Change` events): an admin user
 /// (API) or an operator (CLI).

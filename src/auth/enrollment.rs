@@ -17,7 +17,7 @@
 use std::time::Duration;
 
 use crate::audit::{Actor, AuditError, EventKind, RequestMeta};
-use crate::auth::{AuthError, Identity, MfaPassed, Principal};
+use crate::auth::{AuthError, Identity, MfaPassed, SessionPrincipal};
 use crate::identity::invites::{Invite, InviteRefusal, IssuedInvite};
 use crate::identity::mfa::{Enrollment, FactorState, Method};
 use crate::identity::oidc::AMR_CLAIM;
@@ -143,7 +143,7 @@ impl Identity {
     /// refusal for want of one, are recorded.
     pub async fn may_enroll(
         &self,
-        principal: &Principal,
+        principal: &SessionPrincipal,
         invite_token: Option<&str>,
         meta: &RequestMeta,
     ) -> Result<Allowed, AuthError> {
@@ -189,7 +189,7 @@ impl Identity {
     /// The enrollment page's content, if this user may enroll now.
     pub async fn begin_enrollment(
         &self,
-        principal: &Principal,
+        principal: &SessionPrincipal,
         invite_token: Option<&str>,
         meta: &RequestMeta,
     ) -> Result<Enrollment, AuthError> {
@@ -204,7 +204,7 @@ impl Identity {
     pub async fn confirm_enrollment(
         &self,
         id: &SessionId,
-        principal: &Principal,
+        principal: &SessionPrincipal,
         code: &str,
         invite_token: Option<&str>,
         meta: &RequestMeta,

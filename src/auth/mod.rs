@@ -86,12 +86,12 @@ pub struct CallbackParams {
 /// A signed-in caller: the session, and its user as the directory gate
 /// admitted them (roles, groups, training).
 #[derive(Debug, Clone)]
-pub struct Principal {
+pub struct SessionPrincipal {
     pub session: Session,
     pub admitted: Admitted,
 }
 
-impl Principal {
+impl SessionPrincipal {
     pub fn user(&self) -> &User {
         self.admitted.user()
     }
@@ -408,7 +408,7 @@ impl Identity {
                 let user_id = &admitted.user().id;
                 let (id, session) = self.sessions.create(user_id, &idp_mfa_amr).await?;
                 self.users.mark_signed_in(user_id, self.clock.now()).await?;
-                let principal = Principal { session, admitted };
+                let principal = SessionPrincipal { session, admitted };
                 let kind = EventKind::Login { email: principal.user().email.clone(), previous_session_ended };
                 let recorded = self.journal.record(meta, principal.actor(), kind).await;
                 if let Err(e) = recorded {
@@ -474,7 +474,7 @@ impl Identity {
         match self.directory.admit_sign_in(&user, &identity).await {
             Ok(admitted) => Ok((admitted, refresh, self.rules.vouching_amr(&identity))),
             Err(GateError::Denied(d)) => {
-                if matches!(d.refusal, directory::Refusal::Locked { .. }) {
+                if matches!(d.refusal, directory::GateRefusal::Locked { .. }) {
                     // A pending lock (an email, a user name) now knows whom it means.
                     match self.directory.bind_pending_locks(&user, &identity, meta).await {
                         Ok(_) => {}
@@ -519,11 +519,11 @@ impl Identity {
     /// Resolves a session cookie to a principal who passes the directory
     /// gate now; a refusal is audited. An expired session is deleted and
     /// its expiry audited.
-    pub async fn principal(&self, id: &SessionId, meta: &RequestMeta) -> Result<Principal, AuthError> {
+    pub async fn principal(&self, id: &SessionId, meta: &RequestMeta) -> Result<SessionPrincipal, AuthError> {
         let SessionHolder { session, user } = self.session_user(id, meta).await?;
         let actor = session_actor(&session, &user);
         let admitted = self.gate(user, actor, meta).await?;
-        Ok(Principal { session, admitted })
+        Ok(SessionPrincipal { session, admitted })
     }
 
     /// The directory gate for a user; a refusal is recorded (as `actor`).
@@ -688,7 +688,7 @@ impl Identity {
         Ok(SessionHolder { session, user })
     }
 
-    pub async fn factor_state(&self, principal: &Principal) -> Result<FactorState, AuthError> {
+    pub async fn factor_state(&self, principal: &SessionPrincipal) -> Result<FactorState, AuthError> {
         Ok(self.mfa.state(&principal.user().id).await?)
     }
 
@@ -696,7 +696,7 @@ impl Identity {
     pub async fn verify(
         &self,
         id: &SessionId,
-        principal: &Principal,
+        principal: &SessionPrincipal,
         code: &str,
         meta: &RequestMeta,
     ) -> Result<MfaPassed, AuthError> {
@@ -711,7 +711,7 @@ impl Identity {
     /// recovery code is refused here without counting.
     pub async fn verify_totp_again(
         &self,
-        principal: &Principal,
+        principal: &SessionPrincipal,
         code: &str,
         meta: &RequestMeta,
     ) -> Result<(), AuthError> {
@@ -725,7 +725,7 @@ impl Identity {
     /// Audits a failed attempt (and a lockout) and turns it into an error.
     async fn after_attempt<T>(
         &self,
-        principal: &Principal,
+        principal: &SessionPrincipal,
         method: Method,
         result: Result<T, mfa::Failure>,
         meta: &RequestMeta,
@@ -753,7 +753,7 @@ impl Identity {
     async fn pass(
         &self,
         id: &SessionId,
-        principal: &Principal,
+        principal: &SessionPrincipal,
         method: Method,
         recovery_codes: Option<Vec<String>>,
         meta: &RequestMeta,

@@ -29,7 +29,7 @@ use url::Url;
 
 use crate::action::{ActionPath, Door, Gated, Kind, Refusal, Step};
 use crate::audit::{EventKind, Journal, RequestMeta};
-use crate::auth::{AuthError, Identity, Principal};
+use crate::auth::{AuthError, Identity, SessionPrincipal};
 use crate::clock::{SharedClock, Timestamp};
 use crate::identity::{Method, MfaError};
 
@@ -131,7 +131,7 @@ impl BreakGlass {
     /// recorded and leaves nothing opened.
     pub async fn open(
         &self,
-        principal: &Principal,
+        principal: &SessionPrincipal,
         meta: &RequestMeta,
         door: Door,
         justification: Option<&str>,

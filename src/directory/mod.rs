@@ -94,7 +94,7 @@ impl Admitted {
 /// Why the gate refused, in words safe to show and to record.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "gate", rename_all = "snake_case")]
-pub enum Refusal {
+pub enum GateRefusal {
     /// SCIM mode: no directory user matches this sign-in.
     NotInDirectory {
         claim: String,
@@ -126,68 +126,68 @@ pub enum Refusal {
     },
 }
 
-impl Refusal {
+impl GateRefusal {
     pub fn gate(&self) -> &'static str {
         match self {
-            Refusal::NotInDirectory { .. }
-            | Refusal::AmbiguousLink { .. }
-            | Refusal::LinkedElsewhere
-            | Refusal::UnverifiedEmail
-            | Refusal::Inactive => "directory",
-            Refusal::NotAllowListed => "allow_list",
-            Refusal::Locked { .. } | Refusal::RolesLocked { .. } => "lock",
-            Refusal::TrainingMissing { .. } | Refusal::TrainingExpired { .. } => "training",
+            GateRefusal::NotInDirectory { .. }
+            | GateRefusal::AmbiguousLink { .. }
+            | GateRefusal::LinkedElsewhere
+            | GateRefusal::UnverifiedEmail
+            | GateRefusal::Inactive => "directory",
+            GateRefusal::NotAllowListed => "allow_list",
+            GateRefusal::Locked { .. } | GateRefusal::RolesLocked { .. } => "lock",
+            GateRefusal::TrainingMissing { .. } | GateRefusal::TrainingExpired { .. } => "training",
         }
     }
 
     /// A stable error code for API callers.
     pub fn code(&self) -> &'static str {
         match self {
-            Refusal::NotInDirectory { .. } => "not_in_directory",
-            Refusal::AmbiguousLink { .. } => "directory_link_ambiguous",
-            Refusal::LinkedElsewhere => "directory_link_conflict",
-            Refusal::UnverifiedEmail => "email_unverified",
-            Refusal::Inactive => "directory_inactive",
-            Refusal::NotAllowListed => "not_allow_listed",
-            Refusal::Locked { .. } => "locked",
-            Refusal::RolesLocked { .. } => "role_locked",
-            Refusal::TrainingMissing { .. } => "training_missing",
-            Refusal::TrainingExpired { .. } => "training_expired",
+            GateRefusal::NotInDirectory { .. } => "not_in_directory",
+            GateRefusal::AmbiguousLink { .. } => "directory_link_ambiguous",
+            GateRefusal::LinkedElsewhere => "directory_link_conflict",
+            GateRefusal::UnverifiedEmail => "email_unverified",
+            GateRefusal::Inactive => "directory_inactive",
+            GateRefusal::NotAllowListed => "not_allow_listed",
+            GateRefusal::Locked { .. } => "locked",
+            GateRefusal::RolesLocked { .. } => "role_locked",
+            GateRefusal::TrainingMissing { .. } => "training_missing",
+            GateRefusal::TrainingExpired { .. } => "training_expired",
         }
     }
 
     pub fn message(&self) -> String {
         match self {
-            Refusal::NotInDirectory { claim } => format!(
+            GateRefusal::NotInDirectory { claim } => format!(
                 "You are not in Custodian's directory: no provisioned user matches your sign-in ({claim})"
             ),
-            Refusal::AmbiguousLink { claim } => {
+            GateRefusal::AmbiguousLink { claim } => {
                 format!("More than one directory user matches your sign-in ({claim}), so none is used")
             }
-            Refusal::LinkedElsewhere => {
+            GateRefusal::LinkedElsewhere => {
                 "Your directory entry is already linked to a different sign-in identity".to_owned()
             }
-            Refusal::UnverifiedEmail => {
+            GateRefusal::UnverifiedEmail => {
                 "Your identity provider did not confirm your email address, so it cannot link you to the directory"
                     .to_owned()
             }
-            Refusal::Inactive => "Your account is deactivated in the directory".to_owned(),
-            Refusal::NotAllowListed => {
+            GateRefusal::Inactive => "Your account is deactivated in the directory".to_owned(),
+            GateRefusal::NotAllowListed => {
                 "You are not on the allow-list: none of your directory groups grants a Custodian role"
                     .to_owned()
             }
-            Refusal::Locked { reason, until: Some(t) } => {
+            GateRefusal::Locked { reason, until: Some(t) } => {
                 format!("Your access is locked until {} ({reason})", t.rfc3339())
             }
-            Refusal::Locked { reason, until: None } => format!("Your access is locked ({reason})"),
-            Refusal::RolesLocked { roles, reason } => {
+            GateRefusal::Locked { reason, until: None } => format!("Your access is locked ({reason})"),
+            GateRefusal::RolesLocked { roles, reason } => {
                 let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
                 format!("Your role ({}) is locked ({reason})", names.join(", "))
             }
-            Refusal::TrainingMissing { course } => {
+            GateRefusal::TrainingMissing { course } => {
                 format!("You have no record of completing the required \"{course}\" training")
             }
-            Refusal::TrainingExpired { course, expired_on } => {
+            GateRefusal::TrainingExpired { course, expired_on } => {
                 format!("Your \"{course}\" training expired on {expired_on}")
             }
         }
@@ -197,7 +197,7 @@ impl Refusal {
 /// A refusal and whom to ask about it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Denied {
-    pub refusal: Refusal,
+    pub refusal: GateRefusal,
     pub contact: String,
 }
 
@@ -306,7 +306,7 @@ impl Directory {
         &self.journal
     }
 
-    fn deny(&self, refusal: Refusal) -> GateError {
+    fn deny(&self, refusal: GateRefusal) -> GateError {
         GateError::Denied(Denied { refusal, contact: self.config.help_contact.clone() })
     }
 
@@ -323,14 +323,14 @@ impl Directory {
         }
         let entry = self.directory_entry_for(identity).await?;
         if self.users.linked_to(&entry).await?.iter().any(|other| other.id != user.id) {
-            return Err(self.deny(Refusal::LinkedElsewhere));
+            return Err(self.deny(GateRefusal::LinkedElsewhere));
         }
         let linked = User { directory_id: Some(entry.clone()), ..user.clone() };
         let access = self.access(&linked).await?;
         if user.directory_id.as_deref() != Some(entry.as_str()) {
             match self.users.link_directory(&user.id, &entry).await {
                 Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                    return Err(self.deny(Refusal::LinkedElsewhere))
+                    return Err(self.deny(GateRefusal::LinkedElsewhere))
                 }
                 other => other?,
             }
@@ -349,10 +349,10 @@ impl Directory {
         let config = &self.config;
         let claim = config.link_claim().to_owned();
         let value = identity.claim(&claim).filter(|v| !v.is_empty() && !v.contains('\0'));
-        let value = value.ok_or_else(|| self.deny(Refusal::NotInDirectory { claim: claim.clone() }))?;
+        let value = value.ok_or_else(|| self.deny(GateRefusal::NotInDirectory { claim: claim.clone() }))?;
         // An unverified email could be anyone's: it never links.
         if claim == "email" && identity.email_verified != Some(true) {
-            return Err(self.deny(Refusal::UnverifiedEmail));
+            return Err(self.deny(GateRefusal::UnverifiedEmail));
         }
         let found = match config.link_by {
             LinkBy::ExternalId => self.store.user_by_external_id(&value).await?,
@@ -361,8 +361,8 @@ impl Directory {
         };
         match found.as_slice() {
             [one] => Ok(one.id.clone()),
-            [] => Err(self.deny(Refusal::NotInDirectory { claim })),
-            _ => Err(self.deny(Refusal::AmbiguousLink { claim })),
+            [] => Err(self.deny(GateRefusal::NotInDirectory { claim })),
+            _ => Err(self.deny(GateRefusal::AmbiguousLink { claim })),
         }
     }
 
@@ -375,11 +375,11 @@ impl Directory {
             DirectorySource::OidcClaims => user.groups.clone(),
             DirectorySource::Scim => {
                 let claim = self.config.link_claim().to_owned();
-                let not_in = || self.deny(Refusal::NotInDirectory { claim: claim.clone() });
+                let not_in = || self.deny(GateRefusal::NotInDirectory { claim: claim.clone() });
                 let id = user.directory_id.as_deref().ok_or_else(not_in)?;
                 let entry = self.store.user(id).await?.ok_or_else(not_in)?;
                 if !entry.active {
-                    return Err(self.deny(Refusal::Inactive));
+                    return Err(self.deny(GateRefusal::Inactive));
                 }
                 keys.extend(entry_names(&entry));
                 self.store.groups_of(id).await?.into_iter().map(|(_, name)| name).collect()
@@ -398,26 +398,26 @@ impl Directory {
         let (user_locks, role_locks): (Vec<Lock>, Vec<Lock>) =
             self.locks.in_force_on(&wanted, now).await?.into_iter().partition(|l| l.scope == Scope::User);
         if let Some(lock) = user_locks.into_iter().next() {
-            return Err(self.deny(Refusal::Locked { reason: lock.reason, until: lock.expires_at }));
+            return Err(self.deny(GateRefusal::Locked { reason: lock.reason, until: lock.expires_at }));
         }
         if grants.is_empty() {
-            return Err(self.deny(Refusal::NotAllowListed));
+            return Err(self.deny(GateRefusal::NotAllowListed));
         }
         let roles: Vec<Role> =
             held.iter().copied().filter(|r| !role_locks.iter().any(|l| l.target == r.as_str())).collect();
         if roles.is_empty() {
             let reason = role_locks.first().map(|l| l.reason.clone()).unwrap_or_default();
-            return Err(self.deny(Refusal::RolesLocked { roles: held, reason }));
+            return Err(self.deny(GateRefusal::RolesLocked { roles: held, reason }));
         }
         let training = self.training.status(&self.training_config, &keys, &roles, now).await?;
         for t in &training {
             match (t.state, t.expires_on) {
                 (State::Missing, _) => {
-                    return Err(self.deny(Refusal::TrainingMissing { course: t.course.clone() }))
+                    return Err(self.deny(GateRefusal::TrainingMissing { course: t.course.clone() }))
                 }
                 (State::Expired, Some(on)) => {
                     return Err(
-                        self.deny(Refusal::TrainingExpired { course: t.course.clone(), expired_on: on })
+                        self.deny(GateRefusal::TrainingExpired { course: t.course.clone(), expired_on: on })
                     )
                 }
                 _ => {}

@@ -78,7 +78,7 @@ fn factor_states() -> utoipa::openapi::Object {
 pub async fn me(State(state): State<AppState>, s: SignedIn) -> Result<Json<Me>, Problem> {
     let factor = state.identity.factor_state(&s.principal).await?;
     let warnings = s.principal.access().warnings();
-    let crate::auth::Principal { session, admitted } = s.principal;
+    let crate::auth::SessionPrincipal { session, admitted } = s.principal;
     let (user, access) = admitted.into_parts();
     Ok(Json(Me {
         warnings,

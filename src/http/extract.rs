@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use crate::action::{Door, Gated};
 use crate::audit::throttle::Source;
 use crate::audit::RequestMeta;
-use crate::auth::{Principal, SessionHolder, TokenPrincipal};
+use crate::auth::{SessionHolder, SessionPrincipal, TokenPrincipal};
 use crate::http::error::Problem;
 use crate::http::AppState;
 use crate::identity::SessionId;
@@ -112,7 +112,7 @@ fn wants_json(parts: &Parts) -> bool {
 /// second-factor pages, `/api/v1/me` and logout accept it.
 pub struct SignedIn {
     pub id: SessionId,
-    pub principal: Principal,
+    pub principal: SessionPrincipal,
     pub meta: RequestMeta,
 }
 

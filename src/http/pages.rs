@@ -4,7 +4,7 @@
 use axum::http::StatusCode;
 use maud::{html, Markup, DOCTYPE};
 
-use crate::auth::Principal;
+use crate::auth::SessionPrincipal;
 use crate::domain::Account;
 use crate::http::extract::CSRF_FIELD;
 use crate::identity::Enrollment;
@@ -103,7 +103,7 @@ pub fn verify(csrf_token: &str, error: Option<&str>) -> Markup {
 /// The signed-in home page. `accounts`: those policy lets the user act on,
 /// with the actions it allows (None: they could not be listed).
 pub fn home(
-    principal: &Principal,
+    principal: &SessionPrincipal,
     accounts: Option<&[(Account, Vec<&'static str>)]>,
     help_contact: &str,
     csrf_token: &str,
@@ -161,7 +161,7 @@ fn your_accounts(accounts: Option<&[(Account, Vec<&'static str>)]>, help_contact
     }
 }
 
-fn roles_text(principal: &Principal) -> String {
+fn roles_text(principal: &SessionPrincipal) -> String {
     let grants: Vec<String> =
         principal.access().grants.iter().map(|g| format!("{} (through {})", g.role, g.group)).collect();
     if grants.is_empty() {

@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use crate::audit::{Actor, AuditError, EventKind, Journal, Recorded, RequestMeta};
+use crate::audit::{Actor, AuditError, EventKind, Journal, Receipt, RequestMeta};
 use crate::clock::{SharedClock, Timestamp};
 use crate::domain::{Account, Status};
 use crate::domain::{Action, Forward};
@@ -116,7 +116,7 @@ impl Dispatcher {
     /// platform around policy and audit.
     pub async fn run(
         &self,
-        intent: &Recorded,
+        intent: &Receipt,
         account: &Account,
         action: &Action,
         meta: &RequestMeta,

@@ -607,7 +607,7 @@ async fn training_import_revoke_and_review_from_the_command_line() {
 /// in a fixed order: the user locked, then not on the allow-list, then
 /// every role locked.
 async fn the_gate_names_a_user_lock_before_the_allow_list_and_role_locks(backend: Backend) {
-    use custodian::directory::{GateError, Lock, Refusal, Scope};
+    use custodian::directory::{GateError, GateRefusal, Lock, Scope};
     let app = TestApp::spawn(backend).await;
     let gate = &app.state.identity.directory;
     let now = custodian::clock::Clock::now(&app.clock);
@@ -642,18 +642,18 @@ async fn the_gate_names_a_user_lock_before_the_allow_list_and_role_locks(backend
 
     let nobody = user("u-locked", &[]);
     assert!(
-        matches!(refusal(gate.access(&nobody).await), Refusal::Locked { reason, .. } if reason == "left the team")
+        matches!(refusal(gate.access(&nobody).await), GateRefusal::Locked { reason, .. } if reason == "left the team")
     );
     let staff = user("u-locked", &["social-media-staff"]);
     assert!(
-        matches!(refusal(gate.access(&staff).await), Refusal::Locked { .. }),
+        matches!(refusal(gate.access(&staff).await), GateRefusal::Locked { .. }),
         "the user lock comes first"
     );
     let unlisted = user("u-other", &["marketing"]);
-    assert!(matches!(refusal(gate.access(&unlisted).await), Refusal::NotAllowListed));
+    assert!(matches!(refusal(gate.access(&unlisted).await), GateRefusal::NotAllowListed));
     let other_staff = user("u-other", &["social-media-staff"]);
     assert!(
-        matches!(refusal(gate.access(&other_staff).await), Refusal::RolesLocked { reason, .. } if reason == "incident 7")
+        matches!(refusal(gate.access(&other_staff).await), GateRefusal::RolesLocked { reason, .. } if reason == "incident 7")
     );
     // A reviewer is not touched by the staff lock.
     let reviewer = user("u-other", &["compliance-reviewers"]);
