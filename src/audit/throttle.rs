@@ -364,7 +364,7 @@ impl Drop for Waiting {
 
 /// A refusal to record now, and the count it carries.
 #[derive(Debug, PartialEq, Eq)]
-pub struct Admitted<T> {
+pub struct ToRecord<T> {
     pub refusal: T,
     /// The same refusals under this key not recorded since the previous event.
     pub suppressed: u64,
@@ -414,7 +414,7 @@ impl<T> Throttle<T> {
         source: Source,
         now: Timestamp,
         refusal: T,
-    ) -> Option<Admitted<T>> {
+    ) -> Option<ToRecord<T>> {
         let mut table = self.table();
         let key = table.key_for(scope, source);
         let counted_as = key.1.label();
@@ -428,11 +428,11 @@ impl<T> Throttle<T> {
                 let suppressed = std::mem::take(&mut entry.suppressed) + std::mem::take(&mut entry.carried);
                 entry.opened = now;
                 entry.last = None;
-                Some(Admitted { refusal, suppressed, counted_as })
+                Some(ToRecord { refusal, suppressed, counted_as })
             }
             None => {
                 table.insert(key, Entry::opened(now));
-                Some(Admitted { refusal, suppressed: 0, counted_as })
+                Some(ToRecord { refusal, suppressed: 0, counted_as })
             }
         }
     }
