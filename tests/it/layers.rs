@@ -192,3 +192,31 @@ fn the_import_reader_sees_use_trees_and_inline_paths() {
         imports("use crate::{audit::{Journal, Actor}, clock::Timestamp};\nlet x = crate::vault::open();");
     assert_eq!(found, BTreeSet::from(["audit".into(), "clock".into(), "vault".into()]));
 }
+
+#[test]
+fn each_public_type_name_is_defined_once() {
+    // "Which Grant is this?" should never need asking: a public type's name
+    // says what it is wherever it is read.
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    sources(&src, &mut files);
+    let mut defined: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for line in text.lines() {
+            let line = line.trim_start();
+            let Some(rest) = line.strip_prefix("pub ") else { continue };
+            let rest = ["struct ", "enum ", "trait ", "type "].iter().find_map(|k| rest.strip_prefix(k));
+            let Some(rest) = rest else { continue };
+            let name: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+            let at = file.strip_prefix(&src).unwrap().display().to_string();
+            defined.entry(name).or_default().push(at);
+        }
+    }
+    let twice: Vec<String> = defined
+        .into_iter()
+        .filter(|(_, at)| at.len() > 1)
+        .map(|(name, at)| format!("{name}: {}", at.join(", ")))
+        .collect();
+    assert!(twice.is_empty(), "public type names defined more than once:\n{}", twice.join("\n"));
+}
