@@ -54,17 +54,21 @@ impl ActionPath {
         Ok(ConnectPermit { connector: &self.connector, by: changed_by(caller) })
     }
 
-    /// Whether policy lets `caller` disconnect the account; a refusal is
-    /// recorded. An account that does not exist is said so, unrecorded.
+    /// Whether policy lets `caller` disconnect the account; a refusal (an
+    /// account that does not exist, too) is recorded.
     pub async fn permit_disconnect(
         &self,
         caller: &Gated<'_>,
         account_id: &str,
     ) -> Result<DisconnectPermit<'_>, AdminError> {
+        let action = PolicyAction::AccountDisconnect.as_str();
         let Some(account) = self.accounts.get(account_id).await.map_err(ConnectError::from)? else {
-            return Err(ConnectError::NotFound(format!("there is no account {account_id:?}")).into());
+            // Recorded like every refusal, so asking after accounts leaves a trace.
+            let mut refusal = Refusal::unknown_account(account_id);
+            refusal.remedy = "List the accounts at GET /api/v1/admin/accounts.".into();
+            return Err(self.refuse(caller, action, account_id, refusal).await.into());
         };
-        self.permit(caller, PolicyAction::AccountDisconnect.as_str(), Some(&account)).await?;
+        self.permit(caller, action, Some(&account)).await?;
         Ok(DisconnectPermit { connector: &self.connector, by: changed_by(caller), account })
     }
 

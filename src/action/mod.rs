@@ -345,7 +345,7 @@ impl ActionPath {
         let name = action_name(&action);
         let glass = self.break_glass(caller).await?;
         let Some(verified_at) = caller.mfa_verified_at else {
-            return Err(Refusal::mfa_required());
+            return Err(self.refused(caller, name, &account.id, glass, Refusal::mfa_required()).await);
         };
         if let Some(token) = caller.token.filter(|t| !t.covers(name, &account.id)) {
             let refusal = Refusal::out_of_scope(token, name, Some(&account.id));

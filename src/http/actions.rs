@@ -15,6 +15,7 @@ use crate::action::{Door, Executed, Refusal};
 use crate::domain::Action;
 use crate::domain::NewPost;
 use crate::domain::{Platform, Status as AccountStatus};
+use crate::http::error::rejection_words;
 use crate::http::extract::{Acting, Verified};
 use crate::http::{openapi, AppState};
 use crate::platforms::dispatch::Outcome;
@@ -64,7 +65,8 @@ impl PostBody {
 }
 
 pub(crate) fn body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, Refusal> {
-    body.map(|Json(b)| b).map_err(|e| Refusal::bad_request(format!("invalid JSON body: {}", e.body_text())))
+    body.map(|Json(b)| b)
+        .map_err(|e| Refusal::bad_request(format!("invalid JSON body: {}", rejection_words(&e.body_text()))))
 }
 
 async fn run(state: &AppState, acting: &Acting, account: &str, action: Action) -> Result<Response, Refusal> {

@@ -19,7 +19,7 @@ use crate::clock::Timestamp;
 use crate::directory::admin::{LockPlaced, LockView};
 use crate::directory::training::{self, Record};
 use crate::directory::{review, DirectoryError, Lock, Scope};
-use crate::http::error::Problem;
+use crate::http::error::{json_rejection, rejection_words, Problem};
 use crate::http::extract::{SignedIn, Verified};
 use crate::http::{openapi, AppState};
 
@@ -44,7 +44,7 @@ fn lock_action(scope: Scope) -> &'static str {
 }
 
 pub(crate) fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, Problem> {
-    body.map(|Json(b)| b).map_err(|e| Problem::BadRequest(format!("invalid JSON body: {}", e.body_text())))
+    body.map(|Json(b)| b).map_err(|e| json_rejection(&e))
 }
 
 impl From<DirectoryError> for Problem {
@@ -197,7 +197,7 @@ pub async fn locks(
     query: Result<Query<LocksQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, Problem> {
     permitted(&state, &s, "user.revoke").await?;
-    let Query(q) = query.map_err(|e| Problem::BadRequest(e.body_text()))?;
+    let Query(q) = query.map_err(|e| Problem::BadRequest(rejection_words(&e.body_text())))?;
     let locks = state.directory().locks_described(q.all).await.map_err(DirectoryError::from)?;
     Ok(Json(LockList { locks }).into_response())
 }
@@ -393,7 +393,7 @@ pub async fn training_records(
     query: Result<Query<TrainingQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, Problem> {
     permitted(&state, &s, "training.manage").await?;
-    let Query(q) = query.map_err(|e| Problem::BadRequest(e.body_text()))?;
+    let Query(q) = query.map_err(|e| Problem::BadRequest(rejection_words(&e.body_text())))?;
     let key = training::user_key(&q.user);
     let records = state.directory().training.records(&[key]).await.map_err(DirectoryError::from)?;
     Ok(Json(TrainingRecords { records }).into_response())
@@ -441,7 +441,7 @@ pub async fn access_review(
     query: Result<Query<ReviewQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, Problem> {
     let by = permitted(&state, &s, "access.review").await?;
-    let Query(q) = query.map_err(|e| Problem::BadRequest(e.body_text()))?;
+    let Query(q) = query.map_err(|e| Problem::BadRequest(rejection_words(&e.body_text())))?;
     let format = q.format.unwrap_or_else(|| "json".to_owned());
     if format != "json" && format != "csv" {
         return Err(Problem::BadRequest(format!("format {format:?} is not supported (json or csv)")));

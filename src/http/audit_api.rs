@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::action::Door;
 use crate::audit::query::{self, EventFilter, ReadError};
 use crate::audit::{AuditDecision, Event};
-use crate::http::error::Problem;
+use crate::http::error::{rejection_words, Problem};
 use crate::http::extract::Verified;
 use crate::http::{openapi, AppState};
 
@@ -131,7 +131,8 @@ pub async fn events(
     headers: HeaderMap,
     params: Result<Query<EventsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, Problem> {
-    let Query(params) = params.map_err(|e| bad(&format!("invalid query: {}", e.body_text())))?;
+    let Query(params) =
+        params.map_err(|e| bad(&format!("invalid query: {}", rejection_words(&e.body_text()))))?;
     let filter = params.filter()?;
     let wants_csv = params.format.as_deref() == Some("csv")
         || headers

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::action::{Door, Refusal};
 use crate::breakglass::{BreakGlass, BreakGlassGrant, GrantFilter, Opened};
 use crate::http::admin::permitted;
-use crate::http::error::Problem;
+use crate::http::error::{rejection_words, Problem};
 use crate::http::extract::{SignedIn, Verified};
 use crate::http::{openapi, AppState};
 use crate::secret::Secret;
@@ -43,7 +43,8 @@ async fn parsed<T>(
     match body {
         Ok(Json(b)) => Ok(b),
         Err(e) => {
-            let refusal = Refusal::bad_request(format!("invalid JSON body: {}", e.body_text()));
+            let refusal =
+                Refusal::bad_request(format!("invalid JSON body: {}", rejection_words(&e.body_text())));
             Err(state.breakglass.refuse(&s.caller(Door::Api), action, refusal).await)
         }
     }
@@ -147,7 +148,7 @@ pub async fn list(
     query: Result<Query<BreakGlassListQuery>, QueryRejection>,
 ) -> Result<Response, Problem> {
     permitted(&state, &s, "breakglass.review").await?;
-    let Query(q) = query.map_err(|e| Problem::BadRequest(e.body_text()))?;
+    let Query(q) = query.map_err(|e| Problem::BadRequest(rejection_words(&e.body_text())))?;
     let filter = GrantFilter { open: q.open, unacknowledged: q.unacknowledged };
     let breakglass = state.breakglass.list(filter).await?;
     Ok(Json(Listed { breakglass }).into_response())

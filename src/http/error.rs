@@ -34,6 +34,17 @@ pub enum Problem {
     CrossSite,
     BadRequest(String),
     PayloadTooLarge,
+    /// The route does not answer this method.
+    MethodNotAllowed,
+    /// The request took longer than the server allows.
+    RequestTimeout,
+    /// The framework could not read the request as the route takes it (a
+    /// form's missing field, a body of another media type): its status
+    /// and its words.
+    Unreadable {
+        status: StatusCode,
+        why: String,
+    },
     NotFound,
     /// A named thing does not exist.
     NotFoundWhy(String),
@@ -136,6 +147,28 @@ impl Problem {
                 "payload_too_large",
                 "The request body is larger than this server accepts.".into(),
                 "Send a smaller request.".into(),
+            ),
+            MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "This address does not answer this method.".into(),
+                "Use a method the Allow header lists.".into(),
+            ),
+            RequestTimeout => (
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                "The request took longer than the server allows, so it was not completed.".into(),
+                "Retry; send the body promptly.".into(),
+            ),
+            Unreadable { status, why } => (
+                *status,
+                match *status {
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+                    StatusCode::UNPROCESSABLE_ENTITY => "invalid",
+                    _ => "bad_request",
+                },
+                why.clone(),
+                "Correct the request and retry.".into(),
             ),
             NotFound => {
                 (StatusCode::NOT_FOUND, "not_found", "There is nothing here.".into(), "Check the address.".into())
@@ -283,9 +316,15 @@ impl Problem {
             SignInFailed(_) | SignInsThrottled { .. } => "sign-in".into(),
             ConnectRejected(_) | PlatformRefused(_) | PlatformUnavailable(_) => "platform".into(),
             Internal => "internal".into(),
-            BadRequest(_) | PayloadTooLarge | NotFound | NotFoundWhy(_) | Invalid(_) | Conflict(_) => {
-                "request".into()
-            }
+            BadRequest(_)
+            | PayloadTooLarge
+            | MethodNotAllowed
+            | RequestTimeout
+            | Unreadable { .. }
+            | NotFound
+            | NotFoundWhy(_)
+            | Invalid(_)
+            | Conflict(_) => "request".into(),
         }
     }
 
@@ -476,7 +515,7 @@ fn with_retry_after(mut response: Response, problem: &Problem) -> Response {
 }
 
 /// What a browser is shown instead of the JSON answer: left on the response
-/// by [`Problem`]'s answer for [`pages_for_browsers`].
+/// by [`Problem`]'s answer for [`answers`].
 #[derive(Clone)]
 struct PageParts {
     reason: String,
@@ -486,7 +525,7 @@ struct PageParts {
 /// Every error answer: the status from the table, the JSON body (`error`,
 /// `reason`, `rule`, `remedy`), `Retry-After` where waiting helps, and a
 /// bearer challenge for a refused token. Outside `/api` and `/proxy`,
-/// [`pages_for_browsers`] shows it as a page instead. The one error type
+/// [`answers`] shows it as a page instead. The one error type
 /// of every handler, extractor and middleware.
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
@@ -519,21 +558,59 @@ impl IntoResponse for Refusal {
     }
 }
 
+/// What the framework said it could not read in a request (a JSON body,
+/// a form, a query), without the values the client sent: serde quotes a
+/// wrong value (``invalid type: integer `805073` ``), and a body may carry
+/// a second factor's code or a password, which must not come back in an
+/// answer or land in the journal. The field's path and what was wrong stay.
+pub fn rejection_words(text: &str) -> String {
+    let markers = ["invalid type", "invalid value", "unknown variant", "invalid length"];
+    let cut = markers.iter().filter_map(|m| text.find(m).map(|at| at + m.len())).min();
+    match cut {
+        Some(end) => format!("{} (the value sent is not repeated here)", &text[..end]),
+        None => text.to_owned(),
+    }
+}
+
+/// Why a JSON body could not be read: over the size limit, or a bad request
+/// in [`rejection_words`].
+pub fn json_rejection(e: &axum::extract::rejection::JsonRejection) -> Problem {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return Problem::PayloadTooLarge;
+    }
+    Problem::BadRequest(format!("invalid JSON body: {}", rejection_words(&e.body_text())))
+}
+
 /// Whether a request is answered in JSON: the API and the pass-through
 /// proxy. Everything else is a browser's page.
 pub fn wants_json(path: &str) -> bool {
     path.starts_with("/api/") || path.starts_with("/proxy/")
 }
 
-/// Outside `/api` and `/proxy`, a problem is shown as a page with the
-/// reason and what to do, under the same status and headers.
-pub async fn pages_for_browsers(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let json = wants_json(request.uri().path());
+/// The last word on every error answer but SCIM's (its own RFC 7644
+/// body), `/metrics` (Prometheus's) and the pass-through proxy's (a
+/// platform's own answer is passed back as it came). An error the
+/// framework or a layer answered by itself (a body over the limit, a
+/// method the route does not take, a timeout, a form it could not read)
+/// becomes the problem it is; and outside `/api` and `/proxy`, a problem
+/// is shown as a page, under the same status and headers. So every error
+/// answer has the one shape.
+pub async fn answers(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let path = request.uri().path();
+    let json = wants_json(path);
+    let own_format = path.starts_with("/scim/") || path.starts_with("/proxy/") || path == "/metrics";
     let mut response = next.run(request).await;
-    let parts = response.extensions_mut().remove::<PageParts>();
-    let (Some(parts), false) = (parts, json) else {
-        return response;
-    };
+    if !own_format && response.extensions().get::<PageParts>().is_none() && is_bare_error(&response) {
+        response = problem_of_bare(response).await;
+    }
+    match response.extensions_mut().remove::<PageParts>() {
+        Some(parts) if !json => as_page(&response, &parts),
+        _ => response,
+    }
+}
+
+/// The page a problem's answer is shown as: the same status and headers.
+fn as_page(response: &Response, parts: &PageParts) -> Response {
     let status = response.status();
     let mut page = (status, pages::error(status, &parts.reason, &parts.remedy)).into_response();
     for (name, value) in response.headers() {
@@ -542,4 +619,40 @@ pub async fn pages_for_browsers(request: axum::extract::Request, next: axum::mid
         }
     }
     page
+}
+
+/// An error answered without a problem: a 4xx or 5xx with no body type,
+/// or a plain-text one.
+fn is_bare_error(response: &Response) -> bool {
+    let status = response.status();
+    let plain = match response.headers().get(header::CONTENT_TYPE) {
+        None => true,
+        Some(v) => v.as_bytes().starts_with(b"text/plain"),
+    };
+    (status.is_client_error() || status.is_server_error()) && plain
+}
+
+/// The problem a bare error is, answered like every other (an `Allow`
+/// header kept).
+async fn problem_of_bare(response: Response) -> Response {
+    let (parts, body) = response.into_parts();
+    let problem = match parts.status {
+        StatusCode::PAYLOAD_TOO_LARGE => Problem::PayloadTooLarge,
+        StatusCode::METHOD_NOT_ALLOWED => Problem::MethodNotAllowed,
+        StatusCode::REQUEST_TIMEOUT => Problem::RequestTimeout,
+        StatusCode::NOT_FOUND => Problem::NotFound,
+        status if status.is_client_error() => {
+            // An extractor's rejection says what it could not read.
+            let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
+            let why = rejection_words(String::from_utf8_lossy(&text).trim());
+            let why = if why.is_empty() { "The request could not be read.".to_owned() } else { why };
+            Problem::Unreadable { status, why }
+        }
+        _ => Problem::Internal,
+    };
+    let mut answer = problem.into_response();
+    if let Some(allow) = parts.headers.get(header::ALLOW) {
+        answer.headers_mut().insert(header::ALLOW, allow.clone());
+    }
+    answer
 }

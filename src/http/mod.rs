@@ -132,7 +132,7 @@ pub fn router(state: AppState) -> Router {
                 tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
             }))
             .layer(PropagateRequestIdLayer::new(request_id))
-            .layer(middleware::from_fn(error::pages_for_browsers))
+            .layer(middleware::from_fn(error::answers))
             .layer(CatchPanicLayer::custom(|_| error::Problem::Internal.into_response())),
     );
     for (name, value) in security_headers(&config) {

@@ -125,9 +125,11 @@ pub async fn error_format(request: Request, next: Next) -> Response {
         o.insert("scimType".into(), json!(t));
     }
     let mut out = scim_json(status, &body);
-    for name in [header::ALLOW, header::RETRY_AFTER, header::WWW_AUTHENTICATE] {
-        if let Some(v) = response.headers().get(&name) {
-            out.headers_mut().insert(name, v.clone());
+    // Every header the answer had (security headers, request id, Allow,
+    // Retry-After, WWW-Authenticate) but its body's.
+    for (name, value) in response.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            out.headers_mut().append(name, value.clone());
         }
     }
     out

@@ -185,6 +185,14 @@ async fn each_refusal_is_clear_recorded_and_opens_nothing(backend: Backend) {
     let (status, body) =
         open(&carol, json!({"justification": JUSTIFICATION, "code": code, "for": "ever"})).await;
     assert_eq!(refused(status, &body), (400, json!("bad_request"), json!("request")), "{body}");
+    // A live code sent as a number: refused without repeating it, in the
+    // answer or in the journal (serde quotes a value of the wrong type).
+    let number: u64 = code.parse().unwrap();
+    let (status, body) = open(&carol, json!({"justification": JUSTIFICATION, "code": number})).await;
+    assert_eq!(refused(status, &body), (400, json!("bad_request"), json!("request")), "{body}");
+    assert!(body["reason"].as_str().unwrap().contains("code: invalid type"), "{body}");
+    assert!(!body.to_string().contains(&number.to_string()), "the code comes back: {body}");
+    assert!(!journal_text(&app).await.contains(&number.to_string()), "the code is in the journal");
     // A wrong code, then the code enrollment already used: refused, and counted as failures.
     let (status, body) =
         open(&carol, json!({"justification": JUSTIFICATION, "code": app.totp(&secret, 5)})).await;
@@ -220,6 +228,7 @@ async fn each_refusal_is_clear_recorded_and_opens_nothing(backend: Backend) {
             "justification",
             "second-factor",
             "second-factor",
+            "request",
             "request",
             "second-factor",
             "second-factor",

@@ -147,6 +147,13 @@ async fn mastodon_connect_then_act_then_disconnect(backend: Backend) {
     assert!(again.text().await.unwrap().contains("already disconnected"));
     let missing = carol.send_json(Method::POST, "/api/v1/admin/accounts/acct_nope/disconnect", None).await;
     assert_eq!(missing.status(), 404);
+    let missing: Value = missing.json().await.unwrap();
+    assert!(missing["reason"].as_str().unwrap().contains("acct_nope"), "{missing}");
+    // Asking after an account is recorded like every refusal.
+    let refusals = app.events_of("action.refused").await;
+    let asked = refusals.iter().filter(|e| e["kind"]["account_id"] == "acct_nope").collect::<Vec<_>>();
+    assert_eq!(asked.len(), 1, "{refusals:?}");
+    assert_eq!(asked[0]["kind"]["action"], "account.disconnect");
     let before = fake.requests().len();
     let post = NewPost { text: "after disconnect".into(), ..Default::default() };
     let refused = act(&app, &id, Action::Publish(post)).await;

@@ -6,7 +6,11 @@ use reqwest::StatusCode;
 use crate::on_both_backends;
 use crate::support::{Backend, TestApp};
 
-on_both_backends!(health_and_security_headers, bad_input_gets_a_clear_4xx_and_stores_nothing);
+on_both_backends!(
+    health_and_security_headers,
+    bad_input_gets_a_clear_4xx_and_stores_nothing,
+    errors_the_framework_answers_have_the_one_shape,
+);
 
 async fn health_and_security_headers(backend: Backend) {
     let app = TestApp::spawn(backend).await;
@@ -86,6 +90,45 @@ async fn bad_input_gets_a_clear_4xx_and_stores_nothing(backend: Backend) {
 
     assert_eq!(app.count("sessions").await, 0);
     assert_eq!(app.count("users").await, 0);
+}
+
+/// A body over the limit, a method a route does not take, a form the
+/// framework cannot read: answered like every other error, in JSON under
+/// `/api` and as a page in a browser, with their own status (and `Allow`).
+async fn errors_the_framework_answers_have_the_one_shape(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let client = reqwest::Client::new();
+
+    let r = client.put(app.url("/api/v1/me")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert!(r.headers()["allow"].to_str().unwrap().contains("GET"), "{:?}", r.headers());
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "method_not_allowed");
+    assert!(body["remedy"].as_str().unwrap().contains("Allow"), "{body}");
+
+    let big = "x".repeat(2 * 1024 * 1024);
+    let r =
+        client.post(app.url("/api/v1/tokens")).header("content-type", "application/json").body(big.clone());
+    let r = r.send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(r.json::<serde_json::Value>().await.unwrap()["error"], "payload_too_large");
+
+    // A browser: a page, with the security headers every answer carries.
+    let r = client.put(app.url("/auth/login")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(r.headers().contains_key("content-security-policy") && r.headers().contains_key("allow"));
+    assert!(r.text().await.unwrap().contains("does not answer this method"));
+
+    // A signed-in browser's form the framework cannot read: its status, on a page.
+    let (browser, _, _) = app.enrolled_browser("alice").await;
+    let me: serde_json::Value = browser.get("/api/v1/me").await.json().await.unwrap();
+    let csrf = me["session"]["csrf_token"].as_str().unwrap().to_owned();
+    let r = browser.post_form("/accounts/acct_none/posts", &[("csrf", &csrf)]).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    let page = r.text().await.unwrap();
+    assert!(page.contains("missing field") && page.contains("Correct the request"), "{page}");
 }
 
 /// Sends a request head (and, if `chunked`, up to 2 MiB of chunks) over a raw

@@ -328,7 +328,14 @@ async fn bad_input_gets_rfc7644_errors_and_changes_nothing(backend: Backend) {
     assert_scim_error(&scim.post("/Groups", unknown_member).await, 400, Some("invalidValue"));
     assert_scim_error(&scim.get("/Users/no-such-id").await, 404, None);
     assert_scim_error(&scim.get("/Nothing").await, 404, None);
-    assert_scim_error(&scim.call(Method::PATCH, "/Users", None).await, 405, None);
+    let not_allowed = scim.call(Method::PATCH, "/Users", None).await;
+    assert_scim_error(&not_allowed, 405, None);
+    // An error the framework answered keeps every header of the answer.
+    for header in
+        ["allow", "content-security-policy", "x-content-type-options", "cache-control", "x-request-id"]
+    {
+        assert!(not_allowed.headers.contains_key(header), "{header}: {:?}", not_allowed.headers);
+    }
     // Nothing changed, nothing extra stored.
     assert_eq!(scim.get(&path).await.body, before);
     assert_eq!(app.count("directory_users").await, 1);

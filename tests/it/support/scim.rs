@@ -23,6 +23,7 @@ pub struct ScimClient {
 pub struct Answer {
     pub status: StatusCode,
     pub content_type: String,
+    pub headers: reqwest::header::HeaderMap,
     pub body: Value,
 }
 
@@ -49,6 +50,7 @@ impl ScimClient {
             .await
             .expect("SCIM request");
         let status = response.status();
+        let headers = response.headers().clone();
         let content_type =
             response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
         let text = response.text().await.expect("SCIM body");
@@ -57,7 +59,7 @@ impl ScimClient {
         } else {
             serde_json::from_str(&text).unwrap_or(Value::String(text))
         };
-        Answer { status, content_type, body }
+        Answer { status, content_type, headers, body }
     }
 
     pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Answer {
