@@ -37,8 +37,8 @@ use crate::auth::{Principal, TokenPrincipal};
 use crate::clock::{SharedClock, Timestamp};
 use crate::directory::grants::Grants;
 use crate::directory::{Admitted, Directory, DirectoryConfig, Locks, Scope};
-use crate::domain::Account;
 use crate::domain::Action;
+use crate::domain::{Account, AccountId};
 use crate::identity::{ApiToken, Tokens, User};
 use crate::platforms::accounts::Accounts;
 use crate::platforms::connect::Connector;
@@ -174,6 +174,12 @@ impl<'a> From<&'a str> for On<'a> {
 
 impl<'a> From<&'a String> for On<'a> {
     fn from(id: &'a String) -> Self {
+        On::Id(id)
+    }
+}
+
+impl<'a> From<&'a AccountId> for On<'a> {
+    fn from(id: &'a AccountId) -> Self {
         On::Id(id)
     }
 }
@@ -351,8 +357,9 @@ impl ActionPath {
             let refusal = Refusal::out_of_scope(token, name, Some(&account.id));
             return Err(self.refused(caller, name, &account.id, glass, refusal).await);
         }
-        let locks = self.locks.in_force(Scope::Account, std::slice::from_ref(&account.id), self.clock.now());
-        if let Some(lock) = locks.await?.first() {
+        let target = [account.id.to_string()];
+        let locks = self.locks.in_force(Scope::Account, &target, self.clock.now()).await?;
+        if let Some(lock) = locks.first() {
             let refusal = Refusal::account_locked(&account, lock);
             return Err(self.refused(caller, name, &account.id, glass, refusal).await);
         }
@@ -537,7 +544,7 @@ impl Run {
         let Screened(action) = screened;
         let intent = EventKind::ActionIntent {
             action: action_name(&action.action).to_owned(),
-            account_id: action.account.id.clone(),
+            account_id: action.account.id.to_string(),
             platform: action.account.platform.to_string(),
             door: self.door.as_str().to_owned(),
             policies: action.policies.clone(),
@@ -559,7 +566,7 @@ impl Recorded {
         let intent_event_id = intent.event_id;
         let outcome = EventKind::ActionOutcome {
             action: action_name(&action.action).to_owned(),
-            account_id: action.account.id.clone(),
+            account_id: action.account.id.to_string(),
             intent_event_id: intent_event_id.clone(),
             result: match &result {
                 Ok(Outcome::Published(p)) => format!("created {}", p.id),

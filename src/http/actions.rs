@@ -14,7 +14,7 @@ use url::Url;
 use crate::action::{Door, Executed, Refusal};
 use crate::domain::Action;
 use crate::domain::NewPost;
-use crate::domain::{Platform, Status as AccountStatus};
+use crate::domain::{AccountId, Platform, Status as AccountStatus};
 use crate::http::extract::{Acting, Verified};
 use crate::http::{openapi, AppState};
 use crate::platforms::dispatch::Outcome;
@@ -137,7 +137,8 @@ pub struct MyAccounts {
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct MyAccount {
-    id: String,
+    #[schema(value_type = String)]
+    id: AccountId,
     platform: Platform,
     handle: String,
     status: AccountStatus,

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::audit::{Actor, AuditError, EventKind, Journal, Recorded, RequestMeta};
 use crate::clock::{SharedClock, Timestamp};
-use crate::domain::{Account, Status};
+use crate::domain::{Account, AccountId, Status};
 use crate::domain::{Action, Forward};
 use crate::platforms::adapter::{Adapter, Renewal};
 use crate::platforms::config::PlatformsConfig;
@@ -66,7 +66,7 @@ pub struct Dispatcher {
     /// One adapter (and token renewal) per account, built once: what a
     /// platform said of its rate limits holds for every later call on that
     /// account, and no call builds an HTTP client.
-    adapters: Mutex<HashMap<String, Arc<Prepared>>>,
+    adapters: Mutex<HashMap<AccountId, Arc<Prepared>>>,
 }
 
 struct Prepared {

@@ -11,7 +11,7 @@ use std::time::Duration;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use custodian::clock::{Clock, SystemClock};
-use custodian::domain::{Account, Status};
+use custodian::domain::{Account, AccountId, Status};
 use custodian::domain::{Image, NewPost};
 use custodian::platforms::bluesky::Bluesky;
 use custodian::platforms::bluesky_session::{create_session, delete_session, Session, SessionEndpoint};
@@ -460,10 +460,14 @@ async fn session_calls_report_rate_limits_outages_and_dead_tokens() {
 
 /// A Bluesky account whose session's access token expires in a minute
 /// (inside the refresh margin).
-async fn expiring_bluesky_account(app: &TestApp, fake: &PdsFake, session: &Session) -> (String, Credentials) {
+async fn expiring_bluesky_account(
+    app: &TestApp,
+    fake: &PdsFake,
+    session: &Session,
+) -> (AccountId, Credentials) {
     let now = app.clock.now();
     let account = Account {
-        id: format!("acct_{}", uuid::Uuid::now_v7().simple()),
+        id: format!("acct_{}", uuid::Uuid::now_v7().simple()).into(),
         platform: custodian::domain::Platform::Bluesky,
         handle: session.handle.clone(),
         external_id: session.did.clone(),

@@ -30,7 +30,7 @@ use url::Url;
 use crate::audit::ChangedBy;
 use crate::audit::{AuditError, Change, EventKind, Journal};
 use crate::clock::{SharedClock, Timestamp};
-use crate::domain::{Account, Platform, Status};
+use crate::domain::{Account, AccountId, Platform, Status};
 use crate::platforms::accounts::{validate_tags, Accounts};
 use crate::platforms::config::PlatformsConfig;
 use crate::platforms::Operation;
@@ -386,7 +386,7 @@ impl Connector {
             id: existing
                 .as_ref()
                 .map(|a| a.id.clone())
-                .unwrap_or_else(|| format!("acct_{}", uuid::Uuid::now_v7().simple())),
+                .unwrap_or_else(|| AccountId::new(format!("acct_{}", uuid::Uuid::now_v7().simple()))),
             platform: Platform::parse(platform).ok_or_else(|| {
                 ConnectError::Invalid(format!("{platform:?} is not a platform Custodian knows"))
             })?,
