@@ -127,7 +127,7 @@ impl Accounts {
 
     pub async fn set_status(
         &self,
-        id: &str,
+        id: &AccountId,
         status: Status,
         reason: Option<&str>,
         now: Timestamp,

@@ -264,7 +264,7 @@ impl TokenEndpoint for Renewal {
 async fn sign_in_again(
     pds: &Url,
     did: &str,
-    account_id: &str,
+    account_id: &AccountId,
     credentials: &Credentials,
     refused: String,
 ) -> Result<NewTokens, RefreshError> {

@@ -123,7 +123,7 @@ impl Dispatcher {
         actor: &Actor,
     ) -> Result<Outcome, DispatchError> {
         tracing::debug!(intent = %intent.event_id, account = %account.id, "carrying out a recorded action");
-        let account_id = account.id.as_str();
+        let account_id = &account.id;
         if account.status != Status::Active {
             let reason =
                 account.status_reason.clone().unwrap_or_else(|| "an admin must connect it again".into());
@@ -176,7 +176,7 @@ impl Dispatcher {
     /// credentials (or the one the call carried), recording where it was.
     async fn withhold_credentials(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         carried: &Secret,
         answer: &Forwarded,
         forward: &Forward,
@@ -187,9 +187,9 @@ impl Dispatcher {
         let stored = self.usable(account_id, stored.map_err(RefreshError::from), meta, actor).await?;
         let secrets: Vec<&Secret> = std::iter::once(carried).chain(&stored).collect();
         let Some(found_in) = withhold::find(answer, &secrets) else { return Ok(()) };
-        tracing::warn!(account = account_id, found_in = %found_in, "a platform's answer held the account's credential; withheld");
+        tracing::warn!(account = account_id.as_str(), found_in = %found_in, "a platform's answer held the account's credential; withheld");
         let kind = EventKind::ProxyCredentialWithheld {
-            account_id: account_id.to_owned(),
+            account_id: account_id.to_string(),
             action: forward.action.to_string(),
             target: forward.target(),
             platform_status: answer.status,
@@ -202,7 +202,7 @@ impl Dispatcher {
     /// The opened token, or the refusal: an unreadable credential is recorded.
     async fn usable<T>(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         opened: Result<T, RefreshError>,
         meta: &RequestMeta,
         actor: &Actor,
@@ -212,8 +212,8 @@ impl Dispatcher {
             Err(RefreshError::Vault(VaultError::Storage(e)) | RefreshError::Storage(e)) => Err(e.into()),
             Err(RefreshError::Vault(e)) => {
                 let reason = e.to_string();
-                tracing::error!(account = account_id, reason = %reason, "a credential could not be opened; nothing was sent");
-                let kind = EventKind::CredentialUnreadable { account_id: account_id.to_owned(), reason };
+                tracing::error!(account = account_id.as_str(), reason = %reason, "a credential could not be opened; nothing was sent");
+                let kind = EventKind::CredentialUnreadable { account_id: account_id.to_string(), reason };
                 self.journal.record(meta, actor.clone(), kind).await?;
                 Err(DispatchError::Credential(e.to_string()))
             }

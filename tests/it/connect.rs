@@ -716,7 +716,7 @@ mod bluesky {
         let account: Value = r.json().await.unwrap();
         assert_eq!(account["handle"], format!("@{}", pds.handle()));
         assert_eq!(account["external_id"], DID);
-        let id = account["id"].as_str().unwrap().to_owned();
+        let id = AccountId::from(account["id"].as_str().unwrap());
         let kinds: Vec<String> =
             sqlx::query_scalar("SELECT kind FROM credentials WHERE account_id = $1 ORDER BY kind")
                 .bind(&id)

@@ -450,12 +450,12 @@ impl Connector {
         };
         self.journal.record(&by.meta, by.actor.clone(), kind).await?;
         let (revoked, note) = self.revoke(&before).await;
-        self.credentials.delete_all(account_id).await?;
+        self.credentials.delete_all(&before.id).await?;
         let now = self.clock.now();
         self.accounts
-            .set_status(account_id, Status::Disconnected, after.status_reason.as_deref(), now)
+            .set_status(&before.id, Status::Disconnected, after.status_reason.as_deref(), now)
             .await?;
-        let account = self.accounts.get(account_id).await?.unwrap_or(after);
+        let account = self.accounts.get(&before.id).await?.unwrap_or(after);
         Ok(Disconnected { account, revoked_at_platform: revoked, note })
     }
 
