@@ -386,7 +386,7 @@ impl ActionPath {
     ) -> Result<Vec<String>, Refusal> {
         let subject = account.map(|a| a.id.as_str()).unwrap_or("custodian");
         if let Some(token) = caller.token {
-            let refusal = Refusal::out_of_scope(token, name, account.map(|a| a.id.as_str()));
+            let refusal = Refusal::out_of_scope(token, name, account.map(|a| &a.id));
             return Err(self.refuse(caller, name, subject, refusal).await);
         }
         let principal = caller.principal(&self.directory);

@@ -6,7 +6,7 @@
 use crate::audit::AuditError;
 use crate::clock::Timestamp;
 use crate::directory::Lock;
-use crate::domain::Account;
+use crate::domain::{Account, AccountId};
 use std::borrow::Cow;
 
 use crate::domain::{Kind, Refusal, Step};
@@ -56,7 +56,7 @@ impl Refusal {
     }
 
     /// The content screen parked the action on `account` for a reviewer.
-    pub fn held(account: &str) -> Self {
+    pub fn held(account: &AccountId) -> Self {
         Refusal::new(
             Kind::HeldForReview,
             Step::Screen,
@@ -87,7 +87,7 @@ impl Refusal {
     }
 
     /// The API token used does not reach this action (or account).
-    pub fn out_of_scope(token: &ApiToken, action: &str, account_id: Option<&str>) -> Self {
+    pub fn out_of_scope(token: &ApiToken, action: &str, account_id: Option<&AccountId>) -> Self {
         let on = account_id.map(|a| format!(" on account {a}")).unwrap_or_default();
         Refusal::new(
             Kind::TokenOutOfScope,

@@ -46,7 +46,11 @@ impl Sandbox {
     }
 
     /// The account's posts and replies, newest first.
-    pub async fn timeline(&self, account_id: &str, limit: i64) -> Result<Vec<SandboxPost>, sqlx::Error> {
+    pub async fn timeline(
+        &self,
+        account_id: &AccountId,
+        limit: i64,
+    ) -> Result<Vec<SandboxPost>, sqlx::Error> {
         let rows = sqlx::query(
             "SELECT id, in_reply_to, author, text, link, image_type, hidden, created_at FROM sandbox_posts \
              WHERE account_id = $1 AND deleted_at IS NULL ORDER BY created_at DESC, id DESC LIMIT $2",
