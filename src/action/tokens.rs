@@ -31,7 +31,7 @@ impl ActionPath {
         let verified_at = caller.mfa_verified_at.ok_or_else(Refusal::mfa_required)?;
         let (secret, token) = self.tokens.mint(&caller.user().id, scope, verified_at, self.clock.now());
         let kind = EventKind::TokenCreated {
-            token_id: token.id.clone(),
+            token_id: token.id.to_string(),
             name: token.name.clone(),
             actions: token.actions.clone(),
             accounts: token.accounts.clone(),
@@ -105,7 +105,7 @@ impl ActionPath {
             return Err(Refusal::conflict(format!("API token {id} is already revoked")));
         }
         let kind = EventKind::TokenRevoked {
-            token_id: token.id.clone(),
+            token_id: token.id.to_string(),
             owner: token.user_id.clone(),
             by: caller.user().id.clone(),
         };
