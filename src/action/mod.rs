@@ -38,7 +38,7 @@ use crate::clock::{SharedClock, Timestamp};
 use crate::directory::grants::Grants;
 use crate::directory::{Admitted, Directory, DirectoryConfig, Locks, Scope};
 use crate::domain::Action;
-use crate::domain::{Account, AccountId};
+use crate::domain::{Account, AccountId, EventId};
 use crate::identity::{ApiToken, Tokens, User};
 use crate::platforms::accounts::Accounts;
 use crate::platforms::connect::Connector;
@@ -195,7 +195,7 @@ impl From<Account> for On<'_> {
 #[derive(Debug)]
 pub struct Executed {
     pub outcome: Outcome,
-    pub audit_event_id: String,
+    pub audit_event_id: EventId,
 }
 
 pub struct ActionPath {
@@ -567,7 +567,7 @@ impl Recorded {
         let outcome = EventKind::ActionOutcome {
             action: action_name(&action.action).to_owned(),
             account_id: action.account.id.to_string(),
-            intent_event_id: intent_event_id.clone(),
+            intent_event_id: intent_event_id.to_string(),
             result: match &result {
                 Ok(Outcome::Published(p)) => format!("created {}", p.id),
                 Ok(Outcome::Comments(c)) => format!("listed {} comments", c.len()),

@@ -8,6 +8,7 @@
 
 use crate::audit::EventKind;
 use crate::clock::Timestamp;
+use crate::domain::EventId;
 use crate::identity::tokens::{Scope, MAX_DAYS};
 use crate::identity::ApiToken;
 use crate::secret::Secret;
@@ -18,7 +19,7 @@ use super::{ActionPath, Gated, Refusal, ACCOUNT_ACTIONS};
 pub struct Issued {
     pub token: ApiToken,
     pub secret: Secret,
-    pub audit_event_id: String,
+    pub audit_event_id: EventId,
 }
 
 const MAX_NAME: usize = 100;
@@ -92,7 +93,7 @@ impl ActionPath {
         caller: &Gated<'_>,
         id: &str,
         as_admin: bool,
-    ) -> Result<(ApiToken, String), Refusal> {
+    ) -> Result<(ApiToken, EventId), Refusal> {
         if let Some(token) = caller.token.filter(|t| t.id != id) {
             let refusal = Refusal::session_required(token, "token.revoke");
             return Err(self.refuse(caller, "token.revoke", "custodian", refusal).await);

@@ -108,7 +108,7 @@ pub const AUDIT_EVENT_HEADER: &str = "x-custodian-audit-event";
 
 impl IntoResponse for Executed {
     fn into_response(self) -> Response {
-        let event = self.audit_event_id;
+        let event = self.audit_event_id.into_string();
         match self.outcome {
             Outcome::Published(p) => {
                 (StatusCode::CREATED, Json(Published { id: p.id, url: p.url, audit_event_id: event }))
