@@ -12,7 +12,7 @@ use serde::Serialize;
 use sqlx::Row;
 
 use crate::clock::Timestamp;
-use crate::domain::TokenId;
+use crate::domain::{AccountId, TokenId};
 use crate::secret::Secret;
 use crate::storage::{optional, Db};
 
@@ -55,8 +55,8 @@ pub struct ApiToken {
 
 impl ApiToken {
     /// Whether the token reaches this action on this account.
-    pub fn covers(&self, action: &str, account_id: &str) -> bool {
-        self.actions.iter().any(|a| a == action) && self.accounts.iter().any(|a| a == account_id)
+    pub fn covers(&self, action: &str, account_id: &AccountId) -> bool {
+        self.actions.iter().any(|a| a == action) && self.accounts.iter().any(|a| account_id == a)
     }
 }
 
