@@ -158,7 +158,7 @@ async fn main() -> anyhow::Result<()> {
     let mastodon = Mastodon::new(base.parse()?, clock.clone())?;
     let raw = custodian::platforms::http_client()?;
     let token = Secret::new("bench-token".into());
-    let call = Call { account_id: "acct_bench", token: &token };
+    let call = Call { account_id: &"acct_bench".into(), token: &token };
     let post = NewPost { text: "Flu clinic open".into(), ..NewPost::default() };
     let action = custodian::domain::Action::Publish(post.clone());
     let (mut dispatched, mut through, mut bare) = (Vec::new(), Vec::new(), Vec::new());

@@ -181,7 +181,7 @@ async fn setup(
     let admitted = state.identity.directory.admit(user).await.map_err(|e| anyhow::anyhow!("{e}"))?;
 
     let account = custodian::domain::Account {
-        id: format!("acct_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
+        id: format!("acct_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]).into(),
         platform: custodian::domain::Platform::Mastodon,
         handle: "@clinic".into(),
         external_id: "1".into(),
@@ -210,7 +210,7 @@ async fn setup(
     let scope = custodian::identity::tokens::TokenScope {
         name: "proxy benchmark".into(),
         actions: vec!["post.publish".into()],
-        accounts: vec![account.id.clone()],
+        accounts: vec![account.id.to_string()],
         days: 1,
     };
     let issued =

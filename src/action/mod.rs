@@ -37,8 +37,8 @@ use crate::auth::{SessionPrincipal, TokenPrincipal};
 use crate::clock::{SharedClock, Timestamp};
 use crate::directory::grants::Grants;
 use crate::directory::{Admitted, Directory, DirectoryConfig, Locks, Scope};
-use crate::domain::Account;
 use crate::domain::Action;
+use crate::domain::{Account, AccountId, EventId};
 use crate::identity::{ApiToken, Tokens, User};
 use crate::platforms::accounts::Accounts;
 use crate::platforms::connect::Connector;
@@ -178,6 +178,12 @@ impl<'a> From<&'a String> for On<'a> {
     }
 }
 
+impl<'a> From<&'a AccountId> for On<'a> {
+    fn from(id: &'a AccountId) -> Self {
+        On::Id(id)
+    }
+}
+
 impl From<Account> for On<'_> {
     fn from(account: Account) -> Self {
         On::Account(Box::new(account))
@@ -189,7 +195,7 @@ impl From<Account> for On<'_> {
 #[derive(Debug)]
 pub struct Executed {
     pub outcome: Outcome,
-    pub audit_event_id: String,
+    pub audit_event_id: EventId,
 }
 
 pub struct ActionPath {
@@ -351,8 +357,9 @@ impl ActionPath {
             let refusal = Refusal::out_of_scope(token, name, Some(&account.id));
             return Err(self.refused(caller, name, &account.id, glass, refusal).await);
         }
-        let locks = self.locks.in_force(Scope::Account, std::slice::from_ref(&account.id), self.clock.now());
-        if let Some(lock) = locks.await?.first() {
+        let target = [account.id.to_string()];
+        let locks = self.locks.in_force(Scope::Account, &target, self.clock.now()).await?;
+        if let Some(lock) = locks.first() {
             let refusal = Refusal::account_locked(&account, lock);
             return Err(self.refused(caller, name, &account.id, glass, refusal).await);
         }
@@ -379,7 +386,7 @@ impl ActionPath {
     ) -> Result<Vec<String>, Refusal> {
         let subject = account.map(|a| a.id.as_str()).unwrap_or("custodian");
         if let Some(token) = caller.token {
-            let refusal = Refusal::out_of_scope(token, name, account.map(|a| a.id.as_str()));
+            let refusal = Refusal::out_of_scope(token, name, account.map(|a| &a.id));
             return Err(self.refuse(caller, name, subject, refusal).await);
         }
         let principal = caller.principal(&self.directory);
@@ -537,7 +544,7 @@ impl Run {
         let Screened(action) = screened;
         let intent = EventKind::ActionIntent {
             action: action_name(&action.action).to_owned(),
-            account_id: action.account.id.clone(),
+            account_id: action.account.id.to_string(),
             platform: action.account.platform.to_string(),
             door: self.door.as_str().to_owned(),
             policies: action.policies.clone(),
@@ -559,8 +566,8 @@ impl Recorded {
         let intent_event_id = intent.event_id;
         let outcome = EventKind::ActionOutcome {
             action: action_name(&action.action).to_owned(),
-            account_id: action.account.id.clone(),
-            intent_event_id: intent_event_id.clone(),
+            account_id: action.account.id.to_string(),
+            intent_event_id: intent_event_id.to_string(),
             result: match &result {
                 Ok(Outcome::Published(p)) => format!("created {}", p.id),
                 Ok(Outcome::Comments(c)) => format!("listed {} comments", c.len()),

@@ -6,7 +6,7 @@
 use crate::audit::AuditError;
 use crate::clock::Timestamp;
 use crate::directory::Lock;
-use crate::domain::Account;
+use crate::domain::{Account, AccountId, EventId};
 use std::borrow::Cow;
 
 use crate::domain::{Kind, Refusal, Step};
@@ -56,7 +56,7 @@ impl Refusal {
     }
 
     /// The content screen parked the action on `account` for a reviewer.
-    pub fn held(account: &str) -> Self {
+    pub fn held(account: &AccountId) -> Self {
         Refusal::new(
             Kind::HeldForReview,
             Step::Screen,
@@ -87,7 +87,7 @@ impl Refusal {
     }
 
     /// The API token used does not reach this action (or account).
-    pub fn out_of_scope(token: &ApiToken, action: &str, account_id: Option<&str>) -> Self {
+    pub fn out_of_scope(token: &ApiToken, action: &str, account_id: Option<&AccountId>) -> Self {
         let on = account_id.map(|a| format!(" on account {a}")).unwrap_or_default();
         Refusal::new(
             Kind::TokenOutOfScope,
@@ -167,13 +167,13 @@ impl Refusal {
     }
 
     /// The platform step failed after the intent was recorded; `now` dates a rate limit's Retry-After.
-    pub fn from_dispatch(e: DispatchError, intent: String, now: Timestamp) -> Self {
+    pub fn from_dispatch(e: DispatchError, intent: EventId, now: Timestamp) -> Self {
         let reset = match &e {
             DispatchError::Platform(PlatformError::RateLimited { reset_at: Some(at), .. }) => Some(*at),
             _ => None,
         };
         let mut refusal = Refusal::from(e);
-        refusal.audit_event_id = Some(intent);
+        refusal.audit_event_id = Some(intent.into_string());
         refusal.retry_after = reset.map(|at| ((at.millis() - now.millis()).max(1000) / 1000) as u64);
         refusal
     }

@@ -8,6 +8,7 @@
 
 use crate::audit::EventKind;
 use crate::clock::Timestamp;
+use crate::domain::EventId;
 use crate::identity::tokens::{TokenScope, MAX_DAYS};
 use crate::identity::ApiToken;
 use crate::secret::Secret;
@@ -18,7 +19,7 @@ use super::{ActionPath, Gated, Refusal, ACCOUNT_ACTIONS};
 pub struct Issued {
     pub token: ApiToken,
     pub secret: Secret,
-    pub audit_event_id: String,
+    pub audit_event_id: EventId,
 }
 
 const MAX_NAME: usize = 100;
@@ -31,7 +32,7 @@ impl ActionPath {
         let verified_at = caller.mfa_verified_at.ok_or_else(Refusal::mfa_required)?;
         let (secret, token) = self.tokens.mint(&caller.user().id, scope, verified_at, self.clock.now());
         let kind = EventKind::TokenCreated {
-            token_id: token.id.clone(),
+            token_id: token.id.to_string(),
             name: token.name.clone(),
             actions: token.actions.clone(),
             accounts: token.accounts.clone(),
@@ -92,7 +93,7 @@ impl ActionPath {
         caller: &Gated<'_>,
         id: &str,
         as_admin: bool,
-    ) -> Result<(ApiToken, String), Refusal> {
+    ) -> Result<(ApiToken, EventId), Refusal> {
         if let Some(token) = caller.token.filter(|t| t.id != id) {
             let refusal = Refusal::session_required(token, "token.revoke");
             return Err(self.refuse(caller, "token.revoke", "custodian", refusal).await);
@@ -105,7 +106,7 @@ impl ActionPath {
             return Err(Refusal::conflict(format!("API token {id} is already revoked")));
         }
         let kind = EventKind::TokenRevoked {
-            token_id: token.id.clone(),
+            token_id: token.id.to_string(),
             owner: token.user_id.clone(),
             by: caller.user().id.clone(),
         };

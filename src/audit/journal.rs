@@ -31,6 +31,7 @@ use crate::audit::merkle::{self, Frontier};
 use crate::audit::throttle::{Due, Hold, Source, Throttle};
 use crate::audit::{Actor, AuditConfig, AuditError, Event, EventKind, RequestMeta, Tally};
 use crate::clock::SharedClock;
+use crate::domain::EventId;
 use crate::storage::{Db, WriteLock};
 
 /// Rows per INSERT statement. Small: sqlx-sqlite resolves each `$n` by name,
@@ -42,7 +43,7 @@ const CHANNEL_CAPACITY: usize = 65_536;
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Receipt {
     pub seq: u64,
-    pub event_id: String,
+    pub event_id: EventId,
 }
 
 type Reply = oneshot::Sender<Result<Receipt, AuditError>>;
@@ -291,7 +292,7 @@ async fn answer_written(db: &Db, appends: Vec<Append>) -> Result<Vec<Append>, (V
     for (event, reply) in appends {
         match written.get(&event.event_id).and_then(|seq| u64::try_from(*seq).ok()) {
             Some(seq) => {
-                let _ = reply.send(Ok(Receipt { seq, event_id: event.event_id }));
+                let _ = reply.send(Ok(Receipt { seq, event_id: event.event_id.into() }));
             }
             None => rest.push((event, reply)),
         }
@@ -478,7 +479,7 @@ impl Writer {
         self.stats.batches.fetch_add(1, Ordering::Relaxed);
         self.stats.events.store(self.frontier.size(), Ordering::Relaxed);
         for p in pending {
-            let _ = p.reply.send(Ok(Receipt { seq: p.event.seq, event_id: p.event.event_id }));
+            let _ = p.reply.send(Ok(Receipt { seq: p.event.seq, event_id: p.event.event_id.into() }));
         }
         for checkpoint in checkpoints {
             self.copy_out(checkpoint).await;

@@ -152,7 +152,7 @@ fn token_actor(user: &User, token: &ApiToken) -> Actor {
         issuer: Some(user.issuer.clone()),
         subject: Some(user.subject.clone()),
         mfa_at: Some(token.mfa_verified_at),
-        token_id: Some(token.id.clone()),
+        token_id: Some(token.id.to_string()),
         ..Actor::default()
     }
 }
@@ -583,7 +583,7 @@ impl Identity {
         };
         let actor = match &user {
             Some(user) => token_actor(user, &token),
-            None => Actor { token_id: Some(token.id.clone()), ..Actor::default() },
+            None => Actor { token_id: Some(token.id.to_string()), ..Actor::default() },
         };
         let (Some(user), None) = (user, why) else {
             let why = why.unwrap_or(Unusable::Unknown);

@@ -197,9 +197,9 @@ impl BreakGlass {
             justification,
             opened_at: now,
             expires_at,
-            audit_event_id: recorded.event_id.clone(),
+            audit_event_id: recorded.event_id.to_string(),
         });
-        Ok(Opened { id, expires_at, audit_event_id: recorded.event_id })
+        Ok(Opened { id, expires_at, audit_event_id: recorded.event_id.into_string() })
     }
 
     /// Ends the caller's open grant now.

@@ -252,7 +252,7 @@ impl Directory {
                     found = self.accounts.list().await?.into_iter().filter(|a| a.handle == target).collect();
                 }
                 match found.as_slice() {
-                    [account] => Ok((account.id.clone(), Vec::new(), false)),
+                    [account] => Ok((account.id.to_string(), Vec::new(), false)),
                     [] => Err(DirectoryError::NotFound(format!("there is no account {target:?}"))),
                     _ => Err(DirectoryError::Invalid(format!(
                         "several accounts have the handle {target:?}; name the account by its id"

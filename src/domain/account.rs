@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::{Platform, Timestamp};
+use super::{AccountId, Platform, Timestamp};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -38,7 +38,8 @@ impl Status {
 /// A connected social account; never a credential.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Account {
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: AccountId,
     pub platform: Platform,
     pub handle: String,
     /// The platform's id of the account.

@@ -1,13 +1,17 @@
 //! The ids the rest of the crate passes around, as types: a user id cannot
-//! be handed where an account id is expected.
+//! be handed where an account id is expected. Each is its text wherever it
+//! leaves the process: JSON (serde transparent), SQL (sqlx transparent,
+//! bound and read as a plain string, whatever the database), and logs and
+//! messages (`Display` and `Debug` as the string's own).
 
 use serde::{Deserialize, Serialize};
 
 macro_rules! id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize)]
+        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize, sqlx::Type)]
         #[serde(transparent)]
+        #[sqlx(transparent)]
         pub struct $name(String);
 
         impl $name {
@@ -40,6 +44,14 @@ macro_rules! id {
         impl std::borrow::Borrow<str> for $name {
             fn borrow(&self) -> &str {
                 &self.0
+            }
+        }
+
+        /// As its text is: a struct holding an id debug-prints as it did
+        /// when the id was a `String`.
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                std::fmt::Debug::fmt(&self.0, f)
             }
         }
 

@@ -14,7 +14,7 @@ use url::Url;
 use crate::action::{Door, Executed, Refusal};
 use crate::domain::Action;
 use crate::domain::NewPost;
-use crate::domain::{Platform, Status as AccountStatus};
+use crate::domain::{AccountId, Platform, Status as AccountStatus};
 use crate::http::error::rejection_words;
 use crate::http::extract::{Acting, Verified};
 use crate::http::{openapi, AppState};
@@ -112,7 +112,7 @@ pub const AUDIT_EVENT_HEADER: &str = "x-custodian-audit-event";
 
 impl IntoResponse for Executed {
     fn into_response(self) -> Response {
-        let event = self.audit_event_id;
+        let event = self.audit_event_id.into_string();
         match self.outcome {
             Outcome::Published(p) => {
                 (StatusCode::CREATED, Json(PublishedBody { id: p.id, url: p.url, audit_event_id: event }))
@@ -141,7 +141,8 @@ pub struct MyAccounts {
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct MyAccount {
-    id: String,
+    #[schema(value_type = String)]
+    id: AccountId,
     platform: Platform,
     handle: String,
     status: AccountStatus,

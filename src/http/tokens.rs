@@ -95,7 +95,7 @@ pub async fn create(
     let answer = TokenCreated {
         listed: issued.token,
         token: issued.secret.expose(),
-        audit_event_id: issued.audit_event_id,
+        audit_event_id: issued.audit_event_id.into_string(),
     };
     Ok((StatusCode::CREATED, Json(answer)).into_response())
 }
@@ -145,7 +145,7 @@ pub async fn revoke(
     Path(id): Path<String>,
 ) -> Result<Response, Refusal> {
     let (token, audit_event_id) = state.actions.revoke_token(&acting.caller(Door::Api), &id, false).await?;
-    Ok(Json(TokenRevoked { token, audit_event_id }).into_response())
+    Ok(Json(TokenRevoked { token, audit_event_id: audit_event_id.into_string() }).into_response())
 }
 
 /// `GET /api/v1/admin/tokens`: every token, for admins.
@@ -197,5 +197,5 @@ pub async fn revoke_any(
     permitted(&state, &s, "user.revoke").await.map_err(IntoResponse::into_response)?;
     let revoked = state.actions.revoke_token(&s.caller(Door::Api), &id, true).await;
     let (token, audit_event_id) = revoked.map_err(IntoResponse::into_response)?;
-    Ok(Json(TokenRevoked { token, audit_event_id }).into_response())
+    Ok(Json(TokenRevoked { token, audit_event_id: audit_event_id.into_string() }).into_response())
 }

@@ -12,6 +12,7 @@ use serde::Serialize;
 use sqlx::Row;
 
 use crate::clock::Timestamp;
+use crate::domain::{AccountId, TokenId};
 use crate::secret::Secret;
 use crate::storage::{optional, Db};
 
@@ -28,8 +29,8 @@ const TOUCH_GRANULARITY_MS: i64 = 60_000;
 /// A token as listed: never its secret.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ApiToken {
-    #[schema(examples("tok_0123456789abcdef"))]
-    pub id: String,
+    #[schema(value_type = String, examples("tok_0123456789abcdef"))]
+    pub id: TokenId,
     /// Its owner.
     pub user_id: String,
     pub name: String,
@@ -54,8 +55,8 @@ pub struct ApiToken {
 
 impl ApiToken {
     /// Whether the token reaches this action on this account.
-    pub fn covers(&self, action: &str, account_id: &str) -> bool {
-        self.actions.iter().any(|a| a == action) && self.accounts.iter().any(|a| a == account_id)
+    pub fn covers(&self, action: &str, account_id: &AccountId) -> bool {
+        self.actions.iter().any(|a| a == action) && self.accounts.iter().any(|a| account_id == a)
     }
 }
 
@@ -162,7 +163,7 @@ impl Tokens {
         mfa_verified_at: Timestamp,
         now: Timestamp,
     ) -> (Secret, ApiToken) {
-        let id = format!("tok_{}", &sha256_hex(&random_token())[..16]);
+        let id = TokenId::new(format!("tok_{}", &sha256_hex(&random_token())[..16]));
         let secret = Secret::new(format!("{TOKEN_PREFIX}{}", random_token()));
         let token = ApiToken {
             id,
@@ -272,7 +273,7 @@ impl Tokens {
     }
 
     /// Revokes one token; false if it was already revoked or is unknown.
-    pub async fn revoke(&self, id: &str, by: &str, now: Timestamp) -> Result<bool, sqlx::Error> {
+    pub async fn revoke(&self, id: &TokenId, by: &str, now: Timestamp) -> Result<bool, sqlx::Error> {
         let done = sqlx::query(
             "UPDATE api_tokens SET revoked_at = $1, revoked_by = $2 WHERE id = $3 AND revoked_at IS NULL",
         )

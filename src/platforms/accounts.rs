@@ -7,7 +7,7 @@ use sqlx::Row;
 use crate::audit::ChangedBy;
 use crate::audit::{AuditError, Change, EventKind, Journal};
 use crate::clock::Timestamp;
-use crate::domain::{Account, Platform, Status};
+use crate::domain::{Account, AccountId, Platform, Status};
 use crate::storage::{optional, Db};
 
 /// The token expiry shown is the access token's, as the vault has it now.
@@ -127,7 +127,7 @@ impl Accounts {
 
     pub async fn set_status(
         &self,
-        id: &str,
+        id: &AccountId,
         status: Status,
         reason: Option<&str>,
         now: Timestamp,
@@ -165,7 +165,7 @@ impl Accounts {
         }
         validate_tags(tags).map_err(AccountError::Invalid)?;
         let account = Account {
-            id: format!("acct_{}", uuid::Uuid::now_v7().simple()),
+            id: AccountId::new(format!("acct_{}", uuid::Uuid::now_v7().simple())),
             platform: Platform::Sandbox,
             handle: handle.to_owned(),
             external_id: handle.to_owned(),

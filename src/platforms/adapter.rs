@@ -4,8 +4,8 @@
 use url::Url;
 
 use crate::clock::{SharedClock, Timestamp};
-use crate::domain::Account;
 use crate::domain::NewPost;
+use crate::domain::{Account, AccountId};
 use crate::platforms::bluesky::Bluesky;
 use crate::platforms::bluesky_session::{create_session, SessionEndpoint};
 use crate::platforms::config::PlatformsConfig;
@@ -188,7 +188,13 @@ pub enum Renewal {
     Instagram { api_base: Url, http: reqwest::Client },
     /// Bluesky app-password sessions: `refreshSession`; once the refresh
     /// token is refused, a new session with the sealed app password.
-    Bluesky { session: SessionEndpoint, pds: Url, did: String, account_id: String, credentials: Credentials },
+    Bluesky {
+        session: SessionEndpoint,
+        pds: Url,
+        did: String,
+        account_id: AccountId,
+        credentials: Credentials,
+    },
     /// Tokens that cannot be renewed (Facebook Page tokens, the sandbox).
     None,
 }
@@ -258,7 +264,7 @@ impl TokenEndpoint for Renewal {
 async fn sign_in_again(
     pds: &Url,
     did: &str,
-    account_id: &str,
+    account_id: &AccountId,
     credentials: &Credentials,
     refused: String,
 ) -> Result<NewTokens, RefreshError> {

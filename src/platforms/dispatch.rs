@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::audit::{Actor, AuditError, EventKind, Journal, Receipt, RequestMeta};
 use crate::clock::{SharedClock, Timestamp};
-use crate::domain::{Account, Status};
+use crate::domain::{Account, AccountId, Status};
 use crate::domain::{Action, Forward};
 use crate::platforms::adapter::{Adapter, Renewal};
 use crate::platforms::config::PlatformsConfig;
@@ -66,7 +66,7 @@ pub struct Dispatcher {
     /// One adapter (and token renewal) per account, built once: what a
     /// platform said of its rate limits holds for every later call on that
     /// account, and no call builds an HTTP client.
-    adapters: Mutex<HashMap<String, Arc<Prepared>>>,
+    adapters: Mutex<HashMap<AccountId, Arc<Prepared>>>,
 }
 
 struct Prepared {
@@ -123,7 +123,7 @@ impl Dispatcher {
         actor: &Actor,
     ) -> Result<Outcome, DispatchError> {
         tracing::debug!(intent = %intent.event_id, account = %account.id, "carrying out a recorded action");
-        let account_id = account.id.as_str();
+        let account_id = &account.id;
         if account.status != Status::Active {
             let reason =
                 account.status_reason.clone().unwrap_or_else(|| "an admin must connect it again".into());
@@ -178,7 +178,7 @@ impl Dispatcher {
     /// credentials (or the one the call carried), recording where it was.
     async fn withhold_credentials(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         carried: &Secret,
         answer: &Forwarded,
         forward: &Forward,
@@ -189,9 +189,9 @@ impl Dispatcher {
         let stored = self.usable(account_id, stored.map_err(RefreshError::from), meta, actor).await?;
         let secrets: Vec<&Secret> = std::iter::once(carried).chain(&stored).collect();
         let Some(found_in) = withhold::find(answer, &secrets) else { return Ok(()) };
-        tracing::warn!(account = account_id, found_in = %found_in, "a platform's answer held the account's credential; withheld");
+        tracing::warn!(account = account_id.as_str(), found_in = %found_in, "a platform's answer held the account's credential; withheld");
         let kind = EventKind::ProxyCredentialWithheld {
-            account_id: account_id.to_owned(),
+            account_id: account_id.to_string(),
             action: forward.action.to_string(),
             target: forward.target(),
             platform_status: answer.status,
@@ -204,7 +204,7 @@ impl Dispatcher {
     /// The opened token, or the refusal: an unreadable credential is recorded.
     async fn usable<T>(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         opened: Result<T, RefreshError>,
         meta: &RequestMeta,
         actor: &Actor,
@@ -214,8 +214,8 @@ impl Dispatcher {
             Err(RefreshError::Vault(VaultError::Storage(e)) | RefreshError::Storage(e)) => Err(e.into()),
             Err(RefreshError::Vault(e)) => {
                 let reason = e.to_string();
-                tracing::error!(account = account_id, reason = %reason, "a credential could not be opened; nothing was sent");
-                let kind = EventKind::CredentialUnreadable { account_id: account_id.to_owned(), reason };
+                tracing::error!(account = account_id.as_str(), reason = %reason, "a credential could not be opened; nothing was sent");
+                let kind = EventKind::CredentialUnreadable { account_id: account_id.to_string(), reason };
                 self.journal.record(meta, actor.clone(), kind).await?;
                 Err(DispatchError::Credential(e.to_string()))
             }

@@ -33,7 +33,7 @@ use serde::Serialize;
 use url::Url;
 
 use crate::clock::Timestamp;
-use crate::domain::NewPost;
+use crate::domain::{AccountId, NewPost};
 use crate::secret::Secret;
 
 /// Every call gives up after this long.
@@ -115,7 +115,7 @@ pub enum PlatformError {
 
 /// One call's credential and the account it belongs to (for rate limits).
 pub struct Call<'a> {
-    pub account_id: &'a str,
+    pub account_id: &'a AccountId,
     pub token: &'a Secret,
 }
 
@@ -204,7 +204,7 @@ pub(crate) async fn exchange(
 pub(crate) fn observe_limits(
     limits: &rate::RateLimits,
     now: Timestamp,
-    account_id: &str,
+    account_id: &AccountId,
     status: u16,
     headers: &reqwest::header::HeaderMap,
     read_limits: ReadLimits,

@@ -5,16 +5,17 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use crate::clock::Timestamp;
+use crate::domain::AccountId;
 use crate::platforms::PlatformError;
 
 #[derive(Debug, Default)]
 pub struct RateLimits {
-    blocked_until: Mutex<HashMap<String, Timestamp>>,
+    blocked_until: Mutex<HashMap<AccountId, Timestamp>>,
 }
 
 impl RateLimits {
     /// Refuses a call the platform has told us not to make yet.
-    pub fn check(&self, account: &str, now: Timestamp) -> Result<(), PlatformError> {
+    pub fn check(&self, account: &AccountId, now: Timestamp) -> Result<(), PlatformError> {
         let mut blocked = self.blocked_until.lock().unwrap_or_else(|p| p.into_inner());
         match blocked.get(account).copied() {
             Some(until) if now < until => Err(PlatformError::RateLimited {
@@ -30,14 +31,14 @@ impl RateLimits {
     }
 
     /// Records the platform's answer: no calls left means none until `reset`.
-    pub fn observe(&self, account: &str, remaining: Option<u64>, reset: Option<Timestamp>) {
+    pub fn observe(&self, account: &AccountId, remaining: Option<u64>, reset: Option<Timestamp>) {
         if let (Some(0), Some(reset)) = (remaining, reset) {
             self.block(account, reset);
         }
     }
 
-    pub fn block(&self, account: &str, until: Timestamp) {
+    pub fn block(&self, account: &AccountId, until: Timestamp) {
         let mut blocked = self.blocked_until.lock().unwrap_or_else(|p| p.into_inner());
-        blocked.insert(account.to_owned(), until);
+        blocked.insert(account.clone(), until);
     }
 }

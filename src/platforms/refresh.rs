@@ -16,7 +16,7 @@ use oauth2::{ClientId, ClientSecret, RefreshToken, TokenResponse, TokenUrl};
 
 use crate::audit::{Actor, AuditError, EventKind, Journal, RequestMeta};
 use crate::clock::{SharedClock, Timestamp};
-use crate::domain::Status;
+use crate::domain::{AccountId, Status};
 use crate::platforms::accounts::Accounts;
 use crate::secret::Secret;
 use crate::vault::credentials::{CredentialKind, Credentials, VaultError};
@@ -139,9 +139,9 @@ pub struct Refresher {
     accounts: Accounts,
     journal: Journal,
     clock: SharedClock,
-    flights: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    flights: Mutex<HashMap<AccountId, Arc<tokio::sync::Mutex<()>>>>,
     /// When each account's token was last renewed after a refusal.
-    renewed_after_refusal: Mutex<HashMap<String, Timestamp>>,
+    renewed_after_refusal: Mutex<HashMap<AccountId, Timestamp>>,
     pub stats: RefreshStats,
 }
 
@@ -159,12 +159,12 @@ impl Refresher {
     }
 
     /// One refresh at a time per account.
-    fn flight(&self, account_id: &str) -> Arc<tokio::sync::Mutex<()>> {
+    fn flight(&self, account_id: &AccountId) -> Arc<tokio::sync::Mutex<()>> {
         let mut flights = self.flights.lock().unwrap_or_else(|p| p.into_inner());
-        flights.entry(account_id.to_owned()).or_default().clone()
+        flights.entry(account_id.clone()).or_default().clone()
     }
 
-    async fn fresh(&self, account_id: &str) -> Result<bool, RefreshError> {
+    async fn fresh(&self, account_id: &AccountId) -> Result<bool, RefreshError> {
         let expires = self.credentials.expires_at(account_id, CredentialKind::AccessToken).await?;
         Ok(self.fresh_until(expires))
     }
@@ -177,7 +177,7 @@ impl Refresher {
     /// A usable access token: the stored one, unless it is about to expire.
     pub async fn access_token(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         endpoint: &impl TokenEndpoint,
     ) -> Result<Secret, RefreshError> {
         // The token and its expiry in one read; opened only if it is fresh.
@@ -186,7 +186,7 @@ impl Refresher {
                 return Ok(self.credentials.unseal(&stored)?)
             }
             None => {
-                let missing = VaultError::Missing { account: account_id.to_owned(), kind: "access_token" };
+                let missing = VaultError::Missing { account: account_id.to_string(), kind: "access_token" };
                 return Err(missing.into());
             }
             Some(_) => {}
@@ -205,7 +205,7 @@ impl Refresher {
     /// refusal less than [`RENEWAL_INTERVAL`] ago ([`RefreshError::RenewedRecently`]).
     pub async fn after_unauthorized(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         stale: &Secret,
         endpoint: &impl TokenEndpoint,
     ) -> Result<Secret, RefreshError> {
@@ -222,13 +222,17 @@ impl Refresher {
                 return Err(RefreshError::RenewedRecently);
             }
             // Counted when tried: a token endpoint that fails is not asked again at once either.
-            renewed.insert(account_id.to_owned(), now);
+            renewed.insert(account_id.clone(), now);
         }
         self.refresh(account_id, endpoint).await
     }
 
     /// Runs under the account's flight lock.
-    async fn refresh(&self, account_id: &str, endpoint: &impl TokenEndpoint) -> Result<Secret, RefreshError> {
+    async fn refresh(
+        &self,
+        account_id: &AccountId,
+        endpoint: &impl TokenEndpoint,
+    ) -> Result<Secret, RefreshError> {
         let now = self.clock.now();
         // An account already marked (by a refresh that just failed, or a
         // disconnect) is not retried with a refresh token known to be dead.
@@ -250,7 +254,7 @@ impl Refresher {
                 // Saved in a task of its own, so that a caller giving up
                 // now cannot lose a rotated (single-use) refresh token, and
                 // in one transaction, so that both tokens change together.
-                let (credentials, account) = (self.credentials.clone(), account_id.to_owned());
+                let (credentials, account) = (self.credentials.clone(), account_id.clone());
                 let saved = tokio::spawn(async move {
                     let mut items = vec![(CredentialKind::AccessToken, &tokens.access, tokens.expires_at)];
                     if let Some(rotated) = &tokens.refresh {
@@ -272,11 +276,11 @@ impl Refresher {
     }
 
     /// Marks the account, records why, and returns the error to give callers.
-    pub async fn needs_reconnect(&self, account_id: &str, reason: String) -> RefreshError {
+    pub async fn needs_reconnect(&self, account_id: &AccountId, reason: String) -> RefreshError {
         self.stats.failed.fetch_add(1, Ordering::Relaxed);
-        tracing::warn!(account = account_id, reason = %reason, "token refresh failed; the account needs reconnecting");
+        tracing::warn!(account = account_id.as_str(), reason = %reason, "token refresh failed; the account needs reconnecting");
         let kind =
-            EventKind::AccountNeedsReconnect { account_id: account_id.to_owned(), reason: reason.clone() };
+            EventKind::AccountNeedsReconnect { account_id: account_id.to_string(), reason: reason.clone() };
         if let Err(e) = self.journal.record(&RequestMeta::default(), Actor::default(), kind).await {
             return e.into();
         }

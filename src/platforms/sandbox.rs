@@ -7,7 +7,7 @@ use serde::Serialize;
 use sqlx::Row;
 
 use crate::clock::{SharedClock, Timestamp};
-use crate::domain::NewPost;
+use crate::domain::{AccountId, NewPost};
 use crate::platforms::{Call, Comment, Operation, PlatformApi, PlatformError, Published};
 use crate::storage::{optional, Db};
 
@@ -46,7 +46,11 @@ impl Sandbox {
     }
 
     /// The account's posts and replies, newest first.
-    pub async fn timeline(&self, account_id: &str, limit: i64) -> Result<Vec<SandboxPost>, sqlx::Error> {
+    pub async fn timeline(
+        &self,
+        account_id: &AccountId,
+        limit: i64,
+    ) -> Result<Vec<SandboxPost>, sqlx::Error> {
         let rows = sqlx::query(
             "SELECT id, in_reply_to, author, text, link, image_type, hidden, created_at FROM sandbox_posts \
              WHERE account_id = $1 AND deleted_at IS NULL ORDER BY created_at DESC, id DESC LIMIT $2",
@@ -72,7 +76,7 @@ impl Sandbox {
     }
 
     /// The account a live (not deleted) post belongs to.
-    async fn owner(&self, post_id: &str) -> Result<Option<String>, PlatformError> {
+    async fn owner(&self, post_id: &str) -> Result<Option<AccountId>, PlatformError> {
         optional(
             sqlx::query("SELECT account_id FROM sandbox_posts WHERE id = $1 AND deleted_at IS NULL")
                 .bind(post_id)
@@ -80,7 +84,7 @@ impl Sandbox {
                 .await,
         )
         .map_err(storage)?
-        .map(|r| r.try_get::<String, _>("account_id").map_err(storage))
+        .map(|r| r.try_get::<AccountId, _>("account_id").map_err(storage))
         .transpose()
     }
 
@@ -135,7 +139,7 @@ impl Sandbox {
     async fn remove(&self, call: &Call<'_>, id: &str) -> Result<(), PlatformError> {
         match self.owner(id).await? {
             None => Err(validation("no such post")),
-            Some(owner) if owner != call.account_id => {
+            Some(owner) if owner != *call.account_id => {
                 Err(PlatformError::Permission { message: "the post belongs to another account".into() })
             }
             Some(_) => {
@@ -179,7 +183,7 @@ impl PlatformApi for Sandbox {
 
     /// Replies to one of this account's posts.
     async fn comments(&self, call: &Call<'_>, post_id: &str) -> Result<Vec<Comment>, PlatformError> {
-        if self.owner(post_id).await?.as_deref() != Some(call.account_id) {
+        if self.owner(post_id).await?.as_ref() != Some(call.account_id) {
             return Err(validation("no such post on this account"));
         }
         let rows = sqlx::query(

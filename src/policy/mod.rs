@@ -83,7 +83,7 @@ pub enum Resource {
 impl From<&crate::domain::Account> for Resource {
     fn from(a: &crate::domain::Account) -> Self {
         Resource::Account {
-            id: a.id.clone(),
+            id: a.id.to_string(),
             platform: a.platform.to_string(),
             tags: a.tags.clone(),
             status: a.status.as_str().to_owned(),

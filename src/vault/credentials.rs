@@ -10,6 +10,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::clock::Timestamp;
+use crate::domain::AccountId;
 use crate::secret::Secret;
 use crate::storage::{optional, Db};
 use crate::vault::keyring::{KeyRing, SealError};
@@ -53,7 +54,7 @@ pub enum VaultError {
 
 /// A credential as stored: sealed, and when it expires.
 pub struct Stored {
-    account: String,
+    account: AccountId,
     kind: CredentialKind,
     sealed: String,
     pub expires_at: Option<Timestamp>,
@@ -73,7 +74,7 @@ impl Credentials {
     /// Seals and stores (or replaces) the account's credential of this kind.
     pub async fn store(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         kind: CredentialKind,
         secret: &Secret,
         expires_at: Option<Timestamp>,
@@ -87,7 +88,7 @@ impl Credentials {
     /// rotated refresh token that came with it).
     pub async fn store_all(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         items: &[(CredentialKind, &Secret, Option<Timestamp>)],
         now: Timestamp,
     ) -> Result<(), VaultError> {
@@ -96,7 +97,7 @@ impl Credentials {
             let value = self
                 .keys
                 .seal(secret.expose().as_bytes(), &context(account_id, kind.as_str()))
-                .map_err(|_| VaultError::Damaged { account: account_id.to_owned(), kind: kind.as_str() })?;
+                .map_err(|_| VaultError::Damaged { account: account_id.to_string(), kind: kind.as_str() })?;
             sealed.push((kind.as_str(), value, expires_at.map(|t| t.millis())));
         }
         let mut tx = self.db.pool().begin().await?;
@@ -119,15 +120,19 @@ impl Credentials {
     }
 
     /// Opens the credential for the platform call about to be made.
-    pub async fn open(&self, account_id: &str, kind: CredentialKind) -> Result<Secret, VaultError> {
+    pub async fn open(&self, account_id: &AccountId, kind: CredentialKind) -> Result<Secret, VaultError> {
         let stored = self.stored(account_id, kind).await?;
         let stored = stored
-            .ok_or_else(|| VaultError::Missing { account: account_id.to_owned(), kind: kind.as_str() })?;
+            .ok_or_else(|| VaultError::Missing { account: account_id.to_string(), kind: kind.as_str() })?;
         self.unseal(&stored)
     }
 
     /// The credential still sealed, with its expiry, in one read; None if there is none.
-    pub async fn stored(&self, account_id: &str, kind: CredentialKind) -> Result<Option<Stored>, VaultError> {
+    pub async fn stored(
+        &self,
+        account_id: &AccountId,
+        kind: CredentialKind,
+    ) -> Result<Option<Stored>, VaultError> {
         let row: Option<(String, Option<i64>)> = optional(
             sqlx::query_as("SELECT sealed, expires_at FROM credentials WHERE account_id = $1 AND kind = $2")
                 .bind(account_id)
@@ -136,7 +141,7 @@ impl Credentials {
                 .await,
         )?;
         Ok(row.map(|(sealed, expires_at)| Stored {
-            account: account_id.to_owned(),
+            account: account_id.clone(),
             kind,
             sealed,
             expires_at: expires_at.map(Timestamp),
@@ -148,18 +153,18 @@ impl Credentials {
         let (account, kind) = (&stored.account, stored.kind.as_str());
         let plain = self.keys.open(&stored.sealed, &context(account, kind)).map_err(|e| match e {
             SealError::UnknownKey(key_id) => {
-                VaultError::UnknownKey { account: account.clone(), kind, key_id }
+                VaultError::UnknownKey { account: account.to_string(), kind, key_id }
             }
-            SealError::Damaged => VaultError::Damaged { account: account.clone(), kind },
+            SealError::Damaged => VaultError::Damaged { account: account.to_string(), kind },
         })?;
         let text = String::from_utf8(plain.to_vec())
-            .map_err(|_| VaultError::Damaged { account: account.clone(), kind })?;
+            .map_err(|_| VaultError::Damaged { account: account.to_string(), kind })?;
         Ok(Secret::new(text))
     }
 
     /// Every credential the account has, opened: what a platform's answer
     /// is checked against before a pass-through caller receives it.
-    pub async fn open_all(&self, account_id: &str) -> Result<Vec<Secret>, VaultError> {
+    pub async fn open_all(&self, account_id: &AccountId) -> Result<Vec<Secret>, VaultError> {
         let rows: Vec<(String, String)> =
             sqlx::query_as("SELECT kind, sealed FROM credentials WHERE account_id = $1")
                 .bind(account_id)
@@ -174,7 +179,7 @@ impl Credentials {
         rows.into_iter()
             .filter_map(|(kind, sealed)| {
                 let kind = kinds.into_iter().find(|k| k.as_str() == kind)?;
-                Some(Stored { account: account_id.to_owned(), kind, sealed, expires_at: None })
+                Some(Stored { account: account_id.clone(), kind, sealed, expires_at: None })
             })
             .map(|stored| self.unseal(&stored))
             .collect()
@@ -183,7 +188,7 @@ impl Credentials {
     /// When the credential expires, if it is stored and its expiry known.
     pub async fn expires_at(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         kind: CredentialKind,
     ) -> Result<Option<Timestamp>, VaultError> {
         let at: Option<Option<i64>> = optional(
@@ -197,7 +202,7 @@ impl Credentials {
     }
 
     /// Deletes every credential of the account; returns how many there were.
-    pub async fn delete_all(&self, account_id: &str) -> Result<u64, VaultError> {
+    pub async fn delete_all(&self, account_id: &AccountId) -> Result<u64, VaultError> {
         let done = sqlx::query("DELETE FROM credentials WHERE account_id = $1")
             .bind(account_id)
             .execute(self.db.pool())

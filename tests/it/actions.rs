@@ -4,6 +4,7 @@
 //! names its step and rule, is recorded, and leaves the platform untouched.
 
 use custodian::clock::Clock;
+use custodian::domain::AccountId;
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -11,7 +12,7 @@ use crate::on_both_backends;
 use crate::support::browser::Browser;
 use crate::support::{Backend, TestApp};
 
-async fn app(backend: Backend) -> (TestApp, String, String) {
+async fn app(backend: Backend) -> (TestApp, AccountId, AccountId) {
     let app = TestApp::spawn_with(backend, |c| {
         c.directory.account_tags.insert("social-media-staff".into(), vec!["official".into()]);
     })

@@ -11,7 +11,7 @@ use std::time::Duration;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use custodian::clock::{Clock, SystemClock};
-use custodian::domain::{Account, Status};
+use custodian::domain::{Account, AccountId, Status};
 use custodian::domain::{Image, NewPost};
 use custodian::platforms::bluesky::Bluesky;
 use custodian::platforms::bluesky_session::{
@@ -51,7 +51,7 @@ fn body(r: &Recorded) -> Value {
 #[tokio::test]
 async fn every_operation_reaches_the_documented_method_with_only_the_given_token() {
     let (fake, bsky, token) = setup().await;
-    let call = Call { account_id: "acct_bsky", token: &token };
+    let call = Call { account_id: &"acct_bsky".into(), token: &token };
     assert_eq!(bsky.name(), "Bluesky");
     let link = "https://clinic.example/grippe?tag=montag";
     let with_link = NewPost {
@@ -169,7 +169,7 @@ async fn every_operation_reaches_the_documented_method_with_only_the_given_token
 #[tokio::test]
 async fn each_error_class_is_mapped_with_the_platforms_message() {
     let (fake, bsky, token) = setup().await;
-    let call = Call { account_id: "acct_bsky", token: &token };
+    let call = Call { account_id: &"acct_bsky".into(), token: &token };
     let first = bsky.publish(&call, &post("Open today")).await.unwrap();
     fake.reject_next_body("Invalid app.bsky.feed.post record: Record/langs/0 must be a valid language code");
     let e = bsky.publish(&call, &post("refused")).await.unwrap_err();
@@ -191,7 +191,8 @@ async fn each_error_class_is_mapped_with_the_platforms_message() {
     let e = bsky.publish(&call, &post("down")).await.unwrap_err();
     assert!(matches!(e, PlatformError::Down { status: Some(502), .. }), "{e:?}");
     let wrong = Secret::new("not-the-session-token".into());
-    let e = bsky.publish(&Call { account_id: "acct_bsky", token: &wrong }, &post("x")).await.unwrap_err();
+    let e =
+        bsky.publish(&Call { account_id: &"acct_bsky".into(), token: &wrong }, &post("x")).await.unwrap_err();
     assert!(matches!(e, PlatformError::TokenInvalid { .. }), "InvalidToken: {e:?}");
     fake.expire_token();
     let e = bsky.publish(&call, &post("expired")).await.unwrap_err();
@@ -205,7 +206,7 @@ async fn each_error_class_is_mapped_with_the_platforms_message() {
 #[tokio::test]
 async fn rate_limits_are_honoured_and_refused_calls_are_not_sent() {
     let (fake, bsky, token) = setup().await;
-    let call = Call { account_id: "acct_bsky", token: &token };
+    let call = Call { account_id: &"acct_bsky".into(), token: &token };
     fake.rate_limit_next(Duration::from_secs(900));
     let e = bsky.publish(&call, &post("one")).await.unwrap_err();
     let PlatformError::RateLimited { reset_at: Some(reset), .. } = e else { panic!("{e:?}") };
@@ -218,14 +219,14 @@ async fn rate_limits_are_honoured_and_refused_calls_are_not_sent() {
         Err(PlatformError::RateLimited { .. })
     ));
     assert_eq!(fake.requests().len(), sent, "backed off: nothing sent until the reset");
-    let other = Call { account_id: "acct_other", token: &token };
+    let other = Call { account_id: &"acct_other".into(), token: &token };
     bsky.publish(&other, &post("another account's budget")).await.unwrap();
 }
 
 #[tokio::test]
 async fn refused_here_means_nothing_sent() {
     let (fake, bsky, token) = setup().await;
-    let call = Call { account_id: "acct_bsky", token: &token };
+    let call = Call { account_id: &"acct_bsky".into(), token: &token };
     assert!(!bsky.supports(Operation::DeleteComment) && bsky.supports(Operation::HideComment));
     let theirs = format!("at://{FOLLOWER}/app.bsky.feed.post/3l6oveex3ii2l");
     let e = bsky.delete_comment(&call, &theirs).await.unwrap_err();
@@ -330,7 +331,8 @@ async fn an_app_password_opens_a_session_that_publishes_refreshes_and_ends() {
 
     // The session's access token is what the adapter sends.
     let bsky = Bluesky::new(base.clone(), session.did.clone(), Arc::new(SystemClock)).unwrap();
-    let call = |token| Call { account_id: "acct_bsky", token };
+    let account_id = AccountId::from("acct_bsky");
+    let call = |token| Call { account_id: &account_id, token };
     bsky.publish(&call(&session.access), &post("Signed in with an app password")).await.unwrap();
 
     // A refresh: the refresh token as the bearer, a new pair back.
@@ -466,10 +468,10 @@ async fn expiring_bluesky_account(
     app: &TestApp,
     fake: &PdsFake,
     session: &BlueskySession,
-) -> (String, Credentials) {
+) -> (AccountId, Credentials) {
     let now = app.clock.now();
     let account = Account {
-        id: format!("acct_{}", uuid::Uuid::now_v7().simple()),
+        id: format!("acct_{}", uuid::Uuid::now_v7().simple()).into(),
         platform: custodian::domain::Platform::Bluesky,
         handle: session.handle.clone(),
         external_id: session.did.clone(),

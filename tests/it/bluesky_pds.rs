@@ -140,7 +140,7 @@ async fn the_adapter_publishes_replies_hides_and_deletes_on_the_reference_pds() 
     assert_eq!((session.did.as_str(), session.handle.as_str()), (owner.did.as_str(), owner.handle.as_str()));
     assert_eq!(claims(&session.access)["scope"], "com.atproto.appPass", "an app-password session");
     let bsky = Bluesky::new(base.clone(), session.did.clone(), Arc::new(SystemClock)).unwrap();
-    let call = Call { account_id: "acct_pds", token: &session.access };
+    let call = Call { account_id: &"acct_pds".into(), token: &session.access };
 
     // Text.
     let text = bsky.publish(&call, &post("Grippe-Impfung: Praxis geöffnet 🩺")).await.unwrap();
@@ -187,7 +187,7 @@ async fn the_adapter_publishes_replies_hides_and_deletes_on_the_reference_pds() 
     assert_eq!(record["value"]["reply"], json!({"root": strong_ref, "parent": strong_ref}));
     let (follower, follower_session) = connected_account(&base).await;
     let theirs = Bluesky::new(base.clone(), follower.did.clone(), Arc::new(SystemClock)).unwrap();
-    let follower_call = Call { account_id: "acct_follower", token: &follower_session.access };
+    let follower_call = Call { account_id: &"acct_follower".into(), token: &follower_session.access };
     let spam = theirs.reply(&follower_call, &own_reply.id, &post("Buy followers")).await.unwrap();
     let (_, record) = get_record(&base, &spam.id).await;
     assert_eq!(record["value"]["reply"]["root"], strong_ref, "the thread's root, through our reply");
@@ -255,7 +255,8 @@ async fn app_password_sessions_rotate_and_end_on_the_reference_pds() {
     assert!(expires.millis() > before.plus(Duration::from_secs(600)).millis(), "minutes ahead at least");
     assert_eq!(Some(expires.millis() / 1000), claims(&session.access)["exp"].as_i64());
     let bsky = Bluesky::new(base.clone(), session.did.clone(), Arc::new(SystemClock)).unwrap();
-    let call = |token| Call { account_id: "acct_pds", token };
+    let account_id = custodian::domain::AccountId::from("acct_pds");
+    let call = |token| Call { account_id: &account_id, token };
 
     // A refresh: a new pair; the new access token publishes.
     let endpoint = SessionEndpoint::new(base.clone()).unwrap();

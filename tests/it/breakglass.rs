@@ -14,6 +14,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use custodian::clock::Clock;
 use custodian::directory::Role;
+use custodian::domain::AccountId;
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -39,7 +40,7 @@ const OPEN: &str = "/api/v1/breakglass";
 async fn app(
     backend: Backend,
     adjust: impl FnOnce(&mut custodian::config::Config),
-) -> (TestApp, String, String) {
+) -> (TestApp, AccountId, AccountId) {
     let app = TestApp::spawn_with(backend, |c| {
         c.session.idle_timeout = Duration::from_secs(2 * 3600);
         adjust(c);

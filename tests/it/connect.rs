@@ -6,8 +6,8 @@
 use custodian::action::Refusal;
 use custodian::audit::{Actor, RequestMeta};
 use custodian::clock::Clock;
-use custodian::domain::Action;
 use custodian::domain::NewPost;
+use custodian::domain::{AccountId, Action};
 use custodian::platforms::dispatch::Outcome;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -290,12 +290,12 @@ on_both_backends!(
 );
 
 /// A Mastodon account stored as a connection would store it.
-async fn connected(app: &TestApp, fake: &MastodonFake, name: &str) -> String {
+async fn connected(app: &TestApp, fake: &MastodonFake, name: &str) -> AccountId {
     use custodian::domain::{Account, Status};
     use custodian::vault::credentials::{CredentialKind, Credentials};
     let now = app.clock.now();
     let account = Account {
-        id: format!("acct_{name}"),
+        id: format!("acct_{name}").into(),
         platform: custodian::domain::Platform::Mastodon,
         handle: format!("@{name}"),
         external_id: format!("1090000000000000{}", name.len()),
@@ -334,7 +334,7 @@ async fn an_unreadable_credential_sends_nothing_and_is_recorded(backend: Backend
     let logs = captured_logs("debug");
     let clinic = connected(&app, &fake, "clinic").await;
     let pharmacy = connected(&app, &fake, "pharmacy").await;
-    let sealed = |id: String| {
+    let sealed = |id: AccountId| {
         let db = app.state.db.clone();
         async move {
             sqlx::query_scalar::<_, String>("SELECT sealed FROM credentials WHERE account_id = $1")
@@ -344,7 +344,7 @@ async fn an_unreadable_credential_sends_nothing_and_is_recorded(backend: Backend
                 .unwrap()
         }
     };
-    let set = |id: String, value: String| {
+    let set = |id: AccountId, value: String| {
         let db = app.state.db.clone();
         async move {
             sqlx::query("UPDATE credentials SET sealed = $1 WHERE account_id = $2")
@@ -729,7 +729,7 @@ mod bluesky {
         let account: Value = r.json().await.unwrap();
         assert_eq!(account["handle"], format!("@{}", pds.handle()));
         assert_eq!(account["external_id"], DID);
-        let id = account["id"].as_str().unwrap().to_owned();
+        let id = AccountId::from(account["id"].as_str().unwrap());
         let kinds: Vec<String> =
             sqlx::query_scalar("SELECT kind FROM credentials WHERE account_id = $1 ORDER BY kind")
                 .bind(&id)

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use custodian::clock::Clock;
 use custodian::config::Config;
+use custodian::domain::AccountId;
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -37,7 +38,7 @@ enum Door {
 struct Doors {
     app: TestApp,
     fake: MastodonFake,
-    account: String,
+    account: AccountId,
     alice: Browser,
     token: String,
 }

@@ -32,7 +32,7 @@ fn form(body: &[u8]) -> Vec<(String, String)> {
 #[tokio::test]
 async fn every_operation_reaches_the_documented_endpoint_with_only_the_given_token() {
     let (fake, fb, token) = setup().await;
-    let call = Call { account_id: "acct_fb", token: &token };
+    let call = Call { account_id: &"acct_fb".into(), token: &token };
     let with_link =
         NewPost { link: Some("https://clinic.example/flu".parse().unwrap()), ..post("Flu clinic open") };
     let first = fb.publish(&call, &with_link).await.unwrap();
@@ -96,7 +96,7 @@ async fn every_operation_reaches_the_documented_endpoint_with_only_the_given_tok
 #[tokio::test]
 async fn each_error_class_is_mapped_with_the_platforms_message() {
     let (fake, fb, token) = setup().await;
-    let call = Call { account_id: "acct_fb", token: &token };
+    let call = Call { account_id: &"acct_fb".into(), token: &token };
     fb.publish(&call, &post("Same words twice")).await.unwrap();
     let e = fb.publish(&call, &post("Same words twice")).await.unwrap_err();
     assert!(
@@ -131,14 +131,15 @@ async fn each_error_class_is_mapped_with_the_platforms_message() {
     );
     assert!(!e.to_string().contains(TOKEN) && !format!("{e:?}").contains(TOKEN));
     let wrong = Secret::new("EAAGsomeone-elses".into());
-    let e = fb.publish(&Call { account_id: "acct_other", token: &wrong }, &post("x")).await.unwrap_err();
+    let e =
+        fb.publish(&Call { account_id: &"acct_other".into(), token: &wrong }, &post("x")).await.unwrap_err();
     assert!(matches!(e, PlatformError::TokenInvalid { .. }), "{e:?}");
 }
 
 #[tokio::test]
 async fn rate_limits_are_honoured_and_refused_calls_are_not_sent() {
     let (fake, fb, token) = setup().await;
-    let call = Call { account_id: "acct_fb", token: &token };
+    let call = Call { account_id: &"acct_fb".into(), token: &token };
     fb.publish(&call, &post("fine")).await.unwrap();
     fake.rate_limit_next(15);
     let e = fb.publish(&call, &post("one")).await.unwrap_err();
@@ -154,7 +155,7 @@ async fn rate_limits_are_honoured_and_refused_calls_are_not_sent() {
     assert!(matches!(e, PlatformError::RateLimited { .. }), "{e:?}");
     assert_eq!(fake.requests().len(), sent, "backed off: nothing sent until the reset");
     // Another account's budget is its own.
-    let other = Call { account_id: "acct_other", token: &token };
+    let other = Call { account_id: &"acct_other".into(), token: &token };
     fb.publish(&other, &post("another page's budget")).await.unwrap();
 }
 
@@ -191,7 +192,7 @@ async fn every_answer_reports_usage_headers() {
 #[tokio::test]
 async fn refused_here_means_nothing_sent() {
     let (fake, fb, token) = setup().await;
-    let call = Call { account_id: "acct_fb", token: &token };
+    let call = Call { account_id: &"acct_fb".into(), token: &token };
     assert!(fb.supports(Operation::DeleteComment) && fb.supports(Operation::HideComment));
     assert!(Facebook::new(fake.base.parse().unwrap(), "me/feed".into(), Arc::new(SystemClock)).is_err());
     let image = Image { bytes: vec![1], media_type: "image/png".into(), description: None };

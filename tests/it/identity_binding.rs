@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use custodian::clock::Clock;
+use custodian::domain::AccountId;
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -420,7 +421,7 @@ async fn post_at(base: &str, token: &str, account: &str, text: &str) -> u16 {
 
 /// A person at the IdP, signed in at `app` (whose sign-in left a refresh
 /// token), with a publishing token on the clinic account.
-async fn token_owner(app: &TestApp, prefix: &str) -> (String, String, String) {
+async fn token_owner(app: &TestApp, prefix: &str) -> (String, String, AccountId) {
     let (clinic, _) = app.practice_accounts().await;
     let who = unique_username(prefix);
     idp_person(&who, &format!("{who}@clinic.example"), true, &[STAFF]).await;

@@ -39,7 +39,7 @@ fn form(body: &[u8]) -> Vec<(String, String)> {
 #[tokio::test]
 async fn every_operation_reaches_the_documented_endpoint_with_only_the_given_token() {
     let (fake, ig, token) = setup().await;
-    let call = Call { account_id: "acct_ig", token: &token };
+    let call = Call { account_id: &"acct_ig".into(), token: &token };
     let media = ig.publish_from_url(&call, &image_url(), &post("Our new waiting room")).await.unwrap();
     assert_eq!(fake.media(&media.id), Some((image_url().to_string(), "Our new waiting room".to_owned())));
     let own = ig.comment(&call, &media.id, &post("Open at nine")).await.unwrap();
@@ -89,7 +89,7 @@ async fn every_operation_reaches_the_documented_endpoint_with_only_the_given_tok
 #[tokio::test]
 async fn each_error_class_is_mapped_with_the_platforms_message() {
     let (fake, ig, token) = setup().await;
-    let call = Call { account_id: "acct_ig", token: &token };
+    let call = Call { account_id: &"acct_ig".into(), token: &token };
     fake.reject_next_body("(#100) Invalid parameter");
     let e = ig.publish_from_url(&call, &image_url(), &post("refused")).await.unwrap_err();
     assert!(matches!(e, PlatformError::Validation { ref message } if message.contains("Invalid parameter")));
@@ -116,7 +116,7 @@ async fn each_error_class_is_mapped_with_the_platforms_message() {
 #[tokio::test]
 async fn rate_limits_are_honoured_and_refused_calls_are_not_sent() {
     let (fake, ig, token) = setup().await;
-    let call = Call { account_id: "acct_ig", token: &token };
+    let call = Call { account_id: &"acct_ig".into(), token: &token };
     let media = ig.publish_from_url(&call, &image_url(), &post("fine")).await.unwrap();
     fake.rate_limit_next(30);
     let e = ig.comments(&call, &media.id).await.unwrap_err();
@@ -130,7 +130,7 @@ async fn rate_limits_are_honoured_and_refused_calls_are_not_sent() {
 #[tokio::test]
 async fn refused_here_means_nothing_sent() {
     let (fake, ig, token) = setup().await;
-    let call = Call { account_id: "acct_ig", token: &token };
+    let call = Call { account_id: &"acct_ig".into(), token: &token };
     assert!(!ig.supports(Operation::Publish) && !ig.supports(Operation::Delete));
     assert!(ig.supports(Operation::HideComment) && ig.supports(Operation::DeleteComment));
     let e = ig.publish(&call, &post("text only")).await.unwrap_err();

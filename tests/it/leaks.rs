@@ -61,7 +61,7 @@ async fn no_credential_reaches_a_log_an_event_an_error_or_a_response() {
     errors.push(format!("{:?}", mastodon.publish(&call, &post).await.unwrap_err()));
     errors.push(format!("{:?}", mastodon.publish(&call, &post).await.unwrap_err()));
     fake.expire_token();
-    let other = Call { account_id: "acct_other", token: &token };
+    let other = Call { account_id: &"acct_other".into(), token: &token };
     errors.push(format!("{:?}", mastodon.publish(&other, &post).await.unwrap_err()));
 
     // A refresh the platform refuses (the refresh token goes to the endpoint, nowhere else),

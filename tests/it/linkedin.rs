@@ -65,7 +65,7 @@ fn lines(fake: &LinkedInFake) -> Vec<String> {
 #[tokio::test]
 async fn every_operation_reaches_the_documented_endpoint_with_only_the_given_token() {
     let (fake, li, token) = setup().await;
-    let call = Call { account_id: "acct_li", token: &token };
+    let call = Call { account_id: &"acct_li".into(), token: &token };
     let with_link = NewPost {
         link: Some("https://clinic.example/flu".parse().unwrap()),
         ..post("Flu clinic open (9-5) #health")
@@ -147,7 +147,7 @@ async fn every_operation_reaches_the_documented_endpoint_with_only_the_given_tok
 #[tokio::test]
 async fn each_error_class_is_mapped_with_the_platforms_message() {
     let (fake, li, token) = setup().await;
-    let call = Call { account_id: "acct_li", token: &token };
+    let call = Call { account_id: &"acct_li".into(), token: &token };
     let first = li.publish(&call, &post("Same words twice")).await.unwrap();
     let e = li.publish(&call, &post("Same words twice")).await.unwrap_err();
     assert!(
@@ -186,7 +186,7 @@ async fn a_429_blocks_the_account_until_midnight_utc_and_nothing_is_sent() {
     let clock = ManualClock::starting_now();
     let li = adapter(&fake, ORGANIZATION, VERSION, Arc::new(clock.clone()));
     let token = Secret::new(TOKEN.into());
-    let call = Call { account_id: "acct_li", token: &token };
+    let call = Call { account_id: &"acct_li".into(), token: &token };
     fake.rate_limit_next();
     let now = clock.now().millis();
     let e = li.publish(&call, &post("one")).await.unwrap_err();
@@ -199,7 +199,7 @@ async fn a_429_blocks_the_account_until_midnight_utc_and_nothing_is_sent() {
     assert!(matches!(li.comments(&call, "urn:li:share:1").await, Err(PlatformError::RateLimited { .. })));
     assert_eq!(fake.requests().len(), sent, "backed off: nothing sent until midnight UTC");
     // Another account's budget is its own.
-    let other = Call { account_id: "acct_other", token: &token };
+    let other = Call { account_id: &"acct_other".into(), token: &token };
     li.publish(&other, &post("other account")).await.unwrap();
     // After midnight UTC the account may call again.
     let until_midnight = u64::try_from(reset.millis() - clock.now().millis()).unwrap();
@@ -210,7 +210,7 @@ async fn a_429_blocks_the_account_until_midnight_utc_and_nothing_is_sent() {
 #[tokio::test]
 async fn refused_here_means_nothing_sent() {
     let (fake, li, token) = setup().await;
-    let call = Call { account_id: "acct_li", token: &token };
+    let call = Call { account_id: &"acct_li".into(), token: &token };
     assert!(!li.supports(Operation::HideComment) && li.supports(Operation::DeleteComment));
     let e = li.hide_comment(&call, "urn:li:comment:(urn:li:activity:1,2)").await.unwrap_err();
     assert!(matches!(e, PlatformError::Unsupported { platform: "LinkedIn", .. }), "{e:?}");
@@ -264,7 +264,7 @@ async fn an_image_is_initialized_uploaded_to_the_upload_host_and_named_by_the_po
     let fake = LinkedInFake::start(TOKEN).await;
     let li = uploading(&fake);
     let token = Secret::new(TOKEN.into());
-    let call = Call { account_id: "acct_li", token: &token };
+    let call = Call { account_id: &"acct_li".into(), token: &token };
     let poster = image(png(1200, 627), "image/png", Some("Poster: flu clinic, 9 to 5"));
     let published =
         li.publish(&call, &NewPost { image: Some(poster.clone()), ..post("Flu clinic open") }).await.unwrap();
@@ -328,7 +328,7 @@ async fn images_linkedin_would_refuse_are_refused_here_and_nothing_is_sent() {
     let fake = LinkedInFake::start(TOKEN).await;
     let li = uploading(&fake);
     let token = Secret::new(TOKEN.into());
-    let call = Call { account_id: "acct_li", token: &token };
+    let call = Call { account_id: &"acct_li".into(), token: &token };
     for (refused, why) in [
         (image(png(8000, 4520), "image/png", None), "fewer than 36152320 pixels"),
         (image(b"RIFF\0\0\0\0WEBPVP8 ".to_vec(), "image/webp", None), "JPEG, PNG or GIF"),
@@ -355,7 +355,7 @@ async fn a_refused_or_failed_upload_creates_no_post() {
     let fake = LinkedInFake::start(TOKEN).await;
     let li = uploading(&fake);
     let token = Secret::new(TOKEN.into());
-    let call = Call { account_id: "acct_li", token: &token };
+    let call = Call { account_id: &"acct_li".into(), token: &token };
     let poster = || NewPost { image: Some(image(png(800, 600), "image/png", Some("alt"))), ..post("Poster") };
     fake.reject_next_upload("The uploaded file is not a valid image");
     let e = li.publish(&call, &poster()).await.unwrap_err();
@@ -385,7 +385,7 @@ async fn an_upload_url_on_another_origin_is_refused_and_gets_no_token() {
     let fake = LinkedInFake::start(TOKEN).await;
     let foreign = LinkedInFake::start(TOKEN).await;
     let token = Secret::new(TOKEN.into());
-    let call = Call { account_id: "acct_li", token: &token };
+    let call = Call { account_id: &"acct_li".into(), token: &token };
     let poster = || NewPost { image: Some(image(png(800, 600), "image/png", None)), ..post("Poster") };
 
     // LinkedIn's answer points the upload at another host: refused, nothing sent there, no post.

@@ -28,7 +28,7 @@ fn post(text: &str) -> NewPost {
 #[tokio::test]
 async fn every_operation_reaches_the_documented_endpoint_with_only_the_given_token() {
     let (fake, mastodon, token) = setup().await;
-    let call = Call { account_id: "acct_m", token: &token };
+    let call = Call { account_id: &"acct_m".into(), token: &token };
     let link =
         NewPost { link: Some("https://clinic.example/flu".parse().unwrap()), ..post("Flu clinic open") };
     let published = mastodon.publish(&call, &link).await.unwrap();
@@ -82,7 +82,7 @@ async fn every_operation_reaches_the_documented_endpoint_with_only_the_given_tok
 #[tokio::test]
 async fn each_error_class_is_mapped_with_the_platforms_message() {
     let (fake, mastodon, token) = setup().await;
-    let call = Call { account_id: "acct_m", token: &token };
+    let call = Call { account_id: &"acct_m".into(), token: &token };
     fake.reject_next_body("Validation failed: Text character limit of 500 exceeded");
     let e = mastodon.publish(&call, &post("too long")).await.unwrap_err();
     assert_eq!(
@@ -112,7 +112,7 @@ async fn each_error_class_is_mapped_with_the_platforms_message() {
 #[tokio::test]
 async fn rate_limits_are_honoured_and_refused_calls_are_not_sent() {
     let (fake, mastodon, token) = setup().await;
-    let call = Call { account_id: "acct_m", token: &token };
+    let call = Call { account_id: &"acct_m".into(), token: &token };
     fake.rate_limit_next(Duration::from_secs(120));
     let e = mastodon.publish(&call, &post("one")).await.unwrap_err();
     let PlatformError::RateLimited { reset_at: Some(reset), .. } = e else { panic!("{e:?}") };
@@ -123,14 +123,14 @@ async fn rate_limits_are_honoured_and_refused_calls_are_not_sent() {
     assert!(matches!(e, PlatformError::RateLimited { .. }));
     assert_eq!(fake.requests().len(), sent, "backed off: nothing sent until the reset");
     // Another account is not held back.
-    let other = Call { account_id: "acct_other", token: &token };
+    let other = Call { account_id: &"acct_other".into(), token: &token };
     mastodon.publish(&other, &post("three")).await.unwrap();
 }
 
 #[tokio::test]
 async fn unsupported_operations_and_foreign_ids_send_nothing() {
     let (fake, mastodon, token) = setup().await;
-    let call = Call { account_id: "acct_m", token: &token };
+    let call = Call { account_id: &"acct_m".into(), token: &token };
     assert!(!mastodon.supports(Operation::HideComment) && mastodon.supports(Operation::Publish));
     for e in [
         mastodon.hide_comment(&call, "1").await.unwrap_err(),
@@ -158,7 +158,7 @@ async fn an_oversized_answer_is_refused() {
     let mastodon =
         Mastodon::new(format!("http://{}", server.addr).parse().unwrap(), Arc::new(SystemClock)).unwrap();
     let token = Secret::new(TOKEN.into());
-    let call = Call { account_id: "acct_m", token: &token };
+    let call = Call { account_id: &"acct_m".into(), token: &token };
     let e = mastodon.publish(&call, &post("hello")).await.unwrap_err();
     assert!(matches!(e, PlatformError::Down { ref message, .. } if message.contains("too large")), "{e:?}");
 }
@@ -197,12 +197,12 @@ async fn retry_after_is_read_and_far_resets_are_capped() {
         PlatformError::RateLimited { reset_at: Some(reset), .. } => reset.millis(),
         other => panic!("{other:?}"),
     };
-    let call = Call { account_id: "acct_retry", token: &token };
+    let call = Call { account_id: &"acct_retry".into(), token: &token };
     let reset = reset_of(mastodon.publish(&call, &post("a")).await.unwrap_err());
     assert!((reset - now - 120_000).abs() < 5_000, "Retry-After: 120 s");
     assert!(matches!(mastodon.publish(&call, &post("b")).await, Err(PlatformError::RateLimited { .. })));
     assert_eq!(calls.load(Ordering::SeqCst), 1, "nothing sent while waiting");
-    let far = Call { account_id: "acct_far", token: &token };
+    let far = Call { account_id: &"acct_far".into(), token: &token };
     let reset = reset_of(mastodon.delete(&far, "1").await.unwrap_err());
     assert!(reset <= now + 24 * 3_600_000 + 5_000, "held back for a day at most, not until 2099");
 }

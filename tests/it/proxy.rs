@@ -5,6 +5,7 @@
 //! come back. Every attack on the path or headers is refused, recorded,
 //! and reaches nothing.
 
+use custodian::domain::AccountId;
 use reqwest::Method;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -17,7 +18,7 @@ use crate::tokens::call;
 const TOKEN: &str = "sealed-mastodon-token-0123456789";
 const LIMIT: usize = 4096;
 
-pub async fn proxy_app(backend: Backend, fake: &MastodonFake) -> (TestApp, String, String) {
+pub async fn proxy_app(backend: Backend, fake: &MastodonFake) -> (TestApp, AccountId, String) {
     let base = fake.base.clone();
     let app = TestApp::spawn_with(backend, move |c| {
         with_mastodon(c, &base);

@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 
 use custodian::clock::{Clock, SystemClock};
 use custodian::config::Config;
+use custodian::domain::AccountId;
 use custodian::platforms::config::{BlueskyConfig, OAuthApp};
 use custodian::secret::Secret;
 use custodian::vault::credentials::CredentialKind;
@@ -52,7 +53,7 @@ fn configured(platform: &str, base: &str) -> impl FnOnce(&mut Config) {
 /// account action on it.
 struct Proxied {
     app: TestApp,
-    account: String,
+    account: AccountId,
     token: String,
 }
 
@@ -67,7 +68,7 @@ impl Proxied {
         let app = TestApp::spawn_with(backend, configured(platform, base)).await;
         let now = custodian::clock::Clock::now(&app.clock);
         let account = custodian::domain::Account {
-            id: format!("acct_{platform}{}", rand::random::<u32>()),
+            id: format!("acct_{platform}{}", rand::random::<u32>()).into(),
             platform: custodian::domain::Platform::parse(platform).unwrap(),
             handle: format!("clinic-on-{platform}"),
             external_id: external_id.into(),

@@ -13,6 +13,7 @@ use axum::response::IntoResponse;
 use axum::{Form, Json, Router};
 use custodian::audit::ChangedBy;
 use custodian::clock::Clock;
+use custodian::domain::AccountId;
 use custodian::platforms::refresh::{OAuthEndpoint, RefreshError};
 use custodian::secret::Secret;
 use custodian::vault::credentials::CredentialKind;
@@ -64,7 +65,7 @@ async fn token_server() -> (Arc<TokenServer>, OAuthEndpoint) {
 }
 
 /// An account whose access token expires in a minute (inside the refresh margin).
-async fn expiring_account(app: &TestApp) -> (String, Credentials) {
+async fn expiring_account(app: &TestApp) -> (AccountId, Credentials) {
     let by = ChangedBy { actor: Default::default(), name: "test".into(), meta: Default::default() };
     let now = app.clock.now();
     let account = app.state.accounts.add_sandbox(&app.state.journal, "x-like", &[], &by, now).await.unwrap();

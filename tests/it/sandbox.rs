@@ -155,7 +155,7 @@ async fn the_timeline_shows_what_was_posted(backend: Backend) {
         home.contains(&format!("href=\"/sandbox/{}\"", clinic.id)),
         "the home page links the practice account"
     );
-    assert!(!home.contains(&other.id), "but not one no policy lets alice act on");
+    assert!(!home.contains(other.id.as_str()), "but not one no policy lets alice act on");
     let page = alice.get_text(&format!("/sandbox/{}", clinic.id)).await;
     assert!(
         page.contains("Flu shots &lt;b&gt;today&lt;/b&gt; &amp; tomorrow"),
@@ -201,7 +201,7 @@ async fn the_home_page_lists_only_the_accounts_policy_opens(backend: Backend) {
     let (alice, _, _) = app.enrolled_browser("alice").await;
     let home = alice.get_text("/").await;
     assert!(home.contains(&format!("href=\"/sandbox/{clinic}\"")), "{home}");
-    assert!(!home.contains(&cardiology) && !home.contains("cardiology"), "{home}");
+    assert!(!home.contains(cardiology.as_str()) && !home.contains("cardiology"), "{home}");
     assert!(home.contains("post.publish"), "what she may do there: {home}");
     assert!(!home.contains("No account is open to you"), "{home}");
     // dave (auditor): no account action, and told whom to ask.

@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use custodian::clock::Clock;
+use custodian::domain::AccountId;
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -13,7 +14,7 @@ use crate::on_both_backends;
 use crate::support::browser::Browser;
 use crate::support::{Backend, TestApp};
 
-async fn app(backend: Backend) -> (TestApp, String, String) {
+async fn app(backend: Backend) -> (TestApp, AccountId, AccountId) {
     let app = TestApp::spawn(backend).await;
     let by = custodian::audit::ChangedBy {
         actor: Default::default(),

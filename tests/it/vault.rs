@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use custodian::clock::Clock;
+use custodian::domain::AccountId;
 use custodian::secret::Secret;
 use custodian::vault::credentials::CredentialKind;
 use custodian::vault::{Credentials, KeyRing, VaultError};
@@ -43,12 +44,15 @@ async fn credentials_are_sealed_and_bound_to_their_row(backend: Backend) {
     let vault = Credentials::new(app.state.db.clone(), app.state.keys.clone());
     let now = app.clock.now();
     let token = "xoxp-super-secret-access-token";
-    vault.store("acct_a", CredentialKind::AccessToken, &Secret::new(token.into()), None, now).await.unwrap();
     vault
-        .store("acct_b", CredentialKind::AccessToken, &Secret::new("other".into()), None, now)
+        .store(&"acct_a".into(), CredentialKind::AccessToken, &Secret::new(token.into()), None, now)
         .await
         .unwrap();
-    assert_eq!(vault.open("acct_a", CredentialKind::AccessToken).await.unwrap().expose(), token);
+    vault
+        .store(&"acct_b".into(), CredentialKind::AccessToken, &Secret::new("other".into()), None, now)
+        .await
+        .unwrap();
+    assert_eq!(vault.open(&"acct_a".into(), CredentialKind::AccessToken).await.unwrap().expose(), token);
     let stored: Vec<String> =
         sqlx::query_scalar("SELECT sealed FROM credentials").fetch_all(app.state.db.pool()).await.unwrap();
     assert!(stored.iter().all(|s| s.starts_with("v1.k1.") && !s.contains(token)));
@@ -57,7 +61,7 @@ async fn credentials_are_sealed_and_bound_to_their_row(backend: Backend) {
         .execute(app.state.db.pool())
         .await
         .unwrap();
-    let err = vault.open("acct_b", CredentialKind::AccessToken).await.unwrap_err();
+    let err = vault.open(&"acct_b".into(), CredentialKind::AccessToken).await.unwrap_err();
     assert!(matches!(err, VaultError::Damaged { .. }), "{err}");
     assert!(!err.to_string().contains(token) && !format!("{err:?}").contains(token));
     let a = stored.iter().find(|s| !s.is_empty()).unwrap().clone();
@@ -67,12 +71,18 @@ async fn credentials_are_sealed_and_bound_to_their_row(backend: Backend) {
         .await
         .unwrap();
     assert!(matches!(
-        vault.open("acct_a", CredentialKind::RefreshToken).await,
+        vault.open(&"acct_a".into(), CredentialKind::RefreshToken).await,
         Err(VaultError::Damaged { .. })
     ));
-    assert!(matches!(vault.open("acct_a", CredentialKind::PageToken).await, Err(VaultError::Missing { .. })));
-    assert_eq!(format!("{:?}", vault.open("acct_a", CredentialKind::AccessToken).await.unwrap()), "***");
-    assert_eq!(vault.delete_all("acct_a").await.unwrap(), 2);
+    assert!(matches!(
+        vault.open(&"acct_a".into(), CredentialKind::PageToken).await,
+        Err(VaultError::Missing { .. })
+    ));
+    assert_eq!(
+        format!("{:?}", vault.open(&"acct_a".into(), CredentialKind::AccessToken).await.unwrap()),
+        "***"
+    );
+    assert_eq!(vault.delete_all(&"acct_a".into()).await.unwrap(), 2);
 }
 
 /// Rotation while credentials are read and written: no read fails, and
@@ -83,7 +93,7 @@ async fn key_rotation_during_traffic(backend: Backend) {
     let now = app.clock.now();
     let old = Credentials::new(app.state.db.clone(), app.state.keys.clone());
     for i in 0..100 {
-        let id = format!("acct_{i}");
+        let id = AccountId::new(format!("acct_{i}"));
         add_account(&app, &id).await;
         old.store(&id, CredentialKind::AccessToken, &Secret::new(format!("token-{i}")), None, now)
             .await
@@ -101,7 +111,7 @@ async fn key_rotation_during_traffic(backend: Backend) {
         traffic.push(tokio::spawn(async move {
             let mut i = worker;
             while !stop.load(Ordering::SeqCst) {
-                let id = format!("acct_{}", i % 100);
+                let id = AccountId::new(format!("acct_{}", i % 100));
                 // Half the workers also write, as a token refresh would.
                 if worker % 2 == 0 {
                     let fresh = Secret::new(format!("token-{}", i % 100));

@@ -48,7 +48,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 #[tokio::test]
 async fn every_operation_reaches_the_documented_endpoint_with_only_the_given_token() {
     let (fake, x, token) = setup().await;
-    let call = Call { account_id: "acct_x", token: &token };
+    let call = Call { account_id: &"acct_x".into(), token: &token };
     let with_link =
         NewPost { link: Some("https://clinic.example/flu".parse().unwrap()), ..post("Flu clinic open") };
     let first = x.publish(&call, &with_link).await.unwrap();
@@ -89,7 +89,7 @@ async fn every_operation_reaches_the_documented_endpoint_with_only_the_given_tok
 #[tokio::test]
 async fn each_error_class_is_mapped_with_the_platforms_message() {
     let (fake, x, token) = setup().await;
-    let call = Call { account_id: "acct_x", token: &token };
+    let call = Call { account_id: &"acct_x".into(), token: &token };
     x.publish(&call, &post("Same words twice")).await.unwrap();
     let e = x.publish(&call, &post("Same words twice")).await.unwrap_err();
     assert!(
@@ -115,7 +115,7 @@ async fn each_error_class_is_mapped_with_the_platforms_message() {
 #[tokio::test]
 async fn rate_limits_are_honoured_and_refused_calls_are_not_sent() {
     let (fake, x, token) = setup().await;
-    let call = Call { account_id: "acct_x", token: &token };
+    let call = Call { account_id: &"acct_x".into(), token: &token };
     fake.rate_limit_next(Duration::from_secs(900));
     let e = x.publish(&call, &post("one")).await.unwrap_err();
     let PlatformError::RateLimited { reset_at: Some(reset), .. } = e else { panic!("{e:?}") };
@@ -129,7 +129,7 @@ async fn rate_limits_are_honoured_and_refused_calls_are_not_sent() {
 #[tokio::test]
 async fn refused_here_means_nothing_sent() {
     let (fake, x, token) = setup().await;
-    let call = Call { account_id: "acct_x", token: &token };
+    let call = Call { account_id: &"acct_x".into(), token: &token };
     assert!(!x.supports(Operation::DeleteComment) && x.supports(Operation::HideComment));
     let e = x.delete_comment(&call, "1").await.unwrap_err();
     assert!(matches!(e, PlatformError::Unsupported { platform: "X", .. }));
@@ -148,7 +148,7 @@ async fn refused_here_means_nothing_sent() {
 #[tokio::test]
 async fn an_image_is_uploaded_with_its_alt_text_and_the_post_names_it() {
     let (fake, x, token) = setup().await;
-    let call = Call { account_id: "acct_x", token: &token };
+    let call = Call { account_id: &"acct_x".into(), token: &token };
     let poster = image(png(4096), "image/png", Some("Poster: flu clinic, 9 to 5"));
     let first =
         x.publish(&call, &NewPost { image: Some(poster.clone()), ..post("Flu clinic open") }).await.unwrap();
@@ -206,7 +206,7 @@ async fn an_image_is_uploaded_with_its_alt_text_and_the_post_names_it() {
 #[tokio::test]
 async fn images_x_would_refuse_are_refused_here_and_nothing_is_sent() {
     let (fake, x, token) = setup().await;
-    let call = Call { account_id: "acct_x", token: &token };
+    let call = Call { account_id: &"acct_x".into(), token: &token };
     let too_big = image(png(custodian::platforms::x::MAX_IMAGE_BYTES + 1), "image/png", None);
     let e = x.publish(&call, &NewPost { image: Some(too_big), ..post("big") }).await.unwrap_err();
     let PlatformError::Validation { message } = e else { panic!("{e:?}") };
@@ -233,7 +233,7 @@ async fn images_x_would_refuse_are_refused_here_and_nothing_is_sent() {
 #[tokio::test]
 async fn a_refused_or_failed_upload_creates_no_post() {
     let (fake, x, token) = setup().await;
-    let call = Call { account_id: "acct_x", token: &token };
+    let call = Call { account_id: &"acct_x".into(), token: &token };
     // X reads the bytes and refuses them: 400, its invalid-request problem, its words.
     let not_png = image(b"this is not an image at all".to_vec(), "image/png", Some("alt"));
     let e = x.publish(&call, &NewPost { image: Some(not_png), ..post("refused upload") }).await.unwrap_err();

@@ -30,7 +30,7 @@ use url::Url;
 use crate::audit::ChangedBy;
 use crate::audit::{AuditError, Change, EventKind, Journal};
 use crate::clock::{SharedClock, Timestamp};
-use crate::domain::{Account, Platform, Status};
+use crate::domain::{Account, AccountId, Platform, Status};
 use crate::platforms::accounts::{validate_tags, Accounts};
 use crate::platforms::config::PlatformsConfig;
 use crate::platforms::Operation;
@@ -386,7 +386,7 @@ impl Connector {
             id: existing
                 .as_ref()
                 .map(|a| a.id.clone())
-                .unwrap_or_else(|| format!("acct_{}", uuid::Uuid::now_v7().simple())),
+                .unwrap_or_else(|| AccountId::new(format!("acct_{}", uuid::Uuid::now_v7().simple()))),
             platform: Platform::parse(platform).ok_or_else(|| {
                 ConnectError::Invalid(format!("{platform:?} is not a platform Custodian knows"))
             })?,
@@ -454,12 +454,12 @@ impl Connector {
         };
         self.journal.record(&by.meta, by.actor.clone(), kind).await?;
         let (revoked, note) = self.revoke(&before).await;
-        self.credentials.delete_all(account_id).await?;
+        self.credentials.delete_all(&before.id).await?;
         let now = self.clock.now();
         self.accounts
-            .set_status(account_id, Status::Disconnected, after.status_reason.as_deref(), now)
+            .set_status(&before.id, Status::Disconnected, after.status_reason.as_deref(), now)
             .await?;
-        let account = self.accounts.get(account_id).await?.unwrap_or(after);
+        let account = self.accounts.get(&before.id).await?.unwrap_or(after);
         Ok(Disconnected { account, revoked_at_platform: revoked, note })
     }
 

@@ -15,6 +15,7 @@ use base64::Engine;
 use custodian::clock::{ManualClock, SharedClock};
 use custodian::config::{Config, DatabaseUrl};
 use custodian::directory::Role;
+use custodian::domain::AccountId;
 use custodian::secret::Secret;
 use custodian::AppState;
 use rand::RngCore;
@@ -311,7 +312,7 @@ impl TestApp {
     /// Two practice accounts on the sandbox platform: `clinic`, tagged
     /// `official` (the tag `social-media-staff` grants), and `cardiology`,
     /// tagged `department:cardiology` (no test user's group grants it).
-    pub async fn practice_accounts(&self) -> (String, String) {
+    pub async fn practice_accounts(&self) -> (AccountId, AccountId) {
         let by = custodian::audit::ChangedBy {
             actor: Default::default(),
             name: "test".into(),
@@ -456,11 +457,11 @@ pub fn with_mastodon(config: &mut Config, base: &str) {
 
 /// A Mastodon account tagged `official` (alice's group's tag), as an
 /// admin's connection leaves it: active, its access token sealed in the vault.
-pub async fn mastodon_account(app: &TestApp, token: &str) -> String {
+pub async fn mastodon_account(app: &TestApp, token: &str) -> AccountId {
     use custodian::clock::Clock;
     let now = app.clock.now();
     let account = custodian::domain::Account {
-        id: format!("acct_m{}", rand::random::<u32>()),
+        id: format!("acct_m{}", rand::random::<u32>()).into(),
         platform: custodian::domain::Platform::Mastodon,
         handle: "@clinic@fake.mastodon.test".into(),
         external_id: "109000000000000001".into(),
