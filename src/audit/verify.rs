@@ -18,14 +18,14 @@ use crate::storage::Db;
 const PAGE: i64 = 10_000;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Finding {
+pub struct ChainBreak {
     /// The first sequence number that cannot be trusted.
     pub seq: u64,
     pub problem: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Report {
+pub struct Verification {
     /// Events up to here were pruned by retention; history is kept after it.
     pub pruned_through: u64,
     pub events: u64,
@@ -35,10 +35,10 @@ pub struct Report {
     /// Events written after the newest checkpoint (verified for order and
     /// hashes, but not yet signed).
     pub unsigned_tail: u64,
-    pub finding: Option<Finding>,
+    pub finding: Option<ChainBreak>,
 }
 
-impl Report {
+impl Verification {
     pub fn ok(&self) -> bool {
         self.finding.is_none()
     }
@@ -113,13 +113,13 @@ pub async fn verify(
     key: &VerifyingKey,
     external: &[Checkpoint],
     mut progress: impl FnMut(u64, u64),
-) -> Result<Report, AuditError> {
+) -> Result<Verification, AuditError> {
     let checkpoints = load_checkpoints(db).await?;
     let (total,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM audit_events").fetch_one(db.pool()).await?;
     let prune_point = crate::audit::retention::prune_point(db).await?;
     // Positions pruned by retention still count: they are covered by the kept frontier.
     let total = u64::try_from(total).unwrap_or(0) + prune_point.as_ref().map(|(p, _)| *p).unwrap_or(0);
-    let mut report = Report {
+    let mut report = Verification {
         pruned_through: 0,
         events: 0,
         checkpoints: checkpoints.len() as u64,
@@ -127,8 +127,8 @@ pub async fn verify(
         unsigned_tail: 0,
         finding: None,
     };
-    let fail = |report: &mut Report, seq: u64, problem: String| {
-        report.finding = Some(Finding { seq, problem });
+    let fail = |report: &mut Verification, seq: u64, problem: String| {
+        report.finding = Some(ChainBreak { seq, problem });
     };
 
     // Checkpoints kept outside the database must all be present and equal.
@@ -414,14 +414,14 @@ fn subtree(
 mod tests {
     use super::*;
 
-    fn report(events: u64, verified_through: u64, finding: Option<(u64, &str)>) -> Report {
-        Report {
+    fn report(events: u64, verified_through: u64, finding: Option<(u64, &str)>) -> Verification {
+        Verification {
             pruned_through: 0,
             events,
             checkpoints: 3,
             verified_through,
             unsigned_tail: events - verified_through,
-            finding: finding.map(|(seq, p)| Finding { seq, problem: p.to_owned() }),
+            finding: finding.map(|(seq, p)| ChainBreak { seq, problem: p.to_owned() }),
         }
     }
 

@@ -21,8 +21,8 @@ use crate::clock::SharedClock;
 use crate::directory::{self, Access, Admitted, Directory, GateError};
 use crate::identity::{
     known, mfa, session, tokens, ApiToken, FactorState, Invites, Method, Mfa, MfaConfig, MfaError, Oidc,
-    OidcError, OwnerRecheck, Presented, Session, SessionError, SessionId, Sessions, Unusable, User, Users,
-    Verdict,
+    OidcError, OwnerCheck, OwnerRecheck, Presented, Session, SessionError, SessionId, Sessions, Unusable,
+    User, Users,
 };
 use crate::storage::{optional, Db};
 pub use enrollment::{EnrollRefused, EnrollmentRules, InviteError, IssuedLink};
@@ -611,9 +611,9 @@ impl Identity {
     ) -> Result<User, AuthError> {
         let unconfirmed = match self.recheck.check(&user.id, &user.subject).await? {
             // Stored with the user by the re-check already.
-            Verdict::Confirmed { groups: Some(groups) } => return Ok(User { groups, ..user }),
-            Verdict::Confirmed { .. } | Verdict::WithinGrace => return Ok(user),
-            Verdict::Refused(why) => {
+            OwnerCheck::Confirmed { groups: Some(groups) } => return Ok(User { groups, ..user }),
+            OwnerCheck::Confirmed { .. } | OwnerCheck::WithinGrace => return Ok(user),
+            OwnerCheck::Refused(why) => {
                 let ended =
                     self.directory.end_access(&user, Trigger::IdpRefused, &why, "idp", meta, true).await;
                 return Err(match ended {
@@ -626,8 +626,8 @@ impl Identity {
                     }
                 });
             }
-            Verdict::Unconfirmed { since } => AuthError::OwnerUnconfirmed(Some(since)),
-            Verdict::NoGrant => AuthError::OwnerUnconfirmed(None),
+            OwnerCheck::Unconfirmed { since } => AuthError::OwnerUnconfirmed(Some(since)),
+            OwnerCheck::NoGrant => AuthError::OwnerUnconfirmed(None),
         };
         let source = Source::Named(format!("user:{}", user.id));
         let reason = "the identity provider has not confirmed the token's owner".to_owned();

@@ -17,7 +17,7 @@ pub use config::{EnrollmentMode, MfaConfig, OidcConfig, SessionConfig, INVITE_TT
 pub use invites::{InviteRefusal, Invites};
 pub use mfa::{Enrollment, FactorState, Method, Mfa, MfaError};
 pub use oidc::{Oidc, OidcError};
-pub use recheck::{OwnerRecheck, Verdict};
+pub use recheck::{OwnerCheck, OwnerRecheck};
 pub use session::{Session, SessionError, SessionId, Sessions};
 pub use tokens::{ApiToken, Presented, Tokens, Unusable};
 pub use users::{User, Users, VerifiedIdentity};

@@ -45,7 +45,7 @@ use crate::vault::{sealed, KeyRing};
 
 /// What the re-check found for a token's owner.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Verdict {
+pub enum OwnerCheck {
     /// Confirmed within the interval (now, or earlier); the groups the IdP
     /// gave now (already stored with the user), if it was asked just now,
     /// by this request or one it waited for, and gave them.
@@ -167,12 +167,12 @@ impl OwnerRecheck {
     }
 
     /// Re-checks the owner `user_id` (IdP subject `subject`) if due.
-    pub async fn check(&self, user_id: &str, subject: &str) -> Result<Verdict, sqlx::Error> {
+    pub async fn check(&self, user_id: &str, subject: &str) -> Result<OwnerCheck, sqlx::Error> {
         let now = self.clock.now();
         match self.stored(user_id).await? {
-            None => return Ok(Verdict::NoGrant),
+            None => return Ok(OwnerCheck::NoGrant),
             Some(s) if current(s.confirmed_at, now, self.interval) => {
-                return Ok(Verdict::Confirmed { groups: None })
+                return Ok(OwnerCheck::Confirmed { groups: None })
             }
             Some(_) => {}
         }
@@ -187,16 +187,16 @@ impl OwnerRecheck {
 
     /// Under the user's gate: read again (another request may have just
     /// asked), take the lease, then ask the IdP and store what it said.
-    async fn ask(&self, user_id: &str, subject: &str) -> Result<Verdict, sqlx::Error> {
+    async fn ask(&self, user_id: &str, subject: &str) -> Result<OwnerCheck, sqlx::Error> {
         let now = self.clock.now();
         let Some(stored) = self.stored(user_id).await? else {
-            return Ok(Verdict::NoGrant);
+            return Ok(OwnerCheck::NoGrant);
         };
         if current(stored.confirmed_at, now, self.interval) {
             return self.confirmed_meanwhile(user_id).await;
         }
         let Some(refresh) = stored.refresh else {
-            return Ok(Verdict::NoGrant);
+            return Ok(OwnerCheck::NoGrant);
         };
         if !self.take_lease(user_id, stored.confirmed_at, now).await? {
             return self.follow(user_id, now).await;
@@ -208,11 +208,11 @@ impl OwnerRecheck {
                     self.users.set_groups(user_id, groups).await?;
                 }
                 self.store_confirmed(user_id, rotated.as_ref().unwrap_or(&refresh)).await?;
-                Ok(Verdict::Confirmed { groups })
+                Ok(OwnerCheck::Confirmed { groups })
             }
             Recheck::Refused(why) => {
                 self.remember(user_id, None).await?;
-                Ok(Verdict::Refused(why))
+                Ok(OwnerCheck::Refused(why))
             }
             Recheck::Unreachable(why) => {
                 tracing::warn!(user = %user_id, reason = %why, "the IdP did not answer an owner re-check");
@@ -281,26 +281,26 @@ impl OwnerRecheck {
 
     /// Another replica holds the lease: its answer if it is stored by now,
     /// else the grace rules while it is pending.
-    async fn follow(&self, user_id: &str, now: Timestamp) -> Result<Verdict, sqlx::Error> {
+    async fn follow(&self, user_id: &str, now: Timestamp) -> Result<OwnerCheck, sqlx::Error> {
         match self.stored(user_id).await? {
-            None => Ok(Verdict::NoGrant),
+            None => Ok(OwnerCheck::NoGrant),
             Some(s) if current(s.confirmed_at, now, self.interval) => self.confirmed_meanwhile(user_id).await,
             Some(s) => Ok(self.graced(s.confirmed_at, now)),
         }
     }
 
     /// Confirmed by another request while this one waited: the groups it stored.
-    async fn confirmed_meanwhile(&self, user_id: &str) -> Result<Verdict, sqlx::Error> {
+    async fn confirmed_meanwhile(&self, user_id: &str) -> Result<OwnerCheck, sqlx::Error> {
         let groups = self.users.get(user_id).await?.map(|u| u.groups);
-        Ok(Verdict::Confirmed { groups })
+        Ok(OwnerCheck::Confirmed { groups })
     }
 
     /// An owner the IdP has not confirmed now: tolerated for the grace.
-    fn graced(&self, confirmed_at: Timestamp, now: Timestamp) -> Verdict {
+    fn graced(&self, confirmed_at: Timestamp, now: Timestamp) -> OwnerCheck {
         if within_grace(confirmed_at, now, self.interval, self.grace) {
-            Verdict::WithinGrace
+            OwnerCheck::WithinGrace
         } else {
-            Verdict::Unconfirmed { since: confirmed_at }
+            OwnerCheck::Unconfirmed { since: confirmed_at }
         }
     }
 

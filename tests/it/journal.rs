@@ -2,7 +2,7 @@
 //! each kind of tampering, inclusion proofs, and the search API.
 
 use custodian::audit::checkpoint::CheckpointSigner;
-use custodian::audit::verify::{self, Report};
+use custodian::audit::verify::{self, Verification};
 use custodian::audit::AuditConfig;
 use custodian::audit::{merkle, Actor, EventKind, RequestMeta};
 use custodian::secret::Secret;
@@ -35,7 +35,7 @@ async fn journal_with_20_events(backend: Backend) -> TestApp {
     app
 }
 
-async fn run_verify(app: &TestApp) -> Report {
+async fn run_verify(app: &TestApp) -> Verification {
     let key = CheckpointSigner::from_config(&app.state.config.audit).unwrap().public_key();
     verify::verify(&app.state.db, &key, &[], |_, _| {}).await.unwrap()
 }

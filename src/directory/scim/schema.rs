@@ -156,7 +156,7 @@ impl ResourceType {
 /// Whether a request body must name its schemas (POST and PUT do; a
 /// resource rebuilt by PATCH does not).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Origin {
+pub enum BodyOrigin {
     Request,
     Patched,
 }
@@ -166,10 +166,10 @@ pub enum Origin {
 /// never-returned attributes dropped, `null`s and empty lists dropped, and
 /// booleans sent as the strings "True"/"False" (Microsoft Entra ID) turned
 /// into booleans. Unknown attributes are refused, not silently dropped.
-pub fn normalize(kind: ResourceType, input: &Value, origin: Origin) -> Result<Value, ScimError> {
+pub fn normalize(kind: ResourceType, input: &Value, origin: BodyOrigin) -> Result<Value, ScimError> {
     let object =
         input.as_object().ok_or_else(|| ScimError::invalid_syntax("the resource must be a JSON object"))?;
-    if origin == Origin::Request {
+    if origin == BodyOrigin::Request {
         check_schemas_member(kind, object)?;
     }
     let core = schema(kind.core_urn()).ok_or_else(|| ScimError::internal("schema definitions missing"))?;
@@ -485,7 +485,7 @@ mod tests {
             ENTERPRISE_USER: {"Department": "Cardiology", "manager": {"value": "m1", "displayName": "Bob"}},
             "nickName": null, "roles": []
         });
-        let out = normalize(ResourceType::User, &input, Origin::Request).unwrap();
+        let out = normalize(ResourceType::User, &input, BodyOrigin::Request).unwrap();
         assert_eq!(
             out,
             json!({
@@ -501,7 +501,7 @@ mod tests {
         let base = |extra: Value| {
             let mut v = json!({"schemas": [USER], "userName": "a"});
             v.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
-            normalize(ResourceType::User, &v, Origin::Request)
+            normalize(ResourceType::User, &v, BodyOrigin::Request)
         };
         let e = base(json!({"favouriteColour": "blue"})).unwrap_err();
         assert_eq!((e.kind, e.scim_type), (crate::domain::Kind::BadRequest, Some("invalidSyntax")));
@@ -512,14 +512,17 @@ mod tests {
             base(json!({"emails": [{"value": "x", "colour": 1}]})).unwrap_err().scim_type,
             Some("invalidSyntax")
         );
-        let e = normalize(ResourceType::User, &json!({"schemas": [USER]}), Origin::Request).unwrap_err();
+        let e = normalize(ResourceType::User, &json!({"schemas": [USER]}), BodyOrigin::Request).unwrap_err();
         assert!(e.detail.contains("userName"));
-        let e = normalize(ResourceType::User, &json!({"userName": "a"}), Origin::Request).unwrap_err();
+        let e = normalize(ResourceType::User, &json!({"userName": "a"}), BodyOrigin::Request).unwrap_err();
         assert!(e.detail.contains("schemas"));
         // Entra's own schema URIs and nulls for unmapped attributes pass.
         let entra = json!({"schemas": [USER, "urn:ietf:params:scim:schemas:extension:enterprise:2.0User"],
                            "userName": "a", "department": null, "manager": null, "meta": {"resourceType": "User"}});
-        assert_eq!(normalize(ResourceType::User, &entra, Origin::Request).unwrap(), json!({"userName": "a"}));
+        assert_eq!(
+            normalize(ResourceType::User, &entra, BodyOrigin::Request).unwrap(),
+            json!({"userName": "a"})
+        );
     }
 
     #[test]
@@ -537,7 +540,7 @@ mod tests {
         }
         let nul = json!({"schemas": [USER], "userName": "a\u{0}b"});
         assert_eq!(
-            normalize(ResourceType::User, &nul, Origin::Request).unwrap_err().scim_type,
+            normalize(ResourceType::User, &nul, BodyOrigin::Request).unwrap_err().scim_type,
             Some("invalidValue")
         );
     }

@@ -14,7 +14,7 @@ use serde_json::{json, Map, Value};
 
 use super::filter::{self, AttrPath, CompareOp, Filter};
 use super::patch::{self, OpKind, PatchOp};
-use super::schema::{self, Origin, Projection, ResourceType};
+use super::schema::{self, BodyOrigin, Projection, ResourceType};
 use super::ScimError;
 use crate::audit::{Actor, Change, EventKind, RequestMeta, Trigger};
 use crate::directory::store::{Column, Conditions, GroupRow, Member, StoreError, UserRow};
@@ -364,7 +364,7 @@ impl Scim {
         let id = uuid::Uuid::new_v4().to_string();
         match kind {
             ResourceType::User => {
-                let mut resource = schema::normalize(kind, body, Origin::Request)?;
+                let mut resource = schema::normalize(kind, body, BodyOrigin::Request)?;
                 let active = resource.get("active").and_then(Value::as_bool).unwrap_or(true);
                 set(&mut resource, "active", json!(active));
                 let row = user_row(id, resource, 1, now.millis(), now.millis())?;
@@ -379,7 +379,7 @@ impl Scim {
                 self.render_user(&row, true).await
             }
             ResourceType::Group => {
-                let mut resource = schema::normalize(kind, body, Origin::Request)?;
+                let mut resource = schema::normalize(kind, body, BodyOrigin::Request)?;
                 let members = self.take_members(&mut resource, &[]).await?;
                 let row = group_row(id, resource, 1, now.millis(), now.millis())?;
                 let after = group_summary(&row, &members, &members, &[]);
@@ -398,7 +398,7 @@ impl Scim {
         caller: &Caller,
     ) -> Result<Value, ScimError> {
         let _serial = self.writes.lock().await;
-        let mut resource = schema::normalize(kind, body, Origin::Request)?;
+        let mut resource = schema::normalize(kind, body, BodyOrigin::Request)?;
         match kind {
             ResourceType::User => {
                 // A PUT that leaves `active` out leaves it as it was: Okta's
@@ -430,7 +430,7 @@ impl Scim {
         let read_only = kind.read_only();
         let apply = |mut doc: Value| -> Result<Value, ScimError> {
             patch::apply(&mut doc, &ops, &read_only)?;
-            schema::normalize(kind, &doc, Origin::Patched)
+            schema::normalize(kind, &doc, BodyOrigin::Patched)
         };
         match kind {
             ResourceType::User => self.write_user(id, Change::UserPatch, caller, apply).await.map(Some),
