@@ -1,5 +1,5 @@
 //! Custodian: a governed gateway to an organization's social-media accounts.
-//! See DESIGN.md for the one decision path every action takes.
+//! See ARCHITECTURE.md for the one decision path every action takes.
 
 pub mod action;
 pub mod app;
@@ -16,6 +16,7 @@ pub mod identity;
 pub mod platforms;
 pub mod policy;
 pub mod proxy;
+pub mod screen;
 pub mod secret;
 pub mod storage;
 pub mod telemetry;

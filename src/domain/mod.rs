@@ -5,6 +5,7 @@
 mod account;
 mod action;
 mod actor;
+mod finding;
 mod ids;
 mod platform;
 mod policy_action;
@@ -14,6 +15,7 @@ mod time;
 pub use account::{Account, Status};
 pub use action::{Action, Forward, Image, NewPost};
 pub use actor::Actor;
+pub use finding::{Finding, FindingKind, Severity, Verdict};
 pub use ids::{AccountId, EventId, TokenId, UserId};
 pub use platform::Platform;
 pub use policy_action::PolicyAction;

@@ -10,6 +10,7 @@ use std::path::Path;
 /// Bottom first. A module may import only the modules listed before it.
 const LAYERS: &[&str] = &[
     "domain",
+    "screen",
     "clock",
     "secret",
     "storage",
