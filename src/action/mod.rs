@@ -12,7 +12,8 @@
 //!
 //! The door identifies the caller (session or API token) and the directory
 //! gate has admitted them; [`ActionPath::perform`] then asks policy,
-//! passes the content screen (a named no-op until screening lands), writes
+//! screens what the action would say (policy judges the findings: out,
+//! held for a reviewer, or refused), writes
 //! the intent to the audit journal (fail closed: no journal, no action),
 //! has the platform carry it out with the sealed credential, and records
 //! the outcome. Every refusal says which step refused, by which rule, and
@@ -37,13 +38,13 @@ use crate::auth::{SessionPrincipal, TokenPrincipal};
 use crate::clock::{SharedClock, Timestamp};
 use crate::directory::grants::Grants;
 use crate::directory::{Admitted, Directory, DirectoryConfig, Locks, Scope};
-use crate::domain::Action;
-use crate::domain::{Account, AccountId, EventId};
+use crate::domain::{Account, AccountId, Action, EventId, PolicyAction, Verdict};
 use crate::identity::{ApiToken, Tokens, User};
 use crate::platforms::accounts::Accounts;
 use crate::platforms::connect::Connector;
 use crate::platforms::dispatch::{Dispatcher, Outcome};
-use crate::policy::{principal_of, PolicyStore, RequestContext, Resource};
+use crate::policy::{principal_of, Judgement, PolicyStore, RequestContext, Resource, ScreenContext};
+use crate::screen::{Content, Origin, Report};
 
 pub use crate::domain::{Details, Kind, Refusal, Step};
 pub use connect::{AdminError, ConnectPermit, DisconnectPermit};
@@ -223,17 +224,25 @@ pub struct Authorized {
     break_glass: Option<String>,
 }
 
-/// An authorized action the content screen let through. Only [`screen`] makes one.
+/// An authorized action the content screen let through. Only
+/// [`ActionPath::screen`] makes one.
 pub struct Screened(Authorized);
 
-/// An authorized action the content screen parked for a reviewer. Nothing
-/// is parked yet (the screen passes everything); review takes it from here.
-pub struct Held(Authorized);
+/// An authorized action the content screen stopped: held for a reviewer,
+/// or refused outright. What it found, and the policies that judged it.
+pub struct Stopped {
+    action: Authorized,
+    /// What was screened (never recorded in clear).
+    text: String,
+    report: Report,
+    judgement: Judgement,
+}
 
 /// What the content screen decided.
 pub enum Screening {
     Passed(Screened),
-    Held(Held),
+    Held(Stopped),
+    Blocked(Stopped),
 }
 
 /// An action whose intent the journal holds. Only [`Run::record`] makes
@@ -295,13 +304,15 @@ impl ActionPath {
 
     /// Screen, then the intent, the platform and the outcome.
     async fn carry_out(&self, caller: &Gated<'_>, authorized: Authorized) -> Result<Executed, Refusal> {
-        let screened = match screen(authorized) {
+        let screened = match self.screen(caller, authorized) {
             Screening::Passed(screened) => screened,
-            Screening::Held(held) => {
-                let Held(action) = held;
-                let (name, account) = (action_name(&action.action), &action.account.id);
-                let refusal = Refusal::held(account);
-                return Err(self.refused(caller, name, account, action.break_glass, refusal).await);
+            Screening::Held(stopped) => {
+                let refusal = Refusal::held(&stopped.action.account.id, &stopped.judgement.policies);
+                return Err(self.stopped(caller, stopped, refusal).await);
+            }
+            Screening::Blocked(stopped) => {
+                let refusal = Refusal::content_blocked(&stopped.report, &stopped.judgement.policies);
+                return Err(self.stopped(caller, stopped, refusal).await);
             }
         };
         // From its intent on, an action runs to its recorded outcome in a
@@ -320,6 +331,47 @@ impl ActionPath {
             Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
             // Only a runtime shutting down cancels the task.
             Err(_) => Err(AuditError::WriterStopped.into()),
+        }
+    }
+
+    /// The content screen: what the action would say, and policy's verdict
+    /// on what the screen found. An action that says nothing passes.
+    fn screen(&self, caller: &Gated<'_>, authorized: Authorized) -> Screening {
+        let Some((text, origin, media)) = said(&authorized.action) else {
+            return Screening::Passed(Screened(authorized));
+        };
+        let policies = self.policies.current();
+        let report = policies.screen().check(&Content { text: &text, origin, media });
+        let principal = caller.principal(&self.directory);
+        let context = self.context(caller, caller.mfa_verified_at, authorized.break_glass.is_some());
+        let resource = Resource::from(&authorized.account);
+        let judgement = policies.judge(&principal, &resource, &context, ScreenContext::of(&report, origin));
+        match judgement.verdict {
+            Verdict::Allow => Screening::Passed(Screened(authorized)),
+            Verdict::Hold => Screening::Held(Stopped { action: authorized, text, report, judgement }),
+            Verdict::Block => Screening::Blocked(Stopped { action: authorized, text, report, judgement }),
+        }
+    }
+
+    /// Records an action the screen stopped, with its content's digest and
+    /// the findings (never the text); the refusal carries the findings back.
+    async fn stopped(&self, caller: &Gated<'_>, stopped: Stopped, mut refusal: Refusal) -> Refusal {
+        let Stopped { action, text, report, .. } = stopped;
+        let content = self.journal.withheld(&text, &report.findings);
+        refusal.findings = report.findings;
+        let kind = EventKind::ActionRefused {
+            action: action_name(&action.action).to_owned(),
+            account_id: action.account.id.to_string(),
+            door: caller.door.as_str().to_owned(),
+            step: refusal.step.as_str().to_owned(),
+            rule: refusal.rule.clone(),
+            reason: refusal.reason.clone(),
+            break_glass: action.break_glass,
+            content: Some(content),
+        };
+        match self.journal.record(&caller.meta, caller.actor.clone(), kind).await {
+            Ok(_) => refusal,
+            Err(e) => e.into(),
         }
     }
 
@@ -445,6 +497,7 @@ impl ActionPath {
             rule: refusal.rule.clone(),
             reason: refusal.reason.clone(),
             break_glass,
+            content: None,
         };
         match self.journal.record(&caller.meta, caller.actor.clone(), kind).await {
             Ok(_) => refusal,
@@ -470,8 +523,12 @@ impl ActionPath {
             return Ok(None);
         };
         let principal = caller.principal(&self.directory);
-        let context =
-            RequestContext { mfa_age_seconds: 0, break_glass: false, door: caller.door.as_str().into() };
+        let context = RequestContext {
+            mfa_age_seconds: 0,
+            break_glass: false,
+            door: caller.door.as_str().into(),
+            screen: None,
+        };
         let use_ = crate::domain::PolicyAction::BreakglassUse.as_str();
         if self.policies.current().decide(&principal, use_, &Resource::Gateway, &context).allowed {
             return Ok(Some(id));
@@ -493,7 +550,12 @@ impl ActionPath {
     ) -> RequestContext {
         let age =
             verified_at.map(|t| (self.clock.now().millis() - t.millis()).max(0) / 1000).unwrap_or(i64::MAX);
-        RequestContext { mfa_age_seconds: age, break_glass, door: caller.door.as_str().to_owned() }
+        RequestContext {
+            mfa_age_seconds: age,
+            break_glass,
+            door: caller.door.as_str().to_owned(),
+            screen: None,
+        }
     }
 
     /// The accounts `caller` may act on, with the actions policy allows on each.
@@ -632,8 +694,27 @@ fn content_of(action: &Action) -> Option<ContentRecord> {
     Some(ContentRecord::Full { text })
 }
 
-/// The content screen: pass, hold for review, or block. Not built yet:
-/// everything passes, unchanged.
-fn screen(authorized: Authorized) -> Screening {
-    Screening::Passed(Screened(authorized))
+/// What an action would say, for the screen: every word that would leave
+/// (text, link, alt text; a pass-through request's recorded content),
+/// where it goes, and whether media rides with it. None: it says nothing.
+fn said(action: &Action) -> Option<(String, Origin, bool)> {
+    let (post, origin) = match action {
+        Action::Publish(post) => (post, Origin::Post),
+        Action::Reply { post, .. } => (post, Origin::Reply),
+        Action::Forward(f) => {
+            let origin = if f.action == PolicyAction::CommentReply { Origin::Reply } else { Origin::Post };
+            return f.content.clone().map(|text| (text, origin, f.media));
+        }
+        _ => return None,
+    };
+    let mut text = post.text.clone();
+    for extra in
+        [post.link.as_ref().map(|l| l.as_str()), post.image.as_ref().and_then(|i| i.description.as_deref())]
+            .into_iter()
+            .flatten()
+    {
+        text.push('\n');
+        text.push_str(extra);
+    }
+    Some((text, origin, post.image.is_some()))
 }

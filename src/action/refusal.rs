@@ -7,6 +7,7 @@ use crate::audit::AuditError;
 use crate::clock::Timestamp;
 use crate::directory::Lock;
 use crate::domain::{Account, AccountId, EventId};
+use crate::screen::Report;
 use std::borrow::Cow;
 
 use crate::domain::{Kind, Refusal, Step};
@@ -55,14 +56,27 @@ impl Refusal {
         Refusal::new(Kind::NotFound, Step::Authorize, "request", reason, "Check the id.")
     }
 
-    /// The content screen parked the action on `account` for a reviewer.
-    pub fn held(account: &AccountId) -> Self {
+    /// The content screen parked the action on `account` for a reviewer;
+    /// `policies`: the ones that kept it from going out unreviewed.
+    pub fn held(account: &AccountId, policies: &[String]) -> Self {
         Refusal::new(
             Kind::HeldForReview,
             Step::Screen,
-            "screen",
-            format!("the action on account {account} waits for a compliance reviewer"),
-            "Nothing was done yet; a reviewer will approve or reject it.",
+            &rule_of(policies, "screen-no-release"),
+            format!("the action on account {account} waits for a compliance reviewer: see the findings"),
+            "Nothing was done yet; a reviewer who is not you will approve or reject it.",
+        )
+    }
+
+    /// Policy refuses what the screen found, reviewed or not.
+    pub fn content_blocked(report: &Report, policies: &[String]) -> Self {
+        let kinds = report.kinds().join(", ");
+        Refusal::new(
+            Kind::ContentBlocked,
+            Step::Screen,
+            &rule_of(policies, "screen"),
+            format!("the content screen found what policy never lets out ({kinds}); nothing was done"),
+            "Remove what the findings point at (their start and end are byte offsets in what you sent), then send it again.",
         )
     }
 
@@ -320,6 +334,15 @@ fn fill_in(words: &str, action: &str, target: &str, account: Option<&Account>) -
     }
     filled.push_str(rest);
     filled
+}
+
+/// The policies that decided, comma-separated, or `fallback` when none did.
+fn rule_of(policies: &[String], fallback: &str) -> String {
+    if policies.is_empty() {
+        fallback.to_owned()
+    } else {
+        policies.join(",")
+    }
 }
 
 #[cfg(test)]

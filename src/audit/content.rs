@@ -17,6 +17,7 @@ use crate::secret::Secret;
 /// A screen finding: which rule matched, and where (byte offsets).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ScreenFinding {
+    pub kind: String,
     pub rule: String,
     pub start: usize,
     pub end: usize,
@@ -53,6 +54,17 @@ impl ContentKey {
     }
 }
 
+impl From<&crate::domain::Finding> for ScreenFinding {
+    fn from(f: &crate::domain::Finding) -> Self {
+        ScreenFinding {
+            kind: f.kind.as_str().to_owned(),
+            rule: f.rule.to_owned(),
+            start: f.start,
+            end: f.end,
+        }
+    }
+}
+
 impl ContentRecord {
     pub fn published(text: &str) -> ContentRecord {
         ContentRecord::Full { text: text.to_owned() }
@@ -71,7 +83,7 @@ mod tests {
     fn refused_content_is_only_a_keyed_digest() {
         let key = ContentKey::derive(&Secret::new("k1".into()));
         let text = "Patient Jane Roe, MRN 12345, was discharged today";
-        let finding = ScreenFinding { rule: "phi.mrn".into(), start: 18, end: 27 };
+        let finding = ScreenFinding { kind: "mrn".into(), rule: "phi.mrn".into(), start: 18, end: 27 };
         let record = ContentRecord::refused(&key, text, vec![finding]);
         let json = serde_json::to_string(&record).unwrap();
         assert!(!json.contains("Jane") && !json.contains("12345"), "{json}");

@@ -316,6 +316,10 @@ pub enum EventKind {
         /// The break-glass grant open when it was refused.
         #[serde(skip_serializing_if = "Option::is_none")]
         break_glass: Option<String>,
+        /// What it would have said, when the content screen refused or held
+        /// it: only a keyed digest and the findings, never the text.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        content: Option<crate::audit::content::ContentRecord>,
     },
     /// `account.connect.attempt`: Custodian is about to call the platform to
     /// finish a connection (exchange the code, or sign in with an app

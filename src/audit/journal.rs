@@ -26,7 +26,8 @@ use sqlx::{Any, Row, Transaction};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::audit::checkpoint::{Checkpoint, CheckpointSigner};
+use crate::audit::checkpoint::{Checkpoint, CheckpointSigner, SignerError};
+use crate::audit::content::{ContentKey, ContentRecord, ScreenFinding};
 use crate::audit::merkle::{self, Frontier};
 use crate::audit::throttle::{Due, Hold, Source, Throttle};
 use crate::audit::{Actor, AuditConfig, AuditError, Event, EventKind, RequestMeta, Tally};
@@ -64,6 +65,8 @@ pub struct Journal {
     stats: Arc<Stats>,
     db: Db,
     refusals: Arc<Throttle<Refused>>,
+    /// Keys the digests of content that is not recorded in clear.
+    content_key: Arc<ContentKey>,
 }
 
 /// A refusal as it would be recorded: what the throttle keeps of the newest
@@ -98,6 +101,8 @@ impl Journal {
         checkpoint_file: PathBuf,
     ) -> Result<Journal, AuditError> {
         let signer = CheckpointSigner::from_config(config)?;
+        let content_key =
+            Arc::new(ContentKey::derive(config.signing_key.as_ref().ok_or(SignerError::Missing)?));
         adopt_unhashed_events(&db).await?;
         let (frontier, last_checkpoint) = load_state(&db).await?;
         let healthy = Arc::new(AtomicBool::new(true));
@@ -123,7 +128,13 @@ impl Journal {
             refusals: refusals.clone(),
         };
         tokio::spawn(writer.run(rx));
-        Ok(Journal { tx, clock, timeout: config.write_timeout, healthy, stats, db, refusals })
+        Ok(Journal { tx, clock, timeout: config.write_timeout, healthy, stats, db, refusals, content_key })
+    }
+
+    /// Content the journal must not hold in clear (held, blocked or
+    /// rejected, possibly PHI): its keyed digest, length and findings.
+    pub fn withheld(&self, text: &str, findings: &[crate::domain::Finding]) -> ContentRecord {
+        ContentRecord::refused(&self.content_key, text, findings.iter().map(ScreenFinding::from).collect())
     }
 
     /// Appends the event; returns once it is committed, or an error if it

@@ -91,7 +91,7 @@ pub async fn policy(command: PolicyCommand, overrides: &Overrides) -> anyhow::Re
                     Resource::from(&account.with_context(|| format!("there is no account {id:?}"))?)
                 }
             };
-            let context = RequestContext { mfa_age_seconds: mfa_age, break_glass, door };
+            let context = RequestContext { mfa_age_seconds: mfa_age, break_glass, door, screen: None };
             let policies = state.policies.current();
             let decision = policies.decide(&principal, &action, &resource, &context);
             println!("{}", if decision.allowed { "ALLOW" } else { "DENY" });

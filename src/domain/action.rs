@@ -72,6 +72,8 @@ pub struct Forward {
     /// request (query, form, JSON, multipart text, media by digest), as
     /// the intent records it.
     pub content: Option<String>,
+    /// An image or video rides with it (an uploaded part, or a media URL).
+    pub media: bool,
 }
 
 impl Forward {

@@ -49,6 +49,10 @@ actions! {
     AuditRead => "audit.read",
     AuditExport => "audit.export",
     ReviewDecide => "review.decide",
+    /// Policy's answer on the screen's findings: refused outright.
+    ContentBlock => "content.block",
+    /// Policy's answer on the screen's findings: out without a reviewer.
+    ContentRelease => "content.release",
     BreakglassUse => "breakglass.use",
     TokenCreate => "token.create",
     /// Listing one's API tokens: no policy decides it (it takes a session).

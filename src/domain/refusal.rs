@@ -102,6 +102,8 @@ kinds! {
     /// The content screen parked the action for a compliance reviewer:
     /// nothing was done yet.
     HeldForReview => "held_for_review",
+    /// Policy refuses what the content screen found, reviewed or not.
+    ContentBlocked => "content_blocked",
     /// The journal cannot be written, so nothing was done (fail closed).
     AuditUnavailable => "audit_unavailable",
     /// Something went wrong on Custodian's side.
@@ -158,6 +160,11 @@ pub struct Details {
     pub retry_after: Option<u64>,
     /// The recorded intent, when the refusal came after it (the platform's own refusal).
     pub audit_event_id: Option<String>,
+    /// What the content screen found, when it refused or held the action
+    /// (kinds, rules and positions: never the text).
+    pub findings: Vec<super::Finding>,
+    /// The review a held action waits in.
+    pub review_id: Option<String>,
 }
 
 impl Refusal {
@@ -176,6 +183,8 @@ impl Refusal {
             remedy: remedy.into(),
             retry_after: None,
             audit_event_id: None,
+            findings: Vec::new(),
+            review_id: None,
         }))
     }
 

@@ -373,6 +373,7 @@ pub fn status_of(kind: Kind) -> StatusCode {
         Kind::CredentialWithheld | Kind::PlatformUnavailable => StatusCode::BAD_GATEWAY,
         Kind::AuditUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         Kind::HeldForReview => StatusCode::ACCEPTED,
+        Kind::ContentBlocked => StatusCode::UNPROCESSABLE_ENTITY,
     }
 }
 
@@ -503,6 +504,12 @@ struct Body<'a> {
     /// The recorded intent, when the platform refused after it.
     #[serde(skip_serializing_if = "Option::is_none")]
     audit_event_id: Option<&'a str>,
+    /// What the content screen found (kinds, rules, positions; never the text).
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    findings: &'a [crate::domain::Finding],
+    /// The review a held action waits in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    review_id: Option<&'a str>,
 }
 
 fn with_retry_after(mut response: Response, problem: &Problem) -> Response {
@@ -531,11 +538,19 @@ impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let (status, error, reason, remedy) = self.describe();
         let rule = self.rule();
-        let audit_event_id = match &self {
-            Problem::Refused(r) => r.audit_event_id.as_deref(),
-            _ => None,
+        let (audit_event_id, findings, review_id) = match &self {
+            Problem::Refused(r) => (r.audit_event_id.as_deref(), &r.findings[..], r.review_id.as_deref()),
+            _ => (None, &[][..], None),
         };
-        let body = Body { error, reason: &reason, rule: rule.clone(), remedy: &remedy, audit_event_id };
+        let body = Body {
+            error,
+            reason: &reason,
+            rule: rule.clone(),
+            remedy: &remedy,
+            audit_event_id,
+            findings,
+            review_id,
+        };
         let mut response = (status, Json(body)).into_response();
         if matches!(self, Problem::TokenInvalid(_)) {
             let challenge = axum::http::HeaderValue::from_static("Bearer error=\"invalid_token\"");

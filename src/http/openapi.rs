@@ -235,6 +235,15 @@ pub struct ErrorBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = String)]
     pub audit_event_id: Option<String>,
+    /// What the content screen found, when it held or refused the content
+    /// (`held_for_review`, `content_blocked`): kind, rule, byte span,
+    /// confidence and why; never the text itself.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<crate::domain::Finding>,
+    /// The review a held action waits in (`held_for_review`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String)]
+    pub review_id: Option<String>,
 }
 
 /// SCIM's error body (RFC 7644, section 3.12), which `/scim/v2` answers;

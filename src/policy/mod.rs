@@ -21,6 +21,8 @@ use cedar_policy::{
 use serde::{Deserialize, Serialize};
 
 use crate::audit::{Actor, EventKind, Journal, RequestMeta};
+use crate::domain::PolicyAction;
+use crate::screen::{Origin, Report, Screen, ScreenSettings, Verdict};
 
 pub use cases::{run_cases, Case, CaseFailure};
 pub use subject::principal_of;
@@ -98,6 +100,40 @@ pub struct RequestContext {
     #[serde(default)]
     pub break_glass: bool,
     pub door: String,
+    /// What the content screen found: only for `content.block` and `content.release`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub screen: Option<ScreenContext>,
+}
+
+/// What policy sees of a screen's report (`context.screen`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScreenContext {
+    pub max_severity: i64,
+    pub kinds: Vec<String>,
+    pub media: bool,
+    pub origin: String,
+}
+
+impl ScreenContext {
+    pub fn of(report: &Report, origin: Origin) -> ScreenContext {
+        ScreenContext {
+            max_severity: report.max_severity(),
+            kinds: report.kinds().into_iter().map(str::to_owned).collect(),
+            media: report.media(),
+            origin: serde_json::to_value(origin)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// Policy's verdict on what the screen found, with the policies that made it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Judgement {
+    pub verdict: Verdict,
+    pub policies: Vec<String>,
 }
 
 /// The answer, with the policies that determined it: the permits that
@@ -138,6 +174,8 @@ pub struct Policies {
     /// Policy id -> file it came from, for explanations.
     origin: BTreeMap<String, String>,
     actions: HashSet<String>,
+    /// The content screen, with the folder's `screen.toml`.
+    screen: Screen,
 }
 
 impl std::fmt::Debug for Policies {
@@ -232,11 +270,15 @@ impl Policies {
                 problems.push(located(&file, text, e, format!("policy {id:?}: {e}")));
             }
         }
-        if !problems.is_empty() {
-            return Err(PolicyError::Invalid(problems));
+        let screen = ScreenSettings::load(dir).and_then(|settings| Screen::new(&settings));
+        if let Err(e) = &screen {
+            problems.push(e.to_string());
         }
+        let (Ok(screen), true) = (screen, problems.is_empty()) else {
+            return Err(PolicyError::Invalid(problems));
+        };
         let actions = schema.actions().map(|a| a.id().unescaped().to_string()).collect();
-        Ok(Policies { schema, set, origin, actions })
+        Ok(Policies { schema, set, origin, actions, screen })
     }
 
     /// How many policies are in force.
@@ -251,6 +293,32 @@ impl Policies {
     /// The file a policy came from.
     pub fn file_of(&self, policy: &str) -> Option<&str> {
         self.origin.get(policy).map(String::as_str)
+    }
+
+    /// The content screen these policies judge the findings of.
+    pub fn screen(&self) -> &Screen {
+        &self.screen
+    }
+
+    /// What happens to what the screen found: blocked if policy permits
+    /// `content.block`, let out if it permits `content.release`, held for
+    /// a reviewer otherwise. The policies named are the ones that decided
+    /// (for a hold: the forbids that kept it from release, if any).
+    pub fn judge(
+        &self,
+        principal: &Principal,
+        resource: &Resource,
+        context: &RequestContext,
+        screened: ScreenContext,
+    ) -> Judgement {
+        let context = RequestContext { screen: Some(screened), ..context.clone() };
+        let block = self.decide(principal, PolicyAction::ContentBlock.as_str(), resource, &context);
+        if block.allowed {
+            return Judgement { verdict: Verdict::Block, policies: block.policies };
+        }
+        let release = self.decide(principal, PolicyAction::ContentRelease.as_str(), resource, &context);
+        let verdict = if release.allowed { Verdict::Allow } else { Verdict::Hold };
+        Judgement { verdict, policies: release.policies }
     }
 
     /// May `principal` take `action` on `resource`? Anything malformed is a refusal.
@@ -324,12 +392,22 @@ impl Policies {
             }
         };
         let entities = Entities::from_entities(entities, Some(&self.schema)).map_err(|e| e.to_string())?;
-        let context = Context::from_pairs([
+        let mut pairs = vec![
             ("mfa_age_seconds".to_owned(), RestrictedExpression::new_long(context.mfa_age_seconds)),
             ("break_glass".to_owned(), RestrictedExpression::new_bool(context.break_glass)),
             ("door".to_owned(), RestrictedExpression::new_string(context.door.clone())),
-        ])
-        .map_err(|e| e.to_string())?;
+        ];
+        if let Some(screen) = &context.screen {
+            let record = RestrictedExpression::new_record([
+                ("max_severity".to_owned(), RestrictedExpression::new_long(screen.max_severity)),
+                ("kinds".to_owned(), strings(&screen.kinds)),
+                ("media".to_owned(), RestrictedExpression::new_bool(screen.media)),
+                ("origin".to_owned(), RestrictedExpression::new_string(screen.origin.clone())),
+            ])
+            .map_err(|e| e.to_string())?;
+            pairs.push(("screen".to_owned(), record));
+        }
+        let context = Context::from_pairs(pairs).map_err(|e| e.to_string())?;
         let action = uid("Action", action)?;
         let request =
             Request::new(user, action, target, context, Some(&self.schema)).map_err(|e| e.to_string())?;
@@ -525,7 +603,8 @@ mod tests {
             Some(true),
             "still serving"
         );
-        let context = RequestContext { mfa_age_seconds: 0, break_glass: false, door: "api".into() };
+        let context =
+            RequestContext { mfa_age_seconds: 0, break_glass: false, door: "api".into(), screen: None };
         let d = store.current().decide(
             &Principal { id: "u".into(), ..Default::default() },
             "audit.read",
@@ -545,7 +624,8 @@ mod tests {
             @id(\"no-export-either\")\n@reason(\"another reason\")\n\
             forbid (principal, action == Custodian::Action::\"audit.export\", resource);\n";
         let policies = Policies::load(dir_with(&[("p.cedar", rules)]).path()).unwrap();
-        let context = RequestContext { mfa_age_seconds: 0, break_glass: false, door: "api".into() };
+        let context =
+            RequestContext { mfa_age_seconds: 0, break_glass: false, door: "api".into(), screen: None };
         let decide = |action| policies.decide(&Principal::default(), action, &Resource::Gateway, &context);
         let d = decide("audit.read");
         assert_eq!(
@@ -562,7 +642,8 @@ mod tests {
     #[test]
     fn an_unknown_action_is_refused_not_evaluated() {
         let policies = Policies::load(&repo("policies")).unwrap();
-        let context = RequestContext { mfa_age_seconds: 0, break_glass: false, door: "api".into() };
+        let context =
+            RequestContext { mfa_age_seconds: 0, break_glass: false, door: "api".into(), screen: None };
         let d = policies.decide(&Principal::default(), "post.launch", &Resource::Gateway, &context);
         assert!(!d.allowed && d.errors[0].contains("not an action"), "{d:?}");
     }

@@ -217,6 +217,7 @@ impl Checked {
             headers: self.headers,
             body,
             content,
+            media: readable.has_media(),
         })
     }
 }

@@ -262,6 +262,14 @@ impl Readable {
         self.params.iter().filter(move |p| p.name.eq_ignore_ascii_case(name)).map(|p| p.value.as_str())
     }
 
+    /// Whether media rides with the request: an uploaded file, or a
+    /// parameter naming media by URL (`image_url`, `video_url`, ...).
+    pub fn has_media(&self) -> bool {
+        const MEDIA_PARAMS: [&str; 4] = ["image_url", "video_url", "media_url", "thumbnail_url"];
+        !self.media.is_empty()
+            || self.params.iter().any(|p| MEDIA_PARAMS.iter().any(|m| p.name.eq_ignore_ascii_case(m)))
+    }
+
     /// The names of all parameters outside the query.
     pub fn body_names(&self) -> impl Iterator<Item = &str> {
         self.params.iter().filter(|p| p.from != ParamSource::Query).map(|p| p.name.as_str())

@@ -41,6 +41,7 @@ mod proxy_platforms;
 mod refresh;
 mod sandbox;
 mod scim;
+mod screen;
 mod sessions;
 mod siem;
 mod sign_in;

@@ -36,7 +36,7 @@ fn auditor_reads(app_policies: &custodian::policy::Policies) -> bool {
         training_current: true,
         ..Default::default()
     };
-    let context = RequestContext { mfa_age_seconds: 0, break_glass: false, door: "api".into() };
+    let context = RequestContext { mfa_age_seconds: 0, break_glass: false, door: "api".into(), screen: None };
     app_policies.decide(&dave, "audit.read", &Resource::Gateway, &context).allowed
 }
 

@@ -151,6 +151,8 @@ async fn instagram_receives_the_path_below_its_base(backend: Backend) {
     let p =
         Proxied::start(backend, "instagram", &fake.base, IG_USER_ID, &[(CredentialKind::AccessToken, TOKEN)])
             .await;
+    // A media container carries an image: it waits for a reviewer, and
+    // reaches nothing.
     let r = p
         .request(
             Method::POST,
@@ -159,11 +161,19 @@ async fn instagram_receives_the_path_below_its_base(backend: Backend) {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
-    assert_eq!(
-        fake.requests()[0].path,
-        format!("/v23.0/{IG_USER_ID}/media?image_url=https%3A%2F%2Fclinic.example%2Fa.jpg&caption=Hi")
-    );
+    let held: Value = r.json().await.unwrap();
+    assert_eq!(held["error"], "held_for_review", "{held}");
+    assert_eq!(held["findings"][0]["kind"], "media", "{held}");
+    assert!(fake.requests().is_empty());
+    // Publishing a container: the path below the API base, the platform's answer passed back.
+    let r = p
+        .request(Method::POST, &format!("/{IG_USER_ID}/media_publish?creation_id=1789"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400, "the fake has no such container");
+    assert!(r.text().await.unwrap().contains("Media ID is not available"));
+    assert_eq!(fake.requests()[0].path, format!("/v23.0/{IG_USER_ID}/media_publish?creation_id=1789"));
 }
 
 async fn linkedin_receives_the_path_below_its_base(backend: Backend) {
@@ -251,7 +261,7 @@ async fn the_intent_records_everything_the_platform_reads(backend: Backend) {
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
     let intents = p.app.events_of("action.intent").await;
     assert_eq!(content(&intents[1]), "form status: Flu shots!\nform visibility: public");
-    // Multipart text parts; a media upload's file by size and digest, its description as text.
+    // Multipart text parts.
     let form = reqwest::multipart::Form::new().text("status", "Open day Saturday");
     let r = p.request(Method::POST, "/api/v1/statuses").multipart(form).send().await.unwrap();
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
@@ -261,12 +271,17 @@ async fn the_intent_records_everything_the_platform_reads(backend: Backend) {
         .unwrap();
     let form =
         reqwest::multipart::Form::new().part("file", png).text("description", "The clinic's front door");
-    p.request(Method::POST, "/api/v2/media").multipart(form).send().await.unwrap();
+    let r = p.request(Method::POST, "/api/v2/media").multipart(form).send().await.unwrap();
     let intents = p.app.events_of("action.intent").await;
     assert_eq!(content(&intents[2]), "part status: Open day Saturday");
-    let media = content(&intents[3]);
-    assert!(media.contains("part file: [4 bytes of image/png, SHA-256 "), "{media}");
-    assert!(media.contains("part description: The clinic's front door"), "{media}");
+    // A media upload waits for a reviewer (the screen cannot read an
+    // image): no intent, only the refusal with the content's digest.
+    assert_eq!(r.status(), 202, "{}", r.text().await.unwrap());
+    assert_eq!(intents.len(), 3);
+    let refused = p.app.events_of("action.refused").await;
+    let held = refused.last().unwrap();
+    assert_eq!(held["kind"]["content"]["recorded"], "digest", "{held}");
+    assert!(!held.to_string().contains("front door"), "{held}");
     // What cannot be read as the platform reads it is refused, and reaches nothing.
     let sent = fake.requests().len();
     for (content_type, body) in [
