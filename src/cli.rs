@@ -17,6 +17,7 @@ use crate::{app, telemetry};
 
 mod directory;
 mod policy;
+mod screen;
 use directory::{AccessCommand, LocksCommand, ScimCommand, TrainingCommand};
 use policy::PolicyCommand;
 
@@ -96,6 +97,9 @@ pub enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
+    /// Screen texts for PHI: JSON lines {"id", "text"} in (a file or standard input),
+    /// one JSON line {"id", "verdict", "findings"} out per line.
+    Screen(screen::ScreenArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -272,6 +276,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Scim { command } => directory::scim(command),
         Command::Accounts { command } => accounts(command, &overrides).await,
         Command::Policy { command } => policy::policy(command, &overrides).await,
+        Command::Screen(args) => screen::screen(args, &overrides),
         Command::Users { command: UsersCommand::ResetMfa { user } } => {
             let config = Config::load(&overrides)?;
             let state = app::build_state(config, clock()).await?;
