@@ -91,6 +91,7 @@ pub async fn build_state(config: Config, clock: SharedClock) -> anyhow::Result<A
         journal.clone(),
     ));
     let grants = crate::directory::grants::Grants::new(db.clone());
+    let queue = crate::queue::Queue::new(db.clone(), keys.clone(), config.review.clone());
     let actions = Arc::new(crate::action::ActionPath::new(
         policies.clone(),
         &identity.directory,
@@ -98,7 +99,10 @@ pub async fn build_state(config: Config, clock: SharedClock) -> anyhow::Result<A
         dispatcher,
         connector,
         grants.clone(),
+        queue.clone(),
     ));
+    let reviews =
+        crate::review::Reviews::new(queue, actions.clone(), identity.clone(), journal.clone(), clock.clone());
     let breakglass = crate::breakglass::BreakGlass::new(
         grants,
         actions.clone(),
@@ -122,6 +126,7 @@ pub async fn build_state(config: Config, clock: SharedClock) -> anyhow::Result<A
         policies,
         actions,
         breakglass,
+        reviews,
     })
 }
 

@@ -94,6 +94,8 @@ pub struct Config {
     pub platforms: crate::platforms::config::PlatformsConfig,
     pub policy: crate::policy::PolicyConfig,
     pub breakglass: crate::breakglass::BreakglassConfig,
+    /// The review queue: expiry, approvals per account tag.
+    pub review: crate::queue::ReviewConfig,
     pub metrics: MetricsConfig,
 }
 
@@ -128,6 +130,7 @@ impl Default for Config {
             platforms: crate::platforms::config::PlatformsConfig::default(),
             policy: crate::policy::PolicyConfig::default(),
             breakglass: crate::breakglass::BreakglassConfig::default(),
+            review: crate::queue::ReviewConfig::default(),
             metrics: MetricsConfig::default(),
         }
     }
@@ -355,6 +358,7 @@ impl Config {
         problems.extend(self.training.problems());
         problems.extend(self.platforms.problems());
         problems.extend(self.breakglass.problems());
+        problems.extend(self.review.problems());
         if problems.is_empty() {
             Ok(())
         } else {

@@ -16,6 +16,8 @@ pub mod identity;
 pub mod platforms;
 pub mod policy;
 pub mod proxy;
+pub mod queue;
+pub mod review;
 pub mod screen;
 pub mod secret;
 pub mod storage;

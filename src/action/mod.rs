@@ -33,6 +33,7 @@ use serde::Serialize;
 use tracing::Instrument;
 
 use crate::audit::content::ContentRecord;
+use crate::audit::ReviewRef;
 use crate::audit::{Actor, AuditError, EventKind, Journal, RequestMeta};
 use crate::auth::{SessionPrincipal, TokenPrincipal};
 use crate::clock::{SharedClock, Timestamp};
@@ -44,6 +45,7 @@ use crate::platforms::accounts::Accounts;
 use crate::platforms::connect::Connector;
 use crate::platforms::dispatch::{Dispatcher, Outcome};
 use crate::policy::{principal_of, Judgement, PolicyStore, RequestContext, Resource, ScreenContext};
+use crate::queue::{NewReview, Queue};
 use crate::screen::{Content, Origin, Report};
 
 pub use crate::domain::{Details, Kind, Refusal, Step};
@@ -212,6 +214,8 @@ pub struct ActionPath {
     clock: SharedClock,
     /// Open break-glass grants: while one is, policy sees `break_glass`.
     breakglass: Grants,
+    /// Where held actions wait for a reviewer.
+    queue: Queue,
 }
 
 /// An account and action that policy allowed for a caller. Only
@@ -222,6 +226,16 @@ pub struct Authorized {
     policies: Vec<String>,
     /// The break-glass grant it is taken under, if any.
     break_glass: Option<String>,
+    /// The review that approved this exact content, when it was held.
+    approved: Option<Approved>,
+}
+
+/// A held action's approval, as the path carries it out: the content it
+/// was given for, and by whom.
+pub struct Approved {
+    pub review_id: String,
+    pub content_sha256: String,
+    pub approvers: Vec<String>,
 }
 
 /// An authorized action the content screen let through. Only
@@ -272,6 +286,7 @@ impl ActionPath {
         dispatcher: Arc<Dispatcher>,
         connector: Connector,
         breakglass: Grants,
+        queue: Queue,
     ) -> Self {
         ActionPath {
             policies,
@@ -284,6 +299,7 @@ impl ActionPath {
             connector,
             clock: directory.clock().clone(),
             breakglass,
+            queue,
         }
     }
 
@@ -302,14 +318,28 @@ impl ActionPath {
         self.carry_out(caller, authorized).await
     }
 
+    /// A held action its reviewers approved, carried out through the whole
+    /// path as its author (`caller`: the gate admitted them again just
+    /// now): policy again, the screen again (which lets the held findings
+    /// through only for the exact content approved), the intent recorded
+    /// with the review and its approvers.
+    pub async fn perform_approved(
+        &self,
+        caller: &Gated<'_>,
+        account_id: &str,
+        action: Action,
+        approved: Approved,
+    ) -> Result<Executed, Refusal> {
+        let mut authorized = self.authorize(caller, account_id, action).await?;
+        authorized.approved = Some(approved);
+        self.carry_out(caller, authorized).await
+    }
+
     /// Screen, then the intent, the platform and the outcome.
     async fn carry_out(&self, caller: &Gated<'_>, authorized: Authorized) -> Result<Executed, Refusal> {
         let screened = match self.screen(caller, authorized) {
             Screening::Passed(screened) => screened,
-            Screening::Held(stopped) => {
-                let refusal = Refusal::held(&stopped.action.account.id, &stopped.judgement.policies);
-                return Err(self.stopped(caller, stopped, refusal).await);
-            }
+            Screening::Held(stopped) => return Err(self.hold(caller, stopped).await),
             Screening::Blocked(stopped) => {
                 let refusal = Refusal::content_blocked(&stopped.report, &stopped.judgement.policies);
                 return Err(self.stopped(caller, stopped, refusal).await);
@@ -346,11 +376,64 @@ impl ActionPath {
         let context = self.context(caller, caller.mfa_verified_at, authorized.break_glass.is_some());
         let resource = Resource::from(&authorized.account);
         let judgement = policies.judge(&principal, &resource, &context, ScreenContext::of(&report, origin));
+        let approved = authorized.approved.as_ref().is_some_and(|a| {
+            a.content_sha256 == crate::queue::content_sha256(&authorized.account.id, &authorized.action)
+        });
         match judgement.verdict {
             Verdict::Allow => Screening::Passed(Screened(authorized)),
+            Verdict::Hold if approved => Screening::Passed(Screened(authorized)),
             Verdict::Hold => Screening::Held(Stopped { action: authorized, text, report, judgement }),
             Verdict::Block => Screening::Blocked(Stopped { action: authorized, text, report, judgement }),
         }
+    }
+
+    /// Puts a held action in the review queue: `review.held` recorded first
+    /// (the content's keyed digest and the findings), then the action
+    /// stored sealed. The author is told at once, with the findings and the
+    /// review's id.
+    async fn hold(&self, caller: &Gated<'_>, stopped: Stopped) -> Refusal {
+        let Stopped { action, text, report, judgement } = stopped;
+        let id = crate::queue::new_id();
+        let mut refusal = Refusal::held(&action.account.id, &judgement.policies);
+        let now = self.clock.now();
+        let expires_at = Timestamp(now.millis() + self.queue.config().expire_after.as_millis() as i64);
+        let required = self.queue.config().approvals_for(&action.account.tags);
+        let name = action_name(&action.action);
+        let kind = EventKind::ReviewHeld {
+            review_id: id.clone(),
+            action: name.to_owned(),
+            account_id: action.account.id.to_string(),
+            door: caller.door.as_str().to_owned(),
+            rule: refusal.rule.clone(),
+            content: self.journal.withheld(&text, &report.findings),
+            content_sha256: crate::queue::content_sha256(&action.account.id, &action.action),
+            approvals_required: required,
+            expires_at,
+        };
+        let receipt = match self.journal.record(&caller.meta, caller.actor.clone(), kind).await {
+            Ok(receipt) => receipt,
+            Err(e) => return e.into(),
+        };
+        let review = NewReview {
+            id: &id,
+            account_id: &action.account.id,
+            author_id: &caller.user().id,
+            action: &action.action,
+            action_name: name,
+            door: caller.door.as_str(),
+            findings: &report.findings,
+            approvals_required: required,
+            mfa_verified_at: caller.mfa_verified_at,
+            created_at: now,
+            expires_at,
+            audit_event_id: receipt.event_id.as_ref(),
+        };
+        if let Err(e) = self.queue.insert(&review).await {
+            return e.into();
+        }
+        refusal.findings = report.findings;
+        refusal.review_id = Some(id);
+        refusal
     }
 
     /// Records an action the screen stopped, with its content's digest and
@@ -419,7 +502,13 @@ impl ActionPath {
         let context = self.context(caller, Some(verified_at), glass.is_some());
         let decision = self.policies.current().decide(&principal, name, &Resource::from(&account), &context);
         if decision.allowed {
-            return Ok(Authorized { account, action, policies: decision.policies, break_glass: glass });
+            return Ok(Authorized {
+                account,
+                action,
+                policies: decision.policies,
+                break_glass: glass,
+                approved: None,
+            });
         }
         let refusal = Refusal::from_policy(name, Some(&account), &decision);
         Err(self.refused(caller, name, &account.id, glass, refusal).await)
@@ -437,6 +526,29 @@ impl ActionPath {
         account: Option<&Account>,
     ) -> Result<Vec<String>, Refusal> {
         let subject = account.map(|a| a.id.as_str()).unwrap_or("custodian");
+        let resource = account.map(Resource::from).unwrap_or(Resource::Gateway);
+        self.permit_resource(caller, name, subject, account, resource).await
+    }
+
+    /// [`ActionPath::permit`] on another kind of resource (a review), about `subject`.
+    pub async fn permit_on(
+        &self,
+        caller: &Gated<'_>,
+        name: &str,
+        subject: &str,
+        resource: Resource,
+    ) -> Result<Vec<String>, Refusal> {
+        self.permit_resource(caller, name, subject, None, resource).await
+    }
+
+    async fn permit_resource(
+        &self,
+        caller: &Gated<'_>,
+        name: &str,
+        subject: &str,
+        account: Option<&Account>,
+        resource: Resource,
+    ) -> Result<Vec<String>, Refusal> {
         if let Some(token) = caller.token {
             let refusal = Refusal::out_of_scope(token, name, account.map(|a| &a.id));
             return Err(self.refuse(caller, name, subject, refusal).await);
@@ -444,12 +556,16 @@ impl ActionPath {
         let principal = caller.principal(&self.directory);
         let glass = self.break_glass(caller).await?;
         let context = self.context(caller, caller.mfa_verified_at, glass.is_some());
-        let resource = account.map(Resource::from).unwrap_or(Resource::Gateway);
         let decision = self.policies.current().decide(&principal, name, &resource, &context);
         if decision.allowed {
             return Ok(decision.policies);
         }
         Err(self.refused(caller, name, subject, glass, Refusal::from_policy(name, account, &decision)).await)
+    }
+
+    /// An account as the path reads it.
+    pub async fn account(&self, id: &str) -> Result<Option<Account>, sqlx::Error> {
+        self.accounts.get(id).await
     }
 
     /// Whether policy allows `caller` the action on Custodian itself, without
@@ -613,6 +729,10 @@ impl Run {
             target: target_of(&action.action),
             content: content_of(&action.action),
             break_glass: action.break_glass.clone(),
+            review: action
+                .approved
+                .as_ref()
+                .map(|a| ReviewRef { review_id: a.review_id.clone(), approvers: a.approvers.clone() }),
         };
         let intent = self.journal.record(&self.meta, self.actor.clone(), intent).await?;
         Ok(Recorded { action, intent })
@@ -697,7 +817,7 @@ fn content_of(action: &Action) -> Option<ContentRecord> {
 /// What an action would say, for the screen: every word that would leave
 /// (text, link, alt text; a pass-through request's recorded content),
 /// where it goes, and whether media rides with it. None: it says nothing.
-fn said(action: &Action) -> Option<(String, Origin, bool)> {
+pub fn said(action: &Action) -> Option<(String, Origin, bool)> {
     let (post, origin) = match action {
         Action::Publish(post) => (post, Origin::Post),
         Action::Reply { post, .. } => (post, Origin::Reply),

@@ -208,6 +208,19 @@ impl From<AuditError> for Refusal {
     }
 }
 
+impl From<crate::queue::QueueError> for Refusal {
+    fn from(e: crate::queue::QueueError) -> Self {
+        tracing::error!(error = %e, "the review queue failed");
+        Refusal::new(
+            Kind::Internal,
+            Step::Screen,
+            "review-queue",
+            "something went wrong on our side".into(),
+            "Retry; if it persists, tell your Custodian administrator.",
+        )
+    }
+}
+
 impl From<sqlx::Error> for Refusal {
     fn from(e: sqlx::Error) -> Self {
         DispatchError::Storage(e).into()

@@ -58,7 +58,7 @@ impl From<&crate::domain::Finding> for ScreenFinding {
     fn from(f: &crate::domain::Finding) -> Self {
         ScreenFinding {
             kind: f.kind.as_str().to_owned(),
-            rule: f.rule.to_owned(),
+            rule: f.rule.to_string(),
             start: f.start,
             end: f.end,
         }

@@ -1,7 +1,7 @@
 //! The typed event model. Serialized with a fixed field order (serde's
 //! declaration order), which the tamper-evident journal will hash.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
 pub use crate::domain::Actor;
@@ -38,6 +38,14 @@ pub struct RequestMeta {
     pub request_id: Option<String>,
     pub client_ip: Option<String>,
     pub user_agent: Option<String>,
+}
+
+/// The review an approved action came through.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ReviewRef {
+    pub review_id: String,
+    /// The reviewers who approved it (user ids), in order.
+    pub approvers: Vec<String>,
 }
 
 /// What an action was aimed at.
@@ -293,6 +301,45 @@ pub enum EventKind {
         /// The break-glass grant it was taken under.
         #[serde(skip_serializing_if = "Option::is_none")]
         break_glass: Option<String>,
+        /// The review that approved it (it was held): its id and approvers.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        review: Option<ReviewRef>,
+    },
+    /// `review.held`: an action waits for a reviewer. Its content is sealed
+    /// in the queue; here only a keyed digest and the findings.
+    ReviewHeld {
+        review_id: String,
+        action: String,
+        account_id: String,
+        door: String,
+        /// The policies that kept it from going out without a reviewer.
+        rule: String,
+        content: crate::audit::content::ContentRecord,
+        /// What approvals must name.
+        content_sha256: String,
+        approvals_required: i64,
+        expires_at: crate::clock::Timestamp,
+    },
+    /// `review.approve`: one reviewer's approval.
+    ReviewApproved {
+        review_id: String,
+        account_id: String,
+        author_id: String,
+        approvals: i64,
+        approvals_required: i64,
+        reason: String,
+        policies: Vec<String>,
+    },
+    /// `review.reject`, `review.withdraw`, `review.expire`, `review.fail`
+    /// (approved, but its author or the path refused it when it was carried
+    /// out): the review ends without publishing; its sealed content is erased.
+    ReviewClosed {
+        review_id: String,
+        account_id: String,
+        author_id: String,
+        /// "rejected", "withdrawn", "expired" or "failed".
+        state: String,
+        reason: String,
     },
     /// `action.outcome`: what the platform did with it.
     ActionOutcome {
@@ -404,6 +451,14 @@ impl EventKind {
             EventKind::ActionIntent { .. } => "action.intent",
             EventKind::ActionOutcome { .. } => "action.outcome",
             EventKind::ActionRefused { .. } => "action.refused",
+            EventKind::ReviewHeld { .. } => "review.held",
+            EventKind::ReviewApproved { .. } => "review.approve",
+            EventKind::ReviewClosed { state, .. } => match state.as_str() {
+                "rejected" => "review.reject",
+                "withdrawn" => "review.withdraw",
+                "expired" => "review.expire",
+                _ => "review.fail",
+            },
             EventKind::BreakglassOpened { .. } => "breakglass.open",
             EventKind::BreakglassEnded { .. } => "breakglass.end",
             EventKind::BreakglassAcknowledged { .. } => "breakglass.acknowledge",

@@ -22,8 +22,8 @@ pub mod verify;
 pub use checkpoint::{Checkpoint, CheckpointSigner, SignerError};
 pub use config::AuditConfig;
 pub use event::{
-    Actor, AuditDecision, AuditOutcome, Change, Event, EventKind, LoginFailure, RequestMeta, SessionEnd,
-    Tally, Target, Trigger,
+    Actor, AuditDecision, AuditOutcome, Change, Event, EventKind, LoginFailure, RequestMeta, ReviewRef,
+    SessionEnd, Tally, Target, Trigger,
 };
 pub use journal::{Journal, Receipt};
 

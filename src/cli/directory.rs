@@ -244,7 +244,7 @@ pub async fn access(command: AccessCommand, overrides: &Overrides) -> anyhow::Re
         ReviewFormat::Json => "json",
     };
     let users = state.directory().reviewed_access(&operator(), name).await?;
-    let review = review::Review { users, breakglass: state.breakglass.unacknowledged().await? };
+    let review = review::AccessReview { users, breakglass: state.breakglass.unacknowledged().await? };
     let text = match format {
         ReviewFormat::Csv => review.to_csv(),
         ReviewFormat::Json => serde_json::to_string_pretty(&review)?,

@@ -182,13 +182,13 @@ pub fn to_csv(rows: &[ReviewRow]) -> String {
 /// admin's acknowledgement.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[schema(as = AccessReview)]
-pub struct Review {
+pub struct AccessReview {
     pub users: Vec<ReviewRow>,
     /// Break-glass uses no admin has acknowledged yet.
     pub breakglass: Vec<crate::directory::grants::BreakGlassGrant>,
 }
 
-impl Review {
+impl AccessReview {
     /// The users' CSV, then a blank line and the unacknowledged break-glass
     /// uses under their own header.
     pub fn to_csv(&self) -> String {

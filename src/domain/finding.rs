@@ -2,6 +2,8 @@
 //! verdict policy gives on it: plain types, so that a refusal can carry
 //! its findings to whoever was refused.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 /// What kind of thing a finding is.
@@ -75,16 +77,18 @@ pub enum Severity {
 }
 
 /// One thing the screen found.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Finding {
     pub kind: FindingKind,
-    pub rule: &'static str,
+    #[schema(value_type = String)]
+    pub rule: Cow<'static, str>,
     /// Byte offsets into the screened text.
     pub start: usize,
     pub end: usize,
     pub confidence: f32,
     pub severity: Severity,
-    pub explanation: &'static str,
+    #[schema(value_type = String)]
+    pub explanation: Cow<'static, str>,
 }
 
 /// What happens to an action's content: policy's answer on the findings.

@@ -16,7 +16,7 @@ macro_rules! actions {
             pub const ALL: &'static [PolicyAction] = &[$(PolicyAction::$variant,)+];
 
             /// The name in the Cedar schema, the API and the journal.
-            pub fn as_str(self) -> &'static str {
+            pub const fn as_str(self) -> &'static str {
                 match self {
                     $(PolicyAction::$variant => $name,)+
                 }
@@ -48,7 +48,12 @@ actions! {
     MfaInvite => "mfa.invite",
     AuditRead => "audit.read",
     AuditExport => "audit.export",
+    /// Approving or rejecting a held action.
     ReviewDecide => "review.decide",
+    /// Reading every held action (anyone reads their own).
+    ReviewList => "review.list",
+    /// Its author taking a held action back: no policy decides it.
+    ReviewWithdraw => "review.withdraw",
     /// Policy's answer on the screen's findings: refused outright.
     ContentBlock => "content.block",
     /// Policy's answer on the screen's findings: out without a reviewer.

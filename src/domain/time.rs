@@ -23,6 +23,12 @@ impl Timestamp {
         Timestamp(self.0.saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)))
     }
 
+    /// An RFC 3339 time, as people and clients write it.
+    pub fn parse_rfc3339(s: &str) -> Option<Timestamp> {
+        let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()?;
+        i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok().map(Timestamp)
+    }
+
     /// RFC 3339 in UTC, for people and JSON.
     pub fn rfc3339(self) -> String {
         let nanos = i128::from(self.0) * 1_000_000;

@@ -408,7 +408,7 @@ pub struct ReviewQuery {
 
 /// One row per user.
 #[derive(utoipa::ToSchema)]
-#[expect(dead_code, reason = "names the CSV answer's schema; `Review::to_csv` writes the text")]
+#[expect(dead_code, reason = "names the CSV answer's schema; `AccessReview::to_csv` writes the text")]
 pub struct ReviewCsv(String);
 
 /// `GET /api/v1/admin/access-review[?format=csv]`: who can act, how, and
@@ -425,7 +425,7 @@ pub struct ReviewCsv(String);
         (
             status = 200,
             description = "Every known user, with their access and training.",
-            content((review::Review = "application/json"), (inline(ReviewCsv) = "text/csv")),
+            content((review::AccessReview = "application/json"), (inline(ReviewCsv) = "text/csv")),
         ),
         (status = 400, response = openapi::BadRequest),
         (status = 401, response = openapi::Unauthorized),
@@ -447,7 +447,7 @@ pub async fn access_review(
         return Err(Problem::BadRequest(format!("format {format:?} is not supported (json or csv)")));
     }
     let users = state.directory().reviewed_access(&by, &format).await?;
-    let review = review::Review { users, breakglass: state.breakglass.unacknowledged().await? };
+    let review = review::AccessReview { users, breakglass: state.breakglass.unacknowledged().await? };
     if format == "csv" {
         return Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], review.to_csv()).into_response());
     }

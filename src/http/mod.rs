@@ -18,6 +18,7 @@ mod metrics;
 pub mod openapi;
 mod pages;
 mod proxy;
+mod reviews;
 mod routes;
 mod scim;
 pub mod tls;
@@ -63,6 +64,7 @@ pub struct AppState {
     pub policies: Arc<crate::policy::PolicyStore>,
     pub actions: Arc<crate::action::ActionPath>,
     pub breakglass: crate::breakglass::BreakGlass,
+    pub reviews: crate::review::Reviews,
 }
 
 impl AppState {

@@ -19,7 +19,7 @@ use utoipa::openapi::{ObjectBuilder, RefOr, Schema, Type};
 use utoipa::{IntoParams, IntoResponses, Modify, OpenApi, PartialSchema, ToResponse, ToSchema};
 
 use crate::http::error::Problem;
-use crate::http::{accounts, actions, admin, api, audit_api, breakglass, tokens};
+use crate::http::{accounts, actions, admin, api, audit_api, breakglass, reviews, tokens};
 
 /// The API's own description: how to sign in, what errors look like.
 const DESCRIPTION: &str = "Custodian holds the organization's social-media credentials and acts for \
@@ -86,6 +86,11 @@ live under `/auth` and `/`.";
         breakglass::end,
         breakglass::list,
         breakglass::acknowledge,
+        reviews::list,
+        reviews::get,
+        reviews::approve,
+        reviews::reject,
+        reviews::withdraw,
     ),
     components(
         schemas(ErrorBody, ScimErrorBody, AccountAction, actions::DoneBody),
@@ -115,6 +120,7 @@ live under `/auth` and `/`.";
         (name = "admin", description = "Accounts, revocation, locks, training records and the access review (admins)."),
         (name = "meta", description = "This document."),
         (name = "tokens", description = "Personal API tokens for automation: scoped to actions and accounts, at most 90 days, shown once."),
+        (name = "reviews", description = "Two-person review: actions the content screen or policy held wait for a reviewer who is not their author; an approval names the exact content."),
         (name = "breakglass", description = "Emergency access (HIPAA emergency access procedure): justified, with a fresh TOTP code, time-boxed, flagged on every action, acknowledged by another admin."),
     ),
     security(("sessionCookie" = []), ("apiToken" = [])),

@@ -6,7 +6,7 @@
 
 use axum::routing::{delete, get, post, MethodRouter};
 
-use crate::http::{accounts, actions, admin, api, audit_api, breakglass, openapi, tokens, AppState};
+use crate::http::{accounts, actions, admin, api, audit_api, breakglass, openapi, reviews, tokens, AppState};
 
 /// Every `/api/v1` path with the methods it answers.
 pub(crate) fn api_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
@@ -24,6 +24,11 @@ pub(crate) fn api_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/api/v1/tokens/{id}", delete(tokens::revoke)),
         ("/api/v1/admin/tokens", get(tokens::all)),
         ("/api/v1/admin/tokens/{id}", delete(tokens::revoke_any)),
+        ("/api/v1/reviews", get(reviews::list)),
+        ("/api/v1/reviews/{id}", get(reviews::get)),
+        ("/api/v1/reviews/{id}/approve", post(reviews::approve)),
+        ("/api/v1/reviews/{id}/reject", post(reviews::reject)),
+        ("/api/v1/reviews/{id}/withdraw", post(reviews::withdraw)),
         ("/api/v1/breakglass", post(breakglass::open).delete(breakglass::end)),
         ("/api/v1/admin/breakglass", get(breakglass::list)),
         ("/api/v1/admin/breakglass/{id}/acknowledge", post(breakglass::acknowledge)),
@@ -55,4 +60,6 @@ pub(crate) const SAME_ORIGIN_GETS: &[&str] = &[
     "/api/v1/accounts/{account}/posts/{post}/comments",
     "/api/v1/audit/events",
     "/api/v1/admin/access-review",
+    "/api/v1/reviews",
+    "/api/v1/reviews/{id}",
 ];

@@ -78,8 +78,21 @@ fn yes() -> bool {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Resource {
-    Account { id: String, platform: String, tags: Vec<String>, status: String },
+    Account {
+        id: String,
+        platform: String,
+        tags: Vec<String>,
+        status: String,
+    },
     Gateway,
+    /// A held action waiting for a reviewer: who wrote it, and the tags
+    /// of the account it is for.
+    Review {
+        id: String,
+        author: String,
+        account_id: String,
+        account_tags: Vec<String>,
+    },
 }
 
 impl From<&crate::domain::Account> for Resource {
@@ -384,6 +397,16 @@ impl Policies {
                 entities
                     .push(Entity::new(account.clone(), attrs, HashSet::new()).map_err(|e| e.to_string())?);
                 account
+            }
+            Resource::Review { id, author, account_id, account_tags } => {
+                let review = uid("Review", id)?;
+                let attrs = HashMap::from([
+                    ("author".to_owned(), RestrictedExpression::new_entity_uid(uid("User", author)?)),
+                    ("account".to_owned(), RestrictedExpression::new_string(account_id.clone())),
+                    ("account_tags".to_owned(), strings(account_tags)),
+                ]);
+                entities.push(Entity::new(review.clone(), attrs, HashSet::new()).map_err(|e| e.to_string())?);
+                review
             }
             Resource::Gateway => {
                 let gateway = uid("Gateway", "custodian")?;

@@ -260,12 +260,13 @@ impl Screen {
         if content.media {
             findings.push(Finding {
                 kind: FindingKind::Media,
-                rule: "media.attached",
+                rule: "media.attached".into(),
                 start: 0,
                 end: 0,
                 confidence: 1.0,
                 severity: Severity::Medium,
-                explanation: "an image or video: faces, wristbands and charts cannot be screened from text",
+                explanation: "an image or video: faces, wristbands and charts cannot be screened from text"
+                    .into(),
             });
         }
         findings.sort_by_key(|f| (f.start, f.end));
@@ -303,12 +304,12 @@ impl Screen {
             let severity = if health && r.severity == Severity::Low { Severity::Medium } else { r.severity };
             out.push(Finding {
                 kind: r.kind,
-                rule: r.rule,
+                rule: r.rule.into(),
                 start: hit.start,
                 end: hit.end,
                 confidence: r.confidence,
                 severity,
-                explanation: r.explanation,
+                explanation: r.explanation.into(),
             });
         }
     }
@@ -321,12 +322,12 @@ impl Screen {
         let mut push = |start: usize, end: usize| {
             out.push(Finding {
                 kind: FindingKind::Lexicon,
-                rule: "lexicon.staff_term",
+                rule: "lexicon.staff_term".into(),
                 start,
                 end,
                 confidence: 0.95,
                 severity: Severity::Medium,
-                explanation: "a staff-only term of the organization's",
+                explanation: "a staff-only term of the organization's".into(),
             })
         };
         if let Some(ac) = &self.staff_terms {

@@ -445,12 +445,12 @@ pub fn findings(
         }
         out.push(Finding {
             kind: p.cue.kind(),
-            rule: p.cue.rule(),
+            rule: p.cue.rule().into(),
             start: p.start,
             end: p.end,
             confidence: p.cue.confidence(),
             severity: Severity::Medium,
-            explanation: p.cue.explanation(),
+            explanation: p.cue.explanation().into(),
         });
         for k in near {
             used[k] = true;
@@ -460,12 +460,12 @@ pub fn findings(
         if used[k] {
             out.push(Finding {
                 kind: FindingKind::Health,
-                rule: kind.rule(),
+                rule: kind.rule().into(),
                 start: *s,
                 end: *e,
                 confidence: 0.7,
                 severity: Severity::Medium,
-                explanation: "health context next to a person",
+                explanation: "health context next to a person".into(),
             });
         }
     }

@@ -45,6 +45,7 @@ const SEALED: &[SealedColumn] = &[
         column: "refresh_sealed",
         context: refresh_context,
     },
+    SealedColumn { table: "reviews", key: &["id"], column: "sealed_action", context: review_context },
 ];
 
 /// The associated data of a TOTP secret: it opens only for its user.
@@ -55,6 +56,11 @@ pub fn totp(user_id: &str) -> String {
 /// The associated data of an IdP refresh token: it opens only for its user.
 pub fn idp_refresh(user_id: &str) -> String {
     format!("idp-refresh:{user_id}")
+}
+
+/// The associated data of a held action: it opens only for its review.
+pub fn review(review_id: &str) -> String {
+    format!("review:{review_id}")
 }
 
 /// The associated data of a pending connection's PKCE verifier.
@@ -72,6 +78,10 @@ fn refresh_context(key: &[String]) -> String {
 
 fn pending_context(key: &[String]) -> String {
     connect_pending(first(key))
+}
+
+fn review_context(key: &[String]) -> String {
+    review(first(key))
 }
 
 fn totp_context(key: &[String]) -> String {
@@ -115,7 +125,14 @@ struct SealedRow {
 }
 
 async fn rows(db: &Db, c: &SealedColumn) -> Result<Vec<SealedRow>, sqlx::Error> {
-    let sql = format!("SELECT {}, {} AS sealed FROM {}", c.key.join(", "), c.column, c.table);
+    // A column may be erased (NULL) once its value is no longer needed.
+    let sql = format!(
+        "SELECT {}, {} AS sealed FROM {} WHERE {} IS NOT NULL",
+        c.key.join(", "),
+        c.column,
+        c.table,
+        c.column
+    );
     let rows = sqlx::query(&sql).fetch_all(db.pool()).await?;
     rows.iter()
         .map(|r| {

@@ -39,6 +39,7 @@ mod policy;
 mod proxy;
 mod proxy_platforms;
 mod refresh;
+mod review;
 mod sandbox;
 mod scim;
 mod screen;

@@ -275,11 +275,12 @@ async fn the_intent_records_everything_the_platform_reads(backend: Backend) {
     let intents = p.app.events_of("action.intent").await;
     assert_eq!(content(&intents[2]), "part status: Open day Saturday");
     // A media upload waits for a reviewer (the screen cannot read an
-    // image): no intent, only the refusal with the content's digest.
+    // image): no intent, only the hold with the content's digest.
     assert_eq!(r.status(), 202, "{}", r.text().await.unwrap());
     assert_eq!(intents.len(), 3);
-    let refused = p.app.events_of("action.refused").await;
-    let held = refused.last().unwrap();
+    let holds = p.app.events_of("review.held").await;
+    assert_eq!(holds.len(), 1, "{holds:?}");
+    let held = &holds[0];
     assert_eq!(held["kind"]["content"]["recorded"], "digest", "{held}");
     assert!(!held.to_string().contains("front door"), "{held}");
     // What cannot be read as the platform reads it is refused, and reaches nothing.

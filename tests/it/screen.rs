@@ -102,17 +102,20 @@ async fn every_door_screens_what_it_would_say_and_nothing_reaches_the_platform(b
     assert_eq!(sent.len(), 1, "only the clean post reached the platform: {sent:?}");
     assert!(!format!("{sent:?}").contains("Maria"));
 
-    // The journal: each stop recorded at the screen step, with the
-    // content's keyed digest and the findings, never the text.
+    // The journal: the block refused at the screen step, each hold put in
+    // the review queue; each with the content's keyed digest and the
+    // findings, never the text.
     let refused = app.events_of("action.refused").await;
-    assert_eq!(refused.len(), 6, "{refused:?}");
-    for event in &refused {
-        assert_eq!(event["kind"]["step"], "screen");
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0]["kind"]["step"], "screen");
+    let held = app.events_of("review.held").await;
+    for event in refused.iter().chain(&held) {
         assert_eq!(event["kind"]["content"]["recorded"], "digest", "{event}");
         assert!(!event["kind"]["content"]["findings"].as_array().unwrap().is_empty());
     }
-    let doors: Vec<&str> = refused.iter().map(|e| e["kind"]["door"].as_str().unwrap()).collect();
-    assert_eq!(doors, ["api", "api", "api", "token", "proxy", "ui"]);
+    let doors: Vec<&str> = held.iter().map(|e| e["kind"]["door"].as_str().unwrap()).collect();
+    assert_eq!(doors, ["api", "api", "token", "proxy", "ui"]);
+    assert_eq!(app.count("reviews").await, 5, "each hold waits in the queue");
     let journal = serde_json::to_string(&app.events().await).unwrap();
     for secret in ["Maria", "chemo", "541-88-2093", "leukemia"] {
         assert!(!journal.contains(secret), "{secret:?} is in the journal");

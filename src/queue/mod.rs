@@ -1,0 +1,627 @@
+//! The review queue's store: actions held for a compliance reviewer, sealed
+//! with the key ring until they are published; the approvals each has;
+//! where each stands. SQL and sealing only: who may decide, and what is
+//! recorded first, are the review service's (`review`); the action path
+//! puts held actions here.
+//!
+//! ```text
+//!  held ─┬─ approve (enough approvals) ─► approved ─► published | failed
+//!        ├─ reject ──────────────────────► rejected   (sealed action erased)
+//!        ├─ withdraw (its author) ───────► withdrawn  (erased)
+//!        └─ expires_at passes ───────────► expired    (erased)
+//! ```
+//!
+//! An approval is bound to `content_sha256`: the SHA-256 of the account id
+//! and everything the action would send (text, link, media bytes, a
+//! pass-through request's method, path, query, headers and body).
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+use std::sync::Arc;
+
+use crate::domain::{Action, Finding, Forward, Image, NewPost, PolicyAction, Timestamp};
+use crate::storage::{optional, Db};
+use crate::vault::sealed;
+use crate::vault::KeyRing;
+
+/// `[review]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReviewConfig {
+    /// How long a held action waits for its reviewers before it expires.
+    #[serde(with = "humantime_serde")]
+    pub expire_after: std::time::Duration,
+    /// Approvals needed, by account tag (1 to 3): an action on an account
+    /// with several of these tags needs the most of them. Otherwise one.
+    pub approvals: std::collections::BTreeMap<String, i64>,
+}
+
+impl Default for ReviewConfig {
+    fn default() -> Self {
+        ReviewConfig {
+            expire_after: std::time::Duration::from_secs(72 * 3600),
+            approvals: Default::default(),
+        }
+    }
+}
+
+impl ReviewConfig {
+    /// What is wrong with this configuration, for `Config::validate`.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let hours = self.expire_after.as_secs() / 3600;
+        if self.expire_after.as_secs() < 3600 || hours > 30 * 24 {
+            problems.push("review.expire_after must be between 1h and 30 days".to_owned());
+        }
+        for (tag, n) in &self.approvals {
+            if !(1..=3).contains(n) {
+                problems.push(format!("review.approvals.{tag:?} must be 1, 2 or 3, not {n}"));
+            }
+        }
+        problems
+    }
+
+    /// The approvals an action on an account with `tags` needs.
+    pub fn approvals_for(&self, tags: &[String]) -> i64 {
+        tags.iter().filter_map(|t| self.approvals.get(t)).copied().max().unwrap_or(1)
+    }
+}
+
+/// Where a review stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[schema(as = ReviewState)]
+pub enum ReviewState {
+    /// Waiting for a reviewer.
+    Held,
+    /// Approved; being carried out.
+    Approved,
+    /// Refused by a reviewer.
+    Rejected,
+    /// Out on the platform.
+    Published,
+    /// Approved, but the path or the platform refused it when it was carried out.
+    Failed,
+    /// Not decided in time.
+    Expired,
+    /// Taken back by its author.
+    Withdrawn,
+}
+
+impl ReviewState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReviewState::Held => "held",
+            ReviewState::Approved => "approved",
+            ReviewState::Rejected => "rejected",
+            ReviewState::Published => "published",
+            ReviewState::Failed => "failed",
+            ReviewState::Expired => "expired",
+            ReviewState::Withdrawn => "withdrawn",
+        }
+    }
+
+    fn parse(s: &str) -> Result<ReviewState, sqlx::Error> {
+        Ok(match s {
+            "held" => ReviewState::Held,
+            "approved" => ReviewState::Approved,
+            "rejected" => ReviewState::Rejected,
+            "published" => ReviewState::Published,
+            "failed" => ReviewState::Failed,
+            "expired" => ReviewState::Expired,
+            "withdrawn" => ReviewState::Withdrawn,
+            other => return Err(sqlx::Error::Decode(format!("unknown review state {other:?}").into())),
+        })
+    }
+}
+
+/// One held action, as a reviewer (or its author) sees it: never its
+/// content (that is opened only for a reviewer, by [`Queue::open`]).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Review {
+    pub id: String,
+    pub account_id: String,
+    pub author_id: String,
+    /// The policy action, e.g. `post.publish`.
+    pub action: String,
+    pub door: String,
+    pub state: ReviewState,
+    /// What every approval must name: the SHA-256 of the exact content.
+    pub content_sha256: String,
+    pub findings: Vec<Finding>,
+    pub approvals_required: i64,
+    pub approvals: Vec<Approval>,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    #[schema(required = true)]
+    pub decided_at: Option<Timestamp>,
+    #[schema(required = true)]
+    pub decided_by: Option<String>,
+    /// The reviewer's reason (rejected), or what happened (failed).
+    #[schema(required = true)]
+    pub reason: Option<String>,
+    /// The `review.held` event.
+    pub audit_event_id: String,
+    #[serde(skip)]
+    pub mfa_verified_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = ReviewApproval)]
+pub struct Approval {
+    pub reviewer_id: String,
+    pub approved_at: Timestamp,
+    pub reason: String,
+}
+
+/// A held action to store; its `review.held` event is already recorded.
+pub struct NewReview<'a> {
+    pub id: &'a str,
+    pub account_id: &'a str,
+    pub author_id: &'a str,
+    pub action: &'a Action,
+    pub action_name: &'a str,
+    pub door: &'a str,
+    pub findings: &'a [Finding],
+    pub approvals_required: i64,
+    pub mfa_verified_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub audit_event_id: &'a str,
+}
+
+/// Which reviews a listing shows.
+#[derive(Debug, Clone, Default)]
+pub struct ReviewFilter {
+    pub state: Option<ReviewState>,
+    pub account_id: Option<String>,
+    pub author_id: Option<String>,
+    /// Only those with a finding of this kind.
+    pub finding_kind: Option<String>,
+    /// Only those held before this moment.
+    pub older_than: Option<Timestamp>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    #[error("the held action cannot be sealed or opened: {0}")]
+    Seal(String),
+    #[error(transparent)]
+    Sql(#[from] sqlx::Error),
+}
+
+/// A new review's id.
+pub fn new_id() -> String {
+    format!("rv_{}", &crate::identity::session::random_token()[..22])
+}
+
+/// The SHA-256 (hex) an approval is bound to: the account and everything
+/// the action would send.
+pub fn content_sha256(account_id: &str, action: &Action) -> String {
+    let mut hash = Sha256::new();
+    hash.update(account_id.as_bytes());
+    hash.update([0]);
+    // Serializing a plain struct of strings and vectors cannot fail.
+    hash.update(serde_json::to_vec(&Stored::of(action)).unwrap_or_default());
+    hex::encode(hash.finalize())
+}
+
+#[derive(Clone)]
+pub struct Queue {
+    db: Db,
+    keys: Arc<KeyRing>,
+    config: Arc<ReviewConfig>,
+}
+
+const COLUMNS: &str = "id, account_id, author_id, action, door, state, content_sha256, findings, \
+     approvals_required, mfa_verified_at, created_at, expires_at, decided_at, decided_by, reason, audit_event_id";
+
+impl Queue {
+    pub fn new(db: Db, keys: Arc<KeyRing>, config: ReviewConfig) -> Self {
+        Queue { db, keys, config: Arc::new(config) }
+    }
+
+    /// Expiry, and the approvals an action needs.
+    pub fn config(&self) -> &ReviewConfig {
+        &self.config
+    }
+
+    /// Stores a held action, sealed.
+    pub async fn insert(&self, review: &NewReview<'_>) -> Result<(), QueueError> {
+        let plain = Zeroized(serde_json::to_vec(&Stored::of(review.action)).unwrap_or_default());
+        let sealed = self
+            .keys
+            .seal(&plain.0, &sealed::review(review.id))
+            .map_err(|e| QueueError::Seal(e.to_string()))?;
+        let findings = serde_json::to_string(review.findings).unwrap_or_else(|_| "[]".into());
+        sqlx::query(
+            "INSERT INTO reviews (id, account_id, author_id, action, door, sealed_action, content_sha256, findings, \
+             state, approvals_required, mfa_verified_at, created_at, expires_at, audit_event_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'held', $9, $10, $11, $12, $13)",
+        )
+        .bind(review.id)
+        .bind(review.account_id)
+        .bind(review.author_id)
+        .bind(review.action_name)
+        .bind(review.door)
+        .bind(sealed)
+        .bind(content_sha256(review.account_id, review.action))
+        .bind(findings)
+        .bind(review.approvals_required)
+        .bind(review.mfa_verified_at.map(|t| t.millis()))
+        .bind(review.created_at.millis())
+        .bind(review.expires_at.millis())
+        .bind(review.audit_event_id)
+        .execute(self.db.pool())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn get(&self, id: &str) -> Result<Option<Review>, sqlx::Error> {
+        let row = optional(
+            sqlx::query(&format!("SELECT {COLUMNS} FROM reviews WHERE id = $1"))
+                .bind(id)
+                .fetch_one(self.db.pool())
+                .await,
+        )?;
+        match row {
+            Some(r) => {
+                let mut review = review(&r)?;
+                review.approvals = self.approvals(id).await?;
+                Ok(Some(review))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Reviews, oldest first (the queue's order), at most `limit`.
+    pub async fn list(&self, filter: &ReviewFilter, limit: i64) -> Result<Vec<Review>, sqlx::Error> {
+        let mut sql = format!("SELECT {COLUMNS} FROM reviews WHERE 1 = 1");
+        let mut binds: Vec<String> = Vec::new();
+        let mut next = |sql: &mut String, clause: &str, value: String| {
+            binds.push(value);
+            sql.push_str(&clause.replace("?", &format!("${}", binds.len())));
+        };
+        if let Some(state) = filter.state {
+            next(&mut sql, " AND state = ?", state.as_str().to_owned());
+        }
+        if let Some(account) = &filter.account_id {
+            next(&mut sql, " AND account_id = ?", account.clone());
+        }
+        if let Some(author) = &filter.author_id {
+            next(&mut sql, " AND author_id = ?", author.clone());
+        }
+        let older = filter.older_than.map(|t| t.millis());
+        if older.is_some() {
+            sql.push_str(&format!(" AND created_at < ${}", binds.len() + 1));
+        }
+        sql.push_str(" ORDER BY created_at, id");
+        let mut query = sqlx::query(&sql);
+        for b in &binds {
+            query = query.bind(b);
+        }
+        if let Some(older) = older {
+            query = query.bind(older);
+        }
+        let rows = query.fetch_all(self.db.pool()).await?;
+        let mut out = Vec::new();
+        for r in &rows {
+            let mut review = review(r)?;
+            if let Some(kind) = &filter.finding_kind {
+                if !review.findings.iter().any(|f| f.kind.as_str() == kind) {
+                    continue;
+                }
+            }
+            review.approvals = self.approvals(&review.id).await?;
+            out.push(review);
+            if out.len() as i64 >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    async fn approvals(&self, id: &str) -> Result<Vec<Approval>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT reviewer_id, approved_at, reason FROM review_approvals WHERE review_id = $1 ORDER BY approved_at, reviewer_id",
+        )
+        .bind(id)
+        .fetch_all(self.db.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Approval {
+                    reviewer_id: r.try_get("reviewer_id")?,
+                    approved_at: Timestamp(r.try_get("approved_at")?),
+                    reason: r.try_get("reason")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The held action, opened (for a reviewer, or to carry it out).
+    pub async fn open(&self, id: &str) -> Result<Option<Action>, QueueError> {
+        let sealed: Option<Option<String>> = optional(
+            sqlx::query_scalar("SELECT sealed_action FROM reviews WHERE id = $1")
+                .bind(id)
+                .fetch_one(self.db.pool())
+                .await,
+        )?;
+        let Some(Some(sealed)) = sealed else { return Ok(None) };
+        let plain =
+            self.keys.open(&sealed, &sealed::review(id)).map_err(|e| QueueError::Seal(e.to_string()))?;
+        let stored: Stored = serde_json::from_slice(&plain).map_err(|e| QueueError::Seal(e.to_string()))?;
+        stored.action().map(Some).map_err(QueueError::Seal)
+    }
+
+    /// Adds `reviewer`'s approval to a held review; false when they already
+    /// approved it or it is no longer held.
+    pub async fn approve(
+        &self,
+        id: &str,
+        reviewer: &str,
+        reason: &str,
+        now: Timestamp,
+    ) -> Result<bool, sqlx::Error> {
+        let held: Option<String> = optional(
+            sqlx::query_scalar("SELECT state FROM reviews WHERE id = $1")
+                .bind(id)
+                .fetch_one(self.db.pool())
+                .await,
+        )?;
+        if held.as_deref() != Some("held") {
+            return Ok(false);
+        }
+        let inserted = sqlx::query(
+            "INSERT INTO review_approvals (review_id, reviewer_id, approved_at, reason) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(id)
+        .bind(reviewer)
+        .bind(now.millis())
+        .bind(reason)
+        .execute(self.db.pool())
+        .await;
+        match inserted {
+            Ok(_) => Ok(true),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Moves a review from `from` to `to` if it is still in `from`; false
+    /// otherwise (someone else moved it first). Leaving the queue for good
+    /// (rejected, withdrawn, expired, published, failed) erases the sealed action.
+    pub async fn transition(
+        &self,
+        id: &str,
+        from: ReviewState,
+        to: ReviewState,
+        by: Option<&str>,
+        reason: Option<&str>,
+        now: Timestamp,
+    ) -> Result<bool, sqlx::Error> {
+        let erase = !matches!(to, ReviewState::Held | ReviewState::Approved);
+        let sql = if erase {
+            "UPDATE reviews SET state = $1, decided_at = $2, decided_by = COALESCE($3, decided_by), \
+             reason = COALESCE($4, reason), sealed_action = NULL WHERE id = $5 AND state = $6"
+        } else {
+            "UPDATE reviews SET state = $1, decided_at = $2, decided_by = COALESCE($3, decided_by), \
+             reason = COALESCE($4, reason) WHERE id = $5 AND state = $6"
+        };
+        let done = sqlx::query(sql)
+            .bind(to.as_str())
+            .bind(now.millis())
+            .bind(by)
+            .bind(reason)
+            .bind(id)
+            .bind(from.as_str())
+            .execute(self.db.pool())
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// The held reviews whose time ran out by `now`.
+    pub async fn due_to_expire(&self, now: Timestamp) -> Result<Vec<String>, sqlx::Error> {
+        sqlx::query_scalar(
+            "SELECT id FROM reviews WHERE state = 'held' AND expires_at <= $1 ORDER BY expires_at",
+        )
+        .bind(now.millis())
+        .fetch_all(self.db.pool())
+        .await
+    }
+
+    /// The held reviews `author` wrote (to withdraw when their access ends).
+    pub async fn held_by(&self, author: &str) -> Result<Vec<String>, sqlx::Error> {
+        sqlx::query_scalar(
+            "SELECT id FROM reviews WHERE state = 'held' AND author_id = $1 ORDER BY created_at",
+        )
+        .bind(author)
+        .fetch_all(self.db.pool())
+        .await
+    }
+}
+
+fn review(r: &sqlx::any::AnyRow) -> Result<Review, sqlx::Error> {
+    let findings: String = r.try_get("findings")?;
+    let at = |c: &str| -> Result<Option<Timestamp>, sqlx::Error> {
+        Ok(r.try_get::<Option<i64>, _>(c)?.map(Timestamp))
+    };
+    Ok(Review {
+        id: r.try_get("id")?,
+        account_id: r.try_get("account_id")?,
+        author_id: r.try_get("author_id")?,
+        action: r.try_get("action")?,
+        door: r.try_get("door")?,
+        state: ReviewState::parse(&r.try_get::<String, _>("state")?)?,
+        content_sha256: r.try_get("content_sha256")?,
+        findings: serde_json::from_str(&findings).map_err(|e| sqlx::Error::Decode(e.into()))?,
+        approvals_required: r.try_get("approvals_required")?,
+        approvals: Vec::new(),
+        created_at: Timestamp(r.try_get("created_at")?),
+        expires_at: Timestamp(r.try_get("expires_at")?),
+        decided_at: at("decided_at")?,
+        decided_by: r.try_get("decided_by")?,
+        reason: r.try_get("reason")?,
+        audit_event_id: r.try_get("audit_event_id")?,
+        mfa_verified_at: at("mfa_verified_at")?,
+    })
+}
+
+/// Plaintext that is wiped when dropped.
+struct Zeroized(Vec<u8>);
+
+impl Drop for Zeroized {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.0.zeroize();
+    }
+}
+
+/// A held action as it is sealed: what the platform would be sent.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Stored {
+    Publish { post: StoredPost },
+    Reply { in_reply_to: String, post: StoredPost },
+    Forward(StoredForward),
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredPost {
+    text: String,
+    link: Option<String>,
+    image: Option<StoredImage>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredImage {
+    base64: String,
+    media_type: String,
+    description: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredForward {
+    action: String,
+    method: String,
+    path: String,
+    query: Option<String>,
+    headers: Vec<(String, String)>,
+    body_base64: String,
+    content: Option<String>,
+    media: bool,
+}
+
+impl StoredPost {
+    fn of(post: &NewPost) -> Self {
+        StoredPost {
+            text: post.text.clone(),
+            link: post.link.as_ref().map(|l| l.to_string()),
+            image: post.image.as_ref().map(|i| StoredImage {
+                base64: STANDARD.encode(&i.bytes),
+                media_type: i.media_type.clone(),
+                description: i.description.clone(),
+            }),
+        }
+    }
+
+    fn post(self) -> Result<NewPost, String> {
+        let link = self.link.map(|l| l.parse().map_err(|e| format!("link: {e}"))).transpose()?;
+        let image = self
+            .image
+            .map(|i| {
+                Ok::<_, String>(Image {
+                    bytes: STANDARD.decode(i.base64).map_err(|e| format!("image: {e}"))?,
+                    media_type: i.media_type,
+                    description: i.description,
+                })
+            })
+            .transpose()?;
+        Ok(NewPost { text: self.text, link, image })
+    }
+}
+
+impl Stored {
+    /// Only actions that say something are held.
+    fn of(action: &Action) -> Stored {
+        match action {
+            Action::Reply { in_reply_to, post } => {
+                Stored::Reply { in_reply_to: in_reply_to.clone(), post: StoredPost::of(post) }
+            }
+            Action::Forward(f) => Stored::Forward(StoredForward {
+                action: f.action.as_str().to_owned(),
+                method: f.method.to_string(),
+                path: f.path.clone(),
+                query: f.query.clone(),
+                headers: f
+                    .headers
+                    .iter()
+                    .map(|(n, v)| (n.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                    .collect(),
+                body_base64: STANDARD.encode(&f.body),
+                content: f.content.clone(),
+                media: f.media,
+            }),
+            Action::Publish(post) => Stored::Publish { post: StoredPost::of(post) },
+            // Nothing else is screened, so nothing else is held.
+            _ => Stored::Publish { post: StoredPost { text: String::new(), link: None, image: None } },
+        }
+    }
+
+    fn action(self) -> Result<Action, String> {
+        Ok(match self {
+            Stored::Publish { post } => Action::Publish(post.post()?),
+            Stored::Reply { in_reply_to, post } => Action::Reply { in_reply_to, post: post.post()? },
+            Stored::Forward(f) => {
+                let action =
+                    PolicyAction::parse(&f.action).ok_or_else(|| format!("unknown action {:?}", f.action))?;
+                let headers = f
+                    .headers
+                    .into_iter()
+                    .map(|(n, v)| {
+                        Ok((n.parse().map_err(|_| "header name")?, v.parse().map_err(|_| "header value")?))
+                    })
+                    .collect::<Result<Vec<_>, &str>>()?;
+                Action::Forward(Box::new(Forward {
+                    action,
+                    method: f.method.parse().map_err(|_| "method".to_owned())?,
+                    path: f.path,
+                    query: f.query,
+                    headers,
+                    body: STANDARD.decode(f.body_base64).map_err(|e| format!("body: {e}"))?.into(),
+                    content: f.content,
+                    media: f.media,
+                }))
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stored_action_comes_back_the_same_and_its_hash_changes_with_any_edit() {
+        let post = NewPost {
+            text: "Open day".into(),
+            link: Some("https://clinic.example/open".parse().unwrap()),
+            image: Some(Image {
+                bytes: vec![1, 2, 3],
+                media_type: "image/png".into(),
+                description: Some("door".into()),
+            }),
+        };
+        let action = Action::Reply { in_reply_to: "p1".into(), post };
+        let again = Stored::of(&action).action().unwrap();
+        assert_eq!(content_sha256("a", &action), content_sha256("a", &again));
+        assert_ne!(content_sha256("a", &action), content_sha256("b", &action), "bound to its account");
+        let Action::Reply { post: mut edited, .. } = again else { panic!("a reply") };
+        edited.image.as_mut().unwrap().bytes.push(4);
+        let edited = Action::Reply { in_reply_to: "p1".into(), post: edited };
+        assert_ne!(content_sha256("a", &action), content_sha256("a", &edited), "the media is in the hash");
+    }
+}

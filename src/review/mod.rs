@@ -1,0 +1,389 @@
+//! Two-person review: what the content screen (or policy) held waits in
+//! the queue until a reviewer who is not its author decides it.
+//!
+//! ```text
+//!  approve {content_sha256, reason}
+//!    held? ─► not expired ─► policy (review.decide on the Review: its
+//!    author never) ─► the hash names the exact content ─► record
+//!    review.approve ─► store the approval ─► enough approvals?
+//!      ─► approved ─► the author through the gate again ─► the action
+//!         path as the author (policy, screen, intent with the approvers)
+//!      ─► published | failed (recorded: review.fail)
+//!  reject {reason} / withdraw (its author) / expiry
+//!    ─► record review.reject | review.withdraw | review.expire ─► the
+//!       sealed content erased (the journal keeps its digest and findings)
+//! ```
+//!
+//! Every refusal is recorded; every transition is recorded before it is
+//! stored.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::action::{ActionPath, Approved, Door, Gated, Kind, Refusal, Step};
+use crate::audit::{Actor, EventKind, Journal, RequestMeta};
+use crate::auth::Identity;
+use crate::clock::{SharedClock, Timestamp};
+use crate::directory::actor_of;
+use crate::domain::{Action, PolicyAction};
+use crate::policy::Resource;
+use crate::queue::{Queue, Review, ReviewFilter, ReviewState};
+
+pub use crate::queue::{content_sha256, ReviewConfig};
+
+const REASON_CHARS: usize = 2000;
+/// The most reviews one listing returns.
+pub const LIST_LIMIT: i64 = 500;
+
+/// A review, with its content for those who may read it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = ReviewDetail)]
+pub struct Detail {
+    #[serde(flatten)]
+    pub review: Review,
+    /// What the action would say, as the screen read it (the findings'
+    /// offsets point into it); null once it left the queue.
+    #[schema(required = true)]
+    pub content: Option<String>,
+}
+
+/// What a decision did.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = ReviewDecision)]
+pub struct Decided {
+    pub review: Review,
+    /// When the approval carried it out: the platform's post id, or why it failed.
+    #[schema(required = true)]
+    pub outcome: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct Reviews {
+    queue: Queue,
+    path: Arc<ActionPath>,
+    identity: Identity,
+    journal: Journal,
+    clock: SharedClock,
+}
+
+impl Reviews {
+    pub const DECIDE: &'static str = PolicyAction::ReviewDecide.as_str();
+    pub const LIST: &'static str = PolicyAction::ReviewList.as_str();
+    pub const WITHDRAW: &'static str = PolicyAction::ReviewWithdraw.as_str();
+
+    pub fn new(
+        queue: Queue,
+        path: Arc<ActionPath>,
+        identity: Identity,
+        journal: Journal,
+        clock: SharedClock,
+    ) -> Self {
+        Reviews { queue, path, identity, journal, clock }
+    }
+
+    /// The queue, filtered. Reviewers (policy `review.list`) see every
+    /// review; anyone else only their own.
+    pub async fn list(&self, caller: &Gated<'_>, mut filter: ReviewFilter) -> Result<Vec<Review>, Refusal> {
+        self.expire_due().await?;
+        if !self.path.allows(caller, Self::LIST) {
+            filter.author_id = Some(caller.user().id.clone());
+        }
+        Ok(self.queue.list(&filter, LIST_LIMIT).await?)
+    }
+
+    /// One review with its content, for a reviewer or its author.
+    pub async fn get(&self, caller: &Gated<'_>, id: &str) -> Result<Detail, Refusal> {
+        self.expire_due().await?;
+        let review = self.readable(caller, id).await?;
+        let content = match self.queue.open(id).await? {
+            Some(action) => said(&action),
+            None => None,
+        };
+        Ok(Detail { review, content })
+    }
+
+    async fn readable(&self, caller: &Gated<'_>, id: &str) -> Result<Review, Refusal> {
+        let review = self.queue.get(id).await?;
+        match review {
+            Some(r) if r.author_id == caller.user().id || self.path.allows(caller, Self::LIST) => Ok(r),
+            // Someone else's review is not there for the caller.
+            _ => Err(Refusal::not_found(format!("there is no review {id:?} of yours"))),
+        }
+    }
+
+    /// One reviewer's approval of the exact content `content_sha256` names;
+    /// with enough approvals, the action is carried out as its author.
+    pub async fn approve(
+        &self,
+        caller: &Gated<'_>,
+        id: &str,
+        content_sha256: Option<&str>,
+        reason: Option<&str>,
+    ) -> Result<Decided, Refusal> {
+        let review = self.decidable(caller, id).await?;
+        let reason = self.reason(caller, reason, false).await?;
+        let Some(sha) = content_sha256.filter(|s| !s.is_empty()) else {
+            let refusal = Refusal::bad_request(
+                "content_sha256 is required: the SHA-256 of the content you reviewed, from the review".into(),
+            );
+            return Err(self.path.refuse(caller, Self::DECIDE, &review.account_id, refusal).await);
+        };
+        if sha != review.content_sha256 {
+            let refusal = Refusal::conflict(format!(
+                "review {id} is for other content than the content_sha256 you sent: read it again, then decide"
+            ));
+            return Err(self.path.refuse(caller, Self::DECIDE, &review.account_id, refusal).await);
+        }
+        let me = caller.user().id.clone();
+        if review.approvals.iter().any(|a| a.reviewer_id == me) {
+            let refusal =
+                Refusal::conflict(format!("you already approved review {id}: it needs another reviewer"));
+            return Err(self.path.refuse(caller, Self::DECIDE, &review.account_id, refusal).await);
+        }
+        let approvals = review.approvals.len() as i64 + 1;
+        let event = EventKind::ReviewApproved {
+            review_id: id.to_owned(),
+            account_id: review.account_id.clone(),
+            author_id: review.author_id.clone(),
+            approvals,
+            approvals_required: review.approvals_required,
+            reason: reason.clone(),
+            policies: vec!["reviewers-decide-reviews".into()],
+        };
+        self.journal.record(caller.meta(), caller.actor().clone(), event).await?;
+        let now = self.clock.now();
+        if !self.queue.approve(id, &me, &reason, now).await? {
+            return Err(Refusal::conflict(format!("review {id} was decided meanwhile")));
+        }
+        if approvals < review.approvals_required {
+            let review = self.current(id).await?;
+            return Ok(Decided { review, outcome: None });
+        }
+        if !self.queue.transition(id, ReviewState::Held, ReviewState::Approved, Some(&me), None, now).await? {
+            return Err(Refusal::conflict(format!("review {id} was decided meanwhile")));
+        }
+        let mut approvers: Vec<String> = review.approvals.iter().map(|a| a.reviewer_id.clone()).collect();
+        approvers.push(me);
+        let outcome = self.carry_out(caller.meta(), &review, approvers).await?;
+        Ok(Decided { review: self.current(id).await?, outcome: Some(outcome) })
+    }
+
+    /// The approved action, as its author, through the whole path.
+    async fn carry_out(
+        &self,
+        meta: &RequestMeta,
+        review: &Review,
+        approvers: Vec<String>,
+    ) -> Result<String, Refusal> {
+        let Some(action) = self.queue.open(&review.id).await? else {
+            return Err(Refusal::conflict(format!("review {} has no content left to carry out", review.id)));
+        };
+        let result = match self.identity.users.get(&review.author_id).await? {
+            None => Err(format!("its author {} is no longer a user", review.author_id)),
+            Some(author) => match self.identity.directory.admit(author).await {
+                Err(crate::directory::GateError::Denied(d)) => {
+                    Err(format!("its author may no longer act: {d}"))
+                }
+                Err(crate::directory::GateError::Storage(e)) => return Err(e.into()),
+                Ok(admitted) => {
+                    let door = door_of(&review.door);
+                    let actor = actor_of(admitted.user());
+                    let gated = Gated::new(&admitted, actor, meta.clone(), door, review.mfa_verified_at);
+                    let approved = Approved {
+                        review_id: review.id.clone(),
+                        content_sha256: review.content_sha256.clone(),
+                        approvers,
+                    };
+                    match self.path.perform_approved(&gated, &review.account_id, action, approved).await {
+                        Ok(done) => Ok(describe(&done.outcome)),
+                        Err(refusal) => Err(refusal.reason.clone()),
+                    }
+                }
+            },
+        };
+        let now = self.clock.now();
+        match result {
+            Ok(outcome) => {
+                self.queue
+                    .transition(&review.id, ReviewState::Approved, ReviewState::Published, None, None, now)
+                    .await?;
+                Ok(outcome)
+            }
+            Err(why) => {
+                self.close(&system(), review, ReviewState::Approved, ReviewState::Failed, &why, None).await?;
+                Ok(format!("not published: {why}"))
+            }
+        }
+    }
+
+    /// A reviewer's rejection, with a reason.
+    pub async fn reject(
+        &self,
+        caller: &Gated<'_>,
+        id: &str,
+        reason: Option<&str>,
+    ) -> Result<Decided, Refusal> {
+        let review = self.decidable(caller, id).await?;
+        let reason = self.reason(caller, reason, true).await?;
+        let by = caller.user().id.clone();
+        let meta = (caller.actor().clone(), caller.meta().clone());
+        self.close(&meta, &review, ReviewState::Held, ReviewState::Rejected, &reason, Some(&by)).await?;
+        Ok(Decided { review: self.current(id).await?, outcome: None })
+    }
+
+    /// Its author takes a held action back.
+    pub async fn withdraw(&self, caller: &Gated<'_>, id: &str) -> Result<Decided, Refusal> {
+        let review = self.readable(caller, id).await?;
+        if review.author_id != caller.user().id {
+            let refusal = Refusal::new(
+                Kind::Forbidden,
+                Step::Authorize,
+                "author-withdraws",
+                format!("only its author may withdraw review {id}"),
+                "Reject it instead, with a reason.",
+            );
+            return Err(self.path.refuse(caller, Self::WITHDRAW, &review.account_id, refusal).await);
+        }
+        self.still_held(caller, &review, Self::WITHDRAW).await?;
+        let by = caller.user().id.clone();
+        let meta = (caller.actor().clone(), caller.meta().clone());
+        self.close(
+            &meta,
+            &review,
+            ReviewState::Held,
+            ReviewState::Withdrawn,
+            "withdrawn by its author",
+            Some(&by),
+        )
+        .await?;
+        Ok(Decided { review: self.current(id).await?, outcome: None })
+    }
+
+    /// Expires every held review whose time ran out (recorded).
+    pub async fn expire_due(&self) -> Result<usize, Refusal> {
+        let due = self.queue.due_to_expire(self.clock.now()).await?;
+        for id in &due {
+            if let Some(review) = self.queue.get(id).await? {
+                let why = "no reviewer decided it in time";
+                self.close(&system(), &review, ReviewState::Held, ReviewState::Expired, why, None).await?;
+            }
+        }
+        Ok(due.len())
+    }
+
+    /// A held review `caller` may decide (policy `review.decide` on it:
+    /// never its author), or the refusal, recorded.
+    async fn decidable(&self, caller: &Gated<'_>, id: &str) -> Result<Review, Refusal> {
+        self.expire_due().await?;
+        let Some(review) = self.queue.get(id).await? else {
+            let refusal = Refusal::not_found(format!("there is no review {id:?}"));
+            return Err(self.path.refuse(caller, Self::DECIDE, "custodian", refusal).await);
+        };
+        let tags = match self.path.account(&review.account_id).await? {
+            Some(account) => account.tags,
+            None => Vec::new(),
+        };
+        let resource = Resource::Review {
+            id: review.id.clone(),
+            author: review.author_id.clone(),
+            account_id: review.account_id.clone(),
+            account_tags: tags,
+        };
+        self.path.permit_on(caller, Self::DECIDE, &review.account_id, resource).await?;
+        self.still_held(caller, &review, Self::DECIDE).await?;
+        Ok(review)
+    }
+
+    async fn still_held(&self, caller: &Gated<'_>, review: &Review, action: &str) -> Result<(), Refusal> {
+        if review.state == ReviewState::Held {
+            return Ok(());
+        }
+        let refusal =
+            Refusal::conflict(format!("review {} is {}, no longer held", review.id, review.state.as_str()));
+        Err(self.path.refuse(caller, action, &review.account_id, refusal).await)
+    }
+
+    /// A decision's reason: required for a rejection, at most 2000 characters.
+    async fn reason(
+        &self,
+        caller: &Gated<'_>,
+        reason: Option<&str>,
+        required: bool,
+    ) -> Result<String, Refusal> {
+        let reason = reason.map(str::trim).unwrap_or("");
+        let problem = if required && reason.is_empty() {
+            Some("a reason is required: the author reads it".to_owned())
+        } else if reason.chars().count() > REASON_CHARS {
+            Some(format!("the reason is longer than {REASON_CHARS} characters"))
+        } else {
+            None
+        };
+        match problem {
+            None => Ok(reason.to_owned()),
+            Some(p) => {
+                Err(self.path.refuse(caller, Self::DECIDE, "custodian", Refusal::bad_request(p)).await)
+            }
+        }
+    }
+
+    /// Records the review's end, then stores it (the sealed content erased).
+    async fn close(
+        &self,
+        (actor, meta): &(Actor, RequestMeta),
+        review: &Review,
+        from: ReviewState,
+        to: ReviewState,
+        reason: &str,
+        by: Option<&str>,
+    ) -> Result<(), Refusal> {
+        let event = EventKind::ReviewClosed {
+            review_id: review.id.clone(),
+            account_id: review.account_id.clone(),
+            author_id: review.author_id.clone(),
+            state: to.as_str().to_owned(),
+            reason: reason.to_owned(),
+        };
+        self.journal.record(meta, actor.clone(), event).await?;
+        if !self.queue.transition(&review.id, from, to, by, Some(reason), self.clock.now()).await? {
+            return Err(Refusal::conflict(format!("review {} was decided meanwhile", review.id)));
+        }
+        Ok(())
+    }
+
+    async fn current(&self, id: &str) -> Result<Review, Refusal> {
+        self.queue.get(id).await?.ok_or_else(|| Refusal::not_found(format!("there is no review {id:?}")))
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+}
+
+/// Custodian itself, for what happens on its own (expiry).
+fn system() -> (Actor, RequestMeta) {
+    (Actor { user_id: Some("custodian".into()), ..Actor::default() }, RequestMeta::default())
+}
+
+fn door_of(door: &str) -> Door {
+    match door {
+        "ui" => Door::Ui,
+        "token" => Door::Token,
+        "proxy" => Door::Proxy,
+        _ => Door::Api,
+    }
+}
+
+fn describe(outcome: &crate::platforms::dispatch::Outcome) -> String {
+    use crate::platforms::dispatch::Outcome;
+    match outcome {
+        Outcome::Published(p) => format!("published {}", p.id),
+        Outcome::Forwarded(f) => format!("the platform answered {}", f.status),
+        Outcome::Comments(_) | Outcome::Done => "done".into(),
+    }
+}
+
+/// What a held action would say, for the reviewer: as the screen read it.
+fn said(action: &Action) -> Option<String> {
+    crate::action::said(action).map(|(text, _, _)| text)
+}

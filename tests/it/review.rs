@@ -1,0 +1,204 @@
+//! Two-person review: a held action waits until a reviewer who is not its
+//! author approves the exact content; it then goes out as its author,
+//! through the whole path, the intent naming the review and its
+//! approvers. Rejection, withdrawal, expiry and a revoked author end it
+//! without publishing; every transition is recorded, never the text.
+
+use std::time::Duration;
+
+use custodian::domain::AccountId;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::actions::call;
+use crate::on_both_backends;
+use crate::support::browser::Browser;
+use crate::support::{Backend, TestApp};
+
+const HELD: &str = "Huge thanks to our patient Maria Alvarez in room 4 after her chemo today!";
+
+async fn app(backend: Backend, approvals: i64) -> (TestApp, AccountId) {
+    let app = TestApp::spawn_with(backend, move |c| {
+        c.directory.account_tags.insert("social-media-staff".into(), vec!["official".into()]);
+        // Sessions outlive the review's expiry here, so that a reviewer
+        // can come back after it.
+        c.session.idle_timeout = Duration::from_secs(100 * 3600);
+        c.session.absolute_lifetime = Duration::from_secs(100 * 3600);
+        if approvals > 1 {
+            c.review.approvals.insert("official".into(), approvals);
+        }
+    })
+    .await;
+    let (clinic, _) = app.practice_accounts().await;
+    (app, clinic)
+}
+
+/// Posts `text` on `account` as `who`; the review's id (it must be held).
+async fn held(who: &Browser, account: &AccountId, text: &str) -> String {
+    let (status, body) =
+        call(who, Method::POST, &format!("/api/v1/accounts/{account}/posts"), Some(json!({ "text": text })))
+            .await;
+    assert_eq!((status, body["error"].as_str()), (202, Some("held_for_review")), "{body}");
+    body["review_id"].as_str().expect("the review's id").to_owned()
+}
+
+async fn review(who: &Browser, id: &str) -> (u16, Value) {
+    call(who, Method::GET, &format!("/api/v1/reviews/{id}"), None).await
+}
+
+async fn approve(who: &Browser, id: &str, sha: &str) -> (u16, Value) {
+    let body = json!({"content_sha256": sha, "reason": "no patient can be identified"});
+    call(who, Method::POST, &format!("/api/v1/reviews/{id}/approve"), Some(body)).await
+}
+
+async fn sandbox_posts(app: &TestApp) -> i64 {
+    app.count("sandbox_posts").await
+}
+
+async fn a_held_post_goes_out_only_when_someone_else_approves_its_exact_content(backend: Backend) {
+    let (app, clinic) = app(backend, 1).await;
+    let (erin, _, _) = app.enrolled_browser("erin").await; // staff and reviewer
+    let (bob, _, _) = app.enrolled_browser("bob").await; // reviewer
+    let (alice, _, _) = app.enrolled_browser("alice").await; // staff
+    let id = held(&erin, &clinic, HELD).await;
+
+    // Its author and a reviewer read it with its content and findings;
+    // another staff member does not see it at all.
+    let (status, detail) = review(&erin, &id).await;
+    assert_eq!(status, 200, "{detail}");
+    assert_eq!((detail["state"].as_str(), detail["content"].as_str()), (Some("held"), Some(HELD)));
+    let name = detail["findings"].as_array().unwrap().iter().find(|f| f["kind"] == "name").unwrap();
+    assert_eq!(
+        &HELD[name["start"].as_u64().unwrap() as usize..name["end"].as_u64().unwrap() as usize],
+        "Maria Alvarez"
+    );
+    let sha = detail["content_sha256"].as_str().unwrap().to_owned();
+    assert_eq!(review(&alice, &id).await.0, 404);
+    let (_, listed) = call(&alice, Method::GET, "/api/v1/reviews", None).await;
+    assert_eq!(listed["reviews"], json!([]), "alice sees only her own");
+    let (_, listed) = call(&bob, Method::GET, "/api/v1/reviews?state=held&kind=room", None).await;
+    assert_eq!(listed["reviews"].as_array().unwrap().len(), 1, "{listed}");
+
+    // The author cannot approve it: policy refuses, and says so.
+    let (status, refused) = approve(&erin, &id, &sha).await;
+    assert_eq!((status, refused["rule"].as_str()), (403, Some("no-self-review")), "{refused}");
+    // An approval must name the content it is for.
+    let (status, body) =
+        call(&bob, Method::POST, &format!("/api/v1/reviews/{id}/approve"), Some(json!({"reason": "ok"})))
+            .await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = approve(&bob, &id, &"0".repeat(64)).await;
+    assert_eq!(status, 409, "another content's hash: {body}");
+    let (status, body) =
+        call(&bob, Method::POST, &format!("/api/v1/reviews/{id}/approve"), Some(json!({"sha": sha}))).await;
+    assert_eq!(status, 400, "an unknown field: {body}");
+    assert_eq!(sandbox_posts(&app).await, 0, "nothing went out yet");
+    // While held (and whatever was refused), the journal has no word of it.
+    let journal = serde_json::to_string(&app.events().await).unwrap();
+    for secret in ["Maria", "chemo"] {
+        assert!(!journal.contains(secret), "{secret:?} is in the journal");
+    }
+
+    // Another reviewer approves it: it goes out, as its author.
+    let (status, decided) = approve(&bob, &id, &sha).await;
+    assert_eq!(status, 200, "{decided}");
+    assert_eq!(decided["review"]["state"], "published", "{decided}");
+    assert!(decided["outcome"].as_str().unwrap().starts_with("published "), "{decided}");
+    assert_eq!(sandbox_posts(&app).await, 1);
+    let intent = app.events_of("action.intent").await.pop().unwrap();
+    assert_eq!(intent["actor"]["user_id"], detail["author_id"], "carried out as its author: {intent}");
+    assert_eq!(intent["kind"]["review"]["review_id"], id.as_str());
+    assert_eq!(intent["kind"]["review"]["approvers"].as_array().unwrap().len(), 1);
+    // Decided once.
+    assert_eq!(approve(&bob, &id, &sha).await.0, 409);
+    let (_, after) = review(&erin, &id).await;
+    assert_eq!(after["content"], Value::Null, "the sealed content is gone once published");
+
+    // Every step recorded; never the text.
+    assert_eq!(app.events_of("review.held").await.len(), 1);
+    assert_eq!(app.events_of("review.approve").await.len(), 1);
+    let refusals = app.events_of("action.refused").await;
+    assert!(refusals.iter().any(|e| e["kind"]["rule"] == "no-self-review"), "{refusals:?}");
+    // Published, its intent records what went out, as every publication's does.
+    assert_eq!(intent["kind"]["content"]["text"], HELD);
+}
+
+async fn rejection_withdrawal_expiry_two_approvals_and_a_revoked_author(backend: Backend) {
+    let (app, clinic) = app(backend, 2).await;
+    let (alice, _, _) = app.enrolled_browser("alice").await;
+    let (bob, _, _) = app.enrolled_browser("bob").await;
+    let (erin, _, _) = app.enrolled_browser("erin").await;
+    let sha_of = |d: &Value| d["content_sha256"].as_str().unwrap().to_owned();
+
+    // Two approvals on an account tagged official: one is not enough.
+    let a = held(&alice, &clinic, HELD).await;
+    let sha = sha_of(&review(&bob, &a).await.1);
+    let (status, first) = approve(&bob, &a, &sha).await;
+    assert_eq!((status, first["review"]["state"].as_str()), (200, Some("held")), "{first}");
+    assert_eq!(approve(&bob, &a, &sha).await.0, 409, "the same reviewer twice counts once");
+    assert_eq!(sandbox_posts(&app).await, 0);
+    let (status, second) = approve(&erin, &a, &sha).await;
+    assert_eq!((status, second["review"]["state"].as_str()), (200, Some("published")), "{second}");
+    assert_eq!(sandbox_posts(&app).await, 1);
+
+    // Rejected, with a reason the author reads; the content erased.
+    let b = held(&alice, &clinic, "Our patient Jo Park in room 12 finished chemo today").await;
+    let reject = format!("/api/v1/reviews/{b}/reject");
+    assert_eq!(call(&bob, Method::POST, &reject, Some(json!({}))).await.0, 400, "a reason is required");
+    let (status, rejected) =
+        call(&bob, Method::POST, &reject, Some(json!({"reason": "names a patient"}))).await;
+    assert_eq!((status, rejected["review"]["state"].as_str()), (200, Some("rejected")), "{rejected}");
+    let (_, seen) = review(&alice, &b).await;
+    assert_eq!((seen["reason"].as_str(), &seen["content"]), (Some("names a patient"), &Value::Null));
+
+    // Withdrawn by its author only.
+    let c = held(&alice, &clinic, HELD).await;
+    let withdraw = format!("/api/v1/reviews/{c}/withdraw");
+    assert_eq!(call(&bob, Method::POST, &withdraw, None).await.0, 403);
+    let (status, withdrawn) = call(&alice, Method::POST, &withdraw, None).await;
+    assert_eq!((status, withdrawn["review"]["state"].as_str()), (200, Some("withdrawn")), "{withdrawn}");
+
+    // A revoked author's approved post does not go out.
+    let (carol, _, _) = app.enrolled_browser("carol").await;
+    let e = held(&alice, &clinic, HELD).await;
+    let sha = sha_of(&review(&bob, &e).await.1);
+    let r = carol
+        .send_json(
+            Method::POST,
+            "/api/v1/admin/users/alice@clinic.example/revoke",
+            Some(json!({"reason": "left the social media team"})),
+        )
+        .await;
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    assert_eq!(approve(&bob, &e, &sha).await.0, 200);
+    let (status, last) = approve(&erin, &e, &sha).await;
+    assert_eq!((status, last["review"]["state"].as_str()), (200, Some("failed")), "{last}");
+    assert!(last["outcome"].as_str().unwrap().starts_with("not published"), "{last}");
+    assert_eq!(sandbox_posts(&app).await, 1, "only the first, approved twice, went out");
+
+    // Not decided in time: expired, and no longer approvable.
+    let d = held(&erin, &clinic, HELD).await;
+    let sha = sha_of(&review(&bob, &d).await.1);
+    app.clock.advance(Duration::from_secs(73 * 3600));
+    let (status, late) = approve(&bob, &d, &sha).await;
+    assert_eq!(status, 409, "{late}");
+    assert!(late["reason"].as_str().unwrap().contains("expired"), "{late}");
+    assert_eq!(app.events_of("review.expire").await.len(), 1);
+
+    let closed: Vec<String> = ["review.reject", "review.withdraw", "review.expire", "review.fail"]
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+    for action in &closed {
+        let events = app.events_of(action).await;
+        assert_eq!(events.len(), 1, "{action}: {events:?}");
+    }
+    // The first went out (its intent has its text); nothing of the rejected one.
+    let journal = serde_json::to_string(&app.events().await).unwrap();
+    assert!(!journal.contains("Jo Park"), "no text of a rejected post in the journal");
+}
+
+on_both_backends!(
+    a_held_post_goes_out_only_when_someone_else_approves_its_exact_content,
+    rejection_withdrawal_expiry_two_approvals_and_a_revoked_author
+);
