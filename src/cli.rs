@@ -411,6 +411,8 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     let journal = state.journal.clone();
     crate::policy::spawn_reloader(state.policies.clone(), journal.clone(), POLICY_POLL);
     state.identity.spawn_housekeeping(HOUSEKEEPING);
+    // Due posts, expiries, interrupted claims and orphans, every `review.tick`.
+    let ticks = state.reviews.spawn_ticks();
     let metrics = match state.config.metrics.listen {
         Some(addr) => {
             let metrics = tokio::net::TcpListener::bind(addr)
@@ -422,6 +424,7 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
         None => None,
     };
     app::serve(state, listener, app::shutdown_signal()).await?;
+    ticks.abort();
     if let Some(metrics) = metrics {
         metrics.abort();
     }

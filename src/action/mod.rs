@@ -45,7 +45,7 @@ use crate::platforms::accounts::Accounts;
 use crate::platforms::connect::Connector;
 use crate::platforms::dispatch::{Dispatcher, Outcome};
 use crate::policy::{principal_of, Judgement, PolicyStore, RequestContext, Resource, ScreenContext};
-use crate::queue::{NewReview, Queue};
+use crate::queue::{NewReview, Queue, ReviewState};
 use crate::screen::{Content, Origin, Report};
 
 pub use crate::domain::{Details, Kind, Refusal, Step};
@@ -218,6 +218,18 @@ pub struct ActionPath {
     queue: Queue,
 }
 
+/// A post waiting in the queue for its time.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Queued {
+    pub review_id: String,
+    pub publish_at: Timestamp,
+    /// `publish_at` in the organization's time zone.
+    pub publish_at_local: String,
+    /// The `post.schedule` event.
+    #[schema(value_type = String)]
+    pub audit_event_id: EventId,
+}
+
 /// An account and action that policy allowed for a caller. Only
 /// [`ActionPath::authorize`] makes one.
 pub struct Authorized {
@@ -230,8 +242,9 @@ pub struct Authorized {
     approved: Option<Approved>,
 }
 
-/// A held action's approval, as the path carries it out: the content it
-/// was given for, and by whom.
+/// A queued action as the path carries it out: the content it was held
+/// or scheduled with, and who approved it (nobody, for a post scheduled
+/// clean).
 pub struct Approved {
     pub review_id: String,
     pub content_sha256: String,
@@ -335,15 +348,87 @@ impl ActionPath {
         self.carry_out(caller, authorized).await
     }
 
+    /// A post to publish at `publish_at`: policy and the screen now (the
+    /// author learns at once whether it waits for a reviewer), then it
+    /// waits sealed in the queue; at its time it takes the whole path
+    /// again, as its author ([`ActionPath::perform_approved`]).
+    pub async fn schedule(
+        &self,
+        caller: &Gated<'_>,
+        account_id: &str,
+        action: Action,
+        publish_at: Timestamp,
+    ) -> Result<Queued, Refusal> {
+        let name = action_name(&action);
+        if let Some(problem) = self.queue.config().schedule_problem(self.clock.now(), publish_at) {
+            return Err(self.refuse(caller, name, account_id, Refusal::bad_schedule(problem)).await);
+        }
+        let authorized = self.authorize(caller, account_id, action).await?;
+        match self.screen(caller, authorized) {
+            Screening::Passed(Screened(action)) => self.enqueue(caller, action, publish_at).await,
+            Screening::Held(stopped) => Err(self.hold(caller, stopped, Some(publish_at)).await),
+            Screening::Blocked(stopped) => Err(self.blocked(caller, stopped).await),
+        }
+    }
+
+    /// A scheduled post the screen let through: `post.schedule` recorded
+    /// (its content's keyed digest), then stored sealed, waiting for its time.
+    async fn enqueue(
+        &self,
+        caller: &Gated<'_>,
+        action: Authorized,
+        publish_at: Timestamp,
+    ) -> Result<Queued, Refusal> {
+        let id = crate::queue::new_id();
+        let text = said(&action.action).map(|(text, _, _)| text).unwrap_or_default();
+        let name = action_name(&action.action);
+        let kind = EventKind::PostScheduled {
+            review_id: id.clone(),
+            action: name.to_owned(),
+            account_id: action.account.id.to_string(),
+            door: caller.door.as_str().to_owned(),
+            content: self.journal.withheld(&text, &[]),
+            content_sha256: crate::queue::content_sha256(&action.account.id, &action.action),
+            publish_at,
+        };
+        let receipt = self.journal.record(&caller.meta, caller.actor.clone(), kind).await?;
+        let now = self.clock.now();
+        let review = NewReview {
+            id: &id,
+            account_id: &action.account.id,
+            author_id: &caller.user().id,
+            action: &action.action,
+            action_name: name,
+            door: caller.door.as_str(),
+            findings: &[],
+            approvals_required: 0,
+            mfa_verified_at: caller.mfa_verified_at,
+            created_at: now,
+            expires_at: Timestamp(now.millis() + self.queue.config().expire_after.as_millis() as i64),
+            publish_at: Some(publish_at),
+            state: ReviewState::Scheduled,
+            audit_event_id: receipt.event_id.as_ref(),
+        };
+        self.queue.insert(&review).await?;
+        Ok(Queued {
+            review_id: id,
+            publish_at,
+            publish_at_local: self.queue.config().local(publish_at),
+            audit_event_id: receipt.event_id,
+        })
+    }
+
     /// Screen, then the intent, the platform and the outcome.
     async fn carry_out(&self, caller: &Gated<'_>, authorized: Authorized) -> Result<Executed, Refusal> {
         let screened = match self.screen(caller, authorized) {
             Screening::Passed(screened) => screened,
-            Screening::Held(stopped) => return Err(self.hold(caller, stopped).await),
-            Screening::Blocked(stopped) => {
-                let refusal = Refusal::content_blocked(&stopped.report, &stopped.judgement.policies);
+            // What comes out of the queue never goes back in.
+            Screening::Held(stopped) if stopped.action.approved.is_some() => {
+                let refusal = Refusal::held_at_its_time(&stopped.report, &stopped.judgement.policies);
                 return Err(self.stopped(caller, stopped, refusal).await);
             }
+            Screening::Held(stopped) => return Err(self.hold(caller, stopped, None).await),
+            Screening::Blocked(stopped) => return Err(self.blocked(caller, stopped).await),
         };
         // From its intent on, an action runs to its recorded outcome in a
         // task of its own: a caller that goes away (a client hanging up
@@ -376,8 +461,12 @@ impl ActionPath {
         let context = self.context(caller, caller.mfa_verified_at, authorized.break_glass.is_some());
         let resource = Resource::from(&authorized.account);
         let judgement = policies.judge(&principal, &resource, &context, ScreenContext::of(&report, origin));
+        // Reviewers approved this exact content (a post scheduled clean has
+        // no approvers: what the screen holds now, nobody approved).
         let approved = authorized.approved.as_ref().is_some_and(|a| {
-            a.content_sha256 == crate::queue::content_sha256(&authorized.account.id, &authorized.action)
+            !a.approvers.is_empty()
+                && a.content_sha256
+                    == crate::queue::content_sha256(&authorized.account.id, &authorized.action)
         });
         match judgement.verdict {
             Verdict::Allow => Screening::Passed(Screened(authorized)),
@@ -391,7 +480,7 @@ impl ActionPath {
     /// (the content's keyed digest and the findings), then the action
     /// stored sealed. The author is told at once, with the findings and the
     /// review's id.
-    async fn hold(&self, caller: &Gated<'_>, stopped: Stopped) -> Refusal {
+    async fn hold(&self, caller: &Gated<'_>, stopped: Stopped, publish_at: Option<Timestamp>) -> Refusal {
         let Stopped { action, text, report, judgement } = stopped;
         let id = crate::queue::new_id();
         let mut refusal = Refusal::held(&action.account.id, &judgement.policies);
@@ -409,6 +498,7 @@ impl ActionPath {
             content_sha256: crate::queue::content_sha256(&action.account.id, &action.action),
             approvals_required: required,
             expires_at,
+            publish_at,
         };
         let receipt = match self.journal.record(&caller.meta, caller.actor.clone(), kind).await {
             Ok(receipt) => receipt,
@@ -426,6 +516,8 @@ impl ActionPath {
             mfa_verified_at: caller.mfa_verified_at,
             created_at: now,
             expires_at,
+            publish_at,
+            state: ReviewState::Held,
             audit_event_id: receipt.event_id.as_ref(),
         };
         if let Err(e) = self.queue.insert(&review).await {
@@ -434,6 +526,12 @@ impl ActionPath {
         refusal.findings = report.findings;
         refusal.review_id = Some(id);
         refusal
+    }
+
+    /// Refuses what policy never lets out, recorded.
+    async fn blocked(&self, caller: &Gated<'_>, stopped: Stopped) -> Refusal {
+        let refusal = Refusal::content_blocked(&stopped.report, &stopped.judgement.policies);
+        self.stopped(caller, stopped, refusal).await
     }
 
     /// Records an action the screen stopped, with its content's digest and

@@ -68,6 +68,31 @@ impl Refusal {
         )
     }
 
+    /// A post that waited in the queue (scheduled clean) is held by the
+    /// screen when its time comes (the lexicons or policy changed): it is
+    /// not queued again, nor published.
+    pub fn held_at_its_time(report: &Report, policies: &[String]) -> Self {
+        let kinds = report.kinds().join(", ");
+        Refusal::new(
+            Kind::HeldForReview,
+            Step::Screen,
+            &rule_of(policies, "screen-no-release"),
+            format!("when its time came, the content screen held what had passed it when it was scheduled ({kinds}); nothing was published"),
+            "Send it again: it will wait for a reviewer.",
+        )
+    }
+
+    /// A time to publish at that cannot be.
+    pub fn bad_schedule(reason: String) -> Self {
+        Refusal::new(
+            Kind::Invalid,
+            Step::Gate,
+            "schedule",
+            reason,
+            "Choose a time in the future, within the allowed window.",
+        )
+    }
+
     /// Policy refuses what the screen found, reviewed or not.
     pub fn content_blocked(report: &Report, policies: &[String]) -> Self {
         let kinds = report.kinds().join(", ");

@@ -319,6 +319,39 @@ pub enum EventKind {
         content_sha256: String,
         approvals_required: i64,
         expires_at: crate::clock::Timestamp,
+        /// When it is to be published, once approved.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        publish_at: Option<crate::clock::Timestamp>,
+    },
+    /// `post.schedule`: a post the screen let through waits for its time.
+    /// Its content is sealed in the queue; here only a keyed digest and
+    /// the findings (its intent, when it goes out, records it in full).
+    PostScheduled {
+        review_id: String,
+        action: String,
+        account_id: String,
+        door: String,
+        content: crate::audit::content::ContentRecord,
+        content_sha256: String,
+        publish_at: crate::clock::Timestamp,
+    },
+    /// `review.schedule` (approved, to go out at its time),
+    /// `review.pending_reschedule` (approved after its time), `review.reschedule`
+    /// (a new time), `review.orphan` (its author's access ended),
+    /// `review.adopt` (a reviewer re-owned it), `review.claim` (due: one
+    /// replica carries it out now), `review.interrupt` (a claim that never
+    /// reached its outcome).
+    ReviewMoved {
+        review_id: String,
+        account_id: String,
+        author_id: String,
+        /// What happened: schedule, pending_reschedule, reschedule, orphan,
+        /// adopt, claim or interrupt.
+        step: String,
+        state: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        publish_at: Option<crate::clock::Timestamp>,
+        reason: String,
     },
     /// `review.approve`: one reviewer's approval.
     ReviewApproved {
@@ -453,6 +486,16 @@ impl EventKind {
             EventKind::ActionRefused { .. } => "action.refused",
             EventKind::ReviewHeld { .. } => "review.held",
             EventKind::ReviewApproved { .. } => "review.approve",
+            EventKind::PostScheduled { .. } => "post.schedule",
+            EventKind::ReviewMoved { step, .. } => match step.as_str() {
+                "schedule" => "review.schedule",
+                "pending_reschedule" => "review.pending_reschedule",
+                "reschedule" => "review.reschedule",
+                "orphan" => "review.orphan",
+                "adopt" => "review.adopt",
+                "claim" => "review.claim",
+                _ => "review.interrupt",
+            },
             EventKind::ReviewClosed { state, .. } => match state.as_str() {
                 "rejected" => "review.reject",
                 "withdrawn" => "review.withdraw",
@@ -481,6 +524,7 @@ impl EventKind {
             | EventKind::ActionRefused { .. }
             | EventKind::BreakglassNotifyFailed { .. }
             | EventKind::ActionOutcome { ok: false, .. } => AuditDecision::Denied,
+            EventKind::ReviewHeld { .. } => AuditDecision::Held,
             _ => AuditDecision::Allowed,
         }
     }

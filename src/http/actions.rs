@@ -49,6 +49,11 @@ pub struct PostBody {
     /// An http(s) URL, appended to the post.
     #[schema(format = "uri")]
     link: Option<String>,
+    /// Publish at this time instead of now (RFC 3339 with its offset, e.g.
+    /// `2027-01-05T14:00:00Z`): screened now, then it waits in the queue
+    /// and takes the whole path again, as you, at its time.
+    #[schema(format = "date-time")]
+    publish_at: Option<String>,
 }
 
 impl PostBody {
@@ -195,6 +200,7 @@ pub async fn mine(State(state): State<AppState>, acting: Acting) -> Result<Respo
     request_body = PostBody,
     responses(
         (status = 201, description = "Published: the platform's id for the post, and the audit event of the recorded intent.", body = PublishedBody),
+        (status = 202, description = "With `publish_at`: the screen let it through and it waits for its time (`review_id`); or it was held for a reviewer (`held_for_review`, with the findings and `review_id`).", body = crate::action::Queued),
         (status = 413, response = openapi::PayloadTooLarge),
         openapi::ActionRefusals,
     ),
@@ -206,8 +212,16 @@ pub async fn publish(
     Path(account): Path<String>,
     post: Result<Json<PostBody>, JsonRejection>,
 ) -> Result<Response, Refusal> {
-    let post = body(post)?.into_post()?;
-    run(&state, &acting, &account, Action::Publish(post)).await
+    let mut post = body(post)?;
+    let publish_at = post.publish_at.take().map(|at| crate::http::reviews::publish_time(&at)).transpose()?;
+    let action = Action::Publish(post.into_post()?);
+    match publish_at {
+        None => run(&state, &acting, &account, action).await,
+        Some(at) => {
+            let queued = state.actions.schedule(&acting.caller(Door::Api), &account, action, at).await?;
+            Ok((StatusCode::ACCEPTED, Json(queued)).into_response())
+        }
+    }
 }
 
 /// `DELETE /api/v1/accounts/{account}/posts/{post}`

@@ -91,6 +91,8 @@ live under `/auth` and `/`.";
         reviews::approve,
         reviews::reject,
         reviews::withdraw,
+        reviews::reschedule,
+        reviews::adopt,
     ),
     components(
         schemas(ErrorBody, ScimErrorBody, AccountAction, actions::DoneBody),

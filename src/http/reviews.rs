@@ -2,7 +2,9 @@
 //! account, kind, held_before), `GET /api/v1/reviews/{id}` (with the
 //! content, for a reviewer or its author), `POST .../approve`
 //! (`{content_sha256, reason}`), `POST .../reject` (`{reason}`) and
-//! `POST .../withdraw` (its author). The review service decides and
+//! `POST .../withdraw` (its author), `POST .../reschedule`
+//! (`{publish_at}`: its author or a reviewer) and `POST .../adopt` (a
+//! reviewer re-owns an orphaned post). The review service decides and
 //! records; a refusal is `{error, reason, rule, remedy}`.
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
@@ -23,7 +25,8 @@ use crate::review::{Decided, Detail, Reviews};
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ReviewListQuery {
-    /// Only reviews in this state (held, approved, rejected, published, failed, expired, withdrawn).
+    /// Only reviews in this state (held, scheduled, pending_reschedule, approved, rejected,
+    /// published, failed, expired, withdrawn, orphaned, interrupted).
     state: Option<ReviewState>,
     /// Only reviews of actions on this account.
     account: Option<String>,
@@ -233,4 +236,83 @@ pub async fn withdraw(
 ) -> Result<Response, Refusal> {
     let decided: Decided = state.reviews.withdraw(&s.caller(Door::Api), &id).await?;
     Ok(Json(decided).into_response())
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = RescheduleRequest)]
+pub struct RescheduleBody {
+    /// When to publish (RFC 3339, e.g. `2027-01-05T14:00:00Z`): in the
+    /// future, within `review.schedule_ahead`.
+    publish_at: String,
+}
+
+/// A time to publish at, as a client sends it.
+pub(crate) fn publish_time(at: &str) -> Result<Timestamp, Refusal> {
+    Timestamp::parse_rfc3339(at).ok_or_else(|| {
+        Refusal::bad_request(format!(
+            "publish_at {at:?} is not an RFC 3339 time with its offset (e.g. 2027-01-05T14:00:00Z)"
+        ))
+    })
+}
+
+/// `POST /api/v1/reviews/{id}/reschedule`: a new time to publish at.
+#[utoipa::path(
+    post,
+    path = "/api/v1/reviews/{id}/reschedule",
+    tag = "reviews",
+    operation_id = "rescheduleReview",
+    summary = "Give a waiting post a new time (its author, or a reviewer); one approved after its time is scheduled again",
+    params(("id" = String, Path, description = "The review's id.")),
+    request_body = RescheduleBody,
+    responses(
+        (status = 200, description = "Rescheduled.", body = Review),
+        (status = 400, response = openapi::ActionBadRequest),
+        (status = 401, response = openapi::Unauthorized),
+        (status = 404, response = openapi::NotFound),
+        (status = 409, response = openapi::ActionConflict),
+        (status = 422, response = openapi::Invalid),
+        (status = 500, response = openapi::ServerError),
+        (status = 503, response = openapi::AuditUnavailable),
+    ),
+    security(("sessionCookie" = [], "csrfToken" = [])),
+)]
+pub async fn reschedule(
+    State(state): State<AppState>,
+    s: Verified,
+    Path(id): Path<String>,
+    body: Result<Json<RescheduleBody>, JsonRejection>,
+) -> Result<Response, Refusal> {
+    let body = parsed(&state, &s, body).await?;
+    let at = publish_time(&body.publish_at)?;
+    let review = state.reviews.reschedule(&s.0.caller(Door::Api), &id, at).await?;
+    Ok(Json(review).into_response())
+}
+
+/// `POST /api/v1/reviews/{id}/adopt`: a reviewer re-owns an orphaned post.
+#[utoipa::path(
+    post,
+    path = "/api/v1/reviews/{id}/adopt",
+    tag = "reviews",
+    operation_id = "adoptReview",
+    summary = "Re-own a post orphaned when its author's access ended (policy review.decide); it is held for another reviewer",
+    params(("id" = String, Path, description = "The review's id.")),
+    responses(
+        (status = 200, description = "Re-owned: held again, with the caller as its author.", body = Review),
+        (status = 401, response = openapi::Unauthorized),
+        (status = 403, response = openapi::ActionForbidden),
+        (status = 404, response = openapi::NotFound),
+        (status = 409, response = openapi::ActionConflict),
+        (status = 500, response = openapi::ServerError),
+        (status = 503, response = openapi::AuditUnavailable),
+    ),
+    security(("sessionCookie" = [], "csrfToken" = [])),
+)]
+pub async fn adopt(
+    State(state): State<AppState>,
+    Verified(s): Verified,
+    Path(id): Path<String>,
+) -> Result<Response, Refusal> {
+    let review = state.reviews.adopt(&s.caller(Door::Api), &id).await?;
+    Ok(Json(review).into_response())
 }

@@ -29,6 +29,8 @@ pub(crate) fn api_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/api/v1/reviews/{id}/approve", post(reviews::approve)),
         ("/api/v1/reviews/{id}/reject", post(reviews::reject)),
         ("/api/v1/reviews/{id}/withdraw", post(reviews::withdraw)),
+        ("/api/v1/reviews/{id}/reschedule", post(reviews::reschedule)),
+        ("/api/v1/reviews/{id}/adopt", post(reviews::adopt)),
         ("/api/v1/breakglass", post(breakglass::open).delete(breakglass::end)),
         ("/api/v1/admin/breakglass", get(breakglass::list)),
         ("/api/v1/admin/breakglass/{id}/acknowledge", post(breakglass::acknowledge)),

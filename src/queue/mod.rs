@@ -5,11 +5,20 @@
 //! puts held actions here.
 //!
 //! ```text
-//!  held ─┬─ approve (enough approvals) ─► approved ─► published | failed
+//!  held ─┬─ approve (enough approvals) ─┬─► approved ─► published | failed | interrupted
+//!        │                              ├─► scheduled (its time is ahead)
+//!        │                              └─► pending_reschedule (its time passed)
 //!        ├─ reject ──────────────────────► rejected   (sealed action erased)
 //!        ├─ withdraw (its author) ───────► withdrawn  (erased)
+//!        ├─ its author's access ends ────► orphaned ─► held (a reviewer re-owns it)
 //!        └─ expires_at passes ───────────► expired    (erased)
+//!  scheduled ── its time comes: claimed ─► approved ─► ...
 //! ```
+//!
+//! A scheduled post the screen let through waits as `scheduled` from the
+//! start. `approved` is a claim: the one replica that moved a post there
+//! carries it out; a claim that never reached its outcome (the process
+//! stopped) becomes `interrupted`, never retried.
 //!
 //! An approval is bound to `content_sha256`: the SHA-256 of the account id
 //! and everything the action would send (text, link, media bytes, a
@@ -37,6 +46,15 @@ pub struct ReviewConfig {
     /// Approvals needed, by account tag (1 to 3): an action on an account
     /// with several of these tags needs the most of them. Otherwise one.
     pub approvals: std::collections::BTreeMap<String, i64>,
+    /// The organization's time zone (IANA name): scheduled times are shown in it.
+    pub time_zone: String,
+    /// How far ahead a post may be scheduled.
+    #[serde(with = "humantime_serde")]
+    pub schedule_ahead: std::time::Duration,
+    /// How often due posts are claimed, expiries run and the authors of
+    /// waiting posts are checked.
+    #[serde(with = "humantime_serde")]
+    pub tick: std::time::Duration,
 }
 
 impl Default for ReviewConfig {
@@ -44,6 +62,9 @@ impl Default for ReviewConfig {
         ReviewConfig {
             expire_after: std::time::Duration::from_secs(72 * 3600),
             approvals: Default::default(),
+            time_zone: "UTC".into(),
+            schedule_ahead: std::time::Duration::from_secs(90 * 24 * 3600),
+            tick: std::time::Duration::from_secs(15),
         }
     }
 }
@@ -61,7 +82,44 @@ impl ReviewConfig {
                 problems.push(format!("review.approvals.{tag:?} must be 1, 2 or 3, not {n}"));
             }
         }
+        if jiff::tz::TimeZone::get(&self.time_zone).is_err() {
+            problems.push(format!(
+                "review.time_zone {:?} is not a time zone (e.g. America/Chicago)",
+                self.time_zone
+            ));
+        }
+        if self.schedule_ahead.as_secs() < 3600 || self.schedule_ahead.as_secs() > 366 * 24 * 3600 {
+            problems.push("review.schedule_ahead must be between 1h and 366 days".to_owned());
+        }
+        if self.tick.as_secs() < 1 || self.tick.as_secs() > 300 {
+            problems.push("review.tick must be between 1s and 5m".to_owned());
+        }
         problems
+    }
+
+    /// Why a post cannot be scheduled at `at`, if it cannot: it must be
+    /// in the future, and at most `schedule_ahead` from `now`.
+    pub fn schedule_problem(&self, now: Timestamp, at: Timestamp) -> Option<String> {
+        if at.millis() <= now.millis() {
+            Some(format!("publish_at {} is not in the future", at.rfc3339()))
+        } else if at.millis() > now.plus(self.schedule_ahead).millis() {
+            Some(format!(
+                "publish_at {} is more than {} ahead",
+                at.rfc3339(),
+                humantime::format_duration(self.schedule_ahead)
+            ))
+        } else {
+            None
+        }
+    }
+
+    /// `at` as the organization reads it: in its time zone, with the offset.
+    pub fn local(&self, at: Timestamp) -> String {
+        let zone = jiff::tz::TimeZone::get(&self.time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
+        match jiff::Timestamp::from_millisecond(at.millis()) {
+            Ok(t) => t.to_zoned_datetime(zone).strftime("%Y-%m-%d %H:%M %Z (%:z)").to_string(),
+            Err(_) => at.rfc3339(),
+        }
     }
 
     /// The approvals an action on an account with `tags` needs.
@@ -77,8 +135,20 @@ impl ReviewConfig {
 pub enum ReviewState {
     /// Waiting for a reviewer.
     Held,
-    /// Approved; being carried out.
+    /// Approved (or due), claimed by one replica: being carried out.
     Approved,
+    /// Waiting for its time to publish.
+    Scheduled,
+    /// Approved after its time had passed: it waits for a new time, it
+    /// does not publish late.
+    PendingReschedule,
+    /// Withdrawn when its author's access ended; a reviewer may re-own it
+    /// until it expires.
+    Orphaned,
+    /// Custodian stopped while carrying it out: whether it reached the
+    /// platform is for a person to check (the journal holds its intent);
+    /// never retried.
+    Interrupted,
     /// Refused by a reviewer.
     Rejected,
     /// Out on the platform.
@@ -96,6 +166,10 @@ impl ReviewState {
         match self {
             ReviewState::Held => "held",
             ReviewState::Approved => "approved",
+            ReviewState::Scheduled => "scheduled",
+            ReviewState::PendingReschedule => "pending_reschedule",
+            ReviewState::Orphaned => "orphaned",
+            ReviewState::Interrupted => "interrupted",
             ReviewState::Rejected => "rejected",
             ReviewState::Published => "published",
             ReviewState::Failed => "failed",
@@ -104,10 +178,30 @@ impl ReviewState {
         }
     }
 
+    /// Whether it still waits (for a reviewer, its time, or a new owner):
+    /// its content is kept sealed.
+    pub fn waiting(self) -> bool {
+        matches!(
+            self,
+            ReviewState::Held
+                | ReviewState::Scheduled
+                | ReviewState::PendingReschedule
+                | ReviewState::Orphaned
+        )
+    }
+
+    pub fn parse_name(s: &str) -> Option<ReviewState> {
+        Self::parse(s).ok()
+    }
+
     fn parse(s: &str) -> Result<ReviewState, sqlx::Error> {
         Ok(match s {
             "held" => ReviewState::Held,
             "approved" => ReviewState::Approved,
+            "scheduled" => ReviewState::Scheduled,
+            "pending_reschedule" => ReviewState::PendingReschedule,
+            "orphaned" => ReviewState::Orphaned,
+            "interrupted" => ReviewState::Interrupted,
             "rejected" => ReviewState::Rejected,
             "published" => ReviewState::Published,
             "failed" => ReviewState::Failed,
@@ -136,6 +230,12 @@ pub struct Review {
     pub approvals: Vec<Approval>,
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
+    /// When it is to be published (UTC); null: as soon as it is approved.
+    #[schema(required = true)]
+    pub publish_at: Option<Timestamp>,
+    /// `publish_at` in the organization's time zone.
+    #[schema(required = true)]
+    pub publish_at_local: Option<String>,
     #[schema(required = true)]
     pub decided_at: Option<Timestamp>,
     #[schema(required = true)]
@@ -170,6 +270,9 @@ pub struct NewReview<'a> {
     pub mfa_verified_at: Option<Timestamp>,
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
+    pub publish_at: Option<Timestamp>,
+    /// `Held` (for a reviewer) or `Scheduled` (clean, waiting for its time).
+    pub state: ReviewState,
     pub audit_event_id: &'a str,
 }
 
@@ -217,7 +320,8 @@ pub struct Queue {
 }
 
 const COLUMNS: &str = "id, account_id, author_id, action, door, state, content_sha256, findings, \
-     approvals_required, mfa_verified_at, created_at, expires_at, decided_at, decided_by, reason, audit_event_id";
+     approvals_required, mfa_verified_at, created_at, expires_at, publish_at, decided_at, decided_by, reason, \
+     audit_event_id";
 
 impl Queue {
     pub fn new(db: Db, keys: Arc<KeyRing>, config: ReviewConfig) -> Self {
@@ -239,8 +343,8 @@ impl Queue {
         let findings = serde_json::to_string(review.findings).unwrap_or_else(|_| "[]".into());
         sqlx::query(
             "INSERT INTO reviews (id, account_id, author_id, action, door, sealed_action, content_sha256, findings, \
-             state, approvals_required, mfa_verified_at, created_at, expires_at, audit_event_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'held', $9, $10, $11, $12, $13)",
+             state, approvals_required, mfa_verified_at, created_at, expires_at, publish_at, audit_event_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
         )
         .bind(review.id)
         .bind(review.account_id)
@@ -250,10 +354,12 @@ impl Queue {
         .bind(sealed)
         .bind(content_sha256(review.account_id, review.action))
         .bind(findings)
+        .bind(review.state.as_str())
         .bind(review.approvals_required)
         .bind(review.mfa_verified_at.map(|t| t.millis()))
         .bind(review.created_at.millis())
         .bind(review.expires_at.millis())
+        .bind(review.publish_at.map(|t| t.millis()))
         .bind(review.audit_event_id)
         .execute(self.db.pool())
         .await?;
@@ -269,7 +375,7 @@ impl Queue {
         )?;
         match row {
             Some(r) => {
-                let mut review = review(&r)?;
+                let mut review = self.review(&r)?;
                 review.approvals = self.approvals(id).await?;
                 Ok(Some(review))
             }
@@ -309,7 +415,7 @@ impl Queue {
         let rows = query.fetch_all(self.db.pool()).await?;
         let mut out = Vec::new();
         for r in &rows {
-            let mut review = review(r)?;
+            let mut review = self.review(r)?;
             if let Some(kind) = &filter.finding_kind {
                 if !review.findings.iter().any(|f| f.kind.as_str() == kind) {
                     continue;
@@ -322,6 +428,12 @@ impl Queue {
             }
         }
         Ok(out)
+    }
+
+    fn review(&self, r: &sqlx::any::AnyRow) -> Result<Review, sqlx::Error> {
+        let mut review = review(r)?;
+        review.publish_at_local = review.publish_at.map(|t| self.config.local(t));
+        Ok(review)
     }
 
     async fn approvals(&self, id: &str) -> Result<Vec<Approval>, sqlx::Error> {
@@ -393,7 +505,8 @@ impl Queue {
 
     /// Moves a review from `from` to `to` if it is still in `from`; false
     /// otherwise (someone else moved it first). Leaving the queue for good
-    /// (rejected, withdrawn, expired, published, failed) erases the sealed action.
+    /// (rejected, withdrawn, expired, published, failed, interrupted) erases
+    /// the sealed action. Moving to `approved` is [`Queue::claim`]'s.
     pub async fn transition(
         &self,
         id: &str,
@@ -403,7 +516,7 @@ impl Queue {
         reason: Option<&str>,
         now: Timestamp,
     ) -> Result<bool, sqlx::Error> {
-        let erase = !matches!(to, ReviewState::Held | ReviewState::Approved);
+        let erase = !to.waiting() && to != ReviewState::Approved;
         let sql = if erase {
             "UPDATE reviews SET state = $1, decided_at = $2, decided_by = COALESCE($3, decided_by), \
              reason = COALESCE($4, reason), sealed_action = NULL WHERE id = $5 AND state = $6"
@@ -423,20 +536,128 @@ impl Queue {
         Ok(done.rows_affected() == 1)
     }
 
-    /// The held reviews whose time ran out by `now`.
+    /// Claims a review for this replica to carry out: `from` to `approved`,
+    /// if it is still in `from`. False: another claimed it first.
+    pub async fn claim(
+        &self,
+        id: &str,
+        from: ReviewState,
+        by: &str,
+        now: Timestamp,
+    ) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query(
+            "UPDATE reviews SET state = 'approved', claimed_at = $1, claimed_by = $2 WHERE id = $3 AND state = $4",
+        )
+        .bind(now.millis())
+        .bind(by)
+        .bind(id)
+        .bind(from.as_str())
+        .execute(self.db.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Claims the scheduled posts due by `now` (at most `limit`, the most
+    /// overdue first) for this replica, in one statement: on PostgreSQL the
+    /// rows another replica is claiming are skipped (`FOR UPDATE SKIP
+    /// LOCKED`), on SQLite the single writer orders the claims. Each due
+    /// post is returned to exactly one caller.
+    pub async fn claim_due(&self, now: Timestamp, by: &str, limit: i64) -> Result<Vec<String>, sqlx::Error> {
+        let lock = match self.db.backend() {
+            crate::storage::Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            crate::storage::Backend::Sqlite => "",
+        };
+        let sql = format!(
+            "UPDATE reviews SET state = 'approved', claimed_at = $1, claimed_by = $2 \
+             WHERE state = 'scheduled' AND id IN (SELECT id FROM reviews WHERE state = 'scheduled' \
+             AND publish_at <= $1 ORDER BY publish_at, id LIMIT $3{lock}) RETURNING id"
+        );
+        sqlx::query_scalar(&sql).bind(now.millis()).bind(by).bind(limit).fetch_all(self.db.pool()).await
+    }
+
+    /// Claims made before `before` that never reached their outcome.
+    pub async fn stale_claims(&self, before: Timestamp) -> Result<Vec<String>, sqlx::Error> {
+        sqlx::query_scalar(
+            "SELECT id FROM reviews WHERE state = 'approved' AND claimed_at < $1 ORDER BY claimed_at",
+        )
+        .bind(before.millis())
+        .fetch_all(self.db.pool())
+        .await
+    }
+
+    /// A new time to publish at, and the state it waits in then, if it is
+    /// still in `from`.
+    pub async fn reschedule(
+        &self,
+        id: &str,
+        from: ReviewState,
+        to: ReviewState,
+        publish_at: Timestamp,
+    ) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query("UPDATE reviews SET state = $1, publish_at = $2 WHERE id = $3 AND state = $4")
+            .bind(to.as_str())
+            .bind(publish_at.millis())
+            .bind(id)
+            .bind(from.as_str())
+            .execute(self.db.pool())
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// An orphaned review re-owned by `author` (a reviewer): held again,
+    /// its earlier approvals dropped, with a fresh expiry.
+    pub async fn adopt(
+        &self,
+        id: &str,
+        author: &str,
+        expires_at: Timestamp,
+        publish_at: Option<Timestamp>,
+    ) -> Result<bool, sqlx::Error> {
+        let mut tx = self.db.pool().begin().await?;
+        let done = sqlx::query(
+            "UPDATE reviews SET state = 'held', author_id = $1, expires_at = $2, publish_at = $3, \
+             decided_at = NULL, decided_by = NULL, reason = NULL WHERE id = $4 AND state = 'orphaned'",
+        )
+        .bind(author)
+        .bind(expires_at.millis())
+        .bind(publish_at.map(|t| t.millis()))
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM review_approvals WHERE review_id = $1").bind(id).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// The waiting reviews whose time for a decision ran out by `now`.
     pub async fn due_to_expire(&self, now: Timestamp) -> Result<Vec<String>, sqlx::Error> {
         sqlx::query_scalar(
-            "SELECT id FROM reviews WHERE state = 'held' AND expires_at <= $1 ORDER BY expires_at",
+            "SELECT id FROM reviews WHERE state IN ('held', 'pending_reschedule', 'orphaned') \
+             AND expires_at <= $1 ORDER BY expires_at",
         )
         .bind(now.millis())
         .fetch_all(self.db.pool())
         .await
     }
 
-    /// The held reviews `author` wrote (to withdraw when their access ends).
-    pub async fn held_by(&self, author: &str) -> Result<Vec<String>, sqlx::Error> {
+    /// The authors of posts that still wait to go out.
+    pub async fn waiting_authors(&self) -> Result<Vec<String>, sqlx::Error> {
         sqlx::query_scalar(
-            "SELECT id FROM reviews WHERE state = 'held' AND author_id = $1 ORDER BY created_at",
+            "SELECT DISTINCT author_id FROM reviews WHERE state IN ('held', 'scheduled', 'pending_reschedule')",
+        )
+        .fetch_all(self.db.pool())
+        .await
+    }
+
+    /// The posts `author` wrote that still wait to go out (to withdraw
+    /// when their access ends).
+    pub async fn waiting_by(&self, author: &str) -> Result<Vec<String>, sqlx::Error> {
+        sqlx::query_scalar(
+            "SELECT id FROM reviews WHERE state IN ('held', 'scheduled', 'pending_reschedule') \
+             AND author_id = $1 ORDER BY created_at",
         )
         .bind(author)
         .fetch_all(self.db.pool())
@@ -462,6 +683,8 @@ fn review(r: &sqlx::any::AnyRow) -> Result<Review, sqlx::Error> {
         approvals: Vec::new(),
         created_at: Timestamp(r.try_get("created_at")?),
         expires_at: Timestamp(r.try_get("expires_at")?),
+        publish_at: at("publish_at")?,
+        publish_at_local: None,
         decided_at: at("decided_at")?,
         decided_by: r.try_get("decided_by")?,
         reason: r.try_get("reason")?,

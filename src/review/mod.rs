@@ -14,6 +14,14 @@
 //!       sealed content erased (the journal keeps its digest and findings)
 //! ```
 //!
+//! Scheduling shares the queue: a post with a time waits `scheduled` (the
+//! screen let it through, or its reviewers approved it before its time)
+//! and [`Reviews::tick`] carries it out when it is due, claimed by exactly
+//! one replica, through the whole path again as its author. The same tick
+//! expires what waited too long, marks claims that never finished
+//! `interrupted` (never retried), and orphans the waiting posts of authors
+//! whose access ended, for a reviewer to re-own.
+//!
 //! Every refusal is recorded; every transition is recorded before it is
 //! stored.
 
@@ -35,6 +43,11 @@ pub use crate::queue::{content_sha256, ReviewConfig};
 const REASON_CHARS: usize = 2000;
 /// The most reviews one listing returns.
 pub const LIST_LIMIT: i64 = 500;
+/// How many due posts one tick claims.
+const CLAIM_BATCH: i64 = 20;
+/// A claim older than this that never reached its outcome was cut short
+/// (its process stopped): platform calls time out long before.
+const STALE_CLAIM: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
 /// A review, with its content for those who may read it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -65,6 +78,18 @@ pub struct Reviews {
     identity: Identity,
     journal: Journal,
     clock: SharedClock,
+    /// This replica, as its claims name it.
+    node: String,
+}
+
+/// What one [`Reviews::tick`] did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Ticked {
+    pub published: usize,
+    pub failed: usize,
+    pub expired: usize,
+    pub interrupted: usize,
+    pub orphaned: usize,
 }
 
 impl Reviews {
@@ -79,7 +104,8 @@ impl Reviews {
         journal: Journal,
         clock: SharedClock,
     ) -> Self {
-        Reviews { queue, path, identity, journal, clock }
+        let node = format!("replica_{}", &crate::identity::session::random_token()[..12]);
+        Reviews { queue, path, identity, journal, clock, node }
     }
 
     /// The queue, filtered. Reviewers (policy `review.list`) see every
@@ -152,30 +178,44 @@ impl Reviews {
             policies: vec!["reviewers-decide-reviews".into()],
         };
         self.journal.record(caller.meta(), caller.actor().clone(), event).await?;
-        let now = self.clock.now();
-        if !self.queue.approve(id, &me, &reason, now).await? {
+        if !self.queue.approve(id, &me, &reason, self.clock.now()).await? {
             return Err(Refusal::conflict(format!("review {id} was decided meanwhile")));
         }
         if approvals < review.approvals_required {
             let review = self.current(id).await?;
             return Ok(Decided { review, outcome: None });
         }
-        if !self.queue.transition(id, ReviewState::Held, ReviewState::Approved, Some(&me), None, now).await? {
+        let now = self.clock.now();
+        let (to, step, why) = match review.publish_at {
+            None => {
+                if !self.queue.claim(id, ReviewState::Held, &self.node, now).await? {
+                    return Err(Refusal::conflict(format!("review {id} was decided meanwhile")));
+                }
+                let review = self.current(id).await?;
+                let outcome = self.carry_out(caller.meta(), &review).await?;
+                return Ok(Decided { review: self.current(id).await?, outcome: Some(outcome) });
+            }
+            Some(at) if at.millis() > now.millis() => {
+                (ReviewState::Scheduled, "schedule", "approved: it goes out at its time")
+            }
+            Some(_) => (
+                ReviewState::PendingReschedule,
+                "pending_reschedule",
+                "approved after its time: it waits for a new time, it is not published late",
+            ),
+        };
+        let meta = (caller.actor().clone(), caller.meta().clone());
+        self.moved(&meta, &review, to, step, review.publish_at, why).await?;
+        if !self.queue.transition(id, ReviewState::Held, to, Some(&me), None, now).await? {
             return Err(Refusal::conflict(format!("review {id} was decided meanwhile")));
         }
-        let mut approvers: Vec<String> = review.approvals.iter().map(|a| a.reviewer_id.clone()).collect();
-        approvers.push(me);
-        let outcome = self.carry_out(caller.meta(), &review, approvers).await?;
-        Ok(Decided { review: self.current(id).await?, outcome: Some(outcome) })
+        Ok(Decided { review: self.current(id).await?, outcome: None })
     }
 
     /// The approved action, as its author, through the whole path.
-    async fn carry_out(
-        &self,
-        meta: &RequestMeta,
-        review: &Review,
-        approvers: Vec<String>,
-    ) -> Result<String, Refusal> {
+    /// `review` is claimed (`approved`) by this replica.
+    async fn carry_out(&self, meta: &RequestMeta, review: &Review) -> Result<String, Refusal> {
+        let approvers: Vec<String> = review.approvals.iter().map(|a| a.reviewer_id.clone()).collect();
         let Some(action) = self.queue.open(&review.id).await? else {
             return Err(Refusal::conflict(format!("review {} has no content left to carry out", review.id)));
         };
@@ -245,18 +285,12 @@ impl Reviews {
             );
             return Err(self.path.refuse(caller, Self::WITHDRAW, &review.account_id, refusal).await);
         }
-        self.still_held(caller, &review, Self::WITHDRAW).await?;
+        let withdrawable = [ReviewState::Held, ReviewState::Scheduled, ReviewState::PendingReschedule];
+        self.still_in(caller, &review, Self::WITHDRAW, &withdrawable).await?;
         let by = caller.user().id.clone();
         let meta = (caller.actor().clone(), caller.meta().clone());
-        self.close(
-            &meta,
-            &review,
-            ReviewState::Held,
-            ReviewState::Withdrawn,
-            "withdrawn by its author",
-            Some(&by),
-        )
-        .await?;
+        let why = "withdrawn by its author";
+        self.close(&meta, &review, review.state, ReviewState::Withdrawn, why, Some(&by)).await?;
         Ok(Decided { review: self.current(id).await?, outcome: None })
     }
 
@@ -264,12 +298,192 @@ impl Reviews {
     pub async fn expire_due(&self) -> Result<usize, Refusal> {
         let due = self.queue.due_to_expire(self.clock.now()).await?;
         for id in &due {
-            if let Some(review) = self.queue.get(id).await? {
-                let why = "no reviewer decided it in time";
-                self.close(&system(), &review, ReviewState::Held, ReviewState::Expired, why, None).await?;
+            if let Some(review) = self.queue.get(id).await?.filter(|r| r.state.waiting()) {
+                let why = match review.state {
+                    ReviewState::Orphaned => "nobody re-owned it in time",
+                    ReviewState::PendingReschedule => "nobody gave it a new time in time",
+                    _ => "no reviewer decided it in time",
+                };
+                self.close(&system(), &review, review.state, ReviewState::Expired, why, None).await?;
             }
         }
         Ok(due.len())
+    }
+
+    /// A new time for a post that waits: its author's, or a reviewer's.
+    /// A post approved after its time (`pending_reschedule`) is scheduled
+    /// again; the approval stands (it names the content, not the time).
+    pub async fn reschedule(
+        &self,
+        caller: &Gated<'_>,
+        id: &str,
+        publish_at: Timestamp,
+    ) -> Result<Review, Refusal> {
+        self.expire_due().await?;
+        let review = self.readable(caller, id).await?;
+        let movable = [ReviewState::Held, ReviewState::Scheduled, ReviewState::PendingReschedule];
+        self.still_in(caller, &review, Self::WITHDRAW, &movable).await?;
+        if let Some(problem) = self.queue.config().schedule_problem(self.clock.now(), publish_at) {
+            let refusal = Refusal::bad_schedule(problem);
+            return Err(self.path.refuse(caller, Self::WITHDRAW, &review.account_id, refusal).await);
+        }
+        let to = match review.state {
+            ReviewState::Held => ReviewState::Held,
+            _ => ReviewState::Scheduled,
+        };
+        let meta = (caller.actor().clone(), caller.meta().clone());
+        let why = format!("a new time, by {}", caller.user().id);
+        self.moved(&meta, &review, to, "reschedule", Some(publish_at), &why).await?;
+        if !self.queue.reschedule(id, review.state, to, publish_at).await? {
+            return Err(Refusal::conflict(format!("review {id} moved meanwhile")));
+        }
+        self.current(id).await
+    }
+
+    /// A reviewer re-owns a post orphaned when its author's access ended:
+    /// it is theirs now, held again for another reviewer (whose approval
+    /// it needs afresh), and it goes out as them.
+    pub async fn adopt(&self, caller: &Gated<'_>, id: &str) -> Result<Review, Refusal> {
+        self.expire_due().await?;
+        let review = self.readable(caller, id).await?;
+        self.still_in(caller, &review, Self::DECIDE, &[ReviewState::Orphaned]).await?;
+        self.path.permit_on(caller, Self::DECIDE, &review.account_id, self.resource(&review).await?).await?;
+        // It goes out as its new owner: they must be allowed the action itself.
+        match self.path.account(&review.account_id).await? {
+            Some(account) => self.path.permit(caller, &review.action, Some(&account)).await?,
+            None => return Err(Refusal::unknown_account(&review.account_id)),
+        };
+        let me = caller.user().id.clone();
+        let meta = (caller.actor().clone(), caller.meta().clone());
+        let why = format!("re-owned by {me}; it needs a reviewer again");
+        self.moved(&meta, &review, ReviewState::Held, "adopt", review.publish_at, &why).await?;
+        let expires_at = self.clock.now().plus(self.queue.config().expire_after);
+        if !self.queue.adopt(id, &me, expires_at, review.publish_at).await? {
+            return Err(Refusal::conflict(format!("review {id} moved meanwhile")));
+        }
+        self.current(id).await
+    }
+
+    /// One round of the queue's own work, as each replica runs it every
+    /// `review.tick`: expiries; claims that never finished marked
+    /// `interrupted`; the waiting posts of authors whose access ended
+    /// orphaned; then the due posts this replica claims, carried out.
+    pub async fn tick(&self) -> Result<Ticked, Refusal> {
+        let mut done = Ticked { expired: self.expire_due().await?, ..Ticked::default() };
+        let now = self.clock.now();
+        let stale = Timestamp(now.millis() - STALE_CLAIM.as_millis() as i64);
+        for id in self.queue.stale_claims(stale).await? {
+            if let Some(review) = self.queue.get(&id).await? {
+                let why = "Custodian stopped while carrying it out: the journal's action.intent for this \
+                           review (if any) shows whether it reached the platform; it is not retried";
+                self.moved(&system(), &review, ReviewState::Interrupted, "interrupt", review.publish_at, why)
+                    .await?;
+                let to = ReviewState::Interrupted;
+                if self.queue.transition(&id, ReviewState::Approved, to, None, Some(why), now).await? {
+                    done.interrupted += 1;
+                }
+            }
+        }
+        done.orphaned = self.orphan_unadmitted().await?;
+        for id in self.queue.claim_due(now, &self.node, CLAIM_BATCH).await? {
+            let Some(review) = self.queue.get(&id).await? else { continue };
+            let why = format!(
+                "due at {}: carried out by {}",
+                review.publish_at.unwrap_or(now).rfc3339(),
+                self.node
+            );
+            self.moved(&system(), &review, ReviewState::Approved, "claim", review.publish_at, &why).await?;
+            self.carry_out(&RequestMeta::default(), &review).await?;
+            match self.queue.get(&id).await?.map(|r| r.state) {
+                Some(ReviewState::Published) => done.published += 1,
+                _ => done.failed += 1,
+            }
+        }
+        Ok(done)
+    }
+
+    /// Runs [`Reviews::tick`] every `review.tick`, for as long as the process runs.
+    pub fn spawn_ticks(&self) -> tokio::task::JoinHandle<()> {
+        let reviews = self.clone();
+        let every = self.queue.config().tick;
+        tokio::spawn(async move {
+            let mut interval = tokio::time::interval(every);
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                interval.tick().await;
+                if let Err(refusal) = reviews.tick().await {
+                    tracing::error!(reason = %refusal.reason, "the review queue's tick failed; it runs again");
+                }
+            }
+        })
+    }
+
+    /// Orphans the waiting posts of every author the gate no longer
+    /// admits (revoked, deprovisioned, locked out, training lapsed),
+    /// recorded. How many.
+    pub async fn orphan_unadmitted(&self) -> Result<usize, Refusal> {
+        let mut orphaned = 0;
+        for author in self.queue.waiting_authors().await? {
+            let why = match self.identity.users.get(&author).await? {
+                None => "its author is no longer a user".to_owned(),
+                Some(user) => match self.identity.directory.admit(user).await {
+                    Ok(_) => continue,
+                    Err(crate::directory::GateError::Denied(d)) => format!("its author's access ended: {d}"),
+                    Err(crate::directory::GateError::Storage(e)) => return Err(e.into()),
+                },
+            };
+            for id in self.queue.waiting_by(&author).await? {
+                let Some(review) = self.queue.get(&id).await? else { continue };
+                self.moved(&system(), &review, ReviewState::Orphaned, "orphan", review.publish_at, &why)
+                    .await?;
+                let now = self.clock.now();
+                if self
+                    .queue
+                    .transition(&id, review.state, ReviewState::Orphaned, None, Some(&why), now)
+                    .await?
+                {
+                    orphaned += 1;
+                }
+            }
+        }
+        Ok(orphaned)
+    }
+
+    /// Records a move that keeps the review in the queue (`review.<step>`).
+    async fn moved(
+        &self,
+        (actor, meta): &(Actor, RequestMeta),
+        review: &Review,
+        to: ReviewState,
+        step: &str,
+        publish_at: Option<Timestamp>,
+        reason: &str,
+    ) -> Result<(), Refusal> {
+        let event = EventKind::ReviewMoved {
+            review_id: review.id.clone(),
+            account_id: review.account_id.clone(),
+            author_id: review.author_id.clone(),
+            step: step.to_owned(),
+            state: to.as_str().to_owned(),
+            publish_at,
+            reason: reason.to_owned(),
+        };
+        self.journal.record(meta, actor.clone(), event).await?;
+        Ok(())
+    }
+
+    /// What policy sees of a review.
+    async fn resource(&self, review: &Review) -> Result<Resource, Refusal> {
+        let tags = match self.path.account(&review.account_id).await? {
+            Some(account) => account.tags,
+            None => Vec::new(),
+        };
+        Ok(Resource::Review {
+            id: review.id.clone(),
+            author: review.author_id.clone(),
+            account_id: review.account_id.clone(),
+            account_tags: tags,
+        })
     }
 
     /// A held review `caller` may decide (policy `review.decide` on it:
@@ -280,27 +494,33 @@ impl Reviews {
             let refusal = Refusal::not_found(format!("there is no review {id:?}"));
             return Err(self.path.refuse(caller, Self::DECIDE, "custodian", refusal).await);
         };
-        let tags = match self.path.account(&review.account_id).await? {
-            Some(account) => account.tags,
-            None => Vec::new(),
-        };
-        let resource = Resource::Review {
-            id: review.id.clone(),
-            author: review.author_id.clone(),
-            account_id: review.account_id.clone(),
-            account_tags: tags,
-        };
-        self.path.permit_on(caller, Self::DECIDE, &review.account_id, resource).await?;
+        self.path.permit_on(caller, Self::DECIDE, &review.account_id, self.resource(&review).await?).await?;
         self.still_held(caller, &review, Self::DECIDE).await?;
         Ok(review)
     }
 
     async fn still_held(&self, caller: &Gated<'_>, review: &Review, action: &str) -> Result<(), Refusal> {
-        if review.state == ReviewState::Held {
+        self.still_in(caller, review, action, &[ReviewState::Held]).await
+    }
+
+    /// The refusal, recorded, unless `review` is in one of `states`.
+    async fn still_in(
+        &self,
+        caller: &Gated<'_>,
+        review: &Review,
+        action: &str,
+        states: &[ReviewState],
+    ) -> Result<(), Refusal> {
+        if states.contains(&review.state) {
             return Ok(());
         }
-        let refusal =
-            Refusal::conflict(format!("review {} is {}, no longer held", review.id, review.state.as_str()));
+        let wanted: Vec<&str> = states.iter().map(|s| s.as_str()).collect();
+        let refusal = Refusal::conflict(format!(
+            "review {} is {}, not {}",
+            review.id,
+            review.state.as_str(),
+            wanted.join(" or ")
+        ));
         Err(self.path.refuse(caller, action, &review.account_id, refusal).await)
     }
 

@@ -41,6 +41,7 @@ mod proxy_platforms;
 mod refresh;
 mod review;
 mod sandbox;
+mod schedule;
 mod scim;
 mod screen;
 mod sessions;
