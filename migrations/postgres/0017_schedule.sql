@@ -11,3 +11,8 @@ ALTER TABLE reviews ADD COLUMN publish_at BIGINT;
 ALTER TABLE reviews ADD COLUMN claimed_at BIGINT;
 ALTER TABLE reviews ADD COLUMN claimed_by TEXT;
 CREATE INDEX reviews_due ON reviews (state, publish_at);
+
+-- Approval steps per account tag may ask for reviewers of given directory
+-- groups: each approval keeps the reviewer's groups (a JSON array) as they
+-- were when they approved.
+ALTER TABLE review_approvals ADD COLUMN groups TEXT NOT NULL DEFAULT '[]';

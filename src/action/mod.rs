@@ -134,6 +134,11 @@ impl<'a> Gated<'a> {
         self.door
     }
 
+    /// The caller's directory groups, as the gate found them.
+    pub fn groups(&self) -> &[String] {
+        &self.admitted.access().groups
+    }
+
     pub fn meta(&self) -> &RequestMeta {
         &self.meta
     }

@@ -43,9 +43,10 @@ pub struct ReviewConfig {
     /// How long a held action waits for its reviewers before it expires.
     #[serde(with = "humantime_serde")]
     pub expire_after: std::time::Duration,
-    /// Approvals needed, by account tag (1 to 3): an action on an account
-    /// with several of these tags needs the most of them. Otherwise one.
-    pub approvals: std::collections::BTreeMap<String, i64>,
+    /// What an action on an account with a tag needs from its reviewers
+    /// (`[review.steps.<tag>]`). An account with several such tags needs
+    /// every one of them; with none, one approval from any reviewer.
+    pub steps: std::collections::BTreeMap<String, ReviewStep>,
     /// The organization's time zone (IANA name): scheduled times are shown in it.
     pub time_zone: String,
     /// How far ahead a post may be scheduled.
@@ -61,7 +62,7 @@ impl Default for ReviewConfig {
     fn default() -> Self {
         ReviewConfig {
             expire_after: std::time::Duration::from_secs(72 * 3600),
-            approvals: Default::default(),
+            steps: Default::default(),
             time_zone: "UTC".into(),
             schedule_ahead: std::time::Duration::from_secs(90 * 24 * 3600),
             tick: std::time::Duration::from_secs(15),
@@ -77,9 +78,15 @@ impl ReviewConfig {
         if self.expire_after.as_secs() < 3600 || hours > 30 * 24 {
             problems.push("review.expire_after must be between 1h and 30 days".to_owned());
         }
-        for (tag, n) in &self.approvals {
-            if !(1..=3).contains(n) {
-                problems.push(format!("review.approvals.{tag:?} must be 1, 2 or 3, not {n}"));
+        for (tag, step) in &self.steps {
+            if !(1..=3).contains(&step.approvals) {
+                problems.push(format!(
+                    "review.steps.{tag:?}.approvals must be 1, 2 or 3, not {}",
+                    step.approvals
+                ));
+            }
+            if step.from == GroupRule::All && step.groups.len() < 2 {
+                problems.push(format!("review.steps.{tag:?}: from = \"all\" needs at least two groups"));
             }
         }
         if jiff::tz::TimeZone::get(&self.time_zone).is_err() {
@@ -122,9 +129,91 @@ impl ReviewConfig {
         }
     }
 
-    /// The approvals an action on an account with `tags` needs.
+    /// The steps an action on an account with `tags` must pass.
+    fn steps_for<'a>(&'a self, tags: &'a [String]) -> impl Iterator<Item = (&'a String, &'a ReviewStep)> {
+        tags.iter().filter_map(|t| self.steps.get_key_value(t))
+    }
+
+    /// How many approvals an action on an account with `tags` needs at least.
     pub fn approvals_for(&self, tags: &[String]) -> i64 {
-        tags.iter().filter_map(|t| self.approvals.get(t)).copied().max().unwrap_or(1)
+        self.steps_for(tags).map(|(_, s)| s.least()).max().unwrap_or(1)
+    }
+
+    /// Why a reviewer in `groups` cannot approve an action on an account
+    /// with `tags`, if they cannot: their approval would count for none of
+    /// its steps.
+    pub fn outsider(&self, tags: &[String], groups: &[String]) -> Option<String> {
+        let steps: Vec<_> = self.steps_for(tags).collect();
+        if steps.is_empty() || steps.iter().any(|(_, s)| s.counts(groups)) {
+            return None;
+        }
+        let wanted: std::collections::BTreeSet<&str> =
+            steps.iter().flat_map(|(_, s)| s.groups.iter().map(String::as_str)).collect();
+        Some(format!(
+            "approvals on this account come from reviewers in {}, and you are in none",
+            wanted.into_iter().collect::<Vec<_>>().join(", ")
+        ))
+    }
+
+    /// Whether `approvals` are enough for an action on an account with `tags`.
+    pub fn satisfied(&self, tags: &[String], approvals: &[Approval]) -> bool {
+        let mut steps = self.steps_for(tags).peekable();
+        if steps.peek().is_none() {
+            return !approvals.is_empty();
+        }
+        steps.all(|(_, step)| step.satisfied(approvals))
+    }
+}
+
+/// `[review.steps.<tag>]`: the approvals an action on an account with the tag needs.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewStep {
+    /// How many approvals (1 to 3).
+    #[serde(default = "one")]
+    pub approvals: i64,
+    /// Whose approvals count: reviewers in these directory groups. Empty:
+    /// any reviewer's.
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// `any`: approvals from members of any of `groups`; `all`: at least
+    /// one approval from a member of each group.
+    #[serde(default)]
+    pub from: GroupRule,
+}
+
+fn one() -> i64 {
+    1
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupRule {
+    #[default]
+    Any,
+    All,
+}
+
+impl ReviewStep {
+    /// Whether a reviewer in `groups` counts for this step.
+    fn counts(&self, groups: &[String]) -> bool {
+        self.groups.is_empty() || self.groups.iter().any(|g| groups.contains(g))
+    }
+
+    fn least(&self) -> i64 {
+        match self.from {
+            GroupRule::Any => self.approvals,
+            GroupRule::All => self.approvals.max(self.groups.len() as i64),
+        }
+    }
+
+    fn satisfied(&self, approvals: &[Approval]) -> bool {
+        let counting = approvals.iter().filter(|a| self.counts(&a.groups)).count() as i64;
+        let every_group = match self.from {
+            GroupRule::Any => true,
+            GroupRule::All => self.groups.iter().all(|g| approvals.iter().any(|a| a.groups.contains(g))),
+        };
+        counting >= self.approvals && every_group
     }
 }
 
@@ -255,6 +344,8 @@ pub struct Approval {
     pub reviewer_id: String,
     pub approved_at: Timestamp,
     pub reason: String,
+    /// The reviewer's directory groups when they approved.
+    pub groups: Vec<String>,
 }
 
 /// A held action to store; its `review.held` event is already recorded.
@@ -438,17 +529,20 @@ impl Queue {
 
     async fn approvals(&self, id: &str) -> Result<Vec<Approval>, sqlx::Error> {
         let rows = sqlx::query(
-            "SELECT reviewer_id, approved_at, reason FROM review_approvals WHERE review_id = $1 ORDER BY approved_at, reviewer_id",
+            "SELECT reviewer_id, approved_at, reason, groups FROM review_approvals WHERE review_id = $1 \
+             ORDER BY approved_at, reviewer_id",
         )
         .bind(id)
         .fetch_all(self.db.pool())
         .await?;
         rows.iter()
             .map(|r| {
+                let groups: String = r.try_get("groups")?;
                 Ok(Approval {
                     reviewer_id: r.try_get("reviewer_id")?,
                     approved_at: Timestamp(r.try_get("approved_at")?),
                     reason: r.try_get("reason")?,
+                    groups: serde_json::from_str(&groups).map_err(|e| sqlx::Error::Decode(e.into()))?,
                 })
             })
             .collect()
@@ -475,6 +569,7 @@ impl Queue {
         &self,
         id: &str,
         reviewer: &str,
+        groups: &[String],
         reason: &str,
         now: Timestamp,
     ) -> Result<bool, sqlx::Error> {
@@ -488,12 +583,14 @@ impl Queue {
             return Ok(false);
         }
         let inserted = sqlx::query(
-            "INSERT INTO review_approvals (review_id, reviewer_id, approved_at, reason) VALUES ($1, $2, $3, $4)",
+            "INSERT INTO review_approvals (review_id, reviewer_id, approved_at, reason, groups) \
+             VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(id)
         .bind(reviewer)
         .bind(now.millis())
         .bind(reason)
+        .bind(serde_json::to_string(groups).unwrap_or_else(|_| "[]".into()))
         .execute(self.db.pool())
         .await;
         match inserted {
@@ -826,6 +923,45 @@ impl Stored {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn approval(groups: &[&str]) -> Approval {
+        Approval {
+            reviewer_id: "r".into(),
+            approved_at: Timestamp(0),
+            reason: String::new(),
+            groups: groups.iter().map(|g| g.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn steps_count_approvals_by_group_and_every_tag_must_pass() {
+        let mut config = ReviewConfig::default();
+        let tags = |t: &[&str]| t.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(config.satisfied(&tags(&["any"]), &[approval(&[])]), "no step: one approval");
+        assert!(!config.satisfied(&tags(&["any"]), &[]));
+        config.steps.insert(
+            "clinical".into(),
+            ReviewStep { approvals: 1, groups: vec!["a".into(), "b".into()], from: GroupRule::All },
+        );
+        config
+            .steps
+            .insert("press".into(), ReviewStep { approvals: 2, groups: vec![], from: GroupRule::Any });
+        let clinical = tags(&["clinical"]);
+        assert_eq!(config.approvals_for(&clinical), 2, "all of two groups: two approvals at least");
+        assert!(!config.satisfied(&clinical, &[approval(&["a"]), approval(&["a"])]));
+        assert!(config.satisfied(&clinical, &[approval(&["a"]), approval(&["b", "x"])]));
+        assert!(config.outsider(&clinical, &tags(&["x"])).unwrap().contains("a, b"));
+        assert_eq!(config.outsider(&clinical, &tags(&["b"])), None);
+        let both = tags(&["clinical", "press"]);
+        assert_eq!(config.outsider(&both, &tags(&["x"])), None, "counts for the press step");
+        assert!(!config.satisfied(&both, &[approval(&["a"])]));
+        assert!(config.satisfied(&both, &[approval(&["a"]), approval(&["b"])]));
+        config.steps.insert(
+            "bad".into(),
+            ReviewStep { approvals: 4, groups: vec!["a".into()], from: GroupRule::All },
+        );
+        assert_eq!(config.problems().len(), 2, "{:?}", config.problems());
+    }
 
     #[test]
     fn a_stored_action_comes_back_the_same_and_its_hash_changes_with_any_edit() {

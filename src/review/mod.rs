@@ -162,6 +162,17 @@ impl Reviews {
             return Err(self.path.refuse(caller, Self::DECIDE, &review.account_id, refusal).await);
         }
         let me = caller.user().id.clone();
+        let tags = self.tags(&review).await?;
+        if let Some(why) = self.queue.config().outsider(&tags, caller.groups()) {
+            let refusal = Refusal::new(
+                Kind::Forbidden,
+                Step::Authorize,
+                "review-steps",
+                why,
+                "Ask a reviewer in one of those groups to decide it.",
+            );
+            return Err(self.path.refuse(caller, Self::DECIDE, &review.account_id, refusal).await);
+        }
         if review.approvals.iter().any(|a| a.reviewer_id == me) {
             let refusal =
                 Refusal::conflict(format!("you already approved review {id}: it needs another reviewer"));
@@ -178,12 +189,12 @@ impl Reviews {
             policies: vec!["reviewers-decide-reviews".into()],
         };
         self.journal.record(caller.meta(), caller.actor().clone(), event).await?;
-        if !self.queue.approve(id, &me, &reason, self.clock.now()).await? {
+        if !self.queue.approve(id, &me, caller.groups(), &reason, self.clock.now()).await? {
             return Err(Refusal::conflict(format!("review {id} was decided meanwhile")));
         }
-        if approvals < review.approvals_required {
-            let review = self.current(id).await?;
-            return Ok(Decided { review, outcome: None });
+        let approved = self.current(id).await?;
+        if !self.queue.config().satisfied(&tags, &approved.approvals) {
+            return Ok(Decided { review: approved, outcome: None });
         }
         let now = self.clock.now();
         let (to, step, why) = match review.publish_at {
@@ -474,15 +485,19 @@ impl Reviews {
 
     /// What policy sees of a review.
     async fn resource(&self, review: &Review) -> Result<Resource, Refusal> {
-        let tags = match self.path.account(&review.account_id).await? {
-            Some(account) => account.tags,
-            None => Vec::new(),
-        };
         Ok(Resource::Review {
             id: review.id.clone(),
             author: review.author_id.clone(),
             account_id: review.account_id.clone(),
-            account_tags: tags,
+            account_tags: self.tags(review).await?,
+        })
+    }
+
+    /// The tags of the account a review is on.
+    async fn tags(&self, review: &Review) -> Result<Vec<String>, Refusal> {
+        Ok(match self.path.account(&review.account_id).await? {
+            Some(account) => account.tags,
+            None => Vec::new(),
         })
     }
 

@@ -7,13 +7,15 @@
 use std::time::Duration;
 
 use custodian::domain::AccountId;
+use custodian::queue::{GroupRule, ReviewStep};
 use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::actions::call;
 use crate::on_both_backends;
 use crate::support::browser::Browser;
-use crate::support::{Backend, TestApp};
+use crate::support::{idp_person, unique_username, Backend, TestApp};
+use custodian::directory::Role;
 
 const HELD: &str = "Huge thanks to our patient Maria Alvarez in room 4 after her chemo today!";
 
@@ -25,7 +27,8 @@ async fn app(backend: Backend, approvals: i64) -> (TestApp, AccountId) {
         c.session.idle_timeout = Duration::from_secs(100 * 3600);
         c.session.absolute_lifetime = Duration::from_secs(100 * 3600);
         if approvals > 1 {
-            c.review.approvals.insert("official".into(), approvals);
+            let step = ReviewStep { approvals, groups: Vec::new(), from: GroupRule::Any };
+            c.review.steps.insert("official".into(), step);
         }
     })
     .await;
@@ -198,7 +201,65 @@ async fn rejection_withdrawal_expiry_two_approvals_and_a_revoked_author(backend:
     assert!(!journal.contains("Jo Park"), "no text of a rejected post in the journal");
 }
 
+/// An account's step asks for one approval from each of two groups: two
+/// approvals from the same group are not enough, and a reviewer in
+/// neither is refused, saying whose approval it needs.
+async fn all_of_groups_need_an_approval_from_each(backend: Backend) {
+    let directors = "medical-directors";
+    let app = TestApp::spawn_with(backend, move |c| {
+        let tags = vec!["official".into(), "clinical".into()];
+        c.directory.account_tags.insert("social-media-staff".into(), tags);
+        c.directory.roles.get_mut(&Role::Reviewer).unwrap().push(directors.into());
+        c.review.steps.insert(
+            "official".into(),
+            ReviewStep {
+                approvals: 2,
+                groups: vec!["compliance-reviewers".into(), directors.into()],
+                from: GroupRule::All,
+            },
+        );
+        c.review.steps.insert(
+            "clinical".into(),
+            ReviewStep { approvals: 1, groups: vec![directors.into()], from: GroupRule::Any },
+        );
+    })
+    .await;
+    let (clinic, other) = app.practice_accounts().await;
+    let doc = unique_username("dr");
+    idp_person(&doc, &format!("{doc}@clinic.example"), true, &[directors]).await;
+    let (alice, _, _) = app.enrolled_browser("alice").await;
+    let (bob, _, _) = app.enrolled_browser("bob").await; // compliance-reviewers
+    let (erin, _, _) = app.enrolled_browser("erin").await; // compliance-reviewers too
+    let (dr, _, _) = app.enrolled_browser(&doc).await;
+
+    let id = held(&alice, &clinic, HELD).await;
+    let (_, detail) = review(&bob, &id).await;
+    assert_eq!(detail["approvals_required"], 2, "{detail}");
+    let sha = detail["content_sha256"].as_str().unwrap().to_owned();
+    assert_eq!(approve(&bob, &id, &sha).await.1["review"]["state"], "held");
+    let (status, second) = approve(&erin, &id, &sha).await;
+    assert_eq!((status, second["review"]["state"].as_str()), (200, Some("held")), "same group: {second}");
+    assert_eq!(sandbox_posts(&app).await, 0);
+    let (status, last) = approve(&dr, &id, &sha).await;
+    assert_eq!((status, last["review"]["state"].as_str()), (200, Some("published")), "{last}");
+    let groups: Vec<&Value> =
+        last["review"]["approvals"].as_array().unwrap().iter().map(|a| &a["groups"]).collect();
+    assert!(groups.contains(&&json!([directors])), "each approval keeps its reviewer's groups: {last}");
+
+    // On an account whose step names only the directors, a compliance
+    // reviewer's approval would count for nothing: refused, recorded, saying why.
+    let sql = "UPDATE accounts SET tags_json = '[\"clinical\"]' WHERE id = $1";
+    sqlx::query(sql).bind(other.as_str()).execute(app.state.db.pool()).await.unwrap();
+    let id = held(&alice, &other, HELD).await;
+    let sha = review(&bob, &id).await.1["content_sha256"].as_str().unwrap().to_owned();
+    let (status, refused) = approve(&bob, &id, &sha).await;
+    assert_eq!((status, refused["rule"].as_str()), (403, Some("review-steps")), "{refused}");
+    assert!(refused["reason"].as_str().unwrap().contains(directors), "{refused}");
+    assert_eq!(approve(&dr, &id, &sha).await.1["review"]["state"], "published");
+}
+
 on_both_backends!(
+    all_of_groups_need_an_approval_from_each,
     a_held_post_goes_out_only_when_someone_else_approves_its_exact_content,
     rejection_withdrawal_expiry_two_approvals_and_a_revoked_author
 );
