@@ -27,7 +27,8 @@ pub struct PostForm {
 }
 
 /// `POST /accounts/{account}/posts` (a form, the web door): publishes, then
-/// back to the account's timeline; a refusal is a page saying why.
+/// back to the account's timeline; held, to the held post's page (its
+/// findings highlighted); a refusal is a page saying why.
 pub async fn publish_form(
     State(state): State<AppState>,
     Verified(s): Verified,
@@ -37,6 +38,11 @@ pub async fn publish_form(
     let post = NewPost { text: form.text, link: None, image: None };
     match state.actions.perform(&s.caller(Door::Ui), &account, Action::Publish(post)).await {
         Ok(_) => axum::response::Redirect::to(&format!("/sandbox/{account}")).into_response(),
+        // Held: its page, with what the screen found.
+        Err(r) if r.review_id.is_some() => {
+            let id = r.review_id.as_deref().unwrap_or_default();
+            axum::response::Redirect::to(&format!("/reviews/{id}")).into_response()
+        }
         Err(r) => r.into_response(),
     }
 }

@@ -105,6 +105,8 @@ pub fn router(state: AppState) -> Router {
         .route("/connect/callback", get(accounts::callback))
         .route("/sandbox/{id}", get(accounts::timeline))
         .route("/accounts/{account}/posts", post(actions::publish_form))
+        .route("/reviews/{id}", get(reviews::page))
+        .route("/reviews/{id}/withdraw", post(reviews::withdraw_form))
         .nest("/scim/v2", scim::router(state.clone()))
         .fallback(auth::not_found)
         .layer(middleware::from_fn_with_state(state.clone(), extract::csrf_guard))

@@ -6,9 +6,12 @@ use maud::{html, Markup, DOCTYPE};
 
 use crate::auth::SessionPrincipal;
 use crate::domain::Account;
+use crate::domain::Finding;
 use crate::http::extract::CSRF_FIELD;
 use crate::identity::Enrollment;
 use crate::platforms::sandbox::SandboxPost;
+use crate::queue::ReviewState;
+use crate::review::Detail;
 
 fn layout(title: &str, body: Markup) -> Markup {
     html! {
@@ -214,6 +217,101 @@ fn sandbox_post(post: &SandboxPost) -> Markup {
             p { (post.text) }
             @if let Some(link) = &post.link { p { a href=(link) rel="nofollow noopener" { (link) } } }
             @if post.has_image { p class="meta" { "[image attached]" } }
+        }
+    }
+}
+
+/// A queued post, as its author or a reviewer reads it: where it stands,
+/// and what the screen found, highlighted in the text.
+pub fn review(detail: &Detail, csrf_token: &str, mine: bool) -> Markup {
+    let r = &detail.review;
+    layout(
+        &format!("Post {}", r.state.as_str().replace('_', " ")),
+        html! {
+            p role="status" { (state_words(r.state)) }
+            dl {
+                dt { "Account" } dd { (r.account_id) }
+                dt { "Action" } dd { (r.action) }
+                dt { "Submitted" } dd { time datetime=(r.created_at.rfc3339()) { (r.created_at.rfc3339()) } }
+                @if let (Some(at), Some(local)) = (r.publish_at, &r.publish_at_local) {
+                    dt { "To be published" } dd { time datetime=(at.rfc3339()) { (local) } }
+                }
+                @if r.state.waiting() {
+                    dt { "Expires" } dd { time datetime=(r.expires_at.rfc3339()) { (r.expires_at.rfc3339()) } }
+                }
+                dt { "Approvals" } dd { (r.approvals.len()) " of " (r.approvals_required) }
+                @if let Some(reason) = &r.reason { dt { "Reason" } dd { (reason) } }
+            }
+            @match &detail.content {
+                Some(text) => {
+                    h2 { "What it says" }
+                    p class="screened" { (highlighted(text, &r.findings)) }
+                }
+                None => p { "Its content is no longer kept: the journal holds its digest and the findings." }
+            }
+            h2 { "What the screen found" }
+            @if r.findings.is_empty() {
+                p { "Nothing." }
+            } @else {
+                ol class="findings" {
+                    @for f in &r.findings {
+                        li {
+                            strong { (f.kind.as_str()) } " (" code { (f.rule) } "): " (f.explanation)
+                            @if let Some(words) = detail.content.as_deref().and_then(|t| t.get(f.start..f.end)) {
+                                " — “" mark { (words) } "”"
+                            }
+                        }
+                    }
+                }
+            }
+            @if mine && matches!(r.state, ReviewState::Held | ReviewState::Scheduled | ReviewState::PendingReschedule) {
+                form method="post" action={ "/reviews/" (r.id) "/withdraw" } {
+                    (csrf(csrf_token))
+                    button type="submit" { "Withdraw it" }
+                }
+            }
+            p { a href="/" { "Back to Custodian" } }
+        },
+    )
+}
+
+fn state_words(state: ReviewState) -> &'static str {
+    match state {
+        ReviewState::Held => "It waits for a compliance reviewer who is not you. Nothing was published.",
+        ReviewState::Scheduled => "It waits for its time, then goes out as you.",
+        ReviewState::PendingReschedule => "It was approved after its time: give it a new time.",
+        ReviewState::Approved => "It is being published now.",
+        ReviewState::Published => "It was published.",
+        ReviewState::Failed => "It was approved, but not published: see the reason.",
+        ReviewState::Interrupted => {
+            "Custodian stopped while publishing it: check the account before posting it again."
+        }
+        ReviewState::Rejected => "A reviewer rejected it: see the reason.",
+        ReviewState::Expired => "Nobody decided it in time.",
+        ReviewState::Withdrawn => "It was withdrawn.",
+        ReviewState::Orphaned => "Its author's access ended; a reviewer may take it over.",
+    }
+}
+
+/// `text` with every finding's span marked, its kind and rule in the title.
+fn highlighted(text: &str, findings: &[Finding]) -> Markup {
+    let mut cuts: Vec<usize> = vec![0, text.len()];
+    for f in findings.iter().filter(|f| f.start < f.end && text.get(f.start..f.end).is_some()) {
+        cuts.extend([f.start, f.end]);
+    }
+    cuts.sort_unstable();
+    cuts.dedup();
+    html! {
+        @for pair in cuts.windows(2) {
+            @let (a, b) = (pair[0], pair[1]);
+            @let piece = text.get(a..b).unwrap_or("");
+            @let over: Vec<&Finding> = findings.iter().filter(|f| f.start <= a && b <= f.end).collect();
+            @if over.is_empty() {
+                (piece)
+            } @else {
+                @let title = over.iter().map(|f| format!("{} ({}): {}", f.kind.as_str(), f.rule, f.explanation)).collect::<Vec<_>>().join("; ");
+                mark title=(title) { (piece) }
+            }
         }
     }
 }

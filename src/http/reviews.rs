@@ -316,3 +316,25 @@ pub async fn adopt(
     let review = state.reviews.adopt(&s.caller(Door::Api), &id).await?;
     Ok(Json(review).into_response())
 }
+
+/// `GET /reviews/{id}`: a queued post's page, for its author or a reviewer:
+/// its state, and the findings highlighted in its text.
+pub async fn page(
+    State(state): State<AppState>,
+    Verified(s): Verified,
+    Path(id): Path<String>,
+) -> Result<Response, Refusal> {
+    let detail = state.reviews.get(&s.caller(Door::Ui), &id).await?;
+    let mine = detail.review.author_id == s.principal.admitted.user().id;
+    Ok(crate::http::pages::review(&detail, &s.id.csrf_token(), mine).into_response())
+}
+
+/// `POST /reviews/{id}/withdraw` (a form): its author takes it back.
+pub async fn withdraw_form(
+    State(state): State<AppState>,
+    Verified(s): Verified,
+    Path(id): Path<String>,
+) -> Result<Response, Refusal> {
+    state.reviews.withdraw(&s.caller(Door::Ui), &id).await?;
+    Ok(axum::response::Redirect::to(&format!("/reviews/{id}")).into_response())
+}

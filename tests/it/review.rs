@@ -258,7 +258,42 @@ async fn all_of_groups_need_an_approval_from_each(backend: Backend) {
     assert_eq!(approve(&dr, &id, &sha).await.1["review"]["state"], "published");
 }
 
+/// The web door: a held post from the timeline's form lands on its page,
+/// which shows each finding highlighted in the text with its rule; its
+/// author withdraws it there; nobody else sees the page.
+async fn a_held_post_from_the_web_form_shows_its_findings_highlighted(backend: Backend) {
+    let (app, clinic) = app(backend, 1).await;
+    let (alice, _, _) = app.enrolled_browser("alice").await;
+    let (bob, _, _) = app.enrolled_browser("bob").await;
+    let (dave, _, _) = app.enrolled_browser("dave").await;
+    let form = [("csrf", alice.csrf()), ("text", HELD.to_owned())];
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = alice.post_form(&format!("/accounts/{clinic}/posts"), &form).await;
+    assert_eq!(r.status(), 303);
+    let page_url = r.headers()["location"].to_str().unwrap().to_owned();
+    assert!(page_url.starts_with("/reviews/rv_"), "{page_url}");
+    let page = alice.get_text(&page_url).await;
+    assert!(page.contains("It waits for a compliance reviewer"), "{page}");
+    assert!(
+        page.contains(r#"<mark title="name (person.introduced_with_health): a person introduced by name next to health context">Maria Alvarez</mark>"#),
+        "{page}"
+    );
+    assert!(page.contains("room 4</mark>") && page.contains("chemo</mark>"), "{page}");
+    assert_eq!(sandbox_posts(&app).await, 0);
+    // A reviewer reads it too, without the author's withdraw button; an auditor not at all.
+    let seen = bob.get_text(&page_url).await;
+    assert!(seen.contains("Maria Alvarez</mark>") && !seen.contains("Withdraw it"), "{seen}");
+    assert_eq!(dave.get(&page_url).await.status(), 404);
+    // Its author withdraws it there; the page then keeps only the findings.
+    let csrf = alice.csrf();
+    let r = alice.post_form(&format!("{page_url}/withdraw"), &[("csrf", csrf.as_str())]).await;
+    assert_eq!(r.status(), 303);
+    let page = alice.get_text(&page_url).await;
+    assert!(page.contains("It was withdrawn.") && !page.contains("Maria"), "{page}");
+}
+
 on_both_backends!(
+    a_held_post_from_the_web_form_shows_its_findings_highlighted,
     all_of_groups_need_an_approval_from_each,
     a_held_post_goes_out_only_when_someone_else_approves_its_exact_content,
     rejection_withdrawal_expiry_two_approvals_and_a_revoked_author
