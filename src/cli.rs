@@ -17,6 +17,7 @@ use crate::{app, telemetry};
 
 mod directory;
 mod policy;
+mod review;
 mod screen;
 use directory::{AccessCommand, LocksCommand, ScimCommand, TrainingCommand};
 use policy::PolicyCommand;
@@ -100,6 +101,9 @@ pub enum Command {
     /// Screen texts for PHI: JSON lines {"id", "text"} in (a file or standard input),
     /// one JSON line {"id", "verdict", "findings"} out per line.
     Screen(screen::ScreenArgs),
+    /// The review queue, as a reviewer, through the API with your API token:
+    /// list, show (findings marked), approve the exact content, reject.
+    Review(review::ReviewArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -277,6 +281,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Accounts { command } => accounts(command, &overrides).await,
         Command::Policy { command } => policy::policy(command, &overrides).await,
         Command::Screen(args) => screen::screen(args, &overrides),
+        Command::Review(args) => review::review(args).await,
         Command::Users { command: UsersCommand::ResetMfa { user } } => {
             let config = Config::load(&overrides)?;
             let state = app::build_state(config, clock()).await?;

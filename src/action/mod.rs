@@ -134,6 +134,11 @@ impl<'a> Gated<'a> {
         self.door
     }
 
+    /// The API token the caller presented, if any.
+    pub fn api_token(&self) -> Option<&ApiToken> {
+        self.token
+    }
+
     /// The caller's directory groups, as the gate found them.
     pub fn groups(&self) -> &[String] {
         &self.admitted.access().groups
@@ -652,7 +657,9 @@ impl ActionPath {
         account: Option<&Account>,
         resource: Resource,
     ) -> Result<Vec<String>, Refusal> {
-        if let Some(token) = caller.token {
+        // An API token reaches only what it names, on its accounts (deciding
+        // reviews, at most): never administration.
+        if let Some(token) = caller.token.filter(|t| !t.covers(name, &AccountId::new(subject))) {
             let refusal = Refusal::out_of_scope(token, name, account.map(|a| &a.id));
             return Err(self.refuse(caller, name, subject, refusal).await);
         }
@@ -669,6 +676,17 @@ impl ActionPath {
     /// An account as the path reads it.
     pub async fn account(&self, id: &str) -> Result<Option<Account>, sqlx::Error> {
         self.accounts.get(id).await
+    }
+
+    /// Whether policy allows `caller` the action on Custodian itself, without
+    /// recording anything (for a step that records its own answer). An API
+    /// token must name the action too, on `account` when one is concerned.
+    pub fn allows_on(&self, caller: &Gated<'_>, name: &str, account: Option<&str>) -> bool {
+        let token_ok = caller.token.is_none_or(|t| match account {
+            Some(a) => t.covers(name, &AccountId::new(a)),
+            None => t.actions.iter().any(|x| x == name),
+        });
+        token_ok && self.allows(caller, name)
     }
 
     /// Whether policy allows `caller` the action on Custodian itself, without
@@ -889,6 +907,22 @@ pub const ACCOUNT_ACTIONS: [&str; 9] = [
     "post.edit",
     "post.repost",
     "post.like",
+];
+
+/// What an API token may be scoped to: the account actions, and deciding
+/// reviews on its accounts (the review command line's credential).
+pub const TOKEN_ACTIONS: [&str; 11] = [
+    "post.publish",
+    "post.delete",
+    "comment.reply",
+    "comment.list",
+    "comment.hide",
+    "comment.delete",
+    "post.edit",
+    "post.repost",
+    "post.like",
+    "review.list",
+    "review.decide",
 ];
 
 /// The post or comment an action is about, if any.

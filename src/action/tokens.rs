@@ -13,7 +13,7 @@ use crate::identity::tokens::{TokenScope, MAX_DAYS};
 use crate::identity::ApiToken;
 use crate::secret::Secret;
 
-use super::{ActionPath, Gated, Refusal, ACCOUNT_ACTIONS};
+use super::{ActionPath, Gated, Refusal, TOKEN_ACTIONS};
 
 /// A token just created: the secret is here and nowhere else.
 pub struct Issued {
@@ -63,10 +63,10 @@ impl ActionPath {
         if scope.actions.is_empty() || scope.accounts.is_empty() {
             return Err(Refusal::invalid("a token must name at least one action and one account".into()));
         }
-        if let Some(bad) = scope.actions.iter().find(|a| !ACCOUNT_ACTIONS.contains(&a.as_str())) {
+        if let Some(bad) = scope.actions.iter().find(|a| !TOKEN_ACTIONS.contains(&a.as_str())) {
             return Err(Refusal::invalid(format!(
                 "{bad:?} is not an action a token can take (one of: {})",
-                ACCOUNT_ACTIONS.join(", ")
+                TOKEN_ACTIONS.join(", ")
             )));
         }
         for id in &scope.accounts {

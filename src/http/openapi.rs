@@ -95,7 +95,7 @@ live under `/auth` and `/`.";
         reviews::adopt,
     ),
     components(
-        schemas(ErrorBody, ScimErrorBody, AccountAction, actions::DoneBody),
+        schemas(ErrorBody, ScimErrorBody, AccountAction, TokenAction, actions::DoneBody),
         responses(
             Done,
             BadRequest,
@@ -286,6 +286,21 @@ impl PartialSchema for AccountAction {
 }
 
 impl ToSchema for AccountAction {}
+
+/// What an API token may be scoped to: `crate::action::TOKEN_ACTIONS`.
+pub struct TokenAction;
+
+impl PartialSchema for TokenAction {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some("A policy action an API token may take: an account action, or deciding reviews on its accounts."))
+            .enum_values(Some(crate::action::TOKEN_ACTIONS))
+            .into()
+    }
+}
+
+impl ToSchema for TokenAction {}
 
 /// A string that is one of `values`, for fields whose type is a string the
 /// code fills from a fixed set.

@@ -13,10 +13,10 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
-use crate::action::{Door, Refusal};
+use crate::action::{Door, Gated, Refusal};
 use crate::clock::Timestamp;
 use crate::http::error::{rejection_words, Problem};
-use crate::http::extract::Verified;
+use crate::http::extract::{Acting, Verified};
 use crate::http::{openapi, AppState};
 use crate::queue::{Review, ReviewFilter, ReviewState};
 use crate::review::{Decided, Detail, Reviews};
@@ -57,11 +57,11 @@ pub struct ReviewList {
         (status = 500, response = openapi::ServerError),
         (status = 503, response = openapi::AuditUnavailable),
     ),
-    security(("sessionCookie" = [])),
+    security(("sessionCookie" = []), ("apiToken" = [])),
 )]
 pub async fn list(
     State(state): State<AppState>,
-    Verified(s): Verified,
+    acting: Acting,
     query: Result<Query<ReviewListQuery>, QueryRejection>,
 ) -> Result<Response, Problem> {
     let Query(q) = query.map_err(|e| Problem::BadRequest(rejection_words(&e.body_text())))?;
@@ -79,7 +79,7 @@ pub async fn list(
         finding_kind: q.kind,
         older_than,
     };
-    let reviews = state.reviews.list(&s.caller(Door::Api), filter).await?;
+    let reviews = state.reviews.list(&acting.caller(Door::Api), filter).await?;
     Ok(Json(ReviewList { reviews }).into_response())
 }
 
@@ -98,14 +98,14 @@ pub async fn list(
         (status = 500, response = openapi::ServerError),
         (status = 503, response = openapi::AuditUnavailable),
     ),
-    security(("sessionCookie" = [])),
+    security(("sessionCookie" = []), ("apiToken" = [])),
 )]
 pub async fn get(
     State(state): State<AppState>,
-    Verified(s): Verified,
+    acting: Acting,
     Path(id): Path<String>,
 ) -> Result<Response, Refusal> {
-    let detail = state.reviews.get(&s.caller(Door::Api), &id).await?;
+    let detail = state.reviews.get(&acting.caller(Door::Api), &id).await?;
     Ok(Json(detail).into_response())
 }
 
@@ -130,7 +130,7 @@ pub struct RejectBody {
 /// The body, or the refusal of a malformed one, recorded.
 async fn parsed<T>(
     state: &AppState,
-    s: &Verified,
+    caller: &Gated<'_>,
     body: Result<Json<T>, JsonRejection>,
 ) -> Result<T, Refusal> {
     match body {
@@ -138,7 +138,7 @@ async fn parsed<T>(
         Err(e) => {
             let refusal =
                 Refusal::bad_request(format!("invalid JSON body: {}", rejection_words(&e.body_text())));
-            Err(state.actions.refuse(&s.0.caller(Door::Api), Reviews::DECIDE, "custodian", refusal).await)
+            Err(state.actions.refuse(caller, Reviews::DECIDE, "custodian", refusal).await)
         }
     }
 }
@@ -163,16 +163,16 @@ async fn parsed<T>(
         (status = 500, response = openapi::ServerError),
         (status = 503, response = openapi::AuditUnavailable),
     ),
-    security(("sessionCookie" = [], "csrfToken" = [])),
+    security(("sessionCookie" = [], "csrfToken" = []), ("apiToken" = [])),
 )]
 pub async fn approve(
     State(state): State<AppState>,
-    s: Verified,
+    acting: Acting,
     Path(id): Path<String>,
     body: Result<Json<ApproveBody>, JsonRejection>,
 ) -> Result<Response, Refusal> {
-    let body = parsed(&state, &s, body).await?;
-    let caller = s.0.caller(Door::Api);
+    let caller = acting.caller(Door::Api);
+    let body = parsed(&state, &caller, body).await?;
     let decided =
         state.reviews.approve(&caller, &id, body.content_sha256.as_deref(), body.reason.as_deref()).await?;
     Ok(Json(decided).into_response())
@@ -197,16 +197,17 @@ pub async fn approve(
         (status = 500, response = openapi::ServerError),
         (status = 503, response = openapi::AuditUnavailable),
     ),
-    security(("sessionCookie" = [], "csrfToken" = [])),
+    security(("sessionCookie" = [], "csrfToken" = []), ("apiToken" = [])),
 )]
 pub async fn reject(
     State(state): State<AppState>,
-    s: Verified,
+    acting: Acting,
     Path(id): Path<String>,
     body: Result<Json<RejectBody>, JsonRejection>,
 ) -> Result<Response, Refusal> {
-    let body = parsed(&state, &s, body).await?;
-    let decided = state.reviews.reject(&s.0.caller(Door::Api), &id, body.reason.as_deref()).await?;
+    let caller = acting.caller(Door::Api);
+    let body = parsed(&state, &caller, body).await?;
+    let decided = state.reviews.reject(&caller, &id, body.reason.as_deref()).await?;
     Ok(Json(decided).into_response())
 }
 
@@ -279,13 +280,14 @@ pub(crate) fn publish_time(at: &str) -> Result<Timestamp, Refusal> {
 )]
 pub async fn reschedule(
     State(state): State<AppState>,
-    s: Verified,
+    Verified(s): Verified,
     Path(id): Path<String>,
     body: Result<Json<RescheduleBody>, JsonRejection>,
 ) -> Result<Response, Refusal> {
-    let body = parsed(&state, &s, body).await?;
+    let caller = s.caller(Door::Api);
+    let body = parsed(&state, &caller, body).await?;
     let at = publish_time(&body.publish_at)?;
-    let review = state.reviews.reschedule(&s.0.caller(Door::Api), &id, at).await?;
+    let review = state.reviews.reschedule(&caller, &id, at).await?;
     Ok(Json(review).into_response())
 }
 

@@ -34,10 +34,10 @@ pub struct ApiToken {
     /// Its owner.
     pub user_id: String,
     pub name: String,
-    // Account actions, checked against the action path's list when the
+    // Token actions, checked against the action path's list when the
     // token is created; its schema is named, not imported, as that list
     // lives in a module above this one.
-    #[schema(schema_with = account_actions)]
+    #[schema(schema_with = token_actions)]
     pub actions: Vec<String>,
     /// The account ids it may act on.
     pub accounts: Vec<String>,
@@ -60,8 +60,8 @@ impl ApiToken {
     }
 }
 
-fn account_actions() -> utoipa::openapi::Array {
-    utoipa::openapi::Array::new(utoipa::openapi::Ref::from_schema_name("AccountAction"))
+fn token_actions() -> utoipa::openapi::Array {
+    utoipa::openapi::Array::new(utoipa::openapi::Ref::from_schema_name("TokenAction"))
 }
 
 /// What a new token may do.

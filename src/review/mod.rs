@@ -112,10 +112,12 @@ impl Reviews {
     /// review; anyone else only their own.
     pub async fn list(&self, caller: &Gated<'_>, mut filter: ReviewFilter) -> Result<Vec<Review>, Refusal> {
         self.expire_due().await?;
-        if !self.path.allows(caller, Self::LIST) {
+        if !self.path.allows_on(caller, Self::LIST, None) {
             filter.author_id = Some(caller.user().id.clone());
         }
-        Ok(self.queue.list(&filter, LIST_LIMIT).await?)
+        let mut reviews = self.queue.list(&filter, LIST_LIMIT).await?;
+        reviews.retain(|r| self.may_read(caller, r));
+        Ok(reviews)
     }
 
     /// One review with its content, for a reviewer or its author.
@@ -132,10 +134,18 @@ impl Reviews {
     async fn readable(&self, caller: &Gated<'_>, id: &str) -> Result<Review, Refusal> {
         let review = self.queue.get(id).await?;
         match review {
-            Some(r) if r.author_id == caller.user().id || self.path.allows(caller, Self::LIST) => Ok(r),
+            Some(r) if self.may_read(caller, &r) => Ok(r),
             // Someone else's review is not there for the caller.
             _ => Err(Refusal::not_found(format!("there is no review {id:?} of yours"))),
         }
+    }
+
+    /// Whether `caller` may read `review`: its author, or a reviewer
+    /// (policy `review.list`); through an API token, only a reviewer whose
+    /// token names `review.list` on the review's account.
+    fn may_read(&self, caller: &Gated<'_>, review: &Review) -> bool {
+        let reviewer = self.path.allows_on(caller, Self::LIST, Some(&review.account_id));
+        reviewer || (caller.api_token().is_none() && review.author_id == caller.user().id)
     }
 
     /// One reviewer's approval of the exact content `content_sha256` names;

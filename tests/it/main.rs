@@ -48,6 +48,6 @@ mod sessions;
 mod siem;
 mod sign_in;
 mod tls;
-mod tokens;
+pub mod tokens;
 mod vault;
 mod x;

@@ -292,7 +292,85 @@ async fn a_held_post_from_the_web_form_shows_its_findings_highlighted(backend: B
     assert!(page.contains("It was withdrawn.") && !page.contains("Maria"), "{page}");
 }
 
+/// `custodian review` as a reviewer runs it, with `args`, their token in
+/// the environment: (success, stdout, stderr).
+async fn cli(app: &TestApp, token: &str, args: &[&str]) -> (bool, String, String) {
+    let mut command = crate::cli::custodian();
+    command.arg("review").args(args).env("CUSTODIAN_URL", &app.base).env("CUSTODIAN_TOKEN", token);
+    let out = tokio::task::spawn_blocking(move || command.output().unwrap()).await.unwrap();
+    let text = |b: Vec<u8>| String::from_utf8(b).unwrap();
+    (out.status.success(), text(out.stdout), text(out.stderr))
+}
+
+async fn review_token(who: &Browser, account: &AccountId) -> String {
+    let body = json!({"name": "review cli", "actions": ["review.list", "review.decide"], "accounts": [account], "expires_in_days": 7});
+    let (status, created) = call(who, Method::POST, "/api/v1/tokens", Some(body)).await;
+    assert_eq!(status, 201, "{created}");
+    created["token"].as_str().unwrap().to_owned()
+}
+
+/// The command line is a client of the review API with the reviewer's own
+/// token: policy, no-self-review and the journal apply as in the browser,
+/// and a token reaches the queue only if it names it.
+async fn a_reviewer_decides_from_the_command_line_with_their_own_token(backend: Backend) {
+    let (app, clinic) = app(backend, 1).await;
+    let (alice, _, _) = app.enrolled_browser("alice").await;
+    let (bob, _, _) = app.enrolled_browser("bob").await;
+    let (erin, _, _) = app.enrolled_browser("erin").await;
+    let bob_token = review_token(&bob, &clinic).await;
+    let erin_token = review_token(&erin, &clinic).await;
+    let id = held(&alice, &clinic, HELD).await;
+
+    let (ok, out, err) = cli(&app, &bob_token, &["list"]).await;
+    assert!(ok, "{err}");
+    assert!(out.contains(&id) && out.contains(" held ") && out.contains("name, room"), "{out}");
+    let (ok, out, err) = cli(&app, &bob_token, &["show", &id]).await;
+    assert!(ok, "{err}");
+    assert!(out.contains("Huge thanks to our patient [[Maria Alvarez]] in [[room 4]]"), "{out}");
+    let sha = out.lines().find_map(|l| l.strip_prefix("content_sha256 ")).unwrap().to_owned();
+
+    // Refusals come back with their reason and rule; nothing goes out.
+    let (ok, _, err) = cli(&app, &bob_token, &["approve", &id, "--sha256", &"0".repeat(64)]).await;
+    assert!(!ok && err.contains("refused, 409"), "{err}");
+    let own = held(&erin, &clinic, HELD).await;
+    let (ok, _, err) = cli(&app, &erin_token, &["approve", &own, "--sha256", &sha]).await;
+    assert!(!ok && err.contains("rule no-self-review"), "{err}");
+    let (ok, out, err) = cli(&app, "cst_not_a_token", &["list"]).await;
+    assert!(!ok && err.contains("refused, 401"), "{err}");
+    assert!(!out.contains("cst_not_a_token") && !err.contains("cst_not_a_token"), "never printed");
+    let (ok, _, err) = cli(&app, &bob_token, &["list", "--url", ""]).await;
+    assert!(!ok, "{err}");
+    // A token that does not name the queue does not reach it.
+    let (publishing, _) = crate::tokens::publishing_token(&alice, &clinic).await;
+    let (status, listed) =
+        crate::tokens::with_token(&app, &publishing, Method::GET, "/api/v1/reviews", None).await;
+    assert_eq!((status, listed["reviews"].clone()), (200, json!([])), "{listed}");
+    let path = format!("/api/v1/reviews/{id}/approve");
+    let body = json!({"content_sha256": sha});
+    let (status, refused) =
+        crate::tokens::with_token(&app, &publishing, Method::POST, &path, Some(body)).await;
+    assert_eq!((status, refused["rule"].as_str()), (403, Some("token:scope")), "{refused}");
+    assert_eq!(sandbox_posts(&app).await, 0);
+
+    let (ok, out, err) =
+        cli(&app, &bob_token, &["approve", &id, "--sha256", &sha, "--reason", "consented"]).await;
+    assert!(ok, "{err}");
+    assert!(out.contains(" published ") && out.contains("published sbx_"), "{out}");
+    assert_eq!(sandbox_posts(&app).await, 1);
+    let approval = app.events_of("review.approve").await.pop().unwrap();
+    assert_eq!(approval["actor"]["user_id"], review(&bob, &id).await.1["approvals"][0]["reviewer_id"]);
+    let (ok, out, _) = cli(&app, &erin_token, &["reject", &own, "--reason", "names a patient"]).await;
+    assert!(!ok, "her own: {out}");
+    let (ok, out, err) = cli(&app, &bob_token, &["reject", &own, "--reason", "names a patient"]).await;
+    assert!(ok && out.contains(" rejected "), "{out}{err}");
+    let journal = serde_json::to_string(&app.events().await).unwrap();
+    for token in [&bob_token, &erin_token] {
+        assert!(!journal.contains(token.as_str()), "a token in the journal");
+    }
+}
+
 on_both_backends!(
+    a_reviewer_decides_from_the_command_line_with_their_own_token,
     a_held_post_from_the_web_form_shows_its_findings_highlighted,
     all_of_groups_need_an_approval_from_each,
     a_held_post_goes_out_only_when_someone_else_approves_its_exact_content,
