@@ -103,6 +103,8 @@ pub async fn build_state(config: Config, clock: SharedClock) -> anyhow::Result<A
     ));
     let reviews =
         crate::review::Reviews::new(queue, actions.clone(), identity.clone(), journal.clone(), clock.clone());
+    let templates =
+        crate::templates::Templates::new(db.clone(), journal.clone(), clock.clone(), actions.clone());
     let breakglass = crate::breakglass::BreakGlass::new(
         grants,
         actions.clone(),
@@ -127,6 +129,7 @@ pub async fn build_state(config: Config, clock: SharedClock) -> anyhow::Result<A
         actions,
         breakglass,
         reviews,
+        templates,
     })
 }
 

@@ -22,6 +22,7 @@ pub mod screen;
 pub mod secret;
 pub mod storage;
 pub mod telemetry;
+pub mod templates;
 pub mod vault;
 
 pub use http::AppState;

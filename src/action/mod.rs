@@ -47,6 +47,7 @@ use crate::platforms::dispatch::{Dispatcher, Outcome};
 use crate::policy::{principal_of, Judgement, PolicyStore, RequestContext, Resource, ScreenContext};
 use crate::queue::{NewReview, Queue, ReviewState};
 use crate::screen::{Content, Origin, Report};
+use crate::templates::TemplateUse;
 
 pub use crate::domain::{Details, Kind, Refusal, Step};
 pub use connect::{AdminError, ConnectPermit, DisconnectPermit};
@@ -250,6 +251,8 @@ pub struct Authorized {
     break_glass: Option<String>,
     /// The review that approved this exact content, when it was held.
     approved: Option<Approved>,
+    /// The approved reply template it uses, if any.
+    template: Option<TemplateUse>,
 }
 
 /// A queued action as the path carries it out: the content it was held
@@ -355,6 +358,21 @@ impl ActionPath {
     ) -> Result<Executed, Refusal> {
         let mut authorized = self.authorize(caller, account_id, action).await?;
         authorized.approved = Some(approved);
+        self.carry_out(caller, authorized).await
+    }
+
+    /// A reply in the words of an approved template: the whole path, where
+    /// the screen lets a hold through only if the words are the template's
+    /// with each value passing the screen on its own.
+    pub async fn perform_with_template(
+        &self,
+        caller: &Gated<'_>,
+        account_id: &str,
+        action: Action,
+        template: TemplateUse,
+    ) -> Result<Executed, Refusal> {
+        let mut authorized = self.authorize(caller, account_id, action).await?;
+        authorized.template = Some(template);
         self.carry_out(caller, authorized).await
     }
 
@@ -478,9 +496,19 @@ impl ActionPath {
                 && a.content_sha256
                     == crate::queue::content_sha256(&authorized.account.id, &authorized.action)
         });
+        // An approved template's words, each value passing on its own.
+        let templated = !media
+            && authorized.template.as_ref().is_some_and(|t| {
+                t.text == text
+                    && t.values.iter().all(|value| {
+                        let report = policies.screen().check(&Content { text: value, origin, media: false });
+                        let screened = ScreenContext::of(&report, origin);
+                        policies.judge(&principal, &resource, &context, screened).verdict == Verdict::Allow
+                    })
+            });
         match judgement.verdict {
             Verdict::Allow => Screening::Passed(Screened(authorized)),
-            Verdict::Hold if approved => Screening::Passed(Screened(authorized)),
+            Verdict::Hold if approved || templated => Screening::Passed(Screened(authorized)),
             Verdict::Hold => Screening::Held(Stopped { action: authorized, text, report, judgement }),
             Verdict::Block => Screening::Blocked(Stopped { action: authorized, text, report, judgement }),
         }
@@ -616,6 +644,7 @@ impl ActionPath {
                 policies: decision.policies,
                 break_glass: glass,
                 approved: None,
+                template: None,
             });
         }
         let refusal = Refusal::from_policy(name, Some(&account), &decision);
@@ -854,6 +883,7 @@ impl Run {
                 .approved
                 .as_ref()
                 .map(|a| ReviewRef { review_id: a.review_id.clone(), approvers: a.approvers.clone() }),
+            template: action.template.as_ref().map(|t| t.template_id.clone()),
         };
         let intent = self.journal.record(&self.meta, self.actor.clone(), intent).await?;
         Ok(Recorded { action, intent })

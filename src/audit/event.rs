@@ -304,6 +304,9 @@ pub enum EventKind {
         /// The review that approved it (it was held): its id and approvers.
         #[serde(skip_serializing_if = "Option::is_none")]
         review: Option<ReviewRef>,
+        /// The approved reply template it uses.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        template: Option<String>,
     },
     /// `review.held`: an action waits for a reviewer. Its content is sealed
     /// in the queue; here only a keyed digest and the findings.
@@ -353,6 +356,16 @@ pub enum EventKind {
         publish_at: Option<crate::clock::Timestamp>,
         reason: String,
     },
+    /// `template.approve`: a reviewer approved a reply template, its words in full.
+    TemplateApproved {
+        template_id: String,
+        name: String,
+        body: String,
+        placeholders: Vec<String>,
+        policies: Vec<String>,
+    },
+    /// `template.retire`: a template can no longer be used.
+    TemplateRetired { template_id: String, name: String },
     /// `review.approve`: one reviewer's approval.
     ReviewApproved {
         review_id: String,
@@ -487,6 +500,8 @@ impl EventKind {
             EventKind::ReviewHeld { .. } => "review.held",
             EventKind::ReviewApproved { .. } => "review.approve",
             EventKind::PostScheduled { .. } => "post.schedule",
+            EventKind::TemplateApproved { .. } => "template.approve",
+            EventKind::TemplateRetired { .. } => "template.retire",
             EventKind::ReviewMoved { step, .. } => match step.as_str() {
                 "schedule" => "review.schedule",
                 "pending_reschedule" => "review.pending_reschedule",

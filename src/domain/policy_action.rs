@@ -52,6 +52,8 @@ actions! {
     ReviewDecide => "review.decide",
     /// Reading every held action (anyone reads their own).
     ReviewList => "review.list",
+    /// Approving (or retiring) a reply template: replies that use it need no new review.
+    TemplateApprove => "template.approve",
     /// Its author taking a held action back: no policy decides it.
     ReviewWithdraw => "review.withdraw",
     /// Policy's answer on the screen's findings: refused outright.

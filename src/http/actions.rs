@@ -257,7 +257,7 @@ pub async fn delete(
     operation_id = "reply",
     summary = "Reply to a post or comment (policy action comment.reply)",
     params(openapi::AccountParam, openapi::PostParam),
-    request_body = PostBody,
+    request_body = ReplyBody,
     responses(
         (status = 201, description = "Published: the platform's id for the reply, and the audit event of the recorded intent.", body = PublishedBody),
         (status = 413, response = openapi::PayloadTooLarge),
@@ -269,10 +269,52 @@ pub async fn reply(
     State(state): State<AppState>,
     acting: Acting,
     Path((account, in_reply_to)): Path<(String, String)>,
-    post: Result<Json<PostBody>, JsonRejection>,
+    reply: Result<Json<ReplyBody>, JsonRejection>,
 ) -> Result<Response, Refusal> {
-    let post = body(post)?.into_post()?;
-    run(&state, &acting, &account, Action::Reply { in_reply_to, post }).await
+    let reply = body(reply)?;
+    let caller = acting.caller(Door::Api);
+    match (reply.text, reply.template) {
+        (Some(text), None) => {
+            let post = PostBody { text, link: reply.link, publish_at: None }.into_post()?;
+            run(&state, &acting, &account, Action::Reply { in_reply_to, post }).await
+        }
+        (None, Some(t)) if reply.link.is_none() => {
+            let (text, used) = state.templates.render(&t.id, &t.values).await?;
+            let post = NewPost { text, link: None, image: None };
+            let done = state.actions.perform_with_template(
+                &caller,
+                &account,
+                Action::Reply { in_reply_to, post },
+                used,
+            );
+            Ok(done.await?.into_response())
+        }
+        _ => Err(Refusal::bad_request(
+            "a reply has either its text (and an optional link) or a template, not both".into(),
+        )),
+    }
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = NewReply)]
+pub struct ReplyBody {
+    /// The reply's words; or use `template`.
+    text: Option<String>,
+    /// An http(s) URL, appended to the reply (with `text` only).
+    #[schema(format = "uri")]
+    link: Option<String>,
+    /// An approved reply template and the values of its placeholders: it
+    /// goes out without a new review if each value passes the screen.
+    template: Option<TemplateRef>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateRef {
+    id: String,
+    #[serde(default)]
+    values: std::collections::BTreeMap<String, String>,
 }
 
 /// `GET /api/v1/accounts/{account}/posts/{post}/comments`

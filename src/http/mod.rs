@@ -21,6 +21,7 @@ mod proxy;
 mod reviews;
 mod routes;
 mod scim;
+mod templates;
 pub mod tls;
 mod tokens;
 
@@ -65,6 +66,7 @@ pub struct AppState {
     pub actions: Arc<crate::action::ActionPath>,
     pub breakglass: crate::breakglass::BreakGlass,
     pub reviews: crate::review::Reviews,
+    pub templates: crate::templates::Templates,
 }
 
 impl AppState {

@@ -6,7 +6,9 @@
 
 use axum::routing::{delete, get, post, MethodRouter};
 
-use crate::http::{accounts, actions, admin, api, audit_api, breakglass, openapi, reviews, tokens, AppState};
+use crate::http::{
+    accounts, actions, admin, api, audit_api, breakglass, openapi, reviews, templates, tokens, AppState,
+};
 
 /// Every `/api/v1` path with the methods it answers.
 pub(crate) fn api_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
@@ -31,6 +33,8 @@ pub(crate) fn api_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/api/v1/reviews/{id}/withdraw", post(reviews::withdraw)),
         ("/api/v1/reviews/{id}/reschedule", post(reviews::reschedule)),
         ("/api/v1/reviews/{id}/adopt", post(reviews::adopt)),
+        ("/api/v1/templates", get(templates::list).post(templates::approve)),
+        ("/api/v1/templates/{id}", delete(templates::retire)),
         ("/api/v1/breakglass", post(breakglass::open).delete(breakglass::end)),
         ("/api/v1/admin/breakglass", get(breakglass::list)),
         ("/api/v1/admin/breakglass/{id}/acknowledge", post(breakglass::acknowledge)),

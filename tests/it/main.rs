@@ -47,6 +47,7 @@ mod screen;
 mod sessions;
 mod siem;
 mod sign_in;
+mod templates;
 mod tls;
 pub mod tokens;
 mod vault;
