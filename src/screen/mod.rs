@@ -253,9 +253,11 @@ impl Screen {
             None => Vec::new(),
         };
         let allowed = |start: usize, end: usize| allowed_spans.iter().any(|&(s, e)| s <= start && end <= e);
+        let allowed_overlap =
+            |start: usize, end: usize| allowed_spans.iter().any(|&(s, e)| s < end && start < e);
         let words = text::words(text);
         let health = people::findings(&self.lexicon, text, &words, content.origin, &allowed, &mut findings);
-        self.identifiers_in(text, health, &allowed, &mut findings);
+        self.identifiers_in(text, health, &allowed, &allowed_overlap, &mut findings);
         self.staff_terms_in(text, &mut findings);
         if content.media {
             findings.push(Finding {
@@ -278,6 +280,7 @@ impl Screen {
         text: &str,
         health: bool,
         allowed: &dyn Fn(usize, usize) -> bool,
+        allowed_overlap: &dyn Fn(usize, usize) -> bool,
         out: &mut Vec<Finding>,
     ) {
         let has_digit = text.bytes().any(|b| b.is_ascii_digit());
@@ -287,7 +290,11 @@ impl Screen {
         }
         for hit in hits {
             let r = hit.identifier;
+            // An address that starts with the organization's own ("400
+            // Orchard Street, Larkfield, OR") is the organization's.
+            let own_place = r.kind == FindingKind::Location && allowed_overlap(hit.start, hit.end);
             if allowed(hit.start, hit.end)
+                || own_place
                 || out.iter().any(|f| f.kind == r.kind && f.start <= hit.start && hit.end <= f.end)
             {
                 continue;

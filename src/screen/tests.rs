@@ -2,8 +2,9 @@ use std::path::Path;
 
 use super::*;
 
-fn screen() -> Screen {
-    Screen::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("policies")).unwrap()
+fn screen() -> &'static Screen {
+    static SCREEN: std::sync::OnceLock<Screen> = std::sync::OnceLock::new();
+    SCREEN.get_or_init(|| Screen::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("policies")).unwrap())
 }
 
 fn found(text: &str, origin: Origin) -> Vec<(FindingKind, String)> {
@@ -72,4 +73,43 @@ fn a_bad_settings_file_is_refused_with_its_problem() {
     std::fs::write(dir.path().join(SETTINGS_FILE), "[organisation]\n").unwrap();
     let e = Screen::load(dir.path()).unwrap_err().to_string();
     assert!(e.contains("screen.toml") && e.contains("organisation"), "{e}");
+}
+
+fn flags(text: &str, origin: Origin) -> bool {
+    !found(text, origin).is_empty()
+}
+
+fn has(text: &str, origin: Origin, kind: FindingKind, span: &str) -> bool {
+    found(text, origin).contains(&(kind, span.to_owned()))
+}
+
+#[test]
+fn identifiers_cover_what_they_identify() {
+    use FindingKind as K;
+    let c = Origin::Comment;
+    assert!(has("SSN ends 4471, DOB 4/12/1979, I was there for stitches", c, K::Ssn, "4471"));
+    assert!(!flags("the line ends 4471 people later", c));
+    assert!(has("my portal shows a different MRN (00219874) than the ER paperwork", c, K::Mrn, "00219874"));
+    assert!(has("call 503.555.0187 ext. 4 about my mom", c, K::Phone, "503.555.0187 ext. 4"));
+    assert!(has(
+        "Follow Theo's NICU journey: theosbigfight.blogspot.com.",
+        Origin::Post,
+        K::Url,
+        "theosbigfight.blogspot.com"
+    ));
+    assert!(has("donate at gofundme.com/f/help-tasha!", Origin::Post, K::Url, "gofundme.com/f/help-tasha"));
+    assert!(!flags("Our app version 4.12.0.3 is live with dark mode", Origin::Post));
+    assert!(has("the failed logins came from 198.51.100.47 today", c, K::Ip, "198.51.100.47"));
+    assert!(!flags("We hope everyone has a safe holiday! Our ER is open 24/7.", Origin::Post));
+    assert!(has("My great grandmother is 96 and just got a pacemaker", c, K::Age, "is 96"));
+    assert!(!flags("The pool is 96 degrees today", Origin::Post));
+    assert!(has(
+        "Mail it to 221 Baker Street, Apt 3, Pine Hollow, OR 97993",
+        c,
+        K::Location,
+        "221 Baker Street, Apt 3, Pine Hollow, OR 97993"
+    ));
+    // The organization's own address stays its own, with its town after it.
+    assert!(!flags("Our main campus is at 400 Orchard Street, Larkfield, OR 97999.", Origin::Post));
+    assert!(has("We rescheduled your MRI for Monday 9/16 at 8am", Origin::Reply, K::Date, "Monday 9/16"));
 }
