@@ -571,6 +571,56 @@ const SUPERLATIVES: &[&str] = &[
     "longtime",
     "beloved",
 ];
+/// Nouns after "patient" that make it part of a compound, not a person
+/// ("our patient portal", "our resident physicians").
+const PATIENT_COMPOUNDS: &[&str] = &[
+    "experience",
+    "portal",
+    "relations",
+    "advocate",
+    "advocates",
+    "safety",
+    "care",
+    "satisfaction",
+    "services",
+    "education",
+    "navigator",
+    "navigators",
+    "transport",
+    "financial",
+    "access",
+    "room",
+    "rooms",
+    "lounge",
+    "registration",
+    "information",
+    "privacy",
+    "rights",
+    "stories",
+    "survey",
+    "surveys",
+    "feedback",
+    "communication",
+    "centered",
+    "centred",
+    "family",
+    "families",
+    "line",
+    "volunteers",
+    "ambassador",
+    "ambassadors",
+    "liaison",
+    "physician",
+    "physicians",
+    "doctor",
+    "doctors",
+    "nurse",
+    "nurses",
+    "council",
+    "advisory",
+    "and",
+    "or",
+];
 /// Words that may come between a determiner and the person it describes.
 const DESCRIBING_WORDS: &[&str] = &[
     "retired",
@@ -774,6 +824,15 @@ const NOT_CARE_NOUNS: &[&str] = &[
     "address",
     "number",
     "email",
+    "dog",
+    "dogs",
+    "pup",
+    "puppy",
+    "pet",
+    "pets",
+    "animal",
+    "animals",
+    "horse",
     "season",
     "seasons",
     "secretary",
@@ -928,6 +987,11 @@ fn described_person(
             let superlative = at(i + 1).is_some_and(|n| is_in(SUPERLATIVES, n));
             if superlative {
                 noun_after(i + 2, true, false).map(|last| (i, last))
+            } else if matches!(at(i + 1), Some("patient" | "resident" | "client"))
+                && at(i + 2).is_none_or(|n| !is_in(PATIENT_COMPOUNDS, n))
+            {
+                // "our patient from Cedar Ridge", not "our patient portal"
+                Some((i, i + 1))
             } else {
                 None
             }
@@ -938,6 +1002,92 @@ fn described_person(
         _ => None,
     }
 }
+
+/// Whether the name before word `j` is an animal's: "Gus the therapy dog",
+/// "Sunny, our golden retriever".
+fn an_animal_after(words: &[Word<'_>], lowered: &[String], j: usize, sentence: usize) -> bool {
+    let mut article = false;
+    for k in j..(j + 4).min(words.len()) {
+        if words[k].sentence != sentence {
+            return false;
+        }
+        let l = lowered[k].as_str();
+        if matches!(l, "the" | "a" | "our" | "is" | "an") {
+            article = true;
+        } else if is_in(ANIMALS, l) {
+            return article;
+        }
+    }
+    false
+}
+
+const ANIMALS: &[&str] = &[
+    "dog",
+    "pup",
+    "puppy",
+    "cat",
+    "kitten",
+    "horse",
+    "pony",
+    "retriever",
+    "labrador",
+    "doodle",
+    "poodle",
+    "beagle",
+    "terrier",
+    "spaniel",
+    "shepherd",
+    "llama",
+    "alpaca",
+    "rabbit",
+    "bunny",
+    "mascot",
+    "robot",
+];
+
+/// Whether the words at `j` are what a reader wrote or gave ("your kind
+/// words", "your feedback"), not their care.
+fn relation_end_message(lowered: &[String], j: usize) -> bool {
+    let at = |k: usize| lowered.get(k).map(String::as_str);
+    match at(j) {
+        Some("kind" | "sweet" | "lovely" | "generous" | "thoughtful" | "nice") => {
+            at(j + 1).is_some_and(|n| is_in(MESSAGE_NOUNS, n))
+        }
+        Some(n) => is_in(MESSAGE_NOUNS, n),
+        None => false,
+    }
+}
+
+/// What a reader sends an organization: their words, not their care.
+const MESSAGE_NOUNS: &[&str] = &[
+    "words",
+    "feedback",
+    "review",
+    "reviews",
+    "comment",
+    "comments",
+    "message",
+    "messages",
+    "question",
+    "questions",
+    "note",
+    "post",
+    "support",
+    "donation",
+    "gift",
+    "patience",
+    "kindness",
+    "compliments",
+    "compliment",
+    "thoughts",
+    "shoutout",
+    "shout-out",
+    "suggestion",
+    "suggestions",
+    "vote",
+    "votes",
+    "stars",
+];
 
 /// The handles ("@marcus_t88") in `text`, as byte spans with the `@`.
 fn handles(text: &str) -> Vec<(usize, usize)> {
@@ -1176,7 +1326,10 @@ fn people(
         };
         if (origin == Origin::Comment && is_in(FIRST_PERSON, l)) || elided {
             found.push(Person::new(w.start, w.end, w.sentence, Cue::Writer));
-        } else if origin == Origin::Reply && is_in(SECOND_PERSON, l) {
+        } else if origin == Origin::Reply
+            && is_in(SECOND_PERSON, l)
+            && !(l == "your" && relation_end_message(lowered, i + 1))
+        {
             found.push(Person::new(w.start, w.end, w.sentence, Cue::Addressee));
         }
         if let Some((end, last)) = initials_at(text, words, i) {
@@ -1255,7 +1408,7 @@ fn people(
                     let street = words
                         .get(j)
                         .is_some_and(|n| n.sentence == w.sentence && is_in(STREET_TYPES, &lowered[j]));
-                    if !allowed(w.start, end) && !street {
+                    if !allowed(w.start, end) && !street && !an_animal_after(words, lowered, j, w.sentence) {
                         let mut p = Person::new(w.start, end, w.sentence, cue);
                         p.vocative = origin == Origin::Reply && vocative(text, words, lowered, i, j - 1);
                         found.push(p);
@@ -1333,7 +1486,17 @@ fn names_something_else(words: &[Word<'_>], lowered: &[String], end: usize, sent
     match word(i) {
         Some(n) if is_in(NOT_CARE_NOUNS, n) => true,
         Some("grand" | "new") => word(i + 1).is_some_and(|m| is_in(NOT_CARE_NOUNS, m)),
+        Some("support") => word(i + 1).is_some_and(|m| matches!(m, "group" | "groups")),
         _ => false,
+    }
+}
+
+/// Whether the place of care at `start` is named as a building: "the new
+/// cancer center", "our old ER".
+fn a_building(words: &[Word<'_>], lowered: &[String], start: usize) -> bool {
+    let i = words.partition_point(|w| w.end <= start);
+    i > 0 && words[i - 1].sentence == words.get(i).map_or(usize::MAX, |w| w.sentence) && {
+        matches!(lowered[i - 1].as_str(), "new" | "old" | "future" | "expanded" | "renovated")
     }
 }
 
@@ -1466,12 +1629,22 @@ pub fn findings(
         .filter(|(s, _, _, _)| !hypothetical.iter().any(|(hs, he)| hs <= s && s < he))
         .filter(|(_, e, _, sen)| !names_something_else(words, &lowered, *e, *sen))
         .filter(|(_, _, k, sen)| *k != Health::Care || !donations.contains(sen))
+        .filter(|(s, _, k, _)| *k != Health::Care || !a_building(words, &lowered, *s))
         .collect();
     let mut persons = people(lex, text, words, &lowered, origin, allowed, own_handle);
     // A comment's writer speaking of their work there is staff, not a patient.
     let work = sentences_with(words, &lowered, WORK_WORDS);
     persons.retain(|p| p.cue != Cue::Writer || !work.contains(&p.sentence));
-    let clear: Vec<usize> = health.iter().filter(|h| h.2 != Health::Ambiguous).map(|h| h.3).collect();
+    let mut clear: Vec<usize> = health.iter().filter(|h| h.2 != Health::Ambiguous).map(|h| h.3).collect();
+    // Two ambiguous health words about one person corroborate each other
+    // ("My mother-in-law is on the 5th floor recovering from a stroke").
+    for h in &health {
+        let ambiguous_here = health.iter().filter(|g| g.3 == h.3 && g.2 == Health::Ambiguous).count();
+        let pointed = persons.iter().any(|p| p.sentence == h.3 && p.cue.strong() && p.cue != Cue::Hashtag);
+        if ambiguous_here >= 2 && pointed {
+            clear.push(h.3);
+        }
+    }
     let health: Vec<_> = health
         .into_iter()
         .filter(|(s, _, k, sen)| {

@@ -297,3 +297,32 @@ fn a_held_text_lists_every_date_age_place_and_name_in_it_and_a_clean_one_lists_n
 fn s_check(text: &str, origin: Origin) -> Report {
     screen().check(&Content { text, origin, media: false })
 }
+
+#[test]
+fn one_patient_or_two_ambiguous_words_about_one_person_are_enough() {
+    let p = Origin::Post;
+    assert!(has(
+        "Our patient from Cedar Ridge drove 2 hours each way for radiation.",
+        p,
+        FindingKind::Relation,
+        "Our patient"
+    ));
+    assert!(!flags("Our patient portal now shows radiation schedules.", p));
+    assert!(!flags("Our patients drive hours for radiation, so we built a new center.", p));
+    let c = Origin::Comment;
+    assert!(flags("My mother-in-law is on the 5th floor recovering from a stroke.", c));
+    assert!(!flags("The 5th floor is recovering from the flood, visit the other wing.", c));
+    assert!(flags("My BFF just had her baby at Larkfield!", c));
+}
+
+#[test]
+fn words_about_the_reader_or_the_building_are_not_care() {
+    let r = Origin::Reply;
+    assert!(!flags("Great to hear, Ashley! We'll share your kind words with the Birth Center team.", r));
+    assert!(flags("Great to hear, Ashley! Your stay in the Birth Center went well, we hope.", r));
+    assert!(!flags("I think the new cancer center looks amazing", Origin::Comment));
+    assert!(flags("I think the cancer center saved my life", Origin::Comment));
+    assert!(!flags("Our diabetes support group meets the first Monday of every month.", Origin::Post));
+    assert!(!flags("Gus the therapy dog visits our pediatric unit every Friday.", Origin::Post));
+    assert!(flags("Gus had his therapy in our pediatric unit on Friday.", Origin::Post));
+}
