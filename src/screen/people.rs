@@ -989,8 +989,10 @@ fn described_person(
                 noun_after(i + 2, true, false).map(|last| (i, last))
             } else if matches!(at(i + 1), Some("patient" | "resident" | "client"))
                 && at(i + 2).is_none_or(|n| !is_in(PATIENT_COMPOUNDS, n))
+                && words.get(i + 2).is_none_or(|n| n.sentence != sentence || !n.capitalized())
             {
-                // "our patient from Cedar Ridge", not "our patient portal"
+                // "our patient from Cedar Ridge", not "our patient portal";
+                // "our patient Maria" is Maria, introduced.
                 Some((i, i + 1))
             } else {
                 None

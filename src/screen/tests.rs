@@ -308,6 +308,9 @@ fn one_patient_or_two_ambiguous_words_about_one_person_are_enough() {
         "Our patient"
     ));
     assert!(!flags("Our patient portal now shows radiation schedules.", p));
+    let f = found("Huge thanks to our patient Maria Alvarez after her chemo today!", p);
+    assert!(f.contains(&(FindingKind::Name, "Maria Alvarez".into())), "{f:?}");
+    assert!(!f.iter().any(|(k, _)| *k == FindingKind::Relation), "one person, found once: {f:?}");
     assert!(!flags("Our patients drive hours for radiation, so we built a new center.", p));
     let c = Origin::Comment;
     assert!(flags("My mother-in-law is on the 5th floor recovering from a stroke.", c));
