@@ -29,7 +29,7 @@ pub struct Hit<'r> {
     pub matched: String,
 }
 
-const ID_TAIL: &str = r"\s*(?:is|was|=|:|-)?\s*(?:#|no\.?|number)?\s*:?\s*";
+const ID_TAIL: &str = r"\s*(?:is|was|=|:|-)?\s*(?:#|no\.?|number)?\s*:?\s*\(?";
 
 fn any(_: &Captures<'_>) -> bool {
     true
@@ -93,6 +93,41 @@ fn over_89(c: &Captures<'_>) -> bool {
     c.name("age").and_then(|m| m.as_str().parse::<u32>().ok()).is_some_and(|a| (90..=125).contains(&a))
 }
 
+/// A date that can be one: a numeric month/day has a month of 1 to 12 and a
+/// day of 1 to 31, and "24/7" is a figure of speech.
+pub fn plausible_date(date: &str) -> bool {
+    let numeric: Vec<&str> = date.split('/').collect();
+    if numeric.len() < 2 || !numeric.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())) {
+        return true;
+    }
+    if numeric[0] == "24" && numeric[1] == "7" {
+        return false;
+    }
+    let month = numeric[0].parse::<u32>().unwrap_or(0);
+    let day = numeric[1].parse::<u32>().unwrap_or(0);
+    (1..=12).contains(&month) && (1..=31).contains(&day)
+}
+
+fn date_stands(c: &Captures<'_>) -> bool {
+    c.name("id").or_else(|| c.name("pre")).is_some_and(|m| {
+        let d = m.as_str();
+        // The date without a weekday before it.
+        let d = d.rsplit([' ', ',']).find(|p| !p.is_empty()).filter(|p| p.contains('/')).unwrap_or(d);
+        plausible_date(d)
+    })
+}
+
+/// An age over 89 said with "is" or "was" ("my grandmother is 96 and"), not
+/// a measure ("is 98 degrees", "was 92%").
+fn over_89_said(c: &Captures<'_>) -> bool {
+    over_89(c) && c.name("unit").is_none()
+}
+
+/// An IP address, not a version number ("version 4.12.0.3").
+fn not_a_version(c: &Captures<'_>) -> bool {
+    c.name("ver").is_none()
+}
+
 #[allow(clippy::too_many_arguments, reason = "each call is one row of the rule table below, read across")]
 fn rule(
     rule: &'static str,
@@ -119,12 +154,21 @@ fn rule(
 /// The month names a date is written with.
 const MONTH: &str = r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?";
 
+/// A weekday before a date ("Monday 9/16", "Saturday, May 18").
+const WEEKDAY: &str = r"(?:(?:mon|tues?|wed(?:nes)?|thu(?:rs?)?|fri|sat(?:ur)?|sun)(?:day)?\.?,?\s+)";
+
+/// A calendar date, whole: "March 3rd, 2024", "3 March 2024", "Monday 9/16",
+/// "4/12/1931", "2024-03-03" (a pattern to use inside a case-insensitive one).
+pub fn date_pattern() -> String {
+    format!(
+        r"(?:{WEEKDAY}?(?:{MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?(?-u:\b)(?:,?\s+\d{{4}})?|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{MONTH}(?-u:\b)(?:,?\s+\d{{4}})?|\d{{1,2}}/\d{{1,2}}(?:/\d{{4}}|/\d{{2}})?(?-u:\b)|\d{{4}}-\d{{2}}-\d{{2}}))"
+    )
+}
+
 pub fn rules() -> Result<Vec<Identifier>, regex::Error> {
     use FindingKind as K;
     use Severity::{High, Low, Medium};
-    let date = format!(
-        r"(?:{MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{MONTH}(?:,?\s+\d{{4}})?|\d{{1,2}}/\d{{1,2}}(?:/\d{{2,4}})?|\d{{4}}-\d{{2}}-\d{{2}})"
-    );
+    let date = date_pattern();
     Ok(vec![
         rule(
             "identifier.ssn",
@@ -132,7 +176,7 @@ pub fn rules() -> Result<Vec<Identifier>, regex::Error> {
             High,
             0.95,
             "a Social Security number",
-            r"\b(?P<id>\d{3}-\d{2}-\d{4})\b",
+            r"(?-u:\b)(?P<id>\d{3}-\d{2}-\d{4})(?-u:\b)",
             valid_ssn,
             true,
         )?,
@@ -143,9 +187,19 @@ pub fn rules() -> Result<Vec<Identifier>, regex::Error> {
             0.9,
             "a number called a Social Security number",
             &format!(
-                r"(?i)\b(?:ssn|ss#|social\s+security(?:\s+(?:number|no\.?|#))?){ID_TAIL}(?P<id>\d{{3}}[- ]?\d{{2}}[- ]?\d{{4}})\b"
+                r"(?i)(?-u:\b)(?:ssn|ss#|social\s+security(?:\s+(?:number|no\.?|#))?){ID_TAIL}(?P<id>\d{{3}}[- ]?\d{{2}}[- ]?\d{{4}})(?-u:\b)"
             ),
             valid_ssn,
+            true,
+        )?,
+        rule(
+            "identifier.ssn_partial",
+            K::Ssn,
+            Medium,
+            0.8,
+            "the last four digits of a Social Security number",
+            r"(?i)(?-u:\b)(?:(?:ssn|ss#|social(?:\s+security)?(?:\s+(?:number|no\.?|#))?)\s*(?:ends|ending|that\s+ends)\s*(?:in|with)?|last\s+(?:4|four)\s+(?:digits\s+)?of\s+(?:my|his|her|their|the)?\s*(?:ssn|social(?:\s+security)?(?:\s+number)?))\s*(?:is|are|:|-)?\s*(?P<id>\d{4})(?-u:\b)",
+            any,
             true,
         )?,
         rule(
@@ -155,7 +209,7 @@ pub fn rules() -> Result<Vec<Identifier>, regex::Error> {
             0.9,
             "a medical record number",
             &format!(
-                r"(?i)\b(?:mrn|med\s+rec(?:ord)?s?|medical\s+records?|chart|patient\s+(?:id|number|no\.?|#)|record\s+(?:number|no\.?|#)|hospital\s+(?:id|number|#)|case\s+(?:number|#)){ID_TAIL}(?P<id>[A-Z0-9][A-Z0-9-]{{3,15}})\b"
+                r"(?i)(?-u:\b)(?:mrn|med\s+rec(?:ord)?s?|medical\s+records?|chart|patient\s+(?:id|number|no\.?|#)|record\s+(?:number|no\.?|#)|hospital\s+(?:id|number|#)|case\s+(?:number|#)){ID_TAIL}(?P<id>[A-Z0-9][A-Z0-9-]{{3,15}})(?-u:\b)"
             ),
             id_has_digits,
             true,
@@ -167,7 +221,7 @@ pub fn rules() -> Result<Vec<Identifier>, regex::Error> {
             0.85,
             "a health plan, member or insurance number",
             &format!(
-                r"(?i)\b(?:member|subscriber|policy|insurance|insurer|medicaid|medicare|medi-cal|plan|group|beneficiary|mbi|ins\.?)\s*(?:id|number|no\.?|#|num|card)?{ID_TAIL}(?P<id>[A-Z]{{0,4}}[0-9][A-Z0-9-]{{4,19}})\b"
+                r"(?i)(?-u:\b)(?:member|subscriber|policy|insurance|insurer|medicaid|medicare|medi-cal|plan|group|beneficiary|mbi|ins\.?)\s*(?:id|number|no\.?|#|num|card)?{ID_TAIL}(?P<id>[A-Z]{{0,4}}[0-9][A-Z0-9-]{{4,19}})(?-u:\b)"
             ),
             id_has_digits,
             true,
@@ -178,7 +232,7 @@ pub fn rules() -> Result<Vec<Identifier>, regex::Error> {
             High,
             0.85,
             "a Medicare beneficiary identifier",
-            r"\b(?P<id>[1-9][AC-HJKMNP-RT-Y][AC-HJKMNP-RT-Y0-9]\d-?[AC-HJKMNP-RT-Y][AC-HJKMNP-RT-Y0-9]\d-?[AC-HJKMNP-RT-Y]{2}\d{2})\b",
+            r"(?-u:\b)(?P<id>[1-9][AC-HJKMNP-RT-Y][AC-HJKMNP-RT-Y0-9]\d-?[AC-HJKMNP-RT-Y][AC-HJKMNP-RT-Y0-9]\d-?[AC-HJKMNP-RT-Y]{2}\d{2})(?-u:\b)",
             any,
             true,
         )?,
@@ -189,7 +243,7 @@ pub fn rules() -> Result<Vec<Identifier>, regex::Error> {
             0.8,
             "an account or billing number",
             &format!(
-                r"(?i)\b(?:account|acct\.?|billing|bill|invoice|statement|claim|guarantor)\s*(?:id|number|no\.?|#|num)?{ID_TAIL}(?P<id>[A-Z]{{0,3}}[0-9][A-Z0-9-]{{3,19}})\b"
+                r"(?i)(?-u:\b)(?:account|acct\.?|billing|bill|invoice|statement|claim|guarantor)\s*(?:id|number|no\.?|#|num)?{ID_TAIL}(?P<id>[A-Z]{{0,3}}[0-9][A-Z0-9-]{{3,19}})(?-u:\b)"
             ),
             id_has_digits,
             true,
@@ -201,7 +255,7 @@ pub fn rules() -> Result<Vec<Identifier>, regex::Error> {
             0.75,
             "a licence or certificate number",
             &format!(
-                r"(?i)\b(?:licen[cs]e|driver'?s\s+licen[cs]e|dl|certificate|cert|permit|passport)\s*(?:id|number|no\.?|#|num)?{ID_TAIL}(?P<id>[A-Z]{{0,3}}[0-9][A-Z0-9-]{{4,14}})\b"
+                r"(?i)(?-u:\b)(?:licen[cs]e|driver'?s\s+licen[cs]e|dl|certificate|cert|permit|passport)\s*(?:id|number|no\.?|#|num)?{ID_TAIL}(?P<id>[A-Z]{{0,3}}[0-9][A-Z0-9-]{{4,14}})(?-u:\b)"
             ),
             id_has_digits,
             true,
@@ -212,7 +266,7 @@ pub fn rules() -> Result<Vec<Identifier>, regex::Error> {
             Medium,
             0.85,
             "a vehicle identification number",
-            r"(?i)\b(?P<id>[A-HJ-NPR-Z0-9]{17})\b",
+            r"(?i)(?-u:\b)(?P<id>[A-HJ-NPR-Z0-9]{17})(?-u:\b)",
             valid_vin,
             true,
         )?,
@@ -222,7 +276,7 @@ pub fn rules() -> Result<Vec<Identifier>, regex::Error> {
             Medium,
             0.75,
             "a licence plate",
-            r"(?i)\b(?:licen[cs]e\s+plate|plate|tag\s+number|plates)\s*(?:number|no\.?|#)?\s*(?:is|was|:|#|reads)?\s*(?P<id>[A-Z0-9]{1,4}[ -]?[A-Z0-9]{2,5})\b",
+            r"(?i)(?-u:\b)(?:licen[cs]e\s+plate|plate|tag\s+number|plates)\s*(?:number|no\.?|#)?\s*(?:is|was|:|#|reads)?\s*(?P<id>[A-Z0-9]{1,4}[ -]?[A-Z0-9]{2,5})(?-u:\b)",
             |c| c.name("id").is_some_and(|m| m.as_str().bytes().any(|b| b.is_ascii_digit())),
             true,
         )?,
@@ -233,7 +287,7 @@ pub fn rules() -> Result<Vec<Identifier>, regex::Error> {
             0.8,
             "a device serial number or identifier",
             &format!(
-                r"(?i)\b(?:serial|s/n|device\s+(?:id|number)|udi|implant\s+(?:id|number|card)|pacemaker\s+(?:id|number|serial)|pump\s+(?:id|serial))\s*(?:number|no\.?|#)?{ID_TAIL}(?P<id>[A-Z0-9][A-Z0-9-]{{4,24}})\b"
+                r"(?i)(?-u:\b)(?:serial|s/n|device\s+(?:id|number)|udi|implant\s+(?:id|number|card)|pacemaker\s+(?:id|number|serial)|pump\s+(?:id|serial))\s*(?:number|no\.?|#)?{ID_TAIL}(?P<id>[A-Z0-9][A-Z0-9-]{{4,24}})(?-u:\b)"
             ),
             id_has_digits,
             true,
@@ -245,9 +299,9 @@ pub fn rules() -> Result<Vec<Identifier>, regex::Error> {
             0.9,
             "a date of birth",
             &format!(
-                r"(?i)\b(?:dob|d\.o\.b\.?|date\s+of\s+birth|birth\s*date|born\s+on|bday)\s*(?:is|was|=|:|-)?\s*(?P<id>{date})"
+                r"(?i)(?-u:\b)(?:dob|d\.o\.b\.?|date\s+of\s+birth|birth\s*date|born\s+on|bday)\s*(?:is|was|=|:|-)?\s*(?P<id>{date})"
             ),
-            any,
+            date_stands,
             true,
         )?,
         rule(
@@ -256,7 +310,7 @@ pub fn rules() -> Result<Vec<Identifier>, regex::Error> {
             Medium,
             0.85,
             "an age over 89",
-            r"(?i)\b(?P<age>9\d|1[01]\d)(?:[- ]?(?:years?|yrs?)[- ]?old|[- ]?y/?o\b|[- ]year[- ]old|(?:st|nd|rd|th)\s+birthday)",
+            r"(?i)(?-u:\b)(?P<age>9\d|1[01]\d)(?:[- ]?(?:years?|yrs?)[- ]?old|[- ]?y/?o(?-u:\b)|[- ]year[- ]old|(?:st|nd|rd|th)\s+birthday)",
             over_89,
             true,
         )?,
@@ -266,8 +320,18 @@ pub fn rules() -> Result<Vec<Identifier>, regex::Error> {
             Medium,
             0.85,
             "an age over 89",
-            r"(?i)\b(?:age|aged|turned|turning|turns|at)\s+(?P<age>9\d|1[01]\d)\b",
+            r"(?i)(?-u:\b)(?:age|aged|turned|turning|turns|at)\s+(?P<age>9\d|1[01]\d)(?-u:\b)",
             over_89,
+            true,
+        )?,
+        rule(
+            "identifier.age_over_89",
+            K::Age,
+            Medium,
+            0.75,
+            "an age over 89",
+            r"(?i)(?-u:\b)(?:is|was|am|she's|he's|she’s|he’s)\s+(?P<age>9\d|1[01]\d)(?-u:\b)(?:\s*(?P<unit>%|°|percent|degrees?|pounds?|lbs?|kg|miles?|minutes?|mins?|hours?|days?|weeks?|months?|dollars?|cents?|points?|feet|inches|mg|ml|bpm|beats|out|of|times|people|patients|beds|rooms|copies|cases|visits|calls|staff|nurses)(?-u:\b))?",
+            over_89_said,
             true,
         )?,
         rule(
@@ -277,9 +341,9 @@ pub fn rules() -> Result<Vec<Identifier>, regex::Error> {
             0.7,
             "a date tied to someone's care (admission, discharge, birth, death, surgery, appointment)",
             &format!(
-                r"(?i)\b(?:admitted|admission|discharged?|discharge|born|birth|died|passed(?:\s+away)?|death|surgery|operated|op|appointment|appt|delivered|diagnosed|diagnosis|transplant|biopsy|scan|mri|chemo|funeral|visit(?:ed)?|seen|er|stay)\b[^.!?\n]{{0,40}}?\b(?:on|since|from|until|of)?\s*(?P<id>{date})|(?P<pre>{date})\b[^.!?\n]{{0,30}}?\b(?:admitted|admission|discharged?|born|birth|died|passed\s+away|surgery|appointment|appt|delivered|diagnosed|transplant|biopsy)\b"
+                r"(?i)(?-u:\b)(?:admitted|admission|discharged?|discharge|born|birth|died|passed(?:\s+away)?|death|surgery|operated|op|appointment|appt|delivered|diagnosed|diagnosis|transplant|biopsy|scan|mri|chemo|funeral|visit(?:ed)?|seen|er|stay)(?-u:\b)[^.!?\n]{{0,40}}?(?-u:\b)(?:on|since|from|until|of)?\s*(?P<id>{date})|(?P<pre>{date})(?-u:\b)[^.!?\n]{{0,30}}?(?-u:\b)(?:admitted|admission|discharged?|born|birth|died|passed\s+away|surgery|appointment|appt|delivered|diagnosed|transplant|biopsy)(?-u:\b)"
             ),
-            any,
+            date_stands,
             true,
         )?,
         rule(
@@ -288,7 +352,7 @@ pub fn rules() -> Result<Vec<Identifier>, regex::Error> {
             Low,
             0.8,
             "a telephone number that is not the organization's",
-            r"(?:\+?1[\s.-]?)?(?:\(\s*(?P<a1>[2-9]\d{2})\s*\)|\b(?P<a2>[2-9]\d{2}))[\s.-]?(?P<b>[2-9]\d{2})[\s.-](?P<c>\d{4})\b",
+            r"(?i)(?:\+?1[\s.-]?)?(?:\(\s*(?P<a1>[2-9]\d{2})\s*\)|(?-u:\b)(?P<a2>[2-9]\d{2}))[\s.-]?(?P<b>[2-9]\d{2})[\s.-](?P<c>\d{4})(?-u:\b)(?:,?\s*(?:ext\.?|extension|x)\s*\d{1,6}(?-u:\b))?",
             any,
             true,
         )?,
@@ -298,7 +362,7 @@ pub fn rules() -> Result<Vec<Identifier>, regex::Error> {
             Low,
             0.9,
             "an email address that is not the organization's",
-            r"\b(?P<id>[A-Za-z0-9._%+-]+@(?P<domain>[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}))\b",
+            r"(?-u:\b)(?P<id>[A-Za-z0-9._%+-]+@(?P<domain>[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}))(?-u:\b)",
             any,
             false,
         )?,
@@ -308,7 +372,17 @@ pub fn rules() -> Result<Vec<Identifier>, regex::Error> {
             Medium,
             0.8,
             "a link to a person's page (a fundraiser, a profile)",
-            r"(?i)\b(?P<id>(?:https?://)?(?:www\.)?(?P<host>gofundme\.com|caringbridge\.org|mealtrain\.com|givesendgo\.com|spot\.fund|venmo\.com|cash\.app|facebook\.com|fb\.com|instagram\.com|x\.com|twitter\.com|tiktok\.com|linkedin\.com/in|youtube\.com/@|threads\.net|bsky\.app/profile)/[^\s<>()]+)",
+            r"(?i)(?-u:\b)(?P<id>(?:https?://)?(?:www\.)?(?P<host>gofundme\.com|gofund\.me|caringbridge\.org|mealtrain\.com|lotsahelpinghands\.com|givesendgo\.com|spot\.fund|venmo\.com|cash\.app|paypal\.me|facebook\.com|fb\.com|instagram\.com|x\.com|twitter\.com|tiktok\.com|linkedin\.com/in|youtube\.com/@|threads\.net|bsky\.app/profile|medium\.com/@|linktr\.ee|patreon\.com)/[^\s<>()]+)",
+            any,
+            false,
+        )?,
+        rule(
+            "identifier.personal_blog",
+            K::Url,
+            Medium,
+            0.7,
+            "a link to a personal blog or site",
+            r"(?i)(?-u:\b)(?P<id>(?:https?://)?[a-z0-9][a-z0-9-]*\.(?P<host>blogspot\.com|wordpress\.com|substack\.com|tumblr\.com|wixsite\.com|weebly\.com|squarespace\.com|carrd\.co|livejournal\.com)(?:/[^\s<>()]*)?)",
             any,
             false,
         )?,
@@ -318,8 +392,8 @@ pub fn rules() -> Result<Vec<Identifier>, regex::Error> {
             Low,
             0.7,
             "an IP address",
-            r"\b(?P<id>(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3})\b",
-            any,
+            r"(?i)(?P<ver>(?-u:\b)(?:v|ver\.?|version|build|release|update|firmware|app)\s*)?(?-u:\b)(?P<id>(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3})(?-u:\b)",
+            not_a_version,
             true,
         )?,
         rule(
@@ -328,7 +402,7 @@ pub fn rules() -> Result<Vec<Identifier>, regex::Error> {
             Low,
             0.6,
             "a street address",
-            r"\b(?P<id>\d{1,6}\s+(?:[A-Z][a-z]+\.?\s+){1,3}(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|Terrace|Ter|Circle|Cir|Highway|Hwy|Parkway|Pkwy)\b\.?(?:\s*(?:Apt|Unit|#)\s*\w+)?)",
+            r"(?-u:\b)(?P<id>\d{1,6}\s+(?:(?:[NSEW]\.?|North|South|East|West)\s+)?(?:(?:[A-Z][a-z]+|\d{1,3}(?:st|nd|rd|th))\.?\s+){1,3}(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|Terrace|Ter|Circle|Cir|Highway|Hwy|Parkway|Pkwy)(?-u:\b)\.?(?:,?\s*(?:Apt\.?|Apartment|Unit|Suite|Ste\.?|#)\s*[A-Za-z0-9-]+)?(?:,\s+[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?(?:,\s+[A-Z]{2})?(?:\s+\d{5}(?:-\d{4})?)?)?)",
             any,
             true,
         )?,
@@ -368,10 +442,15 @@ impl Identifier {
                 }
                 _ => text[start..end].to_owned(),
             };
-            let (start, end) = if self.kind == FindingKind::Phone {
-                c.get(0).map_or((start, end), |w| (w.start(), w.end()))
-            } else {
-                (start, end)
+            let (start, end) = match self.kind {
+                FindingKind::Phone => c.get(0).map_or((start, end), |w| (w.start(), w.end())),
+                // A link runs to the next space, less the punctuation that ends the sentence.
+                FindingKind::Url => {
+                    let trimmed =
+                        text[start..end].trim_end_matches(['.', ',', '!', '?', ';', ':', '\'', '"', '’']);
+                    (start, start + trimmed.len())
+                }
+                _ => (start, end),
             };
             out.push(Hit { identifier: self, start, end, matched });
         }

@@ -106,9 +106,12 @@ impl Lexicon {
             patterns.push(term);
             health_kinds.push(kind);
         }
+        // Every match, overlapping: the longest whole-word one at each place
+        // is chosen after (a longer entry that runs into a word, "round of
+        // chemo" in "round of chemotherapy", must not hide a shorter one).
         let health = AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
-            .match_kind(MatchKind::LeftmostLongest)
+            .match_kind(MatchKind::Standard)
             .build(&patterns)
             .map_err(|e| ScreenError::Invalid(format!("the health dictionary cannot be built: {e}")))?;
         Ok(Lexicon { names, name_words: set(NAME_WORDS), relations: set(RELATIONS), health, health_kinds })
@@ -128,12 +131,22 @@ impl Lexicon {
         self.relations.contains(word)
     }
 
-    /// Every health word in `text`, whole words only: (start, end, kind).
+    /// Every health word in `text`, whole words only, leftmost-longest and
+    /// not overlapping: (start, end, kind).
     pub fn health_words(&self, text: &str) -> Vec<(usize, usize, Health)> {
-        self.health
-            .find_iter(text)
+        let mut all: Vec<(usize, usize, Health)> = self
+            .health
+            .find_overlapping_iter(text)
             .filter(|m| super::text::whole_word(text, m.start(), m.end()))
             .map(|m| (m.start(), m.end(), self.health_kinds[m.pattern().as_usize()]))
-            .collect()
+            .collect();
+        all.sort_by_key(|&(s, e, _)| (s, std::cmp::Reverse(e)));
+        let mut out: Vec<(usize, usize, Health)> = Vec::with_capacity(all.len());
+        for m in all {
+            if out.last().is_none_or(|last| last.1 <= m.0) {
+                out.push(m);
+            }
+        }
+        out
     }
 }

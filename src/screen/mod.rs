@@ -7,6 +7,12 @@
 //! charts cannot be screened from text). Each finding says what it is, by
 //! which rule, where (byte offsets), how sure the rule is, and why.
 //!
+//! A text held for any of those also lists, at low severity, what else in
+//! it would identify the person ([`context`]): the other names, and the
+//! dates, ages and places that alone are nothing ("See you Sunday") but
+//! next to someone's care are part of the disclosure. They never hold a
+//! text by themselves.
+//!
 //! The screen does not decide what happens to what it found: policy does
 //! (the `content.block` and `content.release` actions in `policies/`), so
 //! an organization tunes the verdict where it tunes everything else.
@@ -14,6 +20,7 @@
 //! names and addresses (never findings), its staff-only terms, and words
 //! added to the dictionaries.
 
+mod context;
 mod identifiers;
 mod lexicon;
 mod people;
@@ -165,6 +172,11 @@ pub struct Screen {
     domains: Vec<String>,
     staff_terms: Option<AhoCorasick>,
     staff_patterns: Vec<Regex>,
+    /// Dates, ages and places listed only in a text held for something else.
+    context: Vec<context::ContextRule>,
+    /// The organization's names and domains as a handle spells them
+    /// ("larkfieldhealth"): its own handles are not people.
+    own_handles: Vec<String>,
 }
 
 impl std::fmt::Debug for Screen {
@@ -224,7 +236,19 @@ impl Screen {
             .iter()
             .map(|p| Regex::new(p).map_err(|e| ScreenError::Invalid(format!("lexicon pattern {p:?}: {e}"))))
             .collect::<Result<Vec<_>, _>>()?;
+        let mut own_handles: Vec<String> = org
+            .names
+            .iter()
+            .map(String::as_str)
+            .chain(org.domains.iter().filter_map(|d| d.split('.').next()))
+            .map(handle_form)
+            .filter(|n| !n.is_empty())
+            .collect();
+        own_handles.sort();
+        own_handles.dedup();
         Ok(Screen {
+            context: context::rules().map_err(|e| ScreenError::Invalid(format!("a built-in rule: {e}")))?,
+            own_handles,
             lexicon,
             identifiers,
             allowed: automaton(&allowed)?,
@@ -253,9 +277,29 @@ impl Screen {
             None => Vec::new(),
         };
         let allowed = |start: usize, end: usize| allowed_spans.iter().any(|&(s, e)| s <= start && end <= e);
+        let allowed_overlap =
+            |start: usize, end: usize| allowed_spans.iter().any(|&(s, e)| s < end && start < e);
         let words = text::words(text);
-        let health = people::findings(&self.lexicon, text, &words, content.origin, &allowed, &mut findings);
-        self.identifiers_in(text, health, &allowed, &mut findings);
+        let own_handle = |handle: &str| self.own_handle(handle);
+        let people = people::findings(
+            &self.lexicon,
+            text,
+            &words,
+            content.origin,
+            &allowed,
+            &own_handle,
+            &mut findings,
+        );
+        self.identifiers_in(text, people.health, &allowed, &allowed_overlap, &mut findings);
+        // A text held for a person's health or an identifier: everything else
+        // in it that would identify the person is listed too.
+        let held = findings.iter().any(|f| f.kind != FindingKind::Lexicon);
+        if held {
+            let named = people.context.unwrap_or_else(|| {
+                people::named(&self.lexicon, text, &words, content.origin, &allowed, &own_handle)
+            });
+            self.context_in(text, named, &allowed_overlap, &mut findings);
+        }
         self.staff_terms_in(text, &mut findings);
         if content.media {
             findings.push(Finding {
@@ -273,11 +317,67 @@ impl Screen {
         Report { findings }
     }
 
+    /// Whether a handle ("larkfieldhealth_er") is the organization's own.
+    fn own_handle(&self, handle: &str) -> bool {
+        let h = handle_form(handle);
+        self.own_handles.iter().any(|o| h.starts_with(o.as_str()) || (o.len() >= 5 && h.contains(o.as_str())))
+    }
+
+    /// Names, dates, ages and places that identify someone only in a text
+    /// that is held already: listed, never the reason it is held.
+    fn context_in(
+        &self,
+        text: &str,
+        people: Vec<Finding>,
+        allowed: &dyn Fn(usize, usize) -> bool,
+        out: &mut Vec<Finding>,
+    ) {
+        let mut hits = Vec::new();
+        for rule in &self.context {
+            rule.find(text, &mut hits);
+        }
+        let listed = |out: &Vec<Finding>, start: usize, end: usize| {
+            out.iter().any(|f| f.kind != FindingKind::Health && f.start < end && start < f.end)
+        };
+        for f in people {
+            if !allowed(f.start, f.end) && !listed(out, f.start, f.end) {
+                out.push(f);
+            }
+        }
+        for hit in hits {
+            let r = hit.rule;
+            if allowed(hit.start, hit.end) || listed(out, hit.start, hit.end) {
+                continue;
+            }
+            if r.place && !self.a_place(&text[hit.start..hit.end]) {
+                continue;
+            }
+            out.push(Finding {
+                kind: r.kind,
+                rule: r.rule.into(),
+                start: hit.start,
+                end: hit.end,
+                confidence: r.confidence,
+                severity: Severity::Low,
+                explanation: r.explanation.into(),
+            });
+        }
+    }
+
+    /// A capitalised phrase that can be a place: not a unit or a health word
+    /// ("in Imaging", "from Pediatrics"), a weekday or a month, a title or a
+    /// word that starts sentences.
+    fn a_place(&self, candidate: &str) -> bool {
+        let first = candidate.split_whitespace().next().unwrap_or("").to_lowercase();
+        !self.lexicon.health_words(candidate).iter().any(|&(s, _, _)| s == 0) && !people::not_a_place(&first)
+    }
+
     fn identifiers_in(
         &self,
         text: &str,
         health: bool,
         allowed: &dyn Fn(usize, usize) -> bool,
+        allowed_overlap: &dyn Fn(usize, usize) -> bool,
         out: &mut Vec<Finding>,
     ) {
         let has_digit = text.bytes().any(|b| b.is_ascii_digit());
@@ -287,7 +387,11 @@ impl Screen {
         }
         for hit in hits {
             let r = hit.identifier;
+            // An address that starts with the organization's own ("400
+            // Orchard Street, Larkfield, OR") is the organization's.
+            let own_place = r.kind == FindingKind::Location && allowed_overlap(hit.start, hit.end);
             if allowed(hit.start, hit.end)
+                || own_place
                 || out.iter().any(|f| f.kind == r.kind && f.start <= hit.start && hit.end <= f.end)
             {
                 continue;
@@ -341,6 +445,11 @@ impl Screen {
             }
         }
     }
+}
+
+/// A name as a handle spells it: "Larkfield Health" -> "larkfieldhealth".
+fn handle_form(name: &str) -> String {
+    name.chars().filter(char::is_ascii_alphanumeric).collect::<String>().to_ascii_lowercase()
 }
 
 fn digits(s: &str) -> String {
