@@ -43,7 +43,7 @@ use crate::platforms::comments::{Layout, Written};
 use crate::platforms::rate::RateLimits;
 use crate::platforms::{
     checked_id, endpoint, exchange, http_client, Call, Comment, Operation, PlatformApi, PlatformError,
-    Published, ReadLimits,
+    PostPage, Published, ReadLimits,
 };
 
 const NAME: &str = "LinkedIn";
@@ -454,7 +454,7 @@ impl PlatformApi for LinkedIn {
     }
 
     fn supports(&self, op: Operation) -> bool {
-        op != Operation::HideComment
+        !matches!(op, Operation::HideComment | Operation::UnhideComment | Operation::ListPosts)
     }
 
     async fn publish(&self, call: &Call<'_>, post: &NewPost) -> Result<Published, PlatformError> {
@@ -565,6 +565,17 @@ impl PlatformApi for LinkedIn {
         let mut url = self.url(&["socialActions"], Some(thread), &["comments", id])?;
         url.query_pairs_mut().append_pair("actor", &self.author);
         self.send(call, self.http.delete(url)).await.map(|_| ())
+    }
+
+    async fn posts(&self, _call: &Call<'_>, _page: Option<&str>) -> Result<PostPage, PlatformError> {
+        Err(PlatformError::Unsupported { platform: NAME, operation: Operation::ListPosts.as_str() })
+    }
+
+    async fn unhide_comment(&self, _call: &Call<'_>, _comment: &str) -> Result<(), PlatformError> {
+        Err(PlatformError::Unsupported {
+            platform: NAME,
+            operation: "show a hidden comment (LinkedIn's API hides none)",
+        })
     }
 }
 
