@@ -411,6 +411,7 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     let journal = state.journal.clone();
     crate::policy::spawn_reloader(state.policies.clone(), journal.clone(), POLICY_POLL);
     state.identity.spawn_housekeeping(HOUSEKEEPING);
+    state.moderation.spawn_poller();
     let metrics = match state.config.metrics.listen {
         Some(addr) => {
             let metrics = tokio::net::TcpListener::bind(addr)

@@ -65,6 +65,7 @@ pub struct AppState {
     pub actions: Arc<crate::action::ActionPath>,
     pub breakglass: crate::breakglass::BreakGlass,
     pub reviews: crate::review::Reviews,
+    pub moderation: crate::moderation::Moderation,
 }
 
 impl AppState {
