@@ -15,6 +15,7 @@ pub mod error;
 pub mod extract;
 mod health;
 mod metrics;
+mod moderation;
 pub mod openapi;
 mod pages;
 mod proxy;
@@ -72,6 +73,20 @@ impl AppState {
     pub fn directory(&self) -> &crate::directory::Directory {
         &self.identity.directory
     }
+
+    /// The access review of `users` (read, and recorded, by the caller),
+    /// with the break-glass uses awaiting acknowledgement and the posts made
+    /// outside Custodian.
+    pub async fn access_review(
+        &self,
+        users: Vec<crate::directory::review::ReviewRow>,
+    ) -> Result<crate::directory::review::AccessReview, sqlx::Error> {
+        Ok(crate::directory::review::AccessReview {
+            users,
+            breakglass: self.breakglass.unacknowledged().await?,
+            unrecorded_posts: self.moderation.unrecorded().await?,
+        })
+    }
 }
 
 const STYLESHEET: &str = include_str!("../../static/app.css");
@@ -105,6 +120,7 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/logout", post(auth::logout))
         .route("/connect/callback", get(accounts::callback))
         .route("/sandbox/{id}", get(accounts::timeline))
+        .route("/sandbox/{id}/posts/{post}/comments", post(accounts::practice_comment))
         .route("/accounts/{account}/posts", post(actions::publish_form))
         .nest("/scim/v2", scim::router(state.clone()))
         .fallback(auth::not_found)
