@@ -25,7 +25,7 @@
 //! The journal never holds a comment's text or who wrote it: only a keyed
 //! digest and the findings. Nothing reaches a platform before the decision
 //! is recorded, and the platform is reached only through the dispatcher's
-//! [`Inbound`] handle (the same adapters, credentials and rate limits as
+//! [`InboundCalls`] handle (the same adapters, credentials and rate limits as
 //! every action).
 
 mod audit;
@@ -45,7 +45,7 @@ use crate::directory::DirectoryConfig;
 use crate::domain::{Account, PolicyAction};
 use crate::inbox::{CommentText, HeldComment, HeldFilter, HeldState, Inbox, UnrecordedPost};
 use crate::platforms::accounts::Accounts;
-use crate::platforms::dispatch::{DispatchError, Inbound};
+use crate::platforms::dispatch::{DispatchError, InboundCalls};
 use crate::platforms::Operation;
 use crate::policy::{
     principal_of, Judgement, PolicyStore, Principal, RequestContext, Resource, ScreenContext,
@@ -154,7 +154,7 @@ pub enum ModerationError {
 #[derive(Clone)]
 pub struct Moderation {
     inbox: Inbox,
-    inbound: Inbound,
+    inbound: InboundCalls,
     accounts: Accounts,
     policies: Arc<PolicyStore>,
     path: Arc<ActionPath>,
@@ -176,7 +176,7 @@ pub struct CommentDecision {
 /// The services moderation is built on.
 pub struct Parts {
     pub inbox: Inbox,
-    pub inbound: Inbound,
+    pub inbound: InboundCalls,
     pub accounts: Accounts,
     pub policies: Arc<PolicyStore>,
     pub path: Arc<ActionPath>,
@@ -534,7 +534,7 @@ fn system() -> Actor {
 
 /// Custodian itself, as policy sees it when it judges what it screened.
 fn system_principal() -> Principal {
-    Principal { id: "custodian".into(), ..Principal::default() }
+    Principal { id: "custodian".into(), training_current: true, ..Principal::default() }
 }
 
 fn conflict(id: &str) -> Refusal {

@@ -10,7 +10,7 @@
 //! [`Dispatcher::run`] (nothing reaches a platform unaudited).
 //!
 //! Inbound moderation reaches platforms through the same adapters,
-//! credentials, renewals and rate limits, but only through [`Inbound`]: it
+//! credentials, renewals and rate limits, but only through [`InboundCalls`]: it
 //! reads an account's posts and their comments, and hides or shows a
 //! comment only given the journal's receipt of the decision to.
 
@@ -217,8 +217,8 @@ impl Dispatcher {
 
     /// The handle moderation holds: reading, and hiding or showing a
     /// comment on the record, through these adapters.
-    pub fn inbound(self: &Arc<Self>) -> Inbound {
-        Inbound { dispatcher: self.clone() }
+    pub fn inbound(self: &Arc<Self>) -> InboundCalls {
+        InboundCalls { dispatcher: self.clone() }
     }
 
     /// Refuses a pass-through answer that holds any of the account's
@@ -325,11 +325,11 @@ async fn perform(
 /// again, only given the journal's receipt of that decision. It cannot
 /// publish, delete or pass anything through.
 #[derive(Clone)]
-pub struct Inbound {
+pub struct InboundCalls {
     dispatcher: Arc<Dispatcher>,
 }
 
-impl Inbound {
+impl InboundCalls {
     /// Whether the account's platform offers `op`.
     pub fn supports(&self, account: &Account, op: Operation) -> bool {
         self.dispatcher.supports(account, op)

@@ -180,12 +180,11 @@ fn only_the_action_path_holds_the_dispatcher() {
 
 #[test]
 fn only_moderation_holds_the_inbound_handle() {
-    // Built from the dispatcher at start-up and handed to moderation: it
+    // Made by the dispatcher at start-up and handed to moderation: it
     // reads posts and comments, and hides or shows a comment only given the
     // journal's receipt of the decision.
-    let mut expected = BTreeSet::from(["app.rs".into(), "platforms/dispatch.rs".into()]);
-    expected.extend(["moderation/mod.rs".into(), "moderation/poller.rs".into()]);
-    assert_eq!(files_naming("Inbound"), expected);
+    let expected = BTreeSet::from(["moderation/mod.rs".into(), "platforms/dispatch.rs".into()]);
+    assert_eq!(files_naming("InboundCalls"), expected);
 }
 
 #[test]

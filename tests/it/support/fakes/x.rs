@@ -29,7 +29,7 @@ use serde_json::{json, Map, Value};
 use super::{iso8601, Recorded};
 
 /// The authenticated account (X user ids are numeric strings).
-const USER_ID: &str = "1587654321098765432";
+pub const USER_ID: &str = "1587654321098765432";
 pub const USERNAME: &str = "RiversideClinic";
 /// The OAuth 2.0 client Custodian is registered as (a confidential client).
 pub const CLIENT_ID: &str = "fake-x-client-id";
