@@ -13,7 +13,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
-use crate::action::{Door, Refusal};
+use crate::action::{Door, Gated, Refusal};
+use crate::http::actions::recorded_body;
 use crate::http::admin::permitted;
 use crate::http::error::{rejection_words, Problem};
 use crate::http::extract::Verified;
@@ -100,23 +101,15 @@ pub struct DecisionBody {
     reason: Option<String>,
 }
 
-/// The body (none is an empty one), or the refusal of a malformed one, recorded.
-async fn parsed(
+/// The body (none: an empty one), or the refusal of a malformed one, recorded.
+async fn decision(
     state: &AppState,
-    s: &Verified,
+    caller: &Gated<'_>,
     body: Result<Json<DecisionBody>, JsonRejection>,
 ) -> Result<DecisionBody, Refusal> {
     match body {
-        Ok(Json(b)) => Ok(b),
         Err(JsonRejection::MissingJsonContentType(_)) => Ok(DecisionBody { reason: None }),
-        Err(e) => {
-            let refusal =
-                Refusal::bad_request(format!("invalid JSON body: {}", rejection_words(&e.body_text())));
-            Err(state
-                .actions
-                .refuse(&s.0.caller(Door::Api), Moderation::MODERATE, "custodian", refusal)
-                .await)
-        }
+        body => recorded_body(state, caller, Moderation::MODERATE, body).await,
     }
 }
 
@@ -145,12 +138,13 @@ async fn parsed(
 )]
 pub async fn restore(
     State(state): State<AppState>,
-    s: Verified,
+    Verified(s): Verified,
     Path(id): Path<String>,
     body: Result<Json<DecisionBody>, JsonRejection>,
 ) -> Result<Response, Refusal> {
-    let body = parsed(&state, &s, body).await?;
-    let decided = state.moderation.restore(&s.0.caller(Door::Api), &id, body.reason.as_deref()).await?;
+    let caller = s.caller(Door::Api);
+    let body = decision(&state, &caller, body).await?;
+    let decided = state.moderation.restore(&caller, &id, body.reason.as_deref()).await?;
     Ok(Json(decided).into_response())
 }
 
@@ -179,12 +173,13 @@ pub async fn restore(
 )]
 pub async fn keep(
     State(state): State<AppState>,
-    s: Verified,
+    Verified(s): Verified,
     Path(id): Path<String>,
     body: Result<Json<DecisionBody>, JsonRejection>,
 ) -> Result<Response, Refusal> {
-    let body = parsed(&state, &s, body).await?;
-    let decided = state.moderation.keep(&s.0.caller(Door::Api), &id, body.reason.as_deref()).await?;
+    let caller = s.caller(Door::Api);
+    let body = decision(&state, &caller, body).await?;
+    let decided = state.moderation.keep(&caller, &id, body.reason.as_deref()).await?;
     Ok(Json(decided).into_response())
 }
 

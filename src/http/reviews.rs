@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::action::{Door, Refusal};
 use crate::clock::Timestamp;
+use crate::http::actions::recorded_body;
 use crate::http::error::{rejection_words, Problem};
 use crate::http::extract::Verified;
 use crate::http::{openapi, AppState};
@@ -124,22 +125,6 @@ pub struct RejectBody {
     reason: Option<String>,
 }
 
-/// The body, or the refusal of a malformed one, recorded.
-async fn parsed<T>(
-    state: &AppState,
-    s: &Verified,
-    body: Result<Json<T>, JsonRejection>,
-) -> Result<T, Refusal> {
-    match body {
-        Ok(Json(b)) => Ok(b),
-        Err(e) => {
-            let refusal =
-                Refusal::bad_request(format!("invalid JSON body: {}", rejection_words(&e.body_text())));
-            Err(state.actions.refuse(&s.0.caller(Door::Api), Reviews::DECIDE, "custodian", refusal).await)
-        }
-    }
-}
-
 /// `POST /api/v1/reviews/{id}/approve`: one approval; the last one needed
 /// carries the action out as its author.
 #[utoipa::path(
@@ -168,8 +153,8 @@ pub async fn approve(
     Path(id): Path<String>,
     body: Result<Json<ApproveBody>, JsonRejection>,
 ) -> Result<Response, Refusal> {
-    let body = parsed(&state, &s, body).await?;
     let caller = s.0.caller(Door::Api);
+    let body = recorded_body(&state, &caller, Reviews::DECIDE, body).await?;
     let decided =
         state.reviews.approve(&caller, &id, body.content_sha256.as_deref(), body.reason.as_deref()).await?;
     Ok(Json(decided).into_response())
@@ -202,8 +187,9 @@ pub async fn reject(
     Path(id): Path<String>,
     body: Result<Json<RejectBody>, JsonRejection>,
 ) -> Result<Response, Refusal> {
-    let body = parsed(&state, &s, body).await?;
-    let decided = state.reviews.reject(&s.0.caller(Door::Api), &id, body.reason.as_deref()).await?;
+    let caller = s.0.caller(Door::Api);
+    let body = recorded_body(&state, &caller, Reviews::DECIDE, body).await?;
+    let decided = state.reviews.reject(&caller, &id, body.reason.as_deref()).await?;
     Ok(Json(decided).into_response())
 }
 

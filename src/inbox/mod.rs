@@ -241,37 +241,55 @@ impl Inbox {
         now: Timestamp,
         stale_before: Timestamp,
     ) -> Result<Option<String>, sqlx::Error> {
+        let seen = optional(
+            sqlx::query(
+                "SELECT state, seen_at FROM moderation_comments WHERE account_id = $1 AND comment_id = $2",
+            )
+            .bind(account_id)
+            .bind(comment_id)
+            .fetch_one(self.db.pool())
+            .await,
+        )?;
         let id = new_id();
-        let inserted = sqlx::query(
-            "INSERT INTO moderation_comments (id, account_id, platform, post_id, comment_id, state, seen_at) \
-             VALUES ($1, $2, $3, $4, $5, 'screening', $6) ON CONFLICT (account_id, comment_id) DO NOTHING",
-        )
-        .bind(&id)
-        .bind(account_id)
-        .bind(platform)
-        .bind(post_id)
-        .bind(comment_id)
-        .bind(now.millis())
-        .execute(self.db.pool())
-        .await?;
-        if inserted.rows_affected() == 1 {
-            return Ok(Some(id));
-        }
-        let taken = sqlx::query(
-            "UPDATE moderation_comments SET id = $1, seen_at = $2 WHERE account_id = $3 AND comment_id = $4 \
-             AND state = 'screening' AND seen_at < $5",
-        )
-        .bind(&id)
-        .bind(now.millis())
-        .bind(account_id)
-        .bind(comment_id)
-        .bind(stale_before.millis())
-        .execute(self.db.pool())
-        .await?;
-        Ok((taken.rows_affected() == 1).then_some(id))
+        let claimed = match seen {
+            None => sqlx::query(
+                "INSERT INTO moderation_comments (id, account_id, platform, post_id, comment_id, state, seen_at) \
+                 VALUES ($1, $2, $3, $4, $5, 'screening', $6) ON CONFLICT (account_id, comment_id) DO NOTHING",
+            )
+            .bind(&id)
+            .bind(account_id)
+            .bind(platform)
+            .bind(post_id)
+            .bind(comment_id)
+            .bind(now.millis())
+            .execute(self.db.pool())
+            .await?
+            .rows_affected(),
+            Some(row) => {
+                let state: String = row.try_get("state")?;
+                let seen_at: i64 = row.try_get("seen_at")?;
+                if state != "screening" || seen_at >= stale_before.millis() {
+                    return Ok(None);
+                }
+                sqlx::query(
+                    "UPDATE moderation_comments SET id = $1, seen_at = $2 WHERE account_id = $3 \
+                     AND comment_id = $4 AND state = 'screening' AND seen_at < $5",
+                )
+                .bind(&id)
+                .bind(now.millis())
+                .bind(account_id)
+                .bind(comment_id)
+                .bind(stale_before.millis())
+                .execute(self.db.pool())
+                .await?
+                .rows_affected()
+            }
+        };
+        Ok((claimed == 1).then_some(id))
     }
 
-    /// A screened comment in which policy let everything through.
+    /// A claimed comment with nothing for a moderator: policy let everything
+    /// in it through, or it is the account's own.
     pub async fn settle_clean(&self, id: &str) -> Result<(), sqlx::Error> {
         sqlx::query("UPDATE moderation_comments SET state = 'clean' WHERE id = $1 AND state = 'screening'")
             .bind(id)

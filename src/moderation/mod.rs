@@ -253,7 +253,7 @@ impl Moderation {
 
     /// One held comment and what it said, for a moderator (the read is recorded).
     pub async fn read(&self, caller: &Gated<'_>, id: &str) -> Result<HeldCommentDetail, Refusal> {
-        let (comment, account) = self.item(caller, id, Self::MODERATE).await?;
+        let (comment, account) = self.item(caller, id).await?;
         let policies = self.path.permit(caller, Self::MODERATE, Some(&account)).await?;
         let content = self.inbox.open(id).await.map_err(stored)?;
         if content.is_some() {
@@ -423,7 +423,7 @@ impl Moderation {
         caller: &Gated<'_>,
         id: &str,
     ) -> Result<(HeldComment, Account, Vec<String>), Refusal> {
-        let (comment, account) = self.item(caller, id, Self::MODERATE).await?;
+        let (comment, account) = self.item(caller, id).await?;
         let policies = self.path.permit(caller, Self::MODERATE, Some(&account)).await?;
         if !comment.state.open() {
             let refusal = Refusal::conflict(format!(
@@ -437,12 +437,7 @@ impl Moderation {
     }
 
     /// The held comment `id` and its account, or a recorded 404.
-    async fn item(
-        &self,
-        caller: &Gated<'_>,
-        id: &str,
-        action: &str,
-    ) -> Result<(HeldComment, Account), Refusal> {
+    async fn item(&self, caller: &Gated<'_>, id: &str) -> Result<(HeldComment, Account), Refusal> {
         let found = self.inbox.get(id).await?;
         let account = match &found {
             Some(c) => self.accounts.get(&c.account_id).await?,
@@ -451,10 +446,9 @@ impl Moderation {
         match (found, account) {
             (Some(comment), Some(account)) => Ok((comment, account)),
             _ => {
-                let refusal = Refusal::not_found("there is no held comment with that id".to_owned());
-                let mut refusal = refusal;
+                let mut refusal = Refusal::not_found("there is no held comment with that id".to_owned());
                 refusal.remedy = "List the held comments at GET /api/v1/moderation.".into();
-                Err(self.path.refuse(caller, action, "custodian", refusal).await)
+                Err(self.path.refuse(caller, Self::MODERATE, "custodian", refusal).await)
             }
         }
     }

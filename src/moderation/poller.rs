@@ -137,9 +137,6 @@ impl Moderation {
                 Err(e) => return Err(e.into()),
             };
             for comment in comments {
-                if self.own(account, &comment).await? {
-                    continue;
-                }
                 match self.screen_comment(account, &post, &comment).await? {
                     Seen::Before => {}
                     Seen::Clean => polled.screened += 1,
@@ -180,6 +177,10 @@ impl Moderation {
         let Some(id) = self.inbox.claim(&account.id, platform, post, &comment.id, now, stale).await? else {
             return Ok(Seen::Before);
         };
+        if self.own(account, comment).await? {
+            self.inbox.settle_clean(&id).await?;
+            return Ok(Seen::Before);
+        }
         let (report, judgement) = self.judge(account, &comment.text, Origin::Comment);
         if judgement.verdict == Verdict::Allow {
             self.inbox.settle_clean(&id).await?;
