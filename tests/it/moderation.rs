@@ -349,39 +349,45 @@ async fn platforms_that_cannot_hide_queue_for_a_moderator(backend: Backend) {
 
 async fn posts_made_outside_custodian_are_flagged_once(backend: Backend) {
     let (receiver, url) = Receiver::start(axum::http::StatusCode::NO_CONTENT).await;
-    let (mastodon, x) = (MastodonFake::start(TOKEN).await, XFake::start(TOKEN).await);
-    let (m_base, x_base) = (mastodon.base.clone(), x.base.clone());
+    let (mastodon, x, linkedin) =
+        (MastodonFake::start(TOKEN).await, XFake::start(TOKEN).await, LinkedInFake::start(TOKEN).await);
+    let (m_base, x_base, l_base) = (mastodon.base.clone(), x.base.clone(), linkedin.base.clone());
     let app = TestApp::spawn_with(backend, move |c| {
         platform_at("mastodon", &m_base)(c);
         platform_at("x", &x_base)(c);
+        platform_at("linkedin", &l_base)(c);
         c.moderation.notify_url = Some(url);
     })
     .await;
     let secret = [(CredentialKind::AccessToken, TOKEN)];
     let on_mastodon = platform_account(&app, "mastodon", "109000000000000001", &secret).await;
     let on_x = platform_account(&app, "x", USER_ID, &secret).await;
+    let on_linkedin = platform_account(&app, "linkedin", ORGANIZATION, &secret).await;
     let ours = published(&app, &on_mastodon, "Flu clinic opens Monday").await;
     let ours_on_x = published(&app, &on_x, "Flu clinic opens Monday").await;
+    let ours_on_linkedin = published(&app, &on_linkedin, "Flu clinic opens Monday").await;
     let theirs = mastodon.post_directly("Patient Maria Alvarez in room 4 finished chemo today!");
     let theirs_on_x = x.post_directly("Closed for the holiday");
+    let theirs_on_linkedin = linkedin.post_directly("We are hiring nurses");
 
     // First seen: not yet flagged (its action's outcome may still be on its way).
     let first = app.state.moderation.poll_once().await.unwrap();
     assert_eq!(first.unrecorded, 0, "{first:?}");
     app.clock.advance(Duration::from_secs(11 * 60));
     let second = app.state.moderation.poll_once().await.unwrap();
-    assert_eq!(second.unrecorded, 2, "{second:?}");
+    assert_eq!(second.unrecorded, 3, "{second:?}");
     let third = app.state.moderation.poll_once().await.unwrap();
     assert_eq!(third.unrecorded, 0, "flagged once: {third:?}");
 
     let flagged = app.events_of("account.unrecorded_post").await;
     let ids: Vec<&str> = flagged.iter().map(|e| e["kind"]["post_id"].as_str().unwrap()).collect();
-    assert_eq!(ids.len(), 2);
-    assert!(ids.contains(&theirs.as_str()) && ids.contains(&theirs_on_x.as_str()), "{ids:?}");
-    assert!(
-        !ids.contains(&ours.as_str()) && !ids.contains(&ours_on_x.as_str()),
-        "made through Custodian: {ids:?}"
-    );
+    assert_eq!(ids.len(), 3);
+    for theirs in [&theirs, &theirs_on_x, &theirs_on_linkedin] {
+        assert!(ids.contains(&theirs.as_str()), "{theirs} is not flagged: {ids:?}");
+    }
+    for ours in [&ours, &ours_on_x, &ours_on_linkedin] {
+        assert!(!ids.contains(&ours.as_str()), "{ours} was made through Custodian: {ids:?}");
+    }
     let on_m = flagged.iter().find(|e| e["kind"]["post_id"] == theirs.as_str()).unwrap();
     assert_eq!(on_m["kind"]["content"]["recorded"], "digest", "{on_m}");
     let journal = journal_text(&app).await;
@@ -390,7 +396,7 @@ async fn posts_made_outside_custodian_are_flagged_once(backend: Backend) {
     // Announced on the webhook, without the text.
     app.state.moderation.notifications_settled().await;
     let bodies = receiver.bodies();
-    assert_eq!(bodies.len(), 2, "{bodies:?}");
+    assert_eq!(bodies.len(), 3, "{bodies:?}");
     let body = bodies.iter().find(|b| b["post_id"] == theirs.as_str()).unwrap();
     assert_eq!(
         (body["event"].as_str(), body["account_id"].as_str()),
@@ -403,10 +409,10 @@ async fn posts_made_outside_custodian_are_flagged_once(backend: Backend) {
     let (carol, _, _) = app.enrolled_browser("carol").await;
     let (status, listed) = call(&carol, Method::GET, "/api/v1/admin/unrecorded", None).await;
     assert_eq!(status, 200, "{listed}");
-    assert_eq!(listed["posts"].as_array().unwrap().len(), 2, "{listed}");
+    assert_eq!(listed["posts"].as_array().unwrap().len(), 3, "{listed}");
     let (status, review) = call(&carol, Method::GET, "/api/v1/admin/access-review", None).await;
     assert_eq!(status, 200);
-    assert_eq!(review["unrecorded_posts"].as_array().unwrap().len(), 2, "{review}");
+    assert_eq!(review["unrecorded_posts"].as_array().unwrap().len(), 3, "{review}");
     let csv = carol.get_text("/api/v1/admin/access-review?format=csv").await;
     assert!(csv.contains("unrecorded_post,account_id") && csv.contains(&theirs), "{csv}");
     let (alice, _, _) = app.enrolled_browser("alice").await;
