@@ -506,14 +506,6 @@ impl Moderation {
         (report, judgement)
     }
 
-    pub fn config(&self) -> &ModerationConfig {
-        &self.config
-    }
-
-    pub fn now(&self) -> Timestamp {
-        self.clock.now()
-    }
-
     /// The webhook deliveries started so far have finished (delivered, or
     /// recorded as failed).
     pub async fn notifications_settled(&self) {

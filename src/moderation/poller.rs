@@ -21,7 +21,7 @@ use super::{platform_time, rule_of, system, Moderation, ModerationError};
 const STALE_CLAIM: std::time::Duration = std::time::Duration::from_secs(10 * 60);
 
 /// What one round found.
-#[derive(Debug, Default, Clone, Serialize)]
+#[derive(Debug, Default, Clone)]
 pub struct Polled {
     pub accounts: usize,
     /// Comments screened for the first time.
@@ -42,7 +42,7 @@ enum Seen {
     Queued,
 }
 
-/// The post the platform lists, with what the notification says of it.
+/// What the webhook is told of a post made outside Custodian (never its text).
 #[derive(Serialize)]
 struct UnrecordedNotice<'a> {
     /// Always `account.unrecorded_post`.
