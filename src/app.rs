@@ -90,6 +90,7 @@ pub async fn build_state(config: Config, clock: SharedClock) -> anyhow::Result<A
         refresher.clone(),
         journal.clone(),
     ));
+    let inbound = dispatcher.inbound();
     let grants = crate::directory::grants::Grants::new(db.clone());
     let queue = crate::queue::Queue::new(db.clone(), keys.clone(), config.review.clone());
     let actions = Arc::new(crate::action::ActionPath::new(
@@ -114,6 +115,20 @@ pub async fn build_state(config: Config, clock: SharedClock) -> anyhow::Result<A
         &config.breakglass,
     )
     .context("cannot build the break-glass notifier's HTTP client")?;
+    let moderation = crate::moderation::Moderation::new(
+        crate::moderation::Parts {
+            inbox: crate::inbox::Inbox::new(db.clone(), keys.clone()),
+            inbound,
+            accounts: accounts.clone(),
+            policies: policies.clone(),
+            path: actions.clone(),
+            directory: config.directory.clone(),
+            journal: journal.clone(),
+            clock: clock.clone(),
+        },
+        &config.moderation,
+    )
+    .context("cannot build the moderation notifier's HTTP client")?;
     Ok(AppState {
         config,
         db,
@@ -130,6 +145,7 @@ pub async fn build_state(config: Config, clock: SharedClock) -> anyhow::Result<A
         breakglass,
         reviews,
         templates,
+        moderation,
     })
 }
 

@@ -207,6 +207,24 @@ pub enum AccountsCommand {
     /// Revoke the account's token at the platform (where it allows), then
     /// delete its sealed credentials; the account stays listed as disconnected.
     Disconnect { account_id: String },
+    /// List the account's existing posts and replies, newest first, as far
+    /// back as its platform lists them; screen each and print what the screen
+    /// finds (never the text). With --decide, record a decision on one post.
+    Audit {
+        account_id: String,
+        /// Read at most this many posts.
+        #[arg(long, default_value_t = 1000)]
+        limit: usize,
+        /// Record a decision on this post (its id as listed).
+        #[arg(long, value_name = "POST", requires_all = ["decision", "reason"])]
+        decide: Option<String>,
+        /// What should become of it: delete, hide or keep.
+        #[arg(long, value_parser = ["delete", "hide", "keep"], requires = "decide")]
+        decision: Option<String>,
+        /// Why (recorded with the decision).
+        #[arg(long, requires = "decide")]
+        reason: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -378,8 +396,59 @@ async fn accounts(command: AccountsCommand, overrides: &Overrides) -> anyhow::Re
                 println!("note: {note}");
             }
         }
+        AccountsCommand::Audit { account_id, limit, decide, decision, reason } => {
+            let moderation = &state.moderation;
+            if let (Some(post), Some(decision)) = (decide, decision) {
+                let decision = crate::moderation::PostDecision::parse(&decision)
+                    .context("--decision takes delete, hide or keep")?;
+                let reason = reason.unwrap_or_default();
+                let (audited, receipt) = moderation
+                    .record_audit_decision(&account_id, &post, decision, &reason, &by, limit)
+                    .await?;
+                println!("{}", audit_line(&audited));
+                println!(
+                    "recorded: {} post {post} ({}, event {})",
+                    decision.as_str(),
+                    reason.trim(),
+                    receipt.event_id
+                );
+                if decision != crate::moderation::PostDecision::Keep {
+                    println!(
+                        "carry it out through the action path: DELETE /api/v1/accounts/{account_id}/posts/{post} \
+                         (or at the platform, where Custodian cannot)"
+                    );
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+            let posts = moderation.audit_account(&account_id, &by, limit).await?;
+            for post in &posts {
+                println!("{}", audit_line(post));
+            }
+            let flagged = posts.iter().filter(|p| !p.findings.is_empty()).count();
+            println!("{} post(s) read, {flagged} with findings", posts.len());
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// One audited post, tab-separated: id, post or reply, when, policy's
+/// verdict, what the screen found (kind:rule@start-end), where to read it.
+fn audit_line(audited: &crate::moderation::AuditedPost) -> String {
+    let post = &audited.post;
+    let findings: Vec<String> = audited
+        .findings
+        .iter()
+        .map(|f| format!("{}:{}@{}-{}", f.kind.as_str(), f.rule, f.start, f.end))
+        .collect();
+    format!(
+        "{}\t{}\t{}\t{}\t{}\t{}",
+        post.id,
+        if post.in_reply_to.is_some() { "reply" } else { "post" },
+        post.created_at.as_deref().unwrap_or("-"),
+        audited.verdict.as_str(),
+        if findings.is_empty() { "-".to_owned() } else { findings.join(",") },
+        post.url.as_deref().unwrap_or("-"),
+    )
 }
 
 /// `cli:<login>`, how audit events name the operator at this terminal: the
@@ -418,6 +487,7 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     state.identity.spawn_housekeeping(HOUSEKEEPING);
     // Due posts, expiries, interrupted claims and orphans, every `review.tick`.
     let ticks = state.reviews.spawn_ticks();
+    state.moderation.spawn_poller();
     let metrics = match state.config.metrics.listen {
         Some(addr) => {
             let metrics = tokio::net::TcpListener::bind(addr)

@@ -96,6 +96,8 @@ pub struct Config {
     pub breakglass: crate::breakglass::BreakglassConfig,
     /// The review queue: expiry, approvals per account tag.
     pub review: crate::queue::ReviewConfig,
+    /// Inbound moderation: the poller, and the webhook for posts made outside Custodian.
+    pub moderation: crate::moderation::ModerationConfig,
     pub metrics: MetricsConfig,
 }
 
@@ -131,6 +133,7 @@ impl Default for Config {
             policy: crate::policy::PolicyConfig::default(),
             breakglass: crate::breakglass::BreakglassConfig::default(),
             review: crate::queue::ReviewConfig::default(),
+            moderation: crate::moderation::ModerationConfig::default(),
             metrics: MetricsConfig::default(),
         }
     }
@@ -359,6 +362,7 @@ impl Config {
         problems.extend(self.platforms.problems());
         problems.extend(self.breakglass.problems());
         problems.extend(self.review.problems());
+        problems.extend(self.moderation.problems());
         if problems.is_empty() {
             Ok(())
         } else {

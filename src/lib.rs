@@ -13,6 +13,8 @@ pub mod directory;
 pub mod domain;
 pub mod http;
 pub mod identity;
+pub mod inbox;
+pub mod moderation;
 pub mod platforms;
 pub mod policy;
 pub mod proxy;

@@ -449,6 +449,73 @@ pub enum EventKind {
     /// `breakglass.notify.failed`: the webhook did not take the notification
     /// of an opened grant in any of its attempts.
     BreakglassNotifyFailed { grant_id: String, attempts: u32, reason: String },
+    /// `comment.hidden` or `comment.queued`: in a comment on one of the
+    /// account's posts, the content screen found what policy holds or
+    /// blocks. Recorded before the comment is hidden at the platform
+    /// (`hidden`), or, where the platform cannot hide it or hiding it failed
+    /// (`reason`), queued for a moderator only. Only a keyed digest of what
+    /// it said and the findings: never its text, nor who wrote it.
+    CommentHeld {
+        moderation_id: String,
+        account_id: String,
+        platform: String,
+        post_id: String,
+        comment_id: String,
+        /// Policy's verdict on the findings: `hold` or `block`.
+        verdict: String,
+        /// The policies that decided.
+        rule: String,
+        hidden: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+        content: crate::audit::content::ContentRecord,
+    },
+    /// `comment.restored` or `comment.kept_hidden`: a moderator's decision
+    /// on a held comment, recorded before the platform shows it again.
+    CommentDecided {
+        moderation_id: String,
+        account_id: String,
+        comment_id: String,
+        /// `restored` or `kept_hidden`.
+        decision: String,
+        reason: String,
+        /// The policies that let the moderator decide.
+        policies: Vec<String>,
+    },
+    /// `comment.read`: a moderator opened a held comment's sealed text.
+    CommentRead { moderation_id: String, account_id: String, policies: Vec<String> },
+    /// `account.unrecorded_post`: one of the account's own posts on the
+    /// platform has no action in the journal: it was made outside
+    /// Custodian. Once per post; only a keyed digest of its text and what
+    /// the screen found in it.
+    UnrecordedPost {
+        account_id: String,
+        platform: String,
+        post_id: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        url: Option<String>,
+        /// As the platform gives it.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        created_at: Option<String>,
+        content: crate::audit::content::ContentRecord,
+    },
+    /// `account.unrecorded_post.notify.failed`: the webhook did not take the
+    /// notification of an unrecorded post in any of its attempts.
+    UnrecordedPostNotifyFailed { account_id: String, post_id: String, attempts: u32, reason: String },
+    /// `account.audit`: an operator is about to list an account's existing
+    /// posts (at most `limit`) and screen them (`custodian accounts audit`).
+    AccountAudited { account_id: String, by: String, limit: usize },
+    /// `account.audit.decision`: an operator's decision on one of the
+    /// account's existing posts (`delete`, `hide` or `keep`), with why; only
+    /// a keyed digest of the post's text and the findings.
+    AccountAuditDecision {
+        account_id: String,
+        post_id: String,
+        decision: String,
+        reason: String,
+        by: String,
+        content: crate::audit::content::ContentRecord,
+    },
 }
 
 impl EventKind {
@@ -521,6 +588,17 @@ impl EventKind {
             EventKind::BreakglassEnded { .. } => "breakglass.end",
             EventKind::BreakglassAcknowledged { .. } => "breakglass.acknowledge",
             EventKind::BreakglassNotifyFailed { .. } => "breakglass.notify.failed",
+            EventKind::CommentHeld { hidden: true, .. } => "comment.hidden",
+            EventKind::CommentHeld { hidden: false, .. } => "comment.queued",
+            EventKind::CommentDecided { decision, .. } => match decision.as_str() {
+                "restored" => "comment.restored",
+                _ => "comment.kept_hidden",
+            },
+            EventKind::CommentRead { .. } => "comment.read",
+            EventKind::UnrecordedPost { .. } => "account.unrecorded_post",
+            EventKind::UnrecordedPostNotifyFailed { .. } => "account.unrecorded_post.notify.failed",
+            EventKind::AccountAudited { .. } => "account.audit",
+            EventKind::AccountAuditDecision { .. } => "account.audit.decision",
         }
     }
 
@@ -538,8 +616,9 @@ impl EventKind {
             | EventKind::PolicyReload { loaded: None, .. }
             | EventKind::ActionRefused { .. }
             | EventKind::BreakglassNotifyFailed { .. }
+            | EventKind::UnrecordedPostNotifyFailed { .. }
             | EventKind::ActionOutcome { ok: false, .. } => AuditDecision::Denied,
-            EventKind::ReviewHeld { .. } => AuditDecision::Held,
+            EventKind::ReviewHeld { .. } | EventKind::CommentHeld { .. } => AuditDecision::Held,
             _ => AuditDecision::Allowed,
         }
     }

@@ -36,7 +36,7 @@ use crate::identity::{Method, MfaError};
 pub use crate::directory::grants::{
     BreakGlassGrant, GrantFilter, GrantState, GrantStoreError, Grants, NewGrant,
 };
-pub use notify::{Notification, Notifier};
+pub use notify::{Notification, Notifier, Webhook};
 
 const JUSTIFICATION_CHARS: std::ops::RangeInclusive<usize> = 20..=2000;
 const JUSTIFICATION_WORDS: usize = 3;
@@ -76,16 +76,13 @@ impl BreakglassConfig {
         if !(1..=480).contains(&self.duration_minutes) {
             problems.push("breakglass.duration_minutes must be between 1 and 480".to_owned());
         }
-        if let Some(url) = &self.notify_url {
-            crate::domain::check_https_or_loopback("breakglass.notify_url", url, &mut problems);
-        }
-        if self.notify_timeout.is_zero() {
-            problems.push("breakglass.notify_timeout must be positive".to_owned());
-        }
-        if !(1..=10).contains(&self.notify_attempts) {
-            problems.push("breakglass.notify_attempts must be between 1 and 10".to_owned());
-        }
+        problems.extend(self.webhook().problems("breakglass"));
         problems
+    }
+
+    /// Where each opened grant is announced.
+    pub fn webhook(&self) -> Webhook {
+        Webhook { url: self.notify_url.clone(), timeout: self.notify_timeout, attempts: self.notify_attempts }
     }
 
     fn duration(&self) -> Duration {
@@ -123,7 +120,7 @@ impl BreakGlass {
         clock: SharedClock,
         config: &BreakglassConfig,
     ) -> Result<BreakGlass, reqwest::Error> {
-        let notifier = Notifier::new(config, journal.clone())?;
+        let notifier = Notifier::new(&config.webhook(), "break-glass", journal.clone())?;
         Ok(BreakGlass { grants, actions, identity, journal, clock, duration: config.duration(), notifier })
     }
 
@@ -188,7 +185,7 @@ impl BreakGlass {
             }
             Err(GrantStoreError::Sql(e)) => return Err(Refusal::from(e)),
         }
-        self.notifier.send(Notification {
+        let notification = Notification {
             event: "breakglass.open",
             grant_id: id.clone(),
             user_id: principal.user().id.clone(),
@@ -198,6 +195,10 @@ impl BreakGlass {
             opened_at: now,
             expires_at,
             audit_event_id: recorded.event_id.to_string(),
+        };
+        let grant_id = id.clone();
+        self.notifier.send(id.clone(), notification, move |attempts, reason| {
+            EventKind::BreakglassNotifyFailed { grant_id, attempts, reason }
         });
         Ok(Opened { id, expires_at, audit_event_id: recorded.event_id.into_string() })
     }

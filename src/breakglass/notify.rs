@@ -1,9 +1,11 @@
-//! The break-glass webhook: each opened grant is POSTed, as JSON, to
-//! `breakglass.notify_url`, in the background (never on the request path),
+//! Webhook notifications: each opened break-glass grant is POSTed, as JSON,
+//! to `breakglass.notify_url` (and each post made outside Custodian to
+//! `moderation.notify_url`), in the background (never on the request path),
 //! with a timeout per attempt and a few attempts, waiting 1 s, 2 s, 4 s ...
 //! between them. A notification that every attempt failed to deliver is
-//! logged and recorded (`breakglass.notify.failed`). The body carries no
-//! secret; the log names neither the URL nor the body.
+//! logged and recorded (`breakglass.notify.failed`, or the sender's own
+//! event). The body carries no secret; the log names neither the URL nor
+//! the body.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -14,7 +16,32 @@ use tokio::task::JoinHandle;
 use crate::audit::{Actor, EventKind, Journal, RequestMeta};
 use crate::clock::Timestamp;
 
-use super::BreakglassConfig;
+/// Where a webhook delivers (none: nothing is sent), the bound on one
+/// attempt, and how many attempts a notification gets.
+#[derive(Debug, Clone)]
+pub struct Webhook {
+    pub url: Option<url::Url>,
+    pub timeout: Duration,
+    pub attempts: u32,
+}
+
+impl Webhook {
+    /// What is wrong with the settings of `section` (`notify_url`,
+    /// `notify_timeout`, `notify_attempts`), for `Config::validate`.
+    pub fn problems(&self, section: &str) -> Vec<String> {
+        let mut problems = Vec::new();
+        if let Some(url) = &self.url {
+            crate::domain::check_https_or_loopback(&format!("{section}.notify_url"), url, &mut problems);
+        }
+        if self.timeout.is_zero() {
+            problems.push(format!("{section}.notify_timeout must be positive"));
+        }
+        if !(1..=10).contains(&self.attempts) {
+            problems.push(format!("{section}.notify_attempts must be between 1 and 10"));
+        }
+        problems
+    }
+}
 
 /// What the receiver gets.
 #[derive(Debug, Clone, Serialize)]
@@ -35,6 +62,8 @@ pub struct Notification {
 #[derive(Clone)]
 pub struct Notifier {
     target: Option<Arc<Target>>,
+    /// What it announces, for the log (`break-glass`, `unrecorded post`).
+    what: &'static str,
     journal: Journal,
     /// Deliveries under way (finished ones are dropped at the next send).
     deliveries: Arc<Mutex<Vec<JoinHandle<()>>>>,
@@ -47,41 +76,46 @@ struct Target {
 }
 
 impl Notifier {
-    /// No `notify_url`: notifications are not sent.
-    pub fn new(config: &BreakglassConfig, journal: Journal) -> Result<Notifier, reqwest::Error> {
-        let target = match &config.notify_url {
+    /// Announces `what` on `webhook`; no URL: notifications are not sent.
+    pub fn new(webhook: &Webhook, what: &'static str, journal: Journal) -> Result<Notifier, reqwest::Error> {
+        let target = match &webhook.url {
             None => None,
             Some(url) => {
                 let client = reqwest::Client::builder()
                     .redirect(reqwest::redirect::Policy::none())
-                    .timeout(config.notify_timeout)
+                    .timeout(webhook.timeout)
                     .build()
                     .map_err(reqwest::Error::without_url)?;
-                Some(Arc::new(Target { client, url: url.clone(), attempts: config.notify_attempts }))
+                Some(Arc::new(Target { client, url: url.clone(), attempts: webhook.attempts }))
             }
         };
-        Ok(Notifier { target, journal, deliveries: Arc::new(Mutex::new(Vec::new())) })
+        Ok(Notifier { target, what, journal, deliveries: Arc::new(Mutex::new(Vec::new())) })
     }
 
-    /// Starts delivering `notification` in the background.
-    pub fn send(&self, notification: Notification) {
+    /// Starts delivering `notification` (named `subject` in the log, never
+    /// by its content) in the background; when every attempt fails, the
+    /// event `failed(attempts, reason)` makes is recorded.
+    pub fn send<N>(
+        &self,
+        subject: String,
+        notification: N,
+        failed: impl FnOnce(u32, String) -> EventKind + Send + 'static,
+    ) where
+        N: Serialize + Send + Sync + 'static,
+    {
         let Some(target) = self.target.clone() else { return };
-        let journal = self.journal.clone();
+        let (journal, what) = (self.journal.clone(), self.what);
         let task = tokio::spawn(async move {
-            let Err(reason) = target.deliver(&notification).await else { return };
+            let Err(reason) = target.deliver(&subject, &notification).await else { return };
             tracing::warn!(
-                grant = %notification.grant_id,
+                subject = %subject,
                 attempts = target.attempts,
                 error = %reason,
-                "break-glass notification not delivered"
+                "{what} notification not delivered"
             );
-            let kind = EventKind::BreakglassNotifyFailed {
-                grant_id: notification.grant_id.clone(),
-                attempts: target.attempts,
-                reason,
-            };
+            let kind = failed(target.attempts, reason);
             if let Err(e) = journal.record(&RequestMeta::default(), Actor::default(), kind).await {
-                tracing::error!(grant = %notification.grant_id, error = %e, "cannot record a failed break-glass notification");
+                tracing::error!(subject = %subject, error = %e, "cannot record a failed {what} notification");
             }
         });
         if let Ok(mut deliveries) = self.deliveries.lock() {
@@ -102,7 +136,7 @@ impl Notifier {
 
 impl Target {
     /// Every attempt until one is answered 2xx; the last failure otherwise.
-    async fn deliver(&self, notification: &Notification) -> Result<(), String> {
+    async fn deliver(&self, subject: &str, notification: &impl Serialize) -> Result<(), String> {
         let mut wait = Duration::from_secs(1);
         let mut attempt = 1;
         loop {
@@ -110,7 +144,7 @@ impl Target {
                 Ok(()) => return Ok(()),
                 Err(e) if attempt >= self.attempts => return Err(e),
                 Err(e) => {
-                    tracing::info!(grant = %notification.grant_id, attempt, error = %e, "break-glass notification failed; retrying");
+                    tracing::info!(subject, attempt, error = %e, "notification failed; retrying");
                 }
             }
             tokio::time::sleep(wait).await;
@@ -119,7 +153,7 @@ impl Target {
         }
     }
 
-    async fn attempt(&self, notification: &Notification) -> Result<(), String> {
+    async fn attempt(&self, notification: &impl Serialize) -> Result<(), String> {
         // Without the URL: it may carry credentials.
         let response = self
             .client

@@ -13,7 +13,7 @@ use crate::audit::ChangedBy;
 use crate::audit::{Actor, RequestMeta};
 use crate::config::{Config, Overrides};
 use crate::directory::admin::{LockPlaced, LockView};
-use crate::directory::{review, training, Directory, DirectoryError, Scope};
+use crate::directory::{training, Directory, DirectoryError, Scope};
 
 #[derive(Debug, Subcommand)]
 pub enum LocksCommand {
@@ -244,7 +244,7 @@ pub async fn access(command: AccessCommand, overrides: &Overrides) -> anyhow::Re
         ReviewFormat::Json => "json",
     };
     let users = state.directory().reviewed_access(&operator(), name).await?;
-    let review = review::AccessReview { users, breakglass: state.breakglass.unacknowledged().await? };
+    let review = state.access_review(users).await?;
     let text = match format {
         ReviewFormat::Csv => review.to_csv(),
         ReviewFormat::Json => serde_json::to_string_pretty(&review)?,

@@ -2,7 +2,8 @@
 //! training status, last sign-in and last action, for the periodic
 //! recertification HIPAA programs run. Everyone Custodian knows appears:
 //! users who have signed in, and directory users who have not yet. The
-//! break-glass uses no admin has acknowledged yet are listed with them.
+//! break-glass uses no admin has acknowledged yet are listed with them, and
+//! the accounts' posts made outside Custodian.
 
 use std::collections::HashMap;
 
@@ -178,19 +179,23 @@ pub fn to_csv(rows: &[ReviewRow]) -> String {
     out
 }
 
-/// The whole review: the users, and the break-glass uses still awaiting an
-/// admin's acknowledgement.
+/// The whole review: the users, the break-glass uses still awaiting an
+/// admin's acknowledgement, and the posts made outside Custodian.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[schema(as = AccessReview)]
 pub struct AccessReview {
     pub users: Vec<ReviewRow>,
     /// Break-glass uses no admin has acknowledged yet.
     pub breakglass: Vec<crate::directory::grants::BreakGlassGrant>,
+    /// The accounts' posts no action in the journal names: made outside
+    /// Custodian, by someone holding the account's password or an app of the
+    /// platform's.
+    pub unrecorded_posts: Vec<crate::inbox::UnrecordedPost>,
 }
 
 impl AccessReview {
-    /// The users' CSV, then a blank line and the unacknowledged break-glass
-    /// uses under their own header.
+    /// The users' CSV, then, each after a blank line under its own header,
+    /// the unacknowledged break-glass uses and the posts made outside Custodian.
     pub fn to_csv(&self) -> String {
         const HEADER: [&str; 8] = [
             "breakglass_id",
@@ -217,6 +222,33 @@ impl AccessReview {
                 g.expires_at.rfc3339(),
                 g.ended_at.map(|t| t.rfc3339()).unwrap_or_default(),
                 state.unwrap_or_default(),
+            ];
+            out.push_str(&cells.iter().map(|c| csv_cell(c)).collect::<Vec<_>>().join(","));
+            out.push_str("\r\n");
+        }
+        const POSTS: [&str; 8] = [
+            "unrecorded_post",
+            "account_id",
+            "platform",
+            "handle",
+            "url",
+            "created_at",
+            "flagged_at",
+            "audit_event_id",
+        ];
+        out.push_str("\r\n");
+        out.push_str(&POSTS.join(","));
+        out.push_str("\r\n");
+        for p in &self.unrecorded_posts {
+            let cells = [
+                p.post_id.clone(),
+                p.account_id.clone(),
+                p.platform.clone(),
+                p.handle.clone(),
+                p.url.clone().unwrap_or_default(),
+                p.created_at.clone().unwrap_or_default(),
+                p.flagged_at.map(|t| t.rfc3339()).unwrap_or_default(),
+                p.audit_event_id.clone().unwrap_or_default(),
             ];
             out.push_str(&cells.iter().map(|c| csv_cell(c)).collect::<Vec<_>>().join(","));
             out.push_str("\r\n");

@@ -32,6 +32,8 @@ actions! {
     CommentList => "comment.list",
     CommentHide => "comment.hide",
     CommentDelete => "comment.delete",
+    /// Reading held inbound comments, and restoring or keeping them hidden.
+    CommentModerate => "comment.moderate",
     /// Rewriting a published post or comment (pass-through only).
     PostEdit => "post.edit",
     /// Sharing someone's post, or undoing it (pass-through only).

@@ -219,6 +219,38 @@ pub async fn timeline(
     Ok(pages::timeline(&account, &posts, &s.id.csrf_token()).into_response())
 }
 
+#[derive(Deserialize)]
+pub struct PracticeCommentForm {
+    author: String,
+    text: String,
+}
+
+/// `POST /sandbox/{id}/posts/{post}/comments` (a form): a practice comment
+/// on a practice account's post, written as a member of the public would
+/// (for training staff in moderation), then back to the timeline. It is the
+/// sandbox platform's own world, as another platform's comments are: the
+/// journal records what moderation does with it, not the comment.
+pub async fn practice_comment(
+    State(state): State<AppState>,
+    Verified(_s): Verified,
+    Path((id, post)): Path<(String, String)>,
+    axum::Form(form): axum::Form<PracticeCommentForm>,
+) -> Result<Response, Problem> {
+    let account = state.accounts.get(&id).await.map_err(storage)?;
+    let Some(account) = account.filter(|a| a.platform == "sandbox") else {
+        return Err(Problem::NotFoundWhy("there is no practice account with that id".into()));
+    };
+    let sandbox = crate::platforms::sandbox::Sandbox::new(state.db.clone(), state.clock.clone());
+    match sandbox.comment_from_public(&account.id, &post, &form.author, &form.text).await {
+        Ok(_) => Ok(axum::response::Redirect::to(&format!("/sandbox/{}", account.id)).into_response()),
+        Err(crate::platforms::PlatformError::Validation { message }) => Err(Problem::Invalid(message)),
+        Err(e) => {
+            tracing::error!(error = %e, "a practice comment could not be stored");
+            Err(Problem::Internal)
+        }
+    }
+}
+
 /// Posts and replies a timeline page shows.
 const TIMELINE_LENGTH: i64 = 200;
 

@@ -80,6 +80,20 @@ pub(crate) fn body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, Refusal
         .map_err(|e| Refusal::bad_request(format!("invalid JSON body: {}", rejection_words(&e.body_text()))))
 }
 
+/// The body, or the refusal of a malformed one, recorded as `caller`'s
+/// refused `action` on Custodian (for the doors outside the action path).
+pub(crate) async fn recorded_body<T>(
+    state: &AppState,
+    caller: &crate::action::Gated<'_>,
+    action: &str,
+    json: Result<Json<T>, JsonRejection>,
+) -> Result<T, Refusal> {
+    match body(json) {
+        Ok(b) => Ok(b),
+        Err(refusal) => Err(state.actions.refuse(caller, action, "custodian", refusal).await),
+    }
+}
+
 async fn run(state: &AppState, acting: &Acting, account: &str, action: Action) -> Result<Response, Refusal> {
     Ok(state.actions.perform(&acting.caller(Door::Api), account, action).await?.into_response())
 }

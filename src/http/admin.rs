@@ -447,7 +447,7 @@ pub async fn access_review(
         return Err(Problem::BadRequest(format!("format {format:?} is not supported (json or csv)")));
     }
     let users = state.directory().reviewed_access(&by, &format).await?;
-    let review = review::AccessReview { users, breakglass: state.breakglass.unacknowledged().await? };
+    let review = state.access_review(users).await?;
     if format == "csv" {
         return Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], review.to_csv()).into_response());
     }

@@ -14,9 +14,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::action::{Door, Refusal};
 use crate::breakglass::{BreakGlass, BreakGlassGrant, GrantFilter, Opened};
+use crate::http::actions::recorded_body;
 use crate::http::admin::permitted;
 use crate::http::error::{rejection_words, Problem};
-use crate::http::extract::{SignedIn, Verified};
+use crate::http::extract::Verified;
 use crate::http::{openapi, AppState};
 use crate::secret::Secret;
 
@@ -31,23 +32,6 @@ pub struct OpenBody {
     // Never logged: `Debug` masks it.
     #[schema(value_type = Option<String>)]
     code: Option<Secret>,
-}
-
-/// The body, or the refusal of a malformed one, recorded under `action`.
-async fn parsed<T>(
-    state: &AppState,
-    s: &SignedIn,
-    action: &str,
-    body: Result<Json<T>, JsonRejection>,
-) -> Result<T, Refusal> {
-    match body {
-        Ok(Json(b)) => Ok(b),
-        Err(e) => {
-            let refusal =
-                Refusal::bad_request(format!("invalid JSON body: {}", rejection_words(&e.body_text())));
-            Err(state.breakglass.refuse(&s.caller(Door::Api), action, refusal).await)
-        }
-    }
 }
 
 /// `POST /api/v1/breakglass`: 201 with `{id, expires_at, audit_event_id}`.
@@ -76,7 +60,7 @@ pub async fn open(
     Verified(s): Verified,
     body: Result<Json<OpenBody>, JsonRejection>,
 ) -> Result<Response, Refusal> {
-    let body = parsed(&state, &s, BreakGlass::USE, body).await?;
+    let body = recorded_body(&state, &s.caller(Door::Api), BreakGlass::USE, body).await?;
     let code = body.code.as_ref().map(Secret::expose);
     let opened =
         state.breakglass.open(&s.principal, &s.meta, Door::Api, body.justification.as_deref(), code).await?;
@@ -191,8 +175,9 @@ pub async fn acknowledge(
     body: Result<Json<AcknowledgeBody>, JsonRejection>,
 ) -> Result<Response, Response> {
     permitted(&state, &s, "breakglass.review").await.map_err(IntoResponse::into_response)?;
-    let body =
-        parsed(&state, &s, BreakGlass::ACKNOWLEDGE, body).await.map_err(IntoResponse::into_response)?;
+    let body = recorded_body(&state, &s.caller(Door::Api), BreakGlass::ACKNOWLEDGE, body)
+        .await
+        .map_err(IntoResponse::into_response)?;
     let grant = state
         .breakglass
         .acknowledge(&s.caller(Door::Api), &id, body.note.as_deref())

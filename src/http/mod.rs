@@ -15,6 +15,7 @@ pub mod error;
 pub mod extract;
 mod health;
 mod metrics;
+mod moderation;
 pub mod openapi;
 mod pages;
 mod proxy;
@@ -67,11 +68,26 @@ pub struct AppState {
     pub breakglass: crate::breakglass::BreakGlass,
     pub reviews: crate::review::Reviews,
     pub templates: crate::templates::Templates,
+    pub moderation: crate::moderation::Moderation,
 }
 
 impl AppState {
     pub fn directory(&self) -> &crate::directory::Directory {
         &self.identity.directory
+    }
+
+    /// The access review of `users` (read, and recorded, by the caller),
+    /// with the break-glass uses awaiting acknowledgement and the posts made
+    /// outside Custodian.
+    pub async fn access_review(
+        &self,
+        users: Vec<crate::directory::review::ReviewRow>,
+    ) -> Result<crate::directory::review::AccessReview, sqlx::Error> {
+        Ok(crate::directory::review::AccessReview {
+            users,
+            breakglass: self.breakglass.unacknowledged().await?,
+            unrecorded_posts: self.moderation.unrecorded().await?,
+        })
     }
 }
 
@@ -106,6 +122,7 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/logout", post(auth::logout))
         .route("/connect/callback", get(accounts::callback))
         .route("/sandbox/{id}", get(accounts::timeline))
+        .route("/sandbox/{id}/posts/{post}/comments", post(accounts::practice_comment))
         .route("/accounts/{account}/posts", post(actions::publish_form))
         .route("/reviews/{id}", get(reviews::page))
         .route("/reviews/{id}/withdraw", post(reviews::withdraw_form))

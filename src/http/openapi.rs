@@ -19,7 +19,9 @@ use utoipa::openapi::{ObjectBuilder, RefOr, Schema, Type};
 use utoipa::{IntoParams, IntoResponses, Modify, OpenApi, PartialSchema, ToResponse, ToSchema};
 
 use crate::http::error::Problem;
-use crate::http::{accounts, actions, admin, api, audit_api, breakglass, reviews, templates, tokens};
+use crate::http::{
+    accounts, actions, admin, api, audit_api, breakglass, moderation, reviews, templates, tokens,
+};
 
 /// The API's own description: how to sign in, what errors look like.
 const DESCRIPTION: &str = "Custodian holds the organization's social-media credentials and acts for \
@@ -96,6 +98,11 @@ live under `/auth` and `/`.";
         templates::list,
         templates::approve,
         templates::retire,
+        moderation::list,
+        moderation::get,
+        moderation::restore,
+        moderation::keep,
+        moderation::unrecorded,
     ),
     components(
         schemas(ErrorBody, ScimErrorBody, AccountAction, TokenAction, actions::DoneBody),
@@ -127,6 +134,7 @@ live under `/auth` and `/`.";
         (name = "tokens", description = "Personal API tokens for automation: scoped to actions and accounts, at most 90 days, shown once."),
         (name = "reviews", description = "Two-person review: actions the content screen or policy held wait for a reviewer who is not their author; an approval names the exact content."),
         (name = "templates", description = "Approved reply templates: a reviewer approves the words once; replies that use them unchanged, or fill their placeholders with values the screen passes, need no new review."),
+        (name = "moderation", description = "Inbound moderation: comments on the accounts' posts in which the content screen found what policy holds, hidden (or queued where the platform cannot hide them) for a moderator, who restores them or keeps them hidden."),
         (name = "breakglass", description = "Emergency access (HIPAA emergency access procedure): justified, with a fresh TOTP code, time-boxed, flagged on every action, acknowledged by another admin."),
     ),
     security(("sessionCookie" = []), ("apiToken" = [])),

@@ -182,7 +182,7 @@ pub fn timeline(account: &Account, posts: &[SandboxPost], csrf_token: &str) -> M
     layout(
         &format!("{} (practice account)", account.handle),
         html! {
-            p { "A sandbox account: what is posted here stays in Custodian." }
+            p { "A sandbox account: what is posted here stays in Custodian. To practise moderation, comment on a post as a member of the public: Custodian screens it like any platform's comment, and hides what policy holds." }
             form method="post" action={ "/accounts/" (account.id) "/posts" } {
                 (csrf(csrf_token))
                 label for="text" { "New post" }
@@ -201,6 +201,7 @@ pub fn timeline(account: &Account, posts: &[SandboxPost], csrf_token: &str) -> M
                                 @for reply in under { li { (sandbox_post(reply)) } }
                             }
                         }
+                        (practice_comment_form(account, post, csrf_token))
                     }
                 }
             }
@@ -209,10 +210,31 @@ pub fn timeline(account: &Account, posts: &[SandboxPost], csrf_token: &str) -> M
     )
 }
 
+/// For training: a comment on the post as someone else would write it,
+/// which the moderation poller then screens like any platform's.
+fn practice_comment_form(account: &Account, post: &SandboxPost, csrf_token: &str) -> Markup {
+    let author = format!("author-{}", post.id);
+    let text = format!("comment-{}", post.id);
+    html! {
+        details {
+            summary { "Comment as a member of the public (practice)" }
+            form method="post" action={ "/sandbox/" (account.id) "/posts/" (post.id) "/comments" } {
+                (csrf(csrf_token))
+                label for=(author) { "Commenter's name" }
+                input type="text" id=(author) name="author" maxlength="64" required;
+                label for=(text) { "Comment" }
+                textarea id=(text) name="text" rows="2" maxlength="500" required {}
+                button type="submit" { "Comment" }
+            }
+        }
+    }
+}
+
 fn sandbox_post(post: &SandboxPost) -> Markup {
     html! {
         article class={ "post" @if post.hidden { " hidden-reply" } } {
             p class="meta" { strong { (post.author) } " · " time datetime=(post.created_at.rfc3339()) { (post.created_at.rfc3339()) }
+                @if post.from_public { " · practice comment from the public" }
                 @if post.hidden { " · hidden by the account" } }
             p { (post.text) }
             @if let Some(link) = &post.link { p { a href=(link) rel="nofollow noopener" { (link) } } }

@@ -13,8 +13,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
-use crate::action::{Door, Gated, Refusal};
+use crate::action::{Door, Refusal};
 use crate::clock::Timestamp;
+use crate::http::actions::recorded_body;
 use crate::http::error::{rejection_words, Problem};
 use crate::http::extract::{Acting, Verified};
 use crate::http::{openapi, AppState};
@@ -127,22 +128,6 @@ pub struct RejectBody {
     reason: Option<String>,
 }
 
-/// The body, or the refusal of a malformed one, recorded.
-async fn parsed<T>(
-    state: &AppState,
-    caller: &Gated<'_>,
-    body: Result<Json<T>, JsonRejection>,
-) -> Result<T, Refusal> {
-    match body {
-        Ok(Json(b)) => Ok(b),
-        Err(e) => {
-            let refusal =
-                Refusal::bad_request(format!("invalid JSON body: {}", rejection_words(&e.body_text())));
-            Err(state.actions.refuse(caller, Reviews::DECIDE, "custodian", refusal).await)
-        }
-    }
-}
-
 /// `POST /api/v1/reviews/{id}/approve`: one approval; the last one needed
 /// carries the action out as its author.
 #[utoipa::path(
@@ -172,7 +157,7 @@ pub async fn approve(
     body: Result<Json<ApproveBody>, JsonRejection>,
 ) -> Result<Response, Refusal> {
     let caller = acting.caller(Door::Api);
-    let body = parsed(&state, &caller, body).await?;
+    let body = recorded_body(&state, &caller, Reviews::DECIDE, body).await?;
     let decided =
         state.reviews.approve(&caller, &id, body.content_sha256.as_deref(), body.reason.as_deref()).await?;
     Ok(Json(decided).into_response())
@@ -206,7 +191,7 @@ pub async fn reject(
     body: Result<Json<RejectBody>, JsonRejection>,
 ) -> Result<Response, Refusal> {
     let caller = acting.caller(Door::Api);
-    let body = parsed(&state, &caller, body).await?;
+    let body = recorded_body(&state, &caller, Reviews::DECIDE, body).await?;
     let decided = state.reviews.reject(&caller, &id, body.reason.as_deref()).await?;
     Ok(Json(decided).into_response())
 }
@@ -285,7 +270,7 @@ pub async fn reschedule(
     body: Result<Json<RescheduleBody>, JsonRejection>,
 ) -> Result<Response, Refusal> {
     let caller = s.caller(Door::Api);
-    let body = parsed(&state, &caller, body).await?;
+    let body = recorded_body(&state, &caller, Reviews::DECIDE, body).await?;
     let at = publish_time(&body.publish_at)?;
     let review = state.reviews.reschedule(&caller, &id, at).await?;
     Ok(Json(review).into_response())

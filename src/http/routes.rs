@@ -7,7 +7,8 @@
 use axum::routing::{delete, get, post, MethodRouter};
 
 use crate::http::{
-    accounts, actions, admin, api, audit_api, breakglass, openapi, reviews, templates, tokens, AppState,
+    accounts, actions, admin, api, audit_api, breakglass, moderation, openapi, reviews, templates, tokens,
+    AppState,
 };
 
 /// Every `/api/v1` path with the methods it answers.
@@ -35,11 +36,16 @@ pub(crate) fn api_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/api/v1/reviews/{id}/adopt", post(reviews::adopt)),
         ("/api/v1/templates", get(templates::list).post(templates::approve)),
         ("/api/v1/templates/{id}", delete(templates::retire)),
+        ("/api/v1/moderation", get(moderation::list)),
+        ("/api/v1/moderation/{id}", get(moderation::get)),
+        ("/api/v1/moderation/{id}/restore", post(moderation::restore)),
+        ("/api/v1/moderation/{id}/keep", post(moderation::keep)),
         ("/api/v1/breakglass", post(breakglass::open).delete(breakglass::end)),
         ("/api/v1/admin/breakglass", get(breakglass::list)),
         ("/api/v1/admin/breakglass/{id}/acknowledge", post(breakglass::acknowledge)),
         ("/api/v1/audit/events", get(audit_api::events)),
         ("/api/v1/admin/access-review", get(admin::access_review)),
+        ("/api/v1/admin/unrecorded", get(moderation::unrecorded)),
         ("/api/v1/admin/accounts", get(accounts::list)),
         ("/api/v1/admin/accounts/connect", post(accounts::connect)),
         ("/api/v1/admin/accounts/{id}/disconnect", post(accounts::disconnect)),
@@ -60,7 +66,8 @@ pub fn api_paths() -> Vec<&'static str> {
 
 /// GET routes that do something besides reading Custodian's own pages: they
 /// call a platform (listing comments), or read and record a read of the
-/// journal or the access review. A browser carrying the session cookie may
+/// journal, the access review or a held comment (or what they list is
+/// theirs: held comments, posts made outside Custodian). A browser carrying the session cookie may
 /// reach them only from Custodian's own pages (`extract::csrf_guard`).
 pub(crate) const SAME_ORIGIN_GETS: &[&str] = &[
     "/api/v1/accounts/{account}/posts/{post}/comments",
@@ -68,4 +75,7 @@ pub(crate) const SAME_ORIGIN_GETS: &[&str] = &[
     "/api/v1/admin/access-review",
     "/api/v1/reviews",
     "/api/v1/reviews/{id}",
+    "/api/v1/moderation",
+    "/api/v1/moderation/{id}",
+    "/api/v1/admin/unrecorded",
 ];

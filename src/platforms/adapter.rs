@@ -16,7 +16,7 @@ use crate::platforms::mastodon::Mastodon;
 use crate::platforms::refresh::{NewTokens, OAuthEndpoint, RefreshError, TokenEndpoint};
 use crate::platforms::sandbox::Sandbox;
 use crate::platforms::x::X;
-use crate::platforms::{Call, Comment, Operation, PlatformApi, PlatformError, Published};
+use crate::platforms::{Call, Comment, Operation, PlatformApi, PlatformError, PostPage, Published};
 use crate::secret::Secret;
 use crate::storage::Db;
 use crate::vault::credentials::{CredentialKind, Credentials, VaultError};
@@ -57,7 +57,7 @@ impl Adapter {
         let base = app.endpoints(account.platform.as_str()).map_err(unusable)?.api_base;
         let id = account.external_id.clone();
         Ok(match account.platform.as_str() {
-            "x" => Adapter::X(X::new(base, clock)?),
+            "x" => Adapter::X(X::new(base, clock)?.for_user(&id)),
             "facebook" => Adapter::Facebook(Facebook::new(base, id, clock)?),
             "instagram" => Adapter::Instagram(Instagram::new(base, id, clock)?),
             "linkedin" => {
@@ -67,7 +67,7 @@ impl Adapter {
                     None => adapter,
                 })
             }
-            "mastodon" => Adapter::Mastodon(Mastodon::new(base, clock)?),
+            "mastodon" => Adapter::Mastodon(Mastodon::new(base, clock)?.for_account(&id)),
             other => return Err(unusable(format!("unknown platform {other:?}"))),
         })
     }
@@ -176,6 +176,12 @@ impl PlatformApi for Adapter {
     }
     async fn delete_comment(&self, call: &Call<'_>, comment_id: &str) -> Result<(), PlatformError> {
         each!(self, a => a.delete_comment(call, comment_id).await)
+    }
+    async fn posts(&self, call: &Call<'_>, page: Option<&str>) -> Result<PostPage, PlatformError> {
+        each!(self, a => a.posts(call, page).await)
+    }
+    async fn unhide_comment(&self, call: &Call<'_>, comment_id: &str) -> Result<(), PlatformError> {
+        each!(self, a => a.unhide_comment(call, comment_id).await)
     }
 }
 

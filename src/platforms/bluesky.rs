@@ -1,6 +1,7 @@
 //! Bluesky (AT Protocol, docs.bsky.app): posts, replies, deletes, image
-//! posts, link facets, replies listed from the post's thread, and replies
-//! hidden through the thread's `app.bsky.feed.threadgate` record. Every
+//! posts, link facets, replies listed from the post's thread, replies
+//! hidden (and shown again) through the thread's `app.bsky.feed.threadgate`
+//! record, and the account's own posts (its repository's post records). Every
 //! call is an XRPC method on the account's PDS (`{base}/xrpc/{nsid}`),
 //! authorised with the session's `accessJwt` as a bearer token (access
 //! tokens live minutes; the vault refreshes them). Rate limits come in
@@ -19,8 +20,8 @@ use crate::domain::NewPost;
 use crate::platforms::comments::{Layout, Written};
 use crate::platforms::rate::RateLimits;
 use crate::platforms::{
-    endpoint, exchange, header_pair, http_client, Call, Comment, Operation, PlatformApi, PlatformError,
-    Published, ReadLimits,
+    endpoint, exchange, header_pair, http_client, AccountPost, Call, Comment, Operation, PlatformApi,
+    PlatformError, PostPage, Published, ReadLimits,
 };
 
 const NAME: &str = "Bluesky";
@@ -43,6 +44,8 @@ pub const MAX_CHARS: usize = 300;
 pub const MAX_BYTES: usize = 3000;
 /// `app.bsky.embed.images` takes images of at most 1,000,000 bytes.
 pub const MAX_IMAGE_BYTES: usize = 1_000_000;
+/// Post records per page of the account's own (`listRecords` allows 100).
+const PAGE: usize = 100;
 /// `app.bsky.feed.threadgate` holds at most 300 hidden replies.
 pub const MAX_HIDDEN_REPLIES: usize = 300;
 
@@ -356,6 +359,60 @@ impl PlatformApi for Bluesky {
     /// none, which leaves who may reply unchanged; updated with a swap
     /// otherwise, so a concurrent change is not overwritten).
     async fn hide_comment(&self, call: &Call<'_>, reply: &str) -> Result<(), PlatformError> {
+        self.set_hidden(call, reply, true).await
+    }
+
+    async fn delete_comment(&self, _call: &Call<'_>, _reply: &str) -> Result<(), PlatformError> {
+        Err(PlatformError::Unsupported {
+            platform: NAME,
+            operation: "delete someone else's reply (Bluesky lets the thread's author hide it instead)",
+        })
+    }
+
+    /// The account's posts and replies, newest first: the post records of
+    /// its repository (`com.atproto.repo.listRecords`, which the PDS itself
+    /// answers).
+    async fn posts(&self, call: &Call<'_>, page: Option<&str>) -> Result<PostPage, PlatformError> {
+        let mut url = self.url("com.atproto.repo.listRecords")?;
+        url.query_pairs_mut()
+            .append_pair("repo", &self.did)
+            .append_pair("collection", POST)
+            .append_pair("limit", &PAGE.to_string());
+        if let Some(cursor) = page {
+            let cursor = crate::platforms::checked_id(cursor, "page", |c| c.is_ascii_alphanumeric())?;
+            url.query_pairs_mut().append_pair("cursor", cursor);
+        }
+        let listed = self.send(call, self.http.get(url)).await?;
+        let text = |v: &Value, pointer: &str| v.pointer(pointer).and_then(Value::as_str).map(str::to_owned);
+        let posts = listed
+            .get("records")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|record| {
+                let uri = PostUri::parse(&text(record, "/uri")?, "post").ok()?;
+                Some(AccountPost {
+                    url: Some(format!("https://bsky.app/profile/{}/post/{}", uri.did, uri.rkey)),
+                    id: uri.uri(),
+                    text: text(record, "/value/text").unwrap_or_default(),
+                    created_at: text(record, "/value/createdAt"),
+                    in_reply_to: text(record, "/value/reply/parent/uri"),
+                })
+            })
+            .collect();
+        Ok(PostPage { posts, next: text(&listed, "/cursor") })
+    }
+
+    /// Shows again a reply the account hid: its URI leaves the threadgate's `hiddenReplies`.
+    async fn unhide_comment(&self, call: &Call<'_>, reply: &str) -> Result<(), PlatformError> {
+        self.set_hidden(call, reply, false).await
+    }
+}
+
+impl Bluesky {
+    /// Adds the reply to its thread's `hiddenReplies`, or takes it out.
+    async fn set_hidden(&self, call: &Call<'_>, reply: &str, hide: bool) -> Result<(), PlatformError> {
         let reply = PostUri::parse(reply, "reply")?;
         let Some(record) = self.get_record(call, &reply.did, POST, &reply.rkey).await? else {
             return Err(PlatformError::Validation {
@@ -363,12 +420,12 @@ impl PlatformApi for Bluesky {
             });
         };
         let Some(root) = record.pointer("/value/reply/root/uri").and_then(Value::as_str) else {
-            return Err(PlatformError::Validation { message: "only replies can be hidden".into() });
+            return Err(PlatformError::Validation { message: "only replies can be hidden or shown".into() });
         };
         let root = PostUri::parse(root, "root post")?;
         if root.did != self.did {
             return Err(PlatformError::BadRequest(
-                "only replies in a thread this account started can be hidden".into(),
+                "only replies in a thread this account started can be hidden or shown".into(),
             ));
         }
         let existing = self.get_record(call, &self.did, THREADGATE, &root.rkey).await?;
@@ -384,15 +441,20 @@ impl PlatformApi for Bluesky {
         };
         let mut hidden: Vec<Value> =
             gate.get("hiddenReplies").and_then(Value::as_array).cloned().unwrap_or_default();
-        if hidden.iter().any(|h| h.as_str() == Some(reply.uri().as_str())) {
+        let listed = hidden.iter().any(|h| h.as_str() == Some(reply.uri().as_str()));
+        if listed == hide {
             return Ok(());
         }
-        if hidden.len() >= MAX_HIDDEN_REPLIES {
-            return Err(PlatformError::Validation {
-                message: format!("a Bluesky thread can hide at most {MAX_HIDDEN_REPLIES} replies"),
-            });
+        if hide {
+            if hidden.len() >= MAX_HIDDEN_REPLIES {
+                return Err(PlatformError::Validation {
+                    message: format!("a Bluesky thread can hide at most {MAX_HIDDEN_REPLIES} replies"),
+                });
+            }
+            hidden.push(json!(reply.uri()));
+        } else {
+            hidden.retain(|h| h.as_str() != Some(reply.uri().as_str()));
         }
-        hidden.push(json!(reply.uri()));
         gate["hiddenReplies"] = Value::Array(hidden);
         let mut body =
             json!({ "repo": self.did, "collection": THREADGATE, "rkey": root.rkey, "record": gate });
@@ -400,13 +462,6 @@ impl PlatformApi for Bluesky {
             body["swapRecord"] = json!(cid);
         }
         self.send(call, self.http.post(self.url("com.atproto.repo.putRecord")?).json(&body)).await.map(|_| ())
-    }
-
-    async fn delete_comment(&self, _call: &Call<'_>, _reply: &str) -> Result<(), PlatformError> {
-        Err(PlatformError::Unsupported {
-            platform: NAME,
-            operation: "delete someone else's reply (Bluesky lets the thread's author hide it instead)",
-        })
     }
 }
 

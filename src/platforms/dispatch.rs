@@ -8,6 +8,11 @@
 //! A credential that cannot be opened stops the action before anything is
 //! sent, and is recorded. Callers record the action itself before calling
 //! [`Dispatcher::run`] (nothing reaches a platform unaudited).
+//!
+//! Inbound moderation reaches platforms through the same adapters,
+//! credentials, renewals and rate limits, but only through [`InboundCalls`]: it
+//! reads an account's posts and their comments, and hides or shows a
+//! comment only given the journal's receipt of the decision to.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -20,7 +25,7 @@ use crate::platforms::adapter::{Adapter, Renewal};
 use crate::platforms::config::PlatformsConfig;
 use crate::platforms::forward::{Forwarded, Forwarder};
 use crate::platforms::refresh::{RefreshError, Refresher};
-use crate::platforms::{withhold, Call, Comment, PlatformApi, PlatformError, Published};
+use crate::platforms::{withhold, Call, Comment, Operation, PlatformApi, PlatformError, PostPage, Published};
 use crate::secret::Secret;
 use crate::storage::Db;
 use crate::vault::credentials::{CredentialKind, Credentials, VaultError};
@@ -67,6 +72,20 @@ pub struct Dispatcher {
     /// platform said of its rate limits holds for every later call on that
     /// account, and no call builds an HTTP client.
     adapters: Mutex<HashMap<AccountId, Arc<Prepared>>>,
+}
+
+/// What one call to a platform is: an action, or one of moderation's
+/// operations that are no action of the path's.
+enum Op<'a> {
+    Action(&'a Action),
+    Posts(Option<&'a str>),
+    Unhide(&'a str),
+}
+
+/// What a platform answered an [`Op`].
+enum Done {
+    Outcome(Outcome),
+    Posts(PostPage),
 }
 
 struct Prepared {
@@ -123,6 +142,21 @@ impl Dispatcher {
         actor: &Actor,
     ) -> Result<Outcome, DispatchError> {
         tracing::debug!(intent = %intent.event_id, account = %account.id, "carrying out a recorded action");
+        match self.call(account, Op::Action(action), meta, actor).await? {
+            Done::Outcome(outcome) => Ok(outcome),
+            Done::Posts(_) => Err(DispatchError::Unavailable("the platform answered another call".into())),
+        }
+    }
+
+    /// One call on an active account, with its credential (renewed once
+    /// if the platform says it expired).
+    async fn call(
+        &self,
+        account: &Account,
+        op: Op<'_>,
+        meta: &RequestMeta,
+        actor: &Actor,
+    ) -> Result<Done, DispatchError> {
         let account_id = &account.id;
         if account.status != Status::Active {
             let reason =
@@ -134,17 +168,17 @@ impl Dispatcher {
         let now = self.clock.now();
         let Some(kind) = adapter.credential() else {
             let none = Secret::new(String::new());
-            return Ok(perform(&prepared, &Call { account_id, token: &none }, action, now).await?);
+            return Ok(perform(&prepared, &Call { account_id, token: &none }, &op, now).await?);
         };
         let opened = match kind {
             CredentialKind::AccessToken => self.refresher.access_token(account_id, renewal).await,
             other => self.credentials.open(account_id, other).await.map_err(RefreshError::from),
         };
         let mut token = self.usable(account_id, opened, meta, actor).await?;
-        let mut result = perform(&prepared, &Call { account_id, token: &token }, action, now).await;
+        let mut result = perform(&prepared, &Call { account_id, token: &token }, &op, now).await;
         let expired = match &result {
             Err(PlatformError::TokenInvalid { message }) => Some(message.clone()),
-            Ok(Outcome::Forwarded(f)) if f.token_expired => {
+            Ok(Done::Outcome(Outcome::Forwarded(f))) if f.token_expired => {
                 Some(format!("the platform answered {} saying the token has expired", f.status))
             }
             _ => None,
@@ -163,15 +197,28 @@ impl Dispatcher {
                 renewed => {
                     token = self.usable(account_id, renewed, meta, actor).await?;
                     let now = self.clock.now();
-                    result = perform(&prepared, &Call { account_id, token: &token }, action, now).await;
+                    result = perform(&prepared, &Call { account_id, token: &token }, &op, now).await;
                 }
             }
         }
-        let outcome = result?;
-        if let (Outcome::Forwarded(answer), Action::Forward(forward)) = (&outcome, action) {
+        let done = result?;
+        if let (Done::Outcome(Outcome::Forwarded(answer)), Op::Action(Action::Forward(forward))) =
+            (&done, &op)
+        {
             self.withhold_credentials(account_id, &token, answer, forward, meta, actor).await?;
         }
-        Ok(outcome)
+        Ok(done)
+    }
+
+    /// Whether the account's platform offers `op` (false when its adapter cannot be built).
+    fn supports(&self, account: &Account, op: Operation) -> bool {
+        self.prepared(account).is_ok_and(|p| p.adapter.supports(op))
+    }
+
+    /// The handle moderation holds: reading, and hiding or showing a
+    /// comment on the record, through these adapters.
+    pub fn inbound(self: &Arc<Self>) -> InboundCalls {
+        InboundCalls { dispatcher: self.clone() }
     }
 
     /// Refuses a pass-through answer that holds any of the account's
@@ -232,11 +279,19 @@ impl Dispatcher {
 async fn perform(
     prepared: &Prepared,
     call: &Call<'_>,
-    action: &Action,
+    op: &Op<'_>,
     now: Timestamp,
-) -> Result<Outcome, PlatformError> {
+) -> Result<Done, PlatformError> {
     let adapter = &prepared.adapter;
-    Ok(match action {
+    let action = match op {
+        Op::Action(action) => action,
+        Op::Posts(page) => return Ok(Done::Posts(adapter.posts(call, *page).await?)),
+        Op::Unhide(comment_id) => {
+            adapter.unhide_comment(call, comment_id).await?;
+            return Ok(Done::Outcome(Outcome::Done));
+        }
+    };
+    Ok(Done::Outcome(match action {
         Action::Publish(post) => Outcome::Published(adapter.publish(call, post).await?),
         Action::Delete { post_id } => {
             adapter.delete(call, post_id).await?;
@@ -260,5 +315,80 @@ async fn perform(
             let (limits, read_limits) = adapter.rate().ok_or(unsupported)?;
             Outcome::Forwarded(Box::new(forwarder.send(forward, call, limits, read_limits, now).await?))
         }
-    })
+    }))
+}
+
+/// Inbound moderation's way to an account's platform, through the
+/// dispatcher's adapters (so the platform's rate limits, the credential's
+/// renewal and its recorded failures are the actions' own): it reads the
+/// account's posts and their comments, and hides a comment, or shows it
+/// again, only given the journal's receipt of that decision. It cannot
+/// publish, delete or pass anything through.
+#[derive(Clone)]
+pub struct InboundCalls {
+    dispatcher: Arc<Dispatcher>,
+}
+
+impl InboundCalls {
+    /// Whether the account's platform offers `op`.
+    pub fn supports(&self, account: &Account, op: Operation) -> bool {
+        self.dispatcher.supports(account, op)
+    }
+
+    /// A page of the account's own posts, newest first.
+    pub async fn posts(
+        &self,
+        account: &Account,
+        page: Option<&str>,
+        meta: &RequestMeta,
+        actor: &Actor,
+    ) -> Result<PostPage, DispatchError> {
+        match self.dispatcher.call(account, Op::Posts(page), meta, actor).await? {
+            Done::Posts(page) => Ok(page),
+            Done::Outcome(_) => Ok(PostPage::default()),
+        }
+    }
+
+    /// The comments on one of the account's posts.
+    pub async fn comments(
+        &self,
+        account: &Account,
+        post_id: &str,
+        meta: &RequestMeta,
+        actor: &Actor,
+    ) -> Result<Vec<Comment>, DispatchError> {
+        let action = Action::Comments { post_id: post_id.to_owned() };
+        match self.dispatcher.call(account, Op::Action(&action), meta, actor).await? {
+            Done::Outcome(Outcome::Comments(comments)) => Ok(comments),
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    /// Hides a comment, once `decision` (the journal's receipt of the
+    /// decision to hide it) is recorded.
+    pub async fn hide(
+        &self,
+        decision: &Receipt,
+        account: &Account,
+        comment_id: &str,
+        meta: &RequestMeta,
+        actor: &Actor,
+    ) -> Result<(), DispatchError> {
+        tracing::debug!(decision = %decision.event_id, account = %account.id, "hiding a comment");
+        let action = Action::HideComment { comment_id: comment_id.to_owned() };
+        self.dispatcher.call(account, Op::Action(&action), meta, actor).await.map(|_| ())
+    }
+
+    /// Shows a hidden comment again, once `decision` is recorded.
+    pub async fn unhide(
+        &self,
+        decision: &Receipt,
+        account: &Account,
+        comment_id: &str,
+        meta: &RequestMeta,
+        actor: &Actor,
+    ) -> Result<(), DispatchError> {
+        tracing::debug!(decision = %decision.event_id, account = %account.id, "showing a comment again");
+        self.dispatcher.call(account, Op::Unhide(comment_id), meta, actor).await.map(|_| ())
+    }
 }

@@ -1,7 +1,8 @@
 //! Facebook Pages (Graph API, developers.facebook.com/docs/pages-api): Page
 //! posts (text and link on `/{page-id}/feed`, an image on
-//! `/{page-id}/photos`), comments and replies, hiding and deleting comments,
-//! deleting posts. Every call carries the Page access token as a bearer
+//! `/{page-id}/photos`), comments and replies, hiding (and showing again)
+//! and deleting comments, deleting posts, and the Page's own posts
+//! (`GET /{page-id}/posts`, cursor-paged). Every call carries the Page access token as a bearer
 //! token (the Graph accepts it in place of `access_token`). Page tokens are
 //! long-lived and have no refresh token: when one dies (error 190) the
 //! account is reconnected.
@@ -25,8 +26,8 @@ use crate::domain::NewPost;
 use crate::platforms::comments::{Layout, Written};
 use crate::platforms::rate::RateLimits;
 use crate::platforms::{
-    checked_id, endpoint, exchange, http_client, Call, Comment, Operation, PlatformApi, PlatformError,
-    Published, ReadLimits,
+    checked_id, endpoint, exchange, http_client, AccountPost, Call, Comment, Operation, PlatformApi,
+    PlatformError, PostPage, Published, ReadLimits,
 };
 
 const NAME: &str = "Facebook";
@@ -160,6 +161,41 @@ pub(crate) fn id_in(body: &Value, key: &str, platform: &str) -> Result<String, P
     })
 }
 
+/// Objects per page of a Graph listing.
+pub(crate) const GRAPH_PAGE: &str = "100";
+
+/// A Graph cursor (`paging.cursors.after`): base64url-like text.
+fn cursor(page: &str) -> Result<&str, PlatformError> {
+    checked_id(page, "page", |c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '='))
+}
+
+/// `url` for the page a Graph cursor names (`after`), the first page without one.
+pub(crate) fn paged(mut url: Url, page: Option<&str>) -> Result<Url, PlatformError> {
+    url.query_pairs_mut().append_pair("limit", GRAPH_PAGE);
+    if let Some(after) = page {
+        url.query_pairs_mut().append_pair("after", cursor(after)?);
+    }
+    Ok(url)
+}
+
+/// A Graph listing (`{"data": [...], "paging": {"cursors": {"after"}, "next"}}`)
+/// as a page of posts, each element read by `post`; there is a next page only
+/// when the Graph gives its `next` link.
+pub(crate) fn graph_posts(answer: &Value, post: impl Fn(&Value) -> Option<AccountPost>) -> PostPage {
+    let posts = answer.get("data").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default().iter();
+    let next = answer
+        .pointer("/paging/next")
+        .and(answer.pointer("/paging/cursors/after"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    PostPage { posts: posts.filter_map(post).collect(), next }
+}
+
+/// The text at `key` of a Graph object.
+pub(crate) fn field(object: &Value, key: &str) -> Option<String> {
+    object.get(key).and_then(Value::as_str).map(str::to_owned)
+}
+
 /// The text with the link appended, where the endpoint has no link field.
 pub(crate) fn text_with_link(post: &NewPost) -> String {
     match &post.link {
@@ -274,14 +310,41 @@ impl PlatformApi for Facebook {
     }
 
     async fn hide_comment(&self, call: &Call<'_>, comment: &str) -> Result<(), PlatformError> {
-        let url = self.url(&[graph_id(comment, "comment")?])?;
-        let form = [("is_hidden", "true")];
-        self.graph.send(call, self.graph.http().post(url).form(&form)).await.map(|_| ())
+        self.set_hidden(call, comment, true).await
     }
 
     async fn delete_comment(&self, call: &Call<'_>, comment: &str) -> Result<(), PlatformError> {
         let url = self.url(&[graph_id(comment, "comment")?])?;
         self.graph.send(call, self.graph.http().delete(url)).await.map(|_| ())
+    }
+
+    /// The Page's posts, newest first.
+    async fn posts(&self, call: &Call<'_>, page: Option<&str>) -> Result<PostPage, PlatformError> {
+        let mut url = self.url(&[&self.page_id, "posts"])?;
+        url.query_pairs_mut().append_pair("fields", "id,message,created_time,permalink_url");
+        let listed = self.graph.send(call, self.graph.http().get(paged(url, page)?)).await?;
+        Ok(graph_posts(&listed, |post| {
+            Some(AccountPost {
+                id: field(post, "id")?,
+                text: field(post, "message").unwrap_or_default(),
+                url: field(post, "permalink_url"),
+                created_at: field(post, "created_time"),
+                in_reply_to: None,
+            })
+        }))
+    }
+
+    async fn unhide_comment(&self, call: &Call<'_>, comment: &str) -> Result<(), PlatformError> {
+        self.set_hidden(call, comment, false).await
+    }
+}
+
+impl Facebook {
+    /// `is_hidden` on a comment: hidden from everyone but its author and their friends, or shown again.
+    async fn set_hidden(&self, call: &Call<'_>, comment: &str, hidden: bool) -> Result<(), PlatformError> {
+        let url = self.url(&[graph_id(comment, "comment")?])?;
+        let form = [("is_hidden", if hidden { "true" } else { "false" })];
+        self.graph.send(call, self.graph.http().post(url).form(&form)).await.map(|_| ())
     }
 }
 

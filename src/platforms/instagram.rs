@@ -1,6 +1,7 @@
 //! Instagram (Instagram API with Facebook Login, on the Graph API:
 //! developers.facebook.com/docs/instagram-platform): publishing an image from
-//! a public URL, comments, replies, hiding and deleting comments. Calls go
+//! a public URL, comments, replies, hiding (and showing again) and deleting
+//! comments, and the account's media (`GET /{ig-user-id}/media`, cursor-paged). Calls go
 //! through the Facebook adapter's Graph transport (bearer token, Business
 //! Use Case rate limits from `X-Business-Use-Case-Usage`, Graph errors).
 //!
@@ -16,9 +17,10 @@ use url::Url;
 use crate::clock::SharedClock;
 use crate::domain::NewPost;
 use crate::platforms::comments::{Layout, Written};
-use crate::platforms::facebook::{id_in, text_with_link, Graph};
+use crate::platforms::facebook::{field, graph_posts, id_in, paged, text_with_link, Graph};
 use crate::platforms::{
-    checked_id, endpoint, Call, Comment, Operation, PlatformApi, PlatformError, Published,
+    checked_id, endpoint, AccountPost, Call, Comment, Operation, PlatformApi, PlatformError, PostPage,
+    Published,
 };
 
 const NAME: &str = "Instagram";
@@ -167,12 +169,40 @@ impl PlatformApi for Instagram {
     }
 
     async fn hide_comment(&self, call: &Call<'_>, comment: &str) -> Result<(), PlatformError> {
-        let url = self.url(&[ig_id(comment, "comment")?])?;
-        self.graph.send(call, self.graph.http().post(url).form(&[("hide", "true")])).await.map(|_| ())
+        self.set_hidden(call, comment, true).await
     }
 
     async fn delete_comment(&self, call: &Call<'_>, comment: &str) -> Result<(), PlatformError> {
         let url = self.url(&[ig_id(comment, "comment")?])?;
         self.graph.send(call, self.graph.http().delete(url)).await.map(|_| ())
+    }
+
+    /// The account's media, newest first, with their captions.
+    async fn posts(&self, call: &Call<'_>, page: Option<&str>) -> Result<PostPage, PlatformError> {
+        let mut url = self.url(&[&self.ig_user_id, "media"])?;
+        url.query_pairs_mut().append_pair("fields", "id,caption,timestamp,permalink");
+        let listed = self.graph.send(call, self.graph.http().get(paged(url, page)?)).await?;
+        Ok(graph_posts(&listed, |media| {
+            Some(AccountPost {
+                id: field(media, "id")?,
+                text: field(media, "caption").unwrap_or_default(),
+                url: field(media, "permalink"),
+                created_at: field(media, "timestamp"),
+                in_reply_to: None,
+            })
+        }))
+    }
+
+    async fn unhide_comment(&self, call: &Call<'_>, comment: &str) -> Result<(), PlatformError> {
+        self.set_hidden(call, comment, false).await
+    }
+}
+
+impl Instagram {
+    /// `hide` on a comment: hidden from everyone but its author, or shown again.
+    async fn set_hidden(&self, call: &Call<'_>, comment: &str, hidden: bool) -> Result<(), PlatformError> {
+        let url = self.url(&[ig_id(comment, "comment")?])?;
+        let form = [("hide", if hidden { "true" } else { "false" })];
+        self.graph.send(call, self.graph.http().post(url).form(&form)).await.map(|_| ())
     }
 }

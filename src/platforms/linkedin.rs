@@ -1,6 +1,8 @@
 //! LinkedIn (Posts API and Comments API of Community Management,
 //! learn.microsoft.com/linkedin): posts, deletes, comments as replies,
-//! listing and deleting comments. Every call names the API version
+//! listing and deleting comments, and the author's own posts (the Posts
+//! API's "find posts by authors", `GET /rest/posts?q=author`, paged by
+//! `start`). Every call names the API version
 //! (`LinkedIn-Version: YYYYMM`) and Rest.li protocol 2.0.0. Ids are URNs
 //! (`urn:li:share:…`, `urn:li:ugcPost:…`, `urn:li:comment:(…,…)`), checked
 //! strictly and percent-encoded whole into one path segment.
@@ -42,8 +44,8 @@ use crate::domain::{Image, NewPost};
 use crate::platforms::comments::{Layout, Written};
 use crate::platforms::rate::RateLimits;
 use crate::platforms::{
-    checked_id, endpoint, exchange, http_client, Call, Comment, Operation, PlatformApi, PlatformError,
-    Published, ReadLimits,
+    checked_id, endpoint, exchange, http_client, AccountPost, Call, Comment, Operation, PlatformApi,
+    PlatformError, PostPage, Published, ReadLimits,
 };
 
 const NAME: &str = "LinkedIn";
@@ -69,6 +71,8 @@ pub const MAX_ALT_TEXT_CHARS: usize = 4086;
 /// Where the real API's upload URLs point.
 const UPLOAD_HOST: &str = "www.linkedin.com";
 const RESTLI_PROTOCOL: &str = "2.0.0";
+/// Posts per page of the author's own (the finder's most).
+const POSTS_PAGE: usize = 100;
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
 pub struct LinkedIn {
@@ -454,7 +458,7 @@ impl PlatformApi for LinkedIn {
     }
 
     fn supports(&self, op: Operation) -> bool {
-        op != Operation::HideComment
+        !matches!(op, Operation::HideComment | Operation::UnhideComment)
     }
 
     async fn publish(&self, call: &Call<'_>, post: &NewPost) -> Result<Published, PlatformError> {
@@ -565,6 +569,53 @@ impl PlatformApi for LinkedIn {
         let mut url = self.url(&["socialActions"], Some(thread), &["comments", id])?;
         url.query_pairs_mut().append_pair("actor", &self.author);
         self.send(call, self.http.delete(url)).await.map(|_| ())
+    }
+
+    /// The author's posts, newest first (`sortBy=CREATED`); a page token
+    /// is the `start` of the next page.
+    async fn posts(&self, call: &Call<'_>, page: Option<&str>) -> Result<PostPage, PlatformError> {
+        let start = match page {
+            None => 0,
+            Some(p) => p
+                .parse::<usize>()
+                .map_err(|_| PlatformError::BadRequest("a LinkedIn page is a number".into()))?,
+        };
+        let mut url = self.url(&["posts"], None, &[])?;
+        url.query_pairs_mut()
+            .append_pair("q", "author")
+            .append_pair("author", &self.author)
+            .append_pair("sortBy", "CREATED")
+            .append_pair("start", &start.to_string())
+            .append_pair("count", &POSTS_PAGE.to_string());
+        let request = self.http.get(url).header("X-RestLi-Method", "FINDER");
+        let listed = self.send(call, request).await?.body;
+        let elements =
+            listed.get("elements").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+        let posts: Vec<AccountPost> = elements
+            .iter()
+            .filter_map(|post| {
+                let id = post.get("id").and_then(Value::as_str).filter(|id| post_urn(id).is_ok())?.to_owned();
+                Some(AccountPost {
+                    url: Some(format!("https://www.linkedin.com/feed/update/{id}/")),
+                    text: post.get("commentary").and_then(Value::as_str).unwrap_or("").to_owned(),
+                    created_at: post
+                        .get("createdAt")
+                        .and_then(Value::as_i64)
+                        .map(|ms| Timestamp(ms).rfc3339()),
+                    in_reply_to: None,
+                    id,
+                })
+            })
+            .collect();
+        let next = (elements.len() >= POSTS_PAGE).then(|| (start + elements.len()).to_string());
+        Ok(PostPage { posts, next })
+    }
+
+    async fn unhide_comment(&self, _call: &Call<'_>, _comment: &str) -> Result<(), PlatformError> {
+        Err(PlatformError::Unsupported {
+            platform: NAME,
+            operation: "show a hidden comment (LinkedIn's API hides none)",
+        })
     }
 }
 

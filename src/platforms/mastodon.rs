@@ -1,5 +1,6 @@
 //! Mastodon (docs.joinmastodon.org): statuses, their context (replies),
-//! media upload. Tokens do not expire and there is no refresh; a 401 means
+//! media upload, and the account's own statuses
+//! (`GET /api/v1/accounts/:id/statuses`, reblogs left out). Tokens do not expire and there is no refresh; a 401 means
 //! the token was revoked. Rate limits come in `X-RateLimit-Remaining` and
 //! `X-RateLimit-Reset` (an ISO 8601 time) on every response.
 //!
@@ -15,8 +16,8 @@ use crate::domain::NewPost;
 use crate::platforms::comments::{Layout, Written};
 use crate::platforms::rate::RateLimits;
 use crate::platforms::{
-    checked_id, endpoint, exchange, header_pair, http_client, Call, Comment, Operation, PlatformApi,
-    PlatformError, Published, ReadLimits,
+    checked_id, endpoint, exchange, header_pair, http_client, AccountPost, Call, Comment, Operation,
+    PlatformApi, PlatformError, PostPage, Published, ReadLimits,
 };
 
 const NAME: &str = "Mastodon";
@@ -35,9 +36,14 @@ const LIMITS: ReadLimits = |headers, _| {
     header_pair(headers, ("x-ratelimit-remaining", "x-ratelimit-reset"), parse_reset)
 };
 
+/// Statuses per page of the account's own (Mastodon's most).
+const PAGE: usize = 40;
+
 pub struct Mastodon {
     /// The instance, e.g. `https://mastodon.social`.
     base: Url,
+    /// The account's id at the instance, for listing its statuses.
+    account: Option<String>,
     http: reqwest::Client,
     limits: RateLimits,
     clock: SharedClock,
@@ -55,7 +61,14 @@ impl Mastodon {
 
     pub fn new(base: Url, clock: SharedClock) -> Result<Mastodon, PlatformError> {
         let http = http_client().map_err(|e| PlatformError::Down { status: None, message: e.to_string() })?;
-        Ok(Mastodon { base, http, limits: RateLimits::default(), clock })
+        Ok(Mastodon { base, account: None, http, limits: RateLimits::default(), clock })
+    }
+
+    /// The adapter for the instance's account `id` (whose statuses it
+    /// lists; an id Mastodon does not issue lists none).
+    pub fn for_account(mut self, id: &str) -> Mastodon {
+        self.account = checked_id(id, "account", |c| c.is_ascii_digit()).ok().map(str::to_owned);
+        self
     }
 
     /// The account's rate-limit state and how Mastodon states its limits (for the proxy too).
@@ -145,7 +158,7 @@ impl PlatformApi for Mastodon {
     }
 
     fn supports(&self, op: Operation) -> bool {
-        !matches!(op, Operation::HideComment | Operation::DeleteComment)
+        !matches!(op, Operation::HideComment | Operation::DeleteComment | Operation::UnhideComment)
     }
 
     async fn publish(&self, call: &Call<'_>, post: &NewPost) -> Result<Published, PlatformError> {
@@ -185,6 +198,41 @@ impl PlatformApi for Mastodon {
         // An account may delete only its own statuses; its own replies are
         // deleted as posts.
         Err(PlatformError::Unsupported { platform: NAME, operation: Operation::DeleteComment.as_str() })
+    }
+
+    /// The account's statuses and replies, newest first (`max_id` pages back).
+    async fn posts(&self, call: &Call<'_>, page: Option<&str>) -> Result<PostPage, PlatformError> {
+        let account = self.account.as_deref().ok_or_else(|| {
+            PlatformError::BadRequest("the Mastodon account's id is not known to this adapter".into())
+        })?;
+        let mut url = self.url("v1", &["accounts", account, "statuses"])?;
+        url.query_pairs_mut().append_pair("limit", &PAGE.to_string()).append_pair("exclude_reblogs", "true");
+        if let Some(max_id) = page {
+            url.query_pairs_mut().append_pair("max_id", status_id(max_id)?);
+        }
+        let listed = self.send(call, self.http.get(url)).await?;
+        let text = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_owned);
+        let posts: Vec<AccountPost> = listed
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|status| {
+                Some(AccountPost {
+                    id: text(status, "id")?,
+                    text: html_to_text(&text(status, "content").unwrap_or_default()),
+                    url: text(status, "url"),
+                    created_at: text(status, "created_at"),
+                    in_reply_to: text(status, "in_reply_to_id"),
+                })
+            })
+            .collect();
+        let next = (posts.len() >= PAGE).then(|| posts.last().map(|p| p.id.clone())).flatten();
+        Ok(PostPage { posts, next })
+    }
+
+    async fn unhide_comment(&self, _call: &Call<'_>, _comment_id: &str) -> Result<(), PlatformError> {
+        Err(PlatformError::Unsupported { platform: NAME, operation: Operation::UnhideComment.as_str() })
     }
 }
 

@@ -57,6 +57,27 @@ pub struct Comment {
     pub created_at: Option<String>,
 }
 
+/// One of the account's own posts (or replies), as the platform lists them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AccountPost {
+    pub id: String,
+    pub text: String,
+    /// Where people read it, when the platform says.
+    pub url: Option<String>,
+    /// As the platform gives it.
+    pub created_at: Option<String>,
+    /// The post it answers, when it is a reply.
+    pub in_reply_to: Option<String>,
+}
+
+/// One page of the account's own posts, newest first, and where the next
+/// (older) page starts, if the platform has one.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PostPage {
+    pub posts: Vec<AccountPost>,
+    pub next: Option<String>,
+}
+
 /// The operations an adapter may support.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -67,16 +88,22 @@ pub enum Operation {
     ListComments,
     HideComment,
     DeleteComment,
+    /// Listing the account's own posts, newest first.
+    ListPosts,
+    /// Showing a hidden comment again.
+    UnhideComment,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 6] = [
+    pub const ALL: [Operation; 8] = [
         Operation::Publish,
         Operation::Delete,
         Operation::Reply,
         Operation::ListComments,
         Operation::HideComment,
         Operation::DeleteComment,
+        Operation::ListPosts,
+        Operation::UnhideComment,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -87,6 +114,8 @@ impl Operation {
             Operation::ListComments => "list comments",
             Operation::HideComment => "hide a comment",
             Operation::DeleteComment => "delete a comment",
+            Operation::ListPosts => "list the account's posts",
+            Operation::UnhideComment => "show a hidden comment again",
         }
     }
 }
@@ -136,6 +165,11 @@ pub trait PlatformApi {
     async fn comments(&self, call: &Call<'_>, post_id: &str) -> Result<Vec<Comment>, PlatformError>;
     async fn hide_comment(&self, call: &Call<'_>, comment_id: &str) -> Result<(), PlatformError>;
     async fn delete_comment(&self, call: &Call<'_>, comment_id: &str) -> Result<(), PlatformError>;
+    /// The account's own posts, newest first: the first page (`page`
+    /// None), or the one a previous page's `next` names.
+    async fn posts(&self, call: &Call<'_>, page: Option<&str>) -> Result<PostPage, PlatformError>;
+    /// Shows a comment the account hid.
+    async fn unhide_comment(&self, call: &Call<'_>, comment_id: &str) -> Result<(), PlatformError>;
 }
 
 /// The HTTP client adapters use: no redirects (a redirect could lead to

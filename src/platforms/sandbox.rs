@@ -2,17 +2,26 @@
 //! Custodian's own database and shown as a timeline. New users post here
 //! without any real account; organizations train staff on it. It behaves
 //! like a platform: it validates, and it refuses what a platform would.
+//! For training, anyone signed in may comment on a practice post as "the
+//! public" ([`Sandbox::comment_from_public`]), so that staff see inbound
+//! moderation at work.
 
 use serde::Serialize;
 use sqlx::Row;
 
 use crate::clock::{SharedClock, Timestamp};
 use crate::domain::{AccountId, NewPost};
-use crate::platforms::{Call, Comment, Operation, PlatformApi, PlatformError, Published};
+use crate::platforms::{
+    AccountPost, Call, Comment, Operation, PlatformApi, PlatformError, PostPage, Published,
+};
 use crate::storage::{optional, Db};
 
 /// Posts longer than this are refused, as on Mastodon.
 pub const MAX_CHARS: usize = 500;
+/// A practice commenter's name: at most this many characters.
+pub const MAX_AUTHOR_CHARS: usize = 64;
+/// Posts per page of [`PlatformApi::posts`].
+const PAGE: i64 = 50;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct SandboxPost {
@@ -23,6 +32,8 @@ pub struct SandboxPost {
     pub link: Option<String>,
     pub has_image: bool,
     pub hidden: bool,
+    /// A practice comment from "the public", not the account's own.
+    pub from_public: bool,
     pub created_at: Timestamp,
 }
 
@@ -52,7 +63,7 @@ impl Sandbox {
         limit: i64,
     ) -> Result<Vec<SandboxPost>, sqlx::Error> {
         let rows = sqlx::query(
-            "SELECT id, in_reply_to, author, text, link, image_type, hidden, created_at FROM sandbox_posts \
+            "SELECT id, in_reply_to, author, text, link, image_type, hidden, by_account, created_at FROM sandbox_posts \
              WHERE account_id = $1 AND deleted_at IS NULL ORDER BY created_at DESC, id DESC LIMIT $2",
         )
         .bind(account_id)
@@ -69,6 +80,7 @@ impl Sandbox {
                     link: r.try_get("link")?,
                     has_image: r.try_get::<Option<String>, _>("image_type")?.is_some(),
                     hidden: r.try_get::<i64, _>("hidden")? != 0,
+                    from_public: r.try_get::<i64, _>("by_account")? == 0,
                     created_at: Timestamp(r.try_get("created_at")?),
                 })
             })
@@ -107,14 +119,9 @@ impl Sandbox {
                 return Err(validation("the post being replied to does not exist"));
             }
         }
-        let author: Option<String> = optional(
-            sqlx::query_scalar("SELECT handle FROM accounts WHERE id = $1")
-                .bind(call.account_id)
-                .fetch_one(self.db.pool())
-                .await,
-        )
-        .map_err(storage)?;
-        let author = author
+        let author = self
+            .handle(call.account_id)
+            .await?
             .ok_or_else(|| PlatformError::TokenInvalid { message: "no such sandbox account".into() })?;
         let id = format!("sbx_{}", uuid::Uuid::now_v7().simple());
         sqlx::query(
@@ -133,6 +140,81 @@ impl Sandbox {
         .await
         .map_err(storage)?;
         Ok(Published { url: Some(format!("/sandbox/{}/{id}", call.account_id)), id })
+    }
+
+    /// Someone who is not the account (`author`, a name of their choosing)
+    /// comments on one of its posts: a practice comment for training, as a
+    /// member of the public would write it. Returns the comment's id.
+    pub async fn comment_from_public(
+        &self,
+        account_id: &AccountId,
+        post_id: &str,
+        author: &str,
+        text: &str,
+    ) -> Result<String, PlatformError> {
+        let author = author.trim();
+        if author.is_empty()
+            || author.chars().count() > MAX_AUTHOR_CHARS
+            || author.chars().any(char::is_control)
+        {
+            return Err(validation("a commenter's name is 1 to 64 characters, without control characters"));
+        }
+        if text.trim().is_empty() {
+            return Err(validation("a comment needs text"));
+        }
+        if text.chars().count() > MAX_CHARS {
+            return Err(validation("comments are at most 500 characters"));
+        }
+        if self.owner(post_id).await?.as_ref() != Some(account_id) {
+            return Err(validation("no such post on this account"));
+        }
+        if self.handle(account_id).await?.is_some_and(|h| h.eq_ignore_ascii_case(author)) {
+            return Err(validation("a practice comment comes from someone other than the account"));
+        }
+        let id = format!("sbx_{}", uuid::Uuid::now_v7().simple());
+        sqlx::query(
+            "INSERT INTO sandbox_posts (id, account_id, in_reply_to, author, text, created_at, by_account) \
+             VALUES ($1, $2, $3, $4, $5, $6, 0)",
+        )
+        .bind(&id)
+        .bind(account_id)
+        .bind(post_id)
+        .bind(author)
+        .bind(text)
+        .bind(self.clock.now().millis())
+        .execute(self.db.pool())
+        .await
+        .map_err(storage)?;
+        Ok(id)
+    }
+
+    /// Hides or shows again a reply to one of this account's posts.
+    async fn set_hidden(&self, call: &Call<'_>, comment_id: &str, hidden: bool) -> Result<(), PlatformError> {
+        let done = sqlx::query(
+            "UPDATE sandbox_posts SET hidden = $1 WHERE id = $2 AND deleted_at IS NULL AND in_reply_to IN \
+             (SELECT id FROM sandbox_posts WHERE account_id = $3)",
+        )
+        .bind(i64::from(hidden))
+        .bind(comment_id)
+        .bind(call.account_id)
+        .execute(self.db.pool())
+        .await
+        .map_err(storage)?;
+        if done.rows_affected() == 0 {
+            return Err(validation("no such comment"));
+        }
+        Ok(())
+    }
+
+    /// The account's handle: who its posts are by.
+    async fn handle(&self, account_id: &AccountId) -> Result<Option<String>, PlatformError> {
+        optional(
+            sqlx::query_scalar("SELECT handle FROM accounts WHERE id = $1")
+                .bind(account_id)
+                .fetch_one(self.db.pool())
+                .await,
+        )
+        .map_err(storage)
     }
 
     /// Marks a post of this account deleted.
@@ -209,22 +291,52 @@ impl PlatformApi for Sandbox {
 
     /// Hides a reply to one of this account's posts.
     async fn hide_comment(&self, call: &Call<'_>, comment_id: &str) -> Result<(), PlatformError> {
-        let done = sqlx::query(
-            "UPDATE sandbox_posts SET hidden = 1 WHERE id = $1 AND deleted_at IS NULL AND in_reply_to IN \
-             (SELECT id FROM sandbox_posts WHERE account_id = $2)",
-        )
-        .bind(comment_id)
-        .bind(call.account_id)
-        .execute(self.db.pool())
-        .await
-        .map_err(storage)?;
-        if done.rows_affected() == 0 {
-            return Err(validation("no such comment"));
-        }
-        Ok(())
+        self.set_hidden(call, comment_id, true).await
     }
 
     async fn delete_comment(&self, call: &Call<'_>, comment_id: &str) -> Result<(), PlatformError> {
         self.remove(call, comment_id).await
+    }
+
+    /// The account's own posts and replies (not the public's comments),
+    /// newest first; a page token is how many came before it.
+    async fn posts(&self, call: &Call<'_>, page: Option<&str>) -> Result<PostPage, PlatformError> {
+        let offset = match page {
+            None => 0,
+            Some(p) => p.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| validation("no such page"))?,
+        };
+        let rows = sqlx::query(
+            "SELECT id, in_reply_to, text, created_at FROM sandbox_posts \
+             WHERE account_id = $1 AND deleted_at IS NULL AND by_account = 1 \
+             ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3",
+        )
+        .bind(call.account_id)
+        .bind(PAGE + 1)
+        .bind(offset)
+        .fetch_all(self.db.pool())
+        .await
+        .map_err(storage)?;
+        let more = rows.len() as i64 > PAGE;
+        let posts = rows
+            .iter()
+            .take(PAGE as usize)
+            .map(|r| {
+                let id: String = r.try_get("id")?;
+                Ok(AccountPost {
+                    url: Some(format!("/sandbox/{}/{id}", call.account_id)),
+                    id,
+                    text: r.try_get("text")?,
+                    created_at: Some(Timestamp(r.try_get("created_at")?).rfc3339()),
+                    in_reply_to: r.try_get("in_reply_to")?,
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()
+            .map_err(storage)?;
+        Ok(PostPage { posts, next: more.then(|| (offset + PAGE).to_string()) })
+    }
+
+    /// Shows a reply the account hid.
+    async fn unhide_comment(&self, call: &Call<'_>, comment_id: &str) -> Result<(), PlatformError> {
+        self.set_hidden(call, comment_id, false).await
     }
 }

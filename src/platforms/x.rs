@@ -1,5 +1,7 @@
 //! X (API v2, docs.x.com): posts and replies (with one image), deletes,
-//! hidden replies, and replies listed by searching the conversation. OAuth
+//! hidden replies (and showing them again), replies listed by searching the
+//! conversation, and the user's own posts (`GET /2/users/:id/tweets`,
+//! reposts left out). OAuth
 //! 2.0 user-context tokens expire after two hours and are refreshed by the
 //! renewal (`platforms::refresh`). Rate limits come in `x-rate-limit-remaining`
 //! and `x-rate-limit-reset` (Unix seconds) per endpoint.
@@ -25,8 +27,8 @@ use crate::domain::{Image, NewPost};
 use crate::platforms::comments::{Layout, Written};
 use crate::platforms::rate::RateLimits;
 use crate::platforms::{
-    checked_id, endpoint, exchange, header_pair, http_client, Call, Comment, Operation, PlatformApi,
-    PlatformError, Published, ReadLimits,
+    checked_id, endpoint, exchange, header_pair, http_client, AccountPost, Call, Comment, Operation,
+    PlatformApi, PlatformError, PostPage, Published, ReadLimits,
 };
 
 const NAME: &str = "X";
@@ -55,9 +57,14 @@ const LIMITS: ReadLimits = |headers, _| {
     header_pair(headers, ("x-rate-limit-remaining", "x-rate-limit-reset"), parse_reset)
 };
 
+/// Posts per page of the user's own (X's most).
+const PAGE: usize = 100;
+
 pub struct X {
     /// `https://api.x.com`.
     base: Url,
+    /// The user's id, for listing their posts.
+    user: Option<String>,
     http: reqwest::Client,
     limits: RateLimits,
     clock: SharedClock,
@@ -111,7 +118,20 @@ impl X {
 
     pub fn new(base: Url, clock: SharedClock) -> Result<X, PlatformError> {
         let http = http_client().map_err(|e| PlatformError::Down { status: None, message: e.to_string() })?;
-        Ok(X { base, http, limits: RateLimits::default(), clock })
+        Ok(X { base, user: None, http, limits: RateLimits::default(), clock })
+    }
+
+    /// The adapter for the user `id` (whose posts it lists; an id X does
+    /// not issue lists none).
+    pub fn for_user(mut self, id: &str) -> X {
+        self.user = checked_id(id, "user", |c| c.is_ascii_digit()).ok().map(str::to_owned);
+        self
+    }
+
+    /// Hides a reply in a conversation the account started, or shows it again.
+    async fn set_hidden(&self, call: &Call<'_>, reply: &str, hidden: bool) -> Result<(), PlatformError> {
+        let url = self.url(&["tweets", post_id(reply)?, "hidden"])?;
+        self.send(call, self.http.put(url).json(&json!({ "hidden": hidden }))).await.map(|_| ())
     }
 
     /// The account's rate-limit state and how X states its limits (for the proxy too).
@@ -244,11 +264,56 @@ impl PlatformApi for X {
 
     /// Hides a reply in a conversation the account started.
     async fn hide_comment(&self, call: &Call<'_>, reply: &str) -> Result<(), PlatformError> {
-        let url = self.url(&["tweets", post_id(reply)?, "hidden"])?;
-        self.send(call, self.http.put(url).json(&json!({ "hidden": true }))).await.map(|_| ())
+        self.set_hidden(call, reply, true).await
     }
 
     async fn delete_comment(&self, _call: &Call<'_>, _reply: &str) -> Result<(), PlatformError> {
         Err(PlatformError::Unsupported { platform: NAME, operation: Operation::DeleteComment.as_str() })
+    }
+
+    /// The user's posts and replies, newest first (`pagination_token` pages back).
+    async fn posts(&self, call: &Call<'_>, page: Option<&str>) -> Result<PostPage, PlatformError> {
+        let user = self.user.as_deref().ok_or_else(|| {
+            PlatformError::BadRequest("the X user's id is not known to this adapter".into())
+        })?;
+        let mut url = self.url(&["users", user, "tweets"])?;
+        url.query_pairs_mut()
+            .append_pair("max_results", &PAGE.to_string())
+            .append_pair("exclude", "retweets")
+            .append_pair("tweet.fields", "created_at,referenced_tweets");
+        if let Some(token) = page {
+            let token = checked_id(token, "page", |c| c.is_ascii_alphanumeric())?;
+            url.query_pairs_mut().append_pair("pagination_token", token);
+        }
+        let listed = self.send(call, self.http.get(url)).await?;
+        let text = |v: &Value, pointer: &str| v.pointer(pointer).and_then(Value::as_str).map(str::to_owned);
+        let posts = listed
+            .get("data")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|post| {
+                let id = text(post, "/id")?;
+                let replied_to = post
+                    .get("referenced_tweets")
+                    .and_then(Value::as_array)
+                    .and_then(|refs| refs.iter().find(|r| r["type"] == "replied_to"))
+                    .and_then(|r| text(r, "/id"));
+                Some(AccountPost {
+                    url: Some(format!("https://x.com/i/web/status/{id}")),
+                    text: text(post, "/text").unwrap_or_default(),
+                    created_at: text(post, "/created_at"),
+                    in_reply_to: replied_to,
+                    id,
+                })
+            })
+            .collect();
+        Ok(PostPage { posts, next: text(&listed, "/meta/next_token") })
+    }
+
+    /// Shows again a reply the account hid.
+    async fn unhide_comment(&self, call: &Call<'_>, reply: &str) -> Result<(), PlatformError> {
+        self.set_hidden(call, reply, false).await
     }
 }

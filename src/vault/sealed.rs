@@ -23,8 +23,9 @@ struct SealedColumn {
 }
 
 /// TOTP secrets (identity::mfa), platform credentials (vault::credentials),
-/// the PKCE verifiers of connections under way (platforms::connect) and the
-/// IdP refresh tokens that re-check API token owners (identity::recheck).
+/// the PKCE verifiers of connections under way (platforms::connect), the
+/// IdP refresh tokens that re-check API token owners (identity::recheck),
+/// held actions (queue) and held inbound comments (inbox).
 const SEALED: &[SealedColumn] = &[
     SealedColumn { table: "mfa_totp", key: &["user_id"], column: "secret_sealed", context: totp_context },
     SealedColumn {
@@ -46,6 +47,12 @@ const SEALED: &[SealedColumn] = &[
         context: refresh_context,
     },
     SealedColumn { table: "reviews", key: &["id"], column: "sealed_action", context: review_context },
+    SealedColumn {
+        table: "moderation_comments",
+        key: &["id"],
+        column: "sealed_comment",
+        context: comment_context,
+    },
 ];
 
 /// The associated data of a TOTP secret: it opens only for its user.
@@ -61,6 +68,11 @@ pub fn idp_refresh(user_id: &str) -> String {
 /// The associated data of a held action: it opens only for its review.
 pub fn review(review_id: &str) -> String {
     format!("review:{review_id}")
+}
+
+/// The associated data of a held inbound comment: it opens only for its moderation item.
+pub fn comment(moderation_id: &str) -> String {
+    format!("comment:{moderation_id}")
 }
 
 /// The associated data of a pending connection's PKCE verifier.
@@ -82,6 +94,10 @@ fn pending_context(key: &[String]) -> String {
 
 fn review_context(key: &[String]) -> String {
     review(first(key))
+}
+
+fn comment_context(key: &[String]) -> String {
+    comment(first(key))
 }
 
 fn totp_context(key: &[String]) -> String {

@@ -263,13 +263,13 @@ async fn each_refusal_is_clear_recorded_and_opens_nothing(backend: Backend) {
 
 /// A webhook receiver on loopback: keeps each body, answers `status`.
 #[derive(Clone)]
-struct Receiver {
+pub(crate) struct Receiver {
     status: StatusCode,
     bodies: Arc<Mutex<Vec<Value>>>,
 }
 
 impl Receiver {
-    async fn start(status: StatusCode) -> (Receiver, url::Url) {
+    pub(crate) async fn start(status: StatusCode) -> (Receiver, url::Url) {
         let receiver = Receiver { status, bodies: Arc::default() };
         let router = Router::new()
             .route(
@@ -286,7 +286,7 @@ impl Receiver {
         (receiver, url)
     }
 
-    fn bodies(&self) -> Vec<Value> {
+    pub(crate) fn bodies(&self) -> Vec<Value> {
         self.bodies.lock().unwrap().clone()
     }
 }

@@ -18,6 +18,7 @@ const LAYERS: &[&str] = &[
     "audit",
     "vault",
     "platforms",
+    "inbox",
     "identity",
     "directory",
     "queue",
@@ -26,6 +27,7 @@ const LAYERS: &[&str] = &[
     "action",
     "review",
     "breakglass",
+    "moderation",
     "proxy",
     "config",
     "http",
@@ -174,6 +176,15 @@ fn only_the_action_path_holds_the_dispatcher() {
     // which calls it only for a recorded action.
     let expected = BTreeSet::from(["action/mod.rs".into(), "app.rs".into(), "platforms/dispatch.rs".into()]);
     assert_eq!(files_naming("Dispatcher"), expected);
+}
+
+#[test]
+fn only_moderation_holds_the_inbound_handle() {
+    // Made by the dispatcher at start-up and handed to moderation: it
+    // reads posts and comments, and hides or shows a comment only given the
+    // journal's receipt of the decision.
+    let expected = BTreeSet::from(["moderation/mod.rs".into(), "platforms/dispatch.rs".into()]);
+    assert_eq!(files_naming("InboundCalls"), expected);
 }
 
 #[test]

@@ -34,6 +34,7 @@ mod leaks;
 mod linkedin;
 mod mastodon;
 mod mfa;
+mod moderation;
 mod openapi;
 mod policy;
 mod proxy;

@@ -9,44 +9,17 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use custodian::clock::{Clock, SystemClock};
-use custodian::config::Config;
 use custodian::domain::AccountId;
-use custodian::platforms::config::{BlueskyConfig, OAuthApp};
-use custodian::secret::Secret;
 use custodian::vault::credentials::CredentialKind;
 
 use crate::on_both_backends;
 use crate::support::fakes::facebook::{GraphFake, Leak, IG_USER_ID, PAGE_ID};
 use crate::support::fakes::{bluesky::PdsFake, linkedin::LinkedInFake, mastodon::MastodonFake, x::XFake};
-use crate::support::{with_mastodon, Backend, TestApp};
+use crate::support::{platform_account, platform_at, Backend, TestApp};
 use crate::tokens::call;
 
 const TOKEN: &str = "sealed-platform-token-0123456789";
 const DID: &str = "did:plc:ewvi7nxzyoun6zhxrhs64oiz";
-
-/// An app whose `platform` API is the fake at `base`.
-fn configured(platform: &str, base: &str) -> impl FnOnce(&mut Config) {
-    let (platform, base) = (platform.to_owned(), base.to_owned());
-    move |c| {
-        let app = || {
-            Some(OAuthApp {
-                client_id: "fake-client".into(),
-                client_secret: Some(Secret::new("fake-secret".into())),
-                api_base: Some(base.parse().expect("the fake's URL")),
-                ..Default::default()
-            })
-        };
-        match platform.as_str() {
-            "x" => c.platforms.x = app(),
-            "facebook" => c.platforms.facebook = app(),
-            "instagram" => c.platforms.instagram = app(),
-            "linkedin" => c.platforms.linkedin = app(),
-            "mastodon" => with_mastodon(c, &base),
-            "bluesky" => c.platforms.bluesky = Some(BlueskyConfig { pds: Some(base.parse().expect("URL")) }),
-            other => panic!("no platform {other}"),
-        }
-    }
-}
 
 /// A running app, an active account on `platform` (tagged for alice's
 /// group) with `secrets` sealed, and an API token of alice's for every
@@ -65,35 +38,15 @@ impl Proxied {
         external_id: &str,
         secrets: &[(CredentialKind, &str)],
     ) -> Proxied {
-        let app = TestApp::spawn_with(backend, configured(platform, base)).await;
-        let now = custodian::clock::Clock::now(&app.clock);
-        let account = custodian::domain::Account {
-            id: format!("acct_{platform}{}", rand::random::<u32>()).into(),
-            platform: custodian::domain::Platform::parse(platform).unwrap(),
-            handle: format!("clinic-on-{platform}"),
-            external_id: external_id.into(),
-            base_url: None,
-            status: custodian::domain::Status::Active,
-            status_reason: None,
-            tags: vec!["official".into()],
-            scopes: Vec::new(),
-            token_expires_at: None,
-            connected_by: "test".into(),
-            created_at: now,
-        };
-        assert!(app.state.accounts.insert(&account).await.unwrap());
-        let vault = custodian::vault::Credentials::new(app.state.db.clone(), app.state.keys.clone());
-        for (kind, secret) in secrets {
-            vault.store(&account.id, *kind, &Secret::new((*secret).into()), None, now).await.unwrap();
-        }
+        let app = TestApp::spawn_with(backend, platform_at(platform, base)).await;
+        let account = platform_account(&app, platform, external_id, secrets).await;
         let (alice, _, _) = app.enrolled_browser("alice").await;
         let actions = custodian::action::ACCOUNT_ACTIONS;
-        let body =
-            json!({"name": "tool", "actions": actions, "accounts": [account.id], "expires_in_days": 7});
+        let body = json!({"name": "tool", "actions": actions, "accounts": [account], "expires_in_days": 7});
         let (status, created) = call(&alice, Method::POST, "/api/v1/tokens", Some(body)).await;
         assert_eq!(status, 201, "{created}");
         let token = created["token"].as_str().unwrap().to_owned();
-        Proxied { app, account: account.id, token }
+        Proxied { app, account, token }
     }
 
     fn request(&self, method: Method, rest: &str) -> reqwest::RequestBuilder {

@@ -74,15 +74,15 @@ pub fn scopes(platform: &str, ops: &[Operation]) -> Vec<&'static str> {
     for op in ops {
         let needed: &[&'static str] = match (platform, op) {
             ("x", Publish | Reply | Delete) => &["tweet.write", "media.write"],
-            ("x", HideComment) => &["tweet.moderate.write"],
+            ("x", HideComment | UnhideComment) => &["tweet.moderate.write"],
             ("mastodon", Publish | Reply) => &["write:statuses", "write:media"],
             ("mastodon", Delete) => &["write:statuses"],
-            ("mastodon", ListComments) => &["read:statuses"],
+            ("mastodon", ListComments | ListPosts) => &["read:statuses"],
             ("facebook", Publish | Delete) => &["pages_manage_posts"],
-            ("facebook", Reply | HideComment | DeleteComment) => &["pages_manage_engagement"],
-            ("facebook", ListComments) => &["pages_read_engagement"],
+            ("facebook", Reply | HideComment | UnhideComment | DeleteComment) => &["pages_manage_engagement"],
+            ("facebook", ListComments | ListPosts) => &["pages_read_engagement"],
             ("instagram", Publish) => &["instagram_business_content_publish"],
-            ("instagram", Reply | ListComments | HideComment | DeleteComment) => {
+            ("instagram", Reply | ListComments | HideComment | UnhideComment | DeleteComment) => {
                 &["instagram_business_manage_comments"]
             }
             ("linkedin", Publish | Delete | Reply | DeleteComment) => &["w_organization_social"],

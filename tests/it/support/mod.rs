@@ -480,3 +480,64 @@ pub async fn mastodon_account(app: &TestApp, token: &str) -> AccountId {
     vault.store(&account.id, kind, &Secret::new(token.into()), None, now).await.expect("seal the token");
     account.id
 }
+
+/// `platform`'s API (an OAuth app, or Bluesky's PDS) at the fake at `base`.
+pub fn platform_at(platform: &str, base: &str) -> impl FnOnce(&mut Config) {
+    let (platform, base) = (platform.to_owned(), base.to_owned());
+    move |c| {
+        let app = || {
+            Some(custodian::platforms::config::OAuthApp {
+                client_id: "fake-client".into(),
+                client_secret: Some(Secret::new("fake-secret".into())),
+                api_base: Some(base.parse().expect("the fake's URL")),
+                ..Default::default()
+            })
+        };
+        match platform.as_str() {
+            "x" => c.platforms.x = app(),
+            "facebook" => c.platforms.facebook = app(),
+            "instagram" => c.platforms.instagram = app(),
+            "linkedin" => c.platforms.linkedin = app(),
+            "mastodon" => with_mastodon(c, &base),
+            "bluesky" => {
+                c.platforms.bluesky = Some(custodian::platforms::config::BlueskyConfig {
+                    pds: Some(base.parse().expect("the fake's URL")),
+                })
+            }
+            other => panic!("no platform {other}"),
+        }
+    }
+}
+
+/// An active account on `platform` (its platform id `external_id`, tagged
+/// `official`: alice's group's tag), with `secrets` sealed in the vault, as
+/// an admin's connection leaves it.
+pub async fn platform_account(
+    app: &TestApp,
+    platform: &str,
+    external_id: &str,
+    secrets: &[(custodian::vault::credentials::CredentialKind, &str)],
+) -> AccountId {
+    use custodian::clock::Clock;
+    let now = app.clock.now();
+    let account = custodian::domain::Account {
+        id: format!("acct_{platform}{}", rand::random::<u32>()).into(),
+        platform: custodian::domain::Platform::parse(platform).expect("a platform"),
+        handle: format!("clinic-on-{platform}"),
+        external_id: external_id.into(),
+        base_url: None,
+        status: custodian::domain::Status::Active,
+        status_reason: None,
+        tags: vec!["official".into()],
+        scopes: Vec::new(),
+        token_expires_at: None,
+        connected_by: "test".into(),
+        created_at: now,
+    };
+    assert!(app.state.accounts.insert(&account).await.expect("store the account"));
+    let vault = custodian::vault::Credentials::new(app.state.db.clone(), app.state.keys.clone());
+    for (kind, secret) in secrets {
+        vault.store(&account.id, *kind, &Secret::new((*secret).into()), None, now).await.expect("seal");
+    }
+    account.id
+}

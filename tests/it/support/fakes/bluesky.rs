@@ -7,7 +7,8 @@
 //! an error status).
 //!
 //! Modelled: `com.atproto.repo.{createRecord,putRecord,deleteRecord,
-//! getRecord,uploadBlob}` and `app.bsky.feed.getPostThread` (which a real
+//! getRecord,listRecords,uploadBlob}` (listRecords newest first by record
+//! key, `limit` 1 to 100, `cursor`, `reverse`) and `app.bsky.feed.getPostThread` (which a real
 //! PDS forwards to the AppView; here the PDS answers it from its own
 //! records), and app-password sessions, `com.atproto.server.{createSession,
 //! refreshSession,deleteSession}`, as @atproto/pds 0.5 implements them: HS256
@@ -381,6 +382,7 @@ enum Method {
     PutRecord,
     DeleteRecord,
     GetRecord,
+    ListRecords,
     UploadBlob,
     GetPostThread,
     CreateSession,
@@ -395,6 +397,7 @@ impl Method {
             "com.atproto.repo.putRecord" => Method::PutRecord,
             "com.atproto.repo.deleteRecord" => Method::DeleteRecord,
             "com.atproto.repo.getRecord" => Method::GetRecord,
+            "com.atproto.repo.listRecords" => Method::ListRecords,
             "com.atproto.repo.uploadBlob" => Method::UploadBlob,
             "app.bsky.feed.getPostThread" => Method::GetPostThread,
             "com.atproto.server.createSession" => Method::CreateSession,
@@ -407,7 +410,7 @@ impl Method {
     /// Queries are GETs, procedures POSTs.
     fn http(self) -> &'static str {
         match self {
-            Method::GetRecord | Method::GetPostThread => "GET",
+            Method::GetRecord | Method::ListRecords | Method::GetPostThread => "GET",
             _ => "POST",
         }
     }
@@ -522,6 +525,7 @@ impl Fake {
             Method::PutRecord => self.put_record(&input, now),
             Method::DeleteRecord => self.delete(&input, now),
             Method::GetRecord => self.get(&params),
+            Method::ListRecords => self.list_records(&params),
             Method::UploadBlob => self.upload(&request),
             Method::GetPostThread => self.thread(&params),
             Method::CreateSession => self.create_session(&input, now),
@@ -839,6 +843,55 @@ impl Fake {
             }
             None => Reply::error(400, "RecordNotFound", &format!("Could not locate record: {uri}")),
         }
+    }
+
+    /// A repository's records of one collection, newest record key first
+    /// (oldest first with `reverse`), after `cursor` (the last key of the
+    /// previous page).
+    fn list_records(&self, params: &HashMap<String, String>) -> Reply {
+        for name in ["repo", "collection"] {
+            if !params.contains_key(name) {
+                return Reply::invalid(&format!("Error: Params must have the property \"{name}\""));
+            }
+        }
+        let limit = match params.get("limit").map(|l| l.parse::<usize>()) {
+            None => 50,
+            Some(Ok(l)) if (1..=100).contains(&l) => l,
+            Some(_) => return Reply::invalid("Error: limit must be an integer between 1 and 100"),
+        };
+        let (repo, collection) = (&params["repo"], &params["collection"]);
+        let reverse = params.get("reverse").is_some_and(|r| r == "true");
+        let mut keys: Vec<(&String, &Stored)> = self
+            .records
+            .iter()
+            .filter(|((r, c, _), _)| r == repo && c == collection)
+            .map(|((_, _, rkey), stored)| (rkey, stored))
+            .collect();
+        if !reverse {
+            keys.reverse();
+        }
+        let after = params.get("cursor");
+        let records: Vec<Value> = keys
+            .into_iter()
+            .filter(|(rkey, _)| match after {
+                None => true,
+                Some(cursor) if reverse => rkey.as_str() > cursor.as_str(),
+                Some(cursor) => rkey.as_str() < cursor.as_str(),
+            })
+            .take(limit)
+            .map(|(rkey, stored)| {
+                json!({ "uri": format!("at://{repo}/{collection}/{rkey}"), "cid": stored.cid, "value": stored.value })
+            })
+            .collect();
+        let mut answer = json!({ "records": records });
+        if records.len() == limit {
+            if let Some(last) =
+                answer["records"][limit - 1]["uri"].as_str().and_then(|u| u.rsplit('/').next())
+            {
+                answer["cursor"] = json!(last);
+            }
+        }
+        Reply::json(200, &answer)
     }
 
     fn upload(&mut self, request: &Recorded) -> Reply {

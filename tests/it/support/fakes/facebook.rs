@@ -9,7 +9,9 @@
 //! Modelled, under `/v23.0`: Page `POST /{page}/feed` (`message`, `link`),
 //! `POST /{page}/photos` (multipart `source`, `caption`), `POST /{id}/comments`
 //! (`message`), `GET /{id}/comments`, `POST /{comment}` (`is_hidden` or, for
-//! Instagram, `hide`), `DELETE /{id}`; Instagram `POST /{ig}/media`
+//! Instagram, `hide`), `DELETE /{id}`, `GET /{page}/posts` and
+//! `GET /{ig}/media` (newest first, `fields`, `limit`, cursor `after`);
+//! Instagram `POST /{ig}/media`
 //! (`image_url`, `caption`), `POST /{ig}/media_publish` (`creation_id`; 50
 //! per 24 hours, then subcode 2207042), `POST /{comment}/replies`. Parameters
 //! are read from the query and a form or multipart body alike; the token from
@@ -77,6 +79,42 @@ impl GraphFake {
         let mut fake = self.lock();
         let parent = fake.live(on).expect("comment_from: an existing object").clone();
         fake.add_comment(&parent, author, "5550001", text, now)
+    }
+
+    /// The Page posts `text` itself (in Meta's own tools, not through
+    /// Custodian); returns the post's id.
+    pub fn post_directly(&self, text: &str) -> String {
+        self.object_directly(Kind::PagePost, text)
+    }
+
+    /// The Instagram account publishes a photo captioned `caption` in
+    /// Instagram's own app; returns the media id.
+    pub fn media_directly(&self, caption: &str) -> String {
+        self.object_directly(Kind::Media, caption)
+    }
+
+    fn object_directly(&self, kind: Kind, text: &str) -> String {
+        let now = SystemClock.now().millis();
+        let mut fake = self.lock();
+        let number = fake.next_id();
+        let (id, owner, name) = match kind {
+            Kind::PagePost => (format!("{PAGE_ID}_{number}"), PAGE_ID, PAGE_NAME),
+            _ => (number, IG_USER_ID, IG_USERNAME),
+        };
+        fake.objects.push(Object {
+            id: id.clone(),
+            kind,
+            parent: None,
+            owner,
+            author_id: owner.to_owned(),
+            author_name: name.to_owned(),
+            text: text.to_owned(),
+            image_url: (kind == Kind::Media).then(|| "https://cdn.example/photo.jpg".to_owned()),
+            created: now,
+            hidden: false,
+            deleted: false,
+        });
+        id
     }
 
     /// Whether the comment is hidden now (`is_hidden` / `hidden`).
@@ -588,6 +626,8 @@ impl Fake {
             ("POST", [id, "comments"]) => self.comment(request, params, id, false, now),
             ("POST", [id, "replies"]) => self.comment(request, params, id, true, now),
             ("GET", [id, "comments"]) => self.list(request, params, id),
+            ("GET", [PAGE_ID, "posts"]) => self.own(params, Kind::PagePost),
+            ("GET", [IG_USER_ID, "media"]) => self.own(params, Kind::Media),
             ("POST", [id]) => self.moderate(request, params, id),
             ("DELETE", [id]) => self.delete(request, id),
             _ => Reply::error(400, 2500, None, "OAuthException", "Unknown path components"),
@@ -779,6 +819,73 @@ impl Fake {
             })
             .collect();
         Reply::ok(json!({ "data": data, "paging": { "cursors": { "before": "QVFI", "after": "QVFI" } } }))
+    }
+
+    /// The Page's posts or the IG account's media, newest first, with the
+    /// fields asked for (defaults: a Page post's `id`, `message`,
+    /// `created_time`; a media object's `id`); cursor-paged by `after`.
+    fn own(&self, params: &Params, kind: Kind) -> Reply {
+        let limit = match params.get("limit").map(str::parse::<usize>) {
+            None => 25,
+            Some(Ok(n)) if n >= 1 => n.min(100),
+            Some(_) => return Reply::invalid("(#100) The parameter limit is invalid"),
+        };
+        let fields: Vec<&str> =
+            params.get("fields").map(|f| f.split(',').map(str::trim).collect()).unwrap_or_default();
+        let mut all = self.objects.iter().rev().filter(|o| o.kind == kind && !o.deleted);
+        if let Some(after) = params.get("after") {
+            if all.by_ref().position(|o| o.id == after).is_none() {
+                return Reply::invalid("(#100) The after cursor is invalid");
+            }
+        }
+        let rest: Vec<&Object> = all.collect();
+        let page = &rest[..rest.len().min(limit)];
+        let data: Vec<Value> = page
+            .iter()
+            .map(|o| {
+                let mut object = serde_json::Map::new();
+                object.insert("id".into(), json!(o.id));
+                let field = |name: &str| fields.is_empty() || fields.contains(&name);
+                if kind == Kind::PagePost {
+                    if field("message") && !o.text.is_empty() {
+                        object.insert("message".into(), json!(o.text));
+                    }
+                    if field("created_time") {
+                        object.insert("created_time".into(), json!(graph_time(o.created)));
+                    }
+                    if fields.contains(&"permalink_url") {
+                        object.insert(
+                            "permalink_url".into(),
+                            json!(format!("https://www.facebook.com/{}", o.id)),
+                        );
+                    }
+                } else {
+                    for name in &fields {
+                        match *name {
+                            "caption" => object.insert("caption".into(), json!(o.text)),
+                            "timestamp" => object.insert("timestamp".into(), json!(graph_time(o.created))),
+                            "permalink" => object.insert(
+                                "permalink".into(),
+                                json!(format!("https://www.instagram.com/p/{}/", o.id)),
+                            ),
+                            _ => None,
+                        };
+                    }
+                }
+                Value::Object(object)
+            })
+            .collect();
+        let mut paging = json!({});
+        if let (Some(first), Some(last)) = (page.first(), page.last()) {
+            paging["cursors"] = json!({ "before": first.id, "after": last.id });
+        }
+        if rest.len() > page.len() {
+            if let Some(last) = page.last() {
+                paging["next"] =
+                    json!(format!("https://graph.facebook.com/{VERSION}/posts?after={}", last.id));
+            }
+        }
+        Reply::ok(json!({ "data": data, "paging": paging }))
     }
 
     fn moderate(&mut self, request: &Recorded, params: &Params, id: &str) -> Reply {

@@ -11,6 +11,8 @@
 //! with 400; LinkedIn documents the header as required, not its error).
 //!
 //! Modelled: `POST /rest/posts` (201, id in `x-restli-id`),
+//! `GET /rest/posts?q=author&author=…` (the author's posts, newest first,
+//! `start` and `count`),
 //! `DELETE /rest/posts/{urn}` (204, also for a post already deleted),
 //! `POST|GET /rest/socialActions/{urn}/comments` and
 //! `DELETE /rest/socialActions/{urn}/comments/{id}?actor=…`, URNs
@@ -140,6 +142,25 @@ impl LinkedInFake {
         let post =
             fake.post(post_urn).filter(|p| !p.deleted).expect("comment_from: an existing post").clone();
         fake.add_comment(&post, actor, text, None, now).urn()
+    }
+
+    /// The organization posts `text` at LinkedIn itself (not through
+    /// Custodian); returns the post's URN.
+    pub fn post_directly(&self, text: &str) -> String {
+        let now = SystemClock.now().millis();
+        let mut fake = self.lock();
+        let share = format!("urn:li:share:{}", fake.next_id());
+        let activity = format!("urn:li:activity:{}", fake.next_id());
+        fake.posts.push(Post {
+            share: share.clone(),
+            activity,
+            author: ORGANIZATION.to_owned(),
+            commentary: text.to_owned(),
+            media: None,
+            created: now,
+            deleted: false,
+        });
+        share
     }
 
     /// The commentary of a post as LinkedIn stored it.
@@ -310,6 +331,7 @@ impl FakeComment {
 enum Endpoint {
     InitializeUpload,
     CreatePost,
+    FindPosts,
     DeletePost(String),
     CreateComment(String),
     ListComments(String),
@@ -470,6 +492,9 @@ impl Fake {
                 Endpoint::InitializeUpload
             }
             ("POST", ["rest", "posts"]) => Endpoint::CreatePost,
+            ("GET", ["rest", "posts"]) if params.get("q").map(String::as_str) == Some("author") => {
+                Endpoint::FindPosts
+            }
             ("DELETE", ["rest", "posts", urn]) => Endpoint::DeletePost((*urn).to_owned()),
             ("POST", ["rest", "socialActions", urn, "comments"]) => {
                 Endpoint::CreateComment((*urn).to_owned())
@@ -483,6 +508,7 @@ impl Fake {
         match endpoint {
             Endpoint::InitializeUpload => self.initialize_upload(&request, version, now),
             Endpoint::CreatePost => self.create_post(&request, version, now),
+            Endpoint::FindPosts => self.find_posts(&request, &params),
             Endpoint::DeletePost(urn) => self.delete_post(&urn, version),
             Endpoint::CreateComment(urn) => self.create_comment(&urn, &request, now),
             Endpoint::ListComments(urn) => self.list_comments(&urn),
@@ -757,6 +783,47 @@ impl Fake {
         }
         let comment = self.add_comment(&post, actor, text, parent_urn, now);
         Reply::json(201, comment.json()).header("x-restli-id", comment.id.clone())
+    }
+
+    /// "Find posts by authors": the author's live posts, newest first
+    /// (`sortBy` `CREATED`, or `LAST_MODIFIED`, the same here), `start` and
+    /// `count` (at most 100). The finder needs `X-RestLi-Method: FINDER`.
+    fn find_posts(&self, request: &Recorded, params: &HashMap<String, String>) -> Reply {
+        if !request.header("x-restli-method").is_some_and(|m| m.eq_ignore_ascii_case("finder")) {
+            return Reply::error(400, 0, "Invalid Rest.li method for a finder");
+        }
+        let Some(author) = params.get("author") else {
+            return Reply::error(400, 0, "Query parameter author is required");
+        };
+        let number = |name: &str, default: usize| params.get(name).map_or(Some(default), |v| v.parse().ok());
+        let (Some(start), Some(count)) = (number("start", 0), number("count", 10)) else {
+            return Reply::error(400, 0, "Invalid value for start or count");
+        };
+        let count = count.min(100);
+        let elements: Vec<Value> = self
+            .posts
+            .iter()
+            .rev()
+            .filter(|p| !p.deleted && &p.author == author)
+            .skip(start)
+            .take(count)
+            .map(|p| {
+                json!({
+                    "id": p.share,
+                    "author": p.author,
+                    "commentary": p.commentary,
+                    "visibility": "PUBLIC",
+                    "lifecycleState": "PUBLISHED",
+                    "createdAt": p.created,
+                    "lastModifiedAt": p.created,
+                    "publishedAt": p.created,
+                })
+            })
+            .collect();
+        Reply::json(
+            200,
+            json!({ "paging": { "start": start, "count": count, "links": [] }, "elements": elements }),
+        )
     }
 
     fn list_comments(&self, urn: &str) -> Reply {

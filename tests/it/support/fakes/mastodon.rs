@@ -6,6 +6,8 @@
 //!
 //! Modelled: `POST /api/v1/statuses`, `DELETE /api/v1/statuses/:id`,
 //! `GET /api/v1/statuses/:id/context`, `POST /api/v2/media`,
+//! `GET /api/v1/accounts/:id/statuses` (newest first, `limit` up to 40,
+//! `max_id`, `exclude_replies`, `exclude_reblogs`; no reblogs are modelled),
 //! `GET /api/v1/accounts/verify_credentials`, and the OAuth 2.0 server
 //! (Doorkeeper): `GET /oauth/authorize` (the user consents at once, or
 //! denies when told to), `POST /oauth/token` (authorization code with PKCE
@@ -92,6 +94,39 @@ impl MastodonFake {
     /// Whether the access token was revoked (`POST /oauth/revoke`).
     pub fn token_revoked(&self) -> bool {
         self.lock().control.expired
+    }
+
+    /// The account posts `text` itself, at the instance (as from Mastodon's
+    /// own app, not through Custodian); returns the status id.
+    pub fn post_directly(&self, text: &str) -> String {
+        self.add(None, None, text)
+    }
+
+    /// Another account (`acct`) replies to the status `in_reply_to`, as
+    /// followers do; returns the reply's id. Panics when the status is unknown.
+    pub fn reply_from(&self, acct: &str, in_reply_to: &str, text: &str) -> String {
+        assert!(self.lock().live(in_reply_to).is_some(), "reply_from: an existing status");
+        self.add(Some(acct), Some(in_reply_to), text)
+    }
+
+    fn add(&self, author: Option<&str>, in_reply_to: Option<&str>, text: &str) -> String {
+        let now = SystemClock.now().millis();
+        let mut fake = self.lock();
+        let id = fake.next_id(now);
+        fake.posts.push(Post {
+            id: id.clone(),
+            author: author.map(str::to_owned),
+            created_at: now,
+            text: text.to_owned(),
+            spoiler_text: String::new(),
+            visibility: "public".into(),
+            sensitive: false,
+            language: Some("en".into()),
+            in_reply_to_id: in_reply_to.map(str::to_owned),
+            media: Vec::new(),
+            deleted: false,
+        });
+        id
     }
 }
 
@@ -183,6 +218,8 @@ struct Media {
 #[derive(Clone)]
 struct Post {
     id: String,
+    /// Another account's `acct`; None: the authenticated account's own.
+    author: Option<String>,
     created_at: i64,
     text: String,
     spoiler_text: String,
@@ -310,6 +347,12 @@ impl Fake {
                 Token::Valid => self.upload(request),
                 other => unauthorized(&other),
             },
+            ("GET", ["api", "v1", "accounts", id, "statuses"]) if *id != "verify_credentials" => {
+                match token {
+                    Token::Valid | Token::Missing => self.account_statuses(id, query),
+                    other => unauthorized(&other),
+                }
+            }
             ("GET", ["api", "v1", "accounts", "verify_credentials"]) => match token {
                 Token::Valid => Reply::json(200, &self.credential_account()),
                 other => unauthorized(&other),
@@ -434,6 +477,7 @@ impl Fake {
         }
         let post = Post {
             id: self.next_id(now),
+            author: None,
             created_at: now,
             text,
             spoiler_text,
@@ -459,7 +503,8 @@ impl Fake {
                 return Reply::error(429, "Too many requests").rate_headers(DELETE_LIMIT, 0, reset);
             }
         };
-        let reply = match self.posts.iter().position(|p| p.id == id && !p.deleted) {
+        // An account deletes only its own statuses; another's is "not found" to it.
+        let reply = match self.posts.iter().position(|p| p.id == id && !p.deleted && p.author.is_none()) {
             Some(index) => {
                 self.posts[index].deleted = true;
                 Reply::json(200, &self.status_json(&self.posts[index], true))
@@ -501,6 +546,33 @@ impl Fake {
             posts.into_iter().filter(|p| visible(p)).map(|p| self.status_json(p, false)).collect()
         };
         Reply::json(200, &json!({ "ancestors": render(ancestors), "descendants": render(descendants) }))
+    }
+
+    /// An account's statuses, newest first: only the authenticated
+    /// account's own are modelled (another's id is unknown here).
+    fn account_statuses(&self, id: &str, query: &str) -> Reply {
+        if id != ACCOUNT_ID {
+            return Reply::error(404, NOT_FOUND);
+        }
+        let q: HashMap<String, String> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+        let limit = match q.get("limit").map(|l| l.parse::<usize>()) {
+            None => 20,
+            Some(Ok(l)) => l.clamp(1, 40),
+            Some(Err(_)) => return Reply::error(400, "limit is invalid"),
+        };
+        let max_id = q.get("max_id").and_then(|m| m.parse::<u64>().ok());
+        let no_replies = q.get("exclude_replies").is_some_and(|v| v == "true");
+        let statuses: Vec<Value> = self
+            .posts
+            .iter()
+            .rev()
+            .filter(|p| !p.deleted && p.author.is_none() && p.visibility != "direct")
+            .filter(|p| !(no_replies && p.in_reply_to_id.is_some()))
+            .filter(|p| max_id.is_none_or(|m| p.id.parse::<u64>().is_ok_and(|id| id < m)))
+            .take(limit)
+            .map(|p| self.status_json(p, false))
+            .collect();
+        Reply::json(200, &Value::Array(statuses))
     }
 
     fn upload(&mut self, request: &Recorded) -> Reply {
@@ -664,13 +736,22 @@ impl Fake {
     /// The Status entity; `deleted` adds the source `text` as `DELETE` returns it.
     fn status_json(&self, post: &Post, deleted: bool) -> Value {
         let replies = self.posts.iter().filter(|p| !p.deleted && p.in_reply_to_id.as_ref() == Some(&post.id));
+        let (username, account) = match &post.author {
+            None => (USERNAME, self.account()),
+            Some(acct) => (acct.as_str(), other_account(acct)),
+        };
+        let in_reply_to_account = post
+            .in_reply_to_id
+            .as_deref()
+            .and_then(|id| self.posts.iter().find(|p| p.id == id))
+            .map(|parent| if parent.author.is_none() { ACCOUNT_ID.to_owned() } else { other_id(parent) });
         let mut status = json!({
             "id": post.id,
-            "uri": format!("{WEB}/users/{USERNAME}/statuses/{}", post.id),
-            "url": format!("{WEB}/@{USERNAME}/{}", post.id),
+            "uri": format!("{WEB}/users/{username}/statuses/{}", post.id),
+            "url": format!("{WEB}/@{username}/{}", post.id),
             "created_at": iso8601(post.created_at),
             "edited_at": null,
-            "account": self.account(),
+            "account": account,
             "content": html(&post.text),
             "visibility": post.visibility,
             "sensitive": post.sensitive,
@@ -684,7 +765,7 @@ impl Fake {
             "favourites_count": 0,
             "replies_count": replies.count(),
             "in_reply_to_id": post.in_reply_to_id,
-            "in_reply_to_account_id": post.in_reply_to_id.as_ref().map(|_| ACCOUNT_ID),
+            "in_reply_to_account_id": in_reply_to_account,
             "reblog": null,
             "poll": null,
             "card": null,
@@ -701,6 +782,40 @@ impl Fake {
         }
         status
     }
+}
+
+/// Another account's id: derived from its `acct`, stable across its statuses.
+fn other_id(post: &Post) -> String {
+    let acct = post.author.as_deref().unwrap_or(USERNAME);
+    format!("1090{}", acct.bytes().map(u64::from).sum::<u64>())
+}
+
+/// Another account, as the Account entity shows it in its statuses.
+fn other_account(acct: &str) -> Value {
+    let post = Post {
+        id: String::new(),
+        author: Some(acct.to_owned()),
+        created_at: 0,
+        text: String::new(),
+        spoiler_text: String::new(),
+        visibility: String::new(),
+        sensitive: false,
+        language: None,
+        in_reply_to_id: None,
+        media: Vec::new(),
+        deleted: false,
+    };
+    json!({
+        "id": other_id(&post),
+        "username": acct.split('@').next().unwrap_or(acct),
+        "acct": acct,
+        "display_name": acct,
+        "url": format!("{WEB}/@{acct}"),
+        "created_at": "2023-01-01T00:00:00.000Z",
+        "statuses_count": 1,
+        "emojis": [],
+        "fields": []
+    })
 }
 
 fn unauthorized(token: &Token) -> Reply {

@@ -6,7 +6,8 @@
 //!
 //! Modelled: `POST /2/tweets` (with `media.media_ids`), `DELETE /2/tweets/:id`,
 //! `PUT /2/tweets/:id/hidden`, `GET /2/tweets/search/recent` with a
-//! `conversation_id:` query, the simple upload `POST /2/media/upload`
+//! `conversation_id:` query, the user's timeline `GET /2/users/:id/tweets`
+//! (newest first, `max_results` 5 to 100, `pagination_token`, `exclude`), the simple upload `POST /2/media/upload`
 //! (multipart `media`, `media_category`, `media_type`; images only, sniffed
 //! from their first bytes) and alt text through `POST /2/media/metadata`.
 //! A post may name only media this user uploaded as `tweet_image` in the
@@ -28,7 +29,7 @@ use serde_json::{json, Map, Value};
 use super::{iso8601, Recorded};
 
 /// The authenticated account (X user ids are numeric strings).
-const USER_ID: &str = "1587654321098765432";
+pub const USER_ID: &str = "1587654321098765432";
 pub const USERNAME: &str = "RiversideClinic";
 /// The OAuth 2.0 client Custodian is registered as (a confidential client).
 pub const CLIENT_ID: &str = "fake-x-client-id";
@@ -41,6 +42,7 @@ const CREATE_LIMIT: u32 = 200;
 const DELETE_LIMIT: u32 = 50;
 const HIDE_LIMIT: u32 = 50;
 const SEARCH_LIMIT: u32 = 180;
+const TIMELINE_LIMIT: u32 = 900;
 const MEDIA_UPLOAD_LIMIT: u32 = 500;
 const MEDIA_METADATA_LIMIT: u32 = 500;
 /// The simple upload's limit for an image (docs.x.com: 5 MB).
@@ -122,11 +124,38 @@ impl XFake {
             created_at: now,
             conversation_id: parent.conversation_id,
             in_reply_to_user_id: Some(parent.author_id),
+            replied_to: Some(parent.id),
             hidden: false,
             deleted: false,
             media_ids: Vec::new(),
         });
         id
+    }
+
+    /// The user posts `text` at X itself (from X's own app, not through
+    /// Custodian); returns the post's id.
+    pub fn post_directly(&self, text: &str) -> String {
+        let now = SystemClock.now().millis();
+        let mut fake = self.lock();
+        let id = fake.next_id(now);
+        fake.tweets.push(Tweet {
+            id: id.clone(),
+            text: text.to_owned(),
+            author_id: USER_ID.to_owned(),
+            created_at: now,
+            conversation_id: id.clone(),
+            in_reply_to_user_id: None,
+            replied_to: None,
+            hidden: false,
+            deleted: false,
+            media_ids: Vec::new(),
+        });
+        id
+    }
+
+    /// Whether the reply is hidden now.
+    pub fn is_hidden(&self, id: &str) -> bool {
+        self.lock().tweets.iter().any(|t| t.id == id && t.hidden)
     }
 
     /// Every media uploaded so far, in order.
@@ -278,6 +307,8 @@ struct Tweet {
     created_at: i64,
     conversation_id: String,
     in_reply_to_user_id: Option<String>,
+    /// The post it replies to.
+    replied_to: Option<String>,
     hidden: bool,
     deleted: bool,
     media_ids: Vec<String>,
@@ -288,6 +319,7 @@ enum Endpoint {
     Delete(String),
     Hide(String),
     Search,
+    Timeline(String),
     Upload,
     Metadata,
 }
@@ -299,6 +331,7 @@ impl Endpoint {
             Endpoint::Delete(_) => ("DELETE /2/tweets/:id", DELETE_LIMIT),
             Endpoint::Hide(_) => ("PUT /2/tweets/:id/hidden", HIDE_LIMIT),
             Endpoint::Search => ("GET /2/tweets/search/recent", SEARCH_LIMIT),
+            Endpoint::Timeline(_) => ("GET /2/users/:id/tweets", TIMELINE_LIMIT),
             Endpoint::Upload => ("POST /2/media/upload", MEDIA_UPLOAD_LIMIT),
             Endpoint::Metadata => ("POST /2/media/metadata", MEDIA_METADATA_LIMIT),
         }
@@ -439,6 +472,7 @@ impl Fake {
             ("DELETE", ["2", "tweets", id]) => Endpoint::Delete((*id).to_owned()),
             ("PUT", ["2", "tweets", id, "hidden"]) => Endpoint::Hide((*id).to_owned()),
             ("GET", ["2", "tweets", "search", "recent"]) => Endpoint::Search,
+            ("GET", ["2", "users", id, "tweets"]) => Endpoint::Timeline((*id).to_owned()),
             ("POST", ["2", "media", "upload"]) => Endpoint::Upload,
             ("POST", ["2", "media", "metadata"]) => Endpoint::Metadata,
             _ => {
@@ -464,6 +498,7 @@ impl Fake {
             Endpoint::Delete(id) => self.delete(&id),
             Endpoint::Hide(id) => self.hide(&id, &request),
             Endpoint::Search => self.search(query),
+            Endpoint::Timeline(id) => self.timeline(&id, query),
             Endpoint::Upload => self.upload(&request, now),
             Endpoint::Metadata => self.metadata(&request),
         };
@@ -547,8 +582,8 @@ impl Fake {
             return Reply::forbidden(DUPLICATE);
         }
         let id = self.next_id(now);
-        let (conversation_id, in_reply_to_user_id) = match parent {
-            Some(p) => (p.conversation_id, Some(p.author_id)),
+        let (conversation_id, in_reply_to_user_id) = match &parent {
+            Some(p) => (p.conversation_id.clone(), Some(p.author_id.clone())),
             None => (id.clone(), None),
         };
         self.tweets.push(Tweet {
@@ -558,6 +593,7 @@ impl Fake {
             created_at: now,
             conversation_id,
             in_reply_to_user_id,
+            replied_to: parent.map(|p| p.id),
             hidden: false,
             deleted: false,
             media_ids,
@@ -712,6 +748,49 @@ impl Fake {
     }
 }
 
+impl Fake {
+    /// A user's posts, newest first; only the authenticated user's are modelled.
+    fn timeline(&self, user: &str, query: &str) -> Reply {
+        let params: HashMap<String, String> =
+            url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+        let max_results = match params.get("max_results").map(|m| m.parse::<usize>()) {
+            None => 10,
+            Some(Ok(m)) if (5..=100).contains(&m) => m,
+            Some(_) => {
+                return Reply::invalid("The `max_results` query parameter value is not between 5 and 100");
+            }
+        };
+        let exclude: Vec<&str> = params.get("exclude").map(|e| e.split(',').collect()).unwrap_or_default();
+        if exclude.iter().any(|e| !["retweets", "replies"].contains(e)) {
+            return Reply::invalid("The `exclude` query parameter value is not one of [retweets, replies]");
+        }
+        let before = params.get("pagination_token").map(String::as_str);
+        let fields: Vec<String> = params
+            .get("tweet.fields")
+            .map(|f| f.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect())
+            .unwrap_or_default();
+        let mut mine = self.tweets.iter().rev().filter(|t| {
+            !t.deleted && t.author_id == user && !(exclude.contains(&"replies") && t.replied_to.is_some())
+        });
+        if let Some(token) = before {
+            if mine.by_ref().position(|t| t.id == token).is_none() {
+                return Reply::invalid("The `pagination_token` query parameter value is invalid");
+            }
+        }
+        let rest: Vec<&Tweet> = mine.collect();
+        let page = &rest[..rest.len().min(max_results)];
+        let (Some(newest), Some(oldest)) = (page.first(), page.last()) else {
+            return Reply::json(200, &json!({ "meta": { "result_count": 0 } }));
+        };
+        let mut meta = json!({ "newest_id": newest.id, "oldest_id": oldest.id, "result_count": page.len() });
+        if rest.len() > page.len() {
+            meta["next_token"] = json!(oldest.id);
+        }
+        let data: Vec<Value> = page.iter().map(|t| tweet_json(t, &fields)).collect();
+        Reply::json(200, &json!({ "data": data, "meta": meta }))
+    }
+}
+
 /// The Tweet object: `id`, `text` and `edit_history_tweet_ids` by default, the
 /// other fields only when asked for with `tweet.fields`.
 fn tweet_json(tweet: &Tweet, fields: &[String]) -> Value {
@@ -726,6 +805,10 @@ fn tweet_json(tweet: &Tweet, fields: &[String]) -> Value {
             "conversation_id" => json!(tweet.conversation_id),
             "in_reply_to_user_id" => match &tweet.in_reply_to_user_id {
                 Some(user) => json!(user),
+                None => continue,
+            },
+            "referenced_tweets" => match &tweet.replied_to {
+                Some(parent) => json!([{ "type": "replied_to", "id": parent }]),
                 None => continue,
             },
             _ => continue,
