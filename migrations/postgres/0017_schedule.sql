@@ -10,6 +10,9 @@
 ALTER TABLE reviews ADD COLUMN publish_at BIGINT;
 ALTER TABLE reviews ADD COLUMN claimed_at BIGINT;
 ALTER TABLE reviews ADD COLUMN claimed_by TEXT;
+-- The API token the action came through, if any: revoked (or no longer
+-- covering the action) by the time it is carried out, it does not go out.
+ALTER TABLE reviews ADD COLUMN token_id TEXT;
 CREATE INDEX reviews_due ON reviews (state, publish_at);
 
 -- Approval steps per account tag may ask for reviewers of given directory

@@ -435,6 +435,7 @@ impl ActionPath {
             expires_at: Timestamp(now.millis() + self.queue.config().expire_after.as_millis() as i64),
             publish_at: Some(publish_at),
             state: ReviewState::Scheduled,
+            token_id: caller.token.map(|t| t.id.as_str()),
             audit_event_id: receipt.event_id.as_ref(),
         };
         self.queue.insert(&review).await?;
@@ -496,15 +497,23 @@ impl ActionPath {
                 && a.content_sha256
                     == crate::queue::content_sha256(&authorized.account.id, &authorized.action)
         });
-        // An approved template's words, each value passing on its own.
+        // An approved template's exact words, used by someone other than its
+        // approver: what the screen found lies in those words alone (no
+        // finding touches a filled-in value), and policy would let a clean
+        // reply out on this account.
         let templated = !media
             && authorized.template.as_ref().is_some_and(|t| {
+                let clean = Report { findings: Vec::new() };
                 t.text == text
-                    && t.values.iter().all(|value| {
-                        let report = policies.screen().check(&Content { text: value, origin, media: false });
-                        let screened = ScreenContext::of(&report, origin);
-                        policies.judge(&principal, &resource, &context, screened).verdict == Verdict::Allow
-                    })
+                    && t.approved_by != caller.user().id
+                    && report
+                        .findings
+                        .iter()
+                        .all(|f| t.spans.iter().all(|&(a, b)| f.end <= a || b <= f.start))
+                    && policies
+                        .judge(&principal, &resource, &context, ScreenContext::of(&clean, origin))
+                        .verdict
+                        == Verdict::Allow
             });
         match judgement.verdict {
             Verdict::Allow => Screening::Passed(Screened(authorized)),
@@ -556,6 +565,7 @@ impl ActionPath {
             expires_at,
             publish_at,
             state: ReviewState::Held,
+            token_id: caller.token.map(|t| t.id.as_str()),
             audit_event_id: receipt.event_id.as_ref(),
         };
         if let Err(e) = self.queue.insert(&review).await {

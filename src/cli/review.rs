@@ -86,7 +86,9 @@ pub async fn review(args: ReviewArgs) -> anyhow::Result<ExitCode> {
             let r = client.call(reqwest::Method::GET, &format!("/api/v1/reviews/{id}"), &[], None).await?;
             println!("{}", line(&r));
             match r["content"].as_str() {
-                Some(text) => println!("\n{}\n", marked(text, r["findings"].as_array().map(Vec::as_slice))),
+                Some(text) => {
+                    println!("\n{}\n", visible(&marked(text, r["findings"].as_array().map(Vec::as_slice))))
+                }
                 None => println!("\n(its content is no longer kept)\n"),
             }
             for f in r["findings"].as_array().into_iter().flatten() {
@@ -197,6 +199,24 @@ fn line(r: &Value) -> String {
     )
 }
 
+/// `text` as a terminal shows it faithfully: control characters (other
+/// than line breaks) and bidirectional overrides escaped, so that nothing
+/// in a post can hide its words from the reviewer reading it.
+fn visible(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '\n' => "\n".to_owned(),
+            c if c.is_control()
+                || ('\u{202a}'..='\u{202e}').contains(&c)
+                || ('\u{2066}'..='\u{2069}').contains(&c) =>
+            {
+                c.escape_unicode().to_string()
+            }
+            c => c.to_string(),
+        })
+        .collect()
+}
+
 /// `text` with each finding's span in [[double brackets]].
 fn marked(text: &str, findings: Option<&[Value]>) -> String {
     let mut spans: Vec<(usize, usize)> = findings
@@ -240,5 +260,6 @@ mod tests {
             super::marked("Our Maria Alvarez is well", Some(&findings)),
             "Our [[Maria Al]]varez is well"
         );
+        assert_eq!(super::visible("a\r\u{1b}[2Kb\u{202e}c\nd"), "a\\u{d}\\u{1b}[2Kb\\u{202e}c\nd");
     }
 }

@@ -213,7 +213,7 @@ impl ReviewStep {
             GroupRule::Any => true,
             GroupRule::All => self.groups.iter().all(|g| approvals.iter().any(|a| a.groups.contains(g))),
         };
-        counting >= self.approvals && every_group
+        counting >= self.least() && every_group
     }
 }
 
@@ -336,6 +336,9 @@ pub struct Review {
     pub audit_event_id: String,
     #[serde(skip)]
     pub mfa_verified_at: Option<Timestamp>,
+    /// The API token it came through, if any.
+    #[schema(required = true)]
+    pub token_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -364,6 +367,8 @@ pub struct NewReview<'a> {
     pub publish_at: Option<Timestamp>,
     /// `Held` (for a reviewer) or `Scheduled` (clean, waiting for its time).
     pub state: ReviewState,
+    /// The API token it came through, if any.
+    pub token_id: Option<&'a str>,
     pub audit_event_id: &'a str,
 }
 
@@ -412,7 +417,7 @@ pub struct Queue {
 
 const COLUMNS: &str = "id, account_id, author_id, action, door, state, content_sha256, findings, \
      approvals_required, mfa_verified_at, created_at, expires_at, publish_at, decided_at, decided_by, reason, \
-     audit_event_id";
+     audit_event_id, token_id";
 
 impl Queue {
     pub fn new(db: Db, keys: Arc<KeyRing>, config: ReviewConfig) -> Self {
@@ -434,8 +439,8 @@ impl Queue {
         let findings = serde_json::to_string(review.findings).unwrap_or_else(|_| "[]".into());
         sqlx::query(
             "INSERT INTO reviews (id, account_id, author_id, action, door, sealed_action, content_sha256, findings, \
-             state, approvals_required, mfa_verified_at, created_at, expires_at, publish_at, audit_event_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+             state, approvals_required, mfa_verified_at, created_at, expires_at, publish_at, audit_event_id, token_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
         )
         .bind(review.id)
         .bind(review.account_id)
@@ -452,6 +457,7 @@ impl Queue {
         .bind(review.expires_at.millis())
         .bind(review.publish_at.map(|t| t.millis()))
         .bind(review.audit_event_id)
+        .bind(review.token_id)
         .execute(self.db.pool())
         .await?;
         Ok(())
@@ -563,38 +569,34 @@ impl Queue {
         stored.action().map(Some).map_err(QueueError::Seal)
     }
 
-    /// Adds `reviewer`'s approval to a held review; false when they already
-    /// approved it or it is no longer held.
+    /// Adds `reviewer`'s approval to a review, in one statement that
+    /// checks, as it inserts, that the review is still held, still for the
+    /// content `content_sha256`, and not written by `reviewer` (re-owned
+    /// meanwhile); false otherwise, or when they already approved it.
     pub async fn approve(
         &self,
         id: &str,
         reviewer: &str,
         groups: &[String],
         reason: &str,
+        content_sha256: &str,
         now: Timestamp,
     ) -> Result<bool, sqlx::Error> {
-        let held: Option<String> = optional(
-            sqlx::query_scalar("SELECT state FROM reviews WHERE id = $1")
-                .bind(id)
-                .fetch_one(self.db.pool())
-                .await,
-        )?;
-        if held.as_deref() != Some("held") {
-            return Ok(false);
-        }
         let inserted = sqlx::query(
             "INSERT INTO review_approvals (review_id, reviewer_id, approved_at, reason, groups) \
-             VALUES ($1, $2, $3, $4, $5)",
+             SELECT id, $1, $2, $3, $4 FROM reviews \
+             WHERE id = $5 AND state = 'held' AND author_id <> $1 AND content_sha256 = $6",
         )
-        .bind(id)
         .bind(reviewer)
         .bind(now.millis())
         .bind(reason)
         .bind(serde_json::to_string(groups).unwrap_or_else(|_| "[]".into()))
+        .bind(id)
+        .bind(content_sha256)
         .execute(self.db.pool())
         .await;
         match inserted {
-            Ok(_) => Ok(true),
+            Ok(done) => Ok(done.rows_affected() == 1),
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(false),
             Err(e) => Err(e),
         }
@@ -659,7 +661,15 @@ impl Queue {
     /// rows another replica is claiming are skipped (`FOR UPDATE SKIP
     /// LOCKED`), on SQLite the single writer orders the claims. Each due
     /// post is returned to exactly one caller.
-    pub async fn claim_due(&self, now: Timestamp, by: &str, limit: i64) -> Result<Vec<String>, sqlx::Error> {
+    /// Only posts due since `since` are claimed: older ones missed their time
+    /// (see [`Queue::missed`]).
+    pub async fn claim_due(
+        &self,
+        now: Timestamp,
+        since: Timestamp,
+        by: &str,
+        limit: i64,
+    ) -> Result<Vec<String>, sqlx::Error> {
         let lock = match self.db.backend() {
             crate::storage::Backend::Postgres => " FOR UPDATE SKIP LOCKED",
             crate::storage::Backend::Sqlite => "",
@@ -667,9 +677,26 @@ impl Queue {
         let sql = format!(
             "UPDATE reviews SET state = 'approved', claimed_at = $1, claimed_by = $2 \
              WHERE state = 'scheduled' AND id IN (SELECT id FROM reviews WHERE state = 'scheduled' \
-             AND publish_at <= $1 ORDER BY publish_at, id LIMIT $3{lock}) RETURNING id"
+             AND publish_at <= $1 AND publish_at >= $4 ORDER BY publish_at, id LIMIT $3{lock}) RETURNING id"
         );
-        sqlx::query_scalar(&sql).bind(now.millis()).bind(by).bind(limit).fetch_all(self.db.pool()).await
+        sqlx::query_scalar(&sql)
+            .bind(now.millis())
+            .bind(by)
+            .bind(limit)
+            .bind(since.millis())
+            .fetch_all(self.db.pool())
+            .await
+    }
+
+    /// Scheduled posts whose time passed before `before` unclaimed (every
+    /// replica was down): they wait for a new time, they do not go out late.
+    pub async fn missed(&self, before: Timestamp) -> Result<Vec<String>, sqlx::Error> {
+        sqlx::query_scalar(
+            "SELECT id FROM reviews WHERE state = 'scheduled' AND publish_at < $1 ORDER BY publish_at",
+        )
+        .bind(before.millis())
+        .fetch_all(self.db.pool())
+        .await
     }
 
     /// Claims made before `before` that never reached their outcome.
@@ -713,7 +740,8 @@ impl Queue {
         let mut tx = self.db.pool().begin().await?;
         let done = sqlx::query(
             "UPDATE reviews SET state = 'held', author_id = $1, expires_at = $2, publish_at = $3, \
-             decided_at = NULL, decided_by = NULL, reason = NULL WHERE id = $4 AND state = 'orphaned'",
+             decided_at = NULL, decided_by = NULL, reason = NULL, token_id = NULL \
+             WHERE id = $4 AND state = 'orphaned'",
         )
         .bind(author)
         .bind(expires_at.millis())
@@ -787,6 +815,7 @@ fn review(r: &sqlx::any::AnyRow) -> Result<Review, sqlx::Error> {
         reason: r.try_get("reason")?,
         audit_event_id: r.try_get("audit_event_id")?,
         mfa_verified_at: at("mfa_verified_at")?,
+        token_id: r.try_get("token_id")?,
     })
 }
 
@@ -950,6 +979,10 @@ mod tests {
         assert_eq!(config.approvals_for(&clinical), 2, "all of two groups: two approvals at least");
         assert!(!config.satisfied(&clinical, &[approval(&["a"]), approval(&["a"])]));
         assert!(config.satisfied(&clinical, &[approval(&["a"]), approval(&["b", "x"])]));
+        assert!(
+            !config.satisfied(&clinical, &[approval(&["a", "b"])]),
+            "one reviewer in both groups is one approval"
+        );
         assert!(config.outsider(&clinical, &tags(&["x"])).unwrap().contains("a, b"));
         assert_eq!(config.outsider(&clinical, &tags(&["b"])), None);
         let both = tags(&["clinical", "press"]);

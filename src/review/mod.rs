@@ -43,8 +43,11 @@ pub use crate::queue::{content_sha256, ReviewConfig};
 const REASON_CHARS: usize = 2000;
 /// The most reviews one listing returns.
 pub const LIST_LIMIT: i64 = 500;
-/// How many due posts one tick claims.
+/// How many due posts one tick carries out, at most.
 const CLAIM_BATCH: i64 = 20;
+/// A scheduled post not claimed within this long of its time (every
+/// replica was down) is not published late: it waits for a new time.
+const MISSED_AFTER: std::time::Duration = std::time::Duration::from_secs(10 * 60);
 /// A claim older than this that never reached its outcome was cut short
 /// (its process stopped): platform calls time out long before.
 const STALE_CLAIM: std::time::Duration = std::time::Duration::from_secs(15 * 60);
@@ -199,8 +202,10 @@ impl Reviews {
             policies: vec!["reviewers-decide-reviews".into()],
         };
         self.journal.record(caller.meta(), caller.actor().clone(), event).await?;
-        if !self.queue.approve(id, &me, caller.groups(), &reason, self.clock.now()).await? {
-            return Err(Refusal::conflict(format!("review {id} was decided meanwhile")));
+        if !self.queue.approve(id, &me, caller.groups(), &reason, sha, self.clock.now()).await? {
+            let refusal =
+                Refusal::conflict(format!("review {id} was decided, changed or re-owned meanwhile"));
+            return Err(self.path.refuse(caller, Self::DECIDE, &review.account_id, refusal).await);
         }
         let approved = self.current(id).await?;
         if !self.queue.config().satisfied(&tags, &approved.approvals) {
@@ -240,7 +245,29 @@ impl Reviews {
         let Some(action) = self.queue.open(&review.id).await? else {
             return Err(Refusal::conflict(format!("review {} has no content left to carry out", review.id)));
         };
+        let token = match &review.token_id {
+            Some(id) => Some(self.identity.directory.tokens.get(id).await?),
+            None => None,
+        };
+        let now = self.clock.now();
+        let token_gone = match token {
+            None => None,
+            Some(None) => Some("the API token it came through no longer exists".to_owned()),
+            Some(Some(t)) if t.revoked_at.is_some() => {
+                Some(format!("the API token it came through ({}) was revoked", t.id))
+            }
+            Some(Some(t)) if t.expires_at <= now => {
+                Some(format!("the API token it came through ({}) expired", t.id))
+            }
+            Some(Some(t))
+                if !t.covers(&review.action, &crate::domain::AccountId::new(review.account_id.as_str())) =>
+            {
+                Some(format!("the API token it came through ({}) no longer covers {}", t.id, review.action))
+            }
+            Some(Some(_)) => None,
+        };
         let result = match self.identity.users.get(&review.author_id).await? {
+            _ if let Some(why) = token_gone => Err(why),
             None => Err(format!("its author {} is no longer a user", review.author_id)),
             Some(author) => match self.identity.directory.admit(author).await {
                 Err(crate::directory::GateError::Denied(d)) => {
@@ -406,21 +433,52 @@ impl Reviews {
             }
         }
         done.orphaned = self.orphan_unadmitted().await?;
-        for id in self.queue.claim_due(now, &self.node, CLAIM_BATCH).await? {
+        let since = Timestamp(now.millis() - MISSED_AFTER.as_millis() as i64);
+        for id in self.queue.missed(since).await? {
             let Some(review) = self.queue.get(&id).await? else { continue };
-            let why = format!(
-                "due at {}: carried out by {}",
-                review.publish_at.unwrap_or(now).rfc3339(),
-                self.node
-            );
-            self.moved(&system(), &review, ReviewState::Approved, "claim", review.publish_at, &why).await?;
-            self.carry_out(&RequestMeta::default(), &review).await?;
-            match self.queue.get(&id).await?.map(|r| r.state) {
-                Some(ReviewState::Published) => done.published += 1,
-                _ => done.failed += 1,
+            let why = "its time passed while no replica was running: it waits for a new time, it is not published late";
+            self.moved(
+                &system(),
+                &review,
+                ReviewState::PendingReschedule,
+                "pending_reschedule",
+                review.publish_at,
+                why,
+            )
+            .await?;
+            self.queue
+                .transition(&id, ReviewState::Scheduled, ReviewState::PendingReschedule, None, Some(why), now)
+                .await?;
+        }
+        // One claim at a time, each carried out before the next is taken, so
+        // that no claim waits behind others long enough to look cut short;
+        // one post's failure does not stop the others.
+        for _ in 0..CLAIM_BATCH {
+            let Some(id) = self.queue.claim_due(self.clock.now(), since, &self.node, 1).await?.pop() else {
+                break;
+            };
+            match self.carry_out_due(&id).await {
+                Ok(true) => done.published += 1,
+                Ok(false) => done.failed += 1,
+                Err(refusal) => {
+                    done.failed += 1;
+                    tracing::error!(review = %id, reason = %refusal.reason, "a due post could not be carried out; its claim will be marked interrupted");
+                }
             }
         }
         Ok(done)
+    }
+
+    /// A due post this replica claimed: recorded, then carried out.
+    /// Whether it was published.
+    async fn carry_out_due(&self, id: &str) -> Result<bool, Refusal> {
+        let review = self.current(id).await?;
+        let now = self.clock.now();
+        let why =
+            format!("due at {}: carried out by {}", review.publish_at.unwrap_or(now).rfc3339(), self.node);
+        self.moved(&system(), &review, ReviewState::Approved, "claim", review.publish_at, &why).await?;
+        self.carry_out(&RequestMeta::default(), &review).await?;
+        Ok(self.queue.get(id).await?.map(|r| r.state) == Some(ReviewState::Published))
     }
 
     /// Runs [`Reviews::tick`] every `review.tick`, for as long as the process runs.

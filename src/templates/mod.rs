@@ -10,7 +10,7 @@
 //!    template.approve (the words in full) ─► stored
 //!  reply {template: {id, values}} ─► the template in use? ─► every value
 //!    declared, one short line ─► the words rendered ─► the action path,
-//!    which lets a hold through only if each value alone passes the screen
+//!    which lets a hold through only if no finding touches a value
 //! ```
 
 use std::collections::BTreeMap;
@@ -51,9 +51,12 @@ pub struct Template {
 #[derive(Debug, Clone)]
 pub struct TemplateUse {
     pub template_id: String,
+    /// Who approved the words: their own replies with it get no exemption.
+    pub approved_by: String,
     /// The words it renders to: what the reply must say, exactly.
     pub text: String,
-    pub values: Vec<String>,
+    /// Where the filled-in values are in `text` (byte spans).
+    pub spans: Vec<(usize, usize)>,
 }
 
 #[derive(Clone)]
@@ -155,10 +158,14 @@ impl Templates {
         let Some(template) = self.get(id).await?.filter(|t| t.retired_at.is_none()) else {
             return Err(Refusal::invalid(format!("there is no reply template {id:?} in use")));
         };
-        let text = fill(&template, values).map_err(Refusal::invalid)?;
-        let values =
-            template.placeholders.iter().filter_map(|p| values.get(p).map(|v| v.trim().to_owned())).collect();
-        Ok((text.clone(), TemplateUse { template_id: template.id, text, values }))
+        let (text, spans) = fill(&template, values).map_err(Refusal::invalid)?;
+        let used = TemplateUse {
+            template_id: template.id,
+            approved_by: template.approved_by,
+            text: text.clone(),
+            spans,
+        };
+        Ok((text, used))
     }
 }
 
@@ -208,12 +215,15 @@ fn well_formed(name: &str, body: &str, placeholders: &[String]) -> Result<(), St
 }
 
 /// The template's words with its placeholders filled: every declared one,
-/// each with one short line, and nothing undeclared.
-fn fill(template: &Template, values: &BTreeMap<String, String>) -> Result<String, String> {
+/// each with one short line, and nothing undeclared; with the byte spans
+/// the values took in the result.
+fn fill(
+    template: &Template,
+    values: &BTreeMap<String, String>,
+) -> Result<(String, Vec<(usize, usize)>), String> {
     if let Some(extra) = values.keys().find(|k| !template.placeholders.contains(k)) {
         return Err(format!("template {} has no placeholder {extra:?}", template.id));
     }
-    let mut text = template.body.clone();
     for p in &template.placeholders {
         let Some(value) = values.get(p) else {
             return Err(format!("template {} needs a value for {p:?}", template.id));
@@ -227,9 +237,21 @@ fn fill(template: &Template, values: &BTreeMap<String, String>) -> Result<String
                 "the value for {p:?} must be one line of 1 to {VALUE_CHARS} characters, without braces"
             ));
         }
-        text = text.replace(&format!("{{{p}}}"), value);
     }
-    Ok(text)
+    // The body's braces are exactly its declared placeholders (checked at
+    // approval), so each `{` opens one.
+    let (mut text, mut spans, mut rest) = (String::new(), Vec::new(), template.body.as_str());
+    while let Some(open) = rest.find('{') {
+        text.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let close = after.find('}').ok_or_else(|| format!("template {} is malformed", template.id))?;
+        let value = values.get(&after[..close]).map(|v| v.trim()).unwrap_or_default();
+        spans.push((text.len(), text.len() + value.len()));
+        text.push_str(value);
+        rest = &after[close + 1..];
+    }
+    text.push_str(rest);
+    Ok((text, spans))
 }
 
 #[cfg(test)]
@@ -253,10 +275,9 @@ mod tests {
     fn a_template_is_filled_only_where_it_says_with_one_short_line_each() {
         let t = template("Thanks {first_name}, please call {phone}.", &["first_name", "phone"]);
         let values = |v: &[(&str, &str)]| v.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        assert_eq!(
-            fill(&t, &values(&[("first_name", "Tasha"), ("phone", "555-0100")])).unwrap(),
-            "Thanks Tasha, please call 555-0100."
-        );
+        let (text, spans) = fill(&t, &values(&[("first_name", " Tasha "), ("phone", "555-0100")])).unwrap();
+        assert_eq!(text, "Thanks Tasha, please call 555-0100.");
+        assert_eq!(spans.iter().map(|&(a, b)| &text[a..b]).collect::<Vec<_>>(), ["Tasha", "555-0100"]);
         assert!(fill(&t, &values(&[("first_name", "Tasha")])).unwrap_err().contains("needs a value"));
         assert!(fill(&t, &values(&[("first_name", "T"), ("phone", "1"), ("x", "y")]))
             .unwrap_err()

@@ -20,6 +20,7 @@ use crate::support::{Backend, TestApp};
 const CLEAN: &str = "Flu shots are free at our clinic every Saturday this month.";
 const HELD: &str = "Huge thanks to our patient Maria Alvarez in room 4 after her chemo today!";
 const HOUR: Duration = Duration::from_secs(3600);
+const MINUTE: Duration = Duration::from_secs(60);
 
 async fn app(backend: Backend) -> (TestApp, AccountId) {
     let app = TestApp::spawn_with(backend, |c| {
@@ -117,7 +118,7 @@ async fn a_scheduled_post_goes_out_at_its_time_as_its_author_once(backend: Backe
     assert_eq!(sandbox_posts(&app).await, 0);
 
     // Its time: out, as alice, through the whole path; once.
-    app.clock.advance(2 * HOUR);
+    app.clock.advance(HOUR + MINUTE);
     assert_eq!(tick(&app).await.published, 1);
     assert_eq!(tick(&app).await, Ticked::default(), "not twice");
     assert_eq!(sandbox_posts(&app).await, 1);
@@ -147,7 +148,7 @@ async fn a_scheduled_post_goes_out_at_its_time_as_its_author_once(backend: Backe
     assert_eq!((status, body["state"].as_str()), (200, Some("scheduled")), "{body}");
     app.clock.advance(2 * HOUR);
     assert_eq!(tick(&app).await.published, 0, "neither the withdrawn nor the moved one");
-    app.clock.advance(2 * HOUR);
+    app.clock.advance(HOUR + MINUTE);
     assert_eq!(tick(&app).await.published, 1);
     assert_eq!(sandbox_posts(&app).await, 2);
     assert_eq!(app.events_of("review.reschedule").await.len(), 1);
@@ -170,7 +171,7 @@ async fn a_held_post_with_a_time_waits_for_its_reviewer_and_never_goes_out_late(
     // Another, approved only after its time: it waits for a new time.
     let (_, held) = schedule(&alice, &clinic, HELD, &from_now(&app, HOUR)).await;
     let late = held["review_id"].as_str().unwrap().to_owned();
-    app.clock.advance(3 * HOUR);
+    app.clock.advance(2 * HOUR + MINUTE);
     assert_eq!(tick(&app).await.published, 1, "the early one, at its time");
     let decided = approve(&bob, &late).await;
     assert_eq!(decided["review"]["state"], "pending_reschedule", "{decided}");
@@ -183,7 +184,7 @@ async fn a_held_post_with_a_time_waits_for_its_reviewer_and_never_goes_out_late(
     let (status, body) =
         call(&alice, Method::POST, &path, Some(json!({"publish_at": from_now(&app, HOUR)}))).await;
     assert_eq!((status, body["state"].as_str()), (200, Some("scheduled")), "{body}");
-    app.clock.advance(2 * HOUR);
+    app.clock.advance(HOUR + MINUTE);
     assert_eq!(tick(&app).await.published, 1);
     assert_eq!(sandbox_posts(&app).await, 2);
     let intent = app.events_of("action.intent").await.pop().unwrap();
@@ -242,7 +243,7 @@ async fn a_revoked_authors_waiting_posts_are_orphaned_and_a_reviewer_can_re_own_
     assert_eq!(approve(&bob, &scheduled).await["review"]["state"], "scheduled");
     assert_eq!(app.events_of("review.adopt").await.len(), 1);
 
-    app.clock.advance(3 * HOUR);
+    app.clock.advance(2 * HOUR + MINUTE);
     let ticked = tick(&app).await;
     assert_eq!((ticked.published, ticked.orphaned), (1, 0), "{ticked:?}");
     assert_eq!(sandbox_posts(&app).await, 1, "only the re-owned one");
@@ -267,7 +268,7 @@ async fn two_replicas_on_one_database_publish_each_due_post_exactly_once(backend
             schedule(&alice, &clinic, &format!("Open day reminder {n}"), &from_now(&app, HOUR)).await;
         assert_eq!(status, 202, "{body}");
     }
-    app.clock.advance(2 * HOUR);
+    app.clock.advance(HOUR + MINUTE);
     // Both replicas tick at once, again and again, until nothing is due.
     let run = |reviews: custodian::review::Reviews| async move {
         let mut published = 0;
@@ -294,7 +295,7 @@ async fn a_claim_cut_short_is_marked_interrupted_and_never_retried(backend: Back
     let (alice, _, _) = app.enrolled_browser("alice").await;
     let (_, queued) = schedule(&alice, &clinic, CLEAN, &from_now(&app, HOUR)).await;
     let id = queued["review_id"].as_str().unwrap().to_owned();
-    app.clock.advance(2 * HOUR);
+    app.clock.advance(HOUR + MINUTE);
     // A replica claimed it, then its process stopped before any outcome.
     sqlx::query(
         "UPDATE reviews SET state = 'approved', claimed_at = $1, claimed_by = 'replica_gone' WHERE id = $2",
@@ -316,7 +317,38 @@ async fn a_claim_cut_short_is_marked_interrupted_and_never_retried(backend: Back
     assert_eq!(sandbox_posts(&app).await, 0, "never retried blindly");
 }
 
+/// A post whose time passed while no replica ran is not published late;
+/// one scheduled through an API token that is revoked meanwhile does not
+/// go out at all.
+async fn no_late_posts_and_no_posts_of_a_revoked_token(backend: Backend) {
+    let (app, clinic) = app(backend).await;
+    let (alice, _, _) = app.enrolled_browser("alice").await;
+    let (_, queued) = schedule(&alice, &clinic, CLEAN, &from_now(&app, HOUR)).await;
+    let missed = queued["review_id"].as_str().unwrap().to_owned();
+    app.clock.advance(HOUR + 20 * MINUTE);
+    assert_eq!(tick(&app).await.published, 0);
+    let seen = review(&alice, &missed).await;
+    assert_eq!(seen["state"], "pending_reschedule", "{seen}");
+    assert!(seen["reason"].as_str().unwrap().contains("not published late"), "{seen}");
+    assert_eq!(sandbox_posts(&app).await, 0);
+
+    let (token, token_id) = crate::tokens::publishing_token(&alice, &clinic).await;
+    let body = json!({"text": "From the scheduler", "publish_at": from_now(&app, HOUR)});
+    let path = format!("/api/v1/accounts/{clinic}/posts");
+    let (status, queued) = crate::tokens::with_token(&app, &token, Method::POST, &path, Some(body)).await;
+    assert_eq!(status, 202, "{queued}");
+    let (status, _) = call(&alice, Method::DELETE, &format!("/api/v1/tokens/{token_id}"), None).await;
+    assert_eq!(status, 200);
+    app.clock.advance(HOUR + MINUTE);
+    assert_eq!(tick(&app).await.failed, 1);
+    let seen = review(&alice, queued["review_id"].as_str().unwrap()).await;
+    assert_eq!(seen["state"], "failed", "{seen}");
+    assert!(seen["reason"].as_str().unwrap().contains("was revoked"), "{seen}");
+    assert_eq!(sandbox_posts(&app).await, 0);
+}
+
 on_both_backends!(
+    no_late_posts_and_no_posts_of_a_revoked_token,
     a_scheduled_post_goes_out_at_its_time_as_its_author_once,
     a_held_post_with_a_time_waits_for_its_reviewer_and_never_goes_out_late,
     a_revoked_authors_waiting_posts_are_orphaned_and_a_reviewer_can_re_own_one,
