@@ -47,7 +47,6 @@ use crate::platforms::dispatch::{Dispatcher, Outcome};
 use crate::policy::{principal_of, Judgement, PolicyStore, RequestContext, Resource, ScreenContext};
 use crate::queue::{NewReview, Queue, ReviewState};
 use crate::screen::{Content, Origin, Report};
-use crate::templates::TemplateUse;
 
 pub use crate::domain::{Details, Kind, Refusal, Step};
 pub use connect::{AdminError, ConnectPermit, DisconnectPermit};
@@ -227,6 +226,19 @@ pub struct ActionPath {
     breakglass: Grants,
     /// Where held actions wait for a reviewer.
     queue: Queue,
+}
+
+/// A reply in the words of an approved reply template (the `templates`
+/// module renders it): which, who approved it, and where its values are.
+#[derive(Debug, Clone)]
+pub struct TemplateUse {
+    pub template_id: String,
+    /// Who approved the words: their own replies with it get no exemption.
+    pub approved_by: String,
+    /// The words it renders to: what the reply must say, exactly.
+    pub text: String,
+    /// Where the filled-in values are in `text` (byte spans).
+    pub spans: Vec<(usize, usize)>,
 }
 
 /// A post waiting in the queue for its time.

@@ -43,7 +43,7 @@ pub async fn list(State(state): State<AppState>, _acting: Acting) -> Result<Resp
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = NewReplyTemplate)]
-pub struct ApproveBody {
+pub struct TemplateBody {
     /// What reviewers and staff call it (1 to 100 characters).
     name: String,
     /// The words (1 to 1000 characters), with `{placeholder}` where a value goes.
@@ -60,7 +60,7 @@ pub struct ApproveBody {
     tag = "templates",
     operation_id = "approveTemplate",
     summary = "Approve a reply template (policy template.approve)",
-    request_body = ApproveBody,
+    request_body = TemplateBody,
     responses(
         (status = 201, description = "Approved, recorded with its words.", body = Template),
         (status = 400, response = openapi::ActionBadRequest),
@@ -75,7 +75,7 @@ pub struct ApproveBody {
 pub async fn approve(
     State(state): State<AppState>,
     Verified(s): Verified,
-    request: Result<Json<ApproveBody>, JsonRejection>,
+    request: Result<Json<TemplateBody>, JsonRejection>,
 ) -> Result<Response, Refusal> {
     let b = body(request)?;
     let template = state.templates.approve(&s.caller(Door::Api), &b.name, &b.body, b.placeholders).await?;

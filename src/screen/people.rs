@@ -1586,7 +1586,7 @@ fn hypothetical_clauses(text: &str, words: &[Word<'_>], lowered: &[String]) -> V
 /// identifier next to it is more serious), and the people the text names
 /// who are not next to it (listed only when the text is held anyway; `None`
 /// when no health word made looking for people worth it: see [`named`]).
-pub struct Outcome {
+pub struct PeopleFound {
     pub health: bool,
     pub context: Option<Vec<Finding>>,
 }
@@ -1616,10 +1616,10 @@ pub fn findings(
     allowed: &dyn Fn(usize, usize) -> bool,
     own_handle: &dyn Fn(&str) -> bool,
     out: &mut Vec<Finding>,
-) -> Outcome {
+) -> PeopleFound {
     let found = lex.health_words(text);
     if found.is_empty() {
-        return Outcome { health: false, context: None };
+        return PeopleFound { health: false, context: None };
     }
     let lowered: Vec<String> = words.iter().map(|w| lower(w.text)).collect();
     let hypothetical = hypothetical_clauses(text, words, &lowered);
@@ -1723,7 +1723,7 @@ pub fn findings(
             });
         }
     }
-    Outcome { health: !health.is_empty(), context: Some(context_findings(&persons, &reported)) }
+    PeopleFound { health: !health.is_empty(), context: Some(context_findings(&persons, &reported)) }
 }
 
 /// The people not reported next to health context, to list in a held text

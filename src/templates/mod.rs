@@ -19,7 +19,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use sqlx::Row;
 
-use crate::action::{ActionPath, Gated, Refusal};
+use crate::action::{ActionPath, Gated, Refusal, TemplateUse};
 use crate::audit::{EventKind, Journal};
 use crate::clock::{SharedClock, Timestamp};
 use crate::domain::PolicyAction;
@@ -45,18 +45,6 @@ pub struct Template {
     pub retired_at: Option<Timestamp>,
     /// The `template.approve` event.
     pub audit_event_id: String,
-}
-
-/// A reply that uses a template: which, and the values it filled in.
-#[derive(Debug, Clone)]
-pub struct TemplateUse {
-    pub template_id: String,
-    /// Who approved the words: their own replies with it get no exemption.
-    pub approved_by: String,
-    /// The words it renders to: what the reply must say, exactly.
-    pub text: String,
-    /// Where the filled-in values are in `text` (byte spans).
-    pub spans: Vec<(usize, usize)>,
 }
 
 #[derive(Clone)]

@@ -26,6 +26,7 @@ const LAYERS: &[&str] = &[
     "auth",
     "action",
     "review",
+    "templates",
     "breakglass",
     "moderation",
     "proxy",

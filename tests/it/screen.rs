@@ -80,13 +80,15 @@ async fn every_door_screens_what_it_would_say_and_nothing_reaches_the_platform(b
     assert_eq!(through_proxy["error"], "held_for_review", "{through_proxy}");
     assert!(kinds(&through_proxy).contains(&"health".to_owned()));
 
-    // The web form door: the page says it is held, and not the text.
+    // The web form door: to the held post's page, which says it waits for a reviewer.
     let r = alice
         .post_form(&format!("/accounts/{account}/posts"), &[("csrf", &alice.csrf()), ("text", HELD)])
         .await;
-    assert_eq!(r.status(), 202);
-    let page = r.text().await.unwrap();
-    assert!(page.contains("compliance reviewer") && !page.contains("chemo"), "{page}");
+    assert_eq!(r.status(), 303);
+    let held_page = r.headers()["location"].to_str().unwrap().to_owned();
+    assert!(held_page.starts_with("/reviews/rv_"), "{held_page}");
+    let page = alice.get_text(&held_page).await;
+    assert!(page.contains("compliance reviewer"), "{page}");
 
     // Clean words go out.
     let (status, done) = call(
