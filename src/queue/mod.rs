@@ -656,36 +656,37 @@ impl Queue {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Claims the scheduled posts due by `now` (at most `limit`, the most
-    /// overdue first) for this replica, in one statement: on PostgreSQL the
-    /// rows another replica is claiming are skipped (`FOR UPDATE SKIP
-    /// LOCKED`), on SQLite the single writer orders the claims. Each due
-    /// post is returned to exactly one caller.
-    /// Only posts due since `since` are claimed: older ones missed their time
-    /// (see [`Queue::missed`]).
+    /// Claims the most overdue scheduled post due by `now` (and since
+    /// `since`: older ones missed their time, see [`Queue::missed`]) for
+    /// this replica, in one statement: the row is chosen and locked by the
+    /// inner select (`FOR UPDATE SKIP LOCKED` on PostgreSQL: a post another
+    /// replica is claiming is skipped, and one it has claimed no longer
+    /// qualifies when re-checked; SQLite's single writer orders the claims),
+    /// then moved to `approved`. Each due post is returned to exactly one
+    /// caller.
     pub async fn claim_due(
         &self,
         now: Timestamp,
         since: Timestamp,
         by: &str,
-        limit: i64,
-    ) -> Result<Vec<String>, sqlx::Error> {
+    ) -> Result<Option<String>, sqlx::Error> {
         let lock = match self.db.backend() {
             crate::storage::Backend::Postgres => " FOR UPDATE SKIP LOCKED",
             crate::storage::Backend::Sqlite => "",
         };
         let sql = format!(
             "UPDATE reviews SET state = 'approved', claimed_at = $1, claimed_by = $2 \
-             WHERE state = 'scheduled' AND id IN (SELECT id FROM reviews WHERE state = 'scheduled' \
-             AND publish_at <= $1 AND publish_at >= $4 ORDER BY publish_at, id LIMIT $3{lock}) RETURNING id"
+             WHERE id = (SELECT id FROM reviews WHERE state = 'scheduled' AND publish_at <= $1 \
+             AND publish_at >= $3 ORDER BY publish_at, id LIMIT 1{lock}) RETURNING id"
         );
-        sqlx::query_scalar(&sql)
-            .bind(now.millis())
-            .bind(by)
-            .bind(limit)
-            .bind(since.millis())
-            .fetch_all(self.db.pool())
-            .await
+        optional(
+            sqlx::query_scalar(&sql)
+                .bind(now.millis())
+                .bind(by)
+                .bind(since.millis())
+                .fetch_one(self.db.pool())
+                .await,
+        )
     }
 
     /// Scheduled posts whose time passed before `before` unclaimed (every

@@ -454,7 +454,7 @@ impl Reviews {
         // that no claim waits behind others long enough to look cut short;
         // one post's failure does not stop the others.
         for _ in 0..CLAIM_BATCH {
-            let Some(id) = self.queue.claim_due(self.clock.now(), since, &self.node, 1).await?.pop() else {
+            let Some(id) = self.queue.claim_due(self.clock.now(), since, &self.node).await? else {
                 break;
             };
             match self.carry_out_due(&id).await {

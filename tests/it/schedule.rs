@@ -323,25 +323,27 @@ async fn a_claim_cut_short_is_marked_interrupted_and_never_retried(backend: Back
 async fn no_late_posts_and_no_posts_of_a_revoked_token(backend: Backend) {
     let (app, clinic) = app(backend).await;
     let (alice, _, _) = app.enrolled_browser("alice").await;
+    // Scheduled through an API token, which is then revoked.
+    let (token, token_id) = crate::tokens::publishing_token(&alice, &clinic).await;
+    let body = json!({"text": "From the scheduler", "publish_at": from_now(&app, 2 * HOUR)});
+    let path = format!("/api/v1/accounts/{clinic}/posts");
+    let (status, by_token) = crate::tokens::with_token(&app, &token, Method::POST, &path, Some(body)).await;
+    assert_eq!(status, 202, "{by_token}");
+    let (status, _) = call(&alice, Method::DELETE, &format!("/api/v1/tokens/{token_id}"), None).await;
+    assert_eq!(status, 200);
+    // Due while no replica ran.
     let (_, queued) = schedule(&alice, &clinic, CLEAN, &from_now(&app, HOUR)).await;
     let missed = queued["review_id"].as_str().unwrap().to_owned();
+
     app.clock.advance(HOUR + 20 * MINUTE);
     assert_eq!(tick(&app).await.published, 0);
     let seen = review(&alice, &missed).await;
     assert_eq!(seen["state"], "pending_reschedule", "{seen}");
     assert!(seen["reason"].as_str().unwrap().contains("not published late"), "{seen}");
-    assert_eq!(sandbox_posts(&app).await, 0);
 
-    let (token, token_id) = crate::tokens::publishing_token(&alice, &clinic).await;
-    let body = json!({"text": "From the scheduler", "publish_at": from_now(&app, HOUR)});
-    let path = format!("/api/v1/accounts/{clinic}/posts");
-    let (status, queued) = crate::tokens::with_token(&app, &token, Method::POST, &path, Some(body)).await;
-    assert_eq!(status, 202, "{queued}");
-    let (status, _) = call(&alice, Method::DELETE, &format!("/api/v1/tokens/{token_id}"), None).await;
-    assert_eq!(status, 200);
-    app.clock.advance(HOUR + MINUTE);
+    app.clock.advance(45 * MINUTE);
     assert_eq!(tick(&app).await.failed, 1);
-    let seen = review(&alice, queued["review_id"].as_str().unwrap()).await;
+    let seen = review(&alice, by_token["review_id"].as_str().unwrap()).await;
     assert_eq!(seen["state"], "failed", "{seen}");
     assert!(seen["reason"].as_str().unwrap().contains("was revoked"), "{seen}");
     assert_eq!(sandbox_posts(&app).await, 0);
