@@ -233,10 +233,17 @@ fn practice_comment_form(account: &Account, post: &SandboxPost, csrf_token: &str
 fn sandbox_post(post: &SandboxPost) -> Markup {
     html! {
         article class={ "post" @if post.hidden { " hidden-reply" } } {
-            p class="meta" { strong { (post.author) } " · " time datetime=(post.created_at.rfc3339()) { (post.created_at.rfc3339()) }
-                @if post.from_public { " · practice comment from the public" }
-                @if post.hidden { " · hidden by the account" } }
-            p { (post.text) }
+            // A hidden comment is shown as a platform shows it to the public:
+            // not its words or author (they may disclose PHI; moderators read
+            // them in the moderation queue, recorded).
+            @if post.hidden {
+                p class="meta" { "Hidden by the account · " time datetime=(post.created_at.rfc3339()) { (post.created_at.rfc3339()) } }
+                p { "A moderator reads it in the moderation queue." }
+            } @else {
+                p class="meta" { strong { (post.author) } " · " time datetime=(post.created_at.rfc3339()) { (post.created_at.rfc3339()) }
+                    @if post.from_public { " · practice comment from the public" } }
+                p { (post.text) }
+            }
             @if let Some(link) = &post.link { p { a href=(link) rel="nofollow noopener" { (link) } } }
             @if post.has_image { p class="meta" { "[image attached]" } }
         }

@@ -110,11 +110,8 @@ impl ReviewConfig {
         if at.millis() <= now.millis() {
             Some(format!("publish_at {} is not in the future", at.rfc3339()))
         } else if at.millis() > now.plus(self.schedule_ahead).millis() {
-            Some(format!(
-                "publish_at {} is more than {} ahead",
-                at.rfc3339(),
-                humantime::format_duration(self.schedule_ahead)
-            ))
+            let days = self.schedule_ahead.as_secs() as f64 / 86400.0;
+            Some(format!("publish_at {} is more than {days:.0} days ahead", at.rfc3339()))
         } else {
             None
         }
@@ -727,6 +724,16 @@ impl Queue {
             .execute(self.db.pool())
             .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// A new expiry for a waiting review.
+    pub async fn extend(&self, id: &str, expires_at: Timestamp) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE reviews SET expires_at = $1 WHERE id = $2")
+            .bind(expires_at.millis())
+            .bind(id)
+            .execute(self.db.pool())
+            .await?;
+        Ok(())
     }
 
     /// An orphaned review re-owned by `author` (a reviewer): held again,

@@ -521,6 +521,8 @@ impl Reviews {
                     .transition(&id, review.state, ReviewState::Orphaned, None, Some(&why), now)
                     .await?
                 {
+                    // A reviewer gets the usual time to re-own it.
+                    self.queue.extend(&id, now.plus(self.queue.config().expire_after)).await?;
                     orphaned += 1;
                 }
             }
