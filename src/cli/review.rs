@@ -9,6 +9,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use std::fmt::Write as _;
+
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
@@ -60,6 +62,9 @@ pub enum ReviewCommand {
 
 pub async fn review(args: ReviewArgs) -> anyhow::Result<ExitCode> {
     let client = Client::new(&args)?;
+    // Written at the end, all at once: a reader that stops early (`| head`)
+    // is not an error.
+    let mut out = String::new();
     match args.command {
         ReviewCommand::List { state, account, json } => {
             let mut query: Vec<(&str, String)> = Vec::new();
@@ -73,9 +78,9 @@ pub async fn review(args: ReviewArgs) -> anyhow::Result<ExitCode> {
             let reviews = listed["reviews"].as_array().cloned().unwrap_or_default();
             for r in &reviews {
                 if json {
-                    println!("{r}");
+                    writeln!(out, "{r}")?;
                 } else {
-                    println!("{}", line(r));
+                    writeln!(out, "{}", line(r))?;
                 }
             }
             if !json && reviews.is_empty() {
@@ -84,35 +89,40 @@ pub async fn review(args: ReviewArgs) -> anyhow::Result<ExitCode> {
         }
         ReviewCommand::Show { id } => {
             let r = client.call(reqwest::Method::GET, &format!("/api/v1/reviews/{id}"), &[], None).await?;
-            println!("{}", line(&r));
+            writeln!(out, "{}", line(&r))?;
             match r["content"].as_str() {
                 Some(text) => {
-                    println!("\n{}\n", visible(&marked(text, r["findings"].as_array().map(Vec::as_slice))))
+                    let findings = r["findings"].as_array().map(Vec::as_slice);
+                    writeln!(out, "\n{}\n", visible(&marked(text, findings)))?;
                 }
-                None => println!("\n(its content is no longer kept)\n"),
+                None => writeln!(out, "\n(its content is no longer kept)\n")?,
             }
             for f in r["findings"].as_array().into_iter().flatten() {
-                println!("- {} ({}): {}", str_of(&f["kind"]), str_of(&f["rule"]), str_of(&f["explanation"]));
+                let (kind, rule, why) = (str_of(&f["kind"]), str_of(&f["rule"]), str_of(&f["explanation"]));
+                writeln!(out, "- {kind} ({rule}): {why}")?;
             }
-            println!("content_sha256 {}", str_of(&r["content_sha256"]));
+            writeln!(out, "content_sha256 {}", str_of(&r["content_sha256"]))?;
         }
         ReviewCommand::Approve { id, sha256, reason } => {
             let body = json!({"content_sha256": sha256, "reason": reason});
             let path = format!("/api/v1/reviews/{id}/approve");
             let decided = client.call(reqwest::Method::POST, &path, &[], Some(body)).await?;
-            println!("{}", line(&decided["review"]));
+            writeln!(out, "{}", line(&decided["review"]))?;
             if let Some(outcome) = decided["outcome"].as_str() {
-                println!("{outcome}");
+                writeln!(out, "{outcome}")?;
             }
         }
         ReviewCommand::Reject { id, reason } => {
             let path = format!("/api/v1/reviews/{id}/reject");
             let decided =
                 client.call(reqwest::Method::POST, &path, &[], Some(json!({"reason": reason}))).await?;
-            println!("{}", line(&decided["review"]));
+            writeln!(out, "{}", line(&decided["review"]))?;
         }
     }
-    Ok(ExitCode::SUCCESS)
+    match std::io::Write::write_all(&mut std::io::stdout(), out.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(ExitCode::SUCCESS),
+    }
 }
 
 struct Client {
