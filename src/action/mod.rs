@@ -374,8 +374,9 @@ impl ActionPath {
     }
 
     /// A reply in the words of an approved template: the whole path, where
-    /// the screen lets a hold through only if the words are the template's
-    /// with each value passing the screen on its own.
+    /// the screen lets a hold through only for the template's exact words,
+    /// no finding touching a filled-in value, on an account whose policy
+    /// releases clean replies, and a user other than its approver.
     pub async fn perform_with_template(
         &self,
         caller: &Gated<'_>,
