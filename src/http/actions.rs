@@ -319,7 +319,8 @@ pub struct ReplyBody {
     #[schema(format = "uri")]
     link: Option<String>,
     /// An approved reply template and the values of its placeholders: it
-    /// goes out without a new review if each value passes the screen.
+    /// goes out without a new review if what the screen finds lies in the
+    /// template's own words (see docs/review.md).
     template: Option<TemplateRef>,
 }
 

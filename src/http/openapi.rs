@@ -133,7 +133,7 @@ live under `/auth` and `/`.";
         (name = "meta", description = "This document."),
         (name = "tokens", description = "Personal API tokens for automation: scoped to actions and accounts, at most 90 days, shown once."),
         (name = "reviews", description = "Two-person review: actions the content screen or policy held wait for a reviewer who is not their author; an approval names the exact content."),
-        (name = "templates", description = "Approved reply templates: a reviewer approves the words once; replies that use them unchanged, or fill their placeholders with values the screen passes, need no new review."),
+        (name = "templates", description = "Approved reply templates: a reviewer approves the words once; a reply that uses them needs no new review when what the screen finds lies in those words alone (no finding touches a filled-in value), policy releases clean replies on the account, and its user is not the approver."),
         (name = "moderation", description = "Inbound moderation: comments on the accounts' posts in which the content screen found what policy holds, hidden (or queued where the platform cannot hide them) for a moderator, who restores them or keeps them hidden."),
         (name = "breakglass", description = "Emergency access (HIPAA emergency access procedure): justified, with a fresh TOTP code, time-boxed, flagged on every action, acknowledged by another admin."),
     ),
