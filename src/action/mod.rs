@@ -368,9 +368,7 @@ impl ActionPath {
         action: Action,
         approved: Approved,
     ) -> Result<Executed, Refusal> {
-        let mut authorized = self.authorize(caller, account_id, action).await?;
-        authorized.approved = Some(approved);
-        self.carry_out(caller, authorized).await
+        self.perform_exempt(caller, account_id, action, |a| a.approved = Some(approved)).await
     }
 
     /// A reply in the words of an approved template: the whole path, where
@@ -384,8 +382,20 @@ impl ActionPath {
         action: Action,
         template: TemplateUse,
     ) -> Result<Executed, Refusal> {
+        self.perform_exempt(caller, account_id, action, |a| a.template = Some(template)).await
+    }
+
+    /// The whole path, with what may let a hold through (an approval, a
+    /// template) given to the authorized action for the screen to weigh.
+    async fn perform_exempt(
+        &self,
+        caller: &Gated<'_>,
+        account_id: &str,
+        action: Action,
+        exempt: impl FnOnce(&mut Authorized),
+    ) -> Result<Executed, Refusal> {
         let mut authorized = self.authorize(caller, account_id, action).await?;
-        authorized.template = Some(template);
+        exempt(&mut authorized);
         self.carry_out(caller, authorized).await
     }
 
@@ -445,7 +455,7 @@ impl ActionPath {
             approvals_required: 0,
             mfa_verified_at: caller.mfa_verified_at,
             created_at: now,
-            expires_at: Timestamp(now.millis() + self.queue.config().expire_after.as_millis() as i64),
+            expires_at: now.plus(self.queue.config().expire_after),
             publish_at: Some(publish_at),
             state: ReviewState::Scheduled,
             token_id: caller.token.map(|t| t.id.as_str()),
@@ -545,7 +555,7 @@ impl ActionPath {
         let id = crate::queue::new_id();
         let mut refusal = Refusal::held(&action.account.id, &judgement.policies);
         let now = self.clock.now();
-        let expires_at = Timestamp(now.millis() + self.queue.config().expire_after.as_millis() as i64);
+        let expires_at = now.plus(self.queue.config().expire_after);
         let required = self.queue.config().approvals_for(&action.account.tags);
         let name = action_name(&action.action);
         let kind = EventKind::ReviewHeld {
