@@ -212,6 +212,10 @@ pub fn rules() -> Result<Vec<ContextRule>, regex::Error> {
 }
 
 impl ContextRule {
+    pub fn pattern(&self) -> &str {
+        self.regex.as_str()
+    }
+
     pub fn find<'r>(&'r self, text: &str, out: &mut Vec<ContextHit<'r>>) {
         for c in self.regex.captures_iter(text) {
             if !(self.check)(&c) {

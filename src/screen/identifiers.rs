@@ -410,6 +410,14 @@ pub fn rules() -> Result<Vec<Identifier>, regex::Error> {
 }
 
 impl Identifier {
+    pub fn pattern(&self) -> &str {
+        self.regex.as_str()
+    }
+
+    pub fn needs_digit(&self) -> bool {
+        self.needs_digit
+    }
+
     /// Every match in `text`.
     pub fn find<'r>(&'r self, text: &str, has_digit: bool, out: &mut Vec<Hit<'r>>) {
         if self.needs_digit && !has_digit {

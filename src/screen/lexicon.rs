@@ -4,9 +4,10 @@
 //! `lexicon/README.md`); an organization adds its own words in
 //! `policies/screen.toml`.
 
-use std::collections::HashSet;
-
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::automaton::Automaton;
+use aho_corasick::dfa::DFA;
+use aho_corasick::{Anchored, MatchKind, StartKind};
+use rustc_hash::FxHashSet as HashSet;
 
 use super::ScreenError;
 
@@ -55,7 +56,7 @@ pub struct Lexicon {
     names: HashSet<String>,
     name_words: HashSet<String>,
     relations: HashSet<String>,
-    health: AhoCorasick,
+    health: DFA,
     health_kinds: Vec<Health>,
 }
 
@@ -80,7 +81,7 @@ impl Lexicon {
         let not_health: HashSet<String> = add.not_health.iter().map(|s| lower(s)).collect();
         let mut patterns: Vec<String> = Vec::new();
         let mut health_kinds = Vec::new();
-        let mut seen = HashSet::new();
+        let mut seen = HashSet::default();
         let builtin = [
             (CONDITIONS, Health::Condition),
             (PROCEDURES, Health::Procedure),
@@ -106,12 +107,14 @@ impl Lexicon {
             patterns.push(term);
             health_kinds.push(kind);
         }
-        // Every match, overlapping: the longest whole-word one at each place
-        // is chosen after (a longer entry that runs into a word, "round of
-        // chemo" in "round of chemotherapy", must not hide a shorter one).
-        let health = AhoCorasickBuilder::new()
+        // Walked from each place a word can start: every entry that starts
+        // there is seen, so a longer one that runs into a word ("round of
+        // chemo" in "round of chemotherapy") cannot hide a shorter one.
+        let health = DFA::builder()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::Standard)
+            .start_kind(StartKind::Anchored)
+            .prefilter(false)
             .build(&patterns)
             .map_err(|e| ScreenError::Invalid(format!("the health dictionary cannot be built: {e}")))?;
         Ok(Lexicon { names, name_words: set(NAME_WORDS), relations: set(RELATIONS), health, health_kinds })
@@ -134,12 +137,14 @@ impl Lexicon {
     /// Every health word in `text`, whole words only, leftmost-longest and
     /// not overlapping: (start, end, kind).
     pub fn health_words(&self, text: &str) -> Vec<(usize, usize, Health)> {
-        let mut all: Vec<(usize, usize, Health)> = self
-            .health
-            .find_overlapping_iter(text)
-            .filter(|m| super::text::whole_word(text, m.start(), m.end()))
-            .map(|m| (m.start(), m.end(), self.health_kinds[m.pattern().as_usize()]))
-            .collect();
+        let mut all: Vec<(usize, usize, Health)> = Vec::new();
+        let mut after_word = false;
+        for (start, c) in text.char_indices() {
+            if !after_word {
+                self.health_at(text, start, &mut all);
+            }
+            after_word = c.is_alphanumeric();
+        }
         all.sort_by_key(|&(s, e, _)| (s, std::cmp::Reverse(e)));
         let mut out: Vec<(usize, usize, Health)> = Vec::with_capacity(all.len());
         for m in all {
@@ -148,5 +153,29 @@ impl Lexicon {
             }
         }
         out
+    }
+
+    /// Every entry that is the whole word or words starting at `start`.
+    fn health_at(&self, text: &str, start: usize, out: &mut Vec<(usize, usize, Health)>) {
+        let Ok(mut state) = self.health.start_state(Anchored::Yes) else { return };
+        for (i, byte) in text.as_bytes()[start..].iter().enumerate() {
+            state = self.health.next_state(Anchored::Yes, state, *byte);
+            if self.health.is_dead(state) {
+                return;
+            }
+            if !self.health.is_match(state) {
+                continue;
+            }
+            let end = start + i + 1;
+            for k in 0..self.health.match_len(state) {
+                let pattern = self.health.match_pattern(state, k);
+                // A state also carries the entries that end here but start later.
+                if self.health.pattern_len(pattern) == end - start
+                    && super::text::whole_word(text, start, end)
+                {
+                    out.push((start, end, self.health_kinds[pattern.as_usize()]));
+                }
+            }
+        }
     }
 }

@@ -29,7 +29,7 @@ mod text;
 use std::path::{Path, PathBuf};
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
-use regex::Regex;
+use regex::{Regex, RegexSet};
 use serde::{Deserialize, Serialize};
 
 pub use crate::domain::{Finding, FindingKind, Severity, Verdict};
@@ -165,6 +165,10 @@ impl ScreenSettings {
 pub struct Screen {
     lexicon: Lexicon,
     identifiers: Vec<Identifier>,
+    /// Which of `identifiers` match a text, in one pass.
+    identifiers_pass: OnePass,
+    /// The same for a text without a digit: only the rules that need none.
+    identifiers_pass_no_digit: OnePass,
     /// The organization's own names, people and addresses.
     allowed: Option<AhoCorasick>,
     /// Its phone numbers, digits only.
@@ -174,6 +178,7 @@ pub struct Screen {
     staff_patterns: Vec<Regex>,
     /// Dates, ages and places listed only in a text held for something else.
     context: Vec<context::ContextRule>,
+    context_pass: OnePass,
     /// The organization's names and domains as a handle spells them
     /// ("larkfieldhealth"): its own handles are not people.
     own_handles: Vec<String>,
@@ -182,6 +187,35 @@ pub struct Screen {
 impl std::fmt::Debug for Screen {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Screen({} identifier rules)", self.identifiers.len())
+    }
+}
+
+/// The lazy DFA cache of a rule set, per thread that screens. The default
+/// (2 MiB) is too small for twenty rules at once: the cache is cleared over
+/// and over and a set is slower than the rules one by one.
+const SET_DFA_BYTES: usize = 10 << 20;
+
+/// Rules' patterns as one set: a single pass over a text says which of
+/// them match, so only those are searched again for where and what.
+struct OnePass {
+    set: RegexSet,
+    /// The rule (an index into its family) of each pattern of the set.
+    rules: Vec<usize>,
+}
+
+impl OnePass {
+    fn of<'a>(rules: impl IntoIterator<Item = (usize, &'a str)>) -> Result<OnePass, ScreenError> {
+        let (rules, patterns): (Vec<usize>, Vec<&str>) = rules.into_iter().unzip();
+        let set = regex::RegexSetBuilder::new(patterns)
+            .dfa_size_limit(SET_DFA_BYTES)
+            .build()
+            .map_err(|e| ScreenError::Invalid(format!("a built-in rule: {e}")))?;
+        Ok(OnePass { set, rules })
+    }
+
+    /// The rules that match `text`.
+    fn matching(&self, text: &str) -> impl Iterator<Item = usize> + '_ {
+        self.set.matches(text).into_iter().map(|i| self.rules[i])
     }
 }
 
@@ -246,8 +280,18 @@ impl Screen {
             .collect();
         own_handles.sort();
         own_handles.dedup();
+        let context = context::rules().map_err(|e| ScreenError::Invalid(format!("a built-in rule: {e}")))?;
         Ok(Screen {
-            context: context::rules().map_err(|e| ScreenError::Invalid(format!("a built-in rule: {e}")))?,
+            identifiers_pass: OnePass::of(identifiers.iter().map(Identifier::pattern).enumerate())?,
+            identifiers_pass_no_digit: OnePass::of(
+                identifiers
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, r)| !r.needs_digit())
+                    .map(|(i, r)| (i, r.pattern())),
+            )?,
+            context_pass: OnePass::of(context.iter().map(context::ContextRule::pattern).enumerate())?,
+            context,
             own_handles,
             lexicon,
             identifiers,
@@ -333,8 +377,8 @@ impl Screen {
         out: &mut Vec<Finding>,
     ) {
         let mut hits = Vec::new();
-        for rule in &self.context {
-            rule.find(text, &mut hits);
+        for i in self.context_pass.matching(text) {
+            self.context[i].find(text, &mut hits);
         }
         let listed = |out: &Vec<Finding>, start: usize, end: usize| {
             out.iter().any(|f| f.kind != FindingKind::Health && f.start < end && start < f.end)
@@ -382,8 +426,9 @@ impl Screen {
     ) {
         let has_digit = text.bytes().any(|b| b.is_ascii_digit());
         let mut hits = Vec::new();
-        for rule in &self.identifiers {
-            rule.find(text, has_digit, &mut hits);
+        let pass = if has_digit { &self.identifiers_pass } else { &self.identifiers_pass_no_digit };
+        for i in pass.matching(text) {
+            self.identifiers[i].find(text, has_digit, &mut hits);
         }
         for hit in hits {
             let r = hit.identifier;

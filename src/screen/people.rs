@@ -17,6 +17,11 @@
 //! gift. A reply's greeting ("Hi Yolanda,") is its reader, who matters
 //! only when the reply speaks of their care.
 
+use std::borrow::Cow;
+use std::sync::OnceLock;
+
+use rustc_hash::FxHashSet;
+
 use super::lexicon::{Health, Lexicon};
 use super::text::Word;
 use super::{Finding, FindingKind, Origin, Severity};
@@ -150,7 +155,7 @@ impl Person {
 }
 
 /// Words after which a capitalised word is a person being introduced.
-const INTRODUCERS: &[&str] = &[
+static INTRODUCERS: Words = Words::new(&[
     "patient",
     "patients",
     "resident",
@@ -170,11 +175,11 @@ const INTRODUCERS: &[&str] = &[
     "welcome",
     "congratulations",
     "congrats",
-];
+]);
 /// Titles before a person who is not staff.
-const PERSON_TITLES: &[&str] = &["mr", "mrs", "ms", "miss", "mx", "master", "mister"];
+static PERSON_TITLES: Words = Words::new(&["mr", "mrs", "ms", "miss", "mx", "master", "mister"]);
 /// Roles before a name that make it staff acting in their role.
-const STAFF_ROLES: &[&str] = &[
+static STAFF_ROLES: Words = Words::new(&[
     "dr",
     "doctor",
     "nurse",
@@ -219,9 +224,9 @@ const STAFF_ROLES: &[&str] = &[
     "nurses",
     "doctors",
     "drs",
-];
+]);
 /// Capitalised words that are not names even when a name is spelt so.
-const NOT_NAMES: &[&str] = &[
+static NOT_NAMES: Words = Words::new(&[
     "i",
     "january",
     "february",
@@ -299,9 +304,9 @@ const NOT_NAMES: &[&str] = &[
     "new",
     "today",
     "tonight",
-];
+]);
 /// Weekdays and months: never a person, even after "meet" or "welcome".
-const CALENDAR: &[&str] = &[
+static CALENDAR: Words = Words::new(&[
     "monday",
     "tuesday",
     "wednesday",
@@ -328,14 +333,14 @@ const CALENDAR: &[&str] = &[
     "october",
     "november",
     "december",
-];
+]);
 /// Month abbreviations that are also names ("Jan", "Jun"): a month before a number.
-const MONTH_SHORT: &[&str] =
-    &["jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec"];
+static MONTH_SHORT: Words =
+    Words::new(&["jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec"]);
 /// Titles from outside the organization ("Coach Ramirez", "Officer Daniels"):
 /// a person, unless a word before makes it a staff role ("health coach",
 /// "Chief Nursing Officer").
-const COMMUNITY_TITLES: &[&str] = &[
+static COMMUNITY_TITLES: Words = Words::new(&[
     "coach",
     "officer",
     "deputy",
@@ -352,9 +357,9 @@ const COMMUNITY_TITLES: &[&str] = &[
     "councilman",
     "councilwoman",
     "councilmember",
-];
+]);
 /// Words before a community title that make it a role of the organization's.
-const STAFF_TITLE_LEADS: &[&str] = &[
+static STAFF_TITLE_LEADS: Words = Words::new(&[
     "our",
     "health",
     "wellness",
@@ -374,9 +379,9 @@ const STAFF_TITLE_LEADS: &[&str] = &[
     "operating",
     "chief",
     "safety",
-];
+]);
 /// Street words after a capitalised word that make it a place ("Orchard Street").
-const STREET_TYPES: &[&str] = &[
+static STREET_TYPES: Words = Words::new(&[
     "street",
     "st",
     "avenue",
@@ -395,10 +400,10 @@ const STREET_TYPES: &[&str] = &[
     "terrace",
     "county",
     "township",
-];
+]);
 /// Words before "room" that name a shared room, not a patient's
 /// ("Conference Room 210", "community room 4").
-const ROOM_NAMERS: &[&str] = &[
+static ROOM_NAMERS: Words = Words::new(&[
     "conference",
     "meeting",
     "community",
@@ -427,21 +432,22 @@ const ROOM_NAMERS: &[&str] = &[
     "locker",
     "staff",
     "team",
-];
+]);
 /// Capitalised words before "Room" that are not its name ("In Room 4").
-const NOT_ROOM_NAMES: &[&str] =
-    &["in", "at", "to", "from", "into", "the", "our", "his", "her", "their", "my", "your", "patient", "pt"];
+static NOT_ROOM_NAMES: Words = Words::new(&[
+    "in", "at", "to", "from", "into", "the", "our", "his", "her", "their", "my", "your", "patient", "pt",
+]);
 /// Words in a relation phrase before the relation itself ("my little
 /// brother", "her best friend", "my 4 year old", "my great grandmother").
-const RELATION_MODIFIERS: &[&str] = &[
+static RELATION_MODIFIERS: Words = Words::new(&[
     "little", "big", "baby", "younger", "older", "elder", "best", "dear", "dearest", "late", "great",
     "sweet", "beloved", "new", "oldest", "youngest", "middle", "twin", "teenage", "adult", "grown",
     "precious", "own", "sick", "elderly", "step", "ex", "first", "second", "third", "one", "two", "three",
     "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
-];
+]);
 /// Nouns whose possessive before a relation is not one person's ("the
 /// hospital's family", "the team's moms").
-const GROUP_NOUNS: &[&str] = &[
+static GROUP_NOUNS: Words = Words::new(&[
     "hospital",
     "hospitals",
     "team",
@@ -467,9 +473,9 @@ const GROUP_NOUNS: &[&str] = &[
     "year",
     "week",
     "month",
-];
+]);
 /// Words a reply greets or thanks its reader with ("Hi Yolanda", "Thanks Deb").
-const VOCATIVE_LEADS: &[&str] = &[
+static VOCATIVE_LEADS: Words = Words::new(&[
     "hi",
     "hello",
     "hey",
@@ -486,16 +492,16 @@ const VOCATIVE_LEADS: &[&str] = &[
     "sorry",
     "appreciate",
     "you",
-];
+]);
 /// Abbreviations written like initials that are not a person ("U.S.", "p.m.").
-const NOT_INITIALS: &[&str] = &[
+static NOT_INITIALS: Words = Words::new(&[
     "u.s", "u.k", "e.u", "u.n", "a.m", "p.m", "d.c", "l.a", "n.y", "e.r", "o.r", "i.v", "p.t", "o.t", "r.n",
     "m.d", "d.o", "n.p", "p.a", "b.c", "a.d", "q.a", "p.s", "r.i.p", "a.k.a", "e.g", "i.e", "b.s", "m.s",
     "b.a", "m.a", "c.e.o", "t.v", "d.j", "s.o.s", "a.s.a.p", "r.s.v.p", "w.h.o", "c.p.r", "f.y.i", "o.k",
     "n.b", "v.s", "g.i", "e.m.s", "e.m.t", "i.c.u",
-];
+]);
 /// Words that name one person described, not named ("this little guy").
-const PERSON_NOUNS: &[&str] = &[
+static PERSON_NOUNS: Words = Words::new(&[
     "guy",
     "girl",
     "boy",
@@ -540,9 +546,9 @@ const PERSON_NOUNS: &[&str] = &[
     "residents",
     "warriors",
     "survivors",
-];
+]);
 /// Relations that stand for a group, not a person ("this family").
-const GROUP_RELATIONS: &[&str] = &[
+static GROUP_RELATIONS: Words = Words::new(&[
     "family",
     "families",
     "folks",
@@ -552,9 +558,9 @@ const GROUP_RELATIONS: &[&str] = &[
     "neighbours",
     "colleagues",
     "staff",
-];
+]);
 /// Words after "our" that single out one person ("our youngest patient").
-const SUPERLATIVES: &[&str] = &[
+static SUPERLATIVES: Words = Words::new(&[
     "favorite",
     "favourite",
     "oldest",
@@ -570,10 +576,10 @@ const SUPERLATIVES: &[&str] = &[
     "cutest",
     "longtime",
     "beloved",
-];
+]);
 /// Nouns after "patient" that make it part of a compound, not a person
 /// ("our patient portal", "our resident physicians").
-const PATIENT_COMPOUNDS: &[&str] = &[
+static PATIENT_COMPOUNDS: Words = Words::new(&[
     "experience",
     "portal",
     "relations",
@@ -620,9 +626,9 @@ const PATIENT_COMPOUNDS: &[&str] = &[
     "advisory",
     "and",
     "or",
-];
+]);
 /// Words that may come between a determiner and the person it describes.
-const DESCRIBING_WORDS: &[&str] = &[
+static DESCRIBING_WORDS: Words = Words::new(&[
     "retired",
     "brave",
     "amazing",
@@ -649,14 +655,14 @@ const DESCRIBING_WORDS: &[&str] = &[
     "smiley",
     "cheerful",
     "kind",
-];
+]);
 /// Family words used as a name ("Mom's surgery", "Hubby is home").
-const FAMILY_NAMES: &[&str] = &[
+static FAMILY_NAMES: Words = Words::new(&[
     "mom", "mum", "mommy", "momma", "mama", "dad", "daddy", "papa", "grandma", "grandpa", "granny", "nana",
     "grandad", "granddad", "gramps", "grammy", "hubby", "wifey", "abuela", "abuelo", "mamá", "papá",
-];
+]);
 /// Words before a family word that make it anyone's ("every mom", "a dad").
-const DETERMINERS: &[&str] = &[
+static DETERMINERS: Words = Words::new(&[
     "a",
     "an",
     "the",
@@ -675,13 +681,13 @@ const DETERMINERS: &[&str] = &[
     "single",
     "working",
     "dear",
-];
+]);
 /// Possessives of a group, part of a place's name ("children's hospital").
-const GROUP_POSSESSIVES: &[&str] =
-    &["children's", "women's", "men's", "kids'", "veterans'", "people's", "st's"];
+static GROUP_POSSESSIVES: Words =
+    Words::new(&["children's", "women's", "men's", "kids'", "veterans'", "people's", "st's"]);
 /// Words that make a first person in a comment staff speaking of their work
 /// ("I work nights in the ER").
-const WORK_WORDS: &[&str] = &[
+static WORK_WORDS: Words = Words::new(&[
     "work",
     "works",
     "working",
@@ -703,9 +709,9 @@ const WORK_WORDS: &[&str] = &[
     "clinicals",
     "nursing",
     "badge",
-];
+]);
 /// Verbs a comment starts with when it leaves out "I" ("Got my results").
-const ELIDED_I_VERBS: &[&str] = &[
+static ELIDED_I_VERBS: Words = Words::new(&[
     "been",
     "got",
     "had",
@@ -725,12 +731,12 @@ const ELIDED_I_VERBS: &[&str] = &[
     "discharged",
     "scheduled",
     "booked",
-];
+]);
 /// Words after such a verb that make it not about the writer's care ("Had no idea").
-const NOT_ELIDED_I: &[&str] =
-    &["no", "never", "heard", "wondering", "thought", "read", "seen", "questions", "a question"];
+static NOT_ELIDED_I: Words =
+    Words::new(&["no", "never", "heard", "wondering", "thought", "read", "seen", "questions", "a question"]);
 /// Verbs of advice before "your" ("tell your parents", "talk to your kids").
-const ADVICE_VERBS: &[&str] = &[
+static ADVICE_VERBS: Words = Words::new(&[
     "tell",
     "ask",
     "remind",
@@ -758,23 +764,26 @@ const ADVICE_VERBS: &[&str] = &[
     "watch",
     "text",
     "send",
-];
-const POSSESSIVES: &[&str] = &["my", "your", "his", "her", "their", "our", "mine", "yours"];
+]);
+static POSSESSIVES: Words = Words::new(&["my", "your", "his", "her", "their", "our", "mine", "yours"]);
 /// Spanish possessives before a relation ("mi mamá", "su hijo").
-const POSSESSIVES_ES: &[&str] = &["mi", "mis", "su", "sus", "tu", "tus", "nuestra", "nuestro"];
-const FIRST_PERSON: &[&str] =
-    &["i", "i'm", "i've", "i'd", "i'll", "me", "my", "myself", "im", "ive", "mi", "yo"];
-const SECOND_PERSON: &[&str] = &["you", "your", "you're", "you've", "yours", "yourself", "u", "ur"];
+static POSSESSIVES_ES: Words = Words::new(&["mi", "mis", "su", "sus", "tu", "tus", "nuestra", "nuestro"]);
+static FIRST_PERSON: Words =
+    Words::new(&["i", "i'm", "i've", "i'd", "i'll", "me", "my", "myself", "im", "ive", "mi", "yo"]);
+static SECOND_PERSON: Words =
+    Words::new(&["you", "your", "you're", "you've", "yours", "yourself", "u", "ur"]);
 /// Words a clause speaks of anyone in ("if you're worried", "if anyone has").
-const ANYONE: &[&str] =
-    &["you", "you're", "your", "you've", "u", "anyone", "anybody", "someone", "somebody", "a", "any", "we"];
-const PRONOUNS: &[&str] = &["she", "he", "her", "his", "they", "their", "them", "him", "she's", "he's"];
+static ANYONE: Words = Words::new(&[
+    "you", "you're", "your", "you've", "u", "anyone", "anybody", "someone", "somebody", "a", "any", "we",
+]);
+static PRONOUNS: Words =
+    Words::new(&["she", "he", "her", "his", "they", "their", "them", "him", "she's", "he's"]);
 const HASHTAG_TAILS: &[&str] =
     &["Strong", "Fights", "Fight", "Warrior", "Tough", "Brave", "Army", "Nation", "Journey"];
 /// Nouns after a health word that make it the name of a class, an event or a
 /// part of the building, not someone's care ("CPR class", "Cancer Center
 /// lobby", "Birth Center construction").
-const NOT_CARE_NOUNS: &[&str] = &[
+static NOT_CARE_NOUNS: Words = Words::new(&[
     "class",
     "classes",
     "course",
@@ -838,10 +847,10 @@ const NOT_CARE_NOUNS: &[&str] = &[
     "secretary",
     "receptionist",
     "scheduler",
-];
+]);
 /// Words for a place of care that may come between a health word and the
 /// noun that says what it names ("ICU unit secretary", "cardiology clinic hours").
-const CARE_PLACE_NOUNS: &[&str] = &[
+static CARE_PLACE_NOUNS: Words = Words::new(&[
     "clinic",
     "clinics",
     "unit",
@@ -853,20 +862,51 @@ const CARE_PLACE_NOUNS: &[&str] = &[
     "wing",
     "ward",
     "office",
-];
+]);
 
-fn lower(word: &str) -> String {
-    word.to_lowercase().replace('’', "'")
+/// A word lower-cased, with a curly apostrophe made straight (borrowed
+/// when it already is: most words are).
+fn lower(word: &str) -> Cow<'_, str> {
+    if word.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) {
+        Cow::Borrowed(word)
+    } else if word.is_ascii() {
+        Cow::Owned(word.to_ascii_lowercase())
+    } else {
+        Cow::Owned(word.to_lowercase().replace('’', "'"))
+    }
 }
 
 /// The word's base for dictionary look-up: "Maria's" -> "maria".
-fn base(word: &str) -> String {
-    let l = lower(word);
-    l.strip_suffix("'s").map(str::to_owned).unwrap_or(l)
+fn base(word: &str) -> Cow<'_, str> {
+    match lower(word) {
+        Cow::Borrowed(l) => Cow::Borrowed(l.strip_suffix("'s").unwrap_or(l)),
+        Cow::Owned(mut l) => {
+            if l.ends_with("'s") {
+                l.truncate(l.len() - 2);
+            }
+            Cow::Owned(l)
+        }
+    }
 }
 
-fn is_in(list: &[&str], word: &str) -> bool {
-    list.contains(&word)
+/// A word list, looked up by hash: the rules ask several lists about every word.
+struct Words {
+    list: &'static [&'static str],
+    set: OnceLock<FxHashSet<&'static str>>,
+}
+
+impl Words {
+    const fn new(list: &'static [&'static str]) -> Words {
+        Words { list, set: OnceLock::new() }
+    }
+
+    fn has(&self, word: &str) -> bool {
+        self.set.get_or_init(|| self.list.iter().copied().collect()).contains(word)
+    }
+}
+
+fn is_in(list: &Words, word: &str) -> bool {
+    list.has(word)
 }
 
 /// "4-year-old", "6-month-old", "2-week-old": a child named by their age.
@@ -894,7 +934,7 @@ fn possessive_noun(text: &str, w: &Word<'_>, t: &str) -> bool {
 /// The last word of a relation phrase that starts at word `j`: "brother",
 /// "little brother", "best friend", "4 year old", "great grandmother" (up
 /// to three words before the relation itself, all of them modifiers).
-fn relation_end(lex: &Lexicon, words: &[Word<'_>], lowered: &[String], j: usize) -> Option<usize> {
+fn relation_end(lex: &Lexicon, words: &[Word<'_>], lowered: &[Cow<'_, str>], j: usize) -> Option<usize> {
     let sentence = words.get(j)?.sentence;
     let mut k = j;
     while k < j + 4 {
@@ -914,8 +954,8 @@ fn relation_end(lex: &Lexicon, words: &[Word<'_>], lowered: &[String], j: usize)
                 return Some(last);
             }
         }
-        let l = lowered[k].as_str();
-        let modifier = is_in(RELATION_MODIFIERS, l) || w.text.bytes().all(|b| b.is_ascii_digit());
+        let l = lowered[k].as_ref();
+        let modifier = is_in(&RELATION_MODIFIERS, l) || w.text.bytes().all(|b| b.is_ascii_digit());
         if !modifier {
             return None;
         }
@@ -928,8 +968,8 @@ fn relation_end(lex: &Lexicon, words: &[Word<'_>], lowered: &[String], j: usize)
 /// `singular`, one person.
 fn person_noun(lex: &Lexicon, word: &str, singular: bool) -> bool {
     let b = base(word);
-    let one = !singular || !b.ends_with('s') || matches!(b.as_str(), "boss" | "miss");
-    one && (is_in(PERSON_NOUNS, &b) || (lex.is_relation(&b) && !is_in(GROUP_RELATIONS, &b)))
+    let one = !singular || !b.ends_with('s') || matches!(b.as_ref(), "boss" | "miss");
+    one && (is_in(&PERSON_NOUNS, &b) || (lex.is_relation(&b) && !is_in(&GROUP_RELATIONS, &b)))
 }
 
 /// A particular person described, not named, at word `i`: "this little
@@ -938,11 +978,11 @@ fn person_noun(lex: &Lexicon, word: &str, singular: bool) -> bool {
 fn described_person(
     lex: &Lexicon,
     words: &[Word<'_>],
-    lowered: &[String],
+    lowered: &[Cow<'_, str>],
     i: usize,
 ) -> Option<(usize, usize)> {
     let sentence = words[i].sentence;
-    let at = |k: usize| words.get(k).filter(|w| w.sentence == sentence).map(|_| lowered[k].as_str());
+    let at = |k: usize| words.get(k).filter(|w| w.sentence == sentence).map(|_| lowered[k].as_ref());
     // The noun within three words after `from`, the words before it modifiers
     // (or, after "one of our", anything).
     let noun_after = |from: usize, singular: bool, any_words: bool| -> Option<usize> {
@@ -952,8 +992,8 @@ fn described_person(
                 let calendar = at(k + 1).is_some_and(|n| matches!(n, "day" | "days" | "week" | "month"));
                 return (!calendar).then_some(k);
             }
-            let modifier = is_in(RELATION_MODIFIERS, word)
-                || is_in(DESCRIBING_WORDS, word)
+            let modifier = is_in(&RELATION_MODIFIERS, word)
+                || is_in(&DESCRIBING_WORDS, word)
                 || w.text.bytes().all(|b| b.is_ascii_digit());
             if !(modifier || any_words) {
                 return None;
@@ -984,11 +1024,11 @@ fn described_person(
                 .map(|_| (i, age_end + 1))
         }
         "our" => {
-            let superlative = at(i + 1).is_some_and(|n| is_in(SUPERLATIVES, n));
+            let superlative = at(i + 1).is_some_and(|n| is_in(&SUPERLATIVES, n));
             if superlative {
                 noun_after(i + 2, true, false).map(|last| (i, last))
             } else if matches!(at(i + 1), Some("patient" | "resident" | "client"))
-                && at(i + 2).is_none_or(|n| !is_in(PATIENT_COMPOUNDS, n))
+                && at(i + 2).is_none_or(|n| !is_in(&PATIENT_COMPOUNDS, n))
                 && words.get(i + 2).is_none_or(|n| n.sentence != sentence || !n.capitalized())
             {
                 // "our patient from Cedar Ridge", not "our patient portal";
@@ -1007,23 +1047,23 @@ fn described_person(
 
 /// Whether the name before word `j` is an animal's: "Gus the therapy dog",
 /// "Sunny, our golden retriever".
-fn an_animal_after(words: &[Word<'_>], lowered: &[String], j: usize, sentence: usize) -> bool {
+fn an_animal_after(words: &[Word<'_>], lowered: &[Cow<'_, str>], j: usize, sentence: usize) -> bool {
     let mut article = false;
     for k in j..(j + 4).min(words.len()) {
         if words[k].sentence != sentence {
             return false;
         }
-        let l = lowered[k].as_str();
+        let l = lowered[k].as_ref();
         if matches!(l, "the" | "a" | "our" | "is" | "an") {
             article = true;
-        } else if is_in(ANIMALS, l) {
+        } else if is_in(&ANIMALS, l) {
             return article;
         }
     }
     false
 }
 
-const ANIMALS: &[&str] = &[
+static ANIMALS: Words = Words::new(&[
     "dog",
     "pup",
     "puppy",
@@ -1045,23 +1085,23 @@ const ANIMALS: &[&str] = &[
     "bunny",
     "mascot",
     "robot",
-];
+]);
 
 /// Whether the words at `j` are what a reader wrote or gave ("your kind
 /// words", "your feedback"), not their care.
-fn relation_end_message(lowered: &[String], j: usize) -> bool {
-    let at = |k: usize| lowered.get(k).map(String::as_str);
+fn relation_end_message(lowered: &[Cow<'_, str>], j: usize) -> bool {
+    let at = |k: usize| lowered.get(k).map(AsRef::as_ref);
     match at(j) {
         Some("kind" | "sweet" | "lovely" | "generous" | "thoughtful" | "nice") => {
-            at(j + 1).is_some_and(|n| is_in(MESSAGE_NOUNS, n))
+            at(j + 1).is_some_and(|n| is_in(&MESSAGE_NOUNS, n))
         }
-        Some(n) => is_in(MESSAGE_NOUNS, n),
+        Some(n) => is_in(&MESSAGE_NOUNS, n),
         None => false,
     }
 }
 
 /// What a reader sends an organization: their words, not their care.
-const MESSAGE_NOUNS: &[&str] = &[
+static MESSAGE_NOUNS: Words = Words::new(&[
     "words",
     "feedback",
     "review",
@@ -1089,7 +1129,7 @@ const MESSAGE_NOUNS: &[&str] = &[
     "vote",
     "votes",
     "stars",
-];
+]);
 
 /// The handles ("@marcus_t88") in `text`, as byte spans with the `@`.
 fn handles(text: &str) -> Vec<(usize, usize)> {
@@ -1131,7 +1171,7 @@ fn initials_at(text: &str, words: &[Word<'_>], i: usize) -> Option<(usize, usize
         key.push_str(&words[j].text.to_ascii_lowercase());
         j += 1;
     }
-    if j < i + 2 || is_in(NOT_INITIALS, &key) {
+    if j < i + 2 || is_in(&NOT_INITIALS, &key) {
         return None;
     }
     // "T.J." and not a longer word run like "U.S.A.F"
@@ -1141,11 +1181,11 @@ fn initials_at(text: &str, words: &[Word<'_>], i: usize) -> Option<(usize, usize
 /// Whether the name at words `i..=last` is how a reply addresses its reader:
 /// after a greeting ("Hi Yolanda,"), first in its sentence before a comma
 /// ("Rachel, we're glad"), or last after one ("Thanks for sharing, Beatriz.").
-fn vocative(text: &str, words: &[Word<'_>], lowered: &[String], i: usize, last: usize) -> bool {
+fn vocative(text: &str, words: &[Word<'_>], lowered: &[Cow<'_, str>], i: usize, last: usize) -> bool {
     let w = &words[i];
     let after = text[words[last].end..].trim_start_matches([' ', '\t']).chars().next();
     let prev_same = i > 0 && words[i - 1].sentence == w.sentence;
-    if prev_same && is_in(VOCATIVE_LEADS, &lowered[i - 1]) {
+    if prev_same && is_in(&VOCATIVE_LEADS, &lowered[i - 1]) {
         return true;
     }
     if w.initial && matches!(after, Some(',' | '!')) {
@@ -1161,7 +1201,7 @@ fn people(
     lex: &Lexicon,
     text: &str,
     words: &[Word<'_>],
-    lowered: &[String],
+    lowered: &[Cow<'_, str>],
     origin: Origin,
     allowed: &dyn Fn(usize, usize) -> bool,
     own_handle: &dyn Fn(&str) -> bool,
@@ -1171,8 +1211,8 @@ fn people(
     let mut i = 0;
     while i < words.len() {
         let w = &words[i];
-        let l = lowered[i].as_str();
-        let prev = i.checked_sub(1).map(|p| lowered[p].as_str()).unwrap_or("");
+        let l = lowered[i].as_ref();
+        let prev = i.checked_sub(1).map(|p| lowered[p].as_ref()).unwrap_or("");
         let prev_same = i > 0 && words[i - 1].sentence == w.sentence;
         let next = words.get(i + 1);
         let same_sentence = |j: usize| words.get(j).is_some_and(|x| x.sentence == w.sentence);
@@ -1204,8 +1244,8 @@ fn people(
             continue;
         }
         // "Mr. P.", "Mrs. Alvarez"; "Coach Ramirez" unless "health coach".
-        let community_title = is_in(COMMUNITY_TITLES, l) && !(prev_same && is_in(STAFF_TITLE_LEADS, prev));
-        if (is_in(PERSON_TITLES, l) || community_title) && same_sentence(i + 1) {
+        let community_title = is_in(&COMMUNITY_TITLES, l) && !(prev_same && is_in(&STAFF_TITLE_LEADS, prev));
+        if (is_in(&PERSON_TITLES, l) || community_title) && same_sentence(i + 1) {
             if let Some(n) = next.filter(|n| n.text.chars().next().is_some_and(char::is_uppercase)) {
                 let end = match initials_at(text, words, i + 1) {
                     Some((end, _)) => end,
@@ -1222,7 +1262,7 @@ fn people(
         // Staff in their role ("Dr. Chen", "our very own Marisa Tran"): the
         // name after it is not a patient's.
         let own = l == "own" && (prev == "our" || (prev == "very" && i > 1 && lowered[i - 2] == "our"));
-        let staff_title = is_in(STAFF_ROLES, l) || (is_in(COMMUNITY_TITLES, l) && !community_title);
+        let staff_title = is_in(&STAFF_ROLES, l) || (is_in(&COMMUNITY_TITLES, l) && !community_title);
         if staff_title || own {
             let mut j = i + 1;
             while words.get(j).is_some_and(|n| n.capitalized() && n.sentence == w.sentence) && j < i + 4 {
@@ -1241,16 +1281,16 @@ fn people(
             continue;
         }
         // "your son", "her husband", "my little brother", "mi mamá"
-        let possessive = is_in(POSSESSIVES, l) || is_in(POSSESSIVES_ES, l);
+        let possessive = is_in(&POSSESSIVES, l) || is_in(&POSSESSIVES_ES, l);
         if possessive && same_sentence(i + 1) {
             // "tell your parents", "talk to your kids": advice to anyone.
             let advice = matches!(l, "your" | "tu" | "tus")
                 && prev_same
-                && (is_in(ADVICE_VERBS, prev)
+                && (is_in(&ADVICE_VERBS, prev)
                     || (matches!(prev, "to" | "with" | "on" | "for")
                         && i > 1
                         && words[i - 2].sentence == w.sentence
-                        && is_in(ADVICE_VERBS, &lowered[i - 2])));
+                        && is_in(&ADVICE_VERBS, &lowered[i - 2])));
             let generic_you =
                 advice || (origin == Origin::Post && matches!(l, "your" | "yours" | "our" | "tu" | "tus"));
             let our = matches!(l, "our" | "nuestra" | "nuestro") && origin != Origin::Comment;
@@ -1266,8 +1306,8 @@ fn people(
         }
         // "Mom's surgery is tomorrow", "Hubby is home": a parent or partner
         // called by the word alone is the writer's own.
-        if is_in(FAMILY_NAMES, &base(w.text))
-            && !(prev_same && (is_in(DETERMINERS, prev) || is_in(RELATION_MODIFIERS, prev)))
+        if is_in(&FAMILY_NAMES, &base(w.text))
+            && !(prev_same && (is_in(&DETERMINERS, prev) || is_in(&RELATION_MODIFIERS, prev)))
             && !(i > 0 && text[words[i - 1].end..w.start].contains('#'))
             && (w.capitalized() || w.initial || origin == Origin::Comment)
         {
@@ -1291,7 +1331,7 @@ fn people(
         if !w.capitalized()
             && !possessive
             && possessive_noun(text, w, l)
-            && !is_in(GROUP_NOUNS, &base(w.text))
+            && !is_in(&GROUP_NOUNS, &base(w.text))
             && same_sentence(i + 1)
         {
             if let Some(last) = relation_end(lex, words, lowered, i + 1) {
@@ -1307,8 +1347,10 @@ fn people(
         }
         if matches!(l, "room" | "rm" | "bed" | "bay") {
             let named_room = prev_same
-                && (is_in(ROOM_NAMERS, prev)
-                    || (words[i - 1].capitalized() && !is_in(NOT_ROOM_NAMES, prev) && !words[i - 1].initial));
+                && (is_in(&ROOM_NAMERS, prev)
+                    || (words[i - 1].capitalized()
+                        && !is_in(&NOT_ROOM_NAMES, prev)
+                        && !words[i - 1].initial));
             if let Some(n) = next.filter(|n| n.text.bytes().any(|b| b.is_ascii_digit()) && n.text.len() <= 5)
             {
                 if !named_room {
@@ -1323,19 +1365,19 @@ fn people(
         let elided = origin == Origin::Comment && w.initial && {
             let (verb, after) =
                 if l == "just" { (lowered.get(i + 1), i + 2) } else { (lowered.get(i), i + 1) };
-            verb.is_some_and(|v| is_in(ELIDED_I_VERBS, v))
-                && lowered.get(after).is_none_or(|a| !is_in(NOT_ELIDED_I, a))
+            verb.is_some_and(|v| is_in(&ELIDED_I_VERBS, v))
+                && lowered.get(after).is_none_or(|a| !is_in(&NOT_ELIDED_I, a))
         };
-        if (origin == Origin::Comment && is_in(FIRST_PERSON, l)) || elided {
+        if (origin == Origin::Comment && is_in(&FIRST_PERSON, l)) || elided {
             found.push(Person::new(w.start, w.end, w.sentence, Cue::Writer));
         } else if origin == Origin::Reply
-            && is_in(SECOND_PERSON, l)
+            && is_in(&SECOND_PERSON, l)
             && !(l == "your" && relation_end_message(lowered, i + 1))
         {
             found.push(Person::new(w.start, w.end, w.sentence, Cue::Addressee));
         }
         if let Some((end, last)) = initials_at(text, words, i) {
-            let staff = prev_same && is_in(STAFF_ROLES, prev);
+            let staff = prev_same && is_in(&STAFF_ROLES, prev);
             if !staff && !allowed(w.start, end) {
                 found.push(Person::new(w.start, end, w.sentence, Cue::Initials));
             }
@@ -1348,14 +1390,14 @@ fn people(
             // sentence names a department, unless a name follows.
             let department =
                 prev_same && words[i - 1].capitalized() && !words[i - 1].initial && !lex.is_name(&b);
-            let introduced = is_in(INTRODUCERS, prev) && prev_same && !is_in(CALENDAR, &b) && !department;
-            let month_day = is_in(MONTH_SHORT, &b)
+            let introduced = is_in(&INTRODUCERS, prev) && prev_same && !is_in(&CALENDAR, &b) && !department;
+            let month_day = is_in(&MONTH_SHORT, &b)
                 && next.is_some_and(|n| {
                     n.sentence == w.sentence && n.text.starts_with(|c: char| c.is_ascii_digit())
                 });
             let place =
-                next.is_some_and(|n| n.sentence == w.sentence && is_in(STREET_TYPES, &lowered[i + 1]));
-            if (!is_in(NOT_NAMES, &b) || introduced) && !month_day && !place {
+                next.is_some_and(|n| n.sentence == w.sentence && is_in(&STREET_TYPES, &lowered[i + 1]));
+            if (!is_in(&NOT_NAMES, &b) || introduced) && !month_day && !place {
                 let named = lex.is_name(&b);
                 let ambiguous = lex.is_name_word(&b);
                 let next_is_name = next.is_some_and(|n| {
@@ -1396,9 +1438,9 @@ fn people(
                             && n.sentence == w.sentence
                             && n.capitalized()
                             && n.text.chars().all(|c| c.is_alphabetic() || c == '\'' || c == '’' || c == '-')
-                            && !is_in(NOT_NAMES, &b)
-                            && !is_in(STREET_TYPES, &b)
-                            && !is_in(NOT_PLACES, &b)
+                            && !is_in(&NOT_NAMES, &b)
+                            && !is_in(&STREET_TYPES, &b)
+                            && !is_in(&NOT_PLACES, &b)
                             && !lex.is_name_word(&b)
                             && lex.health_words(n.text).is_empty()
                             && !allowed(n.start, n.end)
@@ -1409,7 +1451,7 @@ fn people(
                     // "Thanks Tasha and the whole crew": the street or the name after it.
                     let street = words
                         .get(j)
-                        .is_some_and(|n| n.sentence == w.sentence && is_in(STREET_TYPES, &lowered[j]));
+                        .is_some_and(|n| n.sentence == w.sentence && is_in(&STREET_TYPES, &lowered[j]));
                     if !allowed(w.start, end) && !street && !an_animal_after(words, lowered, j, w.sentence) {
                         let mut p = Person::new(w.start, end, w.sentence, cue);
                         p.vocative = origin == Origin::Reply && vocative(text, words, lowered, i, j - 1);
@@ -1442,7 +1484,7 @@ fn sentence_at(words: &[Word<'_>], at: usize) -> Option<usize> {
 /// sentence.
 fn ambiguous_stands(
     words: &[Word<'_>],
-    lowered: &[String],
+    lowered: &[Cow<'_, str>],
     origin: Origin,
     start: usize,
     clear_sentences: &[usize],
@@ -1469,25 +1511,25 @@ fn ambiguous_stands(
         .filter(|&k| !words[k].text.bytes().all(|b| b.is_ascii_digit()))
         .take(2);
     let possessive = before.into_iter().any(|k| {
-        let l = lowered[k].as_str();
-        (is_in(POSSESSIVES, l) && l != "our" && (origin == Origin::Reply || !l.starts_with('y')))
-            || (l.len() > 2 && l.ends_with("'s") && !is_in(GROUP_POSSESSIVES, l))
+        let l = lowered[k].as_ref();
+        (is_in(&POSSESSIVES, l) && l != "our" && (origin == Origin::Reply || !l.starts_with('y')))
+            || (l.len() > 2 && l.ends_with("'s") && !is_in(&GROUP_POSSESSIVES, l))
     });
     possessive || clear_sentences.contains(&sentence)
 }
 
 /// Whether the health word ending at `end` names a class, an event or a part
 /// of the building ("CPR class", "Cancer Center lobby", "grand opening").
-fn names_something_else(words: &[Word<'_>], lowered: &[String], end: usize, sentence: usize) -> bool {
+fn names_something_else(words: &[Word<'_>], lowered: &[Cow<'_, str>], end: usize, sentence: usize) -> bool {
     let mut i = words.partition_point(|w| w.start < end);
-    let word = |k: usize| words.get(k).filter(|w| w.sentence == sentence).map(|_| lowered[k].as_str());
+    let word = |k: usize| words.get(k).filter(|w| w.sentence == sentence).map(|_| lowered[k].as_ref());
     // "cardiology clinic hours": past the words for a place of care.
-    while word(i).is_some_and(|w| is_in(CARE_PLACE_NOUNS, w)) {
+    while word(i).is_some_and(|w| is_in(&CARE_PLACE_NOUNS, w)) {
         i += 1;
     }
     match word(i) {
-        Some(n) if is_in(NOT_CARE_NOUNS, n) => true,
-        Some("grand" | "new") => word(i + 1).is_some_and(|m| is_in(NOT_CARE_NOUNS, m)),
+        Some(n) if is_in(&NOT_CARE_NOUNS, n) => true,
+        Some("grand" | "new") => word(i + 1).is_some_and(|m| is_in(&NOT_CARE_NOUNS, m)),
         Some("support") => word(i + 1).is_some_and(|m| matches!(m, "group" | "groups")),
         _ => false,
     }
@@ -1495,15 +1537,15 @@ fn names_something_else(words: &[Word<'_>], lowered: &[String], end: usize, sent
 
 /// Whether the place of care at `start` is named as a building: "the new
 /// cancer center", "our old ER".
-fn a_building(words: &[Word<'_>], lowered: &[String], start: usize) -> bool {
+fn a_building(words: &[Word<'_>], lowered: &[Cow<'_, str>], start: usize) -> bool {
     let i = words.partition_point(|w| w.end <= start);
     i > 0 && words[i - 1].sentence == words.get(i).map_or(usize::MAX, |w| w.sentence) && {
-        matches!(lowered[i - 1].as_str(), "new" | "old" | "future" | "expanded" | "renovated")
+        matches!(lowered[i - 1].as_ref(), "new" | "old" | "future" | "expanded" | "renovated")
     }
 }
 
 /// The sentences with a word from `list` in them.
-fn sentences_with(words: &[Word<'_>], lowered: &[String], list: &[&str]) -> Vec<usize> {
+fn sentences_with(words: &[Word<'_>], lowered: &[Cow<'_, str>], list: &Words) -> Vec<usize> {
     let mut out: Vec<usize> =
         words.iter().zip(lowered).filter(|(_, l)| is_in(list, l)).map(|(w, _)| w.sentence).collect();
     out.dedup();
@@ -1512,7 +1554,7 @@ fn sentences_with(words: &[Word<'_>], lowered: &[String], list: &[&str]) -> Vec<
 
 /// Words of a gift ("donated 200 teddy bears to our NICU"): a unit in their
 /// sentence receives it, nobody is cared for.
-const DONATION_WORDS: &[&str] = &[
+static DONATION_WORDS: Words = Words::new(&[
     "donate",
     "donated",
     "donates",
@@ -1525,17 +1567,17 @@ const DONATION_WORDS: &[&str] = &[
     "gifts",
     "fundraiser",
     "fundraising",
-];
+]);
 
 /// Whether the health word ending at `end` describes a group ("diabetes
 /// patients", "critically ill patients", "flu season").
-fn before_group_noun(words: &[Word<'_>], lowered: &[String], end: usize, sentence: usize) -> bool {
+fn before_group_noun(words: &[Word<'_>], lowered: &[Cow<'_, str>], end: usize, sentence: usize) -> bool {
     let i = words.partition_point(|w| w.start < end);
-    words.get(i).is_some_and(|w| w.sentence == sentence && is_in(GROUP_NOUNS_AFTER, &lowered[i]))
+    words.get(i).is_some_and(|w| w.sentence == sentence && is_in(&GROUP_NOUNS_AFTER, &lowered[i]))
 }
 
 /// Nouns after a health word that make it about a group.
-const GROUP_NOUNS_AFTER: &[&str] = &[
+static GROUP_NOUNS_AFTER: Words = Words::new(&[
     "patients",
     "people",
     "adults",
@@ -1557,20 +1599,20 @@ const GROUP_NOUNS_AFTER: &[&str] = &[
     "awareness",
     "screenings",
     "research",
-];
+]);
 
 /// The byte ranges of clauses that speak of anyone, not someone: from "if"
 /// or "whether" followed by "you", "anyone", "someone"... to the next comma,
 /// semicolon or the end of the sentence ("if you're worried about those
 /// symptoms, call").
-fn hypothetical_clauses(text: &str, words: &[Word<'_>], lowered: &[String]) -> Vec<(usize, usize)> {
+fn hypothetical_clauses(text: &str, words: &[Word<'_>], lowered: &[Cow<'_, str>]) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
     for (i, w) in words.iter().enumerate() {
-        if !matches!(lowered[i].as_str(), "if" | "whether" | "unless") {
+        if !matches!(lowered[i].as_ref(), "if" | "whether" | "unless") {
             continue;
         }
         let anyone =
-            words.get(i + 1).is_some_and(|n| n.sentence == w.sentence && is_in(ANYONE, &lowered[i + 1]));
+            words.get(i + 1).is_some_and(|n| n.sentence == w.sentence && is_in(&ANYONE, &lowered[i + 1]));
         if !anyone {
             continue;
         }
@@ -1601,7 +1643,7 @@ pub fn named(
     allowed: &dyn Fn(usize, usize) -> bool,
     own_handle: &dyn Fn(&str) -> bool,
 ) -> Vec<Finding> {
-    let lowered: Vec<String> = words.iter().map(|w| lower(w.text)).collect();
+    let lowered: Vec<Cow<'_, str>> = words.iter().map(|w| lower(w.text)).collect();
     let persons = people(lex, text, words, &lowered, origin, allowed, own_handle);
     let reported = vec![false; persons.len()];
     context_findings(&persons, &reported)
@@ -1621,9 +1663,9 @@ pub fn findings(
     if found.is_empty() {
         return PeopleFound { health: false, context: None };
     }
-    let lowered: Vec<String> = words.iter().map(|w| lower(w.text)).collect();
+    let lowered: Vec<Cow<'_, str>> = words.iter().map(|w| lower(w.text)).collect();
     let hypothetical = hypothetical_clauses(text, words, &lowered);
-    let donations = sentences_with(words, &lowered, DONATION_WORDS);
+    let donations = sentences_with(words, &lowered, &DONATION_WORDS);
     let health: Vec<(usize, usize, Health, usize)> = found
         .into_iter()
         .filter_map(|(s, e, k)| sentence_at(words, s).map(|sen| (s, e, k, sen)))
@@ -1635,7 +1677,7 @@ pub fn findings(
         .collect();
     let mut persons = people(lex, text, words, &lowered, origin, allowed, own_handle);
     // A comment's writer speaking of their work there is staff, not a patient.
-    let work = sentences_with(words, &lowered, WORK_WORDS);
+    let work = sentences_with(words, &lowered, &WORK_WORDS);
     persons.retain(|p| p.cue != Cue::Writer || !work.contains(&p.sentence));
     let mut clear: Vec<usize> = health.iter().filter(|h| h.2 != Health::Ambiguous).map(|h| h.3).collect();
     // Two ambiguous health words about one person corroborate each other
@@ -1653,7 +1695,7 @@ pub fn findings(
             *k != Health::Ambiguous || ambiguous_stands(words, &lowered, origin, *s, &clear, *sen, &persons)
         })
         .collect();
-    let pronouns = sentences_with(words, &lowered, PRONOUNS);
+    let pronouns = sentences_with(words, &lowered, &PRONOUNS);
     let mut used = vec![false; health.len()];
     let mut reported = vec![false; persons.len()];
     // Names a reply addresses count only once the reply confirms the reader's care.
@@ -1757,16 +1799,16 @@ fn context_findings(persons: &[Person], reported: &[bool]) -> Vec<Finding> {
 /// months, titles, words a sentence starts with.
 pub fn not_a_place(first_word: &str) -> bool {
     let w = base(first_word);
-    is_in(CALENDAR, &w)
-        || is_in(NOT_NAMES, &w)
-        || is_in(PERSON_TITLES, &w)
-        || is_in(STAFF_ROLES, &w)
-        || is_in(COMMUNITY_TITLES, &w)
-        || is_in(NOT_PLACES, &w)
+    is_in(&CALENDAR, &w)
+        || is_in(&NOT_NAMES, &w)
+        || is_in(&PERSON_TITLES, &w)
+        || is_in(&STAFF_ROLES, &w)
+        || is_in(&COMMUNITY_TITLES, &w)
+        || is_in(&NOT_PLACES, &w)
 }
 
 /// Capitalised words after "in" or "from" that are not places.
-const NOT_PLACES: &[&str] = &[
+static NOT_PLACES: Words = Words::new(&[
     "english",
     "spanish",
     "french",
@@ -1815,4 +1857,4 @@ const NOT_PLACES: &[&str] = &[
     "month",
     "year",
     "day",
-];
+]);
