@@ -232,6 +232,44 @@ fn automaton(words: &[String]) -> Result<Option<AhoCorasick>, ScreenError> {
         .map_err(|e| ScreenError::Invalid(format!("a word list cannot be built: {e}")))
 }
 
+/// Street types as addresses write them in full and short.
+const STREET_TYPES: &[(&str, &str)] = &[
+    ("Street", "St"),
+    ("Avenue", "Ave"),
+    ("Road", "Rd"),
+    ("Boulevard", "Blvd"),
+    ("Lane", "Ln"),
+    ("Drive", "Dr"),
+    ("Court", "Ct"),
+    ("Place", "Pl"),
+    ("Terrace", "Ter"),
+    ("Circle", "Cir"),
+    ("Highway", "Hwy"),
+    ("Parkway", "Pkwy"),
+];
+
+/// An address as it is written: "400 Orchard Street" and "400 Orchard St".
+fn address_forms(address: &str) -> Vec<String> {
+    let mut forms = vec![address.to_owned()];
+    let words: Vec<&str> = address.split_whitespace().collect();
+    for (k, word) in words.iter().enumerate() {
+        let bare = word.trim_end_matches(['.', ',']);
+        for (long, short) in STREET_TYPES {
+            let other = if bare.eq_ignore_ascii_case(long) {
+                short
+            } else if bare.eq_ignore_ascii_case(short) {
+                long
+            } else {
+                continue;
+            };
+            let mut swapped: Vec<String> = words.iter().map(|w| (*w).to_owned()).collect();
+            swapped[k] = format!("{other}{}", &word[bare.len()..]);
+            forms.push(swapped.join(" "));
+        }
+    }
+    forms
+}
+
 /// A person as they are written in the organization's posts: "Anita Rao",
 /// "Dr. Rao", "Rao".
 fn person_forms(name: &str) -> Vec<String> {
@@ -263,7 +301,7 @@ impl Screen {
         let org = &settings.organization;
         let mut allowed: Vec<String> = org.names.clone();
         allowed.extend(org.people.iter().flat_map(|p| person_forms(p)));
-        allowed.extend(org.addresses.iter().cloned());
+        allowed.extend(org.addresses.iter().flat_map(|a| address_forms(a)));
         let staff_patterns = settings
             .lexicon
             .patterns

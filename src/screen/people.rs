@@ -1100,6 +1100,10 @@ fn relation_end_message(lowered: &[Cow<'_, str>], j: usize) -> bool {
     }
 }
 
+/// After "you", what says how the reader can reach care, not that they
+/// had it ("you can reach the Birth Center", "you may call").
+static MODALS: Words = Words::new(&["can", "could", "may", "might", "should", "would", "can't", "cannot"]);
+
 /// What a reader sends an organization: their words, not their care.
 static MESSAGE_NOUNS: Words = Words::new(&[
     "words",
@@ -1361,10 +1365,13 @@ fn people(
             }
         }
         // A comment that leaves out "I": "Just got out of surgery", "Had my
-        // gallbladder out".
+        // gallbladder out", "Was admitted to 6 North".
         let elided = origin == Origin::Comment && w.initial && {
-            let (verb, after) =
-                if l == "just" { (lowered.get(i + 1), i + 2) } else { (lowered.get(i), i + 1) };
+            let (verb, after) = if matches!(l, "just" | "was") {
+                (lowered.get(i + 1), i + 2)
+            } else {
+                (lowered.get(i), i + 1)
+            };
             verb.is_some_and(|v| is_in(&ELIDED_I_VERBS, v))
                 && lowered.get(after).is_none_or(|a| !is_in(&NOT_ELIDED_I, a))
         };
@@ -1373,6 +1380,7 @@ fn people(
         } else if origin == Origin::Reply
             && is_in(&SECOND_PERSON, l)
             && !(l == "your" && relation_end_message(lowered, i + 1))
+            && !(l == "you" && lowered.get(i + 1).is_some_and(|n| is_in(&MODALS, n)))
         {
             found.push(Person::new(w.start, w.end, w.sentence, Cue::Addressee));
         }
@@ -1536,12 +1544,18 @@ fn names_something_else(words: &[Word<'_>], lowered: &[Cow<'_, str>], end: usize
 }
 
 /// Whether the place of care at `start` is named as a building: "the new
-/// cancer center", "our old ER".
+/// cancer center", "our old ER", "the hill behind the Cancer Center".
 fn a_building(words: &[Word<'_>], lowered: &[Cow<'_, str>], start: usize) -> bool {
     let i = words.partition_point(|w| w.end <= start);
-    i > 0 && words[i - 1].sentence == words.get(i).map_or(usize::MAX, |w| w.sentence) && {
-        matches!(lowered[i - 1].as_ref(), "new" | "old" | "future" | "expanded" | "renovated")
-    }
+    let sentence = words.get(i).map_or(usize::MAX, |w| w.sentence);
+    let before =
+        |k: usize| i.checked_sub(k).filter(|&j| words[j].sentence == sentence).map(|j| lowered[j].as_ref());
+    matches!(before(1), Some("new" | "old" | "future" | "expanded" | "renovated"))
+        || (matches!(before(1), Some("the"))
+            && matches!(
+                before(2),
+                Some("behind" | "beside" | "outside" | "across" | "past" | "near" | "opposite")
+            ))
 }
 
 /// The sentences with a word from `list` in them.
@@ -1676,6 +1690,9 @@ pub fn findings(
         .filter(|(s, _, k, _)| *k != Health::Care || !a_building(words, &lowered, *s))
         .collect();
     let mut persons = people(lex, text, words, &lowered, origin, allowed, own_handle);
+    let told = possessed_care(text, words, &lowered, &health, &persons);
+    persons.extend(told);
+    persons.extend(addressed(words, &lowered));
     // A comment's writer speaking of their work there is staff, not a patient.
     let work = sentences_with(words, &lowered, &WORK_WORDS);
     persons.retain(|p| p.cue != Cue::Writer || !work.contains(&p.sentence));
@@ -1766,6 +1783,72 @@ pub fn findings(
         }
     }
     PeopleFound { health: !health.is_empty(), context: Some(context_findings(&persons, &reported)) }
+}
+
+/// Someone's own care told with a pronoun: "his amputation", "her last
+/// round of radiation", "she has sickle cell disease". A clear health word
+/// (not a care setting, not an ambiguous word) within three words after
+/// "his" or "her", or after "he/she has/had", is about one person.
+fn possessed_care(
+    text: &str,
+    words: &[Word<'_>],
+    lowered: &[Cow<'_, str>],
+    health: &[(usize, usize, Health, usize)],
+    persons: &[Person],
+) -> Vec<Person> {
+    let personal = |h: &&(usize, usize, Health, usize)| {
+        matches!(h.2, Health::Condition | Health::Procedure | Health::Medication | Health::Test)
+    };
+    let mut out = Vec::new();
+    for (i, w) in words.iter().enumerate() {
+        let lead = match lowered[i].as_ref() {
+            "his" | "her" => i + 1,
+            "he" | "she" if lowered.get(i + 1).is_some_and(|n| matches!(n.as_ref(), "has" | "had")) => i + 2,
+            _ => continue,
+        };
+        // The pronoun of someone named already is theirs ("our patient Maria
+        // after her chemo"); staff named before may speak of their own.
+        let named_before =
+            persons.iter().any(|p| p.sentence == w.sentence && p.end <= w.start && p.cue != Cue::Staff);
+        if named_before {
+            continue;
+        }
+        let window = words[lead.min(words.len())..].iter().take(3).take_while(|x| x.sentence == w.sentence);
+        let starts: Vec<usize> = window.map(|x| x.start).collect();
+        // Not a title: her "Hemoglobin Heat" chili, her Hemoglobin Heat recipe.
+        let title = |h: &(usize, usize, Health, usize)| {
+            let capitals = words
+                .iter()
+                .skip_while(|x| x.start < h.0)
+                .take_while(|x| x.sentence == w.sentence)
+                .take(2)
+                .filter(|x| x.capitalized())
+                .count();
+            (h.0 > w.end && text[w.end..h.0].contains(['"', '“'])) || capitals == 2
+        };
+        if health.iter().filter(personal).any(|h| starts.contains(&h.0) && !title(h)) {
+            out.push(Person::new(w.start, w.end, w.sentence, Cue::Described));
+        }
+    }
+    out
+}
+
+/// One person a post speaks to by what they did: "To the bride who came
+/// through our ER", "To the gentleman in the red hat who".
+fn addressed(words: &[Word<'_>], lowered: &[Cow<'_, str>]) -> Vec<Person> {
+    let mut out = Vec::new();
+    for (i, w) in words.iter().enumerate() {
+        if !(w.initial && lowered[i] == "to" && lowered.get(i + 1).is_some_and(|n| n == "the")) {
+            continue;
+        }
+        let who = (i + 3..(i + 9).min(words.len()))
+            .take_while(|&k| words[k].sentence == w.sentence)
+            .find(|&k| lowered[k] == "who");
+        if let Some(k) = who {
+            out.push(Person::new(words[i + 1].start, words[k - 1].end, w.sentence, Cue::Described));
+        }
+    }
+    out
 }
 
 /// The people not reported next to health context, to list in a held text

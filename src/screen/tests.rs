@@ -329,3 +329,57 @@ fn words_about_the_reader_or_the_building_are_not_care() {
     assert!(!flags("Gus the therapy dog visits our pediatric unit every Friday.", Origin::Post));
     assert!(flags("Gus had his therapy in our pediatric unit on Friday.", Origin::Post));
 }
+
+#[test]
+fn a_pronoun_an_address_or_a_left_out_i_can_point_at_one_person() {
+    use FindingKind::{Relation, SelfDisclosure};
+    let p = Origin::Post;
+    // Someone's own care told with a pronoun, unnamed.
+    assert!(has("He's starting rehab after his amputation this week.", p, Relation, "his"));
+    assert!(has("He's 9, and he has sickle cell disease.", p, Relation, "he"));
+    // ...but not a second finding for someone named already, nor a title.
+    let f = found("Thanks to our patient Maria Alvarez after her chemo today!", p);
+    assert!(!f.iter().any(|(k, _)| *k == Relation), "{f:?}");
+    assert!(!flags("Our cafeteria chef won the cook-off with her Hemoglobin Heat chili.", p));
+    assert!(!flags("Flu shots protect everyone: get yours this week.", p));
+    // A post that speaks to one person by what they did.
+    assert!(has(
+        "To the bride who came through our ER with a sprained ankle: congratulations!",
+        p,
+        Relation,
+        "the bride"
+    ));
+    assert!(!flags("To the volunteers who staff our front desk: thank you!", p));
+    // A comment that leaves out "I" before "was".
+    let c = Origin::Comment;
+    assert!(has(
+        "Was admitted for cellulitis over Thanksgiving. The nurses were great.",
+        c,
+        SelfDisclosure,
+        "Was"
+    ));
+    assert!(!flags("Was wondering if the cafeteria is open on Sundays?", c));
+}
+
+#[test]
+fn how_to_reach_care_is_not_a_reply_confirming_it() {
+    let r = Origin::Reply;
+    assert!(!flags("Yes, you can reach the Birth Center nurse line any time.", r));
+    assert!(flags("So glad you could finally get your knee replacement done with us!", r));
+}
+
+#[test]
+fn the_organizations_address_is_its_own_written_short_or_in_full() {
+    let p = Origin::Post;
+    // policies/screen.toml: "400 Orchard Street", "12 Mill Road".
+    for text in
+        ["Our lab is at 400 Orchard St, second entrance.", "Find us at 12 Mill Rd. No appointment needed."]
+    {
+        assert!(!flags(text, p), "{text}");
+    }
+    assert!(flags("Patient drop-off moved to 88 Birch Rd for the week, she had her MRI there.", p));
+    assert_eq!(
+        address_forms("12 Mill Road, Larkfield"),
+        ["12 Mill Road, Larkfield", "12 Mill Rd, Larkfield"]
+    );
+}
