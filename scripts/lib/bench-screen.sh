@@ -138,7 +138,7 @@ screen_write_input() {
   python3 - "$SCREEN_CORPUS" "$repeat" "$out" <<'EOF' || fatal "cannot read the corpus $SCREEN_CORPUS"
 import json, sys
 path, repeat, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-posts, counts = [], {"dev": 0, "holdout": 0, "flagged": 0}
+posts, counts = [], {"dev": 0, "opened": 0, "holdout": 0, "flagged": 0}
 with open(path, encoding="utf-8") as f:
     for number, line in enumerate(f, 1):
         if not line.strip():
@@ -159,7 +159,7 @@ with open(out, "w", encoding="utf-8") as w:
             # post, its reply, someone's comment), as Custodian knows it.
             line = {"id": pid if repeat == 1 else "%s~%d" % (pid, k), "text": text, "origin": kind}
             w.write(json.dumps(line, ensure_ascii=False) + "\n")
-print(len(posts), counts["dev"], counts["holdout"], counts["flagged"])
+print(len(posts), counts["dev"], counts["opened"], counts["holdout"], counts["flagged"])
 EOF
 }
 
@@ -192,15 +192,15 @@ screen_main() {
   screen_build
   TMP_ROOT="$(mktemp -d "${TMPDIR:-/tmp}/custodian-bench.XXXXXX")"
   local started=$SECONDS
-  local counts posts dev holdout flagged
+  local counts posts dev opened holdout flagged
   counts="$(screen_write_input 1 "$TMP_ROOT/input.jsonl")"
-  read -r posts dev holdout flagged <<<"$counts"
+  read -r posts dev opened holdout flagged <<<"$counts"
 
   print_machine --repeat "$SCREEN_REPEAT" --seconds "$SCREEN_SECONDS" --corpus "${SCREEN_CORPUS#"$REPO_ROOT"/}"
   [[ -z "${BENCH_CUSTODIAN_BIN:-}" ]] || printf -- '- custodian binary: %s (BENCH_CUSTODIAN_BIN)\n' "$CUSTODIAN_BIN"
   [[ -z "${BENCH_SCREEN_BENCH_BIN:-}" ]] || printf -- '- screen_bench binary: %s (BENCH_SCREEN_BENCH_BIN)\n' "$SCREEN_BENCH_BIN"
-  printf -- '- Corpus: %s, %d posts (dev %d, holdout %d; %d flagged), sha256 %s\n' "${SCREEN_CORPUS#"$REPO_ROOT"/}" \
-    "$posts" "$dev" "$holdout" "$flagged" "$(sha256sum "$SCREEN_CORPUS" | cut -c1-16)"
+  printf -- '- Corpus: %s, %d posts (dev %d, opened %d, holdout %d; %d flagged), sha256 %s\n' "${SCREEN_CORPUS#"$REPO_ROOT"/}" \
+    "$posts" "$dev" "$opened" "$holdout" "$flagged" "$(sha256sum "$SCREEN_CORPUS" | cut -c1-16)"
   screen_install_presidio
   # shellcheck disable=SC2016 # Markdown backquotes
   printf -- '- Presidio: %s; run under `%s` (no network)\n' "$(screen_versions)" "${SCREEN_SANDBOX[*]}"

@@ -12,7 +12,7 @@ Every corpus id must have exactly one result and no result may name an id the
 corpus lacks: anything else is an error naming the id (exit 2).
 
 Printed, for every tool:
-  - post level, for split dev, holdout and all: posts, TP, FP, FN, TN, recall,
+  - post level, for split dev, opened, holdout and all: posts, TP, FP, FN, TN, recall,
     precision, F2 (F-beta, beta = 2: recall weighs four times precision).
     A post is flagged when its verdict is hold or block; the truth is the
     corpus's `flag` (true: a reviewer must see it).
@@ -29,7 +29,7 @@ import argparse
 import json
 import sys
 
-SPLITS = ("dev", "holdout")
+SPLITS = ("dev", "opened", "holdout")
 KINDS = ("post", "reply", "comment")
 VERDICTS = {"allow": False, "hold": True, "block": True}
 SPAN_LABELS_SKIPPED = {"HEALTH", "PATIENT_CONFIRM"}
@@ -74,7 +74,7 @@ def load_corpus(path):
         if obj.get("kind") not in KINDS:
             fail("%s: kind must be one of %s, not %r" % (where, ", ".join(KINDS), obj.get("kind")))
         if obj.get("split") not in SPLITS:
-            fail("%s: split must be dev or holdout, not %r" % (where, obj.get("split")))
+            fail("%s: split must be one of %s, not %r" % (where, ", ".join(SPLITS), obj.get("split")))
         if not isinstance(obj.get("flag"), bool):
             fail("%s: flag must be true or false" % where)
         if not isinstance(obj.get("category"), str):
@@ -196,7 +196,7 @@ def main():
     print(row(["tool", "split"] + header))
     print(row(["---", "---"] + align))
     for name, results in tools:
-        for split in ("dev", "holdout", "all"):
+        for split in SPLITS + ("all",):
             print(row([name, split] + confusion(corpus, results, by_split[split])))
 
     print("\n### Post level by kind (all splits)\n")
