@@ -387,6 +387,21 @@ pub enum EventKind {
         state: String,
         reason: String,
     },
+    /// `review.superseded`: a move of a review recorded just before
+    /// (`event_id`, its action `superseded`) did not take effect: another
+    /// request moved the review first, and it is `state` now. The journal
+    /// never leaves a recorded move standing that the queue did not make.
+    ReviewSuperseded {
+        review_id: String,
+        account_id: String,
+        author_id: String,
+        /// The recorded move that did not take effect.
+        event_id: String,
+        /// Its action, e.g. `review.reject`.
+        superseded: String,
+        /// Where the review stands now.
+        state: String,
+    },
     /// `action.outcome`: what the platform did with it.
     ActionOutcome {
         action: String,
@@ -584,6 +599,7 @@ impl EventKind {
                 "expired" => "review.expire",
                 _ => "review.fail",
             },
+            EventKind::ReviewSuperseded { .. } => "review.superseded",
             EventKind::BreakglassOpened { .. } => "breakglass.open",
             EventKind::BreakglassEnded { .. } => "breakglass.end",
             EventKind::BreakglassAcknowledged { .. } => "breakglass.acknowledge",
@@ -617,6 +633,7 @@ impl EventKind {
             | EventKind::ActionRefused { .. }
             | EventKind::BreakglassNotifyFailed { .. }
             | EventKind::UnrecordedPostNotifyFailed { .. }
+            | EventKind::ReviewSuperseded { .. }
             | EventKind::ActionOutcome { ok: false, .. } => AuditDecision::Denied,
             EventKind::ReviewHeld { .. } | EventKind::CommentHeld { .. } => AuditDecision::Held,
             _ => AuditDecision::Allowed,

@@ -23,7 +23,11 @@
 //! whose access ended, for a reviewer to re-own.
 //!
 //! Every refusal is recorded; every transition is recorded before it is
-//! stored.
+//! stored. The journal's writer commits on its own, so a transition's
+//! record and its conditional update cannot share a transaction: when the
+//! update finds the review already moved by another request, the move's
+//! record is followed by `review.superseded`, naming it, so the journal
+//! never claims a transition that did not take effect.
 
 use std::sync::Arc;
 
@@ -34,7 +38,7 @@ use crate::audit::{Actor, EventKind, Journal, RequestMeta};
 use crate::auth::Identity;
 use crate::clock::{SharedClock, Timestamp};
 use crate::directory::actor_of;
-use crate::domain::{Action, PolicyAction};
+use crate::domain::{Action, EventId, PolicyAction};
 use crate::policy::Resource;
 use crate::queue::{Queue, Review, ReviewFilter, ReviewState};
 
@@ -51,6 +55,14 @@ const MISSED_AFTER: std::time::Duration = std::time::Duration::from_secs(10 * 60
 /// A claim older than this that never reached its outcome was cut short
 /// (its process stopped): platform calls time out long before.
 const STALE_CLAIM: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+/// The rule of the answer to a move another request made first.
+const SUPERSEDED: &str = "review-moved-meanwhile";
+
+/// A move of a review, recorded, that the queue has yet to make.
+struct Noted {
+    event_id: EventId,
+    action: &'static str,
+}
 
 /// A review, with its content for those who may read it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -201,12 +213,10 @@ impl Reviews {
             reason: reason.clone(),
             policies: vec!["reviewers-decide-reviews".into()],
         };
-        self.journal.record(caller.meta(), caller.actor().clone(), event).await?;
-        if !self.queue.approve(id, &me, caller.groups(), &reason, sha, self.clock.now()).await? {
-            let refusal =
-                Refusal::conflict(format!("review {id} was decided, changed or re-owned meanwhile"));
-            return Err(self.path.refuse(caller, Self::DECIDE, &review.account_id, refusal).await);
-        }
+        let meta = (caller.actor().clone(), caller.meta().clone());
+        let noted = self.note(&meta, event).await?;
+        let took = self.queue.approve(id, &me, caller.groups(), &reason, sha, self.clock.now()).await?;
+        self.applied(&meta, &review, noted, took).await?;
         let approved = self.current(id).await?;
         if !self.queue.config().satisfied(&tags, &approved.approvals) {
             return Ok(Decided { review: approved, outcome: None });
@@ -230,11 +240,9 @@ impl Reviews {
                 "approved after its time: it waits for a new time, it is not published late",
             ),
         };
-        let meta = (caller.actor().clone(), caller.meta().clone());
-        self.moved(&meta, &review, to, step, review.publish_at, why).await?;
-        if !self.queue.transition(id, ReviewState::Held, to, Some(&me), None, now).await? {
-            return Err(Refusal::conflict(format!("review {id} was decided meanwhile")));
-        }
+        let noted = self.moved(&meta, &review, to, step, review.publish_at, why).await?;
+        let took = self.queue.transition(id, ReviewState::Held, to, Some(&me), None, now).await?;
+        self.applied(&meta, &review, noted, took).await?;
         Ok(Decided { review: self.current(id).await?, outcome: None })
     }
 
@@ -352,7 +360,8 @@ impl Reviews {
                     ReviewState::PendingReschedule => "nobody gave it a new time in time",
                     _ => "no reviewer decided it in time",
                 };
-                self.close(&system(), &review, review.state, ReviewState::Expired, why, None).await?;
+                let to = ReviewState::Expired;
+                unless_superseded(self.close(&system(), &review, review.state, to, why, None).await)?;
             }
         }
         Ok(due.len())
@@ -381,10 +390,9 @@ impl Reviews {
         };
         let meta = (caller.actor().clone(), caller.meta().clone());
         let why = format!("a new time, by {}", caller.user().id);
-        self.moved(&meta, &review, to, "reschedule", Some(publish_at), &why).await?;
-        if !self.queue.reschedule(id, review.state, to, publish_at).await? {
-            return Err(Refusal::conflict(format!("review {id} moved meanwhile")));
-        }
+        let noted = self.moved(&meta, &review, to, "reschedule", Some(publish_at), &why).await?;
+        let took = self.queue.reschedule(id, review.state, to, publish_at).await?;
+        self.applied(&meta, &review, noted, took).await?;
         self.current(id).await
     }
 
@@ -404,11 +412,10 @@ impl Reviews {
         let me = caller.user().id.clone();
         let meta = (caller.actor().clone(), caller.meta().clone());
         let why = format!("re-owned by {me}; it needs a reviewer again");
-        self.moved(&meta, &review, ReviewState::Held, "adopt", review.publish_at, &why).await?;
+        let noted = self.moved(&meta, &review, ReviewState::Held, "adopt", review.publish_at, &why).await?;
         let expires_at = self.clock.now().plus(self.queue.config().expire_after);
-        if !self.queue.adopt(id, &me, expires_at, review.publish_at).await? {
-            return Err(Refusal::conflict(format!("review {id} moved meanwhile")));
-        }
+        let took = self.queue.adopt(id, &me, expires_at, review.publish_at).await?;
+        self.applied(&meta, &review, noted, took).await?;
         self.current(id).await
     }
 
@@ -424,10 +431,8 @@ impl Reviews {
             if let Some(review) = self.queue.get(&id).await? {
                 let why = "Custodian stopped while carrying it out: the journal's action.intent for this \
                            review (if any) shows whether it reached the platform; it is not retried";
-                self.moved(&system(), &review, ReviewState::Interrupted, "interrupt", review.publish_at, why)
-                    .await?;
-                let to = ReviewState::Interrupted;
-                if self.queue.transition(&id, ReviewState::Approved, to, None, Some(why), now).await? {
+                let from = ReviewState::Approved;
+                if self.move_on_its_own(&review, from, ReviewState::Interrupted, "interrupt", why).await? {
                     done.interrupted += 1;
                 }
             }
@@ -437,18 +442,8 @@ impl Reviews {
         for id in self.queue.missed(since).await? {
             let Some(review) = self.queue.get(&id).await? else { continue };
             let why = "its time passed while no replica was running: it waits for a new time, it is not published late";
-            self.moved(
-                &system(),
-                &review,
-                ReviewState::PendingReschedule,
-                "pending_reschedule",
-                review.publish_at,
-                why,
-            )
-            .await?;
-            self.queue
-                .transition(&id, ReviewState::Scheduled, ReviewState::PendingReschedule, None, Some(why), now)
-                .await?;
+            let (from, to) = (ReviewState::Scheduled, ReviewState::PendingReschedule);
+            self.move_on_its_own(&review, from, to, "pending_reschedule", why).await?;
         }
         // One claim at a time, each carried out before the next is taken, so
         // that no claim waits behind others long enough to look cut short;
@@ -513,14 +508,8 @@ impl Reviews {
             };
             for id in self.queue.waiting_by(&author).await? {
                 let Some(review) = self.queue.get(&id).await? else { continue };
-                self.moved(&system(), &review, ReviewState::Orphaned, "orphan", review.publish_at, &why)
-                    .await?;
-                let now = self.clock.now();
-                if self
-                    .queue
-                    .transition(&id, review.state, ReviewState::Orphaned, None, Some(&why), now)
-                    .await?
-                {
+                if self.move_on_its_own(&review, review.state, ReviewState::Orphaned, "orphan", &why).await? {
+                    let now = self.clock.now();
                     // A reviewer gets the usual time to re-own it.
                     self.queue.extend(&id, now.plus(self.queue.config().expire_after)).await?;
                     orphaned += 1;
@@ -530,16 +519,17 @@ impl Reviews {
         Ok(orphaned)
     }
 
-    /// Records a move that keeps the review in the queue (`review.<step>`).
+    /// Records a move that keeps the review in the queue (`review.<step>`),
+    /// for the queue to make next ([`Reviews::applied`]).
     async fn moved(
         &self,
-        (actor, meta): &(Actor, RequestMeta),
+        who: &(Actor, RequestMeta),
         review: &Review,
         to: ReviewState,
         step: &str,
         publish_at: Option<Timestamp>,
         reason: &str,
-    ) -> Result<(), Refusal> {
+    ) -> Result<Noted, Refusal> {
         let event = EventKind::ReviewMoved {
             review_id: review.id.clone(),
             account_id: review.account_id.clone(),
@@ -549,8 +539,69 @@ impl Reviews {
             publish_at,
             reason: reason.to_owned(),
         };
+        self.note(who, event).await
+    }
+
+    /// A move the queue makes on its own (as Custodian, `why` kept as the
+    /// review's reason): recorded, then made from `from`. Whether it took
+    /// effect; one another request made first is recorded as superseded.
+    async fn move_on_its_own(
+        &self,
+        review: &Review,
+        from: ReviewState,
+        to: ReviewState,
+        step: &str,
+        why: &str,
+    ) -> Result<bool, Refusal> {
+        let noted = self.moved(&system(), review, to, step, review.publish_at, why).await?;
+        let took = self.queue.transition(&review.id, from, to, None, Some(why), self.clock.now()).await?;
+        unless_superseded(self.applied(&system(), review, noted, took).await)
+    }
+
+    /// Records a move of a review, before the queue makes it.
+    async fn note(&self, (actor, meta): &(Actor, RequestMeta), event: EventKind) -> Result<Noted, Refusal> {
+        let action = event.action();
+        let receipt = self.journal.record(meta, actor.clone(), event).await?;
+        Ok(Noted { event_id: receipt.event_id, action })
+    }
+
+    /// What became of a recorded move: `took` is what the queue's
+    /// conditional update said. A move another request made first (the
+    /// review is elsewhere now) did not take effect: `review.superseded`
+    /// says so, naming the move's event, and the caller is answered 409.
+    async fn applied(
+        &self,
+        (actor, meta): &(Actor, RequestMeta),
+        review: &Review,
+        noted: Noted,
+        took: bool,
+    ) -> Result<(), Refusal> {
+        if took {
+            return Ok(());
+        }
+        let state = match self.queue.get(&review.id).await? {
+            Some(now) => now.state.as_str(),
+            None => "gone",
+        };
+        let event = EventKind::ReviewSuperseded {
+            review_id: review.id.clone(),
+            account_id: review.account_id.clone(),
+            author_id: review.author_id.clone(),
+            event_id: noted.event_id.to_string(),
+            superseded: noted.action.to_owned(),
+            state: state.to_owned(),
+        };
         self.journal.record(meta, actor.clone(), event).await?;
-        Ok(())
+        Err(Refusal::new(
+            Kind::Conflict,
+            Step::Record,
+            SUPERSEDED,
+            format!(
+                "review {} is {state} now: another request moved it first, so this {} did not take effect",
+                review.id, noted.action
+            ),
+            "Read the review again, and decide from where it stands now.",
+        ))
     }
 
     /// What policy sees of a review.
@@ -635,7 +686,7 @@ impl Reviews {
     /// Records the review's end, then stores it (the sealed content erased).
     async fn close(
         &self,
-        (actor, meta): &(Actor, RequestMeta),
+        who: &(Actor, RequestMeta),
         review: &Review,
         from: ReviewState,
         to: ReviewState,
@@ -649,11 +700,9 @@ impl Reviews {
             state: to.as_str().to_owned(),
             reason: reason.to_owned(),
         };
-        self.journal.record(meta, actor.clone(), event).await?;
-        if !self.queue.transition(&review.id, from, to, by, Some(reason), self.clock.now()).await? {
-            return Err(Refusal::conflict(format!("review {} was decided meanwhile", review.id)));
-        }
-        Ok(())
+        let noted = self.note(who, event).await?;
+        let took = self.queue.transition(&review.id, from, to, by, Some(reason), self.clock.now()).await?;
+        self.applied(who, review, noted, took).await
     }
 
     async fn current(&self, id: &str) -> Result<Review, Refusal> {
@@ -662,6 +711,16 @@ impl Reviews {
 
     pub fn now(&self) -> Timestamp {
         self.clock.now()
+    }
+}
+
+/// For the queue's own work: whether a recorded move took effect; one
+/// another request made first (recorded as superseded) is no failure.
+fn unless_superseded(applied: Result<(), Refusal>) -> Result<bool, Refusal> {
+    match applied {
+        Ok(()) => Ok(true),
+        Err(refusal) if refusal.rule == SUPERSEDED => Ok(false),
+        Err(refusal) => Err(refusal),
     }
 }
 

@@ -369,7 +369,91 @@ async fn a_reviewer_decides_from_the_command_line_with_their_own_token(backend: 
     }
 }
 
+/// The review `action` of `id` recorded, then lost to another request
+/// that moved it to `winner` first: answered 409, and the journal follows
+/// the move's event with `review.superseded` naming it.
+async fn assert_superseded(app: &TestApp, action: &str, id: &str, answer: (u16, Value), winner: &str) {
+    let (status, body) = answer;
+    assert_eq!((status, body["rule"].as_str()), (409, Some("review-moved-meanwhile")), "{body}");
+    assert!(body["reason"].as_str().unwrap().contains(&format!("is {winner} now")), "{body}");
+    let moves: Vec<Value> =
+        app.events_of(action).await.into_iter().filter(|e| e["kind"]["review_id"] == id).collect();
+    assert_eq!(moves.len(), 1, "{moves:?}");
+    let superseded: Vec<Value> = app
+        .events_of("review.superseded")
+        .await
+        .into_iter()
+        .filter(|e| e["kind"]["review_id"] == id)
+        .collect();
+    assert_eq!(superseded.len(), 1, "the journal takes back the {action} that did not happen");
+    let kind = &superseded[0]["kind"];
+    assert_eq!(kind["event_id"], moves[0]["event_id"], "{kind}");
+    assert_eq!((kind["superseded"].as_str(), kind["state"].as_str()), (Some(action), Some(winner)));
+    assert_eq!(superseded[0]["decision"], "denied");
+    let events = app.events().await;
+    let at = |e: &Value| events.iter().position(|x| x["event_id"] == e["event_id"]).unwrap();
+    assert!(at(&superseded[0]) > at(&moves[0]), "recorded after the move it takes back");
+}
+
+/// Each decision is recorded before the queue makes it; when another
+/// request moved the review in between, the decision did not happen, and
+/// the journal says so instead of claiming it.
+async fn a_decision_that_lost_a_race_is_recorded_as_superseded(backend: Backend) {
+    let (app, clinic) = app(backend, 1).await;
+    let (alice, _, _) = app.enrolled_browser("alice").await;
+    let (bob, _, _) = app.enrolled_browser("bob").await;
+    let lose = |action: &'static str, id: String, winner: &'static str| {
+        let app = &app;
+        async move {
+            let set = format!("UPDATE reviews SET state = '{winner}' WHERE id = '{id}'");
+            app.when_recorded(action, &set).await;
+        }
+    };
+
+    // An approval, while its author withdrew it: no approval stands, nothing goes out.
+    let id = held(&alice, &clinic, HELD).await;
+    let sha = review(&bob, &id).await.1["content_sha256"].as_str().unwrap().to_owned();
+    lose("review.approve", id.clone(), "withdrawn").await;
+    assert_superseded(&app, "review.approve", &id, approve(&bob, &id, &sha).await, "withdrawn").await;
+    assert_eq!(review(&bob, &id).await.1["approvals"], json!([]));
+    assert_eq!(sandbox_posts(&app).await, 0);
+
+    // A rejection, while its author withdrew it.
+    let id = held(&alice, &clinic, HELD).await;
+    lose("review.reject", id.clone(), "withdrawn").await;
+    let reject = format!("/api/v1/reviews/{id}/reject");
+    let answer = call(&bob, Method::POST, &reject, Some(json!({"reason": "names a patient"}))).await;
+    assert_superseded(&app, "review.reject", &id, answer, "withdrawn").await;
+    assert_eq!(review(&alice, &id).await.1["state"], "withdrawn");
+
+    // A withdrawal, while a reviewer rejected it.
+    let id = held(&alice, &clinic, HELD).await;
+    lose("review.withdraw", id.clone(), "rejected").await;
+    let answer = call(&alice, Method::POST, &format!("/api/v1/reviews/{id}/withdraw"), None).await;
+    assert_superseded(&app, "review.withdraw", &id, answer, "rejected").await;
+
+    // A new time, while a reviewer rejected it.
+    let at = |hours: u64| {
+        let t = custodian::clock::Clock::now(&app.clock).plus(Duration::from_secs(hours * 3600));
+        t.rfc3339()
+    };
+    let (status, body) = call(
+        &alice,
+        Method::POST,
+        &format!("/api/v1/accounts/{clinic}/posts"),
+        Some(json!({"text": HELD, "publish_at": at(2)})),
+    )
+    .await;
+    assert_eq!(status, 202, "{body}");
+    let id = body["review_id"].as_str().unwrap().to_owned();
+    lose("review.reschedule", id.clone(), "rejected").await;
+    let path = format!("/api/v1/reviews/{id}/reschedule");
+    let answer = call(&alice, Method::POST, &path, Some(json!({"publish_at": at(3)}))).await;
+    assert_superseded(&app, "review.reschedule", &id, answer, "rejected").await;
+}
+
 on_both_backends!(
+    a_decision_that_lost_a_race_is_recorded_as_superseded,
     a_reviewer_decides_from_the_command_line_with_their_own_token,
     a_held_post_from_the_web_form_shows_its_findings_highlighted,
     all_of_groups_need_an_approval_from_each,

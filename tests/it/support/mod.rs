@@ -309,6 +309,33 @@ impl TestApp {
         n
     }
 
+    /// Has the database run `update` in the same transaction that records
+    /// the next events of `action` in the journal: another request's write
+    /// landing between a recorded event and the conditional update it
+    /// announces. A lost race, made certain.
+    pub async fn when_recorded(&self, action: &str, update: &str) {
+        let name = format!("when_{}", uuid::Uuid::new_v4().simple());
+        let statements = match self.backend {
+            Backend::Sqlite => vec![format!(
+                "CREATE TRIGGER {name} AFTER INSERT ON audit_events WHEN NEW.action = '{action}' \
+                 BEGIN {update}; END"
+            )],
+            Backend::Postgres => vec![
+                format!(
+                    "CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ \
+                     BEGIN {update}; RETURN NEW; END $$"
+                ),
+                format!(
+                    "CREATE TRIGGER {name} AFTER INSERT ON audit_events FOR EACH ROW \
+                     WHEN (NEW.action = '{action}') EXECUTE FUNCTION {name}()"
+                ),
+            ],
+        };
+        for sql in statements {
+            sqlx::query(&sql).execute(self.state.db.pool()).await.expect("create the trigger");
+        }
+    }
+
     /// Two practice accounts on the sandbox platform: `clinic`, tagged
     /// `official` (the tag `social-media-staff` grants), and `cardiology`,
     /// tagged `department:cardiology` (no test user's group grants it).
