@@ -708,21 +708,52 @@ impl Queue {
     }
 
     /// A new time to publish at, and the state it waits in then, if it is
-    /// still in `from`.
+    /// still in `from` with the time `was` (none: it had none): a time
+    /// another request gave it meanwhile is not overwritten.
     pub async fn reschedule(
         &self,
         id: &str,
-        from: ReviewState,
+        (from, was): (ReviewState, Option<Timestamp>),
         to: ReviewState,
         publish_at: Timestamp,
     ) -> Result<bool, sqlx::Error> {
-        let done = sqlx::query("UPDATE reviews SET state = $1, publish_at = $2 WHERE id = $3 AND state = $4")
-            .bind(to.as_str())
-            .bind(publish_at.millis())
-            .bind(id)
-            .bind(from.as_str())
-            .execute(self.db.pool())
-            .await?;
+        let done = sqlx::query(
+            "UPDATE reviews SET state = $1, publish_at = $2 WHERE id = $3 AND state = $4 \
+             AND COALESCE(publish_at, -1) = COALESCE($5, -1)",
+        )
+        .bind(to.as_str())
+        .bind(publish_at.millis())
+        .bind(id)
+        .bind(from.as_str())
+        .bind(was.map(|t| t.millis()))
+        .execute(self.db.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// A held review its approvals released, to wait for its time
+    /// (`scheduled`, or `pending_reschedule` once that passed), if it is
+    /// still held for `publish_at`: a new time given meanwhile is not
+    /// taken for the one it was released for.
+    pub async fn release_at(
+        &self,
+        id: &str,
+        to: ReviewState,
+        publish_at: Timestamp,
+        by: &str,
+        now: Timestamp,
+    ) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query(
+            "UPDATE reviews SET state = $1, decided_at = $2, decided_by = $3 \
+             WHERE id = $4 AND state = 'held' AND publish_at = $5",
+        )
+        .bind(to.as_str())
+        .bind(now.millis())
+        .bind(by)
+        .bind(id)
+        .bind(publish_at.millis())
+        .execute(self.db.pool())
+        .await?;
         Ok(done.rows_affected() == 1)
     }
 

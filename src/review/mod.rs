@@ -57,6 +57,9 @@ const MISSED_AFTER: std::time::Duration = std::time::Duration::from_secs(10 * 60
 const STALE_CLAIM: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 /// The rule of the answer to a move another request made first.
 const SUPERSEDED: &str = "review-moved-meanwhile";
+/// How often an approval that satisfied its steps reads the review again
+/// when other requests keep moving it, before it gives up.
+const RELEASE_TRIES: usize = 3;
 
 /// A move of a review, recorded, that the queue has yet to make.
 struct Noted {
@@ -217,33 +220,53 @@ impl Reviews {
         let noted = self.note(&meta, event).await?;
         let took = self.queue.approve(id, &me, caller.groups(), &reason, sha, self.clock.now()).await?;
         self.applied(&meta, &review, noted, took).await?;
-        let approved = self.current(id).await?;
-        if !self.queue.config().satisfied(&tags, &approved.approvals) {
-            return Ok(Decided { review: approved, outcome: None });
-        }
-        let now = self.clock.now();
-        let (to, step, why) = match review.publish_at {
-            None => {
+        self.release(caller, id, &tags).await
+    }
+
+    /// A held review whose approvals now satisfy its steps goes on: out at
+    /// once, or to wait for its time. It is read again after the approval
+    /// was stored, and each move is bound to what was read (a new time
+    /// given meanwhile is the one it waits for, never the time read
+    /// before); a review another request moved first is read again. Not
+    /// satisfied yet, or released (or decided) by another request: as it is.
+    async fn release(&self, caller: &Gated<'_>, id: &str, tags: &[String]) -> Result<Decided, Refusal> {
+        let meta = (caller.actor().clone(), caller.meta().clone());
+        for _ in 0..RELEASE_TRIES {
+            let review = self.current(id).await?;
+            if review.state != ReviewState::Held || !self.queue.config().satisfied(tags, &review.approvals) {
+                return Ok(Decided { review, outcome: None });
+            }
+            let now = self.clock.now();
+            let Some(at) = review.publish_at else {
                 if !self.queue.claim(id, ReviewState::Held, &self.node, now).await? {
-                    return Err(Refusal::conflict(format!("review {id} was decided meanwhile")));
+                    continue;
                 }
                 let review = self.current(id).await?;
                 let outcome = self.carry_out(caller.meta(), &review).await?;
                 return Ok(Decided { review: self.current(id).await?, outcome: Some(outcome) });
-            }
-            Some(at) if at.millis() > now.millis() => {
+            };
+            let (to, step, why) = if at.millis() > now.millis() {
                 (ReviewState::Scheduled, "schedule", "approved: it goes out at its time")
+            } else {
+                (
+                    ReviewState::PendingReschedule,
+                    "pending_reschedule",
+                    "approved after its time: it waits for a new time, it is not published late",
+                )
+            };
+            let noted = self.moved(&meta, &review, to, step, Some(at), why).await?;
+            let took = self.queue.release_at(id, to, at, &caller.user().id, now).await?;
+            if unless_superseded(self.applied(&meta, &review, noted, took).await)? {
+                return Ok(Decided { review: self.current(id).await?, outcome: None });
             }
-            Some(_) => (
-                ReviewState::PendingReschedule,
-                "pending_reschedule",
-                "approved after its time: it waits for a new time, it is not published late",
-            ),
-        };
-        let noted = self.moved(&meta, &review, to, step, review.publish_at, why).await?;
-        let took = self.queue.transition(id, ReviewState::Held, to, Some(&me), None, now).await?;
-        self.applied(&meta, &review, noted, took).await?;
-        Ok(Decided { review: self.current(id).await?, outcome: None })
+        }
+        Err(Refusal::new(
+            Kind::Conflict,
+            Step::Record,
+            SUPERSEDED,
+            format!("review {id} kept moving while your approval released it; your approval stands"),
+            "Read the review again: it may wait for a new time, or for another reviewer.",
+        ))
     }
 
     /// The approved action, as its author, through the whole path.
@@ -391,7 +414,7 @@ impl Reviews {
         let meta = (caller.actor().clone(), caller.meta().clone());
         let why = format!("a new time, by {}", caller.user().id);
         let noted = self.moved(&meta, &review, to, "reschedule", Some(publish_at), &why).await?;
-        let took = self.queue.reschedule(id, review.state, to, publish_at).await?;
+        let took = self.queue.reschedule(id, (review.state, review.publish_at), to, publish_at).await?;
         self.applied(&meta, &review, noted, took).await?;
         self.current(id).await
     }

@@ -349,7 +349,61 @@ async fn no_late_posts_and_no_posts_of_a_revoked_token(backend: Backend) {
     assert_eq!(sandbox_posts(&app).await, 0);
 }
 
+/// An approval and a new time at once: the approval moves the post by the
+/// time it has when the move is made, never by the one read before, and
+/// the journal names the time it waits for.
+async fn an_approval_racing_a_new_time_waits_for_the_new_time(backend: Backend) {
+    let (app, clinic) = app(backend).await;
+    let (alice, _, _) = app.enrolled_browser("alice").await;
+    let (bob, _, _) = app.enrolled_browser("bob").await;
+    let set_time = |id: &str, at: &str| {
+        let millis = custodian::clock::Timestamp::parse_rfc3339(at).unwrap().millis();
+        format!("UPDATE reviews SET publish_at = {millis} WHERE id = '{id}'")
+    };
+
+    // Its time passed; as the reviewer approves, its author gives it a new
+    // one: it is scheduled for the new time (not left waiting for one).
+    let (_, held) = schedule(&alice, &clinic, HELD, &from_now(&app, HOUR)).await;
+    let late = held["review_id"].as_str().unwrap().to_owned();
+    app.clock.advance(2 * HOUR);
+    let new_time = from_now(&app, 3 * HOUR);
+    app.when_recorded("review.approve", &set_time(&late, &new_time)).await;
+    let decided = approve(&bob, &late).await;
+    assert_eq!(
+        (decided["review"]["state"].as_str(), decided["review"]["publish_at"].as_str()),
+        (Some("scheduled"), Some(new_time.as_str())),
+        "{decided}"
+    );
+    let moved = app.events_of("review.schedule").await;
+    assert_eq!(moved.len(), 1, "{moved:?}");
+    assert_eq!(moved[0]["kind"]["publish_at"], new_time.as_str(), "the journal names the time it waits for");
+    assert!(app.events_of("review.pending_reschedule").await.is_empty());
+    app.clock.advance(3 * HOUR + MINUTE);
+    assert_eq!(tick(&app).await.published, 1, "out at the new time");
+
+    // The new time lands after the approval's move was recorded: that move
+    // is superseded, and the post waits for the time it has.
+    let (_, held) = schedule(&alice, &clinic, HELD, &from_now(&app, HOUR)).await;
+    let id = held["review_id"].as_str().unwrap().to_owned();
+    let new_time = from_now(&app, 4 * HOUR);
+    app.when_recorded("review.schedule", &set_time(&id, &new_time)).await;
+    let decided = approve(&bob, &id).await;
+    assert_eq!(
+        (decided["review"]["state"].as_str(), decided["review"]["publish_at"].as_str()),
+        (Some("scheduled"), Some(new_time.as_str())),
+        "{decided}"
+    );
+    let moves: Vec<Value> =
+        app.events_of("review.schedule").await.into_iter().filter(|e| e["kind"]["review_id"] == id).collect();
+    assert_eq!(moves.len(), 2, "{moves:?}");
+    let superseded = app.events_of("review.superseded").await;
+    assert_eq!(superseded.len(), 1, "{superseded:?}");
+    assert_eq!(superseded[0]["kind"]["event_id"], moves[0]["event_id"]);
+    assert_eq!(moves[1]["kind"]["publish_at"], new_time.as_str(), "the move that stands names its time");
+}
+
 on_both_backends!(
+    an_approval_racing_a_new_time_waits_for_the_new_time,
     no_late_posts_and_no_posts_of_a_revoked_token,
     a_scheduled_post_goes_out_at_its_time_as_its_author_once,
     a_held_post_with_a_time_waits_for_its_reviewer_and_never_goes_out_late,
