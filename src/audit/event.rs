@@ -342,14 +342,15 @@ pub enum EventKind {
     /// `review.pending_reschedule` (approved after its time), `review.reschedule`
     /// (a new time), `review.orphan` (its author's access ended),
     /// `review.adopt` (a reviewer re-owned it), `review.claim` (due: one
-    /// replica carries it out now), `review.interrupt` (a claim that never
-    /// reached its outcome).
+    /// replica carries it out now), `review.hold_again` (about to go out,
+    /// its approvals no longer satisfy the review steps in force),
+    /// `review.interrupt` (a claim that never reached its outcome).
     ReviewMoved {
         review_id: String,
         account_id: String,
         author_id: String,
         /// What happened: schedule, pending_reschedule, reschedule, orphan,
-        /// adopt, claim or interrupt.
+        /// adopt, claim, hold_again or interrupt.
         step: String,
         state: String,
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -591,6 +592,7 @@ impl EventKind {
                 "orphan" => "review.orphan",
                 "adopt" => "review.adopt",
                 "claim" => "review.claim",
+                "hold_again" => "review.hold_again",
                 _ => "review.interrupt",
             },
             EventKind::ReviewClosed { state, .. } => match state.as_str() {

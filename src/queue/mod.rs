@@ -152,6 +152,16 @@ impl ReviewConfig {
         ))
     }
 
+    /// The approvals that count for an action on an account with `tags`:
+    /// those that count for at least one of its steps (with none, every one).
+    pub fn counting<'a>(&self, tags: &[String], approvals: &'a [Approval]) -> Vec<&'a Approval> {
+        let steps: Vec<_> = self.steps_for(tags).collect();
+        approvals
+            .iter()
+            .filter(|a| steps.is_empty() || steps.iter().any(|(_, s)| s.counts(&a.groups)))
+            .collect()
+    }
+
     /// Whether `approvals` are enough for an action on an account with `tags`.
     pub fn satisfied(&self, tags: &[String], approvals: &[Approval]) -> bool {
         let mut steps = self.steps_for(tags).peekable();
@@ -796,6 +806,32 @@ impl Queue {
         Ok(true)
     }
 
+    /// A claimed review whose approvals no longer satisfy the review steps
+    /// in force (tightened, or its account's tags changed, since it was
+    /// approved): held again for the `approvals_required` it needs now,
+    /// with a fresh expiry. Its approvals stay, and count where they still
+    /// count. False if it is no longer claimed.
+    pub async fn hold_again(
+        &self,
+        id: &str,
+        approvals_required: i64,
+        expires_at: Timestamp,
+        reason: &str,
+    ) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query(
+            "UPDATE reviews SET state = 'held', approvals_required = $1, expires_at = $2, reason = $3, \
+             decided_at = NULL, decided_by = NULL, claimed_at = NULL, claimed_by = NULL \
+             WHERE id = $4 AND state = 'approved'",
+        )
+        .bind(approvals_required)
+        .bind(expires_at.millis())
+        .bind(reason)
+        .bind(id)
+        .execute(self.db.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// The waiting reviews whose time for a decision ran out by `now`.
     pub async fn due_to_expire(&self, now: Timestamp) -> Result<Vec<String>, sqlx::Error> {
         sqlx::query_scalar(
@@ -1027,6 +1063,9 @@ mod tests {
         let both = tags(&["clinical", "press"]);
         assert_eq!(config.outsider(&both, &tags(&["x"])), None, "counts for the press step");
         assert!(!config.satisfied(&both, &[approval(&["a"])]));
+        let given = [approval(&["x"]), approval(&["b"])];
+        assert_eq!(config.counting(&clinical, &given).len(), 1, "x counts for no clinical step");
+        assert_eq!(config.counting(&tags(&["any"]), &given).len(), 2, "no step: every approval counts");
         assert!(config.satisfied(&both, &[approval(&["a"]), approval(&["b"])]));
         config.steps.insert(
             "bad".into(),

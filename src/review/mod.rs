@@ -108,6 +108,9 @@ pub struct Ticked {
     pub expired: usize,
     pub interrupted: usize,
     pub orphaned: usize,
+    /// Due, but their approvals no longer satisfy the review steps in
+    /// force: held for a reviewer again.
+    pub held_again: usize,
 }
 
 impl Reviews {
@@ -270,9 +273,19 @@ impl Reviews {
     }
 
     /// The approved action, as its author, through the whole path.
-    /// `review` is claimed (`approved`) by this replica.
+    /// `review` is claimed (`approved`) by this replica. A review held for
+    /// reviewers once goes out only if the approvals it has satisfy the
+    /// review steps in force now (they may have been tightened, or its
+    /// account's tags changed, since it was approved), and only those that
+    /// count are its approvers; otherwise it is held again.
     async fn carry_out(&self, meta: &RequestMeta, review: &Review) -> Result<String, Refusal> {
-        let approvers: Vec<String> = review.approvals.iter().map(|a| a.reviewer_id.clone()).collect();
+        let tags = self.tags(review).await?;
+        let steps = self.queue.config();
+        if review.approvals_required > 0 && !steps.satisfied(&tags, &review.approvals) {
+            return self.hold_again(review, &tags).await;
+        }
+        let approvers: Vec<String> =
+            steps.counting(&tags, &review.approvals).iter().map(|a| a.reviewer_id.clone()).collect();
         let Some(action) = self.queue.open(&review.id).await? else {
             return Err(Refusal::conflict(format!("review {} has no content left to carry out", review.id)));
         };
@@ -334,6 +347,24 @@ impl Reviews {
                 Ok(format!("not published: {why}"))
             }
         }
+    }
+
+    /// A claimed review its approvals no longer release, held again for
+    /// the approvals the review steps in force ask: recorded, then stored.
+    /// What the caller is told.
+    async fn hold_again(&self, review: &Review, tags: &[String]) -> Result<String, Refusal> {
+        let config = self.queue.config();
+        let needed = config.approvals_for(tags);
+        let why = format!(
+            "its approvals no longer satisfy the review steps in force for its account (at least {needed} \
+             approval(s), from the groups they name): it waits for a reviewer again"
+        );
+        let noted =
+            self.moved(&system(), review, ReviewState::Held, "hold_again", review.publish_at, &why).await?;
+        let expires_at = self.clock.now().plus(config.expire_after);
+        let took = self.queue.hold_again(&review.id, needed, expires_at, &why).await?;
+        self.applied(&system(), review, noted, took).await?;
+        Ok(format!("not published: {why}"))
     }
 
     /// A reviewer's rejection, with a reason.
@@ -476,8 +507,9 @@ impl Reviews {
                 break;
             };
             match self.carry_out_due(&id).await {
-                Ok(true) => done.published += 1,
-                Ok(false) => done.failed += 1,
+                Ok(ReviewState::Published) => done.published += 1,
+                Ok(ReviewState::Held) => done.held_again += 1,
+                Ok(_) => done.failed += 1,
                 Err(refusal) => {
                     done.failed += 1;
                     tracing::error!(review = %id, reason = %refusal.reason, "a due post could not be carried out; its claim will be marked interrupted");
@@ -488,15 +520,15 @@ impl Reviews {
     }
 
     /// A due post this replica claimed: recorded, then carried out.
-    /// Whether it was published.
-    async fn carry_out_due(&self, id: &str) -> Result<bool, Refusal> {
+    /// Where it stands then.
+    async fn carry_out_due(&self, id: &str) -> Result<ReviewState, Refusal> {
         let review = self.current(id).await?;
         let now = self.clock.now();
         let why =
             format!("due at {}: carried out by {}", review.publish_at.unwrap_or(now).rfc3339(), self.node);
         self.moved(&system(), &review, ReviewState::Approved, "claim", review.publish_at, &why).await?;
         self.carry_out(&RequestMeta::default(), &review).await?;
-        Ok(self.queue.get(id).await?.map(|r| r.state) == Some(ReviewState::Published))
+        Ok(self.current(id).await?.state)
     }
 
     /// Runs [`Reviews::tick`] every `review.tick`, for as long as the process runs.

@@ -15,7 +15,9 @@ use serde_json::{json, Value};
 use crate::actions::call;
 use crate::on_both_backends;
 use crate::support::browser::Browser;
-use crate::support::{Backend, TestApp};
+use crate::support::{idp_person, unique_username, Backend, TestApp};
+use custodian::directory::Role;
+use custodian::queue::{GroupRule, ReviewStep};
 
 const CLEAN: &str = "Flu shots are free at our clinic every Saturday this month.";
 const HELD: &str = "Huge thanks to our patient Maria Alvarez in room 4 after her chemo today!";
@@ -402,7 +404,77 @@ async fn an_approval_racing_a_new_time_waits_for_the_new_time(backend: Backend) 
     assert_eq!(moves[1]["kind"]["publish_at"], new_time.as_str(), "the move that stands names its time");
 }
 
+/// Approvals given under looser review steps do not release a post at its
+/// time: only approvals that satisfy the steps in force when it goes out
+/// count (steps tightened in the configuration, or added by a new tag on
+/// its account). It waits for a reviewer again instead.
+async fn a_post_goes_out_only_on_approvals_the_steps_in_force_count(backend: Backend) {
+    let directors = "medical-directors";
+    let app = TestApp::spawn_with(backend, |c| {
+        c.session.idle_timeout = Duration::from_secs(200 * 3600);
+        c.session.absolute_lifetime = Duration::from_secs(200 * 3600);
+        c.directory.roles.get_mut(&Role::Reviewer).unwrap().push(directors.into());
+        let step = ReviewStep { approvals: 1, groups: vec![directors.into()], from: GroupRule::Any };
+        c.review.steps.insert("clinical".into(), step);
+    })
+    .await;
+    let (clinic, _) = app.practice_accounts().await;
+    let doc = unique_username("dr");
+    idp_person(&doc, &format!("{doc}@clinic.example"), true, &[directors]).await;
+    let (alice, _, _) = app.enrolled_browser("alice").await;
+    let (bob, _, _) = app.enrolled_browser("bob").await; // compliance-reviewers
+    let (dr, _, _) = app.enrolled_browser(&doc).await; // medical-directors
+
+    // Approved by bob while the account needs any one reviewer; then it is
+    // tagged clinical, whose step takes a medical director's approval.
+    let (_, held) = schedule(&alice, &clinic, HELD, &from_now(&app, HOUR)).await;
+    let id = held["review_id"].as_str().unwrap().to_owned();
+    assert_eq!(approve(&bob, &id).await["review"]["state"], "scheduled");
+    let sql = "UPDATE accounts SET tags_json = '[\"official\",\"clinical\"]' WHERE id = $1";
+    sqlx::query(sql).bind(clinic.as_str()).execute(app.state.db.pool()).await.unwrap();
+    app.clock.advance(HOUR + MINUTE);
+    let ticked = tick(&app).await;
+    assert_eq!((ticked.published, ticked.held_again), (0, 1), "{ticked:?}");
+    assert_eq!(sandbox_posts(&app).await, 0, "bob's approval no longer releases it");
+    let waiting = review(&alice, &id).await;
+    assert_eq!(waiting["state"], "held", "{waiting}");
+    assert!(waiting["reason"].as_str().unwrap().contains("review steps in force"), "{waiting}");
+    assert_eq!(app.events_of("review.hold_again").await.len(), 1);
+    // A director approves: its time passed, so it waits for a new one, and
+    // goes out then, naming the approval that counted.
+    assert_eq!(approve(&dr, &id).await["review"]["state"], "pending_reschedule");
+    let path = format!("/api/v1/reviews/{id}/reschedule");
+    let (status, body) =
+        call(&alice, Method::POST, &path, Some(json!({"publish_at": from_now(&app, HOUR)}))).await;
+    assert_eq!((status, body["state"].as_str()), (200, Some("scheduled")), "{body}");
+    app.clock.advance(HOUR + MINUTE);
+    assert_eq!(tick(&app).await.published, 1);
+    let intent = app.events_of("action.intent").await.pop().unwrap();
+    let approvers = intent["kind"]["review"]["approvers"].as_array().unwrap();
+    assert_eq!(approvers.len(), 1, "only the director's approval counts: {intent}");
+    assert_eq!(approvers[0], review(&dr, &id).await["approvals"][1]["reviewer_id"]);
+
+    // Approved by one reviewer; Custodian then restarts with two approvals
+    // asked on the account's tag: at its time, it waits for another.
+    let (_, held) = schedule(&alice, &clinic, HELD, &from_now(&app, HOUR)).await;
+    let id = held["review_id"].as_str().unwrap().to_owned();
+    assert_eq!(approve(&dr, &id).await["review"]["state"], "scheduled");
+    let restarted = app
+        .replica_with(|c| {
+            let step = ReviewStep { approvals: 2, groups: Vec::new(), from: GroupRule::Any };
+            c.review.steps.insert("official".into(), step);
+        })
+        .await;
+    app.clock.advance(HOUR + MINUTE);
+    let ticked = restarted.state.reviews.tick().await.unwrap();
+    assert_eq!((ticked.published, ticked.held_again), (0, 1), "{ticked:?}");
+    assert_eq!(sandbox_posts(&app).await, 1, "only the first went out");
+    let waiting = review(&alice, &id).await;
+    assert_eq!((waiting["state"].as_str(), waiting["approvals_required"].as_i64()), (Some("held"), Some(2)));
+}
+
 on_both_backends!(
+    a_post_goes_out_only_on_approvals_the_steps_in_force_count,
     an_approval_racing_a_new_time_waits_for_the_new_time,
     no_late_posts_and_no_posts_of_a_revoked_token,
     a_scheduled_post_goes_out_at_its_time_as_its_author_once,

@@ -254,7 +254,15 @@ impl TestApp {
     /// Another Custodian on the same database, configuration and clock (a
     /// second replica), serving on a port of its own.
     pub async fn replica(&self) -> Replica {
-        let config = (*self.state.config).clone();
+        self.replica_with(|_| {}).await
+    }
+
+    /// [`TestApp::replica`] with its configuration changed by `adjust`: as
+    /// if Custodian were restarted with a new configuration.
+    pub async fn replica_with(&self, adjust: impl FnOnce(&mut Config)) -> Replica {
+        let mut config = (*self.state.config).clone();
+        adjust(&mut config);
+        config.validate().expect("the replica's configuration is valid");
         let state =
             custodian::app::build_state(config, self.state.clock.clone()).await.expect("replica state");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
