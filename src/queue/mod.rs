@@ -162,6 +162,14 @@ impl ReviewConfig {
             .collect()
     }
 
+    /// Who decided an action on an account with `tags` that `approvals`
+    /// released: the reviewers whose approvals count, in order (user ids,
+    /// comma-separated).
+    pub fn deciders(&self, tags: &[String], approvals: &[Approval]) -> String {
+        let ids: Vec<&str> = self.counting(tags, approvals).iter().map(|a| a.reviewer_id.as_str()).collect();
+        ids.join(", ")
+    }
+
     /// Whether `approvals` are enough for an action on an account with `tags`.
     pub fn satisfied(&self, tags: &[String], approvals: &[Approval]) -> bool {
         let mut steps = self.steps_for(tags).peekable();
@@ -334,6 +342,9 @@ pub struct Review {
     pub publish_at_local: Option<String>,
     #[schema(required = true)]
     pub decided_at: Option<Timestamp>,
+    /// Who decided it: the reviewer who rejected it, its author who
+    /// withdrew it, or the reviewers whose approvals released it (user ids,
+    /// comma-separated, in order).
     #[schema(required = true)]
     pub decided_by: Option<String>,
     /// The reviewer's reason (rejected), or what happened (failed).
@@ -642,20 +653,25 @@ impl Queue {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Claims a review for this replica to carry out: `from` to `approved`,
-    /// if it is still in `from`. False: another claimed it first.
+    /// Claims a review its approvals released for this replica (`by`) to
+    /// carry out at once: `from` to `approved`, if it is still in `from`,
+    /// decided by `decided_by` (the reviewers whose approvals count).
+    /// False: another claimed it first.
     pub async fn claim(
         &self,
         id: &str,
         from: ReviewState,
         by: &str,
+        decided_by: &str,
         now: Timestamp,
     ) -> Result<bool, sqlx::Error> {
         let done = sqlx::query(
-            "UPDATE reviews SET state = 'approved', claimed_at = $1, claimed_by = $2 WHERE id = $3 AND state = $4",
+            "UPDATE reviews SET state = 'approved', claimed_at = $1, claimed_by = $2, decided_at = $1, \
+             decided_by = $3 WHERE id = $4 AND state = $5",
         )
         .bind(now.millis())
         .bind(by)
+        .bind(decided_by)
         .bind(id)
         .bind(from.as_str())
         .execute(self.db.pool())

@@ -240,8 +240,9 @@ impl Reviews {
                 return Ok(Decided { review, outcome: None });
             }
             let now = self.clock.now();
+            let by = self.queue.config().deciders(tags, &review.approvals);
             let Some(at) = review.publish_at else {
-                if !self.queue.claim(id, ReviewState::Held, &self.node, now).await? {
+                if !self.queue.claim(id, ReviewState::Held, &self.node, &by, now).await? {
                     continue;
                 }
                 let review = self.current(id).await?;
@@ -258,7 +259,7 @@ impl Reviews {
                 )
             };
             let noted = self.moved(&meta, &review, to, step, Some(at), why).await?;
-            let took = self.queue.release_at(id, to, at, &caller.user().id, now).await?;
+            let took = self.queue.release_at(id, to, at, &by, now).await?;
             if unless_superseded(self.applied(&meta, &review, noted, took).await)? {
                 return Ok(Decided { review: self.current(id).await?, outcome: None });
             }

@@ -107,6 +107,9 @@ async fn a_held_post_goes_out_only_when_someone_else_approves_its_exact_content(
     assert_eq!(status, 200, "{decided}");
     assert_eq!(decided["review"]["state"], "published", "{decided}");
     assert!(decided["outcome"].as_str().unwrap().starts_with("published "), "{decided}");
+    let bob_id = decided["review"]["approvals"][0]["reviewer_id"].as_str().unwrap().to_owned();
+    assert_eq!(decided["review"]["decided_by"], bob_id.as_str(), "its approver decided it: {decided}");
+    assert_eq!(review(&erin, &id).await.1["decided_by"], bob_id.as_str(), "and its author reads so");
     assert_eq!(sandbox_posts(&app).await, 1);
     let intent = app.events_of("action.intent").await.pop().unwrap();
     assert_eq!(intent["actor"]["user_id"], detail["author_id"], "carried out as its author: {intent}");
@@ -143,6 +146,13 @@ async fn rejection_withdrawal_expiry_two_approvals_and_a_revoked_author(backend:
     let (status, second) = approve(&erin, &a, &sha).await;
     assert_eq!((status, second["review"]["state"].as_str()), (200, Some("published")), "{second}");
     assert_eq!(sandbox_posts(&app).await, 1);
+    let approvers: Vec<&str> = second["review"]["approvals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["reviewer_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(second["review"]["decided_by"], approvers.join(", "), "both approvers decided it: {second}");
 
     // Rejected, with a reason the author reads; the content erased.
     let b = held(&alice, &clinic, "Our patient Jo Park in room 12 finished chemo today").await;
