@@ -413,6 +413,10 @@ pub enum EventKind {
         /// The break-glass grant it was taken under.
         #[serde(skip_serializing_if = "Option::is_none")]
         break_glass: Option<String>,
+        /// The platform's id of the post or reply it created, if it created
+        /// one (through an adapter, or a pass-through create call).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        created: Option<String>,
     },
     /// `action.refused`: a step of the action path refused it.
     ActionRefused {

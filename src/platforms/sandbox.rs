@@ -10,7 +10,8 @@ use serde::Serialize;
 use sqlx::Row;
 
 use crate::clock::{SharedClock, Timestamp};
-use crate::domain::{AccountId, NewPost};
+use crate::domain::{AccountId, Forward, NewPost};
+use crate::platforms::forward::Forwarded;
 use crate::platforms::{
     AccountPost, Call, Comment, Operation, PlatformApi, PlatformError, PostPage, Published,
 };
@@ -338,5 +339,10 @@ impl PlatformApi for Sandbox {
     /// Shows a reply the account hid.
     async fn unhide_comment(&self, call: &Call<'_>, comment_id: &str) -> Result<(), PlatformError> {
         self.set_hidden(call, comment_id, false).await
+    }
+
+    /// The sandbox has no HTTP API: nothing passes through to it.
+    fn created_through(&self, _forward: &Forward, _answer: &Forwarded) -> Option<String> {
+        None
     }
 }
