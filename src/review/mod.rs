@@ -187,9 +187,13 @@ impl Reviews {
             return Err(self.path.refuse(caller, Self::DECIDE, &review.account_id, refusal).await);
         };
         if sha != review.content_sha256 {
-            let refusal = Refusal::conflict(format!(
-                "review {id} is for other content than the content_sha256 you sent: read it again, then decide"
-            ));
+            let refusal = Refusal::new(
+                Kind::Conflict,
+                Step::Authorize,
+                "review-content",
+                format!("review {id} holds other content than the content_sha256 you sent names"),
+                "Reload the review and review its current content; approve it with the content_sha256 shown there.",
+            );
             return Err(self.path.refuse(caller, Self::DECIDE, &review.account_id, refusal).await);
         }
         let me = caller.user().id.clone();

@@ -91,7 +91,13 @@ async fn a_held_post_goes_out_only_when_someone_else_approves_its_exact_content(
             .await;
     assert_eq!(status, 400, "{body}");
     let (status, body) = approve(&bob, &id, &"0".repeat(64)).await;
-    assert_eq!(status, 409, "another content's hash: {body}");
+    assert_eq!(
+        (status, body["rule"].as_str()),
+        (409, Some("review-content")),
+        "another content's hash: {body}"
+    );
+    let remedy = body["remedy"].as_str().unwrap();
+    assert!(remedy.starts_with("Reload the review and review its current content"), "what to do: {body}");
     let (status, body) =
         call(&bob, Method::POST, &format!("/api/v1/reviews/{id}/approve"), Some(json!({"sha": sha}))).await;
     assert_eq!(status, 400, "an unknown field: {body}");
