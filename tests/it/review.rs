@@ -85,6 +85,14 @@ async fn a_held_post_goes_out_only_when_someone_else_approves_its_exact_content(
     // The author cannot approve it: policy refuses, and says so.
     let (status, refused) = approve(&erin, &id, &sha).await;
     assert_eq!((status, refused["rule"].as_str()), (403, Some("no-self-review")), "{refused}");
+    assert_eq!(
+        (refused["reason"].as_str(), refused["remedy"].as_str()),
+        (
+            Some("you wrote this post, so another reviewer must approve or reject it"),
+            Some("Ask another reviewer to decide it; you may withdraw it.")
+        ),
+        "{refused}"
+    );
     // An approval must name the content it is for.
     let (status, body) =
         call(&bob, Method::POST, &format!("/api/v1/reviews/{id}/approve"), Some(json!({"reason": "ok"})))
