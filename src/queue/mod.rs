@@ -333,13 +333,15 @@ pub struct Review {
     pub approvals_required: i64,
     pub approvals: Vec<Approval>,
     pub created_at: Timestamp,
-    pub expires_at: Timestamp,
     /// When it is to be published (UTC); null: as soon as it is approved.
     #[schema(required = true)]
     pub publish_at: Option<Timestamp>,
     /// `publish_at` in the organization's time zone.
     #[schema(required = true)]
     pub publish_at_local: Option<String>,
+    /// When a review that waits for a reviewer (or a new time, or a new
+    /// owner) expires.
+    pub expires_at: Timestamp,
     #[schema(required = true)]
     pub decided_at: Option<Timestamp>,
     /// Who decided it: the reviewer who rejected it, its author who
@@ -898,9 +900,9 @@ fn review(r: &sqlx::any::AnyRow) -> Result<Review, sqlx::Error> {
         approvals_required: r.try_get("approvals_required")?,
         approvals: Vec::new(),
         created_at: Timestamp(r.try_get("created_at")?),
-        expires_at: Timestamp(r.try_get("expires_at")?),
         publish_at: at("publish_at")?,
         publish_at_local: None,
+        expires_at: Timestamp(r.try_get("expires_at")?),
         decided_at: at("decided_at")?,
         decided_by: r.try_get("decided_by")?,
         reason: r.try_get("reason")?,

@@ -108,6 +108,11 @@ async fn a_scheduled_post_goes_out_at_its_time_as_its_author_once(backend: Backe
     assert_chicago(&at, queued["publish_at_local"].as_str().unwrap());
     let waiting = review(&alice, &id).await;
     assert_eq!((waiting["state"].as_str(), waiting["content"].as_str()), (Some("scheduled"), Some(CLEAN)));
+    // Its time comes first, as the API writes it; its expiry after.
+    let raw = alice.get_text(&format!("/api/v1/reviews/{id}")).await;
+    let place = |field: &str| raw.find(&format!("\"{field}\":")).unwrap_or_else(|| panic!("{field}: {raw}"));
+    assert!(place("publish_at") < place("publish_at_local"), "{raw}");
+    assert!(place("publish_at_local") < place("expires_at"), "{raw}");
     let (_, mine) = call(&alice, Method::GET, "/api/v1/reviews?state=scheduled", None).await;
     assert_eq!(mine["reviews"].as_array().unwrap().len(), 1, "{mine}");
     // The journal holds its digest, not its words, until it goes out.
