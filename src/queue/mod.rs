@@ -266,6 +266,21 @@ pub enum ReviewState {
 }
 
 impl ReviewState {
+    /// Every state, in the order a review passes through them.
+    pub const ALL: [ReviewState; 11] = [
+        ReviewState::Held,
+        ReviewState::Scheduled,
+        ReviewState::PendingReschedule,
+        ReviewState::Orphaned,
+        ReviewState::Approved,
+        ReviewState::Published,
+        ReviewState::Failed,
+        ReviewState::Interrupted,
+        ReviewState::Rejected,
+        ReviewState::Expired,
+        ReviewState::Withdrawn,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ReviewState::Held => "held",

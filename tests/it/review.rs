@@ -364,6 +364,18 @@ async fn a_reviewer_decides_from_the_command_line_with_their_own_token(backend: 
     assert!(!out.contains("cst_not_a_token") && !err.contains("cst_not_a_token"), "never printed");
     let (ok, _, err) = cli(&app, &bob_token, &["list", "--url", ""]).await;
     assert!(!ok, "{err}");
+    // A state that is none: refused, naming those there are.
+    let (ok, _, err) = cli(&app, &bob_token, &["list", "--state", "bogus"]).await;
+    assert!(!ok && err.contains("invalid value 'bogus' for '--state <STATE>'"), "{err}");
+    for state in ["all", "held", "scheduled", "pending_reschedule", "published", "withdrawn"] {
+        assert!(err.contains(state), "{state}: {err}");
+    }
+    assert!(!err.contains("deserialize"), "{err}");
+    let (status, body) =
+        crate::tokens::with_token(&app, &bob_token, Method::GET, "/api/v1/reviews?state=bogus", None).await;
+    let reason = body["reason"].as_str().unwrap();
+    assert!(status == 400 && reason.contains("expected one of `held`, `approved`"), "{body}");
+    assert!(!reason.contains("bogus"), "{body}");
     // A token that does not name the queue does not reach it.
     let (publishing, _) = crate::tokens::publishing_token(&alice, &clinic).await;
     let (status, listed) =
