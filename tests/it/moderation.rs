@@ -511,6 +511,48 @@ async fn pass_through_posts_are_not_taken_for_posts_made_outside_custodian(backe
     assert!(ours.iter().all(|ours| !listed.contains(&ours.as_str())), "{listed:?}");
 }
 
+/// Moderation takes a signed-in moderator's browser session: an API token
+/// (which cannot name comment.moderate) is told so, 403, the refusal
+/// recorded; it reaches no held comment.
+async fn an_api_token_is_told_moderation_takes_a_browser_session(backend: Backend) {
+    use crate::tokens::{publishing_token, with_token};
+    let app = TestApp::spawn(backend).await;
+    let (clinic, _) = app.practice_accounts().await;
+    let (alice, _, _) = app.enrolled_browser("alice").await;
+    let (token, token_id) = publishing_token(&alice, &clinic).await;
+    for (method, path) in [
+        (Method::GET, "/api/v1/moderation".to_owned()),
+        (Method::GET, "/api/v1/moderation/md_1".to_owned()),
+        (Method::POST, "/api/v1/moderation/md_1/restore".to_owned()),
+    ] {
+        let (status, body) = with_token(&app, &token, method.clone(), &path, None).await;
+        assert_eq!((status, body["error"].as_str()), (403, Some("session_required")), "{path}: {body}");
+        let reason = body["reason"].as_str().unwrap();
+        assert!(reason.contains("takes a signed-in browser session"), "{reason}");
+        assert!(!reason.contains(&token), "the token is never repeated: {reason}");
+        assert!(body["remedy"].as_str().unwrap().contains("/auth/login"), "{body}");
+    }
+    let refused = app.events_of("action.refused").await;
+    assert_eq!(refused.len(), 3, "{refused:?}");
+    let first = &refused[0];
+    assert_eq!(
+        (first["kind"]["rule"].as_str(), first["kind"]["door"].as_str()),
+        (Some("gate:session"), Some("token"))
+    );
+    assert_eq!(first["kind"]["action"], "GET /api/v1/moderation");
+    assert!(first["kind"]["reason"].as_str().unwrap().contains(&token_id), "{first}");
+    assert!(!serde_json::to_string(&app.events().await).unwrap().contains(&token), "no token in the journal");
+    // A token that is not live is refused as such; no credential, as not signed in.
+    let (status, body) = with_token(&app, "cst_not_a_token", Method::GET, "/api/v1/moderation", None).await;
+    assert_eq!((status, body["error"].as_str()), (401, Some("token_invalid")), "{body}");
+    let r = reqwest::get(app.url("/api/v1/moderation")).await.unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"], "not_signed_in");
+    // The session still reaches it.
+    let (carol, _, _) = app.enrolled_browser("carol").await;
+    assert_eq!(listed(&carol, "").await.0, 200);
+}
+
 async fn an_account_audit_finds_phi_in_existing_posts(backend: Backend) {
     use crate::cli::{custodian, write_config};
     let mastodon = MastodonFake::start(TOKEN).await;
@@ -604,5 +646,6 @@ on_both_backends!(
     platforms_that_cannot_hide_queue_for_a_moderator,
     posts_made_outside_custodian_are_flagged_once,
     pass_through_posts_are_not_taken_for_posts_made_outside_custodian,
+    an_api_token_is_told_moderation_takes_a_browser_session,
     an_account_audit_finds_phi_in_existing_posts,
 );
