@@ -946,6 +946,11 @@ impl Recorded {
                 other => other.is_ok(),
             },
             break_glass: action.break_glass.clone(),
+            created: match &result {
+                Ok(Outcome::Published(p)) => Some(p.id.clone()),
+                Ok(Outcome::Forwarded(f)) => f.created.clone(),
+                _ => None,
+            },
         };
         if let Err(e) = run.journal.record(&run.meta, run.actor.clone(), outcome).await {
             // The intent is recorded; the platform has acted. Say so loudly.

@@ -151,6 +151,22 @@ impl Refusal {
         )
     }
 
+    /// A route that takes a signed-in browser session (`what`: its method
+    /// and path), called with an API token: tokens reach only what they can
+    /// be scoped to.
+    pub fn session_only(token: &ApiToken, what: &str) -> Self {
+        Refusal::new(
+            Kind::SessionRequired,
+            Step::Gate,
+            "gate:session",
+            format!(
+                "API token {} cannot call {what}: it takes a signed-in browser session (API tokens reach only the account actions and reviews they name)",
+                token.id
+            ),
+            "Sign in at /auth/login and call it with the session cookie (and its X-CSRF-Token for writes).",
+        )
+    }
+
     /// An admin locked the account (for example during an incident).
     pub fn account_locked(account: &Account, lock: &Lock) -> Self {
         let until = lock.expires_at.map(|t| format!(" until {}", t.rfc3339())).unwrap_or_default();

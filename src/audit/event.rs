@@ -342,14 +342,15 @@ pub enum EventKind {
     /// `review.pending_reschedule` (approved after its time), `review.reschedule`
     /// (a new time), `review.orphan` (its author's access ended),
     /// `review.adopt` (a reviewer re-owned it), `review.claim` (due: one
-    /// replica carries it out now), `review.interrupt` (a claim that never
-    /// reached its outcome).
+    /// replica carries it out now), `review.hold_again` (about to go out,
+    /// its approvals no longer satisfy the review steps in force),
+    /// `review.interrupt` (a claim that never reached its outcome).
     ReviewMoved {
         review_id: String,
         account_id: String,
         author_id: String,
         /// What happened: schedule, pending_reschedule, reschedule, orphan,
-        /// adopt, claim or interrupt.
+        /// adopt, claim, hold_again or interrupt.
         step: String,
         state: String,
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -387,6 +388,21 @@ pub enum EventKind {
         state: String,
         reason: String,
     },
+    /// `review.superseded`: a move of a review recorded just before
+    /// (`event_id`, its action `superseded`) did not take effect: another
+    /// request moved the review first, and it is `state` now. The journal
+    /// never leaves a recorded move standing that the queue did not make.
+    ReviewSuperseded {
+        review_id: String,
+        account_id: String,
+        author_id: String,
+        /// The recorded move that did not take effect.
+        event_id: String,
+        /// Its action, e.g. `review.reject`.
+        superseded: String,
+        /// Where the review stands now.
+        state: String,
+    },
     /// `action.outcome`: what the platform did with it.
     ActionOutcome {
         action: String,
@@ -397,6 +413,10 @@ pub enum EventKind {
         /// The break-glass grant it was taken under.
         #[serde(skip_serializing_if = "Option::is_none")]
         break_glass: Option<String>,
+        /// The platform's id of the post or reply it created, if it created
+        /// one (through an adapter, or a pass-through create call).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        created: Option<String>,
     },
     /// `action.refused`: a step of the action path refused it.
     ActionRefused {
@@ -576,6 +596,7 @@ impl EventKind {
                 "orphan" => "review.orphan",
                 "adopt" => "review.adopt",
                 "claim" => "review.claim",
+                "hold_again" => "review.hold_again",
                 _ => "review.interrupt",
             },
             EventKind::ReviewClosed { state, .. } => match state.as_str() {
@@ -584,6 +605,7 @@ impl EventKind {
                 "expired" => "review.expire",
                 _ => "review.fail",
             },
+            EventKind::ReviewSuperseded { .. } => "review.superseded",
             EventKind::BreakglassOpened { .. } => "breakglass.open",
             EventKind::BreakglassEnded { .. } => "breakglass.end",
             EventKind::BreakglassAcknowledged { .. } => "breakglass.acknowledge",
@@ -617,6 +639,7 @@ impl EventKind {
             | EventKind::ActionRefused { .. }
             | EventKind::BreakglassNotifyFailed { .. }
             | EventKind::UnrecordedPostNotifyFailed { .. }
+            | EventKind::ReviewSuperseded { .. }
             | EventKind::ActionOutcome { ok: false, .. } => AuditDecision::Denied,
             EventKind::ReviewHeld { .. } | EventKind::CommentHeld { .. } => AuditDecision::Held,
             _ => AuditDecision::Allowed,

@@ -15,6 +15,8 @@ use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 
+use crate::queue::ReviewState;
+
 #[derive(Debug, Args)]
 pub struct ReviewArgs {
     /// Custodian's address, e.g. https://custodian.example.org (or CUSTODIAN_URL).
@@ -32,7 +34,7 @@ pub enum ReviewCommand {
     /// The queue, oldest first: one line per review (state, account, findings).
     List {
         /// Only reviews in this state (held by default; "all" for every state).
-        #[arg(long, default_value = "held")]
+        #[arg(long, default_value = "held", value_parser = states())]
         state: String,
         /// Only reviews on this account.
         #[arg(long)]
@@ -183,6 +185,12 @@ impl Client {
         }
         Ok(answer)
     }
+}
+
+/// What `review list --state` takes: a review state, or `all`.
+fn states() -> clap::builder::PossibleValuesParser {
+    let states = ReviewState::ALL.iter().map(|s| s.as_str());
+    clap::builder::PossibleValuesParser::new(std::iter::once("all").chain(states))
 }
 
 fn str_of(v: &Value) -> &str {

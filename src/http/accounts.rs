@@ -11,14 +11,15 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 
 use crate::action::{AdminError, Door};
-use crate::domain::Account;
+use crate::domain::{Account, PolicyAction};
 use crate::http::admin::{json_body, permitted};
 use crate::http::error::Problem;
-use crate::http::extract::Verified;
+use crate::http::extract::{SignedIn, Verified};
 use crate::http::{openapi, pages, AppState};
 use crate::platforms::connect::{
     Choice, ConnectError, ConnectRequest, Disconnected, Started, OAUTH_PLATFORMS,
 };
+use crate::platforms::sandbox::Sandbox;
 use crate::platforms::Operation;
 use crate::secret::Secret;
 
@@ -202,21 +203,50 @@ pub async fn callback(
     Ok(pages::connected(&account).into_response())
 }
 
-/// `GET /sandbox/{id}`: a practice account's timeline, for anyone signed in.
+/// The practice account `id`, if `s` may read it: policy `comment.list`
+/// on it (its posts and their comments), or the refusal, recorded.
+async fn readable_practice_account(state: &AppState, s: &SignedIn, id: &str) -> Result<Account, Problem> {
+    let account = state.accounts.get(id).await.map_err(storage)?;
+    let Some(account) = account.filter(|a| a.platform == "sandbox") else {
+        return Err(Problem::NotFoundWhy(format!("there is no practice account {id:?}")));
+    };
+    let read = PolicyAction::CommentList.as_str();
+    state.actions.permit(&s.caller(Door::Ui), read, Some(&account)).await?;
+    Ok(account)
+}
+
+fn sandbox(state: &AppState) -> Sandbox {
+    Sandbox::new(state.db.clone(), state.clock.clone())
+}
+
+/// `GET /sandbox/{id}`: a practice account's timeline, for whom policy
+/// lets read it.
 pub async fn timeline(
     State(state): State<AppState>,
     Verified(s): Verified,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
-    let account = state.accounts.get(&id).await.map_err(storage)?;
-    let Some(account) = account.filter(|a| a.platform == "sandbox") else {
-        return Err(Problem::NotFoundWhy(format!("there is no practice account {id:?}")));
-    };
-    let posts = crate::platforms::sandbox::Sandbox::new(state.db.clone(), state.clock.clone())
-        .timeline(&account.id, TIMELINE_LENGTH)
-        .await
-        .map_err(storage)?;
+    let account = readable_practice_account(&state, &s, &id).await?;
+    let posts = sandbox(&state).timeline(&account.id, TIMELINE_LENGTH).await.map_err(storage)?;
     Ok(pages::timeline(&account, &posts, &s.id.csrf_token()).into_response())
+}
+
+/// `GET /sandbox/{id}/{post}`: one post of a practice account and its
+/// replies (the URL its publication answers with), for whom policy lets
+/// read the account.
+pub async fn sandbox_post(
+    State(state): State<AppState>,
+    Verified(s): Verified,
+    Path((id, post)): Path<(String, String)>,
+) -> Result<Response, Problem> {
+    let account = readable_practice_account(&state, &s, &id).await?;
+    let Some((post, replies)) = sandbox(&state).thread(&account.id, &post).await.map_err(storage)? else {
+        return Err(Problem::NotFoundWhy(format!(
+            "practice account {} has no post {post:?}",
+            account.handle
+        )));
+    };
+    Ok(pages::sandbox_thread(&account, &post, &replies, &s.id.csrf_token()).into_response())
 }
 
 #[derive(Deserialize)]
@@ -232,16 +262,12 @@ pub struct PracticeCommentForm {
 /// journal records what moderation does with it, not the comment.
 pub async fn practice_comment(
     State(state): State<AppState>,
-    Verified(_s): Verified,
+    Verified(s): Verified,
     Path((id, post)): Path<(String, String)>,
     axum::Form(form): axum::Form<PracticeCommentForm>,
 ) -> Result<Response, Problem> {
-    let account = state.accounts.get(&id).await.map_err(storage)?;
-    let Some(account) = account.filter(|a| a.platform == "sandbox") else {
-        return Err(Problem::NotFoundWhy("there is no practice account with that id".into()));
-    };
-    let sandbox = crate::platforms::sandbox::Sandbox::new(state.db.clone(), state.clock.clone());
-    match sandbox.comment_from_public(&account.id, &post, &form.author, &form.text).await {
+    let account = readable_practice_account(&state, &s, &id).await?;
+    match sandbox(&state).comment_from_public(&account.id, &post, &form.author, &form.text).await {
         Ok(_) => Ok(axum::response::Redirect::to(&format!("/sandbox/{}", account.id)).into_response()),
         Err(crate::platforms::PlatformError::Validation { message }) => Err(Problem::Invalid(message)),
         Err(e) => {

@@ -577,14 +577,15 @@ impl IntoResponse for Refusal {
 /// a form, a query), without the values the client sent: serde quotes a
 /// wrong value (``invalid type: integer `805073` ``), and a body may carry
 /// a second factor's code or a password, which must not come back in an
-/// answer or land in the journal. The field's path and what was wrong stay.
+/// answer or land in the journal. The field's path and what was wrong stay,
+/// and what was expected (serde's words after the value: the type, or the
+/// values it takes).
 pub fn rejection_words(text: &str) -> String {
     let markers = ["invalid type", "invalid value", "unknown variant", "invalid length"];
     let cut = markers.iter().filter_map(|m| text.find(m).map(|at| at + m.len())).min();
-    match cut {
-        Some(end) => format!("{} (the value sent is not repeated here)", &text[..end]),
-        None => text.to_owned(),
-    }
+    let Some(end) = cut else { return text.to_owned() };
+    let expected = text[end..].rfind(", expected ").map(|at| &text[end + at..]).unwrap_or("");
+    format!("{} (the value sent is not repeated here){expected}", &text[..end])
 }
 
 /// Why a JSON body could not be read: over the size limit, or a bad request
@@ -670,4 +671,27 @@ async fn problem_of_bare(response: Response) -> Response {
         answer.headers_mut().insert(header::ALLOW, allow.clone());
     }
     answer
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rejection_words;
+
+    #[test]
+    fn a_rejection_keeps_what_was_expected_but_never_the_value_sent() {
+        let said = rejection_words(
+            "Failed to deserialize query string: state: unknown variant `bogus, expected x`, expected one of `held`, `scheduled`",
+        );
+        assert_eq!(
+            said,
+            "Failed to deserialize query string: state: unknown variant (the value sent is not repeated here), expected one of `held`, `scheduled`"
+        );
+        let said =
+            rejection_words("code: invalid type: integer `805073`, expected a string at line 1 column 40");
+        assert!(
+            !said.contains("805073") && said.ends_with(", expected a string at line 1 column 40"),
+            "{said}"
+        );
+        assert_eq!(rejection_words("missing field `text`"), "missing field `text`");
+    }
 }

@@ -5,13 +5,13 @@
 use std::net::{IpAddr, SocketAddr};
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::action::{Door, Gated};
+use crate::action::{Door, Gated, Refusal};
 use crate::audit::throttle::Source;
 use crate::audit::RequestMeta;
 use crate::auth::{SessionHolder, SessionPrincipal, TokenPrincipal};
@@ -120,11 +120,29 @@ impl FromRequestParts<AppState> for SignedIn {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let id = session_id(parts, state).ok_or(Problem::NotSignedIn)?;
+        let Some(id) = session_id(parts, state) else { return Err(no_session(parts, state).await) };
         let meta = request_meta(parts, &state.config.http.trusted_proxies);
         let principal = state.identity.principal(&id, &meta).await?;
         Ok(SignedIn { id, principal, meta })
     }
+}
+
+/// The answer to a request without a session on a route that takes one:
+/// not signed in; or, with an API token, its owner is told that the route
+/// takes a signed-in browser session (a token cannot be scoped to it), the
+/// refusal recorded. A token that is not live is refused as such.
+async fn no_session(parts: &Parts, state: &AppState) -> Problem {
+    let Some(Ok(presented)) = bearer(&parts.headers) else { return Problem::NotSignedIn };
+    let meta = request_meta(parts, &state.config.http.trusted_proxies);
+    let principal = match state.identity.token_principal(presented, &meta).await {
+        Ok(principal) => principal,
+        Err(e) => return e.into(),
+    };
+    let route = parts.extensions.get::<MatchedPath>().map_or(parts.uri.path(), |p| p.as_str());
+    let what = format!("{} {route}", parts.method);
+    let caller = Gated::token(&principal, meta, Door::Token);
+    let refusal = Refusal::session_only(&principal.token, &what);
+    state.actions.refuse(&caller, &what, "custodian", refusal).await.into()
 }
 
 impl SignedIn {

@@ -122,6 +122,7 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/logout", post(auth::logout))
         .route("/connect/callback", get(accounts::callback))
         .route("/sandbox/{id}", get(accounts::timeline))
+        .route("/sandbox/{id}/{post}", get(accounts::sandbox_post))
         .route("/sandbox/{id}/posts/{post}/comments", post(accounts::practice_comment))
         .route("/accounts/{account}/posts", post(actions::publish_form))
         .route("/reviews/{id}", get(reviews::page))

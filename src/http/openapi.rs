@@ -32,7 +32,8 @@ the audit journal (written before anything reaches a platform), the platform, an
 (`/auth/login`) and passes the second factor (`/auth/mfa`); the session cookie then authenticates \
 API calls. Every state-changing call with the cookie must carry the session's CSRF token in the \
 `X-CSRF-Token` header. An API token (`Authorization: Bearer ...`) authenticates automation without a \
-cookie or CSRF token.
+cookie or CSRF token, on the routes that list it (the account actions and the review queue); \
+elsewhere it is refused (403 `session_required`).
 
 **Errors.** Two JSON shapes. The action path (`/api/v1/accounts/...`, and the policy check when an \
 admin connects or disconnects an account) answers a refusal: `{error, reason, rule, remedy}`, plus \
@@ -352,8 +353,10 @@ pub struct Unauthorized(pub ErrorBody);
 /// Refused before the handler acted: the second factor is not passed in this session
 /// (`mfa_required`), the CSRF token is missing or wrong (`csrf_token_invalid`), the directory gate
 /// refused the user (`not_in_directory`, `directory_inactive`, `not_allow_listed`, `locked`,
-/// `role_locked`, `training_missing`, `training_expired`, ...), or the caller lacks the role
-/// (`role_required`, `not_auditor`). Recorded.
+/// `role_locked`, `training_missing`, `training_expired`, ...), the caller lacks the role
+/// (`role_required`, `not_auditor`), or an API token was sent to a route that takes a signed-in
+/// browser session (`session_required`: only the account actions and reviews take tokens).
+/// Recorded.
 #[derive(ToResponse)]
 pub struct Forbidden(pub ErrorBody);
 

@@ -194,20 +194,42 @@ pub fn timeline(account: &Account, posts: &[SandboxPost], csrf_token: &str) -> M
             }
             ol class="timeline" {
                 @for post in &top {
-                    li { (sandbox_post(post))
-                        @let under = replies(&post.id);
-                        @if !under.is_empty() {
-                            ol class="replies" {
-                                @for reply in under { li { (sandbox_post(reply)) } }
-                            }
-                        }
-                        (practice_comment_form(account, post, csrf_token))
-                    }
+                    li { (thread(account, post, &replies(&post.id), csrf_token)) }
                 }
             }
             p { a href="/" { "Back to Custodian" } }
         },
     )
+}
+
+/// One post of a sandbox account (where a publication's URL points), with its replies.
+pub fn sandbox_thread(
+    account: &Account,
+    post: &SandboxPost,
+    replies: &[SandboxPost],
+    csrf_token: &str,
+) -> Markup {
+    let replies: Vec<&SandboxPost> = replies.iter().collect();
+    layout(
+        &format!("A post of {} (practice account)", account.handle),
+        html! {
+            (thread(account, post, &replies, csrf_token))
+            p { a href={ "/sandbox/" (account.id) } { "The whole timeline" } " · " a href="/" { "Back to Custodian" } }
+        },
+    )
+}
+
+/// A post, the replies to it, and the form to comment on it as the public would.
+fn thread(account: &Account, post: &SandboxPost, replies: &[&SandboxPost], csrf_token: &str) -> Markup {
+    html! {
+        (sandbox_post(post))
+        @if !replies.is_empty() {
+            ol class="replies" {
+                @for reply in replies { li { (sandbox_post(reply)) } }
+            }
+        }
+        (practice_comment_form(account, post, csrf_token))
+    }
 }
 
 /// For training: a comment on the post as someone else would write it,

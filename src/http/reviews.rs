@@ -255,6 +255,7 @@ pub(crate) fn publish_time(at: &str) -> Result<Timestamp, Refusal> {
         (status = 200, description = "Rescheduled.", body = Review),
         (status = 400, response = openapi::ActionBadRequest),
         (status = 401, response = openapi::Unauthorized),
+        (status = 403, response = openapi::Forbidden),
         (status = 404, response = openapi::NotFound),
         (status = 409, response = openapi::ActionConflict),
         (status = 422, response = openapi::Invalid),

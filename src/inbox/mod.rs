@@ -628,14 +628,19 @@ impl Inbox {
 /// Only comments held for a moderator (not those screened clean, or being screened).
 const HELD: &str = "state IN ('hidden', 'queued', 'restored', 'kept_hidden')";
 
-/// The account and post an `action.outcome` event says was created, if it does.
+/// The account and post an `action.outcome` event says was created, if it
+/// does: its `created` (an adapter's publication, or a pass-through create
+/// call), or for an outcome recorded before that field, its `result`.
 fn created(body: &str) -> Option<(String, String)> {
     let event: serde_json::Value = serde_json::from_str(body).ok()?;
     let kind = event.get("kind")?;
     if kind.get("ok")? != true {
         return None;
     }
-    let post = kind.get("result")?.as_str()?.strip_prefix("created ")?;
+    let post = match kind.get("created").and_then(|c| c.as_str()) {
+        Some(post) => post,
+        None => kind.get("result")?.as_str()?.strip_prefix("created ")?,
+    };
     Some((kind.get("account_id")?.as_str()?.to_owned(), post.to_owned()))
 }
 
@@ -677,6 +682,12 @@ mod tests {
         assert_eq!(created(&outcome(false, "created 123")), None);
         assert_eq!(created(&outcome(true, "done")), None);
         assert_eq!(created(&outcome(true, "listed 3 comments")), None);
+        let forwarded = |ok: bool| {
+            let kind = serde_json::json!({"account_id": "acct_1", "ok": ok, "result": "the platform answered 200", "created": "9"});
+            serde_json::json!({"kind": kind}).to_string()
+        };
+        assert_eq!(created(&forwarded(true)), Some(("acct_1".into(), "9".into())), "a pass-through create");
+        assert_eq!(created(&forwarded(false)), None);
         assert_eq!(created("not json"), None);
     }
 }

@@ -409,6 +409,7 @@ impl Moderation {
                 Err(e) => format!("failed: {e}"),
             },
             break_glass: None,
+            created: None,
         };
         if let Err(e) = self.journal.record(meta, actor.clone(), kind).await {
             // The decision is recorded; the platform has acted. Say so loudly.

@@ -4,12 +4,13 @@
 use url::Url;
 
 use crate::clock::{SharedClock, Timestamp};
-use crate::domain::NewPost;
 use crate::domain::{Account, AccountId};
+use crate::domain::{Forward, NewPost};
 use crate::platforms::bluesky::Bluesky;
 use crate::platforms::bluesky_session::{create_session, SessionEndpoint};
 use crate::platforms::config::PlatformsConfig;
 use crate::platforms::facebook::Facebook;
+use crate::platforms::forward::Forwarded;
 use crate::platforms::instagram::Instagram;
 use crate::platforms::linkedin::LinkedIn;
 use crate::platforms::mastodon::Mastodon;
@@ -183,6 +184,9 @@ impl PlatformApi for Adapter {
     async fn unhide_comment(&self, call: &Call<'_>, comment_id: &str) -> Result<(), PlatformError> {
         each!(self, a => a.unhide_comment(call, comment_id).await)
     }
+    fn created_through(&self, forward: &Forward, answer: &Forwarded) -> Option<String> {
+        each!(self, a => a.created_through(forward, answer))
+    }
 }
 
 /// How an account's access token is renewed.
@@ -331,5 +335,106 @@ async fn instagram_refresh(
                 body.pointer("/error/message").and_then(|v| v.as_str()).unwrap_or("no token returned");
             Err(RefreshError::NeedsReconnect(format!("Instagram refused the refresh: {message}")))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use axum::body::Bytes;
+    use reqwest::header::{HeaderMap, HeaderValue};
+    use reqwest::Method;
+
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::domain::{Forward, PolicyAction};
+    use crate::platforms::forward::Forwarded;
+
+    fn forward(method: Method, path: &str) -> Forward {
+        Forward {
+            action: PolicyAction::PostPublish,
+            method,
+            path: path.into(),
+            query: None,
+            headers: Vec::new(),
+            body: Bytes::new(),
+            content: None,
+            media: false,
+        }
+    }
+
+    fn answer(body: &str, header: Option<&str>) -> Forwarded {
+        let mut headers = HeaderMap::new();
+        if let Some(value) = header {
+            headers.insert("x-restli-id", HeaderValue::from_str(value).unwrap());
+        }
+        Forwarded {
+            status: 201,
+            headers,
+            body: Bytes::from(body.to_owned()),
+            token_expired: false,
+            created: None,
+        }
+    }
+
+    #[test]
+    fn each_platform_reads_the_post_a_pass_through_create_made_and_nothing_else() {
+        let clock: SharedClock = Arc::new(ManualClock::starting_now());
+        let base = |u: &str| Url::parse(u).unwrap();
+        let did = "did:plc:ewvi7nxzyoun6zhxrhs64oiz";
+        let x = Adapter::X(X::new(base("https://api.x.com/2"), clock.clone()).unwrap().for_user("12"));
+        let mastodon = Adapter::Mastodon(
+            Mastodon::new(base("https://m.example"), clock.clone()).unwrap().for_account("1"),
+        );
+        let graph = "https://graph.facebook.com/v23.0";
+        let facebook = Adapter::Facebook(Facebook::new(base(graph), "1234".into(), clock.clone()).unwrap());
+        let instagram =
+            Adapter::Instagram(Instagram::new(base(graph), "1789".into(), clock.clone()).unwrap());
+        let org = "urn:li:organization:5515715";
+        let linkedin = Adapter::LinkedIn(
+            LinkedIn::new(base("https://api.linkedin.com/rest"), org.into(), "202505".into(), clock.clone())
+                .unwrap(),
+        );
+        let bluesky = Adapter::Bluesky(Bluesky::new(base("https://pds.example"), did.into(), clock).unwrap());
+        let post = format!("at://{did}/app.bsky.feed.post/3l6oveex3ii2l");
+        let like = format!("at://{did}/app.bsky.feed.like/3l6oveex3ii2l");
+        let check =
+            |adapter: &Adapter, (method, path): (Method, &str), answer: Forwarded, made: Option<&str>| {
+                let created = adapter.created_through(&forward(method.clone(), path), &answer);
+                assert_eq!(created.as_deref(), made, "{} {method} {path}", PlatformApi::name(adapter));
+            };
+        let body = |json: &str| answer(json, None);
+        let post_to = |path| (Method::POST, path);
+        let id = r#"{"id":"103704874086360371"}"#;
+        check(
+            &x,
+            post_to("/2/tweets"),
+            body(r#"{"data":{"id":"1445880548472328192"}}"#),
+            Some("1445880548472328192"),
+        );
+        check(&x, post_to("/2/media/upload"), body(r#"{"data":{"id":"1880028106020515840"}}"#), None);
+        check(&x, post_to("/2/tweets"), body("not json"), None);
+        check(&mastodon, post_to("/api/v1/statuses"), body(id), Some("103704874086360371"));
+        check(&mastodon, post_to("/api/v2/media"), body(id), None);
+        check(&mastodon, (Method::DELETE, "/api/v1/statuses/1"), body(id), None);
+        check(&mastodon, post_to("/api/v1/statuses"), body(r#"{"id":"../1"}"#), None);
+        check(&facebook, post_to("/1234/feed"), body(r#"{"id":"1234_5678"}"#), Some("1234_5678"));
+        check(
+            &facebook,
+            post_to("/1234/photos"),
+            body(r#"{"id":"99","post_id":"1234_99"}"#),
+            Some("1234_99"),
+        );
+        check(&facebook, post_to("/1234_5678"), body(r#"{"success":true,"id":"1234_5678"}"#), None);
+        check(&instagram, post_to("/1789/media"), body(r#"{"id":"17889455560051444"}"#), None);
+        check(&instagram, post_to("/1789/media_publish"), body(r#"{"id":"17920"}"#), Some("17920"));
+        let share = "urn:li:share:6844785523593134080";
+        check(&linkedin, post_to("/posts"), answer("", Some(share)), Some(share));
+        check(&linkedin, post_to("/images"), answer("{}", Some("urn:li:image:C4E10AQ")), None);
+        let record = |uri: &str| body(&format!(r#"{{"uri":"{uri}","cid":"bafy"}}"#));
+        let create = post_to("/xrpc/com.atproto.repo.createRecord");
+        check(&bluesky, create.clone(), record(&post), Some(post.as_str()));
+        check(&bluesky, create, record(&like), None);
     }
 }

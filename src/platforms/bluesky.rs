@@ -16,8 +16,9 @@ use serde_json::{json, Value};
 use url::Url;
 
 use crate::clock::{SharedClock, Timestamp};
-use crate::domain::NewPost;
+use crate::domain::{Forward, NewPost};
 use crate::platforms::comments::{Layout, Written};
+use crate::platforms::forward::{posted, Forwarded};
 use crate::platforms::rate::RateLimits;
 use crate::platforms::{
     endpoint, exchange, header_pair, http_client, AccountPost, Call, Comment, Operation, PlatformApi,
@@ -407,6 +408,18 @@ impl PlatformApi for Bluesky {
     /// Shows again a reply the account hid: its URI leaves the threadgate's `hiddenReplies`.
     async fn unhide_comment(&self, call: &Call<'_>, reply: &str) -> Result<(), PlatformError> {
         self.set_hidden(call, reply, false).await
+    }
+
+    /// `createRecord` answers the record's `uri`: a post or reply when it
+    /// is in the post collection (a like or a repost is none).
+    fn created_through(&self, forward: &Forward, answer: &Forwarded) -> Option<String> {
+        match posted(forward).as_slice() {
+            ["xrpc", "com.atproto.repo.createRecord"] => answer
+                .id_at("/uri", |_| true)
+                .and_then(|uri| PostUri::parse(&uri, "created post").ok())
+                .map(|uri| uri.uri()),
+            _ => None,
+        }
     }
 }
 

@@ -313,7 +313,11 @@ async fn perform(
             let unsupported = PlatformError::Unsupported { operation: "pass-through", platform: "sandbox" };
             let forwarder = prepared.forwarder.as_ref().ok_or(unsupported.clone())?;
             let (limits, read_limits) = adapter.rate().ok_or(unsupported)?;
-            Outcome::Forwarded(Box::new(forwarder.send(forward, call, limits, read_limits, now).await?))
+            let mut answer = forwarder.send(forward, call, limits, read_limits, now).await?;
+            if (200..300).contains(&answer.status) {
+                answer.created = adapter.created_through(forward, &answer);
+            }
+            Outcome::Forwarded(Box::new(answer))
         }
     }))
 }

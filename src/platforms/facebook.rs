@@ -22,8 +22,9 @@ use serde_json::Value;
 use url::Url;
 
 use crate::clock::{SharedClock, Timestamp};
-use crate::domain::NewPost;
+use crate::domain::{Forward, NewPost};
 use crate::platforms::comments::{Layout, Written};
+use crate::platforms::forward::{posted, Forwarded};
 use crate::platforms::rate::RateLimits;
 use crate::platforms::{
     checked_id, endpoint, exchange, http_client, AccountPost, Call, Comment, Operation, PlatformApi,
@@ -336,6 +337,18 @@ impl PlatformApi for Facebook {
 
     async fn unhide_comment(&self, call: &Call<'_>, comment: &str) -> Result<(), PlatformError> {
         self.set_hidden(call, comment, false).await
+    }
+
+    /// `POST /{page}/feed` answers the post's `id`; `POST /{page}/photos`
+    /// its own `id` and the feed story's `post_id` (the post, as the Page
+    /// lists it); `POST /{id}/comments` the comment's `id`.
+    fn created_through(&self, forward: &Forward, answer: &Forwarded) -> Option<String> {
+        let valid = |id: &str| graph_id(id, "post").is_ok();
+        match posted(forward).as_slice() {
+            [_, "feed" | "comments"] => answer.id_at("/id", valid),
+            [_, "photos"] => answer.id_at("/post_id", valid).or_else(|| answer.id_at("/id", valid)),
+            _ => None,
+        }
     }
 }
 

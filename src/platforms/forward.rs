@@ -26,6 +26,34 @@ pub struct Forwarded {
     /// The platform said the credential has expired (and only that: a 401
     /// for another reason is the platform's answer to the request).
     pub token_expired: bool,
+    /// The post or reply the request created, as the account's adapter
+    /// reads the platform's answer to that create call
+    /// ([`crate::platforms::PlatformApi::created_through`]).
+    pub created: Option<String>,
+}
+
+impl Forwarded {
+    /// The text at `pointer` in the answer's JSON body, if `valid` takes it
+    /// (an id in the platform's alphabet).
+    pub(crate) fn id_at(&self, pointer: &str, valid: impl Fn(&str) -> bool) -> Option<String> {
+        let body: Value = serde_json::from_slice(&self.body).ok()?;
+        body.pointer(pointer).and_then(Value::as_str).filter(|id| valid(id)).map(str::to_owned)
+    }
+
+    /// The value of the answer's header `name`, if `valid` takes it.
+    pub(crate) fn id_in_header(&self, name: &str, valid: impl Fn(&str) -> bool) -> Option<String> {
+        let value = self.headers.get(name)?.to_str().ok()?.trim();
+        valid(value).then(|| value.to_owned())
+    }
+}
+
+/// The segments of a pass-through POST's path below the API base (`/a/b`:
+/// `["a", "b"]`); none for any other method.
+pub(crate) fn posted(forward: &Forward) -> Vec<&str> {
+    if forward.method != reqwest::Method::POST {
+        return Vec::new();
+    }
+    forward.path.trim_start_matches('/').split('/').collect()
 }
 
 /// The largest answer passed back: a larger one is withheld (it could
@@ -133,7 +161,7 @@ impl Forwarder {
             body.extend_from_slice(&chunk);
         }
         let token_expired = self.says_token_expired(status, &body);
-        Ok(Forwarded { status, headers, body: Bytes::from(body), token_expired })
+        Ok(Forwarded { status, headers, body: Bytes::from(body), token_expired, created: None })
     }
 
     /// Whether the answer says the credential itself has expired or been

@@ -15,9 +15,10 @@
 use url::Url;
 
 use crate::clock::SharedClock;
-use crate::domain::NewPost;
+use crate::domain::{Forward, NewPost};
 use crate::platforms::comments::{Layout, Written};
 use crate::platforms::facebook::{field, graph_posts, id_in, paged, text_with_link, Graph};
+use crate::platforms::forward::{posted, Forwarded};
 use crate::platforms::{
     checked_id, endpoint, AccountPost, Call, Comment, Operation, PlatformApi, PlatformError, PostPage,
     Published,
@@ -195,6 +196,16 @@ impl PlatformApi for Instagram {
 
     async fn unhide_comment(&self, call: &Call<'_>, comment: &str) -> Result<(), PlatformError> {
         self.set_hidden(call, comment, false).await
+    }
+
+    /// `POST /{ig-user}/media_publish` answers the published media's `id`
+    /// (a container made by `POST /{ig-user}/media` is no post yet);
+    /// `POST /{comment}/replies` the reply's `id`.
+    fn created_through(&self, forward: &Forward, answer: &Forwarded) -> Option<String> {
+        match posted(forward).as_slice() {
+            [_, "media_publish" | "replies"] => answer.id_at("/id", |id| ig_id(id, "media").is_ok()),
+            _ => None,
+        }
     }
 }
 

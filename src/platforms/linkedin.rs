@@ -40,8 +40,9 @@ use serde_json::{json, Value};
 use url::{Origin, Url};
 
 use crate::clock::{SharedClock, Timestamp};
-use crate::domain::{Image, NewPost};
+use crate::domain::{Forward, Image, NewPost};
 use crate::platforms::comments::{Layout, Written};
+use crate::platforms::forward::{posted, Forwarded};
 use crate::platforms::rate::RateLimits;
 use crate::platforms::{
     checked_id, endpoint, exchange, http_client, AccountPost, Call, Comment, Operation, PlatformApi,
@@ -616,6 +617,15 @@ impl PlatformApi for LinkedIn {
             platform: NAME,
             operation: "show a hidden comment (LinkedIn's API hides none)",
         })
+    }
+
+    /// `POST /posts` answers 201 with the post's URN in `x-restli-id`
+    /// (an image upload's `POST /images` is no post).
+    fn created_through(&self, forward: &Forward, answer: &Forwarded) -> Option<String> {
+        match posted(forward).as_slice() {
+            ["posts"] => answer.id_in_header("x-restli-id", |id| post_urn(id).is_ok()),
+            _ => None,
+        }
     }
 }
 

@@ -12,8 +12,9 @@ use serde_json::{json, Value};
 use url::Url;
 
 use crate::clock::{SharedClock, Timestamp};
-use crate::domain::NewPost;
+use crate::domain::{Forward, NewPost};
 use crate::platforms::comments::{Layout, Written};
+use crate::platforms::forward::{posted, Forwarded};
 use crate::platforms::rate::RateLimits;
 use crate::platforms::{
     checked_id, endpoint, exchange, header_pair, http_client, AccountPost, Call, Comment, Operation,
@@ -233,6 +234,14 @@ impl PlatformApi for Mastodon {
 
     async fn unhide_comment(&self, _call: &Call<'_>, _comment_id: &str) -> Result<(), PlatformError> {
         Err(PlatformError::Unsupported { platform: NAME, operation: Operation::UnhideComment.as_str() })
+    }
+
+    /// `POST /api/v1/statuses` answers the status, with its `id`.
+    fn created_through(&self, forward: &Forward, answer: &Forwarded) -> Option<String> {
+        match posted(forward).as_slice() {
+            ["api", "v1", "statuses"] => answer.id_at("/id", |id| status_id(id).is_ok()),
+            _ => None,
+        }
     }
 }
 

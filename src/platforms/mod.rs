@@ -33,7 +33,8 @@ use serde::Serialize;
 use url::Url;
 
 use crate::clock::Timestamp;
-use crate::domain::{AccountId, NewPost};
+use crate::domain::{AccountId, Forward, NewPost};
+use crate::platforms::forward::Forwarded;
 use crate::secret::Secret;
 
 /// Every call gives up after this long.
@@ -170,6 +171,12 @@ pub trait PlatformApi {
     async fn posts(&self, call: &Call<'_>, page: Option<&str>) -> Result<PostPage, PlatformError>;
     /// Shows a comment the account hid.
     async fn unhide_comment(&self, call: &Call<'_>, comment_id: &str) -> Result<(), PlatformError>;
+    /// The post or reply a pass-through request created, read from the
+    /// platform's successful `answer` in the shape it answers that create
+    /// call (None for any other request): the journal's outcome names it,
+    /// as it names what [`PlatformApi::publish`] created, so the account's
+    /// own pass-through posts are not taken for posts made outside Custodian.
+    fn created_through(&self, forward: &Forward, answer: &Forwarded) -> Option<String>;
 }
 
 /// The HTTP client adapters use: no redirects (a redirect could lead to

@@ -10,7 +10,8 @@ use serde::Serialize;
 use sqlx::Row;
 
 use crate::clock::{SharedClock, Timestamp};
-use crate::domain::{AccountId, NewPost};
+use crate::domain::{AccountId, Forward, NewPost};
+use crate::platforms::forward::Forwarded;
 use crate::platforms::{
     AccountPost, Call, Comment, Operation, PlatformApi, PlatformError, PostPage, Published,
 };
@@ -42,6 +43,22 @@ pub struct Sandbox {
     clock: SharedClock,
 }
 
+const POST_COLUMNS: &str = "id, in_reply_to, author, text, link, image_type, hidden, by_account, created_at";
+
+fn sandbox_post(r: &sqlx::any::AnyRow) -> Result<SandboxPost, sqlx::Error> {
+    Ok(SandboxPost {
+        id: r.try_get("id")?,
+        in_reply_to: r.try_get("in_reply_to")?,
+        author: r.try_get("author")?,
+        text: r.try_get("text")?,
+        link: r.try_get("link")?,
+        has_image: r.try_get::<Option<String>, _>("image_type")?.is_some(),
+        hidden: r.try_get::<i64, _>("hidden")? != 0,
+        from_public: r.try_get::<i64, _>("by_account")? == 0,
+        created_at: Timestamp(r.try_get("created_at")?),
+    })
+}
+
 fn storage(e: sqlx::Error) -> PlatformError {
     tracing::error!(error = %e, "sandbox storage error");
     PlatformError::Down { status: None, message: "the sandbox's storage is unavailable".into() }
@@ -62,29 +79,39 @@ impl Sandbox {
         account_id: &AccountId,
         limit: i64,
     ) -> Result<Vec<SandboxPost>, sqlx::Error> {
-        let rows = sqlx::query(
-            "SELECT id, in_reply_to, author, text, link, image_type, hidden, by_account, created_at FROM sandbox_posts \
-             WHERE account_id = $1 AND deleted_at IS NULL ORDER BY created_at DESC, id DESC LIMIT $2",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT {POST_COLUMNS} FROM sandbox_posts WHERE account_id = $1 AND deleted_at IS NULL \
+             ORDER BY created_at DESC, id DESC LIMIT $2"
+        ))
         .bind(account_id)
         .bind(limit)
         .fetch_all(self.db.pool())
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(SandboxPost {
-                    id: r.try_get("id")?,
-                    in_reply_to: r.try_get("in_reply_to")?,
-                    author: r.try_get("author")?,
-                    text: r.try_get("text")?,
-                    link: r.try_get("link")?,
-                    has_image: r.try_get::<Option<String>, _>("image_type")?.is_some(),
-                    hidden: r.try_get::<i64, _>("hidden")? != 0,
-                    from_public: r.try_get::<i64, _>("by_account")? == 0,
-                    created_at: Timestamp(r.try_get("created_at")?),
-                })
-            })
-            .collect()
+        rows.iter().map(sandbox_post).collect()
+    }
+
+    /// One of the account's live posts (or replies), and the replies to it,
+    /// oldest first; None when the account has no such post.
+    pub async fn thread(
+        &self,
+        account_id: &AccountId,
+        post_id: &str,
+    ) -> Result<Option<(SandboxPost, Vec<SandboxPost>)>, sqlx::Error> {
+        let rows = sqlx::query(&format!(
+            "SELECT {POST_COLUMNS} FROM sandbox_posts WHERE account_id = $1 AND deleted_at IS NULL \
+             AND (id = $2 OR in_reply_to = $2) ORDER BY created_at, id"
+        ))
+        .bind(account_id)
+        .bind(post_id)
+        .fetch_all(self.db.pool())
+        .await?;
+        let (posts, replies): (Vec<SandboxPost>, Vec<SandboxPost>) = rows
+            .iter()
+            .map(sandbox_post)
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .partition(|p| p.id == post_id);
+        Ok(posts.into_iter().next().map(|post| (post, replies)))
     }
 
     /// The account a live (not deleted) post belongs to.
@@ -338,5 +365,10 @@ impl PlatformApi for Sandbox {
     /// Shows a reply the account hid.
     async fn unhide_comment(&self, call: &Call<'_>, comment_id: &str) -> Result<(), PlatformError> {
         self.set_hidden(call, comment_id, false).await
+    }
+
+    /// The sandbox has no HTTP API: nothing passes through to it.
+    fn created_through(&self, _forward: &Forward, _answer: &Forwarded) -> Option<String> {
+        None
     }
 }

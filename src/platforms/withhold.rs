@@ -53,7 +53,13 @@ mod tests {
         if let Some(v) = header {
             headers.insert("etag", v.parse().unwrap());
         }
-        Forwarded { status: 200, headers, body: Bytes::from(body.to_owned()), token_expired: false }
+        Forwarded {
+            status: 200,
+            headers,
+            body: Bytes::from(body.to_owned()),
+            token_expired: false,
+            created: None,
+        }
     }
 
     #[test]

@@ -23,8 +23,9 @@ use serde_json::{json, Value};
 use url::Url;
 
 use crate::clock::{SharedClock, Timestamp};
-use crate::domain::{Image, NewPost};
+use crate::domain::{Forward, Image, NewPost};
 use crate::platforms::comments::{Layout, Written};
+use crate::platforms::forward::{posted, Forwarded};
 use crate::platforms::rate::RateLimits;
 use crate::platforms::{
     checked_id, endpoint, exchange, header_pair, http_client, AccountPost, Call, Comment, Operation,
@@ -315,5 +316,13 @@ impl PlatformApi for X {
     /// Shows again a reply the account hid.
     async fn unhide_comment(&self, call: &Call<'_>, reply: &str) -> Result<(), PlatformError> {
         self.set_hidden(call, reply, false).await
+    }
+
+    /// `POST /2/tweets` answers `{"data": {"id": ...}}`.
+    fn created_through(&self, forward: &Forward, answer: &Forwarded) -> Option<String> {
+        match posted(forward).as_slice() {
+            ["2", "tweets"] => answer.id_at("/data/id", |id| post_id(id).is_ok()),
+            _ => None,
+        }
     }
 }

@@ -152,6 +152,24 @@ impl ReviewConfig {
         ))
     }
 
+    /// The approvals that count for an action on an account with `tags`:
+    /// those that count for at least one of its steps (with none, every one).
+    pub fn counting<'a>(&self, tags: &[String], approvals: &'a [Approval]) -> Vec<&'a Approval> {
+        let steps: Vec<_> = self.steps_for(tags).collect();
+        approvals
+            .iter()
+            .filter(|a| steps.is_empty() || steps.iter().any(|(_, s)| s.counts(&a.groups)))
+            .collect()
+    }
+
+    /// Who decided an action on an account with `tags` that `approvals`
+    /// released: the reviewers whose approvals count, in order (user ids,
+    /// comma-separated).
+    pub fn deciders(&self, tags: &[String], approvals: &[Approval]) -> String {
+        let ids: Vec<&str> = self.counting(tags, approvals).iter().map(|a| a.reviewer_id.as_str()).collect();
+        ids.join(", ")
+    }
+
     /// Whether `approvals` are enough for an action on an account with `tags`.
     pub fn satisfied(&self, tags: &[String], approvals: &[Approval]) -> bool {
         let mut steps = self.steps_for(tags).peekable();
@@ -248,6 +266,21 @@ pub enum ReviewState {
 }
 
 impl ReviewState {
+    /// Every state, in the order a review passes through them.
+    pub const ALL: [ReviewState; 11] = [
+        ReviewState::Held,
+        ReviewState::Scheduled,
+        ReviewState::PendingReschedule,
+        ReviewState::Orphaned,
+        ReviewState::Approved,
+        ReviewState::Published,
+        ReviewState::Failed,
+        ReviewState::Interrupted,
+        ReviewState::Rejected,
+        ReviewState::Expired,
+        ReviewState::Withdrawn,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ReviewState::Held => "held",
@@ -315,15 +348,20 @@ pub struct Review {
     pub approvals_required: i64,
     pub approvals: Vec<Approval>,
     pub created_at: Timestamp,
-    pub expires_at: Timestamp,
     /// When it is to be published (UTC); null: as soon as it is approved.
     #[schema(required = true)]
     pub publish_at: Option<Timestamp>,
     /// `publish_at` in the organization's time zone.
     #[schema(required = true)]
     pub publish_at_local: Option<String>,
+    /// When a review that waits for a reviewer (or a new time, or a new
+    /// owner) expires.
+    pub expires_at: Timestamp,
     #[schema(required = true)]
     pub decided_at: Option<Timestamp>,
+    /// Who decided it: the reviewer who rejected it, its author who
+    /// withdrew it, or the reviewers whose approvals released it (user ids,
+    /// comma-separated, in order).
     #[schema(required = true)]
     pub decided_by: Option<String>,
     /// The reviewer's reason (rejected), or what happened (failed).
@@ -632,20 +670,25 @@ impl Queue {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Claims a review for this replica to carry out: `from` to `approved`,
-    /// if it is still in `from`. False: another claimed it first.
+    /// Claims a review its approvals released for this replica (`by`) to
+    /// carry out at once: `from` to `approved`, if it is still in `from`,
+    /// decided by `decided_by` (the reviewers whose approvals count).
+    /// False: another claimed it first.
     pub async fn claim(
         &self,
         id: &str,
         from: ReviewState,
         by: &str,
+        decided_by: &str,
         now: Timestamp,
     ) -> Result<bool, sqlx::Error> {
         let done = sqlx::query(
-            "UPDATE reviews SET state = 'approved', claimed_at = $1, claimed_by = $2 WHERE id = $3 AND state = $4",
+            "UPDATE reviews SET state = 'approved', claimed_at = $1, claimed_by = $2, decided_at = $1, \
+             decided_by = $3 WHERE id = $4 AND state = $5",
         )
         .bind(now.millis())
         .bind(by)
+        .bind(decided_by)
         .bind(id)
         .bind(from.as_str())
         .execute(self.db.pool())
@@ -708,21 +751,52 @@ impl Queue {
     }
 
     /// A new time to publish at, and the state it waits in then, if it is
-    /// still in `from`.
+    /// still in `from` with the time `was` (none: it had none): a time
+    /// another request gave it meanwhile is not overwritten.
     pub async fn reschedule(
         &self,
         id: &str,
-        from: ReviewState,
+        (from, was): (ReviewState, Option<Timestamp>),
         to: ReviewState,
         publish_at: Timestamp,
     ) -> Result<bool, sqlx::Error> {
-        let done = sqlx::query("UPDATE reviews SET state = $1, publish_at = $2 WHERE id = $3 AND state = $4")
-            .bind(to.as_str())
-            .bind(publish_at.millis())
-            .bind(id)
-            .bind(from.as_str())
-            .execute(self.db.pool())
-            .await?;
+        let done = sqlx::query(
+            "UPDATE reviews SET state = $1, publish_at = $2 WHERE id = $3 AND state = $4 \
+             AND COALESCE(publish_at, -1) = COALESCE($5, -1)",
+        )
+        .bind(to.as_str())
+        .bind(publish_at.millis())
+        .bind(id)
+        .bind(from.as_str())
+        .bind(was.map(|t| t.millis()))
+        .execute(self.db.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// A held review its approvals released, to wait for its time
+    /// (`scheduled`, or `pending_reschedule` once that passed), if it is
+    /// still held for `publish_at`: a new time given meanwhile is not
+    /// taken for the one it was released for.
+    pub async fn release_at(
+        &self,
+        id: &str,
+        to: ReviewState,
+        publish_at: Timestamp,
+        by: &str,
+        now: Timestamp,
+    ) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query(
+            "UPDATE reviews SET state = $1, decided_at = $2, decided_by = $3 \
+             WHERE id = $4 AND state = 'held' AND publish_at = $5",
+        )
+        .bind(to.as_str())
+        .bind(now.millis())
+        .bind(by)
+        .bind(id)
+        .bind(publish_at.millis())
+        .execute(self.db.pool())
+        .await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -763,6 +837,32 @@ impl Queue {
         sqlx::query("DELETE FROM review_approvals WHERE review_id = $1").bind(id).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(true)
+    }
+
+    /// A claimed review whose approvals no longer satisfy the review steps
+    /// in force (tightened, or its account's tags changed, since it was
+    /// approved): held again for the `approvals_required` it needs now,
+    /// with a fresh expiry. Its approvals stay, and count where they still
+    /// count. False if it is no longer claimed.
+    pub async fn hold_again(
+        &self,
+        id: &str,
+        approvals_required: i64,
+        expires_at: Timestamp,
+        reason: &str,
+    ) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query(
+            "UPDATE reviews SET state = 'held', approvals_required = $1, expires_at = $2, reason = $3, \
+             decided_at = NULL, decided_by = NULL, claimed_at = NULL, claimed_by = NULL \
+             WHERE id = $4 AND state = 'approved'",
+        )
+        .bind(approvals_required)
+        .bind(expires_at.millis())
+        .bind(reason)
+        .bind(id)
+        .execute(self.db.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     /// The waiting reviews whose time for a decision ran out by `now`.
@@ -815,9 +915,9 @@ fn review(r: &sqlx::any::AnyRow) -> Result<Review, sqlx::Error> {
         approvals_required: r.try_get("approvals_required")?,
         approvals: Vec::new(),
         created_at: Timestamp(r.try_get("created_at")?),
-        expires_at: Timestamp(r.try_get("expires_at")?),
         publish_at: at("publish_at")?,
         publish_at_local: None,
+        expires_at: Timestamp(r.try_get("expires_at")?),
         decided_at: at("decided_at")?,
         decided_by: r.try_get("decided_by")?,
         reason: r.try_get("reason")?,
@@ -996,6 +1096,9 @@ mod tests {
         let both = tags(&["clinical", "press"]);
         assert_eq!(config.outsider(&both, &tags(&["x"])), None, "counts for the press step");
         assert!(!config.satisfied(&both, &[approval(&["a"])]));
+        let given = [approval(&["x"]), approval(&["b"])];
+        assert_eq!(config.counting(&clinical, &given).len(), 1, "x counts for no clinical step");
+        assert_eq!(config.counting(&tags(&["any"]), &given).len(), 2, "no step: every approval counts");
         assert!(config.satisfied(&both, &[approval(&["a"]), approval(&["b"])]));
         config.steps.insert(
             "bad".into(),

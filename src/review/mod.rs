@@ -23,7 +23,11 @@
 //! whose access ended, for a reviewer to re-own.
 //!
 //! Every refusal is recorded; every transition is recorded before it is
-//! stored.
+//! stored. The journal's writer commits on its own, so a transition's
+//! record and its conditional update cannot share a transaction: when the
+//! update finds the review already moved by another request, the move's
+//! record is followed by `review.superseded`, naming it, so the journal
+//! never claims a transition that did not take effect.
 
 use std::sync::Arc;
 
@@ -34,7 +38,7 @@ use crate::audit::{Actor, EventKind, Journal, RequestMeta};
 use crate::auth::Identity;
 use crate::clock::{SharedClock, Timestamp};
 use crate::directory::actor_of;
-use crate::domain::{Action, PolicyAction};
+use crate::domain::{Action, EventId, PolicyAction};
 use crate::policy::Resource;
 use crate::queue::{Queue, Review, ReviewFilter, ReviewState};
 
@@ -51,6 +55,17 @@ const MISSED_AFTER: std::time::Duration = std::time::Duration::from_secs(10 * 60
 /// A claim older than this that never reached its outcome was cut short
 /// (its process stopped): platform calls time out long before.
 const STALE_CLAIM: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+/// The rule of the answer to a move another request made first.
+const SUPERSEDED: &str = "review-moved-meanwhile";
+/// How often an approval that satisfied its steps reads the review again
+/// when other requests keep moving it, before it gives up.
+const RELEASE_TRIES: usize = 3;
+
+/// A move of a review, recorded, that the queue has yet to make.
+struct Noted {
+    event_id: EventId,
+    action: &'static str,
+}
 
 /// A review, with its content for those who may read it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -93,6 +108,9 @@ pub struct Ticked {
     pub expired: usize,
     pub interrupted: usize,
     pub orphaned: usize,
+    /// Due, but their approvals no longer satisfy the review steps in
+    /// force: held for a reviewer again.
+    pub held_again: usize,
 }
 
 impl Reviews {
@@ -169,9 +187,13 @@ impl Reviews {
             return Err(self.path.refuse(caller, Self::DECIDE, &review.account_id, refusal).await);
         };
         if sha != review.content_sha256 {
-            let refusal = Refusal::conflict(format!(
-                "review {id} is for other content than the content_sha256 you sent: read it again, then decide"
-            ));
+            let refusal = Refusal::new(
+                Kind::Conflict,
+                Step::Authorize,
+                "review-content",
+                format!("review {id} holds other content than the content_sha256 you sent names"),
+                "Reload the review and review its current content; approve it with the content_sha256 shown there.",
+            );
             return Err(self.path.refuse(caller, Self::DECIDE, &review.account_id, refusal).await);
         }
         let me = caller.user().id.clone();
@@ -201,47 +223,74 @@ impl Reviews {
             reason: reason.clone(),
             policies: vec!["reviewers-decide-reviews".into()],
         };
-        self.journal.record(caller.meta(), caller.actor().clone(), event).await?;
-        if !self.queue.approve(id, &me, caller.groups(), &reason, sha, self.clock.now()).await? {
-            let refusal =
-                Refusal::conflict(format!("review {id} was decided, changed or re-owned meanwhile"));
-            return Err(self.path.refuse(caller, Self::DECIDE, &review.account_id, refusal).await);
-        }
-        let approved = self.current(id).await?;
-        if !self.queue.config().satisfied(&tags, &approved.approvals) {
-            return Ok(Decided { review: approved, outcome: None });
-        }
-        let now = self.clock.now();
-        let (to, step, why) = match review.publish_at {
-            None => {
-                if !self.queue.claim(id, ReviewState::Held, &self.node, now).await? {
-                    return Err(Refusal::conflict(format!("review {id} was decided meanwhile")));
+        let meta = (caller.actor().clone(), caller.meta().clone());
+        let noted = self.note(&meta, event).await?;
+        let took = self.queue.approve(id, &me, caller.groups(), &reason, sha, self.clock.now()).await?;
+        self.applied(&meta, &review, noted, took).await?;
+        self.release(caller, id, &tags).await
+    }
+
+    /// A held review whose approvals now satisfy its steps goes on: out at
+    /// once, or to wait for its time. It is read again after the approval
+    /// was stored, and each move is bound to what was read (a new time
+    /// given meanwhile is the one it waits for, never the time read
+    /// before); a review another request moved first is read again. Not
+    /// satisfied yet, or released (or decided) by another request: as it is.
+    async fn release(&self, caller: &Gated<'_>, id: &str, tags: &[String]) -> Result<Decided, Refusal> {
+        let meta = (caller.actor().clone(), caller.meta().clone());
+        for _ in 0..RELEASE_TRIES {
+            let review = self.current(id).await?;
+            if review.state != ReviewState::Held || !self.queue.config().satisfied(tags, &review.approvals) {
+                return Ok(Decided { review, outcome: None });
+            }
+            let now = self.clock.now();
+            let by = self.queue.config().deciders(tags, &review.approvals);
+            let Some(at) = review.publish_at else {
+                if !self.queue.claim(id, ReviewState::Held, &self.node, &by, now).await? {
+                    continue;
                 }
                 let review = self.current(id).await?;
                 let outcome = self.carry_out(caller.meta(), &review).await?;
                 return Ok(Decided { review: self.current(id).await?, outcome: Some(outcome) });
-            }
-            Some(at) if at.millis() > now.millis() => {
+            };
+            let (to, step, why) = if at.millis() > now.millis() {
                 (ReviewState::Scheduled, "schedule", "approved: it goes out at its time")
+            } else {
+                (
+                    ReviewState::PendingReschedule,
+                    "pending_reschedule",
+                    "approved after its time: it waits for a new time, it is not published late",
+                )
+            };
+            let noted = self.moved(&meta, &review, to, step, Some(at), why).await?;
+            let took = self.queue.release_at(id, to, at, &by, now).await?;
+            if unless_superseded(self.applied(&meta, &review, noted, took).await)? {
+                return Ok(Decided { review: self.current(id).await?, outcome: None });
             }
-            Some(_) => (
-                ReviewState::PendingReschedule,
-                "pending_reschedule",
-                "approved after its time: it waits for a new time, it is not published late",
-            ),
-        };
-        let meta = (caller.actor().clone(), caller.meta().clone());
-        self.moved(&meta, &review, to, step, review.publish_at, why).await?;
-        if !self.queue.transition(id, ReviewState::Held, to, Some(&me), None, now).await? {
-            return Err(Refusal::conflict(format!("review {id} was decided meanwhile")));
         }
-        Ok(Decided { review: self.current(id).await?, outcome: None })
+        Err(Refusal::new(
+            Kind::Conflict,
+            Step::Record,
+            SUPERSEDED,
+            format!("review {id} kept moving while your approval released it; your approval stands"),
+            "Read the review again: it may wait for a new time, or for another reviewer.",
+        ))
     }
 
     /// The approved action, as its author, through the whole path.
-    /// `review` is claimed (`approved`) by this replica.
+    /// `review` is claimed (`approved`) by this replica. A review held for
+    /// reviewers once goes out only if the approvals it has satisfy the
+    /// review steps in force now (they may have been tightened, or its
+    /// account's tags changed, since it was approved), and only those that
+    /// count are its approvers; otherwise it is held again.
     async fn carry_out(&self, meta: &RequestMeta, review: &Review) -> Result<String, Refusal> {
-        let approvers: Vec<String> = review.approvals.iter().map(|a| a.reviewer_id.clone()).collect();
+        let tags = self.tags(review).await?;
+        let steps = self.queue.config();
+        if review.approvals_required > 0 && !steps.satisfied(&tags, &review.approvals) {
+            return self.hold_again(review, &tags).await;
+        }
+        let approvers: Vec<String> =
+            steps.counting(&tags, &review.approvals).iter().map(|a| a.reviewer_id.clone()).collect();
         let Some(action) = self.queue.open(&review.id).await? else {
             return Err(Refusal::conflict(format!("review {} has no content left to carry out", review.id)));
         };
@@ -305,6 +354,24 @@ impl Reviews {
         }
     }
 
+    /// A claimed review its approvals no longer release, held again for
+    /// the approvals the review steps in force ask: recorded, then stored.
+    /// What the caller is told.
+    async fn hold_again(&self, review: &Review, tags: &[String]) -> Result<String, Refusal> {
+        let config = self.queue.config();
+        let needed = config.approvals_for(tags);
+        let why = format!(
+            "its approvals no longer satisfy the review steps in force for its account (at least {needed} \
+             approval(s), from the groups they name): it waits for a reviewer again"
+        );
+        let noted =
+            self.moved(&system(), review, ReviewState::Held, "hold_again", review.publish_at, &why).await?;
+        let expires_at = self.clock.now().plus(config.expire_after);
+        let took = self.queue.hold_again(&review.id, needed, expires_at, &why).await?;
+        self.applied(&system(), review, noted, took).await?;
+        Ok(format!("not published: {why}"))
+    }
+
     /// A reviewer's rejection, with a reason.
     pub async fn reject(
         &self,
@@ -352,7 +419,8 @@ impl Reviews {
                     ReviewState::PendingReschedule => "nobody gave it a new time in time",
                     _ => "no reviewer decided it in time",
                 };
-                self.close(&system(), &review, review.state, ReviewState::Expired, why, None).await?;
+                let to = ReviewState::Expired;
+                unless_superseded(self.close(&system(), &review, review.state, to, why, None).await)?;
             }
         }
         Ok(due.len())
@@ -381,10 +449,9 @@ impl Reviews {
         };
         let meta = (caller.actor().clone(), caller.meta().clone());
         let why = format!("a new time, by {}", caller.user().id);
-        self.moved(&meta, &review, to, "reschedule", Some(publish_at), &why).await?;
-        if !self.queue.reschedule(id, review.state, to, publish_at).await? {
-            return Err(Refusal::conflict(format!("review {id} moved meanwhile")));
-        }
+        let noted = self.moved(&meta, &review, to, "reschedule", Some(publish_at), &why).await?;
+        let took = self.queue.reschedule(id, (review.state, review.publish_at), to, publish_at).await?;
+        self.applied(&meta, &review, noted, took).await?;
         self.current(id).await
     }
 
@@ -404,11 +471,10 @@ impl Reviews {
         let me = caller.user().id.clone();
         let meta = (caller.actor().clone(), caller.meta().clone());
         let why = format!("re-owned by {me}; it needs a reviewer again");
-        self.moved(&meta, &review, ReviewState::Held, "adopt", review.publish_at, &why).await?;
+        let noted = self.moved(&meta, &review, ReviewState::Held, "adopt", review.publish_at, &why).await?;
         let expires_at = self.clock.now().plus(self.queue.config().expire_after);
-        if !self.queue.adopt(id, &me, expires_at, review.publish_at).await? {
-            return Err(Refusal::conflict(format!("review {id} moved meanwhile")));
-        }
+        let took = self.queue.adopt(id, &me, expires_at, review.publish_at).await?;
+        self.applied(&meta, &review, noted, took).await?;
         self.current(id).await
     }
 
@@ -424,10 +490,8 @@ impl Reviews {
             if let Some(review) = self.queue.get(&id).await? {
                 let why = "Custodian stopped while carrying it out: the journal's action.intent for this \
                            review (if any) shows whether it reached the platform; it is not retried";
-                self.moved(&system(), &review, ReviewState::Interrupted, "interrupt", review.publish_at, why)
-                    .await?;
-                let to = ReviewState::Interrupted;
-                if self.queue.transition(&id, ReviewState::Approved, to, None, Some(why), now).await? {
+                let from = ReviewState::Approved;
+                if self.move_on_its_own(&review, from, ReviewState::Interrupted, "interrupt", why).await? {
                     done.interrupted += 1;
                 }
             }
@@ -437,18 +501,8 @@ impl Reviews {
         for id in self.queue.missed(since).await? {
             let Some(review) = self.queue.get(&id).await? else { continue };
             let why = "its time passed while no replica was running: it waits for a new time, it is not published late";
-            self.moved(
-                &system(),
-                &review,
-                ReviewState::PendingReschedule,
-                "pending_reschedule",
-                review.publish_at,
-                why,
-            )
-            .await?;
-            self.queue
-                .transition(&id, ReviewState::Scheduled, ReviewState::PendingReschedule, None, Some(why), now)
-                .await?;
+            let (from, to) = (ReviewState::Scheduled, ReviewState::PendingReschedule);
+            self.move_on_its_own(&review, from, to, "pending_reschedule", why).await?;
         }
         // One claim at a time, each carried out before the next is taken, so
         // that no claim waits behind others long enough to look cut short;
@@ -458,8 +512,9 @@ impl Reviews {
                 break;
             };
             match self.carry_out_due(&id).await {
-                Ok(true) => done.published += 1,
-                Ok(false) => done.failed += 1,
+                Ok(ReviewState::Published) => done.published += 1,
+                Ok(ReviewState::Held) => done.held_again += 1,
+                Ok(_) => done.failed += 1,
                 Err(refusal) => {
                     done.failed += 1;
                     tracing::error!(review = %id, reason = %refusal.reason, "a due post could not be carried out; its claim will be marked interrupted");
@@ -470,15 +525,15 @@ impl Reviews {
     }
 
     /// A due post this replica claimed: recorded, then carried out.
-    /// Whether it was published.
-    async fn carry_out_due(&self, id: &str) -> Result<bool, Refusal> {
+    /// Where it stands then.
+    async fn carry_out_due(&self, id: &str) -> Result<ReviewState, Refusal> {
         let review = self.current(id).await?;
         let now = self.clock.now();
         let why =
             format!("due at {}: carried out by {}", review.publish_at.unwrap_or(now).rfc3339(), self.node);
         self.moved(&system(), &review, ReviewState::Approved, "claim", review.publish_at, &why).await?;
         self.carry_out(&RequestMeta::default(), &review).await?;
-        Ok(self.queue.get(id).await?.map(|r| r.state) == Some(ReviewState::Published))
+        Ok(self.current(id).await?.state)
     }
 
     /// Runs [`Reviews::tick`] every `review.tick`, for as long as the process runs.
@@ -513,14 +568,8 @@ impl Reviews {
             };
             for id in self.queue.waiting_by(&author).await? {
                 let Some(review) = self.queue.get(&id).await? else { continue };
-                self.moved(&system(), &review, ReviewState::Orphaned, "orphan", review.publish_at, &why)
-                    .await?;
-                let now = self.clock.now();
-                if self
-                    .queue
-                    .transition(&id, review.state, ReviewState::Orphaned, None, Some(&why), now)
-                    .await?
-                {
+                if self.move_on_its_own(&review, review.state, ReviewState::Orphaned, "orphan", &why).await? {
+                    let now = self.clock.now();
                     // A reviewer gets the usual time to re-own it.
                     self.queue.extend(&id, now.plus(self.queue.config().expire_after)).await?;
                     orphaned += 1;
@@ -530,16 +579,17 @@ impl Reviews {
         Ok(orphaned)
     }
 
-    /// Records a move that keeps the review in the queue (`review.<step>`).
+    /// Records a move that keeps the review in the queue (`review.<step>`),
+    /// for the queue to make next ([`Reviews::applied`]).
     async fn moved(
         &self,
-        (actor, meta): &(Actor, RequestMeta),
+        who: &(Actor, RequestMeta),
         review: &Review,
         to: ReviewState,
         step: &str,
         publish_at: Option<Timestamp>,
         reason: &str,
-    ) -> Result<(), Refusal> {
+    ) -> Result<Noted, Refusal> {
         let event = EventKind::ReviewMoved {
             review_id: review.id.clone(),
             account_id: review.account_id.clone(),
@@ -549,8 +599,69 @@ impl Reviews {
             publish_at,
             reason: reason.to_owned(),
         };
+        self.note(who, event).await
+    }
+
+    /// A move the queue makes on its own (as Custodian, `why` kept as the
+    /// review's reason): recorded, then made from `from`. Whether it took
+    /// effect; one another request made first is recorded as superseded.
+    async fn move_on_its_own(
+        &self,
+        review: &Review,
+        from: ReviewState,
+        to: ReviewState,
+        step: &str,
+        why: &str,
+    ) -> Result<bool, Refusal> {
+        let noted = self.moved(&system(), review, to, step, review.publish_at, why).await?;
+        let took = self.queue.transition(&review.id, from, to, None, Some(why), self.clock.now()).await?;
+        unless_superseded(self.applied(&system(), review, noted, took).await)
+    }
+
+    /// Records a move of a review, before the queue makes it.
+    async fn note(&self, (actor, meta): &(Actor, RequestMeta), event: EventKind) -> Result<Noted, Refusal> {
+        let action = event.action();
+        let receipt = self.journal.record(meta, actor.clone(), event).await?;
+        Ok(Noted { event_id: receipt.event_id, action })
+    }
+
+    /// What became of a recorded move: `took` is what the queue's
+    /// conditional update said. A move another request made first (the
+    /// review is elsewhere now) did not take effect: `review.superseded`
+    /// says so, naming the move's event, and the caller is answered 409.
+    async fn applied(
+        &self,
+        (actor, meta): &(Actor, RequestMeta),
+        review: &Review,
+        noted: Noted,
+        took: bool,
+    ) -> Result<(), Refusal> {
+        if took {
+            return Ok(());
+        }
+        let state = match self.queue.get(&review.id).await? {
+            Some(now) => now.state.as_str(),
+            None => "gone",
+        };
+        let event = EventKind::ReviewSuperseded {
+            review_id: review.id.clone(),
+            account_id: review.account_id.clone(),
+            author_id: review.author_id.clone(),
+            event_id: noted.event_id.to_string(),
+            superseded: noted.action.to_owned(),
+            state: state.to_owned(),
+        };
         self.journal.record(meta, actor.clone(), event).await?;
-        Ok(())
+        Err(Refusal::new(
+            Kind::Conflict,
+            Step::Record,
+            SUPERSEDED,
+            format!(
+                "review {} is {state} now: another request moved it first, so this {} did not take effect",
+                review.id, noted.action
+            ),
+            "Read the review again, and decide from where it stands now.",
+        ))
     }
 
     /// What policy sees of a review.
@@ -635,7 +746,7 @@ impl Reviews {
     /// Records the review's end, then stores it (the sealed content erased).
     async fn close(
         &self,
-        (actor, meta): &(Actor, RequestMeta),
+        who: &(Actor, RequestMeta),
         review: &Review,
         from: ReviewState,
         to: ReviewState,
@@ -649,11 +760,9 @@ impl Reviews {
             state: to.as_str().to_owned(),
             reason: reason.to_owned(),
         };
-        self.journal.record(meta, actor.clone(), event).await?;
-        if !self.queue.transition(&review.id, from, to, by, Some(reason), self.clock.now()).await? {
-            return Err(Refusal::conflict(format!("review {} was decided meanwhile", review.id)));
-        }
-        Ok(())
+        let noted = self.note(who, event).await?;
+        let took = self.queue.transition(&review.id, from, to, by, Some(reason), self.clock.now()).await?;
+        self.applied(who, review, noted, took).await
     }
 
     async fn current(&self, id: &str) -> Result<Review, Refusal> {
@@ -662,6 +771,16 @@ impl Reviews {
 
     pub fn now(&self) -> Timestamp {
         self.clock.now()
+    }
+}
+
+/// For the queue's own work: whether a recorded move took effect; one
+/// another request made first (recorded as superseded) is no failure.
+fn unless_superseded(applied: Result<(), Refusal>) -> Result<bool, Refusal> {
+    match applied {
+        Ok(()) => Ok(true),
+        Err(refusal) if refusal.rule == SUPERSEDED => Ok(false),
+        Err(refusal) => Err(refusal),
     }
 }
 

@@ -419,6 +419,140 @@ async fn posts_made_outside_custodian_are_flagged_once(backend: Backend) {
     assert_eq!(call(&alice, Method::GET, "/api/v1/admin/unrecorded", None).await.0, 403);
 }
 
+/// A post a tool made through the pass-through proxy is the organization's
+/// own: its outcome names the post the platform created, so the poller
+/// does not flag it as made outside Custodian; one made on the platform
+/// directly still is.
+async fn pass_through_posts_are_not_taken_for_posts_made_outside_custodian(backend: Backend) {
+    let (mastodon, x, graph, linkedin) = (
+        MastodonFake::start(TOKEN).await,
+        XFake::start(TOKEN).await,
+        GraphFake::start(TOKEN).await,
+        LinkedInFake::start(TOKEN).await,
+    );
+    let bases = [mastodon.base.clone(), x.base.clone(), graph.base.clone(), linkedin.base.clone()];
+    let app = TestApp::spawn_with(backend, move |c| {
+        platform_at("mastodon", &bases[0])(c);
+        platform_at("x", &bases[1])(c);
+        platform_at("facebook", &bases[2])(c);
+        platform_at("linkedin", &bases[3])(c);
+    })
+    .await;
+    let secret = [(CredentialKind::AccessToken, TOKEN)];
+    let on_mastodon = platform_account(&app, "mastodon", "109000000000000001", &secret).await;
+    let on_x = platform_account(&app, "x", USER_ID, &secret).await;
+    let on_facebook =
+        platform_account(&app, "facebook", PAGE_ID, &[(CredentialKind::PageToken, TOKEN)]).await;
+    let on_linkedin = platform_account(&app, "linkedin", ORGANIZATION, &secret).await;
+    let (alice, _, _) = app.enrolled_browser("alice").await;
+    let accounts = [&on_mastodon, &on_x, &on_facebook, &on_linkedin];
+    let body =
+        json!({"name": "scheduler", "actions": ["post.publish"], "accounts": accounts, "expires_in_days": 7});
+    let (status, created) = call(&alice, Method::POST, "/api/v1/tokens", Some(body)).await;
+    assert_eq!(status, 201, "{created}");
+    let token = created["token"].as_str().unwrap().to_owned();
+    let proxy = |account: &AccountId, path: &str| {
+        reqwest::Client::new().post(app.url(&format!("/proxy/{account}{path}"))).bearer_auth(&token)
+    };
+
+    // A tool publishes on each, in the platform's own words.
+    let text = "Flu shots this Saturday";
+    let answers = [
+        proxy(&on_mastodon, "/api/v1/statuses").json(&json!({"status": text})),
+        proxy(&on_x, "/2/tweets").json(&json!({"text": text})),
+        proxy(&on_facebook, &format!("/{PAGE_ID}/feed")).form(&[("message", text)]),
+        proxy(&on_linkedin, "/posts")
+            .header("linkedin-version", "202601")
+            .header("x-restli-protocol-version", "2.0.0")
+            .json(&json!({
+                "author": ORGANIZATION,
+                "commentary": text,
+                "visibility": "PUBLIC",
+                "distribution": {"feedDistribution": "MAIN_FEED", "targetEntities": [], "thirdPartyDistributionChannels": []},
+                "lifecycleState": "PUBLISHED",
+                "isReshareDisabledByAuthor": false
+            })),
+    ];
+    for request in answers {
+        let r = request.send().await.unwrap();
+        assert!(r.status().is_success(), "{}: {}", r.status(), r.text().await.unwrap());
+    }
+    let theirs = [
+        mastodon.post_directly("Closed for the holiday"),
+        x.post_directly("Closed for the holiday"),
+        graph.post_directly("Closed for the holiday"),
+        linkedin.post_directly("Closed for the holiday"),
+    ];
+
+    app.state.moderation.poll_once().await.unwrap();
+    app.clock.advance(Duration::from_secs(11 * 60));
+    let polled = app.state.moderation.poll_once().await.unwrap();
+    assert_eq!(polled.unrecorded, 4, "only the posts made on the platforms directly: {polled:?}");
+    let outcomes = app.events_of("action.outcome").await;
+    let ours: Vec<String> = outcomes
+        .iter()
+        .map(|e| e["kind"]["created"].as_str().unwrap_or_else(|| panic!("no post named: {e}")).to_owned())
+        .collect();
+    assert_eq!(ours.len(), 4, "{outcomes:?}");
+    let flagged = app.events_of("account.unrecorded_post").await;
+    let ids: Vec<&str> = flagged.iter().map(|e| e["kind"]["post_id"].as_str().unwrap()).collect();
+    for theirs in &theirs {
+        assert!(ids.contains(&theirs.as_str()), "{theirs} is not flagged: {ids:?}");
+    }
+    for ours in &ours {
+        assert!(!ids.contains(&ours.as_str()), "{ours} was made through Custodian's proxy: {ids:?}");
+    }
+    let (carol, _, _) = app.enrolled_browser("carol").await;
+    let (status, listed) = call(&carol, Method::GET, "/api/v1/admin/unrecorded", None).await;
+    assert_eq!(status, 200, "{listed}");
+    let listed: Vec<&str> =
+        listed["posts"].as_array().unwrap().iter().map(|p| p["post_id"].as_str().unwrap()).collect();
+    assert_eq!(listed.len(), 4, "{listed:?}");
+    assert!(ours.iter().all(|ours| !listed.contains(&ours.as_str())), "{listed:?}");
+}
+
+/// Moderation takes a signed-in moderator's browser session: an API token
+/// (which cannot name comment.moderate) is told so, 403, the refusal
+/// recorded; it reaches no held comment.
+async fn an_api_token_is_told_moderation_takes_a_browser_session(backend: Backend) {
+    use crate::tokens::{publishing_token, with_token};
+    let app = TestApp::spawn(backend).await;
+    let (clinic, _) = app.practice_accounts().await;
+    let (alice, _, _) = app.enrolled_browser("alice").await;
+    let (token, token_id) = publishing_token(&alice, &clinic).await;
+    for (method, path) in [
+        (Method::GET, "/api/v1/moderation".to_owned()),
+        (Method::GET, "/api/v1/moderation/md_1".to_owned()),
+        (Method::POST, "/api/v1/moderation/md_1/restore".to_owned()),
+    ] {
+        let (status, body) = with_token(&app, &token, method.clone(), &path, None).await;
+        assert_eq!((status, body["error"].as_str()), (403, Some("session_required")), "{path}: {body}");
+        let reason = body["reason"].as_str().unwrap();
+        assert!(reason.contains("takes a signed-in browser session"), "{reason}");
+        assert!(!reason.contains(&token), "the token is never repeated: {reason}");
+        assert!(body["remedy"].as_str().unwrap().contains("/auth/login"), "{body}");
+    }
+    let refused = app.events_of("action.refused").await;
+    assert_eq!(refused.len(), 3, "{refused:?}");
+    let first = &refused[0];
+    assert_eq!(
+        (first["kind"]["rule"].as_str(), first["kind"]["door"].as_str()),
+        (Some("gate:session"), Some("token"))
+    );
+    assert_eq!(first["kind"]["action"], "GET /api/v1/moderation");
+    assert!(first["kind"]["reason"].as_str().unwrap().contains(&token_id), "{first}");
+    assert!(!serde_json::to_string(&app.events().await).unwrap().contains(&token), "no token in the journal");
+    // A token that is not live is refused as such; no credential, as not signed in.
+    let (status, body) = with_token(&app, "cst_not_a_token", Method::GET, "/api/v1/moderation", None).await;
+    assert_eq!((status, body["error"].as_str()), (401, Some("token_invalid")), "{body}");
+    let r = reqwest::get(app.url("/api/v1/moderation")).await.unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"], "not_signed_in");
+    // The session still reaches it.
+    let (carol, _, _) = app.enrolled_browser("carol").await;
+    assert_eq!(listed(&carol, "").await.0, 200);
+}
+
 async fn an_account_audit_finds_phi_in_existing_posts(backend: Backend) {
     use crate::cli::{custodian, write_config};
     let mastodon = MastodonFake::start(TOKEN).await;
@@ -511,5 +645,7 @@ on_both_backends!(
     each_platform_that_can_hide_hides_and_shows_again,
     platforms_that_cannot_hide_queue_for_a_moderator,
     posts_made_outside_custodian_are_flagged_once,
+    pass_through_posts_are_not_taken_for_posts_made_outside_custodian,
+    an_api_token_is_told_moderation_takes_a_browser_session,
     an_account_audit_finds_phi_in_existing_posts,
 );

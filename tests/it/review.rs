@@ -85,13 +85,27 @@ async fn a_held_post_goes_out_only_when_someone_else_approves_its_exact_content(
     // The author cannot approve it: policy refuses, and says so.
     let (status, refused) = approve(&erin, &id, &sha).await;
     assert_eq!((status, refused["rule"].as_str()), (403, Some("no-self-review")), "{refused}");
+    assert_eq!(
+        (refused["reason"].as_str(), refused["remedy"].as_str()),
+        (
+            Some("you wrote this post, so another reviewer must approve or reject it"),
+            Some("Ask another reviewer to decide it; you may withdraw it.")
+        ),
+        "{refused}"
+    );
     // An approval must name the content it is for.
     let (status, body) =
         call(&bob, Method::POST, &format!("/api/v1/reviews/{id}/approve"), Some(json!({"reason": "ok"})))
             .await;
     assert_eq!(status, 400, "{body}");
     let (status, body) = approve(&bob, &id, &"0".repeat(64)).await;
-    assert_eq!(status, 409, "another content's hash: {body}");
+    assert_eq!(
+        (status, body["rule"].as_str()),
+        (409, Some("review-content")),
+        "another content's hash: {body}"
+    );
+    let remedy = body["remedy"].as_str().unwrap();
+    assert!(remedy.starts_with("Reload the review and review its current content"), "what to do: {body}");
     let (status, body) =
         call(&bob, Method::POST, &format!("/api/v1/reviews/{id}/approve"), Some(json!({"sha": sha}))).await;
     assert_eq!(status, 400, "an unknown field: {body}");
@@ -107,6 +121,9 @@ async fn a_held_post_goes_out_only_when_someone_else_approves_its_exact_content(
     assert_eq!(status, 200, "{decided}");
     assert_eq!(decided["review"]["state"], "published", "{decided}");
     assert!(decided["outcome"].as_str().unwrap().starts_with("published "), "{decided}");
+    let bob_id = decided["review"]["approvals"][0]["reviewer_id"].as_str().unwrap().to_owned();
+    assert_eq!(decided["review"]["decided_by"], bob_id.as_str(), "its approver decided it: {decided}");
+    assert_eq!(review(&erin, &id).await.1["decided_by"], bob_id.as_str(), "and its author reads so");
     assert_eq!(sandbox_posts(&app).await, 1);
     let intent = app.events_of("action.intent").await.pop().unwrap();
     assert_eq!(intent["actor"]["user_id"], detail["author_id"], "carried out as its author: {intent}");
@@ -143,6 +160,13 @@ async fn rejection_withdrawal_expiry_two_approvals_and_a_revoked_author(backend:
     let (status, second) = approve(&erin, &a, &sha).await;
     assert_eq!((status, second["review"]["state"].as_str()), (200, Some("published")), "{second}");
     assert_eq!(sandbox_posts(&app).await, 1);
+    let approvers: Vec<&str> = second["review"]["approvals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["reviewer_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(second["review"]["decided_by"], approvers.join(", "), "both approvers decided it: {second}");
 
     // Rejected, with a reason the author reads; the content erased.
     let b = held(&alice, &clinic, "Our patient Jo Park in room 12 finished chemo today").await;
@@ -340,6 +364,18 @@ async fn a_reviewer_decides_from_the_command_line_with_their_own_token(backend: 
     assert!(!out.contains("cst_not_a_token") && !err.contains("cst_not_a_token"), "never printed");
     let (ok, _, err) = cli(&app, &bob_token, &["list", "--url", ""]).await;
     assert!(!ok, "{err}");
+    // A state that is none: refused, naming those there are.
+    let (ok, _, err) = cli(&app, &bob_token, &["list", "--state", "bogus"]).await;
+    assert!(!ok && err.contains("invalid value 'bogus' for '--state <STATE>'"), "{err}");
+    for state in ["all", "held", "scheduled", "pending_reschedule", "published", "withdrawn"] {
+        assert!(err.contains(state), "{state}: {err}");
+    }
+    assert!(!err.contains("deserialize"), "{err}");
+    let (status, body) =
+        crate::tokens::with_token(&app, &bob_token, Method::GET, "/api/v1/reviews?state=bogus", None).await;
+    let reason = body["reason"].as_str().unwrap();
+    assert!(status == 400 && reason.contains("expected one of `held`, `approved`"), "{body}");
+    assert!(!reason.contains("bogus"), "{body}");
     // A token that does not name the queue does not reach it.
     let (publishing, _) = crate::tokens::publishing_token(&alice, &clinic).await;
     let (status, listed) =
@@ -369,7 +405,91 @@ async fn a_reviewer_decides_from_the_command_line_with_their_own_token(backend: 
     }
 }
 
+/// The review `action` of `id` recorded, then lost to another request
+/// that moved it to `winner` first: answered 409, and the journal follows
+/// the move's event with `review.superseded` naming it.
+async fn assert_superseded(app: &TestApp, action: &str, id: &str, answer: (u16, Value), winner: &str) {
+    let (status, body) = answer;
+    assert_eq!((status, body["rule"].as_str()), (409, Some("review-moved-meanwhile")), "{body}");
+    assert!(body["reason"].as_str().unwrap().contains(&format!("is {winner} now")), "{body}");
+    let moves: Vec<Value> =
+        app.events_of(action).await.into_iter().filter(|e| e["kind"]["review_id"] == id).collect();
+    assert_eq!(moves.len(), 1, "{moves:?}");
+    let superseded: Vec<Value> = app
+        .events_of("review.superseded")
+        .await
+        .into_iter()
+        .filter(|e| e["kind"]["review_id"] == id)
+        .collect();
+    assert_eq!(superseded.len(), 1, "the journal takes back the {action} that did not happen");
+    let kind = &superseded[0]["kind"];
+    assert_eq!(kind["event_id"], moves[0]["event_id"], "{kind}");
+    assert_eq!((kind["superseded"].as_str(), kind["state"].as_str()), (Some(action), Some(winner)));
+    assert_eq!(superseded[0]["decision"], "denied");
+    let events = app.events().await;
+    let at = |e: &Value| events.iter().position(|x| x["event_id"] == e["event_id"]).unwrap();
+    assert!(at(&superseded[0]) > at(&moves[0]), "recorded after the move it takes back");
+}
+
+/// Each decision is recorded before the queue makes it; when another
+/// request moved the review in between, the decision did not happen, and
+/// the journal says so instead of claiming it.
+async fn a_decision_that_lost_a_race_is_recorded_as_superseded(backend: Backend) {
+    let (app, clinic) = app(backend, 1).await;
+    let (alice, _, _) = app.enrolled_browser("alice").await;
+    let (bob, _, _) = app.enrolled_browser("bob").await;
+    let lose = |action: &'static str, id: String, winner: &'static str| {
+        let app = &app;
+        async move {
+            let set = format!("UPDATE reviews SET state = '{winner}' WHERE id = '{id}'");
+            app.when_recorded(action, &set).await;
+        }
+    };
+
+    // An approval, while its author withdrew it: no approval stands, nothing goes out.
+    let id = held(&alice, &clinic, HELD).await;
+    let sha = review(&bob, &id).await.1["content_sha256"].as_str().unwrap().to_owned();
+    lose("review.approve", id.clone(), "withdrawn").await;
+    assert_superseded(&app, "review.approve", &id, approve(&bob, &id, &sha).await, "withdrawn").await;
+    assert_eq!(review(&bob, &id).await.1["approvals"], json!([]));
+    assert_eq!(sandbox_posts(&app).await, 0);
+
+    // A rejection, while its author withdrew it.
+    let id = held(&alice, &clinic, HELD).await;
+    lose("review.reject", id.clone(), "withdrawn").await;
+    let reject = format!("/api/v1/reviews/{id}/reject");
+    let answer = call(&bob, Method::POST, &reject, Some(json!({"reason": "names a patient"}))).await;
+    assert_superseded(&app, "review.reject", &id, answer, "withdrawn").await;
+    assert_eq!(review(&alice, &id).await.1["state"], "withdrawn");
+
+    // A withdrawal, while a reviewer rejected it.
+    let id = held(&alice, &clinic, HELD).await;
+    lose("review.withdraw", id.clone(), "rejected").await;
+    let answer = call(&alice, Method::POST, &format!("/api/v1/reviews/{id}/withdraw"), None).await;
+    assert_superseded(&app, "review.withdraw", &id, answer, "rejected").await;
+
+    // A new time, while a reviewer rejected it.
+    let at = |hours: u64| {
+        let t = custodian::clock::Clock::now(&app.clock).plus(Duration::from_secs(hours * 3600));
+        t.rfc3339()
+    };
+    let (status, body) = call(
+        &alice,
+        Method::POST,
+        &format!("/api/v1/accounts/{clinic}/posts"),
+        Some(json!({"text": HELD, "publish_at": at(2)})),
+    )
+    .await;
+    assert_eq!(status, 202, "{body}");
+    let id = body["review_id"].as_str().unwrap().to_owned();
+    lose("review.reschedule", id.clone(), "rejected").await;
+    let path = format!("/api/v1/reviews/{id}/reschedule");
+    let answer = call(&alice, Method::POST, &path, Some(json!({"publish_at": at(3)}))).await;
+    assert_superseded(&app, "review.reschedule", &id, answer, "rejected").await;
+}
+
 on_both_backends!(
+    a_decision_that_lost_a_race_is_recorded_as_superseded,
     a_reviewer_decides_from_the_command_line_with_their_own_token,
     a_held_post_from_the_web_form_shows_its_findings_highlighted,
     all_of_groups_need_an_approval_from_each,

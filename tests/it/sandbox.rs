@@ -187,7 +187,58 @@ async fn the_timeline_shows_what_was_posted(backend: Backend) {
     assert_eq!(r.status(), 403, "the form needs its CSRF token");
 }
 
+/// The URL a publication on a practice account answers with opens that
+/// post, with its replies, for whom policy lets read the account; the
+/// account's pages are closed to anyone else, and the refusal recorded.
+async fn a_published_posts_url_opens_it_for_who_may_read_the_account(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (clinic, cardiology) = app.practice_accounts().await;
+    let (alice, _, _) = app.enrolled_browser("alice").await;
+    let (dave, _, _) = app.enrolled_browser("dave").await; // an auditor: no account action
+    let (status, published) = crate::tokens::call(
+        &alice,
+        reqwest::Method::POST,
+        &format!("/api/v1/accounts/{clinic}/posts"),
+        Some(serde_json::json!({"text": "Flu shots on Saturday"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{published}");
+    let url = published["url"].as_str().unwrap().to_owned();
+    let id = published["id"].as_str().unwrap().to_owned();
+    let reply = crate::support::act(
+        &app,
+        &clinic,
+        custodian::domain::Action::Reply { in_reply_to: id.clone(), post: post("See you there") },
+    )
+    .await
+    .unwrap();
+    assert!(matches!(reply, custodian::platforms::dispatch::Outcome::Published(_)));
+
+    let r = alice.get(&url).await;
+    assert_eq!(r.status(), 200, "{url}");
+    let page = r.text().await.unwrap();
+    assert!(page.contains("Flu shots on Saturday") && page.contains("See you there"), "{page}");
+    assert!(page.contains(&format!("href=\"/sandbox/{clinic}\"")), "the timeline is a click away: {page}");
+
+    // Nobody else reads the account: the post, the timeline, a practice comment.
+    let r = dave.get(&url).await;
+    assert_eq!(r.status(), 403);
+    assert!(r.text().await.unwrap().contains("no policy allows you comment.list on clinic"));
+    assert_eq!(dave.get(&format!("/sandbox/{clinic}")).await.status(), 403);
+    assert_eq!(alice.get(&format!("/sandbox/{cardiology}")).await.status(), 403);
+    assert_eq!(alice.get(&format!("/sandbox/{cardiology}/{id}")).await.status(), 403);
+    let refused = app.events_of("action.refused").await;
+    assert_eq!(refused.len(), 4, "each refusal recorded: {refused:?}");
+    assert!(refused.iter().all(|e| e["kind"]["action"] == "comment.list" && e["kind"]["door"] == "ui"));
+    // Unknown posts, and a signed-out visitor.
+    let r = alice.get(&format!("/sandbox/{clinic}/sbx_nope")).await;
+    assert_eq!(r.status(), 404);
+    assert!(r.text().await.unwrap().contains("has no post"));
+    assert_eq!(app.browser().get(&url).await.status(), 401);
+}
+
 on_both_backends!(
+    a_published_posts_url_opens_it_for_who_may_read_the_account,
     sandbox_accounts_post_reply_moderate_and_delete,
     the_account_list_never_shows_a_credential,
     the_timeline_shows_what_was_posted,

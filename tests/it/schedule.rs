@@ -15,7 +15,9 @@ use serde_json::{json, Value};
 use crate::actions::call;
 use crate::on_both_backends;
 use crate::support::browser::Browser;
-use crate::support::{Backend, TestApp};
+use crate::support::{idp_person, unique_username, Backend, TestApp};
+use custodian::directory::Role;
+use custodian::queue::{GroupRule, ReviewStep};
 
 const CLEAN: &str = "Flu shots are free at our clinic every Saturday this month.";
 const HELD: &str = "Huge thanks to our patient Maria Alvarez in room 4 after her chemo today!";
@@ -106,6 +108,11 @@ async fn a_scheduled_post_goes_out_at_its_time_as_its_author_once(backend: Backe
     assert_chicago(&at, queued["publish_at_local"].as_str().unwrap());
     let waiting = review(&alice, &id).await;
     assert_eq!((waiting["state"].as_str(), waiting["content"].as_str()), (Some("scheduled"), Some(CLEAN)));
+    // Its time comes first, as the API writes it; its expiry after.
+    let raw = alice.get_text(&format!("/api/v1/reviews/{id}")).await;
+    let place = |field: &str| raw.find(&format!("\"{field}\":")).unwrap_or_else(|| panic!("{field}: {raw}"));
+    assert!(place("publish_at") < place("publish_at_local"), "{raw}");
+    assert!(place("publish_at_local") < place("expires_at"), "{raw}");
     let (_, mine) = call(&alice, Method::GET, "/api/v1/reviews?state=scheduled", None).await;
     assert_eq!(mine["reviews"].as_array().unwrap().len(), 1, "{mine}");
     // The journal holds its digest, not its words, until it goes out.
@@ -349,7 +356,131 @@ async fn no_late_posts_and_no_posts_of_a_revoked_token(backend: Backend) {
     assert_eq!(sandbox_posts(&app).await, 0);
 }
 
+/// An approval and a new time at once: the approval moves the post by the
+/// time it has when the move is made, never by the one read before, and
+/// the journal names the time it waits for.
+async fn an_approval_racing_a_new_time_waits_for_the_new_time(backend: Backend) {
+    let (app, clinic) = app(backend).await;
+    let (alice, _, _) = app.enrolled_browser("alice").await;
+    let (bob, _, _) = app.enrolled_browser("bob").await;
+    let set_time = |id: &str, at: &str| {
+        let millis = custodian::clock::Timestamp::parse_rfc3339(at).unwrap().millis();
+        format!("UPDATE reviews SET publish_at = {millis} WHERE id = '{id}'")
+    };
+
+    // Its time passed; as the reviewer approves, its author gives it a new
+    // one: it is scheduled for the new time (not left waiting for one).
+    let (_, held) = schedule(&alice, &clinic, HELD, &from_now(&app, HOUR)).await;
+    let late = held["review_id"].as_str().unwrap().to_owned();
+    app.clock.advance(2 * HOUR);
+    let new_time = from_now(&app, 3 * HOUR);
+    app.when_recorded("review.approve", &set_time(&late, &new_time)).await;
+    let decided = approve(&bob, &late).await;
+    assert_eq!(
+        (decided["review"]["state"].as_str(), decided["review"]["publish_at"].as_str()),
+        (Some("scheduled"), Some(new_time.as_str())),
+        "{decided}"
+    );
+    let moved = app.events_of("review.schedule").await;
+    assert_eq!(moved.len(), 1, "{moved:?}");
+    assert_eq!(moved[0]["kind"]["publish_at"], new_time.as_str(), "the journal names the time it waits for");
+    assert!(app.events_of("review.pending_reschedule").await.is_empty());
+    app.clock.advance(3 * HOUR + MINUTE);
+    assert_eq!(tick(&app).await.published, 1, "out at the new time");
+
+    // The new time lands after the approval's move was recorded: that move
+    // is superseded, and the post waits for the time it has.
+    let (_, held) = schedule(&alice, &clinic, HELD, &from_now(&app, HOUR)).await;
+    let id = held["review_id"].as_str().unwrap().to_owned();
+    let new_time = from_now(&app, 4 * HOUR);
+    app.when_recorded("review.schedule", &set_time(&id, &new_time)).await;
+    let decided = approve(&bob, &id).await;
+    assert_eq!(
+        (decided["review"]["state"].as_str(), decided["review"]["publish_at"].as_str()),
+        (Some("scheduled"), Some(new_time.as_str())),
+        "{decided}"
+    );
+    let moves: Vec<Value> =
+        app.events_of("review.schedule").await.into_iter().filter(|e| e["kind"]["review_id"] == id).collect();
+    assert_eq!(moves.len(), 2, "{moves:?}");
+    let superseded = app.events_of("review.superseded").await;
+    assert_eq!(superseded.len(), 1, "{superseded:?}");
+    assert_eq!(superseded[0]["kind"]["event_id"], moves[0]["event_id"]);
+    assert_eq!(moves[1]["kind"]["publish_at"], new_time.as_str(), "the move that stands names its time");
+}
+
+/// Approvals given under looser review steps do not release a post at its
+/// time: only approvals that satisfy the steps in force when it goes out
+/// count (steps tightened in the configuration, or added by a new tag on
+/// its account). It waits for a reviewer again instead.
+async fn a_post_goes_out_only_on_approvals_the_steps_in_force_count(backend: Backend) {
+    let directors = "medical-directors";
+    let app = TestApp::spawn_with(backend, |c| {
+        c.session.idle_timeout = Duration::from_secs(200 * 3600);
+        c.session.absolute_lifetime = Duration::from_secs(200 * 3600);
+        c.directory.roles.get_mut(&Role::Reviewer).unwrap().push(directors.into());
+        let step = ReviewStep { approvals: 1, groups: vec![directors.into()], from: GroupRule::Any };
+        c.review.steps.insert("clinical".into(), step);
+    })
+    .await;
+    let (clinic, _) = app.practice_accounts().await;
+    let doc = unique_username("dr");
+    idp_person(&doc, &format!("{doc}@clinic.example"), true, &[directors]).await;
+    let (alice, _, _) = app.enrolled_browser("alice").await;
+    let (bob, _, _) = app.enrolled_browser("bob").await; // compliance-reviewers
+    let (dr, _, _) = app.enrolled_browser(&doc).await; // medical-directors
+
+    // Approved by bob while the account needs any one reviewer; then it is
+    // tagged clinical, whose step takes a medical director's approval.
+    let (_, held) = schedule(&alice, &clinic, HELD, &from_now(&app, HOUR)).await;
+    let id = held["review_id"].as_str().unwrap().to_owned();
+    assert_eq!(approve(&bob, &id).await["review"]["state"], "scheduled");
+    let sql = "UPDATE accounts SET tags_json = '[\"official\",\"clinical\"]' WHERE id = $1";
+    sqlx::query(sql).bind(clinic.as_str()).execute(app.state.db.pool()).await.unwrap();
+    app.clock.advance(HOUR + MINUTE);
+    let ticked = tick(&app).await;
+    assert_eq!((ticked.published, ticked.held_again), (0, 1), "{ticked:?}");
+    assert_eq!(sandbox_posts(&app).await, 0, "bob's approval no longer releases it");
+    let waiting = review(&alice, &id).await;
+    assert_eq!(waiting["state"], "held", "{waiting}");
+    assert!(waiting["reason"].as_str().unwrap().contains("review steps in force"), "{waiting}");
+    assert_eq!(app.events_of("review.hold_again").await.len(), 1);
+    // A director approves: its time passed, so it waits for a new one, and
+    // goes out then, naming the approval that counted.
+    assert_eq!(approve(&dr, &id).await["review"]["state"], "pending_reschedule");
+    let path = format!("/api/v1/reviews/{id}/reschedule");
+    let (status, body) =
+        call(&alice, Method::POST, &path, Some(json!({"publish_at": from_now(&app, HOUR)}))).await;
+    assert_eq!((status, body["state"].as_str()), (200, Some("scheduled")), "{body}");
+    app.clock.advance(HOUR + MINUTE);
+    assert_eq!(tick(&app).await.published, 1);
+    let intent = app.events_of("action.intent").await.pop().unwrap();
+    let approvers = intent["kind"]["review"]["approvers"].as_array().unwrap();
+    assert_eq!(approvers.len(), 1, "only the director's approval counts: {intent}");
+    assert_eq!(approvers[0], review(&dr, &id).await["approvals"][1]["reviewer_id"]);
+
+    // Approved by one reviewer; Custodian then restarts with two approvals
+    // asked on the account's tag: at its time, it waits for another.
+    let (_, held) = schedule(&alice, &clinic, HELD, &from_now(&app, HOUR)).await;
+    let id = held["review_id"].as_str().unwrap().to_owned();
+    assert_eq!(approve(&dr, &id).await["review"]["state"], "scheduled");
+    let restarted = app
+        .replica_with(|c| {
+            let step = ReviewStep { approvals: 2, groups: Vec::new(), from: GroupRule::Any };
+            c.review.steps.insert("official".into(), step);
+        })
+        .await;
+    app.clock.advance(HOUR + MINUTE);
+    let ticked = restarted.state.reviews.tick().await.unwrap();
+    assert_eq!((ticked.published, ticked.held_again), (0, 1), "{ticked:?}");
+    assert_eq!(sandbox_posts(&app).await, 1, "only the first went out");
+    let waiting = review(&alice, &id).await;
+    assert_eq!((waiting["state"].as_str(), waiting["approvals_required"].as_i64()), (Some("held"), Some(2)));
+}
+
 on_both_backends!(
+    a_post_goes_out_only_on_approvals_the_steps_in_force_count,
+    an_approval_racing_a_new_time_waits_for_the_new_time,
     no_late_posts_and_no_posts_of_a_revoked_token,
     a_scheduled_post_goes_out_at_its_time_as_its_author_once,
     a_held_post_with_a_time_waits_for_its_reviewer_and_never_goes_out_late,

@@ -254,7 +254,15 @@ impl TestApp {
     /// Another Custodian on the same database, configuration and clock (a
     /// second replica), serving on a port of its own.
     pub async fn replica(&self) -> Replica {
-        let config = (*self.state.config).clone();
+        self.replica_with(|_| {}).await
+    }
+
+    /// [`TestApp::replica`] with its configuration changed by `adjust`: as
+    /// if Custodian were restarted with a new configuration.
+    pub async fn replica_with(&self, adjust: impl FnOnce(&mut Config)) -> Replica {
+        let mut config = (*self.state.config).clone();
+        adjust(&mut config);
+        config.validate().expect("the replica's configuration is valid");
         let state =
             custodian::app::build_state(config, self.state.clock.clone()).await.expect("replica state");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -307,6 +315,33 @@ impl TestApp {
             .await
             .expect("count");
         n
+    }
+
+    /// Has the database run `update` in the same transaction that records
+    /// the next events of `action` in the journal: another request's write
+    /// landing between a recorded event and the conditional update it
+    /// announces. A lost race, made certain.
+    pub async fn when_recorded(&self, action: &str, update: &str) {
+        let name = format!("when_{}", uuid::Uuid::new_v4().simple());
+        let statements = match self.backend {
+            Backend::Sqlite => vec![format!(
+                "CREATE TRIGGER {name} AFTER INSERT ON audit_events WHEN NEW.action = '{action}' \
+                 BEGIN {update}; END"
+            )],
+            Backend::Postgres => vec![
+                format!(
+                    "CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ \
+                     BEGIN {update}; RETURN NEW; END $$"
+                ),
+                format!(
+                    "CREATE TRIGGER {name} AFTER INSERT ON audit_events FOR EACH ROW \
+                     WHEN (NEW.action = '{action}') EXECUTE FUNCTION {name}()"
+                ),
+            ],
+        };
+        for sql in statements {
+            sqlx::query(&sql).execute(self.state.db.pool()).await.expect("create the trigger");
+        }
     }
 
     /// Two practice accounts on the sandbox platform: `clinic`, tagged
