@@ -979,19 +979,17 @@ pub const ACCOUNT_ACTIONS: [&str; 9] = [
 
 /// What an API token may be scoped to: the account actions, and deciding
 /// reviews on its accounts (the review command line's credential).
-pub const TOKEN_ACTIONS: [&str; 11] = [
-    "post.publish",
-    "post.delete",
-    "comment.reply",
-    "comment.list",
-    "comment.hide",
-    "comment.delete",
-    "post.edit",
-    "post.repost",
-    "post.like",
-    "review.list",
-    "review.decide",
-];
+pub const TOKEN_ACTIONS: [&str; ACCOUNT_ACTIONS.len() + 2] = {
+    let mut out = [""; ACCOUNT_ACTIONS.len() + 2];
+    let mut i = 0;
+    while i < ACCOUNT_ACTIONS.len() {
+        out[i] = ACCOUNT_ACTIONS[i];
+        i += 1;
+    }
+    out[i] = "review.list";
+    out[i + 1] = "review.decide";
+    out
+};
 
 /// The post or comment an action is about, if any.
 fn target_of(action: &Action) -> Option<String> {
